@@ -1,0 +1,1 @@
+// FlameGraph: folded stacks -> merged stacks -> layout -> interactive SVG; collapsers; diffs.

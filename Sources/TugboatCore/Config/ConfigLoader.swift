@@ -1,0 +1,149 @@
+import Foundation
+import Yams
+
+/// Reads and validates a Tugboat YAML file into a ``TugboatConfig``.
+public enum ConfigLoader {
+    /// Sections described in DESIGN.md that later releases implement; named so the error is clear.
+    static let reservedSections = ["scaling", "profiling", "monitors", "alerts"]
+
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> TugboatConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(file: path, line: 0, message: "cannot read the file: \(error.localizedDescription)")
+        }
+        return try parse(text, file: path, environment: environment)
+    }
+
+    public static func parse(_ text: String, file: String, environment: [String: String] = [:]) throws -> TugboatConfig {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw ConfigError(file: file, line: Self.line(of: error), message: "not valid YAML: \(Self.describe(error))")
+        }
+        var config = TugboatConfig()
+        guard let node else { return config }
+        let root = YAMLValue(node: node, key: "", file: file, environment: environment)
+        let keys = try root.mapping(allowed: ["listen", "admin", "state", "pool"] + reservedSections)
+        for section in reservedSections {
+            if let value = keys[section] {
+                throw value.error("'\(section)' is not supported by this version of tugboat yet")
+            }
+        }
+        if let listen = keys["listen"] { config.listen = try listen.hostPort(allowPortZero: true) }
+        if let admin = keys["admin"] { config.admin = try parseAdmin(admin) }
+        if let state = keys["state"] { config.state = try parseState(state) }
+        if let pool = keys["pool"] { config.pool = try parsePool(pool) }
+        if config.admin.listen == config.listen && config.listen.port != 0 {
+            throw (keys["admin"] ?? root).error("'admin.listen' must differ from 'listen' (\(config.listen))")
+        }
+        return config
+    }
+
+    static func parseAdmin(_ value: YAMLValue) throws -> AdminConfig {
+        var admin = AdminConfig()
+        let keys = try value.mapping(allowed: ["listen", "token"])
+        if let listen = keys["listen"] { admin.listen = try listen.hostPort(allowPortZero: true) }
+        if let token = keys["token"] {
+            let text = try token.string()
+            admin.token = text.isEmpty ? nil : Secret(text)
+        }
+        return admin
+    }
+
+    static func parseState(_ value: YAMLValue) throws -> String {
+        let text = try value.string()
+        guard text.hasPrefix("sqlite:") || text.hasPrefix("redis://") else {
+            throw value.error("'state' must be sqlite:PATH or redis://HOST:PORT/DB, got '\(text)'")
+        }
+        return text
+    }
+
+    static func parsePool(_ value: YAMLValue) throws -> PoolConfig {
+        var pool = PoolConfig()
+        let keys = try value.mapping(allowed: ["balance", "backends", "health", "passive", "retries", "timeouts", "drain"])
+        if let balance = keys["balance"] {
+            let text = try balance.string()
+            guard let algorithm = BalanceAlgorithm(rawValue: text) else {
+                throw balance.error("'pool.balance' must be one of round-robin, least-request, got '\(text)'")
+            }
+            pool.balance = algorithm
+        }
+        if let backends = keys["backends"] {
+            var seen = Set<HostPort>()
+            for item in try backends.sequence() {
+                let address = try item.hostPort()
+                guard seen.insert(address).inserted else { throw item.error("'pool.backends' lists \(address) twice") }
+                pool.backends.append(address)
+            }
+        }
+        if let health = keys["health"] { pool.health = try parseHealth(health) }
+        if let passive = keys["passive"] { pool.passive = try parsePassive(passive) }
+        if let retries = keys["retries"] { pool.retries = try retries.int(range: 0...10) }
+        if let timeouts = keys["timeouts"] { pool.timeouts = try parseTimeouts(timeouts) }
+        if let drain = keys["drain"] { pool.drain = try drain.duration(allowZero: true) }
+        return pool
+    }
+
+    static func parseHealth(_ value: YAMLValue) throws -> HealthCheckConfig {
+        var health = HealthCheckConfig()
+        let keys = try value.mapping(allowed: ["path", "interval", "timeout", "rise", "fall"])
+        if let path = keys["path"] {
+            let text = try path.string()
+            if text.isEmpty || text == "null" {
+                health.path = nil
+            } else {
+                guard text.hasPrefix("/"), !text.contains(" ") else {
+                    throw path.error("'pool.health.path' must start with '/' and contain no spaces, got '\(text)'")
+                }
+                health.path = text
+            }
+        }
+        if let interval = keys["interval"] { health.interval = try interval.duration() }
+        if let timeout = keys["timeout"] { health.timeout = try timeout.duration() }
+        if let rise = keys["rise"] { health.rise = try rise.int(range: 1...100) }
+        if let fall = keys["fall"] { health.fall = try fall.int(range: 1...100) }
+        return health
+    }
+
+    static func parsePassive(_ value: YAMLValue) throws -> PassiveHealthConfig {
+        var passive = PassiveHealthConfig()
+        let keys = try value.mapping(allowed: ["failures", "ejection"])
+        if let failures = keys["failures"] { passive.failures = try failures.int(range: 0...1000) }
+        if let ejection = keys["ejection"] {
+            passive.ejection = try ejection.duration()
+            if passive.ejection > passive.maxEjection { passive.maxEjection = passive.ejection }
+        }
+        return passive
+    }
+
+    static func parseTimeouts(_ value: YAMLValue) throws -> TimeoutConfig {
+        var timeouts = TimeoutConfig()
+        let keys = try value.mapping(allowed: ["connect", "header", "request", "idle"])
+        if let connect = keys["connect"] { timeouts.connect = try connect.duration() }
+        if let header = keys["header"] { timeouts.header = try header.duration() }
+        if let request = keys["request"] { timeouts.request = try request.duration() }
+        if let idle = keys["idle"] { timeouts.idle = try idle.duration() }
+        return timeouts
+    }
+
+    private static func line(of error: YamlError) -> Int {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
+            return mark.line
+        default:
+            return 1
+        }
+    }
+
+    private static func describe(_ error: YamlError) -> String {
+        switch error {
+        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _):
+            return problem
+        default:
+            return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,95 @@
+/// The whole configuration file, validated. Built by ``ConfigLoader``.
+public struct TugboatConfig: Sendable, Equatable {
+    public var listen: HostPort
+    public var admin: AdminConfig
+    public var state: String
+    public var pool: PoolConfig
+
+    public init(
+        listen: HostPort = HostPort(host: "127.0.0.1", port: 8080),
+        admin: AdminConfig = AdminConfig(),
+        state: String = "sqlite:./tugboat.db",
+        pool: PoolConfig = PoolConfig()
+    ) {
+        self.listen = listen
+        self.admin = admin
+        self.state = state
+        self.pool = pool
+    }
+}
+
+/// `admin:` — the admin listener and its optional bearer token.
+public struct AdminConfig: Sendable, Equatable {
+    public var listen: HostPort
+    public var token: Secret?
+
+    public init(listen: HostPort = HostPort(host: "127.0.0.1", port: 8081), token: Secret? = nil) {
+        self.listen = listen
+        self.token = token
+    }
+}
+
+/// A value that must never be printed: its description is redacted.
+public struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
+    public let value: String
+    public init(_ value: String) { self.value = value }
+    public var description: String { "<redacted>" }
+    public var debugDescription: String { "<redacted>" }
+}
+
+/// How the proxy picks a backend.
+public enum BalanceAlgorithm: String, Sendable, Equatable, CaseIterable {
+    case roundRobin = "round-robin"
+    /// Power of two choices over in-flight request counts.
+    case leastRequest = "least-request"
+}
+
+/// `pool:` — the backends and how they are balanced, checked and timed out.
+public struct PoolConfig: Sendable, Equatable {
+    public var balance: BalanceAlgorithm = .roundRobin
+    public var backends: [HostPort] = []
+    public var health = HealthCheckConfig()
+    public var passive = PassiveHealthConfig()
+    public var retries: Int = 2
+    public var timeouts = TimeoutConfig()
+    public var drain: Duration = .seconds(30)
+
+    public init() {}
+}
+
+/// `pool.health:` — active checks, as HAProxy's `inter`, `timeout check`, `rise`, `fall`.
+public struct HealthCheckConfig: Sendable, Equatable {
+    /// HTTP path to GET (2xx is healthy); nil means a TCP connect check.
+    public var path: String? = "/health"
+    public var interval: Duration = .seconds(2)
+    public var timeout: Duration = .seconds(1)
+    public var rise: Int = 2
+    public var fall: Int = 3
+
+    public init() {}
+}
+
+/// `pool.passive:` — outlier detection on live traffic.
+public struct PassiveHealthConfig: Sendable, Equatable {
+    /// Consecutive connect failures or 5xx that eject a backend; 0 disables.
+    public var failures: Int = 5
+    /// First ejection time; doubles on each repeat, capped at ``maxEjection``.
+    public var ejection: Duration = .seconds(30)
+    public var maxEjection: Duration = .seconds(300)
+
+    public init() {}
+}
+
+/// `pool.timeouts:`.
+public struct TimeoutConfig: Sendable, Equatable {
+    /// Establishing a connection to a backend.
+    public var connect: Duration = .seconds(2)
+    /// Receiving a client's complete request head, from its first byte (slowloris).
+    public var header: Duration = .seconds(10)
+    /// The whole exchange with the backend, until the response is complete.
+    public var request: Duration = .seconds(60)
+    /// A keep-alive connection (client or backend) with nothing to do.
+    public var idle: Duration = .seconds(75)
+
+    public init() {}
+}

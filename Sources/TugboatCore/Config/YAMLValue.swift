@@ -1,0 +1,121 @@
+import Yams
+
+/// A YAML node with its line and dotted key path, so every error can name `file:line` and the key.
+struct YAMLValue {
+    let node: Node
+    let key: String
+    let file: String
+    let environment: [String: String]
+
+    var line: Int { node.mark?.line ?? 1 }
+
+    func error(_ message: String) -> ConfigError {
+        ConfigError(file: file, line: line, message: message)
+    }
+
+    func child(_ node: Node, key: String) -> YAMLValue {
+        YAMLValue(node: node, key: key, file: file, environment: environment)
+    }
+
+    /// The entries of a mapping; fails on any key not in `allowed`.
+    func mapping(allowed: [String]) throws -> [String: YAMLValue] {
+        guard case .mapping(let mapping) = node else {
+            throw error("'\(key)' must be a mapping")
+        }
+        var result: [String: YAMLValue] = [:]
+        for (keyNode, valueNode) in mapping {
+            guard case .scalar(let scalar) = keyNode else {
+                throw ConfigError(file: file, line: keyNode.mark?.line ?? line, message: "keys of '\(key)' must be plain names")
+            }
+            let name = scalar.string
+            let path = key.isEmpty ? name : "\(key).\(name)"
+            guard allowed.contains(name) else {
+                let hint = allowed.isEmpty ? "" : " (expected one of: \(allowed.joined(separator: ", ")))"
+                throw ConfigError(file: file, line: keyNode.mark?.line ?? line, message: "unknown key '\(path)'\(hint)")
+            }
+            guard result[name] == nil else {
+                throw ConfigError(file: file, line: keyNode.mark?.line ?? line, message: "duplicate key '\(path)'")
+            }
+            result[name] = child(valueNode, key: path)
+        }
+        return result
+    }
+
+    func sequence() throws -> [YAMLValue] {
+        guard case .sequence(let sequence) = node else { throw error("'\(key)' must be a list") }
+        return sequence.enumerated().map { child($1, key: "\(key)[\($0)]") }
+    }
+
+    /// The scalar text with `${NAME}` and `${NAME:-default}` replaced from the environment.
+    func string() throws -> String {
+        guard case .scalar(let scalar) = node else { throw error("'\(key)' must be a single value") }
+        return try interpolate(scalar.string)
+    }
+
+    func int(range: ClosedRange<Int>) throws -> Int {
+        let text = try string()
+        guard let value = Int(text) else { throw error("'\(key)' must be a whole number, got '\(text)'") }
+        guard range.contains(value) else {
+            throw error("'\(key)' must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
+        }
+        return value
+    }
+
+    func duration(allowZero: Bool = false) throws -> Duration {
+        let text = try string()
+        guard let value = DurationParser.parse(text) else {
+            throw error("'\(key)' must be a duration like 500ms, 2s or 5m, got '\(text)'")
+        }
+        if !allowZero && value <= .zero { throw error("'\(key)' must be longer than 0s") }
+        return value
+    }
+
+    func hostPort(allowPortZero: Bool = false) throws -> HostPort {
+        let text = try string()
+        guard let value = HostPort(parsing: text, allowPortZero: allowPortZero) else {
+            throw error("'\(key)' must be an address host:port with a port from \(allowPortZero ? 0 : 1) to 65535, got '\(text)'")
+        }
+        return value
+    }
+
+    private func interpolate(_ text: String) throws -> String {
+        guard text.contains("${") else { return text }
+        var output = ""
+        var rest = Substring(text)
+        while let start = rest.range(of: "${") {
+            output += rest[..<start.lowerBound]
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                throw error("'\(key)': unterminated '${' in value")
+            }
+            let expression = rest[start.upperBound..<end]
+            let (name, fallback): (Substring, Substring?) = {
+                if let range = expression.range(of: ":-") {
+                    return (expression[..<range.lowerBound], expression[range.upperBound...])
+                }
+                return (expression, nil)
+            }()
+            if let value = environment[String(name)], !value.isEmpty {
+                output += value
+            } else if let fallback {
+                output += fallback
+            } else {
+                throw error("'\(key)': environment variable \(name) is not set")
+            }
+            rest = rest[rest.index(after: end)...]
+        }
+        return output + rest
+    }
+}
+
+extension Substring {
+    func range(of needle: String) -> Range<Substring.Index>? {
+        var index = startIndex
+        while index < endIndex {
+            if self[index...].hasPrefix(needle) {
+                return index..<self.index(index, offsetBy: needle.count)
+            }
+            index = self.index(after: index)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,39 @@
+/// Where a backend stands, as `GET /api/pool` reports it.
+public enum BackendState: String, Sendable, Equatable, Codable, CaseIterable {
+    /// Added, not yet proven by `rise` passing checks; gets no traffic.
+    case starting
+    /// Gets traffic.
+    case healthy
+    /// Failed `fall` checks or was ejected by passive detection; gets no traffic.
+    case unhealthy
+    /// Being removed: gets no new requests, finishes in-flight ones.
+    case draining
+
+    /// Whether the balancer may send new requests to a backend in this state.
+    public var receivesTraffic: Bool { self == .healthy }
+}
+
+/// One member of the pool as the control plane sees it.
+public struct BackendInfo: Sendable, Equatable {
+    public var address: HostPort
+    public var state: BackendState
+    /// Why it is in that state (last check result, ejection, drain), for logs and the admin API.
+    public var reason: String
+
+    public init(address: HostPort, state: BackendState, reason: String = "") {
+        self.address = address
+        self.state = state
+        self.reason = reason
+    }
+}
+
+/// An immutable view of the pool, handed to the data plane whenever membership or states change.
+public struct PoolSnapshot: Sendable, Equatable {
+    public var version: UInt64
+    public var backends: [BackendInfo]
+
+    public init(version: UInt64, backends: [BackendInfo]) {
+        self.version = version
+        self.backends = backends
+    }
+}

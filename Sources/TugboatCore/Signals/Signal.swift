@@ -1,0 +1,32 @@
+/// An event published by an observer (proxy, health checks) for consumers (alerts, scaling, profiling).
+public enum Signal: Sendable, Equatable {
+    /// A backend moved from one state to another.
+    case backendStateChanged(address: HostPort, from: BackendState, to: BackendState, reason: String)
+    /// A backend joined or left the pool.
+    case backendAdded(HostPort)
+    case backendRemoved(HostPort)
+    /// Live traffic failed against a backend `count` times in a row (connect failure or 5xx).
+    case passiveFailures(address: HostPort, consecutive: Int)
+    /// One second of traffic, published by the traffic meter.
+    case traffic(TrafficSample)
+}
+
+/// Traffic over one interval (normally a second), in total and per backend.
+public struct TrafficSample: Sendable, Equatable {
+    public var interval: Duration
+    public var requests: UInt64
+    public var serverErrors: UInt64
+    public var p99Seconds: Double
+    public var perBackend: [HostPort: UInt64]
+
+    public init(interval: Duration, requests: UInt64, serverErrors: UInt64, p99Seconds: Double, perBackend: [HostPort: UInt64]) {
+        self.interval = interval
+        self.requests = requests
+        self.serverErrors = serverErrors
+        self.p99Seconds = p99Seconds
+        self.perBackend = perBackend
+    }
+
+    /// Requests per second over the interval.
+    public var rate: Double { interval > .zero ? Double(requests) / interval.seconds : 0 }
+}
