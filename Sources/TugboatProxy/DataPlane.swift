@@ -1,0 +1,106 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import TugboatCore
+
+/// The proxy's data plane: one ``LoopContext`` per event loop. The control plane talks to it only
+/// through pool snapshots (``apply(_:)``) and once-a-second meter collection (``collect()``).
+public final class ProxyDataPlane: Sendable {
+    public let group: MultiThreadedEventLoopGroup
+    public let configuration: ProxyConfiguration
+    let contexts: [ObjectIdentifier: NIOLoopBoundBox<LoopContext>]
+    private let registry = Mutex<Registry>(Registry())
+    private let sweepers: [RepeatedTask]
+
+    private struct Registry {
+        var byAddress: [HostPort: ProxyBackend] = [:]
+        var nextSlot = 0
+    }
+
+    public init(group: MultiThreadedEventLoopGroup, configuration: ProxyConfiguration,
+                onPassiveFailure: @escaping @Sendable (HostPort, Int) -> Void) {
+        self.group = group
+        self.configuration = configuration
+        var contexts: [ObjectIdentifier: NIOLoopBoundBox<LoopContext>] = [:]
+        var sweepers: [RepeatedTask] = []
+        for loop in group.makeIterator() {
+            let box = NIOLoopBoundBox.makeBoxSendingValue(
+                LoopContext(eventLoop: loop, configuration: configuration, onPassiveFailure: onPassiveFailure),
+                eventLoop: loop
+            )
+            contexts[ObjectIdentifier(loop)] = box
+            sweepers.append(loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+                box.value.sweepIdleUpstreams()
+            })
+        }
+        self.contexts = contexts
+        self.sweepers = sweepers
+    }
+
+    func context(for loop: EventLoop) -> LoopContext {
+        contexts[ObjectIdentifier(loop)]!.value
+    }
+
+    /// Installs a new pool snapshot on every event loop. Backends keep their identity (and
+    /// connection pools) across snapshots; unresolvable addresses are skipped and returned.
+    @discardableResult
+    public func apply(_ snapshot: PoolSnapshot) -> [HostPort] {
+        var unresolved: [HostPort] = []
+        let set: BackendSet = registry.withLock { registry in
+            var set = BackendSet()
+            var present = Set<HostPort>()
+            for info in snapshot.backends {
+                present.insert(info.address)
+                let backend: ProxyBackend
+                if let existing = registry.byAddress[info.address] {
+                    backend = existing
+                } else {
+                    guard let socketAddress = try? Self.resolve(info.address) else {
+                        unresolved.append(info.address)
+                        continue
+                    }
+                    backend = ProxyBackend(address: info.address, socketAddress: socketAddress, slot: registry.nextSlot)
+                    registry.nextSlot += 1
+                    registry.byAddress[info.address] = backend
+                }
+                set.all.append(backend)
+                if info.state.receivesTraffic { set.eligible.append(backend) }
+            }
+            registry.byAddress = registry.byAddress.filter { present.contains($0.key) }
+            set.slotCount = registry.nextSlot
+            return set
+        }
+        for box in contexts.values {
+            box.eventLoop.execute { box.value.install(set) }
+        }
+        return unresolved
+    }
+
+    /// In-flight requests per backend, right now.
+    public func inflight() -> [HostPort: Int] {
+        registry.withLock { $0.byAddress.mapValues(\.inflightRequests) }
+    }
+
+    /// Takes every loop's meter (resetting it) and merges them.
+    func collect() async -> (merged: TrafficMeter, backends: [Int: HostPort]) {
+        var merged = TrafficMeter()
+        for box in contexts.values {
+            let taken = try? await box.eventLoop.submit { box.value.meter.take() }.get()
+            if let taken { merged.merge(taken) }
+        }
+        let backends = registry.withLock { registry in
+            Dictionary(uniqueKeysWithValues: registry.byAddress.values.map { ($0.slot, $0.address) })
+        }
+        return (merged, backends)
+    }
+
+    public func shutdown() {
+        for sweeper in sweepers { sweeper.cancel() }
+    }
+
+    static func resolve(_ address: HostPort) throws -> SocketAddress {
+        if let ip = try? SocketAddress(ipAddress: address.host, port: address.port) { return ip }
+        return try SocketAddress.makeAddressResolvingHost(address.host, port: address.port)
+    }
+}

@@ -1,0 +1,99 @@
+import Logging
+import NIOCore
+import NIOExtras
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+import TugboatCore
+
+/// The public listener. On graceful shutdown it stops accepting, lets in-flight requests finish
+/// for up to `drain`, then returns.
+public final class ProxyServer: Service, Sendable {
+    private let dataPlane: ProxyDataPlane
+    private let logger: Logger
+    private let quiesce: ServerQuiescingHelper
+    private let boundChannel = Mutex<Channel?>(nil)
+
+    public init(dataPlane: ProxyDataPlane, logger: Logger) {
+        self.dataPlane = dataPlane
+        self.logger = logger
+        self.quiesce = ServerQuiescingHelper(group: dataPlane.group)
+    }
+
+    /// Binds the listener (if not yet bound) and returns its address (the real port when 0 was asked for).
+    @discardableResult
+    public func bind() async throws -> SocketAddress {
+        if let channel = boundChannel.withLock({ $0 }) { return channel.localAddress! }
+        let configuration = dataPlane.configuration
+        let dataPlane = self.dataPlane
+        let channel = try await ServerBootstrap(group: dataPlane.group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { [quiesce] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
+                }
+            }
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try Self.configureClientPipeline(channel, loop: dataPlane.context(for: channel.eventLoop), configuration: configuration)
+                }
+            }
+            .bind(host: configuration.listen.host, port: configuration.listen.port)
+            .get()
+        boundChannel.withLock { $0 = channel }
+        logger.info("proxy listening", metadata: ["listen.address": "\(channel.localAddress!)"])
+        return channel.localAddress!
+    }
+
+    static func configureClientPipeline(_ channel: Channel, loop: LoopContext, configuration: ProxyConfiguration) throws {
+        let ops = channel.pipeline.syncOperations
+        let headGuard = RequestHeadGuard(headerTimeout: configuration.headerTimeout, idleTimeout: configuration.idleTimeout)
+        try ops.addHandler(headGuard)
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderListSize = configuration.maxHeaderBytes
+        limits.maxHeaderFieldSize = configuration.maxHeaderBytes
+        try ops.configureHTTPServerPipeline(
+            withPipeliningAssistance: true, withErrorHandling: false,
+            withOutboundHeaderValidation: false,
+            withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits
+        )
+        // Between the codec and the pipelining handler, as NIO's own protocol error handler sits.
+        try ops.addHandler(MalformedRequestHandler(), position: .after(try ops.handler(type: HTTPResponseEncoder.self)))
+        try ops.addHandler(ProxyHandler(loop: loop, headGuard: headGuard))
+    }
+
+    public func run() async throws {
+        try await bind()
+        try? await gracefulShutdown()
+        await drain()
+    }
+
+    /// Stops accepting and waits up to `drain` for open connections to finish their requests.
+    func drain() async {
+        let drainTime = dataPlane.configuration.drain
+        logger.info("proxy draining", metadata: ["drain.timeout": "\(DurationParser.format(drainTime))"])
+        let promise = dataPlane.group.next().makePromise(of: Void.self)
+        quiesce.initiateShutdown(promise: promise)
+        let finished = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await promise.futureResult.get()) != nil }
+            group.addTask {
+                try? await Task.sleep(for: drainTime)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        dataPlane.shutdown()
+        if finished {
+            logger.info("proxy drained")
+        } else {
+            logger.warning("proxy drain time ended with requests still in flight; closing them")
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import NIOCore
+import NIOHTTP1
+
+/// The state of one request/response exchange on a client connection.
+struct Exchange {
+    var head: HTTPRequestHead?
+    var clientVersion: HTTPVersion = .http1_1
+    var requestID = ""
+    var startedAt: NIODeadline = .uptimeNanoseconds(0)
+    /// When the `request` timeout ends.
+    var deadline: NIODeadline = .distantFuture
+    var idempotent = false
+    var isUpgrade = false
+    /// The client asked to close (or spoke HTTP/1.0 without keep-alive), or we decided to.
+    var closeClient = false
+    /// The client has sent the whole request.
+    var requestComplete = false
+    /// Body bytes reached an upstream: from then on the request cannot be retried.
+    var bodyForwarded = false
+    /// Request parts received while no upstream connection was ready.
+    var buffered: [HTTPClientRequestPart] = []
+    /// The backend of the current attempt (its in-flight count includes this request).
+    var backend: ProxyBackend?
+    var tried: [ProxyBackend] = []
+    /// The backend that answered (or last failed), for the traffic meter.
+    var meteredBackend: ProxyBackend?
+    var lastFailure: Failure?
+    var responseStarted = false
+    var status = 0
+    /// The backend's response allows the connection to be reused.
+    var upstreamReusable = true
+
+    /// Why the last attempt failed, and how the client is told if it was the last.
+    struct Failure {
+        var status: HTTPResponseStatus
+        var message: String
+    }
+
+    static func isIdempotent(_ method: HTTPMethod) -> Bool {
+        switch method {
+        case .GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE: return true
+        default: return false
+        }
+    }
+
+    mutating func beginAttempt(on backend: ProxyBackend) {
+        self.backend = backend
+        meteredBackend = backend
+        tried.append(backend)
+        backend.inflight.add(1, ordering: .relaxed)
+    }
+
+    /// Ends the current attempt: the backend's in-flight count drops.
+    mutating func endAttempt() {
+        if let backend {
+            backend.inflight.subtract(1, ordering: .relaxed)
+            self.backend = nil
+        }
+    }
+}

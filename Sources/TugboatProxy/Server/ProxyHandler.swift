@@ -1,0 +1,160 @@
+import NIOCore
+import NIOHTTP1
+
+/// One client connection. Each request goes through named phases — accept request, choose
+/// upstream, rewrite request, relay response, log — with the per-request state kept in ``Exchange``.
+/// Everything runs on the connection's event loop; the upstream connection lives on the same loop.
+final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    enum Phase {
+        /// Waiting for a request head.
+        case idle
+        /// Dialling (or waiting for) an upstream connection; request parts are buffered.
+        case connecting
+        /// Request and response flow between client and upstream.
+        case forwarding
+        /// The response is complete but the client is still sending the request body: drop it.
+        case discardingRequestBody
+        /// Bytes flow both ways after a protocol switch.
+        case tunnel
+        case closed
+    }
+
+    let loop: LoopContext
+    let headGuard: RequestHeadGuard
+    var context: ChannelHandlerContext!
+    var clientIP: String?
+    var phase: Phase = .idle
+    var exchange = Exchange()
+    /// Bumped for each attempt, so a late connect result for an abandoned attempt is recognised.
+    var attemptID: UInt64 = 0
+    var upstream: UpstreamHandler?
+    var upstreamNeedsFlush = false
+    var clientReadsPaused = false
+    var clientReadPending = false
+    var timer: Scheduled<Void>?
+
+    init(loop: LoopContext, headGuard: RequestHeadGuard) {
+        self.loop = loop
+        self.headGuard = headGuard
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        clientIP = context.channel.remoteAddress?.ipAddress
+    }
+
+    // MARK: Inbound from the client
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            headGuard.headReceived()
+            acceptRequest(head)
+        case .body(let buffer):
+            switch phase {
+            case .connecting:
+                exchange.buffered.append(.body(.byteBuffer(buffer)))
+            case .forwarding:
+                guard let upstream else { return }
+                upstream.write(.body(.byteBuffer(buffer)))
+                exchange.bodyForwarded = true
+                upstreamNeedsFlush = true
+                if !upstream.isWritable { pauseClientReads() }
+            default:
+                break
+            }
+        case .end(let trailers):
+            exchange.requestComplete = true
+            switch phase {
+            case .connecting:
+                exchange.buffered.append(.end(trailers))
+            case .forwarding:
+                upstream?.write(.end(trailers))
+                upstreamNeedsFlush = true
+            case .discardingRequestBody:
+                becomeIdle()
+            default:
+                break
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if upstreamNeedsFlush {
+            upstreamNeedsFlush = false
+            upstream?.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { upstream?.resumeReads() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let upstream {
+            self.upstream = nil
+            upstream.close()
+            exchange.endAttempt()
+        }
+        phase = .closed
+        timer?.cancel()
+        timer = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    // MARK: Outbound (reads are held while the upstream cannot take more)
+
+    func read(context: ChannelHandlerContext) {
+        if clientReadsPaused {
+            clientReadPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    func pauseClientReads() { clientReadsPaused = true }
+
+    func resumeClientReads() {
+        guard clientReadsPaused else { return }
+        clientReadsPaused = false
+        if clientReadPending {
+            clientReadPending = false
+            context.read()
+        }
+    }
+
+    // MARK: Phase 1: accept request
+
+    private func acceptRequest(_ head: HTTPRequestHead) {
+        var head = head
+        let now = NIODeadline.now()
+        exchange = Exchange()
+        exchange.startedAt = now
+        exchange.deadline = now + loop.configuration.requestTimeout
+        exchange.clientVersion = head.version
+        exchange.closeClient = !head.isKeepAlive
+        exchange.idempotent = Exchange.isIdempotent(head.method)
+        exchange.isUpgrade = HeaderRewriter.isUpgrade(head)
+        exchange.requestID = HeaderRewriter.rewriteRequest(&head, clientIP: clientIP) { loop.requestIDs.next() }
+        exchange.head = head
+        armTimer()
+        chooseUpstream()
+    }
+
+    func becomeIdle() {
+        phase = .idle
+        exchange.head = nil
+        headGuard.responseCompleted()
+        resumeClientReads()
+    }
+}
