@@ -46,7 +46,8 @@ public final class ProxyServer: Service, Sendable {
             .bind(host: configuration.listen.host, port: configuration.listen.port)
             .get()
         boundChannel.withLock { $0 = channel }
-        logger.info("proxy listening", metadata: ["listen.address": "\(channel.localAddress!)"])
+        let address = channel.localAddress!
+        logger.info("proxy listening", metadata: ["listen.address": "\(address.ipAddress ?? "?"):\(address.port ?? 0)"])
         return channel.localAddress!
     }
 

@@ -1,0 +1,30 @@
+import Hummingbird
+import TugboatCore
+
+/// Requires `Authorization: Bearer TOKEN` when a token is configured. The token is never logged
+/// or echoed; comparison takes the same time whatever the input.
+struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: Secret?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let token else { return try await next(request, context) }
+        let header = request.headers[.authorization] ?? ""
+        let prefix = "Bearer "
+        guard header.hasPrefix(prefix), Self.constantTimeEqual(Array(header.utf8.dropFirst(prefix.utf8.count)), Array(token.value.utf8)) else {
+            var headers = HTTPFields()
+            headers[.wwwAuthenticate] = "Bearer"
+            headers[.contentType] = "application/json"
+            return Response(status: .unauthorized, headers: headers,
+                            body: .init(byteBuffer: ByteBuffer(string: "{\"error\":\"missing or wrong bearer token\"}\n")))
+        }
+        return try await next(request, context)
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt8(a.count == b.count ? 0 : 1)
+        for index in 0..<max(a.count, b.count) {
+            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+        }
+        return difference == 0
+    }
+}

@@ -1,0 +1,43 @@
+import TugboatCore
+import TugboatProxy
+
+/// Renders the proxy's traffic in Prometheus text format. Histograms come from the per-loop
+/// HdrHistograms merged once a second, so nothing on the request path touches swift-metrics.
+enum MetricsRenderer {
+    static func render(stats: TrafficStats, snapshot: PoolSnapshot, inflight: [HostPort: Int]) -> String {
+        var out = ""
+        out += "# HELP tugboat_requests_total Requests answered, by backend and status class.\n"
+        out += "# TYPE tugboat_requests_total counter\n"
+        for row in stats.rows {
+            let backend = row.backend?.description ?? "none"
+            for (index, count) in row.byClass.enumerated() where count > 0 || row.backend != nil {
+                out += "tugboat_requests_total{backend=\"\(backend)\",code=\"\(index + 1)xx\"} \(count)\n"
+            }
+        }
+        out += "# HELP tugboat_request_duration_seconds Time from request head to response end.\n"
+        out += "# TYPE tugboat_request_duration_seconds histogram\n"
+        for row in stats.rows where row.latencyCount > 0 {
+            let backend = row.backend?.description ?? "none"
+            for bucket in row.latencyBuckets {
+                out += "tugboat_request_duration_seconds_bucket{backend=\"\(backend)\",le=\"\(bucket.le)\"} \(bucket.count)\n"
+            }
+            out += "tugboat_request_duration_seconds_bucket{backend=\"\(backend)\",le=\"+Inf\"} \(row.latencyCount)\n"
+            out += "tugboat_request_duration_seconds_sum{backend=\"\(backend)\"} \(row.latencySumSeconds)\n"
+            out += "tugboat_request_duration_seconds_count{backend=\"\(backend)\"} \(row.latencyCount)\n"
+        }
+        out += "# HELP tugboat_inflight_requests Requests being served right now.\n"
+        out += "# TYPE tugboat_inflight_requests gauge\n"
+        for info in snapshot.backends {
+            out += "tugboat_inflight_requests{backend=\"\(info.address)\"} \(inflight[info.address] ?? 0)\n"
+        }
+        out += "# HELP tugboat_backend_up Whether the backend receives traffic (1) or not (0).\n"
+        out += "# TYPE tugboat_backend_up gauge\n"
+        for info in snapshot.backends {
+            out += "tugboat_backend_up{backend=\"\(info.address)\",state=\"\(info.state.rawValue)\"} \(info.state.receivesTraffic ? 1 : 0)\n"
+        }
+        out += "# HELP tugboat_requests_per_second Requests per second over the last second.\n"
+        out += "# TYPE tugboat_requests_per_second gauge\n"
+        out += "tugboat_requests_per_second \(stats.rps)\n"
+        return out
+    }
+}

@@ -1,0 +1,96 @@
+import NIOCore
+import NIOPosix
+import TugboatCore
+
+/// One active check: `GET path` expecting 2xx, or a TCP connect when there is no path.
+public struct HealthProbe: Sendable {
+    public enum Result: Sendable, Equatable {
+        case passed
+        case failed(String)
+    }
+
+    public let path: String?
+    public let timeout: Duration
+    let group: EventLoopGroup
+
+    public init(path: String?, timeout: Duration, group: EventLoopGroup) {
+        self.path = path
+        self.timeout = timeout
+        self.group = group
+    }
+
+    public func check(_ address: HostPort) async -> Result {
+        let loop = group.next()
+        let deadline = NIODeadline.now() + .nanoseconds(timeout.nanoseconds)
+        let promise = loop.makePromise(of: Result.self)
+        let timeoutText = DurationParser.format(timeout)
+        let timer = loop.scheduleTask(deadline: deadline) {
+            promise.succeed(.failed("no answer within \(timeoutText)"))
+        }
+        let path = self.path
+        let request = path.map {
+            "GET \($0) HTTP/1.1\r\nHost: \(address)\r\nUser-Agent: tugboat-health\r\nConnection: close\r\n\r\n"
+        }
+        let connect = ClientBootstrap(group: loop)
+            .connectTimeout(.nanoseconds(timeout.nanoseconds))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if request != nil {
+                        try channel.pipeline.syncOperations.addHandler(StatusLineReader(promise: promise))
+                    }
+                }
+            }
+            .connect(host: address.host, port: address.port)
+        connect.whenComplete { result in
+            switch result {
+            case .failure(let error):
+                promise.succeed(.failed("connect: \(error)"))
+            case .success(let channel):
+                guard let request else {
+                    promise.succeed(.passed)
+                    channel.close(promise: nil)
+                    return
+                }
+                channel.writeAndFlush(channel.allocator.buffer(string: request), promise: nil)
+                promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+            }
+        }
+        let result = (try? await promise.futureResult.get()) ?? .failed("check aborted")
+        timer.cancel()
+        return result
+    }
+}
+
+/// Reads the status line of the response and fulfils the promise with pass (2xx) or fail.
+private final class StatusLineReader: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private var buffer = ByteBuffer()
+    private let promise: EventLoopPromise<HealthProbe.Result>
+
+    init(promise: EventLoopPromise<HealthProbe.Result>) { self.promise = promise }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        buffer.writeBuffer(&incoming)
+        guard let view = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else {
+            if buffer.readableBytes > 8192 { promise.succeed(.failed("status line too long")) }
+            return
+        }
+        let line = String(decoding: buffer.readableBytesView[buffer.readerIndex..<view], as: UTF8.self)
+        let parts = line.split(separator: " ", maxSplits: 2)
+        guard parts.count >= 2, parts[0].hasPrefix("HTTP/"), let code = Int(parts[1]) else {
+            promise.succeed(.failed("not an HTTP response"))
+            return
+        }
+        promise.succeed((200..<300).contains(code) ? .passed : .failed("HTTP \(code)"))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.succeed(.failed("connection closed before a response"))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        promise.succeed(.failed("\(error)"))
+        context.close(promise: nil)
+    }
+}

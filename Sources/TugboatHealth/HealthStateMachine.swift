@@ -1,0 +1,87 @@
+import TugboatCore
+
+/// The health of one backend, as HAProxy's `rise`/`fall` and Envoy's outlier ejection mean it.
+/// Pure: time comes in with each event; the caller applies the returned action.
+public struct HealthStateMachine: Sendable {
+    public struct Settings: Sendable {
+        public var rise: Int
+        public var fall: Int
+        public var ejection: Duration
+        public var maxEjection: Duration
+
+        public init(rise: Int, fall: Int, ejection: Duration, maxEjection: Duration) {
+            self.rise = rise
+            self.fall = fall
+            self.ejection = ejection
+            self.maxEjection = maxEjection
+        }
+
+        public init(_ pool: PoolConfig) {
+            self.init(rise: pool.health.rise, fall: pool.health.fall,
+                      ejection: pool.passive.ejection, maxEjection: pool.passive.maxEjection)
+        }
+    }
+
+    public enum Action: Equatable, Sendable {
+        case none
+        /// The backend moves to this state, for this reason.
+        case transition(to: BackendState, reason: String)
+    }
+
+    public private(set) var state: BackendState = .starting
+    /// While ejected by passive detection: until when no active check can bring it back.
+    public private(set) var ejectedUntil: ContinuousClock.Instant?
+    public private(set) var ejections = 0
+    private var passes = 0
+    private var failures = 0
+    private var healthySince: ContinuousClock.Instant?
+    private let settings: Settings
+
+    public init(settings: Settings) {
+        self.settings = settings
+    }
+
+    /// An active check passed.
+    public mutating func checkPassed(at now: ContinuousClock.Instant) -> Action {
+        failures = 0
+        passes += 1
+        if let until = ejectedUntil {
+            guard now >= until else { return .none }
+            ejectedUntil = nil
+            return become(.healthy, "ejection over and health check passed", at: now)
+        }
+        if state == .healthy {
+            // A long healthy stretch forgives earlier ejections.
+            if let since = healthySince, now - since >= settings.maxEjection { ejections = 0 }
+            return .none
+        }
+        guard passes >= settings.rise else { return .none }
+        return become(.healthy, "\(passes) health check(s) passed", at: now)
+    }
+
+    /// An active check failed.
+    public mutating func checkFailed(at now: ContinuousClock.Instant, reason: String) -> Action {
+        passes = 0
+        failures += 1
+        guard state != .unhealthy, failures >= settings.fall else { return .none }
+        return become(.unhealthy, "\(failures) health check(s) failed: \(reason)", at: now)
+    }
+
+    /// Live traffic failed `consecutive` times in a row: eject for the ejection time, doubled on each repeat.
+    public mutating func passiveFailures(_ consecutive: Int, at now: ContinuousClock.Instant) -> Action {
+        guard state == .healthy else { return .none }
+        let factor = 1 << min(ejections, 20)
+        let time = min(settings.ejection * factor, settings.maxEjection)
+        ejections += 1
+        ejectedUntil = now + time
+        passes = 0
+        return become(.unhealthy, "ejected for \(DurationParser.format(time)) after \(consecutive) failures on live traffic", at: now)
+    }
+
+    private mutating func become(_ new: BackendState, _ reason: String, at now: ContinuousClock.Instant) -> Action {
+        guard new != state else { return .none }
+        state = new
+        healthySince = new == .healthy ? now : nil
+        return .transition(to: new, reason: reason)
+    }
+}

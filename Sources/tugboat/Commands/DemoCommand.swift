@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import TugboatCore
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Everything on embedded defaults: the proxy on :8080 in front of two demo-app children, admin on :8081."
+    )
+
+    @Option(help: "Public port.")
+    var port: Int = 8080
+
+    @Option(help: "Admin port.")
+    var adminPort: Int = 8081
+
+    @Option(help: "Ports of the demo-app children, comma-separated.")
+    var backendPorts: String = "9001,9002"
+
+    @Option(help: "Log level.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let ports = backendPorts.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !ports.isEmpty else { throw ValidationError("--backend-ports needs at least one port") }
+        var config = TugboatConfig()
+        config.listen = HostPort(host: "127.0.0.1", port: port)
+        config.admin.listen = HostPort(host: "127.0.0.1", port: adminPort)
+        config.state = "sqlite:./tugboat-demo.db"
+        config.pool.backends = ports.map { HostPort(host: "127.0.0.1", port: $0) }
+        config.pool.health.interval = .seconds(1)
+        config.pool.drain = .seconds(5)
+        LogSetup.bootstrap(level: logLevel)
+
+        let children = try ports.map { try Self.launchDemoApp(port: $0) }
+        defer {
+            for child in children where child.isRunning { child.terminate() }
+            for child in children { child.waitUntilExit() }
+        }
+        print("""
+        Tugboat demo: proxy on http://127.0.0.1:\(port), admin on http://127.0.0.1:\(adminPort), \
+        demo-app children on \(ports.map(String.init).joined(separator: ", ")).
+        Try:
+          curl -i http://127.0.0.1:\(port)/echo                 # proxied, with X-Forwarded-*, Via, X-Request-Id
+          curl http://127.0.0.1:\(port)/work?ms=50              # burns 50 ms of CPU on a backend
+          curl http://127.0.0.1:\(adminPort)/api/pool            # backends, states, in-flight, requests, rps
+          curl http://127.0.0.1:\(adminPort)/metrics             # Prometheus
+          curl http://127.0.0.1:\(ports[0])/crash                # kill one backend; watch it turn unhealthy
+        Ctrl-C stops everything.
+        """)
+        try await TugboatRuntime(config: config).run()
+    }
+
+    static func launchDemoApp(port: Int) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = ["demo-app", "--port", String(port), "--exit-with-parent"]
+        try process.run()
+        return process
+    }
+}

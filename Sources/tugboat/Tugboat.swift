@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Tugboat: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tugboat",
+        abstract: "A reverse proxy that watches, pages, scales and explains your web application.",
+        subcommands: [ServeCommand.self, CheckCommand.self, DemoCommand.self, DemoAppCommand.self]
+    )
+}
