@@ -1,0 +1,186 @@
+/// Collapses `perf script` output into folded stacks, with the same output, byte for byte, as
+/// stackcollapse-perf.pl on the same input and options.
+///
+/// Feed it lines with ``consume(line:)`` (streaming: it keeps only the current sample), then
+/// take ``stacks``; or call ``collapse(_:options:)``.
+public struct PerfCollapser: Sendable {
+    /// The options in effect.
+    public let options: PerfCollapseOptions
+    /// The stacks collapsed so far.
+    public private(set) var stacks = FoldedStacks()
+    /// Lines that were neither a sample header, a frame nor blank.
+    public private(set) var unrecognizedLines = 0
+    /// Notices stackcollapse-perf.pl would print on stderr (event filtering).
+    public private(set) var notices: [String] = []
+
+    private var eventFilter: [UInt8]
+    private var eventDefaulted = false
+    private var eventWarned = false
+    private var processName: [UInt8]?
+    private var period: Double = 1
+    private var isJava = false
+    /// Frames of the current sample, one group per stack line (leaf first), each already joined.
+    private var groups: [[UInt8]] = []
+    private var scratch: [UInt8] = []
+
+    /// Makes a collapser with these options.
+    public init(options: PerfCollapseOptions = PerfCollapseOptions()) {
+        self.options = options
+        self.eventFilter = Array(options.eventFilter.utf8)
+    }
+
+    /// Collapses a whole `perf script` output.
+    public static func collapse(_ source: ByteSource, options: PerfCollapseOptions = PerfCollapseOptions()) throws -> PerfCollapser {
+        var collapser = PerfCollapser(options: options)
+        try source.forEachLine { collapser.consume(line: $0) }
+        return collapser
+    }
+
+    /// Processes one line of `perf script` output (without its newline).
+    public mutating func consume(line: UnsafeBufferPointer<UInt8>) {
+        if let first = line.first, first == 0x23 { return }  // '#' comments
+        if line.isEmpty {
+            endSample()
+            return
+        }
+        if let header = PerfLineParser.header(line) {
+            startSample(header, line: line)
+        } else if let frame = PerfLineParser.frame(line) {
+            guard processName != nil else { return }
+            addFrame(frame, line: line)
+        } else {
+            unrecognizedLines += 1
+        }
+    }
+
+    private mutating func endSample() {
+        guard let name = processName else { return }
+        var stack = name
+        for group in groups.reversed() {
+            stack.append(ASCII.semicolon)
+            stack.append(contentsOf: group)
+        }
+        stacks.add(stack, count: period)
+        groups.removeAll(keepingCapacity: true)
+        processName = nil
+    }
+
+    private mutating func startSample(_ header: PerfLineParser.Header, line: UnsafeBufferPointer<UInt8>) {
+        var samplePeriod: Double = 1
+        if let event = header.event {
+            let eventBytes = line[event]
+            if eventFilter.isEmpty {
+                eventFilter = Array(eventBytes)
+                eventDefaulted = true
+            } else if !eventBytes.elementsEqual(eventFilter) {
+                if eventDefaulted && !eventWarned {
+                    notices.append("Filtering for events of type: \(String(decoding: eventBytes, as: UTF8.self))")
+                    eventWarned = true
+                }
+                return
+            }
+        }
+        if let digits = header.period, !(digits.count == 1 && line[digits.lowerBound] == ASCII.zero) {
+            samplePeriod = NumberFormat.parseCount(UnsafeBufferPointer(rebasing: line[digits])) ?? 1
+        }
+        period = samplePeriod
+        var name = Array(line[header.comm])
+        var pid = Array(line[header.pid])
+        var tid: [UInt8]
+        if let t = header.tid, !(t.count == 1 && line[t.lowerBound] == ASCII.zero) {
+            tid = Array(line[t])
+        } else {
+            tid = pid
+            pid = [0x3F]  // "?"
+        }
+        if options.includeTID {
+            name.append(0x2D)
+            name += pid
+            name.append(0x2F)
+            name += tid
+        } else if options.includePID {
+            name.append(0x2D)
+            name += pid
+        }
+        for i in name.indices where name[i] == ASCII.space { name[i] = 0x5F }
+        isJava = name.starts(with: [0x6A, 0x61, 0x76, 0x61])  // "java"
+        processName = name
+        tid.removeAll()
+    }
+
+    private mutating func addFrame(_ frame: PerfLineParser.Frame, line: UnsafeBufferPointer<UInt8>) {
+        var rawEnd = frame.function.upperBound
+        let rawStart = frame.function.lowerBound
+        // Strip a trailing "+0x[\da-f]+" (symbol offsets).
+        var j = rawEnd
+        while j > rawStart, ASCII.isLowerHex(line[j - 1]) { j -= 1 }
+        if j < rawEnd, j - rawStart >= 3, line[j - 1] == 0x78, line[j - 2] == ASCII.zero, line[j - 3] == 0x2B {
+            rawEnd = j - 3
+        }
+        if rawEnd > rawStart, line[rawStart] == 0x28 { return }  // "(" process names
+        let module = UnsafeBufferPointer(rebasing: line[frame.module])
+        let pc = UnsafeBufferPointer(rebasing: line[frame.pc])
+        // split /->/ (dropping trailing empty fields).
+        var parts: [Range<Int>] = []
+        var start = rawStart
+        var k = rawStart
+        while k + 1 < rawEnd {
+            if line[k] == 0x2D && line[k + 1] == 0x3E {
+                parts.append(start..<k)
+                k += 2
+                start = k
+            } else {
+                k += 1
+            }
+        }
+        parts.append(start..<rawEnd)
+        while let last = parts.last, last.isEmpty { parts.removeLast() }
+        guard !parts.isEmpty else { return }
+        var group: [UInt8] = []
+        for (n, part) in parts.enumerated() {
+            if n > 0 { group.append(ASCII.semicolon) }
+            tidy(UnsafeBufferPointer(rebasing: line[part]), module: module, pc: pc, inlined: n > 0, into: &group)
+        }
+        groups.append(group)
+    }
+
+    private static let unknown = Array("[unknown]".utf8)
+
+    /// Appends the cleaned-up name of one function to `out`.
+    private mutating func tidy(
+        _ function: UnsafeBufferPointer<UInt8>, module: UnsafeBufferPointer<UInt8>,
+        pc: UnsafeBufferPointer<UInt8>, inlined: Bool, into out: inout [UInt8]
+    ) {
+        var f = scratch
+        f.removeAll(keepingCapacity: true)
+        if function.elementsEqual(Self.unknown) {
+            f.append(0x5B)
+            if !module.elementsEqual(Self.unknown) {
+                var s = module.count
+                while s > 0, module[s - 1] != 0x2F { s -= 1 }
+                f.append(contentsOf: module[s...])
+            } else {
+                f.append(contentsOf: "unknown".utf8)
+            }
+            if options.includeAddresses {
+                f.append(contentsOf: " <".utf8)
+                f.append(contentsOf: pc)
+                f.append(0x3E)
+            }
+            f.append(0x5D)
+        } else {
+            f.append(contentsOf: function)
+        }
+        PerfNameTidy.tidyGeneric(&f)
+        if isJava, f.first == 0x4C, f.contains(0x2F) { f.removeFirst() }
+        if inlined {
+            if !PerfNameTidy.contains(f, "_[i]") { f.append(contentsOf: "_[i]".utf8) }
+        } else if options.annotateKernel, PerfNameTidy.isKernelModule(module) {
+            f.append(contentsOf: "_[k]".utf8)
+        } else if options.annotateJIT, PerfNameTidy.isJITModule(module) {
+            if !PerfNameTidy.contains(f, "_[j]") { f.append(contentsOf: "_[j]".utf8) }
+        }
+        out.append(contentsOf: f)
+        scratch = f
+    }
+}

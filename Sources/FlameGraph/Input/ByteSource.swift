@@ -1,0 +1,130 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where a profile is read from: a file, standard input, or bytes already in memory.
+///
+/// Files and standard input are read in chunks, so line-oriented readers keep only the
+/// current line in memory, not the whole input.
+public enum ByteSource: Sendable {
+    /// The process's standard input.
+    case standardInput
+    /// A file at this path.
+    case file(String)
+    /// Bytes in memory.
+    case bytes([UInt8])
+}
+
+/// An error reading an input.
+public struct InputError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong, for a person.
+    public let description: String
+    /// Makes an error with this message.
+    public init(_ description: String) { self.description = description }
+}
+
+extension ByteSource {
+    static let chunkSize = 1 << 20
+
+    /// Calls `body` with every line, without its final `\n` (like Perl's `chomp`).
+    /// A last line without a newline is passed too.
+    func forEachLine(_ body: (UnsafeBufferPointer<UInt8>) throws -> Void) throws {
+        switch self {
+        case .bytes(let bytes):
+            _ = try bytes.withUnsafeBufferPointer { try Self.splitLines($0, final: true, body) }
+        case .standardInput:
+            try Self.readLines(fd: 0, body)
+        case .file(let path):
+            let fd = open(path, O_RDONLY)
+            guard fd >= 0 else { throw InputError("cannot open \(path): \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            try Self.readLines(fd: fd, body)
+        }
+    }
+
+    /// Reads everything into memory (for formats that are not line oriented).
+    func readAll() throws -> [UInt8] {
+        switch self {
+        case .bytes(let bytes):
+            return bytes
+        case .standardInput:
+            return try Self.readAll(fd: 0)
+        case .file(let path):
+            let fd = open(path, O_RDONLY)
+            guard fd >= 0 else { throw InputError("cannot open \(path): \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            return try Self.readAll(fd: fd)
+        }
+    }
+
+    private static func readAll(fd: Int32) throws -> [UInt8] {
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: chunkSize)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, chunkSize) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw InputError("read failed: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { return result }
+            result.append(contentsOf: chunk[0..<n])
+        }
+    }
+
+    private static func readLines(fd: Int32, _ body: (UnsafeBufferPointer<UInt8>) throws -> Void) throws {
+        var capacity = chunkSize * 2
+        var buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        defer { buffer.deallocate() }
+        var filled = 0
+        while true {
+            if capacity - filled < chunkSize {
+                let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity * 2)
+                bigger.update(from: buffer, count: filled)
+                buffer.deallocate()
+                buffer = bigger
+                capacity *= 2
+            }
+            let n = read(fd, buffer + filled, capacity - filled)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw InputError("read failed: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 {
+                try splitLines(UnsafeBufferPointer(start: buffer, count: filled), final: true, body)
+                return
+            }
+            filled += n
+            let used = try splitLines(UnsafeBufferPointer(start: buffer, count: filled), final: false, body)
+            if used > 0 {
+                (buffer).update(from: buffer + used, count: filled - used)
+                filled -= used
+            }
+        }
+    }
+
+    /// Splits complete lines off `bytes`; returns how many bytes were consumed.
+    @discardableResult
+    static func splitLines(
+        _ bytes: UnsafeBufferPointer<UInt8>, final: Bool,
+        _ body: (UnsafeBufferPointer<UInt8>) throws -> Void
+    ) throws -> Int {
+        guard let base = bytes.baseAddress else { return 0 }
+        var start = 0
+        let count = bytes.count
+        while start < count {
+            guard let hit = memchr(base + start, 10, count - start) else { break }
+            let end = UnsafeRawPointer(hit).assumingMemoryBound(to: UInt8.self) - base
+            try body(UnsafeBufferPointer(start: base + start, count: end - start))
+            start = end + 1
+        }
+        if final && start < count {
+            try body(UnsafeBufferPointer(start: base + start, count: count - start))
+            start = count
+        }
+        return start
+    }
+}
