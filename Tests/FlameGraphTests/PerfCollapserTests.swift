@@ -1,0 +1,79 @@
+import Testing
+@testable import FlameGraph
+
+@Suite struct PerfCollapserTests {
+    /// Expected files are this collapser's output, checked byte for byte against
+    /// stackcollapse-perf.pl on the same input when they were made.
+    @Test(arguments: [
+        ("record-mixed", "plain", PerfCollapseOptions()),
+        ("record-mixed", "pid", options { $0.includePID = true }),
+        ("record-mixed", "tid", options { $0.includeTID = true }),
+        ("record-mixed", "all", options { $0.annotateAll = true }),
+        ("record-mixed", "kernel", options { $0.annotateKernel = true }),
+        ("record-mixed", "addrs", options { $0.includeAddresses = true }),
+        ("edge-cases", "plain", PerfCollapseOptions()),
+        ("edge-cases", "tid-all", options { $0.includeTID = true; $0.annotateAll = true }),
+        ("edge-cases", "addrs", options { $0.includeAddresses = true }),
+        ("edge-cases", "cycles", options { $0.eventFilter = "cycles" }),
+        ("edge-cases", "cpu-clock", options { $0.eventFilter = "cpu-clock" }),
+    ])
+    func matchesExpectedCollapse(input: String, variant: String, options: PerfCollapseOptions) throws {
+        let collapser = try PerfCollapser.collapse(.file(Fixture.path("perf/\(input).perf")), options: options)
+        let expected = try Fixture.text("perf/\(input).\(variant).folded")
+        #expect(String(decoding: collapser.stacks.foldedBytes(), as: UTF8.self) == expected)
+    }
+
+    static func options(_ change: (inout PerfCollapseOptions) -> Void) -> PerfCollapseOptions {
+        var o = PerfCollapseOptions()
+        change(&o)
+        return o
+    }
+
+    private func collapse(_ text: String, _ options: PerfCollapseOptions = PerfCollapseOptions()) throws -> String {
+        let c = try PerfCollapser.collapse(.bytes(Array(text.utf8)), options: options)
+        return String(decoding: c.stacks.foldedBytes(), as: UTF8.self)
+    }
+
+    @Test func stripsOffsetsAndReversesFrames() throws {
+        let text = """
+            app 12 [000] 1.000001: 250000 cpu-clock:
+            \t    4011 leaf+0x1f (/usr/bin/app)
+            \t    4022 caller+0x2a (/usr/bin/app)
+            \t    4033 main (/usr/bin/app)
+
+
+            """
+        #expect(try collapse(text) == "app;main;caller;leaf 250000\n")
+    }
+
+    @Test func unknownFramesUseTheModuleAndAddresses() throws {
+        let text = "app 1 1.0: cpu-clock:\n\t 7f00 [unknown] (/usr/lib/libz.so.1)\n\t 0 [unknown] ([unknown])\n\n"
+        #expect(try collapse(text) == "app;[unknown];[libz.so.1] 1\n")
+        var o = PerfCollapseOptions()
+        o.includeAddresses = true
+        #expect(try collapse(text, o) == "app;[unknown <0>];[libz.so.1 <7f00>] 1\n")
+    }
+
+    @Test func firstEventWinsAndOthersAreFilteredWithANotice() throws {
+        let text = "ab 1 1.0: 1 cycles:\n\t 1 f (/x)\n\nab 1 1.1: 1 instructions:\n\t 1 g (/x)\n\n"
+        let c = try PerfCollapser.collapse(.bytes(Array(text.utf8)))
+        #expect(String(decoding: c.stacks.foldedBytes(), as: UTF8.self) == "ab;f 1\n")
+        #expect(c.notices == ["Filtering for events of type: instructions"])
+    }
+
+    @Test func aSampleWithoutTheFinalBlankLineIsDropped() throws {
+        // stackcollapse-perf.pl only stores a sample at a blank line.
+        #expect(try collapse("ab 1 1.0: 1 cycles:\n\t 1 f (/x)\n") == "")
+    }
+
+    @Test func oneLetterCommandsParseAsPerlDoes() throws {
+        // `^(\S.+?)\s+(\d+)` needs two characters of command name: Perl then takes more of the line.
+        #expect(try collapse("a 1 1.0: 1 cycles:\n\t 1 f (/x)\n\n") == "a_1_1.0:;f 1\n")
+    }
+
+    @Test func unrecognizedLinesAreCountedNotFatal() throws {
+        let c = try PerfCollapser.collapse(.bytes(Array("  garbage\nab 1 1.0: 1 cycles:\n\t 1 f (/x)\n\n".utf8)))
+        #expect(c.unrecognizedLines == 1)
+        #expect(c.stacks.count == 1)
+    }
+}
