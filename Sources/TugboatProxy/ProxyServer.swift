@@ -63,8 +63,8 @@ public final class ProxyServer: Service, Sendable {
             withOutboundHeaderValidation: false,
             withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits
         )
-        // Between the codec and the pipelining handler, as NIO's own protocol error handler sits.
-        try ops.addHandler(MalformedRequestHandler(), position: .after(try ops.handler(type: HTTPResponseEncoder.self)))
+        // Right after the decoder (its errors pass here first), before the pipelining handler.
+        try ops.addHandler(MalformedRequestHandler(), position: .after(try ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)))
         try ops.addHandler(ProxyHandler(loop: loop, headGuard: headGuard))
     }
 

@@ -17,15 +17,18 @@ public enum ConfigLoader {
     }
 
     public static func parse(_ text: String, file: String, environment: [String: String] = [:]) throws -> TugboatConfig {
+        // `${NAME}` holds YAML flow indicators (`{`, `}`), so `{ token: ${T} }` would not parse:
+        // swap each reference for a plain placeholder first, and put it back when the scalar is read.
+        let (safeText, references) = EnvironmentReferences.shield(text)
         let node: Node?
         do {
-            node = try Yams.compose(yaml: text)
+            node = try Yams.compose(yaml: safeText)
         } catch let error as YamlError {
             throw ConfigError(file: file, line: Self.line(of: error), message: "not valid YAML: \(Self.describe(error))")
         }
         var config = TugboatConfig()
         guard let node else { return config }
-        let root = YAMLValue(node: node, key: "", file: file, environment: environment)
+        let root = YAMLValue(node: node, key: "", file: file, environment: environment, references: references)
         let keys = try root.mapping(allowed: ["listen", "admin", "state", "pool"] + reservedSections)
         for section in reservedSections {
             if let value = keys[section] {

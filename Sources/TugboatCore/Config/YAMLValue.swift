@@ -1,11 +1,16 @@
 import Yams
+import Foundation
 
 /// A YAML node with its line and dotted key path, so every error can name `file:line` and the key.
+import Foundation
+
 struct YAMLValue {
     let node: Node
     let key: String
     let file: String
     let environment: [String: String]
+    /// Placeholder → original `${…}` text (see ``EnvironmentReferences``).
+    var references: [String: String] = [:]
 
     var line: Int { node.mark?.line ?? 1 }
 
@@ -14,7 +19,7 @@ struct YAMLValue {
     }
 
     func child(_ node: Node, key: String) -> YAMLValue {
-        YAMLValue(node: node, key: key, file: file, environment: environment)
+        YAMLValue(node: node, key: key, file: file, environment: environment, references: references)
     }
 
     /// The entries of a mapping; fails on any key not in `allowed`.
@@ -49,7 +54,7 @@ struct YAMLValue {
     /// The scalar text with `${NAME}` and `${NAME:-default}` replaced from the environment.
     func string() throws -> String {
         guard case .scalar(let scalar) = node else { throw error("'\(key)' must be a single value") }
-        return try interpolate(scalar.string)
+        return try interpolate(EnvironmentReferences.restore(scalar.string, references))
     }
 
     func int(range: ClosedRange<Int>) throws -> Int {
@@ -117,5 +122,30 @@ extension Substring {
             index = self.index(after: index)
         }
         return nil
+    }
+}
+
+/// Replaces `${…}` references with YAML-safe placeholders before parsing, and back after.
+enum EnvironmentReferences {
+    static func shield(_ text: String) -> (String, [String: String]) {
+        guard text.contains("${") else { return (text, [:]) }
+        var output = ""
+        var references: [String: String] = [:]
+        var rest = Substring(text)
+        while let start = rest.range(of: "${"), let end = rest[start.upperBound...].firstIndex(of: "}"),
+              !rest[start.upperBound..<end].contains("\n") {
+            let placeholder = "__tugboat_env_\(references.count)__"
+            references[placeholder] = String(rest[start.lowerBound...end])
+            output += rest[..<start.lowerBound] + placeholder
+            rest = rest[rest.index(after: end)...]
+        }
+        return (output + rest, references)
+    }
+
+    static func restore(_ text: String, _ references: [String: String]) -> String {
+        guard !references.isEmpty, text.contains("__tugboat_env_") else { return text }
+        var result = text
+        for (placeholder, original) in references { result = result.replacingOccurrences(of: placeholder, with: original) }
+        return result
     }
 }

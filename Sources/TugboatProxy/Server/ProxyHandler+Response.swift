@@ -4,6 +4,10 @@ import NIOHTTP1
 // Phase 4: relay the response, with backpressure both ways.
 extension ProxyHandler: UpstreamDelegate {
     func upstreamReceived(_ part: HTTPClientResponsePart) {
+        if phase == .tunnel {
+            if case .end = part { finishTunnelSwitch() }
+            return
+        }
         guard phase == .forwarding else { return }
         switch part {
         case .head(var head):
@@ -47,6 +51,11 @@ extension ProxyHandler: UpstreamDelegate {
     }
 
     func upstreamClosed(error: Error?) {
+        if phase == .tunnel {
+            upstream = nil
+            context.close(promise: nil)
+            return
+        }
         guard phase == .forwarding, let backend = exchange.backend else { return }
         upstream = nil
         if exchange.responseStarted {
@@ -61,31 +70,36 @@ extension ProxyHandler: UpstreamDelegate {
 
     // MARK: Protocol switch (WebSocket): from here on, bytes are glued both ways.
 
+    /// The backend agreed to switch protocols: pass the 101 on; the switch happens at its `.end`.
     private func startTunnel(_ head: HTTPResponseHead) {
-        guard let connection = upstream, let upstreamChannel = connection.channel else { return }
         var head = head
         HeaderRewriter.rewriteResponse(&head, requestID: exchange.requestID, closeClient: false, version: exchange.clientVersion)
-        upstream = nil
-        connection.delegate = nil
-        exchange.endAttempt()
         phase = .tunnel
-        loop.meter.record(slot: exchange.meteredBackend?.slot, status: 101,
-                          micros: UInt64(max(0, (NIODeadline.now() - exchange.startedAt).nanoseconds / 1000)))
         timer?.cancel()
         timer = nil
+        loop.meter.record(slot: exchange.meteredBackend?.slot, status: 101,
+                          micros: UInt64(max(0, (NIODeadline.now() - exchange.startedAt).nanoseconds / 1000)))
+        exchange.endAttempt()
         context.write(wrapOutboundOut(.head(head)), promise: nil)
+    }
+
+    /// The 101 response is complete: once it is on the wire, replace the HTTP handlers by glue.
+    private func finishTunnelSwitch() {
+        guard let connection = upstream, let upstreamChannel = connection.channel else { return }
+        upstream = nil
+        connection.delegate = nil
         let clientChannel = context.channel
+        let loop = context.eventLoop
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { result in
-            guard case .success = result else {
-                clientChannel.close(promise: nil)
-                upstreamChannel.close(promise: nil)
-                return
-            }
-            do {
-                try Self.switchToTunnel(client: clientChannel, upstream: upstreamChannel)
-            } catch {
-                clientChannel.close(promise: nil)
-                upstreamChannel.close(promise: nil)
+            // Not inside the decoders' callbacks: they must finish before they are removed.
+            loop.assumeIsolated().execute {
+                do {
+                    guard case .success = result else { throw ChannelError.ioOnClosedChannel }
+                    try Self.switchToTunnel(client: clientChannel, upstream: upstreamChannel)
+                } catch {
+                    clientChannel.close(promise: nil)
+                    upstreamChannel.close(promise: nil)
+                }
             }
         }
     }

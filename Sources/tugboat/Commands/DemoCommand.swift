@@ -48,6 +48,7 @@ struct DemoCommand: AsyncParsableCommand {
           curl http://127.0.0.1:\(ports[0])/crash                # kill one backend; watch it turn unhealthy
         Ctrl-C stops everything.
         """)
+        fflush(nil)
         try await TugboatRuntime(config: config).run()
     }
 

@@ -4,16 +4,21 @@ import NIOHTTP1
 
 /// The bundled sample backend: `/health`, `/work?ms=N` (burns CPU), `/crash` (exits), `/echo`,
 /// and test helpers `/download?bytes=N`, `/upload`, `/status?code=N`, `/slow?ms=N`.
-final class DemoAppHandler: ChannelInboundHandler {
+final class DemoAppHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let name: String
+    /// This backend's own address (`127.0.0.1:9001`), reported in `x-backend` and `/echo`.
+    private var name = "demo-app"
     private var head: HTTPRequestHead?
     private var uploaded = 0
     private var download: (remaining: Int, chunk: ByteBuffer)?
 
-    init(name: String) { self.name = name }
+    func handlerAdded(context: ChannelHandlerContext) {
+        if let address = context.channel.localAddress, let ip = address.ipAddress, let port = address.port {
+            name = "\(ip):\(port)"
+        }
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {

@@ -7,7 +7,6 @@ import NIOPosix
 enum DemoAppServer {
     static func run(host: String, port: Int, exitWithParent: Bool) async throws {
         if exitWithParent { watchParent() }
-        let name = "\(host):\(port)"
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -19,12 +18,13 @@ enum DemoAppServer {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                         withServerUpgrade: (upgraders: upgraders, completionHandler: { _ in })
                     )
-                    try channel.pipeline.syncOperations.addHandler(DemoAppHandler(name: name))
+                    try channel.pipeline.syncOperations.addHandler(DemoAppHandler())
                 }
             }
             .bind(host: host, port: port)
             .get()
-        FileHandle.standardError.write("demo-app listening on \(name) (pid \(getpid()))\n".data(using: .utf8)!)
+        let bound = channel.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)"
+        FileHandle.standardError.write("demo-app listening on \(bound) (pid \(getpid()))\n".data(using: .utf8)!)
         try await channel.closeFuture.get()
     }
 

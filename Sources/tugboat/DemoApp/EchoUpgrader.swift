@@ -14,7 +14,9 @@ final class EchoUpgrader: HTTPServerProtocolUpgrader, Sendable {
 
     func upgrade(context: ChannelHandlerContext, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<Void> {
         context.eventLoop.makeCompletedFuture {
-            try context.pipeline.syncOperations.addHandler(EchoHandler())
+            let ops = context.pipeline.syncOperations
+            ops.removeHandler(try ops.handler(type: DemoAppHandler.self), promise: nil)
+            try ops.addHandler(EchoHandler())
         }
     }
 }

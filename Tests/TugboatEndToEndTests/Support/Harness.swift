@@ -1,0 +1,80 @@
+import Foundation
+
+/// A demo-app backend process on a free port.
+final class DemoBackend {
+    let child: ChildProcess
+    let port: Int
+    var address: String { "127.0.0.1:\(port)" }
+
+    init() throws {
+        child = try ChildProcess(arguments: ["demo-app", "--port", "0"])
+        let line = try child.waitForLine { $0.contains("demo-app listening on") }
+        guard let port = line.split(separator: ":").last.flatMap({ Int($0.split(separator: " ")[0]) }) else {
+            throw TestFailure("cannot read demo-app port from: \(line)")
+        }
+        self.port = port
+    }
+
+    func kill() { child.stop() }
+}
+
+/// `tugboat serve` on free ports in front of the given backends, with a config written for the test.
+final class TugboatUnderTest: @unchecked Sendable {
+    let child: ChildProcess
+    let port: Int
+    let adminPort: Int
+    let configPath: String
+    let adminToken: String?
+
+    init(backends: [String], extraPool: String = "", extraTop: String = "", adminToken: String? = nil,
+         health: String = "{ path: /health, interval: 200ms, timeout: 500ms, rise: 1, fall: 2 }") throws {
+        configPath = NSTemporaryDirectory() + "tugboat-test-\(UUID().uuidString).yaml"
+        let yaml = """
+        listen: 127.0.0.1:0
+        admin: { listen: 127.0.0.1:0\(adminToken == nil ? "" : ", token: ${TEST_ADMIN_TOKEN}") }
+        \(extraTop)
+        pool:
+          backends: [\(backends.joined(separator: ", "))]
+          health: \(health)
+        \(extraPool)
+        """
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+        child = try ChildProcess(arguments: ["serve", "--config", configPath],
+                                 environment: adminToken.map { ["TEST_ADMIN_TOKEN": $0] } ?? [:])
+        self.adminToken = adminToken
+        port = try Self.port(from: child.waitForLine { $0.contains("proxy listening") }, key: "listen.address=")
+        adminPort = try Self.port(from: child.waitForLine { $0.contains("admin listening") }, key: "admin.address=")
+    }
+
+    private static func port(from line: String, key: String) throws -> Int {
+        guard let range = line.range(of: key),
+              let port = line[range.upperBound...].split(separator: " ")[0].split(separator: ":").last.flatMap({ Int($0) })
+        else { throw TestFailure("no \(key) in: \(line)") }
+        return port
+    }
+
+    /// `GET /api/pool`, decoded.
+    func pool() throws -> [[String: Any]] {
+        let response = try TestHTTPClient.get(port: adminPort, "/api/pool",
+                                              headers: adminToken.map { token in ["Authorization": "Bearer " + token] } ?? [:])
+        let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        return object?["backends"] as? [[String: Any]] ?? []
+    }
+
+    func state(of address: String) throws -> String? {
+        try pool().first { $0["address"] as? String == address }?["state"] as? String
+    }
+
+    func waitHealthy(_ addresses: [String]) throws {
+        try waitUntil("backends healthy: \(addresses)") {
+            try addresses.allSatisfy { try state(of: $0) == "healthy" }
+        }
+    }
+
+    func stop() {
+        child.stop()
+        try? FileManager.default.removeItem(atPath: configPath)
+    }
+
+    deinit { stop() }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import Synchronization
+
+/// Where the built `tugboat` binary is: beside the test bundle, unless TUGBOAT_BIN says otherwise.
+enum TugboatBinary {
+    static var path: String {
+        if let explicit = ProcessInfo.processInfo.environment["TUGBOAT_BIN"] { return explicit }
+        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        return me.deletingLastPathComponent().appendingPathComponent("tugboat").path
+    }
+}
+
+/// A child process whose stderr is collected line by line, stopped (SIGKILL) when the test ends.
+final class ChildProcess: @unchecked Sendable {
+    let process = Process()
+    private let output = LineBuffer()
+    private let pipe = Pipe()
+
+    init(arguments: [String], environment: [String: String] = [:]) throws {
+        process.executableURL = URL(fileURLWithPath: TugboatBinary.path)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        process.standardError = pipe
+        process.standardOutput = pipe
+        let output = self.output
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            guard !data.isEmpty else { return }
+            output.state.withLock { output in
+                var lines = (output.partial + String(decoding: data, as: UTF8.self)).components(separatedBy: "\n")
+                output.partial = lines.removeLast()
+                output.lines.append(contentsOf: lines)
+            }
+        }
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var lines: [String] { output.state.withLock { $0.lines } }
+
+    /// Waits until a line matching `predicate` appears; returns it.
+    func waitForLine(timeout: Double = 30, _ predicate: (String) -> Bool) throws -> String {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if let line = lines.first(where: predicate) { return line }
+            if !process.isRunning, let line = lines.first(where: predicate) { return line }
+            if !process.isRunning { break }
+            usleep(20_000)
+        }
+        throw TestFailure("no matching output line within \(timeout)s; got:\n" + lines.suffix(30).joined(separator: "\n"))
+    }
+
+    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+
+    /// Waits for exit; returns the exit status, or nil on timeout.
+    func waitForExit(timeout: Double = 30) -> Int32? {
+        let end = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < end { usleep(20_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// Resident memory in KiB, from /proc.
+    var residentKiB: Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
+        }
+        return 0
+    }
+
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        pipe.fileHandleForReading.readabilityHandler = nil
+    }
+
+    deinit { stop() }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Polls `condition` until it holds (or fails after `timeout`): waiting for a state, never sleeping blindly.
+func waitUntil(timeout: Double = 20, _ what: String, _ condition: () throws -> Bool) throws {
+    let end = Date().addingTimeInterval(timeout)
+    while Date() < end {
+        if (try? condition()) == true { return }
+        usleep(50_000)
+    }
+    throw TestFailure("timed out after \(timeout)s waiting for \(what)")
+}
+
+/// Output lines of a child process, filled from the pipe's reading thread.
+final class LineBuffer: Sendable {
+    let state = Mutex<(lines: [String], partial: String)>(([], ""))
+}
