@@ -77,3 +77,31 @@ import Testing
         #expect(c.stacks.count == 1)
     }
 }
+
+@Suite struct ParallelPerfCollapseTests {
+    @Test(arguments: [2, 3, 7])
+    func partsGiveTheSameResultAsOneThread(threads: Int) throws {
+        for input in ["record-mixed", "edge-cases"] {
+            let bytes = try Fixture.bytes("perf/\(input).perf")
+            let single = bytes.withUnsafeBufferPointer { PerfCollapser.collapse(bytes: $0, options: PerfCollapseOptions(), threads: 1) }
+            let parallel = bytes.withUnsafeBufferPointer {
+                PerfCollapser.collapse(bytes: $0, options: PerfCollapseOptions(), threads: threads, minimumParallelBytes: 0)
+            }
+            #expect(parallel.stacks.foldedBytes() == single.stacks.foldedBytes())
+            #expect(parallel.unrecognizedLines == single.unrecognizedLines)
+            #expect(parallel.notices == single.notices)
+        }
+    }
+
+    @Test func laterPartsFilterOnTheFirstEventOfTheFile() throws {
+        var text = ""
+        for i in 0..<50 { text += "app 1 1.\(i): 1 cycles:\n\t 1 f\(i % 3) (/x)\n\n" }
+        for i in 0..<50 { text += "app 1 2.\(i): 1 instructions:\n\t 1 g (/x)\n\n" }
+        let bytes = Array(text.utf8)
+        let parallel = bytes.withUnsafeBufferPointer {
+            PerfCollapser.collapse(bytes: $0, options: PerfCollapseOptions(), threads: 4, minimumParallelBytes: 0)
+        }
+        #expect(String(decoding: parallel.stacks.foldedBytes(), as: UTF8.self) == "app;f0 17\napp;f1 17\napp;f2 16\n")
+        #expect(parallel.notices == ["Filtering for events of type: instructions"])
+    }
+}

@@ -7,21 +7,31 @@ public struct PerfCollapser: Sendable {
     /// The options in effect.
     public let options: PerfCollapseOptions
     /// The stacks collapsed so far.
-    public private(set) var stacks = FoldedStacks()
+    public internal(set) var stacks = FoldedStacks()
     /// Lines that were neither a sample header, a frame nor blank.
-    public private(set) var unrecognizedLines = 0
+    public internal(set) var unrecognizedLines = 0
     /// Notices stackcollapse-perf.pl would print on stderr (event filtering).
-    public private(set) var notices: [String] = []
+    public internal(set) var notices: [String] = []
 
-    private var eventFilter: [UInt8]
-    private var eventDefaulted = false
+    var eventFilter: [UInt8]
+    var eventDefaulted = false
     private var eventWarned = false
     private var processName: [UInt8]?
     private var period: Double = 1
     private var isJava = false
-    /// Frames of the current sample, one group per stack line (leaf first), each already joined.
-    private var groups: [[UInt8]] = []
+    /// Frames of the current sample, one group per stack line (leaf first), each already joined,
+    /// as ranges of `sampleBytes`.
+    private var groups: [Range<Int>] = []
+    private var sampleBytes: [UInt8] = []
+    private var stackBuffer: [UInt8] = []
     private var scratch: [UInt8] = []
+    /// Stack lines seen before (per Java/non-Java process name) and what they became.
+    private var lineCache = ByteTable(capacity: 4096)
+    private var javaLineCache = ByteTable(capacity: 16)
+    private var cachedGroups: [Range<Int>] = []
+    private var javaCachedGroups: [Range<Int>] = []
+    private var cacheBytes: [UInt8] = []
+    private static let cacheLimit = 1 << 20
 
     /// Makes a collapser with these options.
     public init(options: PerfCollapseOptions = PerfCollapseOptions()) {
@@ -29,8 +39,14 @@ public struct PerfCollapser: Sendable {
         self.eventFilter = Array(options.eventFilter.utf8)
     }
 
-    /// Collapses a whole `perf script` output.
-    public static func collapse(_ source: ByteSource, options: PerfCollapseOptions = PerfCollapseOptions()) throws -> PerfCollapser {
+    /// Collapses a whole `perf script` output. Files are mapped into memory and, when large,
+    /// split at sample boundaries and collapsed on several cores; the result is the same.
+    public static func collapse(
+        _ source: ByteSource, options: PerfCollapseOptions = PerfCollapseOptions(), threads: Int = PerfCollapser.defaultThreads
+    ) throws -> PerfCollapser {
+        if let result = try source.withMappedBytes({ collapse(bytes: $0, options: options, threads: threads) }) {
+            return result
+        }
         var collapser = PerfCollapser(options: options)
         try source.forEachLine { collapser.consume(line: $0) }
         return collapser
@@ -43,25 +59,59 @@ public struct PerfCollapser: Sendable {
             endSample()
             return
         }
-        if let header = PerfLineParser.header(line) {
+        if !ASCII.isSpace(line[0]), let header = PerfLineParser.header(line) {
             startSample(header, line: line)
-        } else if let frame = PerfLineParser.frame(line) {
-            guard processName != nil else { return }
-            addFrame(frame, line: line)
-        } else {
-            unrecognizedLines += 1
+            return
         }
+        if let id = isJava ? javaLineCache.find(line) : lineCache.find(line) {
+            guard processName != nil else { return }
+            let cached = isJava ? javaCachedGroups[id] : cachedGroups[id]
+            if cached.lowerBound >= 0 {
+                let start = sampleBytes.count
+                cacheBytes.withUnsafeBufferPointer {
+                    sampleBytes.append(contentsOf: UnsafeBufferPointer(rebasing: $0[cached]))
+                }
+                groups.append(start..<sampleBytes.count)
+            }
+            return
+        }
+        guard let frame = PerfLineParser.frame(line) else {
+            unrecognizedLines += 1
+            return
+        }
+        guard processName != nil else { return }
+        let group = tidyFrame(frame, line: line)
+        if lineCache.count + javaLineCache.count < Self.cacheLimit {
+            var range = -1 ..< -1
+            if let group {
+                let start = cacheBytes.count
+                cacheBytes.append(contentsOf: group)
+                range = start..<cacheBytes.count
+            }
+            if isJava {
+                _ = javaLineCache.id(of: line)
+                javaCachedGroups.append(range)
+            } else {
+                _ = lineCache.id(of: line)
+                cachedGroups.append(range)
+            }
+        }
+        if let group { appendGroup(group[...]) }
     }
 
     private mutating func endSample() {
         guard let name = processName else { return }
-        var stack = name
-        for group in groups.reversed() {
-            stack.append(ASCII.semicolon)
-            stack.append(contentsOf: group)
+        stackBuffer.removeAll(keepingCapacity: true)
+        stackBuffer.append(contentsOf: name)
+        sampleBytes.withUnsafeBufferPointer { sample in
+            for group in groups.reversed() {
+                stackBuffer.append(ASCII.semicolon)
+                stackBuffer.append(contentsOf: UnsafeBufferPointer(rebasing: sample[group]))
+            }
         }
-        stacks.add(stack, count: period)
+        stacks.add(stackBuffer, count: period)
         groups.removeAll(keepingCapacity: true)
+        sampleBytes.removeAll(keepingCapacity: true)
         processName = nil
     }
 
@@ -108,7 +158,14 @@ public struct PerfCollapser: Sendable {
         tid.removeAll()
     }
 
-    private mutating func addFrame(_ frame: PerfLineParser.Frame, line: UnsafeBufferPointer<UInt8>) {
+    private mutating func appendGroup(_ group: ArraySlice<UInt8>) {
+        let start = sampleBytes.count
+        sampleBytes.append(contentsOf: group)
+        groups.append(start..<sampleBytes.count)
+    }
+
+    /// The frames of one stack line, joined with `;`, or nil when the line adds none.
+    private mutating func tidyFrame(_ frame: PerfLineParser.Frame, line: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         var rawEnd = frame.function.upperBound
         let rawStart = frame.function.lowerBound
         // Strip a trailing "+0x[\da-f]+" (symbol offsets).
@@ -117,7 +174,7 @@ public struct PerfCollapser: Sendable {
         if j < rawEnd, j - rawStart >= 3, line[j - 1] == 0x78, line[j - 2] == ASCII.zero, line[j - 3] == 0x2B {
             rawEnd = j - 3
         }
-        if rawEnd > rawStart, line[rawStart] == 0x28 { return }  // "(" process names
+        if rawEnd > rawStart, line[rawStart] == 0x28 { return nil }  // "(" process names
         let module = UnsafeBufferPointer(rebasing: line[frame.module])
         let pc = UnsafeBufferPointer(rebasing: line[frame.pc])
         // split /->/ (dropping trailing empty fields).
@@ -135,13 +192,13 @@ public struct PerfCollapser: Sendable {
         }
         parts.append(start..<rawEnd)
         while let last = parts.last, last.isEmpty { parts.removeLast() }
-        guard !parts.isEmpty else { return }
+        guard !parts.isEmpty else { return nil }
         var group: [UInt8] = []
         for (n, part) in parts.enumerated() {
             if n > 0 { group.append(ASCII.semicolon) }
             tidy(UnsafeBufferPointer(rebasing: line[part]), module: module, pc: pc, inlined: n > 0, into: &group)
         }
-        groups.append(group)
+        return group
     }
 
     private static let unknown = Array("[unknown]".utf8)

@@ -15,7 +15,7 @@ public struct FoldedStacks: Sendable {
     /// Whether equal stacks are merged wherever they occur (the default), or only when adjacent
     /// (a flame chart keeps the order of its input).
     public let merges: Bool
-    private var index: [[UInt8]: Int] = [:]
+    private var index = ByteTable()
 
     /// Makes an empty set of stacks.
     /// - Parameter merging: false keeps input order and merges only adjacent equal stacks.
@@ -31,25 +31,33 @@ public struct FoldedStacks: Sendable {
 
     /// Adds `count` samples of `stack` (frames separated by `;`).
     public mutating func add(_ stack: [UInt8], count: Double, baseline: Double? = nil) {
-        if baseline != nil { isDifferential = true }
-        if merges {
-            if let i = index[stack] {
-                accumulate(at: i, count: count, baseline: baseline)
-                return
-            }
-            index[stack] = stacks.count
-        } else if let last = stacks.last, last == stack {
-            accumulate(at: stacks.count - 1, count: count, baseline: baseline)
-            return
-        }
-        stacks.append(stack)
-        counts.append(count)
-        baselines.append(baseline)
+        stack.withUnsafeBufferPointer { add($0, count: count, baseline: baseline) }
     }
 
     /// Adds a stack given as a buffer (copied only when it is new).
     public mutating func add(_ stack: UnsafeBufferPointer<UInt8>, count: Double, baseline: Double? = nil) {
-        add(Array(stack), count: count, baseline: baseline)
+        if baseline != nil { isDifferential = true }
+        if merges {
+            let (id, inserted) = index.id(of: stack)
+            if !inserted {
+                accumulate(at: id, count: count, baseline: baseline)
+                return
+            }
+        } else if let last = stacks.last, last.count == stack.count,
+                  last.withUnsafeBufferPointer({ $0.count == 0 || memcmpBytes($0.baseAddress!, stack.baseAddress!, $0.count) == 0 }) {
+            accumulate(at: stacks.count - 1, count: count, baseline: baseline)
+            return
+        }
+        stacks.append(Array(stack))
+        counts.append(count)
+        baselines.append(baseline)
+    }
+
+    /// Adds every stack of `other` (with its counts).
+    public mutating func merge(_ other: FoldedStacks) {
+        for i in other.stacks.indices {
+            add(other.stacks[i], count: other.counts[i], baseline: other.baselines[i])
+        }
     }
 
     private mutating func accumulate(at i: Int, count: Double, baseline: Double?) {

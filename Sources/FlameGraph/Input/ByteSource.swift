@@ -42,8 +42,54 @@ extension ByteSource {
             let fd = open(path, O_RDONLY)
             guard fd >= 0 else { throw InputError("cannot open \(path): \(String(cString: strerror(errno)))") }
             defer { close(fd) }
+            if try Self.mapLines(fd: fd, body) { return }
             try Self.readLines(fd: fd, body)
         }
+    }
+
+    /// Calls `body` with the whole input when it is a regular file that can be mapped into
+    /// memory (or bytes already in memory); returns nil, without calling `body`, otherwise.
+    func withMappedBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) throws -> R? {
+        switch self {
+        case .bytes(let bytes):
+            return try bytes.withUnsafeBufferPointer { try body($0) }
+        case .standardInput:
+            return nil
+        case .file(let path):
+            let fd = open(path, O_RDONLY)
+            guard fd >= 0 else { throw InputError("cannot open \(path): \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            var info = stat()
+            guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 else { return nil }
+            let size = Int(info.st_size)
+            #if os(Linux)
+            let flags = MAP_PRIVATE | MAP_POPULATE
+            #else
+            let flags = MAP_PRIVATE
+            #endif
+            guard let mapped = mmap(nil, size, PROT_READ, flags, fd, 0), mapped != MAP_FAILED else { return nil }
+            defer { munmap(mapped, size) }
+            return try body(UnsafeBufferPointer(start: mapped.assumingMemoryBound(to: UInt8.self), count: size))
+        }
+    }
+
+    /// Splits a regular file's lines straight from a read-only mapping (no copying); false
+    /// when the file cannot be mapped (a pipe, say).
+    private static func mapLines(fd: Int32, _ body: (UnsafeBufferPointer<UInt8>) throws -> Void) throws -> Bool {
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 else { return false }
+        let size = Int(info.st_size)
+        #if os(Linux)
+        let flags = MAP_PRIVATE | MAP_POPULATE
+        #else
+        let flags = MAP_PRIVATE
+        #endif
+        guard let mapped = mmap(nil, size, PROT_READ, flags, fd, 0), mapped != MAP_FAILED else { return false }
+        defer { munmap(mapped, size) }
+        _ = madvise(mapped, size, MADV_SEQUENTIAL)
+        let bytes = UnsafeBufferPointer(start: mapped.assumingMemoryBound(to: UInt8.self), count: size)
+        try splitLines(bytes, final: true, body)
+        return true
     }
 
     /// Reads everything into memory (for formats that are not line oriented).

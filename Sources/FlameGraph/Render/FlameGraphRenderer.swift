@@ -15,14 +15,24 @@ public struct FlameGraphRenderer: Sendable {
     /// The frames that would be drawn (after `--minwidth` pruning), root first, by depth then x.
     public func frames(of stacks: FoldedStacks) -> [Frame] {
         let prepared = prepare(stacks)
-        let layout = FrameLayout(prepared, flameChart: options.flameChart)
-        return visibleFrames(layout)
+        return visibleFrames(layout(prepared))
+    }
+
+    private func layout(_ stacks: FoldedStacks) -> FrameLayout {
+        let usable = widthPerTimeNumerator
+        let minWidth = options.minWidth
+        return FrameLayout(stacks, flameChart: options.flameChart) { total in
+            switch minWidth {
+            case .percent(let p): return total * p / 100
+            case .pixels(let px): return px / (usable / total)
+            }
+        }
     }
 
     /// Renders `stacks` as SVG bytes. Empty input gives a small SVG saying there is nothing to draw.
     public func render(_ stacks: FoldedStacks) -> [UInt8] {
         let prepared = prepare(stacks)
-        let layout = FrameLayout(prepared, flameChart: options.flameChart)
+        let layout = layout(prepared)
         guard layout.total > 0 else { return renderEmpty() }
         let frames = visibleFrames(layout)
         return draw(frames, layout: layout, stacks: prepared)
@@ -52,13 +62,7 @@ public struct FlameGraphRenderer: Sendable {
 
     private func visibleFrames(_ layout: FrameLayout) -> [Frame] {
         guard layout.total > 0 else { return [] }
-        let widthPerTime = widthPerTimeNumerator / layout.total
-        let minTime: Double
-        switch options.minWidth {
-        case .percent(let p): minTime = layout.total * p / 100
-        case .pixels(let px): minTime = px / widthPerTime
-        }
-        var kept = layout.frames.filter { !($0.end - $0.start < minTime) }
+        var kept = layout.frames
         kept.sort { $0.depth != $1.depth ? $0.depth < $1.depth : $0.start < $1.start }
         return kept
     }

@@ -25,11 +25,15 @@ struct FrameLayout: Sendable {
     private(set) var maxDelta: Double = 1
 
     /// Lays out `stacks`: sorted as flamegraph.pl sorts lines, or in input order for flame charts.
-    init(_ stacks: FoldedStacks, flameChart: Bool) {
+    /// `minimumWidth` gives, from the total, the narrowest frame kept (narrower ones are dropped).
+    init(_ stacks: FoldedStacks, flameChart: Bool, minimumWidth: (Double) -> Double = { _ in 0 }) {
         let order = flameChart ? Array(stacks.stacks.indices) : stacks.sortedIndices(asLines: true)
+        var sum: Double = 0
+        for index in order { sum += stacks.counts[index] }
+        let minTime = minimumWidth(sum)
         var open: [(stack: Int, name: Range<Int>, start: Double, delta: Double?)] = []
         var frames: [Frame] = []
-        frames.reserveCapacity(stacks.count * 2)
+        frames.reserveCapacity(min(stacks.count * 2, 1 << 16))
         var time: Double = 0
         var names: [Range<Int>] = []
         stacks.stacks.withUnsafeBufferPointer { all in
@@ -62,7 +66,9 @@ struct FrameLayout: Sendable {
                 }
                 while open.count > same {
                     let o = open.removeLast()
-                    frames.append(Frame(stack: o.stack, name: o.name, depth: open.count, start: o.start, end: time, delta: o.delta))
+                    if !(time - o.start < minTime) {
+                        frames.append(Frame(stack: o.stack, name: o.name, depth: open.count, start: o.start, end: time, delta: o.delta))
+                    }
                 }
                 let last = names.count - 1
                 for i in same..<names.count {
@@ -72,7 +78,9 @@ struct FrameLayout: Sendable {
             }
         }
         while let o = open.popLast() {
-            frames.append(Frame(stack: o.stack, name: o.name, depth: open.count, start: o.start, end: time, delta: o.delta))
+            if !(time - o.start < minTime) {
+                frames.append(Frame(stack: o.stack, name: o.name, depth: open.count, start: o.start, end: time, delta: o.delta))
+            }
         }
         self.frames = frames
         self.total = time

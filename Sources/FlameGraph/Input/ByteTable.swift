@@ -1,0 +1,106 @@
+/// An open-addressing hash table from byte strings to dense integer ids (0, 1, 2, …), with
+/// the keys stored back to back in one arena: no allocation per lookup, none per key.
+struct ByteTable: Sendable {
+    private var slots: [UInt64]         // (id + 1) << 32 | low 32 bits of the hash; 0 when empty
+    private var hashes: [UInt64] = []   // per id
+    private var offsets: [Int] = [0]    // per id: start of its key in `arena`; one extra at the end
+    private(set) var arena: [UInt8] = []
+    private var mask: Int
+
+    init(capacity: Int = 1024) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        slots = [UInt64](repeating: 0, count: size)
+        mask = size - 1
+    }
+
+    /// The number of keys.
+    var count: Int { hashes.count }
+
+    /// The key with this id.
+    func key(_ id: Int) -> ArraySlice<UInt8> { arena[offsets[id]..<offsets[id + 1]] }
+
+    /// The id of `key`, inserting it when new; `inserted` tells which.
+    mutating func id(of key: UnsafeBufferPointer<UInt8>) -> (id: Int, inserted: Bool) {
+        let h = Self.hash(key)
+        let tag = h & 0xFFFF_FFFF
+        var slot = Int(truncatingIfNeeded: h >> 32) & mask
+        while true {
+            let entry = slots[slot]
+            if entry == 0 { break }
+            let id = Int(entry >> 32) - 1
+            if entry & 0xFFFF_FFFF == tag && equals(id, key) { return (id, false) }
+            slot = (slot + 1) & mask
+        }
+        let id = hashes.count
+        slots[slot] = UInt64(id + 1) << 32 | tag
+        hashes.append(h)
+        arena.append(contentsOf: key)
+        offsets.append(arena.count)
+        if hashes.count * 2 > slots.count { grow() }
+        return (id, true)
+    }
+
+    /// The id of `key`, or nil.
+    func find(_ key: UnsafeBufferPointer<UInt8>) -> Int? {
+        let h = Self.hash(key)
+        let tag = h & 0xFFFF_FFFF
+        var slot = Int(truncatingIfNeeded: h >> 32) & mask
+        return slots.withUnsafeBufferPointer { slots in
+            while true {
+                let entry = slots[slot]
+                if entry == 0 { return nil }
+                let id = Int(entry >> 32) - 1
+                if entry & 0xFFFF_FFFF == tag && equals(id, key) { return id }
+                slot = (slot + 1) & mask
+            }
+        }
+    }
+
+    private func equals(_ id: Int, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        let start = offsets[id], length = offsets[id + 1] - start
+        guard length == key.count else { return false }
+        if length == 0 { return true }
+        return arena.withUnsafeBufferPointer { memcmpBytes($0.baseAddress! + start, key.baseAddress!, length) == 0 }
+    }
+
+    private mutating func grow() {
+        let size = slots.count * 2
+        slots = [UInt64](repeating: 0, count: size)
+        mask = size - 1
+        for id in hashes.indices {
+            let h = hashes[id]
+            var slot = Int(truncatingIfNeeded: h >> 32) & mask
+            while slots[slot] != 0 { slot = (slot + 1) & mask }
+            slots[slot] = UInt64(id + 1) << 32 | (h & 0xFFFF_FFFF)
+        }
+    }
+
+    /// A fast 64-bit hash, eight bytes at a time.
+    static func hash(_ key: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var h: UInt64 = 0x243F_6A88_85A3_08D3 ^ UInt64(key.count)
+        guard let base = key.baseAddress else { return h }
+        let raw = UnsafeRawPointer(base)
+        var i = 0
+        let n = key.count
+        while i + 8 <= n {
+            let word = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            h = (h ^ word) &* 0x9E37_79B9_7F4A_7C15
+            h ^= h >> 29
+            i += 8
+        }
+        if i < n {
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            while i < n {
+                tail |= UInt64(base[i]) << shift
+                shift += 8
+                i += 1
+            }
+            h = (h ^ tail) &* 0x9E37_79B9_7F4A_7C15
+            h ^= h >> 29
+        }
+        h = (h ^ (h >> 32)) &* 0xD6E8_FEB8_6659_FD93
+        return h ^ (h >> 32)
+    }
+}
