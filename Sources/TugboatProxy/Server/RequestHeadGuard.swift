@@ -29,7 +29,7 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        idleSince = .now()
+        idleSince = context.eventLoop.now
         arm(context: context)
     }
 
@@ -41,7 +41,7 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .waitingForHead(nil) = phase {
-            phase = .waitingForHead(firstByteAt: .now())
+            phase = .waitingForHead(firstByteAt: context.eventLoop.now)
         }
         context.fireChannelRead(data)
         // The decoder runs synchronously: if the head is still incomplete after this read, the
@@ -57,8 +57,9 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// The response is complete and the connection waits for the next request.
     func responseCompleted() {
         phase = .waitingForHead(firstByteAt: nil)
-        idleSince = .now()
-        if timer == nil, let context { arm(context: context) }
+        guard let context else { return }
+        idleSince = context.eventLoop.now
+        if timer == nil { arm(context: context) }
     }
 
     private var currentDeadline: NIODeadline? {
@@ -85,7 +86,7 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
         timer = nil
         timerDeadline = .distantFuture
         guard let context, let deadline = currentDeadline else { return }
-        if deadline > .now() {
+        if deadline > context.eventLoop.now {
             arm(context: context)
             return
         }

@@ -1,0 +1,112 @@
+import Testing
+@testable import TugboatCore
+
+@Suite("Config loading and validation")
+struct ConfigLoaderTests {
+    func load(_ yaml: String, env: [String: String] = [:]) throws -> TugboatConfig {
+        try ConfigLoader.parse(yaml, file: "t.yaml", environment: env)
+    }
+
+    func error(_ yaml: String, env: [String: String] = [:]) -> String {
+        do {
+            _ = try load(yaml, env: env)
+            return "no error"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test("the DESIGN.md example keys parse, with durations and env interpolation")
+    func fullExample() throws {
+        let config = try load("""
+        listen: 127.0.0.1:8080
+        admin: { listen: 127.0.0.1:8081, token: ${TUGBOAT_ADMIN_TOKEN} }
+        state: sqlite:./tugboat.db
+        pool:
+          balance: least-request
+          backends: [127.0.0.1:9001, "127.0.0.1:9002"]
+          health: { path: /healthz, interval: 500ms, timeout: 250ms, rise: 3, fall: 4 }
+          passive: { failures: 7, ejection: 1m }
+          retries: 1
+          timeouts: { connect: 1s, header: 5s, request: 2m, idle: 1m30s }
+          drain: 0s
+        """, env: ["TUGBOAT_ADMIN_TOKEN": "tok"])
+        #expect(config.listen == HostPort(host: "127.0.0.1", port: 8080))
+        #expect(config.admin.token?.value == "tok")
+        #expect(config.pool.balance == .leastRequest)
+        #expect(config.pool.backends.map(\.description) == ["127.0.0.1:9001", "127.0.0.1:9002"])
+        #expect(config.pool.health.path == "/healthz")
+        #expect(config.pool.health.interval == .milliseconds(500))
+        #expect(config.pool.health.rise == 3 && config.pool.health.fall == 4)
+        #expect(config.pool.passive.failures == 7 && config.pool.passive.ejection == .seconds(60))
+        #expect(config.pool.timeouts.request == .seconds(120))
+        #expect(config.pool.timeouts.idle == .seconds(90))
+        #expect(config.pool.drain == .zero)
+    }
+
+    @Test("an empty file gives the defaults")
+    func defaults() throws {
+        #expect(try load("") == TugboatConfig())
+    }
+
+    @Test("errors name file, line and key", arguments: [
+        ("listen: 127.0.0.1:8080\npool:\n  balanse: round-robin\n", "t.yaml:3: unknown key 'pool.balanse'"),
+        ("pool:\n  backends: [127.0.0.1:9001, nothost]\n", "t.yaml:2: 'pool.backends[1]' must be an address host:port"),
+        ("pool:\n  backends: [127.0.0.1:70000]\n", "t.yaml:2: 'pool.backends[0]' must be an address host:port with a port from 1 to 65535"),
+        ("pool:\n  health:\n    rise: 0\n", "t.yaml:3: 'pool.health.rise' must be between 1 and 100, got 0"),
+        ("pool:\n  health:\n    interval: soon\n", "t.yaml:3: 'pool.health.interval' must be a duration like 500ms, 2s or 5m, got 'soon'"),
+        ("pool:\n  retries: many\n", "t.yaml:2: 'pool.retries' must be a whole number, got 'many'"),
+        ("pool:\n  timeouts: { connect: 0s }\n", "t.yaml:2: 'pool.timeouts.connect' must be longer than 0s"),
+        ("pool:\n  balance: random\n", "t.yaml:2: 'pool.balance' must be one of round-robin, least-request, got 'random'"),
+        ("pool:\n  backends: [127.0.0.1:1, 127.0.0.1:1]\n", "t.yaml:2: 'pool.backends' lists 127.0.0.1:1 twice"),
+        ("pool: [1, 2]\n", "t.yaml:1: 'pool' must be a mapping"),
+        ("admin: { token: ${MISSING_TOKEN} }\n", "t.yaml:1: 'admin.token': environment variable MISSING_TOKEN is not set"),
+        ("state: postgres://x\n", "t.yaml:1: 'state' must be sqlite:PATH or redis://HOST:PORT/DB"),
+        ("listen: [oops\n", "t.yaml:2: not valid YAML"),
+        ("\n\nscaling: { min: 1 }\n", "t.yaml:3: 'scaling' is not supported by this version of tugboat yet"),
+    ])
+    func errors(yaml: String, expected: String) {
+        let message = error(yaml)
+        #expect(message.hasPrefix(expected), "got: \(message)")
+    }
+
+    @Test("secrets never print")
+    func secretRedacted() throws {
+        let config = try load("admin: { token: ${T} }", env: ["T": "hunter2"])
+        #expect(!"\(config)".contains("hunter2"))
+        #expect(!String(reflecting: config).contains("hunter2"))
+    }
+
+    @Test("${NAME:-default} falls back when unset")
+    func envDefault() throws {
+        let config = try load("listen: ${HOST:-127.0.0.1}:${PORT:-9999}")
+        #expect(config.listen.port == 9999)
+    }
+}
+
+@Suite("Durations and addresses")
+struct DurationAndAddressTests {
+    @Test func durations() {
+        #expect(DurationParser.parse("500ms") == .milliseconds(500))
+        #expect(DurationParser.parse("2s") == .seconds(2))
+        #expect(DurationParser.parse("5m") == .seconds(300))
+        #expect(DurationParser.parse("1h30m") == .seconds(5400))
+        #expect(DurationParser.parse("1.5s") == .milliseconds(1500))
+        #expect(DurationParser.parse("5") == nil)
+        #expect(DurationParser.parse("s") == nil)
+        #expect(DurationParser.parse("-1s") == nil)
+        #expect(DurationParser.format(.milliseconds(250)) == "250ms")
+        #expect(DurationParser.format(.seconds(120)) == "2m")
+    }
+
+    @Test func addresses() {
+        #expect(HostPort(parsing: "127.0.0.1:80")?.port == 80)
+        #expect(HostPort(parsing: "[::1]:8080")?.host == "::1")
+        #expect(HostPort(parsing: "app.local:8080")?.host == "app.local")
+        #expect(HostPort(parsing: "::1:80") == nil)
+        #expect(HostPort(parsing: "127.0.0.1") == nil)
+        #expect(HostPort(parsing: "127.0.0.1:0") == nil)
+        #expect(HostPort(parsing: "127.0.0.1:0", allowPortZero: true)?.port == 0)
+        #expect(HostPort(parsing: "a b:1") == nil)
+    }
+}

@@ -1,0 +1,41 @@
+import Logging
+import Testing
+import TugboatCore
+
+@Suite("Pool membership and signals")
+struct PoolTests {
+    @Test("state changes publish snapshots and signals; draining is final")
+    func transitions() async throws {
+        let bus = SignalBus()
+        let stream = bus.subscribe()
+        let pool = Pool(signals: bus, logger: Logger(label: "test"))
+        let seen = SnapshotRecorder()
+        await pool.observe { seen.record($0) }
+        let address = HostPort(host: "127.0.0.1", port: 9001)
+        #expect(await pool.add(address))
+        #expect(await !pool.add(address))
+        await pool.setState(address, .healthy, reason: "checks passed")
+        await pool.setState(address, .healthy, reason: "again")  // no change, no signal
+        await pool.setState(address, .draining, reason: "removed")
+        await pool.setState(address, .healthy, reason: "late check")  // ignored while draining
+        #expect(await pool.state(of: address) == .draining)
+        #expect(seen.states == [[], [.starting], [.healthy], [.draining]])
+
+        var signals: [Signal] = []
+        for await signal in stream {
+            signals.append(signal)
+            if signals.count == 3 { break }
+        }
+        #expect(signals == [
+            .backendAdded(address),
+            .backendStateChanged(address: address, from: .starting, to: .healthy, reason: "checks passed"),
+            .backendStateChanged(address: address, from: .healthy, to: .draining, reason: "removed"),
+        ])
+    }
+}
+
+final class SnapshotRecorder: @unchecked Sendable {
+    private var snapshots: [PoolSnapshot] = []
+    func record(_ snapshot: PoolSnapshot) { snapshots.append(snapshot) }
+    var states: [[BackendState]] { snapshots.map { $0.backends.map(\.state) } }
+}

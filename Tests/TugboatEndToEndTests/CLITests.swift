@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+
+@Suite("CLI end to end", .serialized)
+struct CLITests {
+    func writeConfig(_ yaml: String) throws -> String {
+        let path = NSTemporaryDirectory() + "tugboat-cli-\(UUID().uuidString).yaml"
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("check accepts a good file and exits 0")
+    func checkGood() throws {
+        let path = try writeConfig("listen: 127.0.0.1:8080\npool:\n  backends: [127.0.0.1:9001]\n")
+        let child = try ChildProcess(arguments: ["check", "--config", path])
+        #expect(child.waitForExit() == 0)
+        #expect(child.lines.joined().contains("ok"))
+    }
+
+    @Test("check and serve refuse a bad file with FILE:LINE: message naming the key, exit 1")
+    func checkBad() throws {
+        let path = try writeConfig("listen: 127.0.0.1:8080\npool:\n  backends: [127.0.0.1:9001]\n  health: { rise: -1 }\n")
+        for command in ["check", "serve"] {
+            let child = try ChildProcess(arguments: [command, "--config", path])
+            #expect(child.waitForExit() == 1)
+            #expect(child.lines.contains("\(path):4: 'pool.health.rise' must be between 1 and 100, got -1"), "\(child.lines)")
+        }
+    }
+
+    @Test("demo runs the proxy in front of two demo-app children and stops them on exit")
+    func demo() throws {
+        let ports = try (0..<4).map { _ in try FreePort.find() }
+        let child = try ChildProcess(arguments: [
+            "demo", "--port", "\(ports[0])", "--admin-port", "\(ports[1])", "--backend-ports", "\(ports[2]),\(ports[3])",
+        ])
+        _ = try child.waitForLine { $0.contains("Try:") }
+        try waitUntil("both demo backends healthy") {
+            let pool = try TestHTTPClient.get(port: ports[1], "/api/pool").bodyText
+            return pool.components(separatedBy: "\"healthy\"").count == 3
+        }
+        var backends = Set<String>()
+        for _ in 0..<4 {
+            let response = try TestHTTPClient.get(port: ports[0], "/work?ms=1")
+            #expect(response.status == 200)
+            backends.insert(response.header("x-backend") ?? "?")
+        }
+        #expect(backends == ["127.0.0.1:\(ports[2])", "127.0.0.1:\(ports[3])"])
+        child.signal(SIGINT)
+        #expect(child.waitForExit() == 0)
+        try waitUntil("demo-app children gone") {
+            (try? TestHTTPClient(port: ports[2])) == nil && (try? TestHTTPClient(port: ports[3])) == nil
+        }
+    }
+}
+
+enum FreePort {
+    /// A port the kernel considers free right now (bound to port 0, then released).
+    static func find() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw TestFailure("cannot bind a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
