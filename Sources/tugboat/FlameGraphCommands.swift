@@ -89,8 +89,16 @@ struct CollapseCommand: ParsableCommand {
                 writeError("Ignored \(collapser.unrecognizedLines) unrecognized lines\n")
             }
             try writeOutput(collapser.stacks.foldedBytes())
-        default:
-            throw ValidationError("collapse \(format.rawValue) is not available in this build")
+        case .pprof:
+            try writeOutput(PprofCollapser.collapse(source, sampleType: sampleType).foldedBytes())
+        case .stackprof:
+            try writeOutput(StackprofCollapser.collapse(source).foldedBytes())
+        case .speedscope:
+            try writeOutput(SpeedscopeCollapser.collapse(source).foldedBytes())
+        case .pyspy:
+            let reader = try FoldedReader.read(source)
+            if reader.invalidLines > 0 { writeError("Ignored \(reader.invalidLines) lines with invalid format\n") }
+            try writeOutput(reader.stacks.foldedBytes())
         }
     }
 }

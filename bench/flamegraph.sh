@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Tugboat's flame graph engine against Brendan Gregg's Perl tools (stackcollapse-perf.pl,
+# flamegraph.pl) on a large `perf script` capture recorded on this machine.
+#
+#   FLAMEGRAPH_DIR=/path/to/FlameGraph bench/flamegraph.sh
+#
+# Environment:
+#   FLAMEGRAPH_DIR  folder holding stackcollapse-perf.pl and flamegraph.pl (required; see below)
+#   TUGBOAT_BIN     the binary to time (default .build/release/tugboat; build with swift build -c release)
+#   BENCH_DIR       scratch folder (default ${TMPDIR:-/tmp}/tugboat-flamegraph-bench; reused between runs)
+#   BENCH_MB        minimum size of the perf script input in MB (default 50)
+#   RUNS            timed runs of each Tugboat command (default 5); PERL_RUNS for the Perl ones (default 3)
+#   BENCH_WORKLOAD  command recorded with perf record -g (default: swiftc compiling Sources/FlameGraph)
+#
+# The input: `perf record -g` of a busy program (the Swift compiler), then `perf script`; the
+# capture is repeated, each copy under other process names (w1-…, w2-…: several workers), until
+# it is at least BENCH_MB, so the profile has tens of thousands of distinct stacks.
+# Needs: perf (Debian: linux-perf), perl, and kernel.perf_event_paranoid <= 2 for user stacks.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+if [[ -z "${FLAMEGRAPH_DIR:-}" || ! -f "${FLAMEGRAPH_DIR}/flamegraph.pl" || ! -f "${FLAMEGRAPH_DIR}/stackcollapse-perf.pl" ]]; then
+    cat >&2 <<'USAGE'
+FLAMEGRAPH_DIR must name a folder with flamegraph.pl and stackcollapse-perf.pl.
+They are not part of Tugboat (and are never committed here); get them with:
+    git clone https://github.com/brendangregg/FlameGraph ~/FlameGraph
+    FLAMEGRAPH_DIR=~/FlameGraph bench/flamegraph.sh
+USAGE
+    exit 2
+fi
+
+TUGBOAT_BIN=${TUGBOAT_BIN:-.build/release/tugboat}
+if [[ ! -x "$TUGBOAT_BIN" ]]; then
+    echo "no Tugboat binary at $TUGBOAT_BIN: run swift build -c release, or set TUGBOAT_BIN" >&2
+    exit 2
+fi
+TUGBOAT_BIN=$(cd "$(dirname "$TUGBOAT_BIN")" && pwd)/$(basename "$TUGBOAT_BIN")
+BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}/tugboat-flamegraph-bench}
+BENCH_MB=${BENCH_MB:-50}
+RUNS=${RUNS:-5}
+PERL_RUNS=${PERL_RUNS:-3}
+mkdir -p "$BENCH_DIR"
+INPUT=$BENCH_DIR/input.perf
+
+# 1. Record a busy program and repeat the capture until it is large enough.
+if [[ ! -s "$INPUT" || $(stat -c %s "$INPUT") -lt $((BENCH_MB * 1000000)) ]]; then
+    command -v perf >/dev/null || { echo "perf is needed (Debian: apt-get install linux-perf)" >&2; exit 2; }
+    if [[ -n "${BENCH_WORKLOAD:-}" ]]; then
+        read -r -a workload <<<"$BENCH_WORKLOAD"
+    else
+        mapfile -d '' sources < <(find "$ROOT/Sources/FlameGraph" -name '*.swift' -print0)
+        workload=(swiftc -O -wmo -parse-as-library -emit-object "${sources[@]}" -module-name FlameGraphBench -o "$BENCH_DIR/workload.o")
+    fi
+    echo "recording: perf record -F 1999 -g -- ${workload[0]} ..." >&2
+    perf record -q -F 1999 -g -o "$BENCH_DIR/record.data" -- "${workload[@]}" >/dev/null 2>&1
+    perf script -i "$BENCH_DIR/record.data" > "$BENCH_DIR/capture.perf" 2>/dev/null
+    [[ -s "$BENCH_DIR/capture.perf" ]] || { echo "perf script produced nothing (perf_event_paranoid?)" >&2; exit 1; }
+    : > "$INPUT"
+    i=1
+    while [[ $(stat -c %s "$INPUT") -lt $((BENCH_MB * 1000000)) ]]; do
+        sed -E "s/^([^[:space:]#])/w$i-\1/" "$BENCH_DIR/capture.perf" >> "$INPUT"
+        i=$((i + 1))
+    done
+fi
+
+# Wall time of one run in seconds (the median of $1 runs of the rest of the arguments).
+median_time() {
+    local runs=$1; shift
+    local times=()
+    for ((r = 0; r < runs; r++)); do
+        local start end
+        start=$(date +%s%N)
+        "$@" > "$BENCH_DIR/out" 2>/dev/null
+        end=$(date +%s%N)
+        times+=("$(( (end - start) / 1000 ))")
+    done
+    printf '%s\n' "${times[@]}" | sort -n | awk '{ t[NR] = $1 } END { printf "%.3f", t[int((NR + 1) / 2)] / 1e6 }'
+}
+
+max_rss() {
+    if [[ -x /usr/bin/time ]]; then
+        /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1
+    else
+        echo "?"
+    fi
+}
+
+PERL_COLLAPSE=("$FLAMEGRAPH_DIR/stackcollapse-perf.pl")
+PERL_RENDER=("$FLAMEGRAPH_DIR/flamegraph.pl")
+
+# 2. Check that both collapse to the same bytes, and both render the same frames.
+"$TUGBOAT_BIN" collapse perf "$INPUT" > "$BENCH_DIR/tugboat.folded" 2>/dev/null
+perl "${PERL_COLLAPSE[@]}" "$INPUT" > "$BENCH_DIR/perl.folded" 2>/dev/null
+if cmp -s "$BENCH_DIR/tugboat.folded" "$BENCH_DIR/perl.folded"; then same=identical; else same=DIFFERENT; fi
+FOLDED=$BENCH_DIR/perl.folded
+
+size_mb=$(awk -v s="$(stat -c %s "$INPUT")" 'BEGIN { printf "%.1f", s / 1e6 }')
+lines=$(wc -l < "$INPUT")
+samples=$(grep -c '^$' "$INPUT" || true)
+stacks=$(wc -l < "$FOLDED")
+
+# 3. Time them.
+c_ours=$(median_time "$RUNS" "$TUGBOAT_BIN" collapse perf "$INPUT")
+c_perl=$(median_time "$PERL_RUNS" perl "${PERL_COLLAPSE[@]}" "$INPUT")
+r_ours=$(median_time "$RUNS" "$TUGBOAT_BIN" flamegraph "$FOLDED")
+r_perl=$(median_time "$PERL_RUNS" perl "${PERL_RENDER[@]}" "$FOLDED")
+m_stream=$(max_rss sh -c "\"$TUGBOAT_BIN\" collapse perf < \"$INPUT\"")
+m_perl=$(max_rss perl "${PERL_COLLAPSE[@]}" "$INPUT")
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }'; }
+
+echo "input: $size_mb MB of perf script ($lines lines, $samples samples), $stacks distinct stacks; $(nproc) cores"
+echo "tugboat: $TUGBOAT_BIN"
+printf '%-9s %-10s %10s   %-22s %10s   %s\n' "step" "tool" "seconds" "tool" "seconds" "speed-up"
+printf '%-9s %-10s %10s   %-22s %10s   %s\n' "collapse" "tugboat" "$c_ours" "stackcollapse-perf.pl" "$c_perl" "$(ratio "$c_perl" "$c_ours")"
+printf '%-9s %-10s %10s   %-22s %10s   %s\n' "render" "tugboat" "$r_ours" "flamegraph.pl" "$r_perl" "$(ratio "$r_perl" "$r_ours")"
+echo "collapse output: $same bytes; peak memory collapsing from stdin: tugboat ${m_stream} KB, stackcollapse-perf.pl ${m_perl} KB"
