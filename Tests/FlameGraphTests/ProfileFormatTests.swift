@@ -12,11 +12,12 @@ import Testing
         ("cpu.pb.gz", "0", "cpu.samples"), ("heap.pb.gz", nil, "heap.default"), ("heap.pb.gz", "inuse_objects", "heap.inuse_objects"),
     ] as [(String, String?, String)])
     func pprof(file: String, sampleType: String?, expected: String) throws {
+        guard Gzip.isAvailable || !file.hasSuffix(".gz") else { return }  // built without the CZlib module
         let stacks = try PprofCollapser.collapse(.file(Fixture.path("pprof/\(file)")), sampleType: sampleType)
         #expect(folded(stacks) == (try Fixture.text("pprof/\(expected).folded")))
     }
 
-    @Test func pprofDefaultsAsPprofDoes() throws {
+    @Test(.enabled(if: Gzip.isAvailable)) func pprofDefaultsAsPprofDoes() throws {
         // A CPU profile has no default sample type: the last one (cpu nanoseconds) is used.
         #expect(try PprofCollapser.sampleTypes(.file(Fixture.path("pprof/cpu.pb.gz"))) == ["samples", "cpu"])
         let cpu = try PprofCollapser.collapse(.file(Fixture.path("pprof/cpu.pb.gz")))
@@ -28,7 +29,7 @@ import Testing
     }
 
     @Test func pprofRejectsUnknownSampleTypesAndGarbage() throws {
-        #expect(throws: PprofError.self) { try PprofCollapser.collapse(.file(Fixture.path("pprof/cpu.pb.gz")), sampleType: "wall") }
+        #expect(throws: PprofError.self) { try PprofCollapser.collapse(.file(Fixture.path("pprof/cpu.pb")), sampleType: "wall") }
         #expect(throws: PprofError.self) { try PprofCollapser.collapse(.bytes([0x0A, 0xFF])) }
         var truncated = try Fixture.bytes("pprof/cpu.pb.gz")
         truncated.removeLast(100)

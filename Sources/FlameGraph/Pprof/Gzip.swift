@@ -4,6 +4,15 @@ import CZlib
 
 /// gzip decompression through the system zlib.
 enum Gzip {
+    /// Whether this build links zlib (the CZlib module).
+    static var isAvailable: Bool {
+        #if canImport(CZlib)
+        return true
+        #else
+        return false
+        #endif
+    }
+
     /// Inflates gzip data (several members are concatenated, as gzip does).
     static func decompress(_ input: [UInt8]) throws -> [UInt8] {
         #if canImport(CZlib)
