@@ -74,7 +74,8 @@ enum InteractiveScript {
         \t\tvar f = { g: g, rect: r, text: t, title: title,
         \t\t\tname: title.replace(/ \\([^()]*\\)$/, ""),
         \t\t\tx: parseFloat(r.getAttribute("x")), w: parseFloat(r.getAttribute("width")),
-        \t\t\ty: parseFloat(r.getAttribute("y")), fill: r.getAttribute("fill") };
+        \t\t\ty: parseFloat(r.getAttribute("y")), fill: r.getAttribute("fill"),
+        \t\t\tx0: r.getAttribute("x"), w0: r.getAttribute("width"), tx0: t.getAttribute("x"), label0: t.textContent };
         \t\tg.fgIndex = i;
         \t\tframes.push(f);
         \t}
@@ -138,7 +139,10 @@ enum InteractiveScript {
         \t\tvar f = frames[i];
         \t\tf.g.classList.remove("parent");
         \t\tf.g.classList.remove("hide");
-        \t\tplace(f, f.x, f.w);
+        \t\tf.rect.setAttribute("x", f.x0);
+        \t\tf.rect.setAttribute("width", f.w0);
+        \t\tf.text.setAttribute("x", f.tx0);
+        \t\tf.text.textContent = f.label0;
         \t}
         }
         function toggleCase() {

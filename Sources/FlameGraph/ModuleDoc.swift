@@ -1,1 +1,0 @@
-// FlameGraph: folded stacks -> merged stacks -> layout -> interactive SVG; collapsers; diffs.
