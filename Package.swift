@@ -70,9 +70,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(
             name: "FlameGraph",
-            dependencies: [],
+            dependencies: ["CZlib"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -105,7 +106,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TugboatHealthTests", dependencies: ["TugboatHealth", "TugboatCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "FlameGraphTests", dependencies: ["FlameGraph"], swiftSettings: swiftSettings),
+        .testTarget(name: "FlameGraphTests", dependencies: ["FlameGraph"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatEndToEndTests", dependencies: ["TugboatCore"], swiftSettings: swiftSettings),
     ]
 )

@@ -5,6 +5,9 @@ struct Tugboat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tugboat",
         abstract: "A reverse proxy that watches, pages, scales and explains your web application.",
-        subcommands: [ServeCommand.self, CheckCommand.self, DemoCommand.self, DemoAppCommand.self]
+        subcommands: [
+            ServeCommand.self, CheckCommand.self, DemoCommand.self, DemoAppCommand.self,
+            FlameGraphCommand.self, CollapseCommand.self, DiffCommand.self,
+        ]
     )
 }
