@@ -26,11 +26,9 @@ public struct PerfCollapser: Sendable {
     private var stackBuffer: [UInt8] = []
     private var scratch: [UInt8] = []
     /// Stack lines seen before (per Java/non-Java process name) and what they became.
-    private var lineCache = ByteTable(capacity: 4096)
-    private var javaLineCache = ByteTable(capacity: 16)
-    private var cachedGroups: [Range<Int>] = []
-    private var javaCachedGroups: [Range<Int>] = []
+    private var lineCache = FingerprintTable(capacity: 4096)
     private var cacheBytes: [UInt8] = []
+    private static let noFrames = UInt64.max - 1
     private static let cacheLimit = 1 << 20
 
     /// Makes a collapser with these options.
@@ -63,16 +61,15 @@ public struct PerfCollapser: Sendable {
             startSample(header, line: line)
             return
         }
-        if let id = isJava ? javaLineCache.find(line) : lineCache.find(line) {
-            guard processName != nil else { return }
-            let cached = isJava ? javaCachedGroups[id] : cachedGroups[id]
-            if cached.lowerBound >= 0 {
-                let start = sampleBytes.count
-                cacheBytes.withUnsafeBufferPointer {
-                    sampleBytes.append(contentsOf: UnsafeBufferPointer(rebasing: $0[cached]))
-                }
-                groups.append(start..<sampleBytes.count)
+        let fingerprint = FingerprintTable.fingerprint(line, seed: isJava ? 1 : 0)
+        if let cached = lineCache.find(fingerprint) {
+            guard processName != nil, cached != Self.noFrames else { return }
+            let start = Int(cached >> 24), end = start + Int(cached & 0xFF_FFFF)
+            let sampleStart = sampleBytes.count
+            cacheBytes.withUnsafeBufferPointer {
+                sampleBytes.append(contentsOf: UnsafeBufferPointer(rebasing: $0[start..<end]))
             }
+            groups.append(sampleStart..<sampleBytes.count)
             return
         }
         guard let frame = PerfLineParser.frame(line) else {
@@ -81,19 +78,12 @@ public struct PerfCollapser: Sendable {
         }
         guard processName != nil else { return }
         let group = tidyFrame(frame, line: line)
-        if lineCache.count + javaLineCache.count < Self.cacheLimit {
-            var range = -1 ..< -1
-            if let group {
-                let start = cacheBytes.count
+        if lineCache.count < Self.cacheLimit {
+            if let group, group.count < 0xFF_FFFF {
+                lineCache.insert(fingerprint, value: UInt64(cacheBytes.count) << 24 | UInt64(group.count))
                 cacheBytes.append(contentsOf: group)
-                range = start..<cacheBytes.count
-            }
-            if isJava {
-                _ = javaLineCache.id(of: line)
-                javaCachedGroups.append(range)
-            } else {
-                _ = lineCache.id(of: line)
-                cachedGroups.append(range)
+            } else if group == nil {
+                lineCache.insert(fingerprint, value: Self.noFrames)
             }
         }
         if let group { appendGroup(group[...]) }

@@ -1,0 +1,94 @@
+/// An open-addressing table from byte strings to 64-bit values that keeps only a 128-bit
+/// fingerprint of each string (two independent 64-bit hashes), not the string: one memory access
+/// per lookup. Used for the collapser's cache of stack lines, whose distinct values are few; the
+/// chance that two different lines share a fingerprint is about n² / 2¹²⁹ (for a million distinct
+/// lines, 10⁻²⁷).
+struct FingerprintTable: Sendable {
+    struct Fingerprint: Equatable {
+        var a: UInt64
+        var b: UInt64
+    }
+
+    private var slots: [UInt64]  // a, b, value + 1 (0: empty)
+    private var mask: Int
+    private(set) var count = 0
+
+    init(capacity: Int = 4096) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        slots = [UInt64](repeating: 0, count: size * 3)
+        mask = size - 1
+    }
+
+    /// The value stored for `fingerprint`, or nil.
+    func find(_ fingerprint: Fingerprint) -> UInt64? {
+        slots.withUnsafeBufferPointer { s in
+            var slot = Int(truncatingIfNeeded: fingerprint.a) & mask
+            while true {
+                let value = s[slot * 3 + 2]
+                if value == 0 { return nil }
+                if s[slot * 3] == fingerprint.a && s[slot * 3 + 1] == fingerprint.b { return value - 1 }
+                slot = (slot + 1) & mask
+            }
+        }
+    }
+
+    /// Stores `value` (less than `UInt64.max`) for a fingerprint not yet in the table.
+    mutating func insert(_ fingerprint: Fingerprint, value: UInt64) {
+        if (count + 1) * 2 > mask + 1 { grow() }
+        var slot = Int(truncatingIfNeeded: fingerprint.a) & mask
+        while slots[slot * 3 + 2] != 0 { slot = (slot + 1) & mask }
+        slots[slot * 3] = fingerprint.a
+        slots[slot * 3 + 1] = fingerprint.b
+        slots[slot * 3 + 2] = value + 1
+        count += 1
+    }
+
+    private mutating func grow() {
+        let old = slots
+        let size = (mask + 1) * 2
+        slots = [UInt64](repeating: 0, count: size * 3)
+        mask = size - 1
+        count = 0
+        for i in stride(from: 0, to: old.count, by: 3) where old[i + 2] != 0 {
+            insert(Fingerprint(a: old[i], b: old[i + 1]), value: old[i + 2] - 1)
+        }
+    }
+
+    /// The fingerprint of `key`, with `seed` telling apart keys that must not share values.
+    static func fingerprint(_ key: UnsafeBufferPointer<UInt8>, seed: UInt64 = 0) -> Fingerprint {
+        var a: UInt64 = 0x243F_6A88_85A3_08D3 ^ UInt64(key.count) ^ (seed &* 0x9E37_79B9_7F4A_7C15)
+        var b: UInt64 = 0x1319_8A2E_0370_7344 &+ UInt64(key.count) &+ seed
+        guard let base = key.baseAddress else { return Fingerprint(a: mix(a), b: mix(b)) }
+        let raw = UnsafeRawPointer(base)
+        var i = 0
+        let n = key.count
+        while i + 8 <= n {
+            let word = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            a = (a ^ word) &* 0x9E37_79B9_7F4A_7C15
+            a ^= a >> 29
+            b = (b &+ word) &* 0xC2B2_AE3D_27D4_EB4F
+            b ^= b >> 31
+            i += 8
+        }
+        if i < n {
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            while i < n {
+                tail |= UInt64(base[i]) << shift
+                shift += 8
+                i += 1
+            }
+            a = (a ^ tail) &* 0x9E37_79B9_7F4A_7C15
+            b = (b &+ tail) &* 0xC2B2_AE3D_27D4_EB4F
+        }
+        return Fingerprint(a: mix(a), b: mix(b))
+    }
+
+    private static func mix(_ x: UInt64) -> UInt64 {
+        var h = x
+        h = (h ^ (h >> 33)) &* 0xFF51_AFD7_ED55_8CCD
+        h = (h ^ (h >> 33)) &* 0xC4CE_B9FE_1A85_EC53
+        return h ^ (h >> 33)
+    }
+}
