@@ -88,17 +88,17 @@ struct CollapseCommand: ParsableCommand {
             if collapser.unrecognizedLines > 0 {
                 writeError("Ignored \(collapser.unrecognizedLines) unrecognized lines\n")
             }
-            try writeOutput(collapser.stacks.foldedBytes())
+            try writeFolded(collapser.stacks)
         case .pprof:
-            try writeOutput(PprofCollapser.collapse(source, sampleType: sampleType).foldedBytes())
+            try writeFolded(PprofCollapser.collapse(source, sampleType: sampleType))
         case .stackprof:
-            try writeOutput(StackprofCollapser.collapse(source).foldedBytes())
+            try writeFolded(StackprofCollapser.collapse(source))
         case .speedscope:
-            try writeOutput(SpeedscopeCollapser.collapse(source).foldedBytes())
+            try writeFolded(SpeedscopeCollapser.collapse(source))
         case .pyspy:
             let reader = try FoldedReader.read(source)
             if reader.invalidLines > 0 { writeError("Ignored \(reader.invalidLines) lines with invalid format\n") }
-            try writeOutput(reader.stacks.foldedBytes())
+            try writeFolded(reader.stacks)
         }
     }
 }
@@ -134,7 +134,7 @@ struct DiffCommand: ParsableCommand {
         let combined = DifferentialStacks(normalize: normalize, stripHex: stripHex)
             .combine(before: first.stacks, after: second.stacks)
         if folded {
-            try writeOutput(combined.foldedBytes())
+            try writeFolded(combined)
         } else {
             try writeOutput(FlameGraphRenderer(options: options).render(combined))
         }
@@ -210,16 +210,22 @@ private func fileSource(_ path: String?) -> ByteSource {
 }
 
 private func writeOutput(_ bytes: [UInt8]) throws {
+    try bytes.withUnsafeBufferPointer(writeOutput)
+}
+
+private func writeFolded(_ stacks: FoldedStacks) throws {
+    try stacks.writeFolded(writeOutput)
+}
+
+private func writeOutput(_ bytes: UnsafeBufferPointer<UInt8>) throws {
     var offset = 0
-    try bytes.withUnsafeBytes { raw in
-        while offset < raw.count {
-            let n = write(1, raw.baseAddress! + offset, raw.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ValidationError("cannot write the output: \(String(cString: strerror(errno)))")
-            }
-            offset += n
+    while offset < bytes.count {
+        let n = write(1, bytes.baseAddress! + offset, bytes.count - offset)
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw ValidationError("cannot write the output: \(String(cString: strerror(errno)))")
         }
+        offset += n
     }
 }
 

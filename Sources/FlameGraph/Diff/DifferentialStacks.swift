@@ -18,8 +18,9 @@ public struct DifferentialStacks: Sendable {
         var counts: [[UInt8]: (Double, Double)] = [:]
         var order: [[UInt8]] = []
         func add(_ profile: FoldedStacks, second: Bool) {
-            for i in profile.stacks.indices {
-                let key = stripHex ? Self.stripHex(profile.stacks[i]) : profile.stacks[i]
+            for i in 0..<profile.count {
+                let stack = Array(profile.stack(i))
+                let key = stripHex ? Self.stripHex(stack) : stack
                 var entry = counts[key] ?? {
                     order.append(key)
                     return (0, 0)

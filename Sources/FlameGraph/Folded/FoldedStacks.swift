@@ -1,11 +1,10 @@
 /// Folded stacks: each distinct stack (`root;caller;callee`, as bytes) with its count.
 ///
 /// This is the format every collapser produces and the renderer reads. Adding the same stack
-/// again sums its count, so memory follows the number of distinct stacks. A stack may also carry
-/// a baseline count (the first column of a differential line `stack before after`).
+/// again sums its count, so memory follows the number of distinct stacks (their bytes are kept
+/// once, back to back). A stack may also carry a baseline count (the first column of a
+/// differential line `stack before after`).
 public struct FoldedStacks: Sendable {
-    /// The distinct stacks, in the order they were first added.
-    public private(set) var stacks: [[UInt8]] = []
     /// The count of each stack (for differential lines: the "after" count).
     public private(set) var counts: [Double] = []
     /// The baseline ("before") count of each stack, or nil when the stack has no baseline.
@@ -15,7 +14,7 @@ public struct FoldedStacks: Sendable {
     /// Whether equal stacks are merged wherever they occur (the default), or only when adjacent
     /// (a flame chart keeps the order of its input).
     public let merges: Bool
-    private var index = ByteTable()
+    private var table = ByteTable()
 
     /// Makes an empty set of stacks.
     /// - Parameter merging: false keeps input order and merges only adjacent equal stacks.
@@ -24,10 +23,22 @@ public struct FoldedStacks: Sendable {
     }
 
     /// The number of distinct stacks.
-    public var count: Int { stacks.count }
+    public var count: Int { counts.count }
 
     /// The sum of all counts.
     public var total: Double { counts.reduce(0, +) }
+
+    /// The bytes of stack `index` (in the order stacks were first added).
+    public func stack(_ index: Int) -> ArraySlice<UInt8> { table.key(index) }
+
+    /// Every stack, as a copy (in the order they were first added).
+    public var stacks: [[UInt8]] { (0..<count).map { Array(table.key($0)) } }
+
+    /// Calls `body` with all stack bytes back to back and the offsets: stack `i` is
+    /// `bytes[offsets[i]..<offsets[i + 1]]`.
+    func withStorage<R>(_ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<Int>) throws -> R) rethrows -> R {
+        try table.withKeys(body)
+    }
 
     /// Adds `count` samples of `stack` (frames separated by `;`).
     public mutating func add(_ stack: [UInt8], count: Double, baseline: Double? = nil) {
@@ -38,25 +49,29 @@ public struct FoldedStacks: Sendable {
     public mutating func add(_ stack: UnsafeBufferPointer<UInt8>, count: Double, baseline: Double? = nil) {
         if baseline != nil { isDifferential = true }
         if merges {
-            let (id, inserted) = index.id(of: stack)
+            let (id, inserted) = table.id(of: stack)
             if !inserted {
                 accumulate(at: id, count: count, baseline: baseline)
                 return
             }
-        } else if let last = stacks.last, last.count == stack.count,
-                  last.withUnsafeBufferPointer({ $0.count == 0 || memcmpBytes($0.baseAddress!, stack.baseAddress!, $0.count) == 0 }) {
-            accumulate(at: stacks.count - 1, count: count, baseline: baseline)
-            return
+        } else {
+            let last = counts.count - 1
+            if last >= 0, table.key(last).elementsEqual(stack) {
+                accumulate(at: last, count: count, baseline: baseline)
+                return
+            }
+            _ = table.appendUnindexed(stack)
         }
-        stacks.append(Array(stack))
         counts.append(count)
         baselines.append(baseline)
     }
 
     /// Adds every stack of `other` (with its counts).
     public mutating func merge(_ other: FoldedStacks) {
-        for i in other.stacks.indices {
-            add(other.stacks[i], count: other.counts[i], baseline: other.baselines[i])
+        other.withStorage { bytes, offsets in
+            for i in 0..<other.count {
+                add(UnsafeBufferPointer(rebasing: bytes[offsets[i]..<offsets[i + 1]]), count: other.counts[i], baseline: other.baselines[i])
+            }
         }
     }
 
@@ -68,58 +83,54 @@ public struct FoldedStacks: Sendable {
     /// Indices of the stacks in byte order: of the stacks themselves (as stackcollapse-perf.pl
     /// sorts its keys), or of their folded lines `stack count` (as flamegraph.pl sorts its input).
     public func sortedIndices(asLines: Bool = false) -> [Int] {
-        var order = Array(stacks.indices)
-        stacks.withUnsafeBufferPointer { all in
-            if asLines {
-                order.sort { FoldedStacks.lineOrder(all[$0], all[$1]) }
-            } else {
-                order.sort { FoldedStacks.byteOrder(all[$0], all[$1]) }
+        var order = Array(0..<count)
+        withStorage { bytes, offsets in
+            let base = bytes.baseAddress
+            order.sort { i, j in
+                let a = offsets[i], aEnd = offsets[i + 1], b = offsets[j], bEnd = offsets[j + 1]
+                let la = aEnd - a, lb = bEnd - b
+                let n = min(la, lb)
+                let c = n == 0 ? 0 : memcmpBytes(base! + a, base! + b, n)
+                if c != 0 { return c < 0 }
+                if !asLines { return la < lb }
+                // Lines: the end of a stack sorts like the space that follows it.
+                if la == lb { return false }
+                if la < lb { return ASCII.space <= bytes[b + n] }
+                return bytes[a + n] < ASCII.space
             }
         }
         return order
     }
 
-    /// Plain bytewise order (Perl's `cmp` on byte strings).
-    static func byteOrder(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        a.withUnsafeBufferPointer { pa in
-            b.withUnsafeBufferPointer { pb in
-                let n = min(pa.count, pb.count)
-                let c = n == 0 ? 0 : memcmpBytes(pa.baseAddress!, pb.baseAddress!, n)
-                return c != 0 ? c < 0 : pa.count < pb.count
-            }
-        }
-    }
-
-    /// Compares two stacks as the lines `stack count` compare bytewise: the end of a stack
-    /// sorts like the space that follows it.
-    static func lineOrder(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        a.withUnsafeBufferPointer { pa in
-            b.withUnsafeBufferPointer { pb in
-                let n = min(pa.count, pb.count)
-                let c = n == 0 ? 0 : memcmpBytes(pa.baseAddress!, pb.baseAddress!, n)
-                if c != 0 { return c < 0 }
-                if pa.count == pb.count { return false }
-                if pa.count < pb.count { return ASCII.space < pb[n] || (ASCII.space == pb[n]) }
-                return pa[n] < ASCII.space
-            }
-        }
-    }
-
-    /// The folded text: one `stack count` line per stack, sorted bytewise, as
-    /// stackcollapse-perf.pl prints it.
-    public func foldedBytes(sorted: Bool = true) -> [UInt8] {
+    /// Calls `body` with the folded text in pieces: one `stack count` line per stack, sorted
+    /// bytewise as stackcollapse-perf.pl prints it (or in insertion order).
+    public func writeFolded(sorted: Bool = true, _ body: (UnsafeBufferPointer<UInt8>) throws -> Void) rethrows {
         var out: [UInt8] = []
-        out.reserveCapacity(stacks.reduce(0) { $0 + $1.count + 12 })
-        for i in sorted ? sortedIndices() : Array(stacks.indices) {
-            out.append(contentsOf: stacks[i])
-            out.append(ASCII.space)
-            if let baseline = baselines[i] {
-                NumberFormat.appendPerl(baseline, to: &out)
+        out.reserveCapacity(1 << 18)
+        let order = sorted ? sortedIndices() : Array(0..<count)
+        try withStorage { bytes, offsets in
+            for i in order {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[offsets[i]..<offsets[i + 1]]))
                 out.append(ASCII.space)
+                if let baseline = baselines[i] {
+                    NumberFormat.appendPerl(baseline, to: &out)
+                    out.append(ASCII.space)
+                }
+                NumberFormat.appendPerl(counts[i], to: &out)
+                out.append(ASCII.newline)
+                if out.count >= 1 << 18 {
+                    try out.withUnsafeBufferPointer(body)
+                    out.removeAll(keepingCapacity: true)
+                }
             }
-            NumberFormat.appendPerl(counts[i], to: &out)
-            out.append(ASCII.newline)
         }
-        return out
+        if !out.isEmpty { try out.withUnsafeBufferPointer(body) }
+    }
+
+    /// The folded text (see ``writeFolded(sorted:_:)``) in one buffer.
+    public func foldedBytes(sorted: Bool = true) -> [UInt8] {
+        var all: [UInt8] = []
+        writeFolded(sorted: sorted) { all.append(contentsOf: $0) }
+        return all
     }
 }

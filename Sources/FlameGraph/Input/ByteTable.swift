@@ -41,6 +41,20 @@ struct ByteTable: Sendable {
         return (id, true)
     }
 
+    /// Stores `key` under a new id without indexing it (``find`` will not see it).
+    mutating func appendUnindexed(_ key: UnsafeBufferPointer<UInt8>) -> Int {
+        let id = hashes.count
+        hashes.append(Self.hash(key))
+        arena.append(contentsOf: key)
+        offsets.append(arena.count)
+        return id
+    }
+
+    /// Calls `body` with the key arena and the offsets (key `i` is `offsets[i]..<offsets[i + 1]`).
+    func withKeys<R>(_ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<Int>) throws -> R) rethrows -> R {
+        try arena.withUnsafeBufferPointer { a in try offsets.withUnsafeBufferPointer { o in try body(a, o) } }
+    }
+
     /// The id of `key`, or nil.
     func find(_ key: UnsafeBufferPointer<UInt8>) -> Int? {
         let h = Self.hash(key)

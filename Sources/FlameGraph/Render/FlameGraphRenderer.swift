@@ -43,10 +43,10 @@ public struct FlameGraphRenderer: Sendable {
         guard options.reverse else { return stacks }
         var reversed = FoldedStacks(merging: stacks.merges)
         var names: [Range<Int>] = []
-        for i in stacks.stacks.indices {
-            let bytes = stacks.stacks[i]
+        for i in 0..<stacks.count {
+            let bytes = Array(stacks.stack(i))
             names.removeAll(keepingCapacity: true)
-            FrameLayout.split(bytes, into: &names)
+            bytes.withUnsafeBufferPointer { FrameLayout.split($0, 0..<bytes.count, into: &names) }
             var out: [UInt8] = []
             out.reserveCapacity(bytes.count)
             for (n, r) in names.reversed().enumerated() {
@@ -133,7 +133,7 @@ public struct FlameGraphRenderer: Sendable {
         w.raw("<g id=\"frames\">\n")
         let charWidth = fs * o.fontWidth
         var label = FrameLabel()
-        stacks.stacks.withUnsafeBufferPointer { all in
+        stacks.withStorage { all, _ in
             for frame in frames {
                 let isRoot = frame.depth == 0
                 let end = isRoot ? timeMax : frame.end
@@ -147,7 +147,7 @@ public struct FlameGraphRenderer: Sendable {
                     y1 = imageHeight - ypad2 - Double(frame.depth + 1) * frameHeight + Self.framePad
                     y2 = imageHeight - ypad2 - Double(frame.depth) * frameHeight
                 }
-                let name = all[frame.stack][frame.name]
+                let name = ArraySlice(UnsafeBufferPointer(rebasing: all[frame.name]))
                 let samples = (end - frame.start).rounded(.toNearestOrEven)
                 w.raw("<g><title>")
                 if isRoot {

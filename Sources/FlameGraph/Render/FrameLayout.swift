@@ -1,8 +1,8 @@
 /// One frame of a flame graph: a function at a depth, spanning a range of the merged samples.
 public struct Frame: Sendable, Equatable {
-    /// Index of the stack (in ``FoldedStacks/stacks``) the name was taken from.
+    /// Index of the stack (in ``FoldedStacks``) that opened this frame.
     let stack: Int
-    /// Byte range of the name inside that stack; empty for the root frame.
+    /// Byte range of the name in the stacks' storage; empty for the root frame.
     let name: Range<Int>
     /// Depth: 0 is the root (`all`).
     public let depth: Int
@@ -27,7 +27,7 @@ struct FrameLayout: Sendable {
     /// Lays out `stacks`: sorted as flamegraph.pl sorts lines, or in input order for flame charts.
     /// `minimumWidth` gives, from the total, the narrowest frame kept (narrower ones are dropped).
     init(_ stacks: FoldedStacks, flameChart: Bool, minimumWidth: (Double) -> Double = { _ in 0 }) {
-        let order = flameChart ? Array(stacks.stacks.indices) : stacks.sortedIndices(asLines: true)
+        let order = flameChart ? Array(0..<stacks.count) : stacks.sortedIndices(asLines: true)
         var sum: Double = 0
         for index in order { sum += stacks.counts[index] }
         let minTime = minimumWidth(sum)
@@ -36,33 +36,33 @@ struct FrameLayout: Sendable {
         frames.reserveCapacity(min(stacks.count * 2, 1 << 16))
         var time: Double = 0
         var names: [Range<Int>] = []
-        stacks.stacks.withUnsafeBufferPointer { all in
+        var maxDelta: Double = 1
+        stacks.withStorage { all, offsets in
+            guard let base = all.baseAddress else {
+                // No stack bytes at all: only empty stacks (the root).
+                for index in order { time += stacks.counts[index] }
+                return
+            }
             for index in order {
-                let bytes = all[index]
+                let range = offsets[index]..<offsets[index + 1]
                 names.removeAll(keepingCapacity: true)
-                names.append(0..<0)
-                Self.split(bytes, into: &names)
+                names.append(range.lowerBound..<range.lowerBound)
+                Self.split(all, range, into: &names)
                 var delta: Double?
                 if let before = stacks.baselines[index] {
                     let d = stacks.counts[index] - before
                     delta = d
                     if abs(d) > maxDelta { maxDelta = abs(d) }
                 }
-                // Length of the common prefix with the open frames.
+                // Length of the common prefix with the open frames (the root always matches).
                 var same = 0
-                bytes.withUnsafeBufferPointer { current in
-                    while same < open.count, same < names.count {
-                        let o = open[same]
-                        if same > 0 {
-                            let r = names[same]
-                            if o.name.count != r.count { break }
-                            let equal = all[o.stack].withUnsafeBufferPointer { prev in
-                                r.isEmpty || memcmpBytes(prev.baseAddress! + o.name.lowerBound, current.baseAddress! + r.lowerBound, r.count) == 0
-                            }
-                            if !equal { break }
-                        }
-                        same += 1
+                while same < open.count, same < names.count {
+                    if same > 0 {
+                        let o = open[same].name, r = names[same]
+                        if o.count != r.count { break }
+                        if !r.isEmpty && memcmpBytes(base + o.lowerBound, base + r.lowerBound, r.count) != 0 { break }
                     }
+                    same += 1
                 }
                 while open.count > same {
                     let o = open.removeLast()
@@ -77,6 +77,9 @@ struct FrameLayout: Sendable {
                 time += stacks.counts[index]
             }
         }
+        if open.isEmpty, !order.isEmpty {
+            open.append((order[0], 0..<0, 0, nil))
+        }
         while let o = open.popLast() {
             if !(time - o.start < minTime) {
                 frames.append(Frame(stack: o.stack, name: o.name, depth: open.count, start: o.start, end: time, delta: o.delta))
@@ -84,17 +87,19 @@ struct FrameLayout: Sendable {
         }
         self.frames = frames
         self.total = time
+        self.maxDelta = maxDelta
     }
 
     /// Perl's `split ";"`: fields between semicolons, trailing empty fields dropped.
-    static func split(_ bytes: [UInt8], into names: inout [Range<Int>]) {
+    /// The ranges are absolute (indices of `bytes`).
+    static func split(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into names: inout [Range<Int>]) {
         let base = names.count
-        var start = 0
-        for i in bytes.indices where bytes[i] == ASCII.semicolon {
+        var start = range.lowerBound
+        for i in range where bytes[i] == ASCII.semicolon {
             names.append(start..<i)
             start = i + 1
         }
-        names.append(start..<bytes.count)
+        names.append(start..<range.upperBound)
         while names.count > base, names[names.count - 1].isEmpty { names.removeLast() }
     }
 }
