@@ -69,6 +69,8 @@ struct CollapseCommand: ParsableCommand {
     var addrs = false
     @Option(name: .customLong("event-filter"), help: "perf: keep only this event (default: the first event seen).")
     var eventFilter: String?
+    @Option(help: "perf: threads for large files (default: one per core, at most 8).")
+    var threads: Int?
     @Option(name: .customLong("sample-type"), help: "pprof: the sample type (name or index) to weigh stacks by (default: the profile's default_sample_type, else the last one, as pprof picks it).")
     var sampleType: String?
 
@@ -83,7 +85,7 @@ struct CollapseCommand: ParsableCommand {
             options.annotateJIT = jit || all
             options.includeAddresses = addrs
             options.eventFilter = eventFilter ?? ""
-            let collapser = try PerfCollapser.collapse(source, options: options)
+            let collapser = try PerfCollapser.collapse(source, options: options, threads: max(1, threads ?? PerfCollapser.defaultThreads))
             for notice in collapser.notices { writeError(notice + "\n") }
             if collapser.unrecognizedLines > 0 {
                 writeError("Ignored \(collapser.unrecognizedLines) unrecognized lines\n")

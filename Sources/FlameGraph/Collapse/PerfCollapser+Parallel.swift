@@ -23,7 +23,7 @@ extension PerfCollapser {
         let parts = threads > 1 && bytes.count >= minimumParallelBytes ? split(bytes, into: threads) : [0..<bytes.count]
         if parts.count == 1 {
             var collapser = PerfCollapser(options: options)
-            _ = try? ByteSource.splitLines(bytes, final: true) { collapser.consume(line: $0) }
+            collapser.consume(lines: bytes)
             return collapser
         }
         let firstEvent = Self.firstEvent(bytes)
@@ -37,9 +37,7 @@ extension PerfCollapser {
                 collapser.eventFilter = firstEvent
                 collapser.eventDefaulted = true
             }
-            _ = try? ByteSource.splitLines(UnsafeBufferPointer(rebasing: shared.bytes[parts[i]]), final: true) {
-                collapser.consume(line: $0)
-            }
+            collapser.consume(lines: UnsafeBufferPointer(rebasing: shared.bytes[parts[i]]))
             shared.results[i] = collapser
         }
         var merged = results[0]!

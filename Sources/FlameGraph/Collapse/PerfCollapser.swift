@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Collapses `perf script` output into folded stacks, with the same output, byte for byte, as
 /// stackcollapse-perf.pl on the same input and options.
 ///
@@ -52,6 +60,55 @@ public struct PerfCollapser: Sendable {
 
     /// Processes one line of `perf script` output (without its newline).
     public mutating func consume(line: UnsafeBufferPointer<UInt8>) {
+        consume(line: line, lookup: nil)
+    }
+
+    /// A line's cache lookup done ahead of time (a batch of lookups runs faster than one at a
+    /// time: their memory accesses overlap); valid while the seed is the one used.
+    struct Lookup {
+        var fingerprint: FingerprintTable.Fingerprint
+        var seed: UInt64
+        var cached: UInt64?
+    }
+
+    /// Processes the complete lines of `bytes`, looking up stack lines a batch at a time.
+    mutating func consume(lines bytes: UnsafeBufferPointer<UInt8>) {
+        guard let base = bytes.baseAddress else { return }
+        let batch = 16
+        var ranges: [Range<Int>] = []
+        var lookups: [Lookup?] = []
+        ranges.reserveCapacity(batch)
+        lookups.reserveCapacity(batch)
+        var position = 0
+        while position < bytes.count {
+            ranges.removeAll(keepingCapacity: true)
+            lookups.removeAll(keepingCapacity: true)
+            while ranges.count < batch, position < bytes.count {
+                let end: Int
+                if let hit = memchr(base + position, 10, bytes.count - position) {
+                    end = UnsafeRawPointer(hit).assumingMemoryBound(to: UInt8.self) - base
+                } else {
+                    end = bytes.count
+                }
+                ranges.append(position..<end)
+                position = end + 1
+            }
+            let seed: UInt64 = isJava ? 1 : 0
+            for r in ranges {
+                if r.count > 0, ASCII.isSpace(bytes[r.lowerBound]) {
+                    let fingerprint = FingerprintTable.fingerprint(UnsafeBufferPointer(rebasing: bytes[r]), seed: seed)
+                    lookups.append(Lookup(fingerprint: fingerprint, seed: seed, cached: lineCache.find(fingerprint)))
+                } else {
+                    lookups.append(nil)
+                }
+            }
+            for (r, lookup) in zip(ranges, lookups) {
+                consume(line: UnsafeBufferPointer(rebasing: bytes[r]), lookup: lookup)
+            }
+        }
+    }
+
+    private mutating func consume(line: UnsafeBufferPointer<UInt8>, lookup: Lookup?) {
         if let first = line.first, first == 0x23 { return }  // '#' comments
         if line.isEmpty {
             endSample()
@@ -61,8 +118,17 @@ public struct PerfCollapser: Sendable {
             startSample(header, line: line)
             return
         }
-        let fingerprint = FingerprintTable.fingerprint(line, seed: isJava ? 1 : 0)
-        if let cached = lineCache.find(fingerprint) {
+        let seed: UInt64 = isJava ? 1 : 0
+        let fingerprint: FingerprintTable.Fingerprint
+        let found: UInt64?
+        if let lookup, lookup.seed == seed {
+            fingerprint = lookup.fingerprint
+            found = lookup.cached ?? lineCache.find(fingerprint)
+        } else {
+            fingerprint = FingerprintTable.fingerprint(line, seed: seed)
+            found = lineCache.find(fingerprint)
+        }
+        if let cached = found {
             guard processName != nil, cached != Self.noFrames else { return }
             let start = Int(cached >> 24), end = start + Int(cached & 0xFF_FFFF)
             let sampleStart = sampleBytes.count
