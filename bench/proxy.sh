@@ -14,23 +14,25 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-50}
 ROUNDS=${ROUNDS:-2}
-TUGBOAT_BIN=${TUGBOAT_BIN:-.build/release/tugboat}
+TUGBOAT_BIN=${TUGBOAT_BIN:-}   # set it to benchmark a given binary as is
 
 for tool in nginx haproxy wrk; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y nginx-light haproxy wrk" >&2; exit 1; }
 done
-if [ ! -x "$TUGBOAT_BIN" ] || [ -n "$(find Sources -newer "$TUGBOAT_BIN" -name '*.swift' | head -1)" ]; then
+if [ -z "$TUGBOAT_BIN" ]; then
   echo "building tugboat (release)..." >&2
   swift build -c release --product tugboat >&2
+  TUGBOAT_BIN=.build/release/tugboat
 fi
 
 work=$(mktemp -d /tmp/tugboat-bench.XXXXXX)
+chmod 755 "$work"   # nginx workers run as www-data
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_port() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
+wait_port() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; cat "$work"/*.log >&2; exit 1; }
 
 B1=$(free_port); B2=$(free_port); HP=$(free_port); TP=$(free_port); TA=$(free_port)
 printf 'hello from nginx, a small static body for the proxy benchmark.\n' > "$work/index.html"
@@ -55,7 +57,7 @@ wait_port "$B1"; wait_port "$B2"
 cat > "$work/haproxy.cfg" <<HAPROXY
 global
   nbthread 2
-  maxconn 10000
+  maxconn 4096
 defaults
   mode http
   timeout connect 2s
@@ -73,7 +75,7 @@ backend pool
   server b1 127.0.0.1:$B1
   server b2 127.0.0.1:$B2
 HAPROXY
-haproxy -f "$work/haproxy.cfg" -db >/dev/null 2>&1 & pids+=($!)
+haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 & pids+=($!)
 wait_port "$HP"
 
 cat > "$work/tugboat.yaml" <<TUGBOAT
@@ -93,7 +95,7 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$TP/" >/dev/null && break; 
 measure() {
   local out p99 unit
   out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$1/")
-  echo "$out" | grep -q "Non-2xx" && { echo "non-2xx responses from port $1:" >&2; echo "$out" >&2; }
+  if echo "$out" | grep -q "Non-2xx"; then echo "non-2xx responses from port $1:" >&2; echo "$out" >&2; exit 1; fi
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
   unit=$(echo "$p99" | sed 's/[0-9.]*//')
   p99=$(echo "$p99" | sed 's/[a-z]*$//')

@@ -59,11 +59,12 @@ public final class ProxyServer: Service, Sendable {
         limits.maxHeaderListSize = configuration.maxHeaderBytes
         limits.maxHeaderFieldSize = configuration.maxHeaderBytes
         try ops.configureHTTPServerPipeline(
-            withPipeliningAssistance: true, withErrorHandling: false,
+            withPipeliningAssistance: false, withErrorHandling: false,
             withOutboundHeaderValidation: false,
             withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits
         )
-        // Right after the decoder (its errors pass here first), before the pipelining handler.
+        // Right after the decoder: its errors pass here first. (Pipelining is serialised by
+        // ProxyHandler itself, which stops reading only when a pipelined request really arrives.)
         try ops.addHandler(MalformedRequestHandler(), position: .after(try ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)))
         try ops.addHandler(ProxyHandler(loop: loop, headGuard: headGuard))
     }

@@ -88,6 +88,19 @@ struct ProxyRoutingTests {
         #expect(connections.count <= 6)
     }
 
+    @Test("pipelined requests are answered in order")
+    func pipelining() throws {
+        let a = try DemoBackend()
+        let tugboat = try TugboatUnderTest(backends: [a.address])
+        try tugboat.waitHealthy([a.address])
+        let client = try TestHTTPClient(port: tugboat.port)
+        try client.send("GET /slow?ms=200 HTTP/1.1\r\nHost: x\r\n\r\nPOST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /status?code=202 HTTP/1.1\r\nHost: x\r\n\r\n")
+        let first = try client.readResponse().0, second = try client.readResponse().0, third = try client.readResponse().0
+        #expect(first.bodyText == "slept 200 ms\n")
+        #expect(second.bodyText == "{\"bytes\":3}\n")
+        #expect(third.status == 202)
+    }
+
     @Test("no healthy backend answers 503 with a clear body")
     func noHealthyBackend() throws {
         let tugboat = try TugboatUnderTest(backends: ["127.0.0.1:1"])

@@ -48,7 +48,11 @@ extension ProxyHandler {
             connection.write(part)
         }
         exchange.buffered.removeAll()
-        connection.flush()
+        if inClientRead {
+            upstreamNeedsFlush = true  // flushed once at channelReadComplete
+        } else {
+            connection.flush()
+        }
         if connection.isWritable { resumeClientReads() } else { pauseClientReads() }
     }
 

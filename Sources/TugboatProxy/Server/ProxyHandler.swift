@@ -36,6 +36,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var clientReadsPaused = false
     var clientReadPending = false
     var timer: Scheduled<Void>?
+    /// Parts of pipelined requests that arrived while the previous exchange was still running.
+    var pipelined: CircularBuffer<HTTPServerRequestPart> = CircularBuffer(initialCapacity: 0)
+    /// Inside `channelRead`: writes to the upstream are flushed once, at `channelReadComplete`.
+    var inClientRead = false
+    /// The server is shutting down: finish the current exchange, then close.
+    var quiescing = false
 
     init(loop: LoopContext, headGuard: RequestHeadGuard) {
         self.loop = loop
@@ -50,8 +56,30 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Inbound from the client
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        guard pipelined.isEmpty, belongsToCurrentExchange() else {
+            // HTTP/1.1 pipelining: hold the next request until this response is complete.
+            pipelined.append(part)
+            pauseClientReads()
+            return
+        }
+        inClientRead = true
+        handle(part)
+        inClientRead = false
+    }
+
+    /// Whether the next request part continues the current request (or starts one when idle).
+    private func belongsToCurrentExchange() -> Bool {
+        switch phase {
+        case .idle, .closed, .tunnel: return true
+        case .connecting, .forwarding, .discardingRequestBody: return !exchange.requestComplete
+        }
+    }
+
+    private func handle(_ part: HTTPServerRequestPart) {
+        switch part {
         case .head(let head):
+            guard phase == .idle else { return }
             headGuard.headReceived()
             acceptRequest(head)
         case .body(let buffer):
@@ -84,11 +112,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        flushUpstreamIfNeeded()
+        context.fireChannelReadComplete()
+    }
+
+    func flushUpstreamIfNeeded() {
         if upstreamNeedsFlush {
             upstreamNeedsFlush = false
             upstream?.flush()
         }
-        context.fireChannelReadComplete()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -112,6 +144,21 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.close(promise: nil)
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        // Graceful shutdown: an idle connection closes now, a busy one after its response.
+        quiescing = true
+        if phase == .idle {
+            phase = .closed
+            context.close(promise: nil)
+        } else {
+            exchange.closeClient = true
+        }
+    }
+
     // MARK: Outbound (reads are held while the upstream cannot take more)
 
     func read(context: ChannelHandlerContext) {
@@ -125,7 +172,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func pauseClientReads() { clientReadsPaused = true }
 
     func resumeClientReads() {
-        guard clientReadsPaused else { return }
+        guard clientReadsPaused, pipelined.isEmpty else { return }
         clientReadsPaused = false
         if clientReadPending {
             clientReadPending = false
@@ -154,7 +201,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func becomeIdle() {
         phase = .idle
         exchange.head = nil
+        if quiescing {
+            phase = .closed
+            context.close(promise: nil)
+            return
+        }
         headGuard.responseCompleted()
+        // Serve pipelined requests that waited for this response, in order.
+        while let next = pipelined.first, belongsToCurrentExchange() {
+            pipelined.removeFirst()
+            handle(next)
+        }
+        flushUpstreamIfNeeded()
         resumeClientReads()
     }
 }
