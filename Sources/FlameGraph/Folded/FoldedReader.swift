@@ -17,7 +17,15 @@ public struct FoldedReader: Sendable {
     /// Reads every line of `source`.
     public static func read(_ source: ByteSource, merging: Bool = true) throws -> FoldedReader {
         var reader = FoldedReader(merging: merging)
-        try source.forEachLine { reader.consume(line: $0) }
+        let mapped: Bool? = try source.withMappedBytes { bytes in
+            // Folded input is mostly distinct stacks: room for all of it up front.
+            reader.stacks.reserveCapacity(stacks: bytes.count / 64, bytes: bytes.count)
+            try ByteSource.splitLines(bytes, final: true) { reader.consume(line: $0) }
+            return true
+        }
+        if mapped == nil {
+            try source.forEachLine { reader.consume(line: $0) }
+        }
         return reader
     }
 

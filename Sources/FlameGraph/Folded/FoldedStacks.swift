@@ -40,6 +40,13 @@ public struct FoldedStacks: Sendable {
         try table.withKeys(body)
     }
 
+    /// Makes room for about `stacks` stacks of `bytes` bytes in all.
+    public mutating func reserveCapacity(stacks: Int, bytes: Int) {
+        table.reserve(keys: stacks, bytes: bytes)
+        counts.reserveCapacity(stacks)
+        baselines.reserveCapacity(stacks)
+    }
+
     /// Adds `count` samples of `stack` (frames separated by `;`).
     public mutating func add(_ stack: [UInt8], count: Double, baseline: Double? = nil) {
         stack.withUnsafeBufferPointer { add($0, count: count, baseline: baseline) }

@@ -41,6 +41,25 @@ struct ByteTable: Sendable {
         return (id, true)
     }
 
+    /// Makes room for `keys` keys of `bytes` bytes in all.
+    mutating func reserve(keys: Int, bytes: Int) {
+        arena.reserveCapacity(bytes)
+        offsets.reserveCapacity(keys + 1)
+        hashes.reserveCapacity(keys)
+        if keys * 2 > slots.count {
+            var size = slots.count
+            while size < keys * 2 { size <<= 1 }
+            slots = [UInt64](repeating: 0, count: size)
+            mask = size - 1
+            for id in hashes.indices {
+                let h = hashes[id]
+                var slot = Int(truncatingIfNeeded: h >> 32) & mask
+                while slots[slot] != 0 { slot = (slot + 1) & mask }
+                slots[slot] = UInt64(id + 1) << 32 | (h & 0xFFFF_FFFF)
+            }
+        }
+    }
+
     /// Stores `key` under a new id without indexing it (``find`` will not see it).
     mutating func appendUnindexed(_ key: UnsafeBufferPointer<UInt8>) -> Int {
         let id = hashes.count

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One frame of a flame graph: a function at a depth, spanning a range of the merged samples.
 public struct Frame: Sendable, Equatable {
     /// Index of the stack (in ``FoldedStacks``) that opened this frame.
@@ -95,9 +103,12 @@ struct FrameLayout: Sendable {
     static func split(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into names: inout [Range<Int>]) {
         let base = names.count
         var start = range.lowerBound
-        for i in range where bytes[i] == ASCII.semicolon {
-            names.append(start..<i)
-            start = i + 1
+        if let pointer = bytes.baseAddress {
+            while start < range.upperBound, let hit = memchr(pointer + start, Int32(ASCII.semicolon), range.upperBound - start) {
+                let i = UnsafeRawPointer(hit).assumingMemoryBound(to: UInt8.self) - pointer
+                names.append(start..<i)
+                start = i + 1
+            }
         }
         names.append(start..<range.upperBound)
         while names.count > base, names[names.count - 1].isEmpty { names.removeLast() }
