@@ -113,9 +113,9 @@ struct DiffCommand: ParsableCommand {
         discussion: "BEFORE and AFTER are folded stacks (from `tugboat collapse`)."
     )
 
-    @Argument(help: "The baseline profile (folded stacks).")
+    @Argument(help: "The baseline profile (folded stacks; - for standard input).")
     var before: String
-    @Argument(help: "The profile to compare (folded stacks).")
+    @Argument(help: "The profile to compare (folded stacks; - for standard input).")
     var after: String
 
     @Flag(name: [.short, .long], help: "Scale BEFORE so both profiles have the same total.")
@@ -129,8 +129,9 @@ struct DiffCommand: ParsableCommand {
 
     func run() throws {
         let options = try render.options()
-        let first = try FoldedReader.read(.file(before))
-        let second = try FoldedReader.read(.file(after))
+        guard !(before == "-" && after == "-") else { throw ValidationError("only one of BEFORE and AFTER can be standard input") }
+        let first = try FoldedReader.read(fileSource(before))
+        let second = try FoldedReader.read(fileSource(after))
         let invalid = first.invalidLines + second.invalidLines
         if invalid > 0 { writeError("Ignored \(invalid) lines with invalid format\n") }
         let combined = DifferentialStacks(normalize: normalize, stripHex: stripHex)

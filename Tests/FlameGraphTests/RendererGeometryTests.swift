@@ -100,6 +100,7 @@ import Testing
         #expect(svg.contains("nothing to draw"))
         #expect(svg.hasSuffix("</svg>\n"))
         #expect(svg.utf8.count < 1000)
+        #expect(!svg.contains("onload"))  // no script to call
     }
 
     @Test func interactivityIsEmbedded() throws {

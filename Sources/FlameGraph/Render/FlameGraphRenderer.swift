@@ -70,7 +70,7 @@ public struct FlameGraphRenderer: Sendable {
     private func renderEmpty() -> [UInt8] {
         var w = ByteWriter(capacity: 1024)
         let height = options.fontSize * 5
-        header(&w, height: height)
+        header(&w, height: height, interactive: false)
         w.raw("<text x=\"")
         w.fixed(Double(options.width / 2), 2)
         w.raw("\" y=\"")
@@ -83,14 +83,14 @@ public struct FlameGraphRenderer: Sendable {
         return w.bytes
     }
 
-    private func header(_ w: inout ByteWriter, height: Double) {
+    private func header(_ w: inout ByteWriter, height: Double, interactive: Bool = true) {
         w.raw("<?xml version=\"1.0\" standalone=\"no\"?>\n")
         w.raw("<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" \"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd\">\n")
         w.raw("<svg version=\"1.1\" width=\"")
         w.number(Double(options.width))
         w.raw("\" height=\"")
         w.number(height)
-        w.raw("\" onload=\"init(evt)\" viewBox=\"0 0 ")
+        w.raw(interactive ? "\" onload=\"init(evt)\" viewBox=\"0 0 " : "\" viewBox=\"0 0 ")
         w.number(Double(options.width))
         w.raw(" ")
         w.number(height)
