@@ -63,9 +63,8 @@ public final class ProxyServer: Service, Sendable {
             withOutboundHeaderValidation: false,
             withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits
         )
-        // Right after the decoder: its errors pass here first. (Pipelining is serialised by
-        // ProxyHandler itself, which stops reading only when a pipelined request really arrives.)
-        try ops.addHandler(MalformedRequestHandler(), position: .after(try ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)))
+        // Pipelining and malformed requests are handled by ProxyHandler itself: it stops reading
+        // only when a pipelined request really arrives (no read-interest churn per request).
         try ops.addHandler(ProxyHandler(loop: loop, headGuard: headGuard))
     }
 

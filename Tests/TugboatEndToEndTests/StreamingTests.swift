@@ -15,20 +15,29 @@ struct StreamingTests {
         private let running = Atomic<Bool>(true)
         private let done = DispatchSemaphore(value: 0)
 
+        private let child: ChildProcess
+
         init(_ child: ChildProcess) {
+            self.child = child
+            sample()
             DispatchQueue.global().async { [self] in
                 while running.load(ordering: .relaxed) {
-                    let rss = child.residentKiB
-                    if rss > peak.load(ordering: .relaxed) { peak.store(rss, ordering: .relaxed) }
+                    sample()
                     usleep(10_000)
                 }
                 done.signal()
             }
         }
 
+        private func sample() {
+            let rss = child.residentKiB
+            if rss > peak.load(ordering: .relaxed) { peak.store(rss, ordering: .relaxed) }
+        }
+
         func stop() -> Int {
             running.store(false, ordering: .relaxed)
             done.wait()
+            sample()
             return peak.load(ordering: .relaxed)
         }
     }

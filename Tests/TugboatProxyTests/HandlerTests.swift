@@ -2,6 +2,7 @@ import NIOCore
 import NIOEmbedded
 import NIOHTTP1
 import Testing
+import TugboatCore
 @testable import TugboatProxy
 
 @Suite("Request head guard and malformed requests (EmbeddedChannel)")
@@ -45,19 +46,28 @@ struct HandlerTests {
         #expect(try outbound(channel) == "")  // idle close is silent
     }
 
-    func malformedPipeline() throws -> EmbeddedChannel {
+    /// The real client pipeline (`ProxyServer.configureClientPipeline`) on an EmbeddedChannel, no backends.
+    func clientPipeline() throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
-        var limits = NIOHTTPDecoderLimitConfiguration()
-        limits.maxHeaderListSize = 64 * 1024
-        limits.maxHeaderFieldSize = 64 * 1024
-        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-            withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: false,
-            withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits
-        )
-        let ops = channel.pipeline.syncOperations
-        try ops.addHandler(MalformedRequestHandler(), position: .after(try ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)))
+        let configuration = ProxyConfiguration(TugboatConfig())
+        let loop = LoopContext(eventLoop: channel.eventLoop, configuration: configuration) { _, _ in }
+        try ProxyServer.configureClientPipeline(channel, loop: loop, configuration: configuration)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel
+    }
+
+    @Test("no healthy backend: 503 with a clear body, and the connection stays open for the next request")
+    func noBackend() throws {
+        let channel = try clientPipeline()
+        try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+        let text = try outbound(channel)
+        #expect(text.hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"))
+        #expect(text.hasSuffix("tugboat: no healthy backend to serve this request\n"))
+        #expect(text.contains("x-request-id: "))
+        #expect(channel.isActive)
+        try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+        #expect(try outbound(channel).contains("connection: close"))
+        #expect(!channel.isActive)
     }
 
     @Test("malformed request line -> 400 and close", arguments: [
@@ -66,7 +76,7 @@ struct HandlerTests {
         "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
     ])
     func malformed(request: String) throws {
-        let channel = try malformedPipeline()
+        let channel = try clientPipeline()
         _ = try? channel.writeInbound(ByteBuffer(string: request))
         let text = try outbound(channel)
         #expect(text.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(text)")
@@ -76,7 +86,7 @@ struct HandlerTests {
 
     @Test("a head over 64 KiB -> 431 and close")
     func tooLarge() throws {
-        let channel = try malformedPipeline()
+        let channel = try clientPipeline()
         _ = try? channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nX-Big: \(String(repeating: "a", count: 65 * 1024))\r\n\r\n"))
         #expect(try outbound(channel).hasPrefix("HTTP/1.1 431 Request Header Fields Too Large\r\n"))
         #expect(!channel.isActive)

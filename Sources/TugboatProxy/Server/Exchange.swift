@@ -13,6 +13,8 @@ struct Exchange {
     var isUpgrade = false
     /// The client asked to close (or spoke HTTP/1.0 without keep-alive), or we decided to.
     var closeClient = false
+    /// The request announces a body (`Content-Length` > 0 or `Transfer-Encoding`).
+    var expectsBody = false
     /// The client has sent the whole request.
     var requestComplete = false
     /// Body bytes reached an upstream: from then on the request cannot be retried.
@@ -34,6 +36,12 @@ struct Exchange {
     struct Failure {
         var status: HTTPResponseStatus
         var message: String
+    }
+
+    static func announcesBody(_ headers: HTTPHeaders) -> Bool {
+        if headers.contains(name: "transfer-encoding") { return true }
+        guard let length = headers.first(name: "content-length") else { return false }
+        return length != "0"
     }
 
     static func isIdempotent(_ method: HTTPMethod) -> Bool {

@@ -1,86 +1,162 @@
 import NIOCore
 import NIOHTTP1
 
-/// The "rewrite request" and "rewrite response" phases: hop-by-hop headers out, forwarding headers in.
+/// The "rewrite request" and "rewrite response" phases: hop-by-hop headers out, forwarding headers
+/// in. Each rewrite is one pass over the headers into a new list (this runs for every request).
 enum HeaderRewriter {
-    /// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1).
-    static let hopByHop: [String] = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "proxy-authenticate", "proxy-authorization"]
-
     static let via = "1.1 tugboat"
 
     /// Whether the request asks to switch protocols (WebSocket and friends).
     static func isUpgrade(_ head: HTTPRequestHead) -> Bool {
-        head.headers.contains(name: "upgrade") && connectionTokens(head.headers).contains("upgrade")
+        head.headers.contains(name: "upgrade")
+            && head.headers[canonicalForm: "connection"].contains { $0.utf8.equalsIgnoringASCIICase("upgrade") }
     }
 
     /// Rewrites a client's request for the backend. Returns the request id it carries.
-    static func rewriteRequest(_ head: inout HTTPRequestHead, clientIP: String?, requestID: () -> String) -> String {
-        let upgrade = isUpgrade(head)
-        let upgradeValue = upgrade ? head.headers["upgrade"].first : nil
-        stripHopByHop(&head.headers)
-        if let upgradeValue {
-            head.headers.add(name: "connection", value: "upgrade")
-            head.headers.add(name: "upgrade", value: upgradeValue)
-        }
-        if let clientIP {
-            if let existing = head.headers.first(name: "x-forwarded-for") {
-                head.headers.replaceOrAdd(name: "x-forwarded-for", value: existing + ", " + clientIP)
-            } else {
-                head.headers.add(name: "x-forwarded-for", value: clientIP)
+    static func rewriteRequest(_ head: inout HTTPRequestHead, clientIP: String?, requestID makeID: () -> String) -> String {
+        let keepUpgrade = isUpgrade(head)
+        let named = connectionNamedHeaders(head.headers)
+        var out = HTTPHeaders()
+        out.reserveCapacity(head.headers.count + 6)
+        var forwardedFor: String?
+        var via: String?
+        var host: String?
+        var id: String?
+        for (name, value) in head.headers {
+            switch HeaderName(name) {
+            case .hopByHop, .forwardedProto, .forwardedHost: continue
+            case .upgrade: if keepUpgrade { out.add(name: "upgrade", value: value) }
+            case .forwardedFor: forwardedFor = forwardedFor.map { $0 + ", " + value } ?? value
+            case .via: via = via.map { $0 + ", " + value } ?? value
+            case .requestID:
+                if id == nil, !value.isEmpty { id = value }
+                out.add(name: name, value: value)
+            case .host:
+                if host == nil { host = value }
+                out.add(name: name, value: value)
+            case .other:
+                if let named, named.contains(where: { name.utf8.equalsIgnoringASCIICase($0.utf8) }) { continue }
+                out.add(name: name, value: value)
             }
         }
-        head.headers.replaceOrAdd(name: "x-forwarded-proto", value: "http")
-        if let host = head.headers.first(name: "host") {
-            head.headers.replaceOrAdd(name: "x-forwarded-host", value: host)
+        if keepUpgrade { out.add(name: "connection", value: "upgrade") }
+        if let clientIP { forwardedFor = forwardedFor.map { $0 + ", " + clientIP } ?? clientIP }
+        if let forwardedFor { out.add(name: "x-forwarded-for", value: forwardedFor) }
+        out.add(name: "x-forwarded-proto", value: "http")
+        if let host { out.add(name: "x-forwarded-host", value: host) }
+        out.add(name: "via", value: via.map { $0 + ", " + Self.via } ?? Self.via)
+        let requestID: String
+        if let id {
+            requestID = id
+        } else {
+            requestID = makeID()
+            out.add(name: "x-request-id", value: requestID)
         }
-        appendVia(&head.headers)
+        head.headers = out
         // Upstream always gets HTTP/1.1 keep-alive, whatever the client speaks.
         head.version = .http1_1
-        if let id = head.headers.first(name: "x-request-id"), !id.isEmpty {
-            return id
-        }
-        let id = requestID()
-        head.headers.add(name: "x-request-id", value: id)
-        return id
+        return requestID
     }
 
     /// Rewrites a backend's response for the client.
     static func rewriteResponse(_ head: inout HTTPResponseHead, requestID: String, closeClient: Bool, version: HTTPVersion) {
         let switching = head.status == .switchingProtocols
-        let upgradeValue = switching ? head.headers["upgrade"].first : nil
-        stripHopByHop(&head.headers)
-        if let upgradeValue {
-            head.headers.add(name: "connection", value: "upgrade")
-            head.headers.add(name: "upgrade", value: upgradeValue)
+        let named = connectionNamedHeaders(head.headers)
+        var out = HTTPHeaders()
+        out.reserveCapacity(head.headers.count + 4)
+        var via: String?
+        var hasID = false
+        for (name, value) in head.headers {
+            switch HeaderName(name) {
+            case .hopByHop: continue
+            case .upgrade: if switching { out.add(name: "upgrade", value: value) }
+            case .via: via = via.map { $0 + ", " + value } ?? value
+            case .requestID:
+                hasID = true
+                out.add(name: name, value: value)
+            case .forwardedFor, .forwardedProto, .forwardedHost, .host:
+                out.add(name: name, value: value)
+            case .other:
+                if let named, named.contains(where: { name.utf8.equalsIgnoringASCIICase($0.utf8) }) { continue }
+                out.add(name: name, value: value)
+            }
+        }
+        if switching {
+            out.add(name: "connection", value: "upgrade")
         } else if closeClient {
-            head.headers.add(name: "connection", value: "close")
+            out.add(name: "connection", value: "close")
         } else if version == .http1_0 {
-            head.headers.add(name: "connection", value: "keep-alive")
+            out.add(name: "connection", value: "keep-alive")
         }
-        appendVia(&head.headers)
-        if !head.headers.contains(name: "x-request-id") {
-            head.headers.add(name: "x-request-id", value: requestID)
-        }
+        out.add(name: "via", value: via.map { $0 + ", " + Self.via } ?? Self.via)
+        if !hasID { out.add(name: "x-request-id", value: requestID) }
+        head.headers = out
         head.version = version
     }
 
-    static func stripHopByHop(_ headers: inout HTTPHeaders) {
-        let named = connectionTokens(headers)
-        for name in hopByHop { headers.remove(name: name) }
-        for name in named where name != "close" && name != "keep-alive" && name != "upgrade" {
-            headers.remove(name: name)
+    /// Header names listed in `Connection` (besides the standard tokens), which are hop-by-hop too.
+    private static func connectionNamedHeaders(_ headers: HTTPHeaders) -> [Substring]? {
+        var named: [Substring]?
+        for (name, value) in headers where name.utf8.equalsIgnoringASCIICase("connection") {
+            for token in value.split(separator: ",") {
+                let trimmed = token.trimmingSpaces
+                if trimmed.utf8.equalsIgnoringASCIICase("close") || trimmed.utf8.equalsIgnoringASCIICase("keep-alive")
+                    || trimmed.utf8.equalsIgnoringASCIICase("upgrade") || trimmed.isEmpty { continue }
+                named = (named ?? []) + [trimmed]
+            }
+        }
+        return named
+    }
+}
+
+/// The header names the rewriter treats specially, recognised without allocating.
+private enum HeaderName {
+    case hopByHop, upgrade, forwardedFor, forwardedProto, forwardedHost, via, requestID, host, other
+
+    init(_ name: String) {
+        let utf8 = name.utf8
+        switch utf8.count {
+        case 2 where utf8.equalsIgnoringASCIICase("te"): self = .hopByHop
+        case 3 where utf8.equalsIgnoringASCIICase("via"): self = .via
+        case 4 where utf8.equalsIgnoringASCIICase("host"): self = .host
+        case 7 where utf8.equalsIgnoringASCIICase("upgrade"): self = .upgrade
+        case 7 where utf8.equalsIgnoringASCIICase("trailer"): self = .hopByHop
+        case 10 where utf8.equalsIgnoringASCIICase("connection"), 10 where utf8.equalsIgnoringASCIICase("keep-alive"):
+            self = .hopByHop
+        case 12 where utf8.equalsIgnoringASCIICase("x-request-id"): self = .requestID
+        case 15 where utf8.equalsIgnoringASCIICase("x-forwarded-for"): self = .forwardedFor
+        case 16 where utf8.equalsIgnoringASCIICase("proxy-connection"): self = .hopByHop
+        case 16 where utf8.equalsIgnoringASCIICase("x-forwarded-host"): self = .forwardedHost
+        case 17 where utf8.equalsIgnoringASCIICase("x-forwarded-proto"): self = .forwardedProto
+        case 18 where utf8.equalsIgnoringASCIICase("proxy-authenticate"): self = .hopByHop
+        case 19 where utf8.equalsIgnoringASCIICase("proxy-authorization"): self = .hopByHop
+        default: self = .other
         }
     }
+}
 
-    private static func connectionTokens(_ headers: HTTPHeaders) -> [String] {
-        headers[canonicalForm: "connection"].map { $0.lowercased() }
+extension Sequence where Element == UInt8 {
+    /// ASCII case-insensitive comparison with a lowercase literal or token.
+    @inline(__always)
+    func equalsIgnoringASCIICase<Other: Collection>(_ other: Other) -> Bool where Other.Element == UInt8 {
+        var iterator = other.makeIterator()
+        for byte in self {
+            guard let expected = iterator.next() else { return false }
+            let lowered = byte &- 65 < 26 ? byte | 0x20 : byte
+            let expectedLowered = expected &- 65 < 26 ? expected | 0x20 : expected
+            if lowered != expectedLowered { return false }
+        }
+        return iterator.next() == nil
     }
 
-    private static func appendVia(_ headers: inout HTTPHeaders) {
-        if let existing = headers.first(name: "via") {
-            headers.replaceOrAdd(name: "via", value: existing + ", " + via)
-        } else {
-            headers.add(name: "via", value: via)
-        }
+    func equalsIgnoringASCIICase(_ other: String) -> Bool { equalsIgnoringASCIICase(other.utf8) }
+}
+
+extension Substring {
+    var trimmingSpaces: Substring {
+        var s = self
+        while s.first == " " || s.first == "\t" { s = s.dropFirst() }
+        while s.last == " " || s.last == "\t" { s = s.dropLast() }
+        return s
     }
 }

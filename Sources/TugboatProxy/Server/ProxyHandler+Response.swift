@@ -113,7 +113,6 @@ extension ProxyHandler: UpstreamDelegate {
         try upstreamOps.addHandler(upstreamGlue)
         for handler in [
             try clientOps.handler(type: ProxyHandler.self) as RemovableChannelHandler,
-            try clientOps.handler(type: MalformedRequestHandler.self),
             try clientOps.handler(type: HTTPResponseEncoder.self),
             try clientOps.handler(type: RequestHeadGuard.self),
         ] {

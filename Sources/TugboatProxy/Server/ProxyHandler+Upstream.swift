@@ -95,7 +95,8 @@ extension ProxyHandler {
 
     /// Answers the client ourselves (503 none healthy, 502 backend failed, 504 timeout).
     func respondLocally(_ status: HTTPResponseStatus, _ message: String) {
-        if !exchange.requestComplete { exchange.closeClient = true }
+        // A body still on its way is not worth reading: close after answering. No body: keep alive.
+        if !exchange.requestComplete && exchange.expectsBody { exchange.closeClient = true }
         let head = LocalResponse.head(status: status, version: exchange.clientVersion,
                                       bodyLength: message.utf8.count, close: exchange.closeClient,
                                       requestID: exchange.requestID)

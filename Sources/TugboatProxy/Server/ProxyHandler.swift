@@ -141,7 +141,39 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        context.close(promise: nil)
+        if let parserError = error as? HTTPParserError {
+            rejectMalformedRequest(parserError)
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    /// The decoder met something that is not HTTP/1.1 (or a head over the size limit): answer
+    /// 431 or 400 when no response is on the wire yet, and close. Other connections are unaffected.
+    private func rejectMalformedRequest(_ error: HTTPParserError) {
+        let responseOnWire = (phase == .forwarding && exchange.responseStarted) || phase == .tunnel || phase == .closed
+        if let upstream {
+            self.upstream = nil
+            upstream.close()
+            exchange.endAttempt()
+        }
+        attemptID &+= 1
+        phase = .closed
+        guard !responseOnWire else {
+            context.close(promise: nil)
+            return
+        }
+        let (status, body): (HTTPResponseStatus, String) = error == .headerOverflow
+            ? (.requestHeaderFieldsTooLarge, "tugboat: request head larger than \(loop.configuration.maxHeaderBytes / 1024) KiB\n")
+            : (.badRequest, "tugboat: malformed request (\(error))\n")
+        let head = LocalResponse.head(status: status, version: .http1_1, bodyLength: body.utf8.count, close: true, requestID: nil)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        loop.meter.record(slot: nil, status: Int(status.code), micros: 0)
+        let context = self.context!
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -191,6 +223,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         exchange.clientVersion = head.version
         exchange.closeClient = !head.isKeepAlive
         exchange.idempotent = Exchange.isIdempotent(head.method)
+        exchange.expectsBody = Exchange.announcesBody(head.headers)
         exchange.isUpgrade = HeaderRewriter.isUpgrade(head)
         exchange.requestID = HeaderRewriter.rewriteRequest(&head, clientIP: clientIP) { loop.requestIDs.next() }
         exchange.head = head
