@@ -102,7 +102,9 @@ samples=$(grep -c '^$' "$INPUT" || true)
 stacks=$(wc -l < "$FOLDED")
 
 # 3. Time them.
+load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 c_ours=$(median_time "$RUNS" "$TUGBOAT_BIN" collapse perf "$INPUT")
+c_one=$(median_time "$RUNS" "$TUGBOAT_BIN" collapse perf --threads 1 "$INPUT")
 c_perl=$(median_time "$PERL_RUNS" perl "${PERL_COLLAPSE[@]}" "$INPUT")
 r_ours=$(median_time "$RUNS" "$TUGBOAT_BIN" flamegraph "$FOLDED")
 r_perl=$(median_time "$PERL_RUNS" perl "${PERL_RENDER[@]}" "$FOLDED")
@@ -111,9 +113,11 @@ m_perl=$(max_rss perl "${PERL_COLLAPSE[@]}" "$INPUT")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }'; }
 
+echo "load average before timing: $load (other work on the machine skews both tools' times)"
 echo "input: $size_mb MB of perf script ($lines lines, $samples samples), $stacks distinct stacks; $(nproc) cores"
 echo "tugboat: $TUGBOAT_BIN"
 printf '%-9s %-10s %10s   %-22s %10s   %s\n' "step" "tool" "seconds" "tool" "seconds" "speed-up"
 printf '%-9s %-10s %10s   %-22s %10s   %s\n' "collapse" "tugboat" "$c_ours" "stackcollapse-perf.pl" "$c_perl" "$(ratio "$c_perl" "$c_ours")"
+printf '%-9s %-10s %10s   %-22s %10s   %s\n' "  (1 thread)" "" "$c_one" "" "" "$(ratio "$c_perl" "$c_one")"
 printf '%-9s %-10s %10s   %-22s %10s   %s\n' "render" "tugboat" "$r_ours" "flamegraph.pl" "$r_perl" "$(ratio "$r_perl" "$r_ours")"
 echo "collapse output: $same bytes; peak memory collapsing from stdin: tugboat ${m_stream} KB, stackcollapse-perf.pl ${m_perl} KB"
