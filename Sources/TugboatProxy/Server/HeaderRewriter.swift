@@ -97,7 +97,7 @@ enum HeaderRewriter {
     /// Header names listed in `Connection` (besides the standard tokens), which are hop-by-hop too.
     private static func connectionNamedHeaders(_ headers: HTTPHeaders) -> [Substring]? {
         var named: [Substring]?
-        for (name, value) in headers where name.utf8.equalsIgnoringASCIICase("connection") {
+        for (name, value) in headers where name.utf8.count == 10 && name.utf8.equalsIgnoringASCIICase("connection") {
             for token in value.split(separator: ",") {
                 let trimmed = token.trimmingSpaces
                 if trimmed.utf8.equalsIgnoringASCIICase("close") || trimmed.utf8.equalsIgnoringASCIICase("keep-alive")
@@ -135,21 +135,28 @@ private enum HeaderName {
     }
 }
 
-extension Sequence where Element == UInt8 {
-    /// ASCII case-insensitive comparison with a lowercase literal or token.
+extension Collection where Element == UInt8 {
+    /// ASCII case-insensitive comparison (header names and tokens).
     @inline(__always)
     func equalsIgnoringASCIICase<Other: Collection>(_ other: Other) -> Bool where Other.Element == UInt8 {
-        var iterator = other.makeIterator()
-        for byte in self {
-            guard let expected = iterator.next() else { return false }
-            let lowered = byte &- 65 < 26 ? byte | 0x20 : byte
-            let expectedLowered = expected &- 65 < 26 ? expected | 0x20 : expected
-            if lowered != expectedLowered { return false }
+        guard count == other.count else { return false }
+        let fast = withContiguousStorageIfAvailable { mine in
+            other.withContiguousStorageIfAvailable { theirs in Self.equal(mine, theirs) }
         }
-        return iterator.next() == nil
+        if let fast, let result = fast { return result }
+        return zip(self, other).allSatisfy { Self.lower($0) == Self.lower($1) }
     }
 
     func equalsIgnoringASCIICase(_ other: String) -> Bool { equalsIgnoringASCIICase(other.utf8) }
+
+    @inline(__always)
+    private static func lower(_ byte: UInt8) -> UInt8 { byte &- 65 < 26 ? byte | 0x20 : byte }
+
+    @inline(__always)
+    private static func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        for index in 0..<a.count where lower(a[index]) != lower(b[index]) { return false }
+        return true
+    }
 }
 
 extension Substring {
