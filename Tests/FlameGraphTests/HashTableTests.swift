@@ -25,7 +25,7 @@ import Testing
             let line = Array("\t    \(String(i, radix: 16)) f+0x1 (/x)".utf8)
             let fp = line.withUnsafeBufferPointer { FingerprintTable.fingerprint($0) }
             seen.insert([fp.a, fp.b])
-            table.insert(fp, value: UInt64(i))
+            table.insert(fp, value: UInt32(i))
         }
         #expect(seen.count == 20_000)
         #expect(table.count == 20_000)

@@ -36,7 +36,7 @@ public struct PerfCollapser: Sendable {
     /// Stack lines seen before (per Java/non-Java process name) and what they became.
     private var lineCache = FingerprintTable(capacity: 4096)
     private var cacheBytes: [UInt8] = []
-    private static let noFrames = UInt64.max - 1
+    private static let noFrames = UInt32.max - 1
     private static let cacheLimit = 1 << 20
 
     /// Makes a collapser with these options.
@@ -68,7 +68,7 @@ public struct PerfCollapser: Sendable {
     struct Lookup {
         var fingerprint: FingerprintTable.Fingerprint
         var seed: UInt64
-        var cached: UInt64?
+        var cached: UInt32?
     }
 
     /// Processes the complete lines of `bytes`, looking up stack lines a batch at a time.
@@ -120,7 +120,7 @@ public struct PerfCollapser: Sendable {
         }
         let seed: UInt64 = isJava ? 1 : 0
         let fingerprint: FingerprintTable.Fingerprint
-        let found: UInt64?
+        let found: UInt32?
         if let lookup, lookup.seed == seed {
             fingerprint = lookup.fingerprint
             found = lookup.cached ?? lineCache.find(fingerprint)
@@ -130,10 +130,12 @@ public struct PerfCollapser: Sendable {
         }
         if let cached = found {
             guard processName != nil, cached != Self.noFrames else { return }
-            let start = Int(cached >> 24), end = start + Int(cached & 0xFF_FFFF)
+            // cacheBytes holds each group as a 4-byte length and the bytes.
             let sampleStart = sampleBytes.count
-            cacheBytes.withUnsafeBufferPointer {
-                sampleBytes.append(contentsOf: UnsafeBufferPointer(rebasing: $0[start..<end]))
+            cacheBytes.withUnsafeBufferPointer { bytes in
+                let at = Int(cached)
+                let length = UInt32(littleEndian: UnsafeRawPointer(bytes.baseAddress! + at).loadUnaligned(as: UInt32.self))
+                sampleBytes.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[(at + 4)..<(at + 4 + Int(length))]))
             }
             groups.append(sampleStart..<sampleBytes.count)
             return
@@ -145,8 +147,9 @@ public struct PerfCollapser: Sendable {
         guard processName != nil else { return }
         let group = tidyFrame(frame, line: line)
         if lineCache.count < Self.cacheLimit {
-            if let group, group.count < 0xFF_FFFF {
-                lineCache.insert(fingerprint, value: UInt64(cacheBytes.count) << 24 | UInt64(group.count))
+            if let group, cacheBytes.count + group.count + 4 < Int(Self.noFrames) {
+                lineCache.insert(fingerprint, value: UInt32(cacheBytes.count))
+                withUnsafeBytes(of: UInt32(group.count).littleEndian) { cacheBytes.append(contentsOf: $0) }
                 cacheBytes.append(contentsOf: group)
             } else if group == nil {
                 lineCache.insert(fingerprint, value: Self.noFrames)

@@ -1,57 +1,62 @@
-/// An open-addressing table from byte strings to 64-bit values that keeps only a 128-bit
-/// fingerprint of each string (two independent 64-bit hashes), not the string: one memory access
-/// per lookup. Used for the collapser's cache of stack lines, whose distinct values are few; the
-/// chance that two different lines share a fingerprint is about n² / 2¹²⁹ (for a million distinct
-/// lines, 10⁻²⁷).
+/// An open-addressing table from byte strings to 32-bit values that keeps only a 96-bit
+/// fingerprint of each string (64 bits of one hash, 32 of an independent one), not the string:
+/// one memory access per lookup. Used for the collapser's cache of stack lines, whose distinct
+/// values are few; the chance that two different lines share a fingerprint is about n² / 2⁹⁷
+/// (for a million distinct lines, 10⁻¹⁷).
 struct FingerprintTable: Sendable {
     struct Fingerprint: Equatable {
         var a: UInt64
         var b: UInt64
     }
 
-    private var slots: [UInt64]  // a, b, value + 1 (0: empty)
+    /// Two words a slot: the fingerprint's `a`, then `b`'s high half and value + 1 (0: empty).
+    /// Sixteen bytes a slot keep a table of tens of thousands of lines within a core's L2 cache.
+    private var slots: [UInt64]
     private var mask: Int
     private(set) var count = 0
 
     init(capacity: Int = 4096) {
         var size = 16
-        while size < capacity * 2 { size <<= 1 }
-        slots = [UInt64](repeating: 0, count: size * 3)
+        while size * 7 < capacity * 10 { size <<= 1 }
+        slots = [UInt64](repeating: 0, count: size * 2)
         mask = size - 1
     }
 
     /// The value stored for `fingerprint`, or nil.
-    func find(_ fingerprint: Fingerprint) -> UInt64? {
-        slots.withUnsafeBufferPointer { s in
+    func find(_ fingerprint: Fingerprint) -> UInt32? {
+        let high = fingerprint.b & 0xFFFF_FFFF_0000_0000
+        return slots.withUnsafeBufferPointer { s in
             var slot = Int(truncatingIfNeeded: fingerprint.a) & mask
             while true {
-                let value = s[slot * 3 + 2]
-                if value == 0 { return nil }
-                if s[slot * 3] == fingerprint.a && s[slot * 3 + 1] == fingerprint.b { return value - 1 }
-                slot = (slot + 1) & mask
+                let second = s[slot &* 2 &+ 1]
+                if second == 0 { return nil }
+                if s[slot &* 2] == fingerprint.a && second & 0xFFFF_FFFF_0000_0000 == high {
+                    return UInt32(truncatingIfNeeded: second) &- 1
+                }
+                slot = (slot &+ 1) & mask
             }
         }
     }
 
-    /// Stores `value` (less than `UInt64.max`) for a fingerprint not yet in the table.
-    mutating func insert(_ fingerprint: Fingerprint, value: UInt64) {
-        if (count + 1) * 2 > mask + 1 { grow() }
+    /// Stores `value` (less than `UInt32.max`) for a fingerprint not yet in the table.
+    mutating func insert(_ fingerprint: Fingerprint, value: UInt32) {
+        if (count + 1) * 10 > (mask + 1) * 7 { grow() }
         var slot = Int(truncatingIfNeeded: fingerprint.a) & mask
-        while slots[slot * 3 + 2] != 0 { slot = (slot + 1) & mask }
-        slots[slot * 3] = fingerprint.a
-        slots[slot * 3 + 1] = fingerprint.b
-        slots[slot * 3 + 2] = value + 1
+        while slots[slot * 2 + 1] != 0 { slot = (slot + 1) & mask }
+        slots[slot * 2] = fingerprint.a
+        slots[slot * 2 + 1] = (fingerprint.b & 0xFFFF_FFFF_0000_0000) | UInt64(value &+ 1)
         count += 1
     }
 
     private mutating func grow() {
         let old = slots
         let size = (mask + 1) * 2
-        slots = [UInt64](repeating: 0, count: size * 3)
+        slots = [UInt64](repeating: 0, count: size * 2)
         mask = size - 1
         count = 0
-        for i in stride(from: 0, to: old.count, by: 3) where old[i + 2] != 0 {
-            insert(Fingerprint(a: old[i], b: old[i + 1]), value: old[i + 2] - 1)
+        for i in stride(from: 0, to: old.count, by: 2) where old[i + 1] != 0 {
+            let second = old[i + 1]
+            insert(Fingerprint(a: old[i], b: second), value: UInt32(truncatingIfNeeded: second) &- 1)
         }
     }
 
