@@ -157,3 +157,36 @@ struct ProxyRoutingTests {
         #expect(!tugboat.child.lines.joined().contains("s3cret-token"))
     }
 }
+
+@Suite("Traffic meter and health checks end to end", .serialized)
+struct TrafficAndHealthTests {
+    @Test("/metrics and /api/pool count requests per backend and status class")
+    func metrics() throws {
+        let a = try DemoBackend()
+        let tugboat = try TugboatUnderTest(backends: [a.address])
+        try tugboat.waitHealthy([a.address])
+        let client = try TestHTTPClient(port: tugboat.port)
+        for _ in 0..<7 { #expect(try client.request("GET", "/").status == 200) }
+        for _ in 0..<3 { #expect(try client.request("GET", "/status?code=503").status == 503) }
+        #expect(try client.request("HEAD", "/").status == 200)  // HEAD: no body expected, none read
+        try waitUntil("the collector to publish the second") {
+            try tugboat.pool().first?["requests"] as? Int == 11
+        }
+        let metrics = try TestHTTPClient.get(port: tugboat.adminPort, "/metrics").bodyText
+        #expect(metrics.contains("tugboat_requests_total{backend=\"\(a.address)\",code=\"2xx\"} 8"))
+        #expect(metrics.contains("tugboat_requests_total{backend=\"\(a.address)\",code=\"5xx\"} 3"))
+        #expect(metrics.contains("tugboat_request_duration_seconds_count{backend=\"\(a.address)\"} 11"))
+        #expect(metrics.contains("tugboat_backend_up{backend=\"\(a.address)\",state=\"healthy\"} 1"))
+    }
+
+    @Test("without a health path, a TCP connect is the check; a closed port turns the backend unhealthy")
+    func tcpCheck() throws {
+        let a = try DemoBackend()
+        let tugboat = try TugboatUnderTest(backends: [a.address, "127.0.0.1:1"],
+                                           health: "{ path: \"\", interval: 200ms, timeout: 500ms, rise: 1, fall: 1 }")
+        try tugboat.waitHealthy([a.address])
+        try waitUntil("the closed port to be unhealthy") { try tugboat.state(of: "127.0.0.1:1") == "unhealthy" }
+        a.kill()
+        try waitUntil("the killed backend to be unhealthy") { try tugboat.state(of: a.address) == "unhealthy" }
+    }
+}

@@ -132,8 +132,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let upstream {
             self.upstream = nil
             upstream.close()
-            exchange.endAttempt()
         }
+        // Also while still connecting: the backend's in-flight count must not leak.
+        exchange.endAttempt()
         phase = .closed
         timer?.cancel()
         timer = nil
