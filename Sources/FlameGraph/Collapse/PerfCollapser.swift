@@ -27,8 +27,9 @@ public struct PerfCollapser: Sendable {
     private var processName: [UInt8]?
     private var period: Double = 1
     private var isJava = false
-    /// Frames of the current sample, one group per stack line (leaf first), each already joined,
-    /// as ranges of `sampleBytes`.
+    /// Frames of the current sample, one group per stack line (leaf first), each already joined:
+    /// ranges of `cacheBytes` (which only grows), or, for lines not cached, of `sampleBytes`
+    /// stored as `-(start + 1) ..< -(end + 1)`.
     private var groups: [Range<Int>] = []
     private var sampleBytes: [UInt8] = []
     private var stackBuffer: [UInt8] = []
@@ -131,13 +132,11 @@ public struct PerfCollapser: Sendable {
         if let cached = found {
             guard processName != nil, cached != Self.noFrames else { return }
             // cacheBytes holds each group as a 4-byte length and the bytes.
-            let sampleStart = sampleBytes.count
-            cacheBytes.withUnsafeBufferPointer { bytes in
-                let at = Int(cached)
-                let length = UInt32(littleEndian: UnsafeRawPointer(bytes.baseAddress! + at).loadUnaligned(as: UInt32.self))
-                sampleBytes.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[(at + 4)..<(at + 4 + Int(length))]))
+            let at = Int(cached)
+            let length = cacheBytes.withUnsafeBufferPointer {
+                Int(UInt32(littleEndian: UnsafeRawPointer($0.baseAddress! + at).loadUnaligned(as: UInt32.self)))
             }
-            groups.append(sampleStart..<sampleBytes.count)
+            groups.append((at + 4)..<(at + 4 + length))
             return
         }
         guard let frame = PerfLineParser.frame(line) else {
@@ -150,22 +149,35 @@ public struct PerfCollapser: Sendable {
             if let group, cacheBytes.count + group.count + 4 < Int(Self.noFrames) {
                 lineCache.insert(fingerprint, value: UInt32(cacheBytes.count))
                 withUnsafeBytes(of: UInt32(group.count).littleEndian) { cacheBytes.append(contentsOf: $0) }
+                let start = cacheBytes.count
                 cacheBytes.append(contentsOf: group)
+                groups.append(start..<cacheBytes.count)
+                return
             } else if group == nil {
                 lineCache.insert(fingerprint, value: Self.noFrames)
             }
         }
-        if let group { appendGroup(group[...]) }
+        if let group {
+            let start = sampleBytes.count
+            sampleBytes.append(contentsOf: group)
+            groups.append(-(start + 1) ..< -(sampleBytes.count + 1))
+        }
     }
 
     private mutating func endSample() {
         guard let name = processName else { return }
         stackBuffer.removeAll(keepingCapacity: true)
         stackBuffer.append(contentsOf: name)
-        sampleBytes.withUnsafeBufferPointer { sample in
-            for group in groups.reversed() {
-                stackBuffer.append(ASCII.semicolon)
-                stackBuffer.append(contentsOf: UnsafeBufferPointer(rebasing: sample[group]))
+        cacheBytes.withUnsafeBufferPointer { cache in
+            sampleBytes.withUnsafeBufferPointer { sample in
+                for group in groups.reversed() {
+                    stackBuffer.append(ASCII.semicolon)
+                    if group.lowerBound >= 0 {
+                        stackBuffer.append(contentsOf: UnsafeBufferPointer(rebasing: cache[group]))
+                    } else {
+                        stackBuffer.append(contentsOf: UnsafeBufferPointer(rebasing: sample[(-group.lowerBound - 1)..<(-group.upperBound - 1)]))
+                    }
+                }
             }
         }
         stacks.add(stackBuffer, count: period)
@@ -215,12 +227,6 @@ public struct PerfCollapser: Sendable {
         isJava = name.starts(with: [0x6A, 0x61, 0x76, 0x61])  // "java"
         processName = name
         tid.removeAll()
-    }
-
-    private mutating func appendGroup(_ group: ArraySlice<UInt8>) {
-        let start = sampleBytes.count
-        sampleBytes.append(contentsOf: group)
-        groups.append(start..<sampleBytes.count)
     }
 
     /// The frames of one stack line, joined with `;`, or nil when the line adds none.
