@@ -10,7 +10,7 @@ import Darwin
 /// stackcollapse-perf.pl on the same input and options.
 ///
 /// Feed it lines with ``consume(line:)`` (streaming: it keeps only the current sample), then
-/// take ``stacks``; or call ``collapse(_:options:)``.
+/// take ``stacks``; or call ``collapse(_:options:threads:)``.
 public struct PerfCollapser: Sendable {
     /// The options in effect.
     public let options: PerfCollapseOptions
