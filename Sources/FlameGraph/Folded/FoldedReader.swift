@@ -19,7 +19,7 @@ public struct FoldedReader: Sendable {
         var reader = FoldedReader(merging: merging)
         let mapped: Bool? = try source.withMappedBytes { bytes in
             // Folded input is mostly distinct stacks: room for all of it up front.
-            reader.stacks.reserveCapacity(stacks: bytes.count / 64, bytes: bytes.count)
+            reader.stacks.reserveCapacity(stacks: min(bytes.count / 64, 1 << 20), bytes: min(bytes.count, 1 << 28))
             try ByteSource.splitLines(bytes, final: true) { reader.consume(line: $0) }
             return true
         }
