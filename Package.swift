@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .target(
@@ -62,10 +64,34 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "TugboatStore",
+            dependencies: [
+                "TugboatCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TugboatAlerts",
+            dependencies: [
+                "TugboatCore",
+                "TugboatStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TugboatAdmin",
             dependencies: [
                 "TugboatCore",
                 "TugboatProxy",
+                "TugboatStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -86,6 +112,8 @@ let package = Package(
                 "TugboatProxy",
                 "TugboatHealth",
                 "TugboatAdmin",
+                "TugboatAlerts",
+                "TugboatStore",
                 "FlameGraph",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -97,6 +125,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "tugboat-contract",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "TugboatAlertsTests", dependencies: ["TugboatAlerts", "TugboatStore", "TugboatCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatCoreTests", dependencies: ["TugboatCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TugboatProxyTests",

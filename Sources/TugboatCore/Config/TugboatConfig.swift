@@ -4,17 +4,28 @@ public struct TugboatConfig: Sendable, Equatable {
     public var admin: AdminConfig
     public var state: String
     public var pool: PoolConfig
+    public var monitors: [MonitorConfig]
+    public var alerts: AlertsConfig
 
     public init(
         listen: HostPort = HostPort(host: "127.0.0.1", port: 8080),
         admin: AdminConfig = AdminConfig(),
         state: String = "sqlite:./tugboat.db",
-        pool: PoolConfig = PoolConfig()
+        pool: PoolConfig = PoolConfig(),
+        monitors: [MonitorConfig] = [],
+        alerts: AlertsConfig = AlertsConfig()
     ) {
         self.listen = listen
         self.admin = admin
         self.state = state
         self.pool = pool
+        self.monitors = monitors
+        self.alerts = alerts
+    }
+
+    /// The SQLite file of `state: sqlite:PATH`, or nil for other stores.
+    public var sqlitePath: String? {
+        state.hasPrefix("sqlite:") ? String(state.dropFirst("sqlite:".count)) : nil
     }
 }
 

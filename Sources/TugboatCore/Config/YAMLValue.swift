@@ -46,6 +46,27 @@ struct YAMLValue {
         return result
     }
 
+    /// Mapping entries in file order (for user-named keys such as channel names).
+    func orderedMapping() throws -> [(String, YAMLValue)] {
+        guard case .mapping(let mapping) = node else { throw error("'\(key)' must be a mapping") }
+        var result: [(String, YAMLValue)] = []
+        for (keyNode, valueNode) in mapping {
+            guard case .scalar(let scalar) = keyNode else { throw error("keys of '\(key)' must be plain names") }
+            guard !result.contains(where: { $0.0 == scalar.string }) else {
+                throw ConfigError(file: file, line: keyNode.mark?.line ?? line, message: "duplicate key '\(key).\(scalar.string)'")
+            }
+            result.append((scalar.string, child(valueNode, key: "\(key).\(scalar.string)")))
+        }
+        return result
+    }
+
+    func number(range: ClosedRange<Double>) throws -> Double {
+        let text = try string()
+        guard let value = Double(text) else { throw error("'\(key)' must be a number, got '\(text)'") }
+        guard range.contains(value) else { throw error("'\(key)' must be between \(range.lowerBound) and \(range.upperBound), got \(text)") }
+        return value
+    }
+
     func sequence() throws -> [YAMLValue] {
         guard case .sequence(let sequence) = node else { throw error("'\(key)' must be a list") }
         return sequence.enumerated().map { child($1, key: "\(key)[\($0)]") }

@@ -7,6 +7,8 @@ public enum Signal: Sendable, Equatable {
     case backendRemoved(HostPort)
     /// Live traffic failed against a backend `count` times in a row (connect failure or 5xx).
     case passiveFailures(address: HostPort, consecutive: Int)
+    /// A heartbeat monitor changed between up and down.
+    case monitorChanged(name: String, up: Bool, reason: String)
     /// One second of traffic, published by the traffic meter.
     case traffic(TrafficSample)
 }

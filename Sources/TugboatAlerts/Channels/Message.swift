@@ -1,0 +1,59 @@
+import Foundation
+import TugboatStore
+
+/// What a notification says, for one kind of page of one incident.
+public struct Message: Sendable, Equatable {
+    public var incident: IncidentRecord
+    public var kind: String
+    /// One line for people: SMS body, Slack text, log line, webhook `text`.
+    public var text: String
+
+    public static func compose(incident: IncidentRecord, kind: String, detail: String) -> String {
+        let id = incident.id.map { " #\($0)" } ?? ""
+        switch kind {
+        case "resolve":
+            return "[tugboat] RESOLVED\(id) \(incident.rule): \(detail)"
+        case "repeat":
+            return "[tugboat] STILL FIRING\(id) \(incident.rule): \(detail)"
+        case "escalation":
+            return "[tugboat] ESCALATED\(id) \(incident.rule) (not acknowledged): \(detail)"
+        default:
+            return "[tugboat] FIRING\(id) \(incident.rule): \(detail)"
+        }
+    }
+
+    /// `<Response><Say>…</Say></Response>`, XML-escaped, at most 4000 characters (Twilio's limit).
+    public static func twiml(_ text: String) -> String {
+        let spoken = text.replacingOccurrences(of: "[tugboat]", with: "Tugboat alert.")
+        let prefix = "<Response><Say>", suffix = "</Say></Response>"
+        var escaped = xmlEscape(spoken)
+        let room = 4000 - prefix.count - suffix.count
+        if escaped.count > room {
+            escaped = String(escaped.prefix(room))
+            // Never cut an entity in half.
+            if let amp = escaped.lastIndex(of: "&"), !escaped[amp...].contains(";") { escaped = String(escaped[..<amp]) }
+        }
+        return prefix + escaped + suffix
+    }
+
+    public static func xmlEscape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.count)
+        for character in text {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    /// An SMS body of at most 1600 characters (Twilio's limit).
+    public static func smsBody(_ text: String) -> String {
+        text.count <= 1600 ? text : String(text.prefix(1599)) + "…"
+    }
+}

@@ -1,0 +1,95 @@
+import TugboatCore
+
+/// Turns signals into observations of rule conditions: for each rule and target, whether the
+/// condition holds now. Pure and synchronous; the ``AlertManager`` feeds it and acts on the result.
+public struct ConditionEvaluator: Sendable {
+    public struct Observation: Equatable, Sendable {
+        public var rule: String
+        public var target: String
+        public var active: Bool
+        /// What is wrong, in words, for the page.
+        public var detail: String
+    }
+
+    private let rules: [AlertRule]
+    private var backends: [HostPort: BackendState] = [:]
+    private var lastPoolVerdict: Bool?
+
+    public init(rules: [AlertRule]) {
+        self.rules = rules
+    }
+
+    public mutating func evaluate(_ signal: Signal) -> [Observation] {
+        switch signal {
+        case .monitorChanged(let name, let up, let reason):
+            return rules.compactMap { rule in
+                guard case .down(let monitor) = rule.condition, monitor == name else { return nil }
+                return Observation(rule: rule.name, target: name, active: !up,
+                                   detail: up ? "monitor \(name) is up" : "monitor \(name) is down (\(reason))")
+            }
+        case .backendAdded(let address):
+            backends[address] = .starting
+            return poolObservations()
+        case .backendRemoved(let address):
+            backends[address] = nil
+            return backendObservations(address, active: false, detail: "backend \(address) left the pool") + poolObservations()
+        case .backendStateChanged(let address, _, let to, let reason):
+            backends[address] = to
+            let down = to == .unhealthy
+            return backendObservations(address, active: down, detail: "backend \(address) is \(to.rawValue): \(reason)")
+                + poolObservations()
+        case .traffic(let sample):
+            return trafficObservations(sample)
+        case .passiveFailures:
+            return []
+        }
+    }
+
+    private func backendObservations(_ address: HostPort, active: Bool, detail: String) -> [Observation] {
+        rules.filter { $0.condition == .backendDown }.map {
+            Observation(rule: $0.name, target: address.description, active: active, detail: detail)
+        }
+    }
+
+    /// No healthy backend, and none still starting: the whole pool is down.
+    private mutating func poolObservations() -> [Observation] {
+        let down = !backends.isEmpty && !backends.values.contains { $0 == .healthy || $0 == .starting }
+        guard down != lastPoolVerdict else { return [] }
+        lastPoolVerdict = down
+        return rules.filter { $0.condition == .noHealthyBackends }.map {
+            Observation(rule: $0.name, target: "pool", active: down,
+                        detail: down ? "no healthy backend among \(backends.count)" : "healthy backends are back")
+        }
+    }
+
+    private func trafficObservations(_ sample: TrafficSample) -> [Observation] {
+        rules.compactMap { rule in
+            switch rule.condition {
+            case .rpsAbove(let threshold):
+                let rate = sample.rate
+                return Observation(rule: rule.name, target: "pool", active: rate > threshold,
+                                   detail: "request rate \(Self.format(rate))/s (threshold \(Self.format(threshold))/s)")
+            case .errorRateAbove(let threshold):
+                guard sample.requests > 0 else { return Observation(rule: rule.name, target: "pool", active: false, detail: "no traffic") }
+                let share = Double(sample.serverErrors) / Double(sample.requests)
+                return Observation(rule: rule.name, target: "pool", active: share > threshold,
+                                   detail: "5xx share \(Self.format(share * 100))% (threshold \(Self.format(threshold * 100))%)")
+            case .p99Above(let threshold):
+                guard sample.requests > 0 else { return Observation(rule: rule.name, target: "pool", active: false, detail: "no traffic") }
+                return Observation(rule: rule.name, target: "pool", active: sample.p99Seconds > threshold.seconds,
+                                   detail: "p99 latency \(Self.format(sample.p99Seconds * 1000)) ms (threshold \(Self.format(threshold.seconds * 1000)) ms)")
+            default:
+                return nil
+            }
+        }
+    }
+
+    static func format(_ value: Double) -> String {
+        value >= 100 || value == value.rounded() ? String(Int(value.rounded())) : String(format1(value))
+    }
+
+    private static func format1(_ value: Double) -> String {
+        let tenths = (value * 10).rounded() / 10
+        return "\(tenths)"
+    }
+}

@@ -1,0 +1,83 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import TugboatCore
+
+/// Heartbeats one monitor (HTTP or TCP) every `interval`; publishes `Signal.monitorChanged`
+/// when it goes down (after `retries` extra failures) or comes back up.
+public struct MonitorRunner: Service {
+    let monitor: MonitorConfig
+    let client: HTTPClient
+    let group: EventLoopGroup
+    let signals: SignalBus
+    let logger: Logger
+
+    public init(monitor: MonitorConfig, client: HTTPClient, group: EventLoopGroup, signals: SignalBus, logger: Logger) {
+        self.monitor = monitor
+        self.client = client
+        self.group = group
+        self.signals = signals
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var up: Bool?
+        var failures = 0
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let started = ContinuousClock.now
+            let failure = await check()
+            if let failure {
+                failures += 1
+                if up != false && failures > monitor.retries {
+                    up = false
+                    logger.warning("monitor down", metadata: ["monitor.name": "\(monitor.name)", "reason": "\(failure)"])
+                    signals.publish(.monitorChanged(name: monitor.name, up: false, reason: failure))
+                }
+            } else {
+                failures = 0
+                if up != true {
+                    if up == false { logger.info("monitor up", metadata: ["monitor.name": "\(monitor.name)"]) }
+                    up = true
+                    signals.publish(.monitorChanged(name: monitor.name, up: true, reason: "check passed"))
+                }
+            }
+            let next = started + monitor.interval
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(until: next) }
+        }
+    }
+
+    /// One check; nil when it passed, else why it failed.
+    public func check() async -> String? {
+        switch monitor.target {
+        case .tcp(let address):
+            do {
+                let channel = try await ClientBootstrap(group: group)
+                    .connectTimeout(.nanoseconds(monitor.timeout.nanoseconds))
+                    .connect(host: address.host, port: address.port).get()
+                try? await channel.close()
+                return nil
+            } catch {
+                return "TCP connect to \(address): \(error)"
+            }
+        case .http(let url, let expectStatus, let expectBody):
+            do {
+                var request = HTTPClientRequest(url: url)
+                request.headers.add(name: "User-Agent", value: "tugboat-monitor")
+                let response = try await client.execute(request, timeout: .nanoseconds(monitor.timeout.nanoseconds))
+                let status = Int(response.status.code)
+                let statusOK = expectStatus.map { $0 == status } ?? (200..<300).contains(status)
+                guard statusOK else { return "HTTP \(status)" }
+                if let expectBody {
+                    let body = try await response.body.collect(upTo: 1 << 20)
+                    guard String(buffer: body).contains(expectBody) else { return "body does not contain \"\(expectBody)\"" }
+                }
+                return nil
+            } catch {
+                return "GET \(url): \(error)"
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import TugboatCore
+import TugboatStore
+
+/// Delivers the outbox: every pending notification whose time has come is sent; success marks it
+/// `sent` with the provider's id, a retryable error schedules the next attempt (exponential backoff
+/// with jitter), a permanent error or the last attempt marks it `failed`. Nothing is dropped silently,
+/// and pending notifications left by a previous run are delivered after a restart.
+public final class OutboxDispatcher: Service, Sendable {
+    public struct RetryPolicy: Sendable {
+        public var firstDelay: Duration = .seconds(1)
+        public var maxDelay: Duration = .seconds(300)
+        public var maxAttempts: Int = 10
+
+        public init(firstDelay: Duration = .seconds(1), maxDelay: Duration = .seconds(300), maxAttempts: Int = 10) {
+            self.firstDelay = firstDelay
+            self.maxDelay = maxDelay
+            self.maxAttempts = maxAttempts
+        }
+
+        /// Full jitter between half and all of the exponential delay.
+        public func delay(afterAttempt attempt: Int) -> Duration {
+            let exponential = firstDelay * (1 << min(attempt - 1, 20))
+            let capped = min(exponential, maxDelay)
+            return capped * Double.random(in: 0.5...1.0)
+        }
+    }
+
+    private let store: Store
+    private let senders: [String: NotificationSender]
+    private let policy: RetryPolicy
+    private let logger: Logger
+    private let wakeUps: AsyncStream<Void>
+    private let wakeUp: AsyncStream<Void>.Continuation
+
+    public init(store: Store, senders: [String: NotificationSender], policy: RetryPolicy = RetryPolicy(), logger: Logger) {
+        self.store = store
+        self.senders = senders
+        self.policy = policy
+        self.logger = logger
+        (wakeUps, wakeUp) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// New notifications were written: deliver now rather than at the next poll.
+    public func notify() { wakeUp.yield() }
+
+    public func run() async throws {
+        let wakeUps = self.wakeUps
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    await self.deliverDue()
+                    let next = (try? self.store.nextDue()) ?? nil
+                    let wait = next.map { max(0, min(1, $0.timeIntervalSinceNow)) } ?? 1
+                    // Sleep until the next retry is due, a new page arrives, or a second passes.
+                    await withTaskGroup(of: Void.self) { sleeper in
+                        sleeper.addTask { try? await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
+                        sleeper.addTask { for await _ in wakeUps { return } }
+                        await sleeper.next()
+                        sleeper.cancelAll()
+                    }
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Sends every due notification once, concurrently. Tests call it directly.
+    public func deliverDue() async {
+        let due: [NotificationRecord]
+        do {
+            due = try store.dueNotifications(now: Date())
+        } catch {
+            logger.error("outbox unreadable", metadata: ["error": "\(error)"])
+            return
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for notification in due {
+                group.addTask { await self.deliver(notification) }
+            }
+        }
+    }
+
+    private func deliver(_ notification: NotificationRecord) async {
+        var record = notification
+        record.attempts += 1
+        let metadata: Logger.Metadata = [
+            "notification.id": "\(record.id ?? 0)", "incident.id": "\(record.incident)",
+            "notification.channel": "\(record.channel)", "notification.kind": "\(record.kind)",
+            "notification.attempt": "\(record.attempts)",
+        ]
+        do {
+            guard let sender = senders[record.channel] else { throw DeliveryError.permanent("channel '\(record.channel)' is not configured") }
+            guard let incident = try? store.incident(id: record.incident) else { throw DeliveryError.permanent("incident \(record.incident) is gone") }
+            record.providerID = try await sender.send(record, incident: incident)
+            record.status = "sent"
+            record.sentAt = Date()
+            record.lastError = nil
+            logger.info("notification sent", metadata: metadata.merging(["provider.id": "\(record.providerID ?? "-")"]) { $1 })
+        } catch let error as DeliveryError {
+            record.lastError = error.description
+            switch error {
+            case .permanent:
+                record.status = "failed"
+                logger.error("notification failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            case .retryable(_, let retryAfter):
+                if record.attempts >= policy.maxAttempts {
+                    record.status = "failed"
+                    record.lastError = "gave up after \(record.attempts) attempts: \(error)"
+                    logger.error("notification failed", metadata: metadata.merging(["error": "\(record.lastError!)"]) { $1 })
+                } else {
+                    let delay = max(retryAfter ?? .zero, policy.delay(afterAttempt: record.attempts))
+                    record.nextAttemptAt = Date().addingTimeInterval(delay.seconds)
+                    logger.warning("notification will be retried", metadata: metadata.merging([
+                        "error": "\(error)", "retry.in": "\(DurationParser.format(delay))",
+                    ]) { $1 })
+                }
+            }
+        } catch {
+            record.lastError = "\(error)"
+            record.nextAttemptAt = Date().addingTimeInterval(policy.delay(afterAttempt: record.attempts).seconds)
+        }
+        do {
+            try store.update(record)
+        } catch {
+            logger.error("outbox write failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+        }
+    }
+}

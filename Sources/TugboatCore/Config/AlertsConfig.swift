@@ -1,0 +1,130 @@
+/// `monitors:` — heartbeat targets beyond the pool (the public front itself, a database port).
+public struct MonitorConfig: Sendable, Equatable {
+    public enum Target: Sendable, Equatable {
+        /// GET `url`, expecting `expectStatus` (any 2xx when nil) and, if set, `expectBody` in the body.
+        case http(url: String, expectStatus: Int?, expectBody: String?)
+        /// A TCP connect.
+        case tcp(HostPort)
+    }
+
+    public var name: String
+    public var target: Target
+    public var interval: Duration = .seconds(15)
+    public var timeout: Duration = .seconds(2)
+    /// Extra failed checks in a row before the monitor counts as down (0: the first failure).
+    public var retries: Int = 0
+
+    public init(name: String, target: Target) {
+        self.name = name
+        self.target = target
+    }
+}
+
+/// What a rule watches.
+public enum AlertCondition: Sendable, Equatable {
+    /// A monitor is down.
+    case down(monitor: String)
+    /// A pool backend is unhealthy (one incident per backend).
+    case backendDown
+    /// No backend in the pool is healthy.
+    case noHealthyBackends
+    /// Requests per second above the threshold.
+    case rpsAbove(Double)
+    /// Share of 5xx responses (0…1) above the threshold, over the last second with traffic.
+    case errorRateAbove(Double)
+    /// 99th percentile latency above the threshold.
+    case p99Above(Duration)
+
+    public var name: String {
+        switch self {
+        case .down: "down"
+        case .backendDown: "backend-down"
+        case .noHealthyBackends: "no-healthy-backends"
+        case .rpsAbove: "rps-above"
+        case .errorRateAbove: "error-rate-above"
+        case .p99Above: "p99-above"
+        }
+    }
+}
+
+/// `alerts.rules[]`.
+public struct AlertRule: Sendable, Equatable {
+    public struct Escalation: Sendable, Equatable {
+        public var after: Duration
+        public var channels: [String]
+        public init(after: Duration, channels: [String]) {
+            self.after = after
+            self.channels = channels
+        }
+    }
+
+    public var name: String
+    public var condition: AlertCondition
+    /// How long the condition must hold before the incident fires (Prometheus' `for`).
+    public var pendingFor: Duration = .zero
+    /// How long a firing incident stays firing after the condition clears (against flapping).
+    public var keepFiringFor: Duration = .zero
+    public var channels: [String] = []
+    public var escalate: Escalation?
+
+    public init(name: String, condition: AlertCondition) {
+        self.name = name
+        self.condition = condition
+    }
+}
+
+/// `alerts:`.
+public struct AlertsConfig: Sendable, Equatable {
+    public var rules: [AlertRule] = []
+    /// Reminder interval while firing and not acknowledged; 0 pages once per incident.
+    public var repeatInterval: Duration = .zero
+    public var channels: [String: ChannelConfig] = [:]
+
+    public init() {}
+}
+
+/// A way to reach the person on call.
+public enum ChannelConfig: Sendable, Equatable {
+    case twilioCall(TwilioConfig)
+    case twilioSMS(TwilioConfig)
+    case webhook(url: String)
+    case slack(url: String)
+    /// Runs a program (argv) with the incident as JSON on stdin.
+    case command([String])
+    case log
+
+    /// A voice call only ever pages; it never phones to say all is well.
+    public var carriesText: Bool {
+        if case .twilioCall = self { return false }
+        return true
+    }
+
+    public var kind: String {
+        switch self {
+        case .twilioCall: "twilio-call"
+        case .twilioSMS: "twilio-sms"
+        case .webhook: "webhook"
+        case .slack: "slack"
+        case .command: "command"
+        case .log: "log"
+        }
+    }
+}
+
+/// The Twilio account and numbers of a `twilio-call` or `twilio-sms` channel.
+public struct TwilioConfig: Sendable, Equatable {
+    public var accountSID: String
+    public var authToken: Secret
+    public var from: String
+    public var to: [String]
+    /// Where the API lives; tests point it at a local contract server.
+    public var apiBase: String = "https://api.twilio.com"
+    public var statusCallback: String?
+
+    public init(accountSID: String, authToken: Secret, from: String, to: [String]) {
+        self.accountSID = accountSID
+        self.authToken = authToken
+        self.from = from
+        self.to = to
+    }
+}

@@ -1,0 +1,197 @@
+// Parsing of `monitors:` and `alerts:`.
+extension ConfigLoader {
+    static func parseMonitors(_ value: YAMLValue) throws -> [MonitorConfig] {
+        var monitors: [MonitorConfig] = []
+        for item in try value.sequence() {
+            let keys = try item.mapping(allowed: ["name", "url", "tcp", "interval", "timeout", "retries", "expect-status", "expect-body"])
+            guard let nameValue = keys["name"] else { throw item.error("'\(item.key).name' is required") }
+            let name = try nameValue.string()
+            guard !monitors.contains(where: { $0.name == name }) else { throw nameValue.error("monitor '\(name)' is defined twice") }
+            let target: MonitorConfig.Target
+            switch (keys["url"], keys["tcp"]) {
+            case (let url?, nil):
+                let text = try url.string()
+                guard text.hasPrefix("http://") || text.hasPrefix("https://") else {
+                    throw url.error("'\(url.key)' must be an http:// or https:// URL, got '\(text)'")
+                }
+                target = .http(url: text,
+                               expectStatus: try keys["expect-status"]?.int(range: 100...599),
+                               expectBody: try keys["expect-body"]?.string())
+            case (nil, let tcp?):
+                target = .tcp(try tcp.hostPort())
+            default:
+                throw item.error("'\(item.key)' needs exactly one of 'url' (HTTP check) or 'tcp' (host:port)")
+            }
+            var monitor = MonitorConfig(name: name, target: target)
+            if let interval = keys["interval"] { monitor.interval = try interval.duration() }
+            if let timeout = keys["timeout"] { monitor.timeout = try timeout.duration() }
+            if let retries = keys["retries"] { monitor.retries = try retries.int(range: 0...100) }
+            monitors.append(monitor)
+        }
+        return monitors
+    }
+
+    static func parseAlerts(_ value: YAMLValue, monitors: [MonitorConfig]) throws -> AlertsConfig {
+        var alerts = AlertsConfig()
+        let keys = try value.mapping(allowed: ["rules", "repeat", "channels"])
+        if let repeatValue = keys["repeat"] { alerts.repeatInterval = try repeatValue.duration(allowZero: true) }
+        if let channels = keys["channels"] {
+            for (name, channel) in try channels.orderedMapping() {
+                alerts.channels[name] = try parseChannel(channel)
+            }
+        }
+        if let rules = keys["rules"] {
+            for item in try rules.sequence() {
+                let rule = try parseRule(item, channels: alerts.channels, monitors: monitors)
+                guard !alerts.rules.contains(where: { $0.name == rule.name }) else {
+                    throw item.error("rule '\(rule.name)' is defined twice")
+                }
+                alerts.rules.append(rule)
+            }
+        }
+        return alerts
+    }
+
+    static func parseRule(_ item: YAMLValue, channels: [String: ChannelConfig], monitors: [MonitorConfig]) throws -> AlertRule {
+        let keys = try item.mapping(allowed: ["name", "condition", "monitor", "threshold", "for", "keep-firing-for", "channels", "escalate"])
+        guard let nameValue = keys["name"] else { throw item.error("'\(item.key).name' is required") }
+        guard let conditionValue = keys["condition"] else { throw item.error("'\(item.key).condition' is required") }
+        let name = try nameValue.string()
+        let conditionName = try conditionValue.string()
+        func threshold() throws -> YAMLValue {
+            guard let threshold = keys["threshold"] else {
+                throw conditionValue.error("rule '\(name)': condition \(conditionName) needs a 'threshold'")
+            }
+            return threshold
+        }
+        let condition: AlertCondition
+        switch conditionName {
+        case "down":
+            guard let monitorValue = keys["monitor"] else { throw conditionValue.error("rule '\(name)': condition down needs a 'monitor'") }
+            let monitor = try monitorValue.string()
+            guard monitors.contains(where: { $0.name == monitor }) else {
+                throw monitorValue.error("rule '\(name)': no monitor named '\(monitor)' (monitors: \(monitors.map(\.name).joined(separator: ", ")))")
+            }
+            condition = .down(monitor: monitor)
+        case "backend-down": condition = .backendDown
+        case "no-healthy-backends": condition = .noHealthyBackends
+        case "rps-above":
+            condition = .rpsAbove(try threshold().number(range: 0...1e9))
+        case "error-rate-above":
+            let value = try threshold()
+            let text = try value.string()
+            let fraction = text.hasSuffix("%") ? Double(text.dropLast()).map { $0 / 100 } : Double(text)
+            guard let fraction, (0...1).contains(fraction) else {
+                throw value.error("'\(value.key)' must be a share like 0.05 or 5%, got '\(text)'")
+            }
+            condition = .errorRateAbove(fraction)
+        case "p99-above":
+            condition = .p99Above(try threshold().duration())
+        case "instance-exited":
+            throw conditionValue.error("rule '\(name)': condition instance-exited needs 'scaling', which this version does not support yet")
+        default:
+            throw conditionValue.error("rule '\(name)': unknown condition '\(conditionName)' (expected down, backend-down, no-healthy-backends, rps-above, error-rate-above, p99-above)")
+        }
+        if let monitor = keys["monitor"], condition.name != "down" {
+            throw monitor.error("rule '\(name)': 'monitor' only goes with condition down")
+        }
+        var rule = AlertRule(name: name, condition: condition)
+        if let pending = keys["for"] { rule.pendingFor = try pending.duration(allowZero: true) }
+        if let keep = keys["keep-firing-for"] { rule.keepFiringFor = try keep.duration(allowZero: true) }
+        if let list = keys["channels"] { rule.channels = try channelNames(list, known: channels, rule: name) }
+        if let escalate = keys["escalate"] {
+            let escalation = try escalate.mapping(allowed: ["after", "channels"])
+            guard let after = escalation["after"], let list = escalation["channels"] else {
+                throw escalate.error("'\(escalate.key)' needs 'after' and 'channels'")
+            }
+            rule.escalate = .init(after: try after.duration(), channels: try channelNames(list, known: channels, rule: name))
+        }
+        return rule
+    }
+
+    private static func channelNames(_ list: YAMLValue, known: [String: ChannelConfig], rule: String) throws -> [String] {
+        try list.sequence().map { item in
+            let name = try item.string()
+            guard known[name] != nil else {
+                throw item.error("rule '\(rule)': no channel named '\(name)' under alerts.channels (have: \(known.keys.sorted().joined(separator: ", ")))")
+            }
+            return name
+        }
+    }
+
+    static func parseChannel(_ value: YAMLValue) throws -> ChannelConfig {
+        let kinds = ["twilio-call", "twilio-sms", "webhook", "slack", "command", "log"]
+        let keys = try value.mapping(allowed: kinds)
+        guard keys.count == 1, let (kind, body) = keys.first else {
+            throw value.error("'\(value.key)' needs exactly one of: \(kinds.joined(separator: ", "))")
+        }
+        switch kind {
+        case "twilio-call": return .twilioCall(try parseTwilio(body))
+        case "twilio-sms": return .twilioSMS(try parseTwilio(body))
+        case "webhook", "slack":
+            let fields = try body.mapping(allowed: ["url"])
+            guard let url = fields["url"] else { throw body.error("'\(body.key).url' is required") }
+            let text = try url.string()
+            guard text.hasPrefix("http://") || text.hasPrefix("https://") else {
+                throw url.error("'\(url.key)' must be an http:// or https:// URL, got '\(text)'")
+            }
+            return kind == "webhook" ? .webhook(url: text) : .slack(url: text)
+        case "command":
+            let fields = try body.mapping(allowed: ["run"])
+            guard let run = fields["run"] else { throw body.error("'\(body.key).run' is required") }
+            let argv: [String]
+            if case .sequence = run.node {
+                argv = try run.sequence().map { try $0.string() }
+            } else {
+                argv = ["/bin/sh", "-c", try run.string()]
+            }
+            guard !argv.isEmpty else { throw run.error("'\(run.key)' is empty") }
+            return .command(argv)
+        default:
+            return .log
+        }
+    }
+
+    static func parseTwilio(_ value: YAMLValue) throws -> TwilioConfig {
+        let keys = try value.mapping(allowed: ["account-sid", "auth-token", "from", "to", "api-base", "status-callback"])
+        func required(_ key: String) throws -> YAMLValue {
+            guard let field = keys[key] else { throw value.error("'\(value.key).\(key)' is required") }
+            return field
+        }
+        let sidValue = try required("account-sid")
+        let sid = try sidValue.string()
+        guard sid.hasPrefix("AC"), sid.count == 34, sid.dropFirst(2).allSatisfy(\.isHexDigit) else {
+            throw sidValue.error("'\(sidValue.key)' must be a Twilio account SID: AC followed by 32 hex digits")
+        }
+        let token = try required("auth-token").string()
+        guard !token.isEmpty else { throw try required("auth-token").error("'\(value.key).auth-token' is empty") }
+        let fromValue = try required("from")
+        let from = try phoneNumber(fromValue)
+        let toValue = try required("to")
+        let to: [String]
+        if case .sequence = toValue.node {
+            to = try toValue.sequence().map(phoneNumber)
+        } else {
+            to = [try phoneNumber(toValue)]
+        }
+        guard !to.isEmpty else { throw toValue.error("'\(toValue.key)' needs at least one number") }
+        var twilio = TwilioConfig(accountSID: sid, authToken: Secret(token), from: from, to: to)
+        if let base = keys["api-base"] {
+            let text = try base.string()
+            guard text.hasPrefix("http://") || text.hasPrefix("https://") else {
+                throw base.error("'\(base.key)' must be an http:// or https:// URL, got '\(text)'")
+            }
+            twilio.apiBase = text.hasSuffix("/") ? String(text.dropLast()) : text
+        }
+        if let callback = keys["status-callback"] { twilio.statusCallback = try callback.string() }
+        return twilio
+    }
+
+    private static func phoneNumber(_ value: YAMLValue) throws -> String {
+        let text = try value.string()
+        guard text.hasPrefix("+"), text.count >= 8, text.count <= 16, text.dropFirst().allSatisfy(\.isNumber) else {
+            throw value.error("'\(value.key)' must be a phone number in E.164 form like +14155550100, got '\(text)'")
+        }
+        return text
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import GRDB
+
+/// The embedded store (SQLite through GRDB): incidents and the notification outbox.
+/// Every write is a transaction; the store is safe to use from any task.
+public final class Store: Sendable {
+    private let database: DatabaseQueue
+
+    /// Opens (creating if needed) the database at `path`; `":memory:"` for a throwaway one.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        if path == ":memory:" {
+            database = try DatabaseQueue(configuration: configuration)
+        } else {
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+            database = try DatabaseQueue(path: path, configuration: configuration)
+        }
+        try Self.migrator.migrate(database)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: incidents and outbox") { db in
+            try db.create(table: "incident") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("rule", .text).notNull()
+                t.column("target", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("summary", .text).notNull()
+                t.column("startedAt", .datetime).notNull()
+                t.column("firedAt", .datetime)
+                t.column("acknowledgedAt", .datetime)
+                t.column("resolvedAt", .datetime)
+            }
+            try db.create(table: "notification") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("incident", .integer).notNull().references("incident")
+                t.column("channel", .text).notNull()
+                t.column("recipient", .text)
+                t.column("kind", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("attempts", .integer).notNull()
+                t.column("providerID", .text)
+                t.column("lastError", .text)
+                t.column("text", .text).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.column("nextAttemptAt", .datetime).notNull()
+                t.column("sentAt", .datetime)
+            }
+            try db.create(index: "notification_due", on: "notification", columns: ["status", "nextAttemptAt"])
+        }
+        return migrator
+    }
+
+    // MARK: Incidents
+
+    /// Saves an incident (inserting it when new) together with the notifications it causes, atomically.
+    @discardableResult
+    public func save(_ incident: IncidentRecord, notifications: [NotificationRecord] = []) throws -> IncidentRecord {
+        try database.write { db in
+            var incident = incident
+            try incident.save(db)
+            for var notification in notifications {
+                notification.incident = incident.id!
+                try notification.insert(db)
+            }
+            return incident
+        }
+    }
+
+    public func incident(id: Int64) throws -> IncidentRecord? {
+        try database.read { db in try IncidentRecord.fetchOne(db, key: id) }
+    }
+
+    /// Newest first.
+    public func incidents(limit: Int = 200) throws -> [IncidentRecord] {
+        try database.read { db in
+            try IncidentRecord.order(Column("id").desc).limit(limit).fetchAll(db)
+        }
+    }
+
+    /// Incidents not yet resolved (reloaded after a restart, so a firing one does not page again).
+    public func openIncidents() throws -> [IncidentRecord] {
+        try database.read { db in
+            try IncidentRecord.filter(Column("state") != "resolved").order(Column("id")).fetchAll(db)
+        }
+    }
+
+    // MARK: Outbox
+
+    /// Pending notifications whose next attempt is due, oldest first.
+    public func dueNotifications(now: Date, limit: Int = 50) throws -> [NotificationRecord] {
+        try database.read { db in
+            try NotificationRecord
+                .filter(Column("status") == "pending" && Column("nextAttemptAt") <= now)
+                .order(Column("nextAttemptAt"), Column("id"))
+                .limit(limit)
+                .fetchAll(db)
+        }
+    }
+
+    /// The earliest time a pending notification is due, if any.
+    public func nextDue() throws -> Date? {
+        try database.read { db in
+            try Date.fetchOne(db, sql: "SELECT MIN(nextAttemptAt) FROM notification WHERE status = 'pending'")
+        }
+    }
+
+    public func update(_ notification: NotificationRecord) throws {
+        try database.write { db in try notification.update(db) }
+    }
+
+    public func notifications(incident: Int64? = nil, limit: Int = 500) throws -> [NotificationRecord] {
+        try database.read { db in
+            var request = NotificationRecord.order(Column("id").desc).limit(limit)
+            if let incident { request = request.filter(Column("incident") == incident) }
+            return try request.fetchAll(db)
+        }
+    }
+}
