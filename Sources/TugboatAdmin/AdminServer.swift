@@ -1,10 +1,13 @@
+import Foundation
 import Hummingbird
+import NIOFoundationCompat
 import Logging
 import NIOCore
 import TugboatCore
 
 /// The admin listener: JSON API, Prometheus `/metrics`, `/healthz`.
 public enum AdminServer {
+    // Routes: /healthz (open); with the token: /api/pool, /metrics, /api/incidents[/{id}[/ack]], /api/notifications.
     public static func makeRouter(state: AdminState) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/healthz") { _, _ in "ok\n" }
@@ -20,7 +23,38 @@ public enum AdminServer {
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
         }
+        addIncidentRoutes(protected, state: state)
         return router
+    }
+
+    static func addIncidentRoutes(_ group: RouterGroup<BasicRequestContext>, state: AdminState) {
+        @Sendable func json(_ status: HTTPResponse.Status, _ message: String) -> Response {
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            let escaped = message.replacingOccurrences(of: "\"", with: "'")
+            return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{\"error\":\"\(escaped)\"}\n")))
+        }
+        group.get("/api/incidents") { _, _ -> Response in
+            guard let store = state.store else { return try Response.json([IncidentView]()) }
+            return try Response.json(try store.incidents().map { IncidentView($0) })
+        }
+        group.get("/api/incidents/{id}") { _, context -> Response in
+            guard let id = context.parameters.get("id", as: Int64.self) else { return json(.badRequest, "incident id must be a number") }
+            guard let store = state.store, let record = try store.incident(id: id) else { return json(.notFound, "no incident \(id)") }
+            return try Response.json(IncidentView(record, notifications: try store.notifications(incident: id)))
+        }
+        group.post("/api/incidents/{id}/ack") { _, context -> Response in
+            guard let id = context.parameters.get("id", as: Int64.self) else { return json(.badRequest, "incident id must be a number") }
+            guard let store = state.store, let record = try store.incident(id: id) else { return json(.notFound, "no incident \(id)") }
+            guard let alerts = state.alerts, await alerts.acknowledge(incident: id) else {
+                return json(.conflict, "incident \(id) is \(record.state), not firing")
+            }
+            return try Response.json(IncidentView(try store.incident(id: id) ?? record))
+        }
+        group.get("/api/notifications") { _, _ -> Response in
+            guard let store = state.store else { return try Response.json([NotificationView]()) }
+            return try Response.json(try store.notifications().map(NotificationView.init))
+        }
     }
 
     /// A Hummingbird application (a swift-service-lifecycle Service) on `listen`.
@@ -35,5 +69,16 @@ public enum AdminServer {
             onServerRunning: { channel in await onRunning(channel.localAddress) },
             logger: logger
         )
+    }
+}
+
+extension Response {
+    /// A JSON response of an encodable value (snake_case keys are spelled in the view types).
+    static func json<T: Encodable>(_ value: T) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(data: try encoder.encode(value))))
     }
 }

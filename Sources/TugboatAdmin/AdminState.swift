@@ -1,6 +1,8 @@
 import Prometheus
+import TugboatAlerts
 import TugboatCore
 import TugboatProxy
+import TugboatStore
 
 /// What the admin API reads: the pool, the traffic collector and the metrics registry.
 public struct AdminState: Sendable {
@@ -9,8 +11,13 @@ public struct AdminState: Sendable {
     public let dataPlane: ProxyDataPlane
     public let registry: PrometheusCollectorRegistry
     public let token: Secret?
+    public let store: Store?
+    public let alerts: AlertManager?
 
-    public init(pool: Pool, traffic: TrafficCollector, dataPlane: ProxyDataPlane, registry: PrometheusCollectorRegistry, token: Secret?) {
+    public init(pool: Pool, traffic: TrafficCollector, dataPlane: ProxyDataPlane, registry: PrometheusCollectorRegistry,
+                token: Secret?, store: Store? = nil, alerts: AlertManager? = nil) {
+        self.store = store
+        self.alerts = alerts
         self.pool = pool
         self.traffic = traffic
         self.dataPlane = dataPlane

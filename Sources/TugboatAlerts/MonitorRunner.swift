@@ -60,7 +60,7 @@ public struct MonitorRunner: Service {
                 try? await channel.close()
                 return nil
             } catch {
-                return "TCP connect to \(address): \(error)"
+                return "TCP connect to \(address): \(ErrorText.short(error))"
             }
         case .http(let url, let expectStatus, let expectBody):
             do {
@@ -76,7 +76,7 @@ public struct MonitorRunner: Service {
                 }
                 return nil
             } catch {
-                return "GET \(url): \(error)"
+                return "GET \(url): \(ErrorText.short(error))"
             }
         }
     }

@@ -44,7 +44,7 @@ public struct HealthProbe: Sendable {
         connect.whenComplete { result in
             switch result {
             case .failure(let error):
-                promise.succeed(.failed("connect: \(error)"))
+                promise.succeed(.failed(ErrorText.short(error)))
             case .success(let channel):
                 guard let request else {
                     promise.succeed(.passed)

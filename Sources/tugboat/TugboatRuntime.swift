@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Logging
 import Metrics
 import NIOCore
@@ -5,11 +6,14 @@ import NIOPosix
 import Prometheus
 import ServiceLifecycle
 import TugboatAdmin
+import TugboatAlerts
 import TugboatCore
 import TugboatHealth
 import TugboatProxy
+import TugboatStore
 
-/// Wires every part into one ServiceGroup: proxy, health checks, traffic collector, admin API.
+/// Wires every part into one ServiceGroup: proxy, health checks, traffic collector, monitors,
+/// alerts and their outbox, admin API.
 /// SIGTERM and SIGINT shut it down gracefully (the proxy drains first).
 struct TugboatRuntime {
     let config: TugboatConfig
@@ -30,12 +34,27 @@ struct TugboatRuntime {
                 logger.error("backend address does not resolve", metadata: ["backend.address": "\(address)"])
             }
         }
+
+        let store = try Self.openStore(config, logger: logger)
+        let httpClient = HTTPClient(eventLoopGroupProvider: .shared(group))
+        let senders = config.alerts.channels.mapValues {
+            Senders.make($0, client: httpClient, timeout: config.alerts.timeout, logger: logger)
+        }
+        let retry = OutboxDispatcher.RetryPolicy(firstDelay: config.alerts.retryFirst, maxDelay: config.alerts.retryMax,
+                                                 maxAttempts: config.alerts.retryAttempts)
+        let dispatcher = OutboxDispatcher(store: store, senders: senders, policy: retry, logger: logger)
+        // Created before the pool is filled, so it sees every signal from the first one on.
+        let alerts = AlertManager(config: config.alerts, store: store, signals: signals, dispatcher: dispatcher, logger: logger)
+        let monitors = config.monitors.map {
+            MonitorRunner(monitor: $0, client: httpClient, group: group, signals: signals, logger: logger)
+        }
         for backend in config.pool.backends { await pool.add(backend) }
 
         let proxy = ProxyServer(dataPlane: dataPlane, logger: logger)
         let health = HealthMonitor(pool: pool, signals: signals, config: config.pool, group: group, logger: logger)
         let traffic = TrafficCollector(dataPlane: dataPlane, signals: signals)
-        let adminState = AdminState(pool: pool, traffic: traffic, dataPlane: dataPlane, registry: registry, token: config.admin.token)
+        let adminState = AdminState(pool: pool, traffic: traffic, dataPlane: dataPlane, registry: registry,
+                                    token: config.admin.token, store: store, alerts: alerts)
         let admin = AdminServer.makeApplication(state: adminState, listen: config.admin.listen, logger: logger) { address in
             let text = address.flatMap { a in a.port.map { "\(a.ipAddress ?? "?"):\($0)" } } ?? "?"
             logger.info("admin listening", metadata: ["admin.address": "\(text)"])
@@ -44,14 +63,25 @@ struct TugboatRuntime {
         let services = ServiceGroup(
             configuration: .init(
                 services: [
-                    .init(service: admin), .init(service: traffic), .init(service: health),
-                    .init(service: proxy),
-                ],
+                    .init(service: admin), .init(service: dispatcher), .init(service: alerts), .init(service: traffic),
+                    .init(service: health),
+                ] + monitors.map { .init(service: $0) } + [.init(service: proxy)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )
         try await services.run()
+        try? await httpClient.shutdown()
         try? await group.shutdownGracefully()
+    }
+}
+
+extension TugboatRuntime {
+    /// `state: sqlite:PATH` opens the file; the Redis registry comes with clustering, and until then
+    /// such a node keeps its incidents in memory.
+    static func openStore(_ config: TugboatConfig, logger: Logger) throws -> Store {
+        if let path = config.sqlitePath { return try Store(path: path) }
+        logger.warning("state: \(config.state) is not supported by this version yet; incidents are kept in memory")
+        return try Store(path: ":memory:")
     }
 }

@@ -13,19 +13,34 @@ public protocol NotificationSender: Sendable {
 
 /// Builds the sender for a configured channel.
 public enum Senders {
-    public static func make(_ config: ChannelConfig, client: HTTPClient, logger: Logger) -> NotificationSender {
+    public static func make(_ config: ChannelConfig, client: HTTPClient, timeout: Duration, logger: Logger) -> NotificationSender {
+        let http = HTTPPoster(client: client, timeout: .nanoseconds(timeout.nanoseconds))
         switch config {
-        case .twilioCall(let twilio): TwilioSender(twilio: twilio, mode: .call, client: client)
-        case .twilioSMS(let twilio): TwilioSender(twilio: twilio, mode: .sms, client: client)
-        case .webhook(let url): WebhookSender(url: url, slack: false, client: client)
-        case .slack(let url): WebhookSender(url: url, slack: true, client: client)
-        case .command(let argv): CommandSender(argv: argv)
-        case .log: LogSender(logger: logger)
+        case .twilioCall(let twilio): return TwilioSender(twilio: twilio, mode: .call, http: http)
+        case .twilioSMS(let twilio): return TwilioSender(twilio: twilio, mode: .sms, http: http)
+        case .webhook(let url): return WebhookSender(url: url, slack: false, http: http)
+        case .slack(let url): return WebhookSender(url: url, slack: true, http: http)
+        case .command(let argv): return CommandSender(argv: argv, timeout: timeout)
+        case .log: return LogSender(logger: logger)
         }
     }
+}
 
-    /// POSTs and classifies the answer: 2xx ok, 429 and 5xx retryable, other 4xx permanent.
-    static func post(_ client: HTTPClient, url: String, headers: [(String, String)], body: ByteBuffer,
+/// POSTs and classifies the answer: 2xx ok, 429 and 5xx retryable, other 4xx permanent;
+/// timeouts and refused connections are retryable.
+struct HTTPPoster: Sendable {
+    let client: HTTPClient
+    let timeout: TimeAmount
+
+    func post(url: String, headers: [(String, String)], body: ByteBuffer,
+              describe: (Int, ByteBuffer) -> String) async throws(DeliveryError) -> (Int, ByteBuffer) {
+        try await Senders.post(client, url: url, headers: headers, body: body, timeout: timeout, describe: describe)
+    }
+}
+
+extension Senders {
+
+    static func post(_ client: HTTPClient, url: String, headers: [(String, String)], body: ByteBuffer, timeout: TimeAmount,
                      describe: (Int, ByteBuffer) -> String) async throws(DeliveryError) -> (Int, ByteBuffer) {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
@@ -35,12 +50,12 @@ public enum Senders {
         let responseBody: ByteBuffer
         let retryAfter: String?
         do {
-            let response = try await client.execute(request, timeout: .seconds(10))
+            let response = try await client.execute(request, timeout: timeout)
             status = Int(response.status.code)
             retryAfter = response.headers.first(name: "retry-after")
             responseBody = try await response.body.collect(upTo: 1 << 20)
         } catch {
-            throw .retryable("\(url.split(separator: "?")[0]): \(error)")
+            throw .retryable("\(url.split(separator: "?")[0]): \(ErrorText.short(error))")
         }
         switch status {
         case 200..<300:
@@ -60,7 +75,7 @@ struct TwilioSender: NotificationSender {
     enum Mode { case call, sms }
     let twilio: TwilioConfig
     let mode: Mode
-    let client: HTTPClient
+    let http: HTTPPoster
 
     func send(_ notification: NotificationRecord, incident: IncidentRecord) async throws(DeliveryError) -> String? {
         guard let to = notification.recipient else { throw .permanent("no recipient number") }
@@ -73,8 +88,8 @@ struct TwilioSender: NotificationSender {
         }
         if let callback = twilio.statusCallback { fields.append(("StatusCallback", callback)) }
         let credentials = Data("\(twilio.accountSID):\(twilio.authToken.value)".utf8).base64EncodedString()
-        let (_, body) = try await Senders.post(
-            client, url: url,
+        let (_, body) = try await http.post(
+            url: url,
             headers: [("Authorization", "Basic \(credentials)"), ("Content-Type", "application/x-www-form-urlencoded")],
             body: ByteBuffer(string: FormEncoding.encode(fields)),
             describe: Self.describeError
@@ -96,12 +111,12 @@ struct TwilioSender: NotificationSender {
 struct WebhookSender: NotificationSender {
     let url: String
     let slack: Bool
-    let client: HTTPClient
+    let http: HTTPPoster
 
     func send(_ notification: NotificationRecord, incident: IncidentRecord) async throws(DeliveryError) -> String? {
         let payload: [String: Any] = slack ? ["text": notification.text] : IncidentPayload.json(incident, notification: notification)
         let data = (try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])) ?? Data()
-        _ = try await Senders.post(client, url: url, headers: [("Content-Type", "application/json")],
+        _ = try await http.post(url: url, headers: [("Content-Type", "application/json")],
                                    body: ByteBuffer(data: data)) { status, body in
             "HTTP \(status) from \(url.split(separator: "?")[0]): \(String(buffer: body).prefix(200))"
         }
@@ -112,13 +127,14 @@ struct WebhookSender: NotificationSender {
 /// `command`: runs the program with the incident as JSON on stdin; exit 0 is delivered.
 struct CommandSender: NotificationSender {
     let argv: [String]
+    let timeout: Duration
 
     func send(_ notification: NotificationRecord, incident: IncidentRecord) async throws(DeliveryError) -> String? {
         let payload = IncidentPayload.json(incident, notification: notification)
         let data = (try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])) ?? Data()
         let status: Int32
         do {
-            status = try await ProcessRunner.run(argv, stdin: data, timeout: .seconds(30))
+            status = try await ProcessRunner.run(argv, stdin: data, timeout: timeout)
         } catch {
             throw .retryable("command \(argv[0]): \(error)")
         }

@@ -79,6 +79,12 @@ public struct AlertsConfig: Sendable, Equatable {
     /// Reminder interval while firing and not acknowledged; 0 pages once per incident.
     public var repeatInterval: Duration = .zero
     public var channels: [String: ChannelConfig] = [:]
+    /// How long one delivery attempt may take (an HTTP request to Twilio, a webhook, a command).
+    public var timeout: Duration = .seconds(10)
+    /// Retries of a failed delivery: exponential backoff from `first`, capped at `max`, `attempts` in all.
+    public var retryFirst: Duration = .seconds(1)
+    public var retryMax: Duration = .seconds(300)
+    public var retryAttempts: Int = 10
 
     public init() {}
 }

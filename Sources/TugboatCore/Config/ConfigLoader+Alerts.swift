@@ -33,8 +33,16 @@ extension ConfigLoader {
 
     static func parseAlerts(_ value: YAMLValue, monitors: [MonitorConfig]) throws -> AlertsConfig {
         var alerts = AlertsConfig()
-        let keys = try value.mapping(allowed: ["rules", "repeat", "channels"])
+        let keys = try value.mapping(allowed: ["rules", "repeat", "channels", "timeout", "retry"])
         if let repeatValue = keys["repeat"] { alerts.repeatInterval = try repeatValue.duration(allowZero: true) }
+        if let timeout = keys["timeout"] { alerts.timeout = try timeout.duration() }
+        if let retry = keys["retry"] {
+            let fields = try retry.mapping(allowed: ["first", "max", "attempts"])
+            if let first = fields["first"] { alerts.retryFirst = try first.duration() }
+            if let max = fields["max"] { alerts.retryMax = try max.duration() }
+            if let attempts = fields["attempts"] { alerts.retryAttempts = try attempts.int(range: 1...100) }
+            if alerts.retryMax < alerts.retryFirst { throw retry.error("'alerts.retry.max' must not be shorter than 'alerts.retry.first'") }
+        }
         if let channels = keys["channels"] {
             for (name, channel) in try channels.orderedMapping() {
                 alerts.channels[name] = try parseChannel(channel)

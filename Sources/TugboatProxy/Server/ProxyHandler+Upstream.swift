@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import TugboatCore
 
 // Phases 2 and 3: choose an upstream, send it the rewritten request; retry where that is safe.
 extension ProxyHandler {
@@ -86,9 +87,7 @@ extension ProxyHandler {
     }
 
     private static func describe(_ error: Error?) -> String {
-        guard let error else { return "closed" }
-        if let ioError = error as? IOError { return "\(ioError.description)" }
-        return "\(error)"
+        error.map(ErrorText.short) ?? "closed"
     }
 
     // MARK: Local answers (no backend response)

@@ -26,10 +26,12 @@ struct DemoCommand: AsyncParsableCommand {
         var config = TugboatConfig()
         config.listen = HostPort(host: "127.0.0.1", port: port)
         config.admin.listen = HostPort(host: "127.0.0.1", port: adminPort)
-        config.state = "sqlite:./tugboat-demo.db"
+        config.state = "sqlite:" + NSTemporaryDirectory() + "tugboat-demo-\(port).db"
         config.pool.backends = ports.map { HostPort(host: "127.0.0.1", port: $0) }
         config.pool.health.interval = .seconds(1)
         config.pool.drain = .seconds(5)
+        config.pool.health.fall = 2
+        Self.addDemoAlerts(&config)
         LogSetup.bootstrap(level: logLevel)
 
         let children = try ports.map { try Self.launchDemoApp(port: $0) }
@@ -45,11 +47,28 @@ struct DemoCommand: AsyncParsableCommand {
           curl http://127.0.0.1:\(port)/work?ms=50              # burns 50 ms of CPU on a backend
           curl http://127.0.0.1:\(adminPort)/api/pool            # backends, states, in-flight, requests, rps
           curl http://127.0.0.1:\(adminPort)/metrics             # Prometheus
-          curl http://127.0.0.1:\(ports[0])/crash                # kill one backend; watch it turn unhealthy
+          curl http://127.0.0.1:\(ports[0])/crash                # kill one backend: an incident pages the log
+          curl http://127.0.0.1:\(adminPort)/api/incidents       # incidents, and /api/notifications for the pages
         Ctrl-C stops everything.
         """)
         fflush(nil)
         try await TugboatRuntime(config: config).run()
+    }
+
+    /// The demo pages to the `log` channel: no account needed to see incidents open and resolve.
+    static func addDemoAlerts(_ config: inout TugboatConfig) {
+        var front = MonitorConfig(name: "front", target: .http(url: "http://\(config.listen)/health", expectStatus: nil, expectBody: nil))
+        front.interval = .seconds(2)
+        front.retries = 2  // the backends need a moment to pass their first checks
+        config.monitors = [front]
+        config.alerts.channels = ["log": .log]
+        var frontDown = AlertRule(name: "front-down", condition: .down(monitor: "front"))
+        frontDown.channels = ["log"]
+        var backendDown = AlertRule(name: "backend-down", condition: .backendDown)
+        backendDown.channels = ["log"]
+        var noneHealthy = AlertRule(name: "no-healthy-backends", condition: .noHealthyBackends)
+        noneHealthy.channels = ["log"]
+        config.alerts.rules = [frontDown, backendDown, noneHealthy]
     }
 
     static func launchDemoApp(port: Int) throws -> Process {

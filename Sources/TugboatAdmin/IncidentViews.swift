@@ -1,0 +1,72 @@
+import Foundation
+import Hummingbird
+import TugboatStore
+
+/// `GET /api/incidents[/{id}]` rows.
+struct IncidentView: ResponseEncodable, Sendable {
+    var id: Int64
+    var rule: String
+    var target: String
+    var state: String
+    var summary: String
+    var started_at: String
+    var fired_at: String?
+    var acknowledged_at: String?
+    var resolved_at: String?
+    /// Set on `GET /api/incidents/{id}`: every page sent for it.
+    var notifications: [NotificationView]?
+    /// URL of the crash flame graph, when one was captured.
+    var flamegraph: String?
+
+    init(_ record: IncidentRecord, notifications: [NotificationRecord]? = nil) {
+        id = record.id ?? 0
+        rule = record.rule
+        target = record.target
+        state = record.state
+        summary = record.summary
+        started_at = Timestamp.iso(record.startedAt)
+        fired_at = record.firedAt.map(Timestamp.iso)
+        acknowledged_at = record.acknowledgedAt.map(Timestamp.iso)
+        resolved_at = record.resolvedAt.map(Timestamp.iso)
+        self.notifications = notifications?.map(NotificationView.init)
+    }
+}
+
+/// `GET /api/notifications` rows: `id, incident, channel, kind, status, attempts, provider_id`.
+struct NotificationView: ResponseEncodable, Sendable {
+    var id: Int64
+    var incident: Int64
+    var channel: String
+    var recipient: String?
+    var kind: String
+    var status: String
+    var attempts: Int
+    var provider_id: String?
+    var error: String?
+    var created_at: String
+    var sent_at: String?
+
+    init(_ record: NotificationRecord) {
+        id = record.id ?? 0
+        incident = record.incident
+        channel = record.channel
+        recipient = record.recipient
+        kind = record.kind
+        status = record.status
+        attempts = record.attempts
+        provider_id = record.providerID
+        error = record.lastError
+        created_at = Timestamp.iso(record.createdAt)
+        sent_at = record.sentAt.map(Timestamp.iso)
+    }
+}
+
+struct IncidentList: ResponseEncodable, Sendable {
+    var incidents: [IncidentView]
+}
+
+enum Timestamp {
+    static func iso(_ date: Date) -> String {
+        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    }
+}

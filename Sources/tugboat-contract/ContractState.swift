@@ -1,0 +1,53 @@
+import Foundation
+import Synchronization
+
+/// What the contract server has seen and how it should answer next. Shared by all connections.
+final class ContractState: Sendable {
+    struct Recorded: Codable {
+        var time: Double
+        var path: String
+        /// `call`, `sms`, `hook` or `slack`.
+        var kind: String
+        /// The HTTP status answered.
+        var status: Int
+        var fields: [String: String]
+        var body: String?
+        var error: String?
+    }
+
+    let accountSID: String
+    let authToken: String
+    private let recorded = Mutex<[Recorded]>([])
+    private let failures = Mutex<(mode: String, count: Int)>(("", 0))
+    private let health = Mutex<(up: Bool, hits: Int)>((true, 0))
+    private let sequence = Atomic<Int>(0)
+
+    init(accountSID: String, authToken: String) {
+        self.accountSID = accountSID
+        self.authToken = authToken
+    }
+
+    func record(_ entry: Recorded) { recorded.withLock { $0.append(entry) } }
+    var all: [Recorded] { recorded.withLock { $0 } }
+
+    func setFailure(mode: String, count: Int) { failures.withLock { $0 = (mode, count) } }
+
+    /// The failure to inject into the next API call, if any.
+    func nextFailure() -> String? {
+        failures.withLock { failure in
+            guard failure.count > 0 else { return nil }
+            failure.count -= 1
+            return failure.mode
+        }
+    }
+
+    func setHealth(up: Bool) { health.withLock { $0.up = up } }
+    func hitHealth() -> Bool { health.withLock { $0.hits += 1; return $0.up } }
+    var healthHits: Int { health.withLock { $0.hits } }
+
+    /// A SID of Twilio's shape: two letters and 32 hex digits.
+    func nextSID(prefix: String) -> String {
+        let n = sequence.add(1, ordering: .relaxed).newValue
+        return prefix + String(format: "%032x", n)
+    }
+}
