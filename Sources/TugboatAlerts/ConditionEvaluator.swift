@@ -13,7 +13,7 @@ public struct ConditionEvaluator: Sendable {
 
     private let rules: [AlertRule]
     private var backends: [HostPort: BackendState] = [:]
-    private var lastPoolVerdict: Bool?
+    private var lastPoolVerdict = false
 
     public init(rules: [AlertRule]) {
         self.rules = rules

@@ -1,0 +1,44 @@
+import Testing
+import TugboatAlerts
+import TugboatCore
+
+@Suite("Condition evaluator")
+struct ConditionEvaluatorTests {
+    let a = HostPort(host: "127.0.0.1", port: 9001), b = HostPort(host: "127.0.0.1", port: 9002)
+
+    func rule(_ name: String, _ condition: AlertCondition) -> AlertRule { AlertRule(name: name, condition: condition) }
+
+    @Test("monitor down/up, per-backend incidents, and no-healthy-backends only when none is healthy or starting")
+    func poolConditions() {
+        var evaluator = ConditionEvaluator(rules: [
+            rule("front-down", .down(monitor: "front")), rule("backend-down", .backendDown), rule("pool-down", .noHealthyBackends),
+        ])
+        #expect(evaluator.evaluate(.monitorChanged(name: "front", up: false, reason: "HTTP 503")).map(\.active) == [true])
+        #expect(evaluator.evaluate(.monitorChanged(name: "other", up: false, reason: "x")).isEmpty)
+        #expect(evaluator.evaluate(.backendAdded(a)).isEmpty)  // starting: not an outage
+        _ = evaluator.evaluate(.backendAdded(b))
+        _ = evaluator.evaluate(.backendStateChanged(address: a, from: .starting, to: .healthy, reason: ""))
+        _ = evaluator.evaluate(.backendStateChanged(address: b, from: .starting, to: .healthy, reason: ""))
+        let aDown = evaluator.evaluate(.backendStateChanged(address: a, from: .healthy, to: .unhealthy, reason: "refused"))
+        #expect(aDown.map(\.rule) == ["backend-down"])
+        #expect(aDown.first?.target == "127.0.0.1:9001")
+        #expect(aDown.first?.active == true)
+        let bDown = evaluator.evaluate(.backendStateChanged(address: b, from: .healthy, to: .unhealthy, reason: "refused"))
+        #expect(bDown.map { "\($0.rule) \($0.target) \($0.active)" } == ["backend-down 127.0.0.1:9002 true", "pool-down pool true"])
+        let bUp = evaluator.evaluate(.backendStateChanged(address: b, from: .unhealthy, to: .healthy, reason: "ok"))
+        #expect(bUp.map { "\($0.rule) \($0.target) \($0.active)" } == ["backend-down 127.0.0.1:9002 false", "pool-down pool false"])
+    }
+
+    @Test("traffic thresholds: rate, 5xx share, p99; no traffic is no error rate")
+    func traffic() {
+        var evaluator = ConditionEvaluator(rules: [
+            rule("spike", .rpsAbove(200)), rule("errors", .errorRateAbove(0.05)), rule("slow", .p99Above(.milliseconds(500))),
+        ])
+        let busy = TrafficSample(interval: .seconds(1), requests: 300, serverErrors: 30, p99Seconds: 0.7, perBackend: [:])
+        #expect(evaluator.evaluate(.traffic(busy)).map(\.active) == [true, true, true])
+        let calm = TrafficSample(interval: .seconds(1), requests: 100, serverErrors: 1, p99Seconds: 0.1, perBackend: [:])
+        #expect(evaluator.evaluate(.traffic(calm)).map(\.active) == [false, false, false])
+        let idle = TrafficSample(interval: .seconds(1), requests: 0, serverErrors: 0, p99Seconds: 0, perBackend: [:])
+        #expect(evaluator.evaluate(.traffic(idle)).map(\.active) == [false, false, false])
+    }
+}

@@ -1,0 +1,73 @@
+import Testing
+import TugboatAlerts
+
+@Suite("Incident state machine")
+struct IncidentStateMachineTests {
+    let t0 = ContinuousClock.now
+    func at(_ ms: Int) -> ContinuousClock.Instant { t0 + .milliseconds(ms) }
+
+    @Test("fires exactly once however long the condition holds, resolves once when it clears")
+    func pagesOnce() {
+        var machine = IncidentStateMachine(policy: .init())
+        #expect(machine.observe(active: true, at: at(0)) == [.fire])
+        for ms in stride(from: 100, to: 60_000, by: 100) {
+            #expect(machine.observe(active: true, at: at(ms)) == [])
+            #expect(machine.tick(at: at(ms + 50)) == [])
+        }
+        #expect(machine.observe(active: false, at: at(60_000)) == [.resolve])
+        #expect(machine.observe(active: false, at: at(60_100)) == [])
+        #expect(machine.phase == .inactive)
+    }
+
+    @Test("a blip shorter than `for` pages nobody; a longer one fires when `for` has passed")
+    func pendingFor() {
+        var machine = IncidentStateMachine(policy: .init(pendingFor: .seconds(2)))
+        #expect(machine.observe(active: true, at: at(0)) == [])
+        #expect(machine.tick(at: at(1_500)) == [])
+        #expect(machine.observe(active: false, at: at(1_900)) == [])
+        #expect(machine.tick(at: at(5_000)) == [])
+        #expect(machine.observe(active: true, at: at(6_000)) == [])
+        #expect(machine.tick(at: at(8_000)) == [.fire])
+    }
+
+    @Test("reminders every `repeat` while not acknowledged; escalation once after `after`")
+    func repeatAndEscalate() {
+        var machine = IncidentStateMachine(policy: .init(repeatInterval: .seconds(60), escalateAfter: .seconds(300)))
+        #expect(machine.observe(active: true, at: at(0)) == [.fire])
+        #expect(machine.tick(at: at(59_000)) == [])
+        #expect(machine.tick(at: at(60_000)) == [.remind])
+        #expect(machine.tick(at: at(61_000)) == [])
+        #expect(machine.tick(at: at(120_000)) == [.remind])
+        #expect(machine.tick(at: at(300_000)) == [.remind, .escalate])
+        #expect(machine.tick(at: at(301_000)) == [])
+        #expect(machine.tick(at: at(600_000)) == [.remind])
+    }
+
+    @Test("acknowledging stops reminders and escalation, but the incident still resolves")
+    func acknowledge() {
+        var machine = IncidentStateMachine(policy: .init(repeatInterval: .seconds(60), escalateAfter: .seconds(120)))
+        _ = machine.observe(active: true, at: at(0))
+        #expect(machine.acknowledge() == [.acknowledged])
+        #expect(machine.acknowledge() == [])
+        #expect(machine.tick(at: at(1_000_000)) == [])
+        #expect(machine.observe(active: false, at: at(1_000_001)) == [.resolve])
+    }
+
+    @Test("keep-firing-for holds a flapping incident open")
+    func keepFiringFor() {
+        var machine = IncidentStateMachine(policy: .init(keepFiringFor: .seconds(30)))
+        _ = machine.observe(active: true, at: at(0))
+        #expect(machine.observe(active: false, at: at(1_000)) == [])
+        #expect(machine.observe(active: true, at: at(20_000)) == [])  // flapped back: still the same incident
+        #expect(machine.observe(active: false, at: at(21_000)) == [])
+        #expect(machine.tick(at: at(50_000)) == [])
+        #expect(machine.tick(at: at(51_000)) == [.resolve])
+    }
+
+    @Test("an incident restored after a restart does not page again")
+    func restored() {
+        var machine = IncidentStateMachine(policy: .init(repeatInterval: .zero), restoringFiringAt: at(0), acknowledged: false)
+        #expect(machine.observe(active: true, at: at(100)) == [])
+        #expect(machine.observe(active: false, at: at(200)) == [.resolve])
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import TugboatAlerts
+import TugboatStore
+
+/// A sender that answers from a script and counts what it delivered.
+final class ScriptedSender: NotificationSender {
+    private let script: Mutex<[DeliveryError?]>
+    let delivered = Mutex<[Int64]>([])
+
+    init(_ script: [DeliveryError?]) { self.script = Mutex(script) }
+
+    func send(_ notification: NotificationRecord, incident: IncidentRecord) async throws(DeliveryError) -> String? {
+        let next: DeliveryError?? = script.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+        if case .some(.some(let error)) = next { throw error }
+        delivered.withLock { $0.append(notification.id!) }
+        return "SID\(notification.id!)"
+    }
+}
+
+@Suite("Durable outbox")
+struct OutboxDispatcherTests {
+    let fast = OutboxDispatcher.RetryPolicy(firstDelay: .milliseconds(1), maxDelay: .milliseconds(2), maxAttempts: 4)
+
+    func storeWithOnePage(path: String = ":memory:") throws -> (Store, Int64) {
+        let store = try Store(path: path)
+        let incident = try store.save(IncidentRecord(rule: "r", target: "t", state: "firing", summary: "s", startedAt: Date()),
+                                      notifications: [NotificationRecord(incident: 0, channel: "call", recipient: "+15550100", kind: "trigger", text: "x", at: Date())])
+        return (store, incident.id!)
+    }
+
+    func deliverUntilSettled(_ dispatcher: OutboxDispatcher, _ store: Store) async throws {
+        for _ in 0..<200 {
+            await dispatcher.deliverDue()
+            if try store.notifications().allSatisfy({ $0.status != "pending" }) { return }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
+    @Test("retryable errors are retried, then success delivers exactly once with the provider id")
+    func retryThenSuccess() async throws {
+        let (store, _) = try storeWithOnePage()
+        let sender = ScriptedSender([.retryable("HTTP 500"), .retryable("HTTP 429"), nil])
+        let dispatcher = OutboxDispatcher(store: store, senders: ["call": sender], policy: fast, logger: Logger(label: "t"))
+        try await deliverUntilSettled(dispatcher, store)
+        let notification = try #require(try store.notifications().first)
+        #expect(notification.status == "sent")
+        #expect(notification.attempts == 3)
+        #expect(notification.providerID == "SID\(notification.id!)")
+        #expect(sender.delivered.withLock { $0.count } == 1)
+        await dispatcher.deliverDue()  // nothing more to do
+        #expect(sender.delivered.withLock { $0.count } == 1)
+    }
+
+    @Test("a permanent error marks the notification failed at once, with the reason")
+    func permanent() async throws {
+        let (store, _) = try storeWithOnePage()
+        let dispatcher = OutboxDispatcher(store: store, senders: ["call": ScriptedSender([.permanent("Twilio HTTP 400 21211: invalid")])],
+                                          policy: fast, logger: Logger(label: "t"))
+        try await deliverUntilSettled(dispatcher, store)
+        let notification = try #require(try store.notifications().first)
+        #expect(notification.status == "failed")
+        #expect(notification.attempts == 1)
+        #expect(notification.lastError == "Twilio HTTP 400 21211: invalid")
+    }
+
+    @Test("nothing is retried forever: after the last attempt it is failed, not dropped")
+    func givesUp() async throws {
+        let (store, _) = try storeWithOnePage()
+        let dispatcher = OutboxDispatcher(store: store, senders: ["call": ScriptedSender(Array(repeating: .retryable("HTTP 503"), count: 10))],
+                                          policy: fast, logger: Logger(label: "t"))
+        try await deliverUntilSettled(dispatcher, store)
+        let notification = try #require(try store.notifications().first)
+        #expect(notification.status == "failed")
+        #expect(notification.attempts == 4)
+        #expect(notification.lastError?.contains("gave up after 4 attempts") == true)
+    }
+
+    @Test("a pending notification survives a restart and is delivered once by the next process")
+    func survivesRestart() async throws {
+        let path = NSTemporaryDirectory() + "tugboat-outbox-\(UUID().uuidString).db"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            let (store, _) = try storeWithOnePage(path: path)
+            let first = OutboxDispatcher(store: store, senders: ["call": ScriptedSender([.retryable("HTTP 500")])],
+                                         policy: fast, logger: Logger(label: "t"))
+            await first.deliverDue()
+            #expect(try store.notifications().first?.status == "pending")
+        }
+        let reopened = try Store(path: path)
+        let sender = ScriptedSender([])
+        let second = OutboxDispatcher(store: reopened, senders: ["call": sender], policy: fast, logger: Logger(label: "t"))
+        try await deliverUntilSettled(second, reopened)
+        #expect(try reopened.notifications().first?.status == "sent")
+        #expect(sender.delivered.withLock { $0.count } == 1)
+    }
+}
