@@ -24,12 +24,17 @@ final class TugboatUnderTest: @unchecked Sendable {
     let port: Int
     let adminPort: Int
     let configPath: String
+    let statePath: String
     let adminToken: String?
 
     init(backends: [String], extraPool: String = "", extraTop: String = "", adminToken: String? = nil,
-         health: String = "{ path: /health, interval: 200ms, timeout: 500ms, rise: 1, fall: 2 }") throws {
+         health: String = "{ path: /health, interval: 200ms, timeout: 500ms, rise: 1, fall: 2 }",
+         statePath: String = NSTemporaryDirectory() + "tugboat-test-\(UUID().uuidString).db",
+         environment: [String: String] = [:]) throws {
         configPath = NSTemporaryDirectory() + "tugboat-test-\(UUID().uuidString).yaml"
+        self.statePath = statePath
         let yaml = """
+        state: sqlite:\(statePath)
         listen: 127.0.0.1:0
         admin: { listen: 127.0.0.1:0\(adminToken == nil ? "" : ", token: ${TEST_ADMIN_TOKEN}") }
         \(extraTop)
@@ -39,8 +44,9 @@ final class TugboatUnderTest: @unchecked Sendable {
         \(extraPool)
         """
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
-        child = try ChildProcess(arguments: ["serve", "--config", configPath],
-                                 environment: adminToken.map { ["TEST_ADMIN_TOKEN": $0] } ?? [:])
+        var env = environment
+        if let adminToken { env["TEST_ADMIN_TOKEN"] = adminToken }
+        child = try ChildProcess(arguments: ["serve", "--config", configPath], environment: env)
         self.adminToken = adminToken
         port = try Self.port(from: child.waitForLine { $0.contains("proxy listening") }, key: "listen.address=")
         adminPort = try Self.port(from: child.waitForLine { $0.contains("admin listening") }, key: "admin.address=")
@@ -70,6 +76,16 @@ final class TugboatUnderTest: @unchecked Sendable {
             try addresses.allSatisfy { try state(of: $0) == "healthy" }
         }
     }
+
+    /// `GET` an admin path (with the token when one is set), decoded as JSON.
+    func admin(_ path: String, method: String = "GET") throws -> Any {
+        let headers = adminToken.map { ["Authorization": "Bearer " + $0, "Connection": "close"] } ?? ["Connection": "close"]
+        let response = try TestHTTPClient(port: adminPort).request(method, path, headers: headers, body: method == "POST" ? "" : nil)
+        return try JSONSerialization.jsonObject(with: Data(response.body))
+    }
+
+    func incidents() throws -> [[String: Any]] { try admin("/api/incidents") as? [[String: Any]] ?? [] }
+    func notifications() throws -> [[String: Any]] { try admin("/api/notifications") as? [[String: Any]] ?? [] }
 
     func stop() {
         child.stop()

@@ -16,8 +16,8 @@ final class ChildProcess: @unchecked Sendable {
     private let output = LineBuffer()
     private let pipe = Pipe()
 
-    init(arguments: [String], environment: [String: String] = [:]) throws {
-        process.executableURL = URL(fileURLWithPath: TugboatBinary.path)
+    init(executable: String = TugboatBinary.path, arguments: [String], environment: [String: String] = [:]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { _, new in new }

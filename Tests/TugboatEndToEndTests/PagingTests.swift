@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+
+/// Paging end to end: real `tugboat serve` processes, a heartbeat monitor, and the
+/// `tugboat-contract` Twilio stand-in that checks auth, paths and form fields.
+@Suite("Paging end to end", .serialized)
+struct PagingTests {
+    let environment = ["TEST_TWILIO_TOKEN": ContractServer.authToken]
+
+    func tugboat(_ contract: ContractServer, rules: String, alertsExtra: String = "", statePath: String? = nil) throws -> TugboatUnderTest {
+        let top = contract.monitorYAML + "alerts:\n  retry: { first: 100ms, max: 300ms }\n  timeout: 1s\n" + alertsExtra
+            + contract.channelsYAML() + "\n  rules:\n" + rules
+        if let statePath {
+            return try TugboatUnderTest(backends: [], extraTop: top, statePath: statePath, environment: environment)
+        }
+        return try TugboatUnderTest(backends: [], extraTop: top, environment: environment)
+    }
+
+    @Test("one call and one SMS per incident however long it lasts; one resolved SMS; no call to say it is over")
+    func pagesOncePerIncident() throws {
+        let contract = try ContractServer()
+        let tugboat = try self.tugboat(contract, rules: "    - { name: front-down, monitor: front, condition: down, channels: [call, sms] }\n")
+        try contract.waitForChecks(3)
+        try contract.setHealth(up: false)
+        try waitUntil("the call and the SMS") { try contract.accepted("call").count == 1 && contract.accepted("sms").count == 1 }
+        try contract.waitForChecks(15)  // the outage goes on
+        try contract.setHealth(up: true)
+        try waitUntil("the resolved SMS") { try contract.accepted("sms").count == 2 }
+        try contract.waitForChecks(5)
+
+        let calls = try contract.accepted("call"), texts = try contract.accepted("sms")
+        #expect(calls.count == 1)
+        #expect(texts.count == 2)
+        let callFields = calls[0]["fields"] as? [String: String] ?? [:]
+        #expect(callFields["To"] == "+15550100001")
+        #expect(callFields["From"] == "+15550100000")
+        #expect(callFields["Twiml"]?.hasPrefix("<Response><Say>Tugboat alert. FIRING") == true)
+        #expect((texts[0]["fields"] as? [String: String])?["Body"]?.contains("FIRING #1 front-down") == true)
+        #expect((texts[1]["fields"] as? [String: String])?["Body"]?.contains("RESOLVED #1 front-down") == true)
+
+        let incidents = try tugboat.incidents()
+        #expect(incidents.count == 1)
+        #expect(incidents.first?["state"] as? String == "resolved")
+        let notifications = try tugboat.notifications()
+        #expect(notifications.count == 3)
+        #expect(notifications.allSatisfy { $0["status"] as? String == "sent" })
+        let sids = Set(notifications.compactMap { $0["provider_id"] as? String })
+        let contractSIDs = Set((calls + texts).compactMap { ($0["fields"] as? [String: String])?["Sid"] })
+        #expect(sids == contractSIDs)
+        #expect(!tugboat.child.lines.joined().contains(ContractServer.authToken))
+    }
+
+    @Test("500s, a 429 or a timeout are retried; the page is delivered exactly once", arguments: [("500", 2), ("429", 1), ("timeout", 1)])
+    func retriedThenDelivered(mode: String, count: Int) throws {
+        let contract = try ContractServer()
+        try contract.fail(mode, count: count)
+        let tugboat = try self.tugboat(contract, rules: "    - { name: front-down, monitor: front, condition: down, channels: [call] }\n")
+        try contract.setHealth(up: false)
+        try waitUntil(timeout: 20, "the call to get through") { try contract.accepted("call").count == 1 }
+        try waitUntil("the outbox to record it") { try tugboat.notifications().first?["status"] as? String == "sent" }
+        let notification = try #require(try tugboat.notifications().first)
+        #expect(notification["attempts"] as? Int == count + 1)
+        #expect(try contract.attempts("call") == count + 1)
+        try contract.waitForChecks(5)
+        #expect(try contract.accepted("call").count == 1)
+    }
+
+    @Test("a permanent Twilio error (21211) marks the page failed with Twilio's code and message, without retrying")
+    func permanentError() throws {
+        let contract = try ContractServer()
+        try contract.fail("400", count: 1)
+        let tugboat = try self.tugboat(contract, rules: "    - { name: front-down, monitor: front, condition: down, channels: [sms] }\n")
+        try contract.setHealth(up: false)
+        try waitUntil("the page to fail") { try tugboat.notifications().first?["status"] as? String == "failed" }
+        let notification = try #require(try tugboat.notifications().first)
+        #expect(notification["attempts"] as? Int == 1)
+        #expect((notification["error"] as? String)?.contains("Twilio HTTP 400 21211: The 'To' number") == true)
+        #expect(tugboat.child.lines.contains { $0.contains("notification failed") && $0.contains("21211") })
+        try contract.waitForChecks(5)
+        #expect(try contract.attempts("sms") == 1)
+    }
+
+    @Test("a restart in the middle of retrying delivers exactly once, and the open incident does not page again")
+    func restartWhileRetrying() throws {
+        let contract = try ContractServer()
+        try contract.fail("500", count: 1000)
+        let statePath = NSTemporaryDirectory() + "tugboat-restart-\(UUID().uuidString).db"
+        defer { try? FileManager.default.removeItem(atPath: statePath) }
+        let rules = "    - { name: front-down, monitor: front, condition: down, channels: [call] }\n"
+        var first: TugboatUnderTest? = try self.tugboat(contract, rules: rules, statePath: statePath)
+        try contract.setHealth(up: false)
+        try waitUntil("a few failed attempts") { try contract.attempts("call") >= 2 }
+        first?.child.stop()  // SIGKILL: no chance to tidy up
+        first = nil
+        try contract.fail("500", count: 0)
+        let second = try self.tugboat(contract, rules: rules, statePath: statePath)
+        try waitUntil("the pending call to be delivered") { try contract.accepted("call").count == 1 }
+        try contract.waitForChecks(10)
+        #expect(try contract.accepted("call").count == 1)
+        #expect(try second.incidents().count == 1)
+        #expect(try second.notifications().count == 1)
+    }
+
+    @Test("acknowledging an incident stops its escalation; an unacknowledged one escalates")
+    func acknowledgeStopsEscalation() throws {
+        let contract = try ContractServer()
+        let rules = """
+            - { name: acked, monitor: front, condition: down, channels: [sms], escalate: { after: 1s, channels: [hook] } }
+            - { name: ignored, monitor: front, condition: down, channels: [sms], escalate: { after: 1s, channels: [hook] } }
+
+        """
+        let tugboat = try self.tugboat(contract, rules: rules)
+        try contract.setHealth(up: false)
+        try waitUntil("both incidents firing") { try tugboat.incidents().count == 2 }
+        let acked = try #require(try tugboat.incidents().first { $0["rule"] as? String == "acked" }?["id"] as? Int)
+        let answer = try tugboat.admin("/api/incidents/\(acked)/ack", method: "POST") as? [String: Any]
+        #expect(answer?["state"] as? String == "acknowledged")
+        try waitUntil("the unacknowledged incident to escalate") { try contract.accepted("hook").count == 1 }
+        try contract.waitForChecks(5)
+        let hooks = try contract.accepted("hook").compactMap { $0["body"] as? String }
+        #expect(hooks.count == 1)
+        #expect(hooks.first?.contains("\"rule\":\"ignored\"") == true)
+        #expect(hooks.first?.contains("\"kind\":\"escalation\"") == true)
+    }
+
+    @Test("a blip shorter than `for` pages nobody")
+    func blipDoesNotPage() throws {
+        let contract = try ContractServer()
+        let tugboat = try self.tugboat(contract, rules: "    - { name: front-down, monitor: front, condition: down, for: 2s, channels: [call, sms, hook] }\n")
+        try contract.waitForChecks(2)
+        try contract.setHealth(up: false)
+        try contract.waitForChecks(3)  // down for about 300 ms
+        try contract.setHealth(up: true)
+        try contract.waitForChecks(25)  // well past `for`
+        #expect(try contract.requests().filter { $0["kind"] as? String != nil }.isEmpty)
+        #expect(try tugboat.incidents().isEmpty)
+    }
+}
