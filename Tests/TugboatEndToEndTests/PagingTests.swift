@@ -136,3 +136,88 @@ struct PagingTests {
         #expect(try tugboat.incidents().isEmpty)
     }
 }
+
+@Suite("Detection speed end to end", .serialized)
+struct DetectionTests {
+    let environment = ["TEST_TWILIO_TOKEN": ContractServer.authToken]
+
+    func start(_ contract: ContractServer, _ backends: [DemoBackend], health: String) throws -> TugboatUnderTest {
+        let top = "alerts:\n" + contract.channelsYAML() + "\n  rules:\n    - { name: backend-down, condition: backend-down, channels: [call] }\n"
+        let tugboat = try TugboatUnderTest(backends: backends.map(\.address), extraTop: top, health: health, environment: environment)
+        try tugboat.waitHealthy(backends.map(\.address))
+        return tugboat
+    }
+
+    /// Seconds from `since` to the first accepted call.
+    func secondsToCall(_ contract: ContractServer, since: Date, timeout: Double) throws -> Double {
+        var at: Double?
+        try waitUntil(timeout: timeout, "the page") {
+            at = try contract.accepted("call").first?["time"] as? Double
+            return at != nil
+        }
+        return at! - since.timeIntervalSince1970
+    }
+
+    @Test("under live traffic a killed backend is caught from the traffic itself and paged within 2 s")
+    func underTraffic() throws {
+        let contract = try ContractServer()
+        let a = try DemoBackend(), b = try DemoBackend()
+        // Active checks once a minute: only the live traffic can notice.
+        let tugboat = try start(contract, [a, b], health: "{ path: /health, interval: 60s, timeout: 1s, rise: 1, fall: 3 }")
+        let stop = LoadLoop(port: tugboat.port)
+        defer { stop.finish() }
+        try waitUntil("traffic flowing") { stop.done >= 50 }
+        let killedAt = Date()
+        a.kill()
+        let seconds = try secondsToCall(contract, since: killedAt, timeout: 10)
+        print("detection under traffic: \(String(format: "%.3f", seconds)) s from SIGKILL to the Twilio call")
+        #expect(seconds < 2)
+        #expect(stop.failures == 0)
+    }
+
+    @Test("without traffic a killed backend is paged within interval x fall + 1 s")
+    func withoutTraffic() throws {
+        let contract = try ContractServer()
+        let a = try DemoBackend()
+        let tugboat = try start(contract, [a], health: "{ path: /health, interval: 500ms, timeout: 250ms, rise: 1, fall: 2 }")
+        _ = tugboat
+        let killedAt = Date()
+        a.kill()
+        let seconds = try secondsToCall(contract, since: killedAt, timeout: 10)
+        print("detection without traffic: \(String(format: "%.3f", seconds)) s from SIGKILL to the Twilio call (bound 2.0 s)")
+        #expect(seconds < 0.5 * 2 + 1)
+    }
+}
+
+/// GETs in a loop on two threads until finished; counts successes and failures.
+final class LoadLoop: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _done = 0, _failures = 0, stopped = false
+    private let group = DispatchGroup()
+
+    init(port: Int, workers: Int = 2) {
+        for _ in 0..<workers {
+            DispatchQueue.global().async(group: group) { [self] in
+                var client: TestHTTPClient?
+                while !lock.withLock({ stopped }) {
+                    do {
+                        if client == nil { client = try TestHTTPClient(port: port) }
+                        let ok = try client!.request("GET", "/").status == 200
+                        lock.withLock { if ok { _done += 1 } else { _failures += 1 } }
+                    } catch {
+                        client = nil
+                        lock.withLock { _failures += 1 }
+                    }
+                }
+            }
+        }
+    }
+
+    var done: Int { lock.withLock { _done } }
+    var failures: Int { lock.withLock { _failures } }
+
+    func finish() {
+        lock.withLock { stopped = true }
+        group.wait()
+    }
+}
