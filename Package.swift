@@ -88,6 +88,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "TugboatScaling",
+            dependencies: [
+                "TugboatCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TugboatAdmin",
             dependencies: [
                 "TugboatCore",
@@ -138,6 +151,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TugboatAlertsTests", dependencies: ["TugboatAlerts", "TugboatStore", "TugboatCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "TugboatScalingTests", dependencies: ["TugboatScaling", "TugboatCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatCoreTests", dependencies: ["TugboatCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TugboatProxyTests",

@@ -1,0 +1,2 @@
+// TugboatScaling: the scaling policy, the visible scaling state machine, and providers.
+import TugboatCore
