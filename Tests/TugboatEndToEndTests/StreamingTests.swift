@@ -42,8 +42,9 @@ struct StreamingTests {
         }
     }
 
-    @Test("1 GiB download streams through with bounded memory")
-    func download() throws {
+    /// Runs `transfer` on a keep-alive connection through a fresh proxy; returns the growth of the
+    /// proxy's resident memory (peak during the transfer minus before it), in KiB.
+    func memoryGrowth(_ what: String, _ transfer: (TestHTTPClient) throws -> Void) throws -> Int {
         let a = try DemoBackend()
         let tugboat = try TugboatUnderTest(backends: [a.address])
         try tugboat.waitHealthy([a.address])
@@ -51,34 +52,34 @@ struct StreamingTests {
         #expect(try client.request("GET", "/").status == 200)
         let baseline = tugboat.child.residentKiB
         let sampler = PeakMemory(tugboat.child)
-        try client.send("GET /download?bytes=\(Self.size) HTTP/1.1\r\nHost: x\r\n\r\n")
-        let (response, length) = try client.readResponse(discardBody: true)
+        try transfer(client)
         let peak = sampler.stop()
-        print("1 GiB download: proxy resident memory \(baseline) KiB before, peak \(peak) KiB")
+        print("\(what): proxy resident memory \(baseline) KiB before, peak \(peak) KiB")
         #expect(peak > 0)
-        #expect(response.status == 200)
-        #expect(length == Self.size)
-        #expect(peak - baseline < Self.memoryBudgetKiB, "resident memory grew by \(peak - baseline) KiB")
+        return peak - baseline
+    }
+
+    @Test("1 GiB download streams through with bounded memory")
+    func download() throws {
+        let growth = try memoryGrowth("1 GiB download") { client in
+            try client.send("GET /download?bytes=\(Self.size) HTTP/1.1\r\nHost: x\r\n\r\n")
+            let (response, length) = try client.readResponse(discardBody: true)
+            #expect(response.status == 200)
+            #expect(length == Self.size)
+        }
+        #expect(growth < Self.memoryBudgetKiB, "resident memory grew by \(growth) KiB")
     }
 
     @Test("1 GiB upload streams through with bounded memory")
     func upload() throws {
-        let a = try DemoBackend()
-        let tugboat = try TugboatUnderTest(backends: [a.address])
-        try tugboat.waitHealthy([a.address])
-        let client = try TestHTTPClient(port: tugboat.port, timeout: 120)
-        #expect(try client.request("GET", "/").status == 200)
-        let baseline = tugboat.child.residentKiB
-        let sampler = PeakMemory(tugboat.child)
-        try client.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: \(Self.size)\r\n\r\n")
-        let chunk = [UInt8](repeating: UInt8(ascii: "u"), count: 256 * 1024)
-        for _ in 0..<(Self.size / chunk.count) { try client.send(chunk) }
-        let (response, _) = try client.readResponse()
-        let peak = sampler.stop()
-        print("1 GiB upload: proxy resident memory \(baseline) KiB before, peak \(peak) KiB")
-        #expect(peak > 0)
-        #expect(response.status == 200)
-        #expect(response.bodyText.contains("\"bytes\":\(Self.size)"))
-        #expect(peak - baseline < Self.memoryBudgetKiB, "resident memory grew by \(peak - baseline) KiB")
+        let growth = try memoryGrowth("1 GiB upload") { client in
+            try client.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: \(Self.size)\r\n\r\n")
+            let chunk = [UInt8](repeating: UInt8(ascii: "u"), count: 256 * 1024)
+            for _ in 0..<(Self.size / chunk.count) { try client.send(chunk) }
+            let (response, _) = try client.readResponse()
+            #expect(response.status == 200)
+            #expect(response.bodyText.contains("\"bytes\":\(Self.size)"))
+        }
+        #expect(growth < Self.memoryBudgetKiB, "resident memory grew by \(growth) KiB")
     }
 }

@@ -39,8 +39,7 @@ extension ByteSource {
         case .standardInput:
             try Self.readLines(fd: 0, body)
         case .file(let path):
-            let fd = open(path, O_RDONLY)
-            guard fd >= 0 else { throw InputError("cannot open \(path): \(String(cString: strerror(errno)))") }
+            let fd = try Self.open(path)
             defer { close(fd) }
             if try Self.mapLines(fd: fd, body) { return }
             try Self.readLines(fd: fd, body)
@@ -56,40 +55,44 @@ extension ByteSource {
         case .standardInput:
             return nil
         case .file(let path):
-            let fd = open(path, O_RDONLY)
-            guard fd >= 0 else { throw InputError("cannot open \(path): \(String(cString: strerror(errno)))") }
+            let fd = try Self.open(path)
             defer { close(fd) }
-            var info = stat()
-            guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 else { return nil }
-            let size = Int(info.st_size)
-            #if os(Linux)
-            let flags = MAP_PRIVATE | MAP_POPULATE
-            #else
-            let flags = MAP_PRIVATE
-            #endif
-            guard let mapped = mmap(nil, size, PROT_READ, flags, fd, 0), mapped != MAP_FAILED else { return nil }
-            defer { munmap(mapped, size) }
-            return try body(UnsafeBufferPointer(start: mapped.assumingMemoryBound(to: UInt8.self), count: size))
+            return try Self.withMapping(fd: fd, body)
         }
     }
 
     /// Splits a regular file's lines straight from a read-only mapping (no copying); false
     /// when the file cannot be mapped (a pipe, say).
     private static func mapLines(fd: Int32, _ body: (UnsafeBufferPointer<UInt8>) throws -> Void) throws -> Bool {
+        try withMapping(fd: fd, sequential: true) { try splitLines($0, final: true, body) } != nil
+    }
+
+    /// Maps a regular, non-empty file read-only and calls `body` with its bytes; nil otherwise.
+    private static func withMapping<R>(fd: Int32, sequential: Bool = false, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) throws -> R? {
         var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 else { return false }
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 else { return nil }
         let size = Int(info.st_size)
         #if os(Linux)
         let flags = MAP_PRIVATE | MAP_POPULATE
         #else
         let flags = MAP_PRIVATE
         #endif
-        guard let mapped = mmap(nil, size, PROT_READ, flags, fd, 0), mapped != MAP_FAILED else { return false }
+        guard let mapped = mmap(nil, size, PROT_READ, flags, fd, 0), mapped != MAP_FAILED else { return nil }
         defer { munmap(mapped, size) }
-        _ = madvise(mapped, size, MADV_SEQUENTIAL)
-        let bytes = UnsafeBufferPointer(start: mapped.assumingMemoryBound(to: UInt8.self), count: size)
-        try splitLines(bytes, final: true, body)
-        return true
+        if sequential { _ = madvise(mapped, size, MADV_SEQUENTIAL) }
+        return try body(UnsafeBufferPointer(start: mapped.assumingMemoryBound(to: UInt8.self), count: size))
+    }
+
+    private static func open(_ path: String) throws -> Int32 {
+        #if canImport(Glibc)
+        let fd = Glibc.open(path, O_RDONLY)
+        #elseif canImport(Musl)
+        let fd = Musl.open(path, O_RDONLY)
+        #else
+        let fd = Darwin.open(path, O_RDONLY)
+        #endif
+        guard fd >= 0 else { throw InputError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        return fd
     }
 
     /// Reads everything into memory (for formats that are not line oriented).
@@ -100,8 +103,7 @@ extension ByteSource {
         case .standardInput:
             return try Self.readAll(fd: 0)
         case .file(let path):
-            let fd = open(path, O_RDONLY)
-            guard fd >= 0 else { throw InputError("cannot open \(path): \(String(cString: strerror(errno)))") }
+            let fd = try Self.open(path)
             defer { close(fd) }
             return try Self.readAll(fd: fd)
         }
