@@ -1,0 +1,65 @@
+import TugboatCore
+
+/// Where instances come from: a local process, the user's scripts, a Docker container.
+///
+/// A provider only starts and stops; the ``Scaler`` decides when, and the pool's health checks
+/// decide when an instance is ready.
+public protocol InstanceProvider: Sendable {
+    /// Short name for logs and event reasons (`process`, `exec`, `docker`).
+    var name: String { get }
+
+    /// Starts one instance and returns where it will listen. It need not be healthy yet.
+    func launch() async throws -> ScalingInstance
+
+    /// Stops an instance (the caller has drained it first). Stopping an instance that is already
+    /// gone succeeds.
+    func stop(_ instance: ScalingInstance) async throws
+
+    /// The instances of this pool that run now, e.g. to adopt them after a restart.
+    func list() async throws -> [ScalingInstance]
+
+    /// Instances that exited on their own (not through ``stop(_:)``). One consumer (the scaler).
+    var exits: AsyncStream<InstanceExit> { get }
+
+    /// Called once on graceful shutdown: the process provider stops its children here; providers
+    /// whose instances should survive a restart (exec, docker) leave them running.
+    func shutdown() async
+}
+
+/// An instance that quit on its own: a Signal for crash forensics and alerts (`instance-exited`).
+public struct InstanceExit: Sendable, Equatable, CustomStringConvertible {
+    public enum Status: Sendable, Equatable, CustomStringConvertible {
+        case exited(Int32)
+        case signalled(Int32)
+        case unknown(String)
+
+        public var description: String {
+            switch self {
+            case .exited(let code): "exit \(code)"
+            case .signalled(let signal): "signal \(signal)"
+            case .unknown(let text): text
+            }
+        }
+    }
+
+    public var instance: ScalingInstance
+    public var status: Status
+
+    public init(instance: ScalingInstance, status: Status) {
+        self.instance = instance
+        self.status = status
+    }
+
+    public var description: String { "\(instance.address) \(status)" }
+}
+
+/// A provider operation that failed (launch, stop, list), with a short text for the event log.
+public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,113 @@
+import TugboatCore
+
+/// Everything the scaler needs, independent of how it was written in the config file.
+///
+/// The YAML `scaling:` section maps onto it one key to one field (see docs/scaling-notes.md).
+public struct ScalingSettings: Sendable, Equatable {
+    /// Where new instances come from.
+    public enum Provider: Sendable, Equatable {
+        /// `command` with `{port}` substituted (and `PORT` in the environment), one port of `ports` each.
+        case process(command: String, ports: ClosedRange<Int>)
+        /// The user's scripts: `up` prints the new `host:port` as its last line; `down` gets it as `$1`.
+        case exec(up: String, down: String, timeout: Duration)
+        /// A container of `image` per instance, `port` published on 127.0.0.1 (Docker Engine API over `socket`).
+        case docker(image: String, port: Int, socket: String)
+    }
+
+    /// How the desired instance count follows the rate.
+    public enum Mode: Sendable, Equatable {
+        /// desired = ceil(rate / targetRPS), with a dead band of `tolerance` (0.1: ±10 %) around the target.
+        case targetTracking(targetRPS: Double)
+        /// One instance more when the rate per instance is above `upRPS`, one less when below `downRPS`.
+        case thresholds(upRPS: Double, downRPS: Double)
+    }
+
+    public var provider: Provider
+    public var mode: Mode
+    public var min: Int
+    public var max: Int
+    /// The stable rate is the mean rate over this window.
+    public var window: Duration
+    /// After a scale-up, no further (non-panic) scale-up for this long.
+    public var cooldownUp: Duration
+    /// Scale down only to the highest recommendation seen over this window (HPA's stabilisation).
+    public var stabilizeDown: Duration
+    /// The panic rate is the mean over this (short) window.
+    public var panicWindow: Duration
+    /// Panic when the panic rate is at least this many times the ready capacity (Knative: 2).
+    public var panicThreshold: Double
+    /// Dead band of target tracking (HPA's tolerance).
+    public var tolerance: Double
+    /// How long a draining instance may finish in-flight requests before it is stopped.
+    public var drain: Duration
+    /// With `min: 0`: how long without any request before the last instance goes.
+    public var idleToZero: Duration
+    /// How long a launched instance may take to pass its health check before it counts as failed.
+    public var startTimeout: Duration
+    /// Backoff of failed launches and stops: first delay, doubled per failure up to `retryMax`.
+    public var retryFirst: Duration
+    public var retryMax: Duration
+
+    public init(
+        provider: Provider,
+        mode: Mode = .targetTracking(targetRPS: 50),
+        min: Int = 1,
+        max: Int = 8,
+        window: Duration = .seconds(10),
+        cooldownUp: Duration = .seconds(5),
+        stabilizeDown: Duration = .seconds(60),
+        panicWindow: Duration = .seconds(2),
+        panicThreshold: Double = 2,
+        tolerance: Double = 0.1,
+        drain: Duration = .seconds(30),
+        idleToZero: Duration = .seconds(300),
+        startTimeout: Duration = .seconds(60),
+        retryFirst: Duration = .seconds(1),
+        retryMax: Duration = .seconds(60)
+    ) {
+        self.provider = provider
+        self.mode = mode
+        self.min = min
+        self.max = max
+        self.window = window
+        self.cooldownUp = cooldownUp
+        self.stabilizeDown = stabilizeDown
+        self.panicWindow = panicWindow
+        self.panicThreshold = panicThreshold
+        self.tolerance = tolerance
+        self.drain = drain
+        self.idleToZero = idleToZero
+        self.startTimeout = startTimeout
+        self.retryFirst = retryFirst
+        self.retryMax = retryMax
+    }
+
+    /// A problem that makes these settings unusable, or nil. The config loader can report it at the key.
+    public var problem: String? {
+        if min < 0 { return "min must be 0 or more" }
+        if max < 1 { return "max must be at least 1" }
+        if min > max { return "min (\(min)) is above max (\(max))" }
+        switch mode {
+        case .targetTracking(let target) where !(target > 0):
+            return "target-rps must be above 0"
+        case .thresholds(let up, let down) where !(up > 0) || down < 0 || down >= up:
+            return "down-rps must be at least 0 and below up-rps"
+        default: break
+        }
+        if window <= .zero { return "window must be above 0" }
+        if panicWindow <= .zero || panicWindow > window { return "panic window must be above 0 and at most window" }
+        if case .process(let command, let ports) = provider {
+            if command.isEmpty { return "process command is empty" }
+            if ports.lowerBound < 1 || ports.upperBound > 65535 { return "ports must lie in 1-65535" }
+        }
+        return nil
+    }
+}
+
+extension Duration {
+    /// Seconds as a Double (for rates and backoff arithmetic).
+    var scalingSeconds: Double {
+        let (s, atto) = components
+        return Double(s) + Double(atto) / 1e18
+    }
+}
