@@ -49,18 +49,18 @@ public final class OutboxDispatcher: Service, Sendable {
     public func run() async throws {
         let wakeUps = self.wakeUps
         await withTaskGroup(of: Void.self) { group in
+            // One consumer for the whole run (an AsyncStream ends when its consumer is cancelled):
+            // it delivers on every wake-up, from new pages or from the ticker below.
+            group.addTask {
+                for await _ in wakeUps.cancelOnGracefulShutdown() {
+                    await self.deliverDue()
+                }
+            }
+            // Retries fall due with time: look five times a second (one indexed query when idle).
             group.addTask {
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                    await self.deliverDue()
-                    let next = (try? self.store.nextDue()) ?? nil
-                    let wait = next.map { max(0, min(1, $0.timeIntervalSinceNow)) } ?? 1
-                    // Sleep until the next retry is due, a new page arrives, or a second passes.
-                    await withTaskGroup(of: Void.self) { sleeper in
-                        sleeper.addTask { try? await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
-                        sleeper.addTask { for await _ in wakeUps { return } }
-                        await sleeper.next()
-                        sleeper.cancelAll()
-                    }
+                    self.wakeUp.yield()
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(200)) }
                 }
             }
             await group.next()

@@ -101,13 +101,6 @@ public final class Store: Sendable {
         }
     }
 
-    /// The earliest time a pending notification is due, if any.
-    public func nextDue() throws -> Date? {
-        try database.read { db in
-            try Date.fetchOne(db, sql: "SELECT MIN(nextAttemptAt) FROM notification WHERE status = 'pending'")
-        }
-    }
-
     public func update(_ notification: NotificationRecord) throws {
         try database.write { db in try notification.update(db) }
     }

@@ -113,8 +113,9 @@ extension ProxyHandler {
                           micros: UInt64(max(0, elapsed.nanoseconds / 1000)))
         let close = exchange.closeClient
         if close {
+            let context = self.context!
             context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
-                self.context.close(promise: nil)
+                context.close(promise: nil)
             }
             phase = .closed
             return

@@ -53,6 +53,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         clientIP = context.channel.remoteAddress?.ipAddress
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // The context holds this handler: let go of it, or both outlive the connection.
+        self.context = nil
+    }
+
     // MARK: Inbound from the client
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
