@@ -123,6 +123,18 @@ struct PagingTests {
         #expect(hooks.first?.contains("\"kind\":\"escalation\"") == true)
     }
 
+    @Test("an idle Tugboat with monitors and alerts uses almost no CPU")
+    func idleCPU() throws {
+        let contract = try ContractServer()
+        let tugboat = try self.tugboat(contract, rules: "    - { name: front-down, monitor: front, condition: down, channels: [call] }\n")
+        try contract.waitForChecks(3)
+        let before = tugboat.child.cpuSeconds, started = Date()
+        try contract.waitForChecks(20)  // about two seconds of the monitor's own beat
+        let share = (tugboat.child.cpuSeconds - before) / Date().timeIntervalSince(started)
+        print("idle CPU share: \(String(format: "%.3f", share))")
+        #expect(share < 0.25)
+    }
+
     @Test("a blip shorter than `for` pages nobody")
     func blipDoesNotPage() throws {
         let contract = try ContractServer()
