@@ -60,11 +60,11 @@ final class LoopContext {
 
 /// `X-Request-Id` values: a random per-loop prefix and a counter, as hex. Cheap and unique enough.
 struct RequestIDGenerator {
-    private let prefix: String = String(UInt64.random(in: 0...UInt64.max), radix: 16, uppercase: false)
+    private let prefix: String = String(UInt64.random(in: 0...UInt64.max), radix: 16, uppercase: false) + "-"
     private var counter: UInt64 = 0
 
     mutating func next() -> String {
         counter &+= 1
-        return prefix + "-" + String(counter, radix: 16)
+        return prefix + String(counter, radix: 16)
     }
 }

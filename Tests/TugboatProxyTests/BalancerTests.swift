@@ -27,7 +27,7 @@ struct BalancerTests {
             let pick = balancer.pick(from: backends, excluding: [backends[0], backends[2]])
             #expect(pick === backends[1])
         }
-        #expect(balancer.pick(from: backends, excluding: backends) == nil)
+        #expect(balancer.pick(from: backends, excluding: [backends[0], backends[1], backends[2]]) == nil)
         #expect(balancer.pick(from: [], excluding: []) == nil)
     }
 

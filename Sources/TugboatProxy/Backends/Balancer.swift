@@ -12,13 +12,13 @@ struct Balancer {
     }
 
     /// Chooses among `candidates`, skipping those in `excluded` (backends already tried for this request).
-    mutating func pick(from candidates: [ProxyBackend], excluding excluded: [ProxyBackend]) -> ProxyBackend? {
+    mutating func pick(from candidates: [ProxyBackend], excluding excluded: TriedBackends) -> ProxyBackend? {
         let count = candidates.count
         if count == 0 { return nil }
         if excluded.isEmpty {
             return pickAmong(candidates)
         }
-        let remaining = candidates.filter { candidate in !excluded.contains { $0 === candidate } }
+        let remaining = candidates.filter { !excluded.contains($0) }
         return remaining.isEmpty ? nil : pickAmong(remaining)
     }
 

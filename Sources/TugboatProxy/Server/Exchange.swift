@@ -23,7 +23,7 @@ struct Exchange {
     var buffered: [HTTPClientRequestPart] = []
     /// The backend of the current attempt (its in-flight count includes this request).
     var backend: ProxyBackend?
-    var tried: [ProxyBackend] = []
+    var tried = TriedBackends()
     /// The backend that answered (or last failed), for the traffic meter.
     var meteredBackend: ProxyBackend?
     var lastFailure: Failure?
@@ -64,5 +64,27 @@ struct Exchange {
             backend.inflight.subtract(1, ordering: .relaxed)
             self.backend = nil
         }
+    }
+}
+
+/// The backends one request has been sent to. The first needs no allocation (most requests
+/// never retry); retries go into an array.
+struct TriedBackends: ExpressibleByArrayLiteral {
+    private var first: ProxyBackend?
+    private var others: [ProxyBackend] = []
+
+    init(arrayLiteral elements: ProxyBackend...) {
+        for element in elements { append(element) }
+    }
+
+    var count: Int { first == nil ? 0 : 1 + others.count }
+    var isEmpty: Bool { first == nil }
+
+    mutating func append(_ backend: ProxyBackend) {
+        if first == nil { first = backend } else { others.append(backend) }
+    }
+
+    func contains(_ backend: ProxyBackend) -> Bool {
+        first === backend || others.contains { $0 === backend }
     }
 }
