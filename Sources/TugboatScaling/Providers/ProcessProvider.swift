@@ -6,8 +6,8 @@ import TugboatCore
 /// Runs `command` once per instance, `{port}` replaced by a free port of `ports` (also in `PORT`),
 /// through `/bin/sh -c`, listening on 127.0.0.1.
 ///
-/// Each child runs in its own process group (Foundation's `Process` makes every child a group
-/// leader), so stopping signals the whole group: the shell and what it started. Stop sends SIGTERM,
+/// Each child runs in its own process group, with default signal actions and nothing blocked
+/// (see ``SpawnedChild``), so stopping signals the whole group: the shell and what it started. Stop sends SIGTERM,
 /// then SIGKILL after `stopGrace`. An instance that exits on its own is reported on ``exits``.
 /// Children do not outlive the provider: ``shutdown()`` stops them all, and deinit kills what is
 /// left. (A SIGKILL of Tugboat itself cannot be covered from Swift: `prctl(PR_SET_PDEATHSIG)` must
@@ -17,11 +17,10 @@ public final class ProcessProvider: InstanceProvider {
     public let exits: AsyncStream<InstanceExit>
 
     private struct Child {
-        var process: Process
+        var child: SpawnedChild?
         var instance: ScalingInstance?
         var stopping = false
-        var status: InstanceExit.Status?
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        var exited = false
     }
 
     private struct State {
@@ -54,83 +53,59 @@ public final class ProcessProvider: InstanceProvider {
     }
 
     deinit {
-        let pids = state.withLock { state in
-            state.children.values.filter { $0.status == nil }.map { $0.process.processIdentifier }
-        }
-        for pid in pids where pid > 0 { kill(-pid, SIGKILL) }
+        let children = state.withLock { state in state.children.values.compactMap(\.child) }
+        for child in children { child.signalGroup(SIGKILL) }
         exitContinuation.finish()
     }
 
     public func launch() async throws -> ScalingInstance {
         let port = try reservePort()
         let line = command.replacingOccurrences(of: "{port}", with: String(port))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", line]
-        var env = ProcessInfo.processInfo.environment
-        for (key, value) in environment { env[key] = value }
+        var env = environment
         env["PORT"] = String(port)
-        process.environment = env
-        process.standardInput = FileHandle.nullDevice
-        process.terminationHandler = { [weak self] finished in
-            let status: InstanceExit.Status = finished.terminationReason == .uncaughtSignal
-                ? .signalled(finished.terminationStatus) : .exited(finished.terminationStatus)
-            self?.terminated(port: port, status: status)
-        }
-        state.withLock { $0.children[port] = Child(process: process) }
+        let child: SpawnedChild
         do {
-            try process.run()
+            child = try SpawnedChild(["/bin/sh", "-c", line], environment: SpawnedChild.environment(adding: env)) { [weak self] status in
+                self?.terminated(port: port, status: status)
+            }
         } catch {
             state.withLock { _ = $0.children.removeValue(forKey: port) }
             throw ProviderError("cannot run \(line): \(error)")
         }
-        let instance = ScalingInstance(providerID: String(process.processIdentifier), address: HostPort(host: "127.0.0.1", port: port))
-        let exitedAlready = state.withLock { state -> InstanceExit.Status? in
+        let instance = ScalingInstance(providerID: String(child.pid), address: HostPort(host: "127.0.0.1", port: port))
+        let exitedAlready = state.withLock { state -> Bool in
+            state.children[port]?.child = child
             state.children[port]?.instance = instance
-            return state.children[port]?.status
+            return state.children[port]?.exited ?? true
         }
         logger.info("instance launched", metadata: ["instance.address": "\(instance.address)", "instance.pid": "\(instance.providerID)"])
-        if let exitedAlready {
-            // It died before we knew its address: report it as an exit.
-            exitContinuation.yield(InstanceExit(instance: instance, status: exitedAlready))
+        if exitedAlready, let status = child.exitStatus {
+            // It died before we knew its address: report it now.
+            state.withLock { _ = $0.children.removeValue(forKey: port) }
+            exitContinuation.yield(InstanceExit(instance: instance, status: status))
         }
         return instance
     }
 
     public func stop(_ instance: ScalingInstance) async throws {
         let port = instance.address.port
-        let pid = state.withLock { state -> Int32? in
-            guard var child = state.children[port], child.instance?.providerID == instance.providerID else { return nil }
-            child.stopping = true
-            state.children[port] = child
-            return child.status == nil ? child.process.processIdentifier : nil
+        let child = state.withLock { state -> SpawnedChild? in
+            guard var entry = state.children[port], entry.instance?.providerID == instance.providerID else { return nil }
+            entry.stopping = true
+            state.children[port] = entry
+            return entry.child
         }
-        guard let pid else {
-            state.withLock { state in
-                if state.children[port]?.instance?.providerID == instance.providerID { state.children[port] = nil }
-            }
-            return
-        }
-        kill(-pid, SIGTERM)
-        let grace = stopGrace
-        let inTime = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await self.waitForExit(port: port); return true }
-            group.addTask { try? await Task.sleep(for: grace); return false }
-            let first = await group.next() ?? true
-            if !first { kill(-pid, SIGKILL) }
-            group.cancelAll()
-            await group.waitForAll()
-            return first
-        }
+        guard let child else { return }  // gone already
+        let inTime = await child.terminate(grace: stopGrace)
         state.withLock { _ = $0.children.removeValue(forKey: port) }
         logger.info("instance stopped", metadata: [
-            "instance.address": "\(instance.address)", "instance.pid": "\(pid)", "instance.killed": "\(!inTime)",
+            "instance.address": "\(instance.address)", "instance.pid": "\(child.pid)", "instance.killed": "\(!inTime)",
         ])
     }
 
     public func list() async throws -> [ScalingInstance] {
         state.withLock { state in
-            state.children.values.filter { !$0.stopping && $0.status == nil }.compactMap(\.instance)
+            state.children.values.filter { !$0.stopping && !$0.exited }.compactMap(\.instance)
                 .sorted { $0.address < $1.address }
         }
     }
@@ -147,34 +122,17 @@ public final class ProcessProvider: InstanceProvider {
         exitContinuation.finish()
     }
 
-    private func waitForExit(port: Int) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = state.withLock { state -> Bool in
-                guard var child = state.children[port], child.status == nil else { return true }
-                child.waiters.append(continuation)
-                state.children[port] = child
-                return false
-            }
-            if done { continuation.resume() }
-        }
-    }
-
     private func terminated(port: Int, status: InstanceExit.Status) {
-        let (waiters, exit) = state.withLock { state -> ([CheckedContinuation<Void, Never>], InstanceExit?) in
-            guard var child = state.children[port] else { return ([], nil) }
-            child.status = status
-            let waiters = child.waiters
-            child.waiters = []
-            var exit: InstanceExit?
-            if !child.stopping, let instance = child.instance {
-                exit = InstanceExit(instance: instance, status: status)
-                state.children[port] = nil
-            } else {
-                state.children[port] = child
+        let exit = state.withLock { state -> InstanceExit? in
+            guard var entry = state.children[port] else { return nil }
+            entry.exited = true
+            guard !entry.stopping, let instance = entry.instance else {
+                state.children[port] = entry
+                return nil
             }
-            return (waiters, exit)
+            state.children[port] = nil
+            return InstanceExit(instance: instance, status: status)
         }
-        for waiter in waiters { waiter.resume() }
         if let exit {
             logger.warning("instance exited on its own", metadata: ["instance.address": "\(exit.instance.address)", "instance.status": "\(status)"])
             exitContinuation.yield(exit)
@@ -192,6 +150,7 @@ public final class ProcessProvider: InstanceProvider {
         for port in candidates where PortProbe.isFree(port: port) {
             let taken = state.withLock { state -> Bool in
                 if state.children[port] != nil { return true }
+                state.children[port] = Child()
                 state.lastPort = port
                 return false
             }
