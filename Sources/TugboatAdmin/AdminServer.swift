@@ -4,10 +4,12 @@ import NIOFoundationCompat
 import Logging
 import NIOCore
 import TugboatCore
+import TugboatProxy
 
 /// The admin listener: JSON API, Prometheus `/metrics`, `/healthz`.
 public enum AdminServer {
-    // Routes: /healthz (open); with the token: /api/pool, /metrics, /api/incidents[/{id}[/ack]], /api/notifications.
+    // Routes: /healthz (open); with the token: /api/pool, /api/pool/backends, /metrics,
+    // /api/incidents[/{id}[/ack]], /api/notifications.
     public static func makeRouter(state: AdminState) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/healthz") { _, _ in "ok\n" }
@@ -24,30 +26,67 @@ public enum AdminServer {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         addIncidentRoutes(protected, state: state)
+        addPoolRoutes(protected, state: state)
         return router
     }
 
-    static func addIncidentRoutes(_ group: RouterGroup<BasicRequestContext>, state: AdminState) {
-        @Sendable func json(_ status: HTTPResponse.Status, _ message: String) -> Response {
-            var headers = HTTPFields()
-            headers[.contentType] = "application/json"
-            let escaped = message.replacingOccurrences(of: "\"", with: "'")
-            return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{\"error\":\"\(escaped)\"}\n")))
+    /// `POST /api/pool/backends` `{"address":"host:port"}` and `DELETE /api/pool/backends/{address}`.
+    static func addPoolRoutes(_ group: RouterGroup<BasicRequestContext>, state: AdminState) {
+        struct AddBackend: Decodable { var address: String }
+        struct Changed: ResponseEncodable { var address: String; var state: String }
+        group.post("/api/pool/backends") { request, context -> Response in
+            guard let membership = state.membership else { return jsonError(.notImplemented, "run-time pool changes are off") }
+            guard let body = try? await request.decode(as: AddBackend.self, context: context) else {
+                return jsonError(.badRequest, "expected {\"address\":\"host:port\"}")
+            }
+            guard let address = HostPort(parsing: body.address) else {
+                return jsonError(.badRequest, "address must be host:port with a port from 1 to 65535")
+            }
+            switch await membership.add(address) {
+            case .alreadyPresent: return jsonError(.conflict, "\(address) is already in the pool")
+            default:
+                var response = try Response.json(Changed(address: address.description, state: "starting"))
+                response.status = .created
+                return response
+            }
         }
+        group.delete("/api/pool/backends/{address}") { _, context -> Response in
+            guard let membership = state.membership else { return jsonError(.notImplemented, "run-time pool changes are off") }
+            guard let text = context.parameters.get("address"), let address = HostPort(parsing: text.removingPercentEncoding ?? text) else {
+                return jsonError(.badRequest, "address must be host:port")
+            }
+            switch await membership.drainAndRemove(address) {
+            case .unknown: return jsonError(.notFound, "\(address) is not in the pool")
+            default:
+                var response = try Response.json(Changed(address: address.description, state: "draining"))
+                response.status = .accepted
+                return response
+            }
+        }
+    }
+
+    @Sendable static func jsonError(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        let escaped = message.replacingOccurrences(of: "\"", with: "'")
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{\"error\":\"\(escaped)\"}\n")))
+    }
+
+    static func addIncidentRoutes(_ group: RouterGroup<BasicRequestContext>, state: AdminState) {
         group.get("/api/incidents") { _, _ -> Response in
             guard let store = state.store else { return try Response.json([IncidentView]()) }
             return try Response.json(try store.incidents().map { IncidentView($0) })
         }
         group.get("/api/incidents/{id}") { _, context -> Response in
-            guard let id = context.parameters.get("id", as: Int64.self) else { return json(.badRequest, "incident id must be a number") }
-            guard let store = state.store, let record = try store.incident(id: id) else { return json(.notFound, "no incident \(id)") }
+            guard let id = context.parameters.get("id", as: Int64.self) else { return jsonError(.badRequest, "incident id must be a number") }
+            guard let store = state.store, let record = try store.incident(id: id) else { return jsonError(.notFound, "no incident \(id)") }
             return try Response.json(IncidentView(record, notifications: try store.notifications(incident: id)))
         }
         group.post("/api/incidents/{id}/ack") { _, context -> Response in
-            guard let id = context.parameters.get("id", as: Int64.self) else { return json(.badRequest, "incident id must be a number") }
-            guard let store = state.store, let record = try store.incident(id: id) else { return json(.notFound, "no incident \(id)") }
+            guard let id = context.parameters.get("id", as: Int64.self) else { return jsonError(.badRequest, "incident id must be a number") }
+            guard let store = state.store, let record = try store.incident(id: id) else { return jsonError(.notFound, "no incident \(id)") }
             guard let alerts = state.alerts, await alerts.acknowledge(incident: id) else {
-                return json(.conflict, "incident \(id) is \(record.state), not firing")
+                return jsonError(.conflict, "incident \(id) is \(record.state), not firing")
             }
             return try Response.json(IncidentView(try store.incident(id: id) ?? record))
         }

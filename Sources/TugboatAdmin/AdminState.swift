@@ -13,9 +13,11 @@ public struct AdminState: Sendable {
     public let token: Secret?
     public let store: Store?
     public let alerts: AlertManager?
+    public let membership: PoolMembership?
 
     public init(pool: Pool, traffic: TrafficCollector, dataPlane: ProxyDataPlane, registry: PrometheusCollectorRegistry,
-                token: Secret?, store: Store? = nil, alerts: AlertManager? = nil) {
+                token: Secret?, store: Store? = nil, alerts: AlertManager? = nil, membership: PoolMembership? = nil) {
+        self.membership = membership
         self.store = store
         self.alerts = alerts
         self.pool = pool

@@ -51,7 +51,31 @@ public final class Store: Sendable {
             }
             try db.create(index: "notification_due", on: "notification", columns: ["status", "nextAttemptAt"])
         }
+        migrator.registerMigration("v2: run-time pool changes") { db in
+            try db.create(table: "poolChange") { t in
+                t.primaryKey("address", .text)
+                t.column("added", .boolean).notNull()
+                t.column("at", .datetime).notNull()
+            }
+        }
         return migrator
+    }
+
+    // MARK: Pool members added or removed at run time (POST/DELETE /api/pool/backends)
+
+    /// Records that `address` was added (true) or removed (false) at run time; the latest wins.
+    public func recordPoolChange(_ address: String, added: Bool) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO poolChange (address, added, at) VALUES (?, ?, ?)",
+                           arguments: [address, added, Date()])
+        }
+    }
+
+    /// Run-time pool changes, oldest first: `(address, added)`.
+    public func poolChanges() throws -> [(address: String, added: Bool)] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT address, added FROM poolChange ORDER BY at").map { ($0["address"], $0["added"]) }
+        }
     }
 
     // MARK: Incidents

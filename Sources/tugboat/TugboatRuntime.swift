@@ -48,13 +48,20 @@ struct TugboatRuntime {
         let monitors = config.monitors.map {
             MonitorRunner(monitor: $0, client: httpClient, group: group, signals: signals, logger: logger)
         }
-        for backend in config.pool.backends { await pool.add(backend) }
+        for backend in try Self.initialBackends(config, store: store) { await pool.add(backend) }
+        let membership = PoolMembership(pool: pool, dataPlane: dataPlane, drain: config.pool.drain, logger: logger) { address, added in
+            do {
+                try store.recordPoolChange(address.description, added: added)
+            } catch {
+                logger.error("pool change not saved", metadata: ["backend.address": "\(address)", "error": "\(error)"])
+            }
+        }
 
         let proxy = ProxyServer(dataPlane: dataPlane, logger: logger)
         let health = HealthMonitor(pool: pool, signals: signals, config: config.pool, group: group, logger: logger)
         let traffic = TrafficCollector(dataPlane: dataPlane, signals: signals)
         let adminState = AdminState(pool: pool, traffic: traffic, dataPlane: dataPlane, registry: registry,
-                                    token: config.admin.token, store: store, alerts: alerts)
+                                    token: config.admin.token, store: store, alerts: alerts, membership: membership)
         let admin = AdminServer.makeApplication(state: adminState, listen: config.admin.listen, logger: logger) { address in
             let text = address.flatMap { a in a.port.map { "\(a.ipAddress ?? "?"):\($0)" } } ?? "?"
             logger.info("admin listening", metadata: ["admin.address": "\(text)"])
@@ -64,7 +71,7 @@ struct TugboatRuntime {
             configuration: .init(
                 services: [
                     .init(service: admin), .init(service: dispatcher), .init(service: alerts), .init(service: traffic),
-                    .init(service: health),
+                    .init(service: health), .init(service: membership),
                 ] + monitors.map { .init(service: $0) } + [.init(service: proxy)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
@@ -77,6 +84,20 @@ struct TugboatRuntime {
 }
 
 extension TugboatRuntime {
+    /// The config's backends, then the changes made at run time through the admin API (persisted).
+    static func initialBackends(_ config: TugboatConfig, store: Store) throws -> [HostPort] {
+        var backends = config.pool.backends
+        for change in try store.poolChanges() {
+            guard let address = HostPort(parsing: change.address) else { continue }
+            if change.added {
+                if !backends.contains(address) { backends.append(address) }
+            } else {
+                backends.removeAll { $0 == address }
+            }
+        }
+        return backends
+    }
+
     /// `state: sqlite:PATH` opens the file; the Redis registry comes with clustering, and until then
     /// such a node keeps its incidents in memory.
     static func openStore(_ config: TugboatConfig, logger: Logger) throws -> Store {
