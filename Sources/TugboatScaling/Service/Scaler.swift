@@ -1,0 +1,243 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import TugboatCore
+
+/// The scaling service: traffic samples → ``ScalingPolicy`` → ``ScalingStateMachine`` → provider
+/// and ``Pool``.
+///
+/// Every `tick` it asks the policy for the desired count and feeds it to the state machine, then
+/// carries out the actions: launches and stops through the provider (concurrently, as child tasks),
+/// pool membership through the `Pool` actor only (`add` as `starting`, `setState(.draining)`,
+/// `remove`). An instance is READY when a pool snapshot shows it `healthy` (the health checker moves
+/// it there). At start it adopts what the provider lists; on graceful shutdown it calls the
+/// provider's `shutdown()` (the process provider stops its children there).
+public actor Scaler: Service {
+    private let settings: ScalingSettings
+    private let provider: any InstanceProvider
+    private let pool: Pool
+    private let signals: SignalBus
+    private let logger: Logger
+    private let tick: Duration
+    private let drainComplete: (@Sendable (HostPort) async -> Bool)?
+    private let eventLimit: Int
+
+    private var policy: ScalingPolicy
+    private var machine: ScalingStateMachine
+    private var log: [ScalingEventRecord] = []
+    private var awaitingHealth: Set<HostPort> = []
+    private var lastSnapshot: PoolSnapshot?
+    private var lastDecision: ScalingPolicy.Decision?
+    private let listeners = Mutex<[Int: AsyncStream<ScalingNotice>.Continuation]>([:])
+    private let nextListener = Atomic<Int>(0)
+    private let jobs: AsyncStream<@Sendable () async -> Void>
+    private let jobContinuation: AsyncStream<@Sendable () async -> Void>.Continuation
+
+    /// - Parameters:
+    ///   - tick: how often the policy is asked (its samples come from `.traffic` signals).
+    ///   - drainComplete: asked every 100 ms while an instance drains; true ends the drain early
+    ///     (e.g. the proxy's in-flight count for it is zero). Without it a drain lasts `settings.drain`.
+    ///   - eventLimit: the event log keeps this many newest rows.
+    public init(settings: ScalingSettings, provider: any InstanceProvider, pool: Pool, signals: SignalBus,
+                logger: Logger, tick: Duration = .seconds(1),
+                drainComplete: (@Sendable (HostPort) async -> Bool)? = nil, eventLimit: Int = 1000) {
+        self.settings = settings
+        self.provider = provider
+        self.pool = pool
+        self.signals = signals
+        self.logger = logger
+        self.tick = tick
+        self.drainComplete = drainComplete
+        self.eventLimit = eventLimit
+        self.policy = ScalingPolicy(settings: settings)
+        self.machine = ScalingStateMachine(settings: settings)
+        (jobs, jobContinuation) = AsyncStream.makeStream()
+    }
+
+    // MARK: What the admin API and alerts read
+
+    /// The event log, oldest first: the rows of `GET /api/scaling/events`.
+    public var events: [ScalingEventRecord] { log }
+
+    /// The state last entered.
+    public var state: ScalingState { machine.state }
+
+    /// Instances running or starting (not leaving), and those that serve.
+    public var counts: (active: Int, ready: Int) { (machine.activeCount, machine.readyCount) }
+
+    /// The policy's last decision (rates, desired count, reason, panic).
+    public var decision: ScalingPolicy.Decision? { lastDecision }
+
+    /// Transitions, alerts and instance exits from now on. Ends when the scaler stops.
+    public nonisolated func notices() -> AsyncStream<ScalingNotice> {
+        let id = nextListener.add(1, ordering: .relaxed).newValue
+        let (stream, continuation) = AsyncStream<ScalingNotice>.makeStream(bufferingPolicy: .bufferingNewest(1024))
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.listeners.withLock { $0.removeValue(forKey: id) }
+        }
+        listeners.withLock { $0[id] = continuation }
+        return stream
+    }
+
+    private nonisolated func notify(_ notice: ScalingNotice) {
+        let all = listeners.withLock { Array($0.values) }
+        for listener in all { listener.yield(notice) }
+    }
+
+    // MARK: The loop
+
+    public func run() async throws {
+        let traffic = signals.subscribe()
+        let (snapshots, snapshotContinuation) = AsyncStream<PoolSnapshot>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        await pool.observe { snapshotContinuation.yield($0) }
+        let exits = provider.exits
+        let jobs = self.jobs
+        let jobContinuation = self.jobContinuation
+        let tick = self.tick
+
+        do {
+            let found = try await provider.list()
+            await handle(.adopted(found))
+        } catch {
+            logger.warning("scaling: cannot list running instances to adopt", metadata: ["error": "\(error)"])
+        }
+
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    for await signal in traffic {
+                        if case .traffic(let sample) = signal { await self.observe(sample) }
+                    }
+                }
+                group.addTask {
+                    for await snapshot in snapshots { await self.poolChanged(snapshot) }
+                }
+                group.addTask {
+                    for await exit in exits { await self.exited(exit) }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        do { try await Task.sleep(for: tick) } catch { return }
+                        await self.evaluate()
+                    }
+                }
+                for await job in jobs {
+                    group.addTask { await job() }
+                }
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            jobContinuation.finish()
+        }
+        snapshotContinuation.finish()
+        await provider.shutdown()
+        let all = listeners.withLock { state in
+            defer { state.removeAll() }
+            return Array(state.values)
+        }
+        for listener in all { listener.finish() }
+    }
+
+    private func observe(_ sample: TrafficSample) {
+        policy.observe(rate: sample.rate, at: .now)
+    }
+
+    private func evaluate() async {
+        let decision = policy.decide(current: machine.activeCount, ready: machine.readyCount, now: .now)
+        lastDecision = decision
+        await handle(.desired(decision.desired, reason: decision.reason))
+    }
+
+    private func poolChanged(_ snapshot: PoolSnapshot) async {
+        lastSnapshot = snapshot
+        for backend in snapshot.backends where backend.state == .healthy && awaitingHealth.contains(backend.address) {
+            awaitingHealth.remove(backend.address)
+            await handle(.healthy(backend.address))
+        }
+    }
+
+    private func exited(_ exit: InstanceExit) async {
+        notify(.instanceExited(exit))
+        awaitingHealth.remove(exit.instance.address)
+        await handle(.exited(exit.instance, status: exit.status.description))
+    }
+
+    /// Feeds one event to the state machine and carries out its actions.
+    private func handle(_ event: ScalingStateMachine.Event) async {
+        let actions = machine.event(event, now: .now)
+        for action in actions { await perform(action) }
+    }
+
+    private func perform(_ action: ScalingStateMachine.Action) async {
+        let provider = self.provider
+        switch action {
+        case .launch(let token):
+            enqueue {
+                do {
+                    let instance = try await provider.launch()
+                    await self.handle(.launched(token: token, instance))
+                } catch {
+                    await self.handle(.launchFailed(token: token, error: "\(error)"))
+                }
+            }
+
+        case .addToPool(let instance):
+            await pool.add(instance.address, state: .starting, reason: "launched by scaling (\(provider.name))")
+
+        case .waitHealthy(let instance):
+            awaitingHealth.insert(instance.address)
+            if let lastSnapshot, lastSnapshot.backends.contains(where: { $0.address == instance.address && $0.state == .healthy }) {
+                awaitingHealth.remove(instance.address)
+                let address = instance.address
+                enqueue { await self.handle(.healthy(address)) }
+            }
+
+        case .drain(let instance, let duration):
+            await pool.setState(instance.address, .draining, reason: "scaling down")
+            let drainComplete = self.drainComplete
+            enqueue {
+                let deadline = ContinuousClock.now + duration
+                while ContinuousClock.now < deadline {
+                    if let drainComplete, await drainComplete(instance.address) { break }
+                    do { try await Task.sleep(for: min(.milliseconds(100), deadline - ContinuousClock.now)) } catch { break }
+                }
+                await self.handle(.drained(instance))
+            }
+
+        case .removeFromPool(let instance):
+            awaitingHealth.remove(instance.address)
+            await pool.remove(instance.address)
+
+        case .stop(let instance):
+            enqueue {
+                do {
+                    try await provider.stop(instance)
+                    await self.handle(.stopped(instance))
+                } catch {
+                    await self.handle(.stopFailed(instance, error: "\(error)"))
+                }
+            }
+
+        case .record(let transition):
+            let record = ScalingEventRecord(at: Date(), transition: transition)
+            log.append(record)
+            if log.count > eventLimit { log.removeFirst(log.count - eventLimit) }
+            let metadata: Logger.Metadata = [
+                "scaling.state": "\(transition.state.rawValue)", "scaling.from": "\(transition.from)",
+                "scaling.to": "\(transition.to)", "reason": "\(transition.reason)",
+            ]
+            if transition.failed { logger.warning("scaling transition", metadata: metadata) }
+            else { logger.info("scaling transition", metadata: metadata) }
+            notify(.transition(record))
+
+        case .alert(let text):
+            logger.error("scaling failure", metadata: ["reason": "\(text)"])
+            notify(.alert(text))
+        }
+    }
+
+    private func enqueue(_ job: @escaping @Sendable () async -> Void) {
+        jobContinuation.yield(job)
+    }
+}
