@@ -101,6 +101,21 @@ struct ProxyRoutingTests {
         #expect(third.status == 202)
     }
 
+    @Test("100 Continue from the backend reaches the client, which then sends its body")
+    func expectContinue() throws {
+        let a = try DemoBackend()
+        let tugboat = try TugboatUnderTest(backends: [a.address])
+        try tugboat.waitHealthy([a.address])
+        let client = try TestHTTPClient(port: tugboat.port, timeout: 5)
+        try client.send("PUT /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        let interim = try client.readResponse().0  // the body is held back until this arrives
+        #expect(interim.status == 100)
+        try client.send("hello")
+        let final = try client.readResponse().0
+        #expect(final.status == 200)
+        #expect(final.bodyText == "{\"bytes\":5}\n")
+    }
+
     @Test("no healthy backend answers 503 with a clear body")
     func noHealthyBackend() throws {
         let tugboat = try TugboatUnderTest(backends: ["127.0.0.1:1"])

@@ -10,6 +10,10 @@ extension ProxyHandler: UpstreamDelegate {
         }
         guard phase == .forwarding else { return }
         switch part {
+        case .head(var head) where head.status.code < 200 && head.status != .switchingProtocols:
+            // 100 Continue and friends: pass them on; the real response follows.
+            HeaderRewriter.rewriteResponse(&head, requestID: exchange.requestID, closeClient: false, version: exchange.clientVersion)
+            context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
         case .head(var head):
             exchange.responseStarted = true
             exchange.status = Int(head.status.code)

@@ -36,9 +36,12 @@ final class UpstreamPool {
             .channelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
-                        leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false
-                    )
+                    // As addHTTPClientHandlers does, but 1xx responses (100 Continue) are passed on.
+                    let ops = channel.pipeline.syncOperations
+                    try ops.addHandler(HTTPRequestEncoder())
+                    try ops.addHandler(ByteToMessageHandler(HTTPResponseDecoder(
+                        leftOverBytesStrategy: .forwardBytes, informationalResponseStrategy: .forward
+                    )))
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler(backend: backend))
                 }
             }

@@ -25,6 +25,10 @@ final class DemoAppHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .head(let head):
             self.head = head
             uploaded = 0
+            if head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+                // As nginx does: invite the body at once instead of letting the client wait.
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+            }
         case .body(let buffer):
             uploaded += buffer.readableBytes
         case .end:
