@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 import TugboatCore
 import TugboatStore
@@ -174,6 +175,7 @@ public actor AlertManager: Service {
             "incident.id": "\(record.id ?? 0)", "rule": "\(record.rule)", "incident.target": "\(record.target)",
             "incident.state": "\(record.state)", "channels": "\(channels.joined(separator: ","))",
         ]
+        Counter(label: "tugboat_incident_transitions_total", dimensions: [("rule", record.rule), ("action", "\(action)")]).increment()
         switch action {
         case .fire: logger.warning("incident firing", metadata: metadata)
         case .resolve: logger.info("incident resolved", metadata: metadata)

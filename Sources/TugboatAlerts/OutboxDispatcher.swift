@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 import TugboatCore
 import TugboatStore
@@ -123,6 +124,8 @@ public final class OutboxDispatcher: Service, Sendable {
             record.lastError = "\(error)"
             record.nextAttemptAt = Date().addingTimeInterval(policy.delay(afterAttempt: record.attempts).seconds)
         }
+        Counter(label: "tugboat_notification_attempts_total",
+                dimensions: [("channel", record.channel), ("kind", record.kind), ("status", record.status)]).increment()
         do {
             try store.update(record)
         } catch {

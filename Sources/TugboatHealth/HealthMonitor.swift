@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import NIOCore
 import ServiceLifecycle
 import TugboatCore
@@ -67,6 +68,8 @@ public actor HealthMonitor: Service {
                 logger.debug("health check failed", metadata: ["backend.address": "\(address)", "reason": "\(reason)"])
             }
             machines[address] = machine
+            Counter(label: "tugboat_health_checks_total",
+                    dimensions: [("backend", address.description), ("result", result == .passed ? "passed" : "failed")]).increment()
             await apply(action, to: address)
         }
     }

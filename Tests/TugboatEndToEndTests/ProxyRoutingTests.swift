@@ -192,6 +192,7 @@ struct TrafficAndHealthTests {
         #expect(metrics.contains("tugboat_requests_total{backend=\"\(a.address)\",code=\"5xx\"} 3"))
         #expect(metrics.contains("tugboat_request_duration_seconds_count{backend=\"\(a.address)\"} 11"))
         #expect(metrics.contains("tugboat_backend_up{backend=\"\(a.address)\",state=\"healthy\"} 1"))
+        #expect(metrics.contains("tugboat_health_checks_total{backend=\"\(a.address)\",result=\"passed\"}"))
     }
 
     @Test("without a health path, a TCP connect is the check; a closed port turns the backend unhealthy")
