@@ -12,7 +12,9 @@ import TugboatCore
 /// pool membership through the `Pool` actor only (`add` as `starting`, `setState(.draining)`,
 /// `remove`). An instance is READY when a pool snapshot shows it `healthy` (the health checker moves
 /// it there). At start it adopts what the provider lists; on graceful shutdown it calls the
-/// provider's `shutdown()` (the process provider stops its children there).
+/// provider's `shutdown()` (the process provider stops its children there). A provider that is
+/// also a `Service` (docker: it follows the daemon's events) is run by the scaler; do not add it to
+/// the `ServiceGroup` as well.
 public actor Scaler: Service {
     private let settings: ScalingSettings
     private let provider: any InstanceProvider
@@ -92,6 +94,7 @@ public actor Scaler: Service {
         let (snapshots, snapshotContinuation) = AsyncStream<PoolSnapshot>.makeStream(bufferingPolicy: .bufferingNewest(1))
         await pool.observe { snapshotContinuation.yield($0) }
         let exits = provider.exits
+        let provider = self.provider
         let jobs = self.jobs
         let jobContinuation = self.jobContinuation
         let tick = self.tick
@@ -115,6 +118,15 @@ public actor Scaler: Service {
                 }
                 group.addTask {
                     for await exit in exits { await self.exited(exit) }
+                }
+                if let watcher = provider as? any Service {
+                    // A provider with a loop of its own (docker: the die events) runs under the scaler.
+                    let logger = self.logger
+                    group.addTask {
+                        do { try await watcher.run() } catch {
+                            logger.warning("scaling: provider watch ended", metadata: ["error": "\(error)"])
+                        }
+                    }
                 }
                 group.addTask {
                     while !Task.isCancelled {

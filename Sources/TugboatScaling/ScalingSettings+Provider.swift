@@ -1,0 +1,20 @@
+import Logging
+
+extension ScalingSettings {
+    /// The provider these settings name, ready for a ``Scaler``.
+    ///
+    /// - Parameters:
+    ///   - pool: the docker label value (`tugboat.pool=<pool>`) that marks this pool's containers.
+    ///   - stopGrace: process provider: SIGTERM to SIGKILL; docker: the stop timeout.
+    public func makeProvider(pool: String = "default", stopGrace: Duration = .seconds(10), logger: Logger) -> any InstanceProvider {
+        switch provider {
+        case .process(let command, let ports):
+            return ProcessProvider(command: command, ports: ports, stopGrace: stopGrace, logger: logger)
+        case .exec(let up, let down, let timeout):
+            return ExecProvider(up: up, down: down, timeout: timeout, logger: logger)
+        case .docker(let image, let port, let socket):
+            return DockerProvider(image: image, port: port, socket: socket, pool: pool,
+                                  stopTimeout: Int(stopGrace.components.seconds), logger: logger)
+        }
+    }
+}
