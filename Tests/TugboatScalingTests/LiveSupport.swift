@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import TugboatScaling
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -61,10 +62,14 @@ func processAlive(_ pid: Int32) -> Bool {
     return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first != "Z"
 }
 
-/// A random block of `count` ports in 20000-39999 for a provider's range (it skips busy ones).
+/// A random block of `count` ports below the kernel's ephemeral range (32768-) for a provider's
+/// range, all free right now (a provider skips busy ports anyway; tests that count need them free).
 func portRange(count: Int = 40) -> ClosedRange<Int> {
-    let start = Int.random(in: 20000...(40000 - count))
-    return start...(start + count - 1)
+    while true {
+        let start = Int.random(in: 20000...(32000 - count))
+        let range = start...(start + count - 1)
+        if range.allSatisfy({ PortProbe.isFree(port: $0) }) { return range }
+    }
 }
 
 /// The next element of `iterator`, or nil after `timeout`.

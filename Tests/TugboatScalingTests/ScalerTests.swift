@@ -171,6 +171,26 @@ struct ScalerTests {
         #expect(await scaler.events.first?.reason.contains("adopting 2") == true)
     }
 
+    @Test func scalesToZeroWhenIdleAndWakesForARequest() async throws {
+        let signals = SignalBus()
+        let pool = Pool(signals: signals, logger: logger)
+        let provider = FakeProvider()
+        let scaler = Scaler(settings: settings(min: 0), provider: provider, pool: pool, signals: signals, logger: logger, tick: .milliseconds(50))
+        let rate = Rate(5)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await scaler.run() }
+            group.addTask { await simulateHealthChecks(pool) }
+            group.addTask { await publishTraffic(signals, rate: rate) }
+            try await waitUntil("1 ready with traffic") { await scaler.counts == (1, 1) }
+            rate.store(0)
+            try await waitUntil("0 after idle-to-zero") { await scaler.counts == (0, 0) && provider.running.isEmpty }
+            #expect(await pool.snapshot.backends.isEmpty)
+            await scaler.wake()  // a request is held at zero instances
+            try await waitUntil("1 ready after the wake") { await scaler.counts == (1, 1) }
+            group.cancelAll()
+        }
+    }
+
     /// Live: real demo-app children, health from their /health, a crash replaced, children gone after.
     @Test func processProviderEndToEnd() async throws {
         let signals = SignalBus()

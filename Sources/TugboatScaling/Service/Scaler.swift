@@ -151,6 +151,15 @@ public actor Scaler: Service {
         for listener in all { listener.finish() }
     }
 
+    /// A request is waiting and nothing serves (scale to zero): counts as one request this second
+    /// and asks the policy at once, so the first instance starts without waiting for a tick.
+    /// The proxy calls this when it holds a request at zero ready instances (held requests are
+    /// not in the traffic samples yet, which count finished requests).
+    public func wake() async {
+        policy.observe(rate: 1, at: .now)
+        if machine.activeCount == 0 { await evaluate() }
+    }
+
     private func observe(_ sample: TrafficSample) {
         policy.observe(rate: sample.rate, at: .now)
     }
