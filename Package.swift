@@ -154,7 +154,7 @@ let package = Package(
         ),
         .testTarget(name: "TugboatAlertsTests", dependencies: ["TugboatAlerts", "TugboatStore", "TugboatCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatScalingTests", dependencies: ["TugboatScaling", "TugboatCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "TugboatCoreTests", dependencies: ["TugboatCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "TugboatCoreTests", dependencies: ["TugboatCore", .product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
         .testTarget(
             name: "TugboatProxyTests",
             dependencies: [

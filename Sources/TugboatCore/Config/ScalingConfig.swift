@@ -1,0 +1,96 @@
+/// `scaling:` — how the pool grows and shrinks with the request rate, and where instances come from.
+public struct ScalingConfig: Sendable, Equatable {
+    public enum Provider: Sendable, Equatable {
+        /// `command` with `{port}` (and `PORT`) from `ports`.
+        case process(command: String, ports: ClosedRange<Int>)
+        /// The user's scripts (Ansible playbooks and the like).
+        case exec(up: String, down: String, timeout: Duration)
+        /// A container per instance through the Docker Engine API on `socket`.
+        case docker(image: String, port: Int, socket: String)
+    }
+
+    public enum Mode: Sendable, Equatable {
+        case targetTracking(targetRPS: Double)
+        case thresholds(upRPS: Double, downRPS: Double)
+    }
+
+    public var provider: Provider
+    public var mode: Mode = .targetTracking(targetRPS: 50)
+    public var min = 1
+    public var max = 8
+    public var window: Duration = .seconds(10)
+    public var cooldownUp: Duration = .seconds(5)
+    public var stabilizeDown: Duration = .seconds(60)
+    public var panicWindow: Duration = .seconds(2)
+    public var idleToZero: Duration = .seconds(300)
+    public var startTimeout: Duration = .seconds(60)
+
+    public init(provider: Provider) {
+        self.provider = provider
+    }
+}
+
+// Parsing of `scaling:`.
+extension ConfigLoader {
+    static func parseScaling(_ value: YAMLValue) throws -> ScalingConfig {
+        let keys = try value.mapping(allowed: [
+            "provider", "min", "max", "target-rps", "up-rps", "down-rps", "window", "cooldown-up",
+            "stabilize-down", "panic-window", "idle-to-zero", "start-timeout",
+        ])
+        guard let providerValue = keys["provider"] else { throw value.error("'scaling.provider' is required (process, exec or docker)") }
+        var scaling = ScalingConfig(provider: try parseProvider(providerValue))
+        if let min = keys["min"] { scaling.min = try min.int(range: 0...1000) }
+        if let max = keys["max"] { scaling.max = try max.int(range: 1...1000) }
+        if scaling.max < scaling.min { throw (keys["max"] ?? value).error("'scaling.max' (\(scaling.max)) must not be below 'scaling.min' (\(scaling.min))") }
+        switch (keys["target-rps"], keys["up-rps"], keys["down-rps"]) {
+        case (let target?, nil, nil):
+            let rps = try target.number(range: 0.001...1e9)
+            scaling.mode = .targetTracking(targetRPS: rps)
+        case (nil, let up?, let down?):
+            let upRPS = try up.number(range: 0.001...1e9), downRPS = try down.number(range: 0...1e9)
+            guard downRPS < upRPS else { throw down.error("'scaling.down-rps' must be below 'scaling.up-rps'") }
+            scaling.mode = .thresholds(upRPS: upRPS, downRPS: downRPS)
+        case (nil, nil, nil):
+            break
+        default:
+            throw value.error("'scaling' takes either 'target-rps', or both 'up-rps' and 'down-rps'")
+        }
+        if let window = keys["window"] { scaling.window = try window.duration() }
+        if let cooldown = keys["cooldown-up"] { scaling.cooldownUp = try cooldown.duration(allowZero: true) }
+        if let stabilize = keys["stabilize-down"] { scaling.stabilizeDown = try stabilize.duration(allowZero: true) }
+        if let panic = keys["panic-window"] { scaling.panicWindow = try panic.duration() }
+        if let idle = keys["idle-to-zero"] { scaling.idleToZero = try idle.duration() }
+        if let start = keys["start-timeout"] { scaling.startTimeout = try start.duration() }
+        return scaling
+    }
+
+    private static func parseProvider(_ value: YAMLValue) throws -> ScalingConfig.Provider {
+        let keys = try value.mapping(allowed: ["process", "exec", "docker"])
+        guard keys.count == 1, let (kind, body) = keys.first else {
+            throw value.error("'scaling.provider' needs exactly one of: process, exec, docker")
+        }
+        switch kind {
+        case "process":
+            let fields = try body.mapping(allowed: ["command", "ports"])
+            guard let command = fields["command"], let ports = fields["ports"] else {
+                throw body.error("'scaling.provider.process' needs 'command' and 'ports' (like 9100-9199)")
+            }
+            let text = try command.string()
+            guard text.contains("{port}") else { throw command.error("'\(command.key)' must contain {port}") }
+            let range = try ports.string().split(separator: "-").compactMap { Int(String($0).trimmingCharacters(in: " ")) }
+            guard range.count == 2, range[0] >= 1, range[0] <= range[1], range[1] <= 65535 else {
+                throw ports.error("'\(ports.key)' must be a port range like 9100-9199")
+            }
+            return .process(command: text, ports: range[0]...range[1])
+        case "exec":
+            let fields = try body.mapping(allowed: ["up", "down", "timeout"])
+            guard let up = fields["up"], let down = fields["down"] else { throw body.error("'scaling.provider.exec' needs 'up' and 'down'") }
+            return .exec(up: try up.string(), down: try down.string(), timeout: try fields["timeout"]?.duration() ?? .seconds(300))
+        default:
+            let fields = try body.mapping(allowed: ["image", "port", "socket"])
+            guard let image = fields["image"], let port = fields["port"] else { throw body.error("'scaling.provider.docker' needs 'image' and 'port'") }
+            return .docker(image: try image.string(), port: try port.int(range: 1...65535),
+                           socket: try fields["socket"]?.string() ?? "/var/run/docker.sock")
+        }
+    }
+}
