@@ -234,3 +234,48 @@ struct ScalerTests {
         #expect(await scaler.events.contains { $0.failed && $0.reason.contains("exited on its own (exit 70)") })
     }
 }
+
+extension ScalerTests {
+    /// Live: the sample exec scripts driven by the scaler, up to 2 and back to 1.
+    @Test func execProviderWithTheSampleScriptsEndToEnd() async throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("tugboat-scaling-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: state) }
+        let examples = repositoryRoot.appendingPathComponent("examples").path
+        let provider = ExecProvider(up: "\(examples)/scale_up.sh", down: "\(examples)/scale_down.sh", timeout: .seconds(30),
+                                    environment: ["TUGBOAT_BIN": tugboatExecutable, "TUGBOAT_SCALE_DIR": state.path], logger: logger)
+        let signals = SignalBus()
+        let pool = Pool(signals: signals, logger: logger)
+        let scaler = Scaler(settings: settings(min: 1, max: 2), provider: provider, pool: pool, signals: signals,
+                            logger: logger, tick: .milliseconds(50))
+        let rate = Rate(15)
+        var started: [ScalingInstance] = []
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await scaler.run() }
+                group.addTask { await simulateHealthChecks(pool) { httpStatus(port: $0.port, "/health") == 200 } }
+                group.addTask { await publishTraffic(signals, rate: rate) }
+                try await waitUntil("2 ready") { await scaler.counts == (2, 2) }
+                started = try await provider.list()
+                #expect(started.allSatisfy { httpStatus(port: $0.address.port, "/health") == 200 })
+                rate.store(0)
+                try await waitUntil("back to 1") {
+                    let counts = await scaler.counts
+                    let running = try await provider.list()
+                    return counts == (1, 1) && running.count == 1
+                }
+                let left = try await provider.list()
+                let gone = started.filter { !left.contains($0) }
+                #expect(gone.count == 1)
+                #expect(gone.allSatisfy { httpStatus(port: $0.address.port, "/health") == nil })
+                // Exec instances survive a shutdown (they belong to the playbook); stop the last one here.
+                for instance in left { try await provider.stop(instance) }
+                group.cancelAll()
+            }
+        } catch {
+            for instance in (try? await provider.list()) ?? [] { try? await provider.stop(instance) }
+            throw error
+        }
+        #expect(started.allSatisfy { httpStatus(port: $0.address.port, "/health") == nil })
+    }
+}
