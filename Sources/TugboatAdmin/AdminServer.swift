@@ -5,11 +5,12 @@ import Logging
 import NIOCore
 import TugboatCore
 import TugboatProxy
+import TugboatScaling
 
 /// The admin listener: JSON API, Prometheus `/metrics`, `/healthz`.
 public enum AdminServer {
     // Routes: /healthz (open); with the token: /api/pool, /api/pool/backends, /metrics,
-    // /api/incidents[/{id}[/ack]], /api/notifications.
+    // /api/incidents[/{id}[/ack]], /api/notifications, /api/scaling/events.
     public static func makeRouter(state: AdminState) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/healthz") { _, _ in "ok\n" }
@@ -27,6 +28,9 @@ public enum AdminServer {
         }
         addIncidentRoutes(protected, state: state)
         addPoolRoutes(protected, state: state)
+        protected.get("/api/scaling/events") { _, _ -> Response in
+            try Response.json(await state.scaler?.events ?? [])
+        }
         return router
     }
 

@@ -2,6 +2,7 @@ import Prometheus
 import TugboatAlerts
 import TugboatCore
 import TugboatProxy
+import TugboatScaling
 import TugboatStore
 
 /// What the admin API reads: the pool, the traffic collector and the metrics registry.
@@ -14,9 +15,12 @@ public struct AdminState: Sendable {
     public let store: Store?
     public let alerts: AlertManager?
     public let membership: PoolMembership?
+    public let scaler: Scaler?
 
     public init(pool: Pool, traffic: TrafficCollector, dataPlane: ProxyDataPlane, registry: PrometheusCollectorRegistry,
-                token: Secret?, store: Store? = nil, alerts: AlertManager? = nil, membership: PoolMembership? = nil) {
+                token: Secret?, store: Store? = nil, alerts: AlertManager? = nil, membership: PoolMembership? = nil,
+                scaler: Scaler? = nil) {
+        self.scaler = scaler
         self.membership = membership
         self.store = store
         self.alerts = alerts

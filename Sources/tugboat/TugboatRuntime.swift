@@ -10,6 +10,7 @@ import TugboatAlerts
 import TugboatCore
 import TugboatHealth
 import TugboatProxy
+import TugboatScaling
 import TugboatStore
 
 /// Wires every part into one ServiceGroup: proxy, health checks, traffic collector, monitors,
@@ -57,11 +58,13 @@ struct TugboatRuntime {
             }
         }
 
+        let scaler = ScalingSetup.makeScaler(config, pool: pool, signals: signals, dataPlane: dataPlane, logger: logger)
         let proxy = ProxyServer(dataPlane: dataPlane, logger: logger)
         let health = HealthMonitor(pool: pool, signals: signals, config: config.pool, group: group, logger: logger)
         let traffic = TrafficCollector(dataPlane: dataPlane, signals: signals)
         let adminState = AdminState(pool: pool, traffic: traffic, dataPlane: dataPlane, registry: registry,
-                                    token: config.admin.token, store: store, alerts: alerts, membership: membership)
+                                    token: config.admin.token, store: store, alerts: alerts, membership: membership,
+                                    scaler: scaler)
         let admin = AdminServer.makeApplication(state: adminState, listen: config.admin.listen, logger: logger) { address in
             let text = address.flatMap { a in a.port.map { "\(a.ipAddress ?? "?"):\($0)" } } ?? "?"
             logger.info("admin listening", metadata: ["admin.address": "\(text)"])
@@ -72,7 +75,7 @@ struct TugboatRuntime {
                 services: [
                     .init(service: admin), .init(service: dispatcher), .init(service: alerts), .init(service: traffic),
                     .init(service: health), .init(service: membership),
-                ] + monitors.map { .init(service: $0) } + [.init(service: proxy)],
+                ] + monitors.map { .init(service: $0) } + (scaler.map { [.init(service: $0)] } ?? []) + [.init(service: proxy)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

@@ -57,7 +57,7 @@ struct AlertsConfigTests {
         ("alerts:\n  rules:\n    - { name: r, condition: rps-above }\n", "t.yaml:3: rule 'r': condition rps-above needs a 'threshold'"),
         ("alerts:\n  rules:\n    - { name: r, condition: backend-down, channels: [pager] }\n", "t.yaml:3: rule 'r': no channel named 'pager' under alerts.channels"),
         ("alerts:\n  rules:\n    - { name: r, condition: on-fire }\n", "t.yaml:3: rule 'r': unknown condition 'on-fire'"),
-        ("alerts:\n  rules:\n    - { name: r, condition: instance-exited }\n", "t.yaml:3: rule 'r': condition instance-exited needs 'scaling'"),
+        ("alerts:\n  rules:\n    - { name: r, condition: instance-exited }\n", "t.yaml:3: rule 'r': condition instance-exited is not supported by this version yet"),
         ("alerts:\n  channels:\n    c: { twilio-sms: { account-sid: AC1, auth-token: x, from: \"+14155550100\", to: \"+14155550111\" } }\n",
          "t.yaml:3: 'alerts.channels.c.twilio-sms.account-sid' must be a Twilio account SID"),
         ("alerts:\n  channels:\n    c: { twilio-sms: { account-sid: AC0123456789abcdef0123456789abcdef, auth-token: x, from: \"+14155550100\", to: \"555-0111\" } }\n",

@@ -63,7 +63,8 @@ struct ConfigLoaderTests {
         ("admin: { token: ${MISSING_TOKEN} }\n", "t.yaml:1: 'admin.token': environment variable MISSING_TOKEN is not set"),
         ("state: postgres://x\n", "t.yaml:1: 'state' must be sqlite:PATH or redis://HOST:PORT/DB"),
         ("listen: [oops\n", "t.yaml:2: not valid YAML"),
-        ("\n\nscaling: { min: 1 }\n", "t.yaml:3: 'scaling' is not supported by this version of tugboat yet"),
+        ("\n\nprofiling: { source: perf }\n", "t.yaml:3: 'profiling' is not supported by this version of tugboat yet"),
+        ("scaling: { min: 1 }\n", "t.yaml:1: 'scaling.provider' is required"),
     ])
     func errors(yaml: String, expected: String) {
         let message = error(yaml)

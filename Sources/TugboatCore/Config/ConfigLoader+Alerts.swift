@@ -96,7 +96,7 @@ extension ConfigLoader {
         case "p99-above":
             condition = .p99Above(try threshold().duration())
         case "instance-exited":
-            throw conditionValue.error("rule '\(name)': condition instance-exited needs 'scaling', which this version does not support yet")
+            throw conditionValue.error("rule '\(name)': condition instance-exited is not supported by this version yet (it comes with crash forensics)")
         default:
             throw conditionValue.error("rule '\(name)': unknown condition '\(conditionName)' (expected down, backend-down, no-healthy-backends, rps-above, error-rate-above, p99-above)")
         }

@@ -4,7 +4,7 @@ import Yams
 /// Reads and validates a Tugboat YAML file into a ``TugboatConfig``.
 public enum ConfigLoader {
     /// Sections described in DESIGN.md that later releases implement; named so the error is clear.
-    static let reservedSections = ["scaling", "profiling"]
+    static let reservedSections = ["profiling"]
 
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> TugboatConfig {
         let text: String
@@ -29,7 +29,7 @@ public enum ConfigLoader {
         var config = TugboatConfig()
         guard let node else { return config }
         let root = YAMLValue(node: node, key: "", file: file, environment: environment, references: references)
-        let keys = try root.mapping(allowed: ["listen", "admin", "state", "pool", "monitors", "alerts"] + reservedSections)
+        let keys = try root.mapping(allowed: ["listen", "admin", "state", "pool", "monitors", "alerts", "scaling"] + reservedSections)
         for section in reservedSections {
             if let value = keys[section] {
                 throw value.error("'\(section)' is not supported by this version of tugboat yet")
@@ -40,6 +40,13 @@ public enum ConfigLoader {
         if let state = keys["state"] { config.state = try parseState(state) }
         if let pool = keys["pool"] { config.pool = try parsePool(pool) }
         if let monitors = keys["monitors"] { config.monitors = try parseMonitors(monitors) }
+        if let scaling = keys["scaling"] {
+            config.scaling = try parseScaling(scaling)
+            if case .process(_, let ports)? = config.scaling?.provider,
+               let clash = config.pool.backends.first(where: { ports.contains($0.port) && ["127.0.0.1", "localhost"].contains($0.host) }) {
+                throw scaling.error("'scaling.provider.process.ports' includes \(clash), a static backend of 'pool.backends'")
+            }
+        }
         if let alerts = keys["alerts"] { config.alerts = try parseAlerts(alerts, monitors: config.monitors) }
         if config.admin.listen == config.listen && config.listen.port != 0 {
             throw (keys["admin"] ?? root).error("'admin.listen' must differ from 'listen' (\(config.listen))")

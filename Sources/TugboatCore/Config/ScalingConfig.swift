@@ -59,6 +59,9 @@ extension ConfigLoader {
         if let cooldown = keys["cooldown-up"] { scaling.cooldownUp = try cooldown.duration(allowZero: true) }
         if let stabilize = keys["stabilize-down"] { scaling.stabilizeDown = try stabilize.duration(allowZero: true) }
         if let panic = keys["panic-window"] { scaling.panicWindow = try panic.duration() }
+        if scaling.panicWindow > scaling.window {
+            throw (keys["panic-window"] ?? keys["window"] ?? value).error("'scaling.panic-window' must not be longer than 'scaling.window'")
+        }
         if let idle = keys["idle-to-zero"] { scaling.idleToZero = try idle.duration() }
         if let start = keys["start-timeout"] { scaling.startTimeout = try start.duration() }
         return scaling

@@ -6,6 +6,8 @@ public struct TugboatConfig: Sendable, Equatable {
     public var pool: PoolConfig
     public var monitors: [MonitorConfig]
     public var alerts: AlertsConfig
+    /// `scaling:`; nil keeps the pool to its static backends.
+    public var scaling: ScalingConfig?
 
     public init(
         listen: HostPort = HostPort(host: "127.0.0.1", port: 8080),

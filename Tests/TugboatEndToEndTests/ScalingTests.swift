@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+
+@Suite("Autoscaling end to end", .serialized)
+struct ScalingTests {
+    @Test("the process provider scales from min to max under a load step and back to min after it, with no failed request")
+    func processProviderScalesUpAndDown() throws {
+        let base = 20_000 + Int.random(in: 0..<400) * 50
+        let scaling = """
+        scaling:
+          provider: { process: { command: "\(TugboatBinary.path) demo-app --port {port}", ports: \(base)-\(base + 49) } }
+          min: 1
+          max: 3
+          target-rps: 30
+          window: 2s
+          cooldown-up: 1s
+          stabilize-down: 3s
+        """
+        let tugboat = try TugboatUnderTest(backends: [], extraPool: "  drain: 2s", extraTop: scaling,
+                                           health: "{ path: /health, interval: 200ms, timeout: 500ms, rise: 1, fall: 2 }")
+        func healthy() throws -> [String] {
+            try tugboat.pool().filter { $0["state"] as? String == "healthy" }.compactMap { $0["address"] as? String }
+        }
+        try waitUntil(timeout: 30, "the first instance (min 1)") { try healthy().count == 1 }
+
+        let load = LoadLoop(port: tugboat.port)
+        try waitUntil(timeout: 60, "three instances serving under load") { try healthy().count == 3 }
+        try waitUntil("requests reaching the new instances") { load.done > 200 }
+        load.finish()
+        #expect(load.failures == 0)
+        try waitUntil(timeout: 60, "back to one instance") { try tugboat.pool().count == 1 }
+
+        let events = try tugboat.admin("/api/scaling/events") as? [[String: Any]] ?? []
+        let states = Set(events.compactMap { $0["state"] as? String })
+        #expect(states.isSuperset(of: ["BUSY", "READY", "UP", "DRAINING", "IDLE"]), "\(states)")
+        #expect(events.contains { $0["from"] as? Int == 1 && $0["to"] as? Int == 2 })
+        #expect(events.allSatisfy { $0["at"] is String && $0["reason"] is String })
+
+        // Graceful stop: the instances do not outlive Tugboat.
+        let ports = (base...(base + 49))
+        tugboat.child.signal(SIGTERM)
+        #expect(tugboat.child.waitForExit() == 0)
+        try waitUntil("instances stopped") { ports.allSatisfy { (try? TestHTTPClient(port: $0)) == nil } }
+    }
+}
