@@ -1,4 +1,5 @@
 import Logging
+import TugboatCore
 
 extension ScalingSettings {
     /// The provider these settings name, ready for a ``Scaler``.

@@ -4,7 +4,7 @@ import Yams
 
 @Suite("Scaling config")
 struct ScalingConfigTests {
-    func parse(_ yaml: String) throws -> ScalingConfig {
+    func parse(_ yaml: String) throws -> ScalingSettings {
         let node = try #require(try Yams.compose(yaml: yaml))
         return try ConfigLoader.parseScaling(YAMLValue(node: node, key: "scaling", file: "t.yaml", environment: [:]))
     }

@@ -7,7 +7,7 @@ public struct TugboatConfig: Sendable, Equatable {
     public var monitors: [MonitorConfig]
     public var alerts: AlertsConfig
     /// `scaling:`; nil keeps the pool to its static backends.
-    public var scaling: ScalingConfig?
+    public var scaling: ScalingSettings?
 
     public init(
         listen: HostPort = HostPort(host: "127.0.0.1", port: 8080),

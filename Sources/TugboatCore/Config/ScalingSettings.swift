@@ -1,8 +1,6 @@
-import TugboatCore
-
 /// Everything the scaler needs, independent of how it was written in the config file.
 ///
-/// The YAML `scaling:` section maps onto it one key to one field (see docs/scaling-notes.md).
+/// The YAML `scaling:` section maps onto it one key to one field (`ConfigLoader.parseScaling`).
 public struct ScalingSettings: Sendable, Equatable {
     /// Where new instances come from.
     public enum Provider: Sendable, Equatable {
@@ -101,13 +99,5 @@ public struct ScalingSettings: Sendable, Equatable {
             if ports.lowerBound < 1 || ports.upperBound > 65535 { return "ports must lie in 1-65535" }
         }
         return nil
-    }
-}
-
-extension Duration {
-    /// Seconds as a Double (for rates and backoff arithmetic).
-    var scalingSeconds: Double {
-        let (s, atto) = components
-        return Double(s) + Double(atto) / 1e18
     }
 }

@@ -1,44 +1,12 @@
-/// `scaling:` — how the pool grows and shrinks with the request rate, and where instances come from.
-public struct ScalingConfig: Sendable, Equatable {
-    public enum Provider: Sendable, Equatable {
-        /// `command` with `{port}` (and `PORT`) from `ports`.
-        case process(command: String, ports: ClosedRange<Int>)
-        /// The user's scripts (Ansible playbooks and the like).
-        case exec(up: String, down: String, timeout: Duration)
-        /// A container per instance through the Docker Engine API on `socket`.
-        case docker(image: String, port: Int, socket: String)
-    }
-
-    public enum Mode: Sendable, Equatable {
-        case targetTracking(targetRPS: Double)
-        case thresholds(upRPS: Double, downRPS: Double)
-    }
-
-    public var provider: Provider
-    public var mode: Mode = .targetTracking(targetRPS: 50)
-    public var min = 1
-    public var max = 8
-    public var window: Duration = .seconds(10)
-    public var cooldownUp: Duration = .seconds(5)
-    public var stabilizeDown: Duration = .seconds(60)
-    public var panicWindow: Duration = .seconds(2)
-    public var idleToZero: Duration = .seconds(300)
-    public var startTimeout: Duration = .seconds(60)
-
-    public init(provider: Provider) {
-        self.provider = provider
-    }
-}
-
 // Parsing of `scaling:`.
 extension ConfigLoader {
-    static func parseScaling(_ value: YAMLValue) throws -> ScalingConfig {
+    static func parseScaling(_ value: YAMLValue) throws -> ScalingSettings {
         let keys = try value.mapping(allowed: [
             "provider", "min", "max", "target-rps", "up-rps", "down-rps", "window", "cooldown-up",
             "stabilize-down", "panic-window", "idle-to-zero", "start-timeout",
         ])
         guard let providerValue = keys["provider"] else { throw value.error("'scaling.provider' is required (process, exec or docker)") }
-        var scaling = ScalingConfig(provider: try parseProvider(providerValue))
+        var scaling = ScalingSettings(provider: try parseProvider(providerValue))
         if let min = keys["min"] { scaling.min = try min.int(range: 0...1000) }
         if let max = keys["max"] { scaling.max = try max.int(range: 1...1000) }
         if scaling.max < scaling.min { throw (keys["max"] ?? value).error("'scaling.max' (\(scaling.max)) must not be below 'scaling.min' (\(scaling.min))") }
@@ -67,7 +35,7 @@ extension ConfigLoader {
         return scaling
     }
 
-    private static func parseProvider(_ value: YAMLValue) throws -> ScalingConfig.Provider {
+    private static func parseProvider(_ value: YAMLValue) throws -> ScalingSettings.Provider {
         let keys = try value.mapping(allowed: ["process", "exec", "docker"])
         guard keys.count == 1, let (kind, body) = keys.first else {
             throw value.error("'scaling.provider' needs exactly one of: process, exec, docker")
