@@ -19,19 +19,21 @@ public final class ProxyDataPlane: Sendable {
     }
 
     public init(group: MultiThreadedEventLoopGroup, configuration: ProxyConfiguration,
-                onPassiveFailure: @escaping @Sendable (HostPort, Int) -> Void) {
+                onPassiveFailure: @escaping @Sendable (HostPort, Int) -> Void,
+                onDemandWhileEmpty: @escaping @Sendable () -> Void = {}) {
         self.group = group
         self.configuration = configuration
         var contexts: [ObjectIdentifier: NIOLoopBoundBox<LoopContext>] = [:]
         var sweepers: [RepeatedTask] = []
         for loop in group.makeIterator() {
             let box = NIOLoopBoundBox.makeBoxSendingValue(
-                LoopContext(eventLoop: loop, configuration: configuration, onPassiveFailure: onPassiveFailure),
+                LoopContext(eventLoop: loop, configuration: configuration, onPassiveFailure: onPassiveFailure,
+                            onDemandWhileEmpty: onDemandWhileEmpty),
                 eventLoop: loop
             )
             contexts[ObjectIdentifier(loop)] = box
             sweepers.append(loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
-                box.value.sweepIdleUpstreams()
+                box.value.everySecond()
             })
         }
         self.contexts = contexts

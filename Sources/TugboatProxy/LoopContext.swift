@@ -14,12 +14,28 @@ final class LoopContext {
     private var pools: [UpstreamPool?] = []
     /// Called on the loop when live traffic fails against a backend `consecutive` times in a row.
     let onPassiveFailure: @Sendable (HostPort, Int) -> Void
+    /// Called when a request starts waiting for a backend while none is ready (scale from zero).
+    let onDemandWhileEmpty: @Sendable () -> Void
+    /// Requests waiting for a backend to become ready.
+    private var held: [Weak<ProxyHandler>] = []
 
-    init(eventLoop: EventLoop, configuration: ProxyConfiguration, onPassiveFailure: @escaping @Sendable (HostPort, Int) -> Void) {
+    init(eventLoop: EventLoop, configuration: ProxyConfiguration,
+         onPassiveFailure: @escaping @Sendable (HostPort, Int) -> Void,
+         onDemandWhileEmpty: @escaping @Sendable () -> Void = {}) {
         self.eventLoop = eventLoop
         self.configuration = configuration
         self.balancer = Balancer(algorithm: configuration.balance == .leastRequest ? .leastRequest : .roundRobin)
         self.onPassiveFailure = onPassiveFailure
+        self.onDemandWhileEmpty = onDemandWhileEmpty
+    }
+
+    /// Parks a request until a backend is ready; false when the waiting room is full.
+    func hold(_ handler: ProxyHandler) -> Bool {
+        held.removeAll { $0.value == nil }
+        guard held.count < configuration.maxHeldPerLoop else { return false }
+        held.append(Weak(handler))
+        if held.count == 1 { onDemandWhileEmpty() }
+        return true
     }
 
     func pool(for backend: ProxyBackend) -> UpstreamPool {
@@ -41,11 +57,20 @@ final class LoopContext {
             pools[slot] = nil
         }
         backends = set
+        if !set.eligible.isEmpty && !held.isEmpty {
+            let waiting = held
+            held.removeAll()
+            for entry in waiting { entry.value?.backendBecameReady() }
+        }
     }
 
-    func sweepIdleUpstreams() {
+    /// Once a second: close upstream connections idle too long, and repeat the call for an
+    /// instance while requests are still waiting for one (the scaler may have been busy stopping).
+    func everySecond() {
         let now = NIODeadline.now()
         for pool in pools { pool?.sweep(olderThan: configuration.idleTimeout, now: now) }
+        held.removeAll { $0.value == nil }
+        if !held.isEmpty { onDemandWhileEmpty() }
     }
 
     /// A live-traffic failure against `backend`; reports when the run reaches the threshold.
@@ -67,4 +92,10 @@ struct RequestIDGenerator {
         counter &+= 1
         return prefix + String(counter, radix: 16)
     }
+}
+
+/// A weak reference, for lists that must not keep connections alive.
+struct Weak<Object: AnyObject> {
+    weak var value: Object?
+    init(_ value: Object) { self.value = value }
 }

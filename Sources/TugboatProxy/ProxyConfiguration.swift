@@ -16,6 +16,11 @@ public struct ProxyConfiguration: Sendable {
     public var maxHeaderBytes: Int = 64 * 1024
     /// Idle upstream connections kept per backend per event loop.
     public var maxIdleUpstreamsPerLoop: Int = 256
+    /// Scale to zero: a request that finds no healthy backend waits (bounded by the request
+    /// timeout) for one to become ready, instead of getting 503.
+    public var holdWhenEmpty: Bool
+    /// At most this many requests wait per event loop; more get 503.
+    public var maxHeldPerLoop: Int = 1024
 
     public init(_ config: TugboatConfig) {
         listen = config.listen
@@ -27,6 +32,7 @@ public struct ProxyConfiguration: Sendable {
         idleTimeout = .init(config.pool.timeouts.idle)
         drain = config.pool.drain
         passiveFailures = config.pool.passive.failures
+        holdWhenEmpty = config.scaling?.min == 0
     }
 }
 

@@ -1,4 +1,5 @@
 import Logging
+import ServiceLifecycle
 import TugboatCore
 import TugboatProxy
 import TugboatScaling
@@ -11,5 +12,17 @@ enum ScalingSetup {
         let provider = settings.makeProvider(logger: logger)
         return Scaler(settings: settings, provider: provider, pool: pool, signals: signals, logger: logger,
                       drainComplete: { address in (dataPlane.inflight()[address] ?? 0) == 0 })
+    }
+
+    /// Passes the proxy's "a request is waiting and no instance is ready" to the scaler.
+    struct DemandForwarder: Service {
+        let demand: AsyncStream<Void>
+        let scaler: Scaler
+
+        func run() async throws {
+            for await _ in demand.cancelOnGracefulShutdown() {
+                await scaler.wake()
+            }
+        }
     }
 }

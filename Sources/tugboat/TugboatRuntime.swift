@@ -27,9 +27,13 @@ struct TugboatRuntime {
         let signals = SignalBus()
         let pool = Pool(signals: signals, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let dataPlane = ProxyDataPlane(group: group, configuration: ProxyConfiguration(config)) { address, count in
-            signals.publish(.passiveFailures(address: address, consecutive: count))
-        }
+        // A request held at zero instances wakes the scaler (through this stream; see ScalingSetup).
+        let (demand, demandContinuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let dataPlane = ProxyDataPlane(
+            group: group, configuration: ProxyConfiguration(config),
+            onPassiveFailure: { address, count in signals.publish(.passiveFailures(address: address, consecutive: count)) },
+            onDemandWhileEmpty: { demandContinuation.yield() }
+        )
         await pool.observe { snapshot in
             for address in dataPlane.apply(snapshot) {
                 logger.error("backend address does not resolve", metadata: ["backend.address": "\(address)"])
@@ -75,7 +79,9 @@ struct TugboatRuntime {
                 services: [
                     .init(service: admin), .init(service: dispatcher), .init(service: alerts), .init(service: traffic),
                     .init(service: health), .init(service: membership),
-                ] + monitors.map { .init(service: $0) } + (scaler.map { [.init(service: $0)] } ?? []) + [.init(service: proxy)],
+                ] + monitors.map { .init(service: $0) }
+                    + (scaler.map { [.init(service: $0), .init(service: ScalingSetup.DemandForwarder(demand: demand, scaler: $0))] } ?? [])
+                    + [.init(service: proxy)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

@@ -42,4 +42,34 @@ struct ScalingTests {
         #expect(tugboat.child.waitForExit() == 0)
         try waitUntil("instances stopped") { ports.allSatisfy { (try? TestHTTPClient(port: $0)) == nil } }
     }
+
+    @Test("scale to zero: a request arriving at zero instances is held until one is ready, then served (no 5xx)")
+    func coldStartFromZero() throws {
+        let base = 20_000 + Int.random(in: 0..<400) * 50
+        let scaling = """
+        scaling:
+          provider: { process: { command: "\(TugboatBinary.path) demo-app --port {port}", ports: \(base)-\(base + 49) } }
+          min: 0
+          max: 2
+          target-rps: 30
+          window: 2s
+          panic-window: 1s
+          stabilize-down: 1s
+          idle-to-zero: 2s
+        """
+        let tugboat = try TugboatUnderTest(backends: [], extraPool: "  drain: 1s", extraTop: scaling,
+                                           health: "{ path: /health, interval: 100ms, timeout: 500ms, rise: 1, fall: 2 }")
+        #expect(try tugboat.pool().isEmpty)
+        for round in 1...2 {
+            let started = Date()
+            let response = try TestHTTPClient(port: tugboat.port, timeout: 30).request("GET", "/echo", headers: ["Connection": "close"])
+            print("cold start \(round): \(String(format: "%.2f", Date().timeIntervalSince(started))) s to the first response")
+            #expect(response.status == 200)
+            #expect(response.header("x-backend")?.hasPrefix("127.0.0.1:") == true)
+            // Idle: back to zero instances, ready for the next cold start.
+            try waitUntil(timeout: 30, "scaled back to zero") { try tugboat.pool().isEmpty }
+        }
+        tugboat.child.signal(SIGTERM)
+        #expect(tugboat.child.waitForExit() == 0)
+    }
 }

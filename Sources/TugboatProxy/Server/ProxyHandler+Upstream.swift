@@ -6,6 +6,12 @@ import TugboatCore
 extension ProxyHandler {
     func chooseUpstream() {
         guard let backend = loop.balancer.pick(from: loop.backends.eligible, excluding: exchange.tried) else {
+            if loop.backends.eligible.isEmpty && exchange.tried.isEmpty && loop.configuration.holdWhenEmpty && loop.hold(self) {
+                // Scale from zero: wait (up to the request timeout) for an instance to be ready.
+                phase = .connecting
+                pauseClientReads()
+                return
+            }
             if let failure = exchange.lastFailure {
                 respondLocally(failure.status, failure.message)
             } else {
@@ -36,6 +42,13 @@ extension ProxyHandler {
                 self.attemptFailed(backend: backend, error: error, beforeConnect: true)
             }
         }
+    }
+
+    /// A held request: a backend is ready now.
+    func backendBecameReady() {
+        guard phase == .connecting, upstream == nil, exchange.backend == nil else { return }
+        chooseUpstream()
+        flushUpstreamIfNeeded()
     }
 
     private func attach(_ connection: UpstreamHandler) {
