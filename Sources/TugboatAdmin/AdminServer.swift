@@ -29,7 +29,9 @@ public enum AdminServer {
         addIncidentRoutes(protected, state: state)
         addPoolRoutes(protected, state: state)
         protected.get("/api/scaling/events") { _, _ -> Response in
-            try Response.json(await state.scaler?.events ?? [])
+            struct Row: Encodable { var at: String; var from: Int; var to: Int; var state: String; var reason: String; var failed: Bool }
+            let rows = try state.store?.scalingEvents() ?? []
+            return try Response.json(rows.map { Row(at: Timestamp.iso($0.at), from: $0.from, to: $0.to, state: $0.state, reason: $0.reason, failed: $0.failed) })
         }
         return router
     }

@@ -40,7 +40,7 @@ public struct ConditionEvaluator: Sendable {
                 + poolObservations()
         case .traffic(let sample):
             return trafficObservations(sample)
-        case .passiveFailures:
+        case .passiveFailures, .scalingTransition, .instanceExited:
             return []
         }
     }

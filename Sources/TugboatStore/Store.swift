@@ -58,7 +58,54 @@ public final class Store: Sendable {
                 t.column("at", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v3: scaling events") { db in
+            try db.create(table: "scalingEvent") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("at", .datetime).notNull()
+                t.column("fromCount", .integer).notNull()
+                t.column("toCount", .integer).notNull()
+                t.column("state", .text).notNull()
+                t.column("reason", .text).notNull()
+                t.column("failed", .boolean).notNull()
+            }
+        }
         return migrator
+    }
+
+    // MARK: Scaling events (GET /api/scaling/events)
+
+    public struct ScalingEventRow: Sendable, Equatable {
+        public var at: Date
+        public var from: Int
+        public var to: Int
+        public var state: String
+        public var reason: String
+        public var failed: Bool
+
+        public init(at: Date, from: Int, to: Int, state: String, reason: String, failed: Bool) {
+            self.at = at
+            self.from = from
+            self.to = to
+            self.state = state
+            self.reason = reason
+            self.failed = failed
+        }
+    }
+
+    public func recordScalingEvent(_ row: ScalingEventRow) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO scalingEvent (at, fromCount, toCount, state, reason, failed) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [row.at, row.from, row.to, row.state, row.reason, row.failed])
+        }
+    }
+
+    /// The newest `limit` events, oldest first.
+    public func scalingEvents(limit: Int = 1000) throws -> [ScalingEventRow] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM (SELECT * FROM scalingEvent ORDER BY id DESC LIMIT ?) ORDER BY id", arguments: [limit]).map {
+                ScalingEventRow(at: $0["at"], from: $0["fromCount"], to: $0["toCount"], state: $0["state"], reason: $0["reason"], failed: $0["failed"])
+            }
+        }
     }
 
     // MARK: Pool members added or removed at run time (POST/DELETE /api/pool/backends)

@@ -3,6 +3,7 @@ import ServiceLifecycle
 import TugboatCore
 import TugboatProxy
 import TugboatScaling
+import TugboatStore
 
 /// Builds the scaler from `scaling:` and its provider.
 enum ScalingSetup {
@@ -22,6 +23,35 @@ enum ScalingSetup {
         func run() async throws {
             for await _ in demand.cancelOnGracefulShutdown() {
                 await scaler.wake()
+            }
+        }
+    }
+
+    /// Publishes the scaler's transitions and instance exits on the signal bus and keeps the
+    /// transitions in the store (so `GET /api/scaling/events` survives a restart).
+    struct NoticeForwarder: Service {
+        let notices: AsyncStream<ScalingNotice>
+        let signals: SignalBus
+        let store: Store
+        let logger: Logger
+
+        func run() async throws {
+            for await notice in notices.cancelOnGracefulShutdown() {
+                switch notice {
+                case .transition(let row):
+                    signals.publish(.scalingTransition(from: row.from, to: row.to, state: row.state.rawValue,
+                                                       reason: row.reason, failed: row.failed))
+                    do {
+                        try store.recordScalingEvent(.init(at: row.at, from: row.from, to: row.to, state: row.state.rawValue,
+                                                           reason: row.reason, failed: row.failed))
+                    } catch {
+                        logger.error("scaling event not saved", metadata: ["error": "\(error)"])
+                    }
+                case .alert(let text):
+                    logger.warning("scaling failed", metadata: ["reason": "\(text)"])
+                case .instanceExited(let exit):
+                    signals.publish(.instanceExited(address: exit.instance.address, status: "\(exit.status)"))
+                }
             }
         }
     }

@@ -80,7 +80,10 @@ struct TugboatRuntime {
                     .init(service: admin), .init(service: dispatcher), .init(service: alerts), .init(service: traffic),
                     .init(service: health), .init(service: membership),
                 ] + monitors.map { .init(service: $0) }
-                    + (scaler.map { [.init(service: $0), .init(service: ScalingSetup.DemandForwarder(demand: demand, scaler: $0))] } ?? [])
+                    + (scaler.map { [
+                        .init(service: ScalingSetup.NoticeForwarder(notices: $0.notices(), signals: signals, store: store, logger: logger)),
+                        .init(service: $0), .init(service: ScalingSetup.DemandForwarder(demand: demand, scaler: $0)),
+                    ] } ?? [])
                     + [.init(service: proxy)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
