@@ -3,19 +3,20 @@ import Testing
 
 @Suite("Autoscaling end to end", .serialized)
 struct ScalingTests {
-    @Test("the process provider scales from min to max under a load step and back to min after it, with no failed request")
-    func processProviderScalesUpAndDown() throws {
+    /// A `scaling:` section running demo-app instances on a random block of 50 ports, plus `settings`.
+    static func processScaling(_ settings: String) -> (yaml: String, ports: ClosedRange<Int>) {
         let base = 20_000 + Int.random(in: 0..<400) * 50
-        let scaling = """
+        let yaml = """
         scaling:
           provider: { process: { command: "\(TugboatBinary.path) demo-app --port {port}", ports: \(base)-\(base + 49) } }
-          min: 1
-          max: 3
-          target-rps: 30
-          window: 2s
-          cooldown-up: 1s
-          stabilize-down: 3s
+        \(settings)
         """
+        return (yaml, base...(base + 49))
+    }
+
+    @Test("the process provider scales from min to max under a load step and back to min after it, with no failed request")
+    func processProviderScalesUpAndDown() throws {
+        let (scaling, ports) = Self.processScaling("  min: 1\n  max: 3\n  target-rps: 30\n  window: 2s\n  cooldown-up: 1s\n  stabilize-down: 3s")
         let tugboat = try TugboatUnderTest(backends: [], extraPool: "  drain: 2s", extraTop: scaling,
                                            health: "{ path: /health, interval: 200ms, timeout: 500ms, rise: 1, fall: 2 }")
         func healthy() throws -> [String] {
@@ -37,7 +38,6 @@ struct ScalingTests {
         #expect(events.allSatisfy { $0["at"] is String && $0["reason"] is String })
 
         // Graceful stop: the instances do not outlive Tugboat.
-        let ports = (base...(base + 49))
         tugboat.child.signal(SIGTERM)
         #expect(tugboat.child.waitForExit() == 0)
         try waitUntil("instances stopped") { ports.allSatisfy { (try? TestHTTPClient(port: $0)) == nil } }
@@ -45,18 +45,9 @@ struct ScalingTests {
 
     @Test("scale to zero: a request arriving at zero instances is held until one is ready, then served (no 5xx)")
     func coldStartFromZero() throws {
-        let base = 20_000 + Int.random(in: 0..<400) * 50
-        let scaling = """
-        scaling:
-          provider: { process: { command: "\(TugboatBinary.path) demo-app --port {port}", ports: \(base)-\(base + 49) } }
-          min: 0
-          max: 2
-          target-rps: 30
-          window: 2s
-          panic-window: 1s
-          stabilize-down: 1s
-          idle-to-zero: 2s
-        """
+        let (scaling, _) = Self.processScaling(
+            "  min: 0\n  max: 2\n  target-rps: 30\n  window: 2s\n  panic-window: 1s\n  stabilize-down: 1s\n  idle-to-zero: 2s"
+        )
         let tugboat = try TugboatUnderTest(backends: [], extraPool: "  drain: 1s", extraTop: scaling,
                                            health: "{ path: /health, interval: 100ms, timeout: 500ms, rise: 1, fall: 2 }")
         #expect(try tugboat.pool().isEmpty)
