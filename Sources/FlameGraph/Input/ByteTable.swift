@@ -49,14 +49,7 @@ struct ByteTable: Sendable {
         if keys * 2 > slots.count {
             var size = slots.count
             while size < keys * 2 { size <<= 1 }
-            slots = [UInt64](repeating: 0, count: size)
-            mask = size - 1
-            for id in hashes.indices {
-                let h = hashes[id]
-                var slot = Int(truncatingIfNeeded: h >> 32) & mask
-                while slots[slot] != 0 { slot = (slot + 1) & mask }
-                slots[slot] = UInt64(id + 1) << 32 | (h & 0xFFFF_FFFF)
-            }
+            rehash(size: size)
         }
     }
 
@@ -97,8 +90,10 @@ struct ByteTable: Sendable {
         return arena.withUnsafeBufferPointer { memcmpBytes($0.baseAddress! + start, key.baseAddress!, length) == 0 }
     }
 
-    private mutating func grow() {
-        let size = slots.count * 2
+    private mutating func grow() { rehash(size: slots.count * 2) }
+
+    /// Rebuilds the index with `size` slots (a power of two).
+    private mutating func rehash(size: Int) {
         slots = [UInt64](repeating: 0, count: size)
         mask = size - 1
         for id in hashes.indices {
@@ -123,17 +118,23 @@ struct ByteTable: Sendable {
             i += 8
         }
         if i < n {
-            var tail: UInt64 = 0
-            var shift: UInt64 = 0
-            while i < n {
-                tail |= UInt64(base[i]) << shift
-                shift += 8
-                i += 1
-            }
+            let tail = loadTail(base, from: i, to: n)
             h = (h ^ tail) &* 0x9E37_79B9_7F4A_7C15
             h ^= h >> 29
         }
         h = (h ^ (h >> 32)) &* 0xD6E8_FEB8_6659_FD93
         return h ^ (h >> 32)
     }
+}
+
+/// The last `to - from` (< 8) bytes of a key as a little-endian word, for the word-at-a-time hashes.
+@inline(__always)
+func loadTail(_ base: UnsafePointer<UInt8>, from start: Int, to end: Int) -> UInt64 {
+    var tail: UInt64 = 0
+    var shift: UInt64 = 0
+    for i in start..<end {
+        tail |= UInt64(base[i]) << shift
+        shift += 8
+    }
+    return tail
 }

@@ -77,13 +77,7 @@ struct FingerprintTable: Sendable {
             i += 8
         }
         if i < n {
-            var tail: UInt64 = 0
-            var shift: UInt64 = 0
-            while i < n {
-                tail |= UInt64(base[i]) << shift
-                shift += 8
-                i += 1
-            }
+            let tail = loadTail(base, from: i, to: n)
             a = (a ^ tail) &* 0x9E37_79B9_7F4A_7C15
             b = (b &+ tail) &* 0xC2B2_AE3D_27D4_EB4F
         }
