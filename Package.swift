@@ -118,6 +118,27 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "TugboatRedis",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TugboatCapture",
+            dependencies: [
+                "TugboatCore",
+                "FlameGraph",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(
             name: "FlameGraph",
@@ -169,6 +190,8 @@ let package = Package(
         ),
         .testTarget(name: "TugboatHealthTests", dependencies: ["TugboatHealth", "TugboatCore"], swiftSettings: swiftSettings),
         .testTarget(name: "FlameGraphTests", dependencies: ["FlameGraph"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "TugboatRedisTests", dependencies: ["TugboatRedis"], swiftSettings: swiftSettings),
+        .testTarget(name: "TugboatCaptureTests", dependencies: ["TugboatCapture", "TugboatCore", "FlameGraph"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatEndToEndTests", dependencies: ["TugboatCore"], swiftSettings: swiftSettings),
     ]
 )

@@ -1,0 +1,1 @@
+// Crash capture sources (issue 7): being written.

@@ -1,0 +1,1 @@
+// The RESP client (issue 6): being written.
