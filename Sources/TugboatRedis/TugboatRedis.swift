@@ -1,1 +1,0 @@
-// The RESP client (issue 6): being written.
