@@ -93,6 +93,7 @@ let package = Package(
             name: "TugboatScaling",
             dependencies: [
                 "TugboatCore",
+                "CSpawn",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -140,6 +141,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "CSpawn"),
         .target(
             name: "FlameGraph",
             dependencies: ["CZlib"],

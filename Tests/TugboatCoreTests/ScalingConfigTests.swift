@@ -16,6 +16,9 @@ struct ScalingConfigTests {
         #expect(process.min == 0 && process.max == 4)
         #expect(process.mode == .targetTracking(targetRPS: 50))
         #expect(process.stabilizeDown == .seconds(60))
+        #expect(process.targetInflight == nil)
+        let slow = try parse("provider: { docker: { image: web:1, port: 80 } }\ntarget-rps: 50\ntarget-inflight: 8")
+        #expect(slow.targetInflight == 8)
         let exec = try parse("provider: { exec: { up: ./scale_up.sh, down: ./scale_down.sh } }\nup-rps: 100\ndown-rps: 20")
         #expect(exec.provider == .exec(up: "./scale_up.sh", down: "./scale_down.sh", timeout: .seconds(300)))
         #expect(exec.mode == .thresholds(upRPS: 100, downRPS: 20))
@@ -29,6 +32,7 @@ struct ScalingConfigTests {
         ("provider: { process: { command: \"a {port}\", ports: 9199-9100 } }\n", "t.yaml:1: 'scaling.provider.process.ports' must be a port range"),
         ("provider: { docker: { image: x, port: 80 } }\nmin: 5\nmax: 2\n", "t.yaml:3: 'scaling.max' (2) must not be below 'scaling.min' (5)"),
         ("provider: { docker: { image: x, port: 80 } }\nup-rps: 10\n", "t.yaml:1: 'scaling' takes either 'target-rps', or both 'up-rps' and 'down-rps'"),
+        ("provider: { docker: { image: x, port: 80 } }\ntarget-inflight: 0\n", "t.yaml:2: 'scaling.target-inflight'"),
         ("provider: { docker: { image: x, port: 80 } }\nup-rps: 10\ndown-rps: 20\n", "t.yaml:3: 'scaling.down-rps' must be below 'scaling.up-rps'"),
     ])
     func errors(yaml: String, expected: String) {

@@ -43,6 +43,21 @@ struct ScalingTests {
         try waitUntil("instances stopped") { ports.allSatisfy { (try? TestHTTPClient(port: $0)) == nil } }
     }
 
+    @Test("process instances do not outlive Tugboat, even when it is killed with SIGKILL")
+    func instancesDieWithTugboat() throws {
+        let (scaling, ports) = Self.processScaling("  min: 2\n  max: 2\n  target-rps: 30")
+        let tugboat = try TugboatUnderTest(backends: [], extraTop: scaling,
+                                           health: "{ path: /health, interval: 100ms, timeout: 500ms, rise: 1, fall: 2 }")
+        try waitUntil(timeout: 30, "two instances serving") {
+            try tugboat.pool().filter { $0["state"] as? String == "healthy" }.count == 2
+        }
+        let serving = ports.filter { (try? TestHTTPClient(port: $0)) != nil }
+        #expect(serving.count == 2)
+        tugboat.child.signal(SIGKILL)
+        _ = tugboat.child.waitForExit()
+        try waitUntil(timeout: 5, "instances gone with Tugboat") { serving.allSatisfy { (try? TestHTTPClient(port: $0)) == nil } }
+    }
+
     @Test("scale to zero: a request arriving at zero instances is held until one is ready, then served (no 5xx)")
     func coldStartFromZero() throws {
         let (scaling, _) = Self.processScaling(

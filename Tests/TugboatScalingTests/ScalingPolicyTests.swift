@@ -193,4 +193,54 @@ struct ScalingPolicyTests {
         #expect(settings(.thresholds(upRPS: 10, downRPS: 20)).problem != nil)
         #expect(settings(window: 1, panicWindow: 2).problem != nil)
     }
+
+    // MARK: in-flight concurrency (target-inflight)
+
+    func concurrencySettings(targetInflight: Double, stabilizeDown: Int = 60) -> ScalingSettings {
+        var settings = settings(.targetTracking(targetRPS: 1000), stabilizeDown: stabilizeDown)
+        settings.targetInflight = targetInflight
+        return settings
+    }
+
+    @Test func slowRequestsScaleUpByConcurrencyWhenTheRateIsLow() {
+        // 20 rps of 1-second requests: 20 in flight. The rate alone (target 1000) wants one instance.
+        var policy = ScalingPolicy(settings: concurrencySettings(targetInflight: 5))
+        for s in 0..<10 { policy.observe(rate: 20, concurrency: 20, at: at(Double(s))) }
+        let decision = policy.decide(current: 1, ready: 1, now: at(9))
+        #expect(decision.desired == 4)  // ceil(20 / 5)
+        #expect(decision.stableConcurrency == 20)
+        #expect(decision.reason.contains("in flight 20"), "\(decision.reason)")
+    }
+
+    @Test func concurrencyDeadBandHoldsAndRateStillRulesWhenHigher() {
+        var policy = ScalingPolicy(settings: concurrencySettings(targetInflight: 10))
+        for s in 0..<10 { policy.observe(rate: 100, concurrency: 21, at: at(Double(s))) }  // 2 × 10, +5 %
+        #expect(policy.decide(current: 2, ready: 2, now: at(9)).desired == 2)
+        // The rate needs more than the concurrency does: the higher recommendation wins.
+        for s in 10..<20 { policy.observe(rate: 4500, concurrency: 21, at: at(Double(s))) }
+        #expect(policy.decide(current: 2, ready: 2, now: at(19)).desired == 5)  // ceil(4500 / 1000)
+    }
+
+    @Test func aConcurrencyBurstPanics() {
+        var policy = ScalingPolicy(settings: concurrencySettings(targetInflight: 5))
+        for s in 0..<8 { policy.observe(rate: 10, concurrency: 4, at: at(Double(s))) }
+        #expect(policy.decide(current: 1, ready: 1, now: at(7)).desired == 1)
+        // 30 in flight over the 2 s panic window against 1 ready × 5: at once to ceil(30 / 5).
+        for s in 8..<10 { policy.observe(rate: 10, concurrency: 30, at: at(Double(s))) }
+        let decision = policy.decide(current: 1, ready: 1, now: at(9))
+        #expect(decision.panic)
+        #expect(decision.desired == 6)
+    }
+
+    @Test func requestsStillInFlightKeepTheLastInstanceFromIdlingToZero() {
+        var settings = concurrencySettings(targetInflight: 5, stabilizeDown: 0)
+        settings.min = 0
+        settings.idleToZero = .seconds(5)
+        var policy = ScalingPolicy(settings: settings)
+        // A long download: nothing finishes (rate 0) but one request is in flight the whole time.
+        for s in 0..<20 { policy.observe(rate: 0, concurrency: 1, at: at(Double(s))) }
+        #expect(policy.decide(current: 1, ready: 1, now: at(19)).desired == 1)
+        for s in 20..<30 { policy.observe(rate: 0, concurrency: 0, at: at(Double(s))) }
+        #expect(policy.decide(current: 1, ready: 1, now: at(29)).desired == 0)
+    }
 }

@@ -2,7 +2,7 @@
 extension ConfigLoader {
     static func parseScaling(_ value: YAMLValue) throws -> ScalingSettings {
         let keys = try value.mapping(allowed: [
-            "provider", "min", "max", "target-rps", "up-rps", "down-rps", "window", "cooldown-up",
+            "provider", "min", "max", "target-rps", "target-inflight", "up-rps", "down-rps", "window", "cooldown-up",
             "stabilize-down", "panic-window", "idle-to-zero", "start-timeout",
         ])
         guard let providerValue = keys["provider"] else { throw value.error("'scaling.provider' is required (process, exec or docker)") }
@@ -23,6 +23,7 @@ extension ConfigLoader {
         default:
             throw value.error("'scaling' takes either 'target-rps', or both 'up-rps' and 'down-rps'")
         }
+        if let inflight = keys["target-inflight"] { scaling.targetInflight = try inflight.number(range: 0.001...1e9) }
         if let window = keys["window"] { scaling.window = try window.duration() }
         if let cooldown = keys["cooldown-up"] { scaling.cooldownUp = try cooldown.duration(allowZero: true) }
         if let stabilize = keys["stabilize-down"] { scaling.stabilizeDown = try stabilize.duration(allowZero: true) }

@@ -22,6 +22,9 @@ public struct ScalingSettings: Sendable, Equatable {
 
     public var provider: Provider
     public var mode: Mode
+    /// Requests in flight one instance is meant to carry (Knative's concurrency target), or nil.
+    /// With it, desired is also at least ceil(concurrency / targetInflight), with the same dead band.
+    public var targetInflight: Double?
     public var min: Int
     public var max: Int
     /// The stable rate is the mean rate over this window.
@@ -49,6 +52,7 @@ public struct ScalingSettings: Sendable, Equatable {
     public init(
         provider: Provider,
         mode: Mode = .targetTracking(targetRPS: 50),
+        targetInflight: Double? = nil,
         min: Int = 1,
         max: Int = 8,
         window: Duration = .seconds(10),
@@ -65,6 +69,7 @@ public struct ScalingSettings: Sendable, Equatable {
     ) {
         self.provider = provider
         self.mode = mode
+        self.targetInflight = targetInflight
         self.min = min
         self.max = max
         self.window = window
@@ -92,6 +97,7 @@ public struct ScalingSettings: Sendable, Equatable {
             return "down-rps must be at least 0 and below up-rps"
         default: break
         }
+        if let targetInflight, !(targetInflight > 0) { return "target-inflight must be above 0" }
         if window <= .zero { return "window must be above 0" }
         if panicWindow <= .zero || panicWindow > window { return "panic window must be above 0 and at most window" }
         if case .process(let command, let ports) = provider {

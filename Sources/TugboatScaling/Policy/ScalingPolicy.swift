@@ -8,8 +8,11 @@ import TugboatCore
 /// - Thresholds: one instance more when the rate per instance is above `up-rps`, one less below `down-rps`.
 /// - `cooldown-up`: after a scale-up no further scale-up for that long (panic excepted).
 /// - `stabilize-down`: scale down only to the highest recommendation of that window (HPA).
-/// - Panic: when the rate over the short `panic window` is at least `panicThreshold` × the ready
-///   capacity, scale up at once to what that rate needs, and block scale-down until the panic
+/// - `target-inflight` (optional, both modes): desired is also at least ceil(mean requests in flight
+///   / target-inflight), with the same dead band — slow requests fill instances before the rate does
+///   (Knative's concurrency target).
+/// - Panic: when the rate (or the concurrency) over the short `panic window` is at least
+///   `panicThreshold` × the ready capacity, scale up at once to what that rate needs, and block scale-down until the panic
 ///   condition has not held for a whole `window` (Knative).
 /// - `min: 0`: the last instance goes only after `idle-to-zero` without any request.
 public struct ScalingPolicy: Sendable {
@@ -25,10 +28,18 @@ public struct ScalingPolicy: Sendable {
         /// Mean rate over `window` and over the panic window, requests per second.
         public var stableRate: Double
         public var panicRate: Double
+        /// Mean requests in flight over `window`.
+        public var stableConcurrency: Double = 0
+    }
+
+    private struct Sample {
+        var at: Instant
+        var rate: Double
+        var concurrency: Double
     }
 
     public let settings: ScalingSettings
-    private var samples: [(at: Instant, rate: Double)] = []
+    private var samples: [Sample] = []
     private var recommendations: [(at: Instant, count: Int)] = []
     private var lastScaleUp: Instant?
     private var lastPanicAt: Instant?
@@ -45,11 +56,12 @@ public struct ScalingPolicy: Sendable {
         return now - lastPanicAt < settings.window
     }
 
-    /// Records the total request rate of one interval (normally the last second) ending at `at`.
-    public mutating func observe(rate: Double, at now: Instant) {
-        samples.append((now, Swift.max(0, rate)))
+    /// Records the total request rate and mean requests in flight of one interval (normally the
+    /// last second) ending at `at`.
+    public mutating func observe(rate: Double, concurrency: Double = 0, at now: Instant) {
+        samples.append(Sample(at: now, rate: Swift.max(0, rate), concurrency: Swift.max(0, concurrency)))
         if firstSampleAt == nil { firstSampleAt = now }
-        if rate > 0 { lastTrafficAt = now }
+        if rate > 0 || concurrency > 0 { lastTrafficAt = now }
         let keep = Swift.max(settings.window, settings.panicWindow)
         if let firstKept = samples.firstIndex(where: { now - $0.at < keep }) {
             if firstKept > 0 { samples.removeFirst(firstKept) }
@@ -59,17 +71,17 @@ public struct ScalingPolicy: Sendable {
     }
 
     /// Mean of the samples of the last `window` (0 without samples).
-    public func stableRate(now: Instant) -> Double { mean(over: settings.window, now: now) }
+    public func stableRate(now: Instant) -> Double { mean(\.rate, over: settings.window, now: now) }
 
     /// Mean of the samples of the last panic window.
-    public func panicRate(now: Instant) -> Double { mean(over: settings.panicWindow, now: now) }
+    public func panicRate(now: Instant) -> Double { mean(\.rate, over: settings.panicWindow, now: now) }
 
-    private func mean(over span: Duration, now: Instant) -> Double {
+    private func mean(_ value: KeyPath<Sample, Double>, over span: Duration, now: Instant) -> Double {
         var sum = 0.0
         var count = 0
         for sample in samples.reversed() {
             guard now - sample.at < span else { break }
-            sum += sample.rate
+            sum += sample[keyPath: value]
             count += 1
         }
         return count == 0 ? 0 : sum / Double(count)
@@ -100,11 +112,14 @@ public struct ScalingPolicy: Sendable {
     public mutating func decide(current: Int, ready: Int, now: Instant) -> Decision {
         let stable = stableRate(now: now)
         let burst = panicRate(now: now)
+        let stableConcurrency = mean(\.concurrency, over: settings.window, now: now)
+        let burstConcurrency = mean(\.concurrency, over: settings.panicWindow, now: now)
         if recommendations.isEmpty { recommendations.append((now, current)) }  // no drop right after a start
 
-        // Panic: the short-window rate against what the ready instances can carry.
+        // Panic: the short-window rate (or concurrency) against what the ready instances can carry.
         let capacity = Double(ready) * perInstance
-        if ready > 0, burst >= settings.panicThreshold * capacity {
+        let concurrencyPanic = settings.targetInflight.map { burstConcurrency >= settings.panicThreshold * Double(ready) * $0 } ?? false
+        if ready > 0, burst >= settings.panicThreshold * capacity || concurrencyPanic {
             lastPanicAt = now
         }
         let panic = inPanic(now: now)
@@ -138,6 +153,18 @@ public struct ScalingPolicy: Sendable {
                 why = "rate \(Self.format(perInstance)) rps per instance between \(Self.format(down)) and \(Self.format(up))"
             }
         }
+        // In-flight requests: at least what the concurrency target needs (same dead band).
+        if let target = settings.targetInflight {
+            let needed = Self.ceilCount(stableConcurrency / target)
+            let within = current > 0 && abs(stableConcurrency / (Double(current) * target) - 1) <= settings.tolerance
+            let byConcurrency = within ? current : needed
+            if byConcurrency > raw {
+                raw = byConcurrency
+                why = within
+                    ? "in flight \(Self.format(stableConcurrency)) within \(Int(settings.tolerance * 100)) % of \(Self.format(target)) × \(current)"
+                    : "in flight \(Self.format(stableConcurrency)) needs \(needed) × \(Self.format(target))"
+            }
+        }
         // Scale to zero only after idle-to-zero without a request.
         if raw == 0, current > 0 {
             let idleSince = lastTrafficAt ?? firstSampleAt ?? now
@@ -158,15 +185,18 @@ public struct ScalingPolicy: Sendable {
         }
 
         func decision(_ desired: Int, _ reason: String) -> Decision {
-            Decision(desired: desired, reason: reason, panic: panic, stableRate: stable, panicRate: burst)
+            Decision(desired: desired, reason: reason, panic: panic, stableRate: stable, panicRate: burst,
+                     stableConcurrency: stableConcurrency)
         }
 
         if panic {
-            let burstNeed = clamp(Self.ceilCount(burst / perInstance))
+            let burstNeed = clamp(Swift.max(Self.ceilCount(burst / perInstance),
+                                            settings.targetInflight.map { Self.ceilCount(burstConcurrency / $0) } ?? 0))
             let desired = Swift.max(current, raw, burstNeed)
             if desired > current {
                 lastScaleUp = now
-                return decision(desired, "panic: rate \(Self.format(burst)) rps over \(settings.panicWindow) is at least \(Self.format(settings.panicThreshold))× the capacity of \(ready) ready")
+                let what = concurrencyPanic ? "in flight \(Self.format(burstConcurrency))" : "rate \(Self.format(burst)) rps"
+                return decision(desired, "panic: \(what) over \(settings.panicWindow) is at least \(Self.format(settings.panicThreshold))× the capacity of \(ready) ready")
             }
             return decision(current, "panic: holding \(current), no scale-down while it lasts")
         }

@@ -9,9 +9,10 @@ import TugboatCore
 /// Each child runs in its own process group, with default signal actions and nothing blocked
 /// (see ``SpawnedChild``), so stopping signals the whole group: the shell and what it started. Stop sends SIGTERM,
 /// then SIGKILL after `stopGrace`. An instance that exits on its own is reported on ``exits``.
-/// Children do not outlive the provider: ``shutdown()`` stops them all, and deinit kills what is
-/// left. (A SIGKILL of Tugboat itself cannot be covered from Swift: `prctl(PR_SET_PDEATHSIG)` must
-/// run in the child between fork and exec, which `posix_spawn` does not allow; see scaling-notes.)
+/// Children do not outlive the provider: ``shutdown()`` stops them all, deinit kills what is left,
+/// and if Tugboat dies (even by SIGKILL) the kernel kills the child it started (`PR_SET_PDEATHSIG`,
+/// see ``SpawnThread``). `sh -c` execs a lone simple command, so that is the app itself; a compound
+/// command line (`cd x && ./app`) should end in `exec ./app` so the app carries the death signal.
 public final class ProcessProvider: InstanceProvider {
     public let name = "process"
     public let exits: AsyncStream<InstanceExit>
@@ -65,7 +66,8 @@ public final class ProcessProvider: InstanceProvider {
         env["PORT"] = String(port)
         let child: SpawnedChild
         do {
-            child = try SpawnedChild(["/bin/sh", "-c", line], environment: SpawnedChild.environment(adding: env)) { [weak self] status in
+            child = try SpawnedChild(["/bin/sh", "-c", line], environment: SpawnedChild.environment(adding: env),
+                                 diesWithTugboat: true) { [weak self] status in
                 self?.terminated(port: port, status: status)
             }
         } catch {

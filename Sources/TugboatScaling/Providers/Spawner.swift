@@ -1,11 +1,13 @@
 import Foundation
+import CSpawn
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Starts a child with `posix_spawn` in a process group of its own, with every signal at its
-/// default action and none blocked, and reaps it on a thread of its own.
+/// Starts a child (`tugboat_spawn`: fork and exec) in a process group of its own, with every signal
+/// at its default action and none blocked, optionally bound to Tugboat's life, and reaps it on a
+/// thread of its own.
 ///
 /// Foundation's `Process` is not used for instances: a child spawned from a Swift-concurrency
 /// (libdispatch) thread inherits that thread's mask, which blocks SIGTERM and almost every other
@@ -18,36 +20,24 @@ final class SpawnedChild: Sendable {
 
     /// - Parameters:
     ///   - stdout, stderr: descriptors for the child's 1 and 2, or nil to share Tugboat's.
+    ///   - diesWithTugboat: the child gets SIGKILL when Tugboat dies, even by SIGKILL (instances;
+    ///     not scripts, which may be half-way through a deployment).
     ///   - onExit: called on the reaper thread once the child has exited.
     init(_ argv: [String], environment: [String: String], stdout: Int32? = nil, stderr: Int32? = nil,
-         onExit: (@Sendable (InstanceExit.Status) -> Void)? = nil) throws {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        if let stdout { posix_spawn_file_actions_adddup2(&actions, stdout, 1) }
-        if let stderr { posix_spawn_file_actions_adddup2(&actions, stderr, 2) }
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var all = sigset_t()
-        sigfillset(&all)
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
-        let argvC = argv.map { strdup($0) } + [nil]
-        let envC = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+         diesWithTugboat: Bool = false, onExit: (@Sendable (InstanceExit.Status) -> Void)? = nil) throws {
+        // Read only by the spawn thread while this initialiser waits for it.
+        nonisolated(unsafe) let argvC = argv.map { strdup($0) } + [nil]
+        nonisolated(unsafe) let envC = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
             for pointer in argvC { free(pointer) }
             for pointer in envC { free(pointer) }
         }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, argv[0], &actions, &attributes, argvC, envC)
+        let (result, pid) = SpawnThread.shared.perform { () -> (Int32, pid_t) in
+            var pid: pid_t = 0
+            let result = tugboat_spawn(argv[0], argvC, envC, stdout ?? -1, stderr ?? -1,
+                                       diesWithTugboat ? SIGKILL : 0, &pid)
+            return (result, pid)
+        }
         guard result == 0 else {
             throw ProviderError("cannot start \(argv[0]): \(String(cString: strerror(result)))")
         }

@@ -161,7 +161,7 @@ public actor Scaler: Service {
     }
 
     private func observe(_ sample: TrafficSample) {
-        policy.observe(rate: sample.rate, at: .now)
+        policy.observe(rate: sample.rate, concurrency: sample.concurrency, at: .now)
     }
 
     private func evaluate() async {
