@@ -10,7 +10,8 @@ import TugboatScaling
 /// The admin listener: JSON API, Prometheus `/metrics`, `/healthz`.
 public enum AdminServer {
     // Routes: /healthz (open); with the token: /api/pool, /api/pool/backends, /metrics,
-    // /api/incidents[/{id}[/ack]], /api/notifications, /api/scaling/events.
+    // /api/incidents[/{id}[/ack]], /api/notifications, /api/scaling/events, the flame-graph routes
+    // (ProfileRoutes.swift; an incident's flame graph also opens with its link's key).
     public static func makeRouter(state: AdminState) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/healthz") { _, _ in "ok\n" }
@@ -28,6 +29,7 @@ public enum AdminServer {
         }
         addIncidentRoutes(protected, state: state)
         addPoolRoutes(protected, state: state)
+        addFlameGraphRoutes(open: router, protected: protected, state: state)
         protected.get("/api/scaling/events") { _, _ -> Response in
             struct Row: Encodable { var at: String; var from: Int; var to: Int; var state: String; var reason: String; var failed: Bool }
             let rows = try state.store?.scalingEvents() ?? []
@@ -86,7 +88,12 @@ public enum AdminServer {
         group.get("/api/incidents/{id}") { _, context -> Response in
             guard let id = context.parameters.get("id", as: Int64.self) else { return jsonError(.badRequest, "incident id must be a number") }
             guard let store = state.store, let record = try store.incident(id: id) else { return jsonError(.notFound, "no incident \(id)") }
-            return try Response.json(IncidentView(record, notifications: try store.notifications(incident: id)))
+            var view = IncidentView(record, notifications: try store.notifications(incident: id))
+            if record.flamegraph != nil,
+               try store.profile(for: record.target, startedAt: record.startedAt, endedAt: record.resolvedAt) != nil {
+                view.flamegraph = record.flamegraph
+            }
+            return try Response.json(view)
         }
         group.post("/api/incidents/{id}/ack") { _, context -> Response in
             guard let id = context.parameters.get("id", as: Int64.self) else { return jsonError(.badRequest, "incident id must be a number") }

@@ -16,11 +16,13 @@ public struct AdminState: Sendable {
     public let alerts: AlertManager?
     public let membership: PoolMembership?
     public let scaler: Scaler?
+    public let profiles: (any ProfileCapturing)?
 
     public init(pool: Pool, traffic: TrafficCollector, dataPlane: ProxyDataPlane, registry: PrometheusCollectorRegistry,
                 token: Secret?, store: Store? = nil, alerts: AlertManager? = nil, membership: PoolMembership? = nil,
-                scaler: Scaler? = nil) {
+                scaler: Scaler? = nil, profiles: (any ProfileCapturing)? = nil) {
         self.scaler = scaler
+        self.profiles = profiles
         self.membership = membership
         self.store = store
         self.alerts = alerts

@@ -8,9 +8,7 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let token else { return try await next(request, context) }
-        let header = request.headers[.authorization] ?? ""
-        let prefix = "Bearer "
-        guard header.hasPrefix(prefix), Self.constantTimeEqual(Array(header.utf8.dropFirst(prefix.utf8.count)), Array(token.value.utf8)) else {
+        guard Self.authorized(request, token: token) else {
             var headers = HTTPFields()
             headers[.wwwAuthenticate] = "Bearer"
             headers[.contentType] = "application/json"
@@ -18,6 +16,13 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
                             body: .init(byteBuffer: ByteBuffer(string: "{\"error\":\"missing or wrong bearer token\"}\n")))
         }
         return try await next(request, context)
+    }
+
+    /// Whether the request carries `Authorization: Bearer <token>`.
+    static func authorized(_ request: Request, token: Secret) -> Bool {
+        let header = request.headers[.authorization] ?? ""
+        let prefix = "Bearer "
+        return header.hasPrefix(prefix) && constantTimeEqual(Array(header.utf8.dropFirst(prefix.utf8.count)), Array(token.value.utf8))
     }
 
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {

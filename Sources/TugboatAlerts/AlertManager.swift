@@ -24,11 +24,17 @@ public actor AlertManager: Service {
     private let signals: SignalBus
     private let dispatcher: OutboxDispatcher
     private let logger: Logger
+    private let flameGraphBase: String?
     private var evaluator: ConditionEvaluator
     private var tracked: [Key: Tracked] = [:]
     private let clock = ContinuousClock()
 
-    public init(config: AlertsConfig, store: Store, signals: SignalBus, dispatcher: OutboxDispatcher, logger: Logger) {
+    /// - Parameter flameGraphBase: with crash forensics on, the admin API's base URL: incidents about
+    ///   one instance (`instance-exited`, `backend-down`) then link `<base>/api/incidents/<id>/flamegraph?key=…`
+    ///   in their pages and webhook body.
+    public init(config: AlertsConfig, store: Store, signals: SignalBus, dispatcher: OutboxDispatcher, logger: Logger,
+                flameGraphBase: String? = nil) {
+        self.flameGraphBase = flameGraphBase
         self.config = config
         self.rules = Dictionary(uniqueKeysWithValues: config.rules.map { ($0.name, $0) })
         self.store = store
@@ -142,8 +148,15 @@ public actor AlertManager: Service {
             do {
                 // The incident gets its id on first save; messages name it, so save before composing.
                 if record.id == nil { record = try store.save(record) }
+                if record.flamegraph == nil, let base = flameGraphBase, let id = record.id,
+                   [.instanceExited, .backendDown].contains(rule.condition) {
+                    // A random key in the link opens it without the bearer token (from an SMS).
+                    let key = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+                    record.flamegraph = "\(base)/api/incidents/\(id)/flamegraph?key=\(key)"
+                }
                 let detail = action == .resolve ? (resolvedDetail ?? "condition cleared") : entry.detail
-                let text = Message.compose(incident: record, kind: kind, detail: detail)
+                var text = Message.compose(incident: record, kind: kind, detail: detail)
+                if let flamegraph = record.flamegraph, action != .resolve { text += " Flame graph: \(flamegraph)" }
                 let outgoing = channels.flatMap { makeNotifications(channel: $0, incident: record, kind: kind, text: text, at: now) }
                 record = try store.save(record, notifications: outgoing)
                 entry.record = action == .resolve ? nil : record

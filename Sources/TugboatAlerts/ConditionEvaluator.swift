@@ -40,7 +40,15 @@ public struct ConditionEvaluator: Sendable {
                 + poolObservations()
         case .traffic(let sample):
             return trafficObservations(sample)
-        case .passiveFailures, .scalingTransition, .instanceExited:
+        case .instanceExited(let address, let status):
+            // An event: it fires (after `for`) and resolves once `keep-firing-for` passes without another.
+            return rules.filter { $0.condition == .instanceExited }.flatMap { rule in
+                [Observation(rule: rule.name, target: address.description, active: true,
+                             detail: "instance \(address) exited on its own (\(status))"),
+                 Observation(rule: rule.name, target: address.description, active: false,
+                             detail: "no further exit of instance \(address)")]
+            }
+        case .passiveFailures, .scalingTransition:
             return []
         }
     }

@@ -16,6 +16,8 @@ public struct IncidentRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
     public var firedAt: Date?
     public var acknowledgedAt: Date?
     public var resolvedAt: Date?
+    /// Where the flame graph of the instance's last seconds is served (crash forensics), if any.
+    public var flamegraph: String?
 
     public init(rule: String, target: String, state: String, summary: String, startedAt: Date) {
         self.rule = rule

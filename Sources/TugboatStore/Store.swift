@@ -1,10 +1,11 @@
 import Foundation
 import GRDB
 
-/// The embedded store (SQLite through GRDB): incidents and the notification outbox.
+/// The embedded store (SQLite through GRDB): incidents and the notification outbox, run-time pool
+/// changes, scaling events and captured flame graphs.
 /// Every write is a transaction; the store is safe to use from any task.
 public final class Store: Sendable {
-    private let database: DatabaseQueue
+    let database: DatabaseQueue
 
     /// Opens (creating if needed) the database at `path`; `":memory:"` for a throwaway one.
     public init(path: String) throws {
@@ -68,6 +69,21 @@ public final class Store: Sendable {
                 t.column("reason", .text).notNull()
                 t.column("failed", .boolean).notNull()
             }
+        }
+        migrator.registerMigration("v4: flame graphs") { db in
+            try db.alter(table: "incident") { t in t.add(column: "flamegraph", .text) }
+            try db.create(table: "profile") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("address", .text).notNull()
+                t.column("reason", .text).notNull()
+                t.column("source", .text).notNull()
+                t.column("capturedAt", .datetime).notNull()
+                t.column("windowStart", .datetime).notNull()
+                t.column("samples", .integer).notNull()
+                t.column("folded", .text).notNull()
+                t.column("svg", .blob).notNull()
+            }
+            try db.create(index: "profile_by_address", on: "profile", columns: ["address", "capturedAt"])
         }
         return migrator
     }

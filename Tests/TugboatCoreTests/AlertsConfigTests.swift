@@ -50,6 +50,23 @@ struct AlertsConfigTests {
         #expect(!"\(config)".contains("secret-token"))
     }
 
+    @Test("instance-exited rules and the profiling section parse; an exit stays firing 5 minutes by default")
+    func crashForensics() throws {
+        let config = try parse("""
+        admin: { listen: 127.0.0.1:8081, url: "https://ops.example.com/tugboat/" }
+        profiling: { source: py-spy, rate: 49, window: 20s }
+        """ + "\n" + channels + """
+
+          rules:
+            - { name: crash, condition: instance-exited, channels: [hook] }
+            - { name: crash-short, condition: instance-exited, keep-firing-for: 30s, channels: [hook] }
+        """)
+        #expect(config.profiling == ProfilingSettings(source: .pySpy, rate: 49, window: .seconds(20)))
+        #expect(config.admin.url == "https://ops.example.com/tugboat")
+        #expect(config.alerts.rules.map(\.condition) == [.instanceExited, .instanceExited])
+        #expect(config.alerts.rules.map(\.keepFiringFor) == [.seconds(300), .seconds(30)])
+    }
+
     @Test("mistakes are reported with file, line and key", arguments: [
         ("monitors:\n  - { name: a, url: ftp://x }\n", "t.yaml:2: 'monitors[0].url' must be an http:// or https:// URL"),
         ("monitors:\n  - { name: a }\n", "t.yaml:2: 'monitors[0]' needs exactly one of 'url' (HTTP check) or 'tcp' (host:port)"),
@@ -57,7 +74,6 @@ struct AlertsConfigTests {
         ("alerts:\n  rules:\n    - { name: r, condition: rps-above }\n", "t.yaml:3: rule 'r': condition rps-above needs a 'threshold'"),
         ("alerts:\n  rules:\n    - { name: r, condition: backend-down, channels: [pager] }\n", "t.yaml:3: rule 'r': no channel named 'pager' under alerts.channels"),
         ("alerts:\n  rules:\n    - { name: r, condition: on-fire }\n", "t.yaml:3: rule 'r': unknown condition 'on-fire'"),
-        ("alerts:\n  rules:\n    - { name: r, condition: instance-exited }\n", "t.yaml:3: rule 'r': condition instance-exited is not supported by this version yet"),
         ("alerts:\n  channels:\n    c: { twilio-sms: { account-sid: AC1, auth-token: x, from: \"+14155550100\", to: \"+14155550111\" } }\n",
          "t.yaml:3: 'alerts.channels.c.twilio-sms.account-sid' must be a Twilio account SID"),
         ("alerts:\n  channels:\n    c: { twilio-sms: { account-sid: AC0123456789abcdef0123456789abcdef, auth-token: x, from: \"+14155550100\", to: \"555-0111\" } }\n",

@@ -63,7 +63,10 @@ struct ConfigLoaderTests {
         ("admin: { token: ${MISSING_TOKEN} }\n", "t.yaml:1: 'admin.token': environment variable MISSING_TOKEN is not set"),
         ("state: postgres://x\n", "t.yaml:1: 'state' must be sqlite:PATH or redis://HOST:PORT/DB"),
         ("listen: [oops\n", "t.yaml:2: not valid YAML"),
-        ("\n\nprofiling: { source: perf }\n", "t.yaml:3: 'profiling' is not supported by this version of tugboat yet"),
+        ("\n\nprofiling: { source: gdb }\n", "t.yaml:3: 'profiling.source' must be perf, py-spy, pprof-url or push, got 'gdb'"),
+        ("profiling: { rate: 99 }\n", "t.yaml:1: 'profiling.source' is required"),
+        ("profiling:\n  source: perf\n  window: 1h\n", "t.yaml:3: 'profiling.window' must be between 1s and 10m"),
+        ("admin: { url: ops.example.com }\n", "t.yaml:1: 'admin.url' must start with http:// or https://"),
         ("scaling: { min: 1 }\n", "t.yaml:1: 'scaling.provider' is required"),
     ])
     func errors(yaml: String, expected: String) {

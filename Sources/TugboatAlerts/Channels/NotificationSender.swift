@@ -166,6 +166,7 @@ enum IncidentPayload {
         if let fired = incident.firedAt { object["fired_at"] = iso.string(from: fired) }
         if let resolved = incident.resolvedAt { object["resolved_at"] = iso.string(from: resolved) }
         if let acknowledged = incident.acknowledgedAt { object["acknowledged_at"] = iso.string(from: acknowledged) }
+        if let flamegraph = incident.flamegraph { object["flamegraph"] = flamegraph }
         return object
     }
 }

@@ -34,6 +34,9 @@ public enum AlertCondition: Sendable, Equatable {
     case errorRateAbove(Double)
     /// 99th percentile latency above the threshold.
     case p99Above(Duration)
+    /// An instance quit on its own (one incident per instance). An event, not a state: the incident
+    /// fires at the exit and resolves after `keep-firing-for` (5 minutes unless set) without another.
+    case instanceExited
 
     public var name: String {
         switch self {
@@ -43,6 +46,7 @@ public enum AlertCondition: Sendable, Equatable {
         case .rpsAbove: "rps-above"
         case .errorRateAbove: "error-rate-above"
         case .p99Above: "p99-above"
+        case .instanceExited: "instance-exited"
         }
     }
 }

@@ -95,17 +95,20 @@ extension ConfigLoader {
             condition = .errorRateAbove(fraction)
         case "p99-above":
             condition = .p99Above(try threshold().duration())
-        case "instance-exited":
-            throw conditionValue.error("rule '\(name)': condition instance-exited is not supported by this version yet (it comes with crash forensics)")
+        case "instance-exited": condition = .instanceExited
         default:
-            throw conditionValue.error("rule '\(name)': unknown condition '\(conditionName)' (expected down, backend-down, no-healthy-backends, rps-above, error-rate-above, p99-above)")
+            throw conditionValue.error("rule '\(name)': unknown condition '\(conditionName)' (expected down, backend-down, no-healthy-backends, rps-above, error-rate-above, p99-above, instance-exited)")
         }
         if let monitor = keys["monitor"], condition.name != "down" {
             throw monitor.error("rule '\(name)': 'monitor' only goes with condition down")
         }
         var rule = AlertRule(name: name, condition: condition)
         if let pending = keys["for"] { rule.pendingFor = try pending.duration(allowZero: true) }
-        if let keep = keys["keep-firing-for"] { rule.keepFiringFor = try keep.duration(allowZero: true) }
+        if let keep = keys["keep-firing-for"] {
+            rule.keepFiringFor = try keep.duration(allowZero: true)
+        } else if condition == .instanceExited {
+            rule.keepFiringFor = .seconds(300)
+        }
         if let list = keys["channels"] { rule.channels = try channelNames(list, known: channels, rule: name) }
         if let escalate = keys["escalate"] {
             let escalation = try escalate.mapping(allowed: ["after", "channels"])

@@ -3,9 +3,6 @@ import Yams
 
 /// Reads and validates a Tugboat YAML file into a ``TugboatConfig``.
 public enum ConfigLoader {
-    /// Sections described in DESIGN.md that later releases implement; named so the error is clear.
-    static let reservedSections = ["profiling"]
-
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> TugboatConfig {
         let text: String
         do {
@@ -29,12 +26,7 @@ public enum ConfigLoader {
         var config = TugboatConfig()
         guard let node else { return config }
         let root = YAMLValue(node: node, key: "", file: file, environment: environment, references: references)
-        let keys = try root.mapping(allowed: ["listen", "admin", "state", "pool", "monitors", "alerts", "scaling"] + reservedSections)
-        for section in reservedSections {
-            if let value = keys[section] {
-                throw value.error("'\(section)' is not supported by this version of tugboat yet")
-            }
-        }
+        let keys = try root.mapping(allowed: ["listen", "admin", "state", "pool", "monitors", "alerts", "scaling", "profiling"])
         if let listen = keys["listen"] { config.listen = try listen.hostPort(allowPortZero: true) }
         if let admin = keys["admin"] { config.admin = try parseAdmin(admin) }
         if let state = keys["state"] { config.state = try parseState(state) }
@@ -48,6 +40,7 @@ public enum ConfigLoader {
                 throw scaling.error("'scaling.provider.process.ports' includes \(clash), a static backend of 'pool.backends'")
             }
         }
+        if let profiling = keys["profiling"] { config.profiling = try parseProfiling(profiling) }
         if let alerts = keys["alerts"] { config.alerts = try parseAlerts(alerts, monitors: config.monitors) }
         if config.admin.listen == config.listen && config.listen.port != 0 {
             throw (keys["admin"] ?? root).error("'admin.listen' must differ from 'listen' (\(config.listen))")
@@ -57,8 +50,15 @@ public enum ConfigLoader {
 
     static func parseAdmin(_ value: YAMLValue) throws -> AdminConfig {
         var admin = AdminConfig()
-        let keys = try value.mapping(allowed: ["listen", "token"])
+        let keys = try value.mapping(allowed: ["listen", "token", "url"])
         if let listen = keys["listen"] { admin.listen = try listen.hostPort(allowPortZero: true) }
+        if let url = keys["url"] {
+            let text = try url.string()
+            guard text.hasPrefix("http://") || text.hasPrefix("https://") else {
+                throw url.error("'admin.url' must start with http:// or https://, got '\(text)'")
+            }
+            admin.url = text.hasSuffix("/") ? String(text.dropLast()) : text
+        }
         if let token = keys["token"] {
             let text = try token.string()
             admin.token = text.isEmpty ? nil : Secret(text)

@@ -8,6 +8,8 @@ public struct TugboatConfig: Sendable, Equatable {
     public var alerts: AlertsConfig
     /// `scaling:`; nil keeps the pool to its static backends.
     public var scaling: ScalingSettings?
+    /// `profiling:`; nil: no crash flame graphs.
+    public var profiling: ProfilingSettings?
 
     public init(
         listen: HostPort = HostPort(host: "127.0.0.1", port: 8080),
@@ -35,10 +37,13 @@ public struct TugboatConfig: Sendable, Equatable {
 public struct AdminConfig: Sendable, Equatable {
     public var listen: HostPort
     public var token: Secret?
+    /// Where people reach the admin API (links in pages, e.g. a flame graph); nil: `http://<listen>`.
+    public var url: String?
 
-    public init(listen: HostPort = HostPort(host: "127.0.0.1", port: 8081), token: Secret? = nil) {
+    public init(listen: HostPort = HostPort(host: "127.0.0.1", port: 8081), token: Secret? = nil, url: String? = nil) {
         self.listen = listen
         self.token = token
+        self.url = url
     }
 }
 

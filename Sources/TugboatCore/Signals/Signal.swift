@@ -25,13 +25,22 @@ public struct TrafficSample: Sendable, Equatable {
     public var serverErrors: UInt64
     public var p99Seconds: Double
     public var perBackend: [HostPort: UInt64]
+    /// 5xx answers per backend (backends without any are left out).
+    public var serverErrorsByBackend: [HostPort: UInt64]
+    /// Mean requests in flight over the interval: Little's law on the requests that finished in it
+    /// (their summed latency / the interval), or the count in flight at its end when that is higher
+    /// (long requests that have not finished yet).
+    public var concurrency: Double
 
-    public init(interval: Duration, requests: UInt64, serverErrors: UInt64, p99Seconds: Double, perBackend: [HostPort: UInt64]) {
+    public init(interval: Duration, requests: UInt64, serverErrors: UInt64, p99Seconds: Double,
+                perBackend: [HostPort: UInt64], serverErrorsByBackend: [HostPort: UInt64] = [:], concurrency: Double = 0) {
         self.interval = interval
         self.requests = requests
         self.serverErrors = serverErrors
         self.p99Seconds = p99Seconds
         self.perBackend = perBackend
+        self.serverErrorsByBackend = serverErrorsByBackend
+        self.concurrency = concurrency
     }
 
     /// Requests per second over the interval.

@@ -44,13 +44,20 @@ public final class TrafficCollector: Service, Sendable {
         }
         var total = second.local
         var perBackend: [HostPort: UInt64] = [:]
+        var serverErrors: [HostPort: UInt64] = [:]
         for (slot, row) in second.rows.enumerated() where row.total > 0 {
             total.add(row)
-            if let address = addresses[slot] { perBackend[address] = row.total }
+            guard let address = addresses[slot] else { continue }
+            perBackend[address] = row.total
+            if row.byClass.4 > 0 { serverErrors[address] = row.byClass.4 }
         }
+        let finishedLatency = total.latency.mean * Double(total.latency.totalCount) / 1e6
+        let inflightNow = dataPlane.inflight().values.reduce(0, +)
+        let concurrency = max(finishedLatency / max(interval.seconds, 0.001), Double(inflightNow))
         signals.publish(.traffic(TrafficSample(
             interval: interval, requests: total.total, serverErrors: total.byClass.4,
-            p99Seconds: Double(total.latency.valueAtPercentile(99)) / 1e6, perBackend: perBackend
+            p99Seconds: Double(total.latency.valueAtPercentile(99)) / 1e6, perBackend: perBackend,
+            serverErrorsByBackend: serverErrors, concurrency: concurrency
         )))
     }
 

@@ -1,0 +1,23 @@
+// Parsing of `profiling:`.
+extension ConfigLoader {
+    static func parseProfiling(_ value: YAMLValue) throws -> ProfilingSettings {
+        let keys = try value.mapping(allowed: ["source", "rate", "window", "error-burst"])
+        guard let sourceValue = keys["source"] else {
+            throw value.error("'profiling.source' is required (perf, py-spy, pprof-url or push)")
+        }
+        let name = try sourceValue.string()
+        guard let source = ProfilingSettings.Source(rawValue: name) else {
+            throw sourceValue.error("'profiling.source' must be perf, py-spy, pprof-url or push, got '\(name)'")
+        }
+        var profiling = ProfilingSettings(source: source)
+        if let rate = keys["rate"] { profiling.rate = try rate.int(range: 1...1000) }
+        if let window = keys["window"] {
+            profiling.window = try window.duration()
+            guard profiling.window >= .seconds(1), profiling.window <= .seconds(600) else {
+                throw window.error("'profiling.window' must be between 1s and 10m")
+            }
+        }
+        if let burst = keys["error-burst"] { profiling.errorBurst = try burst.int(range: 1...1_000_000) }
+        return profiling
+    }
+}

@@ -1,0 +1,28 @@
+/// `profiling:`: how crash flame graphs are captured (DESIGN.md `profiling: { source, rate, window }`).
+public struct ProfilingSettings: Sendable, Equatable {
+    public enum Source: String, Sendable, CaseIterable {
+        /// Linux perf on the instance's process (native code).
+        case perf
+        /// py-spy on the instance's process (CPython).
+        case pySpy = "py-spy"
+        /// The instance's own `GET /debug/pprof/profile?seconds=N` (Go, or any pprof endpoint).
+        case pprofURL = "pprof-url"
+        /// The application posts folded stacks or pprof to the admin API.
+        case push
+    }
+
+    public var source: Source
+    /// Samples per second.
+    public var rate: Int = 99
+    /// How far back a capture reaches: the flame graph shows the last `window` before the trigger.
+    public var window: Duration = .seconds(15)
+    /// A burst of this many 5xx from one instance within a second triggers a capture.
+    public var errorBurst: Int = 20
+
+    public init(source: Source, rate: Int = 99, window: Duration = .seconds(15), errorBurst: Int = 20) {
+        self.source = source
+        self.rate = rate
+        self.window = window
+        self.errorBurst = errorBurst
+    }
+}

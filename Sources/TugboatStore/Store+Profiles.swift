@@ -1,0 +1,74 @@
+import Foundation
+import GRDB
+
+/// A captured profile of one instance: the folded stacks of its last window and their flame graph.
+public struct ProfileRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "profile"
+
+    public var id: Int64?
+    /// The instance, `host:port`.
+    public var address: String
+    /// Why it was captured: `exited`, `unhealthy`, `5xx burst`, `on demand`.
+    public var reason: String
+    /// `perf`, `py-spy`, `pprof-url` or `push`.
+    public var source: String
+    public var capturedAt: Date
+    /// The oldest sample the window may hold.
+    public var windowStart: Date
+    public var samples: Int
+    /// `a;b;c count` lines.
+    public var folded: String
+    /// The rendered flame graph (SVG).
+    public var svg: Data
+
+    public init(address: String, reason: String, source: String, capturedAt: Date, windowStart: Date,
+                samples: Int, folded: String, svg: Data) {
+        self.address = address
+        self.reason = reason
+        self.source = source
+        self.capturedAt = capturedAt
+        self.windowStart = windowStart
+        self.samples = samples
+        self.folded = folded
+        self.svg = svg
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+extension Store {
+    /// Keeps a profile; returns it with its id. Only the newest `keep` profiles are kept.
+    public func save(_ profile: ProfileRecord, keep: Int = 200) throws -> ProfileRecord {
+        try database.write { db in
+            var profile = profile
+            try profile.insert(db)
+            try db.execute(sql: "DELETE FROM profile WHERE id <= ?", arguments: [(profile.id ?? 0) - Int64(keep)])
+            return profile
+        }
+    }
+
+    public func profile(id: Int64) throws -> ProfileRecord? {
+        try database.read { db in try ProfileRecord.fetchOne(db, key: id) }
+    }
+
+    /// The profiles, newest first, without their folded stacks and SVG (for listings).
+    public func profiles(limit: Int = 100) throws -> [ProfileRecord] {
+        try database.read { db in
+            try ProfileRecord.fetchAll(db, sql: """
+                SELECT id, address, reason, source, capturedAt, windowStart, samples, '' AS folded, x'' AS svg
+                FROM profile ORDER BY id DESC LIMIT ?
+                """, arguments: [limit])
+        }
+    }
+
+    /// The profile that belongs to an incident about `address` that started at `startedAt`: the
+    /// first one captured from `slack` before it to the incident's end (or now), if any.
+    public func profile(for address: String, startedAt: Date, endedAt: Date?, slack: TimeInterval = 60) throws -> ProfileRecord? {
+        try database.read { db in
+            try ProfileRecord.fetchOne(db, sql: """
+                SELECT * FROM profile WHERE address = ? AND capturedAt >= ? AND capturedAt <= ?
+                ORDER BY capturedAt LIMIT 1
+                """, arguments: [address, startedAt.addingTimeInterval(-slack), endedAt ?? Date.distantFuture])
+        }
+    }
+}
