@@ -44,6 +44,22 @@ struct RedisLiveTests {
         }
     }
 
+    @Test("a server that refuses HELLO gets RESP2 with AUTH and SELECT as separate commands")
+    func helloRefusedFallsBackToRESP2() async throws {
+        try await withRedisServer(arguments: ["--requirepass", "fallback-pass", "--rename-command", "HELLO", ""]) { server in
+            var configuration = server.configuration
+            configuration.password = "fallback-pass"
+            configuration.database = 2
+            configuration.clientName = "fallback"
+            try await withClient(configuration) { client in
+                let info = try await client.send(["CLIENT", "INFO"]).string ?? ""
+                #expect(info.contains("resp=2"))
+                #expect(info.contains(" db=2 "))
+                #expect(info.contains(" name=fallback "))
+            }
+        }
+    }
+
     @Test("requirepass: the right password connects, a wrong one fails clearly without showing it", arguments: [RedisProtocolVersion.resp3, .resp2])
     func password(version: RedisProtocolVersion) async throws {
         try await withRedisServer(arguments: ["--requirepass", "right-pass"]) { server in
