@@ -11,6 +11,7 @@ final class FixtureServer: Sendable {
     private let listener: Int32
     private let targets = Mutex<[String]>([])
     private let body: [UInt8]
+    private let stopped = Mutex(false)
 
     init(body: [UInt8]) throws {
         self.body = body
@@ -27,7 +28,7 @@ final class FixtureServer: Sendable {
             }
         }
         guard ok else {
-            close(fd)
+            Glibc.close(fd)
             throw TimedOut(what: "a listening socket")
         }
         listener = fd
@@ -62,12 +63,13 @@ final class FixtureServer: Sendable {
                 if n <= 0 { break }
                 sent += n
             }
-            close(client)
+            Glibc.close(client)
         }
     }
 
     /// Stops listening (new connections are refused).
-    func close() {
+    func stop() {
+        guard !stopped.withLock({ state in defer { state = true }; return state }) else { return }
         shutdown(listener, Int32(SHUT_RDWR))
         Glibc.close(listener)
     }

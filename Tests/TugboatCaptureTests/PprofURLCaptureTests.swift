@@ -18,7 +18,7 @@ struct PprofURLCaptureTests {
     /// On demand: one fetch of `window` seconds, collapsed as `tugboat collapse pprof` does.
     @Test func onDemandFetchMatchesTheFixture() async throws {
         let server = try FixtureServer(body: profile)
-        defer { server.close() }
+        defer { server.stop() }
         let settings = CaptureSettings(source: .pprofURL, window: .seconds(3), pprofRolling: false)
         let supervisor = CaptureSupervisor(settings: settings, logger: testLogger)
         let address = HostPort(host: "127.0.0.1", port: server.port)
@@ -31,7 +31,7 @@ struct PprofURLCaptureTests {
         #expect(!captured.instanceExited)
 
         // Gone: a pull source has nothing to show, and says so.
-        server.close()
+        server.stop()
         await #expect(throws: CaptureError.self) { try await supervisor.snapshot(address: address, reason: "crashed") }
         await supervisor.shutdown()
     }
@@ -45,7 +45,7 @@ struct PprofURLCaptureTests {
         await supervisor.attach(address: address, pid: nil)
         let first = try await supervisor.snapshot(address: address, reason: "on demand")
         #expect(Set(first.foldedText.split(separator: "\n").map(String.init)) == expectedLines)
-        server.close()
+        server.stop()
         let afterDeath = try await supervisor.snapshot(address: address, reason: "crashed")
         #expect(Set(afterDeath.foldedText.split(separator: "\n").map(String.init)) == expectedLines)
         #expect(server.requests.allSatisfy { $0 == "/debug/pprof/profile?seconds=1" })

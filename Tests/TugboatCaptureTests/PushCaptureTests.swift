@@ -40,7 +40,7 @@ struct PushCaptureTests {
         #expect(merged.windowStart == clock.now.addingTimeInterval(-15))
 
         // 11 s later the first push (now 21 s old) is out, the second and the pprof (16 s) too.
-        clock.advance(6)
+        clock.advance(11)
         try await capture.push(address: address, body: Array("main;late 7\n".utf8), contentType: "text/plain")
         let later = try await capture.snapshot(address: address, reason: "on demand")
         #expect(later.foldedText == "main;late 7\n")
