@@ -123,7 +123,7 @@ public actor CaptureSupervisor {
     public func detach(address: HostPort) async {
         guard let attached = instances.removeValue(forKey: address) else { return }
         await attached.capture?.stop()
-        if let directory = attached.directory, ProcessInfo.processInfo.environment["CAPTURE_KEEP"] == nil {
+        if let directory = attached.directory {
             try? FileManager.default.removeItem(atPath: directory)
         }
         logger.debug("profiling: detached", metadata: ["backend.address": "\(address)"])

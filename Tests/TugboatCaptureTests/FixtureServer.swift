@@ -12,6 +12,7 @@ final class FixtureServer: Sendable {
     private let targets = Mutex<[String]>([])
     private let body: [UInt8]
     private let stopped = Mutex(false)
+    private let finished = DispatchSemaphore(value: 0)
 
     init(body: [UInt8]) throws {
         self.body = body
@@ -40,12 +41,17 @@ final class FixtureServer: Sendable {
     var requests: [String] { targets.withLock { $0 } }
 
     private func serve() {
-        while true {
+        defer {
+            Glibc.close(listener)
+            finished.signal()
+        }
+        while !stopped.withLock({ $0 }) {
+            // Poll, so that stop() is seen: closing a socket another thread is accepting on
+            // would leave it listening (connections would hang instead of being refused).
+            var entry = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            guard poll(&entry, 1, 20) > 0 else { continue }
             let client = accept(listener, nil, nil)
-            if client < 0 {
-                if errno == EINTR { continue }
-                return  // closed
-            }
+            if client < 0 { continue }
             var head: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 4096)
             while !head.ends(with: [13, 10, 13, 10]) {
@@ -67,11 +73,10 @@ final class FixtureServer: Sendable {
         }
     }
 
-    /// Stops listening (new connections are refused).
+    /// Stops listening (new connections are refused once this returns).
     func stop() {
         guard !stopped.withLock({ state in defer { state = true }; return state }) else { return }
-        shutdown(listener, Int32(SHUT_RDWR))
-        Glibc.close(listener)
+        finished.wait()
     }
 }
 

@@ -32,7 +32,9 @@ struct PprofURLCaptureTests {
 
         // Gone: a pull source has nothing to show, and says so.
         server.stop()
+        let failing = ContinuousClock.now
         await #expect(throws: CaptureError.self) { try await supervisor.snapshot(address: address, reason: "crashed") }
+        #expect(ContinuousClock.now - failing < .seconds(5))  // refused at once, not a timeout
         await supervisor.shutdown()
     }
 

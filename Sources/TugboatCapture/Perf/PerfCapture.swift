@@ -133,7 +133,7 @@ actor PerfCapture: InstanceCapture {
         let script = "\(directory)/\(file.name).script"
         let errors = "\(directory)/\(file.name).err"
         defer {
-            if ProcessInfo.processInfo.environment["CAPTURE_KEEP"] == nil { unlink(script) }
+            unlink(script)
             unlink(errors)
         }
         let child = try ChildProcess([perf, "script", "-i", file.path], stdout: script, stderr: errors)

@@ -3,6 +3,7 @@ import FlameGraph
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import TugboatCore
 
 /// `GET http://INSTANCE/debug/pprof/profile?seconds=N`, a pull source.
@@ -73,7 +74,11 @@ actor PprofURLCapture: InstanceCapture {
         let url = self.url
         let client = self.client
         let seconds = self.seconds
+        let address = self.address
         let task = Task<Fetched, any Error> {
+            // AsyncHTTPClient retries refused connections until the request's deadline (the
+            // profile's length and more): find out at once that the instance is gone.
+            try await Self.checkReachable(address)
             let start = Date()
             var request = HTTPClientRequest(url: url)
             request.method = .GET
@@ -91,6 +96,15 @@ actor PprofURLCapture: InstanceCapture {
             await self?.clearInFlight(task)
         }
         return task
+    }
+
+    /// Connects and closes (2 s at most); throws when nothing listens.
+    private static func checkReachable(_ address: HostPort) async throws {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(2))
+            .connect(host: address.host, port: address.port)
+            .get()
+        try? await channel.close()
     }
 
     private func clearInFlight(_ task: Task<Fetched, any Error>) {
