@@ -3,6 +3,19 @@ import Foundation
 /// How instances are profiled: the `profiling:` section (`source`, `rate`, `window`) plus the
 /// knobs the daemon sets itself.
 public struct CaptureSettings: Sendable, Equatable {
+    /// What `perf record` samples.
+    public enum PerfScope: String, Sendable, Codable {
+        /// `perf record -a`, filtered to the instance's pid by `perf script --pid`: every CPU is
+        /// sampled (one sample per CPU per tick, idle included), but perf stays idle when the
+        /// target's threads come and go. The watcher stops perf within half a second of the
+        /// target's death, so the last file ends at the death.
+        case systemWide = "system-wide"
+        /// `perf record -p PID`: only the instance. perf exits by itself when the target dies.
+        /// perf 6.1 spins at 100 % of a core as soon as one of the target's threads has exited
+        /// (measured with the demo app, whose worker threads come and go), so this is not the default.
+        case process
+    }
+
     /// Where stack samples come from.
     public enum Source: String, Sendable, CaseIterable, Codable {
         /// `perf record` on the instance's pid (native code), in rolling files.
@@ -27,6 +40,8 @@ public struct CaptureSettings: Sendable, Equatable {
     /// Where the per-instance temporary directories go (created when missing); each instance's
     /// directory is removed on detach.
     public var directory: String
+    /// perf: system-wide (the default) or per process; see ``PerfScope``.
+    public var perfScope: PerfScope
     /// pprof-url: fetch a profile of `window` back to back and keep the last complete one, so that
     /// a crash still has a graph (of the window before the last fetch ended). Go refuses a second
     /// CPU profile while one runs, so this occupies the instance's profiler; when false, a snapshot
@@ -43,6 +58,7 @@ public struct CaptureSettings: Sendable, Equatable {
     public init(
         source: Source, rate: Int = 99, window: Duration = .seconds(15), slice: Duration = .seconds(5),
         directory: String = FileManager.default.temporaryDirectory.appendingPathComponent("tugboat-capture").path,
+        perfScope: PerfScope = .systemWide,
         pprofRolling: Bool = true, pprofPath: String = "/debug/pprof/profile",
         toolPaths: [String: String] = [:], finishTimeout: Duration = .seconds(5)
     ) {
@@ -51,6 +67,7 @@ public struct CaptureSettings: Sendable, Equatable {
         self.window = window
         self.slice = slice
         self.directory = directory
+        self.perfScope = perfScope
         self.pprofRolling = pprofRolling
         self.pprofPath = pprofPath
         self.toolPaths = toolPaths

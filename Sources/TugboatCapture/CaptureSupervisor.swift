@@ -46,10 +46,10 @@ public actor CaptureSupervisor {
     /// Why `source` cannot work on this machine, as one line for the log (e.g. "profiling: perf
     /// not found on PATH; install linux-perf (perf) — crash flame graphs are off"), or nil.
     public static func availabilityProblem(
-        for source: CaptureSettings.Source, toolPaths: [String: String] = [:],
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        for source: CaptureSettings.Source, perfScope: CaptureSettings.PerfScope = .systemWide,
+        toolPaths: [String: String] = [:], environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> String? {
-        if case .failure(let error) = ToolLocator.resolve(source, toolPaths: toolPaths, environment: environment) {
+        if case .failure(let error) = ToolLocator.resolve(source, perfScope: perfScope, toolPaths: toolPaths, environment: environment) {
             return error.description
         }
         return nil
@@ -85,7 +85,7 @@ public actor CaptureSupervisor {
 
     private func makeCapture(address: HostPort, pid: Int32?) -> Result<(any InstanceCapture, String?), CaptureError> {
         let tool: String?
-        switch ToolLocator.resolve(settings.source, toolPaths: settings.toolPaths, environment: environment) {
+        switch ToolLocator.resolve(settings.source, perfScope: settings.perfScope, toolPaths: settings.toolPaths, environment: environment) {
         case .failure(let error): return .failure(error)
         case .success(let path): tool = path
         }

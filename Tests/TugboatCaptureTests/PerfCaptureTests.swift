@@ -10,9 +10,10 @@ import Glibc
 struct PerfCaptureTests {
     /// Load, a snapshot of the live demo app, then /crash and a snapshot after its death: both
     /// have the frames of `DemoAppHandler.burnCPU`; detach leaves no perf and no files.
-    @Test func liveAndCrashSnapshotsHaveTheHotFunction() async throws {
+    @Test(arguments: [CaptureSettings.PerfScope.systemWide, .process])
+    func liveAndCrashSnapshotsHaveTheHotFunction(scope: CaptureSettings.PerfScope) async throws {
         try requireTool("perf", install: "apt-get install linux-perf")
-        #expect(CaptureSupervisor.availabilityProblem(for: .perf) == nil)
+        #expect(CaptureSupervisor.availabilityProblem(for: .perf, perfScope: scope) == nil)
         let temp = try TempDirectory()
         defer { temp.remove() }
         let port = freePort()
@@ -20,10 +21,11 @@ struct PerfCaptureTests {
         defer { app.kill() }
         try await app.waitHealthy()
 
-        let settings = CaptureSettings(source: .perf, window: .seconds(6), slice: .seconds(2), directory: "\(temp.path)/capture")
+        let settings = CaptureSettings(
+            source: .perf, window: .seconds(6), slice: .seconds(2), directory: "\(temp.path)/capture", perfScope: scope)
         let supervisor = CaptureSupervisor(settings: settings, logger: testLogger)
         #expect(await supervisor.attach(address: app.address, pid: app.pid) == nil)
-        try await waitUntil("perf to record pid \(app.pid)") { !profilers("perf", of: app.pid).isEmpty }
+        try await waitUntil("perf to record pid \(app.pid)") { !profilers("perf", mentioning: temp.path).isEmpty }
 
         let served = await load(port: port, "/work?ms=5", for: .seconds(2))
         #expect(served > 10)
@@ -46,7 +48,7 @@ struct PerfCaptureTests {
         #expect(again.sampleCount == crash.sampleCount)
 
         await supervisor.detach(address: app.address)
-        #expect(profilers("perf", of: app.pid).isEmpty)
+        #expect(profilers("perf", mentioning: temp.path).isEmpty)
         #expect(temp.leftovers("capture").isEmpty)
     }
 
@@ -62,9 +64,9 @@ struct PerfCaptureTests {
         let supervisor = CaptureSupervisor(
             settings: CaptureSettings(source: .perf, directory: "\(temp.path)/capture"), logger: testLogger)
         await supervisor.attach(address: app.address, pid: app.pid)
-        try await waitUntil("perf to record pid \(app.pid)") { !profilers("perf", of: app.pid).isEmpty }
+        try await waitUntil("perf to record pid \(app.pid)") { !profilers("perf", mentioning: temp.path).isEmpty }
         await supervisor.shutdown()
-        #expect(profilers("perf", of: app.pid).isEmpty)
+        #expect(profilers("perf", mentioning: temp.path).isEmpty)
         #expect(temp.leftovers("capture").isEmpty)
         #expect(await supervisor.attached.isEmpty)
     }

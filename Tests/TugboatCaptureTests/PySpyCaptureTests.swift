@@ -70,7 +70,7 @@ struct PySpyCaptureTests {
         #expect(String(decoding: crash.svg, as: UTF8.self).contains("tugboat_capture_hot_loop"))
 
         await supervisor.detach(address: app.address)
-        #expect(profilers("py-spy", of: app.pid).isEmpty)
+        #expect(profilers("py-spy", mentioning: temp.path).isEmpty)
         #expect(temp.leftovers("capture").isEmpty)
     }
 }

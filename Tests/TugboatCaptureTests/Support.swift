@@ -149,14 +149,15 @@ func requireTool(_ name: String, install: String) throws {
     try #require(found != nil, "\(name) is not on PATH: this test needs it (\(install))")
 }
 
-/// Processes whose command line starts with `tool` and mentions `pid` (profilers left behind).
-func profilers(_ tool: String, of pid: Int32) -> [Int32] {
+/// Live processes running `tool` whose command line mentions `text` (profilers left behind:
+/// pass the capture directory, which every profiler's output path is in).
+func profilers(_ tool: String, mentioning text: String) -> [Int32] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     return entries.compactMap { Int32($0) }.filter { candidate in
         guard let data = FileManager.default.contents(atPath: "/proc/\(candidate)/cmdline") else { return false }
         let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
         guard arguments.prefix(2).contains(where: { $0 == tool || $0.hasSuffix("/\(tool)") }) else { return false }
-        return arguments.contains(String(pid)) && ProcessProbe.isAlive(candidate)
+        return arguments.contains { $0.contains(text) } && ProcessProbe.isAlive(candidate)
     }
 }
 

@@ -7,14 +7,16 @@ import Glibc
 import Musl
 #endif
 
-/// `perf record` on one pid in rolling files.
+/// `perf record` for one pid in rolling files (system-wide and filtered, or `-p PID`: see
+/// ``CaptureSettings/PerfScope``).
 ///
 /// perf runs with `--switch-output=signal` and this actor sends it SIGUSR2 every slice, so a
 /// snapshot of a live instance can also close the current file at once (with a time-based
 /// `--switch-output=5s`, perf ignores SIGUSR2, and the last seconds would wait for the next
 /// switch). `--switch-max-files` keeps the window plus two slices on disk; perf deletes older
-/// files itself. When the target dies, perf writes its last file and exits on its own; the files
-/// stay symbolised (unlike `--overwrite`, whose flight-recorder mode loses the symbols then).
+/// files itself. When the target dies, perf writes its last file and exits (by itself with `-p`;
+/// stopped with SIGINT by the half-second watcher when system-wide); the files stay symbolised
+/// (unlike `--overwrite`, whose flight-recorder mode loses the symbols then).
 actor PerfCapture: InstanceCapture {
     private let settings: CaptureSettings
     private let perf: String
@@ -42,11 +44,12 @@ actor PerfCapture: InstanceCapture {
 
     func start() async {
         started = Date()
+        let target = settings.perfScope == .process ? ["-p", String(pid)] : ["-a"]
         let argv = [
             perf, "record", "-F", String(settings.rate), "-g",
             "--switch-output=signal", "--switch-max-files=\(settings.slicesKept + 1)",
-            "-o", "\(directory)/perf.data", "-p", String(pid),
-        ]
+            "-o", "\(directory)/perf.data",
+        ] + target
         do {
             recorder = try ChildProcess(argv, stdout: "\(directory)/record.out", stderr: recordLog)
         } catch {
@@ -56,17 +59,26 @@ actor PerfCapture: InstanceCapture {
         }
         let slice = settings.effectiveSlice
         rotation = Task { [weak self] in
+            var lastSwitch = ContinuousClock.now
             while !Task.isCancelled {
-                try? await Task.sleep(for: slice)
-                guard let self, await self.rotate() else { return }
+                try? await Task.sleep(for: .milliseconds(500))
+                guard let self else { return }
+                let due = ContinuousClock.now - lastSwitch >= slice
+                if due { lastSwitch = ContinuousClock.now }
+                guard await self.tick(switching: due) else { return }
             }
         }
     }
 
-    /// Closes the current file; false once perf has gone.
-    private func rotate() -> Bool {
+    /// Every half second: closes the current file when `switching`; stops a system-wide perf
+    /// once the target is dead (its last file then ends at the death). False once perf has gone.
+    private func tick(switching: Bool) async -> Bool {
         guard let recorder, !recorder.hasExited else { return false }
-        switchOutput(recorder)
+        if settings.perfScope == .systemWide, !ProcessProbe.isAlive(pid) {
+            await recorder.stop(grace: settings.finishTimeout)
+            return false
+        }
+        if switching { switchOutput(recorder) }
         return true
     }
 
@@ -86,7 +98,9 @@ actor PerfCapture: InstanceCapture {
         let requested = Date()
         var exited = !ProcessProbe.isAlive(pid)
         if !recorder.hasExited {
-            if exited {
+            if exited, settings.perfScope == .systemWide {
+                await recorder.stop(grace: settings.finishTimeout)
+            } else if exited {
                 // The target died: perf notices, writes its last file and exits.
                 if await !recorder.waitForExit(timeout: settings.finishTimeout) {
                     notes.append("perf did not exit within \(settings.finishTimeout) of the instance's death; stopped with SIGINT")
@@ -136,7 +150,8 @@ actor PerfCapture: InstanceCapture {
             unlink(script)
             unlink(errors)
         }
-        let child = try ChildProcess([perf, "script", "-i", file.path], stdout: script, stderr: errors)
+        let filter = settings.perfScope == .systemWide ? ["--pid", String(pid)] : []
+        let child = try ChildProcess([perf, "script", "-i", file.path] + filter, stdout: script, stderr: errors)
         if await !child.waitForExit(timeout: .seconds(120)) {
             await child.stop(grace: .seconds(1))
             throw .toolFailed("profiling: perf script -i \(file.name) took more than 2 minutes")

@@ -31,7 +31,10 @@ enum ToolLocator {
     }
 
     /// The tool's path (explicit, else on PATH), or the warning text saying what is missing.
-    static func resolve(_ source: CaptureSettings.Source, toolPaths: [String: String], environment: [String: String]) -> Result<String?, CaptureError> {
+    static func resolve(
+        _ source: CaptureSettings.Source, perfScope: CaptureSettings.PerfScope = .systemWide,
+        toolPaths: [String: String], environment: [String: String]
+    ) -> Result<String?, CaptureError> {
         guard let name = toolName(for: source) else { return .success(nil) }
         if let explicit = toolPaths[name] {
             guard access(explicit, X_OK) == 0 else {
@@ -43,10 +46,11 @@ enum ToolLocator {
             let install = source == .perf ? "install linux-perf (perf)" : "install it with pip install py-spy"
             return .failure(.unavailable("profiling: \(name) not found on PATH; \(install) — crash flame graphs are off"))
         }
-        if source == .perf, geteuid() != 0, let paranoid = perfEventParanoid(), paranoid > 1 {
+        let limit = perfScope == .systemWide ? 0 : 1
+        if source == .perf, geteuid() != 0, let paranoid = perfEventParanoid(), paranoid > limit {
             return .failure(.unavailable(
-                "profiling: perf cannot sample other processes as a non-root user with kernel.perf_event_paranoid=\(paranoid); "
-                + "run as root, grant CAP_PERFMON, or set it to 1 or less — crash flame graphs are off"))
+                "profiling: perf cannot sample \(perfScope == .systemWide ? "all CPUs" : "other processes") as a non-root user with "
+                + "kernel.perf_event_paranoid=\(paranoid); run as root, grant CAP_PERFMON, or set it to \(limit) or less — crash flame graphs are off"))
         }
         return .success(found)
     }
