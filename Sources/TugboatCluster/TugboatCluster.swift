@@ -1,0 +1,1 @@
+// Cluster registry and leader lease (issue 6): being written.
