@@ -1,1 +1,0 @@
-// Cluster registry and leader lease (issue 6): being written.
