@@ -129,6 +129,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "TugboatCluster",
+            dependencies: [
+                "TugboatCore",
+                "TugboatRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TugboatCapture",
             dependencies: [
                 "TugboatCore",
@@ -193,6 +205,7 @@ let package = Package(
         .testTarget(name: "TugboatHealthTests", dependencies: ["TugboatHealth", "TugboatCore"], swiftSettings: swiftSettings),
         .testTarget(name: "FlameGraphTests", dependencies: ["FlameGraph"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatRedisTests", dependencies: ["TugboatRedis"], swiftSettings: swiftSettings),
+        .testTarget(name: "TugboatClusterTests", dependencies: ["TugboatCluster", "TugboatRedis", "TugboatCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatCaptureTests", dependencies: ["TugboatCapture", "TugboatCore", "FlameGraph"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatEndToEndTests", dependencies: ["TugboatCore"], swiftSettings: swiftSettings),
     ]

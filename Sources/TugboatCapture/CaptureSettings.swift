@@ -1,0 +1,94 @@
+import Foundation
+
+/// How instances are profiled: the `profiling:` section (`source`, `rate`, `window`) plus the
+/// knobs the daemon sets itself.
+public struct CaptureSettings: Sendable, Equatable {
+    /// What `perf record` samples.
+    public enum PerfScope: String, Sendable, Codable {
+        /// `perf record -a`, filtered to the instance's pid by `perf script --pid`: every CPU is
+        /// sampled (one sample per CPU per tick, idle included), but perf stays idle when the
+        /// target's threads come and go. The watcher stops perf within half a second of the
+        /// target's death, so the last file ends at the death.
+        case systemWide = "system-wide"
+        /// `perf record -p PID`: only the instance. perf exits by itself when the target dies.
+        /// perf 6.1 spins at 100 % of a core as soon as one of the target's threads has exited
+        /// (measured with the demo app, whose worker threads come and go), so this is not the default.
+        case process
+    }
+
+    /// Where stack samples come from.
+    public enum Source: String, Sendable, CaseIterable, Codable {
+        /// `perf record` on the instance's pid (native code), in rolling files.
+        case perf
+        /// Chained `py-spy record` runs on the instance's pid (Python).
+        case pySpy = "py-spy"
+        /// `GET /debug/pprof/profile?seconds=N` on the instance (Go's net/http/pprof and alike).
+        case pprofURL = "pprof-url"
+        /// The application posts folded stacks or pprof profiles itself.
+        case push
+    }
+
+    /// The source (config `source`).
+    public var source: Source
+    /// Sampling frequency in Hz (config `rate`; perf `-F`, py-spy `-r`).
+    public var rate: Int
+    /// How much of the recent past a snapshot covers (config `window`).
+    public var window: Duration
+    /// Length of one rolling file (perf) or run (py-spy); a snapshot covers the window rounded up
+    /// to whole slices. At most the window.
+    public var slice: Duration
+    /// Where the per-instance temporary directories go (created when missing); each instance's
+    /// directory is removed on detach.
+    public var directory: String
+    /// perf: system-wide (the default) or per process; see ``PerfScope``.
+    public var perfScope: PerfScope
+    /// pprof-url: fetch a profile of `window` back to back and keep the last complete one, so that
+    /// a crash still has a graph (of the window before the last fetch ended). Go refuses a second
+    /// CPU profile while one runs, so this occupies the instance's profiler; when false, a snapshot
+    /// fetches on demand, and a dead instance has nothing.
+    public var pprofRolling: Bool
+    /// pprof-url: the path fetched (with `?seconds=N`).
+    public var pprofPath: String
+    /// Explicit tool paths (`perf`, `py-spy`); by default they are looked up on PATH.
+    public var toolPaths: [String: String]
+    /// How long a snapshot waits for a profiler to finish its last file (perf after the target
+    /// died; py-spy when stopped) before stopping it harder.
+    public var finishTimeout: Duration
+
+    public init(
+        source: Source, rate: Int = 99, window: Duration = .seconds(15), slice: Duration = .seconds(5),
+        directory: String = FileManager.default.temporaryDirectory.appendingPathComponent("tugboat-capture").path,
+        perfScope: PerfScope = .systemWide,
+        pprofRolling: Bool = true, pprofPath: String = "/debug/pprof/profile",
+        toolPaths: [String: String] = [:], finishTimeout: Duration = .seconds(5)
+    ) {
+        self.source = source
+        self.rate = rate
+        self.window = window
+        self.slice = slice
+        self.directory = directory
+        self.perfScope = perfScope
+        self.pprofRolling = pprofRolling
+        self.pprofPath = pprofPath
+        self.toolPaths = toolPaths
+        self.finishTimeout = finishTimeout
+    }
+
+    /// The slice actually used: at least one second, at most the window.
+    var effectiveSlice: Duration {
+        max(.seconds(1), min(slice, window))
+    }
+
+    /// How many slices cover the window, plus one (the slice in progress when it starts).
+    var slicesKept: Int {
+        Int((window.seconds / effectiveSlice.seconds).rounded(.up)) + 1
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a Double.
+    var seconds: Double {
+        let parts = components
+        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
+    }
+}

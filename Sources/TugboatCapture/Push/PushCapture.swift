@@ -1,0 +1,59 @@
+import FlameGraph
+import Foundation
+
+/// Profiles the application posts itself: folded stacks text, or a pprof body (gzipped or not).
+/// A snapshot merges the pushes received in the window; after a death the pushes simply stop.
+actor PushCapture: InstanceCapture {
+    private var window: PushWindow
+    private let now: @Sendable () -> Date
+    private var lastInvalid = 0
+
+    init(window: Duration, now: @escaping @Sendable () -> Date) {
+        self.window = PushWindow(window: window)
+        self.now = now
+    }
+
+    func start() async {}
+
+    /// Takes one push; the body is pprof when it starts with gzip's magic or the content type
+    /// says protobuf/pprof/octet-stream, folded text otherwise.
+    func receive(body: [UInt8], contentType: String?) throws(CaptureError) {
+        let type = (contentType ?? "").lowercased()
+        let gzip = body.count >= 2 && body[0] == 0x1f && body[1] == 0x8b
+        if gzip || type.contains("protobuf") || type.contains("pprof") || type.contains("octet-stream") {
+            do {
+                let profile = try PprofProfile(body)
+                window.add(profile.stacks, samples: profile.sampleCount, at: now())
+            } catch {
+                throw .badPush("profiling: the pushed pprof profile cannot be read: \(error)")
+            }
+        } else {
+            guard let reader = try? FoldedReader.read(.bytes(body)) else {
+                throw .badPush("profiling: the pushed body cannot be read")
+            }
+            guard reader.stacks.count > 0 || reader.invalidLines == 0 else {
+                throw .badPush("profiling: the pushed body is neither folded stacks (`a;b;c 12` lines) nor a pprof profile")
+            }
+            lastInvalid = reader.invalidLines
+            window.add(reader.stacks, samples: Int(reader.stacks.total), at: now())
+        }
+    }
+
+    func snapshot() async throws(CaptureError) -> WindowProfile {
+        let time = now()
+        window.prune(now: time)
+        let merged = window.merged(now: time)
+        guard merged.pushes > 0 else {
+            throw .noProfile("profiling: nothing was pushed in the last \(window.window)")
+        }
+        var notes = ["\(merged.pushes) pushes merged"]
+        if lastInvalid > 0 { notes.append("the last push had \(lastInvalid) lines that could not be parsed") }
+        return WindowProfile(
+            stacks: merged.stacks, start: time.addingTimeInterval(-window.window.seconds), end: time,
+            instanceExited: false, sampleCount: merged.samples, notes: notes)
+    }
+
+    func stop() async {
+        window = PushWindow(window: window.window)
+    }
+}

@@ -1,1 +1,0 @@
-// Crash capture sources (issue 7): being written.

@@ -1,0 +1,40 @@
+/// The Redis keys of one pool. Everything a cluster of Tugboat nodes shares lives here, so the
+/// layout can be read (and repaired) with `redis-cli`:
+///
+/// | key | type | content |
+/// | --- | --- | --- |
+/// | `tugboat:<pool>:instances` | hash | address `host:port` → JSON `{"state":"starting\|healthy\|unhealthy\|draining","provider_id":"…","since":"2025-01-31T12:00:00Z","origin":"static\|admin\|scaler"}` |
+/// | `tugboat:<pool>:count` | string | number of instances (`HLEN` of the hash) |
+/// | `tugboat:<pool>:version` | string | registry version, incremented in the same Lua script as every change |
+/// | `tugboat:<pool>` | pub/sub channel | `PUBLISH tugboat:<pool> <version>` after every change (a nudge; nodes also re-read every few seconds) |
+/// | `tugboat:<pool>:leader` | string, with TTL | node id of the leader (the only node that scales and pages); lease of 3 s renewed every 1 s |
+/// | `tugboat:<pool>:epoch` | string | leader term, incremented on every election; writes made as leader carry it and are refused when older |
+/// | `tugboat:<pool>:incidents` | hash | open incidents: `rule\|target` → JSON `{"state":"firing","fired_at":"2025-01-31T12:00:00.123Z","node":"…"}`; removed when resolved |
+/// | `tugboat:page:<rule>\|<target>\|<fired_at>:<channel>:<kind>` | string, TTL 7 days | node that sent this page (claimed with `SET … NX` before sending) |
+///
+/// Examples: `redis-cli HGETALL tugboat:web:instances`, `redis-cli GET tugboat:web:leader`,
+/// `redis-cli SUBSCRIBE tugboat:web`.
+public struct ClusterKeys: Sendable, Hashable {
+    /// The pool name the keys are scoped to.
+    public let pool: String
+
+    public init(pool: String) {
+        self.pool = pool
+    }
+
+    var prefix: String { "tugboat:\(self.pool)" }
+    /// The registry hash.
+    public var instances: String { "\(self.prefix):instances" }
+    public var count: String { "\(self.prefix):count" }
+    public var version: String { "\(self.prefix):version" }
+    /// The pub/sub channel that carries each new version.
+    public var channel: String { self.prefix }
+    public var leader: String { "\(self.prefix):leader" }
+    public var epoch: String { "\(self.prefix):epoch" }
+    public var incidents: String { "\(self.prefix):incidents" }
+
+    /// The claim key of one page (not scoped to the pool: an incident key is cluster-wide).
+    public static func page(_ incident: IncidentKey, channel: String, kind: String) -> String {
+        "tugboat:page:\(incident):\(channel):\(kind)"
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+import TugboatCore
+@testable import TugboatCapture
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("perf source", .serialized, .timeLimit(.minutes(2)))
+struct PerfCaptureTests {
+    /// Load, a snapshot of the live demo app, then /crash and a snapshot after its death: both
+    /// have the frames of `DemoAppHandler.burnCPU`; detach leaves no perf and no files.
+    @Test(arguments: [CaptureSettings.PerfScope.systemWide, .process])
+    func liveAndCrashSnapshotsHaveTheHotFunction(scope: CaptureSettings.PerfScope) async throws {
+        try requireTool("perf", install: "apt-get install linux-perf")
+        #expect(CaptureSupervisor.availabilityProblem(for: .perf, perfScope: scope) == nil)
+        let temp = try TempDirectory()
+        defer { temp.remove() }
+        let port = freePort()
+        let app = try Backend(tugboatExecutable, ["demo-app", "--port", String(port), "--exit-with-parent"], port: port)
+        defer { app.kill() }
+        try await app.waitHealthy()
+
+        let settings = CaptureSettings(
+            source: .perf, window: .seconds(6), slice: .seconds(2), directory: "\(temp.path)/capture", perfScope: scope)
+        let supervisor = CaptureSupervisor(settings: settings, logger: testLogger)
+        #expect(await supervisor.attach(address: app.address, pid: app.pid) == nil)
+        try await waitUntil("perf to record pid \(app.pid)") { !profilers("perf", mentioning: temp.path).isEmpty }
+
+        let served = await load(port: port, "/work?ms=5", for: .seconds(2))
+        #expect(served > 10)
+        let live = try await supervisor.snapshot(address: app.address, reason: "on demand")
+        #expect(!live.instanceExited)
+        #expect(live.foldedText.contains("burnCPU"), "live snapshot: \(live.foldedText.prefix(2000))")
+        #expect(live.sampleCount > 0)
+        #expect(String(decoding: live.svg, as: UTF8.self).contains("127.0.0.1:\(port) (pid \(app.pid)): on demand"))
+
+        _ = await load(port: port, "/work?ms=5", for: .seconds(2))
+        _ = await get(port: port, "/crash")
+        try await app.waitExited()
+        let crash = try await supervisor.snapshot(address: app.address, reason: "crashed")
+        #expect(crash.instanceExited)
+        #expect(crash.foldedText.contains("burnCPU"), "crash snapshot: \(crash.foldedText.prefix(2000))")
+        #expect(crash.windowEnd >= live.windowEnd)
+        #expect(crash.windowEnd.timeIntervalSince(crash.windowStart) <= 6 + 2 + 1)
+        // A second look at the dead instance gives the same window (files are kept until detach).
+        let again = try await supervisor.snapshot(address: app.address, reason: "crashed")
+        #expect(again.sampleCount == crash.sampleCount)
+
+        await supervisor.detach(address: app.address)
+        #expect(profilers("perf", mentioning: temp.path).isEmpty)
+        #expect(temp.leftovers("capture").isEmpty)
+    }
+
+    /// Detaching a live instance stops perf (no orphan) and removes its files.
+    @Test func detachStopsPerf() async throws {
+        try requireTool("perf", install: "apt-get install linux-perf")
+        let temp = try TempDirectory()
+        defer { temp.remove() }
+        let port = freePort()
+        let app = try Backend(tugboatExecutable, ["demo-app", "--port", String(port), "--exit-with-parent"], port: port)
+        defer { app.kill() }
+        try await app.waitHealthy()
+        let supervisor = CaptureSupervisor(
+            settings: CaptureSettings(source: .perf, directory: "\(temp.path)/capture"), logger: testLogger)
+        await supervisor.attach(address: app.address, pid: app.pid)
+        try await waitUntil("perf to record pid \(app.pid)") { !profilers("perf", mentioning: temp.path).isEmpty }
+        await supervisor.shutdown()
+        #expect(profilers("perf", mentioning: temp.path).isEmpty)
+        #expect(temp.leftovers("capture").isEmpty)
+        #expect(await supervisor.attached.isEmpty)
+    }
+}
