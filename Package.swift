@@ -169,6 +169,7 @@ let package = Package(
                 "TugboatAlerts",
                 "TugboatScaling",
                 "TugboatStore",
+                "TugboatCapture",
                 "FlameGraph",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -9,7 +9,7 @@ public protocol ProfileCapturing: Sendable {
     /// Captures the last window of `address` now and stores it.
     func capture(address: HostPort, reason: String) async throws -> ProfileRecord
     /// Takes stacks the application pushed (folded text, or a pprof profile, gzipped or not).
-    func push(address: HostPort, body: [UInt8], contentType: String?) async throws -> Int
+    func push(address: HostPort, body: [UInt8], contentType: String?) async throws
 }
 
 /// Flame-graph routes:
@@ -76,10 +76,9 @@ extension AdminServer {
             }
             let body = try await request.body.collect(upTo: 64 << 20)
             do {
-                let samples = try await capture.push(address: address, body: Array(buffer: body),
-                                                     contentType: request.headers[.contentType])
-                struct Pushed: Encodable { var address: String; var samples: Int }
-                var response = try Response.json(Pushed(address: address.description, samples: samples))
+                try await capture.push(address: address, body: Array(buffer: body), contentType: request.headers[.contentType])
+                struct Pushed: Encodable { var address: String; var accepted: Bool }
+                var response = try Response.json(Pushed(address: address.description, accepted: true))
                 response.status = .accepted
                 return response
             } catch {

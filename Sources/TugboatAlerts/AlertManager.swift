@@ -24,7 +24,7 @@ public actor AlertManager: Service {
     private let signals: SignalBus
     private let dispatcher: OutboxDispatcher
     private let logger: Logger
-    private let flameGraphBase: String?
+    private let flameGraphBase: @Sendable () -> String?
     private var evaluator: ConditionEvaluator
     private var tracked: [Key: Tracked] = [:]
     private let clock = ContinuousClock()
@@ -33,7 +33,7 @@ public actor AlertManager: Service {
     ///   one instance (`instance-exited`, `backend-down`) then link `<base>/api/incidents/<id>/flamegraph?key=…`
     ///   in their pages and webhook body.
     public init(config: AlertsConfig, store: Store, signals: SignalBus, dispatcher: OutboxDispatcher, logger: Logger,
-                flameGraphBase: String? = nil) {
+                flameGraphBase: @escaping @Sendable () -> String? = { nil }) {
         self.flameGraphBase = flameGraphBase
         self.config = config
         self.rules = Dictionary(uniqueKeysWithValues: config.rules.map { ($0.name, $0) })
@@ -148,7 +148,7 @@ public actor AlertManager: Service {
             do {
                 // The incident gets its id on first save; messages name it, so save before composing.
                 if record.id == nil { record = try store.save(record) }
-                if record.flamegraph == nil, let base = flameGraphBase, let id = record.id,
+                if record.flamegraph == nil, let base = flameGraphBase(), let id = record.id,
                    [.instanceExited, .backendDown].contains(rule.condition) {
                     // A random key in the link opens it without the bearer token (from an SMS).
                     let key = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()

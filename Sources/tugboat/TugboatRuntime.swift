@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 import TugboatAdmin
 import TugboatAlerts
 import TugboatCore
@@ -48,8 +49,15 @@ struct TugboatRuntime {
         let retry = OutboxDispatcher.RetryPolicy(firstDelay: config.alerts.retryFirst, maxDelay: config.alerts.retryMax,
                                                  maxAttempts: config.alerts.retryAttempts)
         let dispatcher = OutboxDispatcher(store: store, senders: senders, policy: retry, logger: logger)
+        // The admin API's address for links in pages (known once it listens: the port may be 0).
+        let adminBase = Mutex<String?>(config.admin.url)
+        let forensics = config.profiling.map { CrashForensics(settings: $0, store: store, signals: signals, logger: logger) }
+        if let profiling = config.profiling, let problem = CrashForensics.availabilityProblem(profiling) {
+            logger.warning("\(problem)")
+        }
         // Created before the pool is filled, so it sees every signal from the first one on.
-        let alerts = AlertManager(config: config.alerts, store: store, signals: signals, dispatcher: dispatcher, logger: logger)
+        let alerts = AlertManager(config: config.alerts, store: store, signals: signals, dispatcher: dispatcher, logger: logger,
+                                  flameGraphBase: { forensics == nil ? nil : adminBase.withLock { $0 } })
         let monitors = config.monitors.map {
             MonitorRunner(monitor: $0, client: httpClient, group: group, signals: signals, logger: logger)
         }
@@ -68,9 +76,10 @@ struct TugboatRuntime {
         let traffic = TrafficCollector(dataPlane: dataPlane, signals: signals)
         let adminState = AdminState(pool: pool, traffic: traffic, dataPlane: dataPlane, registry: registry,
                                     token: config.admin.token, store: store, alerts: alerts, membership: membership,
-                                    scaler: scaler)
+                                    scaler: scaler, profiles: forensics)
         let admin = AdminServer.makeApplication(state: adminState, listen: config.admin.listen, logger: logger) { address in
             let text = address.flatMap { a in a.port.map { "\(a.ipAddress ?? "?"):\($0)" } } ?? "?"
+            adminBase.withLock { $0 = $0 ?? "http://\(text)" }
             logger.info("admin listening", metadata: ["admin.address": "\(text)"])
         }
         try await proxy.bind()
@@ -80,6 +89,7 @@ struct TugboatRuntime {
                     .init(service: admin), .init(service: dispatcher), .init(service: alerts), .init(service: traffic),
                     .init(service: health), .init(service: membership),
                 ] + monitors.map { .init(service: $0) }
+                    + (forensics.map { [.init(service: $0)] } ?? [])
                     + (scaler.map { [
                         .init(service: ScalingSetup.NoticeForwarder(notices: $0.notices(), signals: signals, store: store, logger: logger)),
                         .init(service: $0), .init(service: ScalingSetup.DemandForwarder(demand: demand, scaler: $0)),

@@ -207,14 +207,14 @@ final class LoadLoop: @unchecked Sendable {
     private var _done = 0, _failures = 0, stopped = false
     private let group = DispatchGroup()
 
-    init(port: Int, workers: Int = 2) {
+    init(port: Int, workers: Int = 2, path: String = "/") {
         for _ in 0..<workers {
             DispatchQueue.global().async(group: group) { [self] in
                 var client: TestHTTPClient?
                 while !lock.withLock({ stopped }) {
                     do {
                         if client == nil { client = try TestHTTPClient(port: port) }
-                        let ok = try client!.request("GET", "/").status == 200
+                        let ok = try client!.request("GET", path).status == 200
                         lock.withLock { if ok { _done += 1 } else { _failures += 1 } }
                     } catch {
                         client = nil

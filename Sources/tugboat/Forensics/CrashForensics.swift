@@ -1,0 +1,145 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import TugboatAdmin
+import TugboatCapture
+import TugboatCore
+import TugboatStore
+
+/// Crash forensics: keeps a rolling window of stack samples for every serving instance (through
+/// `TugboatCapture`), and on a trigger turns the last window into folded stacks and a flame graph,
+/// stored with the incident's target and time so the incident and its page link to it.
+///
+/// Triggers: an instance exits on its own (`.instanceExited`), an instance turns unhealthy, a
+/// burst of 5xx from one instance (`profiling.error-burst` in one second), and on demand
+/// (`POST /api/instances/{address}/profile`). Automatic captures of one instance are at most one
+/// per `window`; an exit is always captured.
+actor CrashForensics: Service, ProfileCapturing {
+    private let settings: ProfilingSettings
+    private let supervisor: CaptureSupervisor
+    private let store: Store
+    private let signals: SignalBus
+    private let logger: Logger
+    private var lastCapture: [HostPort: ContinuousClock.Instant] = [:]
+    private var pendingDetach: [HostPort: Int] = [:]
+    private var generation = 0
+
+    init(settings: ProfilingSettings, store: Store, signals: SignalBus, logger: Logger) {
+        self.settings = settings
+        self.supervisor = CaptureSupervisor(settings: Self.captureSettings(settings), logger: logger)
+        self.store = store
+        self.signals = signals
+        self.logger = logger
+    }
+
+    static func captureSettings(_ settings: ProfilingSettings) -> CaptureSettings {
+        let source: CaptureSettings.Source = switch settings.source {
+        case .perf: .perf
+        case .pySpy: .pySpy
+        case .pprofURL: .pprofURL
+        case .push: .push
+        }
+        return CaptureSettings(source: source, rate: settings.rate, window: settings.window)
+    }
+
+    /// The start-up warning when the capture tool is missing (nil when it is there).
+    static func availabilityProblem(_ settings: ProfilingSettings) -> String? {
+        CaptureSupervisor.availabilityProblem(for: captureSettings(settings).source)
+    }
+
+    func run() async throws {
+        let stream = signals.subscribe()
+        await withDiscardingTaskGroup { group in
+            for await signal in stream.cancelOnGracefulShutdown() {
+                for job in jobs(for: signal) { group.addTask { await job() } }
+            }
+            group.cancelAll()
+        }
+        await supervisor.shutdown()
+    }
+
+    /// What a signal asks for; slow work (captures, attaching) runs as child tasks.
+    private func jobs(for signal: Signal) -> [@Sendable () async -> Void] {
+        switch signal {
+        case .backendStateChanged(let address, _, .healthy, _):
+            pendingDetach[address] = nil
+            return [{ await self.attach(address) }]
+        case .backendStateChanged(let address, _, .unhealthy, let reason):
+            guard claimAutomaticCapture(address) else { return [] }
+            return [{ await self.captureAndStore(address, reason: "unhealthy: \(reason)") }]
+        case .instanceExited(let address, let status):
+            lastCapture[address] = .now
+            return [{
+                await self.captureAndStore(address, reason: "exited on its own (\(status))")
+                await self.supervisor.detach(address: address)
+            }]
+        case .backendRemoved(let address):
+            // Not at once: an exit's capture may still need the files; detach unless it comes back.
+            generation += 1
+            let ticket = generation
+            pendingDetach[address] = ticket
+            let grace = settings.window + .seconds(10)
+            return [{
+                try? await Task.sleep(for: grace)
+                await self.detachIfStillRemoved(address, ticket: ticket)
+            }]
+        case .traffic(let sample):
+            return sample.serverErrorsByBackend.compactMap { address, errors in
+                guard errors >= UInt64(settings.errorBurst), claimAutomaticCapture(address) else { return nil }
+                return { await self.captureAndStore(address, reason: "burst of \(errors) 5xx in one second") }
+            }
+        default:
+            return []
+        }
+    }
+
+    /// At most one automatic capture per instance per window.
+    private func claimAutomaticCapture(_ address: HostPort) -> Bool {
+        let now = ContinuousClock.now
+        if let last = lastCapture[address], now - last < settings.window { return false }
+        lastCapture[address] = now
+        return true
+    }
+
+    private func attach(_ address: HostPort) async {
+        let pid = Self.isLocal(address) ? ListeningProcess.pid(port: address.port) : nil
+        await supervisor.attach(address: address, pid: pid)
+    }
+
+    private func detachIfStillRemoved(_ address: HostPort, ticket: Int) async {
+        guard pendingDetach[address] == ticket else { return }
+        pendingDetach[address] = nil
+        await supervisor.detach(address: address)
+    }
+
+    private func captureAndStore(_ address: HostPort, reason: String) async {
+        do {
+            let profile = try await capture(address: address, reason: reason)
+            logger.info("flame graph captured", metadata: [
+                "backend.address": "\(address)", "profile.id": "\(profile.id ?? 0)", "profile.samples": "\(profile.samples)",
+                "profile.reason": "\(reason)",
+            ])
+        } catch {
+            logger.warning("flame graph not captured", metadata: ["backend.address": "\(address)", "reason": "\(reason)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: ProfileCapturing (admin API)
+
+    func capture(address: HostPort, reason: String) async throws -> ProfileRecord {
+        let captured = try await supervisor.snapshot(address: address, reason: reason)
+        let record = ProfileRecord(
+            address: address.description, reason: reason, source: captured.source.rawValue, capturedAt: Date(),
+            windowStart: captured.windowStart, samples: captured.sampleCount,
+            folded: String(decoding: captured.folded, as: UTF8.self), svg: Data(captured.svg))
+        return try store.save(record)
+    }
+
+    func push(address: HostPort, body: [UInt8], contentType: String?) async throws {
+        try await supervisor.push(address: address, body: body, contentType: contentType)
+    }
+
+    private static func isLocal(_ address: HostPort) -> Bool {
+        ["127.0.0.1", "localhost", "::1", "[::1]"].contains(address.host) || address.host.hasPrefix("127.")
+    }
+}
