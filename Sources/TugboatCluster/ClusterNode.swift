@@ -111,6 +111,12 @@ public final class ClusterNode: Service, Sendable {
         self.leadership.finish()
     }
 
+    /// Releases the lease (if held) and ends `run()`, as a graceful shutdown of the service
+    /// group does.
+    public func shutdown() {
+        self.leaseContinuation.yield(.shutdown)
+    }
+
     // MARK: - Status
 
     /// True while this node holds the lease (and has renewed it within `ttl - margin`).

@@ -52,7 +52,7 @@ public struct OpenIncident: Sendable, Hashable, Codable {
         guard let date = ClusterTime.parse(firedAt) else {
             throw DecodingError.dataCorruptedError(forKey: .firedAt, in: container, debugDescription: "not an ISO 8601 time: \(firedAt)")
         }
-        self.firedAt = date
+        self.firedAt = ClusterTime.milliseconds(date)
         self.node = try container.decode(String.self, forKey: .node)
     }
 

@@ -72,7 +72,13 @@ public struct RegistrySnapshot: Sendable, Hashable {
 /// ISO 8601 in UTC, as the JSON values in Redis carry it.
 enum ClusterTime {
     static func format(_ date: Date, milliseconds: Bool) -> String {
-        Date.ISO8601FormatStyle(includingFractionalSeconds: milliseconds, timeZone: .gmt).format(date)
+        let total = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let millis = ((total % 1000) + 1000) % 1000
+        let seconds = (total - millis) / 1000
+        let whole = Date.ISO8601FormatStyle(timeZone: .gmt).format(Date(timeIntervalSince1970: Double(seconds)))
+        guard milliseconds, whole.hasSuffix("Z") else { return whole }
+        let digits = String(millis)
+        return whole.dropLast() + "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
     }
 
     static func parse(_ text: String) -> Date? {
@@ -80,9 +86,9 @@ enum ClusterTime {
         return try? Date.ISO8601FormatStyle(includingFractionalSeconds: false, timeZone: .gmt).parse(text)
     }
 
-    /// `date` cut to whole milliseconds, so that it survives a round trip through `format`.
+    /// `date` rounded to whole milliseconds, so that it survives a round trip through `format`.
     static func milliseconds(_ date: Date) -> Date {
-        Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded(.down) / 1000)
+        Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded() / 1000)
     }
 }
 
