@@ -170,6 +170,8 @@ let package = Package(
                 "TugboatScaling",
                 "TugboatStore",
                 "TugboatCapture",
+                "TugboatCluster",
+                "TugboatRedis",
                 "FlameGraph",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),

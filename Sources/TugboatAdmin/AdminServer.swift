@@ -30,6 +30,7 @@ public enum AdminServer {
         addIncidentRoutes(protected, state: state)
         addPoolRoutes(protected, state: state)
         addFlameGraphRoutes(open: router, protected: protected, state: state)
+        addClusterRoutes(protected, state: state)
         protected.get("/api/scaling/events") { _, _ -> Response in
             struct Row: Encodable { var at: String; var from: Int; var to: Int; var state: String; var reason: String; var failed: Bool }
             let rows = try state.store?.scalingEvents() ?? []
@@ -38,7 +39,8 @@ public enum AdminServer {
         return router
     }
 
-    /// `POST /api/pool/backends` `{"address":"host:port"}` and `DELETE /api/pool/backends/{address}`.
+    /// `POST /api/pool/backends` `{"address":"host:port"}` and `DELETE /api/pool/backends/{address}`:
+    /// on this node (persisted in SQLite), or with several nodes for the whole cluster (the registry).
     static func addPoolRoutes(_ group: RouterGroup<BasicRequestContext>, state: AdminState) {
         struct AddBackend: Decodable { var address: String }
         struct Changed: ResponseEncodable { var address: String; var state: String }
@@ -49,6 +51,16 @@ public enum AdminServer {
             }
             guard let address = HostPort(parsing: body.address) else {
                 return jsonError(.badRequest, "address must be host:port with a port from 1 to 65535")
+            }
+            if let cluster = state.cluster {
+                do {
+                    guard try await cluster.addBackend(address) else { return jsonError(.conflict, "\(address) is already in the pool") }
+                } catch {
+                    return jsonError(.serviceUnavailable, "the cluster registry is unreachable: \(error)")
+                }
+                var response = try Response.json(Changed(address: address.description, state: "starting"))
+                response.status = .created
+                return response
             }
             switch await membership.add(address) {
             case .alreadyPresent: return jsonError(.conflict, "\(address) is already in the pool")
@@ -62,6 +74,16 @@ public enum AdminServer {
             guard let membership = state.membership else { return jsonError(.notImplemented, "run-time pool changes are off") }
             guard let text = context.parameters.get("address"), let address = HostPort(parsing: text.removingPercentEncoding ?? text) else {
                 return jsonError(.badRequest, "address must be host:port")
+            }
+            if let cluster = state.cluster {
+                do {
+                    guard try await cluster.removeBackend(address) else { return jsonError(.notFound, "\(address) is not in the pool") }
+                } catch {
+                    return jsonError(.serviceUnavailable, "the cluster registry is unreachable: \(error)")
+                }
+                var response = try Response.json(Changed(address: address.description, state: "draining"))
+                response.status = .accepted
+                return response
             }
             switch await membership.drainAndRemove(address) {
             case .unknown: return jsonError(.notFound, "\(address) is not in the pool")

@@ -17,10 +17,14 @@ public struct AdminState: Sendable {
     public let membership: PoolMembership?
     public let scaler: Scaler?
     public let profiles: (any ProfileCapturing)?
+    /// Set when several nodes share the pool (`state: redis://…`).
+    public let cluster: (any ClusterAdministration)?
 
     public init(pool: Pool, traffic: TrafficCollector, dataPlane: ProxyDataPlane, registry: PrometheusCollectorRegistry,
                 token: Secret?, store: Store? = nil, alerts: AlertManager? = nil, membership: PoolMembership? = nil,
-                scaler: Scaler? = nil, profiles: (any ProfileCapturing)? = nil) {
+                scaler: Scaler? = nil, profiles: (any ProfileCapturing)? = nil,
+                cluster: (any ClusterAdministration)? = nil) {
+        self.cluster = cluster
         self.scaler = scaler
         self.profiles = profiles
         self.membership = membership

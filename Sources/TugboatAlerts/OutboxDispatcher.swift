@@ -9,6 +9,21 @@ import TugboatStore
 /// `sent` with the provider's id, a retryable error schedules the next attempt (exponential backoff
 /// with jitter), a permanent error or the last attempt marks it `failed`. Nothing is dropped silently,
 /// and pending notifications left by a previous run are delivered after a restart.
+/// Decides, with several nodes, whether this node sends a page (only the leader does, once per
+/// cluster). A single node has no gate and sends everything.
+public protocol PageGate: Sendable {
+    func claim(_ notification: NotificationRecord, incident: IncidentRecord) async -> PageClaim
+}
+
+public enum PageClaim: Sendable, Equatable {
+    /// This node sends it.
+    case send
+    /// Another node sent it already (a takeover): marked sent, not sent again.
+    case sentElsewhere
+    /// Not now (this node does not lead, or Redis is unreachable): it stays pending and is asked again.
+    case deferred(String)
+}
+
 public final class OutboxDispatcher: Service, Sendable {
     public struct RetryPolicy: Sendable {
         public var firstDelay: Duration = .seconds(1)
@@ -33,10 +48,13 @@ public final class OutboxDispatcher: Service, Sendable {
     private let senders: [String: NotificationSender]
     private let policy: RetryPolicy
     private let logger: Logger
+    private let gate: (any PageGate)?
     private let wakeUps: AsyncStream<Void>
     private let wakeUp: AsyncStream<Void>.Continuation
 
-    public init(store: Store, senders: [String: NotificationSender], policy: RetryPolicy = RetryPolicy(), logger: Logger) {
+    public init(store: Store, senders: [String: NotificationSender], policy: RetryPolicy = RetryPolicy(), logger: Logger,
+                gate: (any PageGate)? = nil) {
+        self.gate = gate
         self.store = store
         self.senders = senders
         self.policy = policy
@@ -87,6 +105,24 @@ public final class OutboxDispatcher: Service, Sendable {
 
     private func deliver(_ notification: NotificationRecord) async {
         var record = notification
+        if let gate, let incident = try? store.incident(id: record.incident) {
+            switch await gate.claim(record, incident: incident) {
+            case .send:
+                break
+            case .sentElsewhere:
+                record.status = "sent"
+                record.sentAt = Date()
+                record.lastError = "sent by another node"
+                try? store.update(record)
+                logger.info("notification sent by another node", metadata: ["notification.id": "\(record.id ?? 0)"])
+                return
+            case .deferred(let reason):
+                record.lastError = reason
+                record.nextAttemptAt = Date().addingTimeInterval(1)
+                try? store.update(record)
+                return
+            }
+        }
         record.attempts += 1
         let metadata: Logger.Metadata = [
             "notification.id": "\(record.id ?? 0)", "incident.id": "\(record.incident)",

@@ -8,9 +8,11 @@ import ServiceLifecycle
 import Synchronization
 import TugboatAdmin
 import TugboatAlerts
+import TugboatCluster
 import TugboatCore
 import TugboatHealth
 import TugboatProxy
+import TugboatRedis
 import TugboatScaling
 import TugboatStore
 
@@ -48,7 +50,13 @@ struct TugboatRuntime {
         }
         let retry = OutboxDispatcher.RetryPolicy(firstDelay: config.alerts.retryFirst, maxDelay: config.alerts.retryMax,
                                                  maxAttempts: config.alerts.retryAttempts)
-        let dispatcher = OutboxDispatcher(store: store, senders: senders, policy: retry, logger: logger)
+        // Several nodes: the registry, the leader lease and once-per-cluster pages in Redis.
+        let cluster = try config.redisURL.map { url in
+            ClusterNode(configuration: try RedisConfiguration(url: url), pool: "default",
+                        nodeID: config.node ?? ClusterNode.defaultNodeID, eventLoopGroup: group, logger: logger)
+        }
+        let dispatcher = OutboxDispatcher(store: store, senders: senders, policy: retry, logger: logger,
+                                          gate: cluster.map { ClusterPageGate(node: $0) })
         // The admin API's address for links in pages (known once it listens: the port may be 0).
         let adminBase = Mutex<String?>(config.admin.url)
         let forensics = config.profiling.map { CrashForensics(settings: $0, store: store, signals: signals, logger: logger) }
@@ -76,30 +84,38 @@ struct TugboatRuntime {
         let traffic = TrafficCollector(dataPlane: dataPlane, signals: signals)
         let adminState = AdminState(pool: pool, traffic: traffic, dataPlane: dataPlane, registry: registry,
                                     token: config.admin.token, store: store, alerts: alerts, membership: membership,
-                                    scaler: scaler, profiles: forensics)
+                                    scaler: scaler, profiles: forensics,
+                                    cluster: cluster.map { ClusterAdmin(node: $0, drain: config.pool.drain) })
+        // With a cluster the scaler waits for this node to win the lease.
+        if cluster != nil { await scaler?.setLeading(false) }
+        let bridge = cluster.map {
+            ClusterBridge(node: $0, pool: pool, membership: membership, signals: signals,
+                          staticBackends: Set(config.pool.backends), scaler: scaler, logger: logger)
+        }
         let admin = AdminServer.makeApplication(state: adminState, listen: config.admin.listen, logger: logger) { address in
             let text = address.flatMap { a in a.port.map { "\(a.ipAddress ?? "?"):\($0)" } } ?? "?"
             adminBase.withLock { $0 = $0 ?? "http://\(text)" }
             logger.info("admin listening", metadata: ["admin.address": "\(text)"])
         }
         try await proxy.bind()
-        let services = ServiceGroup(
-            configuration: .init(
-                services: [
-                    .init(service: admin), .init(service: dispatcher), .init(service: alerts), .init(service: traffic),
-                    .init(service: health), .init(service: membership),
-                ] + monitors.map { .init(service: $0) }
-                    + (forensics.map { [.init(service: $0)] } ?? [])
-                    + (scaler.map { [
-                        .init(service: ScalingSetup.NoticeForwarder(notices: $0.notices(), signals: signals, store: store, logger: logger)),
-                        .init(service: $0), .init(service: ScalingSetup.DemandForwarder(demand: demand, scaler: $0)),
-                    ] } ?? [])
-                    + [.init(service: proxy)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: admin), .init(service: dispatcher), .init(service: alerts), .init(service: traffic),
+            .init(service: health), .init(service: membership),
+        ]
+        services += monitors.map { .init(service: $0) }
+        if let forensics { services.append(.init(service: forensics)) }
+        if let cluster, let bridge { services += [.init(service: cluster), .init(service: bridge)] }
+        if let scaler {
+            services += [
+                .init(service: ScalingSetup.NoticeForwarder(notices: scaler.notices(), signals: signals, store: store, logger: logger)),
+                .init(service: scaler), .init(service: ScalingSetup.DemandForwarder(demand: demand, scaler: scaler)),
+            ]
+        }
+        services.append(.init(service: proxy))
+        let serviceGroup = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
-        try await services.run()
+        try await serviceGroup.run()
         try? await httpClient.shutdown()
         try? await group.shutdownGracefully()
     }
@@ -120,11 +136,8 @@ extension TugboatRuntime {
         return backends
     }
 
-    /// `state: sqlite:PATH` opens the file; the Redis registry comes with clustering, and until then
-    /// such a node keeps its incidents in memory.
+    /// The node's SQLite store: `state: sqlite:PATH`, or `local-state` beside a Redis `state`.
     static func openStore(_ config: TugboatConfig, logger: Logger) throws -> Store {
-        if let path = config.sqlitePath { return try Store(path: path) }
-        logger.warning("state: \(config.state) is not supported by this version yet; incidents are kept in memory")
-        return try Store(path: ":memory:")
+        try Store(path: config.sqlitePath)
     }
 }

@@ -26,10 +26,22 @@ public enum ConfigLoader {
         var config = TugboatConfig()
         guard let node else { return config }
         let root = YAMLValue(node: node, key: "", file: file, environment: environment, references: references)
-        let keys = try root.mapping(allowed: ["listen", "admin", "state", "pool", "monitors", "alerts", "scaling", "profiling"])
+        let keys = try root.mapping(allowed: ["listen", "admin", "state", "local-state", "node", "pool", "monitors", "alerts", "scaling", "profiling"])
         if let listen = keys["listen"] { config.listen = try listen.hostPort(allowPortZero: true) }
         if let admin = keys["admin"] { config.admin = try parseAdmin(admin) }
         if let state = keys["state"] { config.state = try parseState(state) }
+        if let local = keys["local-state"] {
+            let text = try local.string()
+            guard text.hasPrefix("sqlite:"), text.count > "sqlite:".count else { throw local.error("'local-state' must be sqlite:PATH, got '\(text)'") }
+            config.localState = text
+        }
+        if let node = keys["node"] {
+            let name = try node.string()
+            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+                throw node.error("'node' must be a name of letters, digits, '-', '_' or '.', got '\(name)'")
+            }
+            config.node = name
+        }
         if let pool = keys["pool"] { config.pool = try parsePool(pool) }
         if let monitors = keys["monitors"] { config.monitors = try parseMonitors(monitors) }
         if let scaling = keys["scaling"] {

@@ -10,6 +10,11 @@ public struct TugboatConfig: Sendable, Equatable {
     public var scaling: ScalingSettings?
     /// `profiling:`; nil: no crash flame graphs.
     public var profiling: ProfilingSettings?
+    /// `local-state: sqlite:PATH`: with `state: redis://…`, this node's own store (its outbox,
+    /// incident history, captured flame graphs), which must not be lost with the node.
+    public var localState = "sqlite:./tugboat.db"
+    /// `node:` this node's name in the cluster (default hostname-pid).
+    public var node: String?
 
     public init(
         listen: HostPort = HostPort(host: "127.0.0.1", port: 8080),
@@ -27,10 +32,14 @@ public struct TugboatConfig: Sendable, Equatable {
         self.alerts = alerts
     }
 
-    /// The SQLite file of `state: sqlite:PATH`, or nil for other stores.
-    public var sqlitePath: String? {
-        state.hasPrefix("sqlite:") ? String(state.dropFirst("sqlite:".count)) : nil
+    /// The SQLite file: `state: sqlite:PATH`, or `local-state` beside a Redis `state`.
+    public var sqlitePath: String {
+        let local = state.hasPrefix("sqlite:") ? state : localState
+        return String(local.dropFirst("sqlite:".count))
     }
+
+    /// The Redis URL of `state: redis://…`, or nil for a single node.
+    public var redisURL: String? { state.hasPrefix("redis://") ? state : nil }
 }
 
 /// `admin:` — the admin listener and its optional bearer token.

@@ -31,6 +31,8 @@ public actor Scaler: Service {
     private var awaitingHealth: Set<HostPort> = []
     private var lastSnapshot: PoolSnapshot?
     private var lastDecision: ScalingPolicy.Decision?
+    /// With several nodes only the leader scales (``setLeading(_:)``); a single node always does.
+    private var leading = true
     private let listeners = Mutex<[Int: AsyncStream<ScalingNotice>.Continuation]>([:])
     private let nextListener = Atomic<Int>(0)
     private let jobs: AsyncStream<@Sendable () async -> Void>
@@ -156,6 +158,7 @@ public actor Scaler: Service {
     /// The proxy calls this when it holds a request at zero ready instances (held requests are
     /// not in the traffic samples yet, which count finished requests).
     public func wake() async {
+        guard leading else { return }
         policy.observe(rate: 1, at: .now)
         if machine.activeCount == 0 { await evaluate() }
     }
@@ -164,7 +167,24 @@ public actor Scaler: Service {
         policy.observe(rate: sample.rate, concurrency: sample.concurrency, at: .now)
     }
 
+    /// Several nodes: this node won (true) or lost (false) the leader lease. A follower keeps
+    /// observing but decides nothing; a new leader first adopts what its provider finds running.
+    public func setLeading(_ leading: Bool) async {
+        guard leading != self.leading else { return }
+        self.leading = leading
+        guard leading else { return }
+        do {
+            await handle(.adopted(try await provider.list()))
+        } catch {
+            logger.warning("scaling: cannot list running instances to adopt", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Whether this node scales now.
+    public var isLeading: Bool { leading }
+
     private func evaluate() async {
+        guard leading else { return }
         let decision = policy.decide(current: machine.activeCount, ready: machine.readyCount, now: .now)
         lastDecision = decision
         await handle(.desired(decision.desired, reason: decision.reason))

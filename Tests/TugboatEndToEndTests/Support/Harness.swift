@@ -30,11 +30,12 @@ final class TugboatUnderTest: @unchecked Sendable {
     init(backends: [String], extraPool: String = "", extraTop: String = "", adminToken: String? = nil,
          health: String = "{ path: /health, interval: 200ms, timeout: 500ms, rise: 1, fall: 2 }",
          statePath: String = NSTemporaryDirectory() + "tugboat-test-\(UUID().uuidString).db",
-         environment: [String: String] = [:]) throws {
+         environment: [String: String] = [:], redis: String? = nil, node: String? = nil) throws {
         configPath = NSTemporaryDirectory() + "tugboat-test-\(UUID().uuidString).yaml"
         self.statePath = statePath
+        let state = redis.map { "state: \($0)\nlocal-state: sqlite:\(statePath)\nnode: \(node ?? "node")" } ?? "state: sqlite:\(statePath)"
         let yaml = """
-        state: sqlite:\(statePath)
+        \(state)
         listen: 127.0.0.1:0
         admin: { listen: 127.0.0.1:0\(adminToken == nil ? "" : ", token: ${TEST_ADMIN_TOKEN}") }
         \(extraTop)

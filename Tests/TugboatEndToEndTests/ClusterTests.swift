@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+
+/// Several nodes, one pool: three `tugboat serve` processes and one real `redis-server`.
+@Suite("Several nodes end to end", .serialized)
+struct ClusterTests {
+    static func nodes(_ redis: RedisServer, extraTop: String = "", environment: [String: String] = [:]) throws -> [TugboatUnderTest] {
+        try (1...3).map { index in
+            try TugboatUnderTest(backends: [], extraTop: extraTop, environment: environment, redis: redis.url, node: "node\(index)")
+        }
+    }
+
+    static func cluster(_ node: TugboatUnderTest) throws -> [String: Any] {
+        try node.admin("/api/cluster") as? [String: Any] ?? [:]
+    }
+
+    static func addresses(_ node: TugboatUnderTest) throws -> Set<String> {
+        Set(try node.pool().compactMap { $0["address"] as? String })
+    }
+
+    /// The node every node names as the leader, once they agree.
+    static func agreedLeader(_ nodes: [TugboatUnderTest]) throws -> String? {
+        let leaders = try nodes.map { try cluster($0)["leader"] as? String }
+        guard let first = leaders.first, let leader = first, leaders.allSatisfy({ $0 == leader }) else { return nil }
+        return leader
+    }
+
+    @Test("a pool change made on one node is seen by every node within a second; removal drains it everywhere")
+    func poolChangePropagates() throws {
+        let redis = try RedisServer()
+        let nodes = try Self.nodes(redis)
+        try waitUntil("a leader") { try Self.agreedLeader(nodes) != nil }
+        let status = try Self.cluster(nodes[0])
+        #expect(status["redis"] as? String == "up" && status["node"] as? String == "node1" && (status["epoch"] as? Int ?? 0) >= 1)
+
+        let backend = try DemoBackend()
+        let started = Date()
+        let added = try TestHTTPClient(port: nodes[0].adminPort).request(
+            "POST", "/api/pool/backends", headers: ["Connection": "close"], body: "{\"address\":\"\(backend.address)\"}")
+        #expect(added.status == 201)
+        try waitUntil(timeout: 1, "the backend on all three nodes") { try nodes.allSatisfy { try Self.addresses($0).contains(backend.address) } }
+        print("pool change seen by all three nodes after \(String(format: "%.3f", Date().timeIntervalSince(started))) s")
+        // Served through every node once healthy there.
+        for node in nodes {
+            try waitUntil("healthy on \(node.port)") { try node.state(of: backend.address) == "healthy" }
+            #expect(try TestHTTPClient(port: node.port).request("GET", "/echo", headers: ["Connection": "close"]).status == 200)
+        }
+        let duplicate = try TestHTTPClient(port: nodes[1].adminPort).request(
+            "POST", "/api/pool/backends", headers: ["Connection": "close"], body: "{\"address\":\"\(backend.address)\"}")
+        #expect(duplicate.status == 409)
+
+        let removed = try TestHTTPClient(port: nodes[2].adminPort).request(
+            "DELETE", "/api/pool/backends/\(backend.address)", headers: ["Connection": "close"])
+        #expect(removed.status == 202)
+        try waitUntil(timeout: 10, "the backend gone from all three") { try nodes.allSatisfy { try !Self.addresses($0).contains(backend.address) } }
+    }
+
+    @Test("kill -9 of the leader: another node leads within 5 seconds and the incident is paged exactly once")
+    func leaderTakeoverPagesOnce() throws {
+        let redis = try RedisServer()
+        let contract = try ContractServer()
+        let top = contract.monitorYAML + "alerts:\n  retry: { first: 100ms, max: 300ms }\n  timeout: 1s\n" + contract.channelsYAML()
+            + "\n  rules:\n    - { name: front-down, monitor: front, condition: down, channels: [sms] }\n"
+        let nodes = try Self.nodes(redis, extraTop: top, environment: ["TEST_TWILIO_TOKEN": ContractServer.authToken])
+        var leader = ""
+        try waitUntil("a leader") { leader = try Self.agreedLeader(nodes) ?? ""; return !leader.isEmpty }
+        try contract.setHealth(up: false)
+        try waitUntil("the page") { try contract.accepted("sms").count == 1 }
+
+        let leaderIndex = try #require(Int(leader.dropFirst("node".count))) - 1
+        let killedAt = Date()
+        nodes[leaderIndex].child.signal(SIGKILL)
+        let survivors = nodes.indices.filter { $0 != leaderIndex }.map { nodes[$0] }
+        var next = ""
+        try waitUntil(timeout: 5, "another node leading") { next = try Self.agreedLeader(survivors) ?? ""; return !next.isEmpty && next != leader }
+        print("leader takeover after \(String(format: "%.2f", Date().timeIntervalSince(killedAt))) s: \(leader) → \(next)")
+
+        // The outage goes on under the new leader: it must not page again.
+        try contract.waitForChecks(30)
+        #expect(try contract.accepted("sms").count == 1)
+        try contract.setHealth(up: true)
+        try waitUntil("the resolved SMS") { try contract.accepted("sms").count == 2 }
+        try contract.waitForChecks(10)
+        let texts = try contract.accepted("sms").compactMap { ($0["fields"] as? [String: String])?["Body"] }
+        #expect(texts.count == 2)
+        #expect(texts.first?.contains("FIRING") == true && texts.last?.contains("RESOLVED") == true, "\(texts)")
+    }
+
+    @Test("redis-server stopped and restarted under load: no request fails on any node")
+    func redisOutageUnderLoad() throws {
+        let redis = try RedisServer()
+        let nodes = try Self.nodes(redis)
+        let backend = try DemoBackend()
+        try waitUntil("a leader") { try Self.agreedLeader(nodes) != nil }
+        _ = try TestHTTPClient(port: nodes[0].adminPort).request(
+            "POST", "/api/pool/backends", headers: ["Connection": "close"], body: "{\"address\":\"\(backend.address)\"}")
+        for node in nodes { try waitUntil("healthy on \(node.port)") { try node.state(of: backend.address) == "healthy" } }
+
+        let loads = nodes.map { LoadLoop(port: $0.port, workers: 1, path: "/echo") }
+        try waitUntil("load on every node") { loads.allSatisfy { $0.done > 50 } }
+        redis.kill()
+        try waitUntil(timeout: 10, "every node seeing Redis down") { try nodes.allSatisfy { try Self.cluster($0)["redis"] as? String == "down" } }
+        let during = loads.map(\.done)
+        try waitUntil("requests served while Redis is down") { zip(loads, during).allSatisfy { $0.done > $1 + 50 } }
+        #expect(try nodes.allSatisfy { try Self.addresses($0).contains(backend.address) })  // the last pool known
+        try redis.restart()
+        try waitUntil(timeout: 10, "Redis back and a leader") {
+            try nodes.allSatisfy { try Self.cluster($0)["redis"] as? String == "up" } && Self.agreedLeader(nodes) != nil
+        }
+        for load in loads { load.finish() }
+        #expect(loads.map(\.failures) == [0, 0, 0])
+        print("requests during the Redis outage test: \(loads.map(\.done)), failures \(loads.map(\.failures))")
+        // The registry came back (restored by the node with the highest version).
+        try waitUntil(timeout: 10, "the backend still in every pool") { try nodes.allSatisfy { try Self.addresses($0).contains(backend.address) } }
+    }
+}
