@@ -31,6 +31,7 @@ let package = Package(
         .target(
             name: "TugboatCore",
             dependencies: [
+                "CSpawn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -93,7 +94,6 @@ let package = Package(
             name: "TugboatScaling",
             dependencies: [
                 "TugboatCore",
-                "CSpawn",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -90,7 +90,9 @@ struct TugboatRuntime {
         if cluster != nil { await scaler?.setLeading(false) }
         let bridge = cluster.map {
             ClusterBridge(node: $0, pool: pool, membership: membership, signals: signals,
-                          staticBackends: Set(config.pool.backends), scaler: scaler, logger: logger)
+                          staticBackends: Set(config.pool.backends), scaler: scaler,
+                          adoptsRegistryInstances: config.scaling.map { if case .process = $0.provider { false } else { true } } ?? false,
+                          logger: logger)
         }
         let admin = AdminServer.makeApplication(state: adminState, listen: config.admin.listen, logger: logger) { address in
             let text = address.flatMap { a in a.port.map { "\(a.ipAddress ?? "?"):\($0)" } } ?? "?"

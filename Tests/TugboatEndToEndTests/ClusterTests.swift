@@ -113,4 +113,61 @@ struct ClusterTests {
         // The registry came back (restored by the node with the highest version).
         try waitUntil(timeout: 10, "the backend still in every pool") { try nodes.allSatisfy { try Self.addresses($0).contains(backend.address) } }
     }
+
+    @Test("kill -9 of the leader with the exec provider: the new leader adopts the running instance, no scaling step is repeated")
+    func takeoverDoesNotRepeatAScalingStep() throws {
+        let redis = try RedisServer()
+        let scaleDir = NSTemporaryDirectory() + "tugboat-cluster-scale-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: scaleDir, withIntermediateDirectories: true)
+        defer {
+            // The instances outlive Tugboat (exec): stop them through the sample script.
+            for file in (try? FileManager.default.contentsOfDirectory(atPath: scaleDir)) ?? [] where file.hasSuffix(".pid") {
+                if let pid = Int32((try? String(contentsOfFile: "\(scaleDir)/\(file)", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") {
+                    kill(pid, SIGKILL)
+                }
+            }
+            try? FileManager.default.removeItem(atPath: scaleDir)
+        }
+        let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("examples").path
+        let top = """
+        scaling:
+          provider: { exec: { up: \(examples)/scale_up.sh, down: \(examples)/scale_down.sh, timeout: 30s } }
+          min: 1
+          max: 1
+          target-rps: 1000
+        """
+        let nodes = try Self.nodes(redis, extraTop: top, environment: ["TUGBOAT_BIN": TugboatBinary.path, "TUGBOAT_SCALE_DIR": scaleDir])
+        func launches() -> Int { ((try? FileManager.default.contentsOfDirectory(atPath: scaleDir)) ?? []).filter { $0.hasSuffix(".pid") }.count }
+        var leader = ""
+        try waitUntil("a leader") { leader = try Self.agreedLeader(nodes) ?? ""; return !leader.isEmpty }
+        var instance = ""
+        try waitUntil(timeout: 30, "the instance healthy on every node") {
+            let pools = try nodes.map { try $0.pool().filter { $0["state"] as? String == "healthy" }.compactMap { $0["address"] as? String } }
+            guard let first = pools.first, first.count == 1, pools.allSatisfy({ $0 == first }) else { return false }
+            instance = first[0]
+            return true
+        }
+        #expect(launches() == 1)
+
+        let leaderIndex = try #require(Int(leader.dropFirst("node".count))) - 1
+        nodes[leaderIndex].child.signal(SIGKILL)
+        let survivors = nodes.indices.filter { $0 != leaderIndex }.map { nodes[$0] }
+        var next = ""
+        try waitUntil(timeout: 5, "another node leading") { next = try Self.agreedLeader(survivors) ?? ""; return !next.isEmpty && next != leader }
+        let newLeader = try #require(survivors.first { $0.child.lines.contains { _ in true } && (try? Self.cluster($0)["node"] as? String) == next })
+        try waitUntil(timeout: 10, "the new leader adopting the instance") {
+            let events = try newLeader.admin("/api/scaling/events") as? [[String: Any]] ?? []
+            return events.contains { ($0["reason"] as? String)?.contains("adopting 1 running instance") == true }
+        }
+        // Its scaler runs with the adopted instance: several ticks, and no second launch.
+        try waitUntil(timeout: 10, "the new leader settled") {
+            let events = try newLeader.admin("/api/scaling/events") as? [[String: Any]] ?? []
+            return events.last?["state"] as? String == "IDLE"
+        }
+        #expect(launches() == 1)
+        for node in survivors {
+            #expect(try node.pool().compactMap { $0["address"] as? String } == [instance])
+        }
+    }
 }

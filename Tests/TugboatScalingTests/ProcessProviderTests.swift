@@ -109,4 +109,13 @@ extension ProcessProviderTests {
         #expect(!processAlive(Int32(instance.providerID)!))
         await provider.shutdown()
     }
+
+    @Test("a lone command replaces the shell (exec) so it carries the death signal; compound lines stay as written")
+    func execLine() {
+        #expect(ProcessProvider.execLine("python3 app.py --port 9100") == "exec python3 app.py --port 9100")
+        #expect(ProcessProvider.execLine("  ./server > log 2>&1") == "exec ./server > log 2>&1")
+        for line in ["cd app && ./server", "a; b", "x | y", "PORT=1 ./app", "exec ./app", "(./app)", "./app $(cat args)"] {
+            #expect(ProcessProvider.execLine(line) == line)
+        }
+    }
 }

@@ -1,12 +1,13 @@
 import Foundation
 import Synchronization
+import TugboatCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
 
-/// A profiler child (`perf`, `py-spy`): started with `posix_spawn` in a process group of its own,
+/// A profiler child (`perf`, `py-spy`): started through `ProcessSpawner` in a process group of its own,
 /// with every signal at its default action and none blocked, and reaped on a thread of its own.
 ///
 /// A child spawned from a Swift-concurrency thread would otherwise inherit that thread's signal
@@ -40,36 +41,20 @@ final class ChildProcess: Sendable {
     /// files (created or truncated), or /dev/null when nil.
     init(_ argv: [String], stdout: String? = nil, stderr: String? = nil) throws(CaptureError) {
         self.argv = argv
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        let writeFlags = O_WRONLY | O_CREAT | O_TRUNC
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdout ?? "/dev/null", writeFlags, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, stderr ?? "/dev/null", writeFlags, 0o644)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var all = sigset_t()
-        sigfillset(&all)
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
-        let argvC = argv.map { strdup($0) } + [nil]
-        let envC = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let writeFlags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
+        let out = open(stdout ?? "/dev/null", writeFlags, 0o644)
+        let err = open(stderr ?? "/dev/null", writeFlags, 0o644)
         defer {
-            for pointer in argvC { free(pointer) }
-            for pointer in envC { free(pointer) }
+            if out >= 0 { close(out) }
+            if err >= 0 { close(err) }
         }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, argv[0], &actions, &attributes, argvC, envC)
-        guard result == 0 else {
-            throw CaptureError.toolFailed("cannot start \(argv[0]): \(String(cString: strerror(result)))")
+        let pid: pid_t
+        do {
+            // A profiler must not outlive Tugboat (a system-wide perf would sample on forever).
+            pid = try ProcessSpawner.spawn(argv, environment: ProcessInfo.processInfo.environment,
+                                           stdout: out >= 0 ? out : nil, stderr: err >= 0 ? err : nil, diesWithTugboat: true)
+        } catch {
+            throw CaptureError.toolFailed(error.description)
         }
         self.pid = pid
         Thread.detachNewThread { [self] in reap() }

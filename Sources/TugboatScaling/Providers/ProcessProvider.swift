@@ -11,8 +11,8 @@ import TugboatCore
 /// then SIGKILL after `stopGrace`. An instance that exits on its own is reported on ``exits``.
 /// Children do not outlive the provider: ``shutdown()`` stops them all, deinit kills what is left,
 /// and if Tugboat dies (even by SIGKILL) the kernel kills the child it started (`PR_SET_PDEATHSIG`,
-/// see ``SpawnThread``). `sh -c` execs a lone simple command, so that is the app itself; a compound
-/// command line (`cd x && ./app`) should end in `exec ./app` so the app carries the death signal.
+/// see ``ProcessSpawner``). A lone simple command is run as `exec command`, so that is the app
+/// itself; a compound command line (`cd x && ./app`) should end in `exec ./app` for the same.
 public final class ProcessProvider: InstanceProvider {
     public let name = "process"
     public let exits: AsyncStream<InstanceExit>
@@ -61,7 +61,7 @@ public final class ProcessProvider: InstanceProvider {
 
     public func launch() async throws -> ScalingInstance {
         let port = try reservePort()
-        let line = command.replacingOccurrences(of: "{port}", with: String(port))
+        let line = Self.execLine(command.replacingOccurrences(of: "{port}", with: String(port)))
         var env = environment
         env["PORT"] = String(port)
         let child: SpawnedChild
@@ -139,6 +139,19 @@ public final class ProcessProvider: InstanceProvider {
             logger.warning("instance exited on its own", metadata: ["instance.address": "\(exit.instance.address)", "instance.status": "\(status)"])
             exitContinuation.yield(exit)
         }
+    }
+
+    /// A lone simple command gets `exec ` in front, so the app replaces the shell and carries the
+    /// death signal itself (Debian's dash forks even a lone command). A compound line (operators,
+    /// subshells, a leading assignment) is left as written: it should end in `exec app`.
+    static func execLine(_ line: String) -> String {
+        let trimmed = line.trimmingCharacters(in: .whitespaces)
+        let operators = trimmed.replacingOccurrences(of: ">&", with: "").replacingOccurrences(of: "<&", with: "")  // 2>&1 is a redirection
+        let compound = operators.contains { ";&|()`\n".contains($0) } || trimmed.contains("$(")
+        let firstWord = trimmed.split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
+        let keywords: Set<String> = ["exec", "if", "for", "while", "until", "case", "{", "!", "cd"]
+        if compound || firstWord.contains("=") || keywords.contains(firstWord) { return line }
+        return "exec " + trimmed
     }
 
     /// The next port of the range after the last one handed out that no child holds and that is free.

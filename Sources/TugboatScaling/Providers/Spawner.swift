@@ -1,6 +1,6 @@
 import Foundation
-import CSpawn
 import Synchronization
+import TugboatCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,21 +25,12 @@ final class SpawnedChild: Sendable {
     ///   - onExit: called on the reaper thread once the child has exited.
     init(_ argv: [String], environment: [String: String], stdout: Int32? = nil, stderr: Int32? = nil,
          diesWithTugboat: Bool = false, onExit: (@Sendable (InstanceExit.Status) -> Void)? = nil) throws {
-        // Read only by the spawn thread while this initialiser waits for it.
-        nonisolated(unsafe) let argvC = argv.map { strdup($0) } + [nil]
-        nonisolated(unsafe) let envC = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for pointer in argvC { free(pointer) }
-            for pointer in envC { free(pointer) }
-        }
-        let (result, pid) = SpawnThread.shared.perform { () -> (Int32, pid_t) in
-            var pid: pid_t = 0
-            let result = tugboat_spawn(argv[0], argvC, envC, stdout ?? -1, stderr ?? -1,
-                                       diesWithTugboat ? SIGKILL : 0, &pid)
-            return (result, pid)
-        }
-        guard result == 0 else {
-            throw ProviderError("cannot start \(argv[0]): \(String(cString: strerror(result)))")
+        let pid: pid_t
+        do {
+            pid = try ProcessSpawner.spawn(argv, environment: environment, stdout: stdout, stderr: stderr,
+                                           diesWithTugboat: diesWithTugboat)
+        } catch {
+            throw ProviderError(error.description)
         }
         self.pid = pid
         let childPID = pid

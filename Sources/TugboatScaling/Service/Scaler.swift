@@ -168,16 +168,21 @@ public actor Scaler: Service {
     }
 
     /// Several nodes: this node won (true) or lost (false) the leader lease. A follower keeps
-    /// observing but decides nothing; a new leader first adopts what its provider finds running.
-    public func setLeading(_ leading: Bool) async {
+    /// observing but decides nothing; a new leader first adopts what its provider finds running
+    /// and `adopting` (the former leader's instances, from the shared registry), so a takeover
+    /// does not repeat a scaling step.
+    public func setLeading(_ leading: Bool, adopting: [ScalingInstance] = []) async {
         guard leading != self.leading else { return }
         self.leading = leading
         guard leading else { return }
+        var found: [ScalingInstance] = []
         do {
-            await handle(.adopted(try await provider.list()))
+            found = try await provider.list()
         } catch {
             logger.warning("scaling: cannot list running instances to adopt", metadata: ["error": "\(error)"])
         }
+        found += adopting.filter { instance in !found.contains { $0.address == instance.address } }
+        await handle(.adopted(found))
     }
 
     /// Whether this node scales now.

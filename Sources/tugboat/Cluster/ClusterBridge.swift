@@ -21,6 +21,9 @@ struct ClusterBridge: Service {
     let signals: SignalBus
     let staticBackends: Set<HostPort>
     let scaler: Scaler?
+    /// Whether the scaler's instances outlive their node (exec, docker), so a new leader adopts the
+    /// registry's; process instances die with the node that started them.
+    let adoptsRegistryInstances: Bool
     let logger: Logger
 
     func run() async throws {
@@ -36,7 +39,7 @@ struct ClusterBridge: Service {
                     switch change {
                     case .elected(let epoch):
                         logger.info("cluster: this node leads", metadata: ["cluster.epoch": "\(epoch)"])
-                        await scaler?.setLeading(true)
+                        await scaler?.setLeading(true, adopting: await adoptable(state: state))
                         await publishOwnInstances(state: state)
                     case .steppedDown(let reason):
                         logger.warning("cluster: this node no longer leads", metadata: ["reason": "\(reason)"])
@@ -88,6 +91,17 @@ struct ClusterBridge: Service {
         default:
             break
         }
+    }
+
+    /// The former leader's scaler instances, to continue with rather than launch again.
+    private func adoptable(state: BridgeState) async -> [ScalingInstance] {
+        guard adoptsRegistryInstances, let snapshot = try? await node.readRegistry() else { return [] }
+        var instances: [ScalingInstance] = []
+        for (address, entry) in snapshot.instances where entry.origin == .scaler && entry.state != .draining {
+            await state.markOwn(address)
+            instances.append(ScalingInstance(providerID: entry.providerID.isEmpty ? address.description : entry.providerID, address: address))
+        }
+        return instances
     }
 
     /// Newly elected: what this node's scaler runs goes into the registry; scaler entries of a

@@ -22,6 +22,9 @@ actor CrashForensics: Service, ProfileCapturing {
     private let logger: Logger
     private var lastCapture: [HostPort: ContinuousClock.Instant] = [:]
     private var pendingDetach: [HostPort: Int] = [:]
+    /// Exits being captured: a replacement on the same address attaches only after (attaching
+    /// replaces the capture and its files).
+    private var capturingExit: Set<HostPort> = []
     private var generation = 0
 
     init(settings: ProfilingSettings, store: Store, signals: SignalBus, logger: Logger) {
@@ -69,9 +72,11 @@ actor CrashForensics: Service, ProfileCapturing {
             return [{ await self.captureAndStore(address, reason: "unhealthy: \(reason)") }]
         case .instanceExited(let address, let status):
             lastCapture[address] = .now
+            capturingExit.insert(address)
             return [{
                 await self.captureAndStore(address, reason: "exited on its own (\(status))")
                 await self.supervisor.detach(address: address)
+                await self.exitCaptured(address)
             }]
         case .backendRemoved(let address):
             // Not at once: an exit's capture may still need the files; detach unless it comes back.
@@ -101,7 +106,13 @@ actor CrashForensics: Service, ProfileCapturing {
         return true
     }
 
+    private func exitCaptured(_ address: HostPort) { capturingExit.remove(address) }
+
     private func attach(_ address: HostPort) async {
+        let deadline = ContinuousClock.now + settings.window + .seconds(15)
+        while capturingExit.contains(address), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
         let pid = Self.isLocal(address) ? ListeningProcess.pid(port: address.port) : nil
         await supervisor.attach(address: address, pid: pid)
     }

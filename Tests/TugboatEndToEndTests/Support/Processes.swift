@@ -57,8 +57,24 @@ final class ChildProcess: @unchecked Sendable {
     /// Waits for exit; returns the exit status, or nil on timeout.
     func waitForExit(timeout: Double = 30) -> Int32? {
         let end = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < end { usleep(20_000) }
-        return process.isRunning ? nil : process.terminationStatus
+        while Date() < end {
+            if !process.isRunning { return process.terminationStatus }
+            if let status = reapIfZombie() { return status }
+            usleep(20_000)
+        }
+        return nil
+    }
+
+    /// Foundation's Process does not always notice a child's exit here (seen with children killed
+    /// by SIGKILL while many others run): a zombie it has not reaped is reaped here, with its status.
+    private func reapIfZombie() -> Int32? {
+        let pid = process.processIdentifier
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let end = stat.lastIndex(of: ")"), stat[stat.index(after: end)...].hasPrefix(" Z") else { return nil }
+        var raw: Int32 = 0
+        guard waitpid(pid, &raw, WNOHANG) == pid else { return nil }
+        let signal = raw & 0x7f
+        return signal == 0 ? (raw >> 8) & 0xff : signal
     }
 
     /// User plus system CPU time used so far, in seconds, from /proc.
@@ -82,7 +98,7 @@ final class ChildProcess: @unchecked Sendable {
     func stop() {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            _ = waitForExit(timeout: 10)
         }
         pipe.fileHandleForReading.readabilityHandler = nil
     }
