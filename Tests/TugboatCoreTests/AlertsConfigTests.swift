@@ -67,6 +67,16 @@ struct AlertsConfigTests {
         #expect(config.alerts.rules.map(\.keepFiringFor) == [.seconds(300), .seconds(30)])
     }
 
+    @Test("with state: redis:// Redis is watched as the monitor `redis`, which rules can name")
+    func redisMonitor() throws {
+        let config = try parse("state: redis://user:pw@127.0.0.1:6390/2\n" + channels + "\n  rules:\n    - { name: r, monitor: redis, condition: down, channels: [log] }\n")
+        #expect(config.monitors.map(\.name) == ["redis"])
+        #expect(config.monitors.first?.target == .tcp(HostPort(host: "127.0.0.1", port: 6390)))
+        #expect(config.alerts.rules.first?.condition == .down(monitor: "redis"))
+        #expect(try parse("state: redis://localhost/0\n").monitors.first?.target == .tcp(HostPort(host: "localhost", port: 6379)))
+        #expect(try parse("state: sqlite:x.db\n").monitors.isEmpty)
+    }
+
     @Test("mistakes are reported with file, line and key", arguments: [
         ("monitors:\n  - { name: a, url: ftp://x }\n", "t.yaml:2: 'monitors[0].url' must be an http:// or https:// URL"),
         ("monitors:\n  - { name: a }\n", "t.yaml:2: 'monitors[0]' needs exactly one of 'url' (HTTP check) or 'tcp' (host:port)"),

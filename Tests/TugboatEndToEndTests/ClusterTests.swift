@@ -89,7 +89,8 @@ struct ClusterTests {
     @Test("redis-server stopped and restarted under load: no request fails on any node")
     func redisOutageUnderLoad() throws {
         let redis = try RedisServer()
-        let nodes = try Self.nodes(redis)
+        let alerts = "alerts:\n  channels:\n    log: { log: {} }\n  rules:\n    - { name: redis-down, monitor: redis, condition: down, channels: [log] }\n"
+        let nodes = try Self.nodes(redis, extraTop: alerts)
         let backend = try DemoBackend()
         try waitUntil("a leader") { try Self.agreedLeader(nodes) != nil }
         _ = try TestHTTPClient(port: nodes[0].adminPort).request(
@@ -103,6 +104,10 @@ struct ClusterTests {
         let during = loads.map(\.done)
         try waitUntil("requests served while Redis is down") { zip(loads, during).allSatisfy { $0.done > $1 + 50 } }
         #expect(try nodes.allSatisfy { try Self.addresses($0).contains(backend.address) })  // the last pool known
+        // The outage is an incident of its own (the implicit `redis` monitor), paged by each node.
+        try waitUntil(timeout: 10, "a redis-down incident on every node") {
+            try nodes.allSatisfy { try $0.incidents().contains { $0["rule"] as? String == "redis-down" && $0["state"] as? String == "firing" } }
+        }
         try redis.restart()
         try waitUntil(timeout: 10, "Redis back and a leader") {
             try nodes.allSatisfy { try Self.cluster($0)["redis"] as? String == "up" } && Self.agreedLeader(nodes) != nil

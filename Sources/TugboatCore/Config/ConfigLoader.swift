@@ -53,6 +53,16 @@ public enum ConfigLoader {
             }
         }
         if let profiling = keys["profiling"] { config.profiling = try parseProfiling(profiling) }
+        // Several nodes: Redis is watched like any heartbeat, as the monitor `redis`, so a rule
+        // `{ condition: down, monitor: redis }` pages an outage (sent straight away by each node
+        // that sees it: no leader can claim pages while Redis is down).
+        if let redis = config.redisAddress, !config.monitors.contains(where: { $0.name == "redis" }) {
+            var monitor = MonitorConfig(name: "redis", target: .tcp(redis))
+            monitor.interval = .seconds(2)
+            monitor.timeout = .seconds(1)
+            monitor.retries = 1
+            config.monitors.append(monitor)
+        }
         if let alerts = keys["alerts"] { config.alerts = try parseAlerts(alerts, monitors: config.monitors) }
         if config.admin.listen == config.listen && config.listen.port != 0 {
             throw (keys["admin"] ?? root).error("'admin.listen' must differ from 'listen' (\(config.listen))")

@@ -40,6 +40,15 @@ public struct TugboatConfig: Sendable, Equatable {
 
     /// The Redis URL of `state: redis://…`, or nil for a single node.
     public var redisURL: String? { state.hasPrefix("redis://") ? state : nil }
+
+    /// `host:port` of the Redis in `state` (port 6379 when not given).
+    public var redisAddress: HostPort? {
+        guard let url = redisURL else { return nil }
+        var rest = url.dropFirst("redis://".count)
+        if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
+        let authority = String(rest.prefix { $0 != "/" })
+        return HostPort(parsing: authority) ?? HostPort(parsing: authority + ":6379")
+    }
 }
 
 /// `admin:` — the admin listener and its optional bearer token.
