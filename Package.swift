@@ -207,8 +207,14 @@ let package = Package(
         ),
         .testTarget(name: "TugboatHealthTests", dependencies: ["TugboatHealth", "TugboatCore"], swiftSettings: swiftSettings),
         .testTarget(name: "FlameGraphTests", dependencies: ["FlameGraph"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
-        .testTarget(name: "TugboatRedisTests", dependencies: ["TugboatRedis"], swiftSettings: swiftSettings),
-        .testTarget(name: "TugboatClusterTests", dependencies: ["TugboatCluster", "TugboatRedis", "TugboatCore"], swiftSettings: swiftSettings),
+        // Not shipped: a real redis-server for the Redis client's and the cluster's tests.
+        .target(
+            name: "RedisTestSupport",
+            dependencies: ["TugboatRedis", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")],
+            path: "Tests/RedisTestSupport", swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "TugboatRedisTests", dependencies: ["TugboatRedis", "RedisTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "TugboatClusterTests", dependencies: ["TugboatCluster", "TugboatRedis", "TugboatCore", "RedisTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatCaptureTests", dependencies: ["TugboatCapture", "TugboatCore", "FlameGraph"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatEndToEndTests", dependencies: ["TugboatCore"], swiftSettings: swiftSettings),
     ]

@@ -1,4 +1,5 @@
 import Foundation
+import RedisTestSupport
 import Testing
 import TugboatCore
 import TugboatRedis

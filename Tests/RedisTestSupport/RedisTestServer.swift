@@ -1,0 +1,134 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import TugboatRedis
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct RedisTestError: Error, CustomStringConvertible {
+    public let description: String
+    public init(description: String) { self.description = description }
+}
+
+/// A real `redis-server` on a free port of 127.0.0.1, in a temp directory; killed by PID.
+/// Shared by the Redis client's and the cluster's tests (a test target cannot import another).
+public final class RedisTestServer: @unchecked Sendable {
+    public static let executable = "/usr/bin/redis-server"
+
+    public let port: Int
+    public let directory: URL
+    private let extraArguments: [String]
+    private var process: Process?
+
+    public init(arguments: [String] = []) async throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
+            throw RedisTestError(description: "\(Self.executable) is missing: install redis-server (version 7) to run the live Redis tests")
+        }
+        self.port = try await Self.freePort()
+        self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("tugboat-redis-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+        self.extraArguments = arguments
+        try await self.start()
+    }
+
+    public var configuration: RedisConfiguration {
+        var configuration = RedisConfiguration(host: "127.0.0.1", port: self.port)
+        configuration.connectTimeout = .seconds(1)
+        configuration.commandTimeout = .seconds(2)
+        configuration.reconnectMaximumDelay = .milliseconds(500)
+        return configuration
+    }
+
+    /// Starts the server (again, on the same port) and waits until it accepts a connection.
+    public func start(password: String? = nil) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = [
+            "--port", "\(self.port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", self.directory.path, "--daemonize", "no", "--logfile", self.directory.appendingPathComponent("redis.log").path,
+        ] + self.extraArguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        try await self.waitUntilReady()
+    }
+
+    /// Polls with PING (a NOAUTH reply counts as up) until the server answers, at most 5 s.
+    private func waitUntilReady() async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(5)
+        while clock.now < deadline {
+            guard self.process?.isRunning == true else { break }
+            if Self.answersPing(port: self.port) { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let log = (try? String(contentsOf: self.directory.appendingPathComponent("redis.log"), encoding: .utf8)) ?? ""
+        throw RedisTestError(description: "redis-server on port \(self.port) did not become ready within 5 s; log:\n\(log.suffix(2000))")
+    }
+
+    /// `PING` in RESP2 on a plain socket: `+PONG`, or an error such as NOAUTH, means it is up.
+    private static func answersPing(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return false }
+        let ping = Array("PING\r\n".utf8)
+        guard send(fd, ping, ping.count, Int32(MSG_NOSIGNAL)) == ping.count else { return false }
+        var reply = [UInt8](repeating: 0, count: 64)
+        let count = recv(fd, &reply, reply.count, 0)
+        return count > 0 && (reply[0] == UInt8(ascii: "+") || reply[0] == UInt8(ascii: "-"))
+    }
+
+    /// SIGKILL, and wait (bounded) for the process to be gone.
+    public func kill() {
+        guard let process = self.process else { return }
+        let pid = process.processIdentifier
+        Glibc.kill(pid, SIGKILL)
+        // Not `waitUntilExit()`: Foundation does not always notice a SIGKILLed child here.
+        let deadline = Date().addingTimeInterval(5)
+        var raw: Int32 = 0
+        while process.isRunning, Date() < deadline, waitpid(pid, &raw, WNOHANG) != pid { usleep(10_000) }
+        self.process = nil
+    }
+
+    public func stop() {
+        self.kill()
+        try? FileManager.default.removeItem(at: self.directory)
+    }
+
+    private static func freePort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress?.port ?? 0
+        try await channel.close()
+        guard port > 0 else { throw RedisTestError(description: "no free port") }
+        return port
+    }
+}
+
+/// Runs `body` with a server that is stopped afterwards, even if `body` throws.
+public func withRedisServer<T>(arguments: [String] = [], _ body: (RedisTestServer) async throws -> T) async throws -> T {
+    let server = try await RedisTestServer(arguments: arguments)
+    do {
+        let result = try await body(server)
+        server.stop()
+        return result
+    } catch {
+        server.stop()
+        throw error
+    }
+}
+

@@ -1,0 +1,95 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import RedisTestSupport
+import Synchronization
+import Testing
+
+@testable import TugboatRedis
+
+/// Runs a client's `run()` for the duration of `body`; waits for the first connection first.
+func withClient<T: Sendable>(
+    _ configuration: RedisConfiguration, logger: Logger = testLogger, waitForConnection: Bool = true,
+    _ body: (RedisClient) async throws -> T
+) async throws -> T {
+    let client = RedisClient(configuration: configuration, logger: logger)
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { await client.run() }
+        do {
+            if waitForConnection { try await waitUntil("client connected") { client.isConnected } }
+            let result = try await body(client)
+            client.close()
+            try await group.waitForAll()
+            return result
+        } catch {
+            client.close()
+            try await group.waitForAll()
+            throw error
+        }
+    }
+}
+
+/// Runs a subscriber and collects its events for the duration of `body`.
+func withSubscriber<T: Sendable>(
+    _ configuration: RedisConfiguration, channels: [String], _ body: (RedisSubscriber, EventLog<RedisSubscriberEvent>) async throws -> T
+) async throws -> T {
+    let subscriber = RedisSubscriber(configuration: configuration, logger: testLogger)
+    let events = EventLog<RedisSubscriberEvent>()
+    try await subscriber.subscribe(channels)
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { await subscriber.run() }
+        group.addTask { for await event in subscriber.events { events.append(event) } }
+        do {
+            let result = try await body(subscriber, events)
+            subscriber.close()
+            try await group.waitForAll()
+            return result
+        } catch {
+            subscriber.close()
+            try await group.waitForAll()
+            throw error
+        }
+    }
+}
+
+/// A thread-safe list that tests poll.
+final class EventLog<Event: Sendable>: Sendable {
+    private let events = Mutex<[Event]>([])
+    func append(_ event: Event) { self.events.withLock { $0.append(event) } }
+    var all: [Event] { self.events.withLock { $0 } }
+}
+
+/// Polls `condition` every 10 ms for at most `timeout`; throws if it never holds.
+func waitUntil(_ what: String, timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async throws {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while clock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    throw RedisTestError(description: "timed out after \(timeout) waiting for: \(what)")
+}
+
+let testLogger: Logger = {
+    var logger = Logger(label: "tugboat.redis.test")
+    logger.logLevel = .critical
+    return logger
+}()
+
+/// Collects every log line (message and metadata) to check that no secret is logged.
+final class CapturingLogHandler: LogHandler, @unchecked Sendable {
+    let lines = Mutex<[String]>([])
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { self.metadata[key] }
+        set { self.metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let all = self.metadata.merging(event.metadata ?? [:]) { $1 }
+        self.lines.withLock { $0.append("\(event.level) \(event.message) \(all)") }
+    }
+}
