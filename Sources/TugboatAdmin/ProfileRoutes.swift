@@ -59,7 +59,7 @@ extension AdminServer {
                 return jsonError(.badRequest, "address must be host:port")
             }
             do {
-                let profile = try await capture.capture(address: address, reason: "on demand")
+                let profile = try await capture.capture(address: address, reason: Store.onDemand)
                 struct Captured: Encodable { var id: Int64; var address: String; var samples: Int; var flamegraph: String }
                 var response = try Response.json(Captured(id: profile.id ?? 0, address: profile.address, samples: profile.samples,
                                                           flamegraph: "/api/profiles/\(profile.id ?? 0)"))

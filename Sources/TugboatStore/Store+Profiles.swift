@@ -37,6 +37,9 @@ public struct ProfileRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
 }
 
 extension Store {
+    /// The reason of captures asked for through the admin API.
+    public static let onDemand = "on demand"
+
     /// Keeps a profile; returns it with its id. Only the newest `keep` profiles are kept.
     public func save(_ profile: ProfileRecord, keep: Int = 200) throws -> ProfileRecord {
         try database.write { db in
@@ -62,13 +65,21 @@ extension Store {
     }
 
     /// The profile that belongs to an incident about `address` that started at `startedAt`: the
-    /// first one captured from `slack` before it to the incident's end (or now), if any.
+    /// first one captured after it started (before it ended), else the last one captured up to
+    /// `slack` before it (a capture on a trigger that preceded the incident, e.g. unhealthy).
+    /// Captures asked for by hand (reason ``onDemand``) are not an incident's.
     public func profile(for address: String, startedAt: Date, endedAt: Date?, slack: TimeInterval = 60) throws -> ProfileRecord? {
         try database.read { db in
-            try ProfileRecord.fetchOne(db, sql: """
-                SELECT * FROM profile WHERE address = ? AND capturedAt >= ? AND capturedAt <= ?
+            if let after = try ProfileRecord.fetchOne(db, sql: """
+                SELECT * FROM profile WHERE address = ? AND reason != ? AND capturedAt >= ? AND capturedAt <= ?
                 ORDER BY capturedAt LIMIT 1
-                """, arguments: [address, startedAt.addingTimeInterval(-slack), endedAt ?? Date.distantFuture])
+                """, arguments: [address, Self.onDemand, startedAt, endedAt ?? Date.distantFuture]) {
+                return after
+            }
+            return try ProfileRecord.fetchOne(db, sql: """
+                SELECT * FROM profile WHERE address = ? AND reason != ? AND capturedAt >= ? AND capturedAt < ?
+                ORDER BY capturedAt DESC LIMIT 1
+                """, arguments: [address, Self.onDemand, startedAt.addingTimeInterval(-slack), startedAt])
         }
     }
 }

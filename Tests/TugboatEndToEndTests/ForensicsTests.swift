@@ -30,6 +30,16 @@ struct ForensicsTests {
         let load = LoadLoop(port: tugboat.port, path: "/work?ms=5")
         try waitUntil(timeout: 30, "two seconds of load") { load.done > 300 }
         let port = try #require(Int(instance.split(separator: ":").last ?? ""))
+
+        // On demand, while it lives: the last window, stored as a profile.
+        let captured = try TestHTTPClient(port: tugboat.adminPort).request(
+            "POST", "/api/instances/\(instance)/profile", headers: ["Connection": "close"], body: "")
+        #expect(captured.status == 201, "\(String(decoding: captured.body, as: UTF8.self))")
+        let profile = try #require(try JSONSerialization.jsonObject(with: Data(captured.body)) as? [String: Any])
+        let onDemand = try TestHTTPClient(port: tugboat.adminPort).request("GET", "/api/profiles/\(profile["id"] as? Int ?? 0)",
+                                                                          headers: ["Connection": "close"])
+        #expect(String(decoding: onDemand.body, as: UTF8.self).contains("burnCPU"))
+
         _ = try? TestHTTPClient(port: port).request("GET", "/crash", headers: ["Connection": "close"])
 
         try waitUntil(timeout: 30, "the SMS and the webhook") { try contract.accepted("sms").count >= 1 && contract.accepted("hook").count >= 1 }
