@@ -29,7 +29,12 @@ public enum ConfigLoader {
         let keys = try root.mapping(allowed: ["listen", "admin", "state", "local-state", "node", "pool", "monitors", "alerts", "scaling", "profiling"])
         if let listen = keys["listen"] { config.listen = try listen.hostPort(allowPortZero: true) }
         if let admin = keys["admin"] { config.admin = try parseAdmin(admin) }
-        if let state = keys["state"] { config.state = try parseState(state) }
+        if let state = keys["state"] {
+            config.state = try parseState(state)
+            if config.redisURL != nil, config.redisAddress == nil {
+                throw state.error("'state' must be redis://[user:password@]host[:port][/db] (the address is not valid)")
+            }
+        }
         if let local = keys["local-state"] {
             let text = try local.string()
             guard text.hasPrefix("sqlite:"), text.count > "sqlite:".count else { throw local.error("'local-state' must be sqlite:PATH, got '\(text)'") }
