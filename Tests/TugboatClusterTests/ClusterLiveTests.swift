@@ -55,7 +55,7 @@ struct ClusterLiveTests {
                 try await waitUntil("one leader") { leaders(nodes).count == 1 }
                 let old = leaders(nodes)[0]
                 let oldEpoch = old.node.epoch
-                #expect(nodes.allSatisfy { $0.node.leader == old.node.nodeID })
+                try await waitUntil("every node names the leader") { nodes.allSatisfy { $0.node.leader == old.node.nodeID } }  // followers read it every second
 
                 let clock = ContinuousClock()
                 let frozenAt = clock.now
