@@ -193,7 +193,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TugboatAlertsTests", dependencies: ["TugboatAlerts", "TugboatStore", "TugboatCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "TugboatScalingTests", dependencies: ["TugboatScaling", "TugboatCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "TugboatScalingTests", dependencies: ["TugboatScaling", "TugboatCore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatCoreTests", dependencies: ["TugboatCore", .product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
         .testTarget(
             name: "TugboatProxyTests",
@@ -207,15 +207,15 @@ let package = Package(
         ),
         .testTarget(name: "TugboatHealthTests", dependencies: ["TugboatHealth", "TugboatCore"], swiftSettings: swiftSettings),
         .testTarget(name: "FlameGraphTests", dependencies: ["FlameGraph"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
-        // Not shipped: a real redis-server for the Redis client's and the cluster's tests.
+        // Not shipped: test helpers shared by test targets (a real redis-server, loopback HTTP checks).
         .target(
-            name: "RedisTestSupport",
+            name: "TestSupport",
             dependencies: ["TugboatRedis", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")],
-            path: "Tests/RedisTestSupport", swiftSettings: swiftSettings
+            path: "Tests/TestSupport", swiftSettings: swiftSettings
         ),
-        .testTarget(name: "TugboatRedisTests", dependencies: ["TugboatRedis", "RedisTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "TugboatClusterTests", dependencies: ["TugboatCluster", "TugboatRedis", "TugboatCore", "RedisTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "TugboatCaptureTests", dependencies: ["TugboatCapture", "TugboatCore", "FlameGraph"], swiftSettings: swiftSettings),
+        .testTarget(name: "TugboatRedisTests", dependencies: ["TugboatRedis", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "TugboatClusterTests", dependencies: ["TugboatCluster", "TugboatRedis", "TugboatCore", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "TugboatCaptureTests", dependencies: ["TugboatCapture", "TugboatCore", "FlameGraph", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatEndToEndTests", dependencies: ["TugboatCore"], swiftSettings: swiftSettings),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+@_exported import TestSupport
 import Logging
 import Synchronization
 import Testing
@@ -64,35 +65,11 @@ func freePort() -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
-/// `GET path` on 127.0.0.1:port (blocking, 2 s timeouts): the status, or nil when nothing answers.
-func blockingGET(port: Int, _ path: String) -> Int? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var timeout = timeval(tv_sec: 2, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { return nil }
-    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
-    guard send(fd, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return nil }
-    var buffer = [UInt8](repeating: 0, count: 512)
-    let count = recv(fd, &buffer, buffer.count, 0)
-    guard count > 12 else { return nil }
-    let parts = String(decoding: buffer[0..<count], as: UTF8.self).split(separator: " ", maxSplits: 2)
-    return parts.count >= 2 ? Int(parts[1]) : nil
-}
 
 /// `GET path` off the cooperative pool (blocking sockets must not hold its few threads).
 func get(port: Int, _ path: String) async -> Int? {
     await withCheckedContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(returning: blockingGET(port: port, path)) }
+        Thread.detachNewThread { continuation.resume(returning: httpStatus(port: port, path, timeout: 2)) }
     }
 }
 
@@ -103,7 +80,7 @@ func load(port: Int, _ path: String, for duration: Duration) async -> Int {
             let deadline = ContinuousClock.now + duration
             var ok = 0
             while ContinuousClock.now < deadline {
-                if blockingGET(port: port, path) == 200 { ok += 1 }
+                if httpStatus(port: port, path, timeout: 2) == 200 { ok += 1 }
             }
             continuation.resume(returning: ok)
         }

@@ -1,5 +1,5 @@
 import Foundation
-import RedisTestSupport
+import TestSupport
 import Logging
 import TugboatCore
 import TugboatRedis

@@ -1,5 +1,5 @@
 import Logging
-import RedisTestSupport
+import TestSupport
 import NIOCore
 import NIOPosix
 import Synchronization

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
-import RedisTestSupport
+import TestSupport
 import Synchronization
 import Testing
 

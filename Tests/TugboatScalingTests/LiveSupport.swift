@@ -1,4 +1,5 @@
 import Foundation
+@_exported import TestSupport
 import Testing
 @testable import TugboatScaling
 #if canImport(Glibc)
@@ -28,31 +29,6 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
     throw ConditionTimedOut(what: what)
 }
 
-/// The status code of `GET path` on 127.0.0.1:port, or nil when nothing answers (1 s timeout).
-func httpStatus(port: Int, _ path: String) -> Int? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var timeout = timeval(tv_sec: 1, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { return nil }
-    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
-    guard send(fd, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return nil }
-    var buffer = [UInt8](repeating: 0, count: 256)
-    let count = recv(fd, &buffer, buffer.count, 0)
-    guard count > 12 else { return nil }
-    let line = String(decoding: buffer[0..<count], as: UTF8.self)
-    let parts = line.split(separator: " ", maxSplits: 2)
-    return parts.count >= 2 ? Int(parts[1]) : nil
-}
 
 /// Whether a process with this pid runs (and is not a zombie).
 func processAlive(_ pid: Int32) -> Bool {
