@@ -21,7 +21,7 @@ public enum AdminServer {
         }
         protected.get("/metrics") { _, _ -> Response in
             var text = MetricsRenderer.render(stats: state.traffic.stats(), snapshot: await state.pool.snapshot,
-                                              inflight: state.dataPlane.inflight())
+                                              inflight: state.dataPlane.inflight(), connections: state.dataPlane.connections)
             text += state.registry.emitToString()
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"

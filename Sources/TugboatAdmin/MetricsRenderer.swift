@@ -4,8 +4,17 @@ import TugboatProxy
 /// Renders the proxy's traffic in Prometheus text format. Histograms come from the per-loop
 /// HdrHistograms merged once a second, so nothing on the request path touches swift-metrics.
 enum MetricsRenderer {
-    static func render(stats: TrafficStats, snapshot: PoolSnapshot, inflight: [HostPort: Int]) -> String {
+    static func render(stats: TrafficStats, snapshot: PoolSnapshot, inflight: [HostPort: Int],
+                       connections: ConnectionCounts? = nil) -> String {
         var out = ""
+        if let connections {
+            out += "# HELP tugboat_connections_open Client connections open right now.\n"
+            out += "# TYPE tugboat_connections_open gauge\n"
+            out += "tugboat_connections_open \(connections.open)\n"
+            out += "# HELP tugboat_connections_rejected_total Client connections refused over max-connections.\n"
+            out += "# TYPE tugboat_connections_rejected_total counter\n"
+            out += "tugboat_connections_rejected_total \(connections.rejected)\n"
+        }
         out += "# HELP tugboat_requests_total Requests answered, by backend and status class.\n"
         out += "# TYPE tugboat_requests_total counter\n"
         for row in stats.rows {

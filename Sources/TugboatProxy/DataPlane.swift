@@ -12,6 +12,8 @@ public final class ProxyDataPlane: Sendable {
     let contexts: [ObjectIdentifier: NIOLoopBoundBox<LoopContext>]
     private let registry = Mutex<Registry>(Registry())
     private let sweepers: [RepeatedTask]
+    /// Open client connections and those refused over `max-connections`.
+    public let connections = ConnectionCounts()
 
     private struct Registry {
         var byAddress: [HostPort: ProxyBackend] = [:]
@@ -38,6 +40,11 @@ public final class ProxyDataPlane: Sendable {
         }
         self.contexts = contexts
         self.sweepers = sweepers
+    }
+
+    /// `threads: auto | N`: `auto` is one event loop per core (see the README's benchmark notes).
+    public static func threads(_ configured: Int?) -> Int {
+        configured ?? System.coreCount
     }
 
     func context(for loop: EventLoop) -> LoopContext {

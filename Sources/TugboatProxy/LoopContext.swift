@@ -10,6 +10,8 @@ final class LoopContext {
     var balancer: Balancer
     var meter = TrafficMeter()
     var requestIDs = RequestIDGenerator()
+    /// Opens upstream connections (sockets; tests inject their own).
+    let connector: UpstreamConnector
     /// Indexed by backend slot.
     private var pools: [UpstreamPool?] = []
     /// Called on the loop when live traffic fails against a backend `consecutive` times in a row.
@@ -21,8 +23,10 @@ final class LoopContext {
 
     init(eventLoop: EventLoop, configuration: ProxyConfiguration,
          onPassiveFailure: @escaping @Sendable (HostPort, Int) -> Void,
-         onDemandWhileEmpty: @escaping @Sendable () -> Void = {}) {
+         onDemandWhileEmpty: @escaping @Sendable () -> Void = {},
+         connector: UpstreamConnector? = nil) {
         self.eventLoop = eventLoop
+        self.connector = connector ?? SocketUpstreamConnector(connectTimeout: configuration.connectTimeout)
         self.configuration = configuration
         self.balancer = Balancer(algorithm: configuration.balance == .leastRequest ? .leastRequest : .roundRobin)
         self.onPassiveFailure = onPassiveFailure
@@ -43,7 +47,7 @@ final class LoopContext {
         if backend.slot >= pools.count { pools.append(contentsOf: repeatElement(nil, count: backend.slot - pools.count + 1)) }
         let pool = UpstreamPool(
             backend: backend, eventLoop: eventLoop,
-            maxIdle: configuration.maxIdleUpstreamsPerLoop, connectTimeout: configuration.connectTimeout
+            maxIdle: configuration.maxIdleUpstreamsPerLoop, connector: connector
         )
         pools[backend.slot] = pool
         return pool
@@ -80,17 +84,6 @@ final class LoopContext {
         if threshold > 0 && run >= threshold && (run - threshold) % threshold == 0 {
             onPassiveFailure(backend.address, run)
         }
-    }
-}
-
-/// `X-Request-Id` values: a random per-loop prefix and a counter, as hex. Cheap and unique enough.
-struct RequestIDGenerator {
-    private let prefix: String = String(UInt64.random(in: 0...UInt64.max), radix: 16, uppercase: false) + "-"
-    private var counter: UInt64 = 0
-
-    mutating func next() -> String {
-        counter &+= 1
-        return prefix + String(counter, radix: 16)
     }
 }
 

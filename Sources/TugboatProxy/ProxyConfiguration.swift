@@ -12,8 +12,13 @@ public struct ProxyConfiguration: Sendable {
     public var idleTimeout: TimeAmount
     public var drain: Duration
     public var passiveFailures: Int
+    /// Limits on request and response heads (64 KiB head → 431, 8 KiB target → 414).
+    var headLimits = HeadLimits()
     /// Largest request head accepted; larger ones get 431.
-    public var maxHeaderBytes: Int = 64 * 1024
+    public var maxHeaderBytes: Int {
+        get { headLimits.maxHeadBytes }
+        set { headLimits.maxHeadBytes = newValue }
+    }
     /// Idle upstream connections kept per backend per event loop.
     public var maxIdleUpstreamsPerLoop: Int = 256
     /// Scale to zero: a request that finds no healthy backend waits (bounded by the request
@@ -21,8 +26,12 @@ public struct ProxyConfiguration: Sendable {
     public var holdWhenEmpty: Bool
     /// At most this many requests wait per event loop; more get 503.
     public var maxHeldPerLoop: Int = 1024
+    /// Open client connections at most; more are answered 503 and closed.
+    public var maxConnections: Int
+    /// Clients whose forwarding headers are kept.
+    public var trustedProxies: TrustedProxies
 
-    public init(_ config: TugboatConfig) {
+    public init(_ config: TugboatConfig, descriptorLimit: Int = DescriptorLimit.current) {
         listen = config.listen
         balance = config.pool.balance
         retries = config.pool.retries
@@ -33,6 +42,26 @@ public struct ProxyConfiguration: Sendable {
         drain = config.pool.drain
         passiveFailures = config.pool.passive.failures
         holdWhenEmpty = config.scaling?.min == 0
+        maxConnections = config.maxConnections ?? DescriptorLimit.maxConnections(descriptors: descriptorLimit)
+        trustedProxies = TrustedProxies(config.trustedProxies)
+    }
+}
+
+/// `trusted-proxies`, matched against a connection's peer address once, when it is accepted.
+public struct TrustedProxies: Sendable {
+    let networks: [CIDR]
+
+    init(_ networks: [CIDR]) { self.networks = networks }
+
+    func contains(_ address: SocketAddress) -> Bool {
+        guard !networks.isEmpty else { return false }
+        let bytes: [UInt8]
+        switch address {
+        case .v4(let v4): bytes = withUnsafeBytes(of: v4.address.sin_addr) { Array($0) }
+        case .v6(let v6): bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
+        default: return false
+        }
+        return networks.contains { $0.contains(bytes) }
     }
 }
 

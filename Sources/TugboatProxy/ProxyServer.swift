@@ -1,7 +1,6 @@
 import Logging
 import NIOCore
 import NIOExtras
-import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
@@ -32,6 +31,8 @@ public final class ProxyServer: Service, Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelInitializer { [quiesce] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // Out of descriptors (EMFILE): stop accepting for a moment instead of spinning.
+                    try channel.pipeline.syncOperations.addHandler(AcceptBackoffHandler(shouldForwardIOErrorCaught: false))
                     try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
                 }
             }
@@ -40,7 +41,12 @@ public final class ProxyServer: Service, Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try Self.configureClientPipeline(channel, loop: dataPlane.context(for: channel.eventLoop), configuration: configuration)
+                    guard dataPlane.connections.admit(max: configuration.maxConnections) else {
+                        try channel.pipeline.syncOperations.addHandler(OverCapacityHandler())
+                        return
+                    }
+                    channel.closeFuture.whenComplete { _ in dataPlane.connections.release() }
+                    try Self.configureClientPipeline(channel, loop: dataPlane.context(for: channel.eventLoop))
                 }
             }
             .bind(host: configuration.listen.host, port: configuration.listen.port)
@@ -51,21 +57,9 @@ public final class ProxyServer: Service, Sendable {
         return channel.localAddress!
     }
 
-    static func configureClientPipeline(_ channel: Channel, loop: LoopContext, configuration: ProxyConfiguration) throws {
-        let ops = channel.pipeline.syncOperations
-        let headGuard = RequestHeadGuard(headerTimeout: configuration.headerTimeout, idleTimeout: configuration.idleTimeout)
-        try ops.addHandler(headGuard)
-        var limits = NIOHTTPDecoderLimitConfiguration()
-        limits.maxHeaderListSize = configuration.maxHeaderBytes
-        limits.maxHeaderFieldSize = configuration.maxHeaderBytes
-        try ops.configureHTTPServerPipeline(
-            withPipeliningAssistance: false, withErrorHandling: false,
-            withOutboundHeaderValidation: false,
-            withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits
-        )
-        // Pipelining and malformed requests are handled by ProxyHandler itself: it stops reading
-        // only when a pipelined request really arrives (no read-interest churn per request).
-        try ops.addHandler(ProxyHandler(loop: loop, headGuard: headGuard))
+    /// The client side is one handler: the byte-level HTTP/1.1 path, no codec.
+    static func configureClientPipeline(_ channel: Channel, loop: LoopContext) throws {
+        try channel.pipeline.syncOperations.addHandler(ProxyHandler(loop: loop))
     }
 
     public func run() async throws {

@@ -29,11 +29,12 @@ struct TugboatRuntime {
 
         let signals = SignalBus()
         let pool = Pool(signals: signals, logger: logger)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let descriptors = DescriptorLimit.raiseToHard()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: ProxyDataPlane.threads(config.threads))
         // A request held at zero instances wakes the scaler (through this stream; see ScalingSetup).
         let (demand, demandContinuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let dataPlane = ProxyDataPlane(
-            group: group, configuration: ProxyConfiguration(config),
+            group: group, configuration: ProxyConfiguration(config, descriptorLimit: descriptors),
             onPassiveFailure: { address, count in signals.publish(.passiveFailures(address: address, consecutive: count)) },
             onDemandWhileEmpty: { demandContinuation.yield() }
         )

@@ -44,7 +44,8 @@ struct ProxyRoutingTests {
     @Test("forwarding headers added, hop-by-hop headers stripped, request id generated or passed on")
     func headers() throws {
         let a = try DemoBackend()
-        let tugboat = try TugboatUnderTest(backends: [a.address])
+        // The client's X-Forwarded-For is kept only from trusted proxies (FrontDoorTests checks the untrusted case).
+        let tugboat = try TugboatUnderTest(backends: [a.address], extraTop: "trusted-proxies: [127.0.0.0/8]")
         try tugboat.waitHealthy([a.address])
         let client = try TestHTTPClient(port: tugboat.port)
         let response = try client.request("GET", "/echo", headers: [

@@ -26,7 +26,8 @@ public enum ConfigLoader {
         var config = TugboatConfig()
         guard let node else { return config }
         let root = YAMLValue(node: node, key: "", file: file, environment: environment, references: references)
-        let keys = try root.mapping(allowed: ["listen", "admin", "state", "local-state", "node", "pool", "monitors", "alerts", "scaling", "profiling"])
+        let keys = try root.mapping(allowed: ["listen", "admin", "state", "local-state", "node", "pool", "monitors", "alerts", "scaling", "profiling",
+                                                 "threads", "max-connections", "trusted-proxies"])
         if let listen = keys["listen"] { config.listen = try listen.hostPort(allowPortZero: true) }
         if let admin = keys["admin"] { config.admin = try parseAdmin(admin) }
         if let state = keys["state"] {
@@ -46,6 +47,19 @@ public enum ConfigLoader {
                 throw node.error("'node' must be a name of letters, digits, '-', '_' or '.', got '\(name)'")
             }
             config.node = name
+        }
+        if let threads = keys["threads"] {
+            config.threads = (try? threads.string()) == "auto" ? nil : try threads.int(range: 1...256)
+        }
+        if let max = keys["max-connections"] { config.maxConnections = try max.int(range: 1...10_000_000) }
+        if let trusted = keys["trusted-proxies"] {
+            config.trustedProxies = try trusted.sequence().map { item in
+                let text = try item.string()
+                guard let cidr = CIDR(parsing: text) else {
+                    throw item.error("'trusted-proxies' entries must be addresses or networks like 10.0.0.0/8, got '\(text)'")
+                }
+                return cidr
+            }
         }
         if let pool = keys["pool"] { config.pool = try parsePool(pool) }
         if let monitors = keys["monitors"] { config.monitors = try parseMonitors(monitors) }

@@ -15,6 +15,13 @@ public struct TugboatConfig: Sendable, Equatable {
     public var localState = "sqlite:./tugboat.db"
     /// `node:` this node's name in the cluster (default hostname-pid).
     public var node: String?
+    /// `threads: auto | N`: the proxy's event loops; nil is `auto` (see ``ProxyThreads``).
+    public var threads: Int?
+    /// `max-connections: N`: open client connections at most; nil derives it from the descriptor limit.
+    public var maxConnections: Int?
+    /// `trusted-proxies: [CIDR, ...]`: clients whose forwarding headers (`X-Forwarded-*`,
+    /// `Forwarded`, `X-Real-IP`) are kept; everyone else's are dropped.
+    public var trustedProxies: [CIDR] = []
 
     public init(
         listen: HostPort = HostPort(host: "127.0.0.1", port: 8080),

@@ -1,23 +1,43 @@
 import NIOCore
-import NIOHTTP1
 
 /// Responses the proxy writes itself (no backend involved): short text bodies naming the cause.
 enum LocalResponse {
-    static func head(status: HTTPResponseStatus, version: HTTPVersion, bodyLength: Int, close: Bool, requestID: String?) -> HTTPResponseHead {
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(5)
-        headers.add(name: "content-type", value: "text/plain; charset=utf-8")
-        headers.add(name: "content-length", value: String(bodyLength))
-        headers.add(name: "cache-control", value: "no-store")
-        if let requestID { headers.add(name: "x-request-id", value: requestID) }
-        if close { headers.add(name: "connection", value: "close") }
-        return HTTPResponseHead(version: version, status: status, headers: headers)
+    static func write(status: Int, minorVersion: Int, body: String, close: Bool, requestID: RequestIDSource?,
+                      into out: inout ByteBuffer) {
+        out.writeStaticString(minorVersion == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
+        out.writeDecimal(status)
+        out.writeInteger(UInt8(ascii: " "))
+        out.writeString(reason(status))
+        out.writeStaticString("\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ")
+        out.writeDecimal(body.utf8.count)
+        out.writeStaticString("\r\ncache-control: no-store\r\n")
+        if let requestID {
+            out.writeStaticString("x-request-id: ")
+            requestID.write(into: &out)
+            out.writeStaticString("\r\n")
+        }
+        if close {
+            out.writeStaticString("connection: close\r\n")
+        } else if minorVersion == 0 {
+            out.writeStaticString("connection: keep-alive\r\n")
+        }
+        out.writeStaticString("\r\n")
+        out.writeString(body)
     }
 
-    /// A whole HTTP/1.1 response as bytes, for handlers that sit below the HTTP codec.
-    static func raw(status: Int, reason: String, body: String, allocator: ByteBufferAllocator) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 128 + body.utf8.count)
-        buffer.writeString("HTTP/1.1 \(status) \(reason)\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n\(body)")
-        return buffer
+    static func reason(_ status: Int) -> String {
+        switch status {
+        case 400: return "Bad Request"
+        case 405: return "Method Not Allowed"
+        case 408: return "Request Timeout"
+        case 414: return "URI Too Long"
+        case 431: return "Request Header Fields Too Large"
+        case 501: return "Not Implemented"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        case 504: return "Gateway Timeout"
+        case 505: return "HTTP Version Not Supported"
+        default: return "Error"
+        }
     }
 }

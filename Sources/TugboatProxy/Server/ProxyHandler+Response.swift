@@ -1,105 +1,216 @@
 import NIOCore
-import NIOHTTP1
 
-// Phase 4: relay the response, with backpressure both ways.
+// Phase 4: relay the response (its head re-written, its body as slices), with backpressure both ways.
 extension ProxyHandler: UpstreamDelegate {
-    func upstreamReceived(_ part: HTTPClientResponsePart) {
-        if phase == .tunnel {
-            if case .end = part { finishTunnelSwitch() }
-            return
+    func upstreamReceived(_ bytes: ByteBuffer) {
+        if upstreamBytes.readableBytes == 0 {
+            upstreamBytes = bytes
+        } else {
+            var bytes = bytes
+            upstreamBytes.writeBuffer(&bytes)
         }
-        guard phase == .forwarding else { return }
-        switch part {
-        case .head(var head) where head.status.code < 200 && head.status != .switchingProtocols:
-            // 100 Continue and friends: pass them on; the real response follows.
-            HeaderRewriter.rewriteResponse(&head, requestID: exchange.requestID, closeClient: false, version: exchange.clientVersion)
-            context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
-        case .head(var head):
-            exchange.responseStarted = true
-            exchange.status = Int(head.status.code)
-            if let backend = exchange.backend {
-                if head.status.code >= 500 { loop.recordFailure(backend) } else { backend.recordSuccess() }
-            }
-            if head.status == .switchingProtocols && exchange.isUpgrade {
-                startTunnel(head)
+        processUpstreamBytes()
+    }
+
+    private func processUpstreamBytes() {
+        guard let context, case .exchange(let exchange) = machine.state else { return }
+        while !request.responseHeadDone {
+            let limits = loop.configuration.headLimits
+            guard let length = upstreamBytes.withUnsafeReadableBytes({ HeadScanner.headLength($0, from: 0) }),
+                  length <= limits.maxHeadBytes else {
+                if upstreamBytes.readableBytes > limits.maxHeadBytes {
+                    upstreamProtocolError("a response head larger than \(limits.maxHeadBytes / 1024) KiB")
+                }
                 return
             }
-            exchange.upstreamReusable = head.isKeepAlive
-            HeaderRewriter.rewriteResponse(&head, requestID: exchange.requestID,
-                                           closeClient: exchange.closeClient, version: exchange.clientVersion)
-            context.write(wrapOutboundOut(.head(head)), promise: nil)
-        case .body(let buffer):
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-            if !context.channel.isWritable { upstream?.pauseReads() }
-        case .end(let trailers):
-            guard let connection = upstream else { return }
+            let headBytes = upstreamBytes.readSlice(length: length)!
+            let head: ResponseHead
+            do {
+                head = try headBytes.withUnsafeReadableBytes { bytes throws(HeadError) in
+                    try ResponseHead.parse(bytes, requestMethod: request.method, limits: limits)
+                }
+            } catch {
+                upstreamProtocolError(error.reason)
+                return
+            }
+            if head.status == 101 {
+                guard exchange.isUpgrade else {
+                    upstreamProtocolError("101 Switching Protocols to a request that did not ask to upgrade")
+                    return
+                }
+                startTunnel(head, headBytes: headBytes)
+                return
+            }
+            if head.isInformational {
+                // 100 Continue and friends: an HTTP/1.1 client gets them; the real response follows.
+                if request.clientMinorVersion == 1 { writeResponseHead(head, headBytes: headBytes, close: false) }
+                continue
+            }
+            acceptResponseHead(head, headBytes: headBytes)
+        }
+        relayResponseBody(context: context)
+    }
+
+    private func acceptResponseHead(_ head: ResponseHead, headBytes: ByteBuffer) {
+        machine.responseStarted()
+        request.responseHeadDone = true
+        request.status = head.status
+        if let backend = request.backend {
+            if head.status >= 500 { loop.recordFailure(backend) } else { backend.recordSuccess() }
+        }
+        request.upstreamKeepAlive = head.keepAlive
+        request.dechunk = head.framing == .chunked && request.clientMinorVersion == 0
+        // An answer before the whole request was read (the rest is not worth reading), a body
+        // that ends only with the connection, or data for an HTTP/1.0 client: close afterwards.
+        if !(machine.exchange?.requestComplete ?? false) || head.framing == .untilClose || request.dechunk {
+            machine.closeClientAfterResponse()
+        }
+        request.responseBody = BodyCursor(head.framing)
+        request.forwardedHead = ByteBuffer()  // no retry from here on
+        writeResponseHead(head, headBytes: headBytes, close: machine.exchange?.closeClient ?? true)
+    }
+
+    private func writeResponseHead(_ head: ResponseHead, headBytes: ByteBuffer, close: Bool) {
+        guard let context else { return }
+        var out = context.channel.allocator.buffer(capacity: headBytes.readableBytes + 128)
+        headBytes.withUnsafeReadableBytes { bytes in
+            ForwardedHeads.response(head, bytes: bytes, clientMinorVersion: request.clientMinorVersion, closeClient: close,
+                                    dechunk: request.dechunk, requestID: request.requestID, into: &out)
+        }
+        context.write(wrapOutboundOut(out), promise: nil)
+    }
+
+    private func relayResponseBody(context: ChannelHandlerContext) {
+        do {
+            if request.dechunk {
+                try request.responseBody.takeDechunked(from: &upstreamBytes) { context.write(wrapOutboundOut($0), promise: nil) }
+            } else {
+                while let slice = try request.responseBody.take(from: &upstreamBytes) {
+                    context.write(wrapOutboundOut(slice), promise: nil)
+                }
+            }
+        } catch {
+            upstreamProtocolError("a malformed chunked body (\(error))")
+            return
+        }
+        if !context.channel.isWritable { upstream?.pauseReads() }
+        if request.responseBody.isComplete {
+            // Bytes beyond the response: the backend is confused; do not reuse its connection.
+            if upstreamBytes.readableBytes > 0 { request.upstreamKeepAlive = false }
+            responseEnded()
+        }
+    }
+
+    /// Phase 5: the response is complete. Log it, give the upstream connection back (or close it),
+    /// then serve the next request or close.
+    private func responseEnded() {
+        guard let context else { return }
+        let (reuse, close) = machine.responseEnded(upstreamKeepAlive: request.upstreamKeepAlive, now: loop.eventLoop.now)
+        loop.meter.record(slot: request.meteredBackend?.slot, status: request.status,
+                          micros: UInt64(max(0, (loop.eventLoop.now - request.startedAt).nanoseconds / 1000)))
+        if let connection = upstream {
             upstream = nil
             connection.delegate = nil
-            let backend = exchange.backend
-            exchange.endAttempt()
-            if exchange.requestComplete && exchange.upstreamReusable, let backend {
+            if reuse, let backend = request.backend {
                 loop.pool(for: backend).release(connection)
             } else {
                 connection.close()
             }
-            finishResponse(trailers: trailers)
+        }
+        request.endAttempt()
+        upstreamBytes = ByteBuffer()
+        if close {
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+            return
+        }
+        context.flush()
+        becomeIdle()
+    }
+
+    /// The backend broke the protocol: 502 if nothing was relayed yet, else cut; its connection
+    /// is closed, never reused.
+    private func upstreamProtocolError(_ reason: String) {
+        let backend = request.backend
+        if let connection = upstream {
+            upstream = nil
+            connection.close()
+        }
+        if let backend { loop.recordFailure(backend) }
+        request.endAttempt()
+        if request.responseHeadDone {
+            machine.closed()
+            context?.close(promise: nil)
+        } else {
+            let name = backend.map { "backend \($0.address)" } ?? "the backend"
+            respondLocally(status: 502, "tugboat: \(name) sent an invalid response: \(reason)\n")
         }
     }
 
     func upstreamReadComplete() {
-        context.flush()
+        context?.flush()
     }
 
     func upstreamWritabilityChanged(isWritable: Bool) {
-        if isWritable { resumeClientReads() } else { pauseClientReads() }
+        machine.upstreamWritabilityChanged(isWritable)
+        if isWritable {
+            processClientBytes()
+            if !(machine.exchange?.requestComplete ?? true) { resumeClientReads() }
+        } else {
+            pauseClientReads()
+        }
     }
 
     func upstreamClosed(error: Error?) {
-        if phase == .tunnel {
-            upstream = nil
-            context.close(promise: nil)
-            return
-        }
-        guard phase == .forwarding, let backend = exchange.backend else { return }
+        guard case .exchange = machine.state, let backend = request.backend, upstream != nil else { return }
         upstream = nil
-        if exchange.responseStarted {
-            // Cut mid-response: the client cannot be told more than that the connection ended.
-            exchange.endAttempt()
-            phase = .closed
-            context.close(promise: nil)
+        if request.responseHeadDone {
+            if request.responseBody.isUntilClose {
+                request.responseBody = BodyCursor(.none)
+                request.upstreamKeepAlive = false
+                responseEnded()
+            } else {
+                // Cut mid-response: the client cannot be told more than that the connection ended.
+                request.endAttempt()
+                machine.closed()
+                context?.close(promise: nil)
+            }
         } else {
-            attemptFailed(backend: backend, error: error, beforeConnect: false)
+            attemptFailed(backend: backend, cause: (502, "closed the connection before responding"))
         }
     }
 
     // MARK: Protocol switch (WebSocket): from here on, bytes are glued both ways.
 
-    /// The backend agreed to switch protocols: pass the 101 on; the switch happens at its `.end`.
-    private func startTunnel(_ head: HTTPResponseHead) {
-        var head = head
-        HeaderRewriter.rewriteResponse(&head, requestID: exchange.requestID, closeClient: false, version: exchange.clientVersion)
-        phase = .tunnel
+    /// The backend agreed to switch protocols: pass the 101 on, then replace both HTTP handlers
+    /// by glue. Bytes that came after the heads (on either side) are handed over first.
+    private func startTunnel(_ head: ResponseHead, headBytes: ByteBuffer) {
+        guard let context, let connection = upstream, let upstreamChannel = connection.channel else { return }
+        machine.responseStarted()
+        request.status = 101
+        request.backend?.recordSuccess()
+        writeResponseHead(head, headBytes: headBytes, close: false)
+        loop.meter.record(slot: request.meteredBackend?.slot, status: 101,
+                          micros: UInt64(max(0, (loop.eventLoop.now - request.startedAt).nanoseconds / 1000)))
+        request.endAttempt()
+        machine.switchedToTunnel()
         timer?.cancel()
         timer = nil
-        loop.meter.record(slot: exchange.meteredBackend?.slot, status: 101,
-                          micros: UInt64(max(0, (NIODeadline.now() - exchange.startedAt).nanoseconds / 1000)))
-        exchange.endAttempt()
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-    }
-
-    /// The 101 response is complete: once it is on the wire, replace the HTTP handlers by glue.
-    private func finishTunnelSwitch() {
-        guard let connection = upstream, let upstreamChannel = connection.channel else { return }
         upstream = nil
         connection.delegate = nil
+        let fromClient = clientBytes, fromUpstream = upstreamBytes
+        clientBytes = ByteBuffer()
+        upstreamBytes = ByteBuffer()
         let clientChannel = context.channel
-        let loop = context.eventLoop
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { result in
-            // Not inside the decoders' callbacks: they must finish before they are removed.
-            loop.assumeIsolated().execute {
+        let idleTimeout = loop.configuration.idleTimeout
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { result in
+            // Not inside this handler's callbacks: it must return before it is removed.
+            clientChannel.eventLoop.assumeIsolated().execute {
                 do {
                     guard case .success = result else { throw ChannelError.ioOnClosedChannel }
-                    try Self.switchToTunnel(client: clientChannel, upstream: upstreamChannel)
+                    try Self.switchToTunnel(client: clientChannel, upstream: upstreamChannel, idleTimeout: idleTimeout,
+                                            fromClient: fromClient, fromUpstream: fromUpstream)
                 } catch {
                     clientChannel.close(promise: nil)
                     upstreamChannel.close(promise: nil)
@@ -108,24 +219,18 @@ extension ProxyHandler: UpstreamDelegate {
         }
     }
 
-    private static func switchToTunnel(client: Channel, upstream: Channel) throws {
+    private static func switchToTunnel(client: Channel, upstream: Channel, idleTimeout: TimeAmount,
+                                       fromClient: ByteBuffer, fromUpstream: ByteBuffer) throws {
         let (clientGlue, upstreamGlue) = GlueHandler.matchedPair()
         let clientOps = client.pipeline.syncOperations
         let upstreamOps = upstream.pipeline.syncOperations
-        // Remove everything HTTP, add the glue, then the decoders (their leftover bytes go to the glue).
+        try clientOps.addHandler(IdleStateHandler(allTimeout: idleTimeout))
         try clientOps.addHandler(clientGlue)
         try upstreamOps.addHandler(upstreamGlue)
-        for handler in [
-            try clientOps.handler(type: ProxyHandler.self) as RemovableChannelHandler,
-            try clientOps.handler(type: HTTPResponseEncoder.self),
-            try clientOps.handler(type: RequestHeadGuard.self),
-        ] {
-            clientOps.removeHandler(handler, promise: nil)
-        }
-        clientOps.removeHandler(try clientOps.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
+        clientOps.removeHandler(try clientOps.handler(type: ProxyHandler.self), promise: nil)
         upstreamOps.removeHandler(try upstreamOps.handler(type: UpstreamHandler.self), promise: nil)
-        upstreamOps.removeHandler(try upstreamOps.handler(type: HTTPRequestEncoder.self), promise: nil)
-        upstreamOps.removeHandler(try upstreamOps.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self), promise: nil)
+        if fromClient.readableBytes > 0 { upstream.writeAndFlush(fromClient, promise: nil) }
+        if fromUpstream.readableBytes > 0 { client.writeAndFlush(fromUpstream, promise: nil) }
         client.read()
         upstream.read()
     }

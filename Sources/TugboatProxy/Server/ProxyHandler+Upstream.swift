@@ -1,36 +1,35 @@
 import NIOCore
-import NIOHTTP1
 import TugboatCore
 
 // Phases 2 and 3: choose an upstream, send it the rewritten request; retry where that is safe.
 extension ProxyHandler {
     func chooseUpstream() {
-        guard let backend = loop.balancer.pick(from: loop.backends.eligible, excluding: exchange.tried) else {
-            if loop.backends.eligible.isEmpty && exchange.tried.isEmpty && loop.configuration.holdWhenEmpty && loop.hold(self) {
+        guard let backend = loop.balancer.pick(from: loop.backends.eligible, excluding: request.tried) else {
+            if loop.backends.eligible.isEmpty && request.tried.isEmpty && loop.configuration.holdWhenEmpty && loop.hold(self) {
                 // Scale from zero: wait (up to the request timeout) for an instance to be ready.
-                phase = .connecting
                 pauseClientReads()
                 return
             }
-            if let failure = exchange.lastFailure {
-                respondLocally(failure.status, failure.message)
+            if let failure = request.lastFailure {
+                respondLocally(status: failure.status, failure.message)
             } else {
-                respondLocally(.serviceUnavailable, "tugboat: no healthy backend to serve this request\n")
+                respondLocally(status: 503, "tugboat: no healthy backend to serve this request\n")
             }
             return
         }
-        exchange.beginAttempt(on: backend)
+        request.beginAttempt(on: backend)
+        machine.attemptStarted()
         let pool = loop.pool(for: backend)
         if let connection = pool.takeIdle() {
             attach(connection)
             return
         }
-        phase = .connecting
         pauseClientReads()
         attemptID &+= 1
         let thisAttempt = attemptID
         pool.connect().assumeIsolated().whenComplete { result in
-            guard self.phase == .connecting, self.attemptID == thisAttempt else {
+            guard case .exchange(let exchange) = self.machine.state, exchange.upstream == .connecting,
+                  self.attemptID == thisAttempt else {
                 // Abandoned (timed out or client gone): keep the fresh connection for someone else.
                 if case .success(let connection) = result { pool.release(connection) }
                 return
@@ -38,142 +37,142 @@ extension ProxyHandler {
             switch result {
             case .success(let connection):
                 self.attach(connection)
+                self.flushUpstreamIfNeeded()
             case .failure(let error):
-                self.attemptFailed(backend: backend, error: error, beforeConnect: true)
+                self.attemptFailed(backend: backend, cause: Self.connectFailure(error))
             }
         }
     }
 
     /// A held request: a backend is ready now.
     func backendBecameReady() {
-        guard phase == .connecting, upstream == nil, exchange.backend == nil else { return }
+        guard case .exchange(let exchange) = machine.state, exchange.upstream == .none, upstream == nil,
+              request.backend == nil else { return }
         chooseUpstream()
         flushUpstreamIfNeeded()
     }
 
     private func attach(_ connection: UpstreamHandler) {
-        guard let head = exchange.head else { return }
         upstream = connection
         connection.delegate = self
-        phase = .forwarding
-        connection.write(.head(head))
-        for part in exchange.buffered {
-            if case .body = part { exchange.bodyForwarded = true }
-            connection.write(part)
-        }
-        exchange.buffered.removeAll()
-        if inClientRead {
-            upstreamNeedsFlush = true  // flushed once at channelReadComplete
-        } else {
-            connection.flush()
-        }
-        if connection.isWritable { resumeClientReads() } else { pauseClientReads() }
-    }
-
-    /// The attempt failed before any response byte: retry on another backend if allowed.
-    func attemptFailed(backend: ProxyBackend, error: Error?, beforeConnect: Bool) {
-        exchange.endAttempt()
-        loop.recordFailure(backend)
-        let timedOut: Bool
-        if case .connectTimeout = error as? ChannelError { timedOut = true } else { timedOut = false }
-        let cause: String
-        if beforeConnect {
-            cause = timedOut ? "connecting timed out" : "connection failed (\(Self.describe(error)))"
-        } else {
-            cause = "closed the connection before responding"
-        }
-        exchange.lastFailure = Exchange.Failure(
-            status: timedOut ? .gatewayTimeout : .badGateway,
-            message: "tugboat: backend \(backend.address) \(cause)\n"
-        )
-        let attemptsLeft = exchange.tried.count <= loop.configuration.retries
-        if exchange.idempotent && !exchange.bodyForwarded && !exchange.isUpgrade && attemptsLeft {
-            // Nothing of the body reached a backend: send the request again, to another one.
-            if exchange.requestComplete && !exchange.buffered.contains(where: { if case .end = $0 { true } else { false } }) {
-                exchange.buffered.append(.end(nil))
-            }
-            chooseUpstream()
-        } else {
-            let failure = exchange.lastFailure!
-            respondLocally(failure.status, failure.message)
-        }
-    }
-
-    private static func describe(_ error: Error?) -> String {
-        error.map(ErrorText.short) ?? "closed"
-    }
-
-    // MARK: Local answers (no backend response)
-
-    /// Answers the client ourselves (503 none healthy, 502 backend failed, 504 timeout).
-    func respondLocally(_ status: HTTPResponseStatus, _ message: String) {
-        // A body still on its way is not worth reading: close after answering. No body: keep alive.
-        if !exchange.requestComplete && exchange.expectsBody { exchange.closeClient = true }
-        let head = LocalResponse.head(status: status, version: exchange.clientVersion,
-                                      bodyLength: message.utf8.count, close: exchange.closeClient,
-                                      requestID: exchange.requestID)
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: message)))), promise: nil)
-        exchange.status = Int(status.code)
-        exchange.meteredBackend = nil
-        finishResponse(trailers: nil)
-    }
-
-    /// Phase 5: log/meter, then end the response and get ready for the next request.
-    func finishResponse(trailers: HTTPHeaders?) {
-        let elapsed = NIODeadline.now() - exchange.startedAt
-        loop.meter.record(slot: exchange.meteredBackend?.slot, status: exchange.status,
-                          micros: UInt64(max(0, elapsed.nanoseconds / 1000)))
-        let close = exchange.closeClient
-        if close {
-            let context = self.context!
-            context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
-            phase = .closed
-            return
-        }
-        context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
-        if exchange.requestComplete {
-            becomeIdle()
-        } else {
-            phase = .discardingRequestBody
+        machine.upstreamAttached(writable: connection.isWritable)
+        connection.write(request.forwardedHead)
+        upstreamNeedsFlush = true
+        if !machine.exchange!.requestComplete { processClientBytes() }
+        if !inClientRead { flushUpstreamIfNeeded() }
+        if connection.isWritable && !(machine.exchange?.requestComplete ?? true) {
             resumeClientReads()
         }
     }
 
-    // MARK: The request timeout: one lazily re-armed timer per connection
+    private static func connectFailure(_ error: Error) -> (status: Int, cause: String) {
+        if case .connectTimeout = error as? ChannelError { return (504, "connecting timed out") }
+        return (502, "connection failed (\(ErrorText.short(error)))")
+    }
 
-    func armTimer() {
-        guard timer == nil else { return }
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: exchange.deadline) {
-            self.timer = nil
-            self.requestTimerFired()
+    /// The attempt failed before any response byte: retry on another backend if allowed.
+    func attemptFailed(backend: ProxyBackend, cause: (status: Int, cause: String)) {
+        request.endAttempt()
+        loop.recordFailure(backend)
+        request.lastFailure = RequestContext.Failure(status: cause.status, message: "tugboat: backend \(backend.address) \(cause.cause)\n")
+        switch machine.attemptFailed() {
+        case .retry:
+            // Nothing of the body reached a backend: send the request again, to another one.
+            chooseUpstream()
+        case .respond:
+            respondLocally(status: cause.status, request.lastFailure!.message)
         }
     }
 
-    private func requestTimerFired() {
-        guard phase == .connecting || phase == .forwarding else { return }
-        if exchange.deadline > .now() {
-            armTimer()
-            return
+    // MARK: Local answers (no backend response)
+
+    /// Answers the client ourselves (503 none healthy, 502 backend failed, 504 timeout, 408).
+    func respondLocally(status: Int, _ message: String, forceClose: Bool = false) {
+        if let upstream {
+            // Whatever the backend was doing for this request, its connection cannot be reused.
+            self.upstream = nil
+            upstream.close()
         }
-        let backend = exchange.backend
+        request.endAttempt()
+        if forceClose { machine.closeClientAfterResponse() }
+        let close = machine.answeredLocally(now: loop.eventLoop.now)
+        writeLocalResponse(status: status, message, close: close, requestID: request.requestID)
+        loop.meter.record(slot: request.meteredBackend?.slot, status: status,
+                          micros: UInt64(max(0, (loop.eventLoop.now - request.startedAt).nanoseconds / 1000)))
+        if !close { becomeIdle() }
+    }
+
+    /// A request that cannot be served (malformed, too large, not allowed): answer and close.
+    func rejectClient(status: Int, _ message: String) {
         if let upstream {
             self.upstream = nil
             upstream.close()
         }
-        exchange.endAttempt()
-        if let backend { loop.recordFailure(backend) }
-        if exchange.responseStarted {
-            // Part of the response is out: the only honest thing left is to cut the connection.
-            phase = .closed
-            context.close(promise: nil)
+        request.endAttempt()
+        machine.closed()
+        writeLocalResponse(status: status, message, close: true, requestID: nil)
+        loop.meter.record(slot: nil, status: status, micros: 0)
+    }
+
+    private func writeLocalResponse(status: Int, _ message: String, close: Bool, requestID: RequestIDSource?) {
+        guard let context else { return }
+        var out = context.channel.allocator.buffer(capacity: 256 + message.utf8.count)
+        LocalResponse.write(status: status, minorVersion: request.clientMinorVersion, body: message, close: close,
+                            requestID: requestID, into: &out)
+        if close {
+            context.writeAndFlush(wrapOutboundOut(out)).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
         } else {
-            let seconds = DurationText.format(loop.configuration.requestTimeout)
+            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        }
+    }
+
+    // MARK: Time: one lazily re-armed timer per connection
+
+    /// Makes sure the timer fires no later than the current deadline. A deadline that moved later
+    /// is found when the timer fires (it re-arms), so a busy connection rarely touches its timer.
+    func ensureTimer() {
+        guard let deadline = machine.deadline, let context else { return }
+        if timer != nil && timerDeadline <= deadline { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+            self.timer = nil
+            self.timerDeadline = .distantFuture
+            self.timerFired()
+        }
+    }
+
+    private func timerFired() {
+        guard let context else { return }
+        let action = machine.timerFired(now: loop.eventLoop.now, clientWritable: context.channel.isWritable)
+        switch action {
+        case .nothing:
+            return
+        case .rearm:
+            ensureTimer()
+        case .closeIdle:
+            context.close(promise: nil)
+        case .headTimedOut:
+            rejectClient(status: 408, "tugboat: the request head was not received in time\n")
+        case .clientTooSlow:
+            // The backend waited for the body; the client stopped sending it. Not the backend's fault.
+            respondLocally(status: 408, "tugboat: the request body was not received in time\n", forceClose: true)
+        case .backendTimedOut(let closeClient):
+            let backend = request.backend
+            if let backend { loop.recordFailure(backend) }
             let name = backend.map { "backend \($0.address)" } ?? "no backend"
             attemptID &+= 1
-            respondLocally(.gatewayTimeout, "tugboat: \(name) did not respond within \(seconds)\n")
+            respondLocally(status: 504, "tugboat: \(name) did not respond within \(DurationText.format(loop.configuration.requestTimeout))\n",
+                           forceClose: closeClient)
+        case .cut(let blameBackend):
+            if blameBackend, let backend = request.backend { loop.recordFailure(backend) }
+            request.endAttempt()
+            upstream?.close()
+            upstream = nil
+            machine.closed()
+            context.close(promise: nil)
         }
     }
 }

@@ -1,119 +1,88 @@
 import NIOCore
-import NIOHTTP1
 
-/// One client connection. Each request goes through named phases — accept request, choose
-/// upstream, rewrite request, relay response, log — with the per-request state kept in ``Exchange``.
+/// One client connection on the byte-level HTTP/1.1 path. Each request goes through named phases —
+/// accept request (parse the head from the bytes), choose upstream, rewrite request (the original
+/// head with only the contract's edits), relay response, log — with the per-request state in
+/// ``RequestContext`` and the connection's life decided by ``ProxyConnectionStateMachine``.
 /// Everything runs on the connection's event loop; the upstream connection lives on the same loop.
+/// Bodies pass through as slices of the buffers they arrived in.
 final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
-
-    enum Phase {
-        /// Waiting for a request head.
-        case idle
-        /// Dialling (or waiting for) an upstream connection; request parts are buffered.
-        case connecting
-        /// Request and response flow between client and upstream.
-        case forwarding
-        /// The response is complete but the client is still sending the request body: drop it.
-        case discardingRequestBody
-        /// Bytes flow both ways after a protocol switch.
-        case tunnel
-        case closed
-    }
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     let loop: LoopContext
-    let headGuard: RequestHeadGuard
-    var context: ChannelHandlerContext!
-    var clientIP: String?
-    var phase: Phase = .idle
-    var exchange = Exchange()
+    var context: ChannelHandlerContext?
+    var machine: ProxyConnectionStateMachine
+    var request = RequestContext()
+    var upstream: UpstreamHandler?
+    var forwarding = ForwardingContext(clientIP: [], trusted: false, generatedID: RequestID(prefix: 0, counter: 0))
+    /// Bytes read from the client and not yet consumed: a partial head, body bytes waiting for an
+    /// upstream, or the next (pipelined) request waiting for this response. Reads stop while it
+    /// holds something that cannot move on, so it never grows beyond about one read.
+    var clientBytes = ByteBuffer()
+    /// How far the head search got in `clientBytes` (a trickled head is scanned once overall).
+    var scannedHeadBytes = 0
+    /// Bytes read from the upstream and not yet consumed (a partial response head).
+    var upstreamBytes = ByteBuffer()
     /// Bumped for each attempt, so a late connect result for an abandoned attempt is recognised.
     var attemptID: UInt64 = 0
-    var upstream: UpstreamHandler?
-    var upstreamNeedsFlush = false
     var clientReadsPaused = false
     var clientReadPending = false
-    var timer: Scheduled<Void>?
-    /// Parts of pipelined requests that arrived while the previous exchange was still running.
-    var pipelined: CircularBuffer<HTTPServerRequestPart> = CircularBuffer(initialCapacity: 0)
+    var upstreamNeedsFlush = false
     /// Inside `channelRead`: writes to the upstream are flushed once, at `channelReadComplete`.
     var inClientRead = false
-    /// The server is shutting down: finish the current exchange, then close.
-    var quiescing = false
+    var timer: Scheduled<Void>?
+    var timerDeadline: NIODeadline = .distantFuture
 
-    init(loop: LoopContext, headGuard: RequestHeadGuard) {
+    init(loop: LoopContext) {
         self.loop = loop
-        self.headGuard = headGuard
+        let configuration = loop.configuration
+        machine = ProxyConnectionStateMachine(
+            headerTimeout: configuration.headerTimeout, idleTimeout: configuration.idleTimeout,
+            requestTimeout: configuration.requestTimeout, retries: configuration.retries, now: loop.eventLoop.now
+        )
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        clientIP = context.channel.remoteAddress?.ipAddress
+        if context.channel.isActive { identifyClient(context.channel) }
+        ensureTimer()
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        identifyClient(context.channel)
+        context.fireChannelActive()
+    }
+
+    /// Who the client is, once per connection: its address for `X-Forwarded-For`, and whether it
+    /// is one of `trusted-proxies`.
+    private func identifyClient(_ channel: Channel) {
+        let remote = channel.remoteAddress
+        forwarding.clientIP = Array((remote?.ipAddress ?? "unknown").utf8)
+        forwarding.trusted = remote.map { loop.configuration.trustedProxies.contains($0) } ?? false
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         // The context holds this handler: let go of it, or both outlive the connection.
         self.context = nil
+        timer?.cancel()
+        timer = nil
     }
 
     // MARK: Inbound from the client
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        guard pipelined.isEmpty, belongsToCurrentExchange() else {
-            // HTTP/1.1 pipelining: hold the next request until this response is complete.
-            pipelined.append(part)
-            pauseClientReads()
-            return
+        let buffer = unwrapInboundIn(data)
+        if clientBytes.readableBytes == 0 {
+            clientBytes = buffer
+        } else {
+            var buffer = buffer
+            clientBytes.writeBuffer(&buffer)
         }
         inClientRead = true
-        handle(part)
+        processClientBytes()
         inClientRead = false
-    }
-
-    /// Whether the next request part continues the current request (or starts one when idle).
-    private func belongsToCurrentExchange() -> Bool {
-        switch phase {
-        case .idle, .closed, .tunnel: return true
-        case .connecting, .forwarding, .discardingRequestBody: return !exchange.requestComplete
-        }
-    }
-
-    private func handle(_ part: HTTPServerRequestPart) {
-        switch part {
-        case .head(let head):
-            guard phase == .idle else { return }
-            headGuard.headReceived()
-            acceptRequest(head)
-        case .body(let buffer):
-            switch phase {
-            case .connecting:
-                exchange.buffered.append(.body(.byteBuffer(buffer)))
-            case .forwarding:
-                guard let upstream else { return }
-                upstream.write(.body(.byteBuffer(buffer)))
-                exchange.bodyForwarded = true
-                upstreamNeedsFlush = true
-                if !upstream.isWritable { pauseClientReads() }
-            default:
-                break
-            }
-        case .end(let trailers):
-            exchange.requestComplete = true
-            switch phase {
-            case .connecting:
-                exchange.buffered.append(.end(trailers))
-            case .forwarding:
-                upstream?.write(.end(trailers))
-                upstreamNeedsFlush = true
-            case .discardingRequestBody:
-                becomeIdle()
-            default:
-                break
-            }
-        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -128,6 +97,49 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Moves the client's bytes on as far as the current phase allows.
+    func processClientBytes() {
+        while true {
+            switch machine.state {
+            case .idle, .readingHead:
+                guard acceptRequest() else { return }
+            case .exchange(let exchange):
+                if exchange.requestComplete {
+                    // A pipelined request (or bytes after an Upgrade head) waits for this response.
+                    if clientBytes.readableBytes > 0 { pauseClientReads() }
+                    return
+                }
+                guard let upstream, case .attached = exchange.upstream else {
+                    if clientBytes.readableBytes > 0 { pauseClientReads() }
+                    return
+                }
+                forwardRequestBody(to: upstream)
+                return
+            case .tunnel, .closed:
+                return
+            }
+        }
+    }
+
+    private func forwardRequestBody(to upstream: UpstreamHandler) {
+        do {
+            while let slice = try request.requestBody.take(from: &clientBytes) {
+                upstream.write(slice)
+                upstreamNeedsFlush = true
+                machine.requestBodyForwarded()
+            }
+        } catch {
+            rejectClient(status: 400, "tugboat: malformed chunked request body (\(error))\n")
+            return
+        }
+        if request.requestBody.isComplete {
+            machine.requestCompleted()
+            if clientBytes.readableBytes > 0 { pauseClientReads() }
+        }
+        if !inClientRead { flushUpstreamIfNeeded() }
+        if !upstream.isWritable { pauseClientReads() }
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable { upstream?.resumeReads() }
         context.fireChannelWritabilityChanged()
@@ -139,47 +151,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             upstream.close()
         }
         // Also while still connecting: the backend's in-flight count must not leak.
-        exchange.endAttempt()
-        phase = .closed
+        request.endAttempt()
+        machine.closed()
         timer?.cancel()
         timer = nil
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if let parserError = error as? HTTPParserError {
-            rejectMalformedRequest(parserError)
-        } else {
-            context.close(promise: nil)
-        }
-    }
-
-    /// The decoder met something that is not HTTP/1.1 (or a head over the size limit): answer
-    /// 431 or 400 when no response is on the wire yet, and close. Other connections are unaffected.
-    private func rejectMalformedRequest(_ error: HTTPParserError) {
-        let responseOnWire = (phase == .forwarding && exchange.responseStarted) || phase == .tunnel || phase == .closed
-        if let upstream {
-            self.upstream = nil
-            upstream.close()
-            exchange.endAttempt()
-        }
-        attemptID &+= 1
-        phase = .closed
-        guard !responseOnWire else {
-            context.close(promise: nil)
-            return
-        }
-        let (status, body): (HTTPResponseStatus, String) = error == .headerOverflow
-            ? (.requestHeaderFieldsTooLarge, "tugboat: request head larger than \(loop.configuration.maxHeaderBytes / 1024) KiB\n")
-            : (.badRequest, "tugboat: malformed request (\(error))\n")
-        let head = LocalResponse.head(status: status, version: .http1_1, bodyLength: body.utf8.count, close: true, requestID: nil)
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
-        loop.meter.record(slot: nil, status: Int(status.code), micros: 0)
-        let context = self.context!
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
-            context.close(promise: nil)
-        }
+        context.close(promise: nil)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -188,16 +168,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         // Graceful shutdown: an idle connection closes now, a busy one after its response.
-        quiescing = true
-        if phase == .idle {
-            phase = .closed
-            context.close(promise: nil)
-        } else {
-            exchange.closeClient = true
-        }
+        if machine.quiesce() { context.close(promise: nil) }
     }
 
-    // MARK: Outbound (reads are held while the upstream cannot take more)
+    // MARK: Reads are held while what was read cannot move on
 
     func read(context: ChannelHandlerContext) {
         if clientReadsPaused {
@@ -210,9 +184,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func pauseClientReads() { clientReadsPaused = true }
 
     func resumeClientReads() {
-        guard clientReadsPaused, pipelined.isEmpty else { return }
+        guard clientReadsPaused else { return }
         clientReadsPaused = false
-        if clientReadPending {
+        if clientReadPending, let context {
             clientReadPending = false
             context.read()
         }
@@ -220,38 +194,81 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Phase 1: accept request
 
-    private func acceptRequest(_ head: HTTPRequestHead) {
-        var head = head
-        let now = NIODeadline.now()
-        exchange = Exchange()
-        exchange.startedAt = now
-        exchange.deadline = now + loop.configuration.requestTimeout
-        exchange.clientVersion = head.version
-        exchange.closeClient = !head.isKeepAlive
-        exchange.idempotent = Exchange.isIdempotent(head.method)
-        exchange.expectsBody = Exchange.announcesBody(head.headers)
-        exchange.isUpgrade = HeaderRewriter.isUpgrade(head)
-        exchange.requestID = HeaderRewriter.rewriteRequest(&head, clientIP: clientIP) { loop.requestIDs.next() }
-        exchange.head = head
-        armTimer()
+    /// Parses a request head from the buffered bytes and starts its exchange. False when more
+    /// bytes are needed or the request was refused.
+    private func acceptRequest() -> Bool {
+        skipEmptyLines()
+        guard clientBytes.readableBytes > 0 else {
+            resumeClientReads()
+            return false
+        }
+        let limits = loop.configuration.headLimits
+        let length = clientBytes.withUnsafeReadableBytes { HeadScanner.headLength($0, from: scannedHeadBytes) }
+        guard let length, length <= limits.maxHeadBytes else {
+            if clientBytes.readableBytes > limits.maxHeadBytes || (length ?? 0) > limits.maxHeadBytes {
+                rejectClient(status: 431, "tugboat: request head larger than \(limits.maxHeadBytes / 1024) KiB\n")
+                return false
+            }
+            scannedHeadBytes = clientBytes.readableBytes
+            machine.headBytesArrived(now: loop.eventLoop.now)
+            ensureTimer()
+            resumeClientReads()
+            return false
+        }
+        scannedHeadBytes = 0
+        let headBytes = clientBytes.readSlice(length: length)!
+        let head: RequestHead
+        do {
+            head = try headBytes.withUnsafeReadableBytes { bytes throws(HeadError) in try RequestHead.parse(bytes, limits: limits) }
+        } catch {
+            rejectClient(status: error.status, "tugboat: \(error.reason)\n")
+            return false
+        }
+        startExchange(head, headBytes: headBytes)
+        return true
+    }
+
+    /// RFC 9112 §2.2: empty lines before a request line are ignored (some clients send a CRLF
+    /// after a POST body).
+    private func skipEmptyLines() {
+        var skipped = 0
+        while skipped < 8, let byte = clientBytes.getInteger(at: clientBytes.readerIndex, as: UInt8.self),
+              byte == 0x0D || byte == 0x0A {
+            clientBytes.moveReaderIndex(forwardBy: 1)
+            skipped += 1
+        }
+    }
+
+    private func startExchange(_ head: RequestHead, headBytes: ByteBuffer) {
+        let now = loop.eventLoop.now
+        request = RequestContext()
+        request.startedAt = now
+        request.method = head.method
+        request.clientMinorVersion = head.minorVersion
+        request.requestBody = BodyCursor(head.framing)
+        forwarding.generatedID = loop.requestIDs.next()
+        var out = context!.channel.allocator.buffer(capacity: headBytes.readableBytes + 256)
+        let clientID = headBytes.withUnsafeReadableBytes { bytes in
+            ForwardedHeads.request(head, bytes: bytes, context: forwarding, into: &out)
+        }
+        request.forwardedHead = out
+        if let clientID {
+            request.requestID = .client(headBytes.getSlice(at: headBytes.readerIndex + clientID.lowerBound, length: clientID.count)!)
+        } else {
+            request.requestID = .generated(forwarding.generatedID)
+        }
+        machine.requestHeadParsed(now: now, idempotent: head.method.isIdempotent, isUpgrade: head.isUpgrade,
+                                  bodyless: request.requestBody.isComplete, closeClient: !head.keepAlive)
+        ensureTimer()
         chooseUpstream()
     }
 
+    /// Back to waiting for the next request; serves one already buffered (pipelined) at once.
     func becomeIdle() {
-        phase = .idle
-        exchange.head = nil
-        if quiescing {
-            phase = .closed
-            context.close(promise: nil)
-            return
-        }
-        headGuard.responseCompleted()
-        // Serve pipelined requests that waited for this response, in order.
-        while let next = pipelined.first, belongsToCurrentExchange() {
-            pipelined.removeFirst()
-            handle(next)
-        }
+        request = RequestContext()
+        upstreamBytes = ByteBuffer()
+        ensureTimer()
+        processClientBytes()
         flushUpstreamIfNeeded()
-        resumeClientReads()
     }
 }

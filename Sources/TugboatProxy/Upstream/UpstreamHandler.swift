@@ -1,21 +1,21 @@
 import NIOCore
-import NIOHTTP1
 
 /// What an upstream connection reports to the client-side exchange that leased it.
 protocol UpstreamDelegate: AnyObject {
-    func upstreamReceived(_ part: HTTPClientResponsePart)
+    func upstreamReceived(_ bytes: ByteBuffer)
     func upstreamReadComplete()
     func upstreamWritabilityChanged(isWritable: Bool)
     /// The connection closed or failed while leased.
     func upstreamClosed(error: Error?)
 }
 
-/// The last handler of an upstream (proxy → backend) connection. Lives on the same event loop as the
-/// client connection that leases it, so the delegate is called directly, without hops or locks.
+/// The only handler of an upstream (proxy → backend) connection: raw bytes both ways, no HTTP
+/// codec (the client-side handler parses the response). Lives on the same event loop as the client
+/// connection that leases it, so the delegate is called directly, without hops or locks.
 final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     let backend: ProxyBackend
     private(set) var context: ChannelHandlerContext?
@@ -42,9 +42,8 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
         if let delegate {
-            delegate.upstreamReceived(part)
+            delegate.upstreamReceived(unwrapInboundIn(data))
         } else {
             // An idle connection has nothing to say; whatever it sent makes it unusable.
             context.close(promise: nil)
@@ -96,8 +95,8 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     @inline(__always)
-    func write(_ part: HTTPClientRequestPart) {
-        context?.write(wrapOutboundOut(part), promise: nil)
+    func write(_ bytes: ByteBuffer) {
+        context?.write(wrapOutboundOut(bytes), promise: nil)
     }
 
     func flush() { context?.flush() }

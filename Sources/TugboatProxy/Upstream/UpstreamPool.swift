@@ -1,6 +1,4 @@
 import NIOCore
-import NIOHTTP1
-import NIOPosix
 
 /// Idle keep-alive connections to one backend, on one event loop. LIFO: the warmest connection first.
 final class UpstreamPool {
@@ -8,13 +6,13 @@ final class UpstreamPool {
     private let eventLoop: EventLoop
     private var idle: [UpstreamHandler] = []
     private let maxIdle: Int
-    private let connectTimeout: TimeAmount
+    private let connector: UpstreamConnector
 
-    init(backend: ProxyBackend, eventLoop: EventLoop, maxIdle: Int, connectTimeout: TimeAmount) {
+    init(backend: ProxyBackend, eventLoop: EventLoop, maxIdle: Int, connector: UpstreamConnector) {
         self.backend = backend
         self.eventLoop = eventLoop
         self.maxIdle = maxIdle
-        self.connectTimeout = connectTimeout
+        self.connector = connector
     }
 
     var idleCount: Int { idle.count }
@@ -27,28 +25,9 @@ final class UpstreamPool {
         return nil
     }
 
-    /// Dials a new connection on this event loop (as swift-nio-examples' connect-proxy does).
+    /// Dials a new connection on this event loop.
     func connect() -> EventLoopFuture<UpstreamHandler> {
-        let backend = self.backend
-        return ClientBootstrap(group: eventLoop)
-            .connectTimeout(connectTimeout)
-            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .channelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    // As addHTTPClientHandlers does, but 1xx responses (100 Continue) are passed on.
-                    let ops = channel.pipeline.syncOperations
-                    try ops.addHandler(HTTPRequestEncoder())
-                    try ops.addHandler(ByteToMessageHandler(HTTPResponseDecoder(
-                        leftOverBytesStrategy: .forwardBytes, informationalResponseStrategy: .forward
-                    )))
-                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler(backend: backend))
-                }
-            }
-            .connect(to: backend.socketAddress)
-            .flatMapThrowing { channel in
-                try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
-            }
+        connector.connect(to: backend, on: eventLoop)
     }
 
     /// Puts a finished, reusable connection back; closes it when the pool is full.

@@ -1,0 +1,157 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One header line of a parsed head, as offsets into the head's bytes (nothing copied).
+struct HeaderField {
+    var lineStart: Int32
+    /// The colon.
+    var nameEnd: Int32
+    /// The value without its surrounding whitespace.
+    var valueStart: Int32
+    var valueEnd: Int32
+    /// Just past the line's LF.
+    var lineEnd: Int32
+    var kind: HeaderKind
+}
+
+/// The syntax shared by request and response heads (RFC 9112 §2, §5), strict where smuggling
+/// lives: no obs-fold, no whitespace before the colon, no bare CR, no NUL or other control bytes
+/// in values; a bare LF is tolerated only as a line end.
+enum HeadScanner {
+    /// Length of the head (through its empty line) at the start of `bytes`, or nil while incomplete.
+    /// `from` is where the previous call stopped, so a trickled head is scanned once overall.
+    static func headLength(_ bytes: UnsafeRawBufferPointer, from: Int) -> Int? {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return nil }
+        var index = max(0, from - 3)
+        while index < bytes.count {
+            guard let found = memchr(base + index, 0x0A, bytes.count - index) else { return nil }
+            let lf = base.distance(to: UnsafeRawPointer(found))
+            // An empty line: LF right after the previous LF, or after the previous LF and a CR.
+            if lf >= 1 && bytes[lf - 1] == 0x0A { return lf + 1 }
+            if lf >= 2 && bytes[lf - 1] == 0x0D && bytes[lf - 2] == 0x0A { return lf + 1 }
+            index = lf + 1
+        }
+        return nil
+    }
+
+    /// Where the line starting at `start` ends: (content end, index after the LF).
+    /// A CR is allowed only right before the LF.
+    @inline(__always)
+    static func line(_ bytes: UnsafeRawBufferPointer, from start: Int) throws(HeadError) -> (end: Int, next: Int) {
+        let base = bytes.baseAddress!
+        guard let found = memchr(base + start, 0x0A, bytes.count - start) else {
+            throw .malformed("unterminated line")
+        }
+        let lf = base.distance(to: UnsafeRawPointer(found))
+        let end = lf > start && bytes[lf - 1] == 0x0D ? lf - 1 : lf
+        return (end, lf + 1)
+    }
+
+    /// Parses the header lines from `start` to the end of the head (its empty line included).
+    static func headers(_ bytes: UnsafeRawBufferPointer, from start: Int, limits: HeadLimits,
+                        into fields: inout [HeaderField]) throws(HeadError) {
+        var position = start
+        while true {
+            let (end, next) = try line(bytes, from: position)
+            if end == position { return }  // the empty line
+            guard fields.count < limits.maxHeaderCount else {
+                throw HeadError(kind: .headTooLarge, reason: "more than \(limits.maxHeaderCount) header fields")
+            }
+            fields.append(try field(bytes, start: position, end: end, next: next))
+            position = next
+        }
+    }
+
+    @inline(__always)
+    private static func field(_ bytes: UnsafeRawBufferPointer, start: Int, end: Int, next: Int) throws(HeadError) -> HeaderField {
+        let first = bytes[start]
+        if first == 0x20 || first == 0x09 { throw .malformed("obsolete line folding") }
+        var colon = start
+        while colon < end, isTokenByte(bytes[colon]) { colon += 1 }
+        guard colon < end, bytes[colon] == 0x3A else {
+            if colon < end && (bytes[colon] == 0x20 || bytes[colon] == 0x09) {
+                throw .malformed("whitespace before the colon of a header field")
+            }
+            throw .malformed(colon == end ? "header line without a colon" : "invalid byte in a header name")
+        }
+        guard colon > start else { throw .malformed("empty header name") }
+        var valueStart = colon + 1
+        while valueStart < end, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 { valueStart += 1 }
+        var valueEnd = end
+        while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 { valueEnd -= 1 }
+        for index in valueStart..<valueEnd where !isValueByte(bytes[index]) {
+            throw .malformed(bytes[index] == 0x0D ? "bare CR in a header value" : "control byte in a header value")
+        }
+        let kind = HeaderKind(name: UnsafeRawBufferPointer(rebasing: bytes[start..<colon]))
+        return HeaderField(lineStart: Int32(start), nameEnd: Int32(colon), valueStart: Int32(valueStart),
+                           valueEnd: Int32(valueEnd), lineEnd: Int32(next), kind: kind)
+    }
+
+    /// RFC 9110 tchar.
+    @inline(__always)
+    static func isTokenByte(_ byte: UInt8) -> Bool { tokenTable[Int(byte)] }
+
+    /// field-vchar / SP / HTAB (obs-text allowed).
+    @inline(__always)
+    static func isValueByte(_ byte: UInt8) -> Bool { byte >= 0x20 ? byte != 0x7F : byte == 0x09 }
+
+    private static let tokenTable: [Bool] = (0..<256).map { value in
+        let byte = UInt8(value)
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+
+    /// Calls `body` with each comma-separated element of a list value, trimmed, skipping empty ones.
+    @inline(__always)
+    static func forEachListElement(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>,
+                                   _ body: (Range<Int>) throws(HeadError) -> Void) throws(HeadError) {
+        var start = range.lowerBound
+        while start <= range.upperBound {
+            var end = start
+            while end < range.upperBound, bytes[end] != 0x2C { end += 1 }
+            var lower = start, upper = end
+            while lower < upper, bytes[lower] == 0x20 || bytes[lower] == 0x09 { lower += 1 }
+            while upper > lower, bytes[upper - 1] == 0x20 || bytes[upper - 1] == 0x09 { upper -= 1 }
+            if lower < upper { try body(lower..<upper) }
+            start = end + 1
+        }
+    }
+
+    /// A Content-Length value: digits only, no sign, no list, no overflow.
+    static func contentLength(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int? {
+        guard !range.isEmpty, range.count <= 18 else { return nil }
+        var value = 0
+        for index in range {
+            let digit = bytes[index] &- 0x30
+            guard digit < 10 else { return nil }
+            value = value * 10 + Int(digit)
+        }
+        return value
+    }
+
+    /// Whether the bytes in `range` equal a lowercase literal, ignoring ASCII case.
+    @inline(__always)
+    static func equals(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ literal: StaticString) -> Bool {
+        UnsafeRawBufferPointer(rebasing: bytes[range]).equalsLowercaseToken(literal)
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// Case-insensitive comparison for tokens (which may hold any tchar, so fold letters only).
+    @inline(__always)
+    func equalsLowercaseToken(_ lowercase: StaticString) -> Bool {
+        guard count == lowercase.utf8CodeUnitCount else { return false }
+        let other = lowercase.utf8Start
+        for index in 0..<count {
+            let byte = self[index]
+            let folded = byte &- 0x41 < 26 ? byte | 0x20 : byte
+            if folded != other[index] { return false }
+        }
+        return true
+    }
+}

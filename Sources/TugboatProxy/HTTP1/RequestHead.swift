@@ -1,0 +1,193 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a message's body is delimited, decided by the proxy alone (RFC 9112 §6.3).
+enum BodyFraming: Equatable {
+    case none
+    case length(Int)
+    case chunked
+    /// Responses only: the body runs until the backend closes the connection.
+    case untilClose
+}
+
+/// The request methods the proxy must tell apart.
+enum RequestMethod: Equatable {
+    case get, head, post, put, delete, options, trace, connect, patch, other
+
+    init(_ bytes: UnsafeRawBufferPointer) {
+        switch bytes.count {
+        case 3 where bytes.equalsExactly("GET"): self = .get
+        case 3 where bytes.equalsExactly("PUT"): self = .put
+        case 4 where bytes.equalsExactly("HEAD"): self = .head
+        case 4 where bytes.equalsExactly("POST"): self = .post
+        case 5 where bytes.equalsExactly("TRACE"): self = .trace
+        case 5 where bytes.equalsExactly("PATCH"): self = .patch
+        case 6 where bytes.equalsExactly("DELETE"): self = .delete
+        case 7 where bytes.equalsExactly("OPTIONS"): self = .options
+        case 7 where bytes.equalsExactly("CONNECT"): self = .connect
+        default: self = .other
+        }
+    }
+
+    /// Safe to send again to another backend when nothing of it was answered (RFC 9110 §9.2.2).
+    var isIdempotent: Bool {
+        switch self {
+        case .get, .head, .options, .put, .delete, .trace: return true
+        default: return false
+        }
+    }
+}
+
+/// A parsed request head: offsets into its bytes, and what the proxy decided about it.
+struct RequestHead {
+    var method: RequestMethod = .other
+    var methodEnd = 0
+    var targetStart = 0
+    var targetEnd = 0
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    var minorVersion = 1
+    var requestLineEnd = 0
+    var headers: [HeaderField] = []
+    var framing: BodyFraming = .none
+    var keepAlive = true
+    var isUpgrade = false
+    var hostIndex: Int?
+    var expectsContinue = false
+    /// Names listed in `Connection` besides close/keep-alive/upgrade (rare): headers to drop too.
+    var connectionNamed: [Range<Int>] = []
+
+    /// Parses and judges the head in `bytes` (exactly the head, through its empty line).
+    static func parse(_ bytes: UnsafeRawBufferPointer, limits: HeadLimits = HeadLimits()) throws(HeadError) -> RequestHead {
+        var head = RequestHead()
+        head.headers.reserveCapacity(16)
+        try head.parseRequestLine(bytes, limits: limits)
+        try HeadScanner.headers(bytes, from: head.requestLineEnd, limits: limits, into: &head.headers)
+        try head.interpretHeaders(bytes)
+        return head
+    }
+
+    private mutating func parseRequestLine(_ bytes: UnsafeRawBufferPointer, limits: HeadLimits) throws(HeadError) {
+        let (end, next) = try HeadScanner.line(bytes, from: 0)
+        var index = 0
+        while index < end, HeadScanner.isTokenByte(bytes[index]) { index += 1 }
+        guard index > 0, index < end, bytes[index] == 0x20 else { throw .malformed("invalid request line") }
+        methodEnd = index
+        method = RequestMethod(UnsafeRawBufferPointer(rebasing: bytes[0..<index]))
+        targetStart = index + 1
+        index = targetStart
+        while index < end, bytes[index] > 0x20, bytes[index] < 0x7F { index += 1 }
+        targetEnd = index
+        if targetEnd - targetStart > limits.maxTargetBytes {
+            throw HeadError(kind: .targetTooLong, reason: "request target longer than \(limits.maxTargetBytes / 1024) KiB")
+        }
+        guard targetEnd > targetStart, index < end, bytes[index] == 0x20, end - index == 9 else {
+            throw .malformed("invalid request line")
+        }
+        let version = UnsafeRawBufferPointer(rebasing: bytes[(index + 1)..<end])
+        guard version.prefix(5).elementsEqual("HTTP/".utf8), version[6] == 0x2E,
+              version[5] &- 0x30 < 10, version[7] &- 0x30 < 10 else {
+            throw .malformed("invalid HTTP version")
+        }
+        guard version[5] == 0x31, version[7] <= 0x31 else {
+            throw HeadError(kind: .versionNotSupported, reason: "only HTTP/1.0 and HTTP/1.1 are spoken here")
+        }
+        minorVersion = Int(version[7] - 0x30)
+        keepAlive = minorVersion == 1
+        requestLineEnd = next
+    }
+
+    private mutating func interpretHeaders(_ bytes: UnsafeRawBufferPointer) throws(HeadError) {
+        var contentLength: Int?
+        var chunkedCount = 0
+        var otherCodings = false
+        var sawTransferEncoding = false
+        var lastCodingIsChunked = false
+        var upgradeHeader = false
+        var connectionUpgrade = false
+        for (index, field) in headers.enumerated() {
+            let value = Int(field.valueStart)..<Int(field.valueEnd)
+            switch field.kind {
+            case .host:
+                guard hostIndex == nil else { throw .malformed("more than one Host header") }
+                hostIndex = index
+            case .contentLength:
+                guard let length = HeadScanner.contentLength(bytes, value) else { throw .malformed("invalid Content-Length") }
+                if let contentLength, contentLength != length { throw .malformed("conflicting Content-Length headers") }
+                contentLength = length
+            case .transferEncoding:
+                sawTransferEncoding = true
+                try HeadScanner.forEachListElement(bytes, value) { coding throws(HeadError) in
+                    if HeadScanner.equals(bytes, coding, "chunked") {
+                        chunkedCount += 1
+                        lastCodingIsChunked = true
+                    } else {
+                        otherCodings = true
+                        lastCodingIsChunked = false
+                    }
+                }
+            case .connection:
+                try HeadScanner.forEachListElement(bytes, value) { token throws(HeadError) in
+                    if HeadScanner.equals(bytes, token, "close") {
+                        keepAlive = false
+                    } else if HeadScanner.equals(bytes, token, "keep-alive") {
+                        if minorVersion == 0 { keepAlive = true }
+                    } else if HeadScanner.equals(bytes, token, "upgrade") {
+                        connectionUpgrade = true
+                    } else {
+                        connectionNamed.append(token)
+                    }
+                }
+            case .upgrade:
+                upgradeHeader = true
+            case .expect:
+                expectsContinue = HeadScanner.equals(bytes, value, "100-continue")
+            default:
+                break
+            }
+        }
+        if hostIndex == nil && minorVersion == 1 { throw .malformed("HTTP/1.1 request without Host") }
+        if sawTransferEncoding {
+            if contentLength != nil { throw .malformed("both Content-Length and Transfer-Encoding") }
+            if minorVersion == 0 { throw .malformed("Transfer-Encoding in an HTTP/1.0 request") }
+            if !lastCodingIsChunked || chunkedCount > 1 {
+                throw .malformed("Transfer-Encoding must end with a single chunked")
+            }
+            if otherCodings {
+                throw HeadError(kind: .notImplemented, reason: "transfer codings other than chunked are not supported")
+            }
+            framing = .chunked
+        } else if let contentLength {
+            framing = .length(contentLength)  // 0 included: the backend is told so, as the client did
+        }
+        switch method {
+        case .connect:
+            throw HeadError(kind: .methodNotAllowed, reason: "CONNECT is not forwarded")
+        case .trace where framing != .none && framing != .length(0):
+            throw .malformed("TRACE with a body")
+        default:
+            break
+        }
+        isUpgrade = upgradeHeader && connectionUpgrade && minorVersion == 1
+    }
+
+    /// Whether the header named by `field` was listed in the request's `Connection` header.
+    func isConnectionNamed(_ field: HeaderField, in bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !connectionNamed.isEmpty else { return false }
+        let name = UnsafeRawBufferPointer(rebasing: bytes[Int(field.lineStart)..<Int(field.nameEnd)])
+        return connectionNamed.contains { range in
+            range.count == name.count && zip(bytes[range], name).allSatisfy { asciiLower($0) == asciiLower($1) }
+        }
+    }
+}
+
+@inline(__always)
+func asciiLower(_ byte: UInt8) -> UInt8 { byte &- 0x41 < 26 ? byte | 0x20 : byte }
+
+extension UnsafeRawBufferPointer {
+    @inline(__always)
+    func equalsExactly(_ literal: StaticString) -> Bool {
+        guard count == literal.utf8CodeUnitCount else { return false }
+        return memcmp(baseAddress!, literal.utf8Start, count) == 0
+    }
+}

@@ -1,0 +1,108 @@
+/// A parsed response head from a backend: offsets into its bytes and the framing the proxy
+/// decided (RFC 9112 §6.3). Anything ambiguous is an error: the client gets 502 and the upstream
+/// connection is closed, never reused.
+struct ResponseHead {
+    var status = 0
+    /// Where the status code starts (the status line is re-written from here with the client's version).
+    var statusStart = 0
+    var statusLineEnd = 0
+    var minorVersion = 1
+    var headers: [HeaderField] = []
+    var framing: BodyFraming = .none
+    var keepAlive = true
+    var connectionNamed: [Range<Int>] = []
+
+    var isInformational: Bool { status < 200 }
+
+    /// `requestMethod` matters: the answer to HEAD has no body whatever its headers say.
+    static func parse(_ bytes: UnsafeRawBufferPointer, requestMethod: RequestMethod,
+                      limits: HeadLimits = HeadLimits()) throws(HeadError) -> ResponseHead {
+        var head = ResponseHead()
+        head.headers.reserveCapacity(12)
+        try head.parseStatusLine(bytes)
+        try HeadScanner.headers(bytes, from: head.statusLineEnd, limits: limits, into: &head.headers)
+        try head.interpretHeaders(bytes, requestMethod: requestMethod)
+        return head
+    }
+
+    private mutating func parseStatusLine(_ bytes: UnsafeRawBufferPointer) throws(HeadError) {
+        let (end, next) = try HeadScanner.line(bytes, from: 0)
+        // "HTTP/1.x 200" then an optional " reason".
+        guard end >= 12, UnsafeRawBufferPointer(rebasing: bytes[0..<7]).elementsEqual("HTTP/1.".utf8),
+              bytes[7] == 0x30 || bytes[7] == 0x31, bytes[8] == 0x20,
+              bytes[9] &- 0x30 < 10, bytes[10] &- 0x30 < 10, bytes[11] &- 0x30 < 10,
+              end == 12 || bytes[12] == 0x20 else {
+            throw .malformed("invalid status line")
+        }
+        for index in 12..<end where !HeadScanner.isValueByte(bytes[index]) { throw .malformed("control byte in the reason phrase") }
+        minorVersion = Int(bytes[7] - 0x30)
+        keepAlive = minorVersion == 1
+        status = Int(bytes[9] - 0x30) * 100 + Int(bytes[10] - 0x30) * 10 + Int(bytes[11] - 0x30)
+        guard status >= 100 else { throw .malformed("invalid status code") }
+        statusStart = 9
+        statusLineEnd = next
+    }
+
+    private mutating func interpretHeaders(_ bytes: UnsafeRawBufferPointer, requestMethod: RequestMethod) throws(HeadError) {
+        var contentLength: Int?
+        var sawTransferEncoding = false
+        var chunkedCount = 0
+        var lastCodingIsChunked = false
+        var otherCodings = false
+        for field in headers {
+            let value = Int(field.valueStart)..<Int(field.valueEnd)
+            switch field.kind {
+            case .contentLength:
+                guard let length = HeadScanner.contentLength(bytes, value) else { throw .malformed("invalid Content-Length") }
+                if let contentLength, contentLength != length { throw .malformed("conflicting Content-Length headers") }
+                contentLength = length
+            case .transferEncoding:
+                sawTransferEncoding = true
+                try HeadScanner.forEachListElement(bytes, value) { coding throws(HeadError) in
+                    if HeadScanner.equals(bytes, coding, "chunked") {
+                        chunkedCount += 1
+                        lastCodingIsChunked = true
+                    } else {
+                        otherCodings = true
+                        lastCodingIsChunked = false
+                    }
+                }
+            case .connection:
+                try HeadScanner.forEachListElement(bytes, value) { token throws(HeadError) in
+                    if HeadScanner.equals(bytes, token, "close") {
+                        keepAlive = false
+                    } else if HeadScanner.equals(bytes, token, "keep-alive") {
+                        if minorVersion == 0 { keepAlive = true }
+                    } else if !HeadScanner.equals(bytes, token, "upgrade") {
+                        connectionNamed.append(token)
+                    }
+                }
+            default:
+                break
+            }
+        }
+        if sawTransferEncoding && contentLength != nil { throw .malformed("both Content-Length and Transfer-Encoding") }
+        if status < 200 || status == 204 || status == 304 || requestMethod == .head {
+            framing = .none
+        } else if sawTransferEncoding {
+            // Only plain chunked is relayed: other codings would reach the client without their header.
+            guard lastCodingIsChunked, chunkedCount == 1, !otherCodings else {
+                throw .malformed("unsupported Transfer-Encoding")
+            }
+            framing = .chunked
+        } else if let contentLength {
+            framing = contentLength > 0 ? .length(contentLength) : .none
+        } else {
+            framing = .untilClose
+            keepAlive = false
+        }
+    }
+
+    func isConnectionNamed(_ field: HeaderField, in bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !connectionNamed.isEmpty else { return false }
+        let name = UnsafeRawBufferPointer(rebasing: bytes[Int(field.lineStart)..<Int(field.nameEnd)])
+        return connectionNamed.contains { range in
+            range.count == name.count && zip(bytes[range], name).allSatisfy { asciiLower($0) == asciiLower($1) }
+        }
+    }
+}

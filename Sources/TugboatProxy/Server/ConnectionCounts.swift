@@ -1,0 +1,39 @@
+import NIOCore
+import Synchronization
+
+/// Client connections open right now, and how many were refused over `max-connections`
+/// (one atomic operation per accept and per close, never per request).
+public final class ConnectionCounts: Sendable {
+    private let openCount = Atomic<Int>(0)
+    private let rejectedCount = Atomic<Int>(0)
+
+    public var open: Int { openCount.load(ordering: .relaxed) }
+    public var rejected: Int { rejectedCount.load(ordering: .relaxed) }
+
+    /// Takes a slot for a new connection, or counts a refusal when all are taken.
+    func admit(max: Int) -> Bool {
+        if openCount.add(1, ordering: .relaxed).newValue <= max { return true }
+        openCount.subtract(1, ordering: .relaxed)
+        rejectedCount.add(1, ordering: .relaxed)
+        return false
+    }
+
+    func release() { openCount.subtract(1, ordering: .relaxed) }
+}
+
+/// A connection over `max-connections`: told so with a 503 and closed, without reading a byte.
+final class OverCapacityHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    func channelActive(context: ChannelHandlerContext) {
+        var out = context.channel.allocator.buffer(capacity: 200)
+        LocalResponse.write(status: 503, minorVersion: 1, body: "tugboat: too many connections\n", close: true,
+                            requestID: nil, into: &out)
+        context.writeAndFlush(wrapOutboundOut(out)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+}

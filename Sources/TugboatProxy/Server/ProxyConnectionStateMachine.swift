@@ -1,0 +1,204 @@
+import NIOCore
+
+/// The life of one client connection, as decisions only: which deadline applies, whose fault a
+/// timeout is, whether a failed attempt may be retried, whether connections may be reused.
+/// No I/O: ``ProxyHandler`` feeds it events and carries out what it returns. Every payload is plain
+/// data, so a state change copies no references.
+struct ProxyConnectionStateMachine {
+    enum State: Equatable {
+        /// Waiting for the next request; no byte of it yet.
+        case idle(since: NIODeadline)
+        /// Part of a request head has arrived.
+        case readingHead(firstByteAt: NIODeadline)
+        /// One request in flight (pipelined ones wait in the handler's buffer, unread).
+        case exchange(Exchange)
+        /// Bytes flow both ways after a protocol switch; the glue handlers own the connection.
+        case tunnel
+        case closed
+    }
+
+    struct Exchange: Equatable {
+        var deadline: NIODeadline
+        var idempotent: Bool
+        var isUpgrade: Bool
+        /// The whole request (head and body) has been read from the client.
+        var requestComplete: Bool
+        /// Some body bytes reached a backend: the request cannot be sent again.
+        var bodyForwarded = false
+        var upstream: Upstream = .none
+        var responseStarted = false
+        var attempts = 0
+        /// The client wants the connection closed after this exchange (or we decided so).
+        var closeClient: Bool
+    }
+
+    enum Upstream: Equatable {
+        /// Choosing a backend, or held until one is ready (scale from zero).
+        case none
+        case connecting
+        /// Connected; `writable` false means the backend is not taking the body fast enough.
+        case attached(writable: Bool)
+    }
+
+    enum TimerAction: Equatable {
+        case nothing
+        case rearm(NIODeadline)
+        /// Idle keep-alive connection: close without a word.
+        case closeIdle
+        /// The head did not arrive within `header`: 408 and close.
+        case headTimedOut
+        /// The client stopped sending its body: 408 and close; the backend is not to blame.
+        case clientTooSlow
+        /// The backend did not answer in time: 504 (and close when the request is unfinished).
+        case backendTimedOut(closeClient: Bool)
+        /// A response is partly out: only cutting the connection is left. `blameBackend` when the
+        /// backend, not a slow-reading client, held it up.
+        case cut(blameBackend: Bool)
+    }
+
+    enum FailureAction: Equatable {
+        case retry
+        case respond
+    }
+
+    let headerTimeout: TimeAmount
+    let idleTimeout: TimeAmount
+    let requestTimeout: TimeAmount
+    let retries: Int
+    private(set) var state: State
+    private(set) var quiescing = false
+
+    init(headerTimeout: TimeAmount, idleTimeout: TimeAmount, requestTimeout: TimeAmount, retries: Int, now: NIODeadline) {
+        self.headerTimeout = headerTimeout
+        self.idleTimeout = idleTimeout
+        self.requestTimeout = requestTimeout
+        self.retries = retries
+        self.state = .idle(since: now)
+    }
+
+    /// When the current phase's time runs out.
+    var deadline: NIODeadline? {
+        switch state {
+        case .idle(let since): return since + idleTimeout
+        case .readingHead(let first): return first + headerTimeout
+        case .exchange(let exchange): return exchange.deadline
+        case .tunnel, .closed: return nil
+        }
+    }
+
+    var exchange: Exchange? {
+        if case .exchange(let exchange) = state { exchange } else { nil }
+    }
+
+    private mutating func modifyExchange(_ body: (inout Exchange) -> Void) {
+        guard case .exchange(var exchange) = state else { return }
+        body(&exchange)
+        state = .exchange(exchange)
+    }
+
+    // MARK: Events from the client
+
+    mutating func headBytesArrived(now: NIODeadline) {
+        if case .idle = state { state = .readingHead(firstByteAt: now) }
+    }
+
+    mutating func requestHeadParsed(now: NIODeadline, idempotent: Bool, isUpgrade: Bool, bodyless: Bool, closeClient: Bool) {
+        state = .exchange(Exchange(deadline: now + requestTimeout, idempotent: idempotent, isUpgrade: isUpgrade,
+                                   requestComplete: bodyless, closeClient: closeClient || quiescing))
+    }
+
+    mutating func requestBodyForwarded() { modifyExchange { $0.bodyForwarded = true } }
+
+    mutating func requestCompleted() { modifyExchange { $0.requestComplete = true } }
+
+    /// Graceful shutdown: an idle connection closes now (true), a busy one after its response.
+    mutating func quiesce() -> Bool {
+        quiescing = true
+        switch state {
+        case .idle, .readingHead:
+            state = .closed
+            return true
+        case .exchange:
+            modifyExchange { $0.closeClient = true }
+            return false
+        case .tunnel, .closed:
+            return false
+        }
+    }
+
+    mutating func closeClientAfterResponse() { modifyExchange { $0.closeClient = true } }
+
+    // MARK: Events from the upstream side
+
+    mutating func attemptStarted() {
+        modifyExchange {
+            $0.attempts += 1
+            $0.upstream = .connecting
+        }
+    }
+
+    mutating func upstreamAttached(writable: Bool) { modifyExchange { $0.upstream = .attached(writable: writable) } }
+
+    mutating func upstreamWritabilityChanged(_ writable: Bool) {
+        modifyExchange { if case .attached = $0.upstream { $0.upstream = .attached(writable: writable) } }
+    }
+
+    /// An attempt failed before any response byte. Retry on another backend when nothing of the
+    /// request body reached one, the method is idempotent, it is not an upgrade, and retries remain.
+    mutating func attemptFailed() -> FailureAction {
+        guard let exchange else { return .respond }
+        modifyExchange { $0.upstream = .none }
+        let retryable = exchange.idempotent && !exchange.bodyForwarded && !exchange.isUpgrade
+            && exchange.attempts <= retries
+        return retryable ? .retry : .respond
+    }
+
+    mutating func responseStarted() { modifyExchange { $0.responseStarted = true } }
+
+    /// The response ended. Returns whether the upstream connection may go back to the pool and
+    /// whether the client connection must close: both only when the request was read to its end.
+    mutating func responseEnded(upstreamKeepAlive: Bool, now: NIODeadline) -> (reuseUpstream: Bool, closeClient: Bool) {
+        guard let exchange else { return (false, true) }
+        let closeClient = exchange.closeClient || !exchange.requestComplete || quiescing
+        state = closeClient ? .closed : .idle(since: now)
+        return (upstreamKeepAlive && exchange.requestComplete, closeClient)
+    }
+
+    /// Answered locally (no backend response). The same rule for the client connection.
+    mutating func answeredLocally(now: NIODeadline) -> Bool {
+        responseEnded(upstreamKeepAlive: false, now: now).closeClient
+    }
+
+    mutating func switchedToTunnel() { state = .tunnel }
+
+    mutating func closed() { state = .closed }
+
+    // MARK: Time
+
+    /// The connection's single timer fired: what it means depends on the phase, and on who is
+    /// holding things up when a request is in flight.
+    mutating func timerFired(now: NIODeadline, clientWritable: Bool) -> TimerAction {
+        guard let deadline else { return .nothing }
+        if deadline > now { return .rearm(deadline) }
+        switch state {
+        case .idle:
+            state = .closed
+            return .closeIdle
+        case .readingHead:
+            state = .closed
+            return .headTimedOut
+        case .exchange(let exchange):
+            // The handler answers (or cuts) and then reports `answeredLocally` or `closed`.
+            if exchange.responseStarted {
+                return .cut(blameBackend: clientWritable)
+            }
+            if !exchange.requestComplete, case .attached(writable: true) = exchange.upstream {
+                // Everything the client sent is with the backend, which is waiting for the rest.
+                return .clientTooSlow
+            }
+            return .backendTimedOut(closeClient: !exchange.requestComplete || exchange.closeClient)
+        case .tunnel, .closed:
+            return .nothing
+        }
+    }
+}

@@ -1,0 +1,29 @@
+import NIOCore
+import NIOPosix
+
+/// Opens new connections to a backend on a given event loop. The data plane dials sockets; tests
+/// inject one that hands out `EmbeddedChannel`s, so the whole exchange runs without sockets.
+protocol UpstreamConnector {
+    func connect(to backend: ProxyBackend, on eventLoop: EventLoop) -> EventLoopFuture<UpstreamHandler>
+}
+
+/// Dials a TCP connection on the client's own event loop (as swift-nio-examples' connect-proxy does).
+struct SocketUpstreamConnector: UpstreamConnector {
+    var connectTimeout: TimeAmount
+
+    func connect(to backend: ProxyBackend, on eventLoop: EventLoop) -> EventLoopFuture<UpstreamHandler> {
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler(backend: backend))
+                }
+            }
+            .connect(to: backend.socketAddress)
+            .flatMapThrowing { channel in
+                try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
+            }
+    }
+}
