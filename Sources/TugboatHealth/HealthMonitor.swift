@@ -66,6 +66,9 @@ public actor HealthMonitor: Service {
             case .failed(let reason):
                 action = machine.checkFailed(at: now, reason: reason)
                 logger.debug("health check failed", metadata: ["backend.address": "\(address)", "reason": "\(reason)"])
+            case .inconclusive(let reason):
+                logger.warning("health check skipped", metadata: ["backend.address": "\(address)", "reason": "\(reason)"])
+                continue
             }
             machines[address] = machine
             Counter(label: "tugboat_health_checks_total",

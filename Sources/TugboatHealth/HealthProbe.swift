@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOPosix
 import TugboatCore
@@ -7,6 +10,9 @@ public struct HealthProbe: Sendable {
     public enum Result: Sendable, Equatable {
         case passed
         case failed(String)
+        /// The check could not be made here (Tugboat is out of descriptors): says nothing about
+        /// the backend, so it must not count against it.
+        case inconclusive(String)
     }
 
     public let path: String?
@@ -44,7 +50,11 @@ public struct HealthProbe: Sendable {
         connect.whenComplete { result in
             switch result {
             case .failure(let error):
-                promise.succeed(.failed(ErrorText.short(error)))
+                if let errno = (error as? IOError)?.errnoCode, errno == EMFILE || errno == ENFILE {
+                    promise.succeed(.inconclusive("out of file descriptors (\(ErrorText.short(error)))"))
+                } else {
+                    promise.succeed(.failed(ErrorText.short(error)))
+                }
             case .success(let channel):
                 guard let request else {
                     promise.succeed(.passed)

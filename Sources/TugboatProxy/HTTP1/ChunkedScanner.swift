@@ -2,8 +2,8 @@
 /// ends (so the bytes can be relayed as they came) and, for clients that cannot take chunked
 /// (HTTP/1.0), where the data is. Chunk sizes are overflow-checked; extension and trailer sizes are
 /// bounded; a bare LF is tolerated as a line end, a bare CR is not.
-struct ChunkedScanner {
-    enum Failure: Error, Equatable { case invalidSize, sizeTooLarge, invalidLineEnd, extensionTooLong, trailerTooLarge, invalidTrailer }
+package struct ChunkedScanner {
+    package enum Failure: Error, Equatable { case invalidSize, sizeTooLarge, invalidLineEnd, extensionTooLong, trailerTooLarge, invalidTrailer }
 
     private enum State {
         case sizeStart
@@ -30,16 +30,16 @@ struct ChunkedScanner {
     let maxExtensionBytes: Int
     let maxTrailerBytes: Int
 
-    init(maxExtensionBytes: Int = 4096, maxTrailerBytes: Int = 64 * 1024) {
+    package init(maxExtensionBytes: Int = 4096, maxTrailerBytes: Int = 64 * 1024) {
         self.maxExtensionBytes = maxExtensionBytes
         self.maxTrailerBytes = maxTrailerBytes
     }
 
-    var isDone: Bool { if case .done = state { true } else { false } }
+    package var isDone: Bool { if case .done = state { true } else { false } }
 
     /// Consumes body bytes from the start of `bytes`, calling `data` with the ranges holding chunk
     /// data. Returns how many bytes belong to the body (all of them unless it ended inside).
-    mutating func scan(_ bytes: UnsafeRawBufferPointer, data: (Range<Int>) -> Void = { _ in }) throws(Failure) -> Int {
+    package mutating func scan(_ bytes: UnsafeRawBufferPointer, data: (Range<Int>) -> Void = { _ in }) throws(Failure) -> Int {
         var index = 0
         let count = bytes.count
         while index < count {

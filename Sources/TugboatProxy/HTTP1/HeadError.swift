@@ -1,6 +1,6 @@
 /// Why a message head was refused. Requests get the status below and the connection closes;
 /// a bad response head becomes a 502 and the upstream connection is closed, never reused.
-struct HeadError: Error, Equatable, CustomStringConvertible {
+package struct HeadError: Error, Equatable, CustomStringConvertible {
     enum Kind: Equatable {
         case malformed
         case headTooLarge
@@ -11,7 +11,7 @@ struct HeadError: Error, Equatable, CustomStringConvertible {
     }
 
     var kind: Kind
-    var reason: String
+    package var reason: String
 
     static func malformed(_ reason: String) -> HeadError { HeadError(kind: .malformed, reason: reason) }
 
@@ -27,11 +27,11 @@ struct HeadError: Error, Equatable, CustomStringConvertible {
         }
     }
 
-    var description: String { reason }
+    package var description: String { reason }
 }
 
 /// Limits on what a head may be (the defaults are HAProxy's and nginx's order of magnitude).
-struct HeadLimits: Sendable {
+package struct HeadLimits: Sendable {
     var maxHeadBytes = 64 * 1024
     var maxTargetBytes = 8 * 1024
     var maxHeaderCount = 128

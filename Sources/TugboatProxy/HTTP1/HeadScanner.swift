@@ -3,25 +3,25 @@ import Glibc
 #endif
 
 /// One header line of a parsed head, as offsets into the head's bytes (nothing copied).
-struct HeaderField {
-    var lineStart: Int32
+package struct HeaderField {
+    package var lineStart: Int32
     /// The colon.
-    var nameEnd: Int32
+    package var nameEnd: Int32
     /// The value without its surrounding whitespace.
-    var valueStart: Int32
-    var valueEnd: Int32
+    package var valueStart: Int32
+    package var valueEnd: Int32
     /// Just past the line's LF.
-    var lineEnd: Int32
+    package var lineEnd: Int32
     var kind: HeaderKind
 }
 
 /// The syntax shared by request and response heads (RFC 9112 §2, §5), strict where smuggling
 /// lives: no obs-fold, no whitespace before the colon, no bare CR, no NUL or other control bytes
 /// in values; a bare LF is tolerated only as a line end.
-enum HeadScanner {
+package enum HeadScanner {
     /// Length of the head (through its empty line) at the start of `bytes`, or nil while incomplete.
     /// `from` is where the previous call stopped, so a trickled head is scanned once overall.
-    static func headLength(_ bytes: UnsafeRawBufferPointer, from: Int) -> Int? {
+    package static func headLength(_ bytes: UnsafeRawBufferPointer, from: Int) -> Int? {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return nil }
         var index = max(0, from - 3)
         while index < bytes.count {
@@ -88,23 +88,22 @@ enum HeadScanner {
                            valueEnd: Int32(valueEnd), lineEnd: Int32(next), kind: kind)
     }
 
-    /// RFC 9110 tchar.
+    /// RFC 9110 tchar, as two 64-bit masks (no table, no lazy global on the hot path).
     @inline(__always)
-    static func isTokenByte(_ byte: UInt8) -> Bool { tokenTable[Int(byte)] }
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        if byte < 64 { return (tokenMaskLow >> UInt64(byte)) & 1 == 1 }
+        if byte < 128 { return (tokenMaskHigh >> UInt64(byte - 64)) & 1 == 1 }
+        return false
+    }
 
     /// field-vchar / SP / HTAB (obs-text allowed).
     @inline(__always)
     static func isValueByte(_ byte: UInt8) -> Bool { byte >= 0x20 ? byte != 0x7F : byte == 0x09 }
 
-    private static let tokenTable: [Bool] = (0..<256).map { value in
-        let byte = UInt8(value)
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"):
-            return true
-        default:
-            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
-        }
-    }
+    /// Bytes 0-63 that are tchar: ! # $ % & ' * + - . 0-9.
+    static let tokenMaskLow: UInt64 = 0x03FF_6CFA_0000_0000
+    /// Bytes 64-127 that are tchar: A-Z ^ _ ` a-z | ~.
+    static let tokenMaskHigh: UInt64 = 0x57FF_FFFF_C7FF_FFFE
 
     /// Calls `body` with each comma-separated element of a list value, trimmed, skipping empty ones.
     @inline(__always)

@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// How a message's body is delimited, decided by the proxy alone (RFC 9112 §6.3).
-enum BodyFraming: Equatable {
+package enum BodyFraming: Equatable {
     case none
     case length(Int)
     case chunked
@@ -40,25 +40,25 @@ enum RequestMethod: Equatable {
 }
 
 /// A parsed request head: offsets into its bytes, and what the proxy decided about it.
-struct RequestHead {
+package struct RequestHead {
     var method: RequestMethod = .other
-    var methodEnd = 0
-    var targetStart = 0
-    var targetEnd = 0
+    package var methodEnd = 0
+    package var targetStart = 0
+    package var targetEnd = 0
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
-    var minorVersion = 1
-    var requestLineEnd = 0
-    var headers: [HeaderField] = []
-    var framing: BodyFraming = .none
-    var keepAlive = true
-    var isUpgrade = false
+    package var minorVersion = 1
+    package var requestLineEnd = 0
+    package var headers: [HeaderField] = []
+    package var framing: BodyFraming = .none
+    package var keepAlive = true
+    package var isUpgrade = false
     var hostIndex: Int?
     var expectsContinue = false
     /// Names listed in `Connection` besides close/keep-alive/upgrade (rare): headers to drop too.
     var connectionNamed: [Range<Int>] = []
 
     /// Parses and judges the head in `bytes` (exactly the head, through its empty line).
-    static func parse(_ bytes: UnsafeRawBufferPointer, limits: HeadLimits = HeadLimits()) throws(HeadError) -> RequestHead {
+    package static func parse(_ bytes: UnsafeRawBufferPointer, limits: HeadLimits = HeadLimits()) throws(HeadError) -> RequestHead {
         var head = RequestHead()
         head.headers.reserveCapacity(16)
         try head.parseRequestLine(bytes, limits: limits)

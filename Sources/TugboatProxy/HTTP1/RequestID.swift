@@ -51,14 +51,19 @@ enum RequestIDSource {
 }
 
 extension ByteBuffer {
+    /// Lowercase hex without leading zeros, in one write.
     @inline(__always)
     mutating func writeHex(_ value: UInt64) {
         let digits = value == 0 ? 1 : (67 - value.leadingZeroBitCount) / 4
-        var shift = (digits - 1) * 4
-        while shift >= 0 {
-            let nibble = UInt8(truncatingIfNeeded: (value >> UInt64(shift)) & 0xF)
-            writeInteger(nibble < 10 ? 0x30 + nibble : 0x57 + nibble)
-            shift -= 4
+        var text: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &text) { raw in
+            var rest = value
+            for index in stride(from: digits - 1, through: 0, by: -1) {
+                let nibble = UInt8(truncatingIfNeeded: rest & 0xF)
+                raw[index] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble
+                rest >>= 4
+            }
+            writeBytes(UnsafeRawBufferPointer(rebasing: raw[0..<digits]))
         }
     }
 }

@@ -10,6 +10,7 @@ extension ProxyHandler: UpstreamDelegate {
             upstreamBytes.writeBuffer(&bytes)
         }
         processUpstreamBytes()
+        if upstreamBytes.readableBytes == 0 { upstreamBytes = ByteBuffer() }
     }
 
     private func processUpstreamBytes() {

@@ -83,6 +83,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         inClientRead = true
         processClientBytes()
         inClientRead = false
+        // Let go of a consumed read buffer (an idle connection keeps no memory of its last read).
+        if clientBytes.readableBytes == 0 { clientBytes = ByteBuffer() }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

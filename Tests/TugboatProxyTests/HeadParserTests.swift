@@ -1,0 +1,188 @@
+import NIOCore
+import Testing
+@testable import TugboatProxy
+
+/// The request and response head parsers and the chunked scanner: pure, on bytes.
+@Suite("HTTP/1 heads and chunked bodies, from bytes")
+struct HeadParserTests {
+    func parseRequest(_ text: String) throws(HeadError) -> RequestHead {
+        let bytes = Array(text.utf8)
+        let result: Result<RequestHead, HeadError> = bytes.withUnsafeBytes { raw in
+            guard let length = HeadScanner.headLength(raw, from: 0) else { return .failure(.malformed("incomplete")) }
+            do throws(HeadError) {
+                return .success(try RequestHead.parse(UnsafeRawBufferPointer(rebasing: raw[0..<length])))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    func requestError(_ text: String) -> HeadError? {
+        do {
+            _ = try parseRequest(text)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    func parseResponse(_ text: String, method: RequestMethod = .get) throws(HeadError) -> ResponseHead {
+        let bytes = Array(text.utf8)
+        let result: Result<ResponseHead, HeadError> = bytes.withUnsafeBytes { raw in
+            guard let length = HeadScanner.headLength(raw, from: 0) else { return .failure(.malformed("incomplete")) }
+            do throws(HeadError) {
+                return .success(try ResponseHead.parse(UnsafeRawBufferPointer(rebasing: raw[0..<length]), requestMethod: method))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    @Test("the end of a head is found across reads, with CRLF or bare LF line ends")
+    func headEnd() {
+        let text = Array("GET / HTTP/1.1\r\nHost: x\r\n\r\nBODY".utf8)
+        text.withUnsafeBytes { raw in
+            #expect(HeadScanner.headLength(raw, from: 0) == text.count - 4)
+            #expect(HeadScanner.headLength(UnsafeRawBufferPointer(rebasing: raw[0..<20]), from: 0) == nil)
+            #expect(HeadScanner.headLength(raw, from: 20) == text.count - 4)  // resumes where it stopped
+        }
+        Array("GET / HTTP/1.1\nHost: x\n\n".utf8).withUnsafeBytes { raw in
+            #expect(HeadScanner.headLength(raw, from: 0) == raw.count)
+        }
+    }
+
+    @Test("a request head: method, target, version, fields as offsets, framing, keep-alive, upgrade")
+    func request() throws {
+        let text = "POST /a?b HTTP/1.1\r\nHost: example.com\r\nContent-Length:  12 \r\nConnection: keep-alive, X-Hop\r\n\r\n"
+        let head = try parseRequest(text)
+        let bytes = Array(text.utf8)
+        #expect(head.method == .post)
+        #expect(String(decoding: bytes[head.targetStart..<head.targetEnd], as: UTF8.self) == "/a?b")
+        #expect(head.minorVersion == 1)
+        #expect(head.framing == .length(12))
+        #expect(head.keepAlive)
+        #expect(head.headers.count == 3)
+        let length = head.headers[1]
+        #expect(String(decoding: bytes[Int(length.valueStart)..<Int(length.valueEnd)], as: UTF8.self) == "12")
+        #expect(head.headers.map(\.kind) == [.host, .contentLength, .connection])
+        #expect(head.connectionNamed.count == 1)
+
+        let upgrade = try parseRequest("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+        #expect(upgrade.isUpgrade)
+        let old = try parseRequest("GET / HTTP/1.0\r\n\r\n")
+        #expect(old.minorVersion == 0)
+        #expect(!old.keepAlive)
+        #expect(try parseRequest("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").keepAlive)
+        #expect(!(try parseRequest("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").keepAlive))
+    }
+
+    @Test("Transfer-Encoding: only a single final chunked, any case; other codings 501")
+    func transferEncoding() throws {
+        #expect(try parseRequest("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n").framing == .chunked)
+        #expect(try parseRequest("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked , \r\n\r\n").framing == .chunked)
+        #expect(requestError("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")?.status == 501)
+        #expect(requestError("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n")?.status == 501)
+        #expect(requestError("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n")?.status == 400)
+        #expect(requestError("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n")?.status == 400)
+        #expect(requestError("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n")?.status == 400)
+        #expect(requestError("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n")?.status == 400)
+    }
+
+    @Test("smuggling shapes and malformed heads are refused with the right status", arguments: [
+        ("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x10\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 1\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n", 400),
+        ("TRACE / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n", 400),
+        ("CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+        ("GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\u{0}b\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nX-A: 1\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n", 400),
+        ("GET  / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET / HTTP/1.1 \r\nHost: x\r\n\r\n", 400),
+        ("GET / http/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+        ("GET /\(String(repeating: "a", count: 8200)) HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        ("GET /\u{7F} HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ])
+    func refused(request: String, status: Int) {
+        #expect(requestError(request)?.status == status, "\(request.prefix(60))")
+    }
+
+    @Test("bare LF line ends are accepted; leading whitespace in a value is trimmed")
+    func lenientWhereSafe() throws {
+        let head = try parseRequest("GET / HTTP/1.1\nHost:\tx \nX-A:   v\n\n")
+        #expect(head.headers.count == 2)
+        #expect(head.headers[0].valueEnd - head.headers[0].valueStart == 1)
+    }
+
+    @Test("response framing: CL, chunked, none for HEAD/1xx/204/304, until close; CL+TE is an error")
+    func response() throws {
+        #expect(try parseResponse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n").framing == .length(5))
+        #expect(try parseResponse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").framing == .chunked)
+        #expect(try parseResponse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", method: .head).framing == .none)
+        #expect(try parseResponse("HTTP/1.1 204 No Content\r\n\r\n").framing == .none)
+        #expect(try parseResponse("HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n").framing == .none)
+        #expect(try parseResponse("HTTP/1.1 100 Continue\r\n\r\n").isInformational)
+        let untilClose = try parseResponse("HTTP/1.0 200 OK\r\n\r\n")
+        #expect(untilClose.framing == .untilClose)
+        #expect(!untilClose.keepAlive)
+        #expect(try parseResponse("HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n").status == 200)
+        #expect(!(try parseResponse("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").keepAlive))
+        for bad in ["HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+                    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+                    "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/2 200\r\n\r\n", "HTTP/1.1 099 x\r\n\r\n"] {
+            #expect(throws: HeadError.self, "\(bad)") { try parseResponse(bad) }
+        }
+    }
+
+    func scan(_ text: String, splitAt split: Int? = nil) throws -> (consumed: Int, done: Bool, data: String) {
+        var scanner = ChunkedScanner()
+        let bytes = Array(text.utf8)
+        var data: [UInt8] = []
+        var consumed = 0
+        let cuts = split.map { [0, $0, bytes.count] } ?? [0, bytes.count]
+        for (from, to) in zip(cuts, cuts.dropFirst()) where !scanner.isDone {
+            let piece = Array(bytes[from..<to])
+            let used = try piece.withUnsafeBytes { raw in
+                try scanner.scan(raw) { range in data.append(contentsOf: piece[range]) }
+            }
+            consumed += used
+        }
+        return (consumed, scanner.isDone, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test("chunked: data and end found across any split; extensions and trailers; the rest left")
+    func chunked() throws {
+        let body = "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"
+        for split in 0...body.utf8.count {
+            let result = try scan(body + "NEXT", splitAt: split)
+            #expect(result.consumed == body.utf8.count, "split \(split)")
+            #expect(result.done)
+            #expect(result.data == "hello world")
+        }
+        #expect(try scan("a\nabcdefghij\n0\n\n").done)  // bare LF line ends
+        #expect(!(try scan("5\r\nhel").done))
+    }
+
+    @Test("chunked: bad sizes, overflow, bad line ends, oversized extensions and trailers are errors", arguments: [
+        "g\r\n", "\r\n", "-1\r\n", "5\r\nhelloXX", "5\rhello", "1 2\r\n",
+        "10000000000000000\r\n", "00000000000000001\r\n",
+        "1;\(String(repeating: "e", count: 5000))\r\n",
+        "0\r\n\(String(repeating: "X-T: \(String(repeating: "v", count: 100))\r\n", count: 700))\r\n",
+        "0\r\n folded\r\n\r\n",
+    ])
+    func chunkedErrors(body: String) {
+        #expect(throws: ChunkedScanner.Failure.self) { try scan(body) }
+    }
+}
