@@ -10,6 +10,12 @@ final class LoopContext {
     var balancer: Balancer
     var meter = TrafficMeter()
     var requestIDs = RequestIDGenerator()
+    /// Scratch space shared by every connection on this loop (they run one at a time): header
+    /// fields of the head being parsed, and the buffer the next forwarded head is written into.
+    /// Once NIO has written a head, the buffer is ours alone again and is reused without a copy;
+    /// a head still queued makes the next take allocate a fresh one (copy on write).
+    var headerFields: [HeaderField] = []
+    var headBuffer = ByteBuffer()
     /// Opens upstream connections (sockets; tests inject their own).
     let connector: UpstreamConnector
     /// Indexed by backend slot.
@@ -31,6 +37,19 @@ final class LoopContext {
         self.balancer = Balancer(algorithm: configuration.balance == .leastRequest ? .leastRequest : .roundRobin)
         self.onPassiveFailure = onPassiveFailure
         self.onDemandWhileEmpty = onDemandWhileEmpty
+    }
+
+    /// The loop's head buffer, emptied, with room for `capacity` bytes. Give it back with
+    /// ``returnHeadBuffer(_:)`` once written.
+    func takeHeadBuffer(capacity: Int) -> ByteBuffer {
+        var buffer = headBuffer
+        headBuffer = ByteBuffer()
+        buffer.clear(minimumCapacity: capacity)
+        return buffer
+    }
+
+    func returnHeadBuffer(_ buffer: ByteBuffer) {
+        if buffer.capacity <= 64 * 1024 + 512 { headBuffer = buffer }
     }
 
     /// Parks a request until a backend is ready; false when the waiting room is full.

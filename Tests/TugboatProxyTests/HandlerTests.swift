@@ -151,6 +151,11 @@ struct HandlerTests {
         let text = try rig.received()
         #expect(text.hasPrefix("HTTP/1.1 504 Gateway Timeout\r\n"))
         #expect(text.contains("connecting timed out"))
+        // The body came with the head: it is dropped and the connection serves the next request.
+        #expect(!text.contains("connection: close"))
+        #expect(rig.client.isActive)
+        try rig.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try rig.upstreamReceived(0).hasPrefix("GET / HTTP/1.1\r\n"))
     }
 
     @Test("a client that stops sending its body gets 408 and is closed; the backend is not blamed")

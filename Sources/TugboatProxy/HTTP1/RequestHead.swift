@@ -58,13 +58,23 @@ package struct RequestHead {
     var connectionNamed: [Range<Int>] = []
 
     /// Parses and judges the head in `bytes` (exactly the head, through its empty line).
-    package static func parse(_ bytes: UnsafeRawBufferPointer, limits: HeadLimits = HeadLimits()) throws(HeadError) -> RequestHead {
+    /// `storage` is an array to reuse for the fields (its elements are discarded; it is left
+    /// empty), so a parse allocates nothing once the array has grown; take it back from `headers`.
+    package static func parse(_ bytes: UnsafeRawBufferPointer, limits: HeadLimits = HeadLimits(),
+                              reusing storage: inout [HeaderField]) throws(HeadError) -> RequestHead {
         var head = RequestHead()
+        swap(&head.headers, &storage)
+        head.headers.removeAll(keepingCapacity: true)
         head.headers.reserveCapacity(16)
         try head.parseRequestLine(bytes, limits: limits)
         try HeadScanner.headers(bytes, from: head.requestLineEnd, limits: limits, into: &head.headers)
         try head.interpretHeaders(bytes)
         return head
+    }
+
+    package static func parse(_ bytes: UnsafeRawBufferPointer, limits: HeadLimits = HeadLimits()) throws(HeadError) -> RequestHead {
+        var storage: [HeaderField] = []
+        return try parse(bytes, limits: limits, reusing: &storage)
     }
 
     private mutating func parseRequestLine(_ bytes: UnsafeRawBufferPointer, limits: HeadLimits) throws(HeadError) {

@@ -16,13 +16,21 @@ struct ResponseHead {
 
     /// `requestMethod` matters: the answer to HEAD has no body whatever its headers say.
     static func parse(_ bytes: UnsafeRawBufferPointer, requestMethod: RequestMethod,
-                      limits: HeadLimits = HeadLimits()) throws(HeadError) -> ResponseHead {
+                      limits: HeadLimits = HeadLimits(), reusing storage: inout [HeaderField]) throws(HeadError) -> ResponseHead {
         var head = ResponseHead()
-        head.headers.reserveCapacity(12)
+        swap(&head.headers, &storage)
+        head.headers.removeAll(keepingCapacity: true)
+        head.headers.reserveCapacity(16)
         try head.parseStatusLine(bytes)
         try HeadScanner.headers(bytes, from: head.statusLineEnd, limits: limits, into: &head.headers)
         try head.interpretHeaders(bytes, requestMethod: requestMethod)
         return head
+    }
+
+    static func parse(_ bytes: UnsafeRawBufferPointer, requestMethod: RequestMethod,
+                      limits: HeadLimits = HeadLimits()) throws(HeadError) -> ResponseHead {
+        var storage: [HeaderField] = []
+        return try parse(bytes, requestMethod: requestMethod, limits: limits, reusing: &storage)
     }
 
     private mutating func parseStatusLine(_ bytes: UnsafeRawBufferPointer) throws(HeadError) {

@@ -25,15 +25,18 @@ extension ProxyHandler: UpstreamDelegate {
                 return
             }
             let headBytes = upstreamBytes.readSlice(length: length)!
+            var storage: [HeaderField] = []
+            swap(&storage, &loop.headerFields)
             let head: ResponseHead
             do {
                 head = try headBytes.withUnsafeReadableBytes { bytes throws(HeadError) in
-                    try ResponseHead.parse(bytes, requestMethod: request.method, limits: limits)
+                    try ResponseHead.parse(bytes, requestMethod: request.method, limits: limits, reusing: &storage)
                 }
             } catch {
                 upstreamProtocolError(error.reason)
                 return
             }
+            defer { loop.headerFields = head.headers }
             if head.status == 101 {
                 guard exchange.isUpgrade else {
                     upstreamProtocolError("101 Switching Protocols to a request that did not ask to upgrade")
@@ -73,12 +76,13 @@ extension ProxyHandler: UpstreamDelegate {
 
     private func writeResponseHead(_ head: ResponseHead, headBytes: ByteBuffer, close: Bool) {
         guard let context else { return }
-        var out = context.channel.allocator.buffer(capacity: headBytes.readableBytes + 128)
+        var out = loop.takeHeadBuffer(capacity: headBytes.readableBytes + 128)
         headBytes.withUnsafeReadableBytes { bytes in
             ForwardedHeads.response(head, bytes: bytes, clientMinorVersion: request.clientMinorVersion, closeClient: close,
                                     dechunk: request.dechunk, requestID: request.requestID, into: &out)
         }
         context.write(wrapOutboundOut(out), promise: nil)
+        loop.returnHeadBuffer(out)
     }
 
     private func relayResponseBody(context: ChannelHandlerContext) {

@@ -94,12 +94,28 @@ extension ProxyHandler {
             upstream.close()
         }
         request.endAttempt()
-        if forceClose { machine.closeClientAfterResponse() }
+        if forceClose {
+            machine.closeClientAfterResponse()
+        } else {
+            discardBufferedRequestBody()
+        }
         let close = machine.answeredLocally(now: loop.eventLoop.now)
         writeLocalResponse(status: status, message, close: close, requestID: request.requestID)
         loop.meter.record(slot: request.meteredBackend?.slot, status: status,
                           micros: UInt64(max(0, (loop.eventLoop.now - request.startedAt).nanoseconds / 1000)))
         if !close { becomeIdle() }
+    }
+
+    /// When the rest of an unanswered request's body has already been read (it came with the
+    /// head), drop it so the connection can serve the next request. Nothing more is read for it.
+    private func discardBufferedRequestBody() {
+        guard let exchange = machine.exchange, !exchange.requestComplete, !exchange.bodyForwarded else { return }
+        do {
+            while try request.requestBody.take(from: &clientBytes) != nil {}
+        } catch {
+            return
+        }
+        if request.requestBody.isComplete { machine.requestCompleted() }
     }
 
     /// A request that cannot be served (malformed, too large, not allowed): answer and close.

@@ -219,14 +219,19 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         scannedHeadBytes = 0
         let headBytes = clientBytes.readSlice(length: length)!
+        var storage: [HeaderField] = []
+        swap(&storage, &loop.headerFields)
         let head: RequestHead
         do {
-            head = try headBytes.withUnsafeReadableBytes { bytes throws(HeadError) in try RequestHead.parse(bytes, limits: limits) }
+            head = try headBytes.withUnsafeReadableBytes { bytes throws(HeadError) in
+                try RequestHead.parse(bytes, limits: limits, reusing: &storage)
+            }
         } catch {
             rejectClient(status: error.status, "tugboat: \(error.reason)\n")
             return false
         }
         startExchange(head, headBytes: headBytes)
+        loop.headerFields = head.headers
         return true
     }
 
@@ -249,11 +254,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         request.clientMinorVersion = head.minorVersion
         request.requestBody = BodyCursor(head.framing)
         forwarding.generatedID = loop.requestIDs.next()
-        var out = context!.channel.allocator.buffer(capacity: headBytes.readableBytes + 256)
+        var out = loop.takeHeadBuffer(capacity: headBytes.readableBytes + 256)
         let clientID = headBytes.withUnsafeReadableBytes { bytes in
             ForwardedHeads.request(head, bytes: bytes, context: forwarding, into: &out)
         }
         request.forwardedHead = out
+        loop.returnHeadBuffer(out)
         if let clientID {
             request.requestID = .client(headBytes.getSlice(at: headBytes.readerIndex + clientID.lowerBound, length: clientID.count)!)
         } else {

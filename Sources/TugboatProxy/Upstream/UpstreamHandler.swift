@@ -21,8 +21,8 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private(set) var context: ChannelHandlerContext?
     /// The exchange using the connection; nil while idle in the pool.
     weak var delegate: UpstreamDelegate?
-    /// Called once when the connection closes (the pool forgets it).
-    var onClose: ((UpstreamHandler) -> Void)?
+    /// The pool it belongs to (told when the connection closes while idle there).
+    weak var pool: UpstreamPool?
     /// When it was put back in the pool (for the idle sweep).
     var idleSince: NIODeadline = .now()
     private(set) var isOpen = true
@@ -68,8 +68,8 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         isOpen = false
         let delegate = self.delegate
         self.delegate = nil
-        onClose?(self)
-        onClose = nil
+        pool?.forget(self)
+        pool = nil
         delegate?.upstreamClosed(error: lastError)
         context.fireChannelInactive()
     }

@@ -27,7 +27,15 @@ final class UpstreamPool {
 
     /// Dials a new connection on this event loop.
     func connect() -> EventLoopFuture<UpstreamHandler> {
-        connector.connect(to: backend, on: eventLoop)
+        connector.connect(to: backend, on: eventLoop).assumeIsolated().map { connection in
+            connection.pool = self
+            return connection
+        }.nonisolated()
+    }
+
+    /// A connection closed: if it was idle here, it is no longer.
+    func forget(_ connection: UpstreamHandler) {
+        if let index = idle.lastIndex(where: { $0 === connection }) { idle.remove(at: index) }
     }
 
     /// Puts a finished, reusable connection back; closes it when the pool is full.
@@ -39,10 +47,7 @@ final class UpstreamPool {
             connection.close()
             return
         }
-        connection.idleSince = .now()
-        connection.onClose = { [weak self] closed in
-            self?.idle.removeAll { $0 === closed }
-        }
+        connection.idleSince = eventLoop.now
         idle.append(connection)
     }
 
