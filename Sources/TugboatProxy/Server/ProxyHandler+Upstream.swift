@@ -58,11 +58,10 @@ extension ProxyHandler {
         machine.upstreamAttached(writable: connection.isWritable)
         connection.write(request.forwardedHead)
         upstreamNeedsFlush = true
-        if !machine.exchange!.requestComplete { processClientBytes() }
+        let bodyToCome = machine.exchange?.requestComplete == false
+        if bodyToCome { processClientBytes() }
         if !inClientRead { flushUpstreamIfNeeded() }
-        if connection.isWritable && !(machine.exchange?.requestComplete ?? true) {
-            resumeClientReads()
-        }
+        if connection.isWritable && machine.exchange?.requestComplete == false { resumeClientReads() }
     }
 
     private static func connectFailure(_ error: Error) -> (status: Int, cause: String) {
@@ -74,13 +73,14 @@ extension ProxyHandler {
     func attemptFailed(backend: ProxyBackend, cause: (status: Int, cause: String)) {
         request.endAttempt()
         loop.recordFailure(backend)
-        request.lastFailure = RequestContext.Failure(status: cause.status, message: "tugboat: backend \(backend.address) \(cause.cause)\n")
+        let failure = RequestContext.Failure(status: cause.status, message: "tugboat: backend \(backend.address) \(cause.cause)\n")
+        request.lastFailure = failure
         switch machine.attemptFailed() {
         case .retry:
             // Nothing of the body reached a backend: send the request again, to another one.
             chooseUpstream()
         case .respond:
-            respondLocally(status: cause.status, request.lastFailure!.message)
+            respondLocally(status: failure.status, failure.message)
         }
     }
 

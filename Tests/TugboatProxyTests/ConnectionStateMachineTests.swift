@@ -1,0 +1,120 @@
+import NIOCore
+import Testing
+@testable import TugboatProxy
+
+/// The connection's decisions, with an injected clock and no I/O.
+@Suite("ProxyConnectionStateMachine")
+struct ConnectionStateMachineTests {
+    let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+
+    func machine(retries: Int = 2) -> ProxyConnectionStateMachine {
+        ProxyConnectionStateMachine(headerTimeout: .seconds(10), idleTimeout: .seconds(75), requestTimeout: .seconds(60),
+                                    retries: retries, now: start)
+    }
+
+    @Test("idle, then a partial head: the header deadline replaces the idle one; idle expiry closes silently")
+    func deadlines() {
+        var m = machine()
+        #expect(m.deadline == start + .seconds(75))
+        m.headBytesArrived(now: start + .seconds(5))
+        #expect(m.deadline == start + .seconds(15))
+        #expect(m.timerFired(now: start + .seconds(14), clientWritable: true) == .rearm(start + .seconds(15)))
+        #expect(m.timerFired(now: start + .seconds(15), clientWritable: true) == .headTimedOut)
+        #expect(m.state == .closed)
+
+        var idle = machine()
+        #expect(idle.timerFired(now: start + .seconds(75), clientWritable: true) == .closeIdle)
+    }
+
+    @Test("a request timeout is the client's fault while the backend waits for the body, else the backend's")
+    func whoseFault() {
+        var slowClient = machine()
+        slowClient.requestHeadParsed(now: start, idempotent: false, isUpgrade: false, bodyless: false, closeClient: false)
+        slowClient.attemptStarted()
+        slowClient.upstreamAttached(writable: true)
+        slowClient.requestBodyForwarded()
+        #expect(slowClient.timerFired(now: start + .seconds(60), clientWritable: true) == .clientTooSlow)
+
+        var stuckBackend = machine()
+        stuckBackend.requestHeadParsed(now: start, idempotent: false, isUpgrade: false, bodyless: false, closeClient: false)
+        stuckBackend.attemptStarted()
+        stuckBackend.upstreamAttached(writable: false)  // the backend stopped reading the body
+        #expect(stuckBackend.timerFired(now: start + .seconds(60), clientWritable: true) == .backendTimedOut(closeClient: true))
+
+        var slowAnswer = machine()
+        slowAnswer.requestHeadParsed(now: start, idempotent: true, isUpgrade: false, bodyless: true, closeClient: false)
+        slowAnswer.attemptStarted()
+        slowAnswer.upstreamAttached(writable: true)
+        #expect(slowAnswer.timerFired(now: start + .seconds(60), clientWritable: true) == .backendTimedOut(closeClient: false))
+
+        var midResponse = machine()
+        midResponse.requestHeadParsed(now: start, idempotent: true, isUpgrade: false, bodyless: true, closeClient: false)
+        midResponse.attemptStarted()
+        midResponse.upstreamAttached(writable: true)
+        midResponse.responseStarted()
+        #expect(midResponse.timerFired(now: start + .seconds(60), clientWritable: false) == .cut(blameBackend: false))
+    }
+
+    @Test("retries: idempotent, nothing of the body sent, not an upgrade, attempts left")
+    func retries() {
+        var get = machine(retries: 1)
+        get.requestHeadParsed(now: start, idempotent: true, isUpgrade: false, bodyless: true, closeClient: false)
+        get.attemptStarted()
+        let outcome1 = get.attemptFailed()
+        #expect(outcome1 == .retry)
+        get.attemptStarted()
+        #expect(get.attemptFailed() == .respond)  // retries used up
+
+        var put = machine()
+        put.requestHeadParsed(now: start, idempotent: true, isUpgrade: false, bodyless: false, closeClient: false)
+        put.attemptStarted()
+        put.upstreamAttached(writable: true)
+        put.requestBodyForwarded()
+        let outcome2 = put.attemptFailed()
+        #expect(outcome2 == .respond)
+
+        var post = machine()
+        post.requestHeadParsed(now: start, idempotent: false, isUpgrade: false, bodyless: true, closeClient: false)
+        post.attemptStarted()
+        let outcome3 = post.attemptFailed()
+        #expect(outcome3 == .respond)
+
+        var upgrade = machine()
+        upgrade.requestHeadParsed(now: start, idempotent: true, isUpgrade: true, bodyless: true, closeClient: false)
+        upgrade.attemptStarted()
+        let outcome4 = upgrade.attemptFailed()
+        #expect(outcome4 == .respond)
+    }
+
+    @Test("connections are reused only when the request was read to its end")
+    func reuse() {
+        var complete = machine()
+        complete.requestHeadParsed(now: start, idempotent: true, isUpgrade: false, bodyless: true, closeClient: false)
+        let done = complete.responseEnded(upstreamKeepAlive: true, now: start + .seconds(1))
+        #expect(done.reuseUpstream && !done.closeClient)
+        #expect(complete.state == .idle(since: start + .seconds(1)))
+
+        var early = machine()
+        early.requestHeadParsed(now: start, idempotent: false, isUpgrade: false, bodyless: false, closeClient: false)
+        let cut = early.responseEnded(upstreamKeepAlive: true, now: start)
+        #expect(!cut.reuseUpstream && cut.closeClient)
+
+        var closing = machine()
+        closing.requestHeadParsed(now: start, idempotent: true, isUpgrade: false, bodyless: true, closeClient: true)
+        let closed = closing.responseEnded(upstreamKeepAlive: true, now: start)
+        #expect(closed.closeClient)
+    }
+
+    @Test("graceful shutdown: idle closes now, a busy connection after its response")
+    func quiesce() {
+        var idle = machine()
+        let closedNow = idle.quiesce()
+        #expect(closedNow)
+        var busy = machine()
+        busy.requestHeadParsed(now: start, idempotent: true, isUpgrade: false, bodyless: true, closeClient: false)
+        let busyClosedNow = busy.quiesce()
+        #expect(!busyClosedNow)
+        let ended = busy.responseEnded(upstreamKeepAlive: true, now: start)
+        #expect(ended.closeClient)
+    }
+}
