@@ -39,6 +39,10 @@ public final class ProxyServer: Service, Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            // NIO keeps each connection's last receive buffer for its next read: start small (a
+            // request head fits; the allocator grows for bodies), so 10,000 idle keep-alive
+            // connections do not hold 2 KiB each.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     guard dataPlane.connections.admit(max: configuration.maxConnections) else {
