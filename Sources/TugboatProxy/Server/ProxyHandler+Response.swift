@@ -2,6 +2,9 @@ import NIOCore
 
 // Phase 4: relay the response (its head re-written, its body as slices), with backpressure both ways.
 extension ProxyHandler: UpstreamDelegate {
+    /// Body bytes up to this size that arrive with a head are copied behind it (one write).
+    static let coalesceLimit = 8 * 1024
+
     func upstreamReceived(_ bytes: ByteBuffer) {
         if upstreamBytes.readableBytes == 0 {
             upstreamBytes = bytes
@@ -55,6 +58,14 @@ extension ProxyHandler: UpstreamDelegate {
         relayResponseBody(context: context)
     }
 
+    /// Sends the pending response head, if any, with whatever body bytes were gathered into it.
+    private func writePendingHead(context: ChannelHandlerContext) {
+        guard let head = pendingResponseHead else { return }
+        pendingResponseHead = nil
+        context.write(wrapOutboundOut(head), promise: nil)
+        loop.returnHeadBuffer(head)
+    }
+
     private func acceptResponseHead(_ head: ResponseHead, headBytes: ByteBuffer) {
         machine.responseStarted()
         request.responseHeadDone = true
@@ -71,33 +82,48 @@ extension ProxyHandler: UpstreamDelegate {
         }
         request.responseBody = BodyCursor(head.framing)
         request.forwardedHead = ByteBuffer()  // no retry from here on
-        writeResponseHead(head, headBytes: headBytes, close: machine.exchange?.closeClient ?? true)
+        // Held back a moment: a small body that came with the head goes out in the same write.
+        pendingResponseHead = buildResponseHead(head, headBytes: headBytes, close: machine.exchange?.closeClient ?? true)
     }
 
     private func writeResponseHead(_ head: ResponseHead, headBytes: ByteBuffer, close: Bool) {
         guard let context else { return }
+        let out = buildResponseHead(head, headBytes: headBytes, close: close)
+        context.write(wrapOutboundOut(out), promise: nil)
+        loop.returnHeadBuffer(out)
+    }
+
+    private func buildResponseHead(_ head: ResponseHead, headBytes: ByteBuffer, close: Bool) -> ByteBuffer {
         var out = loop.takeHeadBuffer(capacity: headBytes.readableBytes + 128)
         headBytes.withUnsafeReadableBytes { bytes in
             ForwardedHeads.response(head, bytes: bytes, clientMinorVersion: request.clientMinorVersion, closeClient: close,
                                     dechunk: request.dechunk, requestID: request.requestID, into: &out)
         }
-        context.write(wrapOutboundOut(out), promise: nil)
-        loop.returnHeadBuffer(out)
+        return out
     }
 
     private func relayResponseBody(context: ChannelHandlerContext) {
         do {
             if request.dechunk {
+                writePendingHead(context: context)
                 try request.responseBody.takeDechunked(from: &upstreamBytes) { context.write(wrapOutboundOut($0), promise: nil) }
             } else {
                 while let slice = try request.responseBody.take(from: &upstreamBytes) {
-                    context.write(wrapOutboundOut(slice), promise: nil)
+                    if pendingResponseHead != nil && slice.readableBytes <= Self.coalesceLimit {
+                        // One write instead of two: copying a few KiB costs less than a writev.
+                        pendingResponseHead!.writeImmutableBuffer(slice)
+                    } else {
+                        writePendingHead(context: context)
+                        context.write(wrapOutboundOut(slice), promise: nil)
+                    }
                 }
             }
         } catch {
+            pendingResponseHead = nil
             upstreamProtocolError("a malformed chunked body (\(error))")
             return
         }
+        writePendingHead(context: context)
         if !context.channel.isWritable { upstream?.pauseReads() }
         if request.responseBody.isComplete {
             // Bytes beyond the response: the backend is confused; do not reuse its connection.

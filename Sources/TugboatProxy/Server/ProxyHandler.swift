@@ -25,6 +25,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var scannedHeadBytes = 0
     /// Bytes read from the upstream and not yet consumed (a partial response head).
     var upstreamBytes = ByteBuffer()
+    /// A response head built but not yet written (small body bytes are appended to it first).
+    var pendingResponseHead: ByteBuffer?
     /// Bumped for each attempt, so a late connect result for an abandoned attempt is recognised.
     var attemptID: UInt64 = 0
     var clientReadsPaused = false
