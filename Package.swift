@@ -192,6 +192,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Not shipped: the differential fuzz harness of fuzz/run.sh (the byte-level request path
+        // against NIO's llhttp decoder).
+        .executableTarget(
+            name: "tugboat-fuzz-diff",
+            dependencies: [
+                "TugboatProxy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "fuzz/diff",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "TugboatAlertsTests", dependencies: ["TugboatAlerts", "TugboatStore", "TugboatCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatScalingTests", dependencies: ["TugboatScaling", "TugboatCore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatCoreTests", dependencies: ["TugboatCore", .product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),

@@ -76,6 +76,10 @@ struct HeadParserTests {
         #expect(!old.keepAlive)
         #expect(try parseRequest("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").keepAlive)
         #expect(!(try parseRequest("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").keepAlive))
+        // Close wins wherever it is listed (RFC 9112 §9.3; found by the fuzzer).
+        #expect(!(try parseRequest("GET / HTTP/1.0\r\nConnection: close, keep-alive\r\n\r\n").keepAlive))
+        #expect(try parseRequest("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n").method == .options)
+        #expect(try parseRequest("GET http://example.com/a HTTP/1.1\r\nHost: example.com\r\n\r\n").method == .get)
     }
 
     @Test("Transfer-Encoding: only a single final chunked, any case; other codings 501")
@@ -113,6 +117,10 @@ struct HeadParserTests {
         ("GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
         ("GET /\(String(repeating: "a", count: 8200)) HTTP/1.1\r\nHost: x\r\n\r\n", 414),
         ("GET /\u{7F} HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET a HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET +upload HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET a:b HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400),
     ])
     func refused(request: String, status: Int) {
         #expect(requestError(request)?.status == status, "\(request.prefix(60))")

@@ -47,7 +47,7 @@ package struct RequestHead {
     package var targetEnd = 0
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     package var minorVersion = 1
-    package var requestLineEnd = 0
+    var requestLineEnd = 0
     package var headers: [HeaderField] = []
     package var framing: BodyFraming = .none
     package var keepAlive = true
@@ -94,6 +94,9 @@ package struct RequestHead {
         guard targetEnd > targetStart, index < end, bytes[index] == 0x20, end - index == 9 else {
             throw .malformed("invalid request line")
         }
+        guard Self.isValidTargetForm(bytes, targetStart..<targetEnd, method: method) else {
+            throw .malformed("invalid request target")
+        }
         let version = UnsafeRawBufferPointer(rebasing: bytes[(index + 1)..<end])
         guard version.prefix(5).elementsEqual("HTTP/".utf8), version[6] == 0x2E,
               version[5] &- 0x30 < 10, version[7] &- 0x30 < 10 else {
@@ -115,6 +118,7 @@ package struct RequestHead {
         var lastCodingIsChunked = false
         var upgradeHeader = false
         var connectionUpgrade = false
+        var sawClose = false
         for (index, field) in headers.enumerated() {
             let value = Int(field.valueStart)..<Int(field.valueEnd)
             switch field.kind {
@@ -140,8 +144,10 @@ package struct RequestHead {
                 try HeadScanner.forEachListElement(bytes, value) { token throws(HeadError) in
                     if HeadScanner.equals(bytes, token, "close") {
                         keepAlive = false
+                        sawClose = true
                     } else if HeadScanner.equals(bytes, token, "keep-alive") {
-                        if minorVersion == 0 { keepAlive = true }
+                        // RFC 9112 §9.3: close wins, wherever it is listed.
+                        if minorVersion == 0 && !sawClose { keepAlive = true }
                     } else if HeadScanner.equals(bytes, token, "upgrade") {
                         connectionUpgrade = true
                     } else {
@@ -179,6 +185,28 @@ package struct RequestHead {
             break
         }
         isUpgrade = upgradeHeader && connectionUpgrade && minorVersion == 1
+    }
+
+    /// RFC 9112 §3.2: origin-form (`/path?query`), absolute-form (`scheme://…`), asterisk-form
+    /// (`*`, OPTIONS only); authority-form belongs to CONNECT, which is refused anyway.
+    private static func isValidTargetForm(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, method: RequestMethod) -> Bool {
+        let first = bytes[range.lowerBound]
+        if first == 0x2F { return true }
+        if first == 0x2A { return range.count == 1 && method == .options }
+        guard first &- 0x41 < 26 || first &- 0x61 < 26 else { return method == .connect }
+        var index = range.lowerBound + 1
+        while index < range.upperBound {
+            let byte = bytes[index]
+            if byte == 0x3A {
+                let absolute = index + 2 < range.upperBound && bytes[index + 1] == 0x2F && bytes[index + 2] == 0x2F
+                return absolute || method == .connect
+            }
+            guard byte &- 0x41 < 26 || byte &- 0x61 < 26 || byte &- 0x30 < 10 || byte == 0x2B || byte == 0x2D || byte == 0x2E else {
+                return method == .connect
+            }
+            index += 1
+        }
+        return method == .connect
     }
 
     /// Whether the header named by `field` was listed in the request's `Connection` header.

@@ -57,6 +57,7 @@ struct ResponseHead {
         var chunkedCount = 0
         var lastCodingIsChunked = false
         var otherCodings = false
+        var sawClose = false
         for field in headers {
             let value = Int(field.valueStart)..<Int(field.valueEnd)
             switch field.kind {
@@ -79,8 +80,10 @@ struct ResponseHead {
                 try HeadScanner.forEachListElement(bytes, value) { token throws(HeadError) in
                     if HeadScanner.equals(bytes, token, "close") {
                         keepAlive = false
+                        sawClose = true
                     } else if HeadScanner.equals(bytes, token, "keep-alive") {
-                        if minorVersion == 0 { keepAlive = true }
+                        // RFC 9112 §9.3: close wins, wherever it is listed.
+                        if minorVersion == 0 && !sawClose { keepAlive = true }
                     } else if !HeadScanner.equals(bytes, token, "upgrade") {
                         connectionNamed.append(token)
                     }
