@@ -2,8 +2,8 @@
 # Fuzzes the proxy's byte-level HTTP/1.1 parsers (Sources/TugboatProxy/HTTP1), two ways:
 #
 #   1. libFuzzer + AddressSanitizer: fuzz/FuzzRequestHead.swift compiled with swiftc straight
-#      against the six parser files (HeadScanner, RequestHead, ResponseHead, ChunkedScanner,
-#      HeaderKind, HeadError: they need only Glibc). Every buffer a parser sees is an exactly-sized
+#      against the seven parser files (HeadScanner, RequestHead, ResponseHead, ChunkedScanner,
+#      HeaderKind, HeadError, FramingFields: only Glibc). Every buffer a parser sees is an exactly-sized
 #      malloc block, so a read past it is an ASan report; a trickled head must end where the whole
 #      one does; a chunked body scanned in one go, split at input-derived points and byte by byte
 #      must give the same consumed count, end and data. A crash, an ASan report, a trap, an input
@@ -103,7 +103,7 @@ seed_corpus() {
 }
 
 if [ "$FUZZ_SECONDS" -gt 0 ]; then
-  parsers=(HeadScanner RequestHead ResponseHead ChunkedScanner HeaderKind HeadError)
+  parsers=(HeadScanner RequestHead ResponseHead ChunkedScanner HeaderKind HeadError FramingFields)
   sources=()
   for parser in "${parsers[@]}"; do sources+=("Sources/TugboatProxy/HTTP1/$parser.swift"); done
   linker=()

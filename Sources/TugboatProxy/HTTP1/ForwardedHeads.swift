@@ -179,10 +179,6 @@ private struct LineRun {
     }
 }
 
-extension HeaderField {
-    var valueRange: Range<Int> { Int(valueStart)..<Int(valueEnd) }
-}
-
 extension ByteBuffer {
     @inline(__always)
     mutating func writeDecimal(_ value: Int) {

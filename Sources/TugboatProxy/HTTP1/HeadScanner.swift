@@ -13,6 +13,8 @@ package struct HeaderField {
     /// Just past the line's LF.
     package var lineEnd: Int32
     var kind: HeaderKind
+
+    var valueRange: Range<Int> { Int(valueStart)..<Int(valueEnd) }
 }
 
 /// The syntax shared by request and response heads (RFC 9112 §2, §5), strict where smuggling

@@ -106,70 +106,37 @@ package struct RequestHead {
             throw HeadError(kind: .versionNotSupported, reason: "only HTTP/1.0 and HTTP/1.1 are spoken here")
         }
         minorVersion = Int(version[7] - 0x30)
-        keepAlive = minorVersion == 1
         requestLineEnd = next
     }
 
     private mutating func interpretHeaders(_ bytes: UnsafeRawBufferPointer) throws(HeadError) {
-        var contentLength: Int?
-        var chunkedCount = 0
-        var otherCodings = false
-        var sawTransferEncoding = false
-        var lastCodingIsChunked = false
+        var fields = FramingFields()
         var upgradeHeader = false
-        var connectionUpgrade = false
-        var sawClose = false
         for (index, field) in headers.enumerated() {
-            let value = Int(field.valueStart)..<Int(field.valueEnd)
+            if try fields.add(field, bytes: bytes) { continue }
             switch field.kind {
             case .host:
                 guard hostIndex == nil else { throw .malformed("more than one Host header") }
                 hostIndex = index
-            case .contentLength:
-                guard let length = HeadScanner.contentLength(bytes, value) else { throw .malformed("invalid Content-Length") }
-                if let contentLength, contentLength != length { throw .malformed("conflicting Content-Length headers") }
-                contentLength = length
-            case .transferEncoding:
-                sawTransferEncoding = true
-                try HeadScanner.forEachListElement(bytes, value) { coding throws(HeadError) in
-                    if HeadScanner.equals(bytes, coding, "chunked") {
-                        chunkedCount += 1
-                        lastCodingIsChunked = true
-                    } else {
-                        otherCodings = true
-                        lastCodingIsChunked = false
-                    }
-                }
-            case .connection:
-                try HeadScanner.forEachListElement(bytes, value) { token throws(HeadError) in
-                    if HeadScanner.equals(bytes, token, "close") {
-                        keepAlive = false
-                        sawClose = true
-                    } else if HeadScanner.equals(bytes, token, "keep-alive") {
-                        // RFC 9112 §9.3: close wins, wherever it is listed.
-                        if minorVersion == 0 && !sawClose { keepAlive = true }
-                    } else if HeadScanner.equals(bytes, token, "upgrade") {
-                        connectionUpgrade = true
-                    } else {
-                        connectionNamed.append(token)
-                    }
-                }
             case .upgrade:
                 upgradeHeader = true
             case .expect:
-                expectsContinue = HeadScanner.equals(bytes, value, "100-continue")
+                expectsContinue = HeadScanner.equals(bytes, field.valueRange, "100-continue")
             default:
                 break
             }
         }
+        keepAlive = fields.keepAlive(minorVersion: minorVersion)
+        connectionNamed = fields.connectionNamed
+        let contentLength = fields.contentLength
         if hostIndex == nil && minorVersion == 1 { throw .malformed("HTTP/1.1 request without Host") }
-        if sawTransferEncoding {
+        if fields.sawTransferEncoding {
             if contentLength != nil { throw .malformed("both Content-Length and Transfer-Encoding") }
             if minorVersion == 0 { throw .malformed("Transfer-Encoding in an HTTP/1.0 request") }
-            if !lastCodingIsChunked || chunkedCount > 1 {
+            if !fields.lastCodingIsChunked || fields.chunkedCount > 1 {
                 throw .malformed("Transfer-Encoding must end with a single chunked")
             }
-            if otherCodings {
+            if fields.otherCodings {
                 throw HeadError(kind: .notImplemented, reason: "transfer codings other than chunked are not supported")
             }
             framing = .chunked
@@ -184,7 +151,7 @@ package struct RequestHead {
         default:
             break
         }
-        isUpgrade = upgradeHeader && connectionUpgrade && minorVersion == 1
+        isUpgrade = upgradeHeader && fields.connectionUpgrade && minorVersion == 1
     }
 
     /// RFC 9112 §3.2: origin-form (`/path?query`), absolute-form (`scheme://…`), asterisk-form
@@ -211,11 +178,7 @@ package struct RequestHead {
 
     /// Whether the header named by `field` was listed in the request's `Connection` header.
     func isConnectionNamed(_ field: HeaderField, in bytes: UnsafeRawBufferPointer) -> Bool {
-        guard !connectionNamed.isEmpty else { return false }
-        let name = UnsafeRawBufferPointer(rebasing: bytes[Int(field.lineStart)..<Int(field.nameEnd)])
-        return connectionNamed.contains { range in
-            range.count == name.count && zip(bytes[range], name).allSatisfy { asciiLower($0) == asciiLower($1) }
-        }
+        FramingFields.names(connectionNamed, include: field, in: bytes)
     }
 }
 

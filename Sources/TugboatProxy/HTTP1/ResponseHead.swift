@@ -44,7 +44,6 @@ struct ResponseHead {
         }
         for index in 12..<end where !HeadScanner.isValueByte(bytes[index]) { throw .malformed("control byte in the reason phrase") }
         minorVersion = Int(bytes[7] - 0x30)
-        keepAlive = minorVersion == 1
         status = Int(bytes[9] - 0x30) * 100 + Int(bytes[10] - 0x30) * 10 + Int(bytes[11] - 0x30)
         guard status >= 100 else { throw .malformed("invalid status code") }
         statusStart = 9
@@ -52,52 +51,18 @@ struct ResponseHead {
     }
 
     private mutating func interpretHeaders(_ bytes: UnsafeRawBufferPointer, requestMethod: RequestMethod) throws(HeadError) {
-        var contentLength: Int?
-        var sawTransferEncoding = false
-        var chunkedCount = 0
-        var lastCodingIsChunked = false
-        var otherCodings = false
-        var sawClose = false
-        for field in headers {
-            let value = Int(field.valueStart)..<Int(field.valueEnd)
-            switch field.kind {
-            case .contentLength:
-                guard let length = HeadScanner.contentLength(bytes, value) else { throw .malformed("invalid Content-Length") }
-                if let contentLength, contentLength != length { throw .malformed("conflicting Content-Length headers") }
-                contentLength = length
-            case .transferEncoding:
-                sawTransferEncoding = true
-                try HeadScanner.forEachListElement(bytes, value) { coding throws(HeadError) in
-                    if HeadScanner.equals(bytes, coding, "chunked") {
-                        chunkedCount += 1
-                        lastCodingIsChunked = true
-                    } else {
-                        otherCodings = true
-                        lastCodingIsChunked = false
-                    }
-                }
-            case .connection:
-                try HeadScanner.forEachListElement(bytes, value) { token throws(HeadError) in
-                    if HeadScanner.equals(bytes, token, "close") {
-                        keepAlive = false
-                        sawClose = true
-                    } else if HeadScanner.equals(bytes, token, "keep-alive") {
-                        // RFC 9112 §9.3: close wins, wherever it is listed.
-                        if minorVersion == 0 && !sawClose { keepAlive = true }
-                    } else if !HeadScanner.equals(bytes, token, "upgrade") {
-                        connectionNamed.append(token)
-                    }
-                }
-            default:
-                break
-            }
-        }
+        var fields = FramingFields()
+        for field in headers { _ = try fields.add(field, bytes: bytes) }
+        keepAlive = fields.keepAlive(minorVersion: minorVersion)
+        connectionNamed = fields.connectionNamed
+        let contentLength = fields.contentLength
+        let sawTransferEncoding = fields.sawTransferEncoding
         if sawTransferEncoding && contentLength != nil { throw .malformed("both Content-Length and Transfer-Encoding") }
         if status < 200 || status == 204 || status == 304 || requestMethod == .head {
             framing = .none
         } else if sawTransferEncoding {
             // Only plain chunked is relayed: other codings would reach the client without their header.
-            guard lastCodingIsChunked, chunkedCount == 1, !otherCodings else {
+            guard fields.isSingleFinalChunked else {
                 throw .malformed("unsupported Transfer-Encoding")
             }
             framing = .chunked
@@ -110,10 +75,6 @@ struct ResponseHead {
     }
 
     func isConnectionNamed(_ field: HeaderField, in bytes: UnsafeRawBufferPointer) -> Bool {
-        guard !connectionNamed.isEmpty else { return false }
-        let name = UnsafeRawBufferPointer(rebasing: bytes[Int(field.lineStart)..<Int(field.nameEnd)])
-        return connectionNamed.contains { range in
-            range.count == name.count && zip(bytes[range], name).allSatisfy { asciiLower($0) == asciiLower($1) }
-        }
+        FramingFields.names(connectionNamed, include: field, in: bytes)
     }
 }

@@ -1,0 +1,68 @@
+/// What a head's `Content-Length`, `Transfer-Encoding` and `Connection` fields say, gathered field
+/// by field. Requests and responses read them the same way; each judges the result by its own rules.
+struct FramingFields {
+    var contentLength: Int?
+    var sawTransferEncoding = false
+    /// The codings, across every Transfer-Encoding line, are exactly one final `chunked`.
+    var isSingleFinalChunked: Bool { lastCodingIsChunked && chunkedCount == 1 && !otherCodings }
+    var lastCodingIsChunked = false
+    var chunkedCount = 0
+    var otherCodings = false
+    var sawClose = false
+    var sawKeepAlive = false
+    var connectionUpgrade = false
+    /// Names listed in `Connection` besides close/keep-alive/upgrade: headers to drop too.
+    var connectionNamed: [Range<Int>] = []
+
+    /// Takes in `field` if it is one of the three; false for any other field.
+    mutating func add(_ field: HeaderField, bytes: UnsafeRawBufferPointer) throws(HeadError) -> Bool {
+        let value = field.valueRange
+        switch field.kind {
+        case .contentLength:
+            guard let length = HeadScanner.contentLength(bytes, value) else { throw .malformed("invalid Content-Length") }
+            if let contentLength, contentLength != length { throw .malformed("conflicting Content-Length headers") }
+            contentLength = length
+        case .transferEncoding:
+            sawTransferEncoding = true
+            try HeadScanner.forEachListElement(bytes, value) { coding throws(HeadError) in
+                if HeadScanner.equals(bytes, coding, "chunked") {
+                    chunkedCount += 1
+                    lastCodingIsChunked = true
+                } else {
+                    otherCodings = true
+                    lastCodingIsChunked = false
+                }
+            }
+        case .connection:
+            try HeadScanner.forEachListElement(bytes, value) { token throws(HeadError) in
+                if HeadScanner.equals(bytes, token, "close") {
+                    sawClose = true
+                } else if HeadScanner.equals(bytes, token, "keep-alive") {
+                    sawKeepAlive = true
+                } else if HeadScanner.equals(bytes, token, "upgrade") {
+                    connectionUpgrade = true
+                } else {
+                    connectionNamed.append(token)
+                }
+            }
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// Persistence (RFC 9112 §9.3): close wins wherever it is listed; HTTP/1.1 persists by
+    /// default, HTTP/1.0 only when it asks to.
+    func keepAlive(minorVersion: Int) -> Bool {
+        !sawClose && (minorVersion == 1 || sawKeepAlive)
+    }
+
+    /// Whether `field`'s name is one of `names` (ranges of tokens in the same bytes), ignoring case.
+    static func names(_ names: [Range<Int>], include field: HeaderField, in bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !names.isEmpty else { return false }
+        let name = UnsafeRawBufferPointer(rebasing: bytes[Int(field.lineStart)..<Int(field.nameEnd)])
+        return names.contains { range in
+            range.count == name.count && zip(bytes[range], name).allSatisfy { asciiLower($0) == asciiLower($1) }
+        }
+    }
+}
