@@ -405,7 +405,7 @@ struct FrontDoorTests {
 
     @Test("10a the proxy raises its soft descriptor limit to the hard one")
     func softLimitRaised() throws {
-        let tugboat = try ShellLaunchedTugboat(prelude: "ulimit -S -n 128 && ulimit -H -n 256", backends: ["127.0.0.1:1"])
+        let tugboat = try TugboatUnderTest(backends: ["127.0.0.1:1"], prelude: "ulimit -S -n 128 && ulimit -H -n 256")
         let limits = try #require(tugboat.openFileLimits)
         #expect(limits.hard == 256, "the shell did not set the hard limit: \(limits)")
         #expect(limits.soft == 256, "soft limit \(limits.soft), hard \(limits.hard)")
@@ -414,7 +414,7 @@ struct FrontDoorTests {
     @Test("10b 400 connections under a 256-descriptor limit: the excess is refused, health checks keep working, service resumes")
     func descriptorExhaustion() throws {
         let a = try DemoBackend(), b = try DemoBackend()
-        let tugboat = try ShellLaunchedTugboat(prelude: "ulimit -n 256", backends: [a.address, b.address])
+        let tugboat = try TugboatUnderTest(backends: [a.address, b.address], prelude: "ulimit -n 256")
         try tugboat.waitHealthy([a.address, b.address])
         var fds: [Int32] = []
         defer { for fd in fds where fd >= 0 { close(fd) } }

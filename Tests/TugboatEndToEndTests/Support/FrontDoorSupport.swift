@@ -5,64 +5,11 @@ import Glibc
 #endif
 
 // Helpers for FrontDoorTests: raw socket reads with deadlines, a bulk writer, /metrics and /proc
-// readers, and `tugboat serve` started through a shell that sets its descriptor limits.
+// readers.
 
-/// `tugboat serve` like `TugboatUnderTest`, but exec'd by `/bin/sh -c '<prelude>; exec "$0" "$@"'`,
-/// so the prelude (e.g. `ulimit -n 256`) applies to the proxy itself: after the exec, `child.pid` is
-/// the proxy's pid.
-final class ShellLaunchedTugboat: @unchecked Sendable {
-    let child: ChildProcess
-    let port: Int
-    let adminPort: Int
-    let configPath: String
-    let statePath = NSTemporaryDirectory() + "tugboat-test-\(UUID().uuidString).db"
-
-    init(prelude: String, backends: [String], extraPool: String = "", extraTop: String = "",
-         health: String = "{ path: /health, interval: 200ms, timeout: 500ms, rise: 1, fall: 2 }") throws {
-        configPath = NSTemporaryDirectory() + "tugboat-test-\(UUID().uuidString).yaml"
-        let yaml = """
-        state: sqlite:\(statePath)
-        listen: 127.0.0.1:0
-        admin: { listen: 127.0.0.1:0 }
-        \(extraTop)
-        pool:
-          backends: [\(backends.joined(separator: ", "))]
-          health: \(health)
-        \(extraPool)
-        """
-        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
-        child = try ChildProcess(executable: "/bin/sh",
-                                 arguments: ["-c", "\(prelude); exec \"$0\" \"$@\"", TugboatBinary.path, "serve", "--config", configPath])
-        port = try Self.port(from: child.waitForLine { $0.contains("proxy listening") }, key: "listen.address=")
-        adminPort = try Self.port(from: child.waitForLine { $0.contains("admin listening") }, key: "admin.address=")
-    }
-
-    private static func port(from line: String, key: String) throws -> Int {
-        guard let range = line.range(of: key),
-              let port = line[range.upperBound...].split(separator: " ")[0].split(separator: ":").last.flatMap({ Int($0) })
-        else { throw TestFailure("no \(key) in: \(line)") }
-        return port
-    }
-
-    func state(of address: String, timeout: Double = 5) throws -> String? {
-        let client = try TestHTTPClient(port: adminPort, timeout: timeout)
-        let response = try client.request("GET", "/api/pool", headers: ["Connection": "close"])
-        let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
-        let backends = object?["backends"] as? [[String: Any]] ?? []
-        return backends.first { $0["address"] as? String == address }?["state"] as? String
-    }
-
-    func waitHealthy(_ addresses: [String]) throws {
-        try waitUntil("backends healthy: \(addresses)") { try addresses.allSatisfy { try state(of: $0) == "healthy" } }
-    }
-
+extension TugboatUnderTest {
     /// Soft and hard "Max open files" of the running proxy, from /proc.
     var openFileLimits: (soft: Int, hard: Int)? { FrontDoor.openFileLimits(pid: child.pid) }
-
-    deinit {
-        child.stop()
-        try? FileManager.default.removeItem(atPath: configPath)
-    }
 }
 
 enum FrontDoor {

@@ -30,7 +30,8 @@ final class TugboatUnderTest: @unchecked Sendable {
     init(backends: [String], extraPool: String = "", extraTop: String = "", adminToken: String? = nil,
          health: String = "{ path: /health, interval: 200ms, timeout: 500ms, rise: 1, fall: 2 }",
          statePath: String = NSTemporaryDirectory() + "tugboat-test-\(UUID().uuidString).db",
-         environment: [String: String] = [:], redis: String? = nil, node: String? = nil) throws {
+         environment: [String: String] = [:], redis: String? = nil, node: String? = nil,
+         prelude: String? = nil) throws {
         configPath = NSTemporaryDirectory() + "tugboat-test-\(UUID().uuidString).yaml"
         self.statePath = statePath
         let state = redis.map { "state: \($0)\nlocal-state: sqlite:\(statePath)\nnode: \(node ?? "node")" } ?? "state: sqlite:\(statePath)"
@@ -47,7 +48,14 @@ final class TugboatUnderTest: @unchecked Sendable {
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         var env = environment
         if let adminToken { env["TEST_ADMIN_TOKEN"] = adminToken }
-        child = try ChildProcess(arguments: ["serve", "--config", configPath], environment: env)
+        if let prelude {
+            // Exec'd by a shell, so the prelude (e.g. `ulimit -n 256`) applies to the proxy itself.
+            child = try ChildProcess(executable: "/bin/sh",
+                                     arguments: ["-c", "\(prelude); exec \"$0\" \"$@\"", TugboatBinary.path, "serve", "--config", configPath],
+                                     environment: env)
+        } else {
+            child = try ChildProcess(arguments: ["serve", "--config", configPath], environment: env)
+        }
         self.adminToken = adminToken
         port = try Self.port(from: child.waitForLine { $0.contains("proxy listening") }, key: "listen.address=")
         adminPort = try Self.port(from: child.waitForLine { $0.contains("admin listening") }, key: "admin.address=")
