@@ -112,6 +112,16 @@ struct HandlerTests {
         #expect(try rig.upstreamReceived() == "")
     }
 
+    @Test("a malformed chunk in a request body: 400 to the client, the half-sent upstream request is abandoned")
+    func malformedChunk() throws {
+        let rig = try ProxyRig()
+        try rig.send("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\n")
+        let text = try rig.received()
+        #expect(text.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(text)")
+        #expect(!rig.client.isActive)
+        #expect(!rig.upstreams.channels[0].isActive)
+    }
+
     @Test("pipelined requests: the second is forwarded only after the first response, in order")
     func pipelining() throws {
         let rig = try ProxyRig()

@@ -133,7 +133,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 machine.requestBodyForwarded()
             }
         } catch {
-            rejectClient(status: 400, "tugboat: malformed chunked request body (\(error))\n")
+            if machine.exchange?.responseStarted == true {
+                // A response is already on its way: no room for a 400, only for ending both sides.
+                upstream.close()
+                self.upstream = nil
+                request.endAttempt()
+                machine.closed()
+                context?.close(promise: nil)
+            } else {
+                rejectClient(status: 400, "tugboat: malformed chunked request body (\(error))\n")
+            }
             return
         }
         if request.requestBody.isComplete {
