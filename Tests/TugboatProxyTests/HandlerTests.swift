@@ -153,6 +153,32 @@ struct HandlerTests {
         #expect(try rig.received().hasPrefix("HTTP/1.1 200 OK"))
     }
 
+    @Test("a backend that closes after part of its head: retried elsewhere, and none of its bytes reach the answer")
+    func partialHeadThenClose() throws {
+        let rig = try ProxyRig(backendCount: 2)
+        try rig.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        try rig.respond(0, "HTTP/1.1 500 Oops\r\nX-Partial: ")
+        try rig.upstreams.channels[0].close().wait()
+        #expect(rig.upstreams.channels.count == 2)
+        try rig.respond(1, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        let text = try rig.received()
+        #expect(text.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(text)")
+        #expect(!text.contains("X-Partial"))
+        #expect(text.hasSuffix("\r\n\r\nok"))
+    }
+
+    @Test("a response head over 64 KiB, even trickled: 502 and the upstream closed")
+    func oversizedResponseHead() throws {
+        let rig = try ProxyRig()
+        try rig.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        try rig.respond(0, "HTTP/1.1 200 OK\r\n")
+        for _ in 0..<70 { try rig.respond(0, "X-Filler: \(String(repeating: "f", count: 1000))\r\n") }
+        let text = try rig.received()
+        #expect(text.hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"), "\(text.prefix(80))")
+        #expect(text.contains("larger than 64 KiB"))
+        #expect(!rig.upstreams.channels[0].isActive)
+    }
+
     @Test("a POST is not retried: 502 naming the backend")
     func postNotRetried() throws {
         let rig = try ProxyRig(backendCount: 2)

@@ -20,13 +20,16 @@ extension ProxyHandler: UpstreamDelegate {
         guard let context, case .exchange(let exchange) = machine.state else { return }
         while !request.responseHeadDone {
             let limits = loop.configuration.headLimits
-            guard let length = upstreamBytes.withUnsafeReadableBytes({ HeadScanner.headLength($0, from: 0) }),
+            guard let length = upstreamBytes.withUnsafeReadableBytes({ HeadScanner.headLength($0, from: scannedResponseBytes) }),
                   length <= limits.maxHeadBytes else {
                 if upstreamBytes.readableBytes > limits.maxHeadBytes {
                     upstreamProtocolError("a response head larger than \(limits.maxHeadBytes / 1024) KiB")
+                } else {
+                    scannedResponseBytes = upstreamBytes.readableBytes
                 }
                 return
             }
+            scannedResponseBytes = 0
             let headBytes = upstreamBytes.readSlice(length: length)!
             var storage: [HeaderField] = []
             swap(&storage, &loop.headerFields)
@@ -164,16 +167,11 @@ extension ProxyHandler: UpstreamDelegate {
     /// is closed, never reused.
     private func upstreamProtocolError(_ reason: String) {
         let backend = request.backend
-        if let connection = upstream {
-            upstream = nil
-            connection.close()
-        }
         if let backend { loop.recordFailure(backend) }
-        request.endAttempt()
         if request.responseHeadDone {
-            machine.closed()
-            context?.close(promise: nil)
+            abandonConnection()
         } else {
+            // respondLocally closes the upstream connection and ends the attempt.
             let name = backend.map { "backend \($0.address)" } ?? "the backend"
             respondLocally(status: 502, "tugboat: \(name) sent an invalid response: \(reason)\n")
         }
@@ -202,10 +200,7 @@ extension ProxyHandler: UpstreamDelegate {
                 request.upstreamKeepAlive = false
                 responseEnded()
             } else {
-                // Cut mid-response: the client cannot be told more than that the connection ended.
-                request.endAttempt()
-                machine.closed()
-                context?.close(promise: nil)
+                abandonConnection()
             }
         } else {
             attemptFailed(backend: backend, cause: (502, "closed the connection before responding"))

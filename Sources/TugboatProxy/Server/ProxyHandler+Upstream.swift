@@ -55,6 +55,9 @@ extension ProxyHandler {
     private func attach(_ connection: UpstreamHandler) {
         upstream = connection
         connection.delegate = self
+        // Whatever a failed earlier attempt sent (part of a head) is not this connection's.
+        upstreamBytes = ByteBuffer()
+        scannedResponseBytes = 0
         machine.upstreamAttached(writable: connection.isWritable)
         connection.write(request.forwardedHead)
         upstreamNeedsFlush = true
@@ -184,12 +187,20 @@ extension ProxyHandler {
                            forceClose: closeClient)
         case .cut(let blameBackend):
             if blameBackend, let backend = request.backend { loop.recordFailure(backend) }
-            request.endAttempt()
-            upstream?.close()
-            upstream = nil
-            machine.closed()
-            context.close(promise: nil)
+            abandonConnection()
         }
+    }
+
+    /// Part of a response is out and the exchange cannot finish: the client can be told nothing
+    /// more than that the connection ended. The upstream connection goes too.
+    func abandonConnection() {
+        if let upstream {
+            self.upstream = nil
+            upstream.close()
+        }
+        request.endAttempt()
+        machine.closed()
+        context?.close(promise: nil)
     }
 }
 

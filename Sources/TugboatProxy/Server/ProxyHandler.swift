@@ -25,6 +25,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var scannedHeadBytes = 0
     /// Bytes read from the upstream and not yet consumed (a partial response head).
     var upstreamBytes = ByteBuffer()
+    /// How far the head search got in `upstreamBytes` (a trickling backend is scanned once overall).
+    var scannedResponseBytes = 0
     /// A response head built but not yet written (small body bytes are appended to it first).
     var pendingResponseHead: ByteBuffer?
     /// Bumped for each attempt, so a late connect result for an abandoned attempt is recognised.
@@ -135,11 +137,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         } catch {
             if machine.exchange?.responseStarted == true {
                 // A response is already on its way: no room for a 400, only for ending both sides.
-                upstream.close()
-                self.upstream = nil
-                request.endAttempt()
-                machine.closed()
-                context?.close(promise: nil)
+                abandonConnection()
             } else {
                 rejectClient(status: 400, "tugboat: malformed chunked request body (\(error))\n")
             }
@@ -259,7 +257,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func startExchange(_ head: RequestHead, headBytes: ByteBuffer) {
         let now = loop.eventLoop.now
-        request = RequestContext()
+        // `request` is fresh: the connection starts with one and becomeIdle leaves one behind.
         request.startedAt = now
         request.method = head.method
         request.clientMinorVersion = head.minorVersion
@@ -286,6 +284,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func becomeIdle() {
         request = RequestContext()
         upstreamBytes = ByteBuffer()
+        scannedResponseBytes = 0
         ensureTimer()
         processClientBytes()
         flushUpstreamIfNeeded()
