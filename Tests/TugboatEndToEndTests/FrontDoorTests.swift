@@ -434,12 +434,13 @@ struct FrontDoorTests {
         #expect(outcomes.allSatisfy { allowed.contains($0) }, "outcomes: \(summary)")
         #expect(outcomes.contains(.status(200)), "none served: \(summary)")
 
-        for poll in 0..<5 {
-            let states = [a.address, b.address].map { (try? tugboat.state(of: $0)) ?? "admin unreachable" }
-            #expect(states == ["healthy", "healthy"], "poll \(poll), connections held: \(states)")
-            // The observation window: checks run every 200 ms with fall 2, so failing ones would show.
-            usleep(400_000)
+        // A bounded watch for an absence: checks run every 200 ms with fall 2, so failing ones would show within it.
+        var states: [String] = []
+        let stayedHealthy = FrontDoor.holds(for: 2) {
+            states = [a.address, b.address].map { (try? tugboat.state(of: $0)) ?? "admin unreachable" }
+            return states == ["healthy", "healthy"]
         }
+        #expect(stayedHealthy, "connections held: \(states)")
 
         for fd in fds where fd >= 0 { close(fd) }
         fds = []

@@ -19,7 +19,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var forwarding = ForwardingContext(clientIP: [], trusted: false, generatedID: RequestID(prefix: 0, counter: 0))
     /// Bytes read from the client and not yet consumed: a partial head, body bytes waiting for an
     /// upstream, or the next (pipelined) request waiting for this response. Reads stop while it
-    /// holds something that cannot move on, so it never grows beyond about one read.
+    /// holds something that cannot move on, so it never grows beyond one read event (NIO's
+    /// `maxMessagesPerRead` 16 reads of up to 64 KiB: 1 MiB at worst).
     var clientBytes = ByteBuffer()
     /// How far the head search got in `clientBytes` (a trickled head is scanned once overall).
     var scannedHeadBytes = 0
