@@ -85,6 +85,31 @@ public final class Store: Sendable {
             }
             try db.create(index: "profile_by_address", on: "profile", columns: ["address", "capturedAt"])
         }
+        migrator.registerMigration("v5: alert groups and silences") { db in
+            try db.create(table: "alertGroup") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("key", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("summary", .text).notNull()
+                t.column("startedAt", .datetime).notNull()
+                t.column("firedAt", .datetime)
+                t.column("acknowledgedAt", .datetime)
+                t.column("acknowledgedBy", .text)
+                t.column("resolvedAt", .datetime)
+                t.column("silenced", .boolean).notNull().defaults(to: false)
+            }
+            try db.alter(table: "incident") { t in t.add(column: "alertGroup", .integer) }
+            try db.alter(table: "notification") { t in t.add(column: "alertGroup", .integer) }
+            try db.create(table: "silence") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("matchers", .text).notNull()
+                t.column("startsAt", .datetime).notNull()
+                t.column("endsAt", .datetime).notNull()
+                t.column("comment", .text).notNull()
+                t.column("createdBy", .text).notNull()
+                t.column("createdAt", .datetime).notNull()
+            }
+        }
         return migrator
     }
 

@@ -1,0 +1,45 @@
+/// A way to reach the person on call.
+public enum ChannelConfig: Sendable, Equatable {
+    case twilioCall(TwilioConfig)
+    case twilioSMS(TwilioConfig)
+    case webhook(url: String)
+    case slack(url: String)
+    /// Runs a program (argv) with the incident as JSON on stdin.
+    case command([String])
+    case log
+
+    /// A voice call only ever pages; it never phones to say all is well.
+    public var carriesText: Bool {
+        if case .twilioCall = self { return false }
+        return true
+    }
+
+    public var kind: String {
+        switch self {
+        case .twilioCall: "twilio-call"
+        case .twilioSMS: "twilio-sms"
+        case .webhook: "webhook"
+        case .slack: "slack"
+        case .command: "command"
+        case .log: "log"
+        }
+    }
+}
+
+/// The Twilio account and numbers of a `twilio-call` or `twilio-sms` channel.
+public struct TwilioConfig: Sendable, Equatable {
+    public var accountSID: String
+    public var authToken: Secret
+    public var from: String
+    public var to: [String]
+    /// Where the API lives; tests point it at a local contract server.
+    public var apiBase: String = "https://api.twilio.com"
+    public var statusCallback: String?
+
+    public init(accountSID: String, authToken: Secret, from: String, to: [String]) {
+        self.accountSID = accountSID
+        self.authToken = authToken
+        self.from = from
+        self.to = to
+    }
+}
