@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
@@ -84,6 +85,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -122,6 +125,7 @@ let package = Package(
         .target(
             name: "TugboatRedis",
             dependencies: [
+                "TugboatCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -186,6 +190,8 @@ let package = Package(
         .executableTarget(
             name: "tugboat-contract",
             dependencies: [
+                "TugboatCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -205,7 +211,19 @@ let package = Package(
             path: "fuzz/diff",
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "TugboatAlertsTests", dependencies: ["TugboatAlerts", "TugboatStore", "TugboatCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TugboatAlertsTests",
+            dependencies: [
+                "TugboatAlerts", "TugboatStore", "TugboatCore",
+                // The email, PagerDuty and Opsgenie senders' live tests (a real SMTP server, the contract server).
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Support/smtp_test_server.py"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "TugboatScalingTests", dependencies: ["TugboatScaling", "TugboatCore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatCoreTests", dependencies: ["TugboatCore", .product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
         .testTarget(
@@ -226,9 +244,19 @@ let package = Package(
             dependencies: ["TugboatRedis", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport", swiftSettings: swiftSettings
         ),
-        .testTarget(name: "TugboatRedisTests", dependencies: ["TugboatRedis", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "TugboatRedisTests", dependencies: ["TugboatRedis", "TugboatCore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatClusterTests", dependencies: ["TugboatCluster", "TugboatRedis", "TugboatCore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatCaptureTests", dependencies: ["TugboatCapture", "TugboatCore", "FlameGraph", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "TugboatEndToEndTests", dependencies: ["TugboatCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TugboatEndToEndTests",
+            dependencies: [
+                "TugboatCore",
+                // The Twilio callback routes run in-process on a real listener (TwilioCallbackRouteTests).
+                "TugboatAdmin", "TugboatAlerts",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

@@ -11,7 +11,8 @@ import TugboatScaling
 public enum AdminServer {
     // Routes: /healthz (open); with the token: /api/pool, /api/pool/backends, /metrics,
     // /api/incidents[/{id}[/ack]], /api/notifications, /api/scaling/events, the flame-graph routes
-    // (ProfileRoutes.swift; an incident's flame graph also opens with its link's key).
+    // (ProfileRoutes.swift; an incident's flame graph also opens with its link's key); signed by
+    // Twilio instead of the token: /api/twilio/sms, /api/twilio/voice (TwilioCallbackRoutes.swift).
     public static func makeRouter(state: AdminState) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/healthz") { _, _ in "ok\n" }
@@ -28,9 +29,11 @@ public enum AdminServer {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         addIncidentRoutes(protected, state: state)
+        SilenceRoutes.add(protected, state: state)
         addPoolRoutes(protected, state: state)
         addFlameGraphRoutes(open: router, protected: protected, state: state)
         addClusterRoutes(protected, state: state)
+        addTwilioCallbackRoutes(router, state: state)  // open: Twilio's signature, not the token
         protected.get("/api/scaling/events") { _, _ -> Response in
             struct Row: Encodable { var at: String; var from: Int; var to: Int; var state: String; var reason: String; var failed: Bool }
             let rows = try state.store?.scalingEvents() ?? []

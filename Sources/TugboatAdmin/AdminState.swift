@@ -19,12 +19,19 @@ public struct AdminState: Sendable {
     public let profiles: (any ProfileCapturing)?
     /// Set when several nodes share the pool (`state: redis://…`).
     public let cluster: (any ClusterAdministration)?
+    /// Acknowledges outages by their code, for the Twilio callbacks (TwilioCallbackRoutes.swift).
+    public let acknowledger: (any PageAcknowledging)?
+    /// `alerts.public-url` and the Twilio accounts whose signatures the callbacks accept.
+    public let twilioCallbacks: TwilioCallbackSettings
 
     public init(pool: Pool, traffic: TrafficCollector, dataPlane: ProxyDataPlane, registry: PrometheusCollectorRegistry,
                 token: Secret?, store: Store? = nil, alerts: AlertManager? = nil, membership: PoolMembership? = nil,
                 scaler: Scaler? = nil, profiles: (any ProfileCapturing)? = nil,
-                cluster: (any ClusterAdministration)? = nil) {
+                cluster: (any ClusterAdministration)? = nil, acknowledger: (any PageAcknowledging)? = nil,
+                twilioCallbacks: TwilioCallbackSettings = TwilioCallbackSettings()) {
         self.cluster = cluster
+        self.acknowledger = acknowledger
+        self.twilioCallbacks = twilioCallbacks
         self.scaler = scaler
         self.profiles = profiles
         self.membership = membership

@@ -17,6 +17,8 @@ struct IncidentView: ResponseEncodable, Sendable {
     var notifications: [NotificationView]?
     /// URL of the crash flame graph, when one was captured.
     var flamegraph: String?
+    /// The outage (`GET /api/outages`) it was paged in; its id is the `ACK` code.
+    var outage: Int64?
 
     init(_ record: IncidentRecord, notifications: [NotificationRecord]? = nil) {
         id = record.id ?? 0
@@ -28,6 +30,7 @@ struct IncidentView: ResponseEncodable, Sendable {
         fired_at = record.firedAt.map(Timestamp.iso)
         acknowledged_at = record.acknowledgedAt.map(Timestamp.iso)
         resolved_at = record.resolvedAt.map(Timestamp.iso)
+        outage = record.alertGroup
         self.notifications = notifications?.map(NotificationView.init)
     }
 }
@@ -36,6 +39,7 @@ struct IncidentView: ResponseEncodable, Sendable {
 struct NotificationView: ResponseEncodable, Sendable {
     var id: Int64
     var incident: Int64
+    var outage: Int64?
     var channel: String
     var recipient: String?
     var kind: String
@@ -49,6 +53,7 @@ struct NotificationView: ResponseEncodable, Sendable {
     init(_ record: NotificationRecord) {
         id = record.id ?? 0
         incident = record.incident
+        outage = record.alertGroup
         channel = record.channel
         recipient = record.recipient
         kind = record.kind

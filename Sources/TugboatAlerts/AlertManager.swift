@@ -5,8 +5,10 @@ import ServiceLifecycle
 import TugboatCore
 import TugboatStore
 
-/// Consumes signals, keeps one ``IncidentStateMachine`` per rule and target, persists incidents and
-/// writes their notifications into the outbox in the same transaction, then wakes the dispatcher.
+/// Consumes signals, keeps one ``IncidentStateMachine`` per rule and target, persists incidents,
+/// and hands firing ones to the ``OutageGrouper``, which decides who is paged: one outage, one
+/// page. Every page is written into the outbox in the same transaction as the outage it is about,
+/// then the dispatcher is woken.
 public actor AlertManager: Service {
     struct Key: Hashable { var rule: String; var target: String }
 
@@ -15,25 +17,32 @@ public actor AlertManager: Service {
         var record: IncidentRecord?
         var detail: String
         var pendingSince: Date?
-        var escalated = false
     }
 
-    private let config: AlertsConfig
-    private let rules: [String: AlertRule]
-    private let store: Store
+    /// Every incident belongs to this pool (one pool per Tugboat today).
+    static let pool = "default"
+
+    let config: AlertsConfig
+    let rules: [String: AlertRule]
+    let store: Store
     private let signals: SignalBus
-    private let dispatcher: OutboxDispatcher
-    private let logger: Logger
+    let dispatcher: OutboxDispatcher
+    let logger: Logger
     private let flameGraphBase: @Sendable () -> String?
     private var evaluator: ConditionEvaluator
-    private var tracked: [Key: Tracked] = [:]
+    var tracked: [Key: Tracked] = [:]
+    var grouper: OutageGrouper
+    /// The stored outage of each of the grouper's outages that has paged.
+    var outageRecords: [Int: AlertGroupRecord] = [:]
+    private var flaps: FlapDetector
+    var silenceRecords: [SilenceRecord] = []
     private let clock = ContinuousClock()
 
     /// - Parameter flameGraphBase: with crash forensics on, the admin API's base URL: incidents about
     ///   one instance (`instance-exited`, `backend-down`) then link `<base>/api/incidents/<id>/flamegraph?key=…`
     ///   in their pages and webhook body.
     public init(config: AlertsConfig, store: Store, signals: SignalBus, dispatcher: OutboxDispatcher, logger: Logger,
-                flameGraphBase: @escaping @Sendable () -> String? = { nil }) {
+                flameGraphBase: @escaping @Sendable () -> String? = { nil }, startedAt: Date = Date()) {
         self.flameGraphBase = flameGraphBase
         self.config = config
         self.rules = Dictionary(uniqueKeysWithValues: config.rules.map { ($0.name, $0) })
@@ -42,11 +51,17 @@ public actor AlertManager: Service {
         self.dispatcher = dispatcher
         self.logger = logger
         self.evaluator = ConditionEvaluator(rules: config.rules)
+        self.flaps = FlapDetector(settings: config.flapping)
+        self.grouper = OutageGrouper(settings: .init(
+            grouping: config.group, inhibit: config.inhibit, repeatInterval: config.repeatInterval,
+            holdUntil: startedAt.addingTimeInterval(config.startupGrace.seconds),
+            textChannels: Set(config.channels.filter { $0.value.carriesText }.keys),
+            acknowledgementChannels: Set(config.channels.filter { $0.value.receivesAcknowledgements }.keys)))
     }
 
     public func run() async throws {
         let stream = signals.subscribe()
-        restoreOpenIncidents()
+        restore()
         await withDiscardingTaskGroup { group in
             group.addTask {
                 for await signal in stream.cancelOnGracefulShutdown() {
@@ -62,29 +77,49 @@ public actor AlertManager: Service {
         }
     }
 
-    /// Incidents still open from a previous run continue without paging again.
-    private func restoreOpenIncidents() {
+    /// Incidents and outages still open from a previous run continue without paging again; an
+    /// incident that fired but had not paged yet pages once its outage's wait is over.
+    func restore() {
+        silenceRecords = (try? store.silences(endedAfter: Date())) ?? []
+        refreshSilences()
         guard let open = try? store.openIncidents() else { return }
+        let outages = Dictionary(uniqueKeysWithValues: ((try? store.openOutages()) ?? []).compactMap { record in record.id.map { ($0, record) } })
+        var members: [Int64: [OutageMember]] = [:]
         for record in open {
-            guard let rule = rules[record.rule], record.state != "pending" else { continue }
-            let machine = IncidentStateMachine(policy: policy(for: rule), restoringFiringAt: clock.now,
-                                               acknowledged: record.state == "acknowledged")
-            tracked[Key(rule: record.rule, target: record.target)] = Tracked(machine: machine, record: record, detail: record.summary)
-            logger.info("incident restored", metadata: ["incident.id": "\(record.id ?? 0)", "rule": "\(record.rule)"])
+            guard let rule = rules[record.rule], record.state != "pending", let id = record.id else { continue }
+            let key = Key(rule: record.rule, target: record.target)
+            tracked[key] = Tracked(machine: IncidentStateMachine(policy: .init(rule: rule), restoringFiringAt: clock.now),
+                                   record: record, detail: record.summary)
+            let member = self.member(rule: rule, target: record.target, incident: id, detail: record.summary)
+            if let outage = record.alertGroup, outages[outage] != nil {
+                members[outage, default: []].append(member)
+            } else {
+                apply(grouper.fired(member, at: Date()))
+            }
+            logger.info("incident restored", metadata: ["incident.id": "\(id)", "rule": "\(record.rule)"])
+        }
+        for (id, list) in members.sorted(by: { $0.key < $1.key }) {
+            guard let outage = outages[id] else { continue }
+            let acknowledged = outage.state == "acknowledged"
+            let local = grouper.restore(list, firedAt: outage.firedAt ?? outage.startedAt, acknowledged: acknowledged, escalated: acknowledged)
+            outageRecords[local] = outage
         }
     }
 
     public func handle(_ signal: Signal) {
         for observation in evaluator.evaluate(signal) {
-            let key = Key(rule: observation.rule, target: observation.target)
             guard let rule = rules[observation.rule] else { continue }
-            var entry = tracked[key] ?? Tracked(machine: IncidentStateMachine(policy: policy(for: rule)), detail: observation.detail)
-            if observation.active { entry.detail = observation.detail }
+            if absorbed(observation, rule: rule) { continue }
+            let key = Key(rule: observation.rule, target: observation.target)
+            var entry = tracked[key] ?? Tracked(machine: IncidentStateMachine(policy: .init(rule: rule)), detail: observation.detail)
+            if observation.active {
+                entry.detail = observation.detail
+                if let id = entry.record?.id { grouper.updated(incident: id, detail: observation.detail) }
+            }
             if observation.active, case .inactive = entry.machine.phase { entry.pendingSince = Date() }
             let actions = entry.machine.observe(active: observation.active, at: clock.now)
-            let resolvedDetail = observation.active ? nil : observation.detail
             tracked[key] = entry
-            apply(actions, key: key, rule: rule, resolvedDetail: resolvedDetail)
+            for action in actions { incident(action, key: key, rule: rule, resolvedDetail: observation.active ? nil : observation.detail) }
         }
     }
 
@@ -94,105 +129,115 @@ public actor AlertManager: Service {
             guard var entry = tracked[key], let rule = rules[key.rule] else { continue }
             let actions = entry.machine.tick(at: now)
             tracked[key] = entry
-            if !actions.isEmpty { apply(actions, key: key, rule: rule, resolvedDetail: nil) }
+            for action in actions { incident(action, key: key, rule: rule, resolvedDetail: nil) }
         }
+        refreshSilences()
+        apply(grouper.tick(at: Date()))
     }
 
-    /// `POST /api/incidents/{id}/ack`: stops reminders and escalation. False if the incident is not open.
+    /// `POST /api/incidents/{id}/ack`: acknowledges the outage the incident is part of.
+    /// False if the incident is not open or has not paged.
     public func acknowledge(incident id: Int64) -> Bool {
-        guard let (key, entry) = tracked.first(where: { $0.value.record?.id == id }), let rule = rules[key.rule] else { return false }
-        var updated = entry
-        let actions = updated.machine.acknowledge()
-        tracked[key] = updated
-        apply(actions, key: key, rule: rule, resolvedDetail: nil)
+        guard let group = grouper.group(of: id), outageRecords[group] != nil else { return false }
+        apply(grouper.acknowledge(group: group, by: "api"))
         return true
     }
 
-    private func policy(for rule: AlertRule) -> IncidentStateMachine.Policy {
-        IncidentStateMachine.Policy(rule: rule, repeatInterval: config.repeatInterval)
+    // MARK: Incidents
+
+    /// An instance that exited and the backend that went down with it are one incident: whichever
+    /// came first takes the other's news.
+    private func absorbed(_ observation: ConditionEvaluator.Observation, rule: AlertRule) -> Bool {
+        let partner: AlertCondition
+        switch rule.condition {
+        case .backendDown: partner = .instanceExited
+        case .instanceExited: partner = .backendDown
+        default: return false
+        }
+        guard let (key, entry) = tracked.first(where: { key, entry in
+            key.target == observation.target && rules[key.rule]?.condition == partner && entry.machine.phase != .inactive
+        }) else { return false }
+        // An open incident of this very rule for the target carries on as it is.
+        if tracked[Key(rule: rule.name, target: observation.target)].map({ $0.machine.phase != .inactive }) == true { return false }
+        var host = entry
+        if observation.active, !host.detail.contains(observation.detail) {
+            host.detail += "; " + observation.detail
+            if var record = host.record {
+                record.summary = host.detail
+                host.record = (try? store.save(record)) ?? record
+                if let id = record.id { grouper.updated(incident: id, detail: host.detail) }
+            }
+        }
+        // An exited instance's incident stays open while its backend is down.
+        if partner == .instanceExited {
+            let actions = host.machine.observe(active: observation.active, at: clock.now)
+            tracked[key] = host
+            for action in actions { incident(action, key: key, rule: rules[key.rule]!, resolvedDetail: nil) }
+        } else {
+            tracked[key] = host
+        }
+        return true
     }
 
-    private func apply(_ actions: [IncidentStateMachine.Action], key: Key, rule: AlertRule, resolvedDetail: String?) {
+    private func incident(_ action: IncidentStateMachine.Action, key: Key, rule: AlertRule, resolvedDetail: String?) {
         guard var entry = tracked[key] else { return }
         let now = Date()
-        for action in actions {
-            var record = entry.record ?? IncidentRecord(rule: rule.name, target: key.target, state: "firing",
-                                                        summary: entry.detail, startedAt: entry.pendingSince ?? now)
-            var channels: [String] = []
-            var kind = ""
-            switch action {
-            case .fire:
-                record.state = "firing"
-                record.firedAt = now
-                record.summary = entry.detail
-                channels = rule.channels
-                kind = "trigger"
-            case .remind:
-                channels = rule.channels
-                kind = "repeat"
-            case .escalate:
-                channels = rule.escalate?.channels ?? []
-                entry.escalated = true
-                kind = "escalation"
-            case .acknowledged:
-                record.state = "acknowledged"
-                record.acknowledgedAt = now
-            case .resolve:
-                record.state = "resolved"
-                record.resolvedAt = now
-                let escalationChannels = entry.escalated ? (rule.escalate?.channels ?? []) : []
-                channels = (rule.channels + escalationChannels.filter { !rule.channels.contains($0) })
-                    .filter { config.channels[$0]?.carriesText ?? false }
-                kind = "resolve"
+        var record = entry.record ?? IncidentRecord(rule: rule.name, target: key.target, state: "firing",
+                                                    summary: entry.detail, startedAt: entry.pendingSince ?? now)
+        let flapKey = "\(key.rule)|\(key.target)"
+        switch action {
+        case .fire:
+            if flaps.record(flapKey, at: now) {
+                entry.machine.holdOpen(quietFor: config.flapping.window)
+                entry.detail += " (flapping: changed state \(config.flapping.changes)+ times within \(DurationParser.format(config.flapping.window)))"
             }
-            do {
-                // The incident gets its id on first save; messages name it, so save before composing.
-                if record.id == nil { record = try store.save(record) }
-                if record.flamegraph == nil, let base = flameGraphBase(), let id = record.id,
-                   [.instanceExited, .backendDown].contains(rule.condition) {
-                    // A random key in the link opens it without the bearer token (from an SMS).
-                    let key = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-                    record.flamegraph = "\(base)/api/incidents/\(id)/flamegraph?key=\(key)"
-                }
-                let detail = action == .resolve ? (resolvedDetail ?? "condition cleared") : entry.detail
-                var text = Message.compose(incident: record, kind: kind, detail: detail)
-                if let flamegraph = record.flamegraph, action != .resolve { text += " Flame graph: \(flamegraph)" }
-                let outgoing = channels.flatMap { makeNotifications(channel: $0, incident: record, kind: kind, text: text, at: now) }
-                record = try store.save(record, notifications: outgoing)
-                entry.record = action == .resolve ? nil : record
-                log(action, record: record, channels: channels)
-                if !outgoing.isEmpty { dispatcher.notify() }
-            } catch {
-                logger.error("incident could not be saved", metadata: ["rule": "\(rule.name)", "error": "\(error)"])
-            }
+            record.state = "firing"
+            record.firedAt = now
+            record.summary = entry.detail
+        case .resolve:
+            _ = flaps.record(flapKey, at: now)
+            record.state = "resolved"
+            record.resolvedAt = now
         }
-        if case .inactive = entry.machine.phase, entry.record == nil {
-            tracked[key] = nil
-        } else {
-            tracked[key] = entry
+        do {
+            if record.id == nil { record = try store.save(record) }
+            if record.flamegraph == nil, let base = flameGraphBase(), let id = record.id,
+               [.instanceExited, .backendDown].contains(rule.condition) {
+                // A random key in the link opens it without the bearer token (from an SMS).
+                let key = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+                record.flamegraph = "\(base)/api/incidents/\(id)/flamegraph?key=\(key)"
+            }
+            record = try store.save(record)
+        } catch {
+            logger.error("incident could not be saved", metadata: ["rule": "\(rule.name)", "error": "\(error)"])
+        }
+        entry.record = action == .resolve ? nil : record
+        tracked[key] = action == .resolve && entry.machine.phase == .inactive ? nil : entry
+        log(action, record: record)
+        guard let id = record.id else { return }
+        switch action {
+        case .fire:
+            refreshSilences()  // a window may have opened since the last tick
+            apply(grouper.fired(member(rule: rule, target: key.target, incident: id, detail: entry.detail), at: now))
+        case .resolve:
+            apply(grouper.resolved(incident: id, detail: resolvedDetail ?? "condition cleared", at: now))
         }
     }
 
-    /// One notification per recipient: Twilio channels call or text each number in `to`.
-    private func makeNotifications(channel: String, incident: IncidentRecord, kind: String, text: String, at now: Date) -> [NotificationRecord] {
-        let recipients: [String?]
-        switch config.channels[channel] {
-        case .twilioCall(let twilio), .twilioSMS(let twilio): recipients = twilio.to
-        default: recipients = [nil]
-        }
-        return recipients.map { NotificationRecord(incident: incident.id ?? 0, channel: channel, recipient: $0, kind: kind, text: text, at: now) }
+    func member(rule: AlertRule, target: String, incident: Int64, detail: String) -> OutageMember {
+        OutageMember(incident: incident, rule: rule.name, condition: rule.condition.name, target: target, pool: Self.pool,
+                     detail: detail, channels: rule.channels, escalation: rule.escalate)
     }
 
-    private func log(_ action: IncidentStateMachine.Action, record: IncidentRecord, channels: [String]) {
+    private func log(_ action: IncidentStateMachine.Action, record: IncidentRecord) {
         let metadata: Logger.Metadata = [
             "incident.id": "\(record.id ?? 0)", "rule": "\(record.rule)", "incident.target": "\(record.target)",
-            "incident.state": "\(record.state)", "channels": "\(channels.joined(separator: ","))",
+            "incident.state": "\(record.state)",
         ]
         Counter(label: "tugboat_incident_transitions_total", dimensions: [("rule", record.rule), ("action", "\(action)")]).increment()
         switch action {
         case .fire: logger.warning("incident firing", metadata: metadata)
         case .resolve: logger.info("incident resolved", metadata: metadata)
-        default: logger.info("incident \(action)", metadata: metadata)
         }
     }
 }

@@ -1,3 +1,5 @@
+import TugboatCore
+
 /// A Lua script with its SHA-1, for `RedisClient.evalScript(_:keys:args:)` (EVALSHA, then EVAL on
 /// NOSCRIPT). Build it once (e.g. a `static let`) and reuse it.
 public struct RedisScript: Sendable, Hashable {

@@ -29,6 +29,7 @@ final class ContractHandler: ChannelInboundHandler {
 
     private func route(_ head: HTTPRequestHead, body: String, context: ChannelHandlerContext) {
         let path = head.uri.split(separator: "?")[0]
+        if providerRoute(head, path: String(path), body: body, context: context) { return }  // ProviderContracts.swift
         switch (head.method, path) {
         case (.GET, "/_contract/requests"):
             let data = (try? JSONEncoder().encode(state.all)) ?? Data()
@@ -45,6 +46,8 @@ final class ContractHandler: ChannelInboundHandler {
             respond(context, up ? .ok : .serviceUnavailable, up ? "ok" : "down")
         case (.GET, "/_contract/health/hits"):
             respond(context, .ok, "{\"hits\":\(state.healthHits)}")
+        case (.POST, "/_contract/reply"), (.POST, "/_contract/press"):
+            callBack(path.hasSuffix("/reply") ? .reply : .press, body: body, context: context)
         case (.POST, "/hook"), (.POST, "/slack"):
             state.record(.init(time: Date().timeIntervalSince1970, path: String(path), kind: String(path.dropFirst()), status: 200, fields: [:], body: body))
             respond(context, .ok, "ok")
@@ -94,6 +97,7 @@ final class ContractHandler: ChannelInboundHandler {
             guard fields["Url"] != nil || (twiml.hasPrefix("<Response>") && twiml.hasSuffix("</Response>")) else {
                 return refuse(.badRequest, 12100, "Document parse failure")
             }
+            if let problem = TwilioCallback.gatherProblem(twiml) { return refuse(.badRequest, 12100, "Document parse failure: \(problem)") }
         } else {
             guard let text = fields["Body"], !text.isEmpty else { return refuse(.badRequest, 21602, "Message body is required.") }
             guard text.count <= 1600 else { return refuse(.badRequest, 21617, "The concatenated message body exceeds the 1600 character limit.") }

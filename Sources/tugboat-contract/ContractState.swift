@@ -6,7 +6,7 @@ final class ContractState: Sendable {
     struct Recorded: Codable {
         var time: Double
         var path: String
-        /// `call`, `sms`, `hook` or `slack`.
+        /// `call`, `sms`, `hook`, `slack`, `pagerduty`, `opsgenie-create`, `opsgenie-ack` or `opsgenie-close`.
         var kind: String
         /// The HTTP status answered.
         var status: Int
@@ -17,14 +17,19 @@ final class ContractState: Sendable {
 
     let accountSID: String
     let authToken: String
+    /// The PagerDuty `routing_key` and the Opsgenie `GenieKey` accepted (ProviderContracts.swift).
+    let pagerDutyKey: String
+    let opsgenieKey: String
     private let recorded = Mutex<[Recorded]>([])
     private let failures = Mutex<(mode: String, count: Int)>(("", 0))
     private let health = Mutex<(up: Bool, hits: Int)>((true, 0))
     private let sequence = Atomic<Int>(0)
 
-    init(accountSID: String, authToken: String) {
+    init(accountSID: String, authToken: String, pagerDutyKey: String = "contract-pd-key", opsgenieKey: String = "contract-og-key") {
         self.accountSID = accountSID
         self.authToken = authToken
+        self.pagerDutyKey = pagerDutyKey
+        self.opsgenieKey = opsgenieKey
     }
 
     func record(_ entry: Recorded) { recorded.withLock { $0.append(entry) } }

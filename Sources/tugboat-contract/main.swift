@@ -11,6 +11,13 @@
 //   POST /_contract/fail               {"mode":"500|429|timeout|400|401","count":N}: the next N API calls fail
 //   POST /_contract/health/{up|down}   what GET /_contract/health answers (200 or 503); hits are counted
 //   GET  /_contract/health/hits        how many times /_contract/health was called
+//   POST /_contract/reply              {"url","from","to","body","signature":"valid|wrong|missing"}: Twilio posts
+//                                      an incoming SMS to url, signed; answers {"status","body"} (TwilioCallbacks.swift)
+//   POST /_contract/press              {"url","digits","from","to","signature"}: the call's <Gather> result, likewise
+// PagerDuty and Opsgenie (ProviderContracts.swift; --pagerduty-key, default contract-pd-key, and
+// --opsgenie-key, default contract-og-key): POST /v2/enqueue, POST /v2/alerts and
+// /v2/alerts/{alias}/acknowledge|close?identifierType=alias; /_contract/fail applies to them too
+// (and takes mode 422 for Opsgenie).
 // Sinks: POST /hook and /slack record their JSON bodies.
 import Foundation
 import NIOCore
@@ -20,19 +27,23 @@ import NIOPosix
 var port = 0
 var accountSID = "AC00000000000000000000000000000000"
 var authToken = "contract-token"
+var pagerDutyKey = "contract-pd-key"
+var opsgenieKey = "contract-og-key"
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
     case "--port": port = Int(arguments.next() ?? "0") ?? 0
     case "--account-sid": accountSID = arguments.next() ?? accountSID
     case "--auth-token": authToken = arguments.next() ?? authToken
+    case "--pagerduty-key": pagerDutyKey = arguments.next() ?? pagerDutyKey
+    case "--opsgenie-key": opsgenieKey = arguments.next() ?? opsgenieKey
     default:
         FileHandle.standardError.write("unknown argument \(argument)\n".data(using: .utf8)!)
         exit(2)
     }
 }
 
-let state = ContractState(accountSID: accountSID, authToken: authToken)
+let state = ContractState(accountSID: accountSID, authToken: authToken, pagerDutyKey: pagerDutyKey, opsgenieKey: opsgenieKey)
 let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
     .childChannelInitializer { channel in

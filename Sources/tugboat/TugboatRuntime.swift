@@ -47,7 +47,7 @@ struct TugboatRuntime {
         let store = try Self.openStore(config, logger: logger)
         let httpClient = HTTPClient(eventLoopGroupProvider: .shared(group))
         let senders = config.alerts.channels.mapValues {
-            Senders.make($0, client: httpClient, timeout: config.alerts.timeout, logger: logger)
+            Senders.make($0, client: httpClient, timeout: config.alerts.timeout, logger: logger, publicURL: config.alerts.publicURL)
         }
         let retry = OutboxDispatcher.RetryPolicy(firstDelay: config.alerts.retryFirst, maxDelay: config.alerts.retryMax,
                                                  maxAttempts: config.alerts.retryAttempts)
@@ -86,7 +86,8 @@ struct TugboatRuntime {
         let adminState = AdminState(pool: pool, traffic: traffic, dataPlane: dataPlane, registry: registry,
                                     token: config.admin.token, store: store, alerts: alerts, membership: membership,
                                     scaler: scaler, profiles: forensics,
-                                    cluster: cluster.map { ClusterAdmin(node: $0, drain: config.pool.drain) })
+                                    cluster: cluster.map { ClusterAdmin(node: $0, drain: config.pool.drain) },
+                                    acknowledger: alerts, twilioCallbacks: TwilioCallbackSettings(alerts: config.alerts))
         // With a cluster the scaler waits for this node to win the lease.
         if cluster != nil { await scaler?.setLeading(false) }
         let bridge = cluster.map {

@@ -30,29 +30,6 @@ struct IncidentStateMachineTests {
         #expect(machine.tick(at: at(8_000)) == [.fire])
     }
 
-    @Test("reminders every `repeat` while not acknowledged; escalation once after `after`")
-    func repeatAndEscalate() {
-        var machine = IncidentStateMachine(policy: .init(repeatInterval: .seconds(60), escalateAfter: .seconds(300)))
-        #expect(machine.observe(active: true, at: at(0)) == [.fire])
-        #expect(machine.tick(at: at(59_000)) == [])
-        #expect(machine.tick(at: at(60_000)) == [.remind])
-        #expect(machine.tick(at: at(61_000)) == [])
-        #expect(machine.tick(at: at(120_000)) == [.remind])
-        #expect(machine.tick(at: at(300_000)) == [.remind, .escalate])
-        #expect(machine.tick(at: at(301_000)) == [])
-        #expect(machine.tick(at: at(600_000)) == [.remind])
-    }
-
-    @Test("acknowledging stops reminders and escalation, but the incident still resolves")
-    func acknowledge() {
-        var machine = IncidentStateMachine(policy: .init(repeatInterval: .seconds(60), escalateAfter: .seconds(120)))
-        _ = machine.observe(active: true, at: at(0))
-        #expect(machine.acknowledge() == [.acknowledged])
-        #expect(machine.acknowledge() == [])
-        #expect(machine.tick(at: at(1_000_000)) == [])
-        #expect(machine.observe(active: false, at: at(1_000_001)) == [.resolve])
-    }
-
     @Test("keep-firing-for holds a flapping incident open")
     func keepFiringFor() {
         var machine = IncidentStateMachine(policy: .init(keepFiringFor: .seconds(30)))
@@ -66,8 +43,18 @@ struct IncidentStateMachineTests {
 
     @Test("an incident restored after a restart does not page again")
     func restored() {
-        var machine = IncidentStateMachine(policy: .init(repeatInterval: .zero), restoringFiringAt: at(0), acknowledged: false)
+        var machine = IncidentStateMachine(policy: .init(), restoringFiringAt: at(0))
         #expect(machine.observe(active: true, at: at(100)) == [])
         #expect(machine.observe(active: false, at: at(200)) == [.resolve])
+    }
+
+    @Test("a flapping incident held open resolves only after the quiet period")
+    func holdOpen() {
+        var machine = IncidentStateMachine(policy: .init(keepFiringFor: .seconds(5)))
+        _ = machine.observe(active: true, at: at(0))
+        machine.holdOpen(quietFor: .seconds(60))
+        #expect(machine.observe(active: false, at: at(1_000)) == [])
+        #expect(machine.tick(at: at(30_000)) == [])
+        #expect(machine.tick(at: at(61_000)) == [.resolve])
     }
 }

@@ -59,7 +59,7 @@ struct ClusterTests {
     func leaderTakeoverPagesOnce() throws {
         let redis = try RedisServer()
         let contract = try ContractServer()
-        let top = contract.monitorYAML + "alerts:\n  retry: { first: 100ms, max: 300ms }\n  timeout: 1s\n" + contract.channelsYAML()
+        let top = contract.monitorYAML + "alerts:\n  retry: { first: 100ms, max: 300ms }\n  timeout: 1s\n  startup-grace: 0s\n  group: { wait: 0s }\n" + contract.channelsYAML()
             + "\n  rules:\n    - { name: front-down, monitor: front, condition: down, channels: [sms] }\n"
         let nodes = try Self.nodes(redis, extraTop: top, environment: ["TEST_TWILIO_TOKEN": ContractServer.authToken])
         var leader = ""
@@ -89,7 +89,7 @@ struct ClusterTests {
     @Test("redis-server stopped and restarted under load: no request fails on any node")
     func redisOutageUnderLoad() throws {
         let redis = try RedisServer()
-        let alerts = "alerts:\n  channels:\n    log: { log: {} }\n  rules:\n    - { name: redis-down, monitor: redis, condition: down, channels: [log] }\n"
+        let alerts = "alerts:\n  startup-grace: 0s\n  group: { wait: 0s }\n  channels:\n    log: { log: {} }\n  rules:\n    - { name: redis-down, monitor: redis, condition: down, channels: [log] }\n"
         let nodes = try Self.nodes(redis, extraTop: alerts)
         let backend = try DemoBackend()
         try waitUntil("a leader") { try Self.agreedLeader(nodes) != nil }

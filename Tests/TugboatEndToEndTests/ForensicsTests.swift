@@ -16,6 +16,8 @@ struct ForensicsTests {
         alerts:
           retry: { first: 100ms, max: 300ms }
           timeout: 1s
+          startup-grace: 0s
+          group: { wait: 0s }
         """ + "\n" + contract.channelsYAML() + """
 
           rules:
@@ -46,7 +48,7 @@ struct ForensicsTests {
         load.finish()
         let sms = try #require((contract.accepted("sms")[0]["fields"] as? [String: String])?["Body"])
         #expect(sms.contains("crash: instance \(instance) exited on its own"), "\(sms)")
-        let link = try #require(sms.range(of: "Flame graph: ").map { String(sms[$0.upperBound...]) }, "no link in: \(sms)")
+        let link = try #require(sms.range(of: "Flame graph: ").map { String(sms[$0.upperBound...].prefix { $0 != " " }) }, "no link in: \(sms)")
         #expect(link.hasPrefix("http://127.0.0.1:\(tugboat.adminPort)/api/incidents/") && link.contains("/flamegraph?key="), "\(link)")
         let hookBody = try #require(contract.accepted("hook")[0]["body"] as? String)
         let hook = try #require(try JSONSerialization.jsonObject(with: Data(hookBody.utf8)) as? [String: Any])

@@ -7,8 +7,9 @@ import Testing
 struct PagingTests {
     let environment = ["TEST_TWILIO_TOKEN": ContractServer.authToken]
 
-    func tugboat(_ contract: ContractServer, rules: String, alertsExtra: String = "", statePath: String? = nil) throws -> TugboatUnderTest {
-        let top = contract.monitorYAML + "alerts:\n  retry: { first: 100ms, max: 300ms }\n  timeout: 1s\n" + alertsExtra
+    /// Pages as soon as an incident fires (no start-up grace, no grouping wait) unless `alertsExtra` says otherwise.
+    func tugboat(_ contract: ContractServer, rules: String, alertsExtra: String = "  group: { wait: 0s }\n", statePath: String? = nil) throws -> TugboatUnderTest {
+        let top = contract.monitorYAML + "alerts:\n  retry: { first: 100ms, max: 300ms }\n  timeout: 1s\n  startup-grace: 0s\n" + alertsExtra
             + contract.channelsYAML() + "\n  rules:\n" + rules
         if let statePath {
             return try TugboatUnderTest(backends: [], extraTop: top, statePath: statePath, environment: environment)
@@ -109,7 +110,8 @@ struct PagingTests {
             - { name: ignored, monitor: front, condition: down, channels: [sms], escalate: { after: 1s, channels: [hook] } }
 
         """
-        let tugboat = try self.tugboat(contract, rules: rules)
+        // Each incident its own outage, so that one can be acknowledged and the other not.
+        let tugboat = try self.tugboat(contract, rules: rules, alertsExtra: "  group: off\n")
         try contract.setHealth(up: false)
         try waitUntil("both incidents firing") { try tugboat.incidents().count == 2 }
         let acked = try #require(try tugboat.incidents().first { $0["rule"] as? String == "acked" }?["id"] as? Int)
@@ -154,7 +156,7 @@ struct DetectionTests {
     let environment = ["TEST_TWILIO_TOKEN": ContractServer.authToken]
 
     func start(_ contract: ContractServer, _ backends: [DemoBackend], health: String) throws -> TugboatUnderTest {
-        let top = "alerts:\n" + contract.channelsYAML() + "\n  rules:\n    - { name: backend-down, condition: backend-down, channels: [call] }\n"
+        let top = "alerts:\n  startup-grace: 0s\n  group: { wait: 0s }\n" + contract.channelsYAML() + "\n  rules:\n    - { name: backend-down, condition: backend-down, channels: [call] }\n"
         let tugboat = try TugboatUnderTest(backends: backends.map(\.address), extraTop: top, health: health, environment: environment)
         try tugboat.waitHealthy(backends.map(\.address))
         return tugboat

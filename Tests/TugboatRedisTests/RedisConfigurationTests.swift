@@ -1,5 +1,6 @@
 import Testing
 
+import TugboatCore
 @testable import TugboatRedis
 
 @Suite("Redis configuration and URL")

@@ -24,16 +24,21 @@ public struct Message: Sendable, Equatable {
 
     /// `<Response><Say>…</Say></Response>`, XML-escaped, at most 4000 characters (Twilio's limit).
     public static func twiml(_ text: String) -> String {
-        let spoken = text.replacingOccurrences(of: "[tugboat]", with: "Tugboat alert.")
         let prefix = "<Response><Say>", suffix = "</Say></Response>"
-        var escaped = xmlEscape(spoken)
-        let room = 4000 - prefix.count - suffix.count
-        if escaped.count > room {
-            escaped = String(escaped.prefix(room))
-            // Never cut an entity in half.
-            if let amp = escaped.lastIndex(of: "&"), !escaped[amp...].contains(";") { escaped = String(escaped[..<amp]) }
-        }
-        return prefix + escaped + suffix
+        return prefix + fitted(xmlEscape(spoken(text)), room: 4000 - prefix.count - suffix.count) + suffix
+    }
+
+    /// The text as a voice says it.
+    static func spoken(_ text: String) -> String {
+        text.replacingOccurrences(of: "[tugboat]", with: "Tugboat alert.")
+    }
+
+    /// Escaped XML text cut to `room` characters, never in the middle of an entity.
+    static func fitted(_ escaped: String, room: Int) -> String {
+        guard escaped.count > room else { return escaped }
+        let cut = String(escaped.prefix(max(room, 0)))
+        if let amp = cut.lastIndex(of: "&"), !cut[amp...].contains(";") { return String(cut[..<amp]) }
+        return cut
     }
 
     public static func xmlEscape(_ text: String) -> String {

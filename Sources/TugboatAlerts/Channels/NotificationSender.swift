@@ -13,15 +13,20 @@ public protocol NotificationSender: Sendable {
 
 /// Builds the sender for a configured channel.
 public enum Senders {
-    public static func make(_ config: ChannelConfig, client: HTTPClient, timeout: Duration, logger: Logger) -> NotificationSender {
+    /// `publicURL` is `alerts.public-url`: with it, calls ask the person to press 1 to acknowledge.
+    public static func make(_ config: ChannelConfig, client: HTTPClient, timeout: Duration, logger: Logger,
+                            publicURL: String? = nil) -> NotificationSender {
         let http = HTTPPoster(client: client, timeout: .nanoseconds(timeout.nanoseconds))
         switch config {
-        case .twilioCall(let twilio): return TwilioSender(twilio: twilio, mode: .call, http: http)
-        case .twilioSMS(let twilio): return TwilioSender(twilio: twilio, mode: .sms, http: http)
+        case .twilioCall(let twilio): return TwilioSender(twilio: twilio, mode: .call, http: http, publicURL: publicURL)
+        case .twilioSMS(let twilio): return TwilioSender(twilio: twilio, mode: .sms, http: http, publicURL: publicURL)
         case .webhook(let url): return WebhookSender(url: url, slack: false, http: http)
         case .slack(let url): return WebhookSender(url: url, slack: true, http: http)
         case .command(let argv): return CommandSender(argv: argv, timeout: timeout)
         case .log: return LogSender(logger: logger)
+        case .email(let email): return EmailSender(email: email, timeout: timeout, group: client.eventLoopGroup)
+        case .pagerDuty(let pagerDuty): return PagerDutySender(pagerDuty: pagerDuty, http: http)
+        case .opsgenie(let opsgenie): return OpsgenieSender(opsgenie: opsgenie, http: http)
         }
     }
 }
@@ -70,21 +75,26 @@ extension Senders {
 }
 
 /// `twilio-call` and `twilio-sms`: `POST {api-base}/2010-04-01/Accounts/{sid}/Calls.json` or
-/// `Messages.json`, HTTP Basic `sid:token`, form fields `To`, `From`, `Twiml` or `Body`.
+/// `Messages.json`, HTTP Basic `sid:token`, form fields `To`, `From`, `Twiml` or `Body`. A page of
+/// an outage asks to be acknowledged (`Message+Acknowledgement.swift`).
 struct TwilioSender: NotificationSender {
     enum Mode { case call, sms }
     let twilio: TwilioConfig
     let mode: Mode
     let http: HTTPPoster
+    /// `alerts.public-url`, where the call's "press 1" is posted; without it calls only speak.
+    var publicURL: String? = nil
 
     func send(_ notification: NotificationRecord, incident: IncidentRecord) async throws(DeliveryError) -> String? {
         guard let to = notification.recipient else { throw .permanent("no recipient number") }
         let resource = mode == .call ? "Calls.json" : "Messages.json"
         let url = "\(twilio.apiBase)/2010-04-01/Accounts/\(twilio.accountSID)/\(resource)"
         var fields = [("To", to), ("From", twilio.from)]
+        // Replies reach Tugboat (and their signatures can be checked) only with a public URL.
+        let code = publicURL == nil ? nil : Message.acknowledgeCode(notification)
         switch mode {
-        case .call: fields.append(("Twiml", Message.twiml(notification.text)))
-        case .sms: fields.append(("Body", Message.smsBody(notification.text)))
+        case .call: fields.append(("Twiml", Message.twiml(notification.text, acknowledgeCode: code, publicURL: publicURL)))
+        case .sms: fields.append(("Body", Message.smsBody(notification.text, acknowledgeCode: code)))
         }
         if let callback = twilio.statusCallback { fields.append(("StatusCallback", callback)) }
         let credentials = Data("\(twilio.accountSID):\(twilio.authToken.value)".utf8).base64EncodedString()

@@ -92,6 +92,14 @@ public struct AlertsConfig: Sendable, Equatable {
     /// The admin listener's address as Twilio reaches it (`https://tugboat.example.com`): where
     /// SMS replies (`ACK 12`) and the call's "press 1" land, and the URL their signatures cover.
     public var publicURL: String?
+    /// One page per outage; nil (`group: off`) pages every incident on its own.
+    public var group: GroupingSettings? = GroupingSettings()
+    public var inhibit: [InhibitRule] = InhibitRule.defaults
+    public var maintenance: [MaintenanceWindow] = []
+    public var flapping = FlappingSettings()
+    /// Nothing pages this soon after Tugboat starts (the pool's first checks are still running);
+    /// an outage still there when it ends pages then.
+    public var startupGrace: Duration = .seconds(30)
 
     public init() {}
 }

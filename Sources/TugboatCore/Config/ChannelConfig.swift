@@ -7,11 +7,26 @@ public enum ChannelConfig: Sendable, Equatable {
     /// Runs a program (argv) with the incident as JSON on stdin.
     case command([String])
     case log
+    /// SMTP mail to a list of addresses.
+    case email(EmailConfig)
+    /// PagerDuty Events API v2.
+    case pagerDuty(PagerDutyConfig)
+    /// Opsgenie Alert API.
+    case opsgenie(OpsgenieConfig)
 
     /// A voice call only ever pages; it never phones to say all is well.
     public var carriesText: Bool {
         if case .twilioCall = self { return false }
         return true
+    }
+
+    /// Incident tools that keep their own alert open: told when a person acknowledges, so the
+    /// alert there stops escalating too.
+    public var receivesAcknowledgements: Bool {
+        switch self {
+        case .pagerDuty, .opsgenie: true
+        default: false
+        }
     }
 
     public var kind: String {
@@ -22,6 +37,9 @@ public enum ChannelConfig: Sendable, Equatable {
         case .slack: "slack"
         case .command: "command"
         case .log: "log"
+        case .email: "email"
+        case .pagerDuty: "pagerduty"
+        case .opsgenie: "opsgenie"
         }
     }
 }

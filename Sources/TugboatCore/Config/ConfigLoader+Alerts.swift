@@ -33,7 +33,9 @@ extension ConfigLoader {
 
     static func parseAlerts(_ value: YAMLValue, monitors: [MonitorConfig]) throws -> AlertsConfig {
         var alerts = AlertsConfig()
-        let keys = try value.mapping(allowed: ["rules", "repeat", "channels", "timeout", "retry", "public-url"])
+        let keys = try value.mapping(allowed: ["rules", "repeat", "channels", "timeout", "retry", "public-url",
+                                                     "group", "inhibit", "maintenance", "flapping", "startup-grace"])
+        try parsePaging(keys, into: &alerts)
         if let url = keys["public-url"] {
             let text = try url.string()
             guard text.hasPrefix("http://") || text.hasPrefix("https://") else {
@@ -64,6 +66,7 @@ extension ConfigLoader {
                 alerts.rules.append(rule)
             }
         }
+        if let inhibit = keys["inhibit"] { alerts.inhibit = try parseInhibit(inhibit, rules: alerts.rules) }
         return alerts
     }
 

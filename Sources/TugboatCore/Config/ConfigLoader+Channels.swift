@@ -1,7 +1,7 @@
 // Parsing of `alerts.channels`.
 extension ConfigLoader {
     static func parseChannel(_ value: YAMLValue) throws -> ChannelConfig {
-        let kinds = ["twilio-call", "twilio-sms", "webhook", "slack", "command", "log"]
+        let kinds = ["twilio-call", "twilio-sms", "webhook", "slack", "command", "log", "email", "pagerduty", "opsgenie"]
         let keys = try value.mapping(allowed: kinds)
         guard keys.count == 1, let (kind, body) = keys.first else {
             throw value.error("'\(value.key)' needs exactly one of: \(kinds.joined(separator: ", "))")
@@ -9,6 +9,9 @@ extension ConfigLoader {
         switch kind {
         case "twilio-call": return .twilioCall(try parseTwilio(body))
         case "twilio-sms": return .twilioSMS(try parseTwilio(body))
+        case "email": return .email(try parseEmail(body))
+        case "pagerduty": return .pagerDuty(try parsePagerDuty(body))
+        case "opsgenie": return .opsgenie(try parseOpsgenie(body))
         case "webhook", "slack":
             let fields = try body.mapping(allowed: ["url"])
             guard let url = fields["url"] else { throw body.error("'\(body.key).url' is required") }

@@ -78,6 +78,14 @@ struct YAMLValue {
         return try interpolate(EnvironmentReferences.restore(scalar.string, references))
     }
 
+    func bool() throws -> Bool {
+        switch try string().lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        case let text: throw error("'\(key)' must be true or false, got '\(text)'")
+        }
+    }
+
     func int(range: ClosedRange<Int>) throws -> Int {
         let text = try string()
         guard let value = Int(text) else { throw error("'\(key)' must be a whole number, got '\(text)'") }

@@ -6,8 +6,9 @@ final class DemoBackend {
     let port: Int
     var address: String { "127.0.0.1:\(port)" }
 
-    init() throws {
-        child = try ChildProcess(arguments: ["demo-app", "--port", "0"])
+    /// `port`: 0 for a free one, or the port of an earlier backend brought back.
+    init(port: Int = 0) throws {
+        child = try ChildProcess(arguments: ["demo-app", "--port", String(port)])
         let line = try child.waitForLine { $0.contains("demo-app listening on") }
         guard let port = line.split(separator: ":").last.flatMap({ Int($0.split(separator: " ")[0]) }) else {
             throw TestFailure("cannot read demo-app port from: \(line)")
@@ -16,6 +17,21 @@ final class DemoBackend {
     }
 
     func kill() { child.stop() }
+}
+
+/// A loopback port nobody listens on right now (for a config that must name its own listener).
+func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw TestFailure("no free loopback port") }
+    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 /// `tugboat serve` on free ports in front of the given backends, with a config written for the test.
@@ -31,13 +47,13 @@ final class TugboatUnderTest: @unchecked Sendable {
          health: String = "{ path: /health, interval: 200ms, timeout: 500ms, rise: 1, fall: 2 }",
          statePath: String = NSTemporaryDirectory() + "tugboat-test-\(UUID().uuidString).db",
          environment: [String: String] = [:], redis: String? = nil, node: String? = nil,
-         prelude: String? = nil) throws {
+         prelude: String? = nil, listen: String = "127.0.0.1:0") throws {
         configPath = NSTemporaryDirectory() + "tugboat-test-\(UUID().uuidString).yaml"
         self.statePath = statePath
         let state = redis.map { "state: \($0)\nlocal-state: sqlite:\(statePath)\nnode: \(node ?? "node")" } ?? "state: sqlite:\(statePath)"
         let yaml = """
         \(state)
-        listen: 127.0.0.1:0
+        listen: \(listen)
         admin: { listen: 127.0.0.1:0\(adminToken == nil ? "" : ", token: ${TEST_ADMIN_TOKEN}") }
         \(extraTop)
         pool:
@@ -91,6 +107,14 @@ final class TugboatUnderTest: @unchecked Sendable {
         let headers = adminToken.map { ["Authorization": "Bearer " + $0, "Connection": "close"] } ?? ["Connection": "close"]
         let response = try TestHTTPClient(port: adminPort).request(method, path, headers: headers, body: method == "POST" ? "" : nil)
         return try JSONSerialization.jsonObject(with: Data(response.body))
+    }
+
+    /// A request with a body to an admin path (with the token when one is set).
+    func post(_ path: String, method: String = "POST", body: String) throws -> (status: Int, text: String) {
+        var headers = adminToken.map { ["Authorization": "Bearer " + $0, "Connection": "close"] } ?? ["Connection": "close"]
+        headers["Content-Type"] = "application/json"
+        let response = try TestHTTPClient(port: adminPort).request(method, path, headers: headers, body: body)
+        return (response.status, response.bodyText)
     }
 
     func incidents() throws -> [[String: Any]] { try admin("/api/incidents") as? [[String: Any]] ?? [] }
