@@ -72,11 +72,11 @@ extension AdminServer {
             if let code {
                 if settings.recipients.contains(from) {
                     outcome = await acknowledger.acknowledge(code: code, by: from)
-                    context.logger.info("acknowledge by SMS", metadata: ["alert.group": "\(code)", "by": "\(from)",
+                    context.logger.info("acknowledge by SMS", metadata: ["outage.id": "\(code)", "by": "\(from)",
                                                                         "outcome": "\(outcomeName(outcome))"])
                 } else {
                     context.logger.warning("acknowledge by SMS from a number Tugboat does not page: refused",
-                                           metadata: ["alert.group": "\(code)", "from": "\(from)"])
+                                           metadata: ["outage.id": "\(code)", "from": "\(from)"])
                 }
             }
             return twiml(PhoneAcknowledgement.smsAnswer(code: code, outcome: outcome))
@@ -92,7 +92,7 @@ extension AdminServer {
             guard let code, fields["Digits"] == "1" else { return twiml(PhoneAcknowledgement.voiceAnswer(code: code, outcome: nil)) }
             let person = PhoneAcknowledgement.person(inVoiceCallback: fields)
             let outcome = await acknowledger.acknowledge(code: code, by: person)
-            context.logger.info("acknowledge by call", metadata: ["alert.group": "\(code)", "by": "\(person)",
+            context.logger.info("acknowledge by call", metadata: ["outage.id": "\(code)", "by": "\(person)",
                                                                   "outcome": "\(outcomeName(outcome))"])
             return twiml(PhoneAcknowledgement.voiceAnswer(code: code, outcome: outcome))
         }

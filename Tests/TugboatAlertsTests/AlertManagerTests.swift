@@ -1,0 +1,78 @@
+import Foundation
+import Logging
+import Testing
+import TugboatAlerts
+import TugboatCore
+import TugboatStore
+
+@Suite("Alert manager: incidents into outages")
+struct AlertManagerTests {
+    let address = HostPort(host: "127.0.0.1", port: 9001)
+
+    func manager(_ store: Store) -> AlertManager {
+        var config = AlertsConfig()
+        config.channels = ["log": .log]
+        var exited = AlertRule(name: "crash", condition: .instanceExited)
+        exited.keepFiringFor = .seconds(300)
+        exited.channels = ["log"]
+        var down = AlertRule(name: "backend-down", condition: .backendDown)
+        down.channels = ["log"]
+        config.rules = [exited, down]
+        config.startupGrace = .zero
+        config.group?.wait = .zero
+        let dispatcher = OutboxDispatcher(store: store, senders: [:], logger: Logger(label: "t"))
+        return AlertManager(config: config, store: store, signals: SignalBus(), dispatcher: dispatcher, logger: Logger(label: "t"))
+    }
+
+    @Test("an instance that exits and its backend going down are one incident and one page")
+    func exitThenDown() async throws {
+        let store = try Store(path: ":memory:")
+        let alerts = manager(store)
+        await alerts.handle(.backendAdded(address))
+        await alerts.handle(.backendStateChanged(address: address, from: .starting, to: .healthy, reason: "check passed"))
+        await alerts.handle(.instanceExited(address: address, status: "signal 9"))
+        await alerts.handle(.backendStateChanged(address: address, from: .healthy, to: .unhealthy, reason: "connection refused"))
+        await alerts.tick()
+        let incidents = try store.incidents()
+        #expect(incidents.count == 1)
+        #expect(incidents.first?.rule == "crash")
+        #expect(incidents.first?.summary.contains("exited on its own (signal 9)") == true)
+        #expect(incidents.first?.summary.contains("connection refused") == true)
+        #expect(try store.notifications().filter { $0.kind == "trigger" }.count == 1)
+    }
+
+    @Test("a backend that went down first takes the news of its exit: still one incident")
+    func downThenExit() async throws {
+        let store = try Store(path: ":memory:")
+        let alerts = manager(store)
+        await alerts.handle(.backendAdded(address))
+        await alerts.handle(.backendStateChanged(address: address, from: .starting, to: .unhealthy, reason: "connection refused"))
+        await alerts.handle(.instanceExited(address: address, status: "exit 3"))
+        await alerts.tick()
+        let incidents = try store.incidents()
+        #expect(incidents.count == 1)
+        #expect(incidents.first?.rule == "backend-down")
+        #expect(incidents.first?.summary.contains("exited on its own (exit 3)") == true)
+        // The backend comes back: the incident resolves (it follows the backend, not the exit).
+        await alerts.handle(.backendStateChanged(address: address, from: .unhealthy, to: .healthy, reason: "check passed"))
+        #expect(try store.incidents().first?.state == "resolved")
+    }
+
+    @Test("a silence created through the manager holds the page; the history says silenced")
+    func silenceHoldsPage() async throws {
+        let store = try Store(path: ":memory:")
+        let alerts = manager(store)
+        _ = try await alerts.createSilence(matchers: ["rule": "backend-down"], starts: nil, ends: Date().addingTimeInterval(60),
+                                           comment: "deploy", createdBy: "test")
+        await alerts.handle(.backendAdded(address))
+        await alerts.handle(.backendStateChanged(address: address, from: .starting, to: .unhealthy, reason: "refused"))
+        await alerts.tick()
+        let pages = try store.notifications()
+        #expect(pages.count == 1)
+        #expect(pages.first?.status == "silenced")
+        #expect(try store.outages().first?.silenced == true)
+        await #expect(throws: AlertManager.SilenceError.self) {
+            try await alerts.createSilence(matchers: ["host": "x"], starts: nil, ends: Date().addingTimeInterval(60), comment: "c", createdBy: "t")
+        }
+    }
+}
