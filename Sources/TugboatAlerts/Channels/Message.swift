@@ -1,27 +1,8 @@
 import Foundation
 import TugboatStore
 
-/// What a notification says, for one kind of page of one incident.
-public struct Message: Sendable, Equatable {
-    public var incident: IncidentRecord
-    public var kind: String
-    /// One line for people: SMS body, Slack text, log line, webhook `text`.
-    public var text: String
-
-    public static func compose(incident: IncidentRecord, kind: String, detail: String) -> String {
-        let id = incident.id.map { " #\($0)" } ?? ""
-        switch kind {
-        case "resolve":
-            return "[tugboat] RESOLVED\(id) \(incident.rule): \(detail)"
-        case "repeat":
-            return "[tugboat] STILL FIRING\(id) \(incident.rule): \(detail)"
-        case "escalation":
-            return "[tugboat] ESCALATED\(id) \(incident.rule) (not acknowledged): \(detail)"
-        default:
-            return "[tugboat] FIRING\(id) \(incident.rule): \(detail)"
-        }
-    }
-
+/// How a page's text (``OutageText``) is put on each medium: spoken TwiML, an SMS body.
+public enum Message {
     /// `<Response><Say>…</Say></Response>`, XML-escaped, at most 4000 characters (Twilio's limit).
     public static func twiml(_ text: String) -> String {
         let prefix = "<Response><Say>", suffix = "</Say></Response>"
