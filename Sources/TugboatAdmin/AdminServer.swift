@@ -23,6 +23,7 @@ public enum AdminServer {
         protected.get("/metrics") { _, _ -> Response in
             var text = MetricsRenderer.render(stats: state.traffic.stats(), snapshot: await state.pool.snapshot,
                                               inflight: state.dataPlane.inflight(), connections: state.dataPlane.connections)
+            text += CertificateRoutes.metrics(state.certificates)
             text += state.registry.emitToString()
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
@@ -30,6 +31,7 @@ public enum AdminServer {
         }
         addIncidentRoutes(protected, state: state)
         SilenceRoutes.add(protected, state: state)
+        CertificateRoutes.add(protected, state: state)
         addPoolRoutes(protected, state: state)
         addFlameGraphRoutes(open: router, protected: protected, state: state)
         addClusterRoutes(protected, state: state)

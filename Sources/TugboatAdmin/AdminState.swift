@@ -7,6 +7,8 @@ import TugboatStore
 
 /// What the admin API reads: the pool, the traffic collector and the metrics registry.
 public struct AdminState: Sendable {
+    /// With `tls:`, the public listener's certificates (`/api/certificates`, expiry in `/metrics`).
+    public let certificates: CertificateBook?
     public let pool: Pool
     public let traffic: TrafficCollector
     public let dataPlane: ProxyDataPlane
@@ -28,7 +30,8 @@ public struct AdminState: Sendable {
                 token: Secret?, store: Store? = nil, alerts: AlertManager? = nil, membership: PoolMembership? = nil,
                 scaler: Scaler? = nil, profiles: (any ProfileCapturing)? = nil,
                 cluster: (any ClusterAdministration)? = nil, acknowledger: (any PageAcknowledging)? = nil,
-                twilioCallbacks: TwilioCallbackSettings = TwilioCallbackSettings()) {
+                twilioCallbacks: TwilioCallbackSettings = TwilioCallbackSettings(), certificates: CertificateBook? = nil) {
+        self.certificates = certificates
         self.cluster = cluster
         self.acknowledger = acknowledger
         self.twilioCallbacks = twilioCallbacks

@@ -44,6 +44,11 @@ enum SilenceRoutes {
         var incidents: [Int64]
     }
 
+    /// The silence book (the store, or Redis with several nodes) could not be read or written.
+    static func unreachable(_ error: any Error) -> Response {
+        AdminServer.jsonError(.serviceUnavailable, "silences are unreachable: \(error)")
+    }
+
     static func add(_ group: RouterGroup<BasicRequestContext>, state: AdminState) {
         group.post("/api/silences") { request, context -> Response in
             guard let alerts = state.alerts else { return AdminServer.jsonError(.notImplemented, "alerts are off") }
@@ -66,17 +71,29 @@ enum SilenceRoutes {
                 return response
             } catch let error as AlertManager.SilenceError {
                 return AdminServer.jsonError(.badRequest, error.description)
+            } catch {
+                return unreachable(error)
             }
         }
         group.get("/api/silences") { _, _ -> Response in
             guard let alerts = state.alerts else { return try Response.json([SilenceView]()) }
-            return try Response.json(try await alerts.silences().map { SilenceView($0) })
+            let silences: [SilenceRecord]
+            do {
+                silences = try await alerts.silences()
+            } catch {
+                return unreachable(error)
+            }
+            return try Response.json(silences.map { SilenceView($0) })
         }
         group.delete("/api/silences/{id}") { _, context -> Response in
             guard let id = context.parameters.get("id", as: Int64.self) else { return AdminServer.jsonError(.badRequest, "silence id must be a number") }
-            guard let alerts = state.alerts, try await alerts.expireSilence(id: id) else {
-                return AdminServer.jsonError(.notFound, "no active or pending silence \(id)")
+            let expired: Bool
+            do {
+                expired = try await state.alerts?.expireSilence(id: id) ?? false
+            } catch {
+                return unreachable(error)
             }
+            guard expired else { return AdminServer.jsonError(.notFound, "no active or pending silence \(id)") }
             return Response(status: .noContent)
         }
         group.get("/api/outages") { _, _ -> Response in

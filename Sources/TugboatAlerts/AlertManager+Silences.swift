@@ -11,8 +11,9 @@ extension AlertManager {
 
     public static let silenceLabels = ["rule", "target", "pool"]
 
-    /// Creates and persists a silence; it takes effect at once.
-    public func createSilence(matchers: [String: String], starts: Date?, ends: Date, comment: String, createdBy: String) throws -> SilenceRecord {
+    /// Creates a silence in the book; it takes effect at once here, and within a second on
+    /// other nodes sharing the book.
+    public func createSilence(matchers: [String: String], starts: Date?, ends: Date, comment: String, createdBy: String) async throws -> SilenceRecord {
         let now = Date()
         let starts = starts ?? now
         if let unknown = matchers.keys.first(where: { !Self.silenceLabels.contains($0) }) {
@@ -21,20 +22,21 @@ extension AlertManager {
         guard ends > starts else { throw SilenceError.invalid("'ends' must be after 'starts'") }
         guard ends > now else { throw SilenceError.invalid("'ends' is in the past") }
         let json = String(decoding: try JSONSerialization.data(withJSONObject: matchers, options: [.sortedKeys]), as: UTF8.self)
-        let record = try store.insert(silence: SilenceRecord(matchers: json, startsAt: starts, endsAt: ends, comment: comment,
-                                                             createdBy: createdBy, createdAt: now))
+        let record = try await silenceBook.create(SilenceRecord(matchers: json, startsAt: starts, endsAt: ends, comment: comment,
+                                                                createdBy: createdBy, createdAt: now))
+        silenceSync.changed()
+        silenceRecords.removeAll { $0.id == record.id }
         silenceRecords.append(record)
         logger.info("silence created", metadata: ["silence.id": "\(record.id ?? 0)", "matchers": "\(json)", "ends": "\(ends)"])
         tick()
         return record
     }
 
-    /// Ends a silence now. False if there is no such silence or it has ended already.
-    public func expireSilence(id: Int64) throws -> Bool {
-        guard var record = try store.silence(id: id), record.endsAt > Date() else { return false }
-        record.endsAt = Date()
-        if record.startsAt > record.endsAt { record.startsAt = record.endsAt }
-        try store.update(silence: record)
+    /// Ends a silence now (on every node sharing the book). False if there is no such silence or
+    /// it has ended already.
+    public func expireSilence(id: Int64) async throws -> Bool {
+        guard try await silenceBook.expire(id: id, at: Date()) else { return false }
+        silenceSync.changed()
         silenceRecords.removeAll { $0.id == id }
         logger.info("silence expired", metadata: ["silence.id": "\(id)"])
         tick()
@@ -42,8 +44,40 @@ extension AlertManager {
     }
 
     /// Silences active now or still to come, and those that ended within the last day.
-    public func silences() throws -> [SilenceRecord] {
-        try store.silences(endedAfter: Date().addingTimeInterval(-86_400))
+    public func silences() async throws -> [SilenceRecord] {
+        try await silenceBook.list(endedAfter: Date().addingTimeInterval(-86_400))
+    }
+
+    /// Re-reads the silences not ended yet from the book (other nodes may have changed them).
+    /// While the book cannot be read the last list read stays in force; one warning per outage.
+    func reloadSilences() async {
+        let generation = silenceSync.generation
+        let now = Date()
+        let list: [SilenceRecord]
+        do {
+            list = try await silenceBook.list(endedAfter: now)
+        } catch {
+            if silenceSync.failed() {
+                logger.warning("silences cannot be read; the last ones read stay in force", metadata: [
+                    "silences": "\(silenceRecords.count)", "error": "\(error)",
+                ])
+            } else {
+                logger.debug("silences not read", metadata: ["error": "\(error)"])
+            }
+            return
+        }
+        if silenceSync.succeeded() { logger.info("silences can be read again", metadata: ["silences": "\(list.count)"]) }
+        // A change made here while the read was under way is newer than what it returned.
+        guard generation == silenceSync.generation, list != silenceRecords else { return }
+        let known = Set(silenceRecords.compactMap(\.id)), read = Set(list.compactMap(\.id))
+        for record in list where !known.contains(record.id ?? 0) {
+            logger.info("silence loaded", metadata: ["silence.id": "\(record.id ?? 0)", "matchers": "\(record.matchers)", "ends": "\(record.endsAt)"])
+        }
+        for record in silenceRecords where !read.contains(record.id ?? 0) && record.endsAt > now {
+            logger.info("silence expired elsewhere", metadata: ["silence.id": "\(record.id ?? 0)"])
+        }
+        silenceRecords = list
+        tick()
     }
 
     /// The grouper's view: active silences and open maintenance windows.
@@ -58,5 +92,30 @@ extension AlertManager {
             active.append(Silence(name: "maintenance window \(window.name)", matchers: [:], starts: .distantPast, ends: now.addingTimeInterval(1)))
         }
         grouper.silences = active
+    }
+}
+
+/// Keeping the silences read from the book current: which reads are stale, and when an outage of
+/// the book is worth a warning (after a few failed reads, so a connection still being made at
+/// start-up is not one; once per outage, not every second).
+struct SilenceSync: Equatable {
+    static let warnAfterFailures = 3
+
+    /// Bumped by each change made through this node: a read begun before it is out of date.
+    private(set) var generation = 0
+    private(set) var failures = 0
+
+    mutating func changed() { generation += 1 }
+
+    /// A read failed: true when this is the one to warn about.
+    mutating func failed() -> Bool {
+        failures += 1
+        return failures == Self.warnAfterFailures
+    }
+
+    /// A read succeeded: true when a warning was given for the failures before it.
+    mutating func succeeded() -> Bool {
+        defer { failures = 0 }
+        return failures >= Self.warnAfterFailures
     }
 }

@@ -36,14 +36,22 @@ public actor AlertManager: Service {
     var outageRecords: [Int: AlertGroupRecord] = [:]
     private var flaps: FlapDetector
     var silenceRecords: [SilenceRecord] = []
+    let silenceBook: any SilenceBook
+    let silenceReload: Duration
+    var silenceSync = SilenceSync()
     private let clock = ContinuousClock()
 
     /// - Parameter flameGraphBase: with crash forensics on, the admin API's base URL: incidents about
     ///   one instance (`instance-exited`, `backend-down`) then link `<base>/api/incidents/<id>/flamegraph?key=…`
     ///   in their pages and webhook body.
+    /// - Parameter silenceBook: where silences live; by default this node's `store`. Several nodes
+    ///   pass one shared book: it is re-read every `silenceReload` to pick up other nodes' changes.
     public init(config: AlertsConfig, store: Store, signals: SignalBus, dispatcher: OutboxDispatcher, logger: Logger,
-                flameGraphBase: @escaping @Sendable () -> String? = { nil }, startedAt: Date = Date()) {
+                flameGraphBase: @escaping @Sendable () -> String? = { nil }, startedAt: Date = Date(),
+                silenceBook: (any SilenceBook)? = nil, silenceReload: Duration = .seconds(1)) {
         self.flameGraphBase = flameGraphBase
+        self.silenceBook = silenceBook ?? StoreSilenceBook(store: store)
+        self.silenceReload = silenceReload
         self.config = config
         self.rules = Dictionary(uniqueKeysWithValues: config.rules.map { ($0.name, $0) })
         self.store = store
@@ -61,6 +69,7 @@ public actor AlertManager: Service {
 
     public func run() async throws {
         let stream = signals.subscribe()
+        await reloadSilences()
         restore()
         await withDiscardingTaskGroup { group in
             group.addTask {
@@ -74,13 +83,18 @@ public actor AlertManager: Service {
                     await self.tick()
                 }
             }
+            group.addTask {
+                while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.silenceReload) }
+                    await self.reloadSilences()
+                }
+            }
         }
     }
 
     /// Incidents and outages still open from a previous run continue without paging again; an
     /// incident that fired but had not paged yet pages once its outage's wait is over.
     func restore() {
-        silenceRecords = (try? store.silences(endedAfter: Date())) ?? []
         refreshSilences()
         guard let open = try? store.openIncidents() else { return }
         let outages = Dictionary(uniqueKeysWithValues: ((try? store.openOutages()) ?? []).compactMap { record in record.id.map { ($0, record) } })

@@ -12,6 +12,8 @@ public enum ClusterError: Error, Sendable, Hashable, CustomStringConvertible {
     case redis(String)
     /// Redis answered something this module does not understand.
     case invalidReply(String)
+    /// More than this module reads or writes (e.g. over 10,000 silences): refused, nothing changed.
+    case limit(String)
 
     public var description: String {
         switch self {
@@ -20,6 +22,7 @@ public enum ClusterError: Error, Sendable, Hashable, CustomStringConvertible {
             return "cluster: write refused: leader epoch \(write) is stale, the current epoch is \(current) (another node leads)"
         case .redis(let message): return "cluster: Redis error: \(message)"
         case .invalidReply(let reason): return "cluster: unexpected reply from Redis: \(reason)"
+        case .limit(let reason): return "cluster: refused: \(reason)"
         }
     }
 
@@ -29,6 +32,8 @@ public enum ClusterError: Error, Sendable, Hashable, CustomStringConvertible {
             let parts = message.split(separator: " ")
             if parts.first == "STALE_EPOCH", parts.count == 3, let write = UInt64(parts[1]), let current = UInt64(parts[2]) {
                 self = .staleEpoch(write: write, current: current)
+            } else if parts.first == "TOO_MANY_SILENCES" {
+                self = .limit(parts.dropFirst().joined(separator: " "))
             } else {
                 self = .redis(message)
             }

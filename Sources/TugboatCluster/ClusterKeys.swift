@@ -10,6 +10,8 @@
 /// | `tugboat:<pool>:leader` | string, with TTL | node id of the leader (the only node that scales and pages); lease of 3 s renewed every 1 s |
 /// | `tugboat:<pool>:epoch` | string | leader term, incremented on every election; writes made as leader carry it and are refused when older |
 /// | `tugboat:<pool>:incidents` | hash | open incidents: `rule\|target` → JSON `{"state":"firing","fired_at":"2025-01-31T12:00:00.123Z","node":"…"}`; removed when resolved |
+/// | `tugboat:<pool>:silences` | hash | silences (`/api/silences`): id → JSON `{"comment":"…","created_at":"…","created_by":"…","ends":"2025-01-31T14:00:00.000Z","matchers":{"rule":"…"},"starts":"…"}`; ended ones go a day after their end |
+/// | `tugboat:<pool>:silence-id` | string | the last silence id given (`INCR`) |
 /// | `tugboat:page:<rule>\|<target>\|<fired_at>:<channel>:<kind>` | string, TTL 7 days | node that sent this page (claimed with `SET … NX` before sending) |
 ///
 /// Examples: `redis-cli HGETALL tugboat:web:instances`, `redis-cli GET tugboat:web:leader`,
@@ -32,6 +34,8 @@ public struct ClusterKeys: Sendable, Hashable {
     public var leader: String { "\(self.prefix):leader" }
     public var epoch: String { "\(self.prefix):epoch" }
     public var incidents: String { "\(self.prefix):incidents" }
+    public var silences: String { "\(self.prefix):silences" }
+    public var silenceID: String { "\(self.prefix):silence-id" }
 
     /// The claim key of one page (not scoped to the pool: an incident key is cluster-wide).
     public static func page(_ incident: IncidentKey, channel: String, kind: String) -> String {

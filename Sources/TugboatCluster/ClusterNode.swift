@@ -9,7 +9,8 @@ import TugboatRedis
 
 /// One Tugboat node's membership in a cluster that shares a pool through Redis: the shared
 /// instance registry (every node reads it), the leader lease (exactly one node scales and
-/// pages), page claims and the open-incidents mirror. See `ClusterKeys` for the Redis layout.
+/// pages), page claims, the open-incidents mirror and the silences. See `ClusterKeys` for the
+/// Redis layout.
 ///
 /// A `Service`: `run()` owns the Redis connections, the registry reader and the lease loop;
 /// on graceful shutdown it releases the lease (so another node takes over at once) and returns.
@@ -49,6 +50,8 @@ public final class ClusterNode: Service, Sendable {
         var holder: String?
         /// Test hook: the lease loop ignores everything (a frozen process).
         var leaseFrozen = false
+        /// Unreadable silences already warned about (`field: reason`), so each is logged once.
+        var unreadableSilences: Set<String> = []
     }
 
     /// - Parameters:

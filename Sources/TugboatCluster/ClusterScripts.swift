@@ -113,4 +113,36 @@ enum ClusterScripts {
         return redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
         """
     )
+
+    /// KEYS: silences, silence-id. ARGV: most silences, JSON. A new id (`INCR`) and the silence
+    /// under it; refused when the hash is full. Returns the id.
+    static let createSilence = RedisScript(
+        """
+        local count = redis.call('HLEN', KEYS[1])
+        if count >= tonumber(ARGV[1]) then
+          return redis.error_reply('TOO_MANY_SILENCES ' .. count .. ' silences stored, at most ' .. ARGV[1])
+        end
+        local id = redis.call('INCR', KEYS[2])
+        redis.call('HSET', KEYS[1], id, ARGV[2])
+        return id
+        """
+    )
+
+    /// KEYS: silences. ARGV: most silences, most bytes of one. Returns `HGETALL`, with a value
+    /// over the limit replaced by its length (so it never crosses the wire); an error when there
+    /// are too many.
+    static let readSilences = RedisScript(
+        """
+        local count = redis.call('HLEN', KEYS[1])
+        if count > tonumber(ARGV[1]) then
+          return redis.error_reply('TOO_MANY_SILENCES ' .. count .. ' silences stored, at most ' .. ARGV[1] .. ' are read')
+        end
+        local all = redis.call('HGETALL', KEYS[1])
+        local limit = tonumber(ARGV[2])
+        for i = 2, #all, 2 do
+          if #all[i] > limit then all[i] = #all[i] end
+        end
+        return all
+        """
+    )
 }

@@ -30,6 +30,8 @@ public struct ProxyConfiguration: Sendable {
     public var maxConnections: Int
     /// Clients whose forwarding headers are kept.
     public var trustedProxies: TrustedProxies
+    /// The listener speaks TLS (`tls:`): backends are told `X-Forwarded-Proto: https`.
+    public var https: Bool
 
     public init(_ config: TugboatConfig, descriptorLimit: Int = DescriptorLimit.current) {
         listen = config.listen
@@ -44,6 +46,7 @@ public struct ProxyConfiguration: Sendable {
         holdWhenEmpty = config.scaling?.min == 0
         maxConnections = config.maxConnections ?? DescriptorLimit.maxConnections(descriptors: descriptorLimit)
         trustedProxies = TrustedProxies(config.trustedProxies)
+        https = config.tls != nil
     }
 }
 

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOExtras
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 import TugboatCore
@@ -13,8 +14,11 @@ public final class ProxyServer: Service, Sendable {
     private let logger: Logger
     private let quiesce: ServerQuiescingHelper
     private let boundChannel = Mutex<Channel?>(nil)
+    /// With `tls:`, the listener's TLS context (the certificate is picked per handshake from the book).
+    private let tls: NIOSSLContext?
 
-    public init(dataPlane: ProxyDataPlane, logger: Logger) {
+    public init(dataPlane: ProxyDataPlane, logger: Logger, certificates: CertificateBook? = nil) throws {
+        self.tls = try certificates.map { try NIOSSLContext(configuration: $0.serverConfiguration()) }
         self.dataPlane = dataPlane
         self.logger = logger
         self.quiesce = ServerQuiescingHelper(group: dataPlane.group)
@@ -26,6 +30,7 @@ public final class ProxyServer: Service, Sendable {
         if let channel = boundChannel.withLock({ $0 }) { return channel.localAddress! }
         let configuration = dataPlane.configuration
         let dataPlane = self.dataPlane
+        let tls = self.tls
         let channel = try await ServerBootstrap(group: dataPlane.group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -45,6 +50,7 @@ public final class ProxyServer: Service, Sendable {
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     guard dataPlane.connections.admit(max: configuration.maxConnections) else {
                         try channel.pipeline.syncOperations.addHandler(OverCapacityHandler())
                         return

@@ -65,8 +65,10 @@ struct TugboatRuntime {
             logger.warning("\(problem)")
         }
         // Created before the pool is filled, so it sees every signal from the first one on.
+        // With several nodes, silences are shared through Redis; otherwise they live in the store.
         let alerts = AlertManager(config: config.alerts, store: store, signals: signals, dispatcher: dispatcher, logger: logger,
-                                  flameGraphBase: { forensics == nil ? nil : adminBase.withLock { $0 } })
+                                  flameGraphBase: { forensics == nil ? nil : adminBase.withLock { $0 } },
+                                  silenceBook: cluster.map { ClusterSilenceBook(node: $0) })
         let monitors = config.monitors.map {
             MonitorRunner(monitor: $0, client: httpClient, group: group, signals: signals, logger: logger)
         }
@@ -80,14 +82,16 @@ struct TugboatRuntime {
         }
 
         let scaler = ScalingSetup.makeScaler(config, pool: pool, signals: signals, dataPlane: dataPlane, logger: logger)
-        let proxy = ProxyServer(dataPlane: dataPlane, logger: logger)
+        let certificates = try config.tls.map { try CertificateBook($0, logger: logger) }
+        let proxy = try ProxyServer(dataPlane: dataPlane, logger: logger, certificates: certificates)
         let health = HealthMonitor(pool: pool, signals: signals, config: config.pool, group: group, logger: logger)
         let traffic = TrafficCollector(dataPlane: dataPlane, signals: signals)
         let adminState = AdminState(pool: pool, traffic: traffic, dataPlane: dataPlane, registry: registry,
                                     token: config.admin.token, store: store, alerts: alerts, membership: membership,
                                     scaler: scaler, profiles: forensics,
                                     cluster: cluster.map { ClusterAdmin(node: $0, drain: config.pool.drain) },
-                                    acknowledger: alerts, twilioCallbacks: TwilioCallbackSettings(alerts: config.alerts))
+                                    acknowledger: alerts, twilioCallbacks: TwilioCallbackSettings(alerts: config.alerts),
+                                    certificates: certificates)
         // With a cluster the scaler waits for this node to win the lease.
         if cluster != nil { await scaler?.setLeading(false) }
         let bridge = cluster.map {
@@ -114,6 +118,10 @@ struct TugboatRuntime {
                 .init(service: ScalingSetup.NoticeForwarder(notices: scaler.notices(), signals: signals, store: store, logger: logger)),
                 .init(service: scaler), .init(service: ScalingSetup.DemandForwarder(demand: demand, scaler: scaler)),
             ]
+        }
+        if let certificates { services.append(.init(service: CertificateWatcher(book: certificates))) }
+        if let redirect = config.tls?.redirect {
+            services.append(.init(service: RedirectServer(listen: redirect, httpsPort: config.listen.port, group: group, logger: logger)))
         }
         services.append(.init(service: proxy))
         let serviceGroup = ServiceGroup(

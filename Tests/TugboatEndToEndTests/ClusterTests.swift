@@ -86,6 +86,54 @@ struct ClusterTests {
         #expect(texts.first?.contains("FIRING") == true && texts.last?.contains("RESOLVED") == true, "\(texts)")
     }
 
+    @Test("a silence made on a follower holds the leader's page; expired on a third node, the page goes out once")
+    func silenceSharedByEveryNode() throws {
+        let redis = try RedisServer()
+        let contract = try ContractServer()
+        let top = contract.monitorYAML + "alerts:\n  retry: { first: 100ms, max: 300ms }\n  timeout: 1s\n  startup-grace: 0s\n  group: { wait: 0s }\n"
+            + contract.channelsYAML() + "\n  rules:\n    - { name: front-down, monitor: front, condition: down, channels: [call, sms] }\n"
+        let nodes = try Self.nodes(redis, extraTop: top, environment: ["TEST_TWILIO_TOKEN": ContractServer.authToken])
+        var leaderName = ""
+        try waitUntil("a leader") { leaderName = try Self.agreedLeader(nodes) ?? ""; return !leaderName.isEmpty }
+        let leaderIndex = try #require(Int(leaderName.dropFirst("node".count))) - 1
+        let leader = nodes[leaderIndex]
+        let followers = nodes.indices.filter { $0 != leaderIndex }.map { nodes[$0] }
+
+        let ends = ISO8601DateFormatter().string(from: Date().addingTimeInterval(3600))
+        let created = try followers[0].post("/api/silences", body: """
+            {"matchers": {"rule": "front-down"}, "ends": "\(ends)", "comment": "deploying", "created-by": "ops"}
+            """)
+        #expect(created.status == 201, "\(created.text)")
+        let id = try #require((try JSONSerialization.jsonObject(with: Data(created.text.utf8)) as? [String: Any])?["id"] as? Int)
+        for node in nodes {
+            let listed = try node.admin("/api/silences") as? [[String: Any]] ?? []
+            #expect(listed.map { $0["id"] as? Int } == [id] && listed.first?["state"] as? String == "active", "\(listed)")
+        }
+        // The leader's alert manager re-reads the silences every second.
+        _ = try leader.child.waitForLine(timeout: 5) { $0.contains("silence loaded") && $0.contains("silence.id=\(id)") }
+
+        try contract.setHealth(up: false)
+        try waitUntil("the leader's silenced pages") {
+            let list = try leader.notifications()
+            return list.count == 2 && list.allSatisfy { $0["status"] as? String == "silenced" }
+        }
+        try contract.waitForChecks(30)
+        #expect(try contract.requests().filter { $0["kind"] as? String == "call" || $0["kind"] as? String == "sms" }.isEmpty)
+
+        let expired = try followers[1].post("/api/silences/\(id)", method: "DELETE", body: "")
+        #expect(expired.status == 204, "\(expired.text)")
+        let expiredAt = Date()
+        try waitUntil(timeout: 10, "the real page") { try contract.accepted("call").count == 1 && contract.accepted("sms").count == 1 }
+        print("page sent \(String(format: "%.2f", Date().timeIntervalSince(expiredAt))) s after the silence was expired on another node")
+        try contract.waitForChecks(30)
+        #expect(try contract.accepted("call").count == 1 && contract.accepted("sms").count == 1)
+        #expect(try contract.requests().filter { $0["kind"] as? String == "call" || $0["kind"] as? String == "sms" }.count == 2)
+        for node in nodes {
+            let listed = try node.admin("/api/silences") as? [[String: Any]] ?? []
+            #expect(listed.first?["state"] as? String == "expired", "\(listed)")
+        }
+    }
+
     @Test("redis-server stopped and restarted under load: no request fails on any node")
     func redisOutageUnderLoad() throws {
         let redis = try RedisServer()

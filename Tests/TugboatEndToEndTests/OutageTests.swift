@@ -14,7 +14,7 @@ struct OutageTests {
     @Test("with the demo's rules, killing both backends (and so the front) makes one call and one SMS, and one resolved SMS when they come back")
     func demoOutagePagesOnce() throws {
         let contract = try ContractServer()
-        let port = try freeLoopbackPort()
+        let port = try FreePort.find()
         var a = try DemoBackend(), b = try DemoBackend()
         let (portA, portB) = (a.port, b.port)
         // The demo's rules (front, backend-down, no-healthy-backends) with its front monitor, faster.
@@ -64,7 +64,7 @@ struct OutageTests {
         let contract = try ContractServer()
         let backend = try DemoBackend()
         for _ in 0..<3 {
-            let port = try freeLoopbackPort()
+            let port = try FreePort.find()
             let top = """
             monitors:
               - { name: front, url: http://127.0.0.1:\(port)/health, interval: 100ms, timeout: 500ms }

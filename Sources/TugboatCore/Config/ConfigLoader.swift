@@ -27,7 +27,8 @@ public enum ConfigLoader {
         guard let node else { return config }
         let root = YAMLValue(node: node, key: "", file: file, environment: environment, references: references)
         let keys = try root.mapping(allowed: ["listen", "admin", "state", "local-state", "node", "pool", "monitors", "alerts", "scaling", "profiling",
-                                                 "threads", "max-connections", "trusted-proxies"])
+                                                 "threads", "max-connections", "trusted-proxies", "tls"])
+        if let tls = keys["tls"] { config.tls = try parseTLS(tls) }
         if let listen = keys["listen"] { config.listen = try listen.hostPort(allowPortZero: true) }
         if let admin = keys["admin"] { config.admin = try parseAdmin(admin) }
         if let state = keys["state"] {

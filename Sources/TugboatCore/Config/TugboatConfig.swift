@@ -22,6 +22,8 @@ public struct TugboatConfig: Sendable, Equatable {
     /// `trusted-proxies: [CIDR, ...]`: clients whose forwarding headers (`X-Forwarded-*`,
     /// `Forwarded`, `X-Real-IP`) are kept; everyone else's are dropped.
     public var trustedProxies: [CIDR] = []
+    /// `tls:`: the public listener speaks TLS (HTTP/1.1 over TLS 1.2 and 1.3).
+    public var tls: TLSSettings?
 
     public init(
         listen: HostPort = HostPort(host: "127.0.0.1", port: 8080),

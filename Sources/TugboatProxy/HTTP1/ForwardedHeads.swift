@@ -8,6 +8,8 @@ struct ForwardingContext {
     var trusted: Bool
     /// `X-Request-Id` to add when the request carries none.
     var generatedID: RequestID
+    /// The client came over TLS (`X-Forwarded-Proto: https`).
+    var https = false
 }
 
 /// Builds the heads the proxy forwards, from the original bytes with only the edits the contract
@@ -61,7 +63,7 @@ enum ForwardedHeads {
         }
         out.writeBytes(context.clientIP)
         out.writeStaticString("\r\n")
-        if !keptProto { out.writeStaticString("x-forwarded-proto: http\r\n") }
+        if !keptProto { out.writeStaticString(context.https ? "x-forwarded-proto: https\r\n" : "x-forwarded-proto: http\r\n") }
         if !keptHost, let host = head.hostIndex {
             out.writeStaticString("x-forwarded-host: ")
             out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[head.headers[host].valueRange]))

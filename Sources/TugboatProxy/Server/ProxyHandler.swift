@@ -66,6 +66,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let remote = channel.remoteAddress
         forwarding.clientIP = Array((remote?.ipAddress ?? "unknown").utf8)
         forwarding.trusted = remote.map { loop.configuration.trustedProxies.contains($0) } ?? false
+        forwarding.https = loop.configuration.https
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

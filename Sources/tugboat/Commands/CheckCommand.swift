@@ -13,7 +13,7 @@ struct CheckCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let loaded = try ConfigLoader.load(path: config)
+            let loaded = try ConfigCheck.load(path: config)
             print("\(config): ok (listen \(loaded.listen), \(loaded.pool.backends.count) backend(s), admin \(loaded.admin.listen))")
         } catch let error as ConfigError {
             FileHandle.standardError.write("\(error)\n".data(using: .utf8)!)

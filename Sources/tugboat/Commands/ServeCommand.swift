@@ -18,7 +18,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let loaded: TugboatConfig
         do {
-            loaded = try ConfigLoader.load(path: config)
+            loaded = try ConfigCheck.load(path: config)
         } catch let error as ConfigError {
             FileHandle.standardError.write("\(error)\n".data(using: .utf8)!)
             throw ExitCode(1)

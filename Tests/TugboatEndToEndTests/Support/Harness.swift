@@ -19,20 +19,6 @@ final class DemoBackend {
     func kill() { child.stop() }
 }
 
-/// A loopback port nobody listens on right now (for a config that must name its own listener).
-func freeLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    guard bound else { throw TestFailure("no free loopback port") }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
 
 /// `tugboat serve` on free ports in front of the given backends, with a config written for the test.
 final class TugboatUnderTest: @unchecked Sendable {

@@ -1,0 +1,14 @@
+import Logging
+import TugboatCore
+import TugboatProxy
+
+/// Loads a config file and checks what the parser alone cannot: that the TLS certificate files
+/// parse, hold a key that belongs to the certificate, and have not expired. Every problem is a
+/// `ConfigError` (`FILE:LINE: message`).
+enum ConfigCheck {
+    static func load(path: String) throws -> TugboatConfig {
+        let config = try ConfigLoader.load(path: path)
+        if let tls = config.tls { _ = try CertificateBook(tls, logger: Logger(label: "tugboat.check")) }
+        return config
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+
+/// A throwaway CA and leaf certificates made with the `openssl` command, in a temporary directory
+/// (the project ships no certificates).
+final class TestCertificates {
+    let directory: String
+    var caPath: String { directory + "/ca.pem" }
+
+    init() throws {
+        directory = NSTemporaryDirectory() + "tugboat-tls-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Self.openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                          "-subj", "/O=Tugboat Test/CN=Tugboat Test CA", "-keyout", directory + "/ca.key", "-out", caPath])
+    }
+
+    /// A leaf for `names` (DNS names; IP addresses too) signed by the CA: returns (cert, key) paths.
+    @discardableResult
+    func leaf(_ file: String, commonName: String, names: [String], days: Int = 2) throws -> (cert: String, key: String) {
+        let cert = "\(directory)/\(file).pem", key = "\(directory)/\(file).key", csr = "\(directory)/\(file).csr"
+        let san = names.map { $0.first?.isNumber == true ? "IP:\($0)" : "DNS:\($0)" }.joined(separator: ",")
+        try "subjectAltName=\(san)\n".write(toFile: "\(directory)/\(file).ext", atomically: true, encoding: .utf8)
+        try Self.openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=\(commonName)",
+                          "-keyout", key, "-out", csr])
+        try Self.openssl(["x509", "-req", "-in", csr, "-CA", caPath, "-CAkey", directory + "/ca.key", "-CAcreateserial",
+                          "-days", String(days), "-extfile", "\(directory)/\(file).ext", "-out", cert])
+        chmod(key, 0o600)
+        return (cert, key)
+    }
+
+    static func openssl(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw TestFailure("openssl \(arguments.prefix(2).joined(separator: " ")) failed") }
+    }
+
+    /// `openssl s_client`: a real TLS client independent of Tugboat's. Sends `request` and returns
+    /// everything it printed (the handshake summary and the HTTP response).
+    static func client(port: Int, serverName: String?, ca: String, request: String, extra: [String] = []) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = ["s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", ca, "-verify_return_error", "-ign_eof"]
+            + (serverName.map { ["-servername", $0] } ?? ["-noservername"]) + extra
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        input.fileHandleForWriting.write(Data(request.utf8))
+        try input.fileHandleForWriting.close()
+        let deadline = Date().addingTimeInterval(10)
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { process.terminate() }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+
+/// HTTPS at the front: real certificates from `openssl`, the real `openssl s_client` as the client.
+@Suite("HTTPS at the front", .serialized)
+struct TLSTests {
+    let get = "GET /echo HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+
+    func tugboat(_ certificates: [(cert: String, key: String)], backend: DemoBackend, extraTLS: String = "",
+                 listen: String = "127.0.0.1:0") throws -> TugboatUnderTest {
+        let list = certificates.map { "    - { cert: \($0.cert), key: \($0.key) }" }.joined(separator: "\n")
+        return try TugboatUnderTest(backends: [backend.address], extraTop: "tls:\n  certificates:\n\(list)\n\(extraTLS)", listen: listen)
+    }
+
+    @Test("a request over TLS reaches the backend with X-Forwarded-Proto: https; the certificate is chosen by SNI")
+    func servesOverTLS() throws {
+        let certificates = try TestCertificates()
+        let site = try certificates.leaf("site", commonName: "localhost", names: ["localhost", "127.0.0.1"])
+        let other = try certificates.leaf("other", commonName: "other.test", names: ["other.test", "*.other.test"])
+        let backend = try DemoBackend()
+        let tugboat = try tugboat([site, other], backend: backend)
+        try tugboat.waitHealthy([backend.address])
+
+        let answer = try TestCertificates.client(port: tugboat.port, serverName: "localhost", ca: certificates.caPath, request: get)
+        #expect(answer.contains("Verify return code: 0 (ok)"), "\(answer)")
+        #expect(answer.contains("HTTP/1.1 200"), "\(answer)")
+        #expect(answer.contains("\"x-forwarded-proto\":\"https\""), "\(answer)")
+        #expect(answer.contains("Protocol  : TLSv1.3") || answer.contains("TLSv1.3"), "\(answer)")
+
+        let byName = try TestCertificates.client(port: tugboat.port, serverName: "www.other.test", ca: certificates.caPath, request: get)
+        #expect(byName.contains("subject=CN = other.test"), "\(byName)")
+        #expect(byName.contains("HTTP/1.1 200"))
+        let alpn = try TestCertificates.client(port: tugboat.port, serverName: "localhost", ca: certificates.caPath, request: get,
+                                               extra: ["-alpn", "http/1.1"])
+        #expect(alpn.contains("ALPN protocol: http/1.1"), "\(alpn)")
+        // TLS 1.1 is refused.
+        let old = try TestCertificates.client(port: tugboat.port, serverName: "localhost", ca: certificates.caPath, request: get,
+                                              extra: ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
+        #expect(!old.contains("HTTP/1.1 200"), "\(old)")
+        // Plain HTTP to the TLS port gets no HTTP answer, and the listener keeps serving.
+        let plain = try? TestHTTPClient(port: tugboat.port).request("GET", "/echo", headers: ["Connection": "close"])
+        #expect(plain?.status != 200)
+        #expect(try TestCertificates.client(port: tugboat.port, serverName: "localhost", ca: certificates.caPath, request: get).contains("HTTP/1.1 200"))
+
+        let listed = try tugboat.admin("/api/certificates") as? [[String: Any]] ?? []
+        #expect(listed.map { $0["names"] as? [String] ?? [] } == [["localhost", "127.0.0.1"], ["other.test", "*.other.test"]])
+        #expect(listed.first?["issuer"] as? String == "CN=Tugboat Test CA, O=Tugboat Test" || listed.first?["issuer"] as? String == "O=Tugboat Test, CN=Tugboat Test CA")
+        #expect(listed.first?["source"] as? String == "file")
+        let metrics = String(decoding: try TestHTTPClient(port: tugboat.adminPort).request("GET", "/metrics", headers: ["Connection": "close"]).body, as: UTF8.self)
+        #expect(metrics.contains("tugboat_certificate_expiry_timestamp_seconds{name=\"localhost\"}"))
+    }
+
+    @Test("a certificate renewed on disk reaches new connections without a restart; a bad file keeps the old one")
+    func reload() throws {
+        let certificates = try TestCertificates()
+        let site = try certificates.leaf("site", commonName: "localhost", names: ["localhost"])
+        let backend = try DemoBackend()
+        let tugboat = try tugboat([site], backend: backend)
+        try tugboat.waitHealthy([backend.address])
+        let open = try TestHTTPClient(port: tugboat.adminPort)  // an unrelated open connection stays up
+        _ = open
+
+        let renewed = try certificates.leaf("renewed", commonName: "localhost-renewed", names: ["localhost"])
+        try FileManager.default.removeItem(atPath: site.cert)
+        try FileManager.default.copyItem(atPath: renewed.cert, toPath: site.cert)
+        try FileManager.default.removeItem(atPath: site.key)
+        try FileManager.default.copyItem(atPath: renewed.key, toPath: site.key)
+        try waitUntil(timeout: 20, "the renewed certificate served") {
+            try TestCertificates.client(port: tugboat.port, serverName: "localhost", ca: certificates.caPath, request: get)
+                .contains("subject=CN = localhost-renewed")
+        }
+        try "not a certificate".write(toFile: site.cert, atomically: false, encoding: .utf8)
+        try waitUntil(timeout: 20, "the reload error shown") {
+            let listed = try tugboat.admin("/api/certificates") as? [[String: Any]] ?? []
+            return (listed.first?["last_renewal_error"] as? String)?.contains("holds no PEM certificate") == true
+        }
+        let still = try TestCertificates.client(port: tugboat.port, serverName: "localhost", ca: certificates.caPath, request: get)
+        #expect(still.contains("subject=CN = localhost-renewed") && still.contains("HTTP/1.1 200"), "\(still)")
+    }
+
+    @Test("tls.redirect answers 308 to https:// with the same path; no Host is a 400")
+    func redirect() throws {
+        let certificates = try TestCertificates()
+        let site = try certificates.leaf("site", commonName: "localhost", names: ["localhost"])
+        let backend = try DemoBackend()
+        let (httpsPort, httpPort) = (try FreePort.find(), try FreePort.find())
+        let tugboat = try tugboat([site], backend: backend, extraTLS: "  redirect: 127.0.0.1:\(httpPort)\n", listen: "127.0.0.1:\(httpsPort)")
+        _ = try tugboat.child.waitForLine { $0.contains("redirect listening") }
+        // The test client always sends `Host: test.local`.
+        let moved = try TestHTTPClient(port: httpPort).request("GET", "/a/b?c=1", headers: ["Connection": "close"])
+        #expect(moved.status == 308)
+        #expect(moved.header("location") == "https://test.local:\(httpsPort)/a/b?c=1")
+        for host in ["evil.com/x?", "a b", ""] {
+            let fd = try #require(FrontDoor.connect(port: httpPort))
+            defer { close(fd) }
+            #expect(FrontDoor.sendAll(fd, "GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n"))
+            let answer = String(decoding: FrontDoor.readUntilClose(fd, within: 5).bytes, as: UTF8.self)
+            #expect(answer.hasPrefix("HTTP/1.1 400") && !answer.lowercased().contains("location:"), "Host '\(host)': \(answer)")
+        }
+    }
+
+    @Test("check refuses bad certificate files with FILE:LINE and the key", arguments: ["wrong-key", "garbage", "world-readable"])
+    func badFiles(_ mistake: String) throws {
+        let certificates = try TestCertificates()
+        let site = try certificates.leaf("site", commonName: "localhost", names: ["localhost"])
+        let other = try certificates.leaf("other", commonName: "other", names: ["other"])
+        var (cert, key) = site
+        var expected = ""
+        switch mistake {
+        case "wrong-key":
+            key = other.key
+            expected = "'key': \(other.key) is not the private key of \(site.cert)"
+        case "garbage":
+            try "garbage".write(toFile: cert, atomically: true, encoding: .utf8)
+            expected = "'cert': \(cert) holds no PEM certificate"
+        default:
+            chmod(key, 0o644)
+            expected = "the private key \(key) is readable by every user (mode 644); chmod 600 it"
+        }
+        let path = certificates.directory + "/t.yaml"
+        try "listen: 127.0.0.1:0\ntls:\n  certificates:\n    - { cert: \(cert), key: \(key) }\npool:\n  backends: [127.0.0.1:9]\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let check = try ChildProcess(arguments: ["check", "--config", path])
+        let output = try check.waitForLine(timeout: 10) { $0.contains(path) }
+        #expect(check.waitForExit() == 1)
+        #expect(output.contains("\(path):4: ") && output.contains(expected), "\(output)")
+    }
+}
