@@ -48,6 +48,14 @@ public struct ConditionEvaluator: Sendable {
                  Observation(rule: rule.name, target: address.description, active: false,
                              detail: "no further exit of instance \(address)")]
             }
+        case .certificateChecked(let name, let left):
+            return rules.compactMap { rule in
+                guard case .certificateExpiresWithin(let threshold) = rule.condition else { return nil }
+                let days = Self.format(left.seconds / 86_400)
+                let detail = left <= .zero ? "certificate \(name) has expired" : "certificate \(name) expires in \(days) days"
+                return Observation(rule: rule.name, target: name, active: left < threshold,
+                                   detail: left < threshold ? detail : "certificate \(name) is valid for \(days) more days")
+            }
         case .passiveFailures, .scalingTransition:
             return []
         }

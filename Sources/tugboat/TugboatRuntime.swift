@@ -119,7 +119,7 @@ struct TugboatRuntime {
                 .init(service: scaler), .init(service: ScalingSetup.DemandForwarder(demand: demand, scaler: scaler)),
             ]
         }
-        if let certificates { services.append(.init(service: CertificateWatcher(book: certificates))) }
+        if let certificates { services.append(.init(service: CertificateWatcher(book: certificates, signals: signals))) }
         if let redirect = config.tls?.redirect {
             services.append(.init(service: RedirectServer(listen: redirect, httpsPort: config.listen.port, group: group, logger: logger)))
         }

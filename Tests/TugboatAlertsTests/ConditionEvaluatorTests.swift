@@ -41,4 +41,16 @@ struct ConditionEvaluatorTests {
         let idle = TrafficSample(interval: .seconds(1), requests: 0, serverErrors: 0, p99Seconds: 0, perBackend: [:])
         #expect(evaluator.evaluate(.traffic(idle)).map(\.active) == [false, false, false])
     }
+
+    @Test("certificate-expires-within: active when less time is left than the threshold, one target per certificate")
+    func certificateExpiry() {
+        var evaluator = ConditionEvaluator(rules: [rule("cert", .certificateExpiresWithin(.seconds(14 * 86_400)))])
+        let soon = evaluator.evaluate(.certificateChecked(name: "example.com", expiresIn: .seconds(3 * 86_400)))
+        #expect(soon.map(\.active) == [true])
+        #expect(soon.first?.target == "example.com")
+        #expect(soon.first?.detail == "certificate example.com expires in 3 days")
+        #expect(evaluator.evaluate(.certificateChecked(name: "example.com", expiresIn: .seconds(60 * 86_400))).map(\.active) == [false])
+        #expect(evaluator.evaluate(.certificateChecked(name: "old.example.com", expiresIn: .seconds(-10))).first?.detail
+                == "certificate old.example.com has expired")
+    }
 }

@@ -125,4 +125,20 @@ struct TLSTests {
         #expect(check.waitForExit() == 1)
         #expect(output.contains("\(path):4: ") && output.contains(expected), "\(output)")
     }
+
+    @Test("a certificate that expires within the rule's threshold is an incident")
+    func expiryRule() throws {
+        let certificates = try TestCertificates()
+        let site = try certificates.leaf("site", commonName: "localhost", names: ["localhost"], days: 2)
+        let backend = try DemoBackend()
+        let alerts = "alerts:\n  startup-grace: 0s\n  group: { wait: 0s }\n  channels: { log: { log: {} } }\n  rules:\n"
+            + "    - { name: cert, condition: certificate-expires-within, threshold: 14d, channels: [log] }\n"
+        let tugboat = try TugboatUnderTest(backends: [backend.address],
+                                           extraTop: "tls:\n  certificates:\n    - { cert: \(site.cert), key: \(site.key) }\n" + alerts)
+        try waitUntil("the incident") { try tugboat.incidents().contains { $0["rule"] as? String == "cert" && $0["state"] as? String == "firing" } }
+        let incident = try #require(try tugboat.incidents().first)
+        #expect(incident["target"] as? String == "localhost")
+        #expect((incident["summary"] as? String)?.contains("certificate localhost expires in") == true)
+        _ = try tugboat.child.waitForLine { $0.contains("FIRING") && $0.contains("cert") }
+    }
 }

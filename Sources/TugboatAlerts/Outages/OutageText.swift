@@ -38,6 +38,7 @@ public enum OutageText {
             case "rps-above": (key, one, many) = ("rps", "request rate high", "request rate high")
             case "error-rate-above": (key, one, many) = ("errors", "5xx share high", "5xx share high")
             case "p99-above": (key, one, many) = ("p99", "p99 latency high", "p99 latency high")
+            case "certificate-expires-within": (key, one, many) = ("certificate", "certificate \(member.target) expiring", "certificates expiring")
             default: (key, one, many) = ("rule-\(member.rule)", member.rule, member.rule)
             }
             if counts[key] == nil { order.append(key); counts[key] = (one, many, 0) }

@@ -37,6 +37,8 @@ public enum AlertCondition: Sendable, Equatable {
     /// An instance quit on its own (one incident per instance). An event, not a state: the incident
     /// fires at the exit and resolves after `keep-firing-for` (5 minutes unless set) without another.
     case instanceExited
+    /// A certificate of the public listener expires within the threshold (one incident per certificate).
+    case certificateExpiresWithin(Duration)
 
     public var name: String {
         switch self {
@@ -47,6 +49,7 @@ public enum AlertCondition: Sendable, Equatable {
         case .errorRateAbove: "error-rate-above"
         case .p99Above: "p99-above"
         case .instanceExited: "instance-exited"
+        case .certificateExpiresWithin: "certificate-expires-within"
         }
     }
 }

@@ -106,8 +106,10 @@ extension ConfigLoader {
         case "p99-above":
             condition = .p99Above(try threshold().duration())
         case "instance-exited": condition = .instanceExited
+        case "certificate-expires-within":
+            condition = .certificateExpiresWithin(try threshold().duration())
         default:
-            throw conditionValue.error("rule '\(name)': unknown condition '\(conditionName)' (expected down, backend-down, no-healthy-backends, rps-above, error-rate-above, p99-above, instance-exited)")
+            throw conditionValue.error("rule '\(name)': unknown condition '\(conditionName)' (expected down, backend-down, no-healthy-backends, rps-above, error-rate-above, p99-above, instance-exited, certificate-expires-within)")
         }
         if let monitor = keys["monitor"], condition.name != "down" {
             throw monitor.error("rule '\(name)': 'monitor' only goes with condition down")

@@ -38,7 +38,7 @@ extension ConfigLoader {
     }
 
     static func parseInhibit(_ value: YAMLValue, rules: [AlertRule]) throws -> [InhibitRule] {
-        let known = Set(rules.map(\.name) + ["down", "backend-down", "no-healthy-backends", "rps-above", "error-rate-above", "p99-above", "instance-exited"])
+        let known = Set(rules.map(\.name) + ["down", "backend-down", "no-healthy-backends", "rps-above", "error-rate-above", "p99-above", "instance-exited", "certificate-expires-within"])
         func name(_ item: YAMLValue) throws -> String {
             let text = try item.string()
             guard known.contains(text) else { throw item.error("'\(item.key)': '\(text)' is neither a rule nor a condition") }

@@ -16,6 +16,9 @@ public enum Signal: Sendable, Equatable {
     case instanceExited(address: HostPort, status: String)
     /// One second of traffic, published by the traffic meter.
     case traffic(TrafficSample)
+    /// A certificate of the public listener was looked at: `expiresIn` is the time left (negative
+    /// once expired). Published every few seconds for each certificate, by its first name.
+    case certificateChecked(name: String, expiresIn: Duration)
 }
 
 /// Traffic over one interval (normally a second), in total and per backend.

@@ -1,20 +1,34 @@
+import Foundation
+import TugboatCore
 import ServiceLifecycle
 
 /// Looks at the certificate files every few seconds and reloads those that changed: a renewed
 /// certificate reaches new connections without a restart, open ones are not dropped.
+/// Each look publishes every certificate's remaining life (`certificate-expires-within` rules).
 public struct CertificateWatcher: Service {
     let book: CertificateBook
+    let signals: SignalBus?
     let interval: Duration
 
-    public init(book: CertificateBook, interval: Duration = .seconds(5)) {
+    public init(book: CertificateBook, signals: SignalBus? = nil, interval: Duration = .seconds(5)) {
         self.book = book
+        self.signals = signals
         self.interval = interval
     }
 
     public func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            publishExpiry()
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             book.reloadChanged()
+        }
+    }
+
+    private func publishExpiry() {
+        guard let signals else { return }
+        for entry in book.current {
+            let left = Duration.milliseconds(Int64(entry.notAfter.timeIntervalSinceNow * 1000))
+            signals.publish(.certificateChecked(name: entry.names.first ?? entry.files.cert, expiresIn: left))
         }
     }
 }
