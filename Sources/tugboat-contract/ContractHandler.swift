@@ -121,7 +121,13 @@ final class ContractHandler: ChannelInboundHandler {
         return fields
     }
 
-    private func respond(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ text: String) {
+    /// A JSON object as the answer (sorted keys).
+    func respondJSON(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ object: [String: Any]) {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        respond(context, status, String(decoding: data, as: UTF8.self))
+    }
+
+    func respond(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ text: String) {
         let buffer = context.channel.allocator.buffer(string: text)
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")

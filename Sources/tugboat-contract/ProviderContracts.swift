@@ -36,7 +36,7 @@ extension ContractHandler {
         for key in ["summary", "source", "severity"] { fields["payload.\(key)"] = payload?[key] as? String }
         func answer(_ status: HTTPResponseStatus, _ json: [String: Any], error: String? = nil) {
             record(path: path, kind: "pagerduty", status: status, fields: fields, body: body, error: error)
-            providerRespond(context, status, json)
+            respondJSON(context, status, json)
         }
         func invalid(_ errors: [String]) {
             answer(.badRequest, ["status": "invalid event", "message": "Event object is invalid", "errors": errors],
@@ -101,7 +101,7 @@ extension ContractHandler {
             json["requestId"] = requestID
             if status == .accepted { fields["requestId"] = requestID }
             record(path: path, kind: kind, status: status, fields: fields, body: body, error: error)
-            providerRespond(context, status, json)
+            respondJSON(context, status, json)
         }
         func unprocessable(_ errors: [String: String]) {
             answer(.unprocessableEntity, ["message": "Request body is not processable. Please check the errors.", "errors": errors],
@@ -154,16 +154,5 @@ extension ContractHandler {
     private func record(path: String, kind: String, status: HTTPResponseStatus, fields: [String: String], body: String, error: String?) {
         state.record(.init(time: Date().timeIntervalSince1970, path: path, kind: kind, status: Int(status.code), fields: fields,
                            body: body, error: error))
-    }
-
-    private func providerRespond(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ object: [String: Any]) {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        let buffer = context.channel.allocator.buffer(bytes: data)
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "application/json")
-        headers.add(name: "content-length", value: String(buffer.readableBytes))
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 }
