@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# HTTPS at the front: Tugboat vs HAProxy terminating TLS with the same certificate, same machine,
+# same nginx backends, same load.
+#
+#   bash bench/proxy-tls.sh                     # needs: apt-get install -y nginx-light haproxy wrk openssl
+#   DURATION=5s ROUNDS=1 bash bench/proxy-tls.sh
+#   TUGBOAT_BIN=.build/release/tugboat bash bench/proxy-tls.sh
+#
+# A throwaway CA and an ECDSA P-256 leaf for 127.0.0.1 are made with openssl; HAProxy gets the
+# leaf and key in one PEM (`crt`), Tugboat the two files (`tls.certificates`). Both offer ALPN
+# http/1.1 and keep-alive to the backends. HAProxy runs with `nbthread 1` and `nbthread 2`; the
+# better of the two per case is the peer ("haproxy-best").
+# Cases:
+#   keepalive   GET /small (15 bytes) over kept-alive TLS connections: wrk -t2 -c$CONNECTIONS
+#   handshake   the same with `Connection: close`: a new TLS connection per request (wrk reconnects;
+#               whether it resumes sessions is the same for both proxies)
+# Output: req/s (mean of ROUNDS), p99, and Tugboat's ratios against haproxy-best.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-3}
+CONNECTIONS=${CONNECTIONS:-50}
+TUGBOAT_BIN=${TUGBOAT_BIN:-}
+for tool in nginx haproxy wrk openssl python3; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y nginx-light haproxy wrk openssl python3" >&2; exit 1; }
+done
+if [ -z "$TUGBOAT_BIN" ]; then
+  echo "building tugboat (release)..." >&2
+  swift build -c release --product tugboat >&2
+  TUGBOAT_BIN=.build/release/tugboat
+fi
+TUGBOAT_BIN=$(cd "$(dirname "$TUGBOAT_BIN")" && pwd)/$(basename "$TUGBOAT_BIN")
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+work=$(mktemp -d /tmp/tugboat-bench-tls.XXXXXX)
+chmod 755 "$work"
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_port() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; tail -n 20 "$work"/*.log >&2; exit 1; }
+
+B1=$(free_port); B2=$(free_port); H1=$(free_port); H2=$(free_port); TP=$(free_port); TA=$(free_port)
+
+# --- certificates ----------------------------------------------------------------------------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=bench CA" \
+  -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=127.0.0.1" \
+  -keyout "$work/site.key" -out "$work/site.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$work/site.ext"
+openssl x509 -req -in "$work/site.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial -days 2 \
+  -extfile "$work/site.ext" -out "$work/site.pem" 2>/dev/null
+chmod 600 "$work/site.key"
+cat "$work/site.pem" "$work/site.key" > "$work/haproxy.pem"
+
+# --- backends ----------------------------------------------------------------------------------------
+mkdir -p "$work/www"; printf 'hello, tugboat\n' > "$work/www/small"; chmod -R a+rX "$work/www"
+cat > "$work/nginx.conf" <<NGINX
+worker_processes 1;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$B1 reuseport backlog=4096; root $work/www; default_type text/plain; }
+  server { listen 127.0.0.1:$B2 reuseport backlog=4096; root $work/www; default_type text/plain; }
+}
+NGINX
+nginx -c "$work/nginx.conf" -p "$work" -e "$work/nginx-error.log" & pids+=($!)
+wait_port "$B1"; wait_port "$B2"
+
+# --- HAProxy -------------------------------------------------------------------------------------------
+for threads in 1 2; do
+  port=$([ "$threads" = 1 ] && echo "$H1" || echo "$H2")
+  cat > "$work/haproxy-nbt$threads.cfg" <<HAPROXY
+global
+  nbthread $threads
+  maxconn 4096
+  ssl-default-bind-options ssl-min-ver TLSv1.2
+defaults
+  mode http
+  option http-keep-alive
+  http-reuse always
+  timeout connect 2s
+  timeout client 75s
+  timeout server 60s
+frontend front
+  bind 127.0.0.1:$port ssl crt $work/haproxy.pem alpn http/1.1
+  default_backend pool
+backend pool
+  balance roundrobin
+  server b1 127.0.0.1:$B1
+  server b2 127.0.0.1:$B2
+HAPROXY
+  haproxy -f "$work/haproxy-nbt$threads.cfg" -db >"$work/haproxy-nbt$threads.log" 2>&1 & pids+=($!)
+  wait_port "$port"
+done
+
+# --- Tugboat -------------------------------------------------------------------------------------------
+cat > "$work/tugboat.yaml" <<TUGBOAT
+listen: 127.0.0.1:$TP
+admin: { listen: 127.0.0.1:$TA }
+threads: ${TUGBOAT_THREADS:-auto}
+tls:
+  certificates:
+    - { cert: $work/site.pem, key: $work/site.key }
+pool:
+  balance: round-robin
+  backends: [127.0.0.1:$B1, 127.0.0.1:$B2]
+  health: { path: /small, interval: 2s, timeout: 1s, rise: 1, fall: 3 }
+TUGBOAT
+TUGBOAT_LOG_LEVEL=warning "$TUGBOAT_BIN" serve --config "$work/tugboat.yaml" 2>"$work/tugboat.log" & pids+=($!)
+wait_port "$TP"
+for _ in $(seq 1 200); do
+  curl -s "http://127.0.0.1:$TA/api/pool" | grep -q '"healthy".*"healthy"' && break; sleep 0.1
+done
+for port in "$H1" "$H2" "$TP"; do
+  curl -sf --cacert "$work/ca.pem" "https://127.0.0.1:$port/small" | grep -q hello || { echo "no answer over TLS on $port" >&2; exit 1; }
+done
+
+# --- measuring -----------------------------------------------------------------------------------------
+run() { # port extra-header → "rps p99ms"
+  local out
+  out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency ${2:+-H "$2"} "https://127.0.0.1:$1/small" 2>&1)
+  if echo "$out" | grep -q "Non-2xx\|Socket errors"; then echo "$out" >&2; echo "errors in the run above" >&2; exit 1; fi
+  local rps p99
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v*=1000}; print v}')
+  echo "$rps $p99"
+}
+mean() { awk '{s+=$1; p+=$2; n++} END {printf "%.0f %.2f\n", s/n, p/n}'; }
+echo "| case | haproxy nbt1 req/s (p99 ms) | haproxy nbt2 | tugboat | tugboat / haproxy-best req/s | p99 ratio |"
+echo "| --- | --- | --- | --- | --- | --- |"
+for case in keepalive handshake; do
+  header=""; [ "$case" = handshake ] && header="Connection: close"
+  : > "$work/h1"; : > "$work/h2"; : > "$work/t"
+  for _ in $(seq 1 "$ROUNDS"); do
+    run "$H1" "$header" >> "$work/h1"; run "$H2" "$header" >> "$work/h2"; run "$TP" "$header" >> "$work/t"
+  done
+  read -r h1 p1 < <(mean < "$work/h1"); read -r h2 p2 < <(mean < "$work/h2"); read -r t pt < <(mean < "$work/t")
+  if [ "$h1" -ge "$h2" ]; then best=$h1; bp=$p1; else best=$h2; bp=$p2; fi
+  printf "| %s | %s (%s) | %s (%s) | %s (%s) | %.2f | %.2f |\n" "$case" "$h1" "$p1" "$h2" "$p2" "$t" "$pt" \
+    "$(awk "BEGIN {print $t/$best}")" "$(awk "BEGIN {print $pt/$bp}")"
+done
