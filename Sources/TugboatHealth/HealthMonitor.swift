@@ -16,10 +16,10 @@ public actor HealthMonitor: Service {
     private var machines: [HostPort: HealthStateMachine] = [:]
     private let clock = ContinuousClock()
 
-    public init(pool: Pool, signals: SignalBus, config: PoolConfig, group: EventLoopGroup, logger: Logger) {
+    public init(pool: Pool, signals: SignalBus, config: PoolConfig, group: EventLoopGroup, logger: Logger, tls: BackendTLS? = nil) {
         self.pool = pool
         self.signals = signals
-        self.probe = HealthProbe(path: config.health.path, timeout: config.health.timeout, group: group)
+        self.probe = HealthProbe(path: config.health.path, timeout: config.health.timeout, group: group, tls: tls)
         self.interval = config.health.interval
         self.settings = HealthStateMachine.Settings(config)
         self.logger = logger

@@ -18,11 +18,14 @@ public struct HealthProbe: Sendable {
     public let path: String?
     public let timeout: Duration
     let group: EventLoopGroup
+    /// `pool.tls`: the check speaks TLS too (a handshake that fails is a failed check).
+    let tls: BackendTLS?
 
-    public init(path: String?, timeout: Duration, group: EventLoopGroup) {
+    public init(path: String?, timeout: Duration, group: EventLoopGroup, tls: BackendTLS? = nil) {
         self.path = path
         self.timeout = timeout
         self.group = group
+        self.tls = tls
     }
 
     public func check(_ address: HostPort) async -> Result {
@@ -37,10 +40,12 @@ public struct HealthProbe: Sendable {
         let request = path.map {
             "GET \($0) HTTP/1.1\r\nHost: \(address)\r\nUser-Agent: tugboat-health\r\nConnection: close\r\n\r\n"
         }
+        let tls = self.tls
         let connect = ClientBootstrap(group: loop)
             .connectTimeout(.nanoseconds(timeout.nanoseconds))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.handler(for: address.host)) }
                     if request != nil {
                         try channel.pipeline.syncOperations.addHandler(StatusLineReader(promise: promise))
                     }

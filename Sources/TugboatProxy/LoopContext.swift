@@ -32,7 +32,7 @@ final class LoopContext {
          onDemandWhileEmpty: @escaping @Sendable () -> Void = {},
          connector: UpstreamConnector? = nil) {
         self.eventLoop = eventLoop
-        self.connector = connector ?? SocketUpstreamConnector(connectTimeout: configuration.connectTimeout)
+        self.connector = connector ?? SocketUpstreamConnector(connectTimeout: configuration.connectTimeout, tls: configuration.upstreamTLS)
         self.configuration = configuration
         self.balancer = Balancer(algorithm: configuration.balance == .leastRequest ? .leastRequest : .roundRobin)
         self.onPassiveFailure = onPassiveFailure

@@ -32,6 +32,8 @@ public struct ProxyConfiguration: Sendable {
     public var trustedProxies: TrustedProxies
     /// The listener speaks TLS (`tls:`): backends are told `X-Forwarded-Proto: https`.
     public var https: Bool
+    /// `pool.tls`: connections to the backends speak TLS (set by the caller: making it can fail).
+    public var upstreamTLS: BackendTLS?
 
     public init(_ config: TugboatConfig, descriptorLimit: Int = DescriptorLimit.current) {
         listen = config.listen

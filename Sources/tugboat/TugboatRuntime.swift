@@ -33,8 +33,11 @@ struct TugboatRuntime {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: ProxyDataPlane.threads(config.threads))
         // A request held at zero instances wakes the scaler (through this stream; see ScalingSetup).
         let (demand, demandContinuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        var proxyConfiguration = ProxyConfiguration(config, descriptorLimit: descriptors)
+        let backendTLS = try config.pool.tls.map { try BackendTLS($0) }
+        proxyConfiguration.upstreamTLS = backendTLS
         let dataPlane = ProxyDataPlane(
-            group: group, configuration: ProxyConfiguration(config, descriptorLimit: descriptors),
+            group: group, configuration: proxyConfiguration,
             onPassiveFailure: { address, count in signals.publish(.passiveFailures(address: address, consecutive: count)) },
             onDemandWhileEmpty: { demandContinuation.yield() }
         )
@@ -84,7 +87,7 @@ struct TugboatRuntime {
         let scaler = ScalingSetup.makeScaler(config, pool: pool, signals: signals, dataPlane: dataPlane, logger: logger)
         let certificates = try config.tls.map { try CertificateBook($0, logger: logger) }
         let proxy = try ProxyServer(dataPlane: dataPlane, logger: logger, certificates: certificates)
-        let health = HealthMonitor(pool: pool, signals: signals, config: config.pool, group: group, logger: logger)
+        let health = HealthMonitor(pool: pool, signals: signals, config: config.pool, group: group, logger: logger, tls: backendTLS)
         let traffic = TrafficCollector(dataPlane: dataPlane, signals: signals)
         let adminState = AdminState(pool: pool, traffic: traffic, dataPlane: dataPlane, registry: registry,
                                     token: config.admin.token, store: store, alerts: alerts, membership: membership,

@@ -141,4 +141,30 @@ struct TLSTests {
         #expect((incident["summary"] as? String)?.contains("certificate localhost expires in") == true)
         _ = try tugboat.child.waitForLine { $0.contains("FIRING") && $0.contains("cert") }
     }
+
+    @Test("pool.tls: requests and health checks reach a backend over TLS; a backend whose certificate is not trusted stays unhealthy")
+    func backendsOverTLS() throws {
+        let certificates = try TestCertificates()
+        let site = try certificates.leaf("site", commonName: "localhost", names: ["localhost", "127.0.0.1"])
+        let app = try DemoBackend()
+        // The HTTPS backend is another Tugboat terminating TLS in front of the demo app.
+        let inner = try tugboat([site], backend: app)
+        try inner.waitHealthy([app.address])
+        let innerAddress = "127.0.0.1:\(inner.port)"
+        let outer = try TugboatUnderTest(backends: [innerAddress],
+                                         extraPool: "  tls: { ca: \(certificates.caPath), sni: localhost }\n")
+        try outer.waitHealthy([innerAddress])
+        let answer = try TestHTTPClient(port: outer.port).request("GET", "/echo", headers: ["Connection": "close"])
+        #expect(answer.status == 200)
+        // The inner Tugboat saw a TLS client: it tells the app so.
+        #expect(answer.bodyText.contains("\"x-forwarded-proto\":\"https\""), "\(answer.bodyText)")
+
+        // Without the test CA (the system's roots do not know it), the handshake fails: unhealthy.
+        let untrusting = try TugboatUnderTest(backends: [innerAddress], extraPool: "  tls: { sni: localhost }\n")
+        try waitUntil("the backend unhealthy") { try untrusting.state(of: innerAddress) == "unhealthy" }
+        #expect(try TestHTTPClient(port: untrusting.port).request("GET", "/echo", headers: ["Connection": "close"]).status == 503)
+        // verify: false accepts it (for a backend with a self-signed certificate on a private network).
+        let lax = try TugboatUnderTest(backends: [innerAddress], extraPool: "  tls: { verify: false }\n")
+        try lax.waitHealthy([innerAddress])
+    }
 }

@@ -98,6 +98,23 @@ public struct PoolConfig: Sendable, Equatable {
     public var retries: Int = 2
     public var timeouts = TimeoutConfig()
     public var drain: Duration = .seconds(30)
+    /// `pool.tls`: the backends speak TLS (requests and health checks).
+    public var tls: BackendTLSSettings?
+
+    public init() {}
+}
+
+/// `pool.tls: { verify, ca, sni }`.
+public struct BackendTLSSettings: Sendable, Equatable {
+    /// Check the backend's certificate (against `ca`, else the system's roots) and its name.
+    public var verify = true
+    /// PEM file of the roots that sign the backends' certificates.
+    public var ca: String?
+    /// Where `ca` is set in the config file, for errors found when it is loaded.
+    public var caLine = 0
+    /// The name sent in SNI and checked in the certificate; without it, a backend's host name (an
+    /// IP address is checked against the certificate's IP addresses and not sent).
+    public var sni: String?
 
     public init() {}
 }

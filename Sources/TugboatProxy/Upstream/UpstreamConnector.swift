@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import TugboatCore
 
 /// Opens new connections to a backend on a given event loop. The data plane dials sockets; tests
 /// inject one that hands out `EmbeddedChannel`s, so the whole exchange runs without sockets.
@@ -10,6 +11,8 @@ protocol UpstreamConnector {
 /// Dials a TCP connection on the client's own event loop (as swift-nio-examples' connect-proxy does).
 struct SocketUpstreamConnector: UpstreamConnector {
     var connectTimeout: TimeAmount
+    /// `pool.tls`: the backends speak TLS.
+    var tls: BackendTLS?
 
     func connect(to backend: ProxyBackend, on eventLoop: EventLoop) -> EventLoopFuture<UpstreamHandler> {
         ClientBootstrap(group: eventLoop)
@@ -20,7 +23,8 @@ struct SocketUpstreamConnector: UpstreamConnector {
             // the allocator shrinks back for small responses.
             .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 256 * 1024))
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                channel.eventLoop.makeCompletedFuture { [tls] in
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.handler(for: backend.address.host)) }
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler(backend: backend))
                 }
             }

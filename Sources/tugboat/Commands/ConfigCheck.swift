@@ -9,6 +9,13 @@ enum ConfigCheck {
     static func load(path: String) throws -> TugboatConfig {
         let config = try ConfigLoader.load(path: path)
         if let tls = config.tls { _ = try CertificateBook(tls, logger: Logger(label: "tugboat.check")) }
+        if let tls = config.pool.tls {
+            do {
+                _ = try BackendTLS(tls)
+            } catch {
+                throw ConfigError(file: path, line: tls.caLine, message: "'pool.tls.ca': \(tls.ca ?? "") holds no PEM certificate (\(error))")
+            }
+        }
         return config
     }
 }

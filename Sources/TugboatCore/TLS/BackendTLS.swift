@@ -1,0 +1,33 @@
+import NIOCore
+import NIOSSL
+
+/// `pool.tls` made ready for connections: one client TLS context for the proxy's upstream
+/// connections and the health checks, and the name each backend is asked for.
+public struct BackendTLS: Sendable {
+    public let context: NIOSSLContext
+    let sni: String?
+
+    /// Throws when `ca` holds no PEM certificate, as `FILE:LINE`-less text (the file is named).
+    public init(_ settings: BackendTLSSettings) throws {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.applicationProtocols = ["http/1.1"]
+        if let ca = settings.ca { configuration.trustRoots = .file(ca) }
+        if !settings.verify { configuration.certificateVerification = .none }
+        context = try NIOSSLContext(configuration: configuration)
+        sni = settings.sni
+    }
+
+    /// The name to send in SNI (and check) for a backend: `sni`, else its host unless that is an IP
+    /// address (then the certificate's IP addresses are checked against the peer's).
+    public func serverName(for host: String) -> String? {
+        if let sni { return sni }
+        let isAddress = host.contains(":") || host.split(separator: ".").allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
+        return isAddress ? nil : host
+    }
+
+    /// The client-side TLS handler for a connection to `host`.
+    public func handler(for host: String) throws -> NIOSSLClientHandler {
+        try NIOSSLClientHandler(context: context, serverHostname: serverName(for: host))
+    }
+}

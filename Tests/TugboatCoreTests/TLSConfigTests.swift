@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+@testable import TugboatCore
+
+@Suite("TLS config: tls and pool.tls")
+struct TLSConfigTests {
+    func parse(_ yaml: String) throws -> TugboatConfig { try ConfigLoader.parse(yaml, file: "t.yaml") }
+
+    @Test("tls.certificates and pool.tls parse; paths are kept, lines are remembered")
+    func parses() throws {
+        let key = NSTemporaryDirectory() + "tugboat-tls-config-\(UUID().uuidString).key"
+        FileManager.default.createFile(atPath: key, contents: Data("k".utf8), attributes: [.posixPermissions: 0o600])
+        defer { try? FileManager.default.removeItem(atPath: key) }
+        let config = try parse("""
+        tls:
+          certificates:
+            - { cert: /etc/passwd, key: \(key) }
+          redirect: 127.0.0.1:8080
+        pool:
+          tls: { verify: false, ca: /etc/passwd, sni: app.internal }
+        """)
+        #expect(config.tls?.certificates.first?.cert == "/etc/passwd")
+        #expect(config.tls?.certificates.first?.configLine == 3)
+        #expect(config.tls?.redirect == HostPort(host: "127.0.0.1", port: 8080))
+        #expect(config.pool.tls?.verify == false)
+        #expect(config.pool.tls?.sni == "app.internal")
+        #expect(config.pool.tls?.caLine == 6)
+    }
+
+    @Test("mistakes are reported with file, line and key", arguments: [
+        ("tls: {}\n", "t.yaml:1: 'tls' needs 'certificates'"),
+        ("tls:\n  certificates:\n    - { cert: /nonexistent.pem, key: /etc/passwd }\n", "t.yaml:3: 'tls.certificates[0].cert': cannot read /nonexistent.pem"),
+        ("tls:\n  certificates:\n    - { cert: /etc/passwd }\n", "t.yaml:3: 'tls.certificates[0]' needs 'cert' and 'key'"),
+        ("tls:\n  certificates:\n    - { cert: /etc/passwd, key: /etc/passwd }\n", "t.yaml:3: 'tls.certificates[0].key': the private key /etc/passwd is readable by every user"),
+        ("pool:\n  tls: { sni: \"a b\" }\n", "t.yaml:2: 'pool.tls.sni' must be a host name"),
+        ("pool:\n  tls: { ca: /nonexistent-ca.pem }\n", "t.yaml:2: 'pool.tls.ca': cannot read /nonexistent-ca.pem"),
+        ("pool:\n  tls: { verify: maybe }\n", "t.yaml:2: 'pool.tls.verify' must be true or false"),
+    ])
+    func errors(yaml: String, expected: String) {
+        do {
+            _ = try parse(yaml)
+            Issue.record("no error for \(yaml)")
+        } catch {
+            #expect("\(error)".hasPrefix(expected), "got: \(error)")
+        }
+    }
+}
