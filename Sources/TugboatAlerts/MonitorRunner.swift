@@ -23,11 +23,19 @@ public struct MonitorRunner: Service {
         self.logger = logger
     }
 
+    /// How often an `https://` monitor's certificate expiry is read (for `certificate-expires-within`).
+    static let certificateInterval: Duration = .seconds(300)
+
     public func run() async throws {
         var up: Bool?
         var failures = 0
+        var certificateCheckedAt: ContinuousClock.Instant?
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let started = ContinuousClock.now
+            if certificateCheckedAt.map({ started - $0 >= Self.certificateInterval }) ?? true {
+                certificateCheckedAt = started
+                await publishCertificateExpiry()
+            }
             let failure = await check()
             if let failure {
                 failures += 1
@@ -46,6 +54,18 @@ public struct MonitorRunner: Service {
             }
             let next = started + monitor.interval
             try? await cancelWhenGracefulShutdown { try await Task.sleep(until: next) }
+        }
+    }
+
+    /// For an `https://` monitor: the remaining life of the server's certificate, as a signal
+    /// named after the URL's host (nothing when the handshake fails: the check itself reports that).
+    func publishCertificateExpiry() async {
+        guard case .http(let text, _, _) = monitor.target, let url = URL(string: text), url.scheme == "https", let host = url.host else { return }
+        do {
+            let notAfter = try await PeerCertificateProbe.notAfter(host: host, port: url.port ?? 443, timeout: monitor.timeout, group: group)
+            signals.publish(.certificateChecked(name: host, expiresIn: .milliseconds(Int64(notAfter.timeIntervalSinceNow * 1000))))
+        } catch {
+            logger.debug("certificate expiry not read", metadata: ["monitor.name": "\(monitor.name)", "error": "\(error)"])
         }
     }
 

@@ -167,4 +167,23 @@ struct TLSTests {
         let lax = try TugboatUnderTest(backends: [innerAddress], extraPool: "  tls: { verify: false }\n")
         try lax.waitHealthy([innerAddress])
     }
+
+    @Test("an https:// monitor's certificate that expires within the threshold is an incident")
+    func monitorCertificateExpiry() throws {
+        let certificates = try TestCertificates()
+        let site = try certificates.leaf("site", commonName: "localhost", names: ["localhost"], days: 2)
+        let app = try DemoBackend()
+        let front = try tugboat([site], backend: app)
+        let watcher = try TugboatUnderTest(backends: [], extraTop: """
+            monitors:
+              - { name: shop, url: "https://localhost:\(front.port)/health", interval: 500ms, timeout: 1s }
+            alerts:
+              startup-grace: 0s
+              channels: { log: { log: {} } }
+              rules:
+                - { name: cert, condition: certificate-expires-within, threshold: 14d, channels: [log] }
+            """)
+        try waitUntil("the incident") { try watcher.incidents().contains { $0["rule"] as? String == "cert" && $0["target"] as? String == "localhost" } }
+        #expect((try watcher.incidents().first?["summary"] as? String)?.contains("certificate localhost expires in") == true)
+    }
 }
