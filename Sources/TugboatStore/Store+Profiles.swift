@@ -65,11 +65,19 @@ extension Store {
     }
 
     /// The profile that belongs to an incident about `address` that started at `startedAt`: the
+    /// capture of the instance's exit (from `slack` before it started until it ended), else the
     /// first one captured after it started (before it ended), else the last one captured up to
     /// `slack` before it (a capture on a trigger that preceded the incident, e.g. unhealthy).
     /// Captures asked for by hand (reason ``onDemand``) are not an incident's.
     public func profile(for address: String, startedAt: Date, endedAt: Date?, slack: TimeInterval = 60) throws -> ProfileRecord? {
         try database.read { db in
+            // The capture of the instance's exit, when there is one, says most about the incident.
+            if let exit = try ProfileRecord.fetchOne(db, sql: """
+                SELECT * FROM profile WHERE address = ? AND reason LIKE 'exited on its own%' AND capturedAt >= ? AND capturedAt <= ?
+                ORDER BY capturedAt LIMIT 1
+                """, arguments: [address, startedAt.addingTimeInterval(-slack), endedAt ?? Date.distantFuture]) {
+                return exit
+            }
             if let after = try ProfileRecord.fetchOne(db, sql: """
                 SELECT * FROM profile WHERE address = ? AND reason != ? AND capturedAt >= ? AND capturedAt <= ?
                 ORDER BY capturedAt LIMIT 1
