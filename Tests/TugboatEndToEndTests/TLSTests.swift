@@ -186,4 +186,35 @@ struct TLSTests {
         try waitUntil("the incident") { try watcher.incidents().contains { $0["rule"] as? String == "cert" && $0["target"] as? String == "localhost" } }
         #expect((try watcher.incidents().first?["summary"] as? String)?.contains("certificate localhost expires in") == true)
     }
+
+    @Test("SIGHUP re-reads the certificates even when their files look unchanged; the process keeps running")
+    func reloadOnHangup() throws {
+        let certificates = try TestCertificates()
+        let site = try certificates.leaf("site", commonName: "localhost", names: ["localhost"])
+        // Whole-second modification times, so that they can be put back exactly.
+        let stamp = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 100).rounded(.down))
+        for path in [site.cert, site.key] { try FileManager.default.setAttributes([.modificationDate: stamp], ofItemAtPath: path) }
+        let backend = try DemoBackend()
+        let tugboat = try tugboat([site], backend: backend)
+        try tugboat.waitHealthy([backend.address])
+        let renewed = try certificates.leaf("renewed", commonName: "localhost-hup", names: ["localhost"])
+        for (from, to) in [(renewed.cert, site.cert), (renewed.key, site.key)] {
+            try FileManager.default.removeItem(atPath: to)
+            try FileManager.default.copyItem(atPath: from, toPath: to)
+        }
+        // The same modification times as before: only SIGHUP can tell the files changed.
+        for path in [site.cert, site.key] { try FileManager.default.setAttributes([.modificationDate: stamp], ofItemAtPath: path) }
+        #expect(FrontDoor.holds(for: 6) {
+            (try? TestCertificates.client(port: tugboat.port, serverName: "localhost", ca: certificates.caPath, request: get)
+                .contains("subject=CN = localhost")) == true
+                && (try? TestCertificates.client(port: tugboat.port, serverName: "localhost", ca: certificates.caPath, request: get)
+                    .contains("localhost-hup")) == false
+        })
+        tugboat.child.signal(SIGHUP)
+        try waitUntil(timeout: 10, "the certificate re-read") {
+            try TestCertificates.client(port: tugboat.port, serverName: "localhost", ca: certificates.caPath, request: get)
+                .contains("subject=CN = localhost-hup")
+        }
+        #expect(try tugboat.state(of: backend.address) == "healthy")
+    }
 }

@@ -92,10 +92,11 @@ public final class CertificateBook: Sendable {
         }
     }
 
-    /// Re-reads certificates whose files changed; a file that does not load keeps the old one.
-    public func reloadChanged() {
+    /// Re-reads certificates whose files changed (every one with `force`, on SIGHUP); a file that
+    /// does not load keeps the old one.
+    public func reloadChanged(force: Bool = false) {
         let snapshot = current
-        for (index, entry) in snapshot.enumerated() where Self.modified(entry.files) != entry.modified {
+        for (index, entry) in snapshot.enumerated() where force || Self.modified(entry.files) != entry.modified {
             do {
                 let fresh = try Self.load(entry.files)
                 entries.withLock { $0[index] = fresh }

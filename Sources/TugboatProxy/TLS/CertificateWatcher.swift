@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import TugboatCore
 import ServiceLifecycle
@@ -17,6 +18,13 @@ public struct CertificateWatcher: Service {
     }
 
     public func run() async throws {
+        // SIGHUP re-reads every certificate at once (as `nginx -s reload` would), changed or not.
+        signal(SIGHUP, SIG_IGN)
+        let hangups = DispatchSource.makeSignalSource(signal: SIGHUP)
+        let book = self.book
+        hangups.setEventHandler { book.reloadChanged(force: true) }
+        hangups.resume()
+        defer { hangups.cancel() }
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             publishExpiry()
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
