@@ -92,11 +92,6 @@ struct AlertsConfigTests {
         ("alerts:\n  rules:\n    - { name: r, condition: error-rate-above, threshold: 150% }\n", "t.yaml:3: 'alerts.rules[0].threshold' must be a share like 0.05 or 5%"),
     ])
     func errors(yaml: String, expected: String) {
-        do {
-            _ = try parse(yaml)
-            Issue.record("no error for \(yaml)")
-        } catch {
-            #expect("\(error)".hasPrefix(expected), "got: \(error)")
-        }
+        expectConfigError(expected) { try parse(yaml) }
     }
 }

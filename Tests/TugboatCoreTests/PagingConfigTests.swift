@@ -61,11 +61,6 @@ struct PagingConfigTests {
         ("alerts:\n  flapping: { changes: 1 }\n", "t.yaml:2: 'alerts.flapping.changes' must be between 2 and 1000"),
     ])
     func errors(yaml: String, expected: String) {
-        do {
-            _ = try parse(yaml)
-            Issue.record("no error for \(yaml)")
-        } catch {
-            #expect("\(error)".hasPrefix(expected), "got: \(error)")
-        }
+        expectConfigError(expected) { try parse(yaml) }
     }
 }

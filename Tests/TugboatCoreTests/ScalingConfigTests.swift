@@ -36,11 +36,6 @@ struct ScalingConfigTests {
         ("provider: { docker: { image: x, port: 80 } }\nup-rps: 10\ndown-rps: 20\n", "t.yaml:3: 'scaling.down-rps' must be below 'scaling.up-rps'"),
     ])
     func errors(yaml: String, expected: String) {
-        do {
-            _ = try parse(yaml)
-            Issue.record("no error")
-        } catch {
-            #expect("\(error)".hasPrefix(expected), "got: \(error)")
-        }
+        expectConfigError(expected) { try parse(yaml) }
     }
 }

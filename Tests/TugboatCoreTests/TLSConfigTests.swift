@@ -37,11 +37,6 @@ struct TLSConfigTests {
         ("pool:\n  tls: { verify: maybe }\n", "t.yaml:2: 'pool.tls.verify' must be true or false"),
     ])
     func errors(yaml: String, expected: String) {
-        do {
-            _ = try parse(yaml)
-            Issue.record("no error for \(yaml)")
-        } catch {
-            #expect("\(error)".hasPrefix(expected), "got: \(error)")
-        }
+        expectConfigError(expected) { try parse(yaml) }
     }
 }
