@@ -49,7 +49,7 @@ extension AlertManager {
         let members = page.firing + page.cleared
         guard let lead = members.first?.incident else { return }
         var outage = outageRecords[page.group] ?? AlertGroupRecord(
-            key: grouper.settings.grouping == nil ? "rule=\(members[0].rule),target=\(members[0].target)" : groupKey(members[0]),
+            key: grouper.key(for: members[0]),
             state: "firing", summary: "", startedAt: members.compactMap { incidentRecord($0.incident)?.startedAt }.min() ?? now)
         switch page.kind {
         case .trigger:
@@ -98,10 +98,6 @@ extension AlertManager {
             logger.warning("outage page", metadata: metadata)
             if !page.channels.isEmpty { dispatcher.notify() }
         }
-    }
-
-    private func groupKey(_ member: OutageMember) -> String {
-        (grouper.settings.grouping?.by ?? []).map { "\($0)=\(member.label($0) ?? "")" }.joined(separator: ",")
     }
 
     /// One notification per recipient: Twilio channels call or text each number in `to`.

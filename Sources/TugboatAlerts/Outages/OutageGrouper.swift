@@ -109,9 +109,9 @@ public struct OutageGrouper: Sendable {
         outages.values.first { $0.members.contains { $0.incident == incident } }?.id
     }
 
-    public func isPaged(_ group: Int) -> Bool { outages[group]?.paged.map { !$0.silencedOnly } ?? false }
-
-    func key(for member: OutageMember) -> String {
+    /// The outage an incident belongs to: its grouping labels (`pool=default`), or its rule and
+    /// target when grouping is off.
+    public func key(for member: OutageMember) -> String {
         guard let grouping = settings.grouping else { return "rule=\(member.rule),target=\(member.target)" }
         return grouping.by.map { "\($0)=\(member.label($0) ?? "")" }.joined(separator: ",")
     }
