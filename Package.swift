@@ -33,6 +33,7 @@ let package = Package(
             name: "TugboatCore",
             dependencies: [
                 "CSpawn",
+                "CBuildInfo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -160,6 +161,7 @@ let package = Package(
         ),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "CSpawn"),
+        .target(name: "CBuildInfo"),
         .target(
             name: "FlameGraph",
             dependencies: ["CZlib"],

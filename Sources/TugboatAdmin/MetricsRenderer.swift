@@ -42,11 +42,19 @@ enum MetricsRenderer {
         out += "# HELP tugboat_backend_up Whether the backend receives traffic (1) or not (0).\n"
         out += "# TYPE tugboat_backend_up gauge\n"
         for info in snapshot.backends {
-            out += "tugboat_backend_up{backend=\"\(info.address)\",state=\"\(info.state.rawValue)\"} \(info.state.receivesTraffic ? 1 : 0)\n"
+            out += "tugboat_backend_up{backend=\"\(info.address)\"} \(info.state.receivesTraffic ? 1 : 0)\n"
         }
-        out += "# HELP tugboat_requests_per_second Requests per second over the last second.\n"
-        out += "# TYPE tugboat_requests_per_second gauge\n"
-        out += "tugboat_requests_per_second \(stats.rps)\n"
+        // One series per state, 1 for the current one: a state change moves a value, not a label.
+        out += "# HELP tugboat_backend_state The backend's state: 1 for the state it is in, 0 for the others.\n"
+        out += "# TYPE tugboat_backend_state gauge\n"
+        for info in snapshot.backends {
+            for state in BackendState.allCases {
+                out += "tugboat_backend_state{backend=\"\(info.address)\",state=\"\(state.rawValue)\"} \(info.state == state ? 1 : 0)\n"
+            }
+        }
+        out += "# HELP tugboat_build_info The running binary's version and commit.\n"
+        out += "# TYPE tugboat_build_info gauge\n"
+        out += "tugboat_build_info{version=\"\(BuildInfo.version)\",commit=\"\(BuildInfo.commit)\"} 1\n"
         return out
     }
 }

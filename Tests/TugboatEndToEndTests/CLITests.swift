@@ -27,6 +27,30 @@ struct CLITests {
         }
     }
 
+    @Test("--version names the version and commit; an unknown --log-level or --log-format is an error, not info")
+    func versionAndLogFlags() throws {
+        let version = try ChildProcess(arguments: ["--version"])
+        #expect(version.waitForExit() == 0)
+        #expect(version.lines.contains { $0.range(of: #"^tugboat \d+\.\d+\.\d+ \(\S+\)$"#, options: .regularExpression) != nil }, "\(version.lines)")
+        let path = try writeConfig("listen: 127.0.0.1:0\nadmin: { listen: 127.0.0.1:0 }\npool:\n  backends: [127.0.0.1:9001]\n")
+        for flags in [["--log-level", "loud"], ["--log-format", "xml"]] {
+            let child = try ChildProcess(arguments: ["serve", "--config", path] + flags)
+            #expect(child.waitForExit() != 0)
+            #expect(child.lines.joined().contains("\(flags[0]) must be"), "\(child.lines)")
+        }
+    }
+
+    @Test("--log-format json writes every line as a JSON object")
+    func jsonLogs() throws {
+        let path = try writeConfig("listen: 127.0.0.1:0\nadmin: { listen: 127.0.0.1:0 }\nstate: sqlite:\(NSTemporaryDirectory())tugboat-cli-\(UUID().uuidString).db\npool:\n  backends: [127.0.0.1:9]\n")
+        let child = try ChildProcess(arguments: ["serve", "--config", path, "--log-format", "json"])
+        let line = try child.waitForLine { $0.contains("proxy listening") }
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+        #expect(object["message"] as? String == "proxy listening")
+        #expect((object["listen.address"] as? String)?.hasPrefix("127.0.0.1:") == true)
+        child.stop()
+    }
+
     @Test("demo runs the proxy in front of two demo-app children and stops them on exit")
     func demo() throws {
         let ports = try (0..<4).map { _ in try FreePort.find() }

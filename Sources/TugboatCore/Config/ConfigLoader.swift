@@ -27,7 +27,8 @@ public enum ConfigLoader {
         guard let node else { return config }
         let root = YAMLValue(node: node, key: "", file: file, environment: environment, references: references)
         let keys = try root.mapping(allowed: ["listen", "admin", "state", "local-state", "node", "pool", "monitors", "alerts", "scaling", "profiling",
-                                                 "threads", "max-connections", "trusted-proxies", "tls"])
+                                                 "threads", "max-connections", "trusted-proxies", "tls", "log"])
+        if let log = keys["log"] { config.log = try parseLog(log) }
         if let tls = keys["tls"] { config.tls = try parseTLS(tls) }
         if let listen = keys["listen"] { config.listen = try listen.hostPort(allowPortZero: true) }
         if let admin = keys["admin"] { config.admin = try parseAdmin(admin) }
@@ -88,6 +89,24 @@ public enum ConfigLoader {
             throw (keys["admin"] ?? root).error("'admin.listen' must differ from 'listen' (\(config.listen))")
         }
         return config
+    }
+
+    static func parseLog(_ value: YAMLValue) throws -> LogSettings {
+        let keys = try value.mapping(allowed: ["format", "level"])
+        var settings = LogSettings()
+        if let format = keys["format"] {
+            let text = try format.string()
+            guard let parsed = LogFormat(rawValue: text) else { throw format.error("'\(format.key)' must be text or json, got '\(text)'") }
+            settings.format = parsed
+        }
+        if let level = keys["level"] {
+            let text = try level.string()
+            guard let parsed = LogSettings.level(named: text) else {
+                throw level.error("'\(level.key)' must be one of \(LogSettings.levelNames), got '\(text)'")
+            }
+            settings.level = parsed
+        }
+        return settings
     }
 
     static func parseAdmin(_ value: YAMLValue) throws -> AdminConfig {

@@ -1,3 +1,4 @@
+import Logging
 /// The whole configuration file, validated. Built by ``ConfigLoader``.
 public struct TugboatConfig: Sendable, Equatable {
     public var listen: HostPort
@@ -24,6 +25,8 @@ public struct TugboatConfig: Sendable, Equatable {
     public var trustedProxies: [CIDR] = []
     /// `tls:`: the public listener speaks TLS (HTTP/1.1 over TLS 1.2 and 1.3).
     public var tls: TLSSettings?
+    /// `log: { format: text | json, level: info }`; `--log-format`/`--log-level` win over it.
+    public var log = LogSettings()
 
     public init(
         listen: HostPort = HostPort(host: "127.0.0.1", port: 8080),
@@ -154,4 +157,20 @@ public struct TimeoutConfig: Sendable, Equatable {
     public var idle: Duration = .seconds(75)
 
     public init() {}
+}
+
+/// `log:`: how Tugboat's own log lines are written.
+public struct LogSettings: Sendable, Equatable {
+    public var format: LogFormat = .text
+    /// nil: `info` (or `TUGBOAT_LOG_LEVEL`).
+    public var level: Logger.Level?
+
+    public init(format: LogFormat = .text, level: Logger.Level? = nil) {
+        self.format = format
+        self.level = level
+    }
+
+    /// `trace`, `debug`, `info`, `notice`, `warning`, `error`, `critical`; anything else is nil.
+    public static func level(named name: String) -> Logger.Level? { Logger.Level(rawValue: name.lowercased()) }
+    public static let levelNames = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
 }

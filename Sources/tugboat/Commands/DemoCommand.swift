@@ -17,8 +17,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Ports of the demo-app children, comma-separated.")
     var backendPorts: String = "9001,9002"
 
-    @Option(help: "Log level.")
-    var logLevel: String = "info"
+    @OptionGroup var logOptions: LogOptions
 
     func run() async throws {
         let ports = backendPorts.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -32,7 +31,7 @@ struct DemoCommand: AsyncParsableCommand {
         config.pool.drain = .seconds(5)
         config.pool.health.fall = 2
         Self.addDemoAlerts(&config)
-        LogSetup.bootstrap(level: logLevel)
+        LogSetup.bootstrap(logOptions)
 
         let children = try ports.map { try Self.launchDemoApp(port: $0) }
         defer {

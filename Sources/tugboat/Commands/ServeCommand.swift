@@ -12,8 +12,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "The YAML config file.")
     var config: String
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = ProcessInfo.processInfo.environment["TUGBOAT_LOG_LEVEL"] ?? "info"
+    @OptionGroup var logOptions: LogOptions
 
     func run() async throws {
         let loaded: TugboatConfig
@@ -23,18 +22,35 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardError.write("\(error)\n".data(using: .utf8)!)
             throw ExitCode(1)
         }
-        LogSetup.bootstrap(level: logLevel)
+        LogSetup.bootstrap(logOptions, config: loaded.log)
         try await TugboatRuntime(config: loaded).run()
     }
 }
 
-enum LogSetup {
-    static func bootstrap(level: String) {
-        let parsed = Logger.Level(rawValue: level.lowercased()) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = parsed
-            return handler
+/// `--log-level` and `--log-format`: the CLI wins over `log:` in the config, which wins over
+/// `TUGBOAT_LOG_LEVEL`; an unknown level or format is an error, not a silent `info`.
+struct LogOptions: ParsableArguments {
+    @Option(help: "Log level: \(LogSettings.levelNames) (default: log.level, TUGBOAT_LOG_LEVEL, or info).")
+    var logLevel: String?
+
+    @Option(help: "Log format: text or json (default: log.format, or text).")
+    var logFormat: String?
+
+    func validate() throws {
+        if let logLevel, LogSettings.level(named: logLevel) == nil {
+            throw ValidationError("--log-level must be one of \(LogSettings.levelNames), got '\(logLevel)'")
         }
+        if let logFormat, LogFormat(rawValue: logFormat) == nil {
+            throw ValidationError("--log-format must be text or json, got '\(logFormat)'")
+        }
+    }
+}
+
+enum LogSetup {
+    static func bootstrap(_ options: LogOptions, config: LogSettings = LogSettings()) {
+        let environment = ProcessInfo.processInfo.environment["TUGBOAT_LOG_LEVEL"].flatMap(LogSettings.level(named:))
+        let level = options.logLevel.flatMap(LogSettings.level(named:)) ?? config.level ?? environment ?? .info
+        let format = options.logFormat.flatMap(LogFormat.init(rawValue:)) ?? config.format
+        LoggingSystem.bootstrap { label in TugboatLogHandler(label: label, level: level, format: format) }
     }
 }
