@@ -23,6 +23,8 @@ struct TugboatRuntime {
     let config: TugboatConfig
 
     func run() async throws {
+        HangupService.ignoreUntilHandled()
+        let notifier = SystemdNotifier.fromEnvironment()
         let logger = Logger(label: "tugboat")
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
@@ -107,6 +109,7 @@ struct TugboatRuntime {
             let text = address.flatMap { a in a.port.map { "\(a.ipAddress ?? "?"):\($0)" } } ?? "?"
             adminBase.withLock { $0 = $0 ?? "http://\(text)" }
             logger.info("admin listening", metadata: ["admin.address": "\(text)"])
+            notifier.ready(status: "serving")  // the proxy listener is bound before the services start
         }
         try await proxy.bind()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
@@ -126,6 +129,9 @@ struct TugboatRuntime {
         if let redirect = config.tls?.redirect {
             services.append(.init(service: RedirectServer(listen: redirect, httpsPort: config.listen.port, group: group, logger: logger)))
         }
+        services.append(.init(service: HangupService(notifier: notifier) {
+            certificates?.reloadChanged(force: true)
+        }))
         services.append(.init(service: proxy))
         let serviceGroup = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -43,3 +43,18 @@ struct LogFormatTests {
         expectConfigError("t.yaml:1: unknown key 'log.colour'") { try ConfigLoader.parse("log: { colour: true }\n", file: "t.yaml") }
     }
 }
+
+@Suite("systemd notify")
+struct SystemdNotifierTests {
+    @Test("NOTIFY_SOCKET is taken out of the environment, so no child inherits it; odd values are ignored")
+    func environment() {
+        setenv("NOTIFY_SOCKET", "/run/systemd/notify", 1)
+        let notifier = SystemdNotifier.fromEnvironment()
+        #expect(notifier.isActive)
+        #expect(getenv("NOTIFY_SOCKET") == nil)
+        #expect(ProcessInfo.processInfo.environment["NOTIFY_SOCKET"] == nil)
+        #expect(!SystemdNotifier(socket: "relative/path").isActive)
+        #expect(!SystemdNotifier(socket: nil).isActive)
+        #expect(SystemdNotifier(socket: "@abstract").isActive)
+    }
+}

@@ -96,3 +96,26 @@ enum FreePort {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 }
+
+@Suite("Running under a service manager", .serialized)
+struct ServiceManagerTests {
+    @Test("NOTIFY_SOCKET hears READY=1 once listening, RELOADING=1 then READY=1 on SIGHUP (which never stops Tugboat), STOPPING=1 on SIGTERM")
+    func notifyProtocol() throws {
+        let notify = try NotifySocket()
+        let backend = try DemoBackend()
+        let tugboat = try TugboatUnderTest(backends: [backend.address], environment: ["NOTIFY_SOCKET": notify.path])
+        #expect(notify.next()?.hasPrefix("READY=1") == true)
+        for _ in 0..<3 {
+            tugboat.child.signal(SIGHUP)
+            let reloading = notify.next()
+            #expect(reloading?.hasPrefix("RELOADING=1\nMONOTONIC_USEC=") == true, "\(reloading ?? "nothing")")
+            #expect(notify.next()?.hasPrefix("READY=1") == true)
+        }
+        // Still serving after the hangups.
+        try tugboat.waitHealthy([backend.address])
+        #expect(try TestHTTPClient(port: tugboat.port).request("GET", "/").status == 200)
+        tugboat.child.signal(SIGTERM)
+        #expect(notify.next() == "STOPPING=1")
+        #expect(tugboat.child.waitForExit() == 0)
+    }
+}

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import TugboatCore
 import ServiceLifecycle
@@ -6,6 +5,7 @@ import ServiceLifecycle
 /// Looks at the certificate files every few seconds and reloads those that changed: a renewed
 /// certificate reaches new connections without a restart, open ones are not dropped.
 /// Each look publishes every certificate's remaining life (`certificate-expires-within` rules).
+/// SIGHUP (the executable's `HangupService`) re-reads them all at once, changed or not.
 public struct CertificateWatcher: Service {
     let book: CertificateBook
     let signals: SignalBus?
@@ -18,13 +18,6 @@ public struct CertificateWatcher: Service {
     }
 
     public func run() async throws {
-        // SIGHUP re-reads every certificate at once (as `nginx -s reload` would), changed or not.
-        signal(SIGHUP, SIG_IGN)
-        let hangups = DispatchSource.makeSignalSource(signal: SIGHUP)
-        let book = self.book
-        hangups.setEventHandler { book.reloadChanged(force: true) }
-        hangups.resume()
-        defer { hangups.cancel() }
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             publishExpiry()
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }

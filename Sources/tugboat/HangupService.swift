@@ -1,0 +1,33 @@
+import Dispatch
+import Foundation
+import ServiceLifecycle
+import TugboatCore
+
+/// SIGHUP reloads (as nginx and HAProxy users expect; it never stops Tugboat) and the service
+/// manager hears of it: `RELOADING=1`, the reload, `READY=1`; `STOPPING=1` when shutdown begins.
+struct HangupService: Service {
+    let notifier: SystemdNotifier
+    let reload: @Sendable () async -> Void
+
+    /// Called first thing at start: until the service runs, a SIGHUP is ignored rather than fatal.
+    static func ignoreUntilHandled() { signal(SIGHUP, SIG_IGN) }
+
+    func run() async throws {
+        Self.ignoreUntilHandled()
+        let (hangups, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP)
+        source.setEventHandler { continuation.yield() }
+        source.resume()
+        defer { source.cancel() }
+        let notifier = self.notifier
+        await withGracefulShutdownHandler {
+            for await _ in hangups.cancelOnGracefulShutdown() {
+                notifier.reloading()
+                await reload()
+                notifier.ready()
+            }
+        } onGracefulShutdown: {
+            notifier.stopping()
+        }
+    }
+}
