@@ -8,7 +8,7 @@ struct Tugboat: AsyncParsableCommand {
         abstract: "A reverse proxy that watches, pages, scales and explains your web application.",
         version: BuildInfo.line,
         subcommands: [
-            ServeCommand.self, CheckCommand.self, DemoCommand.self, DemoAppCommand.self,
+            ServeCommand.self, CheckCommand.self, DemoCommand.self, DemoAppCommand.self, HealthcheckCommand.self,
             FlameGraphCommand.self, CollapseCommand.self, DiffCommand.self,
         ]
     )

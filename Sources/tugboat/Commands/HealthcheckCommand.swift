@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import TugboatCore
+
+/// `tugboat healthcheck`: exits 0 when an HTTP GET answers 2xx within the timeout, 1 otherwise.
+/// For a container's HEALTHCHECK, where no curl is installed.
+struct HealthcheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "healthcheck",
+        abstract: "Exit 0 when the admin API's /healthz (or --url) answers 2xx, 1 otherwise (for container health checks)."
+    )
+
+    @Option(help: "An http:// URL on a literal address.")
+    var url: String = "http://127.0.0.1:8081/healthz"
+
+    @Option(help: "Seconds to wait for the answer.")
+    var timeout: Double = 3
+
+    func run() async throws {
+        guard let target = Self.parse(url) else { throw ValidationError("--url must be http://HOST:PORT/PATH, got '\(url)'") }
+        let group = MultiThreadedEventLoopGroup.singleton
+        let status: Int? = try? await withThrowingTaskGroup(of: Int?.self) { tasks in
+            tasks.addTask { try await Self.status(of: target, group: group) }
+            tasks.addTask {
+                try await Task.sleep(for: .seconds(timeout))
+                return nil
+            }
+            let first = try await tasks.next() ?? nil
+            tasks.cancelAll()
+            return first
+        }
+        guard let status, (200..<300).contains(status) else {
+            print("unhealthy: \(status.map { "HTTP \($0)" } ?? "no answer") from \(url)")
+            throw ExitCode(1)
+        }
+        print("healthy: HTTP \(status) from \(url)")
+    }
+
+    static func parse(_ url: String) -> (address: HostPort, path: String)? {
+        guard url.hasPrefix("http://") else { return nil }
+        let rest = url.dropFirst("http://".count)
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        guard let address = HostPort(parsing: String(rest[..<slash])) else { return nil }
+        return (address, slash == rest.endIndex ? "/" : String(rest[slash...]))
+    }
+
+    static func status(of target: (address: HostPort, path: String), group: EventLoopGroup) async throws -> Int? {
+        let channel = try await ClientBootstrap(group: group)
+            .connect(host: target.address.host, port: target.address.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            var headers = HTTPHeaders()
+            headers.add(name: "host", value: "\(target.address)")
+            headers.add(name: "connection", value: "close")
+            try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: target.path, headers: headers)))
+            try await outbound.write(.end(nil))
+            for try await part in inbound {
+                if case .head(let head) = part { return Int(head.status.code) }
+            }
+            return nil
+        }
+    }
+}
