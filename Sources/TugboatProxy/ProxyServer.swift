@@ -41,7 +41,7 @@ public final class ProxyServer: Service, Sendable {
                     try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
                 }
             }
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
             .childChannelOption(.maxMessagesPerRead, value: 16)
             // NIO keeps each connection's last receive buffer for its next read: start small (a

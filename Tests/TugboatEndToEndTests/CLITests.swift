@@ -119,3 +119,18 @@ struct ServiceManagerTests {
         #expect(tugboat.child.waitForExit() == 0)
     }
 }
+
+@Suite("Running unprivileged", .serialized)
+struct UnprivilegedTests {
+    @Test("as an ordinary user (no CAP_NET_ADMIN), as the packaged service runs, Tugboat accepts and proxies (it once set SO_DEBUG instead of TCP_NODELAY, refused without the capability)")
+    func servesAsNobody() throws {
+        let backend = try DemoBackend()
+        let tugboat = try TugboatUnderTest(backends: [backend.address],
+                                           launcher: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
+        try tugboat.waitHealthy([backend.address])
+        let client = try TestHTTPClient(port: tugboat.port)
+        for _ in 0..<3 { #expect(try client.request("GET", "/echo").status == 200) }
+        let status = try String(contentsOfFile: "/proc/\(tugboat.child.pid)/status", encoding: .utf8)
+        #expect(status.contains("Uid:\t65534"), "the test must really run it unprivileged")
+    }
+}

@@ -17,7 +17,7 @@ struct SocketUpstreamConnector: UpstreamConnector {
     func connect(to backend: ProxyBackend, on eventLoop: EventLoop) -> EventLoopFuture<UpstreamHandler> {
         ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
             // Large responses: up to 256 KiB per read (fewer reads and pipeline trips per MiB);
             // the allocator shrinks back for small responses.

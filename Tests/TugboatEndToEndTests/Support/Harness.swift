@@ -33,7 +33,7 @@ final class TugboatUnderTest: @unchecked Sendable {
          health: String = "{ path: /health, interval: 200ms, timeout: 500ms, rise: 1, fall: 2 }",
          statePath: String = NSTemporaryDirectory() + "tugboat-test-\(UUID().uuidString).db",
          environment: [String: String] = [:], redis: String? = nil, node: String? = nil,
-         prelude: String? = nil, listen: String = "127.0.0.1:0") throws {
+         prelude: String? = nil, listen: String = "127.0.0.1:0", launcher: [String] = []) throws {
         configPath = NSTemporaryDirectory() + "tugboat-test-\(UUID().uuidString).yaml"
         self.statePath = statePath
         let state = redis.map { "state: \($0)\nlocal-state: sqlite:\(statePath)\nnode: \(node ?? "node")" } ?? "state: sqlite:\(statePath)"
@@ -50,7 +50,11 @@ final class TugboatUnderTest: @unchecked Sendable {
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         var env = environment
         if let adminToken { env["TEST_ADMIN_TOKEN"] = adminToken }
-        if let prelude {
+        if let program = launcher.first {
+            // e.g. setpriv, to run Tugboat as an unprivileged user.
+            child = try ChildProcess(executable: program, arguments: launcher.dropFirst() + [TugboatBinary.path, "serve", "--config", configPath],
+                                     environment: env)
+        } else if let prelude {
             // Exec'd by a shell, so the prelude (e.g. `ulimit -n 256`) applies to the proxy itself.
             child = try ChildProcess(executable: "/bin/sh",
                                      arguments: ["-c", "\(prelude); exec \"$0\" \"$@\"", TugboatBinary.path, "serve", "--config", configPath],
