@@ -61,7 +61,8 @@ chmod 0644 /etc/tugboat/test.yaml"
 docker exec -d -u tugboat "$c" tugboat demo-app --port "$app"
 docker exec -d -u tugboat "$c" sh -c 'tugboat serve --config /etc/tugboat/test.yaml > /var/lib/tugboat/serve.log 2>&1'
 wait_http "http://127.0.0.1:$front/echo" '"x-forwarded-for"' || { docker exec "$c" cat /var/lib/tugboat/serve.log; fail "no answer through the packaged tugboat"; }
-docker exec "$c" sh -c 'ps -o user= -C tugboat | sort -u' | grep -qx tugboat || fail "not running as the tugboat user"
+uids=$(docker exec "$c" sh -c 'for s in /proc/[0-9]*/status; do if grep -q "^Name:[[:space:]]*tugboat$" "$s"; then awk "/^Uid:/ {print \$2}" "$s"; fi; done' | sort -u)
+[ "$uids" = "$(docker exec "$c" id -u tugboat)" ] || fail "tugboat runs as uid(s) $uids, not as the tugboat user"
 step "the packaged tugboat serves as the tugboat user"
 docker rm -f "$c" >/dev/null
 

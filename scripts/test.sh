@@ -23,19 +23,8 @@ fi
 
 # A real dockerd for the docker provider's test (images are built locally, nothing is pulled).
 # If it cannot start here, that test reports itself skipped and everything else still runs.
-dockerd_pid=""
-if ! curl -sf --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1; then
-  dockerd >/tmp/tugboat-ci-dockerd.log 2>&1 &
-  dockerd_pid=$!
-  for _ in $(seq 1 60); do
-    curl -sf --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1 && break
-    sleep 0.5
-  done
-  curl -sf --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1 \
-    || { echo "warning: dockerd did not start; the docker provider test will be skipped"; tail -5 /tmp/tugboat-ci-dockerd.log || true; }
-fi
-stop_dockerd() { [ -n "$dockerd_pid" ] && kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null; true; }
-trap stop_dockerd EXIT
+source scripts/dockerd.sh
+start_dockerd || echo "warning: dockerd did not start; the docker provider test will be skipped"
 
 # py-spy for the crash capture's py-spy source (PyPI).
 command -v py-spy >/dev/null 2>&1 || python3 -m pip install --quiet py-spy
