@@ -26,6 +26,7 @@ struct TugboatRuntime {
         HangupService.ignoreUntilHandled()
         let notifier = SystemdNotifier.fromEnvironment()
         let logger = Logger(label: "tugboat")
+        for warning in config.warnings { logger.warning("config: \(warning)") }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
@@ -111,7 +112,12 @@ struct TugboatRuntime {
             logger.info("admin listening", metadata: ["admin.address": "\(text)"])
             notifier.ready(status: "serving")  // the proxy listener is bound before the services start
         }
-        try await proxy.bind()
+        do {
+            try await proxy.bind()
+        } catch {
+            try? await httpClient.shutdown()
+            throw ListenError(key: "listen", address: config.listen, underlying: error)
+        }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: admin), .init(service: dispatcher), .init(service: alerts), .init(service: traffic),
             .init(service: health), .init(service: membership),
@@ -161,4 +167,14 @@ extension TugboatRuntime {
     static func openStore(_ config: TugboatConfig, logger: Logger) throws -> Store {
         try Store(path: config.sqlitePath)
     }
+}
+
+/// A listener that could not bind, named by its config key and address (`Address already in use`
+/// alone does not say which of Tugboat's listeners it was).
+struct ListenError: Error, CustomStringConvertible {
+    let key: String
+    let address: HostPort
+    let underlying: any Error
+
+    var description: String { "cannot listen on \(address) ('\(key)'): \(ErrorText.short(underlying))" }
 }

@@ -44,6 +44,19 @@ struct ConfigLoaderTests {
         #expect(config.pool.drain == .zero)
     }
 
+    @Test("likely mistakes are warnings at FILE:LINE: a health timeout longer than its interval, a request timeout shorter than connect, an admin API beyond loopback without a token; an empty variable is 'empty', not 'not set'")
+    func warnings() throws {
+        #expect(try load("").warnings.isEmpty)
+        let pool = try load("pool:\n  health: { interval: 1s, timeout: 2s }\n  timeouts: { connect: 5s, request: 1s }\n")
+        #expect(pool.warnings.count == 2)
+        #expect(pool.warnings.first?.hasPrefix("t.yaml:2: 'pool.health.timeout' (2s) is longer than 'pool.health.interval' (1s)") == true, "\(pool.warnings)")
+        #expect(pool.warnings.last?.hasPrefix("t.yaml:3: 'pool.timeouts.request' (1s) is shorter than 'pool.timeouts.connect' (5s)") == true, "\(pool.warnings)")
+        let open = try load("admin: { listen: 0.0.0.0:8081 }\n")
+        #expect(open.warnings.first?.contains("t.yaml:1: the admin API listens on 0.0.0.0:8081, beyond this machine, without 'admin.token'") == true, "\(open.warnings)")
+        #expect(try load("admin: { listen: 0.0.0.0:8081, token: t0ken }\n").warnings.isEmpty)
+        #expect(error("admin: { token: ${EMPTY_TOKEN} }\n", env: ["EMPTY_TOKEN": ""]).hasPrefix("t.yaml:1: 'admin.token': environment variable EMPTY_TOKEN is empty"))
+    }
+
     @Test("an empty file gives the defaults")
     func defaults() throws {
         #expect(try load("") == TugboatConfig())
@@ -54,7 +67,8 @@ struct ConfigLoaderTests {
         ("pool:\n  backends: [127.0.0.1:9001, nothost]\n", "t.yaml:2: 'pool.backends[1]' must be an address host:port"),
         ("pool:\n  backends: [127.0.0.1:70000]\n", "t.yaml:2: 'pool.backends[0]' must be an address host:port with a port from 1 to 65535"),
         ("pool:\n  health:\n    rise: 0\n", "t.yaml:3: 'pool.health.rise' must be between 1 and 100, got 0"),
-        ("pool:\n  health:\n    interval: soon\n", "t.yaml:3: 'pool.health.interval' must be a duration like 500ms, 2s or 5m, got 'soon'"),
+        ("pool:\n  health:\n    interval: soon\n", "t.yaml:3: 'pool.health.interval' must be a duration like 500ms, 2s or 5m, at most 3650d, got 'soon'"),
+        ("pool:\n  health:\n    interval: 99999999999999d\n", "t.yaml:3: 'pool.health.interval' must be a duration like 500ms, 2s or 5m, at most 3650d, got '99999999999999d'"),
         ("pool:\n  retries: many\n", "t.yaml:2: 'pool.retries' must be a whole number, got 'many'"),
         ("pool:\n  timeouts: { connect: 0s }\n", "t.yaml:2: 'pool.timeouts.connect' must be longer than 0s"),
         ("pool:\n  balance: random\n", "t.yaml:2: 'pool.balance' must be one of round-robin, least-request, got 'random'"),

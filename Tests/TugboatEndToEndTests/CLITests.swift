@@ -40,6 +40,15 @@ struct CLITests {
         }
     }
 
+    @Test("a listen address in use is an error that names the address and the key, exit 1")
+    func bindError() throws {
+        let busy = try DemoBackend()
+        let path = try writeConfig("listen: \(busy.address)\nadmin: { listen: 127.0.0.1:0 }\nstate: sqlite:\(NSTemporaryDirectory())tugboat-cli-\(UUID().uuidString).db\npool:\n  backends: [127.0.0.1:9]\n")
+        let child = try ChildProcess(arguments: ["serve", "--config", path])
+        #expect(child.waitForExit() == 1)
+        #expect(child.lines.contains("error: cannot listen on \(busy.address) ('listen'): Address already in use"), "\(child.lines)")
+    }
+
     @Test("--log-format json writes every line as a JSON object")
     func jsonLogs() throws {
         let path = try writeConfig("listen: 127.0.0.1:0\nadmin: { listen: 127.0.0.1:0 }\nstate: sqlite:\(NSTemporaryDirectory())tugboat-cli-\(UUID().uuidString).db\npool:\n  backends: [127.0.0.1:9]\n")

@@ -63,7 +63,10 @@ public enum ConfigLoader {
                 return cidr
             }
         }
-        if let pool = keys["pool"] { config.pool = try parsePool(pool) }
+        if let pool = keys["pool"] {
+            config.pool = try parsePool(pool)
+            config.warnings += try poolWarnings(pool, config.pool)
+        }
         if let monitors = keys["monitors"] { config.monitors = try parseMonitors(monitors) }
         if let scaling = keys["scaling"] {
             config.scaling = try parseScaling(scaling)
@@ -85,10 +88,26 @@ public enum ConfigLoader {
             config.monitors.append(monitor)
         }
         if let alerts = keys["alerts"] { config.alerts = try parseAlerts(alerts, monitors: config.monitors) }
+        if !config.admin.listen.isLoopback && config.admin.token == nil {
+            config.warnings.append("\((keys["admin"] ?? root).error("the admin API listens on \(config.admin.listen), beyond this machine, without 'admin.token': anyone who reaches it can change the pool"))")
+        }
         if config.admin.listen == config.listen && config.listen.port != 0 {
             throw (keys["admin"] ?? root).error("'admin.listen' must differ from 'listen' (\(config.listen))")
         }
         return config
+    }
+
+    /// Settings that are allowed but almost certainly not meant.
+    static func poolWarnings(_ value: YAMLValue, _ pool: PoolConfig) throws -> [String] {
+        let keys = try value.mapping(allowed: ["balance", "backends", "health", "passive", "retries", "timeouts", "drain", "tls"])
+        var warnings: [String] = []
+        if let health = keys["health"], pool.health.timeout > pool.health.interval {
+            warnings.append("\(health.error("'pool.health.timeout' (\(DurationParser.format(pool.health.timeout))) is longer than 'pool.health.interval' (\(DurationParser.format(pool.health.interval))): a check may still run when the next one is due"))")
+        }
+        if let timeouts = keys["timeouts"], pool.timeouts.request < pool.timeouts.connect {
+            warnings.append("\(timeouts.error("'pool.timeouts.request' (\(DurationParser.format(pool.timeouts.request))) is shorter than 'pool.timeouts.connect' (\(DurationParser.format(pool.timeouts.connect))): a slow connect ends as a 504 before its own timeout"))")
+        }
+        return warnings
     }
 
     static func parseLog(_ value: YAMLValue) throws -> LogSettings {

@@ -1,6 +1,9 @@
 /// Parses durations written the way operators write them: `500ms`, `2s`, `5m`, `1h30m`, `0s`.
 public enum DurationParser {
-    /// Returns nil when `text` is not a duration.
+    /// The longest duration the config takes: ten years (a longer one could overflow the clock).
+    public static let longest: Duration = .seconds(3650 * 86_400)
+
+    /// Returns nil when `text` is not a duration or is longer than ``longest``.
     public static func parse(_ text: String) -> Duration? {
         let units: [(String, Int64)] = [("ms", 1_000_000), ("us", 1_000), ("ns", 1), ("s", 1_000_000_000),
                                         ("m", 60_000_000_000), ("h", 3_600_000_000_000), ("d", 86_400_000_000_000)]
@@ -14,6 +17,7 @@ public enum DurationParser {
             guard let unit = units.first(where: { rest.hasPrefix($0.0) }) else { return nil }
             rest = rest.dropFirst(unit.0.count)
             nanoseconds += value * Double(unit.1)
+            guard nanoseconds <= Double(longest.nanoseconds) else { return nil }
         }
         return .nanoseconds(Int64(nanoseconds.rounded()))
     }

@@ -38,6 +38,11 @@ public struct HostPort: Hashable, Sendable, CustomStringConvertible, Comparable 
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
+    /// Reachable from this machine only: 127.0.0.0/8, ::1 or `localhost`.
+    public var isLoopback: Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
     public static func < (lhs: HostPort, rhs: HostPort) -> Bool {
         (lhs.host, lhs.port) < (rhs.host, rhs.port)
     }

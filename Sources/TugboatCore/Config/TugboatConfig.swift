@@ -27,6 +27,9 @@ public struct TugboatConfig: Sendable, Equatable {
     public var tls: TLSSettings?
     /// `log: { format: text | json, level: info }`; `--log-format`/`--log-level` win over it.
     public var log = LogSettings()
+    /// `FILE:LINE: message` for settings that are allowed but likely a mistake: `check` prints
+    /// them, `serve` logs them at start.
+    public var warnings: [String] = []
 
     public init(
         listen: HostPort = HostPort(host: "127.0.0.1", port: 8080),

@@ -98,7 +98,7 @@ struct YAMLValue {
     func duration(allowZero: Bool = false) throws -> Duration {
         let text = try string()
         guard let value = DurationParser.parse(text) else {
-            throw error("'\(key)' must be a duration like 500ms, 2s or 5m, got '\(text)'")
+            throw error("'\(key)' must be a duration like 500ms, 2s or 5m, at most 3650d, got '\(text)'")
         }
         if !allowZero && value <= .zero { throw error("'\(key)' must be longer than 0s") }
         return value
@@ -132,6 +132,8 @@ struct YAMLValue {
                 output += value
             } else if let fallback {
                 output += fallback
+            } else if environment[String(name)] != nil {
+                throw error("'\(key)': environment variable \(name) is empty (write ${\(name):-} to allow that)")
             } else {
                 throw error("'\(key)': environment variable \(name) is not set")
             }

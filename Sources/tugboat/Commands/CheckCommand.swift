@@ -14,6 +14,7 @@ struct CheckCommand: ParsableCommand {
     func run() throws {
         do {
             let loaded = try ConfigCheck.load(path: config)
+            for warning in loaded.warnings { FileHandle.standardError.write("warning: \(warning)\n".data(using: .utf8)!) }
             print("\(config): ok (listen \(loaded.listen), \(loaded.pool.backends.count) backend(s), admin \(loaded.admin.listen))")
         } catch let error as ConfigError {
             FileHandle.standardError.write("\(error)\n".data(using: .utf8)!)

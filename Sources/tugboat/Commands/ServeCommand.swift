@@ -23,7 +23,12 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         LogSetup.bootstrap(logOptions, config: loaded.log)
-        try await TugboatRuntime(config: loaded).run()
+        do {
+            try await TugboatRuntime(config: loaded).run()
+        } catch let error as ListenError {
+            FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)
+            throw ExitCode(1)
+        }
     }
 }
 
