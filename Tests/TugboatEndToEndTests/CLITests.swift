@@ -126,6 +126,7 @@ struct ServiceManagerTests {
         tugboat.child.signal(SIGTERM)
         #expect(notify.next() == "STOPPING=1")
         #expect(tugboat.child.waitForExit() == 0)
+        #expect(!tugboat.child.lines.contains { $0.contains("Cannot schedule tasks") }, "a clean stop says nothing of event loops")
     }
 }
 
