@@ -125,8 +125,10 @@ public enum AdminServer {
         group.post("/api/incidents/{id}/ack") { _, context -> Response in
             guard let id = context.parameters.get("id", as: Int64.self) else { return jsonError(.badRequest, "incident id must be a number") }
             guard let store = state.store, let record = try store.incident(id: id) else { return jsonError(.notFound, "no incident \(id)") }
-            guard let alerts = state.alerts, await alerts.acknowledge(incident: id) else {
-                return jsonError(.conflict, "incident \(id) is \(record.state), not firing")
+            switch await state.alerts?.acknowledge(incident: id) ?? .notFiring {
+            case .acknowledged: break
+            case .alreadyAcknowledged: return jsonError(.conflict, "incident \(id) is already acknowledged")
+            case .notFiring: return jsonError(.conflict, "incident \(id) is \(record.state), not firing")
             }
             return try Response.json(IncidentView(try store.incident(id: id) ?? record))
         }

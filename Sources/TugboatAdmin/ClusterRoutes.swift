@@ -3,7 +3,7 @@ import TugboatCore
 
 /// What the admin API asks of the cluster (several nodes sharing one pool through Redis).
 public protocol ClusterAdministration: Sendable {
-    /// `GET /api/cluster`: `{"node","leader","epoch","redis"}`.
+    /// `GET /api/cluster`: `{"mode":"cluster","node","leader","epoch","redis"}`.
     func statusJSON() -> String
     /// Adds a static backend for the whole cluster; false when it is already in the registry.
     func addBackend(_ address: HostPort) async throws -> Bool
@@ -15,7 +15,7 @@ extension AdminServer {
     static func addClusterRoutes(_ group: RouterGroup<BasicRequestContext>, state: AdminState) {
         group.get("/api/cluster") { _, _ -> Response in
             guard let cluster = state.cluster else {
-                return jsonError(.notFound, "this node runs alone (state is not redis://)")
+                return try Response.json(["mode": "single"])  // this node runs alone (state is not redis://)
             }
             var headers = HTTPFields()
             headers[.contentType] = "application/json"

@@ -151,10 +151,15 @@ public actor AlertManager: Service {
 
     /// `POST /api/incidents/{id}/ack`: acknowledges the outage the incident is part of.
     /// False if the incident is not open or has not paged.
-    public func acknowledge(incident id: Int64) -> Bool {
-        guard let group = grouper.group(of: id), outageRecords[group] != nil else { return false }
-        apply(grouper.acknowledge(group: group, by: "api"))
-        return true
+    public enum IncidentAcknowledgement: Sendable, Equatable { case acknowledged, alreadyAcknowledged, notFiring }
+
+    /// `POST /api/incidents/{id}/ack`: acknowledges the incident's outage (once).
+    public func acknowledge(incident id: Int64) -> IncidentAcknowledgement {
+        guard let group = grouper.group(of: id), outageRecords[group] != nil else { return .notFiring }
+        let actions = grouper.acknowledge(group: group, by: "api")
+        guard !actions.isEmpty else { return .alreadyAcknowledged }
+        apply(actions)
+        return .acknowledged
     }
 
     // MARK: Incidents

@@ -160,8 +160,9 @@ public enum LeadershipChange: Sendable, Hashable {
     case steppedDown(StepDownReason)
 }
 
-/// `GET /api/cluster`: `{"node":"…","leader":"…"|null,"epoch":3,"redis":"up"|"down"}`.
-public struct ClusterStatus: Sendable, Hashable, Codable {
+/// `GET /api/cluster`: `{"mode":"cluster","node":"…","leader":"…"|null,"epoch":3,"redis":"up"|"down"}`
+/// (a node alone answers `{"mode":"single"}`).
+public struct ClusterStatus: Sendable, Hashable, Encodable {
     public enum Redis: String, Sendable, Hashable, Codable {
         case up
         case down
@@ -172,6 +173,8 @@ public struct ClusterStatus: Sendable, Hashable, Codable {
     public var epoch: UInt64
     public var redis: Redis
 
+    enum CodingKeys: String, CodingKey { case mode, node, leader, epoch, redis }
+
     public init(node: String, leader: String?, epoch: UInt64, redis: Redis) {
         self.node = node
         self.leader = leader
@@ -181,6 +184,7 @@ public struct ClusterStatus: Sendable, Hashable, Codable {
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode("cluster", forKey: .mode)
         try container.encode(self.node, forKey: .node)
         try container.encode(self.leader, forKey: .leader)  // null, not absent
         try container.encode(self.epoch, forKey: .epoch)

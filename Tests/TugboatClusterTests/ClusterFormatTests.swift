@@ -47,7 +47,7 @@ struct ClusterFormatTests {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let down = ClusterStatus(node: "n1", leader: nil, epoch: 3, redis: .down)
-        #expect(String(decoding: try encoder.encode(down), as: UTF8.self) == #"{"epoch":3,"leader":null,"node":"n1","redis":"down"}"#)
+        #expect(String(decoding: try encoder.encode(down), as: UTF8.self) == #"{"epoch":3,"leader":null,"mode":"cluster","node":"n1","redis":"down"}"#)
     }
 
     @Test("Redis errors become clear cluster errors")

@@ -117,6 +117,10 @@ struct PagingTests {
         let acked = try #require(try tugboat.incidents().first { $0["rule"] as? String == "acked" }?["id"] as? Int)
         let answer = try tugboat.admin("/api/incidents/\(acked)/ack", method: "POST") as? [String: Any]
         #expect(answer?["state"] as? String == "acknowledged")
+        let again = try tugboat.post("/api/incidents/\(acked)/ack", body: "")
+        #expect(again.status == 409 && again.text.contains("already acknowledged"), "\(again)")
+        let cluster = try tugboat.admin("/api/cluster") as? [String: Any]
+        #expect(cluster?["mode"] as? String == "single", "a node alone says so")
         try waitUntil("the unacknowledged incident to escalate") { try contract.accepted("hook").count == 1 }
         try contract.waitForChecks(5)
         let hooks = try contract.accepted("hook").compactMap { $0["body"] as? String }
