@@ -17,6 +17,19 @@ struct CLITests {
         #expect(child.lines.joined().contains("ok"))
     }
 
+    @Test("examples/tugboat.yaml shows every section and passes check without any environment set")
+    func exampleFile() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let path = root.appendingPathComponent("examples/tugboat.yaml").path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        for section in ["listen:", "admin:", "state:", "log:", "pool:", "monitors:", "alerts:", "scaling:", "profiling:", "tls:"] {
+            #expect(text.contains(section), "examples/tugboat.yaml lacks \(section)")
+        }
+        let child = try ChildProcess(arguments: ["check", "--config", path],
+                                     environment: ["TWILIO_AUTH_TOKEN": "", "TUGBOAT_ADMIN_TOKEN": ""])
+        #expect(child.waitForExit() == 0, "\(child.lines)")
+    }
+
     @Test("check and serve refuse a bad file with FILE:LINE: message naming the key, exit 1")
     func checkBad() throws {
         let path = try writeConfig("listen: 127.0.0.1:8080\npool:\n  backends: [127.0.0.1:9001]\n  health: { rise: -1 }\n")
