@@ -24,6 +24,7 @@ public enum AdminServer {
             var text = MetricsRenderer.render(stats: state.traffic.stats(), snapshot: await state.pool.snapshot,
                                               inflight: state.dataPlane.inflight(), connections: state.dataPlane.connections)
             text += CertificateRoutes.metrics(state.certificates)
+            text += await ControlPlaneMetrics.render(state)
             text += MetricHelp.annotate(state.registry.emitToString())
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"

@@ -5,6 +5,8 @@ import TugboatCore
 public protocol ClusterAdministration: Sendable {
     /// `GET /api/cluster`: `{"mode":"cluster","node","leader","epoch","redis"}`.
     func statusJSON() -> String
+    /// This node's view for /metrics: leader or not, Redis reachable or not, the lease epoch.
+    var metricsStatus: (leader: Bool, redisUp: Bool, epoch: UInt64) { get }
     /// Adds a static backend for the whole cluster; false when it is already in the registry.
     func addBackend(_ address: HostPort) async throws -> Bool
     /// Drains and removes a backend on every node; false when it is not in the registry.

@@ -225,3 +225,16 @@ public final class Store: Sendable {
         }
     }
 }
+
+extension Store {
+    /// Notifications by status (`pending`, `sent`, `failed`, `silenced`): the outbox in /metrics.
+    public func notificationCounts() throws -> [String: Int] {
+        try database.read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM notification GROUP BY status") {
+                counts[row["status"]] = row["n"]
+            }
+            return counts
+        }
+    }
+}

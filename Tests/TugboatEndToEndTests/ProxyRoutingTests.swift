@@ -199,6 +199,7 @@ struct TrafficAndHealthTests {
         #expect(metrics.contains("tugboat_health_checks_total{backend=\"\(a.address)\",result=\"passed\"}"))
         #expect(metrics.contains("# HELP tugboat_health_checks_total Active health checks"))
         #expect(!metrics.contains("tugboat_requests_per_second"), "a rate is Prometheus' to compute")
+        #expect(metrics.contains("tugboat_notifications{status=\"pending\"} 0"), "the outbox is in /metrics")
     }
 
     @Test("without a health path, a TCP connect is the check; a closed port turns the backend unhealthy")

@@ -36,6 +36,9 @@ struct ScalingTests {
         #expect(states.isSuperset(of: ["BUSY", "READY", "UP", "DRAINING", "IDLE"]), "\(states)")
         #expect(events.contains { $0["from"] as? Int == 1 && $0["to"] as? Int == 2 })
         #expect(events.allSatisfy { $0["at"] is String && $0["reason"] is String })
+        let metrics = try TestHTTPClient.get(port: tugboat.adminPort, "/metrics").bodyText
+        #expect(metrics.contains("tugboat_scaling_instances{state=\"ready\"} 1"), "the scaler is in /metrics")
+        #expect(metrics.contains("tugboat_scaling_leading 1"))
 
         // Graceful stop: the instances do not outlive Tugboat.
         tugboat.child.signal(SIGTERM)

@@ -15,6 +15,8 @@ struct ClusterAdmin: ClusterAdministration {
         return (try? encoder.encode(node.status)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
+    var metricsStatus: (leader: Bool, redisUp: Bool, epoch: UInt64) { (node.isLeader, node.redisIsUp, node.epoch) }
+
     func addBackend(_ address: HostPort) async throws -> Bool {
         if let entry = try await node.readRegistry().instances[address], entry.state != .draining { return false }
         _ = try await node.upsert(address, RegistryEntry(state: .starting, origin: .admin))
