@@ -55,8 +55,8 @@ enum ACME {
 
         /// `type: detail` (the ACME prefix dropped), subproblems after it; bounded in length.
         var description: String {
-            var text = (type ?? "about:blank").replacingOccurrences(of: "urn:ietf:params:acme:error:", with: "")
-            if let detail, !detail.isEmpty { text += ": " + detail }
+            var text = (type ?? "").replacingOccurrences(of: "urn:ietf:params:acme:error:", with: "")
+            if let detail, !detail.isEmpty { text += (text.isEmpty ? "" : ": ") + detail }
             for sub in subproblems ?? [] {
                 text += "; " + (sub.type ?? "").replacingOccurrences(of: "urn:ietf:params:acme:error:", with: "") + ": " + (sub.detail ?? "")
             }

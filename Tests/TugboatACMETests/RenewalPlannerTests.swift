@@ -61,9 +61,9 @@ struct RenewalPlannerTests {
         #expect(planner.nextAttempt(now: now) == now)
         planner.failed(now: now, retryAfter: nil, rateLimited: false, random: 0.5)
         #expect(planner.nextAttempt(now: now) == now.addingTimeInterval(60 * day))
-        // Once due, a failure is retried with backoff.
+        // Once due, a failure is retried with backoff (the second failure in a row: 2 minutes).
         let due = now.addingTimeInterval(61 * day)
         planner.failed(now: due, retryAfter: nil, rateLimited: false, random: 0.5)
-        #expect(planner.nextAttempt(now: due) == due.addingTimeInterval(240))
+        #expect(planner.nextAttempt(now: due) == due.addingTimeInterval(120))
     }
 }

@@ -52,7 +52,7 @@ struct TLSConfigTests {
         ("pool:\n  tls: { ca: /nonexistent-ca.pem }\n", "t.yaml:2: 'pool.tls.ca': cannot read /nonexistent-ca.pem"),
         ("pool:\n  tls: { verify: maybe }\n", "t.yaml:2: 'pool.tls.verify' must be true or false"),
         ("tls:\n  acme:\n    directory: https://acme.test/dir\n    email: ops@example.com\n    domains: [example.com]\n",
-         "t.yaml:2: 'tls.acme' needs 'tls.redirect'"),
+         "t.yaml:3: 'tls.acme' needs 'tls.redirect'"),
         ("tls:\n  redirect: 127.0.0.1:80\n  acme:\n    directory: https://acme.test/dir\n    email: ops@example.com\n    domains: []\n",
          "t.yaml:6: 'tls.acme.domains' needs at least one domain name"),
         ("tls:\n  redirect: 127.0.0.1:80\n  acme:\n    directory: http://acme.test/dir\n    email: ops@example.com\n    domains: [example.com]\n",
@@ -62,7 +62,7 @@ struct TLSConfigTests {
         ("tls:\n  redirect: 127.0.0.1:80\n  acme:\n    directory: https://acme.test/dir\n    email: ops@example.com\n    domains:\n      - example.com\n      - \"*.example.com\"\n",
          "t.yaml:8: 'tls.acme.domains[1]' must be a DNS name"),
         ("tls:\n  redirect: 127.0.0.1:80\n  acme:\n    directory: https://acme.test/dir\n    domains: [example.com]\n",
-         "t.yaml:3: 'tls.acme' needs 'directory', 'email' and 'domains'"),
+         "t.yaml:4: 'tls.acme' needs 'directory', 'email' and 'domains'"),
         ("tls:\n  redirect: 127.0.0.1:80\n  acme:\n    directory: https://acme.test/dir\n    email: ops@example.com\n    domains: [example.com]\n    ca: /nonexistent-ca.pem\n",
          "t.yaml:7: 'tls.acme.ca': cannot read /nonexistent-ca.pem"),
     ])
