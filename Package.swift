@@ -265,7 +265,7 @@ let package = Package(
         .testTarget(
             name: "TugboatACMETests",
             dependencies: ["TugboatACME", "TugboatCore", "TugboatStore", .product(name: "Crypto", package: "swift-crypto"),
-                           .product(name: "X509", package: "swift-certificates")],
+                           .product(name: "X509", package: "swift-certificates"), .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TugboatHealthTests", dependencies: ["TugboatHealth", "TugboatCore"], swiftSettings: swiftSettings),
