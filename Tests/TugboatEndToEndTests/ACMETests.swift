@@ -31,22 +31,34 @@ struct ACMETests {
         (try tugboat.admin("/api/certificates") as? [[String: Any]])?.first { $0["source"] as? String == "acme" }
     }
 
-    /// curl to `domain` pinned to 127.0.0.1, trusting only pebble's root: the status, or nil.
-    func curl(_ port: Int, root: String) throws -> Int? {
-        let curl = try ChildProcess(executable: "/usr/bin/curl", arguments: [
-            "-s", "-o", "/dev/null", "-w", "%{http_code}\n", "--max-time", "10", "--cacert", root,
-            "--resolve", "\(domain):\(port):127.0.0.1", "https://\(domain):\(port)/echo",
-        ])
-        guard curl.waitForExit(timeout: 15) == 0 else { return nil }
-        return (try? curl.waitForLine(timeout: 2) { Int($0) != nil }).flatMap { Int($0) }
+    /// Runs `command` with /bin/sh; its exit status and everything it printed (read to the end).
+    func shell(_ command: String) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// curl to `domain` pinned to 127.0.0.1, trusting only pebble's root: the HTTP status, or
+    /// curl's complaint (a failed handshake, an untrusted certificate, no answer).
+    func curl(_ port: Int, root: String) throws -> String {
+        let run = try shell("curl -sS -o /dev/null -w '%{http_code}' --max-time 10 --cacert \(root) "
+            + "--resolve \(domain):\(port):127.0.0.1 https://\(domain):\(port)/echo")
+        return run.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// The serial number of the certificate a new connection for `domain` gets (openssl).
     func servedSerial(_ port: Int) throws -> String {
-        let shell = try ChildProcess(executable: "/bin/sh", arguments: ["-c",
-            "openssl s_client -connect 127.0.0.1:\(port) -servername \(domain) </dev/null 2>/dev/null | openssl x509 -noout -serial"])
-        _ = shell.waitForExit(timeout: 15)
-        let line = try shell.waitForLine(timeout: 2) { $0.hasPrefix("serial=") }
+        let run = try shell("openssl s_client -connect 127.0.0.1:\(port) -servername \(domain) </dev/null 2>/dev/null | openssl x509 -noout -serial")
+        guard let line = run.output.split(separator: "\n").first(where: { $0.hasPrefix("serial=") }) else {
+            throw TestFailure("no certificate: \(run.output)")
+        }
         return String(line.dropFirst("serial=".count))
     }
 
@@ -66,7 +78,7 @@ struct ACMETests {
         try waitUntil(timeout: 90, "the ACME certificate installed") { try acmeEntry(tugboat)?["placeholder"] as? Bool == false }
         let obtained = Date().timeIntervalSince(started)
         let root = try pebble.root()
-        #expect(try curl(tugboat.port, root: root) == 200)
+        #expect(try curl(tugboat.port, root: root) == "200")
         let entry = try #require(try acmeEntry(tugboat))
         #expect(entry["names"] as? [String] == [domain])
         #expect((entry["issuer"] as? String)?.contains("Pebble Intermediate CA") == true, "\(entry)")
@@ -87,8 +99,8 @@ struct ACMETests {
         let port = tugboat.port
         let loop = Thread { [self] in
             while !done.load(ordering: .relaxed) && count.load(ordering: .relaxed) < 2000 {
-                let status = try? curl(port, root: root)
-                if status != 200 { failures.withLock { $0.append("\(String(describing: status))") } }
+                let status = (try? curl(port, root: root)) ?? "curl did not run"
+                if status != "200" { failures.withLock { $0.append(status) } }
                 count.add(1, ordering: .relaxed)
             }
         }
@@ -113,7 +125,7 @@ struct ACMETests {
                                    statePath: statePath)
         _ = try tugboat.child.waitForLine { $0.contains("acme certificate loaded from the store") }
         #expect(try servedSerial(tugboat.port) == second)
-        #expect(try curl(tugboat.port, root: root) == 200)
+        #expect(try curl(tugboat.port, root: root) == "200")
         #expect(try acmeEntry(tugboat)?["placeholder"] as? Bool == false)
         #expect(pebble.orders == 2)
         #expect(!tugboat.child.lines.contains { $0.contains("acme ordering") })
