@@ -106,12 +106,26 @@ struct ACMETests {
         }
         loop.start()
         try waitUntil(timeout: 30, "requests before the renewal") { count.load(ordering: .relaxed) >= 3 }
+        // A connection opened before the renewal, used after it.
+        let open = Process()
+        open.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        open.arguments = ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", domain, "-CAfile", root, "-ign_eof", "-quiet"]
+        let (openIn, openOut) = (Pipe(), Pipe())
+        open.standardInput = openIn
+        open.standardOutput = openOut
+        open.standardError = FileHandle.nullDevice
+        try open.run()
+        defer { if open.isRunning { kill(open.processIdentifier, SIGKILL) } }
         let renewStarted = Date()
         let (status, _) = try tugboat.post("/api/certificates/renew", body: "")
         #expect(status == 202)
         try waitUntil(timeout: 90, "a new certificate served") { try servedSerial(port) != first }
         let renewed = Date().timeIntervalSince(renewStarted)
         let second = try servedSerial(port)
+        openIn.fileHandleForWriting.write(Data("GET /echo HTTP/1.1\r\nHost: \(domain)\r\nConnection: close\r\n\r\n".utf8))
+        try openIn.fileHandleForWriting.close()
+        let openAnswer = String(decoding: openOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(openAnswer.hasPrefix("HTTP/1.1 200"), "the connection opened before the renewal: \(openAnswer.prefix(200))")
         let afterRenewal = count.load(ordering: .relaxed)
         try waitUntil(timeout: 30, "requests after the renewal") { count.load(ordering: .relaxed) >= afterRenewal + 3 }
         done.store(true, ordering: .relaxed)
