@@ -84,7 +84,7 @@ struct ACMETests {
         #expect((entry["issuer"] as? String)?.contains("Pebble Intermediate CA") == true, "\(entry)")
         #expect(entry["last_renewal_error"] is NSNull, "\(entry)")
         #expect(entry["last_renewal_attempt"] is String)
-        #expect(pebble.orders == 1)
+        #expect(pebble.issued == 1)
         // The redirect listener still answers 308 to everything else; an unknown token is a 404.
         #expect(try TestHTTPClient(port: redirectPort).request("GET", "/x", headers: ["Connection": "close"]).status == 308)
         #expect(try TestHTTPClient(port: redirectPort).request("GET", "/.well-known/acme-challenge/nope", headers: ["Connection": "close"]).status == 404)
@@ -131,7 +131,7 @@ struct ACMETests {
         done.store(true, ordering: .relaxed)
         try waitUntil(timeout: 30, "the request loop stopped") { loop.isFinished }
         #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
-        #expect(pebble.orders == 2)
+        #expect(pebble.issued == 2)
 
         // Restart: the stored certificate is served at once, no new order.
         tugboat.stop()
@@ -141,7 +141,7 @@ struct ACMETests {
         #expect(try servedSerial(tugboat.port) == second)
         #expect(try curl(tugboat.port, root: root) == "200")
         #expect(try acmeEntry(tugboat)?["placeholder"] as? Bool == false)
-        #expect(pebble.orders == 2)
+        #expect(pebble.issued == 2)
         #expect(!tugboat.child.lines.contains { $0.contains("acme ordering") })
         #expect(!tugboat.child.lines.contains { $0.contains("PRIVATE KEY") })
         print("ACME timings: first certificate \(String(format: "%.1f", obtained))s after start, renewal \(String(format: "%.1f", renewed))s, requests in the loop: \(count.load(ordering: .relaxed))")

@@ -47,8 +47,9 @@ final class Pebble {
         return path
     }
 
-    /// How many orders pebble was asked to create (its request log).
-    var orders: Int { server.lines.filter { $0.contains("POST /order-plz") }.count }
+    /// How many certificates pebble issued (its log; a request line would count a POST that was
+    /// refused for a bad nonce and sent again).
+    var issued: Int { server.lines.filter { $0.contains("Issued certificate serial") }.count }
 
     func stop() {
         server.stop()
