@@ -65,6 +65,12 @@ struct ACMEIssuer: Sendable {
         }
         guard let token = challenge.token, !token.isEmpty, token.utf8.count <= 256,
               token.utf8.allSatisfy({ $0.isBase64URL }) else { throw .malformed("\(name): http-01 token missing or not base64url") }
+        // At start the order may be faster than the redirect listener's bind: the CA would dial
+        // nothing and the authorization would be lost. Wait for it (bounded).
+        for _ in 0..<100 where !challenges.isListening {
+            do { try await Task.sleep(for: .milliseconds(100)) } catch { throw .timedOut("redirect listener: cancelled") }
+        }
+        guard challenges.isListening else { throw .invalid("\(name): the redirect listener (tls.redirect) is not listening") }
         challenges.set(token: token, keyAuthorization: client.key.keyAuthorization(token: token))
         defer { challenges.remove(token: token) }
         try await client.respond(challenge: challenge.url)

@@ -38,7 +38,9 @@ struct ACMEIssuerTests {
     func hostile(authorization: String, expected: String) async {
         let transport = ScriptedTransport(Self.script(authorization: authorization))
         let client = ACMEClient(directoryURL: "https://ca.test/dir", transport: transport, key: AccountKey())
-        let issuer = ACMEIssuer(client: client, challenges: ACMEChallenges(), logger: Logger(label: "test"))
+        let challenges = ACMEChallenges()
+        challenges.listenerReady()
+        let issuer = ACMEIssuer(client: client, challenges: challenges, logger: Logger(label: "test"))
         do {
             _ = try await issuer.obtain(domains: ["a.test"], email: "ops@example.com")
             Issue.record("no error")

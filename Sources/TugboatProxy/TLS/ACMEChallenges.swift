@@ -6,8 +6,13 @@ import Synchronization
 public final class ACMEChallenges: Sendable {
     public static let pathPrefix = "/.well-known/acme-challenge/"
     private let answers = Mutex<[String: String]>([:])
+    private let listening = Atomic<Bool>(false)
 
     public init() {}
+
+    /// Set by the redirect listener once it is bound: a challenge is only worth answering then.
+    public func listenerReady() { listening.store(true, ordering: .releasing) }
+    public var isListening: Bool { listening.load(ordering: .acquiring) }
 
     public func set(token: String, keyAuthorization: String) { answers.withLock { $0[token] = keyAuthorization } }
     public func remove(token: String) { _ = answers.withLock { $0.removeValue(forKey: token) } }

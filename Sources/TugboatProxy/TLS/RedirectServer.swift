@@ -38,6 +38,7 @@ public final class RedirectServer: Service, Sendable {
             }
             .bind(host: listen.host, port: listen.port)
             .get()
+        challenges?.listenerReady()
         logger.info("redirect listening", metadata: ["listen.address": "\(channel.localAddress?.ipAddress ?? "?"):\(channel.localAddress?.port ?? 0)"])
         try? await gracefulShutdown()
         try? await channel.close()
