@@ -15,6 +15,7 @@ command -v dockerd >/dev/null 2>&1 || need+=(docker.io)               # the dock
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)       # the RESP client and cluster tests (each starts its own)
 command -v perf >/dev/null 2>&1 || need+=(linux-perf)                 # crash capture (perf source)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)                 # the email tests' self-signed certificate
+command -v pebble >/dev/null 2>&1 || need+=(pebble)                   # the ACME tests' server (pebble, pebble-challtestsrv)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   apt-get update -qq

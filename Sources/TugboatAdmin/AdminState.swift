@@ -9,6 +9,8 @@ import TugboatStore
 public struct AdminState: Sendable {
     /// With `tls:`, the public listener's certificates (`/api/certificates`, expiry in `/metrics`).
     public let certificates: CertificateBook?
+    /// With `tls.acme`: `POST /api/certificates/renew`.
+    public let certificateRenewer: (any CertificateRenewing)?
     public let pool: Pool
     public let traffic: TrafficCollector
     public let dataPlane: ProxyDataPlane
@@ -30,8 +32,10 @@ public struct AdminState: Sendable {
                 token: Secret?, store: Store? = nil, alerts: AlertManager? = nil, membership: PoolMembership? = nil,
                 scaler: Scaler? = nil, profiles: (any ProfileCapturing)? = nil,
                 cluster: (any ClusterAdministration)? = nil, acknowledger: (any PageAcknowledging)? = nil,
-                twilioCallbacks: TwilioCallbackSettings = TwilioCallbackSettings(), certificates: CertificateBook? = nil) {
+                twilioCallbacks: TwilioCallbackSettings = TwilioCallbackSettings(), certificates: CertificateBook? = nil,
+                certificateRenewer: (any CertificateRenewing)? = nil) {
         self.certificates = certificates
+        self.certificateRenewer = certificateRenewer
         self.cluster = cluster
         self.acknowledger = acknowledger
         self.twilioCallbacks = twilioCallbacks

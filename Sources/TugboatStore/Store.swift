@@ -16,6 +16,10 @@ public final class Store: Sendable {
         } else {
             let directory = (path as NSString).deletingLastPathComponent
             if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+            // The store holds private keys (ACME): readable by Tugboat's user only.
+            if !FileManager.default.fileExists(atPath: path) {
+                FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+            }
             database = try DatabaseQueue(path: path, configuration: configuration)
         }
         try Self.migrator.migrate(database)
@@ -108,6 +112,23 @@ public final class Store: Sendable {
                 t.column("comment", .text).notNull()
                 t.column("createdBy", .text).notNull()
                 t.column("createdAt", .datetime).notNull()
+            }
+        }
+        migrator.registerMigration("v6: ACME account and certificates") { db in
+            // Secrets (private keys, PEM): the database file is created 0600 (see init).
+            try db.create(table: "acmeAccount") { t in
+                t.primaryKey("directory", .text)
+                t.column("keyPEM", .text).notNull()
+                t.column("url", .text)
+                t.column("createdAt", .datetime).notNull()
+            }
+            try db.create(table: "acmeCertificate") { t in
+                t.primaryKey("domains", .text)  // the names, comma-separated, in config order
+                t.column("chainPEM", .text).notNull()
+                t.column("keyPEM", .text).notNull()
+                t.column("notBefore", .datetime).notNull()
+                t.column("notAfter", .datetime).notNull()
+                t.column("obtainedAt", .datetime).notNull()
             }
         }
         return migrator

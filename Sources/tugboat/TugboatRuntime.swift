@@ -6,6 +6,7 @@ import NIOPosix
 import Prometheus
 import ServiceLifecycle
 import Synchronization
+import TugboatACME
 import TugboatAdmin
 import TugboatAlerts
 import TugboatCluster
@@ -89,6 +90,12 @@ struct TugboatRuntime {
 
         let scaler = ScalingSetup.makeScaler(config, pool: pool, signals: signals, dataPlane: dataPlane, logger: logger)
         let certificates = try config.tls.map { try CertificateBook($0, logger: logger) }
+        // tls.acme: the stored certificate (or a placeholder) is in the book before the listener
+        // builds its TLS context; challenges are answered on the redirect listener.
+        let challenges = ACMEChallenges()
+        let acme = try config.tls?.acme.flatMap { settings in
+            try certificates.map { try ACMECertificates(settings: settings, book: $0, store: store, challenges: challenges, group: group, logger: logger) }
+        }
         let proxy = try ProxyServer(dataPlane: dataPlane, logger: logger, certificates: certificates)
         let health = HealthMonitor(pool: pool, signals: signals, config: config.pool, group: group, logger: logger, tls: backendTLS)
         let traffic = TrafficCollector(dataPlane: dataPlane, signals: signals)
@@ -97,7 +104,7 @@ struct TugboatRuntime {
                                     scaler: scaler, profiles: forensics,
                                     cluster: cluster.map { ClusterAdmin(node: $0, drain: config.pool.drain) },
                                     acknowledger: alerts, twilioCallbacks: TwilioCallbackSettings(alerts: config.alerts),
-                                    certificates: certificates)
+                                    certificates: certificates, certificateRenewer: acme)
         // With a cluster the scaler waits for this node to win the lease.
         if cluster != nil { await scaler?.setLeading(false) }
         let bridge = cluster.map {
@@ -133,8 +140,10 @@ struct TugboatRuntime {
         }
         if let certificates { services.append(.init(service: CertificateWatcher(book: certificates, signals: signals))) }
         if let redirect = config.tls?.redirect {
-            services.append(.init(service: RedirectServer(listen: redirect, httpsPort: config.listen.port, group: group, logger: logger)))
+            services.append(.init(service: RedirectServer(listen: redirect, httpsPort: config.listen.port, group: group, logger: logger,
+                                                          challenges: acme == nil ? nil : challenges)))
         }
+        if let acme { services.append(.init(service: acme)) }
         services.append(.init(service: HangupService(notifier: notifier) {
             certificates?.reloadChanged(force: true)
         }))

@@ -27,6 +27,22 @@ struct TLSConfigTests {
         #expect(config.pool.tls?.caLine == 6)
     }
 
+    @Test("tls.acme alone (no certificate files) parses: directory, email, domains lowercased, ca")
+    func acme() throws {
+        let config = try parse("""
+        tls:
+          acme:
+            directory: https://acme-v02.api.letsencrypt.org/directory
+            email: ops@example.com
+            domains: [Example.com, www.example.com]
+            ca: /etc/passwd
+          redirect: 127.0.0.1:8080
+        """)
+        #expect(config.tls?.certificates.isEmpty == true)
+        #expect(config.tls?.acme == TLSSettings.ACME(directory: "https://acme-v02.api.letsencrypt.org/directory", email: "ops@example.com",
+                                                      domains: ["example.com", "www.example.com"], ca: "/etc/passwd"))
+    }
+
     @Test("mistakes are reported with file, line and key", arguments: [
         ("tls: {}\n", "t.yaml:1: 'tls' needs 'certificates'"),
         ("tls:\n  certificates:\n    - { cert: /nonexistent.pem, key: /etc/passwd }\n", "t.yaml:3: 'tls.certificates[0].cert': cannot read /nonexistent.pem"),
@@ -35,6 +51,20 @@ struct TLSConfigTests {
         ("pool:\n  tls: { sni: \"a b\" }\n", "t.yaml:2: 'pool.tls.sni' must be a host name"),
         ("pool:\n  tls: { ca: /nonexistent-ca.pem }\n", "t.yaml:2: 'pool.tls.ca': cannot read /nonexistent-ca.pem"),
         ("pool:\n  tls: { verify: maybe }\n", "t.yaml:2: 'pool.tls.verify' must be true or false"),
+        ("tls:\n  acme:\n    directory: https://acme.test/dir\n    email: ops@example.com\n    domains: [example.com]\n",
+         "t.yaml:3: 'tls.acme' needs 'tls.redirect'"),
+        ("tls:\n  redirect: 127.0.0.1:80\n  acme:\n    directory: https://acme.test/dir\n    email: ops@example.com\n    domains: []\n",
+         "t.yaml:6: 'tls.acme.domains' needs at least one domain name"),
+        ("tls:\n  redirect: 127.0.0.1:80\n  acme:\n    directory: http://acme.test/dir\n    email: ops@example.com\n    domains: [example.com]\n",
+         "t.yaml:4: 'tls.acme.directory' must be an https:// URL, got 'http://acme.test/dir'"),
+        ("tls:\n  redirect: 127.0.0.1:80\n  acme:\n    directory: https://acme.test/dir\n    email: ops-example.com\n    domains: [example.com]\n",
+         "t.yaml:5: 'tls.acme.email' must be an email address, got 'ops-example.com'"),
+        ("tls:\n  redirect: 127.0.0.1:80\n  acme:\n    directory: https://acme.test/dir\n    email: ops@example.com\n    domains:\n      - example.com\n      - \"*.example.com\"\n",
+         "t.yaml:8: 'tls.acme.domains[1]' must be a DNS name"),
+        ("tls:\n  redirect: 127.0.0.1:80\n  acme:\n    directory: https://acme.test/dir\n    domains: [example.com]\n",
+         "t.yaml:4: 'tls.acme' needs 'directory', 'email' and 'domains'"),
+        ("tls:\n  redirect: 127.0.0.1:80\n  acme:\n    directory: https://acme.test/dir\n    email: ops@example.com\n    domains: [example.com]\n    ca: /nonexistent-ca.pem\n",
+         "t.yaml:7: 'tls.acme.ca': cannot read /nonexistent-ca.pem"),
     ])
     func errors(yaml: String, expected: String) {
         expectConfigError(expected) { try parse(yaml) }

@@ -5,11 +5,17 @@ import Foundation
 // what is wrong inside at the same `FILE:LINE`.
 extension ConfigLoader {
     static func parseTLS(_ value: YAMLValue) throws -> TLSSettings {
-        let keys = try value.mapping(allowed: ["certificates", "redirect"])
-        guard let list = keys["certificates"] else {
-            throw value.error("'\(value.key)' needs 'certificates' (a list of { cert, key } PEM files)")
+        let keys = try value.mapping(allowed: ["certificates", "acme", "redirect"])
+        guard keys["certificates"] != nil || keys["acme"] != nil else {
+            throw value.error("'\(value.key)' needs 'certificates' (a list of { cert, key } PEM files) or 'acme'")
         }
         let directory = (value.file as NSString).deletingLastPathComponent
+        let redirect = try keys["redirect"]?.hostPort(allowPortZero: true)
+        let acme = try keys["acme"].map { try parseACME($0, directory: directory) }
+        if let acmeValue = keys["acme"], redirect == nil {
+            throw acmeValue.error("'\(acmeValue.key)' needs 'tls.redirect' (a plain-HTTP listener, port 80 in production): HTTP-01 challenges are answered there")
+        }
+        guard let list = keys["certificates"] else { return TLSSettings(certificates: [], acme: acme, redirect: redirect) }
         let certificates = try list.sequence().map { item in
             let fields = try item.mapping(allowed: ["cert", "key"])
             guard let certValue = fields["cert"], let keyValue = fields["key"] else { throw item.error("'\(item.key)' needs 'cert' and 'key'") }
@@ -22,7 +28,39 @@ extension ConfigLoader {
             return TLSSettings.CertificateFiles(cert: cert, key: key, configFile: item.file, configLine: item.line)
         }
         guard !certificates.isEmpty else { throw list.error("'\(list.key)' needs at least one { cert, key }") }
-        return TLSSettings(certificates: certificates, redirect: try keys["redirect"]?.hostPort(allowPortZero: true))
+        return TLSSettings(certificates: certificates, acme: acme, redirect: redirect)
+    }
+
+    private static func parseACME(_ value: YAMLValue, directory: String) throws -> TLSSettings.ACME {
+        let keys = try value.mapping(allowed: ["directory", "email", "domains", "ca"])
+        guard let directoryValue = keys["directory"], let emailValue = keys["email"], let domainsValue = keys["domains"] else {
+            throw value.error("'\(value.key)' needs 'directory', 'email' and 'domains'")
+        }
+        let url = try directoryValue.string()
+        guard let parsed = URLComponents(string: url), parsed.scheme == "https", parsed.host?.isEmpty == false else {
+            throw directoryValue.error("'\(directoryValue.key)' must be an https:// URL, got '\(url)'")
+        }
+        let email = try emailValue.string()
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
+              email.utf8.count <= 254, email.allSatisfy({ !$0.isWhitespace && $0 != "," && $0 != ":" && $0 != "<" && $0 != ">" }) else {
+            throw emailValue.error("'\(emailValue.key)' must be an email address, got '\(email)'")
+        }
+        var domains: [String] = []
+        for item in try domainsValue.sequence() {
+            let name = try item.string().lowercased()
+            let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+            guard name.utf8.count <= 253, labels.count >= 2, labels.allSatisfy({ label in
+                !label.isEmpty && label.utf8.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
+                    && label.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
+            }) else {
+                throw item.error("'\(item.key)' must be a DNS name (HTTP-01 cannot validate wildcards or addresses), got '\(name)'")
+            }
+            if !domains.contains(name) { domains.append(name) }
+        }
+        guard !domains.isEmpty else { throw domainsValue.error("'\(domainsValue.key)' needs at least one domain name") }
+        let ca = try keys["ca"].map { try readableFile($0, relativeTo: directory) }
+        return TLSSettings.ACME(directory: url, email: email, domains: domains, ca: ca)
     }
 
     private static func readableFile(_ value: YAMLValue, relativeTo directory: String) throws -> String {

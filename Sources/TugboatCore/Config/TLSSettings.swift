@@ -1,5 +1,6 @@
-/// `tls:` on the public listener: certificates from files (several, chosen by SNI) and an
-/// optional plain-HTTP listener that redirects to HTTPS.
+/// `tls:` on the public listener: certificates from files (several, chosen by SNI), certificates
+/// obtained by Tugboat itself over ACME, and an optional plain-HTTP listener that redirects to
+/// HTTPS (and answers ACME HTTP-01 challenges).
 public struct TLSSettings: Sendable, Equatable {
     /// One `tls.certificates[]` entry: PEM files (the certificate with its chain, the key), and
     /// where the entry is in the config file so that errors found when loading can name it.
@@ -22,12 +23,33 @@ public struct TLSSettings: Sendable, Equatable {
         }
     }
 
+    /// `tls.acme`: one certificate for `domains`, ordered and renewed from an ACME server (RFC 8555).
+    public struct ACME: Sendable, Equatable {
+        /// The ACME directory URL (https).
+        public var directory: String
+        public var email: String
+        /// The certificate's names (lowercased), the first one its subject.
+        public var domains: [String]
+        /// PEM roots trusted for the ACME server's own HTTPS (the system's when nil).
+        public var ca: String?
+
+        public init(directory: String, email: String, domains: [String], ca: String? = nil) {
+            self.directory = directory
+            self.email = email
+            self.domains = domains
+            self.ca = ca
+        }
+    }
+
+    /// Certificates from files (may be empty when `acme` is set).
     public var certificates: [CertificateFiles]
-    /// A plain-HTTP listener answering 308 to `https://`.
+    public var acme: ACME?
+    /// A plain-HTTP listener answering 308 to `https://` (and HTTP-01 challenges).
     public var redirect: HostPort?
 
-    public init(certificates: [CertificateFiles], redirect: HostPort? = nil) {
+    public init(certificates: [CertificateFiles], acme: ACME? = nil, redirect: HostPort? = nil) {
         self.certificates = certificates
+        self.acme = acme
         self.redirect = redirect
     }
 }

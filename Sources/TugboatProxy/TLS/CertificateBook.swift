@@ -5,13 +5,26 @@ import NIOSSL
 import Synchronization
 import TugboatCore
 
-/// The public listener's certificates, loaded from their PEM files. A TLS handshake picks one by
-/// the client's server name (exact, then `*.` wildcard, then the first); the files are re-read when
-/// they change, and a bad file keeps the certificate in use (and says why in the log and the API).
+/// The public listener's certificates, loaded from their PEM files or installed at run time by the
+/// ACME service. A TLS handshake picks one by the client's server name (exact, then `*.` wildcard,
+/// then the first); the files are re-read when they change, and a bad file keeps the certificate in
+/// use (and says why in the log and the API).
 public final class CertificateBook: Sendable {
+    /// Where a certificate comes from.
+    public enum Source: String, Sendable {
+        case file, acme
+    }
+
     /// One loaded certificate.
     public struct Entry: Sendable {
-        public var files: TLSSettings.CertificateFiles
+        /// Its files (nil for an ACME certificate, which lives in the store).
+        public var files: TLSSettings.CertificateFiles?
+        public var source: Source = .file
+        /// A self-signed stand-in served for the ACME names until the first certificate arrives:
+        /// not counted by the expiry metric and rule.
+        public var isPlaceholder = false
+        /// When Tugboat last tried to renew it (ACME).
+        public var lastAttempt: Date?
         public var names: [String]
         public var issuer: String
         public var notAfter: Date
@@ -25,6 +38,8 @@ public final class CertificateBook: Sendable {
     private let logger: Logger
 
     /// Loads every certificate; the first problem is thrown as `FILE:LINE: message`.
+    /// With only `tls.acme`, the book starts empty: the ACME service installs the stored
+    /// certificate (or a placeholder) before the listener is set up.
     public init(_ settings: TLSSettings, logger: Logger) throws {
         self.logger = logger
         entries = Mutex(try settings.certificates.map(Self.load))
@@ -43,21 +58,72 @@ public final class CertificateBook: Sendable {
         } catch {
             throw files.error("'cert': \(files.cert) holds no PEM certificate (\(error))")
         }
-        guard let leaf = chain.first else { throw files.error("'cert': \(files.cert) holds no PEM certificate") }
         let key: NIOSSLPrivateKey
         do {
             key = try NIOSSLPrivateKey(file: files.key, format: .pem)
         } catch {
             throw files.error("'key': \(files.key) holds no PEM private key (\(error))")
         }
+        let entry: Entry
+        do {
+            entry = try make(chain: chain, key: key)
+        } catch {
+            switch error {
+            case .noCertificate: throw files.error("'cert': \(files.cert) holds no PEM certificate")
+            case .keyMismatch(let reason): throw files.error("'key': \(files.key) is not the private key of \(files.cert) (\(reason))")
+            case .expired(let notAfter): throw files.error("'cert': \(files.cert) expired on \(notAfter)")
+            }
+        }
+        var loaded = entry
+        loaded.files = files
+        loaded.modified = Self.modified(files)
+        return loaded
+    }
+
+    /// Why a chain and key cannot be served (the key itself is never part of the reason).
+    public enum EntryError: Error, CustomStringConvertible {
+        case noCertificate
+        case keyMismatch(String)
+        case expired(Date)
+
+        public var description: String {
+            switch self {
+            case .noCertificate: "no PEM certificate"
+            case .keyMismatch(let reason): "the private key does not belong to the certificate (\(reason))"
+            case .expired(let date): "the certificate expired on \(date)"
+            }
+        }
+    }
+
+    /// An entry from PEM text (an ACME certificate from the store or just downloaded).
+    public static func entry(chainPEM: String, keyPEM: String, source: Source) throws -> Entry {
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMBytes(Array(chainPEM.utf8))
+        } catch {
+            throw EntryError.noCertificate
+        }
+        do {
+            key = try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)
+        } catch {
+            throw EntryError.keyMismatch("no PEM private key")
+        }
+        var entry = try make(chain: chain, key: key)
+        entry.source = source
+        return entry
+    }
+
+    private static func make(chain: [NIOSSLCertificate], key: NIOSSLPrivateKey) throws(EntryError) -> Entry {
+        guard let leaf = chain.first else { throw .noCertificate }
         do {
             // BoringSSL checks that the key belongs to the certificate.
             _ = try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key)))
         } catch {
-            throw files.error("'key': \(files.key) is not the private key of \(files.cert) (\(error))")
+            throw .keyMismatch("\(error)")
         }
         let notAfter = Date(timeIntervalSince1970: TimeInterval(leaf.notValidAfter))
-        guard notAfter > Date() else { throw files.error("'cert': \(files.cert) expired on \(notAfter)") }
+        guard notAfter > Date() else { throw .expired(notAfter) }
         var names: [String] = []
         for name in leaf._subjectAlternativeNames() {
             switch name.nameType {
@@ -66,8 +132,32 @@ public final class CertificateBook: Sendable {
             default: continue
             }
         }
-        return Entry(files: files, names: names, issuer: (try? leaf.toDERBytes()).flatMap(CertificateFacts.issuer) ?? "unknown",
-                     notAfter: notAfter, chain: chain, key: key, modified: Self.modified(files))
+        return Entry(files: nil, names: names, issuer: (try? leaf.toDERBytes()).flatMap(CertificateFacts.issuer) ?? "unknown",
+                     notAfter: notAfter, chain: chain, key: key, modified: [])
+    }
+
+    /// Puts `entry` in place of the ACME certificate (or adds it): new handshakes get it at once,
+    /// open connections keep theirs. The last attempt's time and error stay with the new entry.
+    public func install(acme entry: Entry) {
+        var entry = entry
+        entry.source = .acme
+        entries.withLock { entries in
+            if let index = entries.firstIndex(where: { $0.source == .acme }) {
+                entry.lastAttempt = entries[index].lastAttempt
+                entries[index] = entry
+            } else {
+                entries.append(entry)
+            }
+        }
+    }
+
+    /// Records an ACME attempt on the ACME entry: its time, and the error (nil when it succeeded).
+    public func noteACMEAttempt(at date: Date, error: String?) {
+        entries.withLock { entries in
+            guard let index = entries.firstIndex(where: { $0.source == .acme }) else { return }
+            entries[index].lastAttempt = date
+            entries[index].lastError = error
+        }
     }
 
     static func modified(_ files: TLSSettings.CertificateFiles) -> [Date?] {
@@ -96,16 +186,17 @@ public final class CertificateBook: Sendable {
     /// does not load keeps the old one.
     public func reloadChanged(force: Bool = false) {
         let snapshot = current
-        for (index, entry) in snapshot.enumerated() where force || Self.modified(entry.files) != entry.modified {
+        for (index, entry) in snapshot.enumerated() {
+            guard let files = entry.files, force || Self.modified(files) != entry.modified else { continue }
             do {
-                let fresh = try Self.load(entry.files)
+                let fresh = try Self.load(files)
                 entries.withLock { $0[index] = fresh }
                 logger.info("certificate reloaded", metadata: ["certificate.names": "\(fresh.names.joined(separator: ","))",
                                                               "certificate.not_after": "\(fresh.notAfter)"])
             } catch {
                 entries.withLock {
                     $0[index].lastError = error.message
-                    $0[index].modified = Self.modified(entry.files)  // say it once per change
+                    $0[index].modified = Self.modified(files)  // say it once per change
                 }
                 logger.error("certificate not reloaded: the old one stays", metadata: ["error": "\(error)"])
             }

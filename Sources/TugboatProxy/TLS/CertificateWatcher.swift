@@ -27,9 +27,9 @@ public struct CertificateWatcher: Service {
 
     private func publishExpiry() {
         guard let signals else { return }
-        for entry in book.current {
+        for entry in book.current where !entry.isPlaceholder {
             let left = Duration.milliseconds(Int64(entry.notAfter.timeIntervalSinceNow * 1000))
-            signals.publish(.certificateChecked(name: entry.names.first ?? entry.files.cert, expiresIn: left))
+            signals.publish(.certificateChecked(name: entry.names.first ?? entry.files?.cert ?? "?", expiresIn: left))
         }
     }
 }

@@ -1,0 +1,71 @@
+import Foundation
+import GRDB
+
+// ACME: the account key per directory and the certificate (with its key) per set of domains.
+// Both keys are secrets: they are only ever read back to be used, never shown.
+extension Store {
+    public struct ACMEAccountRow: Sendable, Equatable {
+        public var directory: String
+        public var keyPEM: String
+        /// The account's URL (`kid`), once registered.
+        public var url: String?
+
+        public init(directory: String, keyPEM: String, url: String?) {
+            self.directory = directory
+            self.keyPEM = keyPEM
+            self.url = url
+        }
+    }
+
+    public struct ACMECertificateRow: Sendable, Equatable {
+        public var domains: [String]
+        public var chainPEM: String
+        public var keyPEM: String
+        public var notBefore: Date
+        public var notAfter: Date
+        public var obtainedAt: Date
+
+        public init(domains: [String], chainPEM: String, keyPEM: String, notBefore: Date, notAfter: Date, obtainedAt: Date) {
+            self.domains = domains
+            self.chainPEM = chainPEM
+            self.keyPEM = keyPEM
+            self.notBefore = notBefore
+            self.notAfter = notAfter
+            self.obtainedAt = obtainedAt
+        }
+    }
+
+    public func acmeAccount(directory: String) throws -> ACMEAccountRow? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM acmeAccount WHERE directory = ?", arguments: [directory]).map {
+                ACMEAccountRow(directory: $0["directory"], keyPEM: $0["keyPEM"], url: $0["url"])
+            }
+        }
+    }
+
+    public func saveACMEAccount(_ row: ACMEAccountRow) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO acmeAccount (directory, keyPEM, url, createdAt) VALUES (?, ?, ?, ?)",
+                           arguments: [row.directory, row.keyPEM, row.url, Date()])
+        }
+    }
+
+    public func acmeCertificate(domains: [String]) throws -> ACMECertificateRow? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM acmeCertificate WHERE domains = ?", arguments: [domains.joined(separator: ",")]).map {
+                ACMECertificateRow(domains: String($0["domains"] as String).split(separator: ",").map(String.init), chainPEM: $0["chainPEM"],
+                                   keyPEM: $0["keyPEM"], notBefore: $0["notBefore"], notAfter: $0["notAfter"], obtainedAt: $0["obtainedAt"])
+            }
+        }
+    }
+
+    /// Replaces the certificate stored for the same domains.
+    public func saveACMECertificate(_ row: ACMECertificateRow) throws {
+        try database.write { db in
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO acmeCertificate (domains, chainPEM, keyPEM, notBefore, notAfter, obtainedAt)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [row.domains.joined(separator: ","), row.chainPEM, row.keyPEM, row.notBefore, row.notAfter, row.obtainedAt])
+        }
+    }
+}

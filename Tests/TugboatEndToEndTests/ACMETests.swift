@@ -1,0 +1,189 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// `tls.acme` end to end against a real ACME server (pebble), whose validation authority connects
+/// back to Tugboat's redirect listener for HTTP-01. Everything on 127.0.0.1.
+@Suite("ACME certificates against pebble", .serialized)
+struct ACMETests {
+    let domain = "tugboat.test"
+
+    /// Tugboat with `tls.acme` for `domain` (plus `extraCertificates` files), its redirect
+    /// listener on `redirectPort`.
+    func tugboat(directory: String, ca: String, redirectPort: Int, backend: DemoBackend, statePath: String? = nil,
+                 extraCertificates: String = "", adminToken: String? = "acme-token") throws -> TugboatUnderTest {
+        let tls = """
+        tls:
+        \(extraCertificates)  acme:
+            directory: \(directory)
+            email: ops@tugboat.test
+            domains: [\(domain)]
+            ca: \(ca)
+          redirect: 127.0.0.1:\(redirectPort)
+        """
+        if let statePath {
+            return try TugboatUnderTest(backends: [backend.address], extraTop: tls, adminToken: adminToken, statePath: statePath)
+        }
+        return try TugboatUnderTest(backends: [backend.address], extraTop: tls, adminToken: adminToken)
+    }
+
+    func acmeEntry(_ tugboat: TugboatUnderTest) throws -> [String: Any]? {
+        (try tugboat.admin("/api/certificates") as? [[String: Any]])?.first { $0["source"] as? String == "acme" }
+    }
+
+    /// Runs `command` with /bin/sh; its exit status and everything it printed (read to the end).
+    func shell(_ command: String) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// curl to `domain` pinned to 127.0.0.1, trusting only pebble's root: the HTTP status, or
+    /// curl's complaint (a failed handshake, an untrusted certificate, no answer).
+    func curl(_ port: Int, root: String) throws -> String {
+        let run = try shell("curl -sS -o /dev/null -w '%{http_code}' --max-time 10 --cacert \(root) "
+            + "--resolve \(domain):\(port):127.0.0.1 https://\(domain):\(port)/echo")
+        return run.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The serial number of the certificate a new connection for `domain` gets (openssl).
+    func servedSerial(_ port: Int) throws -> String {
+        let run = try shell("openssl s_client -connect 127.0.0.1:\(port) -servername \(domain) </dev/null 2>/dev/null | openssl x509 -noout -serial")
+        guard let line = run.output.split(separator: "\n").first(where: { $0.hasPrefix("serial=") }) else {
+            throw TestFailure("no certificate: \(run.output)")
+        }
+        return String(line.dropFirst("serial=".count))
+    }
+
+    @Test("a certificate is obtained over HTTP-01 and served; renewed while serving traffic; kept across a restart without a new order")
+    func obtainRenewRestart() throws {
+        let started = Date()
+        let certificates = try TestCertificates()
+        let redirectPort = try FreePort.find()
+        let pebble = try Pebble(httpPort: redirectPort, certificates: certificates)
+        let backend = try DemoBackend()
+        let statePath = NSTemporaryDirectory() + "tugboat-acme-\(UUID().uuidString).db"
+        defer { try? FileManager.default.removeItem(atPath: statePath) }
+        var tugboat = try tugboat(directory: pebble.directory, ca: certificates.caPath, redirectPort: redirectPort, backend: backend,
+                                  statePath: statePath)
+        try tugboat.waitHealthy([backend.address])
+        // Until the first certificate: the self-signed placeholder, listed as such.
+        try waitUntil(timeout: 90, "the ACME certificate installed") { try acmeEntry(tugboat)?["placeholder"] as? Bool == false }
+        let obtained = Date().timeIntervalSince(started)
+        let root = try pebble.root()
+        #expect(try curl(tugboat.port, root: root) == "200")
+        let entry = try #require(try acmeEntry(tugboat))
+        #expect(entry["names"] as? [String] == [domain])
+        #expect((entry["issuer"] as? String)?.contains("Pebble Intermediate CA") == true, "\(entry)")
+        #expect(entry["last_renewal_error"] is NSNull, "\(entry)")
+        #expect(entry["last_renewal_attempt"] is String)
+        #expect(pebble.issued == 1)
+        // The redirect listener still answers 308 to everything else; an unknown token is a 404.
+        #expect(try TestHTTPClient(port: redirectPort).request("GET", "/x", headers: ["Connection": "close"]).status == 308)
+        #expect(try TestHTTPClient(port: redirectPort).request("GET", "/.well-known/acme-challenge/nope", headers: ["Connection": "close"]).status == 404)
+        // Keys never appear in the API.
+        let listing = try TestHTTPClient(port: tugboat.adminPort).request("GET", "/api/certificates",
+                                                                           headers: ["Authorization": "Bearer acme-token", "Connection": "close"]).bodyText
+        #expect(!listing.contains("PRIVATE KEY"))
+
+        // Renewal while serving: a loop of new connections sees no failure; new connections get the new serial.
+        let first = try servedSerial(tugboat.port)
+        let failures = Mutex<[String]>([]), done = Atomic<Bool>(false), count = Atomic<Int>(0)
+        let port = tugboat.port
+        let loop = Thread { [self] in
+            while !done.load(ordering: .relaxed) && count.load(ordering: .relaxed) < 2000 {
+                let status = (try? curl(port, root: root)) ?? "curl did not run"
+                if status != "200" { failures.withLock { $0.append(status) } }
+                count.add(1, ordering: .relaxed)
+            }
+        }
+        loop.start()
+        try waitUntil(timeout: 30, "requests before the renewal") { count.load(ordering: .relaxed) >= 3 }
+        // A connection opened before the renewal, used after it.
+        let open = Process()
+        open.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        open.arguments = ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", domain, "-CAfile", root, "-ign_eof", "-quiet"]
+        let (openIn, openOut) = (Pipe(), Pipe())
+        open.standardInput = openIn
+        open.standardOutput = openOut
+        open.standardError = FileHandle.nullDevice
+        try open.run()
+        defer { if open.isRunning { kill(open.processIdentifier, SIGKILL) } }
+        let renewStarted = Date()
+        let (status, _) = try tugboat.post("/api/certificates/renew", body: "")
+        #expect(status == 202)
+        try waitUntil(timeout: 90, "a new certificate served") { try servedSerial(port) != first }
+        let renewed = Date().timeIntervalSince(renewStarted)
+        let second = try servedSerial(port)
+        openIn.fileHandleForWriting.write(Data("GET /echo HTTP/1.1\r\nHost: \(domain)\r\nConnection: close\r\n\r\n".utf8))
+        try openIn.fileHandleForWriting.close()
+        let openAnswer = String(decoding: openOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(openAnswer.hasPrefix("HTTP/1.1 200"), "the connection opened before the renewal: \(openAnswer.prefix(200))")
+        let afterRenewal = count.load(ordering: .relaxed)
+        try waitUntil(timeout: 30, "requests after the renewal") { count.load(ordering: .relaxed) >= afterRenewal + 3 }
+        done.store(true, ordering: .relaxed)
+        try waitUntil(timeout: 30, "the request loop stopped") { loop.isFinished }
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
+        #expect(pebble.issued == 2)
+
+        // Restart: the stored certificate is served at once, no new order.
+        tugboat.stop()
+        tugboat = try self.tugboat(directory: pebble.directory, ca: certificates.caPath, redirectPort: redirectPort, backend: backend,
+                                   statePath: statePath)
+        _ = try tugboat.child.waitForLine { $0.contains("acme certificate loaded from the store") }
+        #expect(try servedSerial(tugboat.port) == second)
+        #expect(try curl(tugboat.port, root: root) == "200")
+        #expect(try acmeEntry(tugboat)?["placeholder"] as? Bool == false)
+        #expect(pebble.issued == 2)
+        #expect(!tugboat.child.lines.contains { $0.contains("acme ordering") })
+        #expect(!tugboat.child.lines.contains { $0.contains("PRIVATE KEY") })
+        print("ACME timings: first certificate \(String(format: "%.1f", obtained))s after start, renewal \(String(format: "%.1f", renewed))s, requests in the loop: \(count.load(ordering: .relaxed))")
+        tugboat.stop()
+    }
+
+    @Test("an unreachable directory: the error in the log and the API, a backoff, the file certificate still served")
+    func unreachableDirectory() throws {
+        let certificates = try TestCertificates()
+        let site = try certificates.leaf("site", commonName: "localhost", names: ["localhost"])
+        let backend = try DemoBackend()
+        let tugboat = try tugboat(directory: "https://127.0.0.1:\(try FreePort.find())/dir", ca: certificates.caPath,
+                                  redirectPort: try FreePort.find(), backend: backend,
+                                  extraCertificates: "  certificates:\n    - { cert: \(site.cert), key: \(site.key) }\n")
+        try tugboat.waitHealthy([backend.address])
+        try waitUntil(timeout: 30, "the error shown") {
+            (try acmeEntry(tugboat)?["last_renewal_error"] as? String)?.contains("ACME server unreachable") == true
+        }
+        let line = try tugboat.child.waitForLine { $0.contains("acme order failed") }
+        #expect(line.contains("acme.next_attempt="), "\(line)")
+        // Served meanwhile: the file certificate for its name, the placeholder for the ACME name.
+        let answer = try TestCertificates.client(port: tugboat.port, serverName: "localhost", ca: certificates.caPath,
+                                                 request: "GET /echo HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        #expect(answer.contains("HTTP/1.1 200"), "\(answer)")
+        #expect(try acmeEntry(tugboat)?["placeholder"] as? Bool == true)
+        // Backoff: one attempt, the next one a minute away (not retried in a loop).
+        #expect(FrontDoor.holds(for: 3) { tugboat.child.lines.filter { $0.contains("acme ordering") }.count == 1 })
+    }
+
+    @Test("an order whose HTTP-01 validation fails (pebble dials the wrong port): the problem shown, the placeholder kept")
+    func failedValidation() throws {
+        let certificates = try TestCertificates()
+        let redirectPort = try FreePort.find()
+        let pebble = try Pebble(httpPort: try FreePort.find(), certificates: certificates)  // nothing listens there
+        let backend = try DemoBackend()
+        let tugboat = try tugboat(directory: pebble.directory, ca: certificates.caPath, redirectPort: redirectPort, backend: backend)
+        try waitUntil(timeout: 90, "the validation error shown") {
+            (try acmeEntry(tugboat)?["last_renewal_error"] as? String)?.contains("validation failed") == true
+        }
+        let error = try #require(try acmeEntry(tugboat)?["last_renewal_error"] as? String)
+        #expect(error.contains(domain) && error.lowercased().contains("connection"), "\(error)")
+        #expect(try acmeEntry(tugboat)?["placeholder"] as? Bool == true)
+        _ = try tugboat.child.waitForLine { $0.contains("acme order failed") && $0.contains("validation failed") }
+    }
+}
