@@ -29,21 +29,11 @@ public enum LogLine {
         return line + "}\n"
     }
 
+    /// Values with spaces, quotes, `=` or line breaks are written as JSON strings, so one value
+    /// can never forge a field or a line.
     static func quotedIfNeeded(_ value: String) -> String {
         let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "\"" || $0 == "=" || $0.isNewline || $0 == "\t" }
-        guard needsQuotes else { return value }
-        var quoted = "\""
-        for character in value {
-            switch character {
-            case "\"": quoted += "\\\""
-            case "\\": quoted += "\\\\"
-            case "\n": quoted += "\\n"
-            case "\r": quoted += "\\r"
-            case "\t": quoted += "\\t"
-            default: quoted.append(character)
-            }
-        }
-        return quoted + "\""
+        return needsQuotes ? jsonString(value) : value
     }
 
     static func jsonValue(_ value: Logger.MetadataValue) -> String {
