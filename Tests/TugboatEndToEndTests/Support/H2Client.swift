@@ -3,6 +3,7 @@ import NIOCore
 import NIOHPACK
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import Synchronization
 
 /// A raw HTTP/2 client over real TLS (ALPN `h2`): the test writes frames byte for byte (so it can
