@@ -77,5 +77,6 @@ enum HTTP2Front {
         let operations = channel.pipeline.syncOperations
         try operations.addHandler(handler)
         try operations.addHandler(management)
+        try operations.addHandler(HTTP2ConnectionErrorHandler())
     }
 }

@@ -17,7 +17,7 @@ final class H2Client: @unchecked Sendable {
         var stream: UInt32
         var payload: [UInt8]
 
-        static let data: UInt8 = 0, headers: UInt8 = 1, rstStream: UInt8 = 3, settings: UInt8 = 4, goaway: UInt8 = 7
+        static let data: UInt8 = 0, headers: UInt8 = 1, rstStream: UInt8 = 3, settings: UInt8 = 4, ping: UInt8 = 6, goaway: UInt8 = 7
         static let windowUpdate: UInt8 = 8, continuation: UInt8 = 9
         static let endStream: UInt8 = 1, endHeaders: UInt8 = 4
 
@@ -166,8 +166,18 @@ final class H2Client: @unchecked Sendable {
             let length = Int(bytes[offset]) << 16 | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2])
             guard bytes.count - offset - 9 >= length else { break }
             let stream = Frame.uint32(bytes, offset + 5) & 0x7FFF_FFFF
-            parsed.append(Frame(type: bytes[offset + 3], flags: bytes[offset + 4], stream: stream,
-                                payload: Array(bytes[(offset + 9)..<(offset + 9 + length)])))
+            let frame = Frame(type: bytes[offset + 3], flags: bytes[offset + 4], stream: stream,
+                              payload: Array(bytes[(offset + 9)..<(offset + 9 + length)]))
+            parsed.append(frame)
+            if frame.type == Frame.settings && frame.flags & 1 == 0 {
+                channel.writeAndFlush(channel.allocator.buffer(bytes: Self.frame(type: Frame.settings, flags: 1, stream: 0, payload: [])),
+                                      promise: nil)
+            }
+            if frame.type == Frame.ping && frame.flags & 1 == 0 {
+                // A well-behaved client answers PINGs (the server's graceful close waits for the answer).
+                channel.writeAndFlush(channel.allocator.buffer(bytes: Self.frame(type: Frame.ping, flags: 1, stream: 0, payload: frame.payload)),
+                                      promise: nil)
+            }
             offset += 9 + length
         }
         return parsed
@@ -228,9 +238,20 @@ final class H2Client: @unchecked Sendable {
         return settings
     }
 
+    /// Kinds of frames received, for failure messages: "type/error code" → count.
+    func summary() -> [String: Int] {
+        Dictionary(frames().map { frame in
+            let debug = frame.type == Frame.goaway ? " " + String(decoding: frame.payload.dropFirst(8), as: UTF8.self) : ""
+            return ("\(frame.type)/\(frame.errorCode.map(String.init) ?? "-")\(debug)", 1)
+        }, uniquingKeysWith: +)
+    }
+
     func waitClosed(timeout: Double = 10) -> Bool {
         let end = Date().addingTimeInterval(timeout)
-        while Date() < end && !isClosed { usleep(10_000) }
+        while Date() < end && !isClosed {
+            _ = frames()  // answers PINGs meanwhile
+            usleep(10_000)
+        }
         return isClosed
     }
 }
