@@ -53,6 +53,8 @@ public struct ProxyConfiguration: Sendable {
         maxConnections = config.maxConnections ?? DescriptorLimit.maxConnections(descriptors: descriptorLimit)
         trustedProxies = TrustedProxies(config.trustedProxies)
         https = config.tls != nil
+        http2 = config.tls?.http2 ?? true
+        http2Settings.maxConcurrentStreams = config.tls?.http2MaxStreams ?? 100
     }
 }
 

@@ -262,6 +262,20 @@ struct HTTP2Tests {
         #expect(client.goaway() != nil)
     }
 
+    @Test("tls.http2-max-streams is the SETTINGS_MAX_CONCURRENT_STREAMS sent; tls.http2: false negotiates http/1.1 only")
+    func configuration() throws {
+        let backend = try DemoBackend()
+        let limited = try front([backend.address], extraTop: "  http2-max-streams: 10\n")
+        let client = try client(limited)
+        #expect(client.wait { _ in client.serverSettings()[3] == 10 }, "\(client.serverSettings())")
+        let off = try front([backend.address], extraTop: "  http2: false\n")
+        let offered = try H2Client(port: off.port, ca: certificates.caPath, alpn: ["h2", "http/1.1"])
+        #expect(offered.negotiatedProtocol == "http/1.1")
+        let curl = try Curl.run(port: off.port, ca: certificates.caPath,
+                                ["--http2", "-o", "/dev/null", "-w", "%{http_code} %{http_version}", "https://localhost:\(off.port)/health"])
+        #expect(curl.output == "200 1.1", "\(curl.output)")
+    }
+
     @Test("HTTP/2 connections count toward max-connections")
     func maxConnections() throws {
         let backend = try DemoBackend()

@@ -5,10 +5,12 @@ import Foundation
 // what is wrong inside at the same `FILE:LINE`.
 extension ConfigLoader {
     static func parseTLS(_ value: YAMLValue) throws -> TLSSettings {
-        let keys = try value.mapping(allowed: ["certificates", "redirect"])
+        let keys = try value.mapping(allowed: ["certificates", "redirect", "http2", "http2-max-streams"])
         guard let list = keys["certificates"] else {
             throw value.error("'\(value.key)' needs 'certificates' (a list of { cert, key } PEM files)")
         }
+        let http2 = try keys["http2"]?.bool() ?? true
+        let maxStreams = try keys["http2-max-streams"]?.int(range: 1...10_000) ?? 100
         let directory = (value.file as NSString).deletingLastPathComponent
         let certificates = try list.sequence().map { item in
             let fields = try item.mapping(allowed: ["cert", "key"])
@@ -22,7 +24,10 @@ extension ConfigLoader {
             return TLSSettings.CertificateFiles(cert: cert, key: key, configFile: item.file, configLine: item.line)
         }
         guard !certificates.isEmpty else { throw list.error("'\(list.key)' needs at least one { cert, key }") }
-        return TLSSettings(certificates: certificates, redirect: try keys["redirect"]?.hostPort(allowPortZero: true))
+        var settings = TLSSettings(certificates: certificates, redirect: try keys["redirect"]?.hostPort(allowPortZero: true))
+        settings.http2 = http2
+        settings.http2MaxStreams = maxStreams
+        return settings
     }
 
     private static func readableFile(_ value: YAMLValue, relativeTo directory: String) throws -> String {

@@ -25,6 +25,10 @@ public struct TLSSettings: Sendable, Equatable {
     public var certificates: [CertificateFiles]
     /// A plain-HTTP listener answering 308 to `https://`.
     public var redirect: HostPort?
+    /// ALPN offers `h2` besides `http/1.1` (`tls.http2`, default true).
+    public var http2 = true
+    /// SETTINGS_MAX_CONCURRENT_STREAMS per HTTP/2 connection (`tls.http2-max-streams`, default 100).
+    public var http2MaxStreams = 100
 
     public init(certificates: [CertificateFiles], redirect: HostPort? = nil) {
         self.certificates = certificates
