@@ -61,6 +61,7 @@ public final class ProxyServer: Service, Sendable {
                         // The protocol is known once the handshake is done; until then the header
                         // timeout bounds it.
                         let handshakeTimer = channel.eventLoop.scheduleTask(in: configuration.headerTimeout) { channel.close(promise: nil) }
+                        channel.closeFuture.whenComplete { _ in handshakeTimer.cancel() }
                         try channel.pipeline.syncOperations.addHandler(
                             HTTP2Front.negotiationHandler(loop: loop, settings: configuration.http2Settings, handshakeTimer: handshakeTimer))
                     } else {

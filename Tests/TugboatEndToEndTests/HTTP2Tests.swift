@@ -74,6 +74,28 @@ struct HTTP2Tests {
         let names = raw.headerBlocks(stream: 1).flatMap { $0.map(\.name) }
         #expect(!names.contains { ["connection", "keep-alive", "transfer-encoding"].contains($0) }, "\(names)")
         #expect(names.contains("x-request-id"))
+
+        // The traffic meter counts streams like requests, by status class.
+        let failing = try Curl.run(port: port, ca: certificates.caPath,
+                                   ["--http2", "-o", "/dev/null", "-w", "%{http_code}", "https://localhost:\(port)/status?code=503"])
+        #expect(failing.output == "503", "\(failing.output)")
+        try waitUntil(timeout: 10, "the requests counted") {
+            let page = String(decoding: try TestHTTPClient(port: tugboat.adminPort).request("GET", "/metrics", headers: ["Connection": "close"]).body,
+                              as: UTF8.self)
+            let counted = { (code: String) in FrontDoor.metric("tugboat_requests_total", in: page.split(separator: "\n")
+                .filter { $0.contains("code=\"\(code)\"") }.joined(separator: "\n")) ?? 0 }
+            return counted("2xx") >= 4 && counted("5xx") >= 1
+        }
+    }
+
+    @Test("a TLS connection that does not finish its handshake within timeouts.header is closed")
+    func handshakeTimeout() throws {
+        let backend = try DemoBackend()
+        let tugboat = try front([backend.address], extraPool: "  timeouts: { header: 1s }\n")
+        let fd = try #require(FrontDoor.connect(port: tugboat.port))
+        defer { close(fd) }
+        #expect(FrontDoor.peerCloses(fd, within: 10))
+        try stillServes(tugboat)
     }
 
     @Test("SETTINGS_MAX_CONCURRENT_STREAMS is 100: a client opening 250 streams at once gets GOAWAY, the backend sees 100, those finish, then the connection closes")
