@@ -143,7 +143,7 @@ run_h2() { # port → "rps mean-time-for-request-ms"
   if ! echo "$out" | grep -q "succeeded, 0 failed, 0 errored"; then echo "$out" >&2; echo "failed requests in the h2 run above" >&2; exit 1; fi
   local rps mean
   rps=$(echo "$out" | awk '/^finished in/ {print $4}')
-  mean=$(echo "$out" | awk '/^time for request:/ {v=$5; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v*=1000}; print v}')
+  mean=$(echo "$out" | awk '/^time for request:/ {v=$6; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v*=1000}; print v}')
   echo "$rps $mean"
 }
 mean() { awk '{s+=$1; p+=$2; n++} END {printf "%.0f %.2f\n", s/n, p/n}'; }
