@@ -140,7 +140,11 @@ run() { # port extra-header → "rps p99ms"
 run_h2() { # port → "rps mean-time-for-request-ms"
   local out
   out=$(h2load -c"$CONNECTIONS" -m"$STREAMS" -D"${DURATION%s}" "https://127.0.0.1:$1/small" 2>&1)
-  if ! echo "$out" | grep -q "succeeded, 0 failed, 0 errored"; then echo "$out" >&2; echo "failed requests in the h2 run above" >&2; exit 1; fi
+  # Requests still in flight when the duration ends may count as failed: tolerate up to 1 %.
+  if ! echo "$out" | awk '/^requests:/ {ok = ($8 > 0 && ($10 + $12) * 100 <= $2)} END {exit !ok}'; then
+    echo "$out" >&2; echo "failed requests in the h2 run above" >&2; exit 1
+  fi
+  echo "$out" | awk -v port="$1" '/^requests:/ && $10 + $12 > 0 {print "h2 on " port ": " $10 " failed, " $12 " errored of " $2 > "/dev/stderr"}'
   local rps mean
   rps=$(echo "$out" | awk '/^finished in/ {print $4}')
   mean=$(echo "$out" | awk '/^time for request:/ {v=$6; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v*=1000}; print v}')
