@@ -2,28 +2,32 @@
 # HTTPS at the front: Tugboat vs HAProxy terminating TLS with the same certificate, same machine,
 # same nginx backends, same load.
 #
-#   bash bench/proxy-tls.sh                     # needs: apt-get install -y nginx-light haproxy wrk openssl
+#   bash bench/proxy-tls.sh                     # needs: apt-get install -y nginx-light haproxy wrk openssl nghttp2-client
 #   DURATION=5s ROUNDS=1 bash bench/proxy-tls.sh
 #   TUGBOAT_BIN=.build/release/tugboat bash bench/proxy-tls.sh
 #
 # A throwaway CA and an ECDSA P-256 leaf for 127.0.0.1 are made with openssl; HAProxy gets the
 # leaf and key in one PEM (`crt`), Tugboat the two files (`tls.certificates`). Both offer ALPN
-# http/1.1 and keep-alive to the backends. HAProxy runs with `nbthread 1` and `nbthread 2`; the
+# h2 and http/1.1, and keep-alive to the backends (HTTP/1.1). HAProxy runs with `nbthread 1` and `nbthread 2`; the
 # better of the two per case is the peer ("haproxy-best").
 # Cases:
 #   keepalive   GET /small (15 bytes) over kept-alive TLS connections: wrk -t2 -c$CONNECTIONS
 #   handshake   the same with `Connection: close`: a new TLS connection per request (wrk reconnects;
 #               whether it resumes sessions is the same for both proxies)
-# Output: req/s (mean of ROUNDS), p99, and Tugboat's ratios against haproxy-best.
+#   h2          GET /small over HTTP/2: h2load -c$CONNECTIONS -m$STREAMS (streams per connection),
+#               for DURATION; the latency column is h2load's mean "time for request" (ms)
+# Output: req/s (mean of ROUNDS), p99 (h2: mean time for request), and Tugboat's ratios against
+# haproxy-best. Rounds alternate between the proxies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-50}
+STREAMS=${STREAMS:-10}
 TUGBOAT_BIN=${TUGBOAT_BIN:-}
-for tool in nginx haproxy wrk openssl python3; do
-  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y nginx-light haproxy wrk openssl python3" >&2; exit 1; }
+for tool in nginx haproxy wrk h2load openssl python3; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y nginx-light haproxy wrk nghttp2-client openssl python3" >&2; exit 1; }
 done
 if [ -z "$TUGBOAT_BIN" ]; then
   echo "building tugboat (release)..." >&2
@@ -88,7 +92,7 @@ defaults
   timeout client 75s
   timeout server 60s
 frontend front
-  bind 127.0.0.1:$port ssl crt $work/haproxy.pem alpn http/1.1
+  bind 127.0.0.1:$port ssl crt $work/haproxy.pem alpn h2,http/1.1
   default_backend pool
 backend pool
   balance roundrobin
@@ -119,6 +123,8 @@ for _ in $(seq 1 200); do
 done
 for port in "$H1" "$H2" "$TP"; do
   curl -sf --cacert "$work/ca.pem" "https://127.0.0.1:$port/small" | grep -q hello || { echo "no answer over TLS on $port" >&2; exit 1; }
+  [ "$(curl -s --http2 -o /dev/null -w '%{http_version}' --cacert "$work/ca.pem" "https://127.0.0.1:$port/small")" = 2 ] \
+    || { echo "no HTTP/2 on $port" >&2; exit 1; }
 done
 
 # --- measuring -----------------------------------------------------------------------------------------
@@ -131,14 +137,28 @@ run() { # port extra-header → "rps p99ms"
   p99=$(echo "$out" | awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v*=1000}; print v}')
   echo "$rps $p99"
 }
+run_h2() { # port → "rps mean-time-for-request-ms"
+  local out
+  out=$(h2load -c"$CONNECTIONS" -m"$STREAMS" -D"${DURATION%s}" "https://127.0.0.1:$1/small" 2>&1)
+  # Requests still in flight when the duration ends may count as failed: tolerate up to 1 %.
+  if ! echo "$out" | awk '/^requests:/ {ok = ($8 > 0 && ($10 + $12) * 100 <= $2)} END {exit !ok}'; then
+    echo "$out" >&2; echo "failed requests in the h2 run above" >&2; exit 1
+  fi
+  echo "$out" | awk -v port="$1" '/^requests:/ && $10 + $12 > 0 {print "h2 on " port ": " $10 " failed, " $12 " errored of " $2 > "/dev/stderr"}'
+  local rps mean
+  rps=$(echo "$out" | awk '/^finished in/ {print $4}')
+  mean=$(echo "$out" | awk '/^time for request:/ {v=$6; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v*=1000}; print v}')
+  echo "$rps $mean"
+}
 mean() { awk '{s+=$1; p+=$2; n++} END {printf "%.0f %.2f\n", s/n, p/n}'; }
 echo "| case | haproxy nbt1 req/s (p99 ms) | haproxy nbt2 | tugboat | tugboat / haproxy-best req/s | p99 ratio |"
 echo "| --- | --- | --- | --- | --- | --- |"
-for case in keepalive handshake; do
+for case in keepalive handshake h2; do
   header=""; [ "$case" = handshake ] && header="Connection: close"
+  measure=run; [ "$case" = h2 ] && measure=run_h2
   : > "$work/h1"; : > "$work/h2"; : > "$work/t"
   for _ in $(seq 1 "$ROUNDS"); do
-    run "$H1" "$header" >> "$work/h1"; run "$H2" "$header" >> "$work/h2"; run "$TP" "$header" >> "$work/t"
+    $measure "$H1" "$header" >> "$work/h1"; $measure "$H2" "$header" >> "$work/h2"; $measure "$TP" "$header" >> "$work/t"
   done
   read -r h1 p1 < <(mean < "$work/h1"); read -r h2 p2 < <(mean < "$work/h2"); read -r t pt < <(mean < "$work/t")
   if [ "$h1" -ge "$h2" ]; then best=$h1; bp=$p1; else best=$h2; bp=$p2; fi

@@ -32,6 +32,10 @@ public struct ProxyConfiguration: Sendable {
     public var trustedProxies: TrustedProxies
     /// The listener speaks TLS (`tls:`): backends are told `X-Forwarded-Proto: https`.
     public var https: Bool
+    /// With `tls:`, ALPN offers `h2` too (`tls.http2`, on by default).
+    public var http2: Bool = true
+    /// HTTP/2 limits and windows (SETTINGS_MAX_CONCURRENT_STREAMS from `limits.http2-max-streams`).
+    var http2Settings = HTTP2Front.Settings()
     /// `pool.tls`: connections to the backends speak TLS (set by the caller: making it can fail).
     public var upstreamTLS: BackendTLS?
 
@@ -49,6 +53,8 @@ public struct ProxyConfiguration: Sendable {
         maxConnections = config.maxConnections ?? DescriptorLimit.maxConnections(descriptors: descriptorLimit)
         trustedProxies = TrustedProxies(config.trustedProxies)
         https = config.tls != nil
+        http2 = config.tls?.http2 ?? true
+        http2Settings.maxConcurrentStreams = config.tls?.http2MaxStreams ?? 100
     }
 }
 

@@ -18,7 +18,7 @@ public final class ProxyServer: Service, Sendable {
     private let tls: NIOSSLContext?
 
     public init(dataPlane: ProxyDataPlane, logger: Logger, certificates: CertificateBook? = nil) throws {
-        self.tls = try certificates.map { try NIOSSLContext(configuration: $0.serverConfiguration()) }
+        self.tls = try certificates.map { try NIOSSLContext(configuration: $0.serverConfiguration(http2: dataPlane.configuration.http2)) }
         self.dataPlane = dataPlane
         self.logger = logger
         self.quiesce = ServerQuiescingHelper(group: dataPlane.group)
@@ -56,7 +56,17 @@ public final class ProxyServer: Service, Sendable {
                         return
                     }
                     channel.closeFuture.whenComplete { _ in dataPlane.connections.release() }
-                    try Self.configureClientPipeline(channel, loop: dataPlane.context(for: channel.eventLoop))
+                    let loop = dataPlane.context(for: channel.eventLoop)
+                    if tls != nil && configuration.http2 {
+                        // The protocol is known once the handshake is done; until then the header
+                        // timeout bounds it.
+                        let handshakeTimer = channel.eventLoop.scheduleTask(in: configuration.headerTimeout) { channel.close(promise: nil) }
+                        channel.closeFuture.whenComplete { _ in handshakeTimer.cancel() }
+                        try channel.pipeline.syncOperations.addHandler(
+                            HTTP2Front.negotiationHandler(loop: loop, settings: configuration.http2Settings, handshakeTimer: handshakeTimer))
+                    } else {
+                        try Self.configureClientPipeline(channel, loop: loop)
+                    }
                 }
             }
             .bind(host: configuration.listen.host, port: configuration.listen.port)

@@ -16,6 +16,8 @@ struct TLSConfigTests {
           certificates:
             - { cert: /etc/passwd, key: \(key) }
           redirect: 127.0.0.1:8080
+          http2: false
+          http2-max-streams: 50
         pool:
           tls: { verify: false, ca: /etc/passwd, sni: app.internal }
         """)
@@ -24,7 +26,9 @@ struct TLSConfigTests {
         #expect(config.tls?.redirect == HostPort(host: "127.0.0.1", port: 8080))
         #expect(config.pool.tls?.verify == false)
         #expect(config.pool.tls?.sni == "app.internal")
-        #expect(config.pool.tls?.caLine == 6)
+        #expect(config.tls?.http2 == false)
+        #expect(config.tls?.http2MaxStreams == 50)
+        #expect(config.pool.tls?.caLine == 8)
     }
 
     @Test("tls.acme alone (no certificate files) parses: directory, email, domains lowercased, ca")
@@ -65,6 +69,8 @@ struct TLSConfigTests {
          "t.yaml:4: 'tls.acme' needs 'directory', 'email' and 'domains'"),
         ("tls:\n  redirect: 127.0.0.1:80\n  acme:\n    directory: https://acme.test/dir\n    email: ops@example.com\n    domains: [example.com]\n    ca: /nonexistent-ca.pem\n",
          "t.yaml:7: 'tls.acme.ca': cannot read /nonexistent-ca.pem"),
+        ("tls:\n  certificates:\n    - { cert: /etc/passwd, key: /etc/passwd }\n  http2: sometimes\n", "t.yaml:4: 'tls.http2' must be true or false"),
+        ("tls:\n  http2-max-streams: 0\n  certificates:\n    - { cert: /etc/passwd, key: /etc/passwd }\n", "t.yaml:2: 'tls.http2-max-streams' must be"),
     ])
     func errors(yaml: String, expected: String) {
         expectConfigError(expected) { try parse(yaml) }

@@ -5,17 +5,22 @@ import Foundation
 // what is wrong inside at the same `FILE:LINE`.
 extension ConfigLoader {
     static func parseTLS(_ value: YAMLValue) throws -> TLSSettings {
-        let keys = try value.mapping(allowed: ["certificates", "acme", "redirect"])
+        let keys = try value.mapping(allowed: ["certificates", "acme", "redirect", "http2", "http2-max-streams"])
         guard keys["certificates"] != nil || keys["acme"] != nil else {
             throw value.error("'\(value.key)' needs 'certificates' (a list of { cert, key } PEM files) or 'acme'")
         }
+        let http2 = try keys["http2"]?.bool() ?? true
+        let maxStreams = try keys["http2-max-streams"]?.int(range: 1...10_000) ?? 100
         let directory = (value.file as NSString).deletingLastPathComponent
         let redirect = try keys["redirect"]?.hostPort(allowPortZero: true)
         let acme = try keys["acme"].map { try parseACME($0, directory: directory) }
         if let acmeValue = keys["acme"], redirect == nil {
             throw acmeValue.error("'\(acmeValue.key)' needs 'tls.redirect' (a plain-HTTP listener, port 80 in production): HTTP-01 challenges are answered there")
         }
-        guard let list = keys["certificates"] else { return TLSSettings(certificates: [], acme: acme, redirect: redirect) }
+        var settings = TLSSettings(certificates: [], acme: acme, redirect: redirect)
+        settings.http2 = http2
+        settings.http2MaxStreams = maxStreams
+        guard let list = keys["certificates"] else { return settings }
         let certificates = try list.sequence().map { item in
             let fields = try item.mapping(allowed: ["cert", "key"])
             guard let certValue = fields["cert"], let keyValue = fields["key"] else { throw item.error("'\(item.key)' needs 'cert' and 'key'") }
@@ -28,7 +33,8 @@ extension ConfigLoader {
             return TLSSettings.CertificateFiles(cert: cert, key: key, configFile: item.file, configLine: item.line)
         }
         guard !certificates.isEmpty else { throw list.error("'\(list.key)' needs at least one { cert, key }") }
-        return TLSSettings(certificates: certificates, acme: acme, redirect: redirect)
+        settings.certificates = certificates
+        return settings
     }
 
     private static func parseACME(_ value: YAMLValue, directory: String) throws -> TLSSettings.ACME {

@@ -46,6 +46,10 @@ public struct TLSSettings: Sendable, Equatable {
     public var acme: ACME?
     /// A plain-HTTP listener answering 308 to `https://` (and HTTP-01 challenges).
     public var redirect: HostPort?
+    /// ALPN offers `h2` besides `http/1.1` (`tls.http2`, default true).
+    public var http2 = true
+    /// SETTINGS_MAX_CONCURRENT_STREAMS per HTTP/2 connection (`tls.http2-max-streams`, default 100).
+    public var http2MaxStreams = 100
 
     public init(certificates: [CertificateFiles], acme: ACME? = nil, redirect: HostPort? = nil) {
         self.certificates = certificates

@@ -203,14 +203,15 @@ public final class CertificateBook: Sendable {
         }
     }
 
-    /// TLS 1.2 and 1.3, BoringSSL's modern cipher defaults, ALPN `http/1.1`; the certificate is
-    /// chosen per handshake (SNI) from the book, so a reload applies to new connections at once.
-    public func serverConfiguration() -> TLSConfiguration {
+    /// TLS 1.2 and 1.3, BoringSSL's modern cipher defaults, ALPN `h2` (unless `http2` is false)
+    /// and `http/1.1`; the certificate is chosen per handshake (SNI) from the book, so a reload
+    /// applies to new connections at once.
+    public func serverConfiguration(http2: Bool = false) -> TLSConfiguration {
         let first = current[0]
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: first.chain.map { .certificate($0) },
                                                                      privateKey: .privateKey(first.key))
         configuration.minimumTLSVersion = .tlsv12
-        configuration.applicationProtocols = ["http/1.1"]
+        configuration.applicationProtocols = http2 ? [HTTP2Front.protocolName, "http/1.1"] : ["http/1.1"]
         configuration.sslContextCallback = { [self] values, promise in
             guard let entry = self.select(serverName: values.serverHostname) else { return promise.succeed(.noChanges) }
             var override = NIOSSLContextConfigurationOverride()

@@ -1,0 +1,82 @@
+import NIOCore
+import NIOHTTP2
+import NIOSSL
+import NIOTLS
+
+/// HTTP/2 at the front, negotiated by ALPN on the TLS listener. Each stream's channel holds an
+/// ``HTTP2StreamBridge`` and an ordinary ``ProxyHandler``, so streams go to the HTTP/1.1 backends
+/// through the loop's upstream pools with everything the HTTP/1.1 path does.
+///
+/// What the connection refuses (swift-nio-http2 does the counting):
+/// - more than `maxConcurrentStreams` open streams: RST_STREAM REFUSED_STREAM (or a connection error);
+/// - rapid reset (CVE-2023-44487): more than 200 RST_STREAMs in 30 s, GOAWAY ENHANCE_YOUR_CALM;
+/// - CONTINUATION flood (CVE-2024-27316): more than 5 CONTINUATION frames in a row, connection error;
+/// - header blocks (HPACK bombs included) decoding to more than the head limit (64 KiB):
+///   connection error before the fields are built; more than 128 fields: 431 like HTTP/1.1;
+/// - other suspicious patterns (empty DATA frames, control-frame floods, stream errors): GOAWAY.
+/// On graceful shutdown the connection sends GOAWAY, lets open streams finish, then closes; an
+/// idle connection (no stream open) closes after `timeouts.idle`.
+enum HTTP2Front {
+    static let protocolName = "h2"
+
+    struct Settings: Sendable {
+        var maxConcurrentStreams = 100
+        /// Per-stream and connection receive windows.
+        var windowSize = 65535
+        /// A stream stops taking response bytes above this (its upstream pauses).
+        var streamHighWatermark = 64 * 1024
+        var streamLowWatermark = 16 * 1024
+    }
+
+    /// After ALPN: `h2` gets the HTTP/2 pipeline, anything else (or nothing) the HTTP/1.1 handler.
+    static func negotiationHandler(loop: LoopContext, settings: Settings, handshakeTimer: Scheduled<Void>) -> ApplicationProtocolNegotiationHandler {
+        let loop = NIOLoopBound(loop, eventLoop: loop.eventLoop)
+        return ApplicationProtocolNegotiationHandler { result, channel in
+            handshakeTimer.cancel()
+            let loop = loop.value
+            return channel.eventLoop.makeCompletedFuture {
+                if case .negotiated(protocolName) = result {
+                    try configure(channel, loop: loop, settings: settings)
+                } else {
+                    try ProxyServer.configureClientPipeline(channel, loop: loop)
+                }
+            }
+        }
+    }
+
+    static func configure(_ channel: Channel, loop: LoopContext, settings: Settings) throws {
+        let configuration = loop.configuration
+        let management = NIOHTTP2ServerConnectionManagementHandler(
+            eventLoop: channel.eventLoop,
+            configuration: .init(maxIdleTime: configuration.idleTimeout, maxAge: nil, maxGraceTime: nil, keepalive: nil)
+        )
+        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+        connection.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.maxConcurrentStreams),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: configuration.headLimits.maxHeadBytes),
+            HTTP2Setting(parameter: .initialWindowSize, value: settings.windowSize),
+        ]
+        connection.targetWindowSize = settings.windowSize
+        var stream = NIOHTTP2Handler.StreamConfiguration()
+        stream.targetWindowSize = settings.windowSize
+        stream.outboundBufferSizeHighWatermark = settings.streamHighWatermark
+        stream.outboundBufferSizeLowWatermark = settings.streamLowWatermark
+        let limits = configuration.headLimits
+        let loop = NIOLoopBound(loop, eventLoop: channel.eventLoop)
+        let handler = NIOHTTP2Handler(
+            mode: .server, eventLoop: channel.eventLoop,
+            connectionConfiguration: connection, streamConfiguration: stream,
+            streamDelegate: management.http2StreamDelegate
+        ) { streamChannel in
+            streamChannel.eventLoop.makeCompletedFuture {
+                let operations = streamChannel.pipeline.syncOperations
+                try operations.addHandler(HTTP2StreamBridge(limits: limits))
+                try operations.addHandler(ProxyHandler(loop: loop.value))
+            }
+        }
+        let operations = channel.pipeline.syncOperations
+        try operations.addHandler(handler)
+        try operations.addHandler(management)
+        try operations.addHandler(HTTP2ConnectionErrorHandler())
+    }
+}

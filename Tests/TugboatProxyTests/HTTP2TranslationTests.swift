@@ -1,0 +1,119 @@
+import NIOCore
+import NIOHPACK
+import Testing
+@testable import TugboatProxy
+
+/// The pure translation between an HTTP/2 stream and the HTTP/1.1 path: request header blocks into
+/// heads, DATA into body framing, and the HTTP/1.1 response back into HTTP/2 parts.
+@Suite("HTTP/2 translation")
+struct HTTP2TranslationTests {
+    func request(_ fields: [(String, String)], endStream: Bool = true) throws -> HTTP2RequestHeadWriter.Translated {
+        try HTTP2RequestHeadWriter.translate(HPACKHeaders(fields), endStream: endStream)
+    }
+
+    let get: [(String, String)] = [(":method", "GET"), (":scheme", "https"), (":authority", "shop.test"), (":path", "/a?b=1")]
+
+    @Test("pseudo-headers make the request line; :authority becomes Host; cookies are joined with '; '")
+    func requestHead() throws {
+        let translated = try request(get + [("cookie", "a=1"), ("accept", "*/*"), ("cookie", "b=2"), ("te", "trailers")])
+        #expect(String(buffer: translated.head) == "GET /a?b=1 HTTP/1.1\r\nhost: shop.test\r\naccept: */*\r\ncookie: a=1; b=2\r\n\r\n")
+        #expect(translated.method == .get)
+        #expect(translated.body.isComplete)
+    }
+
+    @Test("the body is framed by content-length when given, else chunked; none when END_STREAM came with the head")
+    func requestFraming() throws {
+        let post: [(String, String)] = [(":method", "POST"), (":scheme", "https"), (":authority", "x"), (":path", "/u")]
+        let sized = try request(post + [("content-length", "5")], endStream: false)
+        #expect(String(buffer: sized.head).hasSuffix("content-length: 5\r\n\r\n"))
+        #expect(sized.body.framing == .length(5))
+        let streamed = try request(post, endStream: false)
+        #expect(String(buffer: streamed.head).hasSuffix("transfer-encoding: chunked\r\n\r\n"))
+        #expect(streamed.body.framing == .chunked)
+        let empty = try request(post, endStream: true)
+        #expect(!String(buffer: empty.head).contains("transfer-encoding"))
+        #expect(empty.body.framing == .none)
+    }
+
+    @Test("a malformed request is refused, never forwarded",
+          arguments: [
+              [(":method", "GET"), (":scheme", "https"), (":authority", "x")],                       // no :path
+              [(":scheme", "https"), (":authority", "x"), (":path", "/")],                           // no :method
+              [(":method", "GET"), (":scheme", "https"), (":path", "/"), ("X-Upper", "1")],         // upper-case name
+              [(":method", "GET"), (":scheme", "https"), (":path", "/"), ("connection", "close")],
+              [(":method", "GET"), (":scheme", "https"), (":path", "/"), ("transfer-encoding", "chunked")],
+              [(":method", "GET"), (":scheme", "https"), (":path", "/"), ("upgrade", "websocket")],
+              [(":method", "GET"), (":scheme", "https"), (":path", "/"), ("te", "gzip")],
+              [(":method", "GET"), (":scheme", "https"), (":path", "/"), ("x", "a\r\nx-injected: 1")],
+              [(":method", "GET"), (":scheme", "https"), (":path", "/a b")],
+              [(":method", "GET"), (":scheme", "https"), (":path", "/"), ("x", "1"), (":authority", "late")],
+              [(":method", "GET"), (":scheme", "https"), (":path", "/"), (":path", "/again")],
+              [(":method", "CONNECT"), (":authority", "x:443"), (":path", "/")],
+          ])
+    func malformed(_ fields: [(String, String)]) {
+        #expect(throws: HTTP2RequestHeadWriter.Malformed.self) { try request(fields) }
+    }
+
+    @Test("CONNECT (:method and :authority only) reaches the HTTP/1.1 path, which answers 405")
+    func connect() throws {
+        let translated = try request([(":method", "CONNECT"), (":authority", "example.com:443")])
+        #expect(String(buffer: translated.head) == "CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n")
+        let parsed = translated.head.withUnsafeReadableBytes { bytes in Result { () throws(HeadError) in try RequestHead.parse(bytes) } }
+        guard case .failure(let error) = parsed else { Issue.record("CONNECT accepted"); return }
+        #expect(error.status == 405)
+    }
+
+    @Test("DATA frames are chunked, or checked against content-length")
+    func bodyFramer() throws {
+        let allocator = ByteBufferAllocator()
+        var chunked = HTTP2RequestBodyFramer(.chunked)
+        #expect(try chunked.frame(ByteBuffer(string: "hello world!!!!!x"), endStream: false, allocator: allocator).map { String(buffer: $0) }
+            == "11\r\nhello world!!!!!x\r\n")
+        #expect(try chunked.finish(allocator: allocator).map { String(buffer: $0) } == "0\r\n\r\n")
+        #expect(chunked.isComplete)
+
+        var sized = HTTP2RequestBodyFramer(.length(4))
+        #expect(try sized.frame(ByteBuffer(string: "ab"), endStream: false, allocator: allocator).map { String(buffer: $0) } == "ab")
+        #expect(throws: HTTP2RequestBodyFramer.Failure.lengthMismatch) { try sized.frame(ByteBuffer(string: "c"), endStream: true, allocator: allocator) }
+        var short = HTTP2RequestBodyFramer(.length(2))
+        #expect(throws: HTTP2RequestBodyFramer.Failure.lengthMismatch) { try short.frame(ByteBuffer(string: "abc"), endStream: false, allocator: allocator) }
+        var none = HTTP2RequestBodyFramer(.none)
+        #expect(throws: HTTP2RequestBodyFramer.Failure.lengthMismatch) { try none.frame(ByteBuffer(string: "a"), endStream: true, allocator: allocator) }
+    }
+
+    func read(_ pieces: [String], method: RequestMethod = .get) throws -> [HTTP2ResponseReader.Part] {
+        var reader = HTTP2ResponseReader(requestMethod: method)
+        var parts: [HTTP2ResponseReader.Part] = []
+        for piece in pieces { try reader.read(ByteBuffer(string: piece)) { parts.append($0) } }
+        return parts
+    }
+
+    @Test("a response head loses its connection-specific fields; names are lower-cased; :status comes first")
+    func responseHead() throws {
+        let parts = try read(["HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close, X-Hop\r\nKeep-Alive: 5\r\nX-Hop: 1\r\n",
+                              "Transfer-Encoding: chunked\r\nX-Request-Id: r1\r\n\r\n5\r\nhel", "lo\r\n0\r\n\r\n"])
+        let expected = HPACKHeaders([(":status", "200"), ("content-type", "text/plain"), ("x-request-id", "r1")])
+        #expect(parts == [.head(expected, endStream: false), .body(ByteBuffer(string: "hel")), .body(ByteBuffer(string: "lo")), .end])
+    }
+
+    @Test("a Content-Length body ends the stream with its last byte; a bodiless answer ends it with the head")
+    func responseEnds() throws {
+        let sized = try read(["HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab", "c"])
+        #expect(sized == [.head(HPACKHeaders([(":status", "200"), ("content-length", "3")]), endStream: false),
+                          .body(ByteBuffer(string: "ab")), .body(ByteBuffer(string: "c")), .end])
+        let head = try read(["HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n"], method: .head)
+        #expect(head == [.head(HPACKHeaders([(":status", "200"), ("content-length", "3")]), endStream: true)])
+        let interim = try read(["HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"])
+        #expect(interim == [.informational(HPACKHeaders([(":status", "100")])), .head(HPACKHeaders([(":status", "204")]), endStream: true)])
+    }
+
+    @Test("a body that ends with the connection ends the stream when the writer finishes")
+    func untilClose() throws {
+        var reader = HTTP2ResponseReader(requestMethod: .get)
+        var parts: [HTTP2ResponseReader.Part] = []
+        try reader.read(ByteBuffer(string: "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nab")) { parts.append($0) }
+        reader.finish { parts.append($0) }
+        #expect(parts == [.head(HPACKHeaders([(":status", "200")]), endStream: false), .body(ByteBuffer(string: "ab")), .end])
+        #expect(reader.isDone)
+    }
+}
