@@ -7,6 +7,11 @@ enum MetricHelp {
         "tugboat_notification_attempts_total": "Delivery attempts of pages, by channel, kind and status.",
     ]
 
+    /// The `# HELP` and `# TYPE` lines that start a metric family.
+    static func header(_ name: String, _ help: String, type: String = "gauge") -> String {
+        "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+    }
+
     static func annotate(_ exposition: String) -> String {
         var out = ""
         out.reserveCapacity(exposition.utf8.count + 256)

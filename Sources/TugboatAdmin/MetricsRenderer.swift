@@ -8,23 +8,19 @@ enum MetricsRenderer {
                        connections: ConnectionCounts? = nil) -> String {
         var out = ""
         if let connections {
-            out += "# HELP tugboat_connections_open Client connections open right now.\n"
-            out += "# TYPE tugboat_connections_open gauge\n"
+            out += MetricHelp.header("tugboat_connections_open", "Client connections open right now.")
             out += "tugboat_connections_open \(connections.open)\n"
-            out += "# HELP tugboat_connections_rejected_total Client connections refused over max-connections.\n"
-            out += "# TYPE tugboat_connections_rejected_total counter\n"
+            out += MetricHelp.header("tugboat_connections_rejected_total", "Client connections refused over max-connections.", type: "counter")
             out += "tugboat_connections_rejected_total \(connections.rejected)\n"
         }
-        out += "# HELP tugboat_requests_total Requests answered, by backend and status class.\n"
-        out += "# TYPE tugboat_requests_total counter\n"
+        out += MetricHelp.header("tugboat_requests_total", "Requests answered, by backend and status class.", type: "counter")
         for row in stats.rows {
             let backend = row.backend?.description ?? "none"
             for (index, count) in row.byClass.enumerated() where count > 0 || row.backend != nil {
                 out += "tugboat_requests_total{backend=\"\(backend)\",code=\"\(index + 1)xx\"} \(count)\n"
             }
         }
-        out += "# HELP tugboat_request_duration_seconds Time from request head to response end.\n"
-        out += "# TYPE tugboat_request_duration_seconds histogram\n"
+        out += MetricHelp.header("tugboat_request_duration_seconds", "Time from request head to response end.", type: "histogram")
         for row in stats.rows where row.latencyCount > 0 {
             let backend = row.backend?.description ?? "none"
             for bucket in row.latencyBuckets {
@@ -34,26 +30,22 @@ enum MetricsRenderer {
             out += "tugboat_request_duration_seconds_sum{backend=\"\(backend)\"} \(row.latencySumSeconds)\n"
             out += "tugboat_request_duration_seconds_count{backend=\"\(backend)\"} \(row.latencyCount)\n"
         }
-        out += "# HELP tugboat_inflight_requests Requests being served right now.\n"
-        out += "# TYPE tugboat_inflight_requests gauge\n"
+        out += MetricHelp.header("tugboat_inflight_requests", "Requests being served right now.")
         for info in snapshot.backends {
             out += "tugboat_inflight_requests{backend=\"\(info.address)\"} \(inflight[info.address] ?? 0)\n"
         }
-        out += "# HELP tugboat_backend_up Whether the backend receives traffic (1) or not (0).\n"
-        out += "# TYPE tugboat_backend_up gauge\n"
+        out += MetricHelp.header("tugboat_backend_up", "Whether the backend receives traffic (1) or not (0).")
         for info in snapshot.backends {
             out += "tugboat_backend_up{backend=\"\(info.address)\"} \(info.state.receivesTraffic ? 1 : 0)\n"
         }
         // One series per state, 1 for the current one: a state change moves a value, not a label.
-        out += "# HELP tugboat_backend_state The backend's state: 1 for the state it is in, 0 for the others.\n"
-        out += "# TYPE tugboat_backend_state gauge\n"
+        out += MetricHelp.header("tugboat_backend_state", "The backend's state: 1 for the state it is in, 0 for the others.")
         for info in snapshot.backends {
             for state in BackendState.allCases {
                 out += "tugboat_backend_state{backend=\"\(info.address)\",state=\"\(state.rawValue)\"} \(info.state == state ? 1 : 0)\n"
             }
         }
-        out += "# HELP tugboat_build_info The running binary's version and commit.\n"
-        out += "# TYPE tugboat_build_info gauge\n"
+        out += MetricHelp.header("tugboat_build_info", "The running binary's version and commit.")
         out += "tugboat_build_info{version=\"\(BuildInfo.version)\",commit=\"\(BuildInfo.commit)\"} 1\n"
         return out
     }

@@ -34,7 +34,7 @@ public struct ProxyConfiguration: Sendable {
     public var https: Bool
     /// With `tls:`, ALPN offers `h2` too (`tls.http2`, on by default).
     public var http2: Bool = true
-    /// HTTP/2 limits and windows (SETTINGS_MAX_CONCURRENT_STREAMS from `limits.http2-max-streams`).
+    /// HTTP/2 limits and windows (SETTINGS_MAX_CONCURRENT_STREAMS from `tls.http2-max-streams`).
     var http2Settings = HTTP2Front.Settings()
     /// `pool.tls`: connections to the backends speak TLS (set by the caller: making it can fail).
     public var upstreamTLS: BackendTLS?
