@@ -12,8 +12,20 @@ final class RedisServer: @unchecked Sendable {
         }
         directory = NSTemporaryDirectory() + "tugboat-redis-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        port = 30_000 + Int.random(in: 0..<5000)
-        child = try Self.start(port: port, directory: directory)
+        // A port the kernel calls free (a random one in 30000–35000 overlapped the ephemeral range
+        // and now and then met an outgoing connection); another try if it is taken in between.
+        var attempt = 0
+        while true {
+            let candidate = try FreePort.find()
+            do {
+                child = try Self.start(port: candidate, directory: directory)
+                port = candidate
+                break
+            } catch {
+                attempt += 1
+                if attempt == 3 { throw error }
+            }
+        }
     }
 
     var url: String { "redis://127.0.0.1:\(port)/0" }
