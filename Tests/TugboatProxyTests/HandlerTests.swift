@@ -237,10 +237,11 @@ struct HandlerTests {
         #expect(text.hasSuffix("\r\n\r\nyes"))
     }
 
-    @Test("an HTTP/1.0 client gets a chunked response de-chunked, then the connection closes")
+    @Test("an HTTP/1.0 client gets a chunked response de-chunked, then the connection closes; Via names the 1.0 it spoke")
     func http10Dechunked() throws {
         let rig = try ProxyRig()
         try rig.send("GET / HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+        #expect(try rig.upstreamReceived().contains("\r\nvia: 1.0 tugboat\r\n"))
         try rig.respond(0, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
         let text = try rig.received()
         #expect(text.hasPrefix("HTTP/1.0 200 OK\r\n"))

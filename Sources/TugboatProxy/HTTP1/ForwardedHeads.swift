@@ -10,12 +10,16 @@ struct ForwardingContext {
     var generatedID: RequestID
     /// The client came over TLS (`X-Forwarded-Proto: https`).
     var https = false
+    /// The client spoke HTTP/2 (the head was translated): `Via: 2 tugboat` on the request.
+    var http2 = false
 }
 
 /// Builds the heads the proxy forwards, from the original bytes with only the edits the contract
 /// needs, as one buffer: the request line and header lines are copied as they came (in runs of
 /// consecutive kept lines), hop-by-hop headers dropped, framing and forwarding headers written by us.
 enum ForwardedHeads {
+    /// `Via` names the protocol received (RFC 9110 §7.6.3): from the client on the request, from
+    /// the backend (HTTP/1.1) on the response.
     static let via: StaticString = "1.1 tugboat"
 
     /// The request head for the backend (always HTTP/1.1, keep-alive). Returns where the request
@@ -69,7 +73,8 @@ enum ForwardedHeads {
             out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[head.headers[host].valueRange]))
             out.writeStaticString("\r\n")
         }
-        writeVia(via, bytes: bytes, into: &out)
+        writeVia(via, received: context.http2 ? "2 tugboat" : head.minorVersion == 0 ? "1.0 tugboat" : Self.via,
+                 bytes: bytes, into: &out)
         if requestID == nil {
             out.writeStaticString("x-request-id: ")
             context.generatedID.write(into: &out)
@@ -131,7 +136,7 @@ enum ForwardedHeads {
         } else if clientMinorVersion == 0 {
             out.writeStaticString("connection: keep-alive\r\n")
         }
-        writeVia(via, bytes: bytes, into: &out)
+        writeVia(via, received: Self.via, bytes: bytes, into: &out)
         if !hasID {
             out.writeStaticString("x-request-id: ")
             requestID.write(into: &out)
@@ -140,13 +145,14 @@ enum ForwardedHeads {
         out.writeStaticString("\r\n")
     }
 
-    private static func writeVia(_ existing: [Range<Int>], bytes: UnsafeRawBufferPointer, into out: inout ByteBuffer) {
+    private static func writeVia(_ existing: [Range<Int>], received: StaticString, bytes: UnsafeRawBufferPointer,
+                                 into out: inout ByteBuffer) {
         out.writeStaticString("via: ")
         for range in existing {
             out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[range]))
             out.writeStaticString(", ")
         }
-        out.writeStaticString(via)
+        out.writeStaticString(received)
         out.writeStaticString("\r\n")
     }
 }

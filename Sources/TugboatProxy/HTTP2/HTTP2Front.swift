@@ -63,20 +63,24 @@ enum HTTP2Front {
         stream.outboundBufferSizeLowWatermark = settings.streamLowWatermark
         let limits = configuration.headLimits
         let loop = NIOLoopBound(loop, eventLoop: channel.eventLoop)
+        let connectionEnd = HTTP2ConnectionErrorHandler()
+        let streamCounter = NIOLoopBound(connectionEnd, eventLoop: channel.eventLoop)
         let handler = NIOHTTP2Handler(
             mode: .server, eventLoop: channel.eventLoop,
             connectionConfiguration: connection, streamConfiguration: stream,
             streamDelegate: management.http2StreamDelegate
         ) { streamChannel in
             streamChannel.eventLoop.makeCompletedFuture {
+                streamCounter.value.streamOpened()
+                streamChannel.closeFuture.whenComplete { _ in streamCounter.value.streamClosed() }
                 let operations = streamChannel.pipeline.syncOperations
                 try operations.addHandler(HTTP2StreamBridge(limits: limits))
-                try operations.addHandler(ProxyHandler(loop: loop.value))
+                try operations.addHandler(ProxyHandler(loop: loop.value, http2: true))
             }
         }
         let operations = channel.pipeline.syncOperations
         try operations.addHandler(handler)
         try operations.addHandler(management)
-        try operations.addHandler(HTTP2ConnectionErrorHandler())
+        try operations.addHandler(connectionEnd)
     }
 }

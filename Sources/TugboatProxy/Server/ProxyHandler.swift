@@ -40,8 +40,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var timer: Scheduled<Void>?
     var timerDeadline: NIODeadline = .distantFuture
 
-    init(loop: LoopContext) {
+    /// `http2`: the handler serves one HTTP/2 stream (behind an `HTTP2StreamBridge`).
+    init(loop: LoopContext, http2: Bool = false) {
         self.loop = loop
+        forwarding.http2 = http2
         let configuration = loop.configuration
         machine = ProxyConnectionStateMachine(
             headerTimeout: configuration.headerTimeout, idleTimeout: configuration.idleTimeout,

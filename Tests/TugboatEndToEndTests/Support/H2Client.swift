@@ -70,6 +70,8 @@ final class H2Client: @unchecked Sendable {
     private let channel: Channel
     private let collector = Collector()
     private var parsed: [Frame] = []
+    /// A well-behaved client answers PINGs; false plays one that does not.
+    var answersPings = true
 
     /// Connects, completes the TLS handshake offering `alpn`, and (for `h2`) sends the connection
     /// preface with `settings` (identifier, value).
@@ -173,7 +175,7 @@ final class H2Client: @unchecked Sendable {
                 channel.writeAndFlush(channel.allocator.buffer(bytes: Self.frame(type: Frame.settings, flags: 1, stream: 0, payload: [])),
                                       promise: nil)
             }
-            if frame.type == Frame.ping && frame.flags & 1 == 0 {
+            if frame.type == Frame.ping && frame.flags & 1 == 0 && answersPings {
                 // A well-behaved client answers PINGs (the server's graceful close waits for the answer).
                 channel.writeAndFlush(channel.allocator.buffer(bytes: Self.frame(type: Frame.ping, flags: 1, stream: 0, payload: frame.payload)),
                                       promise: nil)
