@@ -22,6 +22,14 @@ import TugboatStore
 /// SIGTERM and SIGINT shut it down gracefully (the proxy drains first).
 struct TugboatRuntime {
     let config: TugboatConfig
+    /// `serve`: the file SIGHUP and `POST /api/reload` re-read; nil (`demo`): SIGHUP re-reads certificates only.
+    var reload: Reload?
+
+    struct Reload {
+        var path: String
+        var logControl: LogControl
+        var logOverrides: LogSetup.Overrides
+    }
 
     func run() async throws {
         HangupService.ignoreUntilHandled()
@@ -99,12 +107,18 @@ struct TugboatRuntime {
         let proxy = try ProxyServer(dataPlane: dataPlane, logger: logger, certificates: certificates)
         let health = HealthMonitor(pool: pool, signals: signals, config: config.pool, group: group, logger: logger, tls: backendTLS)
         let traffic = TrafficCollector(dataPlane: dataPlane, signals: signals)
+        let reloader = reload.map { reload in
+            ConfigReloader(path: reload.path, running: config, parts: .init(
+                dataPlane: dataPlane, membership: membership, health: health, certificates: certificates, store: store,
+                logControl: reload.logControl, logOverrides: reload.logOverrides, descriptorLimit: descriptors, upstreamTLS: backendTLS
+            ), logger: logger)
+        }
         let adminState = AdminState(pool: pool, traffic: traffic, dataPlane: dataPlane, registry: registry,
                                     token: config.admin.token, store: store, alerts: alerts, membership: membership,
                                     scaler: scaler, profiles: forensics,
                                     cluster: cluster.map { ClusterAdmin(node: $0, drain: config.pool.drain) },
                                     acknowledger: alerts, twilioCallbacks: TwilioCallbackSettings(alerts: config.alerts),
-                                    certificates: certificates, certificateRenewer: acme)
+                                    certificates: certificates, certificateRenewer: acme, reloader: reloader)
         // With a cluster the scaler waits for this node to win the lease.
         if cluster != nil { await scaler?.setLeading(false) }
         let bridge = cluster.map {
@@ -145,7 +159,7 @@ struct TugboatRuntime {
         }
         if let acme { services.append(.init(service: acme)) }
         services.append(.init(service: HangupService(notifier: notifier) {
-            certificates?.reloadChanged(force: true)
+            if let reloader { _ = await reloader.reload() } else { certificates?.reloadChanged(force: true) }
         }))
         services.append(.init(service: proxy))
         let serviceGroup = ServiceGroup(
