@@ -84,7 +84,7 @@ struct TugboatRuntime {
         let alerts = AlertManager(config: config.alerts, store: store, signals: signals, dispatcher: dispatcher, logger: logger,
                                   flameGraphBase: { forensics == nil ? nil : adminBase.withLock { $0 } },
                                   silenceBook: cluster.map { ClusterSilenceBook(node: $0) })
-        let monitors = config.monitors.map {
+        let monitors = MonitorSet(config.monitors) {
             MonitorRunner(monitor: $0, client: httpClient, group: group, signals: signals, logger: logger)
         }
         for backend in try Self.initialBackends(config, store: store) { await pool.add(backend) }
@@ -109,7 +109,7 @@ struct TugboatRuntime {
         let traffic = TrafficCollector(dataPlane: dataPlane, signals: signals)
         let reloader = reload.map { reload in
             ConfigReloader(path: reload.path, running: config, parts: .init(
-                dataPlane: dataPlane, membership: membership, health: health, certificates: certificates, store: store,
+                dataPlane: dataPlane, membership: membership, health: health, monitors: monitors, certificates: certificates, store: store,
                 logControl: reload.logControl, logOverrides: reload.logOverrides, descriptorLimit: descriptors, upstreamTLS: backendTLS
             ), logger: logger)
         }
@@ -143,7 +143,7 @@ struct TugboatRuntime {
             .init(service: admin), .init(service: dispatcher), .init(service: alerts), .init(service: traffic),
             .init(service: health), .init(service: membership),
         ]
-        services += monitors.map { .init(service: $0) }
+        services.append(.init(service: monitors))
         if let forensics { services.append(.init(service: forensics)) }
         if let cluster, let bridge { services += [.init(service: cluster), .init(service: bridge)] }
         if let scaler {

@@ -59,6 +59,7 @@ struct ConfigReconcilerTests {
         ("trusted-proxies: [10.0.0.0/8]\n", "trusted-proxies"),
         ("log: { level: debug }\n", "log.level"),
         ("log: { format: json }\n", "log.format"),
+        ("monitors:\n  - { name: m, url: http://127.0.0.1:1/ }\n", "monitors"),
     ])
     func liveSections(addition: String, key: String) throws {
         #expect(try plan(Self.base + "\n" + addition).changed == [key])
@@ -83,7 +84,6 @@ struct ConfigReconcilerTests {
         ("state: sqlite:./t.db", "state: sqlite:./other.db", ["state"]),
         ("state: sqlite:./t.db", "state: sqlite:./t.db\nthreads: 2", ["threads"]),
         ("state: sqlite:./t.db", "state: sqlite:./t.db\ntls: { certificates: [{ cert: /c, key: /k }] }", ["tls"]),
-        ("state: sqlite:./t.db", "state: sqlite:./t.db\nmonitors:\n  - { name: m, url: http://127.0.0.1:1/ }", ["monitors"]),
         ("state: sqlite:./t.db", "state: sqlite:./t.db\nprofiling: { source: perf }", ["profiling"]),
         ("state: sqlite:./t.db", "state: sqlite:./t.db\nscaling: { provider: { exec: { up: ./u, down: ./d } } }", ["scaling"]),
         ("state: sqlite:./t.db", "state: sqlite:./t.db\nalerts:\n  channels: { hook: { webhook: { url: http://127.0.0.1:9/ } } }\n  rules:\n    - { name: r, condition: backend-down, channels: [hook] }",

@@ -76,6 +76,21 @@ struct ReloadTests {
         #expect(try tugboat.pool().compactMap { $0["address"] as? String } == [a.address])
     }
 
+    @Test("monitors are replaced as a set: a monitor added by a reload runs, one removed stops")
+    func monitorsReplaced() throws {
+        let a = try DemoBackend()
+        let tugboat = try TugboatUnderTest(backends: [a.address])
+        try tugboat.waitHealthy([a.address])
+        try tugboat.editConfig { $0 + "\nmonitors:\n  - { name: first, url: http://127.0.0.1:1/, interval: 200ms, timeout: 100ms }\n" }
+        #expect(try tugboat.changed(tugboat.post("/api/reload", body: "").text) == ["monitors"])
+        try waitUntil("monitor first down") { tugboat.child.lines.contains { $0.contains("monitor down") && $0.contains("first") } }
+        try tugboat.editConfig { $0.replacingOccurrences(of: "name: first", with: "name: second") }
+        #expect(try tugboat.changed(tugboat.post("/api/reload", body: "").text) == ["monitors"])
+        try waitUntil("monitor second down") { tugboat.child.lines.contains { $0.contains("monitor down") && $0.contains("second") } }
+        let firstDowns = tugboat.child.lines.filter { $0.contains("monitor down") && $0.contains("first") }.count
+        #expect(firstDowns == 1)
+    }
+
     @Test("under load: 20 reloads alternating the backend set, 4 keep-alive clients, 0 failed requests")
     func reloadsUnderLoad() throws {
         let a = try DemoBackend(), b = try DemoBackend(), c = try DemoBackend()

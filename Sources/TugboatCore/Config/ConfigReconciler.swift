@@ -35,7 +35,7 @@ public enum ConfigReconciler {
 
     /// Settings fixed for the life of the process: listeners and their TLS set-up, the store and
     /// cluster identity, the event loops, and the parts whose services hold state built from them
-    /// (alerts, scaling, profiling, monitors).
+    /// (alerts: open incidents and outages; scaling: running instances; profiling: capture sources).
     static func restartOnlyChanges(from old: TugboatConfig, to new: TugboatConfig) -> [String] {
         let old = comparable(old), new = comparable(new)
         var keys: [String] = []
@@ -58,7 +58,6 @@ public enum ConfigReconciler {
         check("pool.tls", old.pool.tls != new.pool.tls)
         // With several nodes the static list is part of the shared registry's reconciliation.
         check("pool.backends", new.redisURL != nil && old.pool.backends != new.pool.backends)
-        check("monitors", old.monitors != new.monitors)
         check("alerts.rules", old.alerts.rules != new.alerts.rules)
         check("alerts.channels", old.alerts.channels != new.alerts.channels)
         var oldAlerts = old.alerts, newAlerts = new.alerts
@@ -77,6 +76,7 @@ public enum ConfigReconciler {
         check("tls.certificates", old.tls.map(certificateFiles) != new.tls.map(certificateFiles))
         check("log.level", old.log.level != new.log.level)
         check("log.format", old.log.format != new.log.format)
+        check("monitors", old.monitors != new.monitors)
         check("pool.balance", old.pool.balance != new.pool.balance)
         let oldBackends = Set(old.pool.backends), newBackends = Set(new.pool.backends)
         plan.added = new.pool.backends.filter { !oldBackends.contains($0) }

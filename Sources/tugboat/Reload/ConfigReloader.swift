@@ -1,5 +1,6 @@
 import Logging
 import TugboatAdmin
+import TugboatAlerts
 import TugboatCore
 import TugboatHealth
 import TugboatProxy
@@ -15,6 +16,7 @@ actor ConfigReloader: ConfigReloading {
         var dataPlane: ProxyDataPlane
         var membership: PoolMembership
         var health: HealthMonitor
+        var monitors: MonitorSet
         var certificates: CertificateBook?
         var store: Store
         var logControl: LogControl?
@@ -93,6 +95,7 @@ actor ConfigReloader: ConfigReloading {
         }
         if plan.changes("pool.drain") { parts.membership.drain = new.pool.drain }
         if plan.changes("pool.health") || plan.changes("pool.passive") { await parts.health.update(new.pool) }
+        if plan.changes("monitors") { await parts.monitors.replace(new.monitors) }
         if plan.changes("log.level") || plan.changes("log.format"), let control = parts.logControl {
             let settings = LogSetup.settings(parts.logOverrides, config: new.log)
             control.level = settings.level
