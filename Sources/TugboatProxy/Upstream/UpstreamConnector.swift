@@ -21,7 +21,8 @@ final class SocketUpstreamConnector: UpstreamConnector {
     }
 
     func connect(to backend: ProxyBackend, on eventLoop: EventLoop) -> EventLoopFuture<UpstreamHandler> {
-        ClientBootstrap(group: eventLoop)
+        let tls = self.tls
+        return ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
