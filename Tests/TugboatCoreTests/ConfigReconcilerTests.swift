@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import TugboatCore
 
@@ -11,8 +12,17 @@ struct ConfigReconcilerTests {
       backends: [127.0.0.1:9001, 127.0.0.1:9002]
     """
 
+    /// Key files the loader can read (0600, as it insists); certificates are any readable file here.
+    static let keys: [String] = (0..<2).map { index in
+        let path = NSTemporaryDirectory() + "tugboat-reconciler-\(index).key"
+        _ = FileManager.default.createFile(atPath: path, contents: Data("k".utf8), attributes: [.posixPermissions: 0o600])
+        return path
+    }
+
     func config(_ yaml: String) throws -> TugboatConfig {
-        try ConfigLoader.parse(yaml, file: "t.yaml")
+        let files = yaml.replacingOccurrences(of: "/c2.pem", with: "/etc/group").replacingOccurrences(of: "/k2.pem", with: Self.keys[1])
+            .replacingOccurrences(of: "/c.pem", with: "/etc/passwd").replacingOccurrences(of: "/k.pem", with: Self.keys[0])
+        return try ConfigLoader.parse(files, file: "t.yaml")
     }
 
     func decide(_ old: String, _ new: String) throws -> ConfigReconciler.Decision {
@@ -83,7 +93,7 @@ struct ConfigReconcilerTests {
         ("admin: { listen: 127.0.0.1:8081 }", "admin: { listen: 127.0.0.1:8082, token: t }", ["admin.listen", "admin.token"]),
         ("state: sqlite:./t.db", "state: sqlite:./other.db", ["state"]),
         ("state: sqlite:./t.db", "state: sqlite:./t.db\nthreads: 2", ["threads"]),
-        ("state: sqlite:./t.db", "state: sqlite:./t.db\ntls: { certificates: [{ cert: /c, key: /k }] }", ["tls"]),
+        ("state: sqlite:./t.db", "state: sqlite:./t.db\ntls: { certificates: [{ cert: /c.pem, key: /k.pem }] }", ["tls"]),
         ("state: sqlite:./t.db", "state: sqlite:./t.db\nprofiling: { source: perf }", ["profiling"]),
         ("state: sqlite:./t.db", "state: sqlite:./t.db\nscaling: { provider: { exec: { up: ./u, down: ./d } } }", ["scaling"]),
         ("state: sqlite:./t.db", "state: sqlite:./t.db\nalerts:\n  channels: { hook: { webhook: { url: http://127.0.0.1:9/ } } }\n  rules:\n    - { name: r, condition: backend-down, channels: [hook] }",
