@@ -25,7 +25,7 @@ struct ReloadTests {
         #expect(tugboat.child.lines.contains { $0.contains("config reloaded") && $0.contains("pool.backends") })
     }
 
-    @Test("POST /api/reload answers what changed; the same file again changes nothing")
+    @Test("POST /api/reload answers what changed (log.level applied at once); the same file again changes nothing")
     func postNamesTheChanges() throws {
         let a = try DemoBackend()
         let tugboat = try TugboatUnderTest(backends: [a.address], adminToken: "secret")
@@ -39,6 +39,13 @@ struct ReloadTests {
         #expect(again.status == 200)
         #expect(try tugboat.changed(again.text) == [])
         #expect(try TestHTTPClient.get(port: tugboat.port, "/").status == 200)
+        // log.level applied live: both reloads' info lines were held back at warning; at debug they show.
+        #expect(!tugboat.child.lines.contains { $0.contains("config reloaded") })
+        try tugboat.editConfig { $0.replacingOccurrences(of: "level: warning", with: "level: debug") }
+        #expect(try tugboat.changed(tugboat.post("/api/reload", body: "").text) == ["log.level"])
+        try waitUntil("the reload logged at debug level") {
+            tugboat.child.lines.contains { $0.contains("config reloaded") && $0.contains("log.level") }
+        }
     }
 
     @Test("a broken file is refused with 422 and FILE:LINE; the old config keeps serving")
