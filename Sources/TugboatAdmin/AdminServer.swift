@@ -139,20 +139,6 @@ public enum AdminServer {
             return try Response.json(try store.notifications().map(NotificationView.init))
         }
     }
-
-    /// A Hummingbird application (a swift-service-lifecycle Service) on `listen`.
-    /// `onRunning` receives the bound address (the real port when 0 was asked for).
-    public static func makeApplication(
-        state: AdminState, listen: HostPort, logger: Logger,
-        onRunning: @escaping @Sendable (SocketAddress?) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
-        Application(
-            router: makeRouter(state: state),
-            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "tugboat"),
-            onServerRunning: { channel in await onRunning(channel.localAddress) },
-            logger: logger
-        )
-    }
 }
 
 extension Response {

@@ -17,7 +17,23 @@ public final class ProxyServer: Service, Sendable {
     /// With `tls:`, the listener's TLS context (the certificate is picked per handshake from the book).
     private let tls: NIOSSLContext?
 
-    public init(dataPlane: ProxyDataPlane, logger: Logger, certificates: CertificateBook? = nil) throws {
+    /// Seamless upgrade: when another process holds the address at start, the listener is bound
+    /// (and new connections steered to it) only once this returns — the pool is ready — and then
+    /// `onTakeover` runs.
+    private let takeover: Takeover?
+
+    public struct Takeover: Sendable {
+        let ready: @Sendable () async -> Void
+        let done: @Sendable () -> Void
+
+        public init(whenReady ready: @escaping @Sendable () async -> Void, then done: @escaping @Sendable () -> Void) {
+            self.ready = ready
+            self.done = done
+        }
+    }
+
+    public init(dataPlane: ProxyDataPlane, logger: Logger, certificates: CertificateBook? = nil, takeover: Takeover? = nil) throws {
+        self.takeover = takeover
         self.tls = try certificates.map { try NIOSSLContext(configuration: $0.serverConfiguration(http2: dataPlane.configuration.http2)) }
         self.dataPlane = dataPlane
         self.logger = logger
@@ -31,9 +47,8 @@ public final class ProxyServer: Service, Sendable {
         let configuration = dataPlane.configuration
         let dataPlane = self.dataPlane
         let tls = self.tls
-        let channel = try await ServerBootstrap(group: dataPlane.group)
+        let channel = try await ListenerHandover.reusingPort(ServerBootstrap(group: dataPlane.group))
             .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelInitializer { [quiesce] channel in
                 channel.eventLoop.makeCompletedFuture {
                     // Out of descriptors (EMFILE): stop accepting for a moment instead of spinning.
@@ -73,6 +88,7 @@ public final class ProxyServer: Service, Sendable {
             .bind(host: configuration.listen.host, port: configuration.listen.port)
             .get()
         boundChannel.withLock { $0 = channel }
+        await ListenerHandover.steerNewConnections(to: channel, logger: logger)
         let address = channel.localAddress!
         logger.info("proxy listening", metadata: ["listen.address": "\(address.ipAddress ?? "?"):\(address.port ?? 0)"])
         return channel.localAddress!
@@ -83,8 +99,27 @@ public final class ProxyServer: Service, Sendable {
         try channel.pipeline.syncOperations.addHandler(ProxyHandler(loop: loop))
     }
 
-    public func run() async throws {
+    /// Binds now, unless another process holds the address and a takeover is set up: then `run`
+    /// binds once the pool is ready. Returns whether binding was put off.
+    public func bindUnlessTakingOver() async throws -> Bool {
+        if takeover != nil, ListenerHandover.heldByAnotherTugboat(dataPlane.configuration.listen) {
+            logger.info("another process listens on the address: taking over once the pool is ready",
+                        metadata: ["listen.address": "\(dataPlane.configuration.listen)"])
+            return true
+        }
         try await bind()
+        return false
+    }
+
+    public func run() async throws {
+        if boundChannel.withLock({ $0 == nil }), let takeover {
+            try? await cancelWhenGracefulShutdown { await takeover.ready() }
+            if Task.isShuttingDownGracefully { return }
+            try await bind()
+            takeover.done()
+        } else {
+            try await bind()
+        }
         try? await gracefulShutdown()
         await drain()
     }

@@ -104,7 +104,9 @@ struct TugboatRuntime {
         let acme = try config.tls?.acme.flatMap { settings in
             try certificates.map { try ACMECertificates(settings: settings, book: $0, store: store, challenges: challenges, group: group, logger: logger) }
         }
-        let proxy = try ProxyServer(dataPlane: dataPlane, logger: logger, certificates: certificates)
+        let takeover = ProxyServer.Takeover(whenReady: { await Self.poolSettled(pool, within: .seconds(30)) },
+                                            then: { notifier.ready(status: "serving (took over from the previous process)") })
+        let proxy = try ProxyServer(dataPlane: dataPlane, logger: logger, certificates: certificates, takeover: takeover)
         let health = HealthMonitor(pool: pool, signals: signals, config: config.pool, group: group, logger: logger, tls: backendTLS)
         let traffic = TrafficCollector(dataPlane: dataPlane, signals: signals)
         let reloader = reload.map { reload in
@@ -127,17 +129,19 @@ struct TugboatRuntime {
                           adoptsRegistryInstances: config.scaling.map { if case .process = $0.provider { false } else { true } } ?? false,
                           logger: logger)
         }
-        let admin = AdminServer.makeApplication(state: adminState, listen: config.admin.listen, logger: logger) { address in
-            let text = address.flatMap { a in a.port.map { "\(a.ipAddress ?? "?"):\($0)" } } ?? "?"
-            adminBase.withLock { $0 = $0 ?? "http://\(text)" }
-            logger.info("admin listening", metadata: ["admin.address": "\(text)"])
-            notifier.ready(status: "serving")  // the proxy listener is bound before the services start
-        }
+        let takingOver: Bool
         do {
-            try await proxy.bind()
+            takingOver = try await proxy.bindUnlessTakingOver()
         } catch {
             try? await httpClient.shutdown()
             throw ListenError(key: "listen", address: config.listen, underlying: error)
+        }
+        let admin = AdminListener(state: adminState, listen: config.admin.listen, group: group, logger: logger) { address in
+            let text = address.flatMap { a in a.port.map { "\(a.ipAddress ?? "?"):\($0)" } } ?? "?"
+            adminBase.withLock { $0 = $0 ?? "http://\(text)" }
+            logger.info("admin listening", metadata: ["admin.address": "\(text)"])
+            // The proxy listener is bound before the services start, unless it is taking over.
+            if !takingOver { notifier.ready(status: "serving") }
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: admin), .init(service: dispatcher), .init(service: alerts), .init(service: traffic),
@@ -174,6 +178,23 @@ struct TugboatRuntime {
 }
 
 extension TugboatRuntime {
+    /// Seamless upgrade: the new process takes connections once its own health checks have had
+    /// their say — a backend healthy, or none still starting — and at most after `within`.
+    static func poolSettled(_ pool: Pool, within limit: Duration) async {
+        let (snapshots, continuation) = AsyncStream<PoolSnapshot>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        await pool.observe { continuation.yield($0) }
+        continuation.yield(await pool.snapshot)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await snapshot in snapshots where snapshot.isSettled { return }
+            }
+            group.addTask { try? await Task.sleep(for: limit) }
+            await group.next()
+            group.cancelAll()
+        }
+        continuation.finish()
+    }
+
     /// The config's backends, then the changes made at run time through the admin API (persisted).
     static func initialBackends(_ config: TugboatConfig, store: Store) throws -> [HostPort] {
         var backends = config.pool.backends

@@ -4,6 +4,19 @@ import TugboatCore
 
 @Suite("Pool membership and signals")
 struct PoolTests {
+    @Test("a pool is settled (a new process may take over traffic) once a backend is healthy or none is still starting")
+    func settled() {
+        func snapshot(_ states: [BackendState]) -> PoolSnapshot {
+            PoolSnapshot(version: 1, backends: states.enumerated().map { BackendInfo(address: HostPort(host: "127.0.0.1", port: 9000 + $0.offset), state: $0.element) })
+        }
+        #expect(snapshot([]).isSettled)
+        #expect(!snapshot([.starting, .starting]).isSettled)
+        #expect(snapshot([.starting, .healthy]).isSettled)
+        #expect(!snapshot([.starting, .unhealthy]).isSettled)
+        #expect(snapshot([.unhealthy, .unhealthy]).isSettled)
+        #expect(snapshot([.draining]).isSettled)
+    }
+
     @Test("state changes publish snapshots and signals; draining is final")
     func transitions() async throws {
         let bus = SignalBus()

@@ -60,6 +60,8 @@ struct CLITests {
         let child = try ChildProcess(arguments: ["serve", "--config", path])
         #expect(child.waitForExit() == 1)
         #expect(child.lines.contains("error: cannot listen on \(busy.address) ('listen'): Address already in use"), "\(child.lines)")
+        // Held by another program, not another Tugboat: no seamless-upgrade takeover.
+        #expect(!child.lines.contains { $0.contains("taking over") }, "\(child.lines)")
     }
 
     @Test("--log-format json writes every line as a JSON object")

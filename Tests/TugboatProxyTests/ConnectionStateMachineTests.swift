@@ -105,16 +105,40 @@ struct ConnectionStateMachineTests {
         #expect(closed.closeClient)
     }
 
-    @Test("graceful shutdown: idle closes now, a busy connection after its response")
+    @Test("graceful shutdown: a busy connection closes after its response; an idle one after the request that comes within the grace, or at its end")
     func quiesce() {
-        var idle = machine()
-        let closedNow = idle.quiesce()
-        #expect(closedNow)
         var busy = machine()
         busy.requestHeadParsed(now: start, idempotent: true, isUpgrade: false, bodyless: true, closeClient: false)
-        let busyClosedNow = busy.quiesce()
-        #expect(!busyClosedNow)
-        let ended = busy.responseEnded(upstreamKeepAlive: true, now: start)
-        #expect(ended.closeClient)
+        busy.quiesce(now: start)
+        #expect(busy.exchange?.closeClient == true)
+        #expect(busy.responseEnded(upstreamKeepAlive: true, now: start).closeClient)
+
+        // Idle: not closed at once (a request may be on its way); the grace is the new deadline.
+        var idle = machine()
+        idle.quiesce(now: start + .seconds(3))
+        #expect(idle.deadline == start + .seconds(3) + ProxyConnectionStateMachine.quiesceGrace)
+        #expect(idle.timerFired(now: start + .seconds(3), clientWritable: true) != .closeIdle)
+        #expect(idle.timerFired(now: start + .seconds(3) + ProxyConnectionStateMachine.quiesceGrace, clientWritable: true) == .closeIdle)
+
+        // A request arriving within the grace is answered, then the connection closes.
+        var answered = machine()
+        answered.quiesce(now: start)
+        answered.headBytesArrived(now: start + .milliseconds(10))
+        answered.requestHeadParsed(now: start + .milliseconds(10), idempotent: false, isUpgrade: false, bodyless: true, closeClient: false)
+        #expect(answered.exchange?.closeClient == true)
+        #expect(answered.responseEnded(upstreamKeepAlive: true, now: start + .milliseconds(20)).closeClient)
+
+        // A head half read when shutdown begins is read to its end and answered, not cut.
+        var reading = machine()
+        reading.headBytesArrived(now: start)
+        reading.quiesce(now: start)
+        #expect(reading.state == .readingHead(firstByteAt: start))
+        reading.requestHeadParsed(now: start, idempotent: true, isUpgrade: false, bodyless: true, closeClient: false)
+        #expect(reading.exchange?.closeClient == true)
+
+        // An idle timeout nearer than the grace still applies.
+        var nearIdleEnd = machine()
+        nearIdleEnd.quiesce(now: start + .milliseconds(74_500))
+        #expect(nearIdleEnd.deadline == start + .seconds(75))
     }
 }

@@ -36,4 +36,10 @@ public struct PoolSnapshot: Sendable, Equatable {
         self.version = version
         self.backends = backends
     }
+
+    /// Every member has had a first verdict, or one is already healthy: a new process taking over
+    /// the address from a running one (seamless upgrade) can serve from this pool.
+    public var isSettled: Bool {
+        backends.contains { $0.state == .healthy } || !backends.contains { $0.state == .starting }
+    }
 }

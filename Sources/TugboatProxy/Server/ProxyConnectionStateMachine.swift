@@ -67,6 +67,14 @@ struct ProxyConnectionStateMachine {
     private(set) var retries: Int
     private(set) var state: State
     private(set) var quiescing = false
+    /// Graceful shutdown began while the connection was idle: it closes at this time unless a
+    /// request comes first (answered, with `Connection: close`).
+    private var quiesceDeadline: NIODeadline?
+
+    /// How long an idle keep-alive connection stays open once graceful shutdown begins. Closing it
+    /// at once would race with a request the client may be sending right then (reset, and lost if
+    /// not idempotent); a busy client's next request comes within this time and gets a clean close.
+    static let quiesceGrace: TimeAmount = .seconds(1)
 
     init(headerTimeout: TimeAmount, idleTimeout: TimeAmount, requestTimeout: TimeAmount, retries: Int, now: NIODeadline) {
         self.headerTimeout = headerTimeout
@@ -88,7 +96,9 @@ struct ProxyConnectionStateMachine {
     /// When the current phase's time runs out.
     var deadline: NIODeadline? {
         switch state {
-        case .idle(let since): return since + idleTimeout
+        case .idle(let since):
+            let idleEnd = since + idleTimeout
+            return quiesceDeadline.map { min($0, idleEnd) } ?? idleEnd
         case .readingHead(let first): return first + headerTimeout
         case .exchange(let exchange): return exchange.deadline
         case .tunnel, .closed: return nil
@@ -120,18 +130,18 @@ struct ProxyConnectionStateMachine {
 
     mutating func requestCompleted() { modifyExchange { $0.requestComplete = true } }
 
-    /// Graceful shutdown: an idle connection closes now (true), a busy one after its response.
-    mutating func quiesce() -> Bool {
+    /// Graceful shutdown: every request that has begun (or begins within ``quiesceGrace`` on an idle
+    /// connection) is answered, with `Connection: close`, and then the connection closes. The
+    /// deadline may have moved nearer: the caller re-arms its timer.
+    mutating func quiesce(now: NIODeadline) {
         quiescing = true
         switch state {
-        case .idle, .readingHead:
-            state = .closed
-            return true
+        case .idle:
+            quiesceDeadline = now + Self.quiesceGrace
         case .exchange:
             modifyExchange { $0.closeClient = true }
-            return false
-        case .tunnel, .closed:
-            return false
+        case .readingHead, .tunnel, .closed:
+            break  // a head being read becomes an exchange that closes after its response
         }
     }
 

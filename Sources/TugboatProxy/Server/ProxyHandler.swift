@@ -193,8 +193,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.fireUserInboundEventTriggered(event)
             return
         }
-        // Graceful shutdown: an idle connection closes now, a busy one after its response.
-        if machine.quiesce() { context.close(promise: nil) }
+        // Graceful shutdown: the connection closes after the request it is on, or the one an idle
+        // connection receives within a moment, or at the end of that moment.
+        machine.quiesce(now: loop.eventLoop.now)
+        ensureTimer()
     }
 
     // MARK: Reads are held while what was read cannot move on

@@ -27,8 +27,7 @@ public final class RedirectServer: Service, Sendable {
     public func run() async throws {
         let httpsPort = self.httpsPort
         let challenges = self.challenges
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+        let channel = try await ListenerHandover.reusingPort(ServerBootstrap(group: group))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
@@ -38,6 +37,7 @@ public final class RedirectServer: Service, Sendable {
             }
             .bind(host: listen.host, port: listen.port)
             .get()
+        await ListenerHandover.steerNewConnections(to: channel, logger: logger)
         challenges?.listenerReady()
         logger.info("redirect listening", metadata: ["listen.address": "\(channel.localAddress?.ipAddress ?? "?"):\(channel.localAddress?.port ?? 0)"])
         try? await gracefulShutdown()

@@ -33,14 +33,15 @@ final class TugboatUnderTest: @unchecked Sendable {
          health: String = "{ path: /health, interval: 200ms, timeout: 500ms, rise: 1, fall: 2 }",
          statePath: String = NSTemporaryDirectory() + "tugboat-test-\(UUID().uuidString).db",
          environment: [String: String] = [:], redis: String? = nil, node: String? = nil,
-         prelude: String? = nil, listen: String = "127.0.0.1:0", launcher: [String] = []) throws {
+         prelude: String? = nil, listen: String = "127.0.0.1:0", adminListen: String = "127.0.0.1:0",
+         launcher: [String] = []) throws {
         configPath = NSTemporaryDirectory() + "tugboat-test-\(UUID().uuidString).yaml"
         self.statePath = statePath
         let state = redis.map { "state: \($0)\nlocal-state: sqlite:\(statePath)\nnode: \(node ?? "node")" } ?? "state: sqlite:\(statePath)"
         let yaml = """
         \(state)
         listen: \(listen)
-        admin: { listen: 127.0.0.1:0\(adminToken == nil ? "" : ", token: ${TEST_ADMIN_TOKEN}") }
+        admin: { listen: \(adminListen)\(adminToken == nil ? "" : ", token: ${TEST_ADMIN_TOKEN}") }
         \(extraTop)
         pool:
           backends: [\(backends.joined(separator: ", "))]
