@@ -48,6 +48,26 @@ struct ReloadTests {
         }
     }
 
+    @Test("reloads asked for at once run one at a time: exactly one of them applies the change")
+    func concurrentReloadsSerialize() throws {
+        let a = try DemoBackend(), b = try DemoBackend()
+        let tugboat = try TugboatUnderTest(backends: [a.address])
+        try tugboat.waitHealthy([a.address])
+        try tugboat.setBackends([a.address, b.address])
+        let answers = Mutex<[(status: Int, text: String)]>([])
+        DispatchQueue.concurrentPerform(iterations: 6) { _ in
+            let answer = (try? tugboat.post("/api/reload", body: "")) ?? (0, "")
+            answers.withLock { $0.append(answer) }
+        }
+        let all = answers.withLock { $0 }
+        #expect(all.allSatisfy { $0.status == 200 }, "\(all)")
+        #expect(try all.map { try tugboat.changed($0.text) }.sorted { $0.count > $1.count }
+                == [["pool.backends"], [], [], [], [], []])
+        let added = { tugboat.child.lines.filter { $0.contains("backend added") && $0.contains(b.address) }.count }
+        try waitUntil("b added") { added() >= 1 }
+        #expect(added() == 1)
+    }
+
     @Test("a broken file is refused with 422 and FILE:LINE; the old config keeps serving")
     func brokenFileRefused() throws {
         let a = try DemoBackend()
