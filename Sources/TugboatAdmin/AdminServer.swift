@@ -10,7 +10,7 @@ import TugboatScaling
 /// The admin listener: JSON API, Prometheus `/metrics`, `/healthz`.
 public enum AdminServer {
     // Routes: /healthz (open); with the token: /api/pool, /api/pool/backends, /metrics,
-    // /api/incidents[/{id}[/ack]], /api/notifications, /api/scaling/events, the flame-graph routes
+    // /api/incidents[/{id}[/ack]], /api/notifications, /api/scaling/events, /api/reload, the flame-graph routes
     // (ProfileRoutes.swift; an incident's flame graph also opens with its link's key); signed by
     // Twilio instead of the token: /api/twilio/sms, /api/twilio/voice (TwilioCallbackRoutes.swift).
     public static func makeRouter(state: AdminState) -> Router<BasicRequestContext> {
@@ -34,6 +34,7 @@ public enum AdminServer {
         SilenceRoutes.add(protected, state: state)
         CertificateRoutes.add(protected, state: state)
         addPoolRoutes(protected, state: state)
+        ReloadRoutes.add(protected, state: state)
         addFlameGraphRoutes(open: router, protected: protected, state: state)
         addClusterRoutes(protected, state: state)
         addTwilioCallbackRoutes(router, state: state)  // open: Twilio's signature, not the token

@@ -27,13 +27,16 @@ public struct AdminState: Sendable {
     public let acknowledger: (any PageAcknowledging)?
     /// `alerts.public-url` and the Twilio accounts whose signatures the callbacks accept.
     public let twilioCallbacks: TwilioCallbackSettings
+    /// `POST /api/reload` (nil: nothing to reload, e.g. `tugboat demo`).
+    public let reloader: (any ConfigReloading)?
 
     public init(pool: Pool, traffic: TrafficCollector, dataPlane: ProxyDataPlane, registry: PrometheusCollectorRegistry,
                 token: Secret?, store: Store? = nil, alerts: AlertManager? = nil, membership: PoolMembership? = nil,
                 scaler: Scaler? = nil, profiles: (any ProfileCapturing)? = nil,
                 cluster: (any ClusterAdministration)? = nil, acknowledger: (any PageAcknowledging)? = nil,
                 twilioCallbacks: TwilioCallbackSettings = TwilioCallbackSettings(), certificates: CertificateBook? = nil,
-                certificateRenewer: (any CertificateRenewing)? = nil) {
+                certificateRenewer: (any CertificateRenewing)? = nil, reloader: (any ConfigReloading)? = nil) {
+        self.reloader = reloader
         self.certificates = certificates
         self.certificateRenewer = certificateRenewer
         self.cluster = cluster

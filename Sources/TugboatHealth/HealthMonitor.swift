@@ -9,9 +9,11 @@ import TugboatCore
 public actor HealthMonitor: Service {
     private let pool: Pool
     private let signals: SignalBus
-    private let probe: HealthProbe
-    private let interval: Duration
-    private let settings: HealthStateMachine.Settings
+    private var probe: HealthProbe
+    private var interval: Duration
+    private var settings: HealthStateMachine.Settings
+    private let group: EventLoopGroup
+    private let tls: BackendTLS?
     private let logger: Logger
     private var machines: [HostPort: HealthStateMachine] = [:]
     private let clock = ContinuousClock()
@@ -22,7 +24,18 @@ public actor HealthMonitor: Service {
         self.probe = HealthProbe(path: config.health.path, timeout: config.health.timeout, group: group, tls: tls)
         self.interval = config.health.interval
         self.settings = HealthStateMachine.Settings(config)
+        self.group = group
+        self.tls = tls
         self.logger = logger
+    }
+
+    /// Reloaded `pool.health` and `pool.passive`: the next round of checks uses the new path,
+    /// timeout and interval; each backend's state machine keeps its counts under the new rise/fall.
+    public func update(_ config: PoolConfig) {
+        probe = HealthProbe(path: config.health.path, timeout: config.health.timeout, group: group, tls: tls)
+        interval = config.health.interval
+        settings = HealthStateMachine.Settings(config)
+        for address in machines.keys { machines[address]?.settings = settings }
     }
 
     public func run() async throws {
@@ -38,7 +51,8 @@ public actor HealthMonitor: Service {
             group.addTask {
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
                     await self.checkAll()
-                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
+                    let interval = await self.interval
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
                 }
             }
         }

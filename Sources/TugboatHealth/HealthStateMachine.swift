@@ -35,7 +35,8 @@ public struct HealthStateMachine: Sendable {
     private var passes = 0
     private var failures = 0
     private var healthySince: ContinuousClock.Instant?
-    private let settings: Settings
+    /// Replaced by a reload: counts so far are kept and judged by the new thresholds.
+    public var settings: Settings
 
     public init(settings: Settings) {
         self.settings = settings

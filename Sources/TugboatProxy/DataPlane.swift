@@ -5,10 +5,13 @@ import Synchronization
 import TugboatCore
 
 /// The proxy's data plane: one ``LoopContext`` per event loop. The control plane talks to it only
-/// through pool snapshots (``apply(_:)``) and once-a-second meter collection (``collect()``).
+/// through pool snapshots (``apply(_:)``), reloaded settings (``reconfigure(_:)``) and
+/// once-a-second meter collection (``collect()``).
 public final class ProxyDataPlane: Sendable {
     public let group: MultiThreadedEventLoopGroup
-    public let configuration: ProxyConfiguration
+    private let current: Mutex<ProxyConfiguration>
+    /// The configuration last installed (each loop holds its own copy; this is for the control plane).
+    public var configuration: ProxyConfiguration { current.withLock { $0 } }
     let contexts: [ObjectIdentifier: NIOLoopBoundBox<LoopContext>]
     private let registry = Mutex<Registry>(Registry())
     private let sweepers: [RepeatedTask]
@@ -24,7 +27,7 @@ public final class ProxyDataPlane: Sendable {
                 onPassiveFailure: @escaping @Sendable (HostPort, Int) -> Void,
                 onDemandWhileEmpty: @escaping @Sendable () -> Void = {}) {
         self.group = group
-        self.configuration = configuration
+        self.current = Mutex(configuration)
         var contexts: [ObjectIdentifier: NIOLoopBoundBox<LoopContext>] = [:]
         var sweepers: [RepeatedTask] = []
         for loop in group.makeIterator() {
@@ -84,6 +87,16 @@ public final class ProxyDataPlane: Sendable {
             box.eventLoop.execute { box.value.install(set) }
         }
         return unresolved
+    }
+
+    /// Installs reloaded settings on every event loop, as ``apply(_:)`` installs snapshots: new
+    /// connections and the next request of open ones use them; requests in flight are not touched.
+    /// The listener's own settings (address, TLS, HTTP/2) stay as they were bound.
+    public func reconfigure(_ configuration: ProxyConfiguration) {
+        current.withLock { $0 = configuration }
+        for box in contexts.values {
+            box.eventLoop.execute { box.value.install(configuration) }
+        }
     }
 
     /// In-flight requests per backend, right now.

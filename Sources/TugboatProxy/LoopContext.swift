@@ -5,7 +5,10 @@ import TugboatCore
 /// pools, the traffic meter and the balancer. Only touched on its own event loop, so no locks.
 final class LoopContext {
     let eventLoop: EventLoop
-    let configuration: ProxyConfiguration
+    /// Replaced by a reload (`install(_ configuration:)`); connections pick up the new
+    /// values at their next request, seeing ``configurationGeneration`` move.
+    private(set) var configuration: ProxyConfiguration
+    private(set) var configurationGeneration = 0
     var backends = BackendSet()
     var balancer: Balancer
     var meter = TrafficMeter()
@@ -18,6 +21,8 @@ final class LoopContext {
     var headBuffer = ByteBuffer()
     /// Opens upstream connections (sockets; tests inject their own).
     let connector: UpstreamConnector
+    /// The socket connector, when it is the one in use (its connect timeout follows the configuration).
+    private let socketConnector: SocketUpstreamConnector?
     /// Indexed by backend slot.
     private var pools: [UpstreamPool?] = []
     /// Called on the loop when live traffic fails against a backend `consecutive` times in a row.
@@ -32,7 +37,8 @@ final class LoopContext {
          onDemandWhileEmpty: @escaping @Sendable () -> Void = {},
          connector: UpstreamConnector? = nil) {
         self.eventLoop = eventLoop
-        self.connector = connector ?? SocketUpstreamConnector(connectTimeout: configuration.connectTimeout, tls: configuration.upstreamTLS)
+        socketConnector = connector == nil ? SocketUpstreamConnector(connectTimeout: configuration.connectTimeout, tls: configuration.upstreamTLS) : nil
+        self.connector = connector ?? socketConnector!
         self.configuration = configuration
         self.balancer = Balancer(algorithm: configuration.balance == .leastRequest ? .leastRequest : .roundRobin)
         self.onPassiveFailure = onPassiveFailure
@@ -85,6 +91,17 @@ final class LoopContext {
             held.removeAll()
             for entry in waiting { entry.value?.backendBecameReady() }
         }
+    }
+
+    /// Installs a reloaded configuration: new connections and the next request of open ones use
+    /// it; requests in flight keep the values they started with.
+    func install(_ configuration: ProxyConfiguration) {
+        if configuration.balance != self.configuration.balance {
+            balancer = Balancer(algorithm: configuration.balance == .leastRequest ? .leastRequest : .roundRobin)
+        }
+        socketConnector?.connectTimeout = configuration.connectTimeout
+        self.configuration = configuration
+        configurationGeneration += 1
     }
 
     /// Once a second: close upstream connections idle too long, and repeat the call for an

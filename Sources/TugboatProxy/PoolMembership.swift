@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import Synchronization
 import TugboatCore
 
 /// Adds backends and drains them out of the pool at run time. Draining: the backend stops getting
@@ -7,7 +8,7 @@ import TugboatCore
 public final class PoolMembership: Service, Sendable {
     private let pool: Pool
     private let dataPlane: ProxyDataPlane
-    private let drainTime: Duration
+    private let drainTime: Mutex<Duration>
     private let logger: Logger
     private let drains: AsyncStream<HostPort>
     private let drainRequests: AsyncStream<HostPort>.Continuation
@@ -19,7 +20,7 @@ public final class PoolMembership: Service, Sendable {
         self.onChange = onChange
         self.pool = pool
         self.dataPlane = dataPlane
-        self.drainTime = drain
+        self.drainTime = Mutex(drain)
         self.logger = logger
         (drains, drainRequests) = AsyncStream.makeStream()
     }
@@ -30,19 +31,28 @@ public final class PoolMembership: Service, Sendable {
         case unknown
     }
 
-    /// Adds a backend (it gets traffic once its health checks pass).
-    public func add(_ address: HostPort) async -> Change {
-        guard await pool.add(address, reason: "added at run time") else { return .alreadyPresent }
-        onChange(address, true)
+    /// How long a removed backend may finish its in-flight requests (`pool.drain`; a reload sets it).
+    public var drain: Duration {
+        get { drainTime.withLock { $0 } }
+        set { drainTime.withLock { $0 = newValue } }
+    }
+
+    /// Adds a backend (it gets traffic once its health checks pass). A backend still draining is
+    /// taken back instead. `persist: false` for a change the config file itself makes (a reload).
+    public func add(_ address: HostPort, reason: String = "added at run time", persist: Bool = true) async -> Change {
+        var taken = await pool.add(address, reason: reason)
+        if !taken { taken = await pool.cancelDrain(address, reason: reason + " while draining") }
+        guard taken else { return .alreadyPresent }
+        if persist { onChange(address, true) }
         return .done
     }
 
     /// Starts draining a backend; it is removed once idle or when the drain time ends.
-    public func drainAndRemove(_ address: HostPort) async -> Change {
+    public func drainAndRemove(_ address: HostPort, reason: String = "removed at run time", persist: Bool = true) async -> Change {
         guard let state = await pool.state(of: address) else { return .unknown }
         if state != .draining {
-            await pool.setState(address, .draining, reason: "removed at run time; draining for up to \(DurationParser.format(drainTime))")
-            onChange(address, false)
+            await pool.setState(address, .draining, reason: "\(reason); draining for up to \(DurationParser.format(drain))")
+            if persist { onChange(address, false) }
             drainRequests.yield(address)
         }
         return .done
@@ -57,11 +67,13 @@ public final class PoolMembership: Service, Sendable {
     }
 
     private func finishDrain(_ address: HostPort) async {
-        let deadline = ContinuousClock.now + drainTime
+        let deadline = ContinuousClock.now + drain
         while ContinuousClock.now < deadline, (dataPlane.inflight()[address] ?? 0) > 0 {
             try? await Task.sleep(for: .milliseconds(50))
         }
         let leftover = dataPlane.inflight()[address] ?? 0
+        // Added again while it drained: it stays.
+        guard await pool.state(of: address) == .draining else { return }
         await pool.remove(address)
         logger.info("backend drained", metadata: ["backend.address": "\(address)", "inflight.cut": "\(leftover)"])
     }

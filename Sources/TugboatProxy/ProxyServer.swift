@@ -66,16 +66,17 @@ public final class ProxyServer: Service, Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-                    guard dataPlane.connections.admit(max: configuration.maxConnections) else {
+                    let loop = dataPlane.context(for: channel.eventLoop)
+                    // The loop's copy: `max-connections` may have been reloaded since the bind.
+                    guard dataPlane.connections.admit(max: loop.configuration.maxConnections) else {
                         try channel.pipeline.syncOperations.addHandler(OverCapacityHandler())
                         return
                     }
                     channel.closeFuture.whenComplete { _ in dataPlane.connections.release() }
-                    let loop = dataPlane.context(for: channel.eventLoop)
                     if tls != nil && configuration.http2 {
                         // The protocol is known once the handshake is done; until then the header
                         // timeout bounds it.
-                        let handshakeTimer = channel.eventLoop.scheduleTask(in: configuration.headerTimeout) { channel.close(promise: nil) }
+                        let handshakeTimer = channel.eventLoop.scheduleTask(in: loop.configuration.headerTimeout) { channel.close(promise: nil) }
                         channel.closeFuture.whenComplete { _ in handshakeTimer.cancel() }
                         try channel.pipeline.syncOperations.addHandler(
                             HTTP2Front.negotiationHandler(loop: loop, settings: configuration.http2Settings, handshakeTimer: handshakeTimer))

@@ -180,6 +180,14 @@ public final class Store: Sendable {
         }
     }
 
+    /// Forgets the run-time change of `address`: the config file speaks for it again (a reload
+    /// added it to, or removed it from, `pool.backends`).
+    public func forgetPoolChange(_ address: String) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM poolChange WHERE address = ?", arguments: [address])
+        }
+    }
+
     /// Run-time pool changes, oldest first: `(address, added)`.
     public func poolChanges() throws -> [(address: String, added: Bool)] {
         try database.read { db in

@@ -3,8 +3,9 @@ import Foundation
 import ServiceLifecycle
 import TugboatCore
 
-/// SIGHUP reloads (as nginx and HAProxy users expect; it never stops Tugboat) and the service
-/// manager hears of it: `RELOADING=1`, the reload, `READY=1`; `STOPPING=1` when shutdown begins.
+/// SIGHUP reloads (as nginx and HAProxy users expect; it never stops Tugboat): the config file
+/// and the certificate files (``ConfigReloader``). The service manager hears of it: `RELOADING=1`,
+/// the reload, `READY=1`; `STOPPING=1` when shutdown begins.
 struct HangupService: Service {
     let notifier: SystemdNotifier
     let reload: @Sendable () async -> Void

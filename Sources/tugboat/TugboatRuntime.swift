@@ -22,6 +22,14 @@ import TugboatStore
 /// SIGTERM and SIGINT shut it down gracefully (the proxy drains first).
 struct TugboatRuntime {
     let config: TugboatConfig
+    /// `serve`: the file SIGHUP and `POST /api/reload` re-read; nil (`demo`): SIGHUP re-reads certificates only.
+    var reload: Reload?
+
+    struct Reload {
+        var path: String
+        var logControl: LogControl
+        var logOverrides: LogSetup.Overrides
+    }
 
     func run() async throws {
         HangupService.ignoreUntilHandled()
@@ -76,7 +84,7 @@ struct TugboatRuntime {
         let alerts = AlertManager(config: config.alerts, store: store, signals: signals, dispatcher: dispatcher, logger: logger,
                                   flameGraphBase: { forensics == nil ? nil : adminBase.withLock { $0 } },
                                   silenceBook: cluster.map { ClusterSilenceBook(node: $0) })
-        let monitors = config.monitors.map {
+        let monitors = MonitorSet(config.monitors) {
             MonitorRunner(monitor: $0, client: httpClient, group: group, signals: signals, logger: logger)
         }
         for backend in try Self.initialBackends(config, store: store) { await pool.add(backend) }
@@ -101,12 +109,18 @@ struct TugboatRuntime {
         let proxy = try ProxyServer(dataPlane: dataPlane, logger: logger, certificates: certificates, takeover: takeover)
         let health = HealthMonitor(pool: pool, signals: signals, config: config.pool, group: group, logger: logger, tls: backendTLS)
         let traffic = TrafficCollector(dataPlane: dataPlane, signals: signals)
+        let reloader = reload.map { reload in
+            ConfigReloader(path: reload.path, running: config, parts: .init(
+                dataPlane: dataPlane, membership: membership, health: health, monitors: monitors, certificates: certificates, store: store,
+                logControl: reload.logControl, logOverrides: reload.logOverrides, descriptorLimit: descriptors, upstreamTLS: backendTLS
+            ), logger: logger)
+        }
         let adminState = AdminState(pool: pool, traffic: traffic, dataPlane: dataPlane, registry: registry,
                                     token: config.admin.token, store: store, alerts: alerts, membership: membership,
                                     scaler: scaler, profiles: forensics,
                                     cluster: cluster.map { ClusterAdmin(node: $0, drain: config.pool.drain) },
                                     acknowledger: alerts, twilioCallbacks: TwilioCallbackSettings(alerts: config.alerts),
-                                    certificates: certificates, certificateRenewer: acme)
+                                    certificates: certificates, certificateRenewer: acme, reloader: reloader)
         // With a cluster the scaler waits for this node to win the lease.
         if cluster != nil { await scaler?.setLeading(false) }
         let bridge = cluster.map {
@@ -133,7 +147,7 @@ struct TugboatRuntime {
             .init(service: admin), .init(service: dispatcher), .init(service: alerts), .init(service: traffic),
             .init(service: health), .init(service: membership),
         ]
-        services += monitors.map { .init(service: $0) }
+        services.append(.init(service: monitors))
         if let forensics { services.append(.init(service: forensics)) }
         if let cluster, let bridge { services += [.init(service: cluster), .init(service: bridge)] }
         if let scaler {
@@ -149,7 +163,7 @@ struct TugboatRuntime {
         }
         if let acme { services.append(.init(service: acme)) }
         services.append(.init(service: HangupService(notifier: notifier) {
-            certificates?.reloadChanged(force: true)
+            if let reloader { _ = await reloader.reload() } else { certificates?.reloadChanged(force: true) }
         }))
         services.append(.init(service: proxy))
         let serviceGroup = ServiceGroup(

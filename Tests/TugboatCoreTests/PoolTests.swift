@@ -45,6 +45,22 @@ struct PoolTests {
             .backendStateChanged(address: address, from: .healthy, to: .draining, reason: "removed"),
         ])
     }
+
+    @Test("a draining backend added again starts over (a reload listed it again); only a draining one can be taken back")
+    func cancelDrain() async throws {
+        let pool = Pool(signals: SignalBus(), logger: Logger(label: "test"))
+        let seen = SnapshotRecorder()
+        await pool.observe { seen.record($0) }
+        let address = HostPort(host: "127.0.0.1", port: 9001)
+        await pool.add(address)
+        #expect(await !pool.cancelDrain(address, reason: "not draining"))
+        await pool.setState(address, .draining, reason: "removed")
+        #expect(await pool.cancelDrain(address, reason: "listed again"))
+        #expect(await pool.state(of: address) == .starting)
+        await pool.setState(address, .healthy, reason: "checks passed")  // health results move it again
+        #expect(seen.states == [[], [.starting], [.draining], [.starting], [.healthy]])
+        #expect(await !pool.cancelDrain(HostPort(host: "127.0.0.1", port: 1), reason: "unknown"))
+    }
 }
 
 final class SnapshotRecorder: @unchecked Sendable {

@@ -31,13 +31,14 @@ struct ProxyRig {
     let client: EmbeddedChannel
     let upstreams: EmbeddedUpstreams
     let backends: [ProxyBackend]
+    let context: LoopContext
 
     init(backendCount: Int = 1, configure: (inout ProxyConfiguration) -> Void = { _ in }) throws {
         var configuration = ProxyConfiguration(TugboatConfig())
         configure(&configuration)
         upstreams = EmbeddedUpstreams(loop: loop)
-        let context = LoopContext(eventLoop: loop, configuration: configuration, onPassiveFailure: { _, _ in },
-                                  connector: upstreams)
+        context = LoopContext(eventLoop: loop, configuration: configuration, onPassiveFailure: { _, _ in },
+                              connector: upstreams)
         backends = try (0..<backendCount).map { index in
             ProxyBackend(address: HostPort(host: "127.0.0.1", port: 9100 + index),
                          socketAddress: try SocketAddress(ipAddress: "127.0.0.1", port: 9100 + index), slot: index)
@@ -219,6 +220,24 @@ struct HandlerTests {
         #expect(text.contains("backend 127.0.0.1:9100 did not respond within 5s"))
         #expect(rig.backends[0].consecutiveFailures.load(ordering: .relaxed) == 1)
         #expect(rig.client.isActive)
+    }
+
+    @Test("a reloaded request timeout leaves the request in flight alone and reaches the next one on the same connection")
+    func reloadedTimeout() throws {
+        let rig = try ProxyRig { $0.requestTimeout = .seconds(60) }
+        try rig.send("GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+        var reloaded = rig.context.configuration
+        reloaded.requestTimeout = .seconds(5)
+        rig.context.install(reloaded)
+        rig.loop.advanceTime(by: .seconds(6))
+        #expect(try rig.received() == "")  // still the 60 s it started with
+        try rig.respond(0, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        #expect(try rig.received().hasPrefix("HTTP/1.1 200 OK"))
+        try rig.send("GET /second HTTP/1.1\r\nHost: x\r\n\r\n")
+        rig.loop.advanceTime(by: .seconds(6))
+        let text = try rig.received()
+        #expect(text.hasPrefix("HTTP/1.1 504 Gateway Timeout\r\n"))
+        #expect(text.contains("did not respond within 5s"))
     }
 
     @Test("bytes after an Upgrade head are not read on until the backend answers; a refusal keeps them as the next request")

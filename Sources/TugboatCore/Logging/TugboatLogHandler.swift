@@ -2,16 +2,26 @@ import Foundation
 import Logging
 
 /// Writes each log line to standard error in one `write`, as text or JSON (`LogLine`).
+/// The level and format come from a shared ``LogControl`` (a reload changes them for every
+/// logger at once) unless one logger's level was set on it.
 public struct TugboatLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
     let label: String
-    let format: LogFormat
+    let control: LogControl
+    private var ownLevel: Logger.Level?
+
+    public var logLevel: Logger.Level {
+        get { ownLevel ?? control.level }
+        set { ownLevel = newValue }
+    }
+
+    public init(label: String, control: LogControl) {
+        self.label = label
+        self.control = control
+    }
 
     public init(label: String, level: Logger.Level, format: LogFormat) {
-        self.label = label
-        self.logLevel = level
-        self.format = format
+        self.init(label: label, control: LogControl(level: level, format: format))
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -22,7 +32,7 @@ public struct TugboatLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var merged = self.metadata
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        let line = switch format {
+        let line = switch control.format {
         case .text: LogLine.text(time: Date(), level: event.level, label: label, message: "\(event.message)", metadata: merged)
         case .json: LogLine.json(time: Date(), level: event.level, label: label, message: "\(event.message)", metadata: merged)
         }

@@ -71,6 +71,22 @@ public actor Pool {
 
     public func state(of address: HostPort) -> BackendState? { members[address]?.state }
 
+    /// Takes a draining backend back (it was added again before it left): it starts over as
+    /// `starting`, so it gets traffic again once its checks pass. False when it is not draining.
+    @discardableResult
+    public func cancelDrain(_ address: HostPort, reason: String) -> Bool {
+        guard var info = members[address], info.state == .draining else { return false }
+        info.state = .starting
+        info.reason = reason
+        members[address] = info
+        logger.info("backend state changed", metadata: [
+            "backend.address": "\(address)", "backend.from": "draining", "backend.to": "starting", "reason": "\(reason)",
+        ])
+        signals.publish(.backendStateChanged(address: address, from: .draining, to: .starting, reason: reason))
+        changed()
+        return true
+    }
+
     private func changed() {
         version += 1
         let snap = snapshot

@@ -61,10 +61,10 @@ struct ProxyConnectionStateMachine {
         case respond
     }
 
-    let headerTimeout: TimeAmount
-    let idleTimeout: TimeAmount
-    let requestTimeout: TimeAmount
-    let retries: Int
+    private(set) var headerTimeout: TimeAmount
+    private(set) var idleTimeout: TimeAmount
+    private(set) var requestTimeout: TimeAmount
+    private(set) var retries: Int
     private(set) var state: State
     private(set) var quiescing = false
     /// Graceful shutdown began while the connection was idle: it closes at this time unless a
@@ -82,6 +82,15 @@ struct ProxyConnectionStateMachine {
         self.requestTimeout = requestTimeout
         self.retries = retries
         self.state = .idle(since: now)
+    }
+
+    /// New timeouts and retries (a reload changed them), for the requests that start from now on.
+    /// Adopted between requests only: an exchange in progress keeps the deadline it started with.
+    mutating func adopt(headerTimeout: TimeAmount, idleTimeout: TimeAmount, requestTimeout: TimeAmount, retries: Int) {
+        self.headerTimeout = headerTimeout
+        self.idleTimeout = idleTimeout
+        self.requestTimeout = requestTimeout
+        self.retries = retries
     }
 
     /// When the current phase's time runs out.

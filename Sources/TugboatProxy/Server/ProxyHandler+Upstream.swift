@@ -183,7 +183,7 @@ extension ProxyHandler {
             if let backend { loop.recordFailure(backend) }
             let name = backend.map { "backend \($0.address)" } ?? "no backend"
             attemptID &+= 1
-            respondLocally(status: 504, "tugboat: \(name) did not respond within \(DurationText.format(loop.configuration.requestTimeout))\n",
+            respondLocally(status: 504, "tugboat: \(name) did not respond within \(DurationText.format(machine.requestTimeout))\n",
                            forceClose: closeClient)
         case .cut(let blameBackend):
             if blameBackend, let backend = request.backend { loop.recordFailure(backend) }

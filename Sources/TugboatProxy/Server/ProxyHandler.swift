@@ -39,6 +39,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var inClientRead = false
     var timer: Scheduled<Void>?
     var timerDeadline: NIODeadline = .distantFuture
+    /// The loop's configuration generation the machine's timeouts come from (see ``adoptConfiguration()``).
+    var configurationGeneration: Int
 
     /// `http2`: the handler serves one HTTP/2 stream (behind an `HTTP2StreamBridge`).
     init(loop: LoopContext, http2: Bool = false) {
@@ -49,6 +51,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             headerTimeout: configuration.headerTimeout, idleTimeout: configuration.idleTimeout,
             requestTimeout: configuration.requestTimeout, retries: configuration.retries, now: loop.eventLoop.now
         )
+        configurationGeneration = loop.configurationGeneration
+    }
+
+    /// Between requests: take the loop's timeouts and retries if a reload replaced them (one
+    /// integer compare when it did not).
+    func adoptConfiguration() {
+        guard configurationGeneration != loop.configurationGeneration, case .idle = machine.state else { return }
+        configurationGeneration = loop.configurationGeneration
+        let configuration = loop.configuration
+        machine.adopt(headerTimeout: configuration.headerTimeout, idleTimeout: configuration.idleTimeout,
+                      requestTimeout: configuration.requestTimeout, retries: configuration.retries)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -214,6 +227,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Parses a request head from the buffered bytes and starts its exchange. False when more
     /// bytes are needed or the request was refused.
     private func acceptRequest() -> Bool {
+        adoptConfiguration()
         skipEmptyLines()
         guard clientBytes.readableBytes > 0 else {
             resumeClientReads()

@@ -182,6 +182,16 @@ public final class CertificateBook: Sendable {
         }
     }
 
+    /// A reload named other certificate files (`tls.certificates`): they take the place of the
+    /// file entries (ACME ones stay), for the next handshake; open connections keep theirs. Nothing
+    /// changes when one of them does not load.
+    public func replaceFiles(_ files: [TLSSettings.CertificateFiles]) throws(ConfigError) {
+        var loaded: [Entry] = []
+        for entry in files { loaded.append(try Self.load(entry)) }
+        entries.withLock { entries in entries = loaded + entries.filter { $0.source == .acme } }
+        logger.info("certificates replaced", metadata: ["certificate.files": "\(files.map(\.cert).joined(separator: ","))"])
+    }
+
     /// Re-reads certificates whose files changed (every one with `force`, on SIGHUP); a file that
     /// does not load keeps the old one.
     public func reloadChanged(force: Bool = false) {

@@ -9,13 +9,20 @@ protocol UpstreamConnector {
 }
 
 /// Dials a TCP connection on the client's own event loop (as swift-nio-examples' connect-proxy does).
-struct SocketUpstreamConnector: UpstreamConnector {
+/// One per event loop, only used on it: a reload changes its connect timeout in place.
+final class SocketUpstreamConnector: UpstreamConnector {
     var connectTimeout: TimeAmount
     /// `pool.tls`: the backends speak TLS.
-    var tls: BackendTLS?
+    let tls: BackendTLS?
+
+    init(connectTimeout: TimeAmount, tls: BackendTLS?) {
+        self.connectTimeout = connectTimeout
+        self.tls = tls
+    }
 
     func connect(to backend: ProxyBackend, on eventLoop: EventLoop) -> EventLoopFuture<UpstreamHandler> {
-        ClientBootstrap(group: eventLoop)
+        let tls = self.tls
+        return ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))

@@ -22,9 +22,10 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardError.write("\(error)\n".data(using: .utf8)!)
             throw ExitCode(1)
         }
-        LogSetup.bootstrap(logOptions, config: loaded.log)
+        let logControl = LogSetup.bootstrap(logOptions, config: loaded.log)
+        let reload = TugboatRuntime.Reload(path: config, logControl: logControl, logOverrides: LogSetup.overrides(logOptions))
         do {
-            try await TugboatRuntime(config: loaded).run()
+            try await TugboatRuntime(config: loaded, reload: reload).run()
         } catch let error as ListenError {
             FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)
             throw ExitCode(1)
@@ -52,10 +53,28 @@ struct LogOptions: ParsableArguments {
 }
 
 enum LogSetup {
-    static func bootstrap(_ options: LogOptions, config: LogSettings = LogSettings()) {
+    /// `--log-level` and `--log-format`, when given: they win over the file, at start and on reload.
+    struct Overrides: Sendable {
+        var level: Logger.Level?
+        var format: LogFormat?
+    }
+
+    static func overrides(_ options: LogOptions) -> Overrides {
+        Overrides(level: options.logLevel.flatMap(LogSettings.level(named:)), format: options.logFormat.flatMap(LogFormat.init(rawValue:)))
+    }
+
+    /// The level and format in force: the command line, then `log:`, then `TUGBOAT_LOG_LEVEL`, then info.
+    static func settings(_ overrides: Overrides, config: LogSettings) -> (level: Logger.Level, format: LogFormat) {
         let environment = ProcessInfo.processInfo.environment["TUGBOAT_LOG_LEVEL"].flatMap(LogSettings.level(named:))
-        let level = options.logLevel.flatMap(LogSettings.level(named:)) ?? config.level ?? environment ?? .info
-        let format = options.logFormat.flatMap(LogFormat.init(rawValue:)) ?? config.format
-        LoggingSystem.bootstrap { label in TugboatLogHandler(label: label, level: level, format: format) }
+        return (overrides.level ?? config.level ?? environment ?? .info, overrides.format ?? config.format)
+    }
+
+    /// Every logger follows the returned control, which a reload changes.
+    @discardableResult
+    static func bootstrap(_ options: LogOptions, config: LogSettings = LogSettings()) -> LogControl {
+        let (level, format) = settings(overrides(options), config: config)
+        let control = LogControl(level: level, format: format)
+        LoggingSystem.bootstrap { label in TugboatLogHandler(label: label, control: control) }
+        return control
     }
 }

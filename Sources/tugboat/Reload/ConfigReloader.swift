@@ -1,0 +1,129 @@
+import Logging
+import TugboatAdmin
+import TugboatAlerts
+import TugboatCore
+import TugboatHealth
+import TugboatProxy
+import TugboatStore
+
+/// `SIGHUP` and `POST /api/reload`: re-reads the config file, checks it whole (as `tugboat check`
+/// does), lets ``ConfigReconciler`` decide, and applies the plan to the running parts. A file that
+/// does not load, or changes a setting that needs a restart, is refused and the running config
+/// stays. Reloads run one at a time, in the order they were asked for.
+actor ConfigReloader: ConfigReloading {
+    /// The running parts a plan is applied to.
+    struct Parts: Sendable {
+        var dataPlane: ProxyDataPlane
+        var membership: PoolMembership
+        var health: HealthMonitor
+        var monitors: MonitorSet
+        var certificates: CertificateBook?
+        var store: Store
+        var logControl: LogControl?
+        /// `--log-level`/`--log-format` given on the command line win over `log:` in the file.
+        var logOverrides = LogSetup.Overrides()
+        /// What `max-connections` is derived from when the file does not set it.
+        var descriptorLimit: Int
+        var upstreamTLS: BackendTLS?
+    }
+
+    private let path: String
+    private let parts: Parts
+    private let logger: Logger
+    private var running: TugboatConfig
+    /// The reload asked for last; the next one waits for it.
+    private var last: Task<ReloadOutcome, Never>?
+
+    init(path: String, running: TugboatConfig, parts: Parts, logger: Logger) {
+        self.path = path
+        self.running = running
+        self.parts = parts
+        self.logger = logger
+    }
+
+    func reload() async -> ReloadOutcome {
+        let previous = last
+        let next = Task { _ = await previous?.value; return await self.reloadNow() }
+        last = next
+        return await next.value
+    }
+
+    private func reloadNow() async -> ReloadOutcome {
+        // SIGHUP always re-read the certificate files; it still does, whatever the config says.
+        parts.certificates?.reloadChanged(force: true)
+        let new: TugboatConfig
+        do {
+            new = try ConfigCheck.load(path: path)
+        } catch {
+            logger.error("config reload refused: the running config stays", metadata: ["error": "\(error)"])
+            return .refused("\(error)")
+        }
+        switch ConfigReconciler.decide(from: running, to: new) {
+        case .restartNeeded(let keys):
+            let reason = "\(path): cannot change without a restart: \(keys.joined(separator: ", "))"
+            logger.error("config reload refused: the running config stays", metadata: ["error": "\(reason)"])
+            return .refused(reason)
+        case .apply(let plan):
+            if let problem = await apply(plan, new) {
+                logger.error("config reload refused: the running config stays", metadata: ["error": "\(problem)"])
+                return .refused(problem)
+            }
+            running = new
+            for warning in new.warnings { logger.warning("config: \(warning)") }
+            logger.info(plan.changed.isEmpty ? "config reloaded: nothing changed" : "config reloaded",
+                        metadata: ["config.changed": "\(plan.changed.joined(separator: ","))",
+                                   "backends.added": "\(plan.added.map(\.description).joined(separator: ","))",
+                                   "backends.removed": "\(plan.removed.map(\.description).joined(separator: ","))"])
+            return .applied(changed: plan.changed)
+        }
+    }
+
+    /// Carries out a plan. The one step that can fail (certificate files changed again since they
+    /// were checked) goes first, so a failure leaves everything as it was.
+    private func apply(_ plan: ConfigReconciler.Plan, _ new: TugboatConfig) async -> String? {
+        if plan.changes("tls.certificates"), let book = parts.certificates {
+            do {
+                try book.replaceFiles(new.tls?.certificates ?? [])
+            } catch {
+                return "\(error)"
+            }
+        }
+        if plan.changed.contains(where: Self.dataPlaneKeys.contains) {
+            var configuration = ProxyConfiguration(new, descriptorLimit: parts.descriptorLimit)
+            configuration.upstreamTLS = parts.upstreamTLS
+            parts.dataPlane.reconfigure(configuration)
+        }
+        if plan.changes("pool.drain") { parts.membership.drain = new.pool.drain }
+        if plan.changes("pool.health") || plan.changes("pool.passive") { await parts.health.update(new.pool) }
+        if plan.changes("monitors") { await parts.monitors.replace(new.monitors) }
+        if plan.changes("log.level") || plan.changes("log.format"), let control = parts.logControl {
+            let settings = LogSetup.settings(parts.logOverrides, config: new.log)
+            control.level = settings.level
+            control.format = settings.format
+        }
+        for address in plan.added {
+            _ = await parts.membership.add(address, reason: "added by a config reload", persist: false)
+            forgetRunTimeChange(address)
+        }
+        for address in plan.removed {
+            _ = await parts.membership.drainAndRemove(address, reason: "removed by a config reload", persist: false)
+            forgetRunTimeChange(address)
+        }
+        return nil
+    }
+
+    /// The sections the proxy's event loops hold a copy of.
+    static let dataPlaneKeys: Set<String> = [
+        "pool.balance", "pool.retries", "pool.timeouts", "pool.passive", "pool.drain", "max-connections", "trusted-proxies",
+    ]
+
+    /// The file now speaks for `address`: a change made to it through the API no longer applies
+    /// at the next start.
+    private func forgetRunTimeChange(_ address: HostPort) {
+        do {
+            try parts.store.forgetPoolChange(address.description)
+        } catch {
+            logger.error("pool change not saved", metadata: ["backend.address": "\(address)", "error": "\(error)"])
+        }
+    }
+}
