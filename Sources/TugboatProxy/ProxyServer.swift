@@ -113,7 +113,7 @@ public final class ProxyServer: Service, Sendable {
 
     public func run() async throws {
         if boundChannel.withLock({ $0 == nil }), let takeover {
-            try? await cancelWhenGracefulShutdown { await takeover.ready() }
+            await cancelWhenGracefulShutdown { await takeover.ready() }
             if Task.isShuttingDownGracefully { return }
             try await bind()
             takeover.done()

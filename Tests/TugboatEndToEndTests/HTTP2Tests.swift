@@ -348,7 +348,7 @@ struct HTTP2Tests {
         #expect(growth < 64 * 1024, "download: resident memory grew by \(growth) KiB")
 
         let file = certificates.directory + "/upload.bin"
-        FileManager.default.createFile(atPath: file, contents: nil)
+        _ = FileManager.default.createFile(atPath: file, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
         try handle.truncate(atOffset: UInt64(size))
         try handle.close()
