@@ -4,6 +4,7 @@
 #
 #   bash bench/proxy-tls.sh                     # needs: apt-get install -y nginx-light haproxy wrk openssl nghttp2-client
 #   DURATION=5s ROUNDS=1 bash bench/proxy-tls.sh
+#   CASES=h2 bash bench/proxy-tls.sh            # some of: keepalive handshake h2
 #   TUGBOAT_BIN=.build/release/tugboat bash bench/proxy-tls.sh
 #
 # A throwaway CA and an ECDSA P-256 leaf for 127.0.0.1 are made with openssl; HAProxy gets the
@@ -25,6 +26,7 @@ DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-50}
 STREAMS=${STREAMS:-10}
+CASES=${CASES:-keepalive handshake h2}
 TUGBOAT_BIN=${TUGBOAT_BIN:-}
 for tool in nginx haproxy wrk h2load openssl python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y nginx-light haproxy wrk nghttp2-client openssl python3" >&2; exit 1; }
@@ -153,7 +155,7 @@ run_h2() { # port → "rps mean-time-for-request-ms"
 mean() { awk '{s+=$1; p+=$2; n++} END {printf "%.0f %.2f\n", s/n, p/n}'; }
 echo "| case | haproxy nbt1 req/s (p99 ms) | haproxy nbt2 | tugboat | tugboat / haproxy-best req/s | p99 ratio |"
 echo "| --- | --- | --- | --- | --- | --- |"
-for case in keepalive handshake h2; do
+for case in $CASES; do
   header=""; [ "$case" = handshake ] && header="Connection: close"
   measure=run; [ "$case" = h2 ] && measure=run_h2
   : > "$work/h1"; : > "$work/h2"; : > "$work/t"

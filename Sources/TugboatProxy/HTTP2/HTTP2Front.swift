@@ -79,6 +79,7 @@ enum HTTP2Front {
             }
         }
         let operations = channel.pipeline.syncOperations
+        try operations.addHandler(HTTP2FlushCoalescer())
         try operations.addHandler(handler)
         try operations.addHandler(management)
         try operations.addHandler(connectionEnd)
