@@ -71,7 +71,7 @@ enum HTTP2Front {
             streamChannel.eventLoop.makeCompletedFuture {
                 let operations = streamChannel.pipeline.syncOperations
                 try operations.addHandler(HTTP2StreamBridge(limits: limits))
-                try operations.addHandler(ProxyHandler(loop: loop.value))
+                try operations.addHandler(ProxyHandler(loop: loop.value, isHTTP2: true))
             }
         }
         let operations = channel.pipeline.syncOperations

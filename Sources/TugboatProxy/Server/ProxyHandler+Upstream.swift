@@ -106,6 +106,8 @@ extension ProxyHandler {
         writeLocalResponse(status: status, message, close: close, requestID: request.requestID)
         loop.meter.record(slot: request.meteredBackend?.slot, status: status,
                           micros: UInt64(max(0, (loop.eventLoop.now - request.startedAt).nanoseconds / 1000)))
+        request.log.bytesOut = Int64(message.utf8.count)
+        logRequest(status: status)
         if !close { becomeIdle() }
     }
 
@@ -114,7 +116,7 @@ extension ProxyHandler {
     private func discardBufferedRequestBody() {
         guard let exchange = machine.exchange, !exchange.requestComplete, !exchange.bodyForwarded else { return }
         do {
-            while try request.requestBody.take(from: &clientBytes) != nil {}
+            while let slice = try request.requestBody.take(from: &clientBytes) { request.log.bytesIn &+= Int64(slice.readableBytes) }
         } catch {
             return
         }
@@ -131,6 +133,9 @@ extension ProxyHandler {
         machine.closed()
         writeLocalResponse(status: status, message, close: true, requestID: nil)
         loop.meter.record(slot: nil, status: status, micros: 0)
+        captureRefusedHead(clientBytes)
+        request.log.bytesOut = Int64(message.utf8.count)
+        logRequest(status: status)
     }
 
     private func writeLocalResponse(status: Int, _ message: String, close: Bool, requestID: RequestIDSource?) {
@@ -200,6 +205,7 @@ extension ProxyHandler {
         }
         request.endAttempt()
         machine.closed()
+        logUnfinishedRequest()
         context?.close(promise: nil)
     }
 }

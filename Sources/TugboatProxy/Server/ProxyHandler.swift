@@ -39,9 +39,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var inClientRead = false
     var timer: Scheduled<Void>?
     var timerDeadline: NIODeadline = .distantFuture
+    /// An HTTP/2 stream's handler (behind an ``HTTP2StreamBridge``): its requests are logged as HTTP/2.0.
+    let isHTTP2: Bool
+    /// The current request's method, target (and Referer, User-Agent) for its access-log line,
+    /// reused by each request of the connection.
+    var accessLogBytes = ByteBuffer()
 
-    init(loop: LoopContext) {
+    init(loop: LoopContext, isHTTP2: Bool = false) {
         self.loop = loop
+        self.isHTTP2 = isHTTP2
         let configuration = loop.configuration
         machine = ProxyConnectionStateMachine(
             headerTimeout: configuration.headerTimeout, idleTimeout: configuration.idleTimeout,
@@ -132,6 +138,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func forwardRequestBody(to upstream: UpstreamHandler) {
         do {
             while let slice = try request.requestBody.take(from: &clientBytes) {
+                request.log.bytesIn &+= Int64(slice.readableBytes)
                 upstream.write(slice)
                 upstreamNeedsFlush = true
                 machine.requestBodyForwarded()
@@ -165,6 +172,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         // Also while still connecting: the backend's in-flight count must not leak.
         request.endAttempt()
+        logUnfinishedRequest()
         machine.closed()
         timer?.cancel()
         timer = nil
@@ -238,6 +246,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 try RequestHead.parse(bytes, limits: limits, reusing: &storage)
             }
         } catch {
+            captureRefusedHead(headBytes)
             rejectClient(status: error.status, "tugboat: \(error.reason)\n")
             return false
         }
@@ -276,6 +285,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         } else {
             request.requestID = .generated(forwarding.generatedID)
         }
+        captureForAccessLog(head, headBytes: headBytes)
         machine.requestHeadParsed(now: now, idempotent: head.method.isIdempotent, isUpgrade: head.isUpgrade,
                                   bodyless: request.requestBody.isComplete, closeClient: !head.keepAlive)
         ensureTimer()
