@@ -15,7 +15,11 @@ public final class AccessLog: Sendable {
 
     /// Opens the file (created 0640 if new, appended to; `-` is standard output) and starts the
     /// writer. Fails with an error naming the path and `access-log.path`.
-    public init(settings: AccessLogSettings, logger: Logger, limits: AccessLogQueue.Limits = .init()) throws {
+    public convenience init(settings: AccessLogSettings, logger: Logger) throws {
+        try self.init(settings: settings, logger: logger, limits: AccessLogQueue.Limits())
+    }
+
+    init(settings: AccessLogSettings, logger: Logger, limits: AccessLogQueue.Limits) throws {
         let descriptor = try Self.open(settings)
         self.settings = settings
         queue = AccessLogQueue(limits: limits)
