@@ -94,15 +94,42 @@ struct AccessLogEndToEndTests {
         let tugboat = try TugboatUnderTest(backends: [backend.address], extraTop: "access-log: { path: \(path) }")
         try tugboat.waitHealthy([backend.address])
         let response = try TestHTTPClient(port: tugboat.port).request(
-            "GET", "/echo?q=\"quoted\"", headers: ["User-Agent": "probe/1.0 \"x\"", "Referer": "http://ref.example/", "Connection": "close"])
+            "GET", "/echo?q=1", headers: ["User-Agent": "probe/1.0 \"x\"", "Referer": "http://ref.example/", "Connection": "close"])
         #expect(response.status == 200)
         // SIGTERM: the loop's batch is handed over after the drain and written before exit.
         tugboat.child.signal(SIGTERM)
         #expect(tugboat.child.waitForExit() == 0)
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let line = try #require(text.split(separator: "\n").first { $0.contains("/echo") }.map(String.init), "\(text)")
-        let pattern = #"^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET /echo\?q=\\x22quoted\\x22 HTTP/1\.1" 200 \d+ "http://ref\.example/" "probe/1\.0 \\x22x\\x22" request_id=[0-9a-f]+-[0-9a-f]+ upstream=127\.0\.0\.1:\d+ upstream_ms=\d+\.\d{3} total_ms=\d+\.\d{3} retries=0 bytes_in=0$"#
+        let pattern = #"^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET /echo\?q=1 HTTP/1\.1" 200 \d+ "http://ref\.example/" "probe/1\.0 \\x22x\\x22" request_id=[0-9a-f]+-[0-9a-f]+ upstream=127\.0\.0\.1:\d+ upstream_ms=\d+\.\d{3} total_ms=\d+\.\d{3} retries=0 bytes_in=0$"#
         #expect(line.range(of: pattern, options: .regularExpression) != nil, "\(line)")
+    }
+
+    @Test("HTTP/2: each stream gets its line, protocol HTTP/2.0")
+    func http2Streams() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/access.log"
+        let certificates = try TestCertificates()
+        let site = try certificates.leaf("site", commonName: "localhost", names: ["localhost", "127.0.0.1"])
+        let backend = try DemoBackend()
+        let tugboat = try TugboatUnderTest(
+            backends: [backend.address],
+            extraTop: "tls:\n  certificates:\n    - { cert: \(site.cert), key: \(site.key) }\naccess-log: { path: \(path), format: json }")
+        try tugboat.waitHealthy([backend.address])
+        let port = tugboat.port
+        let answer = try Curl.run(port: port, ca: certificates.caPath,
+                                  ["--http2", "-o", "/dev/null", "-w", "%{http_code} %{http_version}",
+                                   "https://localhost:\(port)/h2-one", "https://localhost:\(port)/status?code=404"])
+        #expect(answer.output == "200 2404 2", "\(answer.output)")
+        var lines: [[String: Any]] = []
+        try waitUntil("two HTTP/2 lines") {
+            lines = Self.jsonLines(path)
+            return lines.count >= 2
+        }
+        #expect(lines.allSatisfy { $0["protocol"] as? String == "HTTP/2.0" }, "\(lines)")
+        #expect(lines.map { $0["status"] as? Int ?? 0 }.sorted() == [200, 404])
+        #expect(lines.contains { $0["target"] as? String == "/h2-one" && $0["upstream"] as? String == backend.address })
     }
 
     @Test("errors: an unknown format or empty path at FILE:LINE naming the key; a path that cannot be opened stops serve")
