@@ -103,11 +103,12 @@ extension ProxyHandler {
             discardBufferedRequestBody()
         }
         let close = machine.answeredLocally(now: loop.eventLoop.now)
+        // Logged first: the write may close the connection at once, and the close logs what is pending.
+        request.log.bytesOut = Int64(message.utf8.count)
+        logRequest(status: status)
         writeLocalResponse(status: status, message, close: close, requestID: request.requestID)
         loop.meter.record(slot: request.meteredBackend?.slot, status: status,
                           micros: UInt64(max(0, (loop.eventLoop.now - request.startedAt).nanoseconds / 1000)))
-        request.log.bytesOut = Int64(message.utf8.count)
-        logRequest(status: status)
         if !close { becomeIdle() }
     }
 
@@ -131,11 +132,11 @@ extension ProxyHandler {
         }
         request.endAttempt()
         machine.closed()
-        writeLocalResponse(status: status, message, close: true, requestID: nil)
-        loop.meter.record(slot: nil, status: status, micros: 0)
         captureRefusedHead(clientBytes)
         request.log.bytesOut = Int64(message.utf8.count)
         logRequest(status: status)
+        writeLocalResponse(status: status, message, close: true, requestID: nil)
+        loop.meter.record(slot: nil, status: status, micros: 0)
     }
 
     private func writeLocalResponse(status: Int, _ message: String, close: Bool, requestID: RequestIDSource?) {
