@@ -110,8 +110,10 @@ extension ProxyHandler: UpstreamDelegate {
         do {
             if request.dechunk {
                 writePendingHead(context: context)
+                var sent = 0  // not into `request` inside the closure: takeDechunked is modifying it
+                defer { request.log.bytesOut &+= Int64(sent) }
                 try request.responseBody.takeDechunked(from: &upstreamBytes) {
-                    request.log.bytesOut &+= Int64($0.readableBytes)
+                    sent += $0.readableBytes
                     context.write(wrapOutboundOut($0), promise: nil)
                 }
             } else {
