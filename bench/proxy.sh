@@ -13,6 +13,10 @@
 #                   `option splice-response` (kernel splicing of response bodies: /1m ~1.4-1.8x here)
 #   - haproxy-nbt2: the same with `nbthread 2`
 #   - tugboat:      `threads: ${TUGBOAT_THREADS:-auto}` (written only when the binary accepts the key)
+#   - tugboat-log:  with ACCESS_LOG=1 only: a second Tugboat, the same but with
+#                   `access-log: { path: <work dir>/access.log, format: ${ACCESS_LOG_FORMAT:-combined} }`,
+#                   measured in the same rounds; each case then prints tugboat-log/tugboat (the
+#                   access log's cost) and the summary gains those columns
 #   - nginx-direct: wrk straight at the first nginx port, once per case: the ceiling
 # HAProxy runs with both thread settings because on a 2-core box shared with wrk and nginx either can
 # win: one thread avoids cross-thread contention and leaves a core to the others, two threads use
@@ -31,7 +35,9 @@
 # Output: a table per case with ratio lines, then a Markdown summary to paste into the README.
 # Knobs: DURATION (10s), ROUNDS (3), CONNECTIONS (50), WARMUP (2s), WRK_TIMEOUT (2s, wrk's default),
 # NGINX_WORKERS (1), TUGBOAT_THREADS (auto), CASES, TUGBOAT_BIN, HAPROXY_EXTRA (HAProxy defaults-
-# section lines, "option splice-response" unless set: HAPROXY_EXTRA= turns splicing off).
+# section lines, "option splice-response" unless set: HAPROXY_EXTRA= turns splicing off),
+# ACCESS_LOG (1: add tugboat-log), ACCESS_LOG_FORMAT (combined or json).
+#   CASES="small" ROUNDS=2 DURATION=5s ACCESS_LOG=1 bash bench/proxy.sh   # the access log's cost
 # Everything listens on 127.0.0.1 and is stopped by PID at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +51,8 @@ NGINX_WORKERS=${NGINX_WORKERS:-1}
 CASES=${CASES:-small browser post16k download1m c1}
 TUGBOAT_BIN=${TUGBOAT_BIN:-}   # set it to benchmark a given binary as is
 HAPROXY_EXTRA=${HAPROXY_EXTRA-option splice-response}
+ACCESS_LOG=${ACCESS_LOG:-}
+ACCESS_LOG_FORMAT=${ACCESS_LOG_FORMAT:-combined}
 
 for c in $CASES; do
   case $c in small|browser|post16k|download1m|c1) ;; *) echo "unknown case '$c' (small browser post16k download1m c1)" >&2; exit 1;; esac
@@ -71,6 +79,7 @@ wait_port() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev
 calc() { awk "BEGIN { printf \"%.6f\", $* }"; }
 
 B1=$(free_port); B2=$(free_port); H1=$(free_port); H2=$(free_port); TP=$(free_port); TA=$(free_port)
+LP=$(free_port); LA=$(free_port)   # tugboat-log (ACCESS_LOG=1)
 
 # --- backends: nginx, two server blocks with the same content ------------------------------------
 mkdir -p "$work/www"
@@ -169,11 +178,12 @@ start_haproxy 1 "$H1"
 start_haproxy 2 "$H2"
 
 # --- Tugboat ---------------------------------------------------------------------------------------
-tugboat_config() { # [threads line]
+tugboat_config() { # [threads line] [port] [admin port] [extra line]
   cat <<TUGBOAT
-listen: 127.0.0.1:$TP
-admin: { listen: 127.0.0.1:$TA }
+listen: 127.0.0.1:${2:-$TP}
+admin: { listen: 127.0.0.1:${3:-$TA} }
 ${1:-}
+${4:-}
 pool:
   balance: round-robin
   backends: [127.0.0.1:$B1, 127.0.0.1:$B2]
@@ -203,8 +213,19 @@ kill -0 "$tugboat_pid" 2>/dev/null || { echo "tugboat exited:" >&2; cat "$work/t
 curl -sf --max-time 5 -o /dev/null "http://127.0.0.1:$TP/small" \
   || { echo "tugboat does not answer GET /small (tried for 20 s); its log:" >&2; tail -n 30 "$work/tugboat.log" >&2; exit 1; }
 
-declare -A PORT=([nginx-direct]=$B1 [haproxy-nbt1]=$H1 [haproxy-nbt2]=$H2 [tugboat]=$TP)
+declare -A PORT=([nginx-direct]=$B1 [haproxy-nbt1]=$H1 [haproxy-nbt2]=$H2 [tugboat]=$TP [tugboat-log]=$LP)
 PROXIES=(haproxy-nbt1 haproxy-nbt2 tugboat)
+
+# --- ACCESS_LOG=1: the same Tugboat with the access log on, writing to a file in the work dir -----
+if [ -n "$ACCESS_LOG" ]; then
+  tugboat_config "$threads_line" "$LP" "$LA" "access-log: { path: $work/access.log, format: $ACCESS_LOG_FORMAT }" > "$work/tugboat-log.yaml"
+  TUGBOAT_LOG_LEVEL=warning "$TUGBOAT_BIN" serve --config "$work/tugboat-log.yaml" 2>"$work/tugboat-log.log" & pids+=($!)
+  wait_port "$LP"
+  deadline=$((SECONDS + 20)); until curl -sf --max-time 1 -o /dev/null "http://127.0.0.1:$LP/small" || [ $SECONDS -ge $deadline ]; do sleep 0.2; done
+  curl -sf --max-time 5 -o /dev/null "http://127.0.0.1:$LP/small" \
+    || { echo "tugboat-log does not answer GET /small; its log:" >&2; tail -n 30 "$work/tugboat-log.log" >&2; exit 1; }
+  PROXIES+=(tugboat-log)
+fi
 
 # --- sanity: every target serves every body, and nginx reads the whole POST body -------------------
 for target in nginx-direct "${PROXIES[@]}"; do
@@ -295,9 +316,11 @@ echo "wrk:     $( (wrk -v 2>&1 || true) | head -n 1)"
 echo "tugboat: $TUGBOAT_BIN ($threads_note), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -n "$(git --no-optional-locks status --porcelain -- Sources 2>/dev/null)" ] && echo ' + uncommitted changes')"
 echo "post:    $post_note"
 echo "runs:    DURATION=$DURATION ROUNDS=$ROUNDS, browser request: $browser_bytes"
+[ -n "$ACCESS_LOG" ] && echo "log:     tugboat-log writes access-log format $ACCESS_LOG_FORMAT to $work/access.log"
 echo
 
 summary=()
+log_summary=()
 for c in $CASES; do
   echo "== $c: wrk $(case_label "$c") -d$DURATION $(case_path "$c")"
   for target in "${PROXIES[@]}"; do measure "$c" "$target" "$WARMUP"; done   # warm-up, not counted
@@ -333,7 +356,15 @@ for c in $CASES; do
   else
     printf '  tugboat/haproxy-best: req/s %.2f  p99 %.2f   (best: %s; p99: lower is better)\n' "$r_rps" "$r_p99" "$best"
   fi
-  printf '  tugboat/nginx-direct: req/s %.2f\n\n' "$r_ngx"
+  printf '  tugboat/nginx-direct: req/s %.2f\n' "$r_ngx"
+  if [ -n "$ACCESS_LOG" ]; then
+    l_rps=$(calc "${sum_rps[tugboat-log]} / ${sum_rps[tugboat]}")
+    l_p50=$(calc "${sum_p50[tugboat-log]} / ${sum_p50[tugboat]}")
+    l_p99=$(calc "${sum_p99[tugboat-log]} / ${sum_p99[tugboat]}")
+    printf '  tugboat-log/tugboat (access log on/off): req/s %.2f  p50 %.2f  p99 %.2f\n' "$l_rps" "$l_p50" "$l_p99"
+    log_summary+=("$(printf '| %s | `wrk %s` | %.0f | %.0f | %.2f | %.2f |' "$c" "$(case_label "$c")" "${sum_rps[tugboat]}" "${sum_rps[tugboat-log]}" "$l_rps" "$l_p99")")
+  fi
+  echo
   summary+=("$(printf '| %s | `wrk %s` | %.0f | %.0f (%s) | %.2f | %.2f | %.2f |' \
     "$c" "$(case_label "$c")" "${sum_rps[tugboat]}" "${sum_rps[$best]}" "${best#haproxy-}" "$r_rps" "$r_p99" "$r_ngx")")
   unset sum_rps sum_p50 sum_p99 sum_mib
@@ -344,3 +375,11 @@ echo
 echo '| case | load | tugboat req/s | haproxy-best req/s | tugboat/haproxy-best req/s | tugboat/haproxy-best p99 | tugboat/nginx-direct req/s |'
 echo '| --- | --- | ---: | ---: | ---: | ---: | ---: |'
 printf '%s\n' "${summary[@]}"
+if [ -n "$ACCESS_LOG" ]; then
+  echo
+  echo "access log ($ACCESS_LOG_FORMAT, to a file): $(wc -l < "$work/access.log") lines written"
+  echo
+  echo '| case | load | tugboat req/s (log off) | tugboat-log req/s (log on) | on/off req/s | on/off p99 |'
+  echo '| --- | --- | ---: | ---: | ---: | ---: |'
+  printf '%s\n' "${log_summary[@]}"
+fi

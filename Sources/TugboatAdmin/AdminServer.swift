@@ -22,7 +22,8 @@ public enum AdminServer {
         }
         protected.get("/metrics") { _, _ -> Response in
             var text = MetricsRenderer.render(stats: state.traffic.stats(), snapshot: await state.pool.snapshot,
-                                              inflight: state.dataPlane.inflight(), connections: state.dataPlane.connections)
+                                              inflight: state.dataPlane.inflight(), connections: state.dataPlane.connections,
+                                              accessLog: state.dataPlane.accessLog)
             text += CertificateRoutes.metrics(state.certificates)
             text += await ControlPlaneMetrics.render(state)
             text += MetricHelp.annotate(state.registry.emitToString())

@@ -5,8 +5,15 @@ import TugboatProxy
 /// HdrHistograms merged once a second, so nothing on the request path touches swift-metrics.
 enum MetricsRenderer {
     static func render(stats: TrafficStats, snapshot: PoolSnapshot, inflight: [HostPort: Int],
-                       connections: ConnectionCounts? = nil) -> String {
+                       connections: ConnectionCounts? = nil, accessLog: AccessLog? = nil) -> String {
         var out = ""
+        if let accessLog {
+            out += MetricHelp.header("tugboat_access_log_lines_total", "Access-log lines written.", type: "counter")
+            out += "tugboat_access_log_lines_total \(accessLog.written)\n"
+            out += MetricHelp.header("tugboat_access_log_dropped_total",
+                                     "Access-log lines dropped: the writer's queue was full, or writing failed.", type: "counter")
+            out += "tugboat_access_log_dropped_total \(accessLog.dropped)\n"
+        }
         if let connections {
             out += MetricHelp.header("tugboat_connections_open", "Client connections open right now.")
             out += "tugboat_connections_open \(connections.open)\n"

@@ -17,6 +17,8 @@ public final class ProxyDataPlane: Sendable {
     private let sweepers: [RepeatedTask]
     /// Open client connections and those refused over `max-connections`.
     public let connections = ConnectionCounts()
+    /// `access-log`, when on.
+    public let accessLog: AccessLog?
 
     private struct Registry {
         var byAddress: [HostPort: ProxyBackend] = [:]
@@ -25,15 +27,16 @@ public final class ProxyDataPlane: Sendable {
 
     public init(group: MultiThreadedEventLoopGroup, configuration: ProxyConfiguration,
                 onPassiveFailure: @escaping @Sendable (HostPort, Int) -> Void,
-                onDemandWhileEmpty: @escaping @Sendable () -> Void = {}) {
+                onDemandWhileEmpty: @escaping @Sendable () -> Void = {}, accessLog: AccessLog? = nil) {
         self.group = group
         self.current = Mutex(configuration)
+        self.accessLog = accessLog
         var contexts: [ObjectIdentifier: NIOLoopBoundBox<LoopContext>] = [:]
         var sweepers: [RepeatedTask] = []
         for loop in group.makeIterator() {
             let box = NIOLoopBoundBox.makeBoxSendingValue(
                 LoopContext(eventLoop: loop, configuration: configuration, onPassiveFailure: onPassiveFailure,
-                            onDemandWhileEmpty: onDemandWhileEmpty),
+                            onDemandWhileEmpty: onDemandWhileEmpty, accessLog: accessLog),
                 eventLoop: loop
             )
             contexts[ObjectIdentifier(loop)] = box
@@ -115,6 +118,14 @@ public final class ProxyDataPlane: Sendable {
             Dictionary(uniqueKeysWithValues: registry.byAddress.values.map { ($0.slot, $0.address) })
         }
         return (merged, backends)
+    }
+
+    /// Hands every loop's unfinished access-log batch to the writer (at shutdown, after the drain).
+    public func flushAccessLog() async {
+        guard accessLog != nil else { return }
+        for box in contexts.values {
+            try? await box.eventLoop.submit { box.value.accessLog?.flush() }.get()
+        }
     }
 
     public func shutdown() {

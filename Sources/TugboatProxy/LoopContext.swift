@@ -13,6 +13,8 @@ final class LoopContext {
     var balancer: Balancer
     var meter = TrafficMeter()
     var requestIDs = RequestIDGenerator()
+    /// This loop's batch of access-log records; nil when `access-log` is off.
+    let accessLog: LoopAccessLog?
     /// Scratch space shared by every connection on this loop (they run one at a time): header
     /// fields of the head being parsed, and the buffer the next forwarded head is written into.
     /// Once NIO has written a head, the buffer is ours alone again and is reused without a copy;
@@ -35,8 +37,9 @@ final class LoopContext {
     init(eventLoop: EventLoop, configuration: ProxyConfiguration,
          onPassiveFailure: @escaping @Sendable (HostPort, Int) -> Void,
          onDemandWhileEmpty: @escaping @Sendable () -> Void = {},
-         connector: UpstreamConnector? = nil) {
+         connector: UpstreamConnector? = nil, accessLog: AccessLog? = nil) {
         self.eventLoop = eventLoop
+        self.accessLog = accessLog.map { LoopAccessLog(queue: $0.queue, format: $0.settings.format) }
         socketConnector = connector == nil ? SocketUpstreamConnector(connectTimeout: configuration.connectTimeout, tls: configuration.upstreamTLS) : nil
         self.connector = connector ?? socketConnector!
         self.configuration = configuration
@@ -111,6 +114,10 @@ final class LoopContext {
         for pool in pools { pool?.sweep(olderThan: configuration.idleTimeout, now: now) }
         held.removeAll { $0.value == nil }
         if !held.isEmpty { onDemandWhileEmpty() }
+        if let accessLog {
+            accessLog.flush()
+            accessLog.refreshClock()
+        }
     }
 
     /// A live-traffic failure against `backend`; reports when the run reaches the threshold.

@@ -33,6 +33,7 @@ struct TugboatRuntime {
 
     func run() async throws {
         HangupService.ignoreUntilHandled()
+        AccessLogService.ignoreUntilHandled()
         let notifier = SystemdNotifier.fromEnvironment()
         let logger = Logger(label: "tugboat")
         for warning in config.warnings { logger.warning("config: \(warning)") }
@@ -48,10 +49,11 @@ struct TugboatRuntime {
         var proxyConfiguration = ProxyConfiguration(config, descriptorLimit: descriptors)
         let backendTLS = try config.pool.tls.map { try BackendTLS($0) }
         proxyConfiguration.upstreamTLS = backendTLS
+        let accessLog = try config.accessLog.map { try AccessLog(settings: $0, logger: logger) }
         let dataPlane = ProxyDataPlane(
             group: group, configuration: proxyConfiguration,
             onPassiveFailure: { address, count in signals.publish(.passiveFailures(address: address, consecutive: count)) },
-            onDemandWhileEmpty: { demandContinuation.yield() }
+            onDemandWhileEmpty: { demandContinuation.yield() }, accessLog: accessLog
         )
         await pool.observe { snapshot in
             for address in dataPlane.apply(snapshot) {
@@ -165,6 +167,8 @@ struct TugboatRuntime {
         services.append(.init(service: HangupService(notifier: notifier) {
             if let reloader { _ = await reloader.reload() } else { certificates?.reloadChanged(force: true) }
         }))
+        // Before the proxy: services stop in reverse order, so the last lines come after the drain.
+        if let accessLog { services.append(.init(service: AccessLogService(accessLog: accessLog, dataPlane: dataPlane))) }
         services.append(.init(service: proxy))
         let serviceGroup = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -93,6 +93,7 @@ struct ConfigReconcilerTests {
         ("admin: { listen: 127.0.0.1:8081 }", "admin: { listen: 127.0.0.1:8082, token: t }", ["admin.listen", "admin.token"]),
         ("state: sqlite:./t.db", "state: sqlite:./other.db", ["state"]),
         ("state: sqlite:./t.db", "state: sqlite:./t.db\nthreads: 2", ["threads"]),
+        ("state: sqlite:./t.db", "state: sqlite:./t.db\naccess-log: { path: /tmp/a.log }", ["access-log"]),
         ("state: sqlite:./t.db", "state: sqlite:./t.db\ntls: { certificates: [{ cert: /c.pem, key: /k.pem }] }", ["tls"]),
         ("state: sqlite:./t.db", "state: sqlite:./t.db\nprofiling: { source: perf }", ["profiling"]),
         ("state: sqlite:./t.db", "state: sqlite:./t.db\nscaling: { provider: { exec: { up: ./u, down: ./d } } }", ["scaling"]),

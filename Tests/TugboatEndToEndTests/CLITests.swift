@@ -22,7 +22,7 @@ struct CLITests {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let path = root.appendingPathComponent("examples/tugboat.yaml").path
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        for section in ["listen:", "admin:", "state:", "log:", "pool:", "monitors:", "alerts:", "scaling:", "profiling:", "tls:"] {
+        for section in ["listen:", "admin:", "state:", "log:", "access-log:", "pool:", "monitors:", "alerts:", "scaling:", "profiling:", "tls:"] {
             #expect(text.contains(section), "examples/tugboat.yaml lacks \(section)")
         }
         let child = try ChildProcess(arguments: ["check", "--config", path],

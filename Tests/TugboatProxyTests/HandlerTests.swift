@@ -33,12 +33,12 @@ struct ProxyRig {
     let backends: [ProxyBackend]
     let context: LoopContext
 
-    init(backendCount: Int = 1, configure: (inout ProxyConfiguration) -> Void = { _ in }) throws {
+    init(backendCount: Int = 1, accessLog: AccessLog? = nil, configure: (inout ProxyConfiguration) -> Void = { _ in }) throws {
         var configuration = ProxyConfiguration(TugboatConfig())
         configure(&configuration)
         upstreams = EmbeddedUpstreams(loop: loop)
         context = LoopContext(eventLoop: loop, configuration: configuration, onPassiveFailure: { _, _ in },
-                              connector: upstreams)
+                              connector: upstreams, accessLog: accessLog)
         backends = try (0..<backendCount).map { index in
             ProxyBackend(address: HostPort(host: "127.0.0.1", port: 9100 + index),
                          socketAddress: try SocketAddress(ipAddress: "127.0.0.1", port: 9100 + index), slot: index)

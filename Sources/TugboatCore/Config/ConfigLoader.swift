@@ -27,8 +27,9 @@ public enum ConfigLoader {
         guard let node else { return config }
         let root = YAMLValue(node: node, key: "", file: file, environment: environment, references: references)
         let keys = try root.mapping(allowed: ["listen", "admin", "state", "local-state", "node", "pool", "monitors", "alerts", "scaling", "profiling",
-                                                 "threads", "max-connections", "trusted-proxies", "tls", "log"])
+                                                 "threads", "max-connections", "trusted-proxies", "tls", "log", "access-log"])
         if let log = keys["log"] { config.log = try parseLog(log) }
+        if let accessLog = keys["access-log"] { config.accessLog = try parseAccessLog(accessLog) }
         if let tls = keys["tls"] { config.tls = try parseTLS(tls) }
         if let listen = keys["listen"] { config.listen = try listen.hostPort(allowPortZero: true) }
         if let admin = keys["admin"] { config.admin = try parseAdmin(admin) }
@@ -124,6 +125,25 @@ public enum ConfigLoader {
                 throw level.error("'\(level.key)' must be one of \(LogSettings.levelNames), got '\(text)'")
             }
             settings.level = parsed
+        }
+        return settings
+    }
+
+    static func parseAccessLog(_ value: YAMLValue) throws -> AccessLogSettings {
+        let keys = try value.mapping(allowed: ["path", "format"])
+        guard let pathValue = keys["path"] else {
+            throw value.error("'access-log.path' is required (a file, or \"-\" for standard output)")
+        }
+        let path = try pathValue.string()
+        guard !path.isEmpty else { throw pathValue.error("'access-log.path' must not be empty (a file, or \"-\" for standard output)") }
+        var settings = AccessLogSettings(path: path)
+        settings.pathLine = pathValue.line
+        if let format = keys["format"] {
+            let text = try format.string()
+            guard let parsed = AccessLogFormat(rawValue: text) else {
+                throw format.error("'access-log.format' must be combined or json, got '\(text)'")
+            }
+            settings.format = parsed
         }
         return settings
     }

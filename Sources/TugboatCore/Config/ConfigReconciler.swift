@@ -48,6 +48,8 @@ public enum ConfigReconciler {
         check("local-state", old.localState != new.localState)
         check("node", old.node != new.node)
         check("threads", old.threads != new.threads)
+        // The writer thread and its descriptor are set up at start (SIGUSR1 reopens the same path).
+        check("access-log", old.accessLog?.path != new.accessLog?.path || old.accessLog?.format != new.accessLog?.format)
         check("tls", (old.tls == nil) != (new.tls == nil))
         if let oldTLS = old.tls, let newTLS = new.tls {
             check("tls.acme", oldTLS.acme != newTLS.acme)

@@ -27,6 +27,8 @@ public struct TugboatConfig: Sendable, Equatable {
     public var tls: TLSSettings?
     /// `log: { format: text | json, level: info }`; `--log-format`/`--log-level` win over it.
     public var log = LogSettings()
+    /// `access-log: { path, format }`: one line per request; nil (the default) writes none.
+    public var accessLog: AccessLogSettings?
     /// `FILE:LINE: message` for settings that are allowed but likely a mistake: `check` prints
     /// them, `serve` logs them at start.
     public var warnings: [String] = []
@@ -176,4 +178,27 @@ public struct LogSettings: Sendable, Equatable {
     /// `trace`, `debug`, `info`, `notice`, `warning`, `error`, `critical`; anything else is nil.
     public static func level(named name: String) -> Logger.Level? { Logger.Level(rawValue: name.lowercased()) }
     public static let levelNames = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+}
+
+/// `access-log:`: where the proxy writes one line per request, and how.
+public struct AccessLogSettings: Sendable, Equatable {
+    /// A file (created 0640 if new, appended to, reopened on SIGUSR1), or `-` for standard output.
+    public var path: String
+    public var format: AccessLogFormat
+    /// Where `path` is set in the config file, for the error when it cannot be opened.
+    public var pathLine = 0
+
+    public init(path: String, format: AccessLogFormat = .combined) {
+        self.path = path
+        self.format = format
+    }
+
+    /// `path: "-"`.
+    public var isStandardOutput: Bool { path == "-" }
+}
+
+/// `access-log.format`: `combined` (Apache/nginx Combined Log Format, Tugboat's fields appended)
+/// or `json` (one object per line).
+public enum AccessLogFormat: String, Sendable, Equatable, CaseIterable {
+    case combined, json
 }

@@ -73,6 +73,7 @@ extension ProxyHandler: UpstreamDelegate {
         machine.responseStarted()
         request.responseHeadDone = true
         request.status = head.status
+        if loop.accessLog != nil { request.log.upstreamNanos = (loop.eventLoop.now - request.startedAt).nanoseconds }
         if let backend = request.backend {
             if head.status >= 500 { loop.recordFailure(backend) } else { backend.recordSuccess() }
         }
@@ -109,9 +110,15 @@ extension ProxyHandler: UpstreamDelegate {
         do {
             if request.dechunk {
                 writePendingHead(context: context)
-                try request.responseBody.takeDechunked(from: &upstreamBytes) { context.write(wrapOutboundOut($0), promise: nil) }
+                var sent = 0  // not into `request` inside the closure: takeDechunked is modifying it
+                defer { request.log.bytesOut &+= Int64(sent) }
+                try request.responseBody.takeDechunked(from: &upstreamBytes) {
+                    sent += $0.readableBytes
+                    context.write(wrapOutboundOut($0), promise: nil)
+                }
             } else {
                 while let slice = try request.responseBody.take(from: &upstreamBytes) {
+                    request.log.bytesOut &+= Int64(slice.readableBytes)
                     if pendingResponseHead != nil && slice.readableBytes <= Self.coalesceLimit {
                         // One write instead of two: copying a few KiB costs less than a writev.
                         pendingResponseHead!.writeImmutableBuffer(slice)
@@ -142,6 +149,7 @@ extension ProxyHandler: UpstreamDelegate {
         let (reuse, close) = machine.responseEnded(upstreamKeepAlive: request.upstreamKeepAlive, now: loop.eventLoop.now)
         loop.meter.record(slot: request.meteredBackend?.slot, status: request.status,
                           micros: UInt64(max(0, (loop.eventLoop.now - request.startedAt).nanoseconds / 1000)))
+        logRequest(status: request.status)
         if let connection = upstream {
             upstream = nil
             connection.delegate = nil
@@ -215,10 +223,13 @@ extension ProxyHandler: UpstreamDelegate {
         guard let context, let connection = upstream, let upstreamChannel = connection.channel else { return }
         machine.responseStarted()
         request.status = 101
+        if loop.accessLog != nil { request.log.upstreamNanos = (loop.eventLoop.now - request.startedAt).nanoseconds }
         request.backend?.recordSuccess()
         writeResponseHead(head, headBytes: headBytes, close: false)
         loop.meter.record(slot: request.meteredBackend?.slot, status: 101,
                           micros: UInt64(max(0, (loop.eventLoop.now - request.startedAt).nanoseconds / 1000)))
+        // Logged as the tunnel starts: its line says who switched protocols, not how long the tunnel lived.
+        logRequest(status: 101)
         request.endAttempt()
         machine.switchedToTunnel()
         timer?.cancel()

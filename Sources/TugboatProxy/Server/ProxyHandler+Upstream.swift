@@ -103,6 +103,9 @@ extension ProxyHandler {
             discardBufferedRequestBody()
         }
         let close = machine.answeredLocally(now: loop.eventLoop.now)
+        // Logged first: the write may close the connection at once, and the close logs what is pending.
+        request.log.bytesOut = Int64(message.utf8.count)
+        logRequest(status: status)
         writeLocalResponse(status: status, message, close: close, requestID: request.requestID)
         loop.meter.record(slot: request.meteredBackend?.slot, status: status,
                           micros: UInt64(max(0, (loop.eventLoop.now - request.startedAt).nanoseconds / 1000)))
@@ -114,7 +117,7 @@ extension ProxyHandler {
     private func discardBufferedRequestBody() {
         guard let exchange = machine.exchange, !exchange.requestComplete, !exchange.bodyForwarded else { return }
         do {
-            while try request.requestBody.take(from: &clientBytes) != nil {}
+            while let slice = try request.requestBody.take(from: &clientBytes) { request.log.bytesIn &+= Int64(slice.readableBytes) }
         } catch {
             return
         }
@@ -129,6 +132,9 @@ extension ProxyHandler {
         }
         request.endAttempt()
         machine.closed()
+        captureRefusedHead(clientBytes)
+        request.log.bytesOut = Int64(message.utf8.count)
+        logRequest(status: status)
         writeLocalResponse(status: status, message, close: true, requestID: nil)
         loop.meter.record(slot: nil, status: status, micros: 0)
     }
@@ -200,6 +206,7 @@ extension ProxyHandler {
         }
         request.endAttempt()
         machine.closed()
+        logUnfinishedRequest()
         context?.close(promise: nil)
     }
 }

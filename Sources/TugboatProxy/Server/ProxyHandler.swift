@@ -41,8 +41,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var timerDeadline: NIODeadline = .distantFuture
     /// The loop's configuration generation the machine's timeouts come from (see ``adoptConfiguration()``).
     var configurationGeneration: Int
+    /// The current request's method, target (and Referer, User-Agent) for its access-log line,
+    /// reused by each request of the connection.
+    var accessLogBytes = ByteBuffer()
 
-    /// `http2`: the handler serves one HTTP/2 stream (behind an `HTTP2StreamBridge`).
+    /// `http2`: the handler serves one HTTP/2 stream (behind an `HTTP2StreamBridge`); its requests
+    /// are forwarded with `Via: 2 tugboat` and logged as HTTP/2.0.
     init(loop: LoopContext, http2: Bool = false) {
         self.loop = loop
         forwarding.http2 = http2
@@ -147,6 +151,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func forwardRequestBody(to upstream: UpstreamHandler) {
         do {
             while let slice = try request.requestBody.take(from: &clientBytes) {
+                request.log.bytesIn &+= Int64(slice.readableBytes)
                 upstream.write(slice)
                 upstreamNeedsFlush = true
                 machine.requestBodyForwarded()
@@ -180,6 +185,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         // Also while still connecting: the backend's in-flight count must not leak.
         request.endAttempt()
+        logUnfinishedRequest()
         machine.closed()
         timer?.cancel()
         timer = nil
@@ -256,6 +262,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 try RequestHead.parse(bytes, limits: limits, reusing: &storage)
             }
         } catch {
+            captureRefusedHead(headBytes)
             rejectClient(status: error.status, "tugboat: \(error.reason)\n")
             return false
         }
@@ -294,6 +301,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         } else {
             request.requestID = .generated(forwarding.generatedID)
         }
+        captureForAccessLog(head, headBytes: headBytes)
         machine.requestHeadParsed(now: now, idempotent: head.method.isIdempotent, isUpgrade: head.isUpgrade,
                                   bodyless: request.requestBody.isComplete, closeClient: !head.keepAlive)
         ensureTimer()

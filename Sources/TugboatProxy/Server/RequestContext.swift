@@ -26,6 +26,12 @@ struct RequestContext {
     var upstreamKeepAlive = true
     var status = 0
 
+    /// The access-log record being filled (byte counts always; the rest only when the log is on),
+    /// its spans pointing into the handler's `accessLogBytes`.
+    var log = AccessLogRecord()
+    /// A request whose line is still to be written.
+    var logPending = false
+
     /// Why the last attempt failed, and how the client is told if it was the last.
     struct Failure {
         var status: Int

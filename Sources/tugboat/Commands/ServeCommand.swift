@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import TugboatCore
+import TugboatProxy
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,6 +28,9 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try await TugboatRuntime(config: loaded, reload: reload).run()
         } catch let error as ListenError {
+            FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)
+            throw ExitCode(1)
+        } catch let error as AccessLogError {
             FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)
             throw ExitCode(1)
         }
