@@ -17,9 +17,9 @@ public final class ProxyServer: Service, Sendable {
     /// With `tls:`, the listener's TLS context (the certificate is picked per handshake from the book).
     private let tls: NIOSSLContext?
 
-    /// Seamless upgrade: when another process holds the address at start, the listener is bound
-    /// (and new connections steered to it) only once this returns — the pool is ready — and then
-    /// `onTakeover` runs.
+    /// Seamless upgrade: when another Tugboat holds the address at start, the listener is bound
+    /// (and new connections steered to it) only once `ready` returns — the pool has settled — and
+    /// then `done` runs (systemd hears `READY=1`).
     private let takeover: Takeover?
 
     public struct Takeover: Sendable {
