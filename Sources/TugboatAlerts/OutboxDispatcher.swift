@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metrics
 import ServiceLifecycle
+import Synchronization
 import TugboatCore
 import TugboatStore
 
@@ -45,7 +46,8 @@ public final class OutboxDispatcher: Service, Sendable {
     }
 
     private let store: Store
-    private let senders: [String: NotificationSender]
+    /// Replaced when a reload changes a channel's settings; a delivery under way keeps its sender.
+    private let senders: Mutex<[String: NotificationSender]>
     private let policy: RetryPolicy
     private let logger: Logger
     private let gate: (any PageGate)?
@@ -56,10 +58,15 @@ public final class OutboxDispatcher: Service, Sendable {
                 gate: (any PageGate)? = nil) {
         self.gate = gate
         self.store = store
-        self.senders = senders
+        self.senders = Mutex(senders)
         self.policy = policy
         self.logger = logger
         (wakeUps, wakeUp) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// A reload changed channel settings: deliveries from now on (retries included) use these.
+    public func replaceSenders(_ senders: [String: NotificationSender]) {
+        self.senders.withLock { $0 = senders }
     }
 
     /// New notifications were written: deliver now rather than at the next poll.
@@ -130,7 +137,7 @@ public final class OutboxDispatcher: Service, Sendable {
             "notification.attempt": "\(record.attempts)",
         ]
         do {
-            guard let sender = senders[record.channel] else { throw DeliveryError.permanent("channel '\(record.channel)' is not configured") }
+            guard let sender = senders.withLock({ $0[record.channel] }) else { throw DeliveryError.permanent("channel '\(record.channel)' is not configured") }
             guard let incident = try? store.incident(id: record.incident) else { throw DeliveryError.permanent("incident \(record.incident) is gone") }
             record.providerID = try await sender.send(record, incident: incident)
             record.status = "sent"

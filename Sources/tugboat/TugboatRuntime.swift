@@ -63,9 +63,13 @@ struct TugboatRuntime {
 
         let store = try Self.openStore(config, logger: logger)
         let httpClient = HTTPClient(eventLoopGroupProvider: .shared(group))
-        let senders = config.alerts.channels.mapValues {
-            Senders.make($0, client: httpClient, timeout: config.alerts.timeout, logger: logger, publicURL: config.alerts.publicURL)
+        let alertsSettings = config.alerts
+        let makeSenders: @Sendable ([String: ChannelConfig]) -> [String: NotificationSender] = { channels in
+            channels.mapValues {
+                Senders.make($0, client: httpClient, timeout: alertsSettings.timeout, logger: logger, publicURL: alertsSettings.publicURL)
+            }
         }
+        let senders = makeSenders(config.alerts.channels)
         let retry = OutboxDispatcher.RetryPolicy(firstDelay: config.alerts.retryFirst, maxDelay: config.alerts.retryMax,
                                                  maxAttempts: config.alerts.retryAttempts)
         // Several nodes: the registry, the leader lease and once-per-cluster pages in Redis.
@@ -114,7 +118,8 @@ struct TugboatRuntime {
         let reloader = reload.map { reload in
             ConfigReloader(path: reload.path, running: config, parts: .init(
                 dataPlane: dataPlane, membership: membership, health: health, monitors: monitors, certificates: certificates, store: store,
-                logControl: reload.logControl, logOverrides: reload.logOverrides, descriptorLimit: descriptors, upstreamTLS: backendTLS
+                logControl: reload.logControl, logOverrides: reload.logOverrides, descriptorLimit: descriptors, upstreamTLS: backendTLS,
+                dispatcher: dispatcher, makeSenders: makeSenders
             ), logger: logger)
         }
         let adminState = AdminState(pool: pool, traffic: traffic, dataPlane: dataPlane, registry: registry,

@@ -75,6 +75,30 @@ struct ConfigReconcilerTests {
         #expect(try plan(Self.base + "\n" + addition).changed == [key])
     }
 
+    @Test("a channel of another kind, or a Twilio channel's settings, need a restart", arguments: [
+        // Another kind under the same name: the resolved notices' rules follow the kind.
+        ("webhook: { url: http://127.0.0.1:9/ }", "slack: { url: http://127.0.0.1:9/ }"),
+        // Twilio's auth token also checks its callbacks at the admin API.
+        ("twilio-sms: { account-sid: AC0123456789abcdef0123456789abcdef, auth-token: a, from: '+14155550100', to: ['+14155550101'] }",
+         "twilio-sms: { account-sid: AC0123456789abcdef0123456789abcdef, auth-token: b, from: '+14155550100', to: ['+14155550101'] }"),
+    ])
+    func channelsRestart(old: String, new: String) throws {
+        let alerts = { (channel: String) in
+            Self.base + "\nalerts:\n  channels: { c: { \(channel) } }\n  rules:\n    - { name: r, condition: backend-down, channels: [c] }\n"
+        }
+        #expect(try decide(alerts(old), alerts(new)) == .restartNeeded(["alerts.channels"]))
+    }
+
+    @Test("a channel's settings (same name, same kind, not Twilio) apply live: the rotated webhook URL")
+    func channelSettingsLive() throws {
+        let alerts = { (url: String) in
+            Self.base + "\nalerts:\n  channels: { hook: { webhook: { url: \(url) } }, chat: { slack: { url: http://127.0.0.1:8/ } } }\n"
+                + "  rules:\n    - { name: r, condition: backend-down, channels: [hook, chat] }\n"
+        }
+        #expect(try plan(alerts("http://127.0.0.1:9/new"), from: alerts("http://127.0.0.1:9/old")).changed == ["alerts.channels"])
+        #expect(try plan(alerts("http://127.0.0.1:9/same"), from: alerts("http://127.0.0.1:9/same")).changed == [])
+    }
+
     @Test("changed certificate files apply live")
     func certificates() throws {
         let old = Self.base + "\ntls:\n  certificates:\n    - { cert: /c.pem, key: /k.pem }\n"

@@ -103,6 +103,23 @@ struct ReloadTests {
         #expect(try tugboat.pool().compactMap { $0["address"] as? String } == [a.address])
     }
 
+    @Test("a rotated webhook URL applies live: the next page goes to the new URL, none to the old")
+    func channelSettingsLive() throws {
+        let old = try ContractServer(), new = try ContractServer()
+        let top = old.monitorYAML + "alerts:\n  retry: { first: 100ms, max: 300ms }\n  timeout: 1s\n  startup-grace: 0s\n  group: { wait: 0s }\n"
+            + "  channels:\n    hook: { webhook: { url: \(old.base)/hook } }\n"
+            + "  rules:\n    - { name: front-down, monitor: front, condition: down, channels: [hook] }\n"
+        let tugboat = try TugboatUnderTest(backends: [], extraTop: top)
+        try old.waitForChecks(3)
+        try tugboat.editConfig { $0.replacingOccurrences(of: "\(old.base)/hook", with: "\(new.base)/hook") }
+        let reply = try tugboat.post("/api/reload", body: "")
+        #expect(reply.status == 200, "\(reply.text)")
+        #expect(try tugboat.changed(reply.text) == ["alerts.channels"])
+        try old.setHealth(up: false)
+        try waitUntil("the page at the new URL") { try new.accepted("hook").count == 1 }
+        #expect(try old.attempts("hook") == 0)
+    }
+
     @Test("monitors are replaced as a set: a monitor added by a reload runs, one removed stops")
     func monitorsReplaced() throws {
         let a = try DemoBackend()

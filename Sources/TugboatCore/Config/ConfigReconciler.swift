@@ -61,7 +61,7 @@ public enum ConfigReconciler {
         // With several nodes the static list is part of the shared registry's reconciliation.
         check("pool.backends", new.redisURL != nil && old.pool.backends != new.pool.backends)
         check("alerts.rules", old.alerts.rules != new.alerts.rules)
-        check("alerts.channels", old.alerts.channels != new.alerts.channels)
+        check("alerts.channels", !channelsChangeLive(old.alerts.channels, new.alerts.channels))
         var oldAlerts = old.alerts, newAlerts = new.alerts
         (oldAlerts.rules, oldAlerts.channels, newAlerts.rules, newAlerts.channels) = ([], [:], [], [:])
         check("alerts", oldAlerts != newAlerts)
@@ -89,7 +89,21 @@ public enum ConfigReconciler {
         check("pool.retries", old.pool.retries != new.pool.retries)
         check("pool.timeouts", old.pool.timeouts != new.pool.timeouts)
         check("pool.drain", old.pool.drain != new.pool.drain)
+        check("alerts.channels", old.alerts.channels != new.alerts.channels)
         return plan
+    }
+
+    /// A channel's settings (a webhook or Slack URL, an email server, a PagerDuty key…) change live
+    /// when every rule still finds the channels it names, of the same kinds. Twilio channels are
+    /// the exception: the admin API checks Twilio's callback signatures with their auth token.
+    static func channelsChangeLive(_ old: [String: ChannelConfig], _ new: [String: ChannelConfig]) -> Bool {
+        guard old.mapValues(\.kind) == new.mapValues(\.kind) else { return false }
+        return old.allSatisfy { name, channel in
+            switch channel {
+            case .twilioCall, .twilioSMS: channel == new[name]
+            default: true
+            }
+        }
     }
 
     /// The certificate files named, without where in the file they were named.

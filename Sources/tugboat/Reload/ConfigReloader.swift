@@ -25,6 +25,9 @@ actor ConfigReloader: ConfigReloading {
         /// What `max-connections` is derived from when the file does not set it.
         var descriptorLimit: Int
         var upstreamTLS: BackendTLS?
+        /// `alerts.channels`: the outbox and how a channel's settings become its sender.
+        var dispatcher: OutboxDispatcher?
+        var makeSenders: (@Sendable ([String: ChannelConfig]) -> [String: NotificationSender])?
     }
 
     private let path: String
@@ -96,6 +99,9 @@ actor ConfigReloader: ConfigReloading {
         if plan.changes("pool.drain") { parts.membership.drain = new.pool.drain }
         if plan.changes("pool.health") || plan.changes("pool.passive") { await parts.health.update(new.pool) }
         if plan.changes("monitors") { await parts.monitors.replace(new.monitors) }
+        if plan.changes("alerts.channels"), let dispatcher = parts.dispatcher, let makeSenders = parts.makeSenders {
+            dispatcher.replaceSenders(makeSenders(new.alerts.channels))
+        }
         if plan.changes("log.level") || plan.changes("log.format"), let control = parts.logControl {
             let settings = LogSetup.settings(parts.logOverrides, config: new.log)
             control.level = settings.level
