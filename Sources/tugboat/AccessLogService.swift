@@ -15,12 +15,7 @@ struct AccessLogService: Service {
 
     func run() async throws {
         Self.ignoreUntilHandled()
-        let (reopens, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let source = DispatchSource.makeSignalSource(signal: SIGUSR1)
-        source.setEventHandler { continuation.yield() }
-        source.resume()
-        defer { source.cancel() }
-        for await _ in reopens.cancelOnGracefulShutdown() {
+        for await _ in SignalDeliveries.stream(SIGUSR1).cancelOnGracefulShutdown() {
             accessLog.reopen()
         }
         await dataPlane.flushAccessLog()

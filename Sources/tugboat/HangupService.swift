@@ -15,14 +15,9 @@ struct HangupService: Service {
 
     func run() async throws {
         Self.ignoreUntilHandled()
-        let (hangups, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let source = DispatchSource.makeSignalSource(signal: SIGHUP)
-        source.setEventHandler { continuation.yield() }
-        source.resume()
-        defer { source.cancel() }
         let notifier = self.notifier
         await withGracefulShutdownHandler {
-            for await _ in hangups.cancelOnGracefulShutdown() {
+            for await _ in SignalDeliveries.stream(SIGHUP).cancelOnGracefulShutdown() {
                 notifier.reloading()
                 await reload()
                 notifier.ready()
