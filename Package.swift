@@ -69,6 +69,7 @@ let package = Package(
         .target(
             name: "TugboatACME",
             dependencies: [
+                "TugboatCluster",
                 "TugboatCore",
                 "TugboatProxy",
                 "TugboatStore",

@@ -108,7 +108,11 @@ struct TugboatRuntime {
         // builds its TLS context; challenges are answered on the redirect listener.
         let challenges = ACMEChallenges()
         let acme = try config.tls?.acme.flatMap { settings in
-            try certificates.map { try ACMECertificates(settings: settings, book: $0, store: store, challenges: challenges, group: group, logger: logger) }
+            try certificates.map {
+                // Several nodes: the leader orders for all; certificate, account and answers in Redis.
+                try ACMECertificates(settings: settings, book: $0, store: store, challenges: challenges, group: group, logger: logger,
+                                     shared: cluster.map { ACMESharedState(node: $0) })
+            }
         }
         let takeover = ProxyServer.Takeover(whenReady: { await Self.poolSettled(pool, within: .seconds(30)) },
                                             then: { notifier.ready(status: "serving (took over from the previous process)") })
