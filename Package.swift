@@ -140,6 +140,7 @@ let package = Package(
         .target(
             name: "TugboatAdmin",
             dependencies: [
+                "FlameGraph",
                 "TugboatCore",
                 "TugboatProxy",
                 "TugboatStore",
@@ -280,6 +281,11 @@ let package = Package(
             name: "TugboatACMETests",
             dependencies: ["TugboatACME", "TugboatCore", "TugboatStore", .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "X509", package: "swift-certificates"), .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TugboatAdminTests",
+            dependencies: ["TugboatAdmin", "TugboatProxy", "TugboatCore", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TugboatHealthTests", dependencies: ["TugboatHealth", "TugboatCore"], swiftSettings: swiftSettings),

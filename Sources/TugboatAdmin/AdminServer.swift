@@ -16,7 +16,7 @@ public enum AdminServer {
     public static func makeRouter(state: AdminState) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/healthz") { _, _ in "ok\n" }
-        let protected = router.group().add(middleware: BearerTokenMiddleware(token: state.token))
+        let protected = router.group().add(middleware: BearerTokenMiddleware(token: state.token, sessions: state.sessions))
         protected.get("/api/pool") { _, _ -> PoolView in
             PoolView(snapshot: await state.pool.snapshot, stats: state.traffic.stats(), inflight: state.dataPlane.inflight())
         }
@@ -39,6 +39,7 @@ public enum AdminServer {
         addFlameGraphRoutes(open: router, protected: protected, state: state)
         addClusterRoutes(protected, state: state)
         addTwilioCallbackRoutes(router, state: state)  // open: Twilio's signature, not the token
+        addDashboardRoutes(open: router, protected: protected, state: state)
         protected.get("/api/scaling/events") { _, _ -> Response in
             struct Row: Encodable { var at: String; var from: Int; var to: Int; var state: String; var reason: String; var failed: Bool }
             let rows = try state.store?.scalingEvents() ?? []

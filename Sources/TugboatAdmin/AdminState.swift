@@ -29,14 +29,19 @@ public struct AdminState: Sendable {
     public let twilioCallbacks: TwilioCallbackSettings
     /// `POST /api/reload` (nil: nothing to reload, e.g. `tugboat demo`).
     public let reloader: (any ConfigReloading)?
+    /// The dashboard's live feed (traffic history, since-when per backend) and its logins.
+    public let dashboard: DashboardFeed
+    public let sessions = DashboardSessions()
 
     public init(pool: Pool, traffic: TrafficCollector, dataPlane: ProxyDataPlane, registry: PrometheusCollectorRegistry,
                 token: Secret?, store: Store? = nil, alerts: AlertManager? = nil, membership: PoolMembership? = nil,
                 scaler: Scaler? = nil, profiles: (any ProfileCapturing)? = nil,
                 cluster: (any ClusterAdministration)? = nil, acknowledger: (any PageAcknowledging)? = nil,
                 twilioCallbacks: TwilioCallbackSettings = TwilioCallbackSettings(), certificates: CertificateBook? = nil,
-                certificateRenewer: (any CertificateRenewing)? = nil, reloader: (any ConfigReloading)? = nil) {
+                certificateRenewer: (any CertificateRenewing)? = nil, reloader: (any ConfigReloading)? = nil,
+                dashboard: DashboardFeed = DashboardFeed()) {
         self.reloader = reloader
+        self.dashboard = dashboard
         self.certificates = certificates
         self.certificateRenewer = certificateRenewer
         self.cluster = cluster

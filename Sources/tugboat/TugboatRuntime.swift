@@ -131,7 +131,8 @@ struct TugboatRuntime {
                                     scaler: scaler, profiles: forensics,
                                     cluster: cluster.map { ClusterAdmin(node: $0, drain: config.pool.drain) },
                                     acknowledger: alerts, twilioCallbacks: TwilioCallbackSettings(alerts: config.alerts),
-                                    certificates: certificates, certificateRenewer: acme, reloader: reloader)
+                                    certificates: certificates, certificateRenewer: acme, reloader: reloader,
+                                    dashboard: DashboardFeed(config: config))
         // With a cluster the scaler waits for this node to win the lease.
         if cluster != nil { await scaler?.setLeading(false) }
         let bridge = cluster.map {
