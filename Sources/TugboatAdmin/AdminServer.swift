@@ -106,7 +106,7 @@ public enum AdminServer {
     @Sendable static func jsonError(_ status: HTTPResponse.Status, _ message: String) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        let escaped = message.replacingOccurrences(of: "\"", with: "'")
+        let escaped = Redaction.redact(message).replacingOccurrences(of: "\"", with: "'")
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{\"error\":\"\(escaped)\"}\n")))
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TugboatCore
 
 /// The embedded store (SQLite through GRDB): incidents and the notification outbox, run-time pool
 /// changes, scaling events and captured flame graphs.
@@ -242,7 +243,10 @@ public final class Store: Sendable {
         }
     }
 
+    /// Saves a delivery's outcome; its error text is redacted (``Redaction``) before it is written.
     public func update(_ notification: NotificationRecord) throws {
+        var notification = notification
+        notification.lastError = Redaction.redact(notification.lastError)
         try database.write { db in try notification.update(db) }
     }
 
