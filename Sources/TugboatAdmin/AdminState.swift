@@ -29,6 +29,8 @@ public struct AdminState: Sendable {
     public let twilioCallbacks: TwilioCallbackSettings
     /// `POST /api/reload` (nil: nothing to reload, e.g. `tugboat demo`).
     public let reloader: (any ConfigReloading)?
+    /// The `Host` names answered and the flame-graph links' lifetime.
+    public var access = AdminAccess()
 
     public init(pool: Pool, traffic: TrafficCollector, dataPlane: ProxyDataPlane, registry: PrometheusCollectorRegistry,
                 token: Secret?, store: Store? = nil, alerts: AlertManager? = nil, membership: PoolMembership? = nil,
