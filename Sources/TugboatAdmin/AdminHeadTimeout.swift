@@ -40,11 +40,9 @@ struct AdminHeadDeadline {
 
 /// First in an admin connection's pipeline: sees the raw bytes (a head's first byte) and closes
 /// the connection when ``AdminHeadDeadline`` says so.
-final class AdminHeadTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
+final class AdminHeadTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
 
     private var machine: AdminHeadDeadline
     private var timer: Scheduled<Void>?

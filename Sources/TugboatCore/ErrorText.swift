@@ -13,7 +13,7 @@ public enum ErrorText {
     private static func unredacted(_ error: Error) -> String {
         if let connection = error as? NIOConnectionError {
             if let first = connection.connectionErrors.first { return unredacted(first.error) }
-            if let dns = connection.dnsAAAAError ?? connection.dnsAError { return "DNS: \(unredacted(dns))" }
+            if let dns = connection.dnsAAAAError ?? connection.dnsAError { return "DNS: \(dns)" }
         }
         if let io = error as? IOError { return String(cString: strerror(io.errnoCode)) }
         if let channel = error as? ChannelError {

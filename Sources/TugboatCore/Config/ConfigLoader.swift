@@ -31,7 +31,7 @@ public enum ConfigLoader {
         if let log = keys["log"] { config.log = try parseLog(log) }
         if let retention = keys["retention"] {
             config.retention = try retention.duration()
-            guard config.retention >= .seconds(3600) else { throw retention.error("'retention' must be at least 1h, got '\(try retention.string())'") }
+            guard config.retention >= .seconds(3600) else { throw retention.error("'retention' must be at least 1h, got \(DurationParser.format(config.retention))") }
         }
         if let accessLog = keys["access-log"] { config.accessLog = try parseAccessLog(accessLog) }
         if let tls = keys["tls"] { config.tls = try parseTLS(tls) }

@@ -16,8 +16,7 @@ public enum Redaction {
     }
 
     /// Adds the config's secrets to those searched for.
-    public static func remember(_ secrets: some Sequence<String>) {
-        let list = Array(secrets)
-        current.withLock { $0.remember(list) }
+    public static func remember(_ secrets: [String]) {
+        current.withLock { $0.remember(secrets) }
     }
 }

@@ -20,12 +20,12 @@ public struct Redactor: Sendable, Equatable {
     /// Known secret strings, longest first (so a secret containing another is replaced whole).
     public private(set) var secrets: [String] = []
 
-    public init(secrets: some Sequence<String> = [String]()) {
+    public init(secrets: [String] = []) {
         remember(secrets)
     }
 
     /// Adds secrets to search for (their percent-encoded forms too); earlier ones stay.
-    public mutating func remember(_ more: some Sequence<String>) {
+    public mutating func remember(_ more: [String]) {
         var all = Set(secrets)
         for secret in more where secret.count >= Self.shortestSecret {
             all.insert(secret)
