@@ -44,17 +44,20 @@ struct RedactorTests {
         alerts:
           channels:
             sms: { twilio-sms: { account-sid: AC1, auth-token: twilio-tok, from: "+15550100000", to: ["+15550100001"] } }
-            hook: { webhook: { url: "https://example.com/hooks/hook-path?sig=q-secret" } }
+            hook: { webhook: { url: "https://example.com/hooks/hook-path-123?sig=q-secret" } }
+            slack: { slack: { url: "https://example.com/slack" } }
             mail: { email: { smtp: "smtp://mail.example.com", username: u, password: mail-pass, from: a@example.com, to: b@example.com } }
             pd: { pagerduty: { routing-key: pd-routing-key } }
           rules:
-            - { name: r, monitor: front, condition: down, channels: [sms, hook, mail, pd] }
+            - { name: r, monitor: front, condition: down, channels: [sms, hook, slack, mail, pd] }
         """
         let config = try ConfigLoader.parse(yaml, file: "t.yaml")
         let secrets = Set(config.secrets)
-        for expected in ["redis-pass", "admin-token", "mon-pass", "twilio-tok", "hooks/hook-path", "sig=q-secret", "mail-pass", "pd-routing-key"] {
+        for expected in ["redis-pass", "admin-token", "mon-pass", "twilio-tok", "hook-path-123", "q-secret", "mail-pass", "pd-routing-key"] {
             #expect(secrets.contains(expected), "\(expected) not in \(secrets)")
         }
+        // Short path words are not secrets: they would hide "hook" and "slack" everywhere.
+        #expect(!secrets.contains("hooks") && !secrets.contains("slack"))
     }
 
     @Test("a config error quoting a secret is redacted")

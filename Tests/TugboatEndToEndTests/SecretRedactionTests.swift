@@ -79,8 +79,8 @@ struct SecretRedactionTests {
         }
         // The texts did quote what held the secrets, redacted.
         let notifications = texts[0].1
-        #expect(notifications.contains("127.0.0.1:\(contract.port)/<redacted>"), "\(notifications)")
-        #expect(notifications.contains("127.0.0.1:1/<redacted>"), "\(notifications)")
+        #expect(notifications.contains("127.0.0.1:\(contract.port)/services/T0000/B0000/<redacted>"), "\(notifications)")
+        #expect(notifications.contains("127.0.0.1:1/hooks/<redacted>"), "\(notifications)")
         #expect(texts[1].1.contains("watch:<redacted>@127.0.0.1:1"), "\(texts[1].1)")
         #expect(reload.text.contains("redis:/:<redacted>@"), "\(reload.text)")
         #expect(texts.first { $0.0 == "tugboat check" }!.1.contains("redis:/:<redacted>@"))

@@ -44,13 +44,16 @@ extension TugboatConfig {
         return password.isEmpty ? nil : (password.removingPercentEncoding ?? password)
     }
 
-    /// A webhook's URL is its credential (Slack, Discord, Teams): its path (after the first `/`,
-    /// which stays, so the text still shows the host) and query are secret.
+    /// A webhook's URL is often its own credential (Slack, Discord, Teams, Zapier): the path
+    /// segments that look like a key (16 characters or more, or 8 or more with a digit) and the
+    /// query's values are secret. Short words (`/hook`, `/slack`) are not: they would hide
+    /// ordinary words in every log line.
     static func secretParts(ofHookURL text: String) -> [String] {
         guard let url = URLComponents(string: text) else { return [] }
-        var parts: [String] = []
-        if url.percentEncodedPath.count > 1 { parts.append(String(url.percentEncodedPath.dropFirst())) }
-        if let query = url.percentEncodedQuery, !query.isEmpty { parts.append(query) }
+        var parts = url.percentEncodedPath.split(separator: "/").map(String.init).filter { segment in
+            segment.count >= 16 || (segment.count >= 8 && segment.contains { $0.isNumber })
+        }
+        parts += (url.percentEncodedQueryItems ?? []).compactMap(\.value).filter { !$0.isEmpty }
         return parts
     }
 }
