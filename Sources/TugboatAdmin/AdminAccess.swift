@@ -90,7 +90,7 @@ struct HostCheckMiddleware<Context: RequestContext>: RouterMiddleware {
     let access: AdminAccess
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard access.allows(host: request.head.authority ?? request.headers[.host]) else {
+        guard access.allows(host: request.head.authority) else {
             return AdminServer.jsonError(.misdirectedRequest, "this admin API does not answer to that Host (set 'admin.url' to the name you use)")
         }
         return try await next(request, context)

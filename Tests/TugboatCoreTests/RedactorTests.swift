@@ -19,6 +19,7 @@ struct RedactorTests {
         #expect(none.redact("GET https://ops:s3cr%3At@example.com/health: refused") == "GET https://ops:<redacted>@example.com/health: refused")
         #expect(none.redact("got 'redis:/:hunter2@host'") == "got 'redis:/:<redacted>@host'")
         #expect(none.redact("mail ops@example.com at 12:30") == "mail ops@example.com at 12:30")
+        #expect(none.redact("must be redis://[user:password@]host") == "must be redis://[user:password@]host")
     }
 
     @Test("credentials in headers, webhook paths and secret-looking query parameters")
@@ -43,7 +44,7 @@ struct RedactorTests {
           - { name: front, url: "https://ops:mon-pass@example.com/health" }
         alerts:
           channels:
-            sms: { twilio-sms: { account-sid: AC1, auth-token: twilio-tok, from: "+15550100000", to: ["+15550100001"] } }
+            sms: { twilio-sms: { account-sid: AC0123456789abcdef0123456789abcdef, auth-token: twilio-tok, from: "+15550100000", to: ["+15550100001"] } }
             hook: { webhook: { url: "https://example.com/hooks/hook-path-123?sig=q-secret" } }
             slack: { slack: { url: "https://example.com/slack" } }
             mail: { email: { smtp: "smtp://mail.example.com", username: u, password: mail-pass, from: a@example.com, to: b@example.com } }

@@ -51,11 +51,11 @@ struct SecretRedactionTests {
         }
         var texts: [(String, String)] = []
         for path in ["/api/notifications", "/api/incidents", "/api/outages"] {
-            texts.append((path, try String(decoding: JSONSerialization.data(withJSONObject: tugboat.admin(path)), as: UTF8.self)))
+            texts.append((path, try String(decoding: JSONSerialization.data(withJSONObject: tugboat.admin(path), options: [.withoutEscapingSlashes]), as: UTF8.self)))
         }
         let incident = try #require(tugboat.incidents().first?["id"] as? Int)
         texts.append(("/api/incidents/\(incident)",
-                      try String(decoding: JSONSerialization.data(withJSONObject: tugboat.admin("/api/incidents/\(incident)")), as: UTF8.self)))
+                      try String(decoding: JSONSerialization.data(withJSONObject: tugboat.admin("/api/incidents/\(incident)"), options: [.withoutEscapingSlashes]), as: UTF8.self)))
 
         // A config error quoting the Redis password: on reload (the API's 422 and the log) and from `check`.
         let original = try String(contentsOfFile: tugboat.configPath, encoding: .utf8)
@@ -67,7 +67,8 @@ struct SecretRedactionTests {
         #expect(reload.status == 422)
         texts.append(("POST /api/reload", reload.text))
         _ = try tugboat.child.waitForLine { $0.contains("config reload refused") }
-        let check = try ChildProcess(arguments: ["check", "--config", tugboat.configPath], environment: environment)
+        let check = try ChildProcess(arguments: ["check", "--config", tugboat.configPath],
+                                     environment: environment.merging(["TEST_ADMIN_TOKEN": secrets["admin token"]!]) { a, _ in a })
         #expect(check.waitForExit() == 1)
         texts.append(("tugboat check", check.lines.joined(separator: "\n")))
         texts.append(("the log", tugboat.child.lines.joined(separator: "\n")))

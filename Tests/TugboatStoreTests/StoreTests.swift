@@ -58,7 +58,8 @@ struct StoreTests {
         #expect(try mode(directory) == 0o700)
         for file in [path, path + "-wal", path + "-shm"] {
             #expect(FileManager.default.fileExists(atPath: file), "\(file) missing")
-            #expect(try mode(file) == 0o600, "\(file) is \(String(try mode(file), radix: 8))")
+            let actual = try mode(file)
+            #expect(actual == 0o600, "\(file) is \(String(actual, radix: 8))")
         }
     }
 

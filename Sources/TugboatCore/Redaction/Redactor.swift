@@ -68,7 +68,7 @@ public struct Redactor: Sendable, Equatable {
 
     static let patterns: [Pattern] = [
         // scheme://user:password@ — the user stays, the password goes (also with a slash missing).
-        Pattern(hints: ["@"], #"([a-z][a-z0-9+.-]*:/{0,2}[^/\s:@"'<>]*):[^@\s/"'<>]*@"#, "$1:\(mark)@"),
+        Pattern(hints: ["@"], #"([a-z][a-z0-9+.-]*:/{0,2}[^/\s:@"'<>\[\]]*):[^@\s/"'<>\[\]]*@"#, "$1:\(mark)@"),
         Pattern(hints: ["bearer ", "basic ", "token "], #"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+"#, "$1 \(mark)"),
         Pattern(hints: ["/services/"], #"/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+"#, "/services/\(mark)"),
         Pattern(hints: ["/webhooks/"], #"/api/webhooks/[0-9]+/[A-Za-z0-9_-]+"#, "/api/webhooks/\(mark)"),
