@@ -31,7 +31,7 @@ struct SecretRedactionTests {
             hook: { webhook: { url: "http://127.0.0.1:1/hooks/\(secrets["webhook path"]!)?token=\(secrets["webhook query token"]!)" } }
             slack: { slack: { url: "\(contract.base)/services/T0000/B0000/\(secrets["Slack webhook path"]!)" } }
             mail: { email: { smtp: "smtp://127.0.0.1:1", starttls: false, username: ops, password: ${TEST_SMTP_PASSWORD}, from: tugboat@example.com, to: ops@example.com } }
-            run: { command: ["/bin/sh", "-c", "echo failing >&2; exit 3"] }
+            run: { command: { run: "echo failing >&2; exit 3" } }
           rules:
             - { name: front-down, monitor: front, condition: down, channels: [sms, hook, slack, mail, run] }
         """
