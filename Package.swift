@@ -149,6 +149,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -285,10 +286,13 @@ let package = Package(
         ),
         .testTarget(
             name: "TugboatAdminTests",
-            dependencies: ["TugboatAdmin", "TugboatProxy", "TugboatCore", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["TugboatAdmin", "TugboatProxy", "TugboatCore", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TugboatHealthTests", dependencies: ["TugboatHealth", "TugboatCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "TugboatStoreTests", dependencies: ["TugboatStore", "TugboatCore", .product(name: "GRDB", package: "GRDB.swift")],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "FlameGraphTests", dependencies: ["FlameGraph"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         // Not shipped: test helpers shared by test targets (a real redis-server, loopback HTTP checks).
         .target(

@@ -32,6 +32,8 @@ public struct AdminState: Sendable {
     /// The dashboard's live feed (traffic history, since-when per backend) and its logins.
     public let dashboard: DashboardFeed
     public let sessions = DashboardSessions()
+    /// The `Host` names answered and the flame-graph links' lifetime.
+    public var access = AdminAccess()
 
     public init(pool: Pool, traffic: TrafficCollector, dataPlane: ProxyDataPlane, registry: PrometheusCollectorRegistry,
                 token: Secret?, store: Store? = nil, alerts: AlertManager? = nil, membership: PoolMembership? = nil,

@@ -40,14 +40,6 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     static func authorized(_ request: Request, token: Secret) -> Bool {
         let header = request.headers[.authorization] ?? ""
         let prefix = "Bearer "
-        return header.hasPrefix(prefix) && constantTimeEqual(Array(header.utf8.dropFirst(prefix.utf8.count)), Array(token.value.utf8))
-    }
-
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt8(a.count == b.count ? 0 : 1)
-        for index in 0..<max(a.count, b.count) {
-            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
-        }
-        return difference == 0
+        return header.hasPrefix(prefix) && ConstantTime.equal(Array(header.utf8.dropFirst(prefix.utf8.count)), Array(token.value.utf8))
     }
 }

@@ -21,17 +21,17 @@ public protocol ProfileCapturing: Sendable {
 /// - `POST /api/instances/{address}/profile` — capture now; `POST /api/instances/{address}/stacks` — push.
 extension AdminServer {
     static func addFlameGraphRoutes(open: Router<BasicRequestContext>, protected group: RouterGroup<BasicRequestContext>,
-                                    state: AdminState) {
+                                    pushing: RouterGroup<BasicRequestContext>, state: AdminState) {
         open.get("/api/incidents/{id}/flamegraph") { request, context -> Response in
             guard let id = context.parameters.get("id", as: Int64.self) else { return jsonError(.badRequest, "incident id must be a number") }
             let store = state.store
             let record = try store?.incident(id: id)
             let key = request.uri.queryParameters.get("key")
             let linkKey = record?.flamegraph.flatMap { URLComponents(string: $0)?.queryItems?.first { $0.name == "key" }?.value }
-            let keyMatches = key != nil && key == linkKey
+            let keyMatches = state.access.keyOpens(key, linkKey: linkKey, resolvedAt: record?.resolvedAt)
             if !keyMatches, let token = state.token, !BearerTokenMiddleware<BasicRequestContext>.authorized(request, token: token),
                !(DashboardSessions.id(inCookieHeader: request.headers[.cookie]).map { state.sessions.isValid($0) } ?? false) {
-                return jsonError(.unauthorized, "needs the bearer token or the link's key")
+                return jsonError(.unauthorized, "needs the bearer token or the link's key (which expires \(DurationParser.format(state.access.linkExpiry)) after the incident resolved)")
             }
             guard let store, let record else { return jsonError(.notFound, "no incident \(id)") }
             guard let profile = try store.profile(for: record.target, startedAt: record.startedAt, endedAt: record.resolvedAt) else {
@@ -89,7 +89,7 @@ extension AdminServer {
                 return jsonError(.conflict, "cannot capture \(address): \(error)")
             }
         }
-        group.post("/api/instances/{address}/stacks") { request, context -> Response in
+        pushing.post("/api/instances/{address}/stacks") { request, context -> Response in
             guard let capture = state.profiles else { return jsonError(.notImplemented, "profiling is off (no 'profiling' section)") }
             guard let text = context.parameters.get("address"), let address = HostPort(parsing: text.removingPercentEncoding ?? text) else {
                 return jsonError(.badRequest, "address must be host:port")

@@ -39,7 +39,7 @@ public actor AlertManager: Service {
     let silenceBook: any SilenceBook
     let silenceReload: Duration
     var silenceSync = SilenceSync()
-    private let clock = ContinuousClock()
+    let clock = ContinuousClock()
 
     /// - Parameter flameGraphBase: with crash forensics on, the admin API's base URL: incidents about
     ///   one instance (`instance-exited`, `backend-down`) then link `<base>/api/incidents/<id>/flamegraph?key=…`
@@ -118,6 +118,7 @@ public actor AlertManager: Service {
             let local = grouper.restore(list, firedAt: outage.firedAt ?? outage.startedAt, acknowledged: acknowledged, escalated: acknowledged)
             outageRecords[local] = outage
         }
+        restorePending()
     }
 
     public func handle(_ signal: Signal) {
@@ -131,8 +132,10 @@ public actor AlertManager: Service {
                 if let id = entry.record?.id { grouper.updated(incident: id, detail: observation.detail) }
             }
             if observation.active, case .inactive = entry.machine.phase { entry.pendingSince = Date() }
+            let wasPending = entry.machine.isPending
             let actions = entry.machine.observe(active: observation.active, at: clock.now)
             tracked[key] = entry
+            persistPending(key, entry, wasPending: wasPending)
             for action in actions { incident(action, key: key, rule: rule, resolvedDetail: observation.active ? nil : observation.detail) }
         }
     }
@@ -141,8 +144,10 @@ public actor AlertManager: Service {
         let now = clock.now
         for key in Array(tracked.keys) {
             guard var entry = tracked[key], let rule = rules[key.rule] else { continue }
+            let wasPending = entry.machine.isPending
             let actions = entry.machine.tick(at: now)
             tracked[key] = entry
+            persistPending(key, entry, wasPending: wasPending)
             for action in actions { incident(action, key: key, rule: rule, resolvedDetail: nil) }
         }
         refreshSilences()

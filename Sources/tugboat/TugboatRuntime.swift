@@ -126,13 +126,14 @@ struct TugboatRuntime {
                 dispatcher: dispatcher, makeSenders: makeSenders
             ), logger: logger)
         }
-        let adminState = AdminState(pool: pool, traffic: traffic, dataPlane: dataPlane, registry: registry,
+        var adminState = AdminState(pool: pool, traffic: traffic, dataPlane: dataPlane, registry: registry,
                                     token: config.admin.token, store: store, alerts: alerts, membership: membership,
                                     scaler: scaler, profiles: forensics,
                                     cluster: cluster.map { ClusterAdmin(node: $0, drain: config.pool.drain) },
                                     acknowledger: alerts, twilioCallbacks: TwilioCallbackSettings(alerts: config.alerts),
                                     certificates: certificates, certificateRenewer: acme, reloader: reloader,
                                     dashboard: DashboardFeed(config: config))
+        adminState.access = AdminAccess(config)
         // With a cluster the scaler waits for this node to win the lease.
         if cluster != nil { await scaler?.setLeading(false) }
         let bridge = cluster.map {
@@ -158,6 +159,7 @@ struct TugboatRuntime {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: admin), .init(service: dispatcher), .init(service: alerts), .init(service: traffic),
             .init(service: health), .init(service: membership),
+            .init(service: HistoryPruner(store: store, retention: config.retention, logger: logger)),
         ]
         services.append(.init(service: monitors))
         if let forensics { services.append(.init(service: forensics)) }

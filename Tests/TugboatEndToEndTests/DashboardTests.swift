@@ -82,11 +82,11 @@ struct DashboardTests {
 
         // A change with the cookie needs the CSRF header (a cross-site form cannot send it).
         let forged = try TestHTTPClient(port: tugboat.adminPort).request(
-            "DELETE", "/api/pool/backends/\(backend.address)", headers: ["Cookie": cookie, "Connection": "close"])
+            "DELETE", "/api/pool/backends/\(backend.address)", headers: ["Cookie": cookie, "Content-Type": "application/json", "Connection": "close"])
         #expect(forged.status == 403)
         #expect(try tugboat.state(of: backend.address) == "healthy")
         let drained = try TestHTTPClient(port: tugboat.adminPort).request(
-            "DELETE", "/api/pool/backends/\(backend.address)", headers: ["Cookie": cookie, "X-Tugboat-CSRF": "1", "Connection": "close"])
+            "DELETE", "/api/pool/backends/\(backend.address)", headers: ["Cookie": cookie, "X-Tugboat-CSRF": "1", "Content-Type": "application/json", "Connection": "close"])
         #expect(drained.status == 202)
         // Logging out ends the session.
         _ = try TestHTTPClient(port: tugboat.adminPort).request("DELETE", "/api/session", headers: ["Cookie": cookie, "Connection": "close"])

@@ -67,6 +67,7 @@ public enum ConfigReconciler {
         check("alerts", oldAlerts != newAlerts)
         check("scaling", old.scaling != new.scaling)
         check("profiling", old.profiling != new.profiling)
+        check("retention", old.retention != new.retention)
         return keys
     }
 
