@@ -10,6 +10,15 @@ public struct ScalingSettings: Sendable, Equatable {
         case exec(up: String, down: String, timeout: Duration)
         /// A container of `image` per instance, `port` published on 127.0.0.1 (Docker Engine API over `socket`).
         case docker(image: String, port: Int, socket: String)
+
+        /// `process`, `exec` or `docker`: the key under `scaling.provider`.
+        public var kind: String {
+            switch self {
+            case .process: "process"
+            case .exec: "exec"
+            case .docker: "docker"
+            }
+        }
     }
 
     /// How the desired instance count follows the rate.
@@ -18,6 +27,8 @@ public struct ScalingSettings: Sendable, Equatable {
         case targetTracking(targetRPS: Double)
         /// One instance more when the rate per instance is above `upRPS`, one less when below `downRPS`.
         case thresholds(upRPS: Double, downRPS: Double)
+
+        public var isTargetTracking: Bool { if case .targetTracking = self { true } else { false } }
     }
 
     public var provider: Provider
