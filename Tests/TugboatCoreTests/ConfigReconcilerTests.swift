@@ -81,7 +81,7 @@ struct ConfigReconcilerTests {
         // Another kind under the same name: the resolved notices' rules follow the kind.
         ("c: { webhook: { url: http://127.0.0.1:9/ } }", "c: { slack: { url: http://127.0.0.1:9/ } }"),
         // A Twilio channel's auth token (it also checks Twilio's callbacks at the admin API).
-        ("c: { twilio-sms: { \(twilio), auth-token: a } }", "c: { twilio-sms: { \(twilio), auth-token: b } }"),
+        ("c: { twilio-sms: { \(ConfigReconcilerTests.twilio), auth-token: a } }", "c: { twilio-sms: { \(ConfigReconcilerTests.twilio), auth-token: b } }"),
         // A channel added, and one removed.
         ("c: { webhook: { url: http://127.0.0.1:9/ } }", "c: { webhook: { url: http://127.0.0.1:9/ } }, d: { slack: { url: http://127.0.0.1:8/ } }"),
         ("c: { webhook: { url: http://127.0.0.1:9/ } }, d: { slack: { url: http://127.0.0.1:8/ } }", "c: { webhook: { url: http://127.0.0.1:9/ } }"),
@@ -202,7 +202,7 @@ struct ConfigReconcilerTests {
         ("min: 2", ["scaling.min"]),
         ("max: 3", ["scaling.max"]),
         ("target-rps: 20", ["scaling.target-rps"]),
-        ("up-rps: 20, down-rps: 5", ["scaling.target-rps", "scaling.up-rps"]),
+        ("up-rps: 20, down-rps: 5", ["scaling.target-rps", "scaling.up-rps", "scaling.down-rps"]),
         ("cooldown-up: 1s, stabilize-down: 10s", ["scaling.cooldown-up", "scaling.stabilize-down"]),
         ("window: 20s, panic-window: 4s", ["scaling.window", "scaling.panic-window"]),
         ("idle-to-zero: 1m, start-timeout: 10s", ["scaling.idle-to-zero", "scaling.start-timeout"]),

@@ -57,7 +57,8 @@ extension ReloadTests {
         try waitUntil("the outage's resolve") { try Self.hookPages(contract).count == 2 }
         #expect(try Self.hookPages(contract).last?.hasPrefix("resolve ") == true)
         try contract.waitForChecks(3)
-        #expect(try Self.hookPages(contract).count == 2, "one trigger, one resolve: \(try Self.hookPages(contract))")
+        let pages = try Self.hookPages(contract)
+        #expect(pages.count == 2, "one trigger, one resolve: \(pages)")
         #expect(tugboat.child.lines.contains { $0.contains("incident resolved") && $0.contains("front-down") && !$0.contains("front-still-down") })
     }
 

@@ -151,8 +151,8 @@ public enum ConfigReconciler {
             ("scaling.provider", old.provider != new.provider),
             ("scaling.min", old.min != new.min),
             ("scaling.max", old.max != new.max),
-            ("scaling.target-rps", old.mode != new.mode && (old.mode.isTargetTracking || new.mode.isTargetTracking)),
-            ("scaling.up-rps", old.mode != new.mode && !(old.mode.isTargetTracking && new.mode.isTargetTracking)),
+        ]
+        let rest: [(String, Bool)] = [
             ("scaling.target-inflight", old.targetInflight != new.targetInflight),
             ("scaling.window", old.window != new.window),
             ("scaling.cooldown-up", old.cooldownUp != new.cooldownUp),
@@ -161,7 +161,19 @@ public enum ConfigReconciler {
             ("scaling.idle-to-zero", old.idleToZero != new.idleToZero),
             ("scaling.start-timeout", old.startTimeout != new.startTimeout),
         ]
-        return pairs.filter(\.1).map(\.0)
+        return pairs.filter(\.1).map(\.0) + modeChanges(old.mode, new.mode) + rest.filter(\.1).map(\.0)
+    }
+
+    /// `target-rps`, or `up-rps` and `down-rps`; a switch between the two names all three.
+    static func modeChanges(_ old: ScalingSettings.Mode, _ new: ScalingSettings.Mode) -> [String] {
+        switch (old, new) {
+        case (.targetTracking(let before), .targetTracking(let after)):
+            before != after ? ["scaling.target-rps"] : []
+        case (.thresholds(let upBefore, let downBefore), .thresholds(let upAfter, let downAfter)):
+            (upBefore != upAfter ? ["scaling.up-rps"] : []) + (downBefore != downAfter ? ["scaling.down-rps"] : [])
+        default:
+            ["scaling.target-rps", "scaling.up-rps", "scaling.down-rps"]
+        }
     }
 
     /// The keys of `profiling` that differ.

@@ -27,8 +27,6 @@ public struct ScalingSettings: Sendable, Equatable {
         case targetTracking(targetRPS: Double)
         /// One instance more when the rate per instance is above `upRPS`, one less when below `downRPS`.
         case thresholds(upRPS: Double, downRPS: Double)
-
-        public var isTargetTracking: Bool { if case .targetTracking = self { true } else { false } }
     }
 
     public var provider: Provider
