@@ -26,7 +26,7 @@ public struct AdminState: Sendable {
     /// Acknowledges outages by their code, for the Twilio callbacks (TwilioCallbackRoutes.swift).
     public let acknowledger: (any PageAcknowledging)?
     /// `alerts.public-url` and the Twilio accounts whose signatures the callbacks accept.
-    public let twilioCallbacks: TwilioCallbackSettings
+    public let twilioCallbacks: TwilioCallbacks
     /// `POST /api/reload` (nil: nothing to reload, e.g. `tugboat demo`).
     public let reloader: (any ConfigReloading)?
     /// The dashboard's live feed (traffic history, since-when per backend) and its logins.
@@ -39,7 +39,7 @@ public struct AdminState: Sendable {
                 token: Secret?, store: Store? = nil, alerts: AlertManager? = nil, membership: PoolMembership? = nil,
                 scaler: Scaler? = nil, profiles: (any ProfileCapturing)? = nil,
                 cluster: (any ClusterAdministration)? = nil, acknowledger: (any PageAcknowledging)? = nil,
-                twilioCallbacks: TwilioCallbackSettings = TwilioCallbackSettings(), certificates: CertificateBook? = nil,
+                twilioCallbacks: TwilioCallbacks = TwilioCallbacks(), certificates: CertificateBook? = nil,
                 certificateRenewer: (any CertificateRenewing)? = nil, reloader: (any ConfigReloading)? = nil,
                 dashboard: DashboardFeed = DashboardFeed()) {
         self.reloader = reloader

@@ -54,12 +54,19 @@ extension AdminServer {
     static let twilioBodyLimit = 64 << 10
 
     static func addTwilioCallbackRoutes(_ router: Router<BasicRequestContext>, state: AdminState) {
-        addTwilioCallbackRoutes(router, settings: state.twilioCallbacks, acknowledger: state.acknowledger)
+        addTwilioCallbackRoutes(router, callbacks: state.twilioCallbacks, acknowledger: state.acknowledger)
     }
 
     static func addTwilioCallbackRoutes(_ router: Router<BasicRequestContext>, settings: TwilioCallbackSettings,
                                         acknowledger: (any PageAcknowledging)?) {
+        addTwilioCallbackRoutes(router, callbacks: TwilioCallbacks(settings), acknowledger: acknowledger)
+    }
+
+    /// The settings are read per request: a reload's new accounts and numbers apply to the next callback.
+    static func addTwilioCallbackRoutes(_ router: Router<BasicRequestContext>, callbacks: TwilioCallbacks,
+                                        acknowledger: (any PageAcknowledging)?) {
         router.post("/api/twilio/sms") { request, context -> Response in
+            let settings = callbacks.current
             let fields: [String: String]
             switch await verifiedTwilioFields(request, logger: context.logger, settings: settings) {
             case .refused(let response): return response
@@ -82,6 +89,7 @@ extension AdminServer {
             return twiml(PhoneAcknowledgement.smsAnswer(code: code, outcome: outcome))
         }
         router.post("/api/twilio/voice") { request, context -> Response in
+            let settings = callbacks.current
             let fields: [String: String]
             switch await verifiedTwilioFields(request, logger: context.logger, settings: settings) {
             case .refused(let response): return response

@@ -22,24 +22,27 @@ public actor AlertManager: Service {
     /// Every incident belongs to this pool (one pool per Tugboat today).
     static let pool = "default"
 
-    let config: AlertsConfig
-    let rules: [String: AlertRule]
+    /// Replaced by a config reload (``replace(config:)``).
+    var config: AlertsConfig
+    var rules: [String: AlertRule]
     let store: Store
     private let signals: SignalBus
     let dispatcher: OutboxDispatcher
     let logger: Logger
     private let flameGraphBase: @Sendable () -> String?
-    private var evaluator: ConditionEvaluator
+    var evaluator: ConditionEvaluator
     var tracked: [Key: Tracked] = [:]
     var grouper: OutageGrouper
     /// The stored outage of each of the grouper's outages that has paged.
     var outageRecords: [Int: AlertGroupRecord] = [:]
-    private var flaps: FlapDetector
+    var flaps: FlapDetector
     var silenceRecords: [SilenceRecord] = []
     let silenceBook: any SilenceBook
     let silenceReload: Duration
     var silenceSync = SilenceSync()
     let clock = ContinuousClock()
+    /// When this manager started: `startup-grace` counts from here.
+    let startedAt: Date
 
     /// - Parameter flameGraphBase: with crash forensics on, the admin API's base URL: incidents about
     ///   one instance (`instance-exited`, `backend-down`) then link `<base>/api/incidents/<id>/flamegraph?key=…`
@@ -60,11 +63,17 @@ public actor AlertManager: Service {
         self.logger = logger
         self.evaluator = ConditionEvaluator(rules: config.rules)
         self.flaps = FlapDetector(settings: config.flapping)
-        self.grouper = OutageGrouper(settings: .init(
-            grouping: config.group, inhibit: config.inhibit, repeatInterval: config.repeatInterval,
-            holdUntil: startedAt.addingTimeInterval(config.startupGrace.seconds),
-            textChannels: Set(config.channels.filter { $0.value.carriesText }.keys),
-            acknowledgementChannels: Set(config.channels.filter { $0.value.receivesAcknowledgements }.keys)))
+        self.startedAt = startedAt
+        self.grouper = OutageGrouper(settings: Self.grouperSettings(config, startedAt: startedAt))
+    }
+
+    /// What the grouper needs of `alerts`: grouping, inhibition, reminders, the start-up grace,
+    /// and which channels carry text or hear of acknowledgements.
+    static func grouperSettings(_ config: AlertsConfig, startedAt: Date) -> OutageGrouper.Settings {
+        .init(grouping: config.group, inhibit: config.inhibit, repeatInterval: config.repeatInterval,
+              holdUntil: startedAt.addingTimeInterval(config.startupGrace.seconds),
+              textChannels: Set(config.channels.filter { $0.value.carriesText }.keys),
+              acknowledgementChannels: Set(config.channels.filter { $0.value.receivesAcknowledgements }.keys))
     }
 
     public func run() async throws {
@@ -122,7 +131,12 @@ public actor AlertManager: Service {
     }
 
     public func handle(_ signal: Signal) {
-        for observation in evaluator.evaluate(signal) {
+        observe(evaluator.evaluate(signal))
+    }
+
+    /// Feeds each rule's incident state machine what the evaluator saw.
+    func observe(_ observations: [ConditionEvaluator.Observation]) {
+        for observation in observations {
             guard let rule = rules[observation.rule] else { continue }
             if absorbed(observation, rule: rule) { continue }
             let key = Key(rule: observation.rule, target: observation.target)
@@ -203,7 +217,7 @@ public actor AlertManager: Service {
         return true
     }
 
-    private func incident(_ action: IncidentStateMachine.Action, key: Key, rule: AlertRule, resolvedDetail: String?) {
+    func incident(_ action: IncidentStateMachine.Action, key: Key, rule: AlertRule, resolvedDetail: String?) {
         guard var entry = tracked[key] else { return }
         let now = Date()
         var record = entry.record ?? IncidentRecord(rule: rule.name, target: key.target, state: "firing",

@@ -11,9 +11,11 @@ public struct ConditionEvaluator: Sendable {
         public var detail: String
     }
 
-    private let rules: [AlertRule]
+    private var rules: [AlertRule]
     private var backends: [HostPort: BackendState] = [:]
     private var lastPoolVerdict = false
+    /// Each monitor's last report, so that a rule added by a reload sees a monitor already down.
+    private var monitors: [String: (up: Bool, reason: String)] = [:]
 
     public init(rules: [AlertRule]) {
         self.rules = rules
@@ -22,11 +24,8 @@ public struct ConditionEvaluator: Sendable {
     public mutating func evaluate(_ signal: Signal) -> [Observation] {
         switch signal {
         case .monitorChanged(let name, let up, let reason):
-            return rules.compactMap { rule in
-                guard case .down(let monitor) = rule.condition, monitor == name else { return nil }
-                return Observation(rule: rule.name, target: name, active: !up,
-                                   detail: up ? "monitor \(name) is up" : "monitor \(name) is down (\(reason))")
-            }
+            monitors[name] = (up, reason)
+            return monitorObservations(name, up: up, reason: reason)
         case .backendAdded(let address):
             backends[address] = .starting
             return poolObservations()
@@ -61,6 +60,29 @@ public struct ConditionEvaluator: Sendable {
         }
     }
 
+    /// A reload replaced the rules: from now on these are judged, and this is what holds now for
+    /// the conditions that are states (monitors, backends, the pool), so that a rule added while
+    /// something is already down sees it. Rates and certificates are judged at their next report.
+    public mutating func replaceRules(_ rules: [AlertRule]) -> [Observation] {
+        self.rules = rules
+        let monitorStates = monitors.keys.sorted().flatMap { name in
+            monitorObservations(name, up: monitors[name]!.up, reason: monitors[name]!.reason)
+        }
+        let backendStates = backends.keys.sorted().flatMap { address in
+            let state = backends[address]!
+            return backendObservations(address, active: state == .unhealthy, detail: "backend \(address) is \(state.rawValue)")
+        }
+        return monitorStates + backendStates + poolVerdictObservations()
+    }
+
+    private func monitorObservations(_ name: String, up: Bool, reason: String) -> [Observation] {
+        rules.compactMap { rule in
+            guard case .down(let monitor) = rule.condition, monitor == name else { return nil }
+            return Observation(rule: rule.name, target: name, active: !up,
+                               detail: up ? "monitor \(name) is up" : "monitor \(name) is down (\(reason))")
+        }
+    }
+
     private func backendObservations(_ address: HostPort, active: Bool, detail: String) -> [Observation] {
         rules.filter { $0.condition == .backendDown }.map {
             Observation(rule: $0.name, target: address.description, active: active, detail: detail)
@@ -72,9 +94,13 @@ public struct ConditionEvaluator: Sendable {
         let down = !backends.isEmpty && !backends.values.contains { $0 == .healthy || $0 == .starting }
         guard down != lastPoolVerdict else { return [] }
         lastPoolVerdict = down
-        return rules.filter { $0.condition == .noHealthyBackends }.map {
-            Observation(rule: $0.name, target: "pool", active: down,
-                        detail: down ? "no healthy backend among \(backends.count)" : "healthy backends are back")
+        return poolVerdictObservations()
+    }
+
+    private func poolVerdictObservations() -> [Observation] {
+        rules.filter { $0.condition == .noHealthyBackends }.map {
+            Observation(rule: $0.name, target: "pool", active: lastPoolVerdict,
+                        detail: lastPoolVerdict ? "no healthy backend among \(backends.count)" : "healthy backends are back")
         }
     }
 

@@ -36,6 +36,8 @@ public struct IncidentStateMachine: Sendable {
 
     public private(set) var phase: Phase = .inactive
     public private(set) var policy: Policy
+    /// Set while the target flaps: the incident resolves only after this much quiet.
+    private var quiet: Duration?
 
     public init(policy: Policy) {
         self.policy = policy
@@ -91,6 +93,14 @@ public struct IncidentStateMachine: Sendable {
     /// The target is flapping: the incident stays open until the condition has been clear for
     /// `quiet` (at least its own `keep-firing-for`).
     public mutating func holdOpen(quietFor quiet: Duration) {
+        self.quiet = quiet
         policy.keepFiringFor = max(policy.keepFiringFor, quiet)
+    }
+
+    /// A config reload edited the rule: its `for` and `keep-firing-for` judge the incident from
+    /// now on, whatever phase it is in (a flapping target stays held open).
+    public mutating func replacePolicy(_ policy: Policy) {
+        self.policy = policy
+        if let quiet { self.policy.keepFiringFor = max(policy.keepFiringFor, quiet) }
     }
 }

@@ -37,6 +37,11 @@ public final class OutboxDispatcher: Service, Sendable {
             self.maxAttempts = maxAttempts
         }
 
+        /// `alerts.retry`.
+        public init(_ alerts: AlertsConfig) {
+            self.init(firstDelay: alerts.retryFirst, maxDelay: alerts.retryMax, maxAttempts: alerts.retryAttempts)
+        }
+
         /// Full jitter between half and all of the exponential delay.
         public func delay(afterAttempt attempt: Int) -> Duration {
             let exponential = firstDelay * (1 << min(attempt - 1, 20))
@@ -46,9 +51,11 @@ public final class OutboxDispatcher: Service, Sendable {
     }
 
     private let store: Store
-    /// Replaced when a reload changes a channel's settings; a delivery under way keeps its sender.
+    /// Replaced when a reload changes the channels; a delivery under way keeps its sender.
     private let senders: Mutex<[String: NotificationSender]>
-    private let policy: RetryPolicy
+    /// Channels a reload removed: their pending notifications fail, saying so.
+    private let removedChannels = Mutex<Set<String>>([])
+    private let retryPolicy: Mutex<RetryPolicy>
     private let logger: Logger
     private let gate: (any PageGate)?
     private let wakeUps: AsyncStream<Void>
@@ -59,14 +66,25 @@ public final class OutboxDispatcher: Service, Sendable {
         self.gate = gate
         self.store = store
         self.senders = Mutex(senders)
-        self.policy = policy
+        self.retryPolicy = Mutex(policy)
         self.logger = logger
         (wakeUps, wakeUp) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// A reload changed channel settings: deliveries from now on (retries included) use these.
+    /// A reload changed the channels: deliveries from now on (retries included) use these. A
+    /// notification still pending for a channel no longer there is marked `failed` at its next
+    /// attempt ("channel 'x' was removed by a config reload"), never dropped unseen.
     public func replaceSenders(_ senders: [String: NotificationSender]) {
-        self.senders.withLock { $0 = senders }
+        let gone = self.senders.withLock { current in
+            defer { current = senders }
+            return Set(current.keys).subtracting(senders.keys)
+        }
+        removedChannels.withLock { $0 = $0.union(gone).subtracting(senders.keys) }
+    }
+
+    /// A reload changed `alerts.retry`: attempts from now on follow it.
+    public func replacePolicy(_ policy: RetryPolicy) {
+        retryPolicy.withLock { $0 = policy }
     }
 
     /// New notifications were written: deliver now rather than at the next poll.
@@ -131,13 +149,14 @@ public final class OutboxDispatcher: Service, Sendable {
             }
         }
         record.attempts += 1
+        let policy = retryPolicy.withLock { $0 }
         let metadata: Logger.Metadata = [
             "notification.id": "\(record.id ?? 0)", "incident.id": "\(record.incident)",
             "notification.channel": "\(record.channel)", "notification.kind": "\(record.kind)",
             "notification.attempt": "\(record.attempts)",
         ]
         do {
-            guard let sender = senders.withLock({ $0[record.channel] }) else { throw DeliveryError.permanent("channel '\(record.channel)' is not configured") }
+            guard let sender = senders.withLock({ $0[record.channel] }) else { throw DeliveryError.permanent(missingChannel(record.channel)) }
             guard let incident = try? store.incident(id: record.incident) else { throw DeliveryError.permanent("incident \(record.incident) is gone") }
             record.providerID = try await sender.send(record, incident: incident)
             record.status = "sent"
@@ -174,5 +193,10 @@ public final class OutboxDispatcher: Service, Sendable {
         } catch {
             logger.error("outbox write failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
         }
+    }
+
+    private func missingChannel(_ name: String) -> String {
+        removedChannels.withLock { $0.contains(name) }
+            ? "channel '\(name)' was removed by a config reload" : "channel '\(name)' is not configured"
     }
 }

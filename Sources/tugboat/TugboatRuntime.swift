@@ -63,15 +63,13 @@ struct TugboatRuntime {
 
         let store = try Self.openStore(config, logger: logger)
         let httpClient = HTTPClient(eventLoopGroupProvider: .shared(group))
-        let alertsSettings = config.alerts
-        let makeSenders: @Sendable ([String: ChannelConfig]) -> [String: NotificationSender] = { channels in
-            channels.mapValues {
-                Senders.make($0, client: httpClient, timeout: alertsSettings.timeout, logger: logger, publicURL: alertsSettings.publicURL)
+        let makeSenders: @Sendable (AlertsConfig) -> [String: NotificationSender] = { alerts in
+            alerts.channels.mapValues {
+                Senders.make($0, client: httpClient, timeout: alerts.timeout, logger: logger, publicURL: alerts.publicURL)
             }
         }
-        let senders = makeSenders(config.alerts.channels)
-        let retry = OutboxDispatcher.RetryPolicy(firstDelay: config.alerts.retryFirst, maxDelay: config.alerts.retryMax,
-                                                 maxAttempts: config.alerts.retryAttempts)
+        let senders = makeSenders(config.alerts)
+        let retry = OutboxDispatcher.RetryPolicy(config.alerts)
         // Several nodes: the registry, the leader lease and once-per-cluster pages in Redis.
         let cluster = try config.redisURL.map { url in
             ClusterNode(configuration: try RedisConfiguration(url: url), pool: "default",
@@ -119,18 +117,20 @@ struct TugboatRuntime {
         let proxy = try ProxyServer(dataPlane: dataPlane, logger: logger, certificates: certificates, takeover: takeover)
         let health = HealthMonitor(pool: pool, signals: signals, config: config.pool, group: group, logger: logger, tls: backendTLS)
         let traffic = TrafficCollector(dataPlane: dataPlane, signals: signals)
+        let twilioCallbacks = TwilioCallbacks(TwilioCallbackSettings(alerts: config.alerts))
         let reloader = reload.map { reload in
             ConfigReloader(path: reload.path, running: config, parts: .init(
                 dataPlane: dataPlane, membership: membership, health: health, monitors: monitors, certificates: certificates, store: store,
                 logControl: reload.logControl, logOverrides: reload.logOverrides, descriptorLimit: descriptors, upstreamTLS: backendTLS,
-                dispatcher: dispatcher, makeSenders: makeSenders
+                dispatcher: dispatcher, makeSenders: makeSenders, alerts: alerts, twilioCallbacks: twilioCallbacks,
+                scaler: scaler, forensics: forensics
             ), logger: logger)
         }
         var adminState = AdminState(pool: pool, traffic: traffic, dataPlane: dataPlane, registry: registry,
                                     token: config.admin.token, store: store, alerts: alerts, membership: membership,
                                     scaler: scaler, profiles: forensics,
                                     cluster: cluster.map { ClusterAdmin(node: $0, drain: config.pool.drain) },
-                                    acknowledger: alerts, twilioCallbacks: TwilioCallbackSettings(alerts: config.alerts),
+                                    acknowledger: alerts, twilioCallbacks: twilioCallbacks,
                                     certificates: certificates, certificateRenewer: acme, reloader: reloader,
                                     dashboard: DashboardFeed(config: config))
         adminState.access = AdminAccess(config)

@@ -54,6 +54,17 @@ struct OutboxDispatcherTests {
         #expect(sender.delivered.withLock { $0.count } == 1)
     }
 
+    @Test("a page pending for a channel a reload removed fails visibly, saying so; it is not dropped")
+    func removedChannelFails() async throws {
+        let (store, _) = try storeWithOnePage()
+        let dispatcher = OutboxDispatcher(store: store, senders: ["call": ScriptedSender([])], policy: fast, logger: Logger(label: "t"))
+        dispatcher.replaceSenders(["hook": ScriptedSender([])])
+        try await deliverUntilSettled(dispatcher, store)
+        let notification = try #require(try store.notifications().first)
+        #expect(notification.status == "failed")
+        #expect(notification.lastError == "channel 'call' was removed by a config reload")
+    }
+
     @Test("a permanent error marks the notification failed at once, with the reason")
     func permanent() async throws {
         let (store, _) = try storeWithOnePage()

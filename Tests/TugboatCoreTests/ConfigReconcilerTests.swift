@@ -75,18 +75,24 @@ struct ConfigReconcilerTests {
         #expect(try plan(Self.base + "\n" + addition).changed == [key])
     }
 
-    @Test("a channel of another kind, or a Twilio channel's settings, need a restart", arguments: [
+    static let twilio = "account-sid: AC0123456789abcdef0123456789abcdef, from: '+14155550100', to: ['+14155550101']"
+
+    @Test("any change of the channels applies live: the senders are made anew and the alert manager learns the kinds", arguments: [
         // Another kind under the same name: the resolved notices' rules follow the kind.
-        ("webhook: { url: http://127.0.0.1:9/ }", "slack: { url: http://127.0.0.1:9/ }"),
-        // Twilio's auth token also checks its callbacks at the admin API.
-        ("twilio-sms: { account-sid: AC0123456789abcdef0123456789abcdef, auth-token: a, from: '+14155550100', to: ['+14155550101'] }",
-         "twilio-sms: { account-sid: AC0123456789abcdef0123456789abcdef, auth-token: b, from: '+14155550100', to: ['+14155550101'] }"),
+        ("c: { webhook: { url: http://127.0.0.1:9/ } }", "c: { slack: { url: http://127.0.0.1:9/ } }"),
+        // A Twilio channel's auth token (it also checks Twilio's callbacks at the admin API).
+        ("c: { twilio-sms: { \(ConfigReconcilerTests.twilio), auth-token: a } }", "c: { twilio-sms: { \(ConfigReconcilerTests.twilio), auth-token: b } }"),
+        // A channel added, and one removed.
+        ("c: { webhook: { url: http://127.0.0.1:9/ } }", "c: { webhook: { url: http://127.0.0.1:9/ } }, d: { slack: { url: http://127.0.0.1:8/ } }"),
+        ("c: { webhook: { url: http://127.0.0.1:9/ } }, d: { slack: { url: http://127.0.0.1:8/ } }", "c: { webhook: { url: http://127.0.0.1:9/ } }"),
     ])
-    func channelsRestart(old: String, new: String) throws {
-        let alerts = { (channel: String) in
-            Self.base + "\nalerts:\n  channels: { c: { \(channel) } }\n  rules:\n    - { name: r, condition: backend-down, channels: [c] }\n"
+    func channelsLive(old: String, new: String) throws {
+        let alerts = { (channels: String) in
+            Self.base + "\nalerts:\n  channels: { \(channels) }\n  rules:\n    - { name: r, condition: backend-down, channels: [c] }\n"
         }
-        #expect(try decide(alerts(old), alerts(new)) == .restartNeeded(["alerts.channels"]))
+        let plan = try plan(alerts(new), from: alerts(old))
+        #expect(plan.changed == ["alerts.channels"])
+        #expect(plan.steps == [.replaceSenders, .replaceAlerts])
     }
 
     @Test("a channel's settings (same name, same kind, not Twilio) apply live: the rotated webhook URL")
@@ -96,6 +102,7 @@ struct ConfigReconcilerTests {
                 + "  rules:\n    - { name: r, condition: backend-down, channels: [hook, chat] }\n"
         }
         #expect(try plan(alerts("http://127.0.0.1:9/new"), from: alerts("http://127.0.0.1:9/old")).changed == ["alerts.channels"])
+        #expect(try plan(alerts("http://127.0.0.1:9/new"), from: alerts("http://127.0.0.1:9/old")).steps == [.replaceSenders, .replaceAlerts])
         #expect(try plan(alerts("http://127.0.0.1:9/same"), from: alerts("http://127.0.0.1:9/same")).changed == [])
     }
 
@@ -121,9 +128,6 @@ struct ConfigReconcilerTests {
         ("state: sqlite:./t.db", "state: sqlite:./t.db\ntls: { certificates: [{ cert: /c.pem, key: /k.pem }] }", ["tls"]),
         ("state: sqlite:./t.db", "state: sqlite:./t.db\nprofiling: { source: perf }", ["profiling"]),
         ("state: sqlite:./t.db", "state: sqlite:./t.db\nscaling: { provider: { exec: { up: ./u, down: ./d } } }", ["scaling"]),
-        ("state: sqlite:./t.db", "state: sqlite:./t.db\nalerts:\n  channels: { hook: { webhook: { url: http://127.0.0.1:9/ } } }\n  rules:\n    - { name: r, condition: backend-down, channels: [hook] }",
-         ["alerts.rules", "alerts.channels"]),
-        ("state: sqlite:./t.db", "state: sqlite:./t.db\nalerts: { repeat: 5m }", ["alerts"]),
     ])
     func restartOnly(from: String, to: String, keys: [String]) throws {
         let new = Self.base.replacingOccurrences(of: from, with: to) + "\n  retries: 1\n"
@@ -149,5 +153,97 @@ struct ConfigReconcilerTests {
         let old = Self.base.replacingOccurrences(of: "state: sqlite:./t.db", with: "state: redis://127.0.0.1:6379/0")
         let new = old.replacingOccurrences(of: "127.0.0.1:9001, ", with: "")
         #expect(try decide(old, new) == .restartNeeded(["pool.backends"]))
+    }
+
+    @Test("scaling or profiling switched off, another provider kind, another docker daemon: a restart, named")
+    func scalingAndProfilingRestart() throws {
+        let exec = Self.base + "\nscaling: { provider: { exec: { up: ./u, down: ./d } } }\n"
+        let docker = { (socket: String) in Self.base + "\nscaling: { provider: { docker: { image: web:1, port: 80, socket: \(socket) } } }\n" }
+        #expect(try decide(exec, Self.base) == .restartNeeded(["scaling"]))
+        #expect(try decide(exec, docker("/run/docker.sock")) == .restartNeeded(["scaling.provider"]))
+        #expect(try decide(docker("/run/docker.sock"), docker("/run/other.sock")) == .restartNeeded(["scaling.provider.docker.socket"]))
+        #expect(try decide(Self.base + "\nprofiling: { source: perf }\n", Self.base) == .restartNeeded(["profiling"]))
+    }
+
+    @Test("the alerts section applies live, each key named with what the reloader does", arguments: [
+        ("  repeat: 5m\n", ["alerts.repeat"], [ConfigReconciler.Step.replaceAlerts]),
+        ("  timeout: 3s\n", ["alerts.timeout"], [.replaceSenders]),
+        ("  public-url: https://t.example\n", ["alerts.public-url"], [.replaceSenders]),
+        ("  retry: { first: 2s, attempts: 3 }\n", ["alerts.retry"], [.setRetryPolicy]),
+        ("  group: { by: [rule], wait: 1s }\n", ["alerts.group"], [.replaceAlerts]),
+        ("  inhibit: []\n", ["alerts.inhibit"], [.replaceAlerts]),
+        ("  maintenance:\n    - { name: w, cron: '0 3 * * *', duration: 1h }\n", ["alerts.maintenance"], [.replaceAlerts]),
+        ("  flapping: { changes: 5 }\n", ["alerts.flapping"], [.replaceAlerts]),
+        ("  startup-grace: 0s\n", ["alerts.startup-grace"], [.replaceAlerts]),
+    ])
+    func alertsLive(addition: String, keys: [String], steps: [ConfigReconciler.Step]) throws {
+        let old = Self.base + "\nalerts:\n  channels: { c: { webhook: { url: http://127.0.0.1:9/ } } }\n"
+        let plan = try plan(old + addition, from: old)
+        #expect(plan.changed == keys)
+        #expect(plan.steps == Set(steps))
+    }
+
+    @Test("the rules apply live: added, removed, or edited (threshold, for, channels)", arguments: [
+        "    - { name: r, condition: backend-down, channels: [c] }\n    - { name: s, condition: no-healthy-backends, channels: [c] }\n",
+        "",
+        "    - { name: r, condition: backend-down, for: 30s, channels: [c] }\n",
+        "    - { name: r, condition: rps-above, threshold: 10, channels: [c] }\n",
+    ])
+    func rulesLive(rules: String) throws {
+        let alerts = { (rules: String) in
+            Self.base + "\nalerts:\n  channels: { c: { webhook: { url: http://127.0.0.1:9/ } } }\n" + (rules.isEmpty ? "" : "  rules:\n" + rules)
+        }
+        let plan = try plan(alerts(rules), from: alerts("    - { name: r, condition: backend-down, channels: [c] }\n"))
+        #expect(plan.changed == ["alerts.rules"])
+        #expect(plan.steps == [.replaceAlerts])
+    }
+
+    @Test("scaling settings and the provider's own settings apply live", arguments: [
+        ("min: 2", ["scaling.min"]),
+        ("max: 3", ["scaling.max"]),
+        ("target-rps: 20", ["scaling.target-rps"]),
+        ("up-rps: 20, down-rps: 5", ["scaling.target-rps", "scaling.up-rps", "scaling.down-rps"]),
+        ("cooldown-up: 1s, stabilize-down: 10s", ["scaling.cooldown-up", "scaling.stabilize-down"]),
+        ("window: 20s, panic-window: 4s", ["scaling.window", "scaling.panic-window"]),
+        ("idle-to-zero: 1m, start-timeout: 10s", ["scaling.idle-to-zero", "scaling.start-timeout"]),
+        ("target-inflight: 4", ["scaling.target-inflight"]),
+    ])
+    func scalingLive(setting: String, keys: [String]) throws {
+        let scaling = { (extra: String) in
+            Self.base + "\nscaling: { provider: { process: { command: 'app {port}', ports: 9100-9199 } }\(extra) }\n"
+        }
+        let plan = try plan(scaling(", " + setting), from: scaling(""))
+        #expect(plan.changed == keys)
+        #expect(plan.steps == [.updateScaling])
+        let provider = try self.plan(scaling("").replacingOccurrences(of: "app {port}", with: "app2 {port}"), from: scaling(""))
+        #expect(provider.changed == ["scaling.provider"])
+        #expect(provider.steps == [.updateScaling])
+    }
+
+    @Test("pool.drain with scaling on also reaches the scaler (its instances drain as long)")
+    func drainReachesTheScaler() throws {
+        let scaling = "\nscaling: { provider: { exec: { up: ./u, down: ./d } } }\n"
+        #expect(try plan(Self.base + "\n  drain: 3s" + scaling, from: Self.base + scaling).steps == [.reconfigureDataPlane, .setDrain, .updateScaling])
+    }
+
+    @Test("profiling settings apply live", arguments: [
+        ("source: pprof-url", ["profiling.source"]),
+        ("source: perf, rate: 49, window: 5s", ["profiling.rate", "profiling.window"]),
+        ("source: perf, error-burst: 3", ["profiling.error-burst"]),
+    ])
+    func profilingLive(setting: String, keys: [String]) throws {
+        let plan = try plan(Self.base + "\nprofiling: { \(setting) }\n", from: Self.base + "\nprofiling: { source: perf }\n")
+        #expect(plan.changed == keys)
+        #expect(plan.steps == [.updateProfiling])
+    }
+
+    @Test("the proxy's own settings: each change names the steps that carry it out")
+    func dataPlaneSteps() throws {
+        #expect(try plan(Self.base + "\n  retries: 0\n").steps == [.reconfigureDataPlane])
+        #expect(try plan(Self.base + "\n  passive: { failures: 2 }\n").steps == [.reconfigureDataPlane, .updateHealth])
+        #expect(try plan(Self.base + "\n  health: { path: /ready }\n").steps == [.updateHealth])
+        #expect(try plan(Self.base + "\nlog: { level: debug }\n").steps == [.setLogging])
+        #expect(try plan(Self.base + "\nmonitors:\n  - { name: m, url: http://127.0.0.1:1/ }\n").steps == [.replaceMonitors])
+        #expect(try plan(Self.base).steps == [])
     }
 }

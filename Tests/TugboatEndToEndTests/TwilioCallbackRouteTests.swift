@@ -68,6 +68,21 @@ struct TwilioCallbackRouteTests {
         expectNoSecretsLogged()
     }
 
+    @Test("settings replaced by a config reload reach the next callback: a number added to a Twilio channel may acknowledge")
+    func replacedSettings() async throws {
+        let acknowledger = FakeAcknowledger(open: [12: "front-down"])
+        var before = settings()
+        before.recipients = []
+        let callbacks = TwilioCallbacks(before)
+        try await withCallbackListener(callbacks: callbacks, acknowledger: acknowledger, logs: logs) { port in
+            _ = try await reply(port, "ACK 12")
+            #expect(acknowledger.calls.isEmpty, "a number Tugboat does not page")
+            callbacks.replace(settings())
+            #expect(try await reply(port, "ACK 12").status == 200)
+            #expect(acknowledger.calls == ["12 by \(Self.person)"])
+        }
+    }
+
     @Test("a wrong or missing signature, another URL's signature or an unknown account: 403, a warning, nothing acknowledged",
           arguments: ["wrong", "missing", "other-url", "other-account"])
     func refused(_ how: String) async throws {

@@ -46,6 +46,8 @@ final class FakeProvider: InstanceProvider {
 
     func list() async throws -> [ScalingInstance] { running }
 
+    func update(_ settings: ScalingSettings.Provider) {}
+
     func shutdown() async {
         state.withLock { $0.shutDown = true }
         exitContinuation.finish()

@@ -4,7 +4,8 @@ import TugboatCore
 /// Counts an incident key's state changes (fired, resolved) within a window, as Nagios' flap
 /// detection does: `changes` of them within `window` mark the target flapping. Pure.
 public struct FlapDetector: Sendable {
-    public let settings: FlappingSettings
+    /// A reload may replace them; the history of changes is kept.
+    public var settings: FlappingSettings
     private var history: [String: [Date]] = [:]
 
     public init(settings: FlappingSettings) {

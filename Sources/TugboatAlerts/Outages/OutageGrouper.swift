@@ -148,6 +148,20 @@ public struct OutageGrouper: Sendable {
         outages[id]!.members[index].detail = detail
     }
 
+    /// A config reload edited the rules: open outages page their incidents' new channels (and
+    /// escalate to the new escalation) from now on. Members of rules not in `rules` keep theirs.
+    public mutating func replaceRules(_ rules: [String: AlertRule]) {
+        func follow(_ member: inout OutageMember) {
+            guard let rule = rules[member.rule] else { return }
+            member.channels = rule.channels
+            member.escalation = rule.escalate
+        }
+        for id in Array(outages.keys) {
+            for index in outages[id]!.members.indices { follow(&outages[id]!.members[index]) }
+            for index in outages[id]!.cleared.indices { follow(&outages[id]!.cleared[index]) }
+        }
+    }
+
     /// An incident resolved.
     public mutating func resolved(incident: Int64, detail: String, at now: Date) -> [Action] {
         guard let id = group(of: incident), var outage = outages[id],

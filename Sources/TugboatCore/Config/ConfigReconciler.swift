@@ -1,7 +1,34 @@
 /// What a reload does: the running config against the file just loaded, decided without I/O.
-/// Either a plan (the sections that changed and the static backends to add and drain) or a refusal
-/// naming the settings that only a restart can change.
+/// Either a plan (the sections that changed, the static backends to add and drain, and the
+/// ``Step``s that carry it out) or a refusal naming the settings that only a restart can change.
 public enum ConfigReconciler {
+    /// What the reloader does to the running parts; one step may serve several changed keys.
+    public enum Step: String, Sendable, Hashable, CaseIterable {
+        /// The proxy's event loops get a new copy of their settings.
+        case reconfigureDataPlane
+        /// Backends removed from now on drain this long.
+        case setDrain
+        /// The health checks use the new settings from their next round.
+        case updateHealth
+        /// The monitors are replaced as a set.
+        case replaceMonitors
+        /// The certificate files are read again.
+        case replaceCertificates
+        /// The log level and format follow the file.
+        case setLogging
+        /// The incident rules, grouping, inhibition, maintenance, flapping and paging settings are
+        /// replaced in the alert manager; open incidents of rules that remain keep their state.
+        case replaceAlerts
+        /// The outbox's senders are made anew (and the Twilio callbacks' accounts follow).
+        case replaceSenders
+        /// The outbox's retry policy.
+        case setRetryPolicy
+        /// The scaler's policy, state machine and provider take the new `scaling` settings.
+        case updateScaling
+        /// Crash forensics take the new `profiling` settings.
+        case updateProfiling
+    }
+
     /// A reload that can be applied live.
     public struct Plan: Sendable, Equatable {
         /// Changed sections, by their config keys (`pool.backends`, `pool.timeouts`, `log.level`, …).
@@ -18,6 +45,9 @@ public enum ConfigReconciler {
         }
 
         public func changes(_ key: String) -> Bool { changed.contains(key) }
+
+        /// What to do to the running parts for these changes.
+        public var steps: Set<Step> { Set(changed.flatMap { ConfigReconciler.steps(for: $0) }) }
     }
 
     public enum Decision: Sendable, Equatable {
@@ -34,8 +64,9 @@ public enum ConfigReconciler {
     }
 
     /// Settings fixed for the life of the process: listeners and their TLS set-up, the store and
-    /// cluster identity, the event loops, and the parts whose services hold state built from them
-    /// (alerts: open incidents and outages; scaling: running instances; profiling: capture sources).
+    /// cluster identity, the event loops, and the parts set up at start: scaling and profiling
+    /// switched on or off, the scaling provider's kind (running instances belong to it) and the
+    /// docker daemon it talks to.
     static func restartOnlyChanges(from old: TugboatConfig, to new: TugboatConfig) -> [String] {
         let old = comparable(old), new = comparable(new)
         var keys: [String] = []
@@ -60,13 +91,14 @@ public enum ConfigReconciler {
         check("pool.tls", old.pool.tls != new.pool.tls)
         // With several nodes the static list is part of the shared registry's reconciliation.
         check("pool.backends", new.redisURL != nil && old.pool.backends != new.pool.backends)
-        check("alerts.rules", old.alerts.rules != new.alerts.rules)
-        check("alerts.channels", !channelsChangeLive(old.alerts.channels, new.alerts.channels))
-        var oldAlerts = old.alerts, newAlerts = new.alerts
-        (oldAlerts.rules, oldAlerts.channels, newAlerts.rules, newAlerts.channels) = ([], [:], [], [:])
-        check("alerts", oldAlerts != newAlerts)
-        check("scaling", old.scaling != new.scaling)
-        check("profiling", old.profiling != new.profiling)
+        check("scaling", (old.scaling == nil) != (new.scaling == nil))
+        if let oldScaling = old.scaling, let newScaling = new.scaling {
+            check("scaling.provider", oldScaling.provider.kind != newScaling.provider.kind)
+            if case .docker(_, _, let oldSocket) = oldScaling.provider, case .docker(_, _, let newSocket) = newScaling.provider {
+                check("scaling.provider.docker.socket", oldSocket != newSocket)
+            }
+        }
+        check("profiling", (old.profiling == nil) != (new.profiling == nil))
         check("retention", old.retention != new.retention)
         return keys
     }
@@ -90,20 +122,92 @@ public enum ConfigReconciler {
         check("pool.retries", old.pool.retries != new.pool.retries)
         check("pool.timeouts", old.pool.timeouts != new.pool.timeouts)
         check("pool.drain", old.pool.drain != new.pool.drain)
-        check("alerts.channels", old.alerts.channels != new.alerts.channels)
+        plan.changed += alertsChanges(old.alerts, new.alerts)
+        if let oldScaling = old.scaling, let newScaling = new.scaling { plan.changed += scalingChanges(oldScaling, newScaling) }
+        if let oldProfiling = old.profiling, let newProfiling = new.profiling { plan.changed += profilingChanges(oldProfiling, newProfiling) }
         return plan
     }
 
-    /// A channel's settings (a webhook or Slack URL, an email server, a PagerDuty key…) change live
-    /// when every rule still finds the channels it names, of the same kinds. Twilio channels are
-    /// the exception: the admin API checks Twilio's callback signatures with their auth token.
-    static func channelsChangeLive(_ old: [String: ChannelConfig], _ new: [String: ChannelConfig]) -> Bool {
-        guard old.mapValues(\.kind) == new.mapValues(\.kind) else { return false }
-        return old.allSatisfy { name, channel in
-            switch channel {
-            case .twilioCall, .twilioSMS: channel == new[name]
-            default: true
-            }
+    /// The keys of `alerts` that differ, in the file's order of sections.
+    static func alertsChanges(_ old: AlertsConfig, _ new: AlertsConfig) -> [String] {
+        let pairs: [(String, Bool)] = [
+            ("alerts.rules", old.rules != new.rules),
+            ("alerts.repeat", old.repeatInterval != new.repeatInterval),
+            ("alerts.channels", old.channels != new.channels),
+            ("alerts.timeout", old.timeout != new.timeout),
+            ("alerts.retry", old.retryFirst != new.retryFirst || old.retryMax != new.retryMax || old.retryAttempts != new.retryAttempts),
+            ("alerts.public-url", old.publicURL != new.publicURL),
+            ("alerts.group", old.group != new.group),
+            ("alerts.inhibit", old.inhibit != new.inhibit),
+            ("alerts.maintenance", old.maintenance != new.maintenance),
+            ("alerts.flapping", old.flapping != new.flapping),
+            ("alerts.startup-grace", old.startupGrace != new.startupGrace),
+        ]
+        return pairs.filter(\.1).map(\.0)
+    }
+
+    /// The keys of `scaling` that differ (same provider kind: a different kind needs a restart).
+    static func scalingChanges(_ old: ScalingSettings, _ new: ScalingSettings) -> [String] {
+        let pairs: [(String, Bool)] = [
+            ("scaling.provider", old.provider != new.provider),
+            ("scaling.min", old.min != new.min),
+            ("scaling.max", old.max != new.max),
+        ]
+        let rest: [(String, Bool)] = [
+            ("scaling.target-inflight", old.targetInflight != new.targetInflight),
+            ("scaling.window", old.window != new.window),
+            ("scaling.cooldown-up", old.cooldownUp != new.cooldownUp),
+            ("scaling.stabilize-down", old.stabilizeDown != new.stabilizeDown),
+            ("scaling.panic-window", old.panicWindow != new.panicWindow),
+            ("scaling.idle-to-zero", old.idleToZero != new.idleToZero),
+            ("scaling.start-timeout", old.startTimeout != new.startTimeout),
+        ]
+        return pairs.filter(\.1).map(\.0) + modeChanges(old.mode, new.mode) + rest.filter(\.1).map(\.0)
+    }
+
+    /// `target-rps`, or `up-rps` and `down-rps`; a switch between the two names all three.
+    static func modeChanges(_ old: ScalingSettings.Mode, _ new: ScalingSettings.Mode) -> [String] {
+        switch (old, new) {
+        case (.targetTracking(let before), .targetTracking(let after)):
+            before != after ? ["scaling.target-rps"] : []
+        case (.thresholds(let upBefore, let downBefore), .thresholds(let upAfter, let downAfter)):
+            (upBefore != upAfter ? ["scaling.up-rps"] : []) + (downBefore != downAfter ? ["scaling.down-rps"] : [])
+        default:
+            ["scaling.target-rps", "scaling.up-rps", "scaling.down-rps"]
+        }
+    }
+
+    /// The keys of `profiling` that differ.
+    static func profilingChanges(_ old: ProfilingSettings, _ new: ProfilingSettings) -> [String] {
+        let pairs: [(String, Bool)] = [
+            ("profiling.source", old.source != new.source),
+            ("profiling.rate", old.rate != new.rate),
+            ("profiling.window", old.window != new.window),
+            ("profiling.error-burst", old.errorBurst != new.errorBurst),
+        ]
+        return pairs.filter(\.1).map(\.0)
+    }
+
+    /// What the reloader does when `key` changed.
+    static func steps(for key: String) -> [Step] {
+        switch key {
+        case "pool.balance", "pool.retries", "pool.timeouts", "max-connections", "trusted-proxies": [.reconfigureDataPlane]
+        case "pool.passive": [.reconfigureDataPlane, .updateHealth]
+        // The scaler's own instances drain as long as the other backends.
+        case "pool.drain": [.reconfigureDataPlane, .setDrain, .updateScaling]
+        case "pool.health": [.updateHealth]
+        case "monitors": [.replaceMonitors]
+        case "tls.certificates": [.replaceCertificates]
+        case "log.level", "log.format": [.setLogging]
+        // The alert manager knows each channel's kind (who hears the resolved notice) and its
+        // Twilio numbers (recipients); the senders hold the settings.
+        case "alerts.channels": [.replaceSenders, .replaceAlerts]
+        case "alerts.timeout", "alerts.public-url": [.replaceSenders]
+        case "alerts.retry": [.setRetryPolicy]
+        case _ where key.hasPrefix("alerts."): [.replaceAlerts]
+        case _ where key.hasPrefix("scaling."): [.updateScaling]
+        case _ where key.hasPrefix("profiling."): [.updateProfiling]
+        default: []
         }
     }
 

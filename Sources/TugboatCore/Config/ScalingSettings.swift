@@ -10,6 +10,15 @@ public struct ScalingSettings: Sendable, Equatable {
         case exec(up: String, down: String, timeout: Duration)
         /// A container of `image` per instance, `port` published on 127.0.0.1 (Docker Engine API over `socket`).
         case docker(image: String, port: Int, socket: String)
+
+        /// `process`, `exec` or `docker`: the key under `scaling.provider`.
+        public var kind: String {
+            switch self {
+            case .process: "process"
+            case .exec: "exec"
+            case .docker: "docker"
+            }
+        }
     }
 
     /// How the desired instance count follows the rate.

@@ -38,7 +38,7 @@ public struct ScalingPolicy: Sendable {
         var concurrency: Double
     }
 
-    public let settings: ScalingSettings
+    public private(set) var settings: ScalingSettings
     private var samples: [Sample] = []
     private var recommendations: [(at: Instant, count: Int)] = []
     private var lastScaleUp: Instant?
@@ -47,6 +47,12 @@ public struct ScalingPolicy: Sendable {
     private var firstSampleAt: Instant?
 
     public init(settings: ScalingSettings) {
+        self.settings = settings
+    }
+
+    /// A config reload changed `scaling`: the samples, recommendations and the time of the last
+    /// scale-up are kept, so the new window, target, bounds and cooldown judge the same history.
+    public mutating func replaceSettings(_ settings: ScalingSettings) {
         self.settings = settings
     }
 

@@ -19,8 +19,8 @@ public final class DockerProvider: InstanceProvider, Service {
     public let exits: AsyncStream<InstanceExit>
 
     private let api: DockerAPI
-    private let image: String
-    private let port: Int
+    /// The image and container port of new containers (a reload may replace them).
+    private let launchSettings: Mutex<(image: String, port: Int)>
     private let pool: String
     private let command: [String]?
     private let environment: [String: String]
@@ -38,8 +38,7 @@ public final class DockerProvider: InstanceProvider, Service {
     public init(image: String, port: Int, socket: String = "/var/run/docker.sock", pool: String = "default",
                 command: [String]? = nil, environment: [String: String] = [:], stopTimeout: Int = 10, logger: Logger) {
         self.api = DockerAPI(socket: socket)
-        self.image = image
-        self.port = port
+        self.launchSettings = Mutex((image, port))
         self.pool = pool
         self.command = command
         self.environment = environment
@@ -49,9 +48,15 @@ public final class DockerProvider: InstanceProvider, Service {
     }
 
     private var label: String { "tugboat.pool" }
-    private var portKey: String { "\(port)/tcp" }
+    /// The socket stays (a reload refuses another: the running containers live on that daemon).
+    public func update(_ settings: ScalingSettings.Provider) {
+        guard case .docker(let image, let port, _) = settings else { return }
+        launchSettings.withLock { $0 = (image, port) }
+    }
 
     public func launch() async throws -> ScalingInstance {
+        let (image, port) = launchSettings.withLock { $0 }
+        let portKey = "\(port)/tcp"
         var env = environment
         env["PORT"] = String(port)
         var body: [String: Any] = [
@@ -75,7 +80,7 @@ public final class DockerProvider: InstanceProvider, Service {
             guard started.status == 204 || started.status == 304 else {
                 throw ProviderError("start \(id.prefix(12)): \(DockerAPI.message(started.status, started.body))")
             }
-            let hostPort = try await boundPort(of: id)
+            let hostPort = try await boundPort(of: id, portKey: portKey)
             let instance = ScalingInstance(providerID: id, address: HostPort(host: "127.0.0.1", port: hostPort))
             state.withLock { $0.known[id] = instance }
             logger.info("instance launched", metadata: ["instance.address": "\(instance.address)", "instance.container": "\(id.prefix(12))"])
@@ -87,7 +92,7 @@ public final class DockerProvider: InstanceProvider, Service {
     }
 
     /// The host port bound to the container port on 127.0.0.1, read after the start.
-    private func boundPort(of id: String) async throws -> Int {
+    private func boundPort(of id: String, portKey: String) async throws -> Int {
         let inspected = try await api.request(.GET, "/containers/\(id)/json")
         guard inspected.status == 200,
               let object = try? JSONSerialization.jsonObject(with: inspected.body) as? [String: Any]
@@ -128,6 +133,7 @@ public final class DockerProvider: InstanceProvider, Service {
         guard listed.status == 200, let containers = try? JSONSerialization.jsonObject(with: listed.body) as? [[String: Any]] else {
             throw ProviderError("list: \(DockerAPI.message(listed.status, listed.body))")
         }
+        let port = launchSettings.withLock { $0.port }
         var found: [ScalingInstance] = []
         for container in containers {
             guard let id = container["Id"] as? String else { continue }

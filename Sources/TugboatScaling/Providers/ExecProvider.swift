@@ -14,9 +14,8 @@ public final class ExecProvider: InstanceProvider {
     public let name = "exec"
     public let exits: AsyncStream<InstanceExit>
 
-    private let up: String
-    private let down: String
-    private let timeout: Duration
+    /// The scripts and their time limit (a reload may replace them).
+    private let scripts: Mutex<(up: String, down: String, timeout: Duration)>
     private let environment: [String: String]
     private let logger: Logger
     private let known = Mutex<[ScalingInstance]>([])
@@ -29,16 +28,20 @@ public final class ExecProvider: InstanceProvider {
     ///   - adopted: instances known to run already (e.g. persisted before a restart), returned by ``list()``.
     public init(up: String, down: String, timeout: Duration, environment: [String: String] = [:],
                 adopted: [ScalingInstance] = [], logger: Logger) {
-        self.up = up
-        self.down = down
-        self.timeout = timeout
+        self.scripts = Mutex((up, down, timeout))
         self.environment = environment
         self.logger = logger
         known.withLock { $0 = adopted }
         (exits, exitContinuation) = AsyncStream.makeStream()
     }
 
+    public func update(_ settings: ScalingSettings.Provider) {
+        guard case .exec(let up, let down, let timeout) = settings else { return }
+        scripts.withLock { $0 = (up, down, timeout) }
+    }
+
     public func launch() async throws -> ScalingInstance {
+        let (up, _, timeout) = scripts.withLock { $0 }
         var env = environment
         env["TUGBOAT_ACTION"] = "up"
         let result: ScriptRunner.Result
@@ -63,6 +66,7 @@ public final class ExecProvider: InstanceProvider {
     }
 
     public func stop(_ instance: ScalingInstance) async throws {
+        let (_, down, timeout) = scripts.withLock { $0 }
         var env = environment
         env["TUGBOAT_ACTION"] = "down"
         env["TUGBOAT_INSTANCE"] = instance.address.description

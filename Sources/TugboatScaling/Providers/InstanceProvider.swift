@@ -21,6 +21,11 @@ public protocol InstanceProvider: Sendable {
     /// Instances that exited on their own (not through ``stop(_:)``). One consumer (the scaler).
     var exits: AsyncStream<InstanceExit> { get }
 
+    /// A config reload changed the provider's settings (same kind): instances launched from now
+    /// on use them; running ones are stopped as they were started. Another kind is ignored (a
+    /// reload refuses it before it gets here).
+    func update(_ settings: ScalingSettings.Provider)
+
     /// Called once on graceful shutdown: the process provider stops its children here; providers
     /// whose instances should survive a restart (exec, docker) leave them running.
     func shutdown() async

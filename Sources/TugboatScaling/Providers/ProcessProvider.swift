@@ -30,8 +30,8 @@ public final class ProcessProvider: InstanceProvider {
         var closed = false
     }
 
-    private let command: String
-    private let ports: ClosedRange<Int>
+    /// The command line and port range new instances get (a reload may replace them).
+    private let launchSettings: Mutex<(command: String, ports: ClosedRange<Int>)>
     private let environment: [String: String]
     private let stopGrace: Duration
     private let logger: Logger
@@ -45,8 +45,7 @@ public final class ProcessProvider: InstanceProvider {
     ///   - stopGrace: time between SIGTERM and SIGKILL.
     public init(command: String, ports: ClosedRange<Int>, environment: [String: String] = [:],
                 stopGrace: Duration = .seconds(10), logger: Logger) {
-        self.command = command
-        self.ports = ports
+        self.launchSettings = Mutex((command, ports))
         self.environment = environment
         self.stopGrace = stopGrace
         self.logger = logger
@@ -59,8 +58,14 @@ public final class ProcessProvider: InstanceProvider {
         exitContinuation.finish()
     }
 
+    public func update(_ settings: ScalingSettings.Provider) {
+        guard case .process(let command, let ports) = settings else { return }
+        launchSettings.withLock { $0 = (command, ports) }
+    }
+
     public func launch() async throws -> ScalingInstance {
-        let port = try reservePort()
+        let (command, ports) = launchSettings.withLock { $0 }
+        let port = try reservePort(in: ports)
         let line = Self.execLine(command.replacingOccurrences(of: "{port}", with: String(port)))
         var env = environment
         env["PORT"] = String(port)
@@ -155,9 +160,9 @@ public final class ProcessProvider: InstanceProvider {
     }
 
     /// The next port of the range after the last one handed out that no child holds and that is free.
-    private func reservePort() throws -> Int {
+    private func reservePort(in ports: ClosedRange<Int>) throws -> Int {
         let (candidates, closed) = state.withLock { state -> ([Int], Bool) in
-            let start = state.lastPort.map { $0 < ports.upperBound ? $0 + 1 : ports.lowerBound } ?? ports.lowerBound
+            let start = state.lastPort.map { ports.contains($0) && $0 < ports.upperBound ? $0 + 1 : ports.lowerBound } ?? ports.lowerBound
             let ordered = Array(start...ports.upperBound) + (start > ports.lowerBound ? Array(ports.lowerBound..<start) : [])
             return (ordered.filter { state.children[$0] == nil }, state.closed)
         }

@@ -16,7 +16,7 @@ import TugboatCore
 /// also a `Service` (docker: it follows the daemon's events) is run by the scaler; do not add it to
 /// the `ServiceGroup` as well.
 public actor Scaler: Service {
-    private let settings: ScalingSettings
+    private var settings: ScalingSettings
     private let provider: any InstanceProvider
     private let pool: Pool
     private let signals: SignalBus
@@ -151,6 +151,17 @@ public actor Scaler: Service {
             return Array(state.values)
         }
         for listener in all { listener.finish() }
+    }
+
+    /// A config reload changed `scaling` (the provider of the same kind): the policy and state
+    /// machine keep what they know and follow the new settings from the next tick; the provider
+    /// launches new instances with its new settings, and those running stay until scaled down.
+    public func update(_ settings: ScalingSettings) {
+        self.settings = settings
+        policy.replaceSettings(settings)
+        machine.replaceSettings(settings)
+        provider.update(settings.provider)
+        logger.info("scaling settings replaced", metadata: ["scaling.min": "\(settings.min)", "scaling.max": "\(settings.max)"])
     }
 
     /// A request is waiting and nothing serves (scale to zero): counts as one request this second

@@ -75,9 +75,16 @@ public struct ScalingStateMachine: Sendable {
     private var launchFailures = 0
     private var retryAt: Instant?
     private var changeFrom = 0
-    private let settings: ScalingSettings
+    private var settings: ScalingSettings
 
     public init(settings: ScalingSettings) {
+        self.settings = settings
+    }
+
+    /// A config reload changed `scaling`: instances, phases and backoff stay; the new start
+    /// timeout, drain, cooldown and retry delays apply from the next event (a drain under way
+    /// keeps its length).
+    public mutating func replaceSettings(_ settings: ScalingSettings) {
         self.settings = settings
     }
 

@@ -15,8 +15,9 @@ import TugboatStore
 /// (`POST /api/instances/{address}/profile`). Automatic captures of one instance are at most one
 /// per `window`; an exit is always captured.
 actor CrashForensics: Service, ProfileCapturing {
-    private let settings: ProfilingSettings
-    private let supervisor: CaptureSupervisor
+    private var settings: ProfilingSettings
+    /// Replaced when a reload changes how instances are captured.
+    private var supervisor: CaptureSupervisor
     private let store: Store
     private let signals: SignalBus
     private let logger: Logger
@@ -33,6 +34,23 @@ actor CrashForensics: Service, ProfileCapturing {
         self.store = store
         self.signals = signals
         self.logger = logger
+    }
+
+    /// A config reload changed `profiling`: `error-burst` applies to the next traffic sample; a
+    /// new source, rate or window restarts every instance's capture with them (the rolling window
+    /// starts afresh). An instance whose exit is being captured finishes on the old settings.
+    func update(_ new: ProfilingSettings) async {
+        let old = settings
+        settings = new
+        guard Self.captureSettings(old) != Self.captureSettings(new) else { return }
+        if let problem = Self.availabilityProblem(new) { logger.warning("\(problem)") }
+        let previous = supervisor
+        supervisor = CaptureSupervisor(settings: Self.captureSettings(new), logger: logger)
+        for address in await previous.attached where !capturingExit.contains(address) {
+            await previous.detach(address: address)
+            await attach(address)
+        }
+        logger.info("profiling settings replaced", metadata: ["capture.source": "\(new.source.rawValue)"])
     }
 
     static func captureSettings(_ settings: ProfilingSettings) -> CaptureSettings {
@@ -73,9 +91,10 @@ actor CrashForensics: Service, ProfileCapturing {
         case .instanceExited(let address, let status):
             lastCapture[address] = .now
             capturingExit.insert(address)
+            let supervisor = self.supervisor
             return [{
-                await self.captureAndStore(address, reason: "exited on its own (\(status))")
-                await self.supervisor.detach(address: address)
+                await self.captureAndStore(address, reason: "exited on its own (\(status))", from: supervisor)
+                await supervisor.detach(address: address)
                 await self.exitCaptured(address)
             }]
         case .backendRemoved(let address):
@@ -123,9 +142,9 @@ actor CrashForensics: Service, ProfileCapturing {
         await supervisor.detach(address: address)
     }
 
-    private func captureAndStore(_ address: HostPort, reason: String) async {
+    private func captureAndStore(_ address: HostPort, reason: String, from supervisor: CaptureSupervisor? = nil) async {
         do {
-            let profile = try await capture(address: address, reason: reason)
+            let profile = try await capture(address: address, reason: reason, from: supervisor ?? self.supervisor)
             logger.info("flame graph captured", metadata: [
                 "backend.address": "\(address)", "profile.id": "\(profile.id ?? 0)", "profile.samples": "\(profile.samples)",
                 "profile.reason": "\(reason)",
@@ -138,6 +157,10 @@ actor CrashForensics: Service, ProfileCapturing {
     // MARK: ProfileCapturing (admin API)
 
     func capture(address: HostPort, reason: String) async throws -> ProfileRecord {
+        try await capture(address: address, reason: reason, from: supervisor)
+    }
+
+    private func capture(address: HostPort, reason: String, from supervisor: CaptureSupervisor) async throws -> ProfileRecord {
         let captured = try await supervisor.snapshot(address: address, reason: reason)
         let record = ProfileRecord(
             address: address.description, reason: reason, source: captured.source.rawValue, capturedAt: Date(),

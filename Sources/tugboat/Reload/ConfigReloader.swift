@@ -4,6 +4,7 @@ import TugboatAlerts
 import TugboatCore
 import TugboatHealth
 import TugboatProxy
+import TugboatScaling
 import TugboatStore
 
 /// `SIGHUP` and `POST /api/reload`: re-reads the config file, checks it whole (as `tugboat check`
@@ -25,9 +26,15 @@ actor ConfigReloader: ConfigReloading {
         /// What `max-connections` is derived from when the file does not set it.
         var descriptorLimit: Int
         var upstreamTLS: BackendTLS?
-        /// `alerts.channels`: the outbox and how a channel's settings become its sender.
+        /// `alerts`: the outbox, how the channels' settings become senders, the incident rules,
+        /// and the Twilio accounts that sign callbacks to the admin API.
         var dispatcher: OutboxDispatcher?
-        var makeSenders: (@Sendable ([String: ChannelConfig]) -> [String: NotificationSender])?
+        var makeSenders: (@Sendable (AlertsConfig) -> [String: NotificationSender])?
+        var alerts: AlertManager?
+        var twilioCallbacks: TwilioCallbacks?
+        /// `scaling` and `profiling`, when they are on.
+        var scaler: Scaler?
+        var forensics: CrashForensics?
     }
 
     private let path: String
@@ -91,18 +98,24 @@ actor ConfigReloader: ConfigReloading {
                 return "\(error)"
             }
         }
-        if plan.changed.contains(where: Self.dataPlaneKeys.contains) {
+        let steps = plan.steps
+        if steps.contains(.reconfigureDataPlane) {
             var configuration = ProxyConfiguration(new, descriptorLimit: parts.descriptorLimit)
             configuration.upstreamTLS = parts.upstreamTLS
             parts.dataPlane.reconfigure(configuration)
         }
-        if plan.changes("pool.drain") { parts.membership.drain = new.pool.drain }
-        if plan.changes("pool.health") || plan.changes("pool.passive") { await parts.health.update(new.pool) }
-        if plan.changes("monitors") { await parts.monitors.replace(new.monitors) }
-        if plan.changes("alerts.channels"), let dispatcher = parts.dispatcher, let makeSenders = parts.makeSenders {
-            dispatcher.replaceSenders(makeSenders(new.alerts.channels))
+        if steps.contains(.setDrain) { parts.membership.drain = new.pool.drain }
+        if steps.contains(.updateHealth) { await parts.health.update(new.pool) }
+        if steps.contains(.replaceMonitors) { await parts.monitors.replace(new.monitors) }
+        if steps.contains(.replaceSenders), let dispatcher = parts.dispatcher, let makeSenders = parts.makeSenders {
+            dispatcher.replaceSenders(makeSenders(new.alerts))
+            parts.twilioCallbacks?.replace(TwilioCallbackSettings(alerts: new.alerts))
         }
-        if plan.changes("log.level") || plan.changes("log.format"), let control = parts.logControl {
+        if steps.contains(.setRetryPolicy) { parts.dispatcher?.replacePolicy(OutboxDispatcher.RetryPolicy(new.alerts)) }
+        if steps.contains(.replaceAlerts) { await parts.alerts?.replace(config: new.alerts) }
+        if steps.contains(.updateScaling), let settings = new.scaling { await parts.scaler?.update(settings) }
+        if steps.contains(.updateProfiling), let settings = new.profiling { await parts.forensics?.update(settings) }
+        if steps.contains(.setLogging), let control = parts.logControl {
             let settings = LogSetup.settings(parts.logOverrides, config: new.log)
             control.level = settings.level
             control.format = settings.format
@@ -117,11 +130,6 @@ actor ConfigReloader: ConfigReloading {
         }
         return nil
     }
-
-    /// The sections the proxy's event loops hold a copy of.
-    static let dataPlaneKeys: Set<String> = [
-        "pool.balance", "pool.retries", "pool.timeouts", "pool.passive", "pool.drain", "max-connections", "trusted-proxies",
-    ]
 
     /// The file now speaks for `address`: a change made to it through the API no longer applies
     /// at the next start.

@@ -59,8 +59,14 @@ final class LogLines: Sendable {
 /// of `body` (which receives the port).
 func withCallbackListener(settings: TwilioCallbackSettings, acknowledger: any PageAcknowledging, logs: LogLines,
                           _ body: (Int) async throws -> Void) async throws {
+    try await withCallbackListener(callbacks: TwilioCallbacks(settings), acknowledger: acknowledger, logs: logs, body)
+}
+
+/// The same, with settings a test replaces while the listener runs (as a config reload does).
+func withCallbackListener(callbacks: TwilioCallbacks, acknowledger: any PageAcknowledging, logs: LogLines,
+                          _ body: (Int) async throws -> Void) async throws {
     let router = Router()
-    AdminServer.addTwilioCallbackRoutes(router, settings: settings, acknowledger: acknowledger)
+    AdminServer.addTwilioCallbackRoutes(router, callbacks: callbacks, acknowledger: acknowledger)
     let (ports, bound) = AsyncStream<Int>.makeStream()
     let app = Application(
         router: router,

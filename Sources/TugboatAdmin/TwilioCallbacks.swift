@@ -1,0 +1,17 @@
+import Synchronization
+
+/// The ``TwilioCallbackSettings`` in force: each callback reads them when it arrives, and a
+/// config reload that changes a Twilio channel or `alerts.public-url` replaces them.
+public final class TwilioCallbacks: Sendable {
+    private let settings: Mutex<TwilioCallbackSettings>
+
+    public init(_ settings: TwilioCallbackSettings = TwilioCallbackSettings()) {
+        self.settings = Mutex(settings)
+    }
+
+    public var current: TwilioCallbackSettings { settings.withLock { $0 } }
+
+    public func replace(_ settings: TwilioCallbackSettings) {
+        self.settings.withLock { $0 = settings }
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import Logging
+import Testing
+import TugboatAlerts
+import TugboatCore
+import TugboatStore
+
+@Suite("Alert manager: a reload's new rules while incidents are open")
+struct AlertManagerReloadTests {
+    let address = HostPort(host: "127.0.0.1", port: 9001)
+
+    static func rule(_ name: String, _ condition: AlertCondition, channels: [String], pendingFor: Duration = .zero) -> AlertRule {
+        var rule = AlertRule(name: name, condition: condition)
+        rule.channels = channels
+        rule.pendingFor = pendingFor
+        return rule
+    }
+
+    static func config(_ rules: [AlertRule], channels: [String] = ["log", "other"]) -> AlertsConfig {
+        var config = AlertsConfig()
+        config.channels = Dictionary(uniqueKeysWithValues: channels.map { ($0, ChannelConfig.log) })
+        config.rules = rules
+        config.startupGrace = .zero
+        config.group?.wait = .zero
+        return config
+    }
+
+    func manager(_ store: Store, _ config: AlertsConfig) -> AlertManager {
+        let dispatcher = OutboxDispatcher(store: store, senders: [:], logger: Logger(label: "t"))
+        return AlertManager(config: config, store: store, signals: SignalBus(), dispatcher: dispatcher, logger: Logger(label: "t"))
+    }
+
+    func backendDown(_ alerts: AlertManager) async {
+        await alerts.handle(.backendAdded(address))
+        await alerts.handle(.backendStateChanged(address: address, from: .starting, to: .unhealthy, reason: "connection refused"))
+        await alerts.tick()
+    }
+
+    func pages(_ store: Store, _ kind: String) throws -> [NotificationRecord] { try store.notifications().filter { $0.kind == kind } }
+
+    @Test("a rule edited by a reload keeps its firing incident: no second page; the resolve goes to its new channels")
+    func editedRuleKeepsIncident() async throws {
+        let store = try Store(path: ":memory:")
+        let alerts = manager(store, Self.config([Self.rule("down", .backendDown, channels: ["log"])]))
+        await backendDown(alerts)
+        #expect(try pages(store, "trigger").map(\.channel) == ["log"])
+
+        await alerts.replace(config: Self.config([Self.rule("down", .backendDown, channels: ["other"], pendingFor: .seconds(60))]))
+        await alerts.tick()
+        #expect(try store.incidents().map(\.state) == ["firing"], "still the same open incident")
+        #expect(try pages(store, "trigger").count == 1)
+
+        await alerts.handle(.backendStateChanged(address: address, from: .unhealthy, to: .healthy, reason: "check passed"))
+        #expect(try store.incidents().map(\.state) == ["resolved"])
+        #expect(try pages(store, "resolve").map(\.channel) == ["other"])
+    }
+
+    @Test("an incident of a rule a reload removed resolves at once, saying why; its channels that remain hear it")
+    func removedRuleResolves() async throws {
+        let store = try Store(path: ":memory:")
+        let alerts = manager(store, Self.config([Self.rule("down", .backendDown, channels: ["log", "other"])]))
+        await backendDown(alerts)
+        await alerts.replace(config: Self.config([], channels: ["log"]))
+        let incident = try #require(try store.incidents().first)
+        #expect(incident.state == "resolved")
+        let resolve = try pages(store, "resolve")
+        #expect(resolve.map(\.channel) == ["log"])
+        #expect(resolve.first?.text.contains("removed by a config reload") == true, "\(resolve)")
+        // The backend recovering later pages nobody.
+        await alerts.handle(.backendStateChanged(address: address, from: .unhealthy, to: .healthy, reason: "check passed"))
+        #expect(try store.notifications().count == 3)
+    }
+
+    @Test("a rule that now watches something else is a new rule: the old incident resolves")
+    func otherConditionIsANewRule() async throws {
+        let store = try Store(path: ":memory:")
+        let alerts = manager(store, Self.config([Self.rule("r", .backendDown, channels: ["log"])]))
+        await backendDown(alerts)
+        await alerts.replace(config: Self.config([Self.rule("r", .rpsAbove(100), channels: ["log"])]))
+        #expect(try store.incidents().map(\.state) == ["resolved"])
+    }
+
+    @Test("a rule added while its condition already holds fires at once (the evaluator remembers the state)")
+    func addedRuleSeesCurrentState() async throws {
+        let store = try Store(path: ":memory:")
+        let alerts = manager(store, Self.config([]))
+        await backendDown(alerts)
+        await alerts.handle(.monitorChanged(name: "front", up: false, reason: "HTTP 503"))
+        #expect(try store.incidents().isEmpty)
+        await alerts.replace(config: Self.config([Self.rule("down", .backendDown, channels: ["log"]),
+                                                  Self.rule("front", .down(monitor: "front"), channels: ["log"]),
+                                                  Self.rule("pool", .noHealthyBackends, channels: ["log"])]))
+        let rules = try store.incidents().map(\.rule).sorted()
+        #expect(rules == ["down", "front", "pool"])
+    }
+
+    @Test("a pending incident keeps its start: a shorter `for` that has passed since then fires it at once")
+    func pendingKeepsItsStart() async throws {
+        let store = try Store(path: ":memory:")
+        let alerts = manager(store, Self.config([Self.rule("down", .backendDown, channels: ["log"], pendingFor: .seconds(3600))]))
+        await backendDown(alerts)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try store.incidents().isEmpty)
+        // Pending for 300 ms already: a `for` of 200 ms has passed; counted from the reload it would not have.
+        await alerts.replace(config: Self.config([Self.rule("down", .backendDown, channels: ["log"], pendingFor: .milliseconds(200))]))
+        #expect(try store.incidents().map(\.state) == ["firing"])
+        #expect(try pages(store, "trigger").count == 1)
+    }
+}
