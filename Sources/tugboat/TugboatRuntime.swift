@@ -118,12 +118,13 @@ struct TugboatRuntime {
         let health = HealthMonitor(pool: pool, signals: signals, config: config.pool, group: group, logger: logger, tls: backendTLS)
         let traffic = TrafficCollector(dataPlane: dataPlane, signals: signals)
         let twilioCallbacks = TwilioCallbacks(TwilioCallbackSettings(alerts: config.alerts))
+        let dashboard = DashboardFeed(config: config)
         let reloader = reload.map { reload in
             ConfigReloader(path: reload.path, running: config, parts: .init(
                 dataPlane: dataPlane, membership: membership, health: health, monitors: monitors, certificates: certificates, store: store,
                 logControl: reload.logControl, logOverrides: reload.logOverrides, descriptorLimit: descriptors, upstreamTLS: backendTLS,
                 dispatcher: dispatcher, makeSenders: makeSenders, alerts: alerts, twilioCallbacks: twilioCallbacks,
-                scaler: scaler, forensics: forensics
+                scaler: scaler, forensics: forensics, dashboard: dashboard
             ), logger: logger)
         }
         var adminState = AdminState(pool: pool, traffic: traffic, dataPlane: dataPlane, registry: registry,
@@ -132,7 +133,7 @@ struct TugboatRuntime {
                                     cluster: cluster.map { ClusterAdmin(node: $0, drain: config.pool.drain) },
                                     acknowledger: alerts, twilioCallbacks: twilioCallbacks,
                                     certificates: certificates, certificateRenewer: acme, reloader: reloader,
-                                    dashboard: DashboardFeed(config: config))
+                                    dashboard: dashboard)
         adminState.access = AdminAccess(config)
         // With a cluster the scaler waits for this node to win the lease.
         if cluster != nil { await scaler?.setLeading(false) }

@@ -81,11 +81,12 @@ struct CLITests {
         let child = try ChildProcess(arguments: [
             "demo", "--port", "\(ports[0])", "--admin-port", "\(ports[1])", "--backend-ports", "\(ports[2]),\(ports[3])",
         ])
-        _ = try child.waitForLine { $0.contains("Try:") }
+        _ = try child.waitForLine { $0.contains("in a browser: the dashboard") }
         try waitUntil("both demo backends healthy") {
             let pool = try TestHTTPClient.get(port: ports[1], "/api/pool").bodyText
             return pool.components(separatedBy: "\"healthy\"").count == 3
         }
+        #expect(try TestHTTPClient.get(port: ports[1], "/").bodyText.contains("<title>Tugboat</title>"), "the dashboard")
         var backends = Set<String>()
         for _ in 0..<4 {
             let response = try TestHTTPClient.get(port: ports[0], "/work?ms=1")

@@ -41,18 +41,28 @@ public final class DashboardFeed: Sendable {
     }
 
     private let state = Mutex(State())
-    let chartLines: [ChartLine]
-    /// `scaling` in target-tracking mode: the rate per instance (the line is it times the instances).
-    let targetPerInstance: Double?
+    /// The chart's fixed lines, and `scaling`'s target rate per instance in target-tracking mode
+    /// (its line is that times the instances); replaced when a reload changes them.
+    private let lines: Mutex<(fixed: [ChartLine], targetPerInstance: Double?)>
 
     public init(chartLines: [ChartLine] = [], targetPerInstance: Double? = nil) {
-        self.chartLines = chartLines
-        self.targetPerInstance = targetPerInstance
+        lines = Mutex((chartLines, targetPerInstance))
+    }
+
+    public convenience init(config: TugboatConfig) {
+        let (fixed, target) = Self.chartLines(config)
+        self.init(chartLines: fixed, targetPerInstance: target)
+    }
+
+    /// After a reload: the lines of the new `scaling` and `alerts` sections.
+    public func replaceChartLines(config: TugboatConfig) {
+        let replacement = Self.chartLines(config)
+        lines.withLock { $0 = replacement }
     }
 
     /// The chart's lines from the config: `scaling`'s thresholds (or its target rate per
     /// instance) and every `rps-above` alert rule.
-    public convenience init(config: TugboatConfig) {
+    static func chartLines(_ config: TugboatConfig) -> (fixed: [ChartLine], targetPerInstance: Double?) {
         var lines: [ChartLine] = []
         var target: Double?
         switch config.scaling?.mode {
@@ -64,7 +74,7 @@ public final class DashboardFeed: Sendable {
         for rule in config.alerts.rules {
             if case .rpsAbove(let rate) = rule.condition { lines.append(ChartLine(label: rule.name, rps: rate, kind: "alert")) }
         }
-        self.init(chartLines: lines, targetPerInstance: target)
+        return (lines, target)
     }
 
     /// Starts the once-a-second sampler (once; it stops with the process or when the feed goes).
@@ -109,10 +119,11 @@ public final class DashboardFeed: Sendable {
         sections["traffic"] = Self.json(history.last ?? Point(t: Int64(Date().timeIntervalSince1970 * 1000), rps: stats.rps,
                                                                p99_ms: stats.p99Seconds * 1000, error_rate: figures.errorRate))
         sections["history"] = Self.json(history)
-        var lines = chartLines
-        if let targetPerInstance, let scaler = admin.scaler {
+        let (fixed, targetPerInstance) = self.lines.withLock { $0 }
+        var lines = fixed
+        if let target = targetPerInstance, let scaler = admin.scaler {
             let active = await scaler.counts.active
-            lines.append(ChartLine(label: "target × \(max(active, 1)) instances", rps: targetPerInstance * Double(max(active, 1)), kind: "scaling"))
+            lines.append(ChartLine(label: "target × \(max(active, 1)) instances", rps: target * Double(max(active, 1)), kind: "scaling"))
         }
         sections["settings"] = Self.json(Settings(chart_lines: lines, scaling: admin.scaler != nil, cluster: admin.cluster != nil,
                                                   profiling: admin.profiles != nil))
