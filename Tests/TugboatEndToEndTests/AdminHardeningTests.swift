@@ -78,4 +78,41 @@ struct AdminHardeningTests {
         // A complete request on a fresh connection is answered as before.
         #expect(try status(tugboat.adminPort, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n") == 200)
     }
+
+    @Test("a flame-graph link's key opens while its incident is open and stops at profiling.link-expiry after it resolved")
+    func linkKeyExpires() throws {
+        let contract = try ContractServer()
+        let backend = try DemoBackend()
+        let top = """
+        profiling: { source: push, link-expiry: 0s }
+        alerts:
+          timeout: 1s
+          startup-grace: 0s
+          group: { wait: 0s }
+        """ + "\n" + contract.channelsYAML() + """
+
+          rules:
+            - { name: down, condition: backend-down, channels: [hook] }
+        """
+        let tugboat = try TugboatUnderTest(backends: [backend.address], extraTop: top, adminToken: "link-test-token",
+                                           environment: ["TEST_TWILIO_TOKEN": ContractServer.authToken])
+        defer { tugboat.stop() }
+        try tugboat.waitHealthy([backend.address])
+        backend.kill()
+        try waitUntil(timeout: 20, "the page with the link") { try !contract.accepted("hook").isEmpty }
+        let body = try #require(contract.accepted("hook")[0]["body"] as? String)
+        let hook = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+        let link = try #require(hook["flamegraph"] as? String)
+        let path = try #require(URLComponents(string: link).map { $0.percentEncodedPath + "?" + ($0.percentEncodedQuery ?? "") })
+        func status(_ path: String) throws -> Int {
+            try TestHTTPClient(port: tugboat.adminPort).request("GET", path, headers: ["Connection": "close"]).status
+        }
+        // Open: the key is accepted (404: nothing was captured for this backend, but not 401).
+        #expect(try status(path) == 404)
+        #expect(try status(path.replacingOccurrences(of: "key=", with: "key=0")) == 401)
+        let back = try DemoBackend(port: backend.port)
+        defer { back.kill() }
+        try waitUntil(timeout: 20, "the incident resolved") { try tugboat.incidents().first?["state"] as? String == "resolved" }
+        #expect(try status(path) == 401)
+    }
 }
