@@ -69,6 +69,7 @@ let package = Package(
         .target(
             name: "TugboatACME",
             dependencies: [
+                "TugboatCluster",
                 "TugboatCore",
                 "TugboatProxy",
                 "TugboatStore",
@@ -139,6 +140,7 @@ let package = Package(
         .target(
             name: "TugboatAdmin",
             dependencies: [
+                "FlameGraph",
                 "TugboatCore",
                 "TugboatProxy",
                 "TugboatStore",
@@ -147,6 +149,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -281,7 +284,15 @@ let package = Package(
                            .product(name: "X509", package: "swift-certificates"), .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "TugboatAdminTests",
+            dependencies: ["TugboatAdmin", "TugboatProxy", "TugboatCore", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "TugboatHealthTests", dependencies: ["TugboatHealth", "TugboatCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "TugboatStoreTests", dependencies: ["TugboatStore", "TugboatCore", .product(name: "GRDB", package: "GRDB.swift")],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "FlameGraphTests", dependencies: ["FlameGraph"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         // Not shipped: test helpers shared by test targets (a real redis-server, loopback HTTP checks).
         .target(

@@ -26,7 +26,8 @@
 # HAProxy runs with one thread by default: idle connections cost it the same with `nbthread 2`
 # (1.20 KiB per connection with either, measured here), HAPROXY_THREADS=2 to check.
 # Knobs: CONNS (10000), HAPROXY_THREADS (1), TUGBOAT_THREADS (auto), IDLE_TIMEOUT (300s), SETTLE (3,
-# seconds), OPEN_TIMEOUT (120, seconds to open all connections), NGINX_WORKERS (1), TUGBOAT_BIN.
+# seconds), OPEN_TIMEOUT (120, seconds to open all connections), NGINX_WORKERS (1), TUGBOAT_BIN,
+# TUGBOAT_WRAPPER (a command Tugboat runs under, e.g. `heaptrack`; it writes its file in the repo root).
 # Everything listens on 127.0.0.1 and is stopped by PID; the client gives up after OPEN_TIMEOUT and
 # HOLD_MAX (300) seconds at most.
 set -euo pipefail
@@ -39,6 +40,7 @@ SETTLE=${SETTLE:-3}
 OPEN_TIMEOUT=${OPEN_TIMEOUT:-120}
 NGINX_WORKERS=${NGINX_WORKERS:-1}
 TUGBOAT_BIN=${TUGBOAT_BIN:-}   # set it to measure a given binary as is
+TUGBOAT_WRAPPER=${TUGBOAT_WRAPPER:-}   # e.g. heaptrack: where the bytes go (its RSS figures then include the tool)
 
 for tool in nginx haproxy curl python3 ss; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y nginx-light haproxy curl python3 iproute2" >&2; exit 1; }
@@ -307,7 +309,7 @@ echo
 haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy-nbt$HAPROXY_THREADS.log" 2>&1 & pids+=($!)
 measure "haproxy-nbt$HAPROXY_THREADS" "$!" "$HP"
 
-TUGBOAT_LOG_LEVEL=warning "$TUGBOAT_BIN" serve --config "$work/tugboat.yaml" 2>"$work/tugboat.log" & pids+=($!)
+TUGBOAT_LOG_LEVEL=warning $TUGBOAT_WRAPPER "$TUGBOAT_BIN" serve --config "$work/tugboat.yaml" 2>"$work/tugboat.log" & pids+=($!)
 measure tugboat "$!" "$TP"
 
 echo

@@ -16,6 +16,7 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)       # the RESP
 command -v perf >/dev/null 2>&1 || need+=(linux-perf)                 # crash capture (perf source)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)                 # the email tests' self-signed certificate
 command -v pebble >/dev/null 2>&1 || need+=(pebble)                   # the ACME tests' server (pebble, pebble-challtestsrv)
+[ -x /usr/bin/chromium ] || need+=(chromium)                          # the dashboard's browser tests (driven by Playwright)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   apt-get update -qq
@@ -41,6 +42,11 @@ command -v py-spy >/dev/null 2>&1 || { echo "error: py-spy did not install"; exi
 # With CI=true those tests fail rather than skip when it is missing.
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosmtpd
 python3 -c 'import aiosmtpd' || { echo "error: aiosmtpd did not install"; exit 1; }
+
+# Playwright for Python (PyPI) to drive Debian's chromium in the dashboard's browser tests (its
+# own browser download does not work here; Tests/Browser/driver.py points it at /usr/bin/chromium).
+python3 -c 'import playwright' 2>/dev/null || python3 -m pip install --quiet playwright
+python3 -c 'import playwright' || { echo "error: playwright did not install"; exit 1; }
 
 swift --version
 # One test at a time: the live tests start real processes and servers, and in parallel they would

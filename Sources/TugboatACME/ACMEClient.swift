@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 
-/// RFC 8555 requests, one at a time: the directory, nonces (one retry on `badNonce`), the account,
+/// RFC 8555 requests, one at a time: the directory, nonces (retries on `badNonce`), the account,
 /// orders, authorizations, challenges, finalization and the certificate download. Every answer is
 /// checked; a problem document becomes `ACMEError.problem`.
 actor ACMEClient {
@@ -72,9 +72,11 @@ actor ACMEClient {
         return text
     }
 
-    /// A signed POST; a `badNonce` answer is retried once with the fresh nonce it carries.
+    /// A signed POST; a `badNonce` answer is retried with the fresh nonce it carries, up to
+    /// `badNonceRetries` times (a server may reject any nonce: pebble rejects 5 %, so two in a row
+    /// happen in a long order).
     func post(_ url: String, payload: Data?, signer: AccountKey.Signer? = nil) async throws(ACMEError) -> ACMEResponse {
-        var retried = false
+        var badNonces = 0
         while true {
             let signedBy: AccountKey.Signer
             if let signer { signedBy = signer } else { signedBy = try kid() }
@@ -92,8 +94,8 @@ actor ACMEClient {
                 return response
             } catch {
                 if case .problem(let problem, _, _) = error {
-                    if problem.type == ACME.Problem.badNonce && !retried {
-                        retried = true
+                    if problem.type == ACME.Problem.badNonce && badNonces < Self.badNonceRetries {
+                        badNonces += 1
                         continue
                     }
                     // The server forgot the account (a new CA instance): register again next time.
@@ -103,6 +105,8 @@ actor ACMEClient {
             }
         }
     }
+
+    static let badNonceRetries = 5
 
     private func kid() throws(ACMEError) -> AccountKey.Signer {
         guard let accountURL else { throw .malformed("no account yet") }

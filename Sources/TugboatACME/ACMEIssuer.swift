@@ -13,6 +13,8 @@ struct ACMEIssuer: Sendable {
 
     let client: ACMEClient
     let challenges: ACMEChallenges
+    /// With several nodes: answers are published there too, for whichever node the CA reaches.
+    var shared: ACMESharedState?
     let logger: Logger
     var pollLimit: Duration = .seconds(120)
 
@@ -64,16 +66,36 @@ struct ACMEIssuer: Sendable {
             throw .invalid("\(name): the server offers no http-01 challenge")
         }
         guard let token = challenge.token, !token.isEmpty, token.utf8.count <= 256,
-              token.utf8.allSatisfy({ $0.isBase64URL }) else { throw .malformed("\(name): http-01 token missing or not base64url") }
+              token.utf8.allSatisfy(ACMEChallenges.isBase64URL) else { throw .malformed("\(name): http-01 token missing or not base64url") }
         // At start the order may be faster than the redirect listener's bind: the CA would dial
         // nothing and the authorization would be lost. Wait for it (bounded).
         for _ in 0..<100 where !challenges.isListening {
             do { try await Task.sleep(for: .milliseconds(100)) } catch { throw .timedOut("redirect listener: cancelled") }
         }
         guard challenges.isListening else { throw .invalid("\(name): the redirect listener (tls.redirect) is not listening") }
-        challenges.set(token: token, keyAuthorization: client.key.keyAuthorization(token: token))
+        let keyAuthorization = client.key.keyAuthorization(token: token)
+        challenges.set(token: token, keyAuthorization: keyAuthorization)
         defer { challenges.remove(token: token) }
-        try await client.respond(challenge: challenge.url)
+        if let shared {
+            do {
+                try await shared.publishChallenge(token: token, keyAuthorization: keyAuthorization)
+            } catch {
+                throw .invalid("\(name): the challenge answer could not be shared with the other nodes: \(error)")
+            }
+        }
+        do {
+            try await validate(authorization: url, challenge: challenge.url, name: name)
+        } catch {
+            await shared?.withdrawChallenge(token: token)
+            throw error
+        }
+        await shared?.withdrawChallenge(token: token)
+        logger.info("acme authorization valid", metadata: ["acme.domain": "\(name)"])
+    }
+
+    /// Tells the server the challenge is ready, then polls the authorization until it is decided.
+    private func validate(authorization url: String, challenge: String, name: String) async throws(ACMEError) {
+        try await client.respond(challenge: challenge)
         _ = try await poll(url, what: "authorization of \(name)") { (authorization: ACME.Authorization) throws(ACMEError) in
             switch authorization.status {
             case "valid": return true
@@ -83,7 +105,6 @@ struct ACMEIssuer: Sendable {
                 throw .invalid("\(name): authorization \(authorization.status)" + (problem.map { ": \($0)" } ?? ""))
             }
         }
-        logger.info("acme authorization valid", metadata: ["acme.domain": "\(name)"])
     }
 
     /// Fetches `url` until `done` says so, waiting the server's Retry-After (1 s when it gives
@@ -99,11 +120,5 @@ struct ACMEIssuer: Sendable {
             guard clock.now + .seconds(wait) < deadline else { throw .timedOut(what) }
             do { try await Task.sleep(for: .seconds(wait)) } catch { throw .timedOut("\(what): cancelled") }
         }
-    }
-}
-
-extension UInt8 {
-    var isBase64URL: Bool {
-        (self >= 0x41 && self <= 0x5A) || (self >= 0x61 && self <= 0x7A) || (self >= 0x30 && self <= 0x39) || self == 0x2D || self == 0x5F
     }
 }

@@ -15,7 +15,12 @@ import TugboatProxy
 /// bound here rather than by Hummingbird's `Application`, which binds without `SO_REUSEPORT` — and
 /// a seamless upgrade needs the new process to bind the admin address while the old one still
 /// holds it (see `ListenerHandover`). Graceful shutdown: stop accepting, finish open requests.
+/// A request head must be complete within ``headerTimeout`` of its first byte (or of the
+/// connection's start); a connection idle between requests closes after ``idleTimeout``.
 public struct AdminListener: Service {
+    public static let headerTimeout: TimeAmount = .seconds(10)
+    public static let idleTimeout: TimeAmount = .seconds(60)
+
     let responder: RouterResponder<BasicRequestContext>
     let listen: HostPort
     let group: EventLoopGroup
@@ -34,7 +39,8 @@ public struct AdminListener: Service {
     }
 
     public func run() async throws {
-        let http = HTTP1Channel(responder: Self.respond(with: responder, serverName: serverName, logger: logger))
+        let http = HTTP1Channel(responder: Self.respond(with: responder, serverName: serverName, logger: logger),
+                                configuration: .init(additionalChannelHandlers: [AdminRequestObserver()], idleTimeout: Self.idleTimeout))
         let quiesce = ServerQuiescingHelper(group: group)
         let logger = self.logger
         let server = try await ListenerHandover.reusingPort(ServerBootstrap(group: group))
@@ -46,7 +52,9 @@ public struct AdminListener: Service {
             }
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .bind(host: listen.host, port: listen.port, serverBackPressureStrategy: nil) { channel in
-                http.setup(channel: channel, logger: logger)
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AdminHeadTimeoutHandler(header: Self.headerTimeout))
+                }.flatMap { http.setup(channel: channel, logger: logger) }
             }
         await ListenerHandover.steerNewConnections(to: server.channel, logger: logger)
         await onRunning(server.channel.localAddress)

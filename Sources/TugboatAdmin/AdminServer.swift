@@ -13,10 +13,14 @@ public enum AdminServer {
     // /api/incidents[/{id}[/ack]], /api/notifications, /api/scaling/events, /api/reload, the flame-graph routes
     // (ProfileRoutes.swift; an incident's flame graph also opens with its link's key); signed by
     // Twilio instead of the token: /api/twilio/sms, /api/twilio/voice (TwilioCallbackRoutes.swift).
+    // Every route checks `Host` (AdminAccess); writes with the token need a JSON content type,
+    // except the stacks an application pushes (a profile, not JSON).
     public static func makeRouter(state: AdminState) -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: HostCheckMiddleware(access: state.access))
         router.get("/healthz") { _, _ in "ok\n" }
-        let protected = router.group().add(middleware: BearerTokenMiddleware(token: state.token))
+        let pushing = router.group().add(middleware: BearerTokenMiddleware(token: state.token, sessions: state.sessions))
+        let protected = router.group().add(middleware: BearerTokenMiddleware(token: state.token, sessions: state.sessions)).add(middleware: JSONWritesMiddleware())
         protected.get("/api/pool") { _, _ -> PoolView in
             PoolView(snapshot: await state.pool.snapshot, stats: state.traffic.stats(), inflight: state.dataPlane.inflight())
         }
@@ -36,9 +40,10 @@ public enum AdminServer {
         CertificateRoutes.add(protected, state: state)
         addPoolRoutes(protected, state: state)
         ReloadRoutes.add(protected, state: state)
-        addFlameGraphRoutes(open: router, protected: protected, state: state)
+        addFlameGraphRoutes(open: router, protected: protected, pushing: pushing, state: state)
         addClusterRoutes(protected, state: state)
         addTwilioCallbackRoutes(router, state: state)  // open: Twilio's signature, not the token
+        addDashboardRoutes(open: router, protected: protected, state: state)
         protected.get("/api/scaling/events") { _, _ -> Response in
             struct Row: Encodable { var at: String; var from: Int; var to: Int; var state: String; var reason: String; var failed: Bool }
             let rows = try state.store?.scalingEvents() ?? []
@@ -106,7 +111,7 @@ public enum AdminServer {
     @Sendable static func jsonError(_ status: HTTPResponse.Status, _ message: String) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        let escaped = message.replacingOccurrences(of: "\"", with: "'")
+        let escaped = Redaction.redact(message).replacingOccurrences(of: "\"", with: "'")
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{\"error\":\"\(escaped)\"}\n")))
     }
 

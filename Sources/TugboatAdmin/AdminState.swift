@@ -29,14 +29,21 @@ public struct AdminState: Sendable {
     public let twilioCallbacks: TwilioCallbacks
     /// `POST /api/reload` (nil: nothing to reload, e.g. `tugboat demo`).
     public let reloader: (any ConfigReloading)?
+    /// The dashboard's live feed (traffic history, since-when per backend) and its logins.
+    public let dashboard: DashboardFeed
+    public let sessions = DashboardSessions()
+    /// The `Host` names answered and the flame-graph links' lifetime.
+    public var access = AdminAccess()
 
     public init(pool: Pool, traffic: TrafficCollector, dataPlane: ProxyDataPlane, registry: PrometheusCollectorRegistry,
                 token: Secret?, store: Store? = nil, alerts: AlertManager? = nil, membership: PoolMembership? = nil,
                 scaler: Scaler? = nil, profiles: (any ProfileCapturing)? = nil,
                 cluster: (any ClusterAdministration)? = nil, acknowledger: (any PageAcknowledging)? = nil,
                 twilioCallbacks: TwilioCallbacks = TwilioCallbacks(), certificates: CertificateBook? = nil,
-                certificateRenewer: (any CertificateRenewing)? = nil, reloader: (any ConfigReloading)? = nil) {
+                certificateRenewer: (any CertificateRenewing)? = nil, reloader: (any ConfigReloading)? = nil,
+                dashboard: DashboardFeed = DashboardFeed()) {
         self.reloader = reloader
+        self.dashboard = dashboard
         self.certificates = certificates
         self.certificateRenewer = certificateRenewer
         self.cluster = cluster

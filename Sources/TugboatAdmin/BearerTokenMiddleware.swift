@@ -1,13 +1,31 @@
 import Hummingbird
 import TugboatCore
 
-/// Requires `Authorization: Bearer TOKEN` when a token is configured. The token is never logged
-/// or echoed; comparison takes the same time whatever the input.
+/// Requires `Authorization: Bearer TOKEN` when a token is configured, or the dashboard's session
+/// cookie (`DashboardSessions`); a request that changes something on the strength of the cookie
+/// must also carry `X-Tugboat-CSRF: 1`, which another site's form or image cannot send (403
+/// otherwise). The token is never logged or echoed; comparison takes the same time whatever the input.
 struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: Secret?
+    var sessions: DashboardSessions?
+
+    /// A header's value by its lower-case name (for names `HTTPFields` has no constant for).
+    static func header(_ request: Request, _ lowercasedName: String) -> String? {
+        request.headers.first { $0.name.canonicalName == lowercasedName }?.value
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let token else { return try await next(request, context) }
+        if !Self.authorized(request, token: token), let sessions,
+           let id = DashboardSessions.id(inCookieHeader: request.headers[.cookie]), sessions.isValid(id) {
+            guard request.method == .get || request.method == .head || Self.header(request, "x-tugboat-csrf") == "1" else {
+                var headers = HTTPFields()
+                headers[.contentType] = "application/json"
+                return Response(status: .forbidden, headers: headers,
+                                body: .init(byteBuffer: ByteBuffer(string: "{\"error\":\"a change made with the session cookie needs the X-Tugboat-CSRF: 1 header\"}\n")))
+            }
+            return try await next(request, context)
+        }
         guard Self.authorized(request, token: token) else {
             var headers = HTTPFields()
             headers[.wwwAuthenticate] = "Bearer"
@@ -22,14 +40,6 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     static func authorized(_ request: Request, token: Secret) -> Bool {
         let header = request.headers[.authorization] ?? ""
         let prefix = "Bearer "
-        return header.hasPrefix(prefix) && constantTimeEqual(Array(header.utf8.dropFirst(prefix.utf8.count)), Array(token.value.utf8))
-    }
-
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt8(a.count == b.count ? 0 : 1)
-        for index in 0..<max(a.count, b.count) {
-            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
-        }
-        return difference == 0
+        return header.hasPrefix(prefix) && ConstantTime.equal(Array(header.utf8.dropFirst(prefix.utf8.count)), Array(token.value.utf8))
     }
 }

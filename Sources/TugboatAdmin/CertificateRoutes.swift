@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import TugboatCore
 import TugboatProxy
 
 /// Orders a certificate now (`tls.acme`); implemented by the ACME service, wired by the executable.
@@ -41,7 +42,7 @@ enum CertificateRoutes {
             let views = (state.certificates?.current ?? []).map {
                 CertificateView(names: $0.names, issuer: $0.issuer, not_after: Timestamp.iso($0.notAfter), source: $0.source.rawValue,
                                 placeholder: $0.isPlaceholder, last_renewal_attempt: $0.lastAttempt.map(Timestamp.iso),
-                                last_renewal_error: $0.lastError)
+                                last_renewal_error: Redaction.redact($0.lastError))
             }
             return try Response.json(views)
         }

@@ -1,8 +1,9 @@
 import Foundation
 import Hummingbird
+import TugboatCore
 import TugboatStore
 
-/// `GET /api/incidents[/{id}]` rows.
+/// `GET /api/incidents[/{id}]` rows. Free text (summaries, errors) is redacted (``Redaction``).
 struct IncidentView: ResponseEncodable, Sendable {
     var id: Int64
     var rule: String
@@ -25,7 +26,7 @@ struct IncidentView: ResponseEncodable, Sendable {
         rule = record.rule
         target = record.target
         state = record.state
-        summary = record.summary
+        summary = Redaction.redact(record.summary)
         started_at = Timestamp.iso(record.startedAt)
         fired_at = record.firedAt.map(Timestamp.iso)
         acknowledged_at = record.acknowledgedAt.map(Timestamp.iso)
@@ -60,7 +61,7 @@ struct NotificationView: ResponseEncodable, Sendable {
         status = record.status
         attempts = record.attempts
         provider_id = record.providerID
-        error = record.lastError
+        error = Redaction.redact(record.lastError)
         created_at = Timestamp.iso(record.createdAt)
         sent_at = record.sentAt.map(Timestamp.iso)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import FlameGraph
 import Hummingbird
 import NIOCore
 import TugboatCore
@@ -20,16 +21,17 @@ public protocol ProfileCapturing: Sendable {
 /// - `POST /api/instances/{address}/profile` — capture now; `POST /api/instances/{address}/stacks` — push.
 extension AdminServer {
     static func addFlameGraphRoutes(open: Router<BasicRequestContext>, protected group: RouterGroup<BasicRequestContext>,
-                                    state: AdminState) {
+                                    pushing: RouterGroup<BasicRequestContext>, state: AdminState) {
         open.get("/api/incidents/{id}/flamegraph") { request, context -> Response in
             guard let id = context.parameters.get("id", as: Int64.self) else { return jsonError(.badRequest, "incident id must be a number") }
             let store = state.store
             let record = try store?.incident(id: id)
             let key = request.uri.queryParameters.get("key")
             let linkKey = record?.flamegraph.flatMap { URLComponents(string: $0)?.queryItems?.first { $0.name == "key" }?.value }
-            let keyMatches = key != nil && key == linkKey
-            if !keyMatches, let token = state.token, !BearerTokenMiddleware<BasicRequestContext>.authorized(request, token: token) {
-                return jsonError(.unauthorized, "needs the bearer token or the link's key")
+            let keyMatches = state.access.keyOpens(key, linkKey: linkKey, resolvedAt: record?.resolvedAt)
+            if !keyMatches, let token = state.token, !BearerTokenMiddleware<BasicRequestContext>.authorized(request, token: token),
+               !(DashboardSessions.id(inCookieHeader: request.headers[.cookie]).map { state.sessions.isValid($0) } ?? false) {
+                return jsonError(.unauthorized, "needs the bearer token or the link's key (which expires \(DurationParser.format(state.access.linkExpiry)) after the incident resolved)")
             }
             guard let store, let record else { return jsonError(.notFound, "no incident \(id)") }
             guard let profile = try store.profile(for: record.target, startedAt: record.startedAt, endedAt: record.resolvedAt) else {
@@ -53,6 +55,24 @@ extension AdminServer {
             guard let profile = try state.store?.profile(id: id) else { return jsonError(.notFound, "no profile \(id)") }
             return profileResponse(profile, folded: request.uri.queryParameters.get("format") == "folded")
         }
+        // Two captures compared (flamegraph.pl's difffolded.pl + --negate-free colouring): frames
+        // that grew from `against` to `id` in red, shrank in blue.
+        group.get("/api/profiles/{id}/diff") { request, context -> Response in
+            guard let id = context.parameters.get("id", as: Int64.self),
+                  let against = request.uri.queryParameters.get("against").flatMap({ Int64($0) }) else {
+                return jsonError(.badRequest, "expected /api/profiles/{id}/diff?against={other id}")
+            }
+            guard let after = try state.store?.profile(id: id) else { return jsonError(.notFound, "no profile \(id)") }
+            guard let before = try state.store?.profile(id: against) else { return jsonError(.notFound, "no profile \(against)") }
+            var options = FlameGraphOptions()
+            options.title = "Differential: profile \(against) → \(id)"
+            let combined = DifferentialStacks(normalize: true).combine(
+                before: try FoldedReader.read(.bytes(Array(before.folded.utf8))).stacks,
+                after: try FoldedReader.read(.bytes(Array(after.folded.utf8))).stacks)
+            var headers = HTTPFields()
+            headers[.contentType] = "image/svg+xml"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: FlameGraphRenderer(options: options).render(combined))))
+        }
         group.post("/api/instances/{address}/profile") { _, context -> Response in
             guard let capture = state.profiles else { return jsonError(.notImplemented, "profiling is off (no 'profiling' section)") }
             guard let text = context.parameters.get("address"), let address = HostPort(parsing: text.removingPercentEncoding ?? text) else {
@@ -69,7 +89,7 @@ extension AdminServer {
                 return jsonError(.conflict, "cannot capture \(address): \(error)")
             }
         }
-        group.post("/api/instances/{address}/stacks") { request, context -> Response in
+        pushing.post("/api/instances/{address}/stacks") { request, context -> Response in
             guard let capture = state.profiles else { return jsonError(.notImplemented, "profiling is off (no 'profiling' section)") }
             guard let text = context.parameters.get("address"), let address = HostPort(parsing: text.removingPercentEncoding ?? text) else {
                 return jsonError(.badRequest, "address must be host:port")

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import TugboatAlerts
+import TugboatCore
 import TugboatStore
 
 /// `POST /api/silences`, `GET /api/silences`, `DELETE /api/silences/{id}`, and `GET /api/outages`.
@@ -99,7 +100,7 @@ enum SilenceRoutes {
         group.get("/api/outages") { _, _ -> Response in
             guard let store = state.store else { return try Response.json([OutageView]()) }
             return try Response.json(try store.outages().map { outage in
-                OutageView(id: outage.id ?? 0, key: outage.key, state: outage.state, summary: outage.summary, silenced: outage.silenced,
+                OutageView(id: outage.id ?? 0, key: outage.key, state: outage.state, summary: Redaction.redact(outage.summary), silenced: outage.silenced,
                            started_at: Timestamp.iso(outage.startedAt), fired_at: outage.firedAt.map(Timestamp.iso),
                            acknowledged_at: outage.acknowledgedAt.map(Timestamp.iso), acknowledged_by: outage.acknowledgedBy,
                            resolved_at: outage.resolvedAt.map(Timestamp.iso),

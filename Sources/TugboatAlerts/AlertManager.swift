@@ -142,6 +142,7 @@ public actor AlertManager: Service {
             outageRecords[local] = outage
         }
         for (key, rule) in gone { retire(key, rule: rule, detail: Self.goneDetail(rule.name)) }
+        restorePending()
     }
 
     public func handle(_ signal: Signal) {
@@ -160,8 +161,10 @@ public actor AlertManager: Service {
                 if let id = entry.record?.id { grouper.updated(incident: id, detail: observation.detail) }
             }
             if observation.active, case .inactive = entry.machine.phase { entry.pendingSince = Date() }
+            let wasPending = entry.machine.isPending
             let actions = entry.machine.observe(active: observation.active, at: clock.now)
             tracked[key] = entry
+            persistPending(key, entry, wasPending: wasPending)
             for action in actions { incident(action, key: key, rule: rule, resolvedDetail: observation.active ? nil : observation.detail) }
         }
     }
@@ -170,8 +173,10 @@ public actor AlertManager: Service {
         let now = clock.now
         for key in Array(tracked.keys) {
             guard var entry = tracked[key], let rule = rules[key.rule] else { continue }
+            let wasPending = entry.machine.isPending
             let actions = entry.machine.tick(at: now)
             tracked[key] = entry
+            persistPending(key, entry, wasPending: wasPending)
             for action in actions { incident(action, key: key, rule: rule, resolvedDetail: nil) }
         }
         refreshSilences()

@@ -49,7 +49,15 @@ public struct IncidentStateMachine: Sendable {
         self.phase = .firing(since: now, clearSince: nil)
     }
 
+    /// A condition that was pending before a restart, since `since` (on this process's clock): its
+    /// `for` window goes on instead of starting again.
+    public init(policy: Policy, restoringPendingSince since: ContinuousClock.Instant) {
+        self.policy = policy
+        self.phase = .pending(since: since)
+    }
+
     public var isFiring: Bool { if case .firing = phase { true } else { false } }
+    public var isPending: Bool { if case .pending = phase { true } else { false } }
 
     /// The condition was evaluated: `active` is whether it holds now.
     public mutating func observe(active: Bool, at now: ContinuousClock.Instant) -> [Action] {

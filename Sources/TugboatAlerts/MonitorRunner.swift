@@ -96,7 +96,7 @@ public struct MonitorRunner: Service {
                 }
                 return nil
             } catch {
-                return "GET \(url): \(ErrorText.short(error))"
+                return "GET \(Redaction.redact(url)): \(ErrorText.short(error))"
             }
         }
     }

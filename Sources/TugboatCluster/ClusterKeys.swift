@@ -12,6 +12,10 @@
 /// | `tugboat:<pool>:incidents` | hash | open incidents: `rule\|target` → JSON `{"state":"firing","fired_at":"2025-01-31T12:00:00.123Z","node":"…"}`; removed when resolved |
 /// | `tugboat:<pool>:silences` | hash | silences (`/api/silences`): id → JSON `{"comment":"…","created_at":"…","created_by":"…","ends":"2025-01-31T14:00:00.000Z","matchers":{"rule":"…"},"starts":"…"}`; ended ones go a day after their end |
 /// | `tugboat:<pool>:silence-id` | string | the last silence id given (`INCR`) |
+/// | `tugboat:<pool>:acme:certificate:<domains>` | string | `tls.acme`'s certificate for the comma-joined domains, JSON `{"chain_pem","key_pem","not_before","not_after","obtained_at"}` (the private key in clear: Redis' password guards it) |
+/// | `tugboat:<pool>:acme:account:<directory URL>` | string | the ACME account, JSON `{"key_pem","url"}` |
+/// | `tugboat:<pool>:acme:challenge:<token>` | string, TTL 10 min | an HTTP-01 key authorization being validated (any node's redirect listener answers it) |
+/// | `tugboat:<pool>:acme:renew` | string, TTL 10 min | a renewal asked for on a node that is not the leader (the leader takes it) |
 /// | `tugboat:page:<rule>\|<target>\|<fired_at>:<channel>:<kind>` | string, TTL 7 days | node that sent this page (claimed with `SET … NX` before sending) |
 ///
 /// Examples: `redis-cli HGETALL tugboat:web:instances`, `redis-cli GET tugboat:web:leader`,
@@ -36,6 +40,9 @@ public struct ClusterKeys: Sendable, Hashable {
     public var incidents: String { "\(self.prefix):incidents" }
     public var silences: String { "\(self.prefix):silences" }
     public var silenceID: String { "\(self.prefix):silence-id" }
+
+    /// `tls.acme`'s shared state: `certificate:<domains>`, `account:<directory>`, `challenge:<token>`, `renew`.
+    public func acme(_ name: String) -> String { "\(self.prefix):acme:\(name)" }
 
     /// The claim key of one page (not scoped to the pool: an incident key is cluster-wide).
     public static func page(_ incident: IncidentKey, channel: String, kind: String) -> String {

@@ -106,7 +106,11 @@ struct TugboatRuntime {
         // builds its TLS context; challenges are answered on the redirect listener.
         let challenges = ACMEChallenges()
         let acme = try config.tls?.acme.flatMap { settings in
-            try certificates.map { try ACMECertificates(settings: settings, book: $0, store: store, challenges: challenges, group: group, logger: logger) }
+            try certificates.map {
+                // Several nodes: the leader orders for all; certificate, account and answers in Redis.
+                try ACMECertificates(settings: settings, book: $0, store: store, challenges: challenges, group: group, logger: logger,
+                                     shared: cluster.map { ACMESharedState(node: $0) })
+            }
         }
         let takeover = ProxyServer.Takeover(whenReady: { await Self.poolSettled(pool, within: .seconds(30)) },
                                             then: { notifier.ready(status: "serving (took over from the previous process)") })
@@ -122,12 +126,14 @@ struct TugboatRuntime {
                 scaler: scaler, forensics: forensics
             ), logger: logger)
         }
-        let adminState = AdminState(pool: pool, traffic: traffic, dataPlane: dataPlane, registry: registry,
+        var adminState = AdminState(pool: pool, traffic: traffic, dataPlane: dataPlane, registry: registry,
                                     token: config.admin.token, store: store, alerts: alerts, membership: membership,
                                     scaler: scaler, profiles: forensics,
                                     cluster: cluster.map { ClusterAdmin(node: $0, drain: config.pool.drain) },
                                     acknowledger: alerts, twilioCallbacks: twilioCallbacks,
-                                    certificates: certificates, certificateRenewer: acme, reloader: reloader)
+                                    certificates: certificates, certificateRenewer: acme, reloader: reloader,
+                                    dashboard: DashboardFeed(config: config))
+        adminState.access = AdminAccess(config)
         // With a cluster the scaler waits for this node to win the lease.
         if cluster != nil { await scaler?.setLeading(false) }
         let bridge = cluster.map {
@@ -153,6 +159,7 @@ struct TugboatRuntime {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: admin), .init(service: dispatcher), .init(service: alerts), .init(service: traffic),
             .init(service: health), .init(service: membership),
+            .init(service: HistoryPruner(store: store, retention: config.retention, logger: logger)),
         ]
         services.append(.init(service: monitors))
         if let forensics { services.append(.init(service: forensics)) }

@@ -45,17 +45,17 @@ struct ACMEClientTests {
         #expect(try AccountKey(pem: key.pemRepresentation).thumbprint == key.thumbprint)
     }
 
-    @Test("a badNonce answer is retried once with the nonce it carries; a second one is the error")
+    @Test("a badNonce answer is retried with the nonce it carries (two in a row too); after the last retry it is the error")
     func badNonceRetry() async throws {
         let bad = ACMEResponse(status: 400, headers: ["replay-nonce": "n2", "content-type": "application/problem+json"],
                                body: Data(#"{"type":"urn:ietf:params:acme:error:badNonce","detail":"JWS has an invalid anti-replay nonce"}"#.utf8))
         let created = ACMEResponse(status: 201, headers: ["location": "https://ca.test/acct/7", "replay-nonce": "n3"], body: Data("{}".utf8))
-        let transport = ScriptedTransport([Self.directory, Self.nonce, bad, created])
+        let transport = ScriptedTransport([Self.directory, Self.nonce, bad, bad, created])
         let client = ACMEClient(directoryURL: "https://ca.test/dir", transport: transport, key: AccountKey())
         #expect(try await client.register(email: "ops@example.com") == "https://ca.test/acct/7")
         let posts = transport.sent.withLock { $0.filter { $0.method == "POST" } }
-        #expect(posts.count == 2)
-        let second = try JSONSerialization.jsonObject(with: posts[1].body!) as? [String: String]
+        #expect(posts.count == 3)
+        let second = try JSONSerialization.jsonObject(with: posts[2].body!) as? [String: String]
         let header = try JSONSerialization.jsonObject(with: Base64URL.decode(second!["protected"]!)!) as? [String: Any]
         #expect(header?["nonce"] as? String == "n2")
         #expect(header?["jwk"] != nil)
@@ -63,9 +63,10 @@ struct ACMEClientTests {
         #expect(payload?["contact"] as? [String] == ["mailto:ops@example.com"])
         #expect(payload?["termsOfServiceAgreed"] as? Bool == true)
 
-        let twice = ScriptedTransport([Self.directory, Self.nonce, bad, bad])
-        let failing = ACMEClient(directoryURL: "https://ca.test/dir", transport: twice, key: AccountKey())
+        let always = ScriptedTransport([Self.directory, Self.nonce] + Array(repeating: bad, count: ACMEClient.badNonceRetries + 1) + [created])
+        let failing = ACMEClient(directoryURL: "https://ca.test/dir", transport: always, key: AccountKey())
         await #expect(throws: ACMEError.self) { _ = try await failing.register(email: "ops@example.com") }
+        #expect(always.sent.withLock { $0.filter { $0.method == "POST" } }.count == ACMEClient.badNonceRetries + 1)
     }
 
     @Test("garbage, wrong shapes and problem documents become errors that say what happened", arguments: [

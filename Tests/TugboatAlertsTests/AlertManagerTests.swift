@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import Testing
-import TugboatAlerts
+@testable import TugboatAlerts
 import TugboatCore
 import TugboatStore
 
@@ -74,5 +74,41 @@ struct AlertManagerTests {
         await #expect(throws: AlertManager.SilenceError.self) {
             try await alerts.createSilence(matchers: ["host": "x"], starts: nil, ends: Date().addingTimeInterval(60), comment: "c", createdBy: "t")
         }
+    }
+
+    @Test("a `for` window pending before a restart goes on after it: the rest of the window, not a whole one")
+    func pendingWindowSurvivesRestart() async throws {
+        let path = NSTemporaryDirectory() + "tugboat-pending-\(UUID().uuidString).db"
+        var config = AlertsConfig()
+        config.channels = ["log": .log]
+        var rule = AlertRule(name: "front-down", condition: .down(monitor: "front"))
+        rule.pendingFor = .seconds(3)
+        rule.channels = ["log"]
+        config.rules = [rule]
+        config.startupGrace = .zero
+        config.group?.wait = .zero
+        func manager(_ store: Store) -> AlertManager {
+            AlertManager(config: config, store: store, signals: SignalBus(),
+                         dispatcher: OutboxDispatcher(store: store, senders: [:], logger: Logger(label: "t")), logger: Logger(label: "t"))
+        }
+        let before = manager(try Store(path: path))
+        await before.handle(.monitorChanged(name: "front", up: false, reason: "connection refused"))
+        let pendingStarted = Date()
+        try await Task.sleep(for: .seconds(2))  // the scenario: 2 s of the 3 s window pass, then Tugboat restarts
+
+        let store = try Store(path: path)
+        let after = manager(store)
+        await after.restore()
+        let restarted = Date()
+        await after.handle(.monitorChanged(name: "front", up: false, reason: "connection refused"))  // its first check after the restart
+        while try store.incidents().first?.state != "firing", Date().timeIntervalSince(restarted) < 10 {
+            await after.tick()
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let firedAfterRestart = Date().timeIntervalSince(restarted)
+        #expect(try store.incidents().first?.state == "firing")
+        #expect(firedAfterRestart < 2, "fired \(firedAfterRestart) s after the restart: the window started again")
+        #expect(Date().timeIntervalSince(pendingStarted) >= 2.95, "fired before its 3 s window was over")
+        #expect(try store.pendingConditions().isEmpty)
     }
 }

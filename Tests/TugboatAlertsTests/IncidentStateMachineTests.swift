@@ -19,6 +19,20 @@ struct IncidentStateMachineTests {
         #expect(machine.phase == .inactive)
     }
 
+    @Test("a window restored from before a restart fires when its `for` ends, counted from its first start")
+    func restoredPending() {
+        // Pending 40 s of a 60 s `for` before the restart (at 0 on the new clock).
+        var machine = IncidentStateMachine(policy: .init(pendingFor: .seconds(60)), restoringPendingSince: at(-40_000))
+        #expect(machine.isPending)
+        #expect(machine.observe(active: true, at: at(1_000)) == [])
+        #expect(machine.tick(at: at(19_900)) == [])
+        #expect(machine.tick(at: at(20_000)) == [.fire])
+        // Cleared after the restart: nobody is paged.
+        var cleared = IncidentStateMachine(policy: .init(pendingFor: .seconds(60)), restoringPendingSince: at(-40_000))
+        #expect(cleared.observe(active: false, at: at(1_000)) == [])
+        #expect(cleared.tick(at: at(30_000)) == [])
+    }
+
     @Test("a blip shorter than `for` pages nobody; a longer one fires when `for` has passed")
     func pendingFor() {
         var machine = IncidentStateMachine(policy: .init(pendingFor: .seconds(2)))

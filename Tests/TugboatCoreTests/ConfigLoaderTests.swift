@@ -44,17 +44,32 @@ struct ConfigLoaderTests {
         #expect(config.pool.drain == .zero)
     }
 
-    @Test("likely mistakes are warnings at FILE:LINE: a health timeout longer than its interval, a request timeout shorter than connect, an admin API beyond loopback without a token; an empty variable is 'empty', not 'not set'")
+    @Test("likely mistakes are warnings at FILE:LINE: a health timeout longer than its interval, a request timeout shorter than connect; an empty variable is 'empty', not 'not set'")
     func warnings() throws {
         #expect(try load("").warnings.isEmpty)
         let pool = try load("pool:\n  health: { interval: 1s, timeout: 2s }\n  timeouts: { connect: 5s, request: 1s }\n")
         #expect(pool.warnings.count == 2)
         #expect(pool.warnings.first?.hasPrefix("t.yaml:2: 'pool.health.timeout' (2s) is longer than 'pool.health.interval' (1s)") == true, "\(pool.warnings)")
         #expect(pool.warnings.last?.hasPrefix("t.yaml:3: 'pool.timeouts.request' (1s) is shorter than 'pool.timeouts.connect' (5s)") == true, "\(pool.warnings)")
-        let open = try load("admin: { listen: 0.0.0.0:8081 }\n")
-        #expect(open.warnings.first?.contains("t.yaml:1: the admin API listens on 0.0.0.0:8081, beyond this machine, without 'admin.token'") == true, "\(open.warnings)")
         #expect(try load("admin: { listen: 0.0.0.0:8081, token: t0ken }\n").warnings.isEmpty)
         #expect(error("admin: { token: ${EMPTY_TOKEN} }\n", env: ["EMPTY_TOKEN": ""]).hasPrefix("t.yaml:1: 'admin.token': environment variable EMPTY_TOKEN is empty"))
+    }
+
+    @Test("an admin API beyond loopback without a token is an error naming FILE:LINE and the key")
+    func adminTokenRequired() throws {
+        #expect(error("listen: 127.0.0.1:8080\nadmin: { listen: 0.0.0.0:8081 }\n")
+                    .hasPrefix("t.yaml:2: 'admin.token' is required when 'admin.listen' (0.0.0.0:8081) is beyond this machine"))
+        #expect(error("admin: { listen: \"[::]:8081\", token: \"${T:-}\" }\n").contains("'admin.token' is required"))
+        #expect(try load("admin: { listen: \"[::1]:8081\" }\n").admin.token == nil)
+    }
+
+    @Test("retention (default 90 days, at least 1h) and profiling.link-expiry (default 24h)")
+    func retentionAndLinkExpiry() throws {
+        #expect(try load("").retention == .seconds(90 * 86_400))
+        #expect(try load("retention: 30d\n").retention == .seconds(30 * 86_400))
+        #expect(error("retention: 10m\n").hasPrefix("t.yaml:1: 'retention' must be at least 1h"))
+        #expect(try load("profiling: { source: push }\n").profiling?.linkExpiry == .seconds(86_400))
+        #expect(try load("profiling: { source: push, link-expiry: 0s }\n").profiling?.linkExpiry == .zero)
     }
 
     @Test("an empty file gives the defaults")

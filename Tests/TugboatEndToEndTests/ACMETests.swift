@@ -11,7 +11,8 @@ struct ACMETests {
     /// Tugboat with `tls.acme` for `domain` (plus `extraCertificates` files), its redirect
     /// listener on `redirectPort`.
     func tugboat(directory: String, ca: String, redirectPort: Int, backend: DemoBackend, statePath: String? = nil,
-                 extraCertificates: String = "", adminToken: String? = "acme-token") throws -> TugboatUnderTest {
+                 extraCertificates: String = "", adminToken: String? = "acme-token", redis: RedisServer? = nil,
+                 node: String? = nil) throws -> TugboatUnderTest {
         let tls = """
         tls:
         \(extraCertificates)  acme:
@@ -21,6 +22,9 @@ struct ACMETests {
             ca: \(ca)
           redirect: 127.0.0.1:\(redirectPort)
         """
+        if let redis {
+            return try TugboatUnderTest(backends: [backend.address], extraTop: tls, adminToken: adminToken, redis: redis.url, node: node)
+        }
         if let statePath {
             return try TugboatUnderTest(backends: [backend.address], extraTop: tls, adminToken: adminToken, statePath: statePath)
         }
@@ -146,6 +150,46 @@ struct ACMETests {
         #expect(!tugboat.child.lines.contains { $0.contains("PRIVATE KEY") })
         print("ACME timings: first certificate \(String(format: "%.1f", obtained))s after start, renewal \(String(format: "%.1f", renewed))s, requests in the loop: \(count.load(ordering: .relaxed))")
         tugboat.stop()
+    }
+
+    @Test("several nodes on one Redis: the leader orders once and every node serves it; a renewal asked on another node is made by the leader, the CA's check answered by the node it reached")
+    func sharedAcrossNodes() throws {
+        let certificates = try TestCertificates()
+        let redirectPort = try FreePort.find()
+        let pebble = try Pebble(httpPort: redirectPort, certificates: certificates)
+        let backend = try DemoBackend()
+        let redis = try RedisServer()
+        let first = try tugboat(directory: pebble.directory, ca: certificates.caPath, redirectPort: redirectPort, backend: backend,
+                                redis: redis, node: "node1")
+        try waitUntil(timeout: 90, "node1's ACME certificate installed") { try acmeEntry(first)?["placeholder"] as? Bool == false }
+        try waitUntil(timeout: 10, "node1 leads") { (try first.admin("/api/cluster") as? [String: Any])?["leader"] as? String == "node1" }
+        // node2 binds the same redirect port (SO_REUSEPORT); new connections go to the newest
+        // listener, so from now on the CA's checks reach node2, which did not place the order.
+        let second = try tugboat(directory: pebble.directory, ca: certificates.caPath, redirectPort: redirectPort, backend: backend,
+                                 redis: redis, node: "node2")
+        try waitUntil(timeout: 30, "node2 installs the shared certificate") { try acmeEntry(second)?["placeholder"] as? Bool == false }
+        let root = try pebble.root()
+        let serial = try servedSerial(first.port)
+        #expect(try servedSerial(second.port) == serial)
+        #expect(try curl(second.port, root: root) == "200")
+        #expect(pebble.issued == 1)
+        _ = try second.child.waitForLine { $0.contains("acme certificate installed from the shared state") }
+
+        // Asked on node2 (not the leader): node1 orders; pebble validates through node2.
+        let (status, _) = try second.post("/api/certificates/renew", body: "")
+        #expect(status == 202)
+        try waitUntil(timeout: 90, "the renewed certificate on both nodes") {
+            let renewed = try servedSerial(first.port)
+            let onSecond = try servedSerial(second.port)
+            return renewed != serial && onSecond == renewed
+        }
+        #expect(pebble.issued == 2)
+        #expect(second.child.lines.contains { $0.contains("acme challenge answered for the leader") })
+        #expect(!second.child.lines.contains { $0.contains("acme ordering") })
+        #expect(first.child.lines.filter { $0.contains("acme ordering") }.count == 2)
+        #expect(try curl(first.port, root: root) == "200")
+        first.stop()
+        second.stop()
     }
 
     @Test("an unreachable directory: the error in the log and the API, a backoff, the file certificate still served")

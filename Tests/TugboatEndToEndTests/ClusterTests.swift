@@ -36,7 +36,7 @@ struct ClusterTests {
         let backend = try DemoBackend()
         let started = Date()
         let added = try TestHTTPClient(port: nodes[0].adminPort).request(
-            "POST", "/api/pool/backends", headers: ["Connection": "close"], body: "{\"address\":\"\(backend.address)\"}")
+            "POST", "/api/pool/backends", headers: ["Connection": "close", "Content-Type": "application/json"], body: "{\"address\":\"\(backend.address)\"}")
         #expect(added.status == 201)
         try waitUntil(timeout: 1, "the backend on all three nodes") { try nodes.allSatisfy { try Self.addresses($0).contains(backend.address) } }
         print("pool change seen by all three nodes after \(String(format: "%.3f", Date().timeIntervalSince(started))) s")
@@ -46,11 +46,11 @@ struct ClusterTests {
             #expect(try TestHTTPClient(port: node.port).request("GET", "/echo", headers: ["Connection": "close"]).status == 200)
         }
         let duplicate = try TestHTTPClient(port: nodes[1].adminPort).request(
-            "POST", "/api/pool/backends", headers: ["Connection": "close"], body: "{\"address\":\"\(backend.address)\"}")
+            "POST", "/api/pool/backends", headers: ["Connection": "close", "Content-Type": "application/json"], body: "{\"address\":\"\(backend.address)\"}")
         #expect(duplicate.status == 409)
 
         let removed = try TestHTTPClient(port: nodes[2].adminPort).request(
-            "DELETE", "/api/pool/backends/\(backend.address)", headers: ["Connection": "close"])
+            "DELETE", "/api/pool/backends/\(backend.address)", headers: ["Connection": "close", "Content-Type": "application/json"])
         #expect(removed.status == 202)
         try waitUntil(timeout: 10, "the backend gone from all three") { try nodes.allSatisfy { try !Self.addresses($0).contains(backend.address) } }
     }
@@ -142,7 +142,7 @@ struct ClusterTests {
         let backend = try DemoBackend()
         try waitUntil("a leader") { try Self.agreedLeader(nodes) != nil }
         _ = try TestHTTPClient(port: nodes[0].adminPort).request(
-            "POST", "/api/pool/backends", headers: ["Connection": "close"], body: "{\"address\":\"\(backend.address)\"}")
+            "POST", "/api/pool/backends", headers: ["Connection": "close", "Content-Type": "application/json"], body: "{\"address\":\"\(backend.address)\"}")
         for node in nodes { try waitUntil("healthy on \(node.port)") { try node.state(of: backend.address) == "healthy" } }
 
         let loads = nodes.map { LoadLoop(port: $0.port, workers: 1, path: "/echo") }

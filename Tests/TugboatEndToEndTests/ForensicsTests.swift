@@ -35,7 +35,7 @@ struct ForensicsTests {
 
         // On demand, while it lives: the last window, stored as a profile.
         let captured = try TestHTTPClient(port: tugboat.adminPort).request(
-            "POST", "/api/instances/\(instance)/profile", headers: ["Connection": "close"], body: "")
+            "POST", "/api/instances/\(instance)/profile", headers: ["Connection": "close", "Content-Type": "application/json"], body: "")
         #expect(captured.status == 201, "\(String(decoding: captured.body, as: UTF8.self))")
         let profile = try #require(try JSONSerialization.jsonObject(with: Data(captured.body)) as? [String: Any])
         let onDemand = try TestHTTPClient(port: tugboat.adminPort).request("GET", "/api/profiles/\(profile["id"] as? Int ?? 0)",
@@ -84,7 +84,7 @@ struct ForensicsTests {
         #expect(warning.contains("not found") && warning.contains("crash flame graphs are off"), "\(warning)")
         #expect(try tugboat.pool().isEmpty)  // still serving its API
         let response = try TestHTTPClient(port: tugboat.adminPort).request(
-            "POST", "/api/instances/127.0.0.1:9/profile", headers: ["Connection": "close"], body: "")
+            "POST", "/api/instances/127.0.0.1:9/profile", headers: ["Connection": "close", "Content-Type": "application/json"], body: "")
         #expect(response.status == 409)
         tugboat.stop()
     }

@@ -334,7 +334,7 @@ struct FrontDoorTests {
     func forwardingHeadersFromUntrustedClient() throws {
         let raw = try RawBackend()
         let tugboat = try start(raw)
-        let response = try TestHTTPClient(port: tugboat.port, timeout: 5).request("GET", "/headers", headers: Self.spoofed)
+        let response = try TestHTTPClient(port: tugboat.port, timeout: 5).request("GET", "/headers", headers: Self.spoofed.merging(["Host": "test.local"]) { a, _ in a })
         #expect(response.status == 200)
         let seen = try #require(raw.requests.first)
         for name in ["forwarded", "x-real-ip", "proxy-foo", "proxy-authorization"] {

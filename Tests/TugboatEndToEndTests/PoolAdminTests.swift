@@ -4,7 +4,7 @@ import Testing
 @Suite("Run-time pool changes end to end", .serialized)
 struct PoolAdminTests {
     func send(_ tugboat: TugboatUnderTest, _ method: String, _ path: String, body: String? = nil) throws -> TestHTTPClient.Response {
-        try TestHTTPClient(port: tugboat.adminPort).request(method, path, headers: ["Connection": "close"], body: body)
+        try TestHTTPClient(port: tugboat.adminPort).request(method, path, headers: ["Connection": "close", "Content-Type": "application/json"], body: body)
     }
 
     @Test("POST adds a backend that gets traffic once healthy; DELETE drains it (in-flight finishes) then removes it; both survive a restart")

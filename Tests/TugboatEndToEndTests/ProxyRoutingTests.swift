@@ -50,7 +50,7 @@ struct ProxyRoutingTests {
         let client = try TestHTTPClient(port: tugboat.port)
         let response = try client.request("GET", "/echo", headers: [
             "Connection": "keep-alive, X-Hop", "X-Hop": "secret", "Keep-Alive": "timeout=5", "TE": "trailers",
-            "X-Forwarded-For": "10.1.2.3", "Proxy-Authorization": "Basic abc",
+            "X-Forwarded-For": "10.1.2.3", "Proxy-Authorization": "Basic abc", "Host": "test.local",
         ])
         #expect(response.status == 200)
         let echo = try JSONSerialization.jsonObject(with: Data(response.body)) as! [String: Any]

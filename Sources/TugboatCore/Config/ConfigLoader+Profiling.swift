@@ -1,7 +1,7 @@
 // Parsing of `profiling:`.
 extension ConfigLoader {
     static func parseProfiling(_ value: YAMLValue) throws -> ProfilingSettings {
-        let keys = try value.mapping(allowed: ["source", "rate", "window", "error-burst"])
+        let keys = try value.mapping(allowed: ["source", "rate", "window", "error-burst", "link-expiry"])
         guard let sourceValue = keys["source"] else {
             throw value.error("'profiling.source' is required (perf, py-spy, pprof-url or push)")
         }
@@ -18,6 +18,7 @@ extension ConfigLoader {
             }
         }
         if let burst = keys["error-burst"] { profiling.errorBurst = try burst.int(range: 1...1_000_000) }
+        if let expiry = keys["link-expiry"] { profiling.linkExpiry = try expiry.duration(allowZero: true) }
         return profiling
     }
 }

@@ -27,8 +27,12 @@ public enum ConfigLoader {
         guard let node else { return config }
         let root = YAMLValue(node: node, key: "", file: file, environment: environment, references: references)
         let keys = try root.mapping(allowed: ["listen", "admin", "state", "local-state", "node", "pool", "monitors", "alerts", "scaling", "profiling",
-                                                 "threads", "max-connections", "trusted-proxies", "tls", "log", "access-log"])
+                                                 "threads", "max-connections", "trusted-proxies", "tls", "log", "access-log", "retention"])
         if let log = keys["log"] { config.log = try parseLog(log) }
+        if let retention = keys["retention"] {
+            config.retention = try retention.duration()
+            guard config.retention >= .seconds(3600) else { throw retention.error("'retention' must be at least 1h, got \(DurationParser.format(config.retention))") }
+        }
         if let accessLog = keys["access-log"] { config.accessLog = try parseAccessLog(accessLog) }
         if let tls = keys["tls"] { config.tls = try parseTLS(tls) }
         if let listen = keys["listen"] { config.listen = try listen.hostPort(allowPortZero: true) }
@@ -90,7 +94,7 @@ public enum ConfigLoader {
         }
         if let alerts = keys["alerts"] { config.alerts = try parseAlerts(alerts, monitors: config.monitors) }
         if !config.admin.listen.isLoopback && config.admin.token == nil {
-            config.warnings.append("\((keys["admin"] ?? root).error("the admin API listens on \(config.admin.listen), beyond this machine, without 'admin.token': anyone who reaches it can change the pool"))")
+            throw (keys["admin"] ?? root).error("'admin.token' is required when 'admin.listen' (\(config.admin.listen)) is beyond this machine: without it anyone who reaches the address could change the pool")
         }
         if config.admin.listen == config.listen && config.listen.port != 0 {
             throw (keys["admin"] ?? root).error("'admin.listen' must differ from 'listen' (\(config.listen))")

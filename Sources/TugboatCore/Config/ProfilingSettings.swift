@@ -18,6 +18,10 @@ public struct ProfilingSettings: Sendable, Equatable {
     public var window: Duration = .seconds(15)
     /// A burst of this many 5xx from one instance within a second triggers a capture.
     public var errorBurst: Int = 20
+    /// `link-expiry`: a flame-graph link's key (in the page, so it opens from an SMS without the
+    /// bearer token) stops working this long after its incident resolved.
+    public var linkExpiry: Duration = Self.defaultLinkExpiry
+    public static let defaultLinkExpiry: Duration = .seconds(24 * 3600)
 
     public init(source: Source, rate: Int = 99, window: Duration = .seconds(15), errorBurst: Int = 20) {
         self.source = source

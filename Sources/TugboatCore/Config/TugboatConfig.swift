@@ -29,6 +29,10 @@ public struct TugboatConfig: Sendable, Equatable {
     public var log = LogSettings()
     /// `access-log: { path, format }`: one line per request; nil (the default) writes none.
     public var accessLog: AccessLogSettings?
+    /// `retention: 90d`: resolved incidents and outages, their pages, flame graphs, scaling events
+    /// and ended silences older than this are deleted from the store (checked hourly).
+    public var retention: Duration = Self.defaultRetention
+    public static let defaultRetention: Duration = .seconds(90 * 86_400)
     /// `FILE:LINE: message` for settings that are allowed but likely a mistake: `check` prints
     /// them, `serve` logs them at start.
     public var warnings: [String] = []

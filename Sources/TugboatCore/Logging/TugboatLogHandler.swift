@@ -32,9 +32,12 @@ public struct TugboatLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var merged = self.metadata
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        // Secrets never reach the log: the message and every value go through the one rule.
+        let message = Redaction.redact("\(event.message)")
+        merged = merged.mapValues(Self.redacted)
         let line = switch control.format {
-        case .text: LogLine.text(time: Date(), level: event.level, label: label, message: "\(event.message)", metadata: merged)
-        case .json: LogLine.json(time: Date(), level: event.level, label: label, message: "\(event.message)", metadata: merged)
+        case .text: LogLine.text(time: Date(), level: event.level, label: label, message: message, metadata: merged)
+        case .json: LogLine.json(time: Date(), level: event.level, label: label, message: message, metadata: merged)
         }
         var bytes = Array(line.utf8)
         bytes.withUnsafeMutableBytes { buffer in
@@ -44,6 +47,15 @@ public struct TugboatLogHandler: LogHandler {
                 if written <= 0 { if written < 0 && errno == EINTR { continue } else { return } }
                 offset += written
             }
+        }
+    }
+
+    static func redacted(_ value: Logger.MetadataValue) -> Logger.MetadataValue {
+        switch value {
+        case .string(let text): .string(Redaction.redact(text))
+        case .stringConvertible(let convertible): .string(Redaction.redact(convertible.description))
+        case .array(let items): .array(items.map(redacted))
+        case .dictionary(let entries): .dictionary(entries.mapValues(redacted))
         }
     }
 }

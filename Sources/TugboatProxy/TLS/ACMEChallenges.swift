@@ -1,3 +1,4 @@
+import NIOCore
 import Synchronization
 
 /// The HTTP-01 challenges being answered: token → key authorization. The ACME service adds one
@@ -7,6 +8,9 @@ public final class ACMEChallenges: Sendable {
     public static let pathPrefix = "/.well-known/acme-challenge/"
     private let answers = Mutex<[String: String]>([:])
     private let listening = Atomic<Bool>(false)
+    /// With `state: redis://`: where answers published by other nodes are found (the CA may
+    /// reach this node for an order the leader placed).
+    private let elsewhere = Mutex<(@Sendable (String) async -> String?)?>(nil)
 
     public init() {}
 
@@ -16,6 +20,24 @@ public final class ACMEChallenges: Sendable {
 
     public func set(token: String, keyAuthorization: String) { answers.withLock { $0[token] = keyAuthorization } }
     public func remove(token: String) { _ = answers.withLock { $0.removeValue(forKey: token) } }
+
+    /// Answers this node does not hold are looked up with `lookup` (the cluster's shared ones).
+    public func lookUpElsewhere(_ lookup: @escaping @Sendable (String) async -> String?) { elsewhere.withLock { $0 = lookup } }
+
+    /// For a challenge path whose token this node does not hold, when answers are shared: the
+    /// shared answer (nil: none), on `eventLoop`. Nil when nothing is shared or the token is not
+    /// a plausible one (base64url, at most 256 bytes), so a stranger's guesses never reach Redis.
+    func answerElsewhere(target: String, on eventLoop: EventLoop) -> EventLoopFuture<String?>? {
+        guard let lookup = elsewhere.withLock({ $0 }), target.hasPrefix(Self.pathPrefix) else { return nil }
+        let token = String(target.dropFirst(Self.pathPrefix.count))
+        guard !token.isEmpty, token.utf8.count <= 256, token.utf8.allSatisfy(Self.isBase64URL) else { return nil }
+        return eventLoop.makeFutureWithTask { await lookup(token) }
+    }
+
+    /// A byte of base64url's alphabet (tokens are made of them, RFC 8555 §8.3).
+    public static func isBase64URL(_ byte: UInt8) -> Bool {
+        (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x2D || byte == 0x5F
+    }
 
     /// For a request target: nil when it is not a challenge path (it gets the 308), otherwise
     /// the key authorization, or "" for a token not being answered (404).

@@ -52,6 +52,9 @@ final class RedirectHandler: ChannelInboundHandler {
     let httpsPort: Int
     let challenges: ACMEChallenges?
     private var head: HTTPRequestHead?
+    /// A shared challenge answer is being looked up: the connection answers it and closes, and
+    /// reads nothing more meanwhile.
+    private var lookingUp = false
 
     init(httpsPort: Int, challenges: ACMEChallenges?) {
         self.httpsPort = httpsPort
@@ -59,6 +62,7 @@ final class RedirectHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if lookingUp { return }
         switch unwrapInboundIn(data) {
         case .head(let head): self.head = head
         case .body: break  // a body is read and dropped: the answer does not depend on it
@@ -66,6 +70,17 @@ final class RedirectHandler: ChannelInboundHandler {
             guard let head else { return }
             self.head = nil
             if let answer = challenges?.answer(target: head.uri) {
+                if answer.isEmpty, let shared = challenges?.answerElsewhere(target: head.uri, on: context.eventLoop) {
+                    lookingUp = true
+                    shared.assumeIsolated().whenComplete { result in
+                        guard context.channel.isActive, case .success(let answer?) = result, !answer.isEmpty else {
+                            self.respond(context: context, head: head, status: .notFound, headers: HTTPHeaders(), body: "404 Not Found\n", close: true)
+                            return
+                        }
+                        self.respond(context: context, head: head, status: .ok, headers: HTTPHeaders(), body: answer, close: true)
+                    }
+                    return
+                }
                 respond(context: context, head: head, status: answer.isEmpty ? .notFound : .ok, headers: HTTPHeaders(),
                         body: answer.isEmpty ? "404 Not Found\n" : answer, close: !head.isKeepAlive)
                 return

@@ -8,6 +8,8 @@ import TugboatProxy
 enum ConfigCheck {
     static func load(path: String) throws -> TugboatConfig {
         let config = try ConfigLoader.load(path: path)
+        // From here on, its secrets are redacted wherever they might be printed (serve and reload).
+        Redaction.remember(config.secrets)
         if let tls = config.tls { _ = try CertificateBook(tls, logger: Logger(label: "tugboat.check")) }
         if let tls = config.pool.tls {
             do {

@@ -31,6 +31,8 @@ struct DemoCommand: AsyncParsableCommand {
         config.pool.drain = .seconds(5)
         config.pool.health.fall = 2
         Self.addDemoAlerts(&config)
+        // Crash flame graphs with perf when it is installed (a warning says so when it is not).
+        config.profiling = ProfilingSettings(source: .perf, window: .seconds(10))
         LogSetup.bootstrap(logOptions)
 
         let children = try ports.map { try Self.launchDemoApp(port: $0) }
@@ -41,12 +43,12 @@ struct DemoCommand: AsyncParsableCommand {
         print("""
         Tugboat demo: proxy on http://127.0.0.1:\(port), admin on http://127.0.0.1:\(adminPort), \
         demo-app children on \(ports.map(String.init).joined(separator: ", ")).
-        Try:
+        Open http://127.0.0.1:\(adminPort)/ in a browser: the dashboard. Or try:
           curl -i http://127.0.0.1:\(port)/echo                 # proxied, with X-Forwarded-*, Via, X-Request-Id
           curl http://127.0.0.1:\(port)/work?ms=50              # burns 50 ms of CPU on a backend
           curl http://127.0.0.1:\(adminPort)/api/pool            # backends, states, in-flight, requests, rps
           curl http://127.0.0.1:\(adminPort)/metrics             # Prometheus
-          curl http://127.0.0.1:\(ports[0])/crash                # kill one backend: an incident pages the log
+          curl http://127.0.0.1:\(ports[0])/crash                # kill one backend: an incident pages the log, with its flame graph
           curl http://127.0.0.1:\(adminPort)/api/incidents       # incidents, and /api/notifications for the pages
         Ctrl-C stops everything.
         """)

@@ -34,14 +34,14 @@ final class TugboatUnderTest: @unchecked Sendable {
          statePath: String = NSTemporaryDirectory() + "tugboat-test-\(UUID().uuidString).db",
          environment: [String: String] = [:], redis: String? = nil, node: String? = nil,
          prelude: String? = nil, listen: String = "127.0.0.1:0", adminListen: String = "127.0.0.1:0",
-         launcher: [String] = []) throws {
+         launcher: [String] = [], adminURL: String? = nil) throws {
         configPath = NSTemporaryDirectory() + "tugboat-test-\(UUID().uuidString).yaml"
         self.statePath = statePath
         let state = redis.map { "state: \($0)\nlocal-state: sqlite:\(statePath)\nnode: \(node ?? "node")" } ?? "state: sqlite:\(statePath)"
         let yaml = """
         \(state)
         listen: \(listen)
-        admin: { listen: \(adminListen)\(adminToken == nil ? "" : ", token: ${TEST_ADMIN_TOKEN}") }
+        admin: { listen: \(adminListen)\(adminToken == nil ? "" : ", token: ${TEST_ADMIN_TOKEN}")\(adminURL.map { ", url: \"\($0)\"" } ?? "") }
         \(extraTop)
         pool:
           backends: [\(backends.joined(separator: ", "))]
@@ -95,7 +95,8 @@ final class TugboatUnderTest: @unchecked Sendable {
 
     /// `GET` an admin path (with the token when one is set), decoded as JSON.
     func admin(_ path: String, method: String = "GET") throws -> Any {
-        let headers = adminToken.map { ["Authorization": "Bearer " + $0, "Connection": "close"] } ?? ["Connection": "close"]
+        var headers = adminToken.map { ["Authorization": "Bearer " + $0, "Connection": "close"] } ?? ["Connection": "close"]
+        if method != "GET" { headers["Content-Type"] = "application/json" }
         let response = try TestHTTPClient(port: adminPort).request(method, path, headers: headers, body: method == "POST" ? "" : nil)
         return try JSONSerialization.jsonObject(with: Data(response.body))
     }

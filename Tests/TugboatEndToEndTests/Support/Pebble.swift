@@ -14,7 +14,8 @@ final class Pebble {
 
     /// `httpPort`: where pebble validates HTTP-01 challenges (Tugboat's `tls.redirect` port).
     /// Pebble rejects a share of good nonces by default (`PEBBLE_WFE_NONCEREJECT` unset), so the
-    /// client's badNonce retry runs.
+    /// client's badNonce retry runs. Valid authorizations are never reused (`PEBBLE_AUTHZREUSE=0`;
+    /// by default half are): every order is validated over HTTP-01 again.
     init(httpPort: Int, certificates: TestCertificates) throws {
         self.certificates = certificates
         let own = try certificates.leaf("pebble", commonName: "pebble", names: ["127.0.0.1", "localhost"])
@@ -33,7 +34,7 @@ final class Pebble {
           "ocspResponderURL": "", "externalAccountBindingRequired": false}}
         """.write(toFile: config, atomically: true, encoding: .utf8)
         server = try ChildProcess(executable: "/usr/bin/pebble", arguments: ["-config", config, "-dnsserver", "127.0.0.1:\(dnsPort)"],
-                                  environment: ["PEBBLE_VA_NOSLEEP": "1"])
+                                  environment: ["PEBBLE_VA_NOSLEEP": "1", "PEBBLE_AUTHZREUSE": "0"])
         _ = try server.waitForLine { $0.contains("Listening on") }
     }
 

@@ -20,8 +20,12 @@ final class TestHTTPClient {
 
     let fd: Int32
     private var buffer: [UInt8] = []
+    /// The `Host` sent unless a request names its own: the address connected to (the admin
+    /// listener answers no other name).
+    let hostHeader: String
 
     init(port: Int, host: String = "127.0.0.1", timeout: Double = 10) throws {
+        hostHeader = "\(host):\(port)"
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -139,7 +143,8 @@ final class TestHTTPClient {
 
     /// Sends a simple request and reads its response.
     func request(_ method: String = "GET", _ path: String, headers: [String: String] = [:], body: String? = nil) throws -> Response {
-        var text = "\(method) \(path) HTTP/1.1\r\nHost: test.local\r\n"
+        var text = "\(method) \(path) HTTP/1.1\r\n"
+        if !headers.keys.contains(where: { $0.lowercased() == "host" }) { text += "Host: \(hostHeader)\r\n" }
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
         if let body { text += "Content-Length: \(body.utf8.count)\r\n" }
         text += "\r\n" + (body ?? "")

@@ -1,0 +1,82 @@
+import Foundation
+import GRDB
+
+// Pending conditions (restored after a restart) and the pruning of old history (`retention`).
+extension Store {
+    /// A rule's condition that holds for a target and has not yet held for the rule's `for`.
+    public struct PendingCondition: Sendable, Equatable {
+        public var rule: String
+        public var target: String
+        public var since: Date
+        public var detail: String
+
+        public init(rule: String, target: String, since: Date, detail: String) {
+            self.rule = rule
+            self.target = target
+            self.since = since
+            self.detail = detail
+        }
+    }
+
+    public func savePending(_ pending: PendingCondition) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO pendingCondition (rule, target, since, detail) VALUES (?, ?, ?, ?)",
+                           arguments: [pending.rule, pending.target, pending.since, pending.detail])
+        }
+    }
+
+    public func clearPending(rule: String, target: String) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM pendingCondition WHERE rule = ? AND target = ?", arguments: [rule, target])
+        }
+    }
+
+    public func pendingConditions() throws -> [PendingCondition] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM pendingCondition ORDER BY since").map {
+                PendingCondition(rule: $0["rule"], target: $0["target"], since: $0["since"], detail: $0["detail"])
+            }
+        }
+    }
+
+    /// What ``prune(before:)`` deleted.
+    public struct Pruned: Sendable, Equatable {
+        public var incidents = 0
+        public var notifications = 0
+        public var outages = 0
+        public var profiles = 0
+        public var scalingEvents = 0
+        public var silences = 0
+
+        public var total: Int { incidents + notifications + outages + profiles + scalingEvents + silences }
+    }
+
+    /// Deletes history that ended before `cutoff` (`retention` ago): resolved incidents and outages,
+    /// their delivered or failed notifications, flame graphs, scaling events, ended silences.
+    /// Nothing open is touched, nor a notification still waiting to be delivered.
+    @discardableResult
+    public func prune(before cutoff: Date) throws -> Pruned {
+        try database.write { db in
+            var pruned = Pruned()
+            let oldIncidents = "SELECT id FROM incident WHERE state = 'resolved' AND resolvedAt < ?"
+            try db.execute(sql: "DELETE FROM notification WHERE status != 'pending' AND incident IN (\(oldIncidents))", arguments: [cutoff])
+            pruned.notifications = db.changesCount
+            try db.execute(sql: "DELETE FROM incident WHERE id IN (\(oldIncidents)) AND id NOT IN (SELECT incident FROM notification)",
+                           arguments: [cutoff])
+            pruned.incidents = db.changesCount
+            try db.execute(sql: """
+                DELETE FROM alertGroup WHERE state = 'resolved' AND resolvedAt < ?
+                AND id NOT IN (SELECT alertGroup FROM incident WHERE alertGroup IS NOT NULL)
+                AND id NOT IN (SELECT alertGroup FROM notification WHERE alertGroup IS NOT NULL)
+                """, arguments: [cutoff])
+            pruned.outages = db.changesCount
+            try db.execute(sql: "DELETE FROM profile WHERE capturedAt < ?", arguments: [cutoff])
+            pruned.profiles = db.changesCount
+            try db.execute(sql: "DELETE FROM scalingEvent WHERE at < ?", arguments: [cutoff])
+            pruned.scalingEvents = db.changesCount
+            try db.execute(sql: "DELETE FROM silence WHERE endsAt < ?", arguments: [cutoff])
+            pruned.silences = db.changesCount
+            return pruned
+        }
+    }
+}
