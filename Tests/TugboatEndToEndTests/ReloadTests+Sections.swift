@@ -163,7 +163,7 @@ extension ReloadTests {
         var pushed = (status: 0, text: "")
         try waitUntil("the push taken") { pushed = try push(); return pushed.status == 202 }
         let captured = try TestHTTPClient(port: tugboat.adminPort).request(
-            "POST", "/api/instances/\(a.address)/profile", headers: ["Connection": "close"], body: "")
+            "POST", "/api/instances/\(a.address)/profile", headers: ["Connection": "close", "Content-Type": "application/json"], body: "")
         #expect(captured.status == 201, "\(captured.bodyText)")
         let profile = try #require(try JSONSerialization.jsonObject(with: Data(captured.body)) as? [String: Any])
         #expect(profile["samples"] as? Int == 10)
