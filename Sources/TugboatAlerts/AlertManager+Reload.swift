@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TugboatCore
+import TugboatStore
 
 // A config reload's new `alerts` section, taken in while incidents are open.
 extension AlertManager {
@@ -27,7 +28,8 @@ extension AlertManager {
             if let rule = rules[key.rule], Self.watchesTheSame(oldRule, rule) {
                 tracked[key]?.machine.replacePolicy(.init(rule: rule))
             } else {
-                retire(key, rule: oldRule)
+                let detail = rules[key.rule] == nil ? Self.goneDetail(oldRule.name) : "rule \(oldRule.name) now watches something else"
+                retire(key, rule: oldRule, detail: detail)
             }
         }
         let current = evaluator.replaceRules(new.rules)
@@ -45,13 +47,37 @@ extension AlertManager {
         }
     }
 
+    static func goneDetail(_ rule: String) -> String { "rule \(rule) was removed from the config" }
+
     /// The rule of `key` is gone: a firing incident resolves now, a pending one is forgotten
     /// (it never paged, nor was it stored).
-    private func retire(_ key: Key, rule: AlertRule) {
+    func retire(_ key: Key, rule: AlertRule, detail: String) {
         guard let entry = tracked[key] else { return }
         if entry.machine.isFiring, entry.record != nil {
-            incident(.resolve, key: key, rule: rule, resolvedDetail: "rule \(rule.name) was removed by a config reload")
+            incident(.resolve, key: key, rule: rule, resolvedDetail: detail)
         }
         tracked[key] = nil
+    }
+
+    /// The channels still configured that an outage's pages went to.
+    func pagedChannels(outage: Int64) -> [String] {
+        let incidents = (try? store.incidents(outage: outage)) ?? []
+        let channels = incidents.compactMap(\.id).flatMap { (try? store.notifications(incident: $0)) ?? [] }.map(\.channel)
+        var seen = Set<String>()
+        return channels.filter { config.channels[$0] != nil && seen.insert($0).inserted }
+    }
+
+    /// An incident left open by a previous run whose rule is gone and that belongs to no open
+    /// outage: nobody is told (nothing open pages about it), the history says resolved.
+    func resolveUntracked(_ record: IncidentRecord, detail: String) {
+        var record = record
+        record.state = "resolved"
+        record.resolvedAt = Date()
+        do {
+            record = try store.save(record)
+            logger.info("incident resolved", metadata: ["incident.id": "\(record.id ?? 0)", "rule": "\(record.rule)", "reason": "\(detail)"])
+        } catch {
+            logger.error("incident could not be saved", metadata: ["incident.id": "\(record.id ?? 0)", "error": "\(error)"])
+        }
     }
 }

@@ -102,15 +102,29 @@ public actor AlertManager: Service {
     }
 
     /// Incidents and outages still open from a previous run continue without paging again; an
-    /// incident that fired but had not paged yet pages once its outage's wait is over.
+    /// incident that fired but had not paged yet pages once its outage's wait is over. An incident
+    /// of a rule no longer in the config resolves, as on a reload (``replace(config:)``).
     func restore() {
         refreshSilences()
         guard let open = try? store.openIncidents() else { return }
         let outages = Dictionary(uniqueKeysWithValues: ((try? store.openOutages()) ?? []).compactMap { record in record.id.map { ($0, record) } })
         var members: [Int64: [OutageMember]] = [:]
+        var gone: [(Key, AlertRule)] = []
         for record in open {
-            guard let rule = rules[record.rule], record.state != "pending", let id = record.id else { continue }
+            guard record.state != "pending", let id = record.id else { continue }
             let key = Key(rule: record.rule, target: record.target)
+            let known = rules[record.rule]
+            var rule = known ?? AlertRule(name: record.rule, condition: .noHealthyBackends)
+            if known == nil {
+                guard let outage = record.alertGroup, outages[outage] != nil else {
+                    resolveUntracked(record, detail: Self.goneDetail(record.rule))
+                    continue
+                }
+                // What the removed rule watched is not stored: this stand-in only carries the
+                // incident to its end, telling the channels its outage paged.
+                rule.channels = pagedChannels(outage: outage)
+                gone.append((key, rule))
+            }
             tracked[key] = Tracked(machine: IncidentStateMachine(policy: .init(rule: rule), restoringFiringAt: clock.now),
                                    record: record, detail: record.summary)
             let member = self.member(rule: rule, target: record.target, incident: id, detail: record.summary)
@@ -127,6 +141,7 @@ public actor AlertManager: Service {
             let local = grouper.restore(list, firedAt: outage.firedAt ?? outage.startedAt, acknowledged: acknowledged, escalated: acknowledged)
             outageRecords[local] = outage
         }
+        for (key, rule) in gone { retire(key, rule: rule, detail: Self.goneDetail(rule.name)) }
         restorePending()
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import Testing
-import TugboatAlerts
+@testable import TugboatAlerts
 import TugboatCore
 import TugboatStore
 
@@ -65,7 +65,7 @@ struct AlertManagerReloadTests {
         #expect(incident.state == "resolved")
         let resolve = try pages(store, "resolve")
         #expect(resolve.map(\.channel) == ["log"])
-        #expect(resolve.first?.text.contains("removed by a config reload") == true, "\(resolve)")
+        #expect(resolve.first?.text.contains("rule down was removed from the config") == true, "\(resolve)")
         // The backend recovering later pages nobody.
         await alerts.handle(.backendStateChanged(address: address, from: .unhealthy, to: .healthy, reason: "check passed"))
         #expect(try store.notifications().count == 3)
@@ -105,5 +105,20 @@ struct AlertManagerReloadTests {
         await alerts.replace(config: Self.config([Self.rule("down", .backendDown, channels: ["log"], pendingFor: .milliseconds(200))]))
         #expect(try store.incidents().map(\.state) == ["firing"])
         #expect(try pages(store, "trigger").count == 1)
+    }
+
+    @Test("across a restart: an incident of a rule no longer in the file resolves at start, and its outage's resolve is told")
+    func restartWithRuleGone() async throws {
+        let store = try Store(path: ":memory:")
+        await backendDown(manager(store, Self.config([Self.rule("down", .backendDown, channels: ["log"])])))
+        #expect(try pages(store, "trigger").count == 1)
+        // Not paged and in no outage: resolved quietly.
+        _ = try store.save(IncidentRecord(rule: "old", target: "pool", state: "firing", summary: "s", startedAt: Date()))
+
+        await manager(store, Self.config([])).restore()
+        #expect(try store.incidents().map(\.state) == ["resolved", "resolved"])
+        let resolve = try pages(store, "resolve")
+        #expect(resolve.map(\.channel) == ["log"])
+        #expect(resolve.first?.text.contains("rule down was removed from the config") == true, "\(resolve)")
     }
 }

@@ -163,12 +163,15 @@ struct ConfigReconcilerTests {
         #expect(try decide(exec, docker("/run/docker.sock")) == .restartNeeded(["scaling.provider"]))
         #expect(try decide(docker("/run/docker.sock"), docker("/run/other.sock")) == .restartNeeded(["scaling.provider.docker.socket"]))
         #expect(try decide(Self.base + "\nprofiling: { source: perf }\n", Self.base) == .restartNeeded(["profiling"]))
+        // The admin listener's Host check and flame-graph link lifetime are built with its routes.
+        #expect(try decide(Self.base + "\nprofiling: { source: perf }\n", Self.base + "\nprofiling: { source: perf, link-expiry: 1h }\n")
+                == .restartNeeded(["profiling.link-expiry"]))
+        #expect(try decide(Self.base, Self.base + "\nalerts: { public-url: https://t.example }\n") == .restartNeeded(["alerts.public-url"]))
     }
 
     @Test("the alerts section applies live, each key named with what the reloader does", arguments: [
         ("  repeat: 5m\n", ["alerts.repeat"], [ConfigReconciler.Step.replaceAlerts]),
         ("  timeout: 3s\n", ["alerts.timeout"], [.replaceSenders]),
-        ("  public-url: https://t.example\n", ["alerts.public-url"], [.replaceSenders]),
         ("  retry: { first: 2s, attempts: 3 }\n", ["alerts.retry"], [.setRetryPolicy]),
         ("  group: { by: [rule], wait: 1s }\n", ["alerts.group"], [.replaceAlerts]),
         ("  inhibit: []\n", ["alerts.inhibit"], [.replaceAlerts]),

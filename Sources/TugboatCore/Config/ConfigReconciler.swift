@@ -100,6 +100,10 @@ public enum ConfigReconciler {
         }
         check("profiling", (old.profiling == nil) != (new.profiling == nil))
         check("retention", old.retention != new.retention)
+        // The admin listener's Host check (alerts.public-url's host) and the flame-graph links'
+        // lifetime are set when its routes are built.
+        check("alerts.public-url", old.alerts.publicURL != new.alerts.publicURL)
+        check("profiling.link-expiry", old.profiling?.linkExpiry != new.profiling?.linkExpiry && old.profiling != nil && new.profiling != nil)
         return keys
     }
 
