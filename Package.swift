@@ -251,7 +251,7 @@ let package = Package(
         .testTarget(
             name: "TugboatAlertsTests",
             dependencies: [
-                "TugboatAlerts", "TugboatStore", "TugboatCore",
+                "TugboatAlerts", "TugboatStore", "TugboatCore", "TestSupport",
                 // The email, PagerDuty and Opsgenie senders' live tests (a real SMTP server, the contract server).
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -262,7 +262,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TugboatScalingTests", dependencies: ["TugboatScaling", "TugboatCore", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "TugboatCoreTests", dependencies: ["TugboatCore", .product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
+        .testTarget(name: "TugboatCoreTests", dependencies: ["TugboatCore", "TestSupport", .product(name: "Yams", package: "Yams")],
+                    swiftSettings: swiftSettings),
         .testTarget(
             name: "TugboatProxyTests",
             dependencies: [

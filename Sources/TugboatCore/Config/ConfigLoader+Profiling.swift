@@ -1,7 +1,7 @@
 // Parsing of `profiling:`.
 extension ConfigLoader {
     static func parseProfiling(_ value: YAMLValue) throws -> ProfilingSettings {
-        let keys = try value.mapping(allowed: ["source", "rate", "window", "error-burst"])
+        let keys = try value.mapping(allowed: ["source", "rate", "window", "error-burst", "max-body", "max-decompressed"])
         guard let sourceValue = keys["source"] else {
             throw value.error("'profiling.source' is required (perf, py-spy, pprof-url or push)")
         }
@@ -18,6 +18,8 @@ extension ConfigLoader {
             }
         }
         if let burst = keys["error-burst"] { profiling.errorBurst = try burst.int(range: 1...1_000_000) }
+        if let body = keys["max-body"] { profiling.maxBody = try body.byteCount(range: 1024...(1 << 30)) }
+        if let inflated = keys["max-decompressed"] { profiling.maxDecompressed = try inflated.byteCount(range: 1024...(4 << 30)) }
         return profiling
     }
 }

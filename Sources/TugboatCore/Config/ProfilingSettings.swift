@@ -18,6 +18,10 @@ public struct ProfilingSettings: Sendable, Equatable {
     public var window: Duration = .seconds(15)
     /// A burst of this many 5xx from one instance within a second triggers a capture.
     public var errorBurst: Int = 20
+    /// `max-body`: the largest profile taken as received (a push, a pprof-url fetch); 16 MiB.
+    public var maxBody: Int = 16 << 20
+    /// `max-decompressed`: the most a gzipped profile may inflate to; 64 MiB.
+    public var maxDecompressed: Int = 64 << 20
 
     public init(source: Source, rate: Int = 99, window: Duration = .seconds(15), errorBurst: Int = 20) {
         self.source = source

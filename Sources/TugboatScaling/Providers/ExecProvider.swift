@@ -25,7 +25,8 @@ public final class ExecProvider: InstanceProvider {
     /// - Parameters:
     ///   - up, down: command lines, run through `/bin/sh -c`.
     ///   - timeout: the longest either may take; then the script's process group is killed.
-    ///   - environment: added to Tugboat's environment for both.
+    ///   - environment: the config's `env:` for both, added to the few variables every child gets
+    ///     (see `ChildEnvironment`): a script never sees Tugboat's secrets.
     ///   - adopted: instances known to run already (e.g. persisted before a restart), returned by ``list()``.
     public init(up: String, down: String, timeout: Duration, environment: [String: String] = [:],
                 adopted: [ScalingInstance] = [], logger: Logger) {

@@ -41,7 +41,8 @@ public final class ProcessProvider: InstanceProvider {
     /// - Parameters:
     ///   - command: a shell command line; `{port}` is replaced by the instance's port.
     ///   - ports: the ports instances may use; a port in use by anything else is skipped.
-    ///   - environment: added to Tugboat's own environment (and `PORT`).
+    ///   - environment: the config's `env:`, added (with `PORT`) to the few variables every child
+    ///     gets (see `ChildEnvironment`): an instance never sees Tugboat's secrets.
     ///   - stopGrace: time between SIGTERM and SIGKILL.
     public init(command: String, ports: ClosedRange<Int>, environment: [String: String] = [:],
                 stopGrace: Duration = .seconds(10), logger: Logger) {
@@ -66,7 +67,7 @@ public final class ProcessProvider: InstanceProvider {
         env["PORT"] = String(port)
         let child: SpawnedChild
         do {
-            child = try SpawnedChild(["/bin/sh", "-c", line], environment: SpawnedChild.environment(adding: env),
+            child = try SpawnedChild(["/bin/sh", "-c", line], addingEnvironment: env,
                                  diesWithTugboat: true) { [weak self] status in
                 self?.terminated(port: port, status: status)
             }

@@ -42,7 +42,8 @@ actor CrashForensics: Service, ProfileCapturing {
         case .pprofURL: .pprofURL
         case .push: .push
         }
-        return CaptureSettings(source: source, rate: settings.rate, window: settings.window)
+        return CaptureSettings(source: source, rate: settings.rate, window: settings.window,
+                               maximumBodySize: settings.maxBody, maximumDecompressedSize: settings.maxDecompressed)
     }
 
     /// The start-up warning when the capture tool is missing (nil when it is there).
@@ -146,8 +147,14 @@ actor CrashForensics: Service, ProfileCapturing {
         return try store.save(record)
     }
 
+    nonisolated var maximumPushSize: Int { settings.maxBody }
+
     func push(address: HostPort, body: [UInt8], contentType: String?) async throws {
-        try await supervisor.push(address: address, body: body, contentType: contentType)
+        do {
+            try await supervisor.push(address: address, body: body, contentType: contentType)
+        } catch .tooLarge(let text) {
+            throw InputTooLarge(text)
+        }
     }
 
     private static func isLocal(_ address: HostPort) -> Bool {
