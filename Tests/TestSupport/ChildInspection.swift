@@ -70,20 +70,7 @@ public enum ChildInspection {
     /// without close-on-exec, as NIO opens its sockets: what a child must not inherit. Close with
     /// ``closeAll(_:)``.
     public static func openInheritableSockets() -> [Int32] {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        listen(listener, 4)
-        var bound = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &bound) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
-        }
-        let port = Int(UInt16(bigEndian: bound.sin_port))
+        guard let (listener, port) = listenOnLoopback(backlog: 4) else { return [] }
         guard let client = connectLoopback(port: port) else { return [listener] }
         let accepted = accept(listener, nil, nil)
         for fd in [listener, client, accepted] where fd >= 0 {

@@ -19,21 +19,8 @@ final class HostileRESPServer: Sendable {
     var connections: Int { accepted.load(ordering: .relaxed) }
 
     init(_ serve: @escaping @Sendable (_ connection: Connection, _ number: Int) -> Void) throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var reuse: Int32 = 1
-        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, Glibc.listen(listener, 16) == 0 else { throw RedisTestError(description: "cannot listen: \(errno)") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
-        }
-        port = Int(UInt16(bigEndian: address.sin_port))
+        guard let (listener, port) = listenOnLoopback() else { throw RedisTestError(description: "cannot listen: \(errno)") }
+        self.port = port
         self.listener = listener
         Thread.detachNewThread { [self] in
             while !stopped.load(ordering: .relaxed) {
