@@ -254,7 +254,7 @@ let package = Package(
         .testTarget(
             name: "TugboatAlertsTests",
             dependencies: [
-                "TugboatAlerts", "TugboatStore", "TugboatCore",
+                "TugboatAlerts", "TugboatStore", "TugboatCore", "TestSupport",
                 // The email, PagerDuty and Opsgenie senders' live tests (a real SMTP server, the contract server).
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -265,7 +265,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TugboatScalingTests", dependencies: ["TugboatScaling", "TugboatCore", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "TugboatCoreTests", dependencies: ["TugboatCore", .product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
+        .testTarget(name: "TugboatCoreTests", dependencies: ["TugboatCore", "TestSupport", .product(name: "Yams", package: "Yams")],
+                    swiftSettings: swiftSettings),
         .testTarget(
             name: "TugboatProxyTests",
             dependencies: [

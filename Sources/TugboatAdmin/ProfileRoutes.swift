@@ -9,8 +9,11 @@ import TugboatStore
 public protocol ProfileCapturing: Sendable {
     /// Captures the last window of `address` now and stores it.
     func capture(address: HostPort, reason: String) async throws -> ProfileRecord
-    /// Takes stacks the application pushed (folded text, or a pprof profile, gzipped or not).
+    /// Takes stacks the application pushed (folded text, or a pprof profile, gzipped or not);
+    /// throws `InputTooLarge` for a profile that inflates beyond its limit.
     func push(address: HostPort, body: [UInt8], contentType: String?) async throws
+    /// The largest push body taken (`profiling.max-body`).
+    var maximumPushSize: Int { get }
 }
 
 /// Flame-graph routes:
@@ -94,13 +97,21 @@ extension AdminServer {
             guard let text = context.parameters.get("address"), let address = HostPort(parsing: text.removingPercentEncoding ?? text) else {
                 return jsonError(.badRequest, "address must be host:port")
             }
-            let body = try await request.body.collect(upTo: 64 << 20)
+            let limit = capture.maximumPushSize
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: limit)
+            } catch {
+                return jsonError(.contentTooLarge, "a pushed profile is at most \(limit) bytes (profiling.max-body)")
+            }
             do {
                 try await capture.push(address: address, body: Array(buffer: body), contentType: request.headers[.contentType])
                 struct Pushed: Encodable { var address: String; var accepted: Bool }
                 var response = try Response.json(Pushed(address: address.description, accepted: true))
                 response.status = .accepted
                 return response
+            } catch let error as InputTooLarge {
+                return jsonError(.contentTooLarge, error.description)
             } catch {
                 return jsonError(.badRequest, "cannot read the stacks: \(error)")
             }

@@ -10,10 +10,13 @@ public enum CaptureError: Error, Sendable, Equatable, CustomStringConvertible {
     case noProfile(String)
     /// A push that the source does not take, or that cannot be parsed.
     case badPush(String)
+    /// A profile (pushed or fetched) larger than `profiling.max-body`, or that inflates beyond
+    /// `profiling.max-decompressed`; nothing more than the limit was held.
+    case tooLarge(String)
 
     public var description: String {
         switch self {
-        case .unavailable(let text), .toolFailed(let text), .noProfile(let text), .badPush(let text): text
+        case .unavailable(let text), .toolFailed(let text), .noProfile(let text), .badPush(let text), .tooLarge(let text): text
         case .notAttached(let address): "profiling: no instance \(address) is attached"
         }
     }

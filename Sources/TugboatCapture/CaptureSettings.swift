@@ -1,3 +1,4 @@
+import FlameGraph
 import Foundation
 
 /// How instances are profiled: the `profiling:` section (`source`, `rate`, `window`) plus the
@@ -37,9 +38,11 @@ public struct CaptureSettings: Sendable, Equatable {
     /// Length of one rolling file (perf) or run (py-spy); a snapshot covers the window rounded up
     /// to whole slices. At most the window.
     public var slice: Duration
-    /// Where the per-instance temporary directories go (created when missing); each instance's
-    /// directory is removed on detach.
-    public var directory: String
+    /// Where the per-instance directories go: created 0700 when missing, made 0700 when it exists
+    /// (it must be a directory of this user's, not a symbolic link). Nil (the default): a fresh
+    /// private directory under `$TMPDIR` (mkdtemp), removed at shutdown. Each instance's
+    /// directory (0700) is removed on detach.
+    public var directory: String?
     /// perf: system-wide (the default) or per process; see ``PerfScope``.
     public var perfScope: PerfScope
     /// pprof-url: fetch a profile of `window` back to back and keep the last complete one, so that
@@ -54,13 +57,18 @@ public struct CaptureSettings: Sendable, Equatable {
     /// How long a snapshot waits for a profiler to finish its last file (perf after the target
     /// died; py-spy when stopped) before stopping it harder.
     public var finishTimeout: Duration
+    /// The largest profile taken as received (a push, a pprof-url fetch; config `max-body`).
+    public var maximumBodySize: Int
+    /// The most a gzipped profile may inflate to (config `max-decompressed`).
+    public var maximumDecompressedSize: Int
 
     public init(
         source: Source, rate: Int = 99, window: Duration = .seconds(15), slice: Duration = .seconds(5),
-        directory: String = FileManager.default.temporaryDirectory.appendingPathComponent("tugboat-capture").path,
+        directory: String? = nil,
         perfScope: PerfScope = .systemWide,
         pprofRolling: Bool = true, pprofPath: String = "/debug/pprof/profile",
-        toolPaths: [String: String] = [:], finishTimeout: Duration = .seconds(5)
+        toolPaths: [String: String] = [:], finishTimeout: Duration = .seconds(5),
+        maximumBodySize: Int = 16 << 20, maximumDecompressedSize: Int = PprofCollapser.defaultMaximumDecompressedSize
     ) {
         self.source = source
         self.rate = rate
@@ -72,6 +80,8 @@ public struct CaptureSettings: Sendable, Equatable {
         self.pprofPath = pprofPath
         self.toolPaths = toolPaths
         self.finishTimeout = finishTimeout
+        self.maximumBodySize = maximumBodySize
+        self.maximumDecompressedSize = maximumDecompressedSize
     }
 
     /// The slice actually used: at least one second, at most the window.

@@ -26,6 +26,8 @@ public actor CaptureSupervisor {
     private let environment: [String: String]
     private let now: @Sendable () -> Date
     private var instances: [HostPort: Attached] = [:]
+    /// The root of the per-instance directories, once made; whether it is ours to remove.
+    private var root: (path: String, temporary: Bool)?
 
     /// - Parameters:
     ///   - httpClient: for `pprof-url` (the shared client by default).
@@ -54,6 +56,9 @@ public actor CaptureSupervisor {
         }
         return nil
     }
+
+    /// The per-instance directories of the instances attached.
+    package var captureDirectories: [String] { instances.values.compactMap(\.directory).sorted() }
 
     /// The instances attached.
     public var attached: [HostPort] { instances.keys.sorted() }
@@ -93,7 +98,7 @@ public actor CaptureSupervisor {
         case .pprofURL:
             return .success((PprofURLCapture(settings: settings, address: address, client: client, logger: logger), nil))
         case .push:
-            return .success((PushCapture(window: settings.window, now: now), nil))
+            return .success((PushCapture(window: settings.window, maximumDecompressedSize: settings.maximumDecompressedSize, now: now), nil))
         case .perf, .pySpy:
             guard let pid, let tool else {
                 return .failure(.unavailable("profiling: \(settings.source.rawValue) needs the process id of \(address), which is not known (docker instances are not supported) — no crash flame graphs for it"))
@@ -102,7 +107,7 @@ public actor CaptureSupervisor {
             do {
                 directory = try makeDirectory(address: address, pid: pid)
             } catch {
-                return .failure(.unavailable("profiling: cannot create a directory under \(settings.directory): \(error)"))
+                return .failure(error)
             }
             if settings.source == .perf {
                 return .success((PerfCapture(settings: settings, perf: tool, pid: pid, directory: directory, logger: logger), directory))
@@ -111,12 +116,22 @@ public actor CaptureSupervisor {
         }
     }
 
-    private func makeDirectory(address: HostPort, pid: Int32) throws -> String {
+    private func makeDirectory(address: HostPort, pid: Int32) throws(CaptureError) -> String {
         let safeHost = address.host.map { $0.isLetter || $0.isNumber || $0 == "." ? $0 : "_" }
         let name = "\(String(safeHost))_\(address.port)-\(pid)-\(UUID().uuidString.prefix(8))"
-        let path = "\(settings.directory)/\(name)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
+        return try CaptureFiles.makeSubdirectory(name, in: try rootDirectory())
+    }
+
+    /// The configured directory, made private, or a temporary one of our own (made once).
+    private func rootDirectory() throws(CaptureError) -> String {
+        if let root { return root.path }
+        if let configured = settings.directory {
+            try CaptureFiles.preparePrivateDirectory(configured)
+            root = (configured, false)
+        } else {
+            root = (try CaptureFiles.makeTemporaryDirectory(), true)
+        }
+        return root!.path
     }
 
     /// Stops capturing `address`: stops its profiler (SIGINT, then SIGKILL) and removes its files.
@@ -132,6 +147,10 @@ public actor CaptureSupervisor {
     /// Detaches every instance.
     public func shutdown() async {
         for address in Array(instances.keys) { await detach(address: address) }
+        if let root, root.temporary {
+            try? FileManager.default.removeItem(atPath: root.path)
+            self.root = nil
+        }
     }
 
     /// The last window of `address` as folded stacks and a flame graph titled with the instance

@@ -12,6 +12,8 @@ struct RedisRequest: Sendable {
 /// Matches replies to commands in order (a queue of promises), sends push frames elsewhere, and
 /// enforces the per-command timeout. On a timeout, a protocol error or a closed connection every
 /// waiting command fails and the channel is closed, since reply order can no longer be trusted.
+/// With a health-check interval (subscriber connections, which otherwise wait for nothing) it
+/// sends a PING that often, under the same timeout.
 final class RedisChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = RESPValue
     typealias OutboundIn = RedisRequest
@@ -28,18 +30,35 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     private let commandTimeout: TimeAmount
     /// A subscriber connection: RESP2 pub/sub arrays and replies nobody waits for are pushes.
     private let pubSub: Bool
+    private let healthCheckInterval: TimeAmount?
+    private var healthCheck: Scheduled<Void>?
+    private var pinging = false
     private let onPush: @Sendable (RESPValue) -> Void
     private let logger: Logger
 
-    init(commandTimeout: TimeAmount, pubSub: Bool, logger: Logger, onPush: @escaping @Sendable (RESPValue) -> Void) {
+    init(commandTimeout: TimeAmount, pubSub: Bool, healthCheckInterval: TimeAmount? = nil, logger: Logger,
+         onPush: @escaping @Sendable (RESPValue) -> Void) {
         self.commandTimeout = commandTimeout
         self.pubSub = pubSub
+        self.healthCheckInterval = healthCheckInterval
         self.logger = logger
         self.onPush = onPush
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { self.startHealthCheck(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.startHealthCheck(context: context)
+        context.fireChannelActive()
+    }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let request = Self.unwrapOutboundIn(data)
+        self.send(Self.unwrapOutboundIn(data), context: context, promise: promise)
+    }
+
+    private func send(_ request: RedisRequest, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
         if let failure = self.failure {
             for reply in request.promises { reply.fail(failure) }
             promise?.fail(failure)
@@ -51,6 +70,23 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         for reply in request.promises { self.waiting.append(Waiting(promise: reply, deadline: deadline)) }
         if self.timer == nil { self.armTimer(context: context) }
         context.write(Self.wrapOutboundOut(buffer), promise: promise)
+    }
+
+    /// A PING every interval while none is outstanding; its reply is awaited like any command's.
+    private func startHealthCheck(context: ChannelHandlerContext) {
+        guard let interval = self.healthCheckInterval, self.healthCheck == nil, self.failure == nil else { return }
+        self.healthCheck = context.eventLoop.assumeIsolated().scheduleTask(in: interval) { [self] in
+            self.healthCheck = nil
+            guard self.failure == nil else { return }
+            if !self.pinging {
+                self.pinging = true
+                let reply = context.eventLoop.makePromise(of: RESPValue.self)
+                reply.futureResult.assumeIsolated().whenComplete { [self] _ in self.pinging = false }
+                self.send(RedisRequest(commands: [["PING"]], promises: [reply]), context: context, promise: nil)
+                context.flush()
+            }
+            self.startHealthCheck(context: context)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -105,6 +141,8 @@ final class RedisChannelHandler: ChannelDuplexHandler {
 
     private func failAll(with error: RedisError) {
         if self.failure == nil { self.failure = error }
+        self.healthCheck?.cancel()
+        self.healthCheck = nil
         self.timer?.cancel()
         self.timer = nil
         while let next = self.waiting.popFirst() { next.promise.fail(error) }

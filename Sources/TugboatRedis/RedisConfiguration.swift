@@ -27,6 +27,10 @@ public struct RedisConfiguration: Sendable, Hashable {
     /// First delay before reconnecting; doubles up to `reconnectMaximumDelay`, with ±20 % jitter.
     public var reconnectInitialDelay: Duration
     public var reconnectMaximumDelay: Duration
+    /// A subscriber connection sends a PING this often (it waits for nothing else, so a server
+    /// gone silent would go unnoticed); a PING without a reply within `commandTimeout` drops the
+    /// connection, which is then re-established and resubscribed.
+    public var healthCheckInterval: Duration = .seconds(10)
 
     public init(
         host: String = "127.0.0.1",

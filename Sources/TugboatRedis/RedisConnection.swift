@@ -28,7 +28,9 @@ struct RedisConnection: Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandlers(
                             ByteToMessageHandler(RESPDecoder()),
-                            RedisChannelHandler(commandTimeout: commandTimeout, pubSub: pubSub, logger: logger, onPush: onPush)
+                            RedisChannelHandler(commandTimeout: commandTimeout, pubSub: pubSub,
+                                                healthCheckInterval: pubSub ? TimeAmount(configuration.healthCheckInterval) : nil,
+                                                logger: logger, onPush: onPush)
                         )
                     }
                 }

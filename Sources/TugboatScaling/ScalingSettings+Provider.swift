@@ -9,10 +9,10 @@ extension ScalingSettings {
     ///   - stopGrace: process provider: SIGTERM to SIGKILL; docker: the stop timeout.
     public func makeProvider(pool: String = "default", stopGrace: Duration = .seconds(10), logger: Logger) -> any InstanceProvider {
         switch provider {
-        case .process(let command, let ports):
-            return ProcessProvider(command: command, ports: ports, stopGrace: stopGrace, logger: logger)
-        case .exec(let up, let down, let timeout):
-            return ExecProvider(up: up, down: down, timeout: timeout, logger: logger)
+        case .process(let command, let ports, let env):
+            return ProcessProvider(command: command, ports: ports, environment: env, stopGrace: stopGrace, logger: logger)
+        case .exec(let up, let down, let timeout, let env):
+            return ExecProvider(up: up, down: down, timeout: timeout, environment: env, logger: logger)
         case .docker(let image, let port, let socket):
             return DockerProvider(image: image, port: port, socket: socket, pool: pool,
                                   stopTimeout: Int(stopGrace.components.seconds), logger: logger)

@@ -2,6 +2,29 @@
 import Glibc
 #endif
 
+/// A blocking TCP socket listening on a free port of 127.0.0.1 (SO_REUSEADDR), or nil. The caller
+/// closes it.
+public func listenOnLoopback(backlog: Int32 = 16) -> (fd: Int32, port: Int)? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    var yes: Int32 = 1
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+            bind(fd, pointer, length) == 0 && listen(fd, backlog) == 0 && getsockname(fd, pointer, &length) == 0
+        }
+    }
+    guard ok else {
+        close(fd)
+        return nil
+    }
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
+}
+
 /// A blocking TCP connection to 127.0.0.1:port with send and receive timeouts, or nil when nothing
 /// listens. The caller closes it.
 public func connectLoopback(port: Int, timeout: Int = 1) -> Int32? {

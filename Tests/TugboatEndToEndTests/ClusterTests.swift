@@ -185,11 +185,13 @@ struct ClusterTests {
             .deletingLastPathComponent().appendingPathComponent("examples").path
         let top = """
         scaling:
-          provider: { exec: { up: \(examples)/scale_up.sh, down: \(examples)/scale_down.sh, timeout: 30s } }
+          provider: { exec: { up: \(examples)/scale_up.sh, down: \(examples)/scale_down.sh, timeout: 30s,
+                              env: { TUGBOAT_BIN: "${TUGBOAT_BIN}", TUGBOAT_SCALE_DIR: "${TUGBOAT_SCALE_DIR}" } } }
           min: 1
           max: 1
           target-rps: 1000
         """
+        // Scripts see only what `env:` names of Tugboat's environment (issue 15).
         let nodes = try Self.nodes(redis, extraTop: top, environment: ["TUGBOAT_BIN": TugboatBinary.path, "TUGBOAT_SCALE_DIR": scaleDir])
         func launches() -> Int { ((try? FileManager.default.contentsOfDirectory(atPath: scaleDir)) ?? []).filter { $0.hasSuffix(".pid") }.count }
         var leader = ""

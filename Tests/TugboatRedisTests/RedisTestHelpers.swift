@@ -53,6 +53,14 @@ func withSubscriber<T: Sendable>(
     }
 }
 
+extension RESPParser {
+    /// The first value of `buffer`, with a parser of its own.
+    static func parseOne(_ buffer: inout ByteBuffer) throws(RESPParserError) -> RESPValue? {
+        var parser = RESPParser()
+        return try parser.parse(&buffer)
+    }
+}
+
 /// A thread-safe list that tests poll.
 final class EventLog<Event: Sendable>: Sendable {
     private let events = Mutex<[Event]>([])

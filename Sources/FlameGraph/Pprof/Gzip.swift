@@ -2,6 +2,27 @@
 import CZlib
 #endif
 
+/// More bytes came out of a gzip stream than the caller allows (a decompression bomb: 400 KB can
+/// hold 400 MiB of zeros). Decompression stops as soon as the limit is passed.
+public struct DecompressionLimitExceeded: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The most bytes allowed out.
+    public let limit: Int
+
+    public init(limit: Int) { self.limit = limit }
+
+    public var description: String { "the gzip data expands to more than \(ByteCount.text(limit)) decompressed" }
+}
+
+/// A byte count as people write it: "64 MiB", "512 KiB", "100 bytes".
+public enum ByteCount {
+    public static func text(_ count: Int) -> String {
+        for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] where count >= 1 << shift && count % (1 << shift) == 0 {
+            return "\(count >> shift) \(unit)"
+        }
+        return "\(count) bytes"
+    }
+}
+
 /// gzip decompression through the system zlib.
 enum Gzip {
     /// Whether this build links zlib (the CZlib module).
@@ -13,8 +34,9 @@ enum Gzip {
         #endif
     }
 
-    /// Inflates gzip data (several members are concatenated, as gzip does).
-    static func decompress(_ input: [UInt8]) throws -> [UInt8] {
+    /// Inflates gzip data (several members are concatenated, as gzip does); throws
+    /// ``DecompressionLimitExceeded`` as soon as more than `limit` bytes come out.
+    static func decompress(_ input: [UInt8], limit: Int) throws -> [UInt8] {
         #if canImport(CZlib)
         var stream = z_stream()
         guard inflateInit2_(&stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
@@ -36,6 +58,7 @@ enum Gzip {
                     status = inflate(&stream, Z_NO_FLUSH)
                     return out.count - Int(stream.avail_out)
                 }
+                guard produced <= limit - output.count else { throw DecompressionLimitExceeded(limit: limit) }
                 output.append(contentsOf: chunk[0..<produced])
                 if status == Z_STREAM_END && stream.avail_in > 0 {
                     status = inflateReset(&stream)

@@ -22,7 +22,7 @@ public enum Senders {
         case .twilioSMS(let twilio): return TwilioSender(twilio: twilio, mode: .sms, http: http, publicURL: publicURL)
         case .webhook(let url): return WebhookSender(url: url, slack: false, http: http)
         case .slack(let url): return WebhookSender(url: url, slack: true, http: http)
-        case .command(let argv): return CommandSender(argv: argv, timeout: timeout)
+        case .command(let argv, let env): return CommandSender(argv: argv, environment: env, timeout: timeout)
         case .log: return LogSender(logger: logger)
         case .email(let email): return EmailSender(email: email, timeout: timeout, group: client.eventLoopGroup)
         case .pagerDuty(let pagerDuty): return PagerDutySender(pagerDuty: pagerDuty, http: http)
@@ -137,6 +137,7 @@ struct WebhookSender: NotificationSender {
 /// `command`: runs the program with the incident as JSON on stdin; exit 0 is delivered.
 struct CommandSender: NotificationSender {
     let argv: [String]
+    let environment: [String: String]
     let timeout: Duration
 
     func send(_ notification: NotificationRecord, incident: IncidentRecord) async throws(DeliveryError) -> String? {
@@ -144,7 +145,7 @@ struct CommandSender: NotificationSender {
         let data = (try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])) ?? Data()
         let status: Int32
         do {
-            status = try await ProcessRunner.run(argv, stdin: data, timeout: timeout)
+            status = try await ProcessRunner.run(argv, environment: environment, stdin: data, timeout: timeout)
         } catch {
             throw .retryable("command \(argv[0]): \(error)")
         }

@@ -7,8 +7,10 @@ struct PprofProfile: Sendable {
     var sampleCount: Int
     var countName: String
 
-    init(_ body: [UInt8]) throws {
-        let source = ByteSource.bytes(body)
+    /// - Parameter maximumDecompressedSize: a gzipped body may inflate to this many bytes at most
+    ///   (``DecompressionLimitExceeded`` beyond); it is inflated once.
+    init(_ body: [UInt8], maximumDecompressedSize: Int) throws {
+        let source = ByteSource.bytes(try PprofCollapser.inflated(body, maximumDecompressedSize: maximumDecompressedSize))
         stacks = try PprofCollapser.collapse(source)
         let types = try PprofCollapser.sampleTypes(source)
         if let samples = types.firstIndex(where: { $0 == "samples" || $0.hasPrefix("samples/") }) {

@@ -75,6 +75,7 @@ actor PprofURLCapture: InstanceCapture {
         let client = self.client
         let seconds = self.seconds
         let address = self.address
+        let (maximumBody, maximumDecompressed) = (settings.maximumBodySize, settings.maximumDecompressedSize)
         let task = Task<Fetched, any Error> {
             // AsyncHTTPClient retries refused connections until the request's deadline (the
             // profile's length and more): find out at once that the instance is gone.
@@ -86,8 +87,18 @@ actor PprofURLCapture: InstanceCapture {
             guard response.status == .ok else {
                 throw CaptureError.noProfile("HTTP \(response.status.code)")
             }
-            let body = try await response.body.collect(upTo: 256 << 20)
-            let profile = try PprofProfile(Array(buffer: body))
+            let body: ByteBuffer
+            do {
+                body = try await response.body.collect(upTo: maximumBody)
+            } catch is NIOTooManyBytesError {
+                throw CaptureError.tooLarge("profiling: the profile is larger than \(ByteCount.text(maximumBody)) (profiling.max-body)")
+            }
+            let profile: PprofProfile
+            do {
+                profile = try PprofProfile(Array(buffer: body), maximumDecompressedSize: maximumDecompressed)
+            } catch let error as DecompressionLimitExceeded {
+                throw CaptureError.tooLarge("profiling: \(error) (profiling.max-decompressed)")
+            }
             return Fetched(profile: profile, start: start, end: Date())
         }
         inFlight = task

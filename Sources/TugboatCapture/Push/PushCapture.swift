@@ -6,10 +6,13 @@ import Foundation
 actor PushCapture: InstanceCapture {
     private var window: PushWindow
     private let now: @Sendable () -> Date
+    private let maximumDecompressedSize: Int
     private var lastInvalid = 0
 
-    init(window: Duration, now: @escaping @Sendable () -> Date) {
+    init(window: Duration, maximumDecompressedSize: Int = PprofCollapser.defaultMaximumDecompressedSize,
+         now: @escaping @Sendable () -> Date) {
         self.window = PushWindow(window: window)
+        self.maximumDecompressedSize = maximumDecompressedSize
         self.now = now
     }
 
@@ -22,8 +25,10 @@ actor PushCapture: InstanceCapture {
         let gzip = body.count >= 2 && body[0] == 0x1f && body[1] == 0x8b
         if gzip || type.contains("protobuf") || type.contains("pprof") || type.contains("octet-stream") {
             do {
-                let profile = try PprofProfile(body)
+                let profile = try PprofProfile(body, maximumDecompressedSize: maximumDecompressedSize)
                 window.add(profile.stacks, samples: profile.sampleCount, at: now())
+            } catch let error as DecompressionLimitExceeded {
+                throw .tooLarge("profiling: the pushed profile: \(error) (profiling.max-decompressed)")
             } catch {
                 throw .badPush("profiling: the pushed pprof profile cannot be read: \(error)")
             }

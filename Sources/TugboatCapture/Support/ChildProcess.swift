@@ -38,12 +38,11 @@ final class ChildProcess: Sendable {
     private let state = Mutex(State())
 
     /// Starts `argv` (an absolute path first); stdin is /dev/null, stdout and stderr go to these
-    /// files (created or truncated), or /dev/null when nil.
+    /// files (new ones, see ``CaptureFiles/create(_:)``), or /dev/null when nil.
     init(_ argv: [String], stdout: String? = nil, stderr: String? = nil) throws(CaptureError) {
         self.argv = argv
-        let writeFlags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
-        let out = open(stdout ?? "/dev/null", writeFlags, 0o644)
-        let err = open(stderr ?? "/dev/null", writeFlags, 0o644)
+        let out = stdout.map(CaptureFiles.create) ?? open("/dev/null", O_WRONLY | O_CLOEXEC)
+        let err = stderr.map(CaptureFiles.create) ?? open("/dev/null", O_WRONLY | O_CLOEXEC)
         defer {
             if out >= 0 { close(out) }
             if err >= 0 { close(err) }
@@ -51,8 +50,7 @@ final class ChildProcess: Sendable {
         let pid: pid_t
         do {
             // A profiler must not outlive Tugboat (a system-wide perf would sample on forever).
-            pid = try ProcessSpawner.spawn(argv, environment: ProcessInfo.processInfo.environment,
-                                           stdout: out >= 0 ? out : nil, stderr: err >= 0 ? err : nil, diesWithTugboat: true)
+            pid = try ProcessSpawner.spawn(argv, stdout: out >= 0 ? out : nil, stderr: err >= 0 ? err : nil, diesWithTugboat: true)
         } catch {
             throw CaptureError.toolFailed(error.description)
         }

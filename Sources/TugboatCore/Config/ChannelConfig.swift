@@ -4,8 +4,9 @@ public enum ChannelConfig: Sendable, Equatable {
     case twilioSMS(TwilioConfig)
     case webhook(url: String)
     case slack(url: String)
-    /// Runs a program (argv) with the incident as JSON on stdin.
-    case command([String])
+    /// Runs a program (argv) with the incident as JSON on stdin; `env` is added to the few
+    /// variables every child gets (see `ChildEnvironment`).
+    case command([String], env: [String: String] = [:])
     case log
     /// SMTP mail to a list of addresses.
     case email(EmailConfig)

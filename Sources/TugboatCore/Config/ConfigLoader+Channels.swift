@@ -21,7 +21,7 @@ extension ConfigLoader {
             }
             return kind == "webhook" ? .webhook(url: text) : .slack(url: text)
         case "command":
-            let fields = try body.mapping(allowed: ["run"])
+            let fields = try body.mapping(allowed: ["run", "env"])
             guard let run = fields["run"] else { throw body.error("'\(body.key).run' is required") }
             let argv: [String]
             if case .sequence = run.node {
@@ -30,7 +30,7 @@ extension ConfigLoader {
                 argv = ["/bin/sh", "-c", try run.string()]
             }
             guard !argv.isEmpty else { throw run.error("'\(run.key)' is empty") }
-            return .command(argv)
+            return .command(argv, env: try fields["env"].map(parseEnvironment) ?? [:])
         default:
             return .log
         }

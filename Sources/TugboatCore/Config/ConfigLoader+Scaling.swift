@@ -43,7 +43,7 @@ extension ConfigLoader {
         }
         switch kind {
         case "process":
-            let fields = try body.mapping(allowed: ["command", "ports"])
+            let fields = try body.mapping(allowed: ["command", "ports", "env"])
             guard let command = fields["command"], let ports = fields["ports"] else {
                 throw body.error("'scaling.provider.process' needs 'command' and 'ports' (like 9100-9199)")
             }
@@ -53,11 +53,12 @@ extension ConfigLoader {
             guard range.count == 2, range[0] >= 1, range[0] <= range[1], range[1] <= 65535 else {
                 throw ports.error("'\(ports.key)' must be a port range like 9100-9199")
             }
-            return .process(command: text, ports: range[0]...range[1])
+            return .process(command: text, ports: range[0]...range[1], env: try fields["env"].map(parseEnvironment) ?? [:])
         case "exec":
-            let fields = try body.mapping(allowed: ["up", "down", "timeout"])
+            let fields = try body.mapping(allowed: ["up", "down", "timeout", "env"])
             guard let up = fields["up"], let down = fields["down"] else { throw body.error("'scaling.provider.exec' needs 'up' and 'down'") }
-            return .exec(up: try up.string(), down: try down.string(), timeout: try fields["timeout"]?.duration() ?? .seconds(300))
+            return .exec(up: try up.string(), down: try down.string(), timeout: try fields["timeout"]?.duration() ?? .seconds(300),
+                         env: try fields["env"].map(parseEnvironment) ?? [:])
         default:
             let fields = try body.mapping(allowed: ["image", "port", "socket"])
             guard let image = fields["image"], let port = fields["port"] else { throw body.error("'scaling.provider.docker' needs 'image' and 'port'") }

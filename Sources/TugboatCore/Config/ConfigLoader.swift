@@ -76,7 +76,7 @@ public enum ConfigLoader {
         if let scaling = keys["scaling"] {
             config.scaling = try parseScaling(scaling)
             config.scaling?.drain = config.pool.drain
-            if case .process(_, let ports)? = config.scaling?.provider,
+            if case .process(_, let ports, _)? = config.scaling?.provider,
                let clash = config.pool.backends.first(where: { ports.contains($0.port) && ["127.0.0.1", "localhost"].contains($0.host) }) {
                 throw scaling.error("'scaling.provider.process.ports' includes \(clash), a static backend of 'pool.backends'")
             }

@@ -22,6 +22,10 @@ public struct ProfilingSettings: Sendable, Equatable {
     /// bearer token) stops working this long after its incident resolved.
     public var linkExpiry: Duration = Self.defaultLinkExpiry
     public static let defaultLinkExpiry: Duration = .seconds(24 * 3600)
+    /// `max-body`: the largest profile taken as received (a push, a pprof-url fetch); 16 MiB.
+    public var maxBody: Int = 16 << 20
+    /// `max-decompressed`: the most a gzipped profile may inflate to; 64 MiB.
+    public var maxDecompressed: Int = 64 << 20
 
     public init(source: Source, rate: Int = 99, window: Duration = .seconds(15), errorBurst: Int = 20) {
         self.source = source

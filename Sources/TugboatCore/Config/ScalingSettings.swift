@@ -4,10 +4,12 @@
 public struct ScalingSettings: Sendable, Equatable {
     /// Where new instances come from.
     public enum Provider: Sendable, Equatable {
-        /// `command` with `{port}` substituted (and `PORT` in the environment), one port of `ports` each.
-        case process(command: String, ports: ClosedRange<Int>)
-        /// The user's scripts: `up` prints the new `host:port` as its last line; `down` gets it as `$1`.
-        case exec(up: String, down: String, timeout: Duration)
+        /// `command` with `{port}` substituted (and `PORT` in the environment), one port of `ports` each;
+        /// `env` is added to the few variables every child gets (see `ChildEnvironment`).
+        case process(command: String, ports: ClosedRange<Int>, env: [String: String] = [:])
+        /// The user's scripts: `up` prints the new `host:port` as its last line; `down` gets it as `$1`;
+        /// `env` as for `process`.
+        case exec(up: String, down: String, timeout: Duration, env: [String: String] = [:])
         /// A container of `image` per instance, `port` published on 127.0.0.1 (Docker Engine API over `socket`).
         case docker(image: String, port: Int, socket: String)
 
@@ -109,7 +111,7 @@ public struct ScalingSettings: Sendable, Equatable {
         if let targetInflight, !(targetInflight > 0) { return "target-inflight must be above 0" }
         if window <= .zero { return "window must be above 0" }
         if panicWindow <= .zero || panicWindow > window { return "panic window must be above 0 and at most window" }
-        if case .process(let command, let ports) = provider {
+        if case .process(let command, let ports, _) = provider {
             if command.isEmpty { return "process command is empty" }
             if ports.lowerBound < 1 || ports.upperBound > 65535 { return "ports must lie in 1-65535" }
         }

@@ -95,6 +95,23 @@ struct YAMLValue {
         return value
     }
 
+    /// A size in bytes: a number, or one with a unit (`512KiB`, `64MiB`, `1GiB`; `KB`, `MB`, `GB`
+    /// are taken as the same powers of 1024), within `range`.
+    func byteCount(range: ClosedRange<Int>) throws -> Int {
+        let text = try string().trimmingCharacters(in: .whitespaces)
+        let digits = text.prefix { $0.isASCII && $0.isNumber }
+        let unit = text.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
+        let shifts = ["": 0, "b": 0, "k": 10, "kb": 10, "kib": 10, "m": 20, "mb": 20, "mib": 20, "g": 30, "gb": 30, "gib": 30]
+        guard let number = Int(digits), let shift = shifts[unit], number <= Int.max >> shift else {
+            throw error("'\(key)' must be a size like 512KiB, 64MiB or 1GiB, got '\(text.prefix(40))'")
+        }
+        let bytes = number << shift
+        guard range.contains(bytes) else {
+            throw error("'\(key)' must be between \(range.lowerBound) and \(range.upperBound) bytes, got '\(text.prefix(40))'")
+        }
+        return bytes
+    }
+
     func duration(allowZero: Bool = false) throws -> Duration {
         let text = try string()
         guard let value = DurationParser.parse(text) else {

@@ -14,9 +14,8 @@ public final class ExecProvider: InstanceProvider {
     public let name = "exec"
     public let exits: AsyncStream<InstanceExit>
 
-    /// The scripts and their time limit (a reload may replace them).
-    private let scripts: Mutex<(up: String, down: String, timeout: Duration)>
-    private let environment: [String: String]
+    /// The scripts, their time limit and their `env:` (a reload may replace them).
+    private let scripts: Mutex<(up: String, down: String, timeout: Duration, environment: [String: String])>
     private let logger: Logger
     private let known = Mutex<[ScalingInstance]>([])
     private let exitContinuation: AsyncStream<InstanceExit>.Continuation
@@ -24,24 +23,24 @@ public final class ExecProvider: InstanceProvider {
     /// - Parameters:
     ///   - up, down: command lines, run through `/bin/sh -c`.
     ///   - timeout: the longest either may take; then the script's process group is killed.
-    ///   - environment: added to Tugboat's environment for both.
+    ///   - environment: the config's `env:` for both, added to the few variables every child gets
+    ///     (see `ChildEnvironment`): a script never sees Tugboat's secrets.
     ///   - adopted: instances known to run already (e.g. persisted before a restart), returned by ``list()``.
     public init(up: String, down: String, timeout: Duration, environment: [String: String] = [:],
                 adopted: [ScalingInstance] = [], logger: Logger) {
-        self.scripts = Mutex((up, down, timeout))
-        self.environment = environment
+        self.scripts = Mutex((up, down, timeout, environment))
         self.logger = logger
         known.withLock { $0 = adopted }
         (exits, exitContinuation) = AsyncStream.makeStream()
     }
 
     public func update(_ settings: ScalingSettings.Provider) {
-        guard case .exec(let up, let down, let timeout) = settings else { return }
-        scripts.withLock { $0 = (up, down, timeout) }
+        guard case .exec(let up, let down, let timeout, let environment) = settings else { return }
+        scripts.withLock { $0 = (up, down, timeout, environment) }
     }
 
     public func launch() async throws -> ScalingInstance {
-        let (up, _, timeout) = scripts.withLock { $0 }
+        let (up, _, timeout, environment) = scripts.withLock { $0 }
         var env = environment
         env["TUGBOAT_ACTION"] = "up"
         let result: ScriptRunner.Result
@@ -66,7 +65,7 @@ public final class ExecProvider: InstanceProvider {
     }
 
     public func stop(_ instance: ScalingInstance) async throws {
-        let (_, down, timeout) = scripts.withLock { $0 }
+        let (_, down, timeout, environment) = scripts.withLock { $0 }
         var env = environment
         env["TUGBOAT_ACTION"] = "down"
         env["TUGBOAT_INSTANCE"] = instance.address.description

@@ -31,8 +31,8 @@ public final class ProcessProvider: InstanceProvider {
     }
 
     /// The command line and port range new instances get (a reload may replace them).
-    private let launchSettings: Mutex<(command: String, ports: ClosedRange<Int>)>
-    private let environment: [String: String]
+    /// The command, its ports and its `env:` (a reload may replace them).
+    private let launchSettings: Mutex<(command: String, ports: ClosedRange<Int>, environment: [String: String])>
     private let stopGrace: Duration
     private let logger: Logger
     private let state = Mutex(State())
@@ -41,12 +41,12 @@ public final class ProcessProvider: InstanceProvider {
     /// - Parameters:
     ///   - command: a shell command line; `{port}` is replaced by the instance's port.
     ///   - ports: the ports instances may use; a port in use by anything else is skipped.
-    ///   - environment: added to Tugboat's own environment (and `PORT`).
+    ///   - environment: the config's `env:`, added (with `PORT`) to the few variables every child
+    ///     gets (see `ChildEnvironment`): an instance never sees Tugboat's secrets.
     ///   - stopGrace: time between SIGTERM and SIGKILL.
     public init(command: String, ports: ClosedRange<Int>, environment: [String: String] = [:],
                 stopGrace: Duration = .seconds(10), logger: Logger) {
-        self.launchSettings = Mutex((command, ports))
-        self.environment = environment
+        self.launchSettings = Mutex((command, ports, environment))
         self.stopGrace = stopGrace
         self.logger = logger
         (exits, exitContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(256))
@@ -59,19 +59,19 @@ public final class ProcessProvider: InstanceProvider {
     }
 
     public func update(_ settings: ScalingSettings.Provider) {
-        guard case .process(let command, let ports) = settings else { return }
-        launchSettings.withLock { $0 = (command, ports) }
+        guard case .process(let command, let ports, let environment) = settings else { return }
+        launchSettings.withLock { $0 = (command, ports, environment) }
     }
 
     public func launch() async throws -> ScalingInstance {
-        let (command, ports) = launchSettings.withLock { $0 }
+        let (command, ports, environment) = launchSettings.withLock { $0 }
         let port = try reservePort(in: ports)
         let line = Self.execLine(command.replacingOccurrences(of: "{port}", with: String(port)))
         var env = environment
         env["PORT"] = String(port)
         let child: SpawnedChild
         do {
-            child = try SpawnedChild(["/bin/sh", "-c", line], environment: SpawnedChild.environment(adding: env),
+            child = try SpawnedChild(["/bin/sh", "-c", line], addingEnvironment: env,
                                  diesWithTugboat: true) { [weak self] status in
                 self?.terminated(port: port, status: status)
             }

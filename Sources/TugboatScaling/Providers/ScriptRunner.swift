@@ -82,7 +82,7 @@ enum ScriptRunner {
         let argv = ["/bin/sh", "-c", arguments.isEmpty ? commandLine : "\(commandLine) \"$@\"", "tugboat"] + arguments
         let child: SpawnedChild
         do {
-            child = try SpawnedChild(argv, environment: SpawnedChild.environment(adding: environment),
+            child = try SpawnedChild(argv, addingEnvironment: environment,
                                      stdout: outPipe[1], stderr: errPipe[1])
         } catch {
             for fd in outPipe + errPipe { close(fd) }

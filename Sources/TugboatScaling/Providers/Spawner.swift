@@ -19,15 +19,16 @@ final class SpawnedChild: Sendable {
     private let status = Mutex<InstanceExit.Status?>(nil)
 
     /// - Parameters:
+    ///   - extra: the child's environment besides what every child gets (see `ProcessSpawner`).
     ///   - stdout, stderr: descriptors for the child's 1 and 2, or nil to share Tugboat's.
     ///   - diesWithTugboat: the child gets SIGKILL when Tugboat dies, even by SIGKILL (instances;
     ///     not scripts, which may be half-way through a deployment).
     ///   - onExit: called on the reaper thread once the child has exited.
-    init(_ argv: [String], environment: [String: String], stdout: Int32? = nil, stderr: Int32? = nil,
+    init(_ argv: [String], addingEnvironment extra: [String: String], stdout: Int32? = nil, stderr: Int32? = nil,
          diesWithTugboat: Bool = false, onExit: (@Sendable (InstanceExit.Status) -> Void)? = nil) throws {
         let pid: pid_t
         do {
-            pid = try ProcessSpawner.spawn(argv, environment: environment, stdout: stdout, stderr: stderr,
+            pid = try ProcessSpawner.spawn(argv, addingEnvironment: extra, stdout: stdout, stderr: stderr,
                                            diesWithTugboat: diesWithTugboat)
         } catch {
             throw ProviderError(error.description)
@@ -86,12 +87,5 @@ final class SpawnedChild: Sendable {
             await group.waitForAll()
             return inTime
         }
-    }
-
-    /// The environment of Tugboat with `extra` on top.
-    static func environment(adding extra: [String: String]) -> [String: String] {
-        var env = ProcessInfo.processInfo.environment
-        for (key, value) in extra { env[key] = value }
-        return env
     }
 }

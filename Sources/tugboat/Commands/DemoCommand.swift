@@ -37,8 +37,8 @@ struct DemoCommand: AsyncParsableCommand {
 
         let children = try ports.map { try Self.launchDemoApp(port: $0) }
         defer {
-            for child in children where child.isRunning { child.terminate() }
-            for child in children { child.waitUntilExit() }
+            for child in children { kill(child, SIGTERM) }
+            for child in children { _ = ChildExit.reap(child) }
         }
         print("""
         Tugboat demo: proxy on http://127.0.0.1:\(port), admin on http://127.0.0.1:\(adminPort), \
@@ -72,11 +72,9 @@ struct DemoCommand: AsyncParsableCommand {
         config.alerts.rules = [frontDown, backendDown, noneHealthy]
     }
 
-    static func launchDemoApp(port: Int) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = ["demo-app", "--port", String(port), "--exit-with-parent"]
-        try process.run()
-        return process
+    /// A demo-app child (its pid), started as every child of Tugboat's is (``ProcessSpawner``).
+    static func launchDemoApp(port: Int) throws -> pid_t {
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        return try ProcessSpawner.spawn([executable, "demo-app", "--port", String(port), "--exit-with-parent"], diesWithTugboat: true)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import TugboatAdmin
 import TugboatCapture
 import TugboatCore
@@ -16,6 +17,8 @@ import TugboatStore
 /// per `window`; an exit is always captured.
 actor CrashForensics: Service, ProfileCapturing {
     private var settings: ProfilingSettings
+    /// `profiling.max-body`, read by the admin API's push route off the actor (a reload may change it).
+    private nonisolated let pushLimit: Atomic<Int>
     /// Replaced when a reload changes how instances are captured.
     private var supervisor: CaptureSupervisor
     private let store: Store
@@ -30,6 +33,7 @@ actor CrashForensics: Service, ProfileCapturing {
 
     init(settings: ProfilingSettings, store: Store, signals: SignalBus, logger: Logger) {
         self.settings = settings
+        pushLimit = Atomic(settings.maxBody)
         self.supervisor = CaptureSupervisor(settings: Self.captureSettings(settings), logger: logger)
         self.store = store
         self.signals = signals
@@ -42,6 +46,7 @@ actor CrashForensics: Service, ProfileCapturing {
     func update(_ new: ProfilingSettings) async {
         let old = settings
         settings = new
+        pushLimit.store(new.maxBody, ordering: .relaxed)
         guard Self.captureSettings(old) != Self.captureSettings(new) else { return }
         if let problem = Self.availabilityProblem(new) { logger.warning("\(problem)") }
         let previous = supervisor
@@ -60,7 +65,8 @@ actor CrashForensics: Service, ProfileCapturing {
         case .pprofURL: .pprofURL
         case .push: .push
         }
-        return CaptureSettings(source: source, rate: settings.rate, window: settings.window)
+        return CaptureSettings(source: source, rate: settings.rate, window: settings.window,
+                               maximumBodySize: settings.maxBody, maximumDecompressedSize: settings.maxDecompressed)
     }
 
     /// The start-up warning when the capture tool is missing (nil when it is there).
@@ -169,8 +175,14 @@ actor CrashForensics: Service, ProfileCapturing {
         return try store.save(record)
     }
 
+    nonisolated var maximumPushSize: Int { pushLimit.load(ordering: .relaxed) }
+
     func push(address: HostPort, body: [UInt8], contentType: String?) async throws {
-        try await supervisor.push(address: address, body: body, contentType: contentType)
+        do {
+            try await supervisor.push(address: address, body: body, contentType: contentType)
+        } catch .tooLarge(let text) {
+            throw InputTooLarge(text)
+        }
     }
 
     private static func isLocal(_ address: HostPort) -> Bool {
