@@ -186,6 +186,30 @@ struct RedisLiveTests {
         }
     }
 
+    @Test("the subscriber's health-check PINGs are answered by a real server and keep the subscription", arguments: [RedisProtocolVersion.resp3, .resp2])
+    func healthCheckKeepsTheSubscription(version: RedisProtocolVersion) async throws {
+        try await withRedisServer { server in
+            var configuration = server.configuration
+            configuration.protocolVersion = version
+            configuration.healthCheckInterval = .milliseconds(50)
+            configuration.commandTimeout = .milliseconds(500)
+            try await withSubscriber(configuration, channels: ["pool"]) { _, events in
+                try await waitUntil("first resync") { events.all.contains(.resynced) }
+                try await withClient(server.configuration) { publisher in
+                    // Twenty health checks or so go by, every one answered.
+                    try await waitUntil("PINGs counted by the server") {
+                        let stats = try await publisher.send(["INFO", "commandstats"]).string ?? ""
+                        let line = stats.split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_ping:") } ?? ""
+                        return Int(line.split(separator: "=")[safe: 1]?.split(separator: ",").first ?? "") ?? 0 >= 20
+                    }
+                    #expect(try await publisher.send(["PUBLISH", "pool", "still here"]).int == 1)
+                    try await waitUntil("the message") { events.all.count >= 2 }
+                    #expect(events.all == [.resynced, .message(RedisMessage(channel: "pool", payload: ByteBuffer(string: "still here")))])
+                }
+            }
+        }
+    }
+
     @Test("RESP3 push frames (CLIENT TRACKING invalidations) never disturb replies")
     func pushFramesDoNotDisturbReplies() async throws {
         try await withRedisServer { server in
@@ -309,4 +333,8 @@ struct RedisLiveTests {
             await #expect(throws: RedisError.closed) { try await client.send(["PING"]) }
         }
     }
+}
+
+extension Array {
+    subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
 }
