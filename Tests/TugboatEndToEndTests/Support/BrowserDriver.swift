@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// A real chromium steered through Playwright (Tests/Browser/driver.py): one JSON command per
 /// line in, one JSON answer per line out. A failed command throws with the driver's error.
@@ -35,16 +34,7 @@ final class BrowserDriver {
         process.standardInput = input
         process.standardOutput = output
         process.standardError = FileHandle.standardError
-        let answers = self.answers
-        output.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            guard !data.isEmpty else { return }
-            answers.state.withLock { state in
-                var lines = (state.partial + String(decoding: data, as: UTF8.self)).components(separatedBy: "\n")
-                state.partial = lines.removeLast()
-                state.lines.append(contentsOf: lines)
-            }
-        }
+        answers.collect(from: output)
         try process.run()
     }
 

@@ -24,16 +24,7 @@ final class ChildProcess: @unchecked Sendable {
         process.environment = env
         process.standardError = pipe
         process.standardOutput = pipe
-        let output = self.output
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            guard !data.isEmpty else { return }
-            output.state.withLock { output in
-                var lines = (output.partial + String(decoding: data, as: UTF8.self)).components(separatedBy: "\n")
-                output.partial = lines.removeLast()
-                output.lines.append(contentsOf: lines)
-            }
-        }
+        output.collect(from: pipe)
         try process.run()
     }
 
@@ -124,4 +115,17 @@ func waitUntil(timeout: Double = 20, _ what: String, _ condition: () throws -> B
 /// Output lines of a child process, filled from the pipe's reading thread.
 final class LineBuffer: Sendable {
     let state = Mutex<(lines: [String], partial: String)>(([], ""))
+
+    /// Fills this buffer with what `pipe` delivers, line by line, until it closes.
+    func collect(from pipe: Pipe) {
+        pipe.fileHandleForReading.readabilityHandler = { [self] handle in
+            let data = handle.availableData
+            guard !data.isEmpty else { return }
+            state.withLock { output in
+                var lines = (output.partial + String(decoding: data, as: UTF8.self)).components(separatedBy: "\n")
+                output.partial = lines.removeLast()
+                output.lines.append(contentsOf: lines)
+            }
+        }
+    }
 }
