@@ -62,7 +62,13 @@ struct TugboatRuntime {
         }
 
         let store = try Self.openStore(config, logger: logger)
-        let httpClient = HTTPClient(eventLoopGroupProvider: .shared(group))
+        // Webhooks, Slack, Twilio and monitors: a refused connection fails the attempt at once.
+        // (By default the client retries connecting until the request's deadline, so a webhook to
+        // a closed port took the whole `alerts.timeout` per attempt; the outbox and the monitors
+        // have their own retries.)
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.connectionPool.retryConnectionEstablishment = false
+        let httpClient = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: clientConfiguration)
         let makeSenders: @Sendable (AlertsConfig) -> [String: NotificationSender] = { alerts in
             alerts.channels.mapValues {
                 Senders.make($0, client: httpClient, timeout: alerts.timeout, logger: logger, publicURL: alerts.publicURL)

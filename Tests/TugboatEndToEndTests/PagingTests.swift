@@ -81,6 +81,23 @@ struct PagingTests {
         #expect(try contract.attempts("sms") == 1)
     }
 
+    @Test("a webhook to a port nobody listens on fails each attempt at once, not at the end of its 20 s timeout, and is retried")
+    func refusedWebhookFailsFast() throws {
+        let contract = try ContractServer()
+        let closed = try FreePort.find()
+        let top = contract.monitorYAML + "alerts:\n  retry: { first: 100ms, max: 300ms }\n  timeout: 20s\n  startup-grace: 0s\n  group: { wait: 0s }\n"
+            + contract.channelsYAML() + "\n    dead: { webhook: { url: \"http://127.0.0.1:\(closed)/hook\" } }\n"
+            + "  rules:\n    - { name: front-down, monitor: front, condition: down, channels: [dead] }\n"
+        let tugboat = try TugboatUnderTest(backends: [], extraTop: top, environment: environment)
+        try contract.waitForChecks(3)
+        try contract.setHealth(up: false)
+        // Two attempts within 15 s: each ended when the connection was refused, not at the 20 s timeout.
+        try waitUntil(timeout: 15, "two refused attempts") { (try tugboat.notifications().first?["attempts"] as? Int ?? 0) >= 2 }
+        let notification = try #require(try tugboat.notifications().first)
+        #expect(notification["status"] as? String == "pending", "still retried: \(notification)")
+        #expect((notification["error"] as? String)?.lowercased().contains("refused") == true, "\(notification)")
+    }
+
     @Test("a restart in the middle of retrying delivers exactly once, and the open incident does not page again")
     func restartWhileRetrying() throws {
         let contract = try ContractServer()
