@@ -56,12 +56,19 @@ struct ForensicsTests {
 
         // The link opens without the bearer token (it carries its key) once the capture is stored.
         let path = String(link.dropFirst("http://127.0.0.1:\(tugboat.adminPort)".count))
-        var svg = ""
-        try waitUntil(timeout: 30, "the flame graph behind the link") {
-            let response = try TestHTTPClient(port: tugboat.adminPort).request("GET", path, headers: ["Connection": "close"])
-            svg = String(decoding: response.body, as: UTF8.self)
-            // An unhealthy capture may be stored first; the exit's capture replaces it behind the link.
-            return response.status == 200 && svg.contains("exited on its own")
+        var svg = "", status = 0
+        do {
+            try waitUntil(timeout: 30, "the flame graph behind the link") {
+                let response = try TestHTTPClient(port: tugboat.adminPort).request("GET", path, headers: ["Connection": "close"])
+                (status, svg) = (response.status, String(decoding: response.body, as: UTF8.self))
+                // An unhealthy capture may be stored first; the exit's capture replaces it behind the link.
+                return response.status == 200 && svg.contains("exited on its own")
+            }
+        } catch {
+            // What the link gave last, and what Tugboat said about captures: the evidence for a
+            // failure that is seen only under load.
+            let captures = tugboat.child.lines.filter { $0.contains("flame graph") || $0.contains("capture") }.suffix(8)
+            throw TestFailure("\(error); last answer \(status): \(svg.prefix(300)); log: \(captures.joined(separator: " | "))")
         }
         #expect(svg.hasPrefix("<?xml") && svg.contains("<svg"))
         #expect(svg.contains("burnCPU"), "the demo app's hot function is in the flame graph")
