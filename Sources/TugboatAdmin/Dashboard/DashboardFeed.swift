@@ -79,7 +79,11 @@ public final class DashboardFeed: Sendable {
 
     /// Starts the once-a-second sampler (once; it stops with the process or when the feed goes).
     func start(_ admin: AdminState) {
-        guard state.withLock({ started in defer { started.started = true }; return !started.started }) else { return }
+        let alreadyRunning = state.withLock { state in
+            defer { state.started = true }
+            return state.started
+        }
+        guard !alreadyRunning else { return }
         Task { [weak self] in
             while !Task.isCancelled {
                 guard let self else { return }
