@@ -3,9 +3,9 @@ import NIOHTTP2
 import NIOSSL
 import NIOTLS
 
-/// HTTP/2 at the front, negotiated by ALPN on the TLS listener. Each stream's channel holds an
-/// ``HTTP2StreamBridge`` and an ordinary ``ProxyHandler``, so streams go to the HTTP/1.1 backends
-/// through the loop's upstream pools with everything the HTTP/1.1 path does.
+/// HTTP/2 at the front, negotiated by ALPN on the TLS listener. Each stream is an ``HTTP2Stream``
+/// (no channel of its own) served by an ordinary ``ProxyHandler``, so streams go to the HTTP/1.1
+/// backends through the loop's upstream pools with everything the HTTP/1.1 path does.
 ///
 /// What the connection refuses (swift-nio-http2 does the counting):
 /// - more than `maxConcurrentStreams` open streams: RST_STREAM REFUSED_STREAM (or a connection error);
@@ -56,32 +56,14 @@ enum HTTP2Front {
             HTTP2Setting(parameter: .maxHeaderListSize, value: configuration.headLimits.maxHeadBytes),
             HTTP2Setting(parameter: .initialWindowSize, value: settings.windowSize),
         ]
-        connection.targetWindowSize = settings.windowSize
-        var stream = NIOHTTP2Handler.StreamConfiguration()
-        stream.targetWindowSize = settings.windowSize
-        stream.outboundBufferSizeHighWatermark = settings.streamHighWatermark
-        stream.outboundBufferSizeLowWatermark = settings.streamLowWatermark
-        let limits = configuration.headLimits
-        let loop = NIOLoopBound(loop, eventLoop: channel.eventLoop)
-        let connectionEnd = HTTP2ConnectionErrorHandler()
-        let streamCounter = NIOLoopBound(connectionEnd, eventLoop: channel.eventLoop)
-        let handler = NIOHTTP2Handler(
-            mode: .server, eventLoop: channel.eventLoop,
-            connectionConfiguration: connection, streamConfiguration: stream,
-            streamDelegate: management.http2StreamDelegate
-        ) { streamChannel in
-            streamChannel.eventLoop.makeCompletedFuture {
-                streamCounter.value.streamOpened()
-                streamChannel.closeFuture.whenComplete { _ in streamCounter.value.streamClosed() }
-                let operations = streamChannel.pipeline.syncOperations
-                try operations.addHandler(HTTP2StreamBridge(limits: limits))
-                try operations.addHandler(ProxyHandler(loop: loop.value, http2: true))
-            }
-        }
+        // Frame mode: no channel per stream; HTTP2Connection serves the streams itself.
+        let streams = HTTP2Connection(loop: loop, settings: settings)
+        let handler = NIOHTTP2Handler(mode: .server, frameDelegate: streams.frameDelegate,
+                                      connectionConfiguration: connection, streamConfiguration: .init())
         let operations = channel.pipeline.syncOperations
         try operations.addHandler(HTTP2FlushCoalescer())
         try operations.addHandler(handler)
+        try operations.addHandler(streams)
         try operations.addHandler(management)
-        try operations.addHandler(connectionEnd)
     }
 }

@@ -17,7 +17,7 @@ extension ProxyHandler: UpstreamDelegate {
     }
 
     private func processUpstreamBytes() {
-        guard let context, case .exchange(let exchange) = machine.state else { return }
+        guard clientAttached, case .exchange(let exchange) = machine.state else { return }
         while !request.responseHeadDone {
             let limits = loop.configuration.headLimits
             guard let length = upstreamBytes.withUnsafeReadableBytes({ HeadScanner.headLength($0, from: scannedResponseBytes) }),
@@ -58,14 +58,14 @@ extension ProxyHandler: UpstreamDelegate {
             }
             acceptResponseHead(head, headBytes: headBytes)
         }
-        relayResponseBody(context: context)
+        relayResponseBody()
     }
 
     /// Sends the pending response head, if any, with whatever body bytes were gathered into it.
-    private func writePendingHead(context: ChannelHandlerContext) {
+    private func writePendingHead() {
         guard let head = pendingResponseHead else { return }
         pendingResponseHead = nil
-        context.write(wrapOutboundOut(head), promise: nil)
+        clientWrite(head)
         loop.returnHeadBuffer(head)
     }
 
@@ -91,9 +91,9 @@ extension ProxyHandler: UpstreamDelegate {
     }
 
     private func writeResponseHead(_ head: ResponseHead, headBytes: ByteBuffer, close: Bool) {
-        guard let context else { return }
+        guard clientAttached else { return }
         let out = buildResponseHead(head, headBytes: headBytes, close: close)
-        context.write(wrapOutboundOut(out), promise: nil)
+        clientWrite(out)
         loop.returnHeadBuffer(out)
     }
 
@@ -106,15 +106,15 @@ extension ProxyHandler: UpstreamDelegate {
         return out
     }
 
-    private func relayResponseBody(context: ChannelHandlerContext) {
+    private func relayResponseBody() {
         do {
             if request.dechunk {
-                writePendingHead(context: context)
+                writePendingHead()
                 var sent = 0  // not into `request` inside the closure: takeDechunked is modifying it
                 defer { request.log.bytesOut &+= Int64(sent) }
                 try request.responseBody.takeDechunked(from: &upstreamBytes) {
                     sent += $0.readableBytes
-                    context.write(wrapOutboundOut($0), promise: nil)
+                    self.clientWrite($0)
                 }
             } else {
                 while let slice = try request.responseBody.take(from: &upstreamBytes) {
@@ -123,8 +123,8 @@ extension ProxyHandler: UpstreamDelegate {
                         // One write instead of two: copying a few KiB costs less than a writev.
                         pendingResponseHead!.writeImmutableBuffer(slice)
                     } else {
-                        writePendingHead(context: context)
-                        context.write(wrapOutboundOut(slice), promise: nil)
+                        writePendingHead()
+                        clientWrite(slice)
                     }
                 }
             }
@@ -133,8 +133,8 @@ extension ProxyHandler: UpstreamDelegate {
             upstreamProtocolError("a malformed chunked body (\(error))")
             return
         }
-        writePendingHead(context: context)
-        if !context.channel.isWritable { upstream?.pauseReads() }
+        writePendingHead()
+        if !clientIsWritable { upstream?.pauseReads() }
         if request.responseBody.isComplete {
             // Bytes beyond the response: the backend is confused; do not reuse its connection.
             if upstreamBytes.readableBytes > 0 { request.upstreamKeepAlive = false }
@@ -145,7 +145,7 @@ extension ProxyHandler: UpstreamDelegate {
     /// Phase 5: the response is complete. Log it, give the upstream connection back (or close it),
     /// then serve the next request or close.
     private func responseEnded() {
-        guard let context else { return }
+        guard clientAttached else { return }
         let (reuse, close) = machine.responseEnded(upstreamKeepAlive: request.upstreamKeepAlive, now: loop.eventLoop.now)
         loop.meter.record(slot: request.meteredBackend?.slot, status: request.status,
                           micros: UInt64(max(0, (loop.eventLoop.now - request.startedAt).nanoseconds / 1000)))
@@ -162,12 +162,10 @@ extension ProxyHandler: UpstreamDelegate {
         request.endAttempt()
         upstreamBytes = ByteBuffer()
         if close {
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
+            clientFlushThenClose()
             return
         }
-        context.flush()
+        clientFlush()
         becomeIdle()
     }
 
@@ -186,7 +184,7 @@ extension ProxyHandler: UpstreamDelegate {
     }
 
     func upstreamReadComplete() {
-        context?.flush()
+        clientFlush()
     }
 
     func upstreamWritabilityChanged(isWritable: Bool) {

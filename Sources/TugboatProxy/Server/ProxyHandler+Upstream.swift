@@ -140,17 +140,13 @@ extension ProxyHandler {
     }
 
     private func writeLocalResponse(status: Int, _ message: String, close: Bool, requestID: RequestIDSource?) {
-        guard let context else { return }
-        var out = context.channel.allocator.buffer(capacity: 256 + message.utf8.count)
+        guard clientAttached else { return }
+        var out = ByteBuffer()
+        out.reserveCapacity(256 + message.utf8.count)
         LocalResponse.write(status: status, minorVersion: request.clientMinorVersion, body: message, close: close,
                             requestID: requestID, into: &out)
-        if close {
-            context.writeAndFlush(wrapOutboundOut(out)).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
-        } else {
-            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
-        }
+        clientWrite(out)
+        if close { clientFlushThenClose() } else { clientFlush() }
     }
 
     // MARK: Time: one lazily re-armed timer per connection
@@ -158,11 +154,11 @@ extension ProxyHandler {
     /// Makes sure the timer fires no later than the current deadline. A deadline that moved later
     /// is found when the timer fires (it re-arms), so a busy connection rarely touches its timer.
     func ensureTimer() {
-        guard let deadline = machine.deadline, let context else { return }
+        guard let deadline = machine.deadline, clientAttached else { return }
         if timer != nil && timerDeadline <= deadline { return }
         timer?.cancel()
         timerDeadline = deadline
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+        timer = loop.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
             self.timer = nil
             self.timerDeadline = .distantFuture
             self.timerFired()
@@ -170,15 +166,15 @@ extension ProxyHandler {
     }
 
     private func timerFired() {
-        guard let context else { return }
-        let action = machine.timerFired(now: loop.eventLoop.now, clientWritable: context.channel.isWritable)
+        guard clientAttached else { return }
+        let action = machine.timerFired(now: loop.eventLoop.now, clientWritable: clientIsWritable)
         switch action {
         case .nothing:
             return
         case .rearm:
             ensureTimer()
         case .closeIdle:
-            context.close(promise: nil)
+            clientClose()
         case .headTimedOut:
             rejectClient(status: 408, "tugboat: the request head was not received in time\n")
         case .clientTooSlow:
@@ -207,7 +203,7 @@ extension ProxyHandler {
         request.endAttempt()
         machine.closed()
         logUnfinishedRequest()
-        context?.close(promise: nil)
+        clientClose()
     }
 }
 

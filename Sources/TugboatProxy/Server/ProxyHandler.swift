@@ -12,7 +12,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = ByteBuffer
 
     let loop: LoopContext
+    /// The client side: this handler's own channel (HTTP/1.1), or one stream of an HTTP/2
+    /// connection (see ProxyHandler+Client.swift). Exactly one is set while the client is there.
     var context: ChannelHandlerContext?
+    var stream: HTTP2Stream?
     var machine: ProxyConnectionStateMachine
     var request = RequestContext()
     var upstream: UpstreamHandler?
@@ -45,11 +48,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// reused by each request of the connection.
     var accessLogBytes = ByteBuffer()
 
-    /// `http2`: the handler serves one HTTP/2 stream (behind an `HTTP2StreamBridge`); its requests
-    /// are forwarded with `Via: 2 tugboat` and logged as HTTP/2.0.
-    init(loop: LoopContext, http2: Bool = false) {
+    init(loop: LoopContext) {
         self.loop = loop
-        forwarding.http2 = http2
         let configuration = loop.configuration
         machine = ProxyConnectionStateMachine(
             headerTimeout: configuration.headerTimeout, idleTimeout: configuration.idleTimeout,
@@ -98,7 +98,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Inbound from the client
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data)
+        receive(unwrapInboundIn(data))
+    }
+
+    /// Bytes from the client (its channel's read, or an HTTP/2 stream's request translated).
+    func receive(_ buffer: ByteBuffer) {
         if clientBytes.readableBytes == 0 {
             clientBytes = buffer
         } else {
@@ -115,6 +119,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         flushUpstreamIfNeeded()
         context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        clientWritabilityChanged()
+        context.fireChannelWritabilityChanged()
+    }
+
+    func clientWritabilityChanged() {
+        if clientIsWritable { upstream?.resumeReads() }
     }
 
     func flushUpstreamIfNeeded() {
@@ -173,12 +186,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if !upstream.isWritable { pauseClientReads() }
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { upstream?.resumeReads() }
-        context.fireChannelWritabilityChanged()
+    func channelInactive(context: ChannelHandlerContext) {
+        clientClosed()
+        context.fireChannelInactive()
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    /// The client is gone (its channel closed, or its HTTP/2 stream ended or was reset).
+    func clientClosed() {
         if let upstream {
             self.upstream = nil
             upstream.close()
@@ -189,7 +203,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         machine.closed()
         timer?.cancel()
         timer = nil
-        context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -222,9 +235,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func resumeClientReads() {
         guard clientReadsPaused else { return }
         clientReadsPaused = false
-        if clientReadPending, let context {
+        if clientReadPending {
             clientReadPending = false
-            context.read()
+            clientRead()
         }
     }
 

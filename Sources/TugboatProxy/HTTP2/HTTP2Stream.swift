@@ -1,0 +1,205 @@
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+
+/// One HTTP/2 stream of an ``HTTP2Connection``, served by an ordinary ``ProxyHandler`` without a
+/// channel of its own: the stream's request (HEADERS, DATA) goes to the handler as HTTP/1.1 bytes,
+/// the HTTP/1.1 response the handler writes leaves as HEADERS and DATA frames. One exchange per
+/// stream. The decisions are made by the pure ``HTTP2RequestHeadWriter``,
+/// ``HTTP2RequestBodyFramer`` and ``HTTP2ResponseReader``; this object only moves their results.
+///
+/// Flow control both ways:
+/// - request body: the stream's receive window is opened again (WINDOW_UPDATE) only for bytes the
+///   handler has taken while it wants more, so a backend that does not read the body stops the
+///   client after one window;
+/// - response: DATA handed to the HTTP/2 handler and not yet sent (the client's window is shut)
+///   counts against a high watermark; above it the stream is not writable and the handler pauses
+///   its upstream.
+final class HTTP2Stream {
+    private enum RequestState {
+        case awaitingHead
+        case body(HTTP2RequestBodyFramer)
+        case complete
+    }
+
+    let id: HTTP2StreamID
+    private unowned let connection: HTTP2Connection
+    private(set) var handler: ProxyHandler?
+    private var request = RequestState.awaitingHead
+    private var response: HTTP2ResponseReader?
+    /// The stream is over for us (ended, reset, or its connection gone): nothing more is written.
+    private(set) var isClosed = false
+    /// Its clean-up is queued on the connection (see ``HTTP2Connection/streamEnded(_:)``).
+    var cleanupQueued = false
+
+    /// Request DATA bytes received and not yet given back to the client's window.
+    private var unacknowledged = 0
+    /// Response DATA bytes handed to the HTTP/2 handler that it has not sent yet.
+    private var buffered = 0
+    private var aboveWatermark = false
+
+    init(id: HTTP2StreamID, connection: HTTP2Connection, handler: ProxyHandler) {
+        self.id = id
+        self.connection = connection
+        self.handler = handler
+    }
+
+    var isWritable: Bool { !aboveWatermark && connection.parentIsWritable }
+
+    // MARK: The request: frames in, HTTP/1.1 bytes on
+
+    func receive(_ payload: HTTP2Frame.FramePayload) {
+        guard !isClosed, let handler else { return }
+        do {
+            switch payload {
+            case .headers(let headers):
+                try receiveHeaders(headers.headers, endStream: headers.endStream, handler: handler)
+            case .data(let data):
+                guard case .body(var framer) = request, case .byteBuffer(let bytes) = data.data else {
+                    throw HTTP2RequestBodyFramer.Failure.lengthMismatch
+                }
+                unacknowledged += bytes.readableBytes + (data.paddingBytes ?? 0)
+                let out = try framer.frame(bytes, endStream: data.endStream, allocator: connection.allocator)
+                request = framer.isComplete ? .complete : .body(framer)
+                if let out { deliver(out, to: handler) }
+                if !handler.clientReadsPaused { requestMore() } else { handler.clientReadPending = true }
+            default:
+                break
+            }
+        } catch {
+            // RFC 9113 §8.1.1: a malformed request is a stream error of type PROTOCOL_ERROR.
+            reset(.protocolError)
+        }
+    }
+
+    private func receiveHeaders(_ headers: HPACKHeaders, endStream: Bool, handler: ProxyHandler) throws {
+        switch request {
+        case .awaitingHead:
+            let translated = try HTTP2RequestHeadWriter.translate(headers, endStream: endStream, allocator: connection.allocator)
+            request = translated.body.isComplete ? .complete : .body(translated.body)
+            response = HTTP2ResponseReader(requestMethod: translated.method, limits: connection.limits)
+            deliver(translated.head, to: handler)
+        case .body(var framer):
+            // Trailers: they end the body; their fields are not forwarded.
+            guard endStream else { throw HTTP2RequestBodyFramer.Failure.lengthMismatch }
+            let out = try framer.finish(allocator: connection.allocator)
+            request = .complete
+            if let out { deliver(out, to: handler) }
+        case .complete:
+            throw HTTP2RequestBodyFramer.Failure.lengthMismatch
+        }
+    }
+
+    private func deliver(_ bytes: ByteBuffer, to handler: ProxyHandler) {
+        handler.inClientRead = true
+        handler.receive(bytes)
+        handler.inClientRead = false
+        handler.flushUpstreamIfNeeded()
+    }
+
+    /// The handler wants more of the body: give the client its window back, in half-window steps.
+    func requestMore() {
+        guard unacknowledged >= connection.windowSize / 2, !isClosed, case .body = request else { return }
+        let increment = unacknowledged
+        unacknowledged = 0
+        connection.write(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: increment)))
+        connection.flush()
+    }
+
+    // MARK: The response: HTTP/1.1 bytes in, frames out
+
+    func write(_ bytes: ByteBuffer) {
+        guard !isClosed, var reader = response else { return }
+        var last: HTTP2Frame.FramePayload?
+        do {
+            try reader.read(bytes) { part in
+                switch part {
+                case .informational(let headers):
+                    if let frame = last { send(frame) }
+                    last = .headers(.init(headers: headers, endStream: false))
+                case .head(let headers, let endStream):
+                    if let frame = last { send(frame) }
+                    last = .headers(.init(headers: headers, endStream: endStream))
+                case .body(let slice):
+                    if let frame = last { send(frame) }
+                    last = .data(.init(data: .byteBuffer(slice), endStream: false))
+                case .end:
+                    // END_STREAM on the last DATA frame of this write, or an empty one.
+                    if case .data(var data) = last {
+                        data.endStream = true
+                        last = .data(data)
+                    } else {
+                        if let frame = last { send(frame) }
+                        last = .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))
+                    }
+                }
+            }
+        } catch {
+            response = reader
+            reset(.internalError)
+            return
+        }
+        response = reader
+        if let last { send(last) }
+    }
+
+    private func send(_ payload: HTTP2Frame.FramePayload) {
+        if case .data(let data) = payload {
+            buffered += data.data.readableBytes
+            if !aboveWatermark && buffered > connection.settings.streamHighWatermark { aboveWatermark = true }
+        }
+        connection.write(HTTP2Frame(streamID: id, payload: payload))
+    }
+
+    /// The HTTP/2 handler sent `count` bytes of this stream's DATA.
+    func sent(_ count: Int) {
+        buffered -= count
+        if aboveWatermark && buffered < connection.settings.streamLowWatermark {
+            aboveWatermark = false
+            if connection.parentIsWritable { handler?.clientWritabilityChanged() }
+        }
+    }
+
+    func flush() { connection.flush() }
+
+    /// The handler is done with the stream: the response has ended, or it ends here when its body
+    /// runs to the end of the connection. A request the client is still sending is stopped with
+    /// RST_STREAM NO_ERROR (RFC 9113 §8.1); anything unfinished is reset.
+    func finish() {
+        guard !isClosed else { return }
+        if var reader = response, !reader.isDone {
+            var ended = false
+            reader.finish { if $0 == .end { ended = true } }
+            response = reader
+            if ended { send(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))) }
+        }
+        guard response?.isDone == true else {
+            reset(.internalError)
+            return
+        }
+        if case .complete = request {
+            connection.flush()
+        } else {
+            reset(.noError)
+        }
+    }
+
+    /// Resets the stream (RST_STREAM, unless it is over already) and lets the handler go.
+    func reset(_ code: HTTP2ErrorCode = .cancel) {
+        guard !isClosed else { return }
+        isClosed = true
+        connection.write(HTTP2Frame(streamID: id, payload: .rstStream(code)))
+        connection.flush()
+        connection.streamEnded(self)
+    }
+
+    /// The stream is over (closed by the HTTP/2 state machine, reset, or the connection is gone):
+    /// the handler cleans up (its upstream, in-flight count, a log line for an unfinished request).
+    func close() {
+        isClosed = true
+        guard let handler else { return }
+        self.handler = nil
+        handler.clientClosed()
+        handler.detachStream()
+    }
+}

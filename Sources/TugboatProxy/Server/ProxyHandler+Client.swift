@@ -1,0 +1,66 @@
+import NIOCore
+
+// The client side of an exchange: the handler's own channel (HTTP/1.1), or one stream of an
+// HTTP/2 connection (``HTTP2Stream``, no channel of its own). Every write, flush, close and read
+// request towards the client goes through these, so the exchange logic is the same for both.
+extension ProxyHandler {
+    /// Serves one HTTP/2 stream: its requests are forwarded with `Via: 2 tugboat` and logged as
+    /// HTTP/2.0; the client's address and trust are the connection's.
+    func attach(to stream: HTTP2Stream, clientIP: [UInt8], trusted: Bool) {
+        self.stream = stream
+        forwarding.http2 = true
+        forwarding.clientIP = clientIP
+        forwarding.trusted = trusted
+        forwarding.https = true
+        ensureTimer()
+    }
+
+    /// The stream is gone: let go of it (it holds this handler) and of the timer.
+    func detachStream() {
+        stream = nil
+        timer?.cancel()
+        timer = nil
+    }
+
+    var clientAttached: Bool { stream != nil || context != nil }
+
+    var clientIsWritable: Bool {
+        if let stream { return stream.isWritable }
+        return context?.channel.isWritable ?? false
+    }
+
+    @inline(__always)
+    func clientWrite(_ bytes: ByteBuffer) {
+        if let stream {
+            stream.write(bytes)
+        } else {
+            context?.write(wrapOutboundOut(bytes), promise: nil)
+        }
+    }
+
+    func clientFlush() {
+        if let stream { stream.flush() } else { context?.flush() }
+    }
+
+    /// Sends what is written, then ends the client side: the channel closes; a stream ends (or is
+    /// reset when its request or response is unfinished).
+    func clientFlushThenClose() {
+        if let stream {
+            stream.finish()
+        } else if let context {
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    /// Ends the client side at once (an idle connection, an exchange that cannot finish).
+    func clientClose() {
+        if let stream { stream.reset() } else { context?.close(promise: nil) }
+    }
+
+    /// The handler can take more of the request.
+    func clientRead() {
+        if let stream { stream.requestMore() } else { context?.read() }
+    }
+}
