@@ -53,10 +53,20 @@ final class HTTP2Connection: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        let remote = context.channel.remoteAddress
+        parentIsWritable = context.channel.isWritable
+        if context.channel.isActive { identifyClient(context.channel) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        identifyClient(context.channel)
+        context.fireChannelActive()
+    }
+
+    /// Who the client is, once per connection, for every stream's `X-Forwarded-For`.
+    private func identifyClient(_ channel: Channel) {
+        let remote = channel.remoteAddress
         clientIP = Array((remote?.ipAddress ?? "unknown").utf8)
         trusted = remote.map { loop.configuration.trustedProxies.contains($0) } ?? false
-        parentIsWritable = context.channel.isWritable
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

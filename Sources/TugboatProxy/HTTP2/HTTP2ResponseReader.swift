@@ -127,8 +127,20 @@ struct HTTP2ResponseReader {
             if field.kind.isHopByHop || head.isConnectionNamed(field, in: bytes) { continue }
             let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[Int(field.lineStart)..<Int(field.nameEnd)]), as: UTF8.self)
             let value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[field.valueRange]), as: UTF8.self)
-            headers.add(name: name.lowercased(), value: value)
+            let lowercased = name.lowercased()
+            headers.add(name: lowercased, value: value, indexing: Self.indexing(of: lowercased))
         }
         return headers
+    }
+
+    /// Fields whose value changes with every response are sent as literals, not entered into the
+    /// HPACK dynamic table: they would only push out the ones that repeat (`server`,
+    /// `content-type`, …), and every field's encoding searches that table.
+    static func indexing(of name: String) -> HPACKIndexing {
+        switch name {
+        case "date", "x-request-id", "content-length", "etag", "last-modified", "expires", "age": .nonIndexable
+        case "set-cookie": .neverIndexed
+        default: .indexable
+        }
     }
 }
