@@ -116,6 +116,19 @@ struct HTTP2StreamTests {
         #expect(try rig.upstreamReceived().contains(String(repeating: "x", count: 1000)))
     }
 
+    @Test("response backpressure: DATA swift-nio-http2 has not sent yet counts against the stream's watermark; once sent, the stream is writable again")
+    func sendWatermark() throws {
+        let rig = try HTTP2Rig()
+        try rig.headers(1)
+        try rig.respond(0, "HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n" + String(repeating: "y", count: 100_000))
+        let stream = try #require(rig.connection.streams[HTTP2StreamID(1)])
+        #expect(!stream.isWritable)
+        let data = try rig.frames().filter { if case .data = $0.payload { true } else { false } }
+        #expect(data.count > 0)
+        for frame in data { rig.connection.frameDelegate.wroteFrame(frame) }
+        #expect(stream.isWritable)
+    }
+
     @Test("a stream reset by the client mid-exchange closes its upstream connection (never reused)")
     func resetMidExchange() throws {
         let rig = try HTTP2Rig()

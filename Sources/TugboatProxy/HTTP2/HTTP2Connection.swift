@@ -27,7 +27,7 @@ final class HTTP2Connection: ChannelInboundHandler {
     let limits: HeadLimits
     let allocator = ByteBufferAllocator()
     private var context: ChannelHandlerContext?
-    private var streams: [HTTP2StreamID: HTTP2Stream] = [:]
+    private(set) var streams: [HTTP2StreamID: HTTP2Stream] = [:]
     /// Streams over whose handlers clean up once the current event is handled (a stream can end
     /// inside its handler's own write: the handler must finish that call first).
     private var ended: [HTTP2Stream] = []
