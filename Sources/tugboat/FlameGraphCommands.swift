@@ -67,6 +67,8 @@ struct CollapseCommand: ParsableCommand {
     var all = false
     @Flag(help: "perf: include raw addresses where symbols cannot be found.")
     var addrs = false
+    @Flag(help: "perf: Swift frames in their readable form (DemoAppHandler.burnCPU(milliseconds:)), with the Swift runtime's demangler.")
+    var demangle = false
     @Option(name: .customLong("event-filter"), help: "perf: keep only this event (default: the first event seen).")
     var eventFilter: String?
     @Option(help: "perf: threads for large files (default: the cores free when it starts, at most 8).")
@@ -90,7 +92,7 @@ struct CollapseCommand: ParsableCommand {
             if collapser.unrecognizedLines > 0 {
                 writeError("Ignored \(collapser.unrecognizedLines) unrecognized lines\n")
             }
-            try writeFolded(collapser.stacks)
+            try writeFolded(demangle ? collapser.stacks.demanglingSwiftFrames() : collapser.stacks)
         case .pprof:
             try writeFolded(PprofCollapser.collapse(source, sampleType: sampleType))
         case .stackprof:

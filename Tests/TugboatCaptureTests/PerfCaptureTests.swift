@@ -31,7 +31,9 @@ struct PerfCaptureTests {
         #expect(served > 10)
         let live = try await supervisor.snapshot(address: app.address, reason: "on demand")
         #expect(!live.instanceExited)
-        #expect(live.foldedText.contains("burnCPU"), "live snapshot: \(live.foldedText.prefix(2000))")
+        // Swift frames read as source, not as the mangled `$s7tugboat14DemoAppHandlerC7burnCPU…`.
+        #expect(live.foldedText.contains("DemoAppHandler.burnCPU(milliseconds:)"), "live snapshot: \(live.foldedText.prefix(2000))")
+        #expect(!live.foldedText.contains("$s7tugboat14DemoAppHandler"), "live snapshot: \(live.foldedText.prefix(2000))")
         #expect(live.sampleCount > 0)
         #expect(String(decoding: live.svg, as: UTF8.self).contains("127.0.0.1:\(port) (pid \(app.pid)): on demand"))
 
@@ -40,7 +42,7 @@ struct PerfCaptureTests {
         try await app.waitExited()
         let crash = try await supervisor.snapshot(address: app.address, reason: "crashed")
         #expect(crash.instanceExited)
-        #expect(crash.foldedText.contains("burnCPU"), "crash snapshot: \(crash.foldedText.prefix(2000))")
+        #expect(crash.foldedText.contains("DemoAppHandler.burnCPU(milliseconds:)"), "crash snapshot: \(crash.foldedText.prefix(2000))")
         #expect(crash.windowEnd >= live.windowEnd)
         #expect(crash.windowEnd.timeIntervalSince(crash.windowStart) <= 6 + 2 + 1)
         // A second look at the dead instance gives the same window (files are kept until detach).

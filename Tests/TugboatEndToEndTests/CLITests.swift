@@ -9,6 +9,34 @@ struct CLITests {
         return path
     }
 
+    @Test("collapse perf --demangle shows Swift frames as source; without it they stay as perf printed them")
+    func collapseDemangle() throws {
+        let script = NSTemporaryDirectory() + "tugboat-cli-\(UUID().uuidString).perf"
+        try """
+        demo-app 4242 [000] 1.000001: 1000000 cpu-clock:
+        \t    55d0c0ffee00 $s7tugboat14DemoAppHandlerC7burnCPU12millisecondsS2i_tFTf4nd_n+0x20 (/usr/bin/tugboat)
+        \t    55d0c0ffef00 main+0x10 (/usr/bin/tugboat)
+
+        """.appending("\n").write(toFile: script, atomically: true, encoding: .utf8)
+        // (A blank line ends a sample, as in perf script's output; weighted by perf's period,
+        // 1,000,000 ns of cpu-clock.)
+        #expect(try Self.output(["collapse", "perf", "--demangle", script]) == "demo-app;main;DemoAppHandler.burnCPU(milliseconds:) 1000000\n")
+        #expect(try Self.output(["collapse", "perf", script]) == "demo-app;main;$s7tugboat14DemoAppHandlerC7burnCPU12millisecondsS2i_tFTf4nd_n 1000000\n")
+    }
+
+    /// Runs tugboat to its end and returns what it printed on stdout.
+    static func output(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TugboatBinary.path)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
     @Test("check accepts a good file and exits 0")
     func checkGood() throws {
         let path = try writeConfig("listen: 127.0.0.1:8080\npool:\n  backends: [127.0.0.1:9001]\n")

@@ -160,7 +160,8 @@ actor PerfCapture: InstanceCapture {
             throw .toolFailed("profiling: perf script -i \(file.name) failed (\(child.exit!)): \(Self.tail(of: errors))")
         }
         do {
-            let stacks = try PerfCollapser.collapse(.file(script), threads: 1).stacks
+            // Swift frames read as source (`DemoAppHandler.burnCPU(milliseconds:)`), not mangled.
+            let stacks = try PerfCollapser.collapse(.file(script), threads: 1).stacks.demanglingSwiftFrames()
             collapsed[file.name] = stacks
             return stacks
         } catch {
