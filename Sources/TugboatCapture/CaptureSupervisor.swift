@@ -168,14 +168,24 @@ public actor CaptureSupervisor {
         let pidText = attached.pid.map { " (pid \($0))" } ?? ""
         options.title = "\(address)\(pidText): \(reason)"
         let samples = window.sampleCount ?? Int(window.stacks.total)
-        options.subtitle = "\(settings.source.rawValue), \(Self.format(window.start)) – \(Self.format(window.end)) UTC, \(samples) samples"
-            + (window.instanceExited ? ", instance exited" : "")
+        options.subtitle = Self.subtitle(source: settings.source, rate: settings.rate, window: window, samples: samples)
         options.countName = window.countName
         let svg = FlameGraphRenderer(options: options).render(window.stacks)
         return CapturedProfile(
             address: address, pid: attached.pid, reason: reason, source: settings.source,
             windowStart: window.start, windowEnd: window.end, instanceExited: window.instanceExited,
             stacks: window.stacks, sampleCount: samples, svg: svg, notes: window.notes)
+    }
+
+    /// What the graph shows: source (and sampling rate), the window, how many samples and what
+    /// the widths count when that is not samples, and whether the instance had exited.
+    static func subtitle(source: CaptureSettings.Source, rate: Int, window: WindowProfile, samples: Int) -> String {
+        var text = source.rawValue
+        if source == .perf || source == .pySpy { text += " at \(rate) Hz" }
+        text += ", \(format(window.start)) – \(format(window.end)) UTC, \(samples) samples"
+        if window.countName != "samples" { text += " (widths: \(Int(window.stacks.total.rounded())) \(window.countName))" }
+        if window.instanceExited { text += ", instance exited" }
+        return text
     }
 
     /// Takes a profile the application posted (`push` source): folded stacks text, or a pprof

@@ -34,8 +34,15 @@ struct PerfCaptureTests {
         // Swift frames read as source, not as the mangled `$s7tugboat14DemoAppHandlerC7burnCPU…`.
         #expect(live.foldedText.contains("DemoAppHandler.burnCPU(milliseconds:)"), "live snapshot: \(live.foldedText.prefix(2000))")
         #expect(!live.foldedText.contains("$s7tugboat14DemoAppHandler"), "live snapshot: \(live.foldedText.prefix(2000))")
-        #expect(live.sampleCount > 0)
-        #expect(String(decoding: live.svg, as: UTF8.self).contains("127.0.0.1:\(port) (pid \(app.pid)): on demand"))
+        // Honest figures: real samples (at most rate × window on each of 2 cores, not nanoseconds),
+        // and widths in milliseconds of CPU, said so in the subtitle and the tooltips.
+        #expect(live.sampleCount > 0 && live.sampleCount <= settings.rate * 8 * 2, "\(live.sampleCount)")
+        #expect(live.stacks.total <= 8 * 2 * 1000, "\(live.stacks.total) ms of CPU in a 6 s window")
+        let svg = String(decoding: live.svg, as: UTF8.self)
+        #expect(svg.contains("127.0.0.1:\(port) (pid \(app.pid)): on demand"))
+        #expect(svg.contains("perf at \(settings.rate) Hz,"), "\(svg.prefix(3000))")
+        #expect(svg.contains("\(live.sampleCount) samples (widths: "), "\(svg.prefix(3000))")
+        #expect(svg.contains(" ms of CPU, "), "tooltips count milliseconds of CPU")
 
         _ = await load(port: port, "/work?ms=5", for: .seconds(2))
         _ = await get(port: port, "/crash")

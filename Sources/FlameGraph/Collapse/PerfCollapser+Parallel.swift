@@ -67,6 +67,7 @@ extension PerfCollapser {
     private mutating func merge(_ other: PerfCollapser) {
         stacks.merge(other.stacks)
         unrecognizedLines += other.unrecognizedLines
+        sampleCount += other.sampleCount
         if notices.isEmpty { notices = other.notices }
     }
 

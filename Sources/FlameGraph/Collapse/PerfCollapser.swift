@@ -18,6 +18,9 @@ public struct PerfCollapser: Sendable {
     public internal(set) var stacks = FoldedStacks()
     /// Lines that were neither a sample header, a frame nor blank.
     public internal(set) var unrecognizedLines = 0
+    /// Samples collapsed (each stack's count is the sum of its samples' periods: with perf's
+    /// cpu-clock, nanoseconds of CPU, not samples).
+    public internal(set) var sampleCount = 0
     /// Notices stackcollapse-perf.pl would print on stderr (event filtering).
     public internal(set) var notices: [String] = []
 
@@ -181,6 +184,7 @@ public struct PerfCollapser: Sendable {
             }
         }
         stacks.add(stackBuffer, count: period)
+        sampleCount += 1
         groups.removeAll(keepingCapacity: true)
         sampleBytes.removeAll(keepingCapacity: true)
         processName = nil

@@ -82,6 +82,17 @@ public struct FoldedStacks: Sendable {
         }
     }
 
+    /// The same stacks with every count (and baseline) multiplied by `factor`: nanoseconds to
+    /// milliseconds, say.
+    public func scaled(by factor: Double) -> FoldedStacks {
+        var out = self
+        for i in out.counts.indices {
+            out.counts[i] *= factor
+            if let baseline = out.baselines[i] { out.baselines[i] = baseline * factor }
+        }
+        return out
+    }
+
     private mutating func accumulate(at i: Int, count: Double, baseline: Double?) {
         counts[i] += count
         if let baseline { baselines[i] = (baselines[i] ?? 0) + baseline }

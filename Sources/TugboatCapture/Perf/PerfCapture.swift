@@ -27,7 +27,8 @@ actor PerfCapture: InstanceCapture {
     private var startError: String?
     private var rotation: Task<Void, Never>?
     /// Collapsed files, by name (perf deletes files; their entries are dropped then).
-    private var collapsed: [String: FoldedStacks] = [:]
+    /// Each finished file's stacks (counts in nanoseconds of CPU) and its number of samples.
+    private var collapsed: [String: (stacks: FoldedStacks, samples: Int)] = [:]
     private var started = Date()
 
     static let filePrefix = "perf.data."
@@ -46,7 +47,9 @@ actor PerfCapture: InstanceCapture {
         started = Date()
         let target = settings.perfScope == .process ? ["-p", String(pid)] : ["-a"]
         let argv = [
-            perf, "record", "-F", String(settings.rate), "-g",
+            // cpu-clock everywhere (not `cycles` where hardware counters exist): each sample's
+            // period is then nanoseconds of CPU, shown as milliseconds.
+            perf, "record", "-e", "cpu-clock", "-F", String(settings.rate), "-g",
             "--switch-output=signal", "--switch-max-files=\(settings.slicesKept + 1)",
             "-o", "\(directory)/perf.data",
         ] + target
@@ -132,17 +135,21 @@ actor PerfCapture: InstanceCapture {
             throw .noProfile("profiling: no perf samples for pid \(pid): \(why)")
         }
         var stacks = FoldedStacks()
+        var samples = 0
         for (file, _) in covering {
-            stacks.merge(try await collapse(file))
+            let slice = try await collapse(file)
+            stacks.merge(slice.stacks)
+            samples += slice.samples
         }
         let names = Set(files.map(\.name))
         collapsed = collapsed.filter { names.contains($0.key) }
         let start = max(covering[0].start, started)
-        return WindowProfile(stacks: stacks, start: start, end: end, instanceExited: exited, sampleCount: nil, notes: notes)
+        return WindowProfile(stacks: stacks.scaled(by: 1e-6), start: start, end: end, instanceExited: exited,
+                             sampleCount: samples, countName: "ms of CPU", notes: notes)
     }
 
     /// `perf script -i FILE`, collapsed (cached: a finished file does not change).
-    private func collapse(_ file: FinishedFile) async throws(CaptureError) -> FoldedStacks {
+    private func collapse(_ file: FinishedFile) async throws(CaptureError) -> (stacks: FoldedStacks, samples: Int) {
         if let done = collapsed[file.name] { return done }
         let script = "\(directory)/\(file.name).script"
         let errors = "\(directory)/\(file.name).err"
@@ -161,9 +168,10 @@ actor PerfCapture: InstanceCapture {
         }
         do {
             // Swift frames read as source (`DemoAppHandler.burnCPU(milliseconds:)`), not mangled.
-            let stacks = try PerfCollapser.collapse(.file(script), threads: 1).stacks.demanglingSwiftFrames()
-            collapsed[file.name] = stacks
-            return stacks
+            let collapser = try PerfCollapser.collapse(.file(script), threads: 1)
+            let done = (stacks: collapser.stacks.demanglingSwiftFrames(), samples: collapser.sampleCount)
+            collapsed[file.name] = done
+            return done
         } catch {
             throw .toolFailed("profiling: cannot collapse perf script output of \(file.name): \(error)")
         }
