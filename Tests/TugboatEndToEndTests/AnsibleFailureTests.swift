@@ -77,7 +77,8 @@ struct AnsibleFailureTests {
         let reason = try Self.failures(tugboat)[0]["reason"] as? String ?? ""
         #expect(reason.hasPrefix("launch failed: up script exited with status"), "\(reason)")
         #expect(reason.contains(failure.expected), "\(reason)")
-        #expect(tugboat.child.lines.contains { $0.contains("scaling transition") && $0.contains(failure.expected) },
+        let logged = failure.expected.prefix { $0 != "\"" }  // (the log escapes quotes)
+        #expect(tugboat.child.lines.contains { $0.contains("scaling transition") && $0.contains(logged) },
                 "Tugboat's log has the cause")
         #expect(try DockerHost.containers(pool: pool).isEmpty, "no container left labelled tugboat.pool=\(pool)")
         #expect(try tugboat.pool().isEmpty)
@@ -130,14 +131,14 @@ struct AnsibleFailureTests {
         func sleeping() throws -> [String] {
             try Shell.run("pgrep -f '^sleep \(seconds)$'").output.split(whereSeparator: \.isNewline).map(String.init)
         }
-        let tugboat = try Self.tugboat(pool: "hang", env: ["TUGBOAT_UP_PLAYBOOK": "\(scratch)/hang.yml"], timeout: "30s")
+        let tugboat = try Self.tugboat(pool: "hang", env: ["TUGBOAT_UP_PLAYBOOK": "\(scratch)/hang.yml"], timeout: "20s")
         defer {
             tugboat.stop()
             for case let pid? in ((try? sleeping()) ?? []).map({ Int32($0) }) where pid > 0 { kill(pid, SIGKILL) }  // a retry's
         }
         var task: [String] = []
-        try waitUntil(timeout: 30, "the playbook's task running") { task = try sleeping(); return !task.isEmpty }
-        try waitUntil(timeout: 40, "a failed launch") { try !Self.failures(tugboat).isEmpty }
+        try waitUntil(timeout: 20, "the playbook's task running") { task = try sleeping(); return !task.isEmpty }
+        try waitUntil(timeout: 30, "a failed launch") { try !Self.failures(tugboat).isEmpty }
         let reason = try Self.failures(tugboat)[0]["reason"] as? String ?? ""
         #expect(reason.contains("up script timed out"), "\(reason)")
         // (The retry may have started a sleep of its own by now: the first one's pid must be gone.)

@@ -61,8 +61,8 @@ struct AnsibleScalingTests {
         #expect(load.failures == 0, "\(load.failures) failed of \(load.done + load.failures) requests")
         #expect(load.done > 0)
 
-        try waitUntil(timeout: 120, "back to one instance and one container") {
-            try tugboat.pool().count == 1 && containers().count == 1
+        try waitUntil(timeout: 120, "back to one instance and one container, the scaler idle") {
+            try tugboat.pool().count == 1 && containers().count == 1 && events(tugboat).last?["state"] as? String == "IDLE"
         }
         return firstNewServing
     }
@@ -81,12 +81,13 @@ struct AnsibleScalingTests {
 
         let events = try Self.events(tugboat)
         #expect(events.allSatisfy { $0["failed"] as? Bool == false }, "\(events)")
-        // Idle at one, a launch of two more, both ready, watching the rate, draining two, stopped.
+        // From one: launching more (at once or one by one), ready, watching the rate, draining back
+        // to one, stopped.
         let steps: [(String, ([String: Any]) -> Bool)] = [
-            ("BUSY 1→3", { $0["state"] as? String == "BUSY" && $0["from"] as? Int == 1 && $0["to"] as? Int == 3 }),
+            ("BUSY 1→more", { $0["state"] as? String == "BUSY" && $0["from"] as? Int == 1 && ($0["to"] as? Int ?? 0) > 1 }),
             ("READY", { $0["state"] as? String == "READY" }),
             ("UP", { $0["state"] as? String == "UP" }),
-            ("DRAINING 3→1", { $0["state"] as? String == "DRAINING" && $0["from"] as? Int == 3 && $0["to"] as? Int == 1 }),
+            ("DRAINING from 3", { $0["state"] as? String == "DRAINING" && $0["from"] as? Int == 3 && ($0["to"] as? Int ?? 3) < 3 }),
             ("IDLE at 1", { $0["state"] as? String == "IDLE" && $0["to"] as? Int == 1 }),
         ]
         var rest = events[...]
@@ -97,7 +98,7 @@ struct AnsibleScalingTests {
             }
             rest = rest[(index + 1)...]
         }
-        #expect(events.last?["state"] as? String == "IDLE")
+        #expect(events.last?["state"] as? String == "IDLE" && events.last?["to"] as? Int == 1)
     }
 
     @Test("the same load step with the docker provider, for comparison")
