@@ -78,8 +78,10 @@ struct AnsibleFailureTests {
         #expect(reason.hasPrefix("launch failed: up script exited with status"), "\(reason)")
         #expect(reason.contains(failure.expected), "\(reason)")
         let logged = failure.expected.prefix { $0 != "\"" }  // (the log escapes quotes)
-        #expect(tugboat.child.lines.contains { $0.contains("scaling transition") && $0.contains(logged) },
-                "Tugboat's log has the cause")
+        // (The event is in the API a moment before the line is logged.)
+        try waitUntil(timeout: 5, "the cause in Tugboat's log") {
+            tugboat.child.lines.contains { $0.contains("scaling transition") && $0.contains(logged) }
+        }
         #expect(try DockerHost.containers(pool: pool).isEmpty, "no container left labelled tugboat.pool=\(pool)")
         #expect(try tugboat.pool().isEmpty)
     }
@@ -112,7 +114,9 @@ struct AnsibleFailureTests {
         let reason = try Self.failures(tugboat)[0]["reason"] as? String ?? ""
         #expect(reason.contains("scale_up.yml: Start the container: Error starting container: driver failed programming external connectivity"), "\(reason)")
         #expect(reason.contains("127.0.0.1:\(holder.port): bind: address already in use"), "\(reason)")
-        #expect(tugboat.child.lines.contains { $0.contains("bind: address already in use") })
+        try waitUntil(timeout: 5, "the cause in Tugboat's log") {
+            tugboat.child.lines.contains { $0.contains("scaling transition") && $0.contains("bind: address already in use") }
+        }
         #expect(try DockerHost.containers(pool: pool).isEmpty, "the container that could not start is removed")
     }
 
