@@ -15,7 +15,7 @@ source "$here/playbook.sh"
 playbook=${TUGBOAT_UP_PLAYBOOK:-$here/scale_up.yml}
 run_playbook "$playbook" || exit 1
 
-address=$(sed -n 's/.*"tugboat-address \([^" ]*\)".*/\1/p' "$playbook_log" | tail -n 1)
+address=$(sed -n 's/.*"tugboat-address \([^" ]*\)".*/\1/p' <<<"$playbook_output" | tail -n 1)
 if [ -z "$address" ]; then
   echo "$(basename "$playbook") reported no address (it must end with a debug message \"tugboat-address HOST:PORT\")" >&2
   exit 1
