@@ -35,31 +35,17 @@ struct ACMETests {
         (try tugboat.admin("/api/certificates") as? [[String: Any]])?.first { $0["source"] as? String == "acme" }
     }
 
-    /// Runs `command` with /bin/sh; its exit status and everything it printed (read to the end).
-    func shell(_ command: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     /// curl to `domain` pinned to 127.0.0.1, trusting only pebble's root: the HTTP status, or
     /// curl's complaint (a failed handshake, an untrusted certificate, no answer).
     func curl(_ port: Int, root: String) throws -> String {
-        let run = try shell("curl -sS -o /dev/null -w '%{http_code}' --max-time 10 --cacert \(root) "
+        let run = try Shell.run("curl -sS -o /dev/null -w '%{http_code}' --max-time 10 --cacert \(root) "
             + "--resolve \(domain):\(port):127.0.0.1 https://\(domain):\(port)/echo")
         return run.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// The serial number of the certificate a new connection for `domain` gets (openssl).
     func servedSerial(_ port: Int) throws -> String {
-        let run = try shell("openssl s_client -connect 127.0.0.1:\(port) -servername \(domain) </dev/null 2>/dev/null | openssl x509 -noout -serial")
+        let run = try Shell.run("openssl s_client -connect 127.0.0.1:\(port) -servername \(domain) </dev/null 2>/dev/null | openssl x509 -noout -serial")
         guard let line = run.output.split(separator: "\n").first(where: { $0.hasPrefix("serial=") }) else {
             throw TestFailure("no certificate: \(run.output)")
         }

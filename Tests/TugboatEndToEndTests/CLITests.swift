@@ -58,6 +58,13 @@ struct CLITests {
         #expect(child.waitForExit() == 0, "\(child.lines)")
     }
 
+    @Test("examples/ansible/tugboat.yaml passes check")
+    func ansibleExampleFile() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let child = try ChildProcess(arguments: ["check", "--config", root.appendingPathComponent("examples/ansible/tugboat.yaml").path])
+        #expect(child.waitForExit() == 0, "\(child.lines)")
+    }
+
     @Test("check and serve refuse a bad file with FILE:LINE: message naming the key, exit 1")
     func checkBad() throws {
         let path = try writeConfig("listen: 127.0.0.1:8080\npool:\n  backends: [127.0.0.1:9001]\n  health: { rise: -1 }\n")

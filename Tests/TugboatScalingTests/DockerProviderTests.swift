@@ -8,36 +8,25 @@ let dockerSocket = ProcessInfo.processInfo.environment["TUGBOAT_DOCKER_SOCKET"] 
 let busyboxPath = "/bin/busybox"
 
 /// Live test against a real dockerd (CI starts one). Skipped, with the reason, when no daemon
-/// answers on the socket or no busybox is there to build the test image from (apt: busybox-static).
+/// answers on the socket or no busybox is there to build the test image from (apt: busybox-static)
+/// with examples/ansible/build-image.sh.
 @Suite(.serialized, .enabled("needs a docker daemon on \(dockerSocket) and \(busyboxPath) (busybox-static)") {
     guard FileManager.default.isExecutableFile(atPath: busyboxPath) else { return false }
     return await DockerAPI(socket: dockerSocket).ping()
 })
 struct DockerProviderTests {
     let logger = Logger(label: "test.scaling.docker")
-    let image = "tugboat-test-httpd:latest"
-    let command = ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]
+    let image = "tugboat-demo:latest"
 
-    /// `docker import` of a root with a static busybox and /www/health, through the API.
+    /// The demo image, built by the script the Ansible example uses (a `docker import` of a static
+    /// busybox httpd serving /health), so the image is defined once.
     func importImage() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tugboat-docker-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: root) }
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("bin"), withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("www"), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: busyboxPath, toPath: root.appendingPathComponent("bin/busybox").path)
-        try "ok\n".write(to: root.appendingPathComponent("www/health"), atomically: true, encoding: .utf8)
-        let tarFile = root.appendingPathExtension("tar")
-        defer { try? FileManager.default.removeItem(at: tarFile) }
-        let tar = Process()
-        tar.executableURL = URL(fileURLWithPath: "/bin/tar")
-        tar.arguments = ["-C", root.path, "-cf", tarFile.path, "."]
-        try tar.run()
-        tar.waitUntilExit()
-        #expect(tar.terminationStatus == 0)
-        let api = DockerAPI(socket: dockerSocket)
-        let imported = try await api.request(.POST, "/images/create?fromSrc=-&repo=tugboat-test-httpd&tag=latest",
-                                             body: try Data(contentsOf: tarFile))
-        #expect(imported.status == 200, "\(String(decoding: imported.body, as: UTF8.self))")
+        let build = Process()
+        build.executableURL = URL(fileURLWithPath: "/bin/bash")
+        build.arguments = [repositoryRoot.appendingPathComponent("examples/ansible/build-image.sh").path, image]
+        try build.run()
+        build.waitUntilExit()
+        #expect(build.terminationStatus == 0, "examples/ansible/build-image.sh failed")
     }
 
     func removeAll(pool: String) async {
@@ -53,8 +42,7 @@ struct DockerProviderTests {
     @Test func launchServesAdoptsReportsADeathAndStops() async throws {
         try await importImage()
         let pool = "test-\(UUID().uuidString.prefix(8))"
-        let provider = DockerProvider(image: image, port: 80, socket: dockerSocket, pool: pool, command: command,
-                                      stopTimeout: 5, logger: logger)
+        let provider = DockerProvider(image: image, port: 80, socket: dockerSocket, pool: pool, stopTimeout: 5, logger: logger)
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await provider.run() }  // the die events

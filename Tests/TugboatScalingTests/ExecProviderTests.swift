@@ -78,6 +78,21 @@ struct ExecProviderTests {
         }
     }
 
+    @Test func aLongErrorLineKeepsItsCause() async throws {
+        // Ansible's message with Docker's inside it: the cause is at the end of a long line.
+        let line = "scale_up.yml: Start the container: Error starting container: driver failed programming external "
+            + "connectivity on endpoint tugboat-web-28jgb3is (\(String(repeating: "5", count: 64))): Error starting "
+            + "userland proxy: listen tcp4 127.0.0.1:31999: bind: address already in use"
+        let provider = ExecProvider(up: "echo 'ansible output' >&2; echo '\(line)' >&2; exit 1", down: "true",
+                                    timeout: .seconds(10), logger: logger)
+        do {
+            _ = try await provider.launch()
+            Issue.record("launch should fail")
+        } catch let error as ProviderError {
+            #expect(error.message == "up script exited with status 1: \(line)")
+        }
+    }
+
     @Test func aTimedOutScriptIsKilledWithItsChildren() async throws {
         let state = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: state) }

@@ -16,11 +16,13 @@ enum ScriptRunner {
 
         var succeeded: Bool { !timedOut && !signalled && status == 0 }
 
-        /// "exited with status 2: last line of stderr", for the event log.
+        /// "exited with status 2: last line of stderr", for the event log. The line is kept up to
+        /// 500 characters: a playbook's error (Docker's message inside Ansible's) is often longer
+        /// than a shell script's, and its cause comes last.
         var failureText: String {
             let cause = timedOut ? "timed out" : signalled ? "killed by signal \(status)" : "exited with status \(status)"
             let lastError = stderr.split(whereSeparator: \.isNewline).last { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-            return lastError.map { "\(cause): \(String($0).prefix(200))" } ?? cause
+            return lastError.map { "\(cause): \(String($0).prefix(500))" } ?? cause
         }
     }
 
