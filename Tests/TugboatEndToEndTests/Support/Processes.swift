@@ -49,11 +49,22 @@ final class ChildProcess: @unchecked Sendable {
     func waitForExit(timeout: Double = 30) -> Int32? {
         let end = Date().addingTimeInterval(timeout)
         while Date() < end {
-            if !process.isRunning { return process.terminationStatus }
-            if let status = reapIfZombie() { return status }
+            var status: Int32?
+            if !process.isRunning { status = process.terminationStatus } else { status = reapIfZombie() }
+            if let status {
+                waitForOutputEnd()
+                return status
+            }
             usleep(20_000)
         }
         return nil
+    }
+
+    /// After the exit, what the child wrote last may still be in the pipe: read to its end (or
+    /// for a moment, if a grandchild still holds it) so `lines` holds everything.
+    private func waitForOutputEnd() {
+        let end = Date().addingTimeInterval(2)
+        while !output.isEnded && Date() < end { usleep(5_000) }
     }
 
     /// Foundation's Process does not always notice a child's exit here (seen with children killed
@@ -115,12 +126,20 @@ func waitUntil(timeout: Double = 20, _ what: String, _ condition: () throws -> B
 /// Output lines of a child process, filled from the pipe's reading thread.
 final class LineBuffer: Sendable {
     let state = Mutex<(lines: [String], partial: String)>(([], ""))
+    /// The pipe reached its end (every writer closed it): nothing more will come.
+    private let ended = Atomic<Bool>(false)
+
+    var isEnded: Bool { ended.load(ordering: .acquiring) }
 
     /// Fills this buffer with what `pipe` delivers, line by line, until it closes.
     func collect(from pipe: Pipe) {
         pipe.fileHandleForReading.readabilityHandler = { [self] handle in
             let data = handle.availableData
-            guard !data.isEmpty else { return }
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                ended.store(true, ordering: .releasing)
+                return
+            }
             state.withLock { output in
                 var lines = (output.partial + String(decoding: data, as: UTF8.self)).components(separatedBy: "\n")
                 output.partial = lines.removeLast()
