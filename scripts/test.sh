@@ -19,6 +19,9 @@ command -v perf >/dev/null 2>&1 || need+=(linux-perf)                 # crash ca
 command -v openssl >/dev/null 2>&1 || need+=(openssl)                 # the email tests' self-signed certificate
 command -v pebble >/dev/null 2>&1 || need+=(pebble)                   # the ACME tests' server (pebble, pebble-challtestsrv)
 [ -x /usr/bin/chromium ] || need+=(chromium)                          # the dashboard's browser tests (driven by Playwright)
+for package in ruby ruby-stackprof ruby-rack ruby-webrick; do            # examples/ruby: a Rack app's stackprof pushes
+  dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
+done
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   apt-get update -qq

@@ -19,7 +19,7 @@ public enum AdminServer {
         let router = Router()
         router.add(middleware: HostCheckMiddleware(access: state.access))
         router.get("/healthz") { _, _ in "ok\n" }
-        let pushing = router.group().add(middleware: BearerTokenMiddleware(token: state.token, sessions: state.sessions))
+        let pushing = router.group().add(middleware: BearerTokenMiddleware(token: state.token, sessions: state.sessions, alsoAccepted: state.pushToken))
         let protected = router.group().add(middleware: BearerTokenMiddleware(token: state.token, sessions: state.sessions)).add(middleware: JSONWritesMiddleware())
         protected.get("/api/pool") { _, _ -> PoolView in
             PoolView(snapshot: await state.pool.snapshot, stats: state.traffic.stats(), inflight: state.dataPlane.inflight())

@@ -16,6 +16,8 @@ public struct AdminState: Sendable {
     public let dataPlane: ProxyDataPlane
     public let registry: PrometheusCollectorRegistry
     public let token: Secret?
+    /// `profiling.push-token`: also accepted on the push route (an instance's credential).
+    public var pushToken: Secret?
     public let store: Store?
     public let alerts: AlertManager?
     public let membership: PoolMembership?

@@ -8,6 +8,9 @@ import TugboatCore
 struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: Secret?
     var sessions: DashboardSessions?
+    /// A second token for this route group only (the push route's `profiling.push-token`): it
+    /// opens these routes and nothing else; with it set, they are closed even without an admin token.
+    var alsoAccepted: Secret? = nil
 
     /// A header's value by its lower-case name (for names `HTTPFields` has no constant for).
     static func header(_ request: Request, _ lowercasedName: String) -> String? {
@@ -15,7 +18,8 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token else { return try await next(request, context) }
+        if let alsoAccepted, Self.authorized(request, token: alsoAccepted) { return try await next(request, context) }
+        guard let token = token ?? alsoAccepted else { return try await next(request, context) }
         if !Self.authorized(request, token: token), let sessions,
            let id = DashboardSessions.id(inCookieHeader: request.headers[.cookie]), sessions.isValid(id) {
             guard request.method == .get || request.method == .head || Self.header(request, "x-tugboat-csrf") == "1" else {

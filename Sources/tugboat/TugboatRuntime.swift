@@ -141,6 +141,7 @@ struct TugboatRuntime {
                                     certificates: certificates, certificateRenewer: acme, reloader: reloader,
                                     dashboard: dashboard)
         adminState.access = AdminAccess(config)
+        adminState.pushToken = config.profiling?.pushToken
         // With a cluster the scaler waits for this node to win the lease.
         if cluster != nil { await scaler?.setLeading(false) }
         let bridge = cluster.map {

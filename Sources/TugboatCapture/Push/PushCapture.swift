@@ -1,7 +1,8 @@
 import FlameGraph
 import Foundation
 
-/// Profiles the application posts itself: folded stacks text, or a pprof body (gzipped or not).
+/// Profiles the application posts itself: folded stacks text, a pprof body (gzipped or not), or
+/// stackprof's JSON (a Ruby app's `StackProf.results` with raw samples).
 /// A snapshot merges the pushes received in the window; after a death the pushes simply stop.
 actor PushCapture: InstanceCapture {
     private var window: PushWindow
@@ -18,12 +19,22 @@ actor PushCapture: InstanceCapture {
 
     func start() async {}
 
-    /// Takes one push; the body is pprof when it starts with gzip's magic or the content type
-    /// says protobuf/pprof/octet-stream, folded text otherwise.
+    /// Takes one push; the body is stackprof JSON when the content type says JSON or it starts
+    /// with `{`, pprof when it starts with gzip's magic or the content type says
+    /// protobuf/pprof/octet-stream, folded text otherwise.
     func receive(body: [UInt8], contentType: String?) throws(CaptureError) {
         let type = (contentType ?? "").lowercased()
         let gzip = body.count >= 2 && body[0] == 0x1f && body[1] == 0x8b
-        if gzip || type.contains("protobuf") || type.contains("pprof") || type.contains("octet-stream") {
+        if type.contains("json") || body.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) == UInt8(ascii: "{") {
+            // stackprof's own JSON (StackProf.results, raw: true), as examples/ruby/tugboat_stackprof.rb pushes it.
+            let stacks: FoldedStacks
+            do {
+                stacks = try StackprofCollapser.collapse(.bytes(body))
+            } catch {
+                throw .badPush("profiling: the pushed stackprof JSON cannot be read: \(error)")
+            }
+            window.add(stacks, samples: Int(stacks.total), at: now())
+        } else if gzip || type.contains("protobuf") || type.contains("pprof") || type.contains("octet-stream") {
             do {
                 let profile = try PprofProfile(body, maximumDecompressedSize: maximumDecompressedSize)
                 window.add(profile.stacks, samples: profile.sampleCount, at: now())

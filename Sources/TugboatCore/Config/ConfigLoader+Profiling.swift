@@ -1,7 +1,7 @@
 // Parsing of `profiling:`.
 extension ConfigLoader {
     static func parseProfiling(_ value: YAMLValue) throws -> ProfilingSettings {
-        let keys = try value.mapping(allowed: ["source", "rate", "window", "error-burst", "max-body", "max-decompressed", "link-expiry"])
+        let keys = try value.mapping(allowed: ["source", "rate", "window", "error-burst", "max-body", "max-decompressed", "link-expiry", "push-token"])
         guard let sourceValue = keys["source"] else {
             throw value.error("'profiling.source' is required (perf, py-spy, pprof-url or push)")
         }
@@ -21,6 +21,10 @@ extension ConfigLoader {
         if let expiry = keys["link-expiry"] { profiling.linkExpiry = try expiry.duration(allowZero: true) }
         if let body = keys["max-body"] { profiling.maxBody = try body.byteCount(range: 1024...(1 << 30)) }
         if let inflated = keys["max-decompressed"] { profiling.maxDecompressed = try inflated.byteCount(range: 1024...(4 << 30)) }
+        if let token = keys["push-token"] {
+            let text = try token.string()
+            profiling.pushToken = text.isEmpty ? nil : Secret(text)
+        }
         return profiling
     }
 }

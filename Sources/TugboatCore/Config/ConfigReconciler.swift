@@ -104,6 +104,7 @@ public enum ConfigReconciler {
         // lifetime are set when its routes are built.
         check("alerts.public-url", old.alerts.publicURL != new.alerts.publicURL)
         check("profiling.link-expiry", old.profiling?.linkExpiry != new.profiling?.linkExpiry && old.profiling != nil && new.profiling != nil)
+        check("profiling.push-token", old.profiling?.pushToken != new.profiling?.pushToken && old.profiling != nil && new.profiling != nil)
         return keys
     }
 

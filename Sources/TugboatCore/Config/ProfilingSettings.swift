@@ -26,6 +26,10 @@ public struct ProfilingSettings: Sendable, Equatable {
     public var maxBody: Int = 16 << 20
     /// `max-decompressed`: the most a gzipped profile may inflate to; 64 MiB.
     public var maxDecompressed: Int = 64 << 20
+    /// `push-token`: the credential an instance shows to push its stacks
+    /// (`POST /api/instances/{address}/stacks`, `Authorization: Bearer …`), so an application
+    /// never holds the admin token. Without it the push route takes the admin token.
+    public var pushToken: Secret?
 
     public init(source: Source, rate: Int = 99, window: Duration = .seconds(15), errorBurst: Int = 20) {
         self.source = source
