@@ -260,6 +260,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                // A real store made to refuse writes, as on a full disk (Support/RefusingStore.swift).
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             exclude: ["Support/smtp_test_server.py"],
             swiftSettings: swiftSettings
