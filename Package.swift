@@ -262,6 +262,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 // A real store made to refuse writes, as on a full disk (Support/RefusingStore.swift).
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The outbox shut down mid-delivery as `tugboat serve` does.
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: ["Support/smtp_test_server.py"],
             swiftSettings: swiftSettings
