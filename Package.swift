@@ -165,6 +165,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),  // rediss://
             ],
             swiftSettings: swiftSettings
         ),
@@ -312,6 +313,7 @@ let package = Package(
             name: "TugboatEndToEndTests",
             dependencies: [
                 "TugboatCore",
+                "TestSupport",  // TestCertificates
                 // The Twilio callback routes run in-process on a real listener (TwilioCallbackRouteTests).
                 "TugboatAdmin", "TugboatAlerts",
                 .product(name: "Hummingbird", package: "hummingbird"),

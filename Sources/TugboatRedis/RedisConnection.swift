@@ -1,6 +1,8 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
+import TugboatCore
 
 /// One connection, after the handshake. Internal: `RedisClient` and `RedisSubscriber` own and
 /// replace these.
@@ -19,6 +21,13 @@ struct RedisConnection: Sendable {
         onPush: @escaping @Sendable (RESPValue) -> Void
     ) async throws(RedisError) -> RedisConnection {
         let commandTimeout = TimeAmount(configuration.commandTimeout)
+        let tls: NIOSSLContext?
+        do {
+            tls = try configuration.tls?.makeContext()
+        } catch {
+            throw .connectFailed("TLS settings unusable: \(error)")
+        }
+        let serverName = TLSServerName.forHost(configuration.host)
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: eventLoopGroup)
@@ -26,6 +35,7 @@ struct RedisConnection: Sendable {
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName)) }
                         try channel.pipeline.syncOperations.addHandlers(
                             ByteToMessageHandler(RESPDecoder()),
                             RedisChannelHandler(commandTimeout: commandTimeout, pubSub: pubSub,
