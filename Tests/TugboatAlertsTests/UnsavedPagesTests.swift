@@ -24,18 +24,11 @@ struct UnsavedPagesTests {
     func setup() throws -> Setup {
         let path = NSTemporaryDirectory() + "tugboat-unsaved-\(UUID().uuidString)/tugboat.db"
         let store = try Store(path: path)
-        var config = AlertsConfig()
-        config.channels = ["log": .log]
-        var down = AlertRule(name: "backend-down", condition: .backendDown)
-        down.channels = ["log"]
-        config.rules = [down]
-        config.startupGrace = .zero
-        config.group?.wait = .zero
         let logs = CapturingLogHandler()
         let logger = Logger(label: "t") { _ in logs }
         let sender = ScriptedSender([])
         let dispatcher = OutboxDispatcher(store: store, senders: ["log": sender], policy: fast, logger: logger)
-        let alerts = AlertManager(config: config, store: store, signals: SignalBus(), dispatcher: dispatcher, logger: logger,
+        let alerts = AlertManager(config: .backendDownToLog, store: store, signals: SignalBus(), dispatcher: dispatcher, logger: logger,
                                   storeRetry: fast)
         return Setup(store: store, alerts: alerts, dispatcher: dispatcher, sender: sender, logs: logs)
     }
