@@ -129,20 +129,13 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         if let parserError = error as? RESPParserError {
             self.logger.warning("redis protocol error; closing the connection", metadata: ["error": "\(parserError)"])
             self.fail(context: context, with: .protocolError(parserError.message))
-        } else if let reason = Self.tlsRefusal(error) {
+        } else if let reason = TLSHandshakeWatcher.refusal(error) {
             // rediss://: the server's certificate or name was not accepted (or it does not speak TLS).
             self.fail(context: context, with: .connectFailed("TLS handshake failed: \(reason)"))
         } else {
             self.logger.debug("redis connection error", metadata: ["error": "\(error)"])
             self.fail(context: context, with: .connectionLost)
         }
-    }
-
-    /// Why TLS refused the server: the handshake (its certificate) or the name check after it.
-    private static func tlsRefusal(_ error: any Error) -> String? {
-        if case .handshakeFailed(let reason)? = error as? NIOSSLError { return "\(reason)" }
-        if let nameOrSetup = error as? NIOSSLExtraError { return "\(nameOrSetup)" }
-        return nil
     }
 
     private func fail(context: ChannelHandlerContext, with error: RedisError) {
