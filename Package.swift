@@ -165,6 +165,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),  // rediss://
+                .product(name: "NIOTLS", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -260,6 +262,10 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                // A real store made to refuse writes, as on a full disk (Support/RefusingStore.swift).
+                .product(name: "GRDB", package: "GRDB.swift"),
+                // The outbox shut down mid-delivery as `tugboat serve` does.
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: ["Support/smtp_test_server.py"],
             swiftSettings: swiftSettings
@@ -308,6 +314,7 @@ let package = Package(
             name: "TugboatEndToEndTests",
             dependencies: [
                 "TugboatCore",
+                "TestSupport",  // TestCertificates
                 // The Twilio callback routes run in-process on a real listener (TwilioCallbackRouteTests).
                 "TugboatAdmin", "TugboatAlerts",
                 .product(name: "Hummingbird", package: "hummingbird"),

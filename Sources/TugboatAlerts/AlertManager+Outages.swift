@@ -5,17 +5,13 @@ import TugboatStore
 
 // Carrying out the ``OutageGrouper``'s decisions: outages stored, pages written to the outbox.
 extension AlertManager {
+    /// Carries out the grouper's decisions in order; what the store refuses is kept and retried
+    /// (`AlertManager+UnsavedWrites`).
     func apply(_ actions: [OutageGrouper.Action]) {
-        for action in actions {
-            do {
-                try carryOut(action)
-            } catch {
-                logger.error("outage could not be saved", metadata: ["action": "\(action)", "error": "\(error)"])
-            }
-        }
+        for action in actions { perform(.outage(action)) }
     }
 
-    private func carryOut(_ action: OutageGrouper.Action) throws {
+    func carryOut(_ action: OutageGrouper.Action) throws {
         let now = Date()
         switch action {
         case .joined(let group, let incident):

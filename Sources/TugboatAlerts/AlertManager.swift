@@ -29,7 +29,7 @@ public actor AlertManager: Service {
     private let signals: SignalBus
     let dispatcher: OutboxDispatcher
     let logger: Logger
-    private let flameGraphBase: @Sendable () -> String?
+    let flameGraphBase: @Sendable () -> String?
     var evaluator: ConditionEvaluator
     var tracked: [Key: Tracked] = [:]
     var grouper: OutageGrouper
@@ -43,15 +43,21 @@ public actor AlertManager: Service {
     let clock = ContinuousClock()
     /// When this manager started: `startup-grace` counts from here.
     let startedAt: Date
+    /// Writes the store refused, in order, kept until it takes them (`AlertManager+UnsavedWrites`).
+    var unsaved: [UnsavedWrite] = []
+    var storeRetry: StoreWriteRetry
 
     /// - Parameter flameGraphBase: with crash forensics on, the admin API's base URL: incidents about
     ///   one instance (`instance-exited`, `backend-down`) then link `<base>/api/incidents/<id>/flamegraph?key=…`
     ///   in their pages and webhook body.
+    /// - Parameter storeRetry: the backoff between attempts to write what the store refused.
     /// - Parameter silenceBook: where silences live; by default this node's `store`. Several nodes
     ///   pass one shared book: it is re-read every `silenceReload` to pick up other nodes' changes.
     public init(config: AlertsConfig, store: Store, signals: SignalBus, dispatcher: OutboxDispatcher, logger: Logger,
                 flameGraphBase: @escaping @Sendable () -> String? = { nil }, startedAt: Date = Date(),
-                silenceBook: (any SilenceBook)? = nil, silenceReload: Duration = .seconds(1)) {
+                silenceBook: (any SilenceBook)? = nil, silenceReload: Duration = .seconds(1),
+                storeRetry: OutboxDispatcher.RetryPolicy = .init(firstDelay: .milliseconds(500), maxDelay: .seconds(30))) {
+        self.storeRetry = StoreWriteRetry(policy: storeRetry)
         self.flameGraphBase = flameGraphBase
         self.silenceBook = silenceBook ?? StoreSilenceBook(store: store)
         self.silenceReload = silenceReload
@@ -99,6 +105,7 @@ public actor AlertManager: Service {
                 }
             }
         }
+        flushUnsaved()
     }
 
     /// Incidents and outages still open from a previous run continue without paging again; an
@@ -170,6 +177,7 @@ public actor AlertManager: Service {
     }
 
     public func tick() {
+        retryUnsaved()
         let now = clock.now
         for key in Array(tracked.keys) {
             guard var entry = tracked[key], let rule = rules[key.rule] else { continue }
@@ -252,29 +260,10 @@ public actor AlertManager: Service {
             record.state = "resolved"
             record.resolvedAt = now
         }
-        do {
-            if record.id == nil { record = try store.save(record) }
-            if record.flamegraph == nil, let base = flameGraphBase(), let id = record.id,
-               [.instanceExited, .backendDown].contains(rule.condition) {
-                // A random key in the link opens it without the bearer token (from an SMS).
-                let key = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-                record.flamegraph = "\(base)/api/incidents/\(id)/flamegraph?key=\(key)"
-            }
-            record = try store.save(record)
-        } catch {
-            logger.error("incident could not be saved", metadata: ["rule": "\(rule.name)", "error": "\(error)"])
-        }
         entry.record = action == .resolve ? nil : record
         tracked[key] = action == .resolve && entry.machine.phase == .inactive ? nil : entry
-        log(action, record: record)
-        guard let id = record.id else { return }
-        switch action {
-        case .fire:
-            refreshSilences()  // a window may have opened since the last tick
-            apply(grouper.fired(member(rule: rule, target: key.target, incident: id, detail: entry.detail), at: now))
-        case .resolve:
-            apply(grouper.resolved(incident: id, detail: resolvedDetail ?? "condition cleared", at: now))
-        }
+        perform(.incident(IncidentChange(key: key, rule: rule, action: action, record: record, detail: entry.detail,
+                                         resolvedDetail: resolvedDetail)))
     }
 
     func member(rule: AlertRule, target: String, incident: Int64, detail: String) -> OutageMember {
@@ -282,7 +271,7 @@ public actor AlertManager: Service {
                      detail: detail, channels: rule.channels, escalation: rule.escalate)
     }
 
-    private func log(_ action: IncidentStateMachine.Action, record: IncidentRecord) {
+    func log(_ action: IncidentStateMachine.Action, record: IncidentRecord) {
         let metadata: Logger.Metadata = [
             "incident.id": "\(record.id ?? 0)", "rule": "\(record.rule)", "incident.target": "\(record.target)",
             "incident.state": "\(record.state)",

@@ -6,10 +6,6 @@ import Synchronization
 import TugboatCore
 import TugboatStore
 
-/// Delivers the outbox: every pending notification whose time has come is sent; success marks it
-/// `sent` with the provider's id, a retryable error schedules the next attempt (exponential backoff
-/// with jitter), a permanent error or the last attempt marks it `failed`. Nothing is dropped silently,
-/// and pending notifications left by a previous run are delivered after a restart.
 /// Decides, with several nodes, whether this node sends a page (only the leader does, once per
 /// cluster). A single node has no gate and sends everything.
 public protocol PageGate: Sendable {
@@ -25,6 +21,14 @@ public enum PageClaim: Sendable, Equatable {
     case deferred(String)
 }
 
+/// Delivers the outbox: every pending notification whose time has come is sent; success marks it
+/// `sent` with the provider's id, a retryable error schedules the next attempt (exponential backoff
+/// with jitter, a channel's `Retry-After` honoured up to the policy's longest delay), a permanent
+/// error or the last attempt marks it `failed`. Nothing is dropped silently, and pending
+/// notifications left by a previous run are delivered after a restart.
+///
+/// Each destination is a lane of its own (``OutboxLanes``): a delivery that hangs holds up nothing
+/// else. A delivery cancelled by shutdown is not an attempt: its row stays as it was, for the next run.
 public final class OutboxDispatcher: Service, Sendable {
     public struct RetryPolicy: Sendable {
         public var firstDelay: Duration = .seconds(1)
@@ -48,6 +52,13 @@ public final class OutboxDispatcher: Service, Sendable {
             let capped = min(exponential, maxDelay)
             return capped * Double.random(in: 0.5...1.0)
         }
+
+        /// The wait before the next attempt: the backoff, or longer when the channel asked for it
+        /// (`Retry-After`), but never longer than `maxDelay` (a provider answering "in a year" does
+        /// not park a page for a year).
+        public func delay(afterAttempt attempt: Int, retryAfter: Duration?) -> Duration {
+            max(min(retryAfter ?? .zero, maxDelay), delay(afterAttempt: attempt))
+        }
     }
 
     private let store: Store
@@ -60,6 +71,7 @@ public final class OutboxDispatcher: Service, Sendable {
     private let gate: (any PageGate)?
     private let wakeUps: AsyncStream<Void>
     private let wakeUp: AsyncStream<Void>.Continuation
+    private let lanes = Mutex(OutboxLanes())
 
     public init(store: Store, senders: [String: NotificationSender], policy: RetryPolicy = RetryPolicy(), logger: Logger,
                 gate: (any PageGate)? = nil) {
@@ -92,14 +104,7 @@ public final class OutboxDispatcher: Service, Sendable {
 
     public func run() async throws {
         let wakeUps = self.wakeUps
-        await withTaskGroup(of: Void.self) { group in
-            // One consumer for the whole run (an AsyncStream ends when its consumer is cancelled):
-            // it delivers on every wake-up, from new pages or from the ticker below.
-            group.addTask {
-                for await _ in wakeUps.cancelOnGracefulShutdown() {
-                    await self.deliverDue()
-                }
-            }
+        await withDiscardingTaskGroup { group in
             // Retries fall due with time: look five times a second (one indexed query when idle).
             group.addTask {
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
@@ -107,25 +112,48 @@ public final class OutboxDispatcher: Service, Sendable {
                     try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(200)) }
                 }
             }
-            await group.next()
+            // One consumer for the whole run (an AsyncStream ends when its consumer is cancelled):
+            // on every wake-up, from new pages, the ticker or a lane coming free, each idle lane
+            // starts its oldest due notification; nothing waits for a delivery under way.
+            for await _ in wakeUps.cancelOnGracefulShutdown() {
+                for notification in claimDue() {
+                    group.addTask {
+                        await self.deliverClaimed(notification)
+                        self.wakeUp.yield()  // its lane may have more due
+                    }
+                }
+            }
+            // Shutting down: deliveries under way are cancelled; they are not counted as attempts
+            // and the next run delivers them.
             group.cancelAll()
         }
     }
 
-    /// Sends every due notification once, concurrently. Tests call it directly.
+    /// One round: each idle lane's oldest due notification, sent concurrently; returns when they
+    /// are done. Tests call it directly.
     public func deliverDue() async {
-        let due: [NotificationRecord]
-        do {
-            due = try store.dueNotifications(now: Date())
-        } catch {
-            logger.error("outbox unreadable", metadata: ["error": "\(error)"])
-            return
-        }
-        await withTaskGroup(of: Void.self) { group in
-            for notification in due {
-                group.addTask { await self.deliver(notification) }
+        await withDiscardingTaskGroup { group in
+            for notification in claimDue() {
+                group.addTask { await self.deliverClaimed(notification) }
             }
         }
+    }
+
+    /// The due notifications of idle lanes, one per lane, their lanes now busy.
+    private func claimDue() -> [NotificationRecord] {
+        let busy = lanes.withLock { $0.busy }
+        do {
+            let due = try store.dueNotifications(now: Date(), excluding: busy.map { ($0.channel, $0.recipient) })
+            return lanes.withLock { $0.claim(due) }
+        } catch {
+            logger.error("outbox unreadable", metadata: ["error": "\(error)"])
+            return []
+        }
+    }
+
+    private func deliverClaimed(_ notification: NotificationRecord) async {
+        await deliver(notification)
+        lanes.withLock { $0.release(notification) }
     }
 
     private func deliver(_ notification: NotificationRecord) async {
@@ -163,28 +191,13 @@ public final class OutboxDispatcher: Service, Sendable {
             record.sentAt = Date()
             record.lastError = nil
             logger.info("notification sent", metadata: metadata.merging(["provider.id": "\(record.providerID ?? "-")"]) { $1 })
-        } catch let error as DeliveryError {
-            record.lastError = error.description
-            switch error {
-            case .permanent:
-                record.status = "failed"
-                logger.error("notification failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
-            case .retryable(_, let retryAfter):
-                if record.attempts >= policy.maxAttempts {
-                    record.status = "failed"
-                    record.lastError = "gave up after \(record.attempts) attempts: \(error)"
-                    logger.error("notification failed", metadata: metadata.merging(["error": "\(record.lastError!)"]) { $1 })
-                } else {
-                    let delay = max(retryAfter ?? .zero, policy.delay(afterAttempt: record.attempts))
-                    record.nextAttemptAt = Date().addingTimeInterval(delay.seconds)
-                    logger.warning("notification will be retried", metadata: metadata.merging([
-                        "error": "\(error)", "retry.in": "\(DurationParser.format(delay))",
-                    ]) { $1 })
-                }
-            }
         } catch {
-            record.lastError = "\(error)"
-            record.nextAttemptAt = Date().addingTimeInterval(policy.delay(afterAttempt: record.attempts).seconds)
+            guard !Task.isCancelled else {
+                // Shutdown interrupted it: not an attempt; the row stays as it was for the next run.
+                logger.info("notification interrupted by shutdown: it is sent after the restart", metadata: metadata)
+                return
+            }
+            failed(&record, error as? DeliveryError ?? .retryable("\(error)"), policy: policy, metadata: metadata)
         }
         Counter(label: "tugboat_notification_attempts_total",
                 dimensions: [("channel", record.channel), ("kind", record.kind), ("status", record.status)]).increment()
@@ -192,6 +205,28 @@ public final class OutboxDispatcher: Service, Sendable {
             try store.update(record)
         } catch {
             logger.error("outbox write failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+        }
+    }
+
+    /// A failed attempt: `failed` for good, or the next attempt scheduled.
+    private func failed(_ record: inout NotificationRecord, _ error: DeliveryError, policy: RetryPolicy, metadata: Logger.Metadata) {
+        record.lastError = error.description
+        switch error {
+        case .permanent:
+            record.status = "failed"
+            logger.error("notification failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+        case .retryable(_, let retryAfter):
+            if record.attempts >= policy.maxAttempts {
+                record.status = "failed"
+                record.lastError = "gave up after \(record.attempts) attempts: \(error)"
+                logger.error("notification failed", metadata: metadata.merging(["error": "\(record.lastError!)"]) { $1 })
+            } else {
+                let delay = policy.delay(afterAttempt: record.attempts, retryAfter: retryAfter)
+                record.nextAttemptAt = Date().addingTimeInterval(delay.seconds)
+                logger.warning("notification will be retried", metadata: metadata.merging([
+                    "error": "\(error)", "retry.in": "\(DurationParser.format(delay))",
+                ]) { $1 })
+            }
         }
     }
 

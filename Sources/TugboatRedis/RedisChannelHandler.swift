@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOSSL
 
 /// What `RedisChannelHandler` writes: commands sent in one write, and one promise per command
 /// that expects a reply (none for SUBSCRIBE on a subscriber connection, whose confirmations are
@@ -128,6 +129,9 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         if let parserError = error as? RESPParserError {
             self.logger.warning("redis protocol error; closing the connection", metadata: ["error": "\(parserError)"])
             self.fail(context: context, with: .protocolError(parserError.message))
+        } else if let reason = TLSHandshakeWatcher.refusal(error) {
+            // rediss://: the server's certificate or name was not accepted (or it does not speak TLS).
+            self.fail(context: context, with: .connectFailed("TLS handshake failed: \(reason)"))
         } else {
             self.logger.debug("redis connection error", metadata: ["error": "\(error)"])
             self.fail(context: context, with: .connectionLost)

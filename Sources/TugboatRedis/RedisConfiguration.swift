@@ -31,6 +31,8 @@ public struct RedisConfiguration: Sendable, Hashable {
     /// gone silent would go unnoticed); a PING without a reply within `commandTimeout` drops the
     /// connection, which is then re-established and resubscribed.
     public var healthCheckInterval: Duration = .seconds(10)
+    /// `rediss://`: TLS, the server's certificate and name verified (``RedisTLS``); nil: plain TCP.
+    public var tls: RedisTLS?
 
     public init(
         host: String = "127.0.0.1",
@@ -58,16 +60,19 @@ public struct RedisConfiguration: Sendable, Hashable {
         self.reconnectMaximumDelay = reconnectMaximumDelay
     }
 
-    /// Parses `redis://[[user]:password@]host[:port][/db]`. User and password may be
+    /// Parses `redis://[[user]:password@]host[:port][/db]`, or `rediss://…` for TLS (verified
+    /// against the system's trust store until ``tls`` names a CA). User and password may be
     /// percent-encoded; IPv6 hosts go in brackets. Throws `RedisError.invalidURL` with a reason
     /// that never contains the password.
     public init(url: String) throws(RedisError) {
         self.init()
         let schemeEnd = url.firstRange(of: "://")
-        guard let schemeEnd else { throw .invalidURL("expected redis://host[:port][/db]") }
+        guard let schemeEnd else { throw .invalidURL("expected redis://host[:port][/db] or rediss://") }
         let scheme = url[..<schemeEnd.lowerBound].lowercased()
-        if scheme == "rediss" { throw .invalidURL("TLS (rediss://) is not supported") }
-        guard scheme == "redis" else { throw .invalidURL("unsupported scheme '\(scheme.prefix(20))', expected redis://") }
+        guard scheme == "redis" || scheme == "rediss" else {
+            throw .invalidURL("unsupported scheme '\(scheme.prefix(20))', expected redis:// or rediss://")
+        }
+        if scheme == "rediss" { tls = RedisTLS() }
         var rest = url[schemeEnd.upperBound...]
         if rest.contains("?") { throw .invalidURL("query parameters are not supported") }
         if rest.contains("#") { throw .invalidURL("a fragment is not supported") }
@@ -151,14 +156,14 @@ public struct RedisConfiguration: Sendable, Hashable {
 }
 
 extension RedisConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
-    /// `redis://user:***@host:port/db`; the password is always redacted.
+    /// `redis://user:***@host:port/db` (`rediss://` with TLS); the password is always redacted.
     public var description: String {
         var credentials = ""
         if self.username != nil || self.password != nil {
             credentials = "\(self.username ?? ""):\(self.password == nil ? "" : "***")@"
         }
         let host = self.host.contains(":") ? "[\(self.host)]" : self.host
-        return "redis://\(credentials)\(host):\(self.port)/\(self.database)"
+        return "\(self.tls == nil ? "redis" : "rediss")://\(credentials)\(host):\(self.port)/\(self.database)"
     }
 
     public var debugDescription: String {

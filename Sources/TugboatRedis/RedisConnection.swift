@@ -1,6 +1,8 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
+import TugboatCore
 
 /// One connection, after the handshake. Internal: `RedisClient` and `RedisSubscriber` own and
 /// replace these.
@@ -19,13 +21,26 @@ struct RedisConnection: Sendable {
         onPush: @escaping @Sendable (RESPValue) -> Void
     ) async throws(RedisError) -> RedisConnection {
         let commandTimeout = TimeAmount(configuration.commandTimeout)
+        let tls: NIOSSLContext?
+        do {
+            tls = try configuration.tls?.makeContext()
+        } catch {
+            throw .connectFailed("TLS settings unusable: \(error)")
+        }
+        let serverName = TLSServerName.forHost(configuration.host)
+        let eventLoop = eventLoopGroup.next()
+        let handshake = tls.map { _ in eventLoop.makePromise(of: Void.self) }
         let channel: any Channel
         do {
-            channel = try await ClientBootstrap(group: eventLoopGroup)
+            channel = try await ClientBootstrap(group: eventLoop)
                 .connectTimeout(TimeAmount(configuration.connectTimeout))
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let tls, let handshake {
+                            try channel.pipeline.syncOperations.addHandlers(NIOSSLClientHandler(context: tls, serverHostname: serverName),
+                                                                            TLSHandshakeWatcher(handshake))
+                        }
                         try channel.pipeline.syncOperations.addHandlers(
                             ByteToMessageHandler(RESPDecoder()),
                             RedisChannelHandler(commandTimeout: commandTimeout, pubSub: pubSub,
@@ -37,9 +52,14 @@ struct RedisConnection: Sendable {
                 .connect(host: configuration.host, port: configuration.port)
                 .get()
         } catch let error as ChannelError where error == .connectTimeout(TimeAmount(configuration.connectTimeout)) {
+            handshake?.fail(RedisError.connectionLost)
             throw .connectFailed("no connection to \(configuration.host):\(configuration.port) within \(configuration.connectTimeout)")
         } catch {
+            handshake?.fail(RedisError.connectionLost)
             throw .connectFailed("\(configuration.host):\(configuration.port): \(error)")
+        }
+        if let handshake {
+            try await Self.waitForTLS(handshake, channel: channel, timeout: configuration.connectTimeout)
         }
         do {
             let version = try await Self.handshake(channel: channel, configuration: configuration, logger: logger)
@@ -47,6 +67,23 @@ struct RedisConnection: Sendable {
         } catch {
             channel.close(promise: nil)
             throw error
+        }
+    }
+
+    /// `rediss://`: the TLS handshake done within `timeout`, else the connection is closed and the
+    /// reason thrown (the certificate or name refused, or no TLS answer in time).
+    private static func waitForTLS(_ handshake: EventLoopPromise<Void>, channel: any Channel, timeout: Duration) async throws(RedisError) {
+        let deadline = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            handshake.fail(RedisError.connectFailed("no TLS handshake within \(timeout)"))
+        }
+        channel.closeFuture.whenComplete { _ in handshake.fail(RedisError.connectionLost) }
+        defer { deadline.cancel() }
+        do {
+            try await handshake.futureResult.get()
+        } catch {
+            channel.close(promise: nil)
+            if let redisError = error as? RedisError, case .connectFailed = redisError { throw redisError }
+            throw .connectFailed("TLS handshake failed: \(TLSHandshakeWatcher.refusal(error) ?? "\(error)")")
         }
     }
 

@@ -250,14 +250,15 @@ public final class Store: Sendable {
 
     // MARK: Outbox
 
-    /// Pending notifications whose next attempt is due, oldest first.
-    public func dueNotifications(now: Date, limit: Int = 50) throws -> [NotificationRecord] {
+    /// Pending notifications whose next attempt is due, oldest first, but for the destinations
+    /// (`channel`, `recipient`) in `excluding` (busy with a delivery).
+    public func dueNotifications(now: Date, limit: Int = 50, excluding: [(channel: String, recipient: String?)] = []) throws -> [NotificationRecord] {
         try database.read { db in
-            try NotificationRecord
-                .filter(Column("status") == "pending" && Column("nextAttemptAt") <= now)
-                .order(Column("nextAttemptAt"), Column("id"))
-                .limit(limit)
-                .fetchAll(db)
+            var request = NotificationRecord.filter(Column("status") == "pending" && Column("nextAttemptAt") <= now)
+            for (channel, recipient) in excluding {
+                request = request.filter(!(Column("channel") == channel && Column("recipient") == recipient))
+            }
+            return try request.order(Column("nextAttemptAt"), Column("id")).limit(limit).fetchAll(db)
         }
     }
 

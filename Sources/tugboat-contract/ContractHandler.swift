@@ -36,7 +36,8 @@ final class ContractHandler: ChannelInboundHandler {
             respond(context, .ok, String(decoding: data, as: UTF8.self))
         case (.POST, "/_contract/fail"):
             let object = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]
-            state.setFailure(mode: object?["mode"] as? String ?? "500", count: object?["count"] as? Int ?? 1)
+            state.setFailure(mode: object?["mode"] as? String ?? "500", count: object?["count"] as? Int ?? 1,
+                             path: object?["path"] as? String, retryAfter: object?["retry-after"] as? String)
             respond(context, .ok, "{}")
         case (.POST, "/_contract/health/up"), (.POST, "/_contract/health/down"):
             state.setHealth(up: path.hasSuffix("/up"))
@@ -49,6 +50,7 @@ final class ContractHandler: ChannelInboundHandler {
         case (.POST, "/_contract/reply"), (.POST, "/_contract/press"):
             callBack(path.hasSuffix("/reply") ? .reply : .press, body: body, context: context)
         case (.POST, "/hook"), (.POST, "/slack"):
+            if let failure = state.nextFailure(path: String(path)) { return failSink(failure, path: String(path), body: body, context: context) }
             state.record(.init(time: Date().timeIntervalSince1970, path: String(path), kind: String(path.dropFirst()), status: 200, fields: [:], body: body))
             respond(context, .ok, "ok")
         case (.POST, _) where path.hasPrefix("/2010-04-01/Accounts/"):
@@ -107,6 +109,19 @@ final class ContractHandler: ChannelInboundHandler {
         respond(context, .created, "{\"sid\":\"\(sid)\",\"account_sid\":\"\(state.accountSID)\",\"to\":\"\(to)\",\"status\":\"queued\"}")
     }
 
+    /// A sink told to fail: held without an answer, or answered 429, 503 or 500.
+    private func failSink(_ mode: String, path: String, body: String, context: ChannelHandlerContext) {
+        let status: HTTPResponseStatus = switch mode {
+        case "timeout": .init(statusCode: 0)
+        case "429": .tooManyRequests
+        case "503": .serviceUnavailable
+        default: .internalServerError
+        }
+        state.record(.init(time: Date().timeIntervalSince1970, path: path, kind: String(path.dropFirst()), status: Int(status.code),
+                           fields: [:], body: body, error: mode == "timeout" ? "held without answer" : mode))
+        if mode != "timeout" { respond(context, status, "{\"error\":\"injected \(mode)\"}") }
+    }
+
     static func isE164(_ number: String) -> Bool {
         number.hasPrefix("+") && (8...16).contains(number.count) && number.dropFirst().allSatisfy(\.isNumber)
     }
@@ -132,6 +147,9 @@ final class ContractHandler: ChannelInboundHandler {
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "content-length", value: String(buffer.readableBytes))
+        if [.tooManyRequests, .serviceUnavailable].contains(status), let retryAfter = state.retryAfter {
+            headers.add(name: "retry-after", value: retryAfter)
+        }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)

@@ -21,7 +21,8 @@ final class ContractState: Sendable {
     let pagerDutyKey: String
     let opsgenieKey: String
     private let recorded = Mutex<[Recorded]>([])
-    private let failures = Mutex<(mode: String, count: Int)>(("", 0))
+    private let failures = Mutex<(mode: String, count: Int, path: String?)>(("", 0, nil))
+    private let retryAfterValue = Mutex<String?>(nil)
     private let health = Mutex<(up: Bool, hits: Int)>((true, 0))
     private let sequence = Atomic<Int>(0)
 
@@ -35,12 +36,19 @@ final class ContractState: Sendable {
     func record(_ entry: Recorded) { recorded.withLock { $0.append(entry) } }
     var all: [Recorded] { recorded.withLock { $0 } }
 
-    func setFailure(mode: String, count: Int) { failures.withLock { $0 = (mode, count) } }
+    /// `path` nil: the API calls fail; a path (`/hook`, `/slack`): only the sink at that path does.
+    /// `retryAfter`: the `Retry-After` header of a 429 or 503 answer.
+    func setFailure(mode: String, count: Int, path: String? = nil, retryAfter: String? = nil) {
+        failures.withLock { $0 = (mode, count, path) }
+        retryAfterValue.withLock { $0 = retryAfter }
+    }
 
-    /// The failure to inject into the next API call, if any.
-    func nextFailure() -> String? {
+    var retryAfter: String? { retryAfterValue.withLock { $0 } }
+
+    /// The failure to inject into the next API call (or the next post to the sink at `path`), if any.
+    func nextFailure(path: String? = nil) -> String? {
         failures.withLock { failure in
-            guard failure.count > 0 else { return nil }
+            guard failure.count > 0, failure.path == path else { return nil }
             failure.count -= 1
             return failure.mode
         }

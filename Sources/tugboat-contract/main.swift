@@ -8,7 +8,9 @@
 //
 // Control API (JSON):
 //   GET  /_contract/requests           everything accepted or refused so far, in order
-//   POST /_contract/fail               {"mode":"500|429|timeout|400|401","count":N}: the next N API calls fail
+//   POST /_contract/fail               {"mode":"500|429|timeout|400|401","count":N}: the next N API calls fail;
+//                                      with "path":"/hook" (or "/slack") only that sink fails (500|429|503|timeout);
+//                                      with "retry-after":"S" a 429 or 503 carries `Retry-After: S`
 //   POST /_contract/health/{up|down}   what GET /_contract/health answers (200 or 503); hits are counted
 //   GET  /_contract/health/hits        how many times /_contract/health was called
 //   POST /_contract/reply              {"url","from","to","body","signature":"valid|wrong|missing"}: Twilio posts

@@ -78,7 +78,7 @@ struct TugboatRuntime {
         let retry = OutboxDispatcher.RetryPolicy(config.alerts)
         // Several nodes: the registry, the leader lease and once-per-cluster pages in Redis.
         let cluster = try config.redisURL.map { url in
-            ClusterNode(configuration: try RedisConfiguration(url: url), pool: "default",
+            ClusterNode(configuration: try RedisConfiguration(url: url, tls: config.stateTLS), pool: "default",
                         nodeID: config.node ?? ClusterNode.defaultNodeID, eventLoopGroup: group, logger: logger)
         }
         let dispatcher = OutboxDispatcher(store: store, senders: senders, policy: retry, logger: logger,

@@ -17,12 +17,26 @@ public struct RedisTestError: Error, CustomStringConvertible {
 public final class RedisTestServer: @unchecked Sendable {
     public static let executable = "/usr/bin/redis-server"
 
+    /// A server that speaks TLS only (`--tls-port`, no plain port): its certificate and key, and
+    /// the CA that signs the clients' certificates.
+    public struct TLSFiles: Sendable {
+        public var cert: String
+        public var key: String
+        public var ca: String
+        public init(cert: String, key: String, ca: String) {
+            self.cert = cert
+            self.key = key
+            self.ca = ca
+        }
+    }
+
     public let port: Int
     public let directory: URL
     private let extraArguments: [String]
+    private let tls: TLSFiles?
     private var process: Process?
 
-    public init(arguments: [String] = []) async throws {
+    public init(arguments: [String] = [], tls: TLSFiles? = nil) async throws {
         guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
             throw RedisTestError(description: "\(Self.executable) is missing: install redis-server (version 7) to run the live Redis tests")
         }
@@ -30,6 +44,7 @@ public final class RedisTestServer: @unchecked Sendable {
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("tugboat-redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
         self.extraArguments = arguments
+        self.tls = tls
         try await self.start()
     }
 
@@ -45,8 +60,10 @@ public final class RedisTestServer: @unchecked Sendable {
     public func start(password: String? = nil) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = [
-            "--port", "\(self.port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        let listen = self.tls.map { ["--port", "0", "--tls-port", "\(self.port)", "--tls-cert-file", $0.cert, "--tls-key-file", $0.key,
+                                     "--tls-ca-cert-file", $0.ca] } ?? ["--port", "\(self.port)"]
+        process.arguments = listen + [
+            "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--dir", self.directory.path, "--daemonize", "no", "--logfile", self.directory.appendingPathComponent("redis.log").path,
         ] + self.extraArguments
         process.standardOutput = FileHandle.nullDevice
@@ -56,16 +73,19 @@ public final class RedisTestServer: @unchecked Sendable {
         try await self.waitUntilReady()
     }
 
-    /// Polls with PING (a NOAUTH reply counts as up) until the server answers, at most 5 s.
+    /// Polls with PING (a NOAUTH reply counts as up) until the server answers, at most 5 s; a TLS
+    /// server, until its log says it is ready.
     private func waitUntilReady() async throws {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(5)
+        let logFile = self.directory.appendingPathComponent("redis.log")
         while clock.now < deadline {
             guard self.process?.isRunning == true else { break }
-            if Self.answersPing(port: self.port) { return }
+            if self.tls == nil ? Self.answersPing(port: self.port)
+                : ((try? String(contentsOf: logFile, encoding: .utf8)) ?? "").contains("Ready to accept connections") { return }
             try await Task.sleep(for: .milliseconds(20))
         }
-        let log = (try? String(contentsOf: self.directory.appendingPathComponent("redis.log"), encoding: .utf8)) ?? ""
+        let log = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
         throw RedisTestError(description: "redis-server on port \(self.port) did not become ready within 5 s; log:\n\(log.suffix(2000))")
     }
 
@@ -109,8 +129,9 @@ public final class RedisTestServer: @unchecked Sendable {
 }
 
 /// Runs `body` with a server that is stopped afterwards, even if `body` throws.
-public func withRedisServer<T>(arguments: [String] = [], _ body: (RedisTestServer) async throws -> T) async throws -> T {
-    let server = try await RedisTestServer(arguments: arguments)
+public func withRedisServer<T>(arguments: [String] = [], tls: RedisTestServer.TLSFiles? = nil,
+                               _ body: (RedisTestServer) async throws -> T) async throws -> T {
+    let server = try await RedisTestServer(arguments: arguments, tls: tls)
     do {
         let result = try await body(server)
         server.stop()

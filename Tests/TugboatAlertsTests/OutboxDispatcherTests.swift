@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
-import TugboatAlerts
+@testable import TugboatAlerts
 import TugboatStore
 
 /// A sender that answers from a script and counts what it delivered.
@@ -106,5 +106,20 @@ struct OutboxDispatcherTests {
         try await deliverUntilSettled(second, reopened)
         #expect(try reopened.notifications().first?.status == "sent")
         #expect(sender.delivered.withLock { $0.count } == 1)
+    }
+
+    @Test("lanes: one delivery at a time per channel and number, oldest first; a busy lane holds up no other")
+    func lanes() {
+        func page(_ id: Int64, _ channel: String, _ to: String? = nil) -> NotificationRecord {
+            var notification = NotificationRecord(incident: 1, channel: channel, recipient: to, kind: "trigger", text: "x", at: Date())
+            notification.id = id
+            return notification
+        }
+        var lanes = OutboxLanes()
+        let due = [page(1, "hook"), page(2, "hook"), page(3, "sms", "+15550100"), page(4, "sms", "+15550111"), page(5, "call", "+15550100")]
+        #expect(lanes.claim(due).map(\.id) == [1, 3, 4, 5])
+        #expect(lanes.claim(due).isEmpty)  // all busy
+        lanes.release(page(3, "sms", "+15550100"))
+        #expect(lanes.claim([page(6, "hook"), page(7, "sms", "+15550100")]).map(\.id) == [7])
     }
 }

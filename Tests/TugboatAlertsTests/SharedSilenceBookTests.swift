@@ -54,15 +54,8 @@ struct SharedSilenceBookTests {
     let address = HostPort(host: "127.0.0.1", port: 9001)
 
     func manager(_ store: Store, book: SharedTestBook) -> AlertManager {
-        var config = AlertsConfig()
-        config.channels = ["log": .log]
-        var down = AlertRule(name: "backend-down", condition: .backendDown)
-        down.channels = ["log"]
-        config.rules = [down]
-        config.startupGrace = .zero
-        config.group?.wait = .zero
         let dispatcher = OutboxDispatcher(store: store, senders: [:], logger: Logger(label: "t"))
-        return AlertManager(config: config, store: store, signals: SignalBus(), dispatcher: dispatcher, logger: Logger(label: "t"), silenceBook: book)
+        return AlertManager(config: .backendDownToLog, store: store, signals: SignalBus(), dispatcher: dispatcher, logger: Logger(label: "t"), silenceBook: book)
     }
 
     func goDown(_ alerts: AlertManager) async {

@@ -75,4 +75,35 @@ struct TLSConfigTests {
     func errors(yaml: String, expected: String) {
         expectConfigError(expected) { try parse(yaml) }
     }
+
+    @Test("state: rediss:// takes state-tls { ca, cert, key }; state-tls needs rediss://, both cert and key, a private key")
+    func stateTLS() throws {
+        let key = NSTemporaryDirectory() + "tugboat-redis-tls-\(UUID().uuidString).key"
+        _ = FileManager.default.createFile(atPath: key, contents: Data("k".utf8), attributes: [.posixPermissions: 0o600])
+        defer { try? FileManager.default.removeItem(atPath: key) }
+        let config = try parse("state: rediss://:pw@redis.internal:6380/1\nstate-tls:\n  ca: /etc/passwd\n  cert: /etc/hostname\n  key: \(key)\n")
+        #expect(config.redisURL == "rediss://:pw@redis.internal:6380/1")
+        #expect(config.redisAddress == HostPort(host: "redis.internal", port: 6380))
+        var settings = try #require(config.stateTLS)
+        #expect(settings.line > 1)
+        settings.line = 0
+        #expect(settings == StateTLSSettings(ca: "/etc/passwd", cert: "/etc/hostname", key: key))
+        #expect(try parse("state: rediss://10.0.0.5\n").redisAddress == HostPort(host: "10.0.0.5", port: 6379))
+
+        let errors = [
+            ("state: redis://h:6379/0\nstate-tls: { ca: /etc/passwd }\n", "t.yaml:2: 'state-tls' applies to 'state: rediss://…' (TLS to Redis) only"),
+            ("state: rediss://h\nstate-tls: { cert: /etc/passwd }\n", "t.yaml:2: 'state-tls' needs both 'cert' and 'key', or neither"),
+            ("state: rediss://h\nstate-tls: { ca: /nonexistent/ca.pem }\n", "t.yaml:2: 'state-tls.ca': cannot read /nonexistent/ca.pem"),
+            ("state: rediss://h\nstate-tls: { cert: /etc/hostname, key: /etc/passwd }\n", "t.yaml:2: 'state-tls.key': the private key /etc/passwd is readable by every user"),
+        ]
+        for (yaml, expected) in errors {
+            do {
+                _ = try parse(yaml)
+                Issue.record("parsed: \(yaml)")
+            } catch {
+                #expect("\(error)".hasPrefix(expected), "got: \(error)")
+            }
+        }
+    }
 }
+

@@ -84,20 +84,3 @@ let testLogger: Logger = {
     logger.logLevel = .critical
     return logger
 }()
-
-/// Collects every log line (message and metadata) to check that no secret is logged.
-final class CapturingLogHandler: LogHandler, @unchecked Sendable {
-    let lines = Mutex<[String]>([])
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { self.metadata[key] }
-        set { self.metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let all = self.metadata.merging(event.metadata ?? [:]) { $1 }
-        self.lines.withLock { $0.append("\(event.level) \(event.message) \(all)") }
-    }
-}

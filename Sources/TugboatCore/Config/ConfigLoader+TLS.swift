@@ -25,11 +25,7 @@ extension ConfigLoader {
             let fields = try item.mapping(allowed: ["cert", "key"])
             guard let certValue = fields["cert"], let keyValue = fields["key"] else { throw item.error("'\(item.key)' needs 'cert' and 'key'") }
             let cert = try readableFile(certValue, relativeTo: directory)
-            let key = try readableFile(keyValue, relativeTo: directory)
-            var status = stat()
-            if stat(key, &status) == 0, status.st_mode & 0o004 != 0 {
-                throw keyValue.error("'\(keyValue.key)': the private key \(key) is readable by every user (mode \(String(status.st_mode & 0o777, radix: 8))); chmod 600 it")
-            }
+            let key = try privateKeyFile(keyValue, relativeTo: directory)
             return TLSSettings.CertificateFiles(cert: cert, key: key, configFile: item.file, configLine: item.line)
         }
         guard !certificates.isEmpty else { throw list.error("'\(list.key)' needs at least one { cert, key }") }
@@ -67,6 +63,31 @@ extension ConfigLoader {
         guard !domains.isEmpty else { throw domainsValue.error("'\(domainsValue.key)' needs at least one domain name") }
         let ca = try keys["ca"].map { try readableFile($0, relativeTo: directory) }
         return TLSSettings.ACME(directory: url, email: email, domains: domains, ca: ca)
+    }
+
+    /// `state-tls: { ca, cert, key }`: files present and readable, `cert` and `key` together, the key
+    /// not readable by everyone; `tugboat check` loads them (`RedisTLS`).
+    static func parseStateTLS(_ value: YAMLValue) throws -> StateTLSSettings {
+        let keys = try value.mapping(allowed: ["ca", "cert", "key"])
+        let directory = (value.file as NSString).deletingLastPathComponent
+        var settings = StateTLSSettings()
+        settings.line = value.line
+        settings.ca = try keys["ca"].map { try readableFile($0, relativeTo: directory) }
+        guard (keys["cert"] == nil) == (keys["key"] == nil) else { throw value.error("'\(value.key)' needs both 'cert' and 'key', or neither") }
+        if let certValue = keys["cert"], let keyValue = keys["key"] {
+            settings.cert = try readableFile(certValue, relativeTo: directory)
+            settings.key = try privateKeyFile(keyValue, relativeTo: directory)
+        }
+        return settings
+    }
+
+    private static func privateKeyFile(_ value: YAMLValue, relativeTo directory: String) throws -> String {
+        let key = try readableFile(value, relativeTo: directory)
+        var status = stat()
+        if stat(key, &status) == 0, status.st_mode & 0o004 != 0 {
+            throw value.error("'\(value.key)': the private key \(key) is readable by every user (mode \(String(status.st_mode & 0o777, radix: 8))); chmod 600 it")
+        }
+        return key
     }
 
     private static func readableFile(_ value: YAMLValue, relativeTo directory: String) throws -> String {

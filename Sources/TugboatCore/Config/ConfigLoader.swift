@@ -26,7 +26,7 @@ public enum ConfigLoader {
         var config = TugboatConfig()
         guard let node else { return config }
         let root = YAMLValue(node: node, key: "", file: file, environment: environment, references: references)
-        let keys = try root.mapping(allowed: ["listen", "admin", "state", "local-state", "node", "pool", "monitors", "alerts", "scaling", "profiling",
+        let keys = try root.mapping(allowed: ["listen", "admin", "state", "state-tls", "local-state", "node", "pool", "monitors", "alerts", "scaling", "profiling",
                                                  "threads", "max-connections", "trusted-proxies", "tls", "log", "access-log", "retention"])
         if let log = keys["log"] { config.log = try parseLog(log) }
         if let retention = keys["retention"] {
@@ -40,8 +40,14 @@ public enum ConfigLoader {
         if let state = keys["state"] {
             config.state = try parseState(state)
             if config.redisURL != nil, config.redisAddress == nil {
-                throw state.error("'state' must be redis://[user:password@]host[:port][/db] (the address is not valid)")
+                throw state.error("'state' must be redis://[user:password@]host[:port][/db] or rediss://… (the address is not valid)")
             }
+        }
+        if let stateTLS = keys["state-tls"] {
+            guard config.state.hasPrefix("rediss://") else {
+                throw stateTLS.error("'state-tls' applies to 'state: rediss://…' (TLS to Redis) only")
+            }
+            config.stateTLS = try parseStateTLS(stateTLS)
         }
         if let local = keys["local-state"] {
             let text = try local.string()
@@ -172,8 +178,8 @@ public enum ConfigLoader {
 
     static func parseState(_ value: YAMLValue) throws -> String {
         let text = try value.string()
-        guard text.hasPrefix("sqlite:") || text.hasPrefix("redis://") else {
-            throw value.error("'state' must be sqlite:PATH or redis://HOST:PORT/DB, got '\(text)'")
+        guard text.hasPrefix("sqlite:") || text.hasPrefix("redis://") || text.hasPrefix("rediss://") else {
+            throw value.error("'state' must be sqlite:PATH or redis://HOST:PORT/DB (rediss:// for TLS), got '\(text)'")
         }
         return text
     }

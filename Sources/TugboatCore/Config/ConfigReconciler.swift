@@ -76,6 +76,7 @@ public enum ConfigReconciler {
         check("admin.token", old.admin.token != new.admin.token)
         check("admin.url", old.admin.url != new.admin.url)
         check("state", old.state != new.state)
+        check("state-tls", old.stateTLS != new.stateTLS)
         check("local-state", old.localState != new.localState)
         check("node", old.node != new.node)
         check("threads", old.threads != new.threads)
@@ -225,6 +226,7 @@ public enum ConfigReconciler {
         var config = config
         config.warnings = []
         config.pool.tls?.caLine = 0
+        config.stateTLS?.line = 0
         if let certificates = config.tls?.certificates {
             config.tls?.certificates = certificates.map { TLSSettings.CertificateFiles(cert: $0.cert, key: $0.key) }
         }

@@ -14,6 +14,9 @@ public struct TugboatConfig: Sendable, Equatable {
     /// `local-state: sqlite:PATH`: with `state: redis://…`, this node's own store (its outbox,
     /// incident history, captured flame graphs), which must not be lost with the node.
     public var localState = "sqlite:./tugboat.db"
+    /// `state-tls: { ca, cert, key }`: with `state: rediss://…`, the roots its certificate is
+    /// verified against (else the system's) and this node's client certificate.
+    public var stateTLS: StateTLSSettings?
     /// `node:` this node's name in the cluster (default hostname-pid).
     public var node: String?
     /// `threads: auto | N`: the proxy's event loops; nil is `auto` (see ``ProxyThreads``).
@@ -59,13 +62,13 @@ public struct TugboatConfig: Sendable, Equatable {
         return String(local.dropFirst("sqlite:".count))
     }
 
-    /// The Redis URL of `state: redis://…`, or nil for a single node.
-    public var redisURL: String? { state.hasPrefix("redis://") ? state : nil }
+    /// The Redis URL of `state: redis://…` (or `rediss://…`, TLS), or nil for a single node.
+    public var redisURL: String? { state.hasPrefix("redis://") || state.hasPrefix("rediss://") ? state : nil }
 
     /// `host:port` of the Redis in `state` (port 6379 when not given).
     public var redisAddress: HostPort? {
-        guard let url = redisURL else { return nil }
-        var rest = url.dropFirst("redis://".count)
+        guard let url = redisURL, let scheme = url.firstRange(of: "://") else { return nil }
+        var rest = url[scheme.upperBound...]
         if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
         let authority = String(rest.prefix { $0 != "/" })
         return HostPort(parsing: authority) ?? HostPort(parsing: authority + ":6379")
@@ -114,6 +117,23 @@ public struct PoolConfig: Sendable, Equatable {
     public var tls: BackendTLSSettings?
 
     public init() {}
+}
+
+/// `state-tls: { ca, cert, key }`: TLS to the Redis of `state: rediss://…` (PEM files).
+public struct StateTLSSettings: Sendable, Equatable {
+    /// The roots the server's certificate is verified against; nil: the system's trust store.
+    public var ca: String?
+    /// A client certificate and its key, for a Redis that asks for one (`tls-auth-clients`).
+    public var cert: String?
+    public var key: String?
+    /// Where `state-tls` is in the config file, for errors found when its files are loaded.
+    public var line = 0
+
+    public init(ca: String? = nil, cert: String? = nil, key: String? = nil) {
+        self.ca = ca
+        self.cert = cert
+        self.key = key
+    }
 }
 
 /// `pool.tls: { verify, ca, sni }`.

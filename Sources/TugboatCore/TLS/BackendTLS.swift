@@ -21,13 +21,21 @@ public struct BackendTLS: Sendable {
     /// The name to send in SNI (and check) for a backend: `sni`, else its host unless that is an IP
     /// address (then the certificate's IP addresses are checked against the peer's).
     public func serverName(for host: String) -> String? {
-        if let sni { return sni }
-        let isAddress = host.contains(":") || host.split(separator: ".").allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
-        return isAddress ? nil : host
+        sni ?? TLSServerName.forHost(host)
     }
 
     /// The client-side TLS handler for a connection to `host`.
     public func handler(for host: String) throws -> NIOSSLClientHandler {
         try NIOSSLClientHandler(context: context, serverHostname: serverName(for: host))
+    }
+}
+
+/// The name a TLS client sends in SNI and checks in the server's certificate.
+public enum TLSServerName {
+    /// `host`, unless it is an IP address: that is not sent (SNI carries names only) and is checked
+    /// against the certificate's IP addresses instead.
+    public static func forHost(_ host: String) -> String? {
+        let isAddress = host.contains(":") || host.split(separator: ".").allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
+        return isAddress ? nil : host
     }
 }

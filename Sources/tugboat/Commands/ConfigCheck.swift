@@ -1,6 +1,7 @@
 import Logging
 import TugboatCore
 import TugboatProxy
+import TugboatRedis
 
 /// Loads a config file and checks what the parser alone cannot: that the TLS certificate files
 /// parse, hold a key that belongs to the certificate, and have not expired. Every problem is a
@@ -16,6 +17,13 @@ enum ConfigCheck {
                 _ = try BackendTLS(tls)
             } catch {
                 throw ConfigError(file: path, line: tls.caLine, message: "'pool.tls.ca': \(tls.ca ?? "") holds no PEM certificate (\(error))")
+            }
+        }
+        if let tls = config.stateTLS {
+            do {
+                _ = try RedisTLS(tls).makeContext()
+            } catch {
+                throw ConfigError(file: path, line: tls.line, message: "'state-tls': the certificate files do not load (\(error))")
             }
         }
         return config

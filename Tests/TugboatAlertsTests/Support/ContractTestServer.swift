@@ -29,11 +29,16 @@ final class ContractTestServer: @unchecked Sendable {
         return (try JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [[String: Any]] ?? []
     }
 
-    /// The next `count` API calls fail with `mode` (500, 429, 400, 401, 422, timeout).
-    func fail(_ mode: String, count: Int = 1) async throws {
+    /// The next `count` API calls fail with `mode` (500, 429, 400, 401, 422, timeout); with `path`
+    /// (`/hook`, `/slack`) only posts to that sink fail (500, 429, 503, timeout). A 429 or 503
+    /// carries `Retry-After: retryAfter` when given.
+    func fail(_ mode: String, count: Int = 1, path: String? = nil, retryAfter: String? = nil) async throws {
         var request = HTTPClientRequest(url: "\(base)/_contract/fail")
         request.method = .POST
-        request.body = .bytes(ByteBuffer(string: "{\"mode\":\"\(mode)\",\"count\":\(count)}"))
+        var object: [String: Any] = ["mode": mode, "count": count]
+        object["path"] = path
+        object["retry-after"] = retryAfter
+        request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: object)))
         _ = try await client.execute(request, timeout: .seconds(5))
     }
 

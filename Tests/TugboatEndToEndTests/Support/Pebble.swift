@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 
 /// A real ACME server on loopback: Let's Encrypt's `pebble` (Debian package), with
