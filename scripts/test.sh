@@ -19,6 +19,8 @@ command -v perf >/dev/null 2>&1 || need+=(linux-perf)                 # crash ca
 command -v openssl >/dev/null 2>&1 || need+=(openssl)                 # the email tests' self-signed certificate
 command -v pebble >/dev/null 2>&1 || need+=(pebble)                   # the ACME tests' server (pebble, pebble-challtestsrv)
 [ -x /usr/bin/chromium ] || need+=(chromium)                          # the dashboard's browser tests (driven by Playwright)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)                          # the container forensics test's static C server
+[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)          # (gcc -static)
 for package in ruby ruby-stackprof ruby-rack ruby-webrick; do            # examples/ruby: a Rack app's stackprof pushes
   dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
 done

@@ -101,7 +101,7 @@ public actor CaptureSupervisor {
             return .success((PushCapture(window: settings.window, maximumDecompressedSize: settings.maximumDecompressedSize, now: now), nil))
         case .perf, .pySpy:
             guard let pid, let tool else {
-                return .failure(.unavailable("profiling: \(settings.source.rawValue) needs the process id of \(address), which is not known (docker instances are not supported) — no crash flame graphs for it"))
+                return .failure(.unavailable("profiling: \(settings.source.rawValue) needs the process id of \(address), which is not known (not running, or not on this machine) — no crash flame graphs for it"))
             }
             let directory: String
             do {

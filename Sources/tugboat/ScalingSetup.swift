@@ -8,11 +8,12 @@ import TugboatStore
 /// Builds the scaler from `scaling:` and its provider.
 enum ScalingSetup {
     static func makeScaler(_ config: TugboatConfig, pool: Pool, signals: SignalBus, dataPlane: ProxyDataPlane,
-                           logger: Logger) -> Scaler? {
+                           logger: Logger) -> (scaler: Scaler, provider: any InstanceProvider)? {
         guard let settings = config.scaling else { return nil }
         let provider = settings.makeProvider(logger: logger)
-        return Scaler(settings: settings, provider: provider, pool: pool, signals: signals, logger: logger,
-                      drainComplete: { address in (dataPlane.inflight()[address] ?? 0) == 0 })
+        let scaler = Scaler(settings: settings, provider: provider, pool: pool, signals: signals, logger: logger,
+                            drainComplete: { address in (dataPlane.inflight()[address] ?? 0) == 0 })
+        return (scaler, provider)
     }
 
     /// Passes the proxy's "a request is waiting and no instance is ready" to the scaler.

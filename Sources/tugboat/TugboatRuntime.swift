@@ -106,7 +106,12 @@ struct TugboatRuntime {
             }
         }
 
-        let scaler = ScalingSetup.makeScaler(config, pool: pool, signals: signals, dataPlane: dataPlane, logger: logger)
+        let scaling = ScalingSetup.makeScaler(config, pool: pool, signals: signals, dataPlane: dataPlane, logger: logger)
+        let scaler = scaling?.scaler
+        if let forensics, let provider = scaling?.provider {
+            // A container's process comes from the Engine API, not from its published port.
+            await forensics.locateProcesses { await provider.process(of: $0) }
+        }
         let certificates = try config.tls.map { try CertificateBook($0, logger: logger) }
         // tls.acme: the stored certificate (or a placeholder) is in the book before the listener
         // builds its TLS context; challenges are answered on the redirect listener.

@@ -29,7 +29,11 @@ actor PerfCapture: InstanceCapture {
     /// Collapsed files, by name (perf deletes files; their entries are dropped then).
     /// Each finished file's stacks (counts in nanoseconds of CPU) and its number of samples.
     private var collapsed: [String: (stacks: FoldedStacks, samples: Int)] = [:]
+    /// perf script runs in progress, by file name.
+    private var collapsing: [String: Task<Result<(stacks: FoldedStacks, samples: Int), CaptureError>, Never>] = [:]
     private var started = Date()
+    /// A container's files, copied while it lives, for `perf script --symfs` (see ``ForeignSymbols``).
+    private var symfs: String?
 
     static let filePrefix = "perf.data."
 
@@ -59,6 +63,12 @@ actor PerfCapture: InstanceCapture {
             startError = error.description
             logger.warning("profiling: cannot start perf", metadata: ["capture.error": "\(error)"])
             return
+        }
+        if ForeignSymbols.isForeign(pid: pid) {
+            let root = "\(directory)/symfs"
+            let bytes = ForeignSymbols.mirror(pid: pid, into: root)
+            symfs = root
+            logger.debug("profiling: the container's files copied for symbols", metadata: ["capture.bytes": "\(bytes)"])
         }
         let slice = settings.effectiveSlice
         rotation = Task { [weak self] in
@@ -151,13 +161,26 @@ actor PerfCapture: InstanceCapture {
     /// `perf script -i FILE`, collapsed (cached: a finished file does not change).
     private func collapse(_ file: FinishedFile) async throws(CaptureError) -> (stacks: FoldedStacks, samples: Int) {
         if let done = collapsed[file.name] { return done }
+        // Two snapshots at once (an exit and the unhealthy state it causes) wait for one run of
+        // perf script on the file: two would share its output file and unlink it under each other.
+        if let running = collapsing[file.name] { return try await running.value.get() }
+        let run = Task { () -> Result<(stacks: FoldedStacks, samples: Int), CaptureError> in
+            do throws(CaptureError) { return .success(try await self.runPerfScript(file)) } catch { return .failure(error) }
+        }
+        collapsing[file.name] = run
+        let result = await run.value
+        collapsing[file.name] = nil
+        return try result.get()
+    }
+
+    private func runPerfScript(_ file: FinishedFile) async throws(CaptureError) -> (stacks: FoldedStacks, samples: Int) {
         let script = "\(directory)/\(file.name).script"
         let errors = "\(directory)/\(file.name).err"
         defer {
             unlink(script)
             unlink(errors)
         }
-        let filter = settings.perfScope == .systemWide ? ["--pid", String(pid)] : []
+        let filter = (settings.perfScope == .systemWide ? ["--pid", String(pid)] : []) + (symfs.map { ["--symfs", $0] } ?? [])
         let child = try ChildProcess([perf, "script", "-i", file.path] + filter, stdout: script, stderr: errors)
         if await !child.waitForExit(timeout: .seconds(120)) {
             await child.stop(grace: .seconds(1))

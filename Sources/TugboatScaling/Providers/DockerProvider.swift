@@ -150,6 +150,29 @@ public final class DockerProvider: InstanceProvider, Service {
         return found.sorted { $0.address < $1.address }
     }
 
+    /// The host pid of the container serving `address` (`State.Pid`, read afresh: it changes with
+    /// every start), for crash forensics.
+    public func process(of address: HostPort) async -> InstanceProcess {
+        guard let id = state.withLock({ $0.known.values.first { $0.address == address }?.providerID }) else { return .notMine }
+        guard let inspected = try? await api.request(.GET, "/containers/\(id)/json"), inspected.status == 200,
+              let object = try? JSONSerialization.jsonObject(with: inspected.body) as? [String: Any],
+              let state = object["State"] as? [String: Any], state["Running"] as? Bool == true,
+              let pid = state["Pid"] as? Int, pid > 0
+        else { return .notRunning }
+        return .running(Self.program(under: Int32(pid)))
+    }
+
+    /// With `HostConfig.Init` the container's first process is docker-init, whose one child is
+    /// the image's program: that is the one to profile.
+    static func program(under pid: Int32) -> Int32 {
+        let comm = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard comm == "docker-init" || comm == "tini",
+              let children = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8),
+              let first = children.split(separator: " ").first.flatMap({ Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        else { return pid }
+        return first
+    }
+
     /// Follows `GET /events` for `die` of this pool's containers and reports those not being stopped
     /// on ``exits``; reconnects after a second when the stream breaks. Ends on graceful shutdown.
     public func run() async throws {

@@ -29,6 +29,25 @@ public protocol InstanceProvider: Sendable {
     /// Called once on graceful shutdown: the process provider stops its children here; providers
     /// whose instances should survive a restart (exec, docker) leave them running.
     func shutdown() async
+
+    /// The process behind `address`, for crash forensics, when the provider knows it better than
+    /// the port's listener does (a container's port belongs to docker-proxy).
+    func process(of address: HostPort) async -> InstanceProcess
+}
+
+/// What a provider knows of an instance's process.
+public enum InstanceProcess: Sendable, Equatable {
+    /// Not one of this provider's instances: look the address up as usual.
+    case notMine
+    /// Its host pid (read afresh: it changes with every start).
+    case running(Int32)
+    /// One of this provider's, but not running now.
+    case notRunning
+}
+
+extension InstanceProvider {
+    /// Local processes and scripts' instances are found by their listening port.
+    public func process(of address: HostPort) async -> InstanceProcess { .notMine }
 }
 
 /// An instance that quit on its own: a Signal for crash forensics and alerts (`instance-exited`).

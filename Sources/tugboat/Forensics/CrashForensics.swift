@@ -5,6 +5,7 @@ import Synchronization
 import TugboatAdmin
 import TugboatCapture
 import TugboatCore
+import TugboatScaling
 import TugboatStore
 
 /// Crash forensics: keeps a rolling window of stack samples for every serving instance (through
@@ -30,6 +31,12 @@ actor CrashForensics: Service, ProfileCapturing {
     /// replaces the capture and its files).
     private var capturingExit: Set<HostPort> = []
     private var generation = 0
+    /// The scaling provider's knowledge of an instance's process (containers), asked first.
+    private var providerProcess: (@Sendable (HostPort) async -> InstanceProcess)?
+
+    func locateProcesses(_ locate: @escaping @Sendable (HostPort) async -> InstanceProcess) {
+        providerProcess = locate
+    }
 
     init(settings: ProfilingSettings, store: Store, signals: SignalBus, logger: Logger) {
         self.settings = settings
@@ -138,7 +145,12 @@ actor CrashForensics: Service, ProfileCapturing {
         while capturingExit.contains(address), ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(100))
         }
-        let pid = Self.isLocal(address) ? ListeningProcess.pid(port: address.port) : nil
+        let pid: Int32?
+        switch await providerProcess?(address) ?? .notMine {
+        case .running(let found): pid = found
+        case .notRunning: pid = nil
+        case .notMine: pid = Self.isLocal(address) ? ListeningProcess.pid(port: address.port) : nil
+        }
         await supervisor.attach(address: address, pid: pid)
     }
 
