@@ -36,6 +36,19 @@ public enum ChildInspection {
         return result
     }
 
+    /// A freshly exec'd child's descriptors once it has settled: right after exec the dynamic
+    /// loader may hold one for a moment (`ld.so.cache`, a library it is mapping). Waits up to two
+    /// seconds for only 0-2 to remain; an inherited descriptor stays, and is in what comes back.
+    public static func settledDescriptors(pid: Int32) async -> [Int32: String] {
+        let deadline = ContinuousClock.now + .seconds(2)
+        var found = descriptors(pid: pid)
+        while found.keys.contains(where: { $0 > 2 }), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+            found = descriptors(pid: pid)
+        }
+        return found
+    }
+
     /// The `socket:[inode]` targets among `targets`.
     public static func sockets(_ targets: some Sequence<String>) -> Set<String> {
         Set(targets.filter { $0.hasPrefix("socket:[") })

@@ -28,7 +28,7 @@ struct ChildEnvironmentTests {
             _ = ChildExit.reap(pid)
         }
         try await Polling.until("the child to exec sleep") { ChildInspection.program(pid: pid) == "/bin/sleep" }
-        let descriptors = ChildInspection.descriptors(pid: pid)
+        let descriptors = await ChildInspection.settledDescriptors(pid: pid)
         #expect(descriptors.keys.allSatisfy { $0 <= 2 }, "descriptors beyond 0-2: \(descriptors)")
         #expect(ChildInspection.sockets(descriptors.values).isDisjoint(with: ChildInspection.ownSockets))
     }

@@ -24,7 +24,7 @@ struct ChildIsolationTests {
             let pid = Int32(instance.providerID)!
             try await waitUntil("the instance to exec sleep") { ChildInspection.program(pid: pid) == "sleep" }
 
-            let descriptors = ChildInspection.descriptors(pid: pid)
+            let descriptors = await ChildInspection.settledDescriptors(pid: pid)
             #expect(ChildInspection.sockets(descriptors.values).isDisjoint(with: ourSockets), "inherited: \(descriptors)")
             #expect(descriptors.keys.allSatisfy { $0 <= 2 }, "descriptors beyond 0-2: \(descriptors)")
 
