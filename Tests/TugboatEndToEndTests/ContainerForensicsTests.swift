@@ -36,16 +36,7 @@ struct ContainerForensicsTests {
           max: 1
           target-rps: 1000
         profiling: { source: perf, rate: 99, window: 5s }
-        alerts:
-          retry: { first: 100ms, max: 300ms }
-          timeout: 1s
-          startup-grace: 0s
-          group: { wait: 0s }
-        """ + "\n" + contract.channelsYAML() + """
-
-          rules:
-            - { name: crash, condition: instance-exited, channels: [sms, hook] }
-        """
+        """ + "\n" + CrashPages.alertsYAML(contract)
         let tugboat = try TugboatUnderTest(backends: [], extraTop: top, environment: ["TEST_TWILIO_TOKEN": ContractServer.authToken])
         defer {
             tugboat.stop()
@@ -62,23 +53,8 @@ struct ContainerForensicsTests {
         let port = try #require(Int(instance.split(separator: ":").last ?? ""))
         _ = try? TestHTTPClient(port: port).request("GET", "/crash", headers: ["Connection": "close"])
 
-        try waitUntil(timeout: 30, "the SMS and the webhook") { try contract.accepted("sms").count >= 1 && contract.accepted("hook").count >= 1 }
+        let (_, _, svg) = try CrashPages.flameGraph(of: instance, tugboat: tugboat, contract: contract)
         load.finish()
-        let sms = try #require((contract.accepted("sms")[0]["fields"] as? [String: String])?["Body"])
-        #expect(sms.contains("crash: instance \(instance) exited on its own"), "\(sms)")
-        let link = try #require(sms.range(of: "Flame graph: ").map { String(sms[$0.upperBound...].prefix { $0 != " " }) }, "no link in: \(sms)")
-        let path = String(link.dropFirst("http://127.0.0.1:\(tugboat.adminPort)".count))
-        var svg = ""
-        do {
-            try waitUntil(timeout: 30, "the flame graph behind the link") {
-                let response = try TestHTTPClient(port: tugboat.adminPort).request("GET", path, headers: ["Connection": "close"])
-                svg = String(decoding: response.body, as: UTF8.self)
-                return response.status == 200 && svg.contains("exited on its own")
-            }
-        } catch {
-            let log = tugboat.child.lines.filter { $0.contains("flame graph") || $0.contains("profiling") || $0.contains("exited") }.suffix(8)
-            throw TestFailure("\(error); last answer: \(svg.prefix(300)); log: \(log.joined(separator: " | "))")
-        }
         #expect(svg.contains("exit 3"), "the exit status is in the title: \(svg.prefix(1200))")
         #expect(svg.contains("tugboat_hot_loop"), "the container's hot function is in the flame graph: \(svg.prefix(3000))")
     }

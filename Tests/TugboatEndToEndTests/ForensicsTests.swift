@@ -13,16 +13,7 @@ struct ForensicsTests {
         let top = scaling + """
 
         profiling: { source: perf, rate: 99, window: 5s }
-        alerts:
-          retry: { first: 100ms, max: 300ms }
-          timeout: 1s
-          startup-grace: 0s
-          group: { wait: 0s }
-        """ + "\n" + contract.channelsYAML() + """
-
-          rules:
-            - { name: crash, condition: instance-exited, channels: [sms, hook] }
-        """
+        """ + "\n" + CrashPages.alertsYAML(contract)
         let tugboat = try TugboatUnderTest(backends: [], extraTop: top, environment: ["TEST_TWILIO_TOKEN": ContractServer.authToken])
         var instance = ""
         try waitUntil(timeout: 30, "the instance serving") {
@@ -44,32 +35,13 @@ struct ForensicsTests {
 
         _ = try? TestHTTPClient(port: port).request("GET", "/crash", headers: ["Connection": "close"])
 
-        try waitUntil(timeout: 30, "the SMS and the webhook") { try contract.accepted("sms").count >= 1 && contract.accepted("hook").count >= 1 }
+        let (_, link, svg) = try CrashPages.flameGraph(of: instance, tugboat: tugboat, contract: contract)
         load.finish()
-        let sms = try #require((contract.accepted("sms")[0]["fields"] as? [String: String])?["Body"])
-        #expect(sms.contains("crash: instance \(instance) exited on its own"), "\(sms)")
-        let link = try #require(sms.range(of: "Flame graph: ").map { String(sms[$0.upperBound...].prefix { $0 != " " }) }, "no link in: \(sms)")
         #expect(link.hasPrefix("http://127.0.0.1:\(tugboat.adminPort)/api/incidents/") && link.contains("/flamegraph?key="), "\(link)")
         let hookBody = try #require(contract.accepted("hook")[0]["body"] as? String)
         let hook = try #require(try JSONSerialization.jsonObject(with: Data(hookBody.utf8)) as? [String: Any])
         #expect(hook["flamegraph"] as? String == link)
-
-        // The link opens without the bearer token (it carries its key) once the capture is stored.
         let path = String(link.dropFirst("http://127.0.0.1:\(tugboat.adminPort)".count))
-        var svg = "", status = 0
-        do {
-            try waitUntil(timeout: 30, "the flame graph behind the link") {
-                let response = try TestHTTPClient(port: tugboat.adminPort).request("GET", path, headers: ["Connection": "close"])
-                (status, svg) = (response.status, String(decoding: response.body, as: UTF8.self))
-                // An unhealthy capture may be stored first; the exit's capture replaces it behind the link.
-                return response.status == 200 && svg.contains("exited on its own")
-            }
-        } catch {
-            // What the link gave last, and what Tugboat said about captures: the evidence for a
-            // failure that is seen only under load.
-            let captures = tugboat.child.lines.filter { $0.contains("flame graph") || $0.contains("capture") }.suffix(8)
-            throw TestFailure("\(error); last answer \(status): \(svg.prefix(300)); log: \(captures.joined(separator: " | "))")
-        }
         #expect(svg.hasPrefix("<?xml") && svg.contains("<svg"))
         #expect(svg.contains("burnCPU"), "the demo app's hot function is in the flame graph")
         #expect(svg.contains("exited on its own"))

@@ -27,16 +27,7 @@ struct RubyForensicsTests {
           max: 1
           target-rps: 1000
         profiling: { source: push, window: 5s, push-token: push-secret-1 }
-        alerts:
-          retry: { first: 100ms, max: 300ms }
-          timeout: 1s
-          startup-grace: 0s
-          group: { wait: 0s }
-        """ + "\n" + contract.channelsYAML() + """
-
-          rules:
-            - { name: crash, condition: instance-exited, channels: [sms, hook] }
-        """
+        """ + "\n" + CrashPages.alertsYAML(contract)
         let tugboat = try TugboatUnderTest(backends: [], extraTop: top, adminToken: "admin-secret-1",
                                            environment: ["TEST_TWILIO_TOKEN": ContractServer.authToken],
                                            adminListen: "127.0.0.1:\(admin)")
@@ -64,18 +55,8 @@ struct RubyForensicsTests {
 
         let port = try #require(Int(instance.split(separator: ":").last ?? ""))
         _ = try? TestHTTPClient(port: port).request("GET", "/crash", headers: ["Connection": "close"])
-        try waitUntil(timeout: 30, "the SMS and the webhook") { try contract.accepted("sms").count >= 1 && contract.accepted("hook").count >= 1 }
+        let (_, _, svg) = try CrashPages.flameGraph(of: instance, tugboat: tugboat, contract: contract, adminPort: admin)
         load.finish()
-        let sms = try #require((contract.accepted("sms")[0]["fields"] as? [String: String])?["Body"])
-        #expect(sms.contains("crash: instance \(instance) exited on its own"), "\(sms)")
-        let link = try #require(sms.range(of: "Flame graph: ").map { String(sms[$0.upperBound...].prefix { $0 != " " }) }, "no link in: \(sms)")
-        let path = String(link.dropFirst("http://127.0.0.1:\(admin)".count))
-        var svg = ""
-        try waitUntil(timeout: 30, "the flame graph behind the link") {
-            let response = try TestHTTPClient(port: admin).request("GET", path, headers: ["Connection": "close"])
-            svg = String(decoding: response.body, as: UTF8.self)
-            return response.status == 200 && svg.contains("exited on its own")
-        }
         #expect(svg.contains("RubyDemo#burn_cpu"), "the Ruby app's hot method is in the flame graph: \(svg.prefix(1500))")
         tugboat.stop()
     }
