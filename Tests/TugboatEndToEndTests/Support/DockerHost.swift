@@ -54,7 +54,9 @@ enum Shell {
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        // readToEnd() throws where readDataToEndOfFile() would trap (a read error must fail one
+        // test, not end the whole run).
+        let data = try pipe.fileHandleForReading.readToEnd() ?? Data()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }

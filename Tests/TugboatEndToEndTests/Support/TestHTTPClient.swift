@@ -26,19 +26,23 @@ final class TestHTTPClient {
 
     init(port: Int, host: String = "127.0.0.1", timeout: Double = 10) throws {
         hostHeader = "\(host):\(port)"
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         inet_pton(AF_INET, host, &address.sin_addr)
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard result == 0 else {
             let err = errno
-            close(fd)
+            close(socketFD)
+            // Thrown before `fd` is set, so deinit does not run: it would close the number a
+            // second time, by then perhaps another thread's pipe or socket (seen as a read of a
+            // pipe failing with ENOTCONN in an unrelated test).
             throw ClientError.connect(err)
         }
+        fd = socketFD
         setTimeout(timeout)
     }
 
