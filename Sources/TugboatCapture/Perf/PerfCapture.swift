@@ -174,8 +174,9 @@ actor PerfCapture: InstanceCapture {
     }
 
     private func runPerfScript(_ file: FinishedFile) async throws(CaptureError) -> (stacks: FoldedStacks, samples: Int) {
-        let script = "\(directory)/\(file.name).script"
-        let errors = "\(directory)/\(file.name).err"
+        // Not named `perf.data.…`: the rolling-file listing must never take them for perf files.
+        let script = "\(directory)/script.\(file.name)"
+        let errors = "\(directory)/errors.\(file.name)"
         defer {
             unlink(script)
             unlink(errors)

@@ -19,13 +19,13 @@ actor PushCapture: InstanceCapture {
 
     func start() async {}
 
-    /// Takes one push; the body is stackprof JSON when the content type says JSON or it starts
-    /// with `{`, pprof when it starts with gzip's magic or the content type says
+    /// Takes one push; the body is stackprof JSON when it starts with `{`, pprof when it starts with gzip's magic or the content type says
     /// protobuf/pprof/octet-stream, folded text otherwise.
     func receive(body: [UInt8], contentType: String?) throws(CaptureError) {
         let type = (contentType ?? "").lowercased()
         let gzip = body.count >= 2 && body[0] == 0x1f && body[1] == 0x8b
-        if type.contains("json") || body.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) == UInt8(ascii: "{") {
+        // By the body, not the content type (clients label folded text `application/json` too).
+        if body.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) == UInt8(ascii: "{") {
             // stackprof's own JSON (StackProf.results, raw: true), as examples/ruby/tugboat_stackprof.rb pushes it.
             let stacks: FoldedStacks
             do {
