@@ -91,9 +91,7 @@ final class HTTP2Stream {
     }
 
     private func deliver(_ bytes: ByteBuffer, to handler: ProxyHandler) {
-        handler.inClientRead = true
         handler.receive(bytes)
-        handler.inClientRead = false
         handler.flushUpstreamIfNeeded()
     }
 

@@ -15,11 +15,10 @@ extension ProxyHandler {
         ensureTimer()
     }
 
-    /// The stream is gone: let go of it (it holds this handler) and of the timer.
+    /// The stream is gone (after ``clientClosed()``, which stops the timer): let go of it, as
+    /// it holds this handler.
     func detachStream() {
         stream = nil
-        timer?.cancel()
-        timer = nil
     }
 
     var clientAttached: Bool { stream != nil || context != nil }
