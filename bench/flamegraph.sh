@@ -11,8 +11,13 @@
 #   BENCH_MB        minimum size of the perf script input in MB (default 50)
 #   RUNS            timed runs of each Tugboat command (default 5); PERL_RUNS for the Perl ones (default 3)
 #   BENCH_WORKLOAD  command recorded with perf record -g (default: swiftc compiling Sources/FlameGraph)
+#   SMALL_RUNS      timed runs on each of FlameGraph's own test inputs (default 21: they take milliseconds)
+#   SYNTH_STACKS    distinct stacks in the synthetic folded file (default 40000)
 #
-# The input: `perf record -g` of a busy program (the Swift compiler), then `perf script`; the
+# Three inputs: FlameGraph's own largest test captures (test/perf-*.txt, where start-up is most of
+# the time), a synthetic folded file of SYNTH_STACKS deep stacks with long C++-like names (where
+# layout and SVG writing are), and:
+# `perf record -g` of a busy program (the Swift compiler), then `perf script`; the
 # capture is repeated, each copy under other process names (w1-…, w2-…: several workers), until
 # it is at least BENCH_MB, so the profile has tens of thousands of distinct stacks.
 # Needs: perf (Debian: linux-perf), perl, and kernel.perf_event_paranoid <= 2 for user stacks.
@@ -76,7 +81,7 @@ median_time() {
         end=$(date +%s%N)
         times+=("$(( (end - start) / 1000 ))")
     done
-    printf '%s\n' "${times[@]}" | sort -n | awk '{ t[NR] = $1 } END { printf "%.3f", t[int((NR + 1) / 2)] / 1e6 }'
+    printf '%s\n' "${times[@]}" | sort -n | awk '{ t[NR] = $1 } END { printf "%.4f", t[int((NR + 1) / 2)] / 1e6 }'
 }
 
 max_rss() {
@@ -112,12 +117,66 @@ m_stream=$(max_rss sh -c "\"$TUGBOAT_BIN\" collapse perf < \"$INPUT\"")
 m_perl=$(max_rss perl "${PERL_COLLAPSE[@]}" "$INPUT")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }'; }
+add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a + b }'; }
+
+# 4. FlameGraph's largest perf test captures, collapsed and rendered one file per process, as a
+#    user runs them: their sum over the files.
+SMALL_RUNS=${SMALL_RUNS:-21}
+mapfile -t small_inputs < <(ls -S "$FLAMEGRAPH_DIR"/test/perf-*.txt 2>/dev/null | head -5)
+s_collapse_ours=0; s_collapse_perl=0; s_render_ours=0; s_render_perl=0; s_same=identical
+for f in "${small_inputs[@]}"; do
+    folded=$BENCH_DIR/small-$(basename "$f" .txt).folded
+    perl "${PERL_COLLAPSE[@]}" "$f" > "$folded" 2>/dev/null
+    "$TUGBOAT_BIN" collapse perf "$f" 2>/dev/null | cmp -s - "$folded" || s_same=DIFFERENT
+    s_collapse_ours=$(add "$s_collapse_ours" "$(median_time "$SMALL_RUNS" "$TUGBOAT_BIN" collapse perf "$f")")
+    s_collapse_perl=$(add "$s_collapse_perl" "$(median_time "$SMALL_RUNS" perl "${PERL_COLLAPSE[@]}" "$f")")
+    s_render_ours=$(add "$s_render_ours" "$(median_time "$SMALL_RUNS" "$TUGBOAT_BIN" flamegraph "$folded")")
+    s_render_perl=$(add "$s_render_perl" "$(median_time "$SMALL_RUNS" perl "${PERL_RENDER[@]}" "$folded")")
+done
+
+# 5. The synthetic: SYNTH_STACKS stacks, 4 to 39 frames deep, that share their first frames as a
+#    real program's do (a fixed seed: the same file every run).
+SYNTH_STACKS=${SYNTH_STACKS:-40000}
+SYNTH=$BENCH_DIR/synthetic-$SYNTH_STACKS.folded
+if [[ ! -s "$SYNTH" ]]; then
+    awk -v n="$SYNTH_STACKS" 'BEGIN {
+        srand(7)
+        for (s = 0; s < n; s++) {
+            depth = 4 + int(rand() * 36); line = "app"
+            for (i = 1; i < depth; i++) {
+                k = int(rand() * (i < 4 ? 3 : 12))
+                line = line ";mod" i % 7 "::function_" i "_" k "(int, std::string const&)"
+            }
+            print line, 1 + int(rand() * 200)
+        }
+    }' > "$SYNTH"
+fi
+# Frame for frame: every frame's name, samples, position and width (colours are random in
+# flamegraph.pl's palettes; the order of the elements differs).
+same_frames() {
+    python3 - "$1" "$2" <<'PY'
+import re, sys
+frames = [sorted(re.findall(r'<title>([^<]*)</title>\s*<rect x="([^"]*)" y="([^"]*)" width="([^"]*)"', open(p).read()))
+          for p in sys.argv[1:3]]
+print("identical" if frames[0] == frames[1] and frames[0] else "DIFFERENT")
+PY
+}
+"$TUGBOAT_BIN" flamegraph "$SYNTH" > "$BENCH_DIR/synthetic-tugboat.svg" 2>/dev/null
+perl "${PERL_RENDER[@]}" "$SYNTH" > "$BENCH_DIR/synthetic-perl.svg" 2>/dev/null
+y_same=$(same_frames "$BENCH_DIR/synthetic-tugboat.svg" "$BENCH_DIR/synthetic-perl.svg")
+y_ours=$(median_time "$RUNS" "$TUGBOAT_BIN" flamegraph "$SYNTH")
+y_perl=$(median_time "$PERL_RUNS" perl "${PERL_RENDER[@]}" "$SYNTH")
 
 echo "load average before timing: $load (other work on the machine skews both tools' times)"
 echo "input: $size_mb MB of perf script ($lines lines, $samples samples), $stacks distinct stacks; $(nproc) cores"
 echo "tugboat: $TUGBOAT_BIN"
-printf '%-9s %-10s %10s   %-22s %10s   %s\n' "step" "tool" "seconds" "tool" "seconds" "speed-up"
-printf '%-9s %-10s %10s   %-22s %10s   %s\n' "collapse" "tugboat" "$c_ours" "stackcollapse-perf.pl" "$c_perl" "$(ratio "$c_perl" "$c_ours")"
-printf '%-9s %-10s %10s   %-22s %10s   %s\n' "  (1 thread)" "" "$c_one" "" "" "$(ratio "$c_perl" "$c_one")"
-printf '%-9s %-10s %10s   %-22s %10s   %s\n' "render" "tugboat" "$r_ours" "flamegraph.pl" "$r_perl" "$(ratio "$r_perl" "$r_ours")"
+printf '%-18s %-8s %10s   %-22s %10s   %s\n' "step" "tool" "seconds" "tool" "seconds" "speed-up"
+printf '%-18s %-8s %10s   %-22s %10s   %s\n' "collapse" "tugboat" "$c_ours" "stackcollapse-perf.pl" "$c_perl" "$(ratio "$c_perl" "$c_ours")"
+printf '%-18s %-8s %10s   %-22s %10s   %s\n' "  (1 thread)" "" "$c_one" "" "" "$(ratio "$c_perl" "$c_one")"
+printf '%-18s %-8s %10s   %-22s %10s   %s\n' "render" "tugboat" "$r_ours" "flamegraph.pl" "$r_perl" "$(ratio "$r_perl" "$r_ours")"
+printf '%-18s %-8s %10s   %-22s %10s   %s\n' "small: collapse" "tugboat" "$s_collapse_ours" "stackcollapse-perf.pl" "$s_collapse_perl" "$(ratio "$s_collapse_perl" "$s_collapse_ours")"
+printf '%-18s %-8s %10s   %-22s %10s   %s\n' "small: render" "tugboat" "$s_render_ours" "flamegraph.pl" "$s_render_perl" "$(ratio "$s_render_perl" "$s_render_ours")"
+printf '%-18s %-8s %10s   %-22s %10s   %s\n' "synthetic: render" "tugboat" "$y_ours" "flamegraph.pl" "$y_perl" "$(ratio "$y_perl" "$y_ours")"
+echo "small: FlameGraph's test inputs, one process per file, seconds summed over: ${small_inputs[*]##*/} (collapse output: $s_same bytes)"
+echo "synthetic: frames $y_same; $(wc -l < "$SYNTH") lines, $(awk -v s="$(stat -c %s "$SYNTH")" 'BEGIN { printf "%.1f", s / 1e6 }') MB of folded stacks"
 echo "collapse output: $same bytes; peak memory collapsing from stdin: tugboat ${m_stream} KB, stackcollapse-perf.pl ${m_perl} KB"

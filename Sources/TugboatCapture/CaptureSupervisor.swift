@@ -28,6 +28,8 @@ public actor CaptureSupervisor {
     private var instances: [HostPort: Attached] = [:]
     /// The root of the per-instance directories, once made; whether it is ours to remove.
     private var root: (path: String, temporary: Bool)?
+    /// perf, system-wide scope: the one recorder every attached instance reads, and how many do.
+    private var sharedPerf: (recorder: PerfRecorder, users: Int)?
 
     /// - Parameters:
     ///   - httpClient: for `pprof-url` (the shared client by default).
@@ -110,10 +112,42 @@ public actor CaptureSupervisor {
                 return .failure(error)
             }
             if settings.source == .perf {
-                return .success((PerfCapture(settings: settings, perf: tool, pid: pid, directory: directory, logger: logger), directory))
+                let shared: PerfRecorder?
+                do {
+                    shared = settings.perfScope == .systemWide ? try sharedPerfRecorder(perf: tool) : nil
+                } catch {
+                    try? FileManager.default.removeItem(atPath: directory)
+                    return .failure(error)
+                }
+                return .success((PerfCapture(settings: settings, perf: tool, pid: pid, directory: directory, sharedRecorder: shared, logger: logger), directory))
             }
             return .success((PySpyCapture(settings: settings, pySpy: tool, pid: pid, directory: directory, logger: logger), directory))
         }
+    }
+
+    /// The host's one system-wide perf, started for the first instance attached and stopped when
+    /// the last one is detached (``releaseSharedPerf()``); one more user each call. Each user's
+    /// ``PerfCapture/start()`` starts it (only the first start spawns perf).
+    private func sharedPerfRecorder(perf: String) throws(CaptureError) -> PerfRecorder {
+        if let shared = sharedPerf {
+            sharedPerf = (shared.recorder, shared.users + 1)
+            return shared.recorder
+        }
+        let directory = try CaptureFiles.makeSubdirectory("perf-all-\(UUID().uuidString.prefix(8))", in: try rootDirectory())
+        let recorder = PerfRecorder(settings: settings, perf: perf, target: ["-a"], directory: directory, logger: logger)
+        sharedPerf = (recorder, 1)
+        return recorder
+    }
+
+    private func releaseSharedPerf() async {
+        guard let shared = sharedPerf else { return }
+        guard shared.users <= 1 else {
+            sharedPerf = (shared.recorder, shared.users - 1)
+            return
+        }
+        sharedPerf = nil
+        await shared.recorder.stop()
+        try? FileManager.default.removeItem(atPath: shared.recorder.directory)
     }
 
     private func makeDirectory(address: HostPort, pid: Int32) throws(CaptureError) -> String {
@@ -138,6 +172,7 @@ public actor CaptureSupervisor {
     public func detach(address: HostPort) async {
         guard let attached = instances.removeValue(forKey: address) else { return }
         await attached.capture?.stop()
+        if attached.capture is PerfCapture, settings.perfScope == .systemWide { await releaseSharedPerf() }
         if let directory = attached.directory {
             try? FileManager.default.removeItem(atPath: directory)
         }

@@ -79,4 +79,51 @@ struct PerfCaptureTests {
         #expect(temp.leftovers("capture").isEmpty)
         #expect(await supervisor.attached.isEmpty)
     }
+
+    /// System-wide scope: one perf for the host, not one per instance. Each instance's graph holds
+    /// only its own samples (the loaded one burns CPU, the idle one does not); the crash of one
+    /// leaves the recorder running for the other, and the last detach stops it.
+    @Test func instancesShareOneSystemWideRecorder() async throws {
+        try requireTool("perf", install: "apt-get install linux-perf")
+        let temp = try TempDirectory()
+        defer { temp.remove() }
+        var apps: [Backend] = []
+        defer { for app in apps { app.kill() } }
+        for _ in 0..<3 {
+            let port = freePort()
+            let app = try Backend(tugboatExecutable, ["demo-app", "--port", String(port), "--exit-with-parent"], port: port)
+            apps.append(app)
+            try await app.waitHealthy()
+        }
+        let (busy, idle, other) = (apps[0], apps[1], apps[2])
+        let settings = CaptureSettings(source: .perf, window: .seconds(6), slice: .seconds(2), directory: "\(temp.path)/capture")
+        let supervisor = CaptureSupervisor(settings: settings, logger: testLogger)
+        for app in apps { #expect(await supervisor.attach(address: app.address, pid: app.pid) == nil) }
+        try await waitUntil("perf to record") { !profilers("perf", mentioning: temp.path).isEmpty }
+        #expect(profilers("perf", mentioning: temp.path).count == 1, "one recorder for three instances")
+
+        _ = await load(port: busy.port, "/work?ms=5", for: .seconds(2))
+        let busyGraph = try await supervisor.snapshot(address: busy.address, reason: "on demand")
+        let idleGraph = try await supervisor.snapshot(address: idle.address, reason: "on demand")
+        #expect(busyGraph.foldedText.contains("DemoAppHandler.burnCPU(milliseconds:)"), "\(busyGraph.foldedText.prefix(2000))")
+        #expect(!idleGraph.foldedText.contains("burnCPU"), "the idle instance's graph has another's samples: \(idleGraph.foldedText.prefix(2000))")
+        #expect(idleGraph.sampleCount < busyGraph.sampleCount)
+
+        _ = await load(port: busy.port, "/work?ms=5", for: .seconds(1))
+        _ = await get(port: busy.port, "/crash")
+        try await busy.waitExited()
+        let crash = try await supervisor.snapshot(address: busy.address, reason: "crashed")
+        #expect(crash.instanceExited)
+        #expect(crash.foldedText.contains("DemoAppHandler.burnCPU(milliseconds:)"), "crash snapshot: \(crash.foldedText.prefix(2000))")
+        await supervisor.detach(address: busy.address)
+        #expect(profilers("perf", mentioning: temp.path).count == 1, "the others still recorded")
+
+        _ = await load(port: other.port, "/work?ms=5", for: .seconds(1))
+        let otherGraph = try await supervisor.snapshot(address: other.address, reason: "on demand")
+        #expect(otherGraph.foldedText.contains("DemoAppHandler.burnCPU(milliseconds:)"), "\(otherGraph.foldedText.prefix(2000))")
+        await supervisor.detach(address: idle.address)
+        await supervisor.detach(address: other.address)
+        #expect(profilers("perf", mentioning: temp.path).isEmpty)
+        #expect(temp.leftovers("capture").isEmpty)
+    }
 }

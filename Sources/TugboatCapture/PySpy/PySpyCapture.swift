@@ -101,7 +101,7 @@ actor PySpyCapture: InstanceCapture {
                 finished.append(FinishedRun(number: run.number, output: run.output, start: run.started, end: end))
                 lastError = nil
             } else {
-                let message = PerfCapture.tail(of: "\(directory)/py-spy.err")
+                let message = ToolLog.tail(of: "\(directory)/py-spy.err")
                 lastError = "py-spy ended (\(run.child.exit.map(String.init(describing:)) ?? "?")) without a profile: \(message)"
             }
             if !ProcessProbe.isAlive(pid) { targetExited = true }
