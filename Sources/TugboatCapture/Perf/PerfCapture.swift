@@ -30,6 +30,8 @@ actor PerfCapture: InstanceCapture {
     /// perf script runs in progress, by file name.
     private var collapsing: [String: Task<Result<(stacks: FoldedStacks, samples: Int)?, CaptureError>, Never>] = [:]
     private var started = Date()
+    /// perf script runs so far (their files are numbered).
+    private var runs = 0
     /// A container's files, copied while it lives, for `perf script --symfs` (see ``ForeignSymbols``).
     private var symfs: String?
     /// Shared recorder: the watcher of the instance's death, and what it saw.
@@ -111,16 +113,21 @@ actor PerfCapture: InstanceCapture {
         } else {
             end = max(requested, files.last?.finished ?? requested)
         }
-        let covering = RollingFiles.covering(files.filter { $0.finished <= end }, end: end, window: settings.window, slice: settings.effectiveSlice)
+        let covering = RollingFiles.covering(
+            files.filter { $0.finished <= end }, end: end, window: settings.window, slice: PerfRecorder.rotation(settings))
         guard !covering.isEmpty else {
             let why = running ? "perf has written no file yet" : await recorder.endedText
             throw .noProfile("profiling: no perf samples for pid \(pid): \(why)")
         }
+        // The window's first instant on the samples' clock (CLOCK_MONOTONIC); the files before
+        // it are cut there, the others taken whole.
+        let start = max(end.addingTimeInterval(-settings.window.seconds), started)
+        let monotonicStart = Self.monotonicNow() - Date().timeIntervalSince(start)
         var stacks = FoldedStacks()
         var samples = 0
         var vanished = 0
-        for (file, _) in covering {
-            guard let slice = try await collapse(file) else {
+        for (file, fileStart) in covering {
+            guard let slice = try await collapse(file, from: fileStart < start ? monotonicStart : nil) else {
                 vanished += 1
                 continue
             }
@@ -130,22 +137,34 @@ actor PerfCapture: InstanceCapture {
         if vanished > 0 { notes.append("\(vanished) of \(covering.count) perf files were deleted before they were read") }
         let names = Set(files.map(\.name))
         collapsed = collapsed.filter { names.contains($0.key) }
-        let start = max(covering[0].start, started)
         let window = WindowProfile(stacks: stacks.scaled(by: 1e-6), start: start, end: end, instanceExited: exited,
                                    sampleCount: samples, countName: "ms of CPU", notes: notes)
         if exited, !ownsRecorder { deathWindow = window }
         return window
     }
 
-    /// `perf script -i FILE`, collapsed (cached: a finished file does not change); nil when the
-    /// file was deleted (by age) before it could be read.
-    private func collapse(_ file: FinishedFile) async throws(CaptureError) -> (stacks: FoldedStacks, samples: Int)? {
+    /// Seconds on CLOCK_MONOTONIC, the clock perf stamps samples with (`-k CLOCK_MONOTONIC`).
+    static func monotonicNow() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+
+    /// `perf script -i FILE`, collapsed: the samples from `from` (monotonic seconds) on, or the
+    /// whole file (cached: a finished file does not change); nil when the file was deleted (by
+    /// age) before it could be read.
+    private func collapse(_ file: FinishedFile, from: Double?) async throws(CaptureError) -> (stacks: FoldedStacks, samples: Int)? {
+        if let from { return try await runPerfScript(file, from: from) }
         if let done = collapsed[file.name] { return done }
         // Two snapshots at once (an exit and the unhealthy state it causes) wait for one run of
         // perf script on the file: two would share its output file and unlink it under each other.
         if let running = collapsing[file.name] { return try await running.value.get() }
         let run = Task { () -> Result<(stacks: FoldedStacks, samples: Int)?, CaptureError> in
-            do throws(CaptureError) { return .success(try await self.runPerfScript(file)) } catch { return .failure(error) }
+            do throws(CaptureError) {
+                let done = try await self.runPerfScript(file, from: nil)
+                await self.remember(file, done)
+                return .success(done)
+            } catch { return .failure(error) }
         }
         collapsing[file.name] = run
         let result = await run.value
@@ -153,19 +172,26 @@ actor PerfCapture: InstanceCapture {
         return try result.get()
     }
 
-    private func runPerfScript(_ file: FinishedFile) async throws(CaptureError) -> (stacks: FoldedStacks, samples: Int)? {
+    private func remember(_ file: FinishedFile, _ done: (stacks: FoldedStacks, samples: Int)?) {
+        if let done { collapsed[file.name] = done }
+    }
+
+    private func runPerfScript(_ file: FinishedFile, from: Double?) async throws(CaptureError) -> (stacks: FoldedStacks, samples: Int)? {
         // Not named `perf.data.…`: the rolling-file listing must never take them for perf files.
-        let script = "\(directory)/script.\(file.name)"
-        let errors = "\(directory)/errors.\(file.name)"
+        // Numbered: two snapshots at once may both cut the same file.
+        runs += 1
+        let script = "\(directory)/script.\(runs).\(file.name)"
+        let errors = "\(directory)/errors.\(runs).\(file.name)"
         // A link of our own, so the recorder's deleting old files cannot pull it away mid-read.
-        let held = "\(directory)/held.\(file.name)"
-        guard link(file.path, held) == 0 || errno == EEXIST else { return nil }
+        let held = "\(directory)/held.\(runs).\(file.name)"
+        guard link(file.path, held) == 0 else { return nil }
         defer {
             unlink(held)
             unlink(script)
             unlink(errors)
         }
         let filter = (ownsRecorder ? [] : ["--pid", String(pid)]) + (symfs.map { ["--symfs", $0] } ?? [])
+            + (from.map { ["--time", String(format: "%.6f,", $0)] } ?? [])
         let child = try ChildProcess([perf, "script", "-i", held] + filter, stdout: script, stderr: errors)
         if await !child.waitForExit(timeout: .seconds(120)) {
             await child.stop(grace: .seconds(1))
@@ -177,9 +203,7 @@ actor PerfCapture: InstanceCapture {
         do {
             // Swift frames read as source (`DemoAppHandler.burnCPU(milliseconds:)`), not mangled.
             let collapser = try PerfCollapser.collapse(.file(script), threads: 1)
-            let done = (stacks: collapser.stacks.demanglingSwiftFrames(), samples: collapser.sampleCount)
-            collapsed[file.name] = done
-            return done
+            return (stacks: collapser.stacks.demanglingSwiftFrames(), samples: collapser.sampleCount)
         } catch {
             throw .toolFailed("profiling: cannot collapse perf script output of \(file.name): \(error)")
         }

@@ -10,13 +10,16 @@ import Musl
 /// host (system-wide scope; each instance's samples are picked out by `perf script --pid`), or
 /// `-p PID` for one instance (process scope).
 ///
-/// perf runs with `--switch-output=signal` and this actor sends it SIGUSR2 every slice, so a
+/// perf runs with `--switch-output=signal` and this actor sends it SIGUSR2 once per window, so a
 /// snapshot of a live instance can also close the current file at once (with a time-based
 /// `--switch-output=5s`, perf ignores SIGUSR2, and the last seconds would wait for the next
-/// switch). Files finished more than the window plus two slices ago are deleted at each switch:
-/// by age, not by count (perf's `--switch-max-files`), because every snapshot of every instance
-/// closes a file too, and a count would then cover less than the window. The files stay
-/// symbolised (unlike `--overwrite`, whose flight-recorder mode loses the symbols when perf ends).
+/// switch). A snapshot cuts the exact window out of the files by the samples' time (`-k
+/// CLOCK_MONOTONIC`, `perf script --time`), so files can be a window long: each switch costs perf
+/// about 60 ms of CPU here (it reads all of /proc/kallsyms again for the new file), which at one
+/// switch per 5 s was 1.3 % of a core. Files finished more than two windows ago are deleted at
+/// each switch: by age, not by count (perf's `--switch-max-files`), because every snapshot of every
+/// instance closes a file too. The files stay symbolised (unlike `--overwrite`, whose
+/// flight-recorder mode loses the symbols when perf ends).
 actor PerfRecorder {
     static let filePrefix = "perf.data."
 
@@ -52,7 +55,7 @@ actor PerfRecorder {
             // here, the 200 MB tugboat binary once per build); perf script reads the binaries
             // where they are (a container's through --symfs).
             perf, "record", "-e", "cpu-clock", "-F", String(settings.rate), "-g", "-B", "-N",
-            "--switch-output=signal",
+            "-k", "CLOCK_MONOTONIC", "--switch-output=signal",
             "-o", "\(directory)/perf.data",
         ] + target
         do {
@@ -62,19 +65,22 @@ actor PerfRecorder {
             logger.warning("profiling: cannot start perf", metadata: ["capture.error": "\(error)"])
             return
         }
-        let slice = settings.effectiveSlice
+        let period = Self.rotation(settings)
         rotation = Task { [weak self] in
             while !Task.isCancelled {
-                try? await Task.sleep(for: slice)
+                try? await Task.sleep(for: period)
                 guard let self, await self.switchOutput() != nil else { return }
                 await self.deleteOldFiles()
             }
         }
     }
 
-    /// Deletes the files finished before the window plus two slices.
+    /// How often the current file is closed: once per window (at least a second).
+    static func rotation(_ settings: CaptureSettings) -> Duration { max(.seconds(1), settings.window) }
+
+    /// Deletes the files finished more than two windows (and a rotation) ago.
     private func deleteOldFiles() {
-        let keptSince = Date().addingTimeInterval(-(settings.window + settings.effectiveSlice * 2).seconds)
+        let keptSince = Date().addingTimeInterval(-(settings.window * 2 + Self.rotation(settings)).seconds)
         for file in files where file.finished < keptSince { unlink(file.path) }
     }
 
