@@ -10,8 +10,8 @@
 # DURATION seconds while the script reads the CPU time (user + system, /proc/PID/stat) of
 #   shared:   the perf processes Tugboat runs (one, whatever N is), and
 #   one each: N more recorders started by this script with the same command line as Tugboat's
-#             (its own argv from /proc, another output directory), rotated every 5 s as Tugboat
-#             rotates its own: what one recorder per instance cost.
+#             (its own argv from /proc, another output directory), rotated every 5 s: the design
+#             this replaced (one system-wide perf per instance, a file every 5-second slice).
 # Prints both, per instance, and whether the shared recorder stays under BUDGET % of a core per
 # instance. perf's cost is mostly the events it writes anew into each rolling file (the mappings of
 # every process on the host), so it grows with how many processes the machine runs, not with the
