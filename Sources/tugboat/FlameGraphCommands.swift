@@ -24,7 +24,9 @@ struct FlameGraphCommand: ParsableCommand {
 
     func run() throws {
         let options = try render.options()
-        let reader = try FoldedReader.read(fileSource(file), merging: !options.flameChart)
+        // Not merged while read: the layout sorts the stacks and draws a repeated one as one
+        // (flamegraph.pl's way), so hashing every line to merge it first would be wasted.
+        let reader = try FoldedReader.read(fileSource(file), merging: false)
         if reader.invalidLines > 0 {
             writeError("Ignored \(reader.invalidLines) lines with invalid format\n")
         }

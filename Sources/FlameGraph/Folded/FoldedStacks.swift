@@ -42,7 +42,7 @@ public struct FoldedStacks: Sendable {
 
     /// Makes room for about `stacks` stacks of `bytes` bytes in all.
     public mutating func reserveCapacity(stacks: Int, bytes: Int) {
-        table.reserve(keys: stacks, bytes: bytes)
+        table.reserve(keys: stacks, bytes: bytes, indexed: merges)
         counts.reserveCapacity(stacks)
         baselines.reserveCapacity(stacks)
     }
@@ -63,7 +63,7 @@ public struct FoldedStacks: Sendable {
             }
         } else {
             let last = counts.count - 1
-            if last >= 0, table.key(last).elementsEqual(stack) {
+            if last >= 0, table.equals(last, stack) {
                 accumulate(at: last, count: count, baseline: baseline)
                 return
             }

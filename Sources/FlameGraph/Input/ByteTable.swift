@@ -41,22 +41,24 @@ struct ByteTable: Sendable {
         return (id, true)
     }
 
-    /// Makes room for `keys` keys of `bytes` bytes in all.
-    mutating func reserve(keys: Int, bytes: Int) {
+    /// Makes room for `keys` keys of `bytes` bytes in all (`indexed: false`: for keys stored with
+    /// ``appendUnindexed(_:)``, which need no index).
+    mutating func reserve(keys: Int, bytes: Int, indexed: Bool = true) {
         arena.reserveCapacity(bytes)
         offsets.reserveCapacity(keys + 1)
         hashes.reserveCapacity(keys)
-        if keys * 2 > slots.count {
+        if indexed, keys * 2 > slots.count {
             var size = slots.count
             while size < keys * 2 { size <<= 1 }
             rehash(size: size)
         }
     }
 
-    /// Stores `key` under a new id without indexing it (``find`` will not see it).
+    /// Stores `key` under a new id without indexing it (``find`` will not see it, and it is not
+    /// hashed: a table is either indexed or not).
     mutating func appendUnindexed(_ key: UnsafeBufferPointer<UInt8>) -> Int {
         let id = hashes.count
-        hashes.append(Self.hash(key))
+        hashes.append(0)
         arena.append(contentsOf: key)
         offsets.append(arena.count)
         return id
@@ -83,7 +85,8 @@ struct ByteTable: Sendable {
         }
     }
 
-    private func equals(_ id: Int, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+    /// Whether key `id` is `key`.
+    func equals(_ id: Int, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
         let start = offsets[id], length = offsets[id + 1] - start
         guard length == key.count else { return false }
         if length == 0 { return true }

@@ -162,7 +162,7 @@ actor PerfCapture: InstanceCapture {
         let run = Task { () -> Result<(stacks: FoldedStacks, samples: Int)?, CaptureError> in
             do throws(CaptureError) {
                 let done = try await self.runPerfScript(file, from: nil)
-                await self.remember(file, done)
+                self.remember(file, done)
                 return .success(done)
             } catch { return .failure(error) }
         }
