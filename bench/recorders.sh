@@ -25,16 +25,9 @@ RATE=${RATE:-99}
 BUDGET=${BUDGET:-1}
 WORK_PATH=${WORK_PATH:-/work?ms=1}
 
-if [ -z "${TUGBOAT_BIN:-}" ]; then
-  echo "building tugboat (release)..." >&2
-  swift build -c release --product tugboat >&2
-  TUGBOAT_BIN=.build/release/tugboat
-fi
-[ -x "$TUGBOAT_BIN" ] || { echo "no tugboat binary at $TUGBOAT_BIN" >&2; exit 1; }
-TUGBOAT_BIN=$(cd "$(dirname "$TUGBOAT_BIN")" && pwd)/$(basename "$TUGBOAT_BIN")
-for tool in wrk perf python3 curl; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y wrk linux-perf python3 curl)" >&2; exit 1; }
-done
+source bench/lib.sh
+tugboat_binary
+require_tools wrk perf python3 curl
 
 work=$(mktemp -d /tmp/tugboat-recorders.XXXXXX)
 pids=()
@@ -49,7 +42,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 die() { echo "recorders.sh: $*" >&2; for log in "$work"/*.log; do [ -s "$log" ] && { echo "--- $log" >&2; tail -20 "$log" >&2; }; done; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 CLK_TCK=$(getconf CLK_TCK)
 # utime + stime of processes, in seconds, summed.
 cpu_seconds() {
