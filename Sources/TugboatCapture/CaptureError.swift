@@ -17,7 +17,8 @@ public enum CaptureError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unavailable(let text), .toolFailed(let text), .noProfile(let text), .badPush(let text), .tooLarge(let text): text
-        case .notAttached(let address): "profiling: no instance \(address) is attached"
+        case .notAttached(let address):
+            "profiling: no instance \(address) is attached (profiling starts when an instance turns healthy: this one never did, or is gone)"
         }
     }
 }

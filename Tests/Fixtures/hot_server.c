@@ -3,7 +3,9 @@
  *   GET /health      200 ok
  *   GET /work?ms=N   burns N ms of CPU in tugboat_hot_loop (the function the flame graph must name)
  *   GET /crash       exit(3) at once
- * Listens on $PORT (default 8080). One request per connection. */
+ * Listens on $PORT (default 8080). One request per connection. With $EXIT_AT_START it exits with
+ * that status half a second after it starts, without ever listening: it never turns healthy, so
+ * no profiler attaches to it (exiting at once would race the provider's look at its ports). */
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,10 @@ static void answer(int fd, const char *body) {
 }
 
 int main(void) {
+    if (getenv("EXIT_AT_START")) {
+        usleep(500000);
+        return atoi(getenv("EXIT_AT_START"));
+    }
     const char *port = getenv("PORT");
     int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
     setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
