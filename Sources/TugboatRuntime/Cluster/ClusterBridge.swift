@@ -1,12 +1,14 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import TugboatCluster
 import TugboatCore
 import TugboatProxy
 import TugboatScaling
 
-/// Joins this node to the shared pool in Redis.
+/// Joins this node to the shared pool in Redis: carries out what the pure ``RegistryReconciler``
+/// decides.
 ///
 /// - Every node applies the registry to its own pool: an address that appears is added (and health
 ///   checked here, so it serves once healthy); one marked `draining` or gone is drained and removed.
@@ -27,7 +29,8 @@ struct ClusterBridge: Service {
     let logger: Logger
 
     func run() async throws {
-        let state = BridgeState()
+        let state = ReconcilerState(RegistryReconciler(staticBackends: staticBackends, hasScaler: scaler != nil,
+                                                       adoptsInstances: adoptsRegistryInstances))
         await withDiscardingTaskGroup { group in
             group.addTask {
                 for await snapshot in node.snapshots().cancelOnGracefulShutdown() {
@@ -39,7 +42,9 @@ struct ClusterBridge: Service {
                     switch change {
                     case .elected(let epoch):
                         logger.info("cluster: this node leads", metadata: ["cluster.epoch": "\(epoch)"])
-                        await scaler?.setLeading(true, adopting: await adoptable(state: state))
+                        let registry = try? await node.readRegistry()
+                        let adopted = registry.map { registry in state.step { $0.adopt(registry: registry.instances) } } ?? []
+                        await scaler?.setLeading(true, adopting: adopted)
                         await publishOwnInstances(state: state)
                     case .steppedDown(let reason):
                         logger.warning("cluster: this node no longer leads", metadata: ["reason": "\(reason)"])
@@ -49,99 +54,54 @@ struct ClusterBridge: Service {
             }
             group.addTask {
                 for await signal in signals.subscribe().cancelOnGracefulShutdown() {
-                    await publish(signal, state: state)
+                    let isLeader = node.isLeader
+                    if let action = state.step({ $0.publish(signal, isLeader: isLeader, now: Date()) }) {
+                        await write(action)
+                    }
                 }
             }
         }
     }
 
     /// The registry → this node's pool.
-    private func apply(_ snapshot: RegistrySnapshot, state: BridgeState) async {
+    private func apply(_ snapshot: RegistrySnapshot, state: ReconcilerState) async {
         let local = Set(await pool.snapshot.backends.map(\.address))
-        for (address, entry) in snapshot.instances where !staticBackends.contains(address) {
-            if entry.state == .draining {
-                if local.contains(address) { _ = await membership.drainAndRemove(address) }
-            } else if !local.contains(address), await !state.isOwn(address) {
-                await state.markFromRegistry(address)
-                _ = await membership.add(address)
+        for action in state.step({ $0.reconcile(registry: snapshot.instances, pool: local) }) {
+            switch action {
+            case .add(let address): _ = await membership.add(address)
+            case .drainAndRemove(let address): _ = await membership.drainAndRemove(address)
             }
         }
-        for address in await state.fromRegistry where snapshot.instances[address] == nil {
-            await state.forget(address)
-            if local.contains(address) { _ = await membership.drainAndRemove(address) }
+    }
+
+    /// Newly elected: what this node's scaler runs goes into the registry, dead scaler entries out.
+    private func publishOwnInstances(state: ReconcilerState) async {
+        guard let registry = try? await node.readRegistry() else { return }
+        let backends = await pool.snapshot.backends
+        for action in state.step({ $0.elected(pool: backends, registry: registry.instances, now: Date()) }) {
+            await write(action)
         }
     }
 
-    /// The leader's scaler → the registry.
-    private func publish(_ signal: Signal, state: BridgeState) async {
-        guard node.isLeader else { return }
-        switch signal {
-        case .backendAdded(let address) where await isScalerInstance(address, state: state):
-            await state.markOwn(address)
-            await write(address, RegistryEntry(state: .starting, origin: .scaler))
-        case .backendStateChanged(let address, _, let to, _) where await state.isOwn(address):
-            await write(address, RegistryEntry(state: to, origin: .scaler))
-        case .backendRemoved(let address) where await state.isOwn(address):
-            await state.forget(address)
-            do {
-                _ = try await node.remove(address, epoch: node.epoch)
-            } catch {
-                logger.warning("cluster: registry removal refused", metadata: ["backend.address": "\(address)", "error": "\(error)"])
-            }
-        default:
-            break
-        }
-    }
-
-    /// The former leader's scaler instances, to continue with rather than launch again.
-    private func adoptable(state: BridgeState) async -> [ScalingInstance] {
-        guard adoptsRegistryInstances, let snapshot = try? await node.readRegistry() else { return [] }
-        var instances: [ScalingInstance] = []
-        for (address, entry) in snapshot.instances where entry.origin == .scaler && entry.state != .draining {
-            await state.markOwn(address)
-            instances.append(ScalingInstance(providerID: entry.providerID.isEmpty ? address.description : entry.providerID, address: address))
-        }
-        return instances
-    }
-
-    /// Newly elected: what this node's scaler runs goes into the registry; scaler entries of a
-    /// former leader that this node does not run (they died with it) are removed.
-    private func publishOwnInstances(state: BridgeState) async {
-        guard let snapshot = try? await node.readRegistry() else { return }
-        for backend in await pool.snapshot.backends where await isScalerInstance(backend.address, state: state) {
-            await state.markOwn(backend.address)
-            await write(backend.address, RegistryEntry(state: backend.state, origin: .scaler))
-        }
-        for (address, entry) in snapshot.instances where entry.origin == .scaler {
-            if await !state.isOwn(address) { _ = try? await node.remove(address, epoch: node.epoch) }
-        }
-    }
-
-    /// A member that is neither a static backend nor one taken from the registry: the scaler's.
-    private func isScalerInstance(_ address: HostPort, state: BridgeState) async -> Bool {
-        guard scaler != nil, !staticBackends.contains(address) else { return false }
-        return await !state.fromRegistry.contains(address)
-    }
-
-    private func write(_ address: HostPort, _ entry: RegistryEntry) async {
+    private func write(_ action: RegistryReconciler.RegistryAction) async {
         do {
-            _ = try await node.upsert(address, entry, epoch: node.epoch)
+            switch action {
+            case .upsert(let address, let entry): _ = try await node.upsert(address, entry, epoch: node.epoch)
+            case .remove(let address): _ = try await node.remove(address, epoch: node.epoch)
+            }
         } catch {
-            logger.warning("cluster: registry write refused", metadata: ["backend.address": "\(address)", "error": "\(error)"])
+            logger.warning("cluster: registry write refused", metadata: ["backend.address": "\(action.address)", "error": "\(error)"])
         }
     }
 }
 
-/// Which members came from the registry and which this node's scaler runs.
-private actor BridgeState {
-    private(set) var fromRegistry: Set<HostPort> = []
-    private var own: Set<HostPort> = []
+/// The bridge's reconciler, shared by its three loops; each step runs under the lock, the I/O after.
+private final class ReconcilerState: Sendable {
+    private let reconciler: Mutex<RegistryReconciler>
 
-    func markFromRegistry(_ address: HostPort) { fromRegistry.insert(address) }
-    func markOwn(_ address: HostPort) { own.insert(address) }
-    func isOwn(_ address: HostPort) -> Bool { own.contains(address) }
-    func forget(_ address: HostPort) {
-        fromRegistry.remove(address)
-        own.remove(address)
+    init(_ reconciler: RegistryReconciler) { self.reconciler = Mutex(reconciler) }
+
+    func step<Result: Sendable>(_ body: (inout RegistryReconciler) -> Result) -> Result {
+        reconciler.withLock { body(&$0) }
     }
 }
