@@ -1,5 +1,5 @@
 import Foundation
-import TestSupport
+@_exported import TestSupport
 import Logging
 import TugboatCore
 import TugboatRedis
@@ -78,19 +78,6 @@ func withClusterServer<T>(_ body: (RedisTestServer) async throws -> T) async thr
         server.stop()
         throw error
     }
-}
-
-/// Polls `condition` every 10 ms for at most `timeout`; throws if it never holds. Returns how
-/// long it took.
-@discardableResult
-func waitUntil(_ what: String, timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async throws -> Duration {
-    let clock = ContinuousClock()
-    let start = clock.now
-    while clock.now < start + timeout {
-        if try await condition() { return clock.now - start }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    throw RedisTestError(description: "timed out after \(timeout) waiting for: \(what)")
 }
 
 let clusterTestLogger: Logger = {

@@ -99,7 +99,7 @@ struct AdminHardeningTests {
         defer { tugboat.stop() }
         try tugboat.waitHealthy([backend.address])
         backend.kill()
-        try waitUntil(timeout: 20, "the page with the link") { try !contract.accepted("hook").isEmpty }
+        try waitUntilBlocking(timeout: .seconds(20), "the page with the link") { try !contract.accepted("hook").isEmpty }
         let body = try #require(contract.accepted("hook")[0]["body"] as? String)
         let hook = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
         let link = try #require(hook["flamegraph"] as? String)
@@ -112,7 +112,7 @@ struct AdminHardeningTests {
         #expect(try status(path.replacingOccurrences(of: "key=", with: "key=0")) == 401)
         let back = try DemoBackend(port: backend.port)
         defer { back.kill() }
-        try waitUntil(timeout: 20, "the incident resolved") { try tugboat.incidents().first?["state"] as? String == "resolved" }
+        try waitUntilBlocking(timeout: .seconds(20), "the incident resolved") { try tugboat.incidents().first?["state"] as? String == "resolved" }
         #expect(try status(path) == 401)
     }
 }
