@@ -65,10 +65,6 @@ final class ConnectionSupervisor: Sendable {
         }
     }
 
-    var connectionState: RedisConnectionState {
-        self.state.withLock { $0.publicState }
-    }
-
     /// A stream of the current state, then each change; it ends after `.closed`.
     func states() -> AsyncStream<RedisConnectionState> {
         self.changes.stream()
