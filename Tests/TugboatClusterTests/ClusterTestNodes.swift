@@ -67,19 +67,6 @@ func entry(_ state: BackendState = .healthy, origin: RegistryEntry.Origin = .adm
 
 func address(_ port: Int) -> HostPort { HostPort(host: "127.0.0.1", port: port) }
 
-/// Runs `body` with a server that is stopped afterwards, even if `body` throws.
-func withClusterServer<T>(_ body: (RedisTestServer) async throws -> T) async throws -> T {
-    let server = try await RedisTestServer()
-    do {
-        let result = try await body(server)
-        server.stop()
-        return result
-    } catch {
-        server.stop()
-        throw error
-    }
-}
-
 let clusterTestLogger: Logger = {
     var logger = Logger(label: "tugboat.cluster.test")
     logger.logLevel = .critical

@@ -420,7 +420,7 @@ struct FrontDoorTests {
         defer { for fd in fds where fd >= 0 { close(fd) } }
         let openBy = Date().addingTimeInterval(30)
         for _ in 0..<400 {
-            guard Date() < openBy, let fd = FrontDoor.connect(port: tugboat.port, timeout: 1) else {
+            guard Date() < openBy, let fd = connectLoopback(port: tugboat.port, timeout: 1) else {
                 fds.append(-1)
                 continue
             }

@@ -93,7 +93,7 @@ struct HTTP2Tests {
     func handshakeTimeout() throws {
         let backend = try DemoBackend()
         let tugboat = try front([backend.address], extraPool: "  timeouts: { header: 1s }\n")
-        let fd = try #require(FrontDoor.connect(port: tugboat.port))
+        let fd = try #require(connectLoopback(port: tugboat.port))
         defer { close(fd) }
         #expect(FrontDoor.peerCloses(fd, within: 10))
         try stillServes(tugboat)

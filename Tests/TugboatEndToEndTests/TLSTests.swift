@@ -91,7 +91,7 @@ struct TLSTests {
         #expect(moved.status == 308)
         #expect(moved.header("location") == "https://test.local:\(httpsPort)/a/b?c=1")
         for host in ["evil.com/x?", "a b", ""] {
-            let fd = try #require(FrontDoor.connect(port: httpPort))
+            let fd = try #require(connectLoopback(port: httpPort))
             defer { close(fd) }
             #expect(FrontDoor.sendAll(fd, "GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n"))
             let answer = String(decoding: FrontDoor.readUntilClose(fd, within: 5).bytes, as: UTF8.self)
