@@ -202,8 +202,11 @@ let package = Package(
             dependencies: ["CZlib"],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(
-            name: "tugboat",
+        // The running system: one ServiceGroup wiring the modules (`TugboatRuntime`), the glue
+        // services (cluster bridge and its pure registry reconciler, crash forensics, reload,
+        // scaling setup); the executable keeps only the commands.
+        .target(
+            name: "TugboatRuntime",
             dependencies: [
                 "TugboatCore",
                 "TugboatProxy",
@@ -216,13 +219,25 @@ let package = Package(
                 "TugboatCluster",
                 "TugboatRedis",
                 "TugboatACME",
-                "FlameGraph",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "tugboat",
+            dependencies: [
+                "TugboatRuntime",
+                "TugboatCore",
+                "TugboatProxy",
+                "FlameGraph",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -309,6 +324,8 @@ let package = Package(
         ),
         .testTarget(name: "TugboatRedisTests", dependencies: ["TugboatRedis", "TugboatCore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatClusterTests", dependencies: ["TugboatCluster", "TugboatRedis", "TugboatCore", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "TugboatRuntimeTests", dependencies: ["TugboatRuntime", "TugboatCluster", "TugboatScaling", "TugboatCore"],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "TugboatCaptureTests", dependencies: ["TugboatCapture", "TugboatCore", "FlameGraph", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TugboatEndToEndTests",

@@ -1,4 +1,5 @@
 import Foundation
+import TugboatCore
 
 /// When to order a certificate: pure, so that every rule is tested without a clock or a server.
 ///
@@ -62,9 +63,8 @@ struct RenewalPlanner: Sendable, Equatable {
     mutating func failed(now: Date, retryAfter: Date?, rateLimited: Bool, random: Double) {
         consecutiveFailures += 1
         requested = false
-        let exponent = Double(min(consecutiveFailures - 1, 40))
-        let base = min(policy.firstBackoff * pow(2, exponent), policy.maxBackoff)
-        var delay = base * (1 - policy.jitter + 2 * policy.jitter * min(max(random, 0), 1))
+        let backoff = Backoff(first: .seconds(policy.firstBackoff), maximum: .seconds(policy.maxBackoff), jitter: .spread(policy.jitter))
+        var delay = backoff.delay(afterAttempt: consecutiveFailures, random: random).seconds
         if rateLimited && retryAfter == nil { delay = max(delay, policy.rateLimitedBackoff) }
         var at = now.addingTimeInterval(delay)
         if let retryAfter, retryAfter > at { at = retryAfter }

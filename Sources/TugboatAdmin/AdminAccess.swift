@@ -65,7 +65,7 @@ public struct AdminAccess: Sendable, Equatable {
     public func keyOpens(_ given: String?, linkKey: String?, resolvedAt: Date?, now: Date = Date()) -> Bool {
         guard let given, let linkKey, ConstantTime.equal(given, linkKey) else { return false }
         guard let resolvedAt else { return true }
-        return now.timeIntervalSince(resolvedAt) < Double(linkExpiry.components.seconds)
+        return now.timeIntervalSince(resolvedAt) < linkExpiry.seconds
     }
 }
 

@@ -111,8 +111,17 @@ public enum AdminServer {
     @Sendable static func jsonError(_ status: HTTPResponse.Status, _ message: String) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        let escaped = Redaction.redact(message).replacingOccurrences(of: "\"", with: "'")
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{\"error\":\"\(escaped)\"}\n")))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: errorBody(message))))
+    }
+
+    /// `{"error":"…"}` and a newline: valid JSON for any message (backslashes, newlines and control
+    /// characters escaped; double quotes shown as single ones, as they always were), secrets redacted.
+    static func errorBody(_ message: String) -> String {
+        struct Body: Encodable { var error: String }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        let body = Body(error: Redaction.redact(message).replacingOccurrences(of: "\"", with: "'"))
+        return ((try? encoder.encode(body)).map { String(decoding: $0, as: UTF8.self) } ?? #"{"error":"unknown"}"#) + "\n"
     }
 
     static func addIncidentRoutes(_ group: RouterGroup<BasicRequestContext>, state: AdminState) {

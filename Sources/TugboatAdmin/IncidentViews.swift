@@ -67,10 +67,6 @@ struct NotificationView: ResponseEncodable, Sendable {
     }
 }
 
-struct IncidentList: ResponseEncodable, Sendable {
-    var incidents: [IncidentView]
-}
-
 enum Timestamp {
     static func iso(_ date: Date) -> String {
         date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))

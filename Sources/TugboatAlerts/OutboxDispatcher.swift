@@ -48,9 +48,7 @@ public final class OutboxDispatcher: Service, Sendable {
 
         /// Full jitter between half and all of the exponential delay.
         public func delay(afterAttempt attempt: Int) -> Duration {
-            let exponential = firstDelay * (1 << min(attempt - 1, 20))
-            let capped = min(exponential, maxDelay)
-            return capped * Double.random(in: 0.5...1.0)
+            Backoff(first: firstDelay, maximum: maxDelay, jitter: .between(0.5, 1)).delay(afterAttempt: attempt)
         }
 
         /// The wait before the next attempt: the backoff, or longer when the channel asked for it

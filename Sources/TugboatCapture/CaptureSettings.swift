@@ -1,5 +1,6 @@
 import FlameGraph
 import Foundation
+import TugboatCore
 
 /// How instances are profiled: the `profiling:` section (`source`, `rate`, `window`) plus the
 /// knobs the daemon sets itself.
@@ -92,13 +93,5 @@ public struct CaptureSettings: Sendable, Equatable {
     /// How many slices cover the window, plus one (the slice in progress when it starts).
     var slicesKept: Int {
         Int((window.seconds / effectiveSlice.seconds).rounded(.up)) + 1
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, as a Double.
-    var seconds: Double {
-        let parts = components
-        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
     }
 }

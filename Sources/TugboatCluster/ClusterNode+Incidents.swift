@@ -1,3 +1,4 @@
+import TugboatCore
 import TugboatRedis
 
 extension ClusterNode {

@@ -1,4 +1,5 @@
 import Logging
+import TugboatCore
 import TugboatRedis
 
 extension ClusterNode {
@@ -113,12 +114,5 @@ extension ClusterNode {
     /// no local step-down.
     func freezeLease(_ frozen: Bool) {
         self.state.withLock { $0.leaseFrozen = frozen }
-    }
-}
-
-extension Duration {
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = self.components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }

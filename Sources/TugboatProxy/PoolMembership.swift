@@ -67,10 +67,7 @@ public final class PoolMembership: Service, Sendable {
     }
 
     private func finishDrain(_ address: HostPort) async {
-        let deadline = ContinuousClock.now + drain
-        while ContinuousClock.now < deadline, (dataPlane.inflight()[address] ?? 0) > 0 {
-            try? await Task.sleep(for: .milliseconds(50))
-        }
+        _ = await DrainWait.until(within: drain, every: .milliseconds(50)) { (dataPlane.inflight()[address] ?? 0) == 0 }
         let leftover = dataPlane.inflight()[address] ?? 0
         // Added again while it drained: it stays.
         guard await pool.state(of: address) == .draining else { return }

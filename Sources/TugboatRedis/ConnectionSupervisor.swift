@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import Synchronization
+import TugboatCore
 
 /// Whether a `RedisClient` or `RedisSubscriber` has a connection.
 public enum RedisConnectionState: Sendable, Hashable {
@@ -26,8 +27,6 @@ final class ConnectionSupervisor: Sendable {
     private struct State {
         var phase = Phase.idle
         var running = false
-        var observers: [Int: AsyncStream<RedisConnectionState>.Continuation] = [:]
-        var nextObserver = 0
 
         var publicState: RedisConnectionState {
             switch self.phase {
@@ -36,14 +35,11 @@ final class ConnectionSupervisor: Sendable {
             case .idle, .connecting, .waiting: return .disconnected
             }
         }
-
-        mutating func publish() {
-            let state = self.publicState
-            for observer in self.observers.values { observer.yield(state) }
-        }
     }
 
     private let state = Mutex(State())
+    /// The public state and each change of it, to `states()`; published under `state`'s lock, so in order.
+    private let changes = Broadcast<RedisConnectionState>(bufferSize: 16)
     let configuration: RedisConfiguration
     let eventLoopGroup: any EventLoopGroup
     let logger: Logger
@@ -52,6 +48,7 @@ final class ConnectionSupervisor: Sendable {
         self.configuration = configuration
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
+        self.changes.publish(.disconnected)
     }
 
     var connection: RedisConnection? {
@@ -68,48 +65,26 @@ final class ConnectionSupervisor: Sendable {
         }
     }
 
-    var connectionState: RedisConnectionState {
-        self.state.withLock { $0.publicState }
-    }
-
     /// A stream of the current state, then each change; it ends after `.closed`.
     func states() -> AsyncStream<RedisConnectionState> {
-        let (stream, continuation) = AsyncStream.makeStream(of: RedisConnectionState.self, bufferingPolicy: .bufferingNewest(16))
-        let id: Int? = self.state.withLock { state in
-            continuation.yield(state.publicState)
-            if case .closed = state.phase {
-                continuation.finish()
-                return nil
-            }
-            let id = state.nextObserver
-            state.nextObserver += 1
-            state.observers[id] = continuation
-            return id
-        }
-        if let id {
-            continuation.onTermination = { [weak self] _ in
-                _ = self?.state.withLock { $0.observers.removeValue(forKey: id) }
-            }
-        }
-        return stream
+        self.changes.stream()
     }
 
     /// Ends `run()`: closes the connection (in-flight commands fail with `.connectionLost`) or
     /// cuts the backoff short. Idempotent.
     func close() {
-        let observers = self.state.withLock { state -> [AsyncStream<RedisConnectionState>.Continuation] in
+        let closing = self.state.withLock { state -> Bool in
             switch state.phase {
-            case .closed: return []
+            case .closed: return false
             case .connected(let connection): connection.close()
             case .waiting(let wakeUp): wakeUp.succeed()
             case .idle, .connecting: break
             }
             state.phase = .closed
-            state.publish()
-            defer { state.observers = [:] }
-            return Array(state.observers.values)
+            self.changes.publish(state.publicState)
+            return true
         }
-        for observer in observers { observer.finish() }
+        if closing { self.changes.finish() }
     }
 
     /// The reconnect loop. `connected` runs on each new connection before its close is awaited
@@ -147,7 +122,7 @@ final class ConnectionSupervisor: Sendable {
                     let registered = self.state.withLock { state -> Bool in
                         guard case .connecting = state.phase else { return false }
                         state.phase = .connected(connection)
-                        state.publish()
+                        self.changes.publish(state.publicState)
                         return true
                     }
                     guard registered else {
@@ -167,7 +142,7 @@ final class ConnectionSupervisor: Sendable {
                     let lost = self.state.withLock { state -> Bool in
                         guard case .connected = state.phase else { return false }
                         state.phase = .connecting
-                        state.publish()
+                        self.changes.publish(state.publicState)
                         return true
                     }
                     disconnected()

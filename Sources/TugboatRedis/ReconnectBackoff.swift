@@ -1,23 +1,19 @@
+import TugboatCore
+
 /// Delays between reconnect attempts: `initial`, doubling up to `maximum`, each with ±`jitter`
-/// (a fraction) so that many nodes do not reconnect in lockstep. Pure; reset after a success.
+/// (a fraction) so that many nodes do not reconnect in lockstep (the shared ``Backoff``, counting
+/// the attempts). Reset after a success.
 struct ReconnectBackoff: Sendable {
-    let initial: Duration
-    let maximum: Duration
-    let jitter: Double
-    private var nominal: Duration?
+    let backoff: Backoff
+    private var attempts = 0
 
     init(initial: Duration, maximum: Duration, jitter: Double = 0.2) {
-        self.initial = initial
-        self.maximum = max(initial, maximum)
-        self.jitter = jitter
+        backoff = Backoff(first: initial, maximum: max(initial, maximum), jitter: .spread(jitter))
     }
 
     mutating func next<Generator: RandomNumberGenerator>(using generator: inout Generator) -> Duration {
-        let nominal = self.nominal.map { min($0 * 2, self.maximum) } ?? self.initial
-        self.nominal = nominal
-        guard self.jitter > 0 else { return nominal }
-        let factor = 1 + Double.random(in: -self.jitter...self.jitter, using: &generator)
-        return nominal * factor
+        attempts += 1
+        return backoff.delay(afterAttempt: attempts, random: Double.random(in: 0...1, using: &generator))
     }
 
     mutating func next() -> Duration {
@@ -26,6 +22,6 @@ struct ReconnectBackoff: Sendable {
     }
 
     mutating func reset() {
-        self.nominal = nil
+        attempts = 0
     }
 }

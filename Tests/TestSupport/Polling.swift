@@ -1,16 +1,46 @@
-/// Waiting for a condition instead of sleeping, for test targets without a `waitUntil` of their own.
-public enum Polling {
-    public struct TimedOut: Error, CustomStringConvertible {
-        public let description: String
-    }
+import Foundation
 
-    /// Polls `condition` every 20 ms until it holds; throws after `timeout`.
-    public static func until(_ what: String, timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(20))
+/// A condition a test waited for did not come to hold in time.
+public struct TimedOut: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Waits for a condition instead of sleeping: polls `condition` every `interval` until it holds,
+/// and throws ``TimedOut`` after `timeout`, naming `what` and the condition's last error (a
+/// condition that throws is asked again). Returns how long it took.
+@discardableResult
+public func waitUntil(_ what: String, timeout: Duration = .seconds(20), every interval: Duration = .milliseconds(20),
+                      _ condition: () async throws -> Bool) async throws -> Duration {
+    let clock = ContinuousClock()
+    let start = clock.now
+    var lastError: (any Error)?
+    while clock.now < start + timeout {
+        do {
+            if try await condition() { return clock.now - start }
+            lastError = nil
+        } catch {
+            lastError = error
         }
-        throw TimedOut(description: "timed out after \(timeout) waiting for: \(what)")
+        try await Task.sleep(for: interval)
     }
+    throw TimedOut("timed out after \(timeout) waiting for: \(what)" + (lastError.map { " (last error: \($0))" } ?? ""))
+}
+
+/// The same for a test that is not async (the end-to-end tests): blocks its thread while it polls.
+public func waitUntilBlocking(timeout: Duration = .seconds(20), _ what: String, every interval: Duration = .milliseconds(50),
+                      _ condition: () throws -> Bool) throws {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    var lastError: (any Error)?
+    while clock.now < deadline {
+        do {
+            if try condition() { return }
+            lastError = nil
+        } catch {
+            lastError = error
+        }
+        Thread.sleep(forTimeInterval: interval / .seconds(1))
+    }
+    throw TimedOut("timed out after \(timeout) waiting for \(what)" + (lastError.map { " (last error: \($0))" } ?? ""))
 }

@@ -1,7 +1,5 @@
 import Foundation
 import Logging
-import NIOCore
-import NIOPosix
 import TugboatRedis
 #if canImport(Glibc)
 import Glibc
@@ -40,7 +38,7 @@ public final class RedisTestServer: @unchecked Sendable {
         guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
             throw RedisTestError(description: "\(Self.executable) is missing: install redis-server (version 7) to run the live Redis tests")
         }
-        self.port = try await Self.freePort()
+        self.port = try freePort()
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("tugboat-redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
         self.extraArguments = arguments
@@ -115,16 +113,6 @@ public final class RedisTestServer: @unchecked Sendable {
     public func stop() {
         self.kill()
         try? FileManager.default.removeItem(at: self.directory)
-    }
-
-    private static func freePort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress?.port ?? 0
-        try await channel.close()
-        guard port > 0 else { throw RedisTestError(description: "no free port") }
-        return port
     }
 }
 

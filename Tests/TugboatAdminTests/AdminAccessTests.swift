@@ -70,3 +70,15 @@ struct AdminAccessTests {
         #expect(machine.deadline == t0 + .seconds(50))
     }
 }
+
+@Suite("Admin API error bodies")
+struct AdminErrorBodyTests {
+    @Test("any message makes valid JSON: backslashes, newlines, tabs, control characters and quotes")
+    func validJSON() throws {
+        let message = "C:\\path \"quoted\"\nsecond line\tand \u{01} a control byte / a slash"
+        let body = AdminServer.errorBody(message)
+        #expect(body.hasSuffix("}\n"))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: String])
+        #expect(object == ["error": "C:\\path 'quoted'\nsecond line\tand \u{01} a control byte / a slash"])
+    }
+}

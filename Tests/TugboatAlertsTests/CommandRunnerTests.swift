@@ -73,7 +73,7 @@ struct CommandRunnerTests {
                 outcome.withLock { $0 = .failure(error) }
             }
         }
-        try await Polling.until("both processes to start") {
+        try await waitUntil("both processes to start") {
             (try? String(contentsOfFile: pids, encoding: .utf8))?.hasSuffix("\n") == true
         }
         let numbers = try String(contentsOfFile: pids, encoding: .utf8).split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
@@ -83,7 +83,7 @@ struct CommandRunnerTests {
             kill(child, SIGKILL)
         }
         do {
-            try await Polling.until("the runner to give up", timeout: .seconds(10)) { outcome.withLock { $0 != nil } }
+            try await waitUntil("the runner to give up", timeout: .seconds(10)) { outcome.withLock { $0 != nil } }
         } catch {
             Issue.record("the runner did not return: its timeout was never armed (it is blocked writing stdin)")
             return
@@ -94,13 +94,6 @@ struct CommandRunnerTests {
             return
         }
         #expect(error is ProcessRunner.TimedOut)
-        try await Polling.until("the grandchild to be killed with its group", timeout: .seconds(5)) { !Self.alive(grandchild) }
-    }
-
-    static func alive(_ pid: Int32) -> Bool {
-        guard kill(pid, 0) == 0 else { return false }
-        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-        guard let close = stat.lastIndex(of: ")") else { return false }
-        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first != "Z"
+        try await waitUntil("the grandchild to be killed with its group", timeout: .seconds(5)) { !processAlive(grandchild) }
     }
 }

@@ -60,11 +60,11 @@ struct OutboxLaneTests {
             try page(store, channel: "hook")
             let running = Task { try await dispatcher.run() }
             defer { running.cancel() }
-            try await Polling.until("the webhook is held without an answer") { try await held(contract) }
+            try await waitUntil("the webhook is held without an answer") { try await held(contract) }
 
             try page(store, channel: "sms", recipient: "+15550100111")
             dispatcher.notify()
-            try await Polling.until("the SMS is sent") { try row(store, "sms")?.status == "sent" }
+            try await waitUntil("the SMS is sent") { try row(store, "sms")?.status == "sent" }
             let hook = try #require(try row(store, "hook"))
             #expect(hook.status == "pending" && hook.attempts == 0, "the webhook's attempt ended before the SMS went out: \(hook)")
             #expect(try await contract.requests().contains { $0["kind"] as? String == "sms" && $0["status"] as? Int == 201 })
@@ -107,7 +107,7 @@ struct OutboxLaneTests {
                 let dispatcher = OutboxDispatcher(store: store, senders: ["hook": webhook(contract, client, timeout: .seconds(5))], logger: logger)
                 let group = ServiceGroup(configuration: .init(services: [dispatcher], logger: logger))
                 let running = Task { try await group.run() }
-                try await Polling.until("the webhook is held without an answer") { try await held(contract) }
+                try await waitUntil("the webhook is held without an answer") { try await held(contract) }
                 await group.triggerGracefulShutdown()
                 try await running.value
                 let notification = try #require(try row(store, "hook"))
@@ -117,7 +117,7 @@ struct OutboxLaneTests {
             }
             let restarted = try Store(path: path)
             let next = OutboxDispatcher(store: restarted, senders: ["hook": webhook(contract, client)], logger: logger)
-            try await Polling.until("the page is delivered after the restart") {
+            try await waitUntil("the page is delivered after the restart") {
                 await next.deliverDue()
                 return try row(restarted, "hook")?.status == "sent"
             }

@@ -40,7 +40,7 @@ struct UnsavedPagesTests {
 
     /// Ticks the manager and delivers the outbox until `count` pages went out.
     func deliver(_ s: Setup, count: Int) async throws {
-        try await Polling.until("\(count) page(s) delivered") {
+        try await waitUntil("\(count) page(s) delivered") {
             await s.alerts.tick()
             await s.dispatcher.deliverDue()
             return s.sender.delivered.withLock { $0.count } >= count
@@ -88,7 +88,7 @@ struct UnsavedPagesTests {
         let refused = try s.store.refuseWrites(.max)
         await backend(s, down: true)
         await backend(s, down: false)
-        try await Polling.until("the store refused a retry") {
+        try await waitUntil("the store refused a retry") {
             await s.alerts.tick()
             return refused.remaining < Int.max - 2
         }

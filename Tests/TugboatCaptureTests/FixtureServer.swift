@@ -16,7 +16,7 @@ final class FixtureServer: Sendable {
 
     init(body: [UInt8]) throws {
         self.body = body
-        guard let (fd, port) = listenOnLoopback() else { throw TimedOut(what: "a listening socket") }
+        guard let (fd, port) = listenOnLoopback() else { throw TimedOut("no listening socket on 127.0.0.1") }
         listener = fd
         self.port = port
         Thread.detachNewThread { [self] in serve() }

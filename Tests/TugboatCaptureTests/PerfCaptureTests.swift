@@ -16,7 +16,7 @@ struct PerfCaptureTests {
         #expect(CaptureSupervisor.availabilityProblem(for: .perf, perfScope: scope) == nil)
         let temp = try TempDirectory()
         defer { temp.remove() }
-        let port = freePort()
+        let port = try freePort()
         let app = try Backend(tugboatExecutable, ["demo-app", "--port", String(port), "--exit-with-parent"], port: port)
         defer { app.kill() }
         try await app.waitHealthy()
@@ -66,7 +66,7 @@ struct PerfCaptureTests {
         try requireTool("perf", install: "apt-get install linux-perf")
         let temp = try TempDirectory()
         defer { temp.remove() }
-        let port = freePort()
+        let port = try freePort()
         let app = try Backend(tugboatExecutable, ["demo-app", "--port", String(port), "--exit-with-parent"], port: port)
         defer { app.kill() }
         try await app.waitHealthy()

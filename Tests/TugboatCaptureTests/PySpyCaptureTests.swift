@@ -43,7 +43,7 @@ struct PySpyCaptureTests {
         defer { temp.remove() }
         let script = "\(temp.path)/backend.py"
         try pythonBackend.write(toFile: script, atomically: true, encoding: .utf8)
-        let port = freePort()
+        let port = try freePort()
         let app = try Backend(python, [script, String(port)], port: port)
         defer { app.kill() }
         try await app.waitHealthy()

@@ -9,30 +9,7 @@ import TugboatCore
 import Glibc
 #endif
 
-/// The `tugboat` executable built next to this test bundle.
-let tugboatExecutable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-    .deletingLastPathComponent().appendingPathComponent("tugboat").path
-
-/// The repository root.
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent()
-
 let pprofFixtures = repositoryRoot.appendingPathComponent("Tests/FlameGraphTests/Fixtures/pprof")
-
-struct TimedOut: Error, CustomStringConvertible {
-    var what: String
-    var description: String { "timed out waiting for \(what)" }
-}
-
-/// Polls `condition` every 50 ms until it holds; fails after `timeout`.
-func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if (try? await condition()) == true { return }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    throw TimedOut(what: what)
-}
 
 /// A fresh directory under the system's temporary directory, removed by `remove()`.
 struct TempDirectory {
@@ -47,24 +24,6 @@ struct TempDirectory {
         (try? FileManager.default.contentsOfDirectory(atPath: "\(path)/\(sub)")) ?? []
     }
 }
-
-/// A port that was free a moment ago on 127.0.0.1.
-func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-            _ = bind(fd, pointer, length)
-            return getsockname(fd, pointer, &length)
-        }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
 
 /// `GET path` off the cooperative pool (blocking sockets must not hold its few threads).
 func get(port: Int, _ path: String) async -> Int? {

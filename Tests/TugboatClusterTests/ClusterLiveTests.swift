@@ -12,7 +12,7 @@ import TugboatRedis
 struct ClusterLiveTests {
     @Test("a change made by one node is seen by all three within 1 s; the layout is what the README says")
     func propagation() async throws {
-        try await withClusterServer { server in
+        try await withRedisServer { server in
             try await withNodes(server) { nodes in
                 try await waitUntil("every node read the registry") { nodes.allSatisfy { $0.node.current != nil } }
                 let before = nodes.map { $0.node.current?.version }
@@ -50,7 +50,7 @@ struct ClusterLiveTests {
 
     @Test("the leader stops renewing: another node leads within 5 s in a higher epoch; the stale leader's writes are refused")
     func takeoverAfterFrozenLeader() async throws {
-        try await withClusterServer { server in
+        try await withRedisServer { server in
             try await withNodes(server) { nodes in
                 try await waitUntil("one leader") { leaders(nodes).count == 1 }
                 let old = leaders(nodes)[0]
@@ -93,7 +93,7 @@ struct ClusterLiveTests {
 
     @Test("claimPage is true once in the whole cluster; the incidents mirror survives a crash of the leader")
     func pagesAndIncidentsAcrossTakeover() async throws {
-        try await withClusterServer { server in
+        try await withRedisServer { server in
             try await withNodes(server) { nodes in
                 try await waitUntil("one leader") { leaders(nodes).count == 1 }
                 let old = leaders(nodes)[0]
@@ -151,7 +151,7 @@ struct ClusterLiveTests {
 
     @Test("graceful shutdown releases the lease: another node leads at its next attempt")
     func gracefulRelease() async throws {
-        try await withClusterServer { server in
+        try await withRedisServer { server in
             try await withNodes(server, count: 2) { nodes in
                 try await waitUntil("one leader") { leaders(nodes).count == 1 }
                 let old = leaders(nodes)[0]
@@ -167,7 +167,7 @@ struct ClusterLiveTests {
 
     @Test("Redis killed and restarted: snapshots kept, redis down, no leader; then re-election and resync")
     func redisOutage() async throws {
-        try await withClusterServer { server in
+        try await withRedisServer { server in
             try await withNodes(server) { nodes in
                 try await waitUntil("one leader") { leaders(nodes).count == 1 }
                 let leaderEpoch = leaders(nodes)[0].node.epoch

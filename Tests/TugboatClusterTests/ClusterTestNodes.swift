@@ -1,5 +1,5 @@
 import Foundation
-import TestSupport
+@_exported import TestSupport
 import Logging
 import TugboatCore
 import TugboatRedis
@@ -66,32 +66,6 @@ func entry(_ state: BackendState = .healthy, origin: RegistryEntry.Origin = .adm
 }
 
 func address(_ port: Int) -> HostPort { HostPort(host: "127.0.0.1", port: port) }
-
-/// Runs `body` with a server that is stopped afterwards, even if `body` throws.
-func withClusterServer<T>(_ body: (RedisTestServer) async throws -> T) async throws -> T {
-    let server = try await RedisTestServer()
-    do {
-        let result = try await body(server)
-        server.stop()
-        return result
-    } catch {
-        server.stop()
-        throw error
-    }
-}
-
-/// Polls `condition` every 10 ms for at most `timeout`; throws if it never holds. Returns how
-/// long it took.
-@discardableResult
-func waitUntil(_ what: String, timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async throws -> Duration {
-    let clock = ContinuousClock()
-    let start = clock.now
-    while clock.now < start + timeout {
-        if try await condition() { return clock.now - start }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    throw RedisTestError(description: "timed out after \(timeout) waiting for: \(what)")
-}
 
 let clusterTestLogger: Logger = {
     var logger = Logger(label: "tugboat.cluster.test")

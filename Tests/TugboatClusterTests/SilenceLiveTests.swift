@@ -14,7 +14,7 @@ struct SilenceLiveTests {
 
     @Test("a silence created through one node is listed by another; expired through the second, it has ended for both")
     func createListExpire() async throws {
-        try await withClusterServer { server in
+        try await withRedisServer { server in
             try await withNodes(server, count: 2) { nodes in
                 let (a, b) = (nodes[0].node, nodes[1].node)
                 try await waitUntil("both nodes connected") { a.redisIsUp && b.redisIsUp }
@@ -44,7 +44,7 @@ struct SilenceLiveTests {
 
     @Test("bounds: unreadable and oversized entries are skipped, old ended ones deleted, and more than 10,000 refused")
     func bounds() async throws {
-        try await withClusterServer { server in
+        try await withRedisServer { server in
             try await withNodes(server, count: 1) { nodes in
                 let node = nodes[0].node
                 try await waitUntil("connected") { node.redisIsUp }
@@ -80,7 +80,7 @@ struct SilenceLiveTests {
 
     @Test("Redis down: every silence call fails at once with redisUnavailable")
     func redisDown() async throws {
-        try await withClusterServer { server in
+        try await withRedisServer { server in
             try await withNodes(server, count: 1) { nodes in
                 let node = nodes[0].node
                 try await waitUntil("connected") { node.redisIsUp }

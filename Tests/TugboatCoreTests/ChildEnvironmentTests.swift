@@ -27,7 +27,7 @@ struct ChildEnvironmentTests {
             kill(pid, SIGKILL)
             _ = ChildExit.reap(pid)
         }
-        try await Polling.until("the child to exec sleep") { ChildInspection.program(pid: pid) == "/bin/sleep" }
+        try await waitUntil("the child to exec sleep") { ChildInspection.program(pid: pid) == "/bin/sleep" }
         let descriptors = await ChildInspection.settledDescriptors(pid: pid)
         #expect(descriptors.keys.allSatisfy { $0 <= 2 }, "descriptors beyond 0-2: \(descriptors)")
         #expect(ChildInspection.sockets(descriptors.values).isDisjoint(with: ChildInspection.ownSockets))

@@ -57,7 +57,7 @@ struct ACMETests {
     func obtainRenewRestart() throws {
         let started = Date()
         let certificates = try TestCertificates()
-        let redirectPort = try FreePort.find()
+        let redirectPort = try freePort()
         let pebble = try Pebble(httpPort: redirectPort, certificates: certificates)
         let backend = try DemoBackend()
         let statePath = NSTemporaryDirectory() + "tugboat-acme-\(UUID().uuidString).db"
@@ -66,7 +66,7 @@ struct ACMETests {
                                   statePath: statePath)
         try tugboat.waitHealthy([backend.address])
         // Until the first certificate: the self-signed placeholder, listed as such.
-        try waitUntil(timeout: 90, "the ACME certificate installed") { try acmeEntry(tugboat)?["placeholder"] as? Bool == false }
+        try waitUntilBlocking(timeout: .seconds(90), "the ACME certificate installed") { try acmeEntry(tugboat)?["placeholder"] as? Bool == false }
         let obtained = Date().timeIntervalSince(started)
         let root = try pebble.root()
         #expect(try curl(tugboat.port, root: root) == "200")
@@ -96,7 +96,7 @@ struct ACMETests {
             }
         }
         loop.start()
-        try waitUntil(timeout: 30, "requests before the renewal") { count.load(ordering: .relaxed) >= 3 }
+        try waitUntilBlocking(timeout: .seconds(30), "requests before the renewal") { count.load(ordering: .relaxed) >= 3 }
         // A connection opened before the renewal, used after it.
         let open = Process()
         open.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
@@ -110,7 +110,7 @@ struct ACMETests {
         let renewStarted = Date()
         let (status, _) = try tugboat.post("/api/certificates/renew", body: "")
         #expect(status == 202)
-        try waitUntil(timeout: 90, "a new certificate served") { try servedSerial(port) != first }
+        try waitUntilBlocking(timeout: .seconds(90), "a new certificate served") { try servedSerial(port) != first }
         let renewed = Date().timeIntervalSince(renewStarted)
         let second = try servedSerial(port)
         openIn.fileHandleForWriting.write(Data("GET /echo HTTP/1.1\r\nHost: \(domain)\r\nConnection: close\r\n\r\n".utf8))
@@ -118,9 +118,9 @@ struct ACMETests {
         let openAnswer = String(decoding: openOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(openAnswer.hasPrefix("HTTP/1.1 200"), "the connection opened before the renewal: \(openAnswer.prefix(200))")
         let afterRenewal = count.load(ordering: .relaxed)
-        try waitUntil(timeout: 30, "requests after the renewal") { count.load(ordering: .relaxed) >= afterRenewal + 3 }
+        try waitUntilBlocking(timeout: .seconds(30), "requests after the renewal") { count.load(ordering: .relaxed) >= afterRenewal + 3 }
         done.store(true, ordering: .relaxed)
-        try waitUntil(timeout: 30, "the request loop stopped") { loop.isFinished }
+        try waitUntilBlocking(timeout: .seconds(30), "the request loop stopped") { loop.isFinished }
         #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
         #expect(pebble.issued == 2)
 
@@ -142,19 +142,19 @@ struct ACMETests {
     @Test("several nodes on one Redis: the leader orders once and every node serves it; a renewal asked on another node is made by the leader, the CA's check answered by the node it reached")
     func sharedAcrossNodes() throws {
         let certificates = try TestCertificates()
-        let redirectPort = try FreePort.find()
+        let redirectPort = try freePort()
         let pebble = try Pebble(httpPort: redirectPort, certificates: certificates)
         let backend = try DemoBackend()
         let redis = try RedisServer()
         let first = try tugboat(directory: pebble.directory, ca: certificates.caPath, redirectPort: redirectPort, backend: backend,
                                 redis: redis, node: "node1")
-        try waitUntil(timeout: 90, "node1's ACME certificate installed") { try acmeEntry(first)?["placeholder"] as? Bool == false }
-        try waitUntil(timeout: 10, "node1 leads") { (try first.admin("/api/cluster") as? [String: Any])?["leader"] as? String == "node1" }
+        try waitUntilBlocking(timeout: .seconds(90), "node1's ACME certificate installed") { try acmeEntry(first)?["placeholder"] as? Bool == false }
+        try waitUntilBlocking(timeout: .seconds(10), "node1 leads") { (try first.admin("/api/cluster") as? [String: Any])?["leader"] as? String == "node1" }
         // node2 binds the same redirect port (SO_REUSEPORT); new connections go to the newest
         // listener, so from now on the CA's checks reach node2, which did not place the order.
         let second = try tugboat(directory: pebble.directory, ca: certificates.caPath, redirectPort: redirectPort, backend: backend,
                                  redis: redis, node: "node2")
-        try waitUntil(timeout: 30, "node2 installs the shared certificate") { try acmeEntry(second)?["placeholder"] as? Bool == false }
+        try waitUntilBlocking(timeout: .seconds(30), "node2 installs the shared certificate") { try acmeEntry(second)?["placeholder"] as? Bool == false }
         let root = try pebble.root()
         let serial = try servedSerial(first.port)
         #expect(try servedSerial(second.port) == serial)
@@ -165,7 +165,7 @@ struct ACMETests {
         // Asked on node2 (not the leader): node1 orders; pebble validates through node2.
         let (status, _) = try second.post("/api/certificates/renew", body: "")
         #expect(status == 202)
-        try waitUntil(timeout: 90, "the renewed certificate on both nodes") {
+        try waitUntilBlocking(timeout: .seconds(90), "the renewed certificate on both nodes") {
             let renewed = try servedSerial(first.port)
             let onSecond = try servedSerial(second.port)
             return renewed != serial && onSecond == renewed
@@ -184,11 +184,11 @@ struct ACMETests {
         let certificates = try TestCertificates()
         let site = try certificates.leaf("site", commonName: "localhost", names: ["localhost"])
         let backend = try DemoBackend()
-        let tugboat = try tugboat(directory: "https://127.0.0.1:\(try FreePort.find())/dir", ca: certificates.caPath,
-                                  redirectPort: try FreePort.find(), backend: backend,
+        let tugboat = try tugboat(directory: "https://127.0.0.1:\(try freePort())/dir", ca: certificates.caPath,
+                                  redirectPort: try freePort(), backend: backend,
                                   extraCertificates: "  certificates:\n    - { cert: \(site.cert), key: \(site.key) }\n")
         try tugboat.waitHealthy([backend.address])
-        try waitUntil(timeout: 30, "the error shown") {
+        try waitUntilBlocking(timeout: .seconds(30), "the error shown") {
             (try acmeEntry(tugboat)?["last_renewal_error"] as? String)?.contains("ACME server unreachable") == true
         }
         let line = try tugboat.child.waitForLine { $0.contains("acme order failed") }
@@ -205,11 +205,11 @@ struct ACMETests {
     @Test("an order whose HTTP-01 validation fails (pebble dials the wrong port): the problem shown, the placeholder kept")
     func failedValidation() throws {
         let certificates = try TestCertificates()
-        let redirectPort = try FreePort.find()
-        let pebble = try Pebble(httpPort: try FreePort.find(), certificates: certificates)  // nothing listens there
+        let redirectPort = try freePort()
+        let pebble = try Pebble(httpPort: try freePort(), certificates: certificates)  // nothing listens there
         let backend = try DemoBackend()
         let tugboat = try tugboat(directory: pebble.directory, ca: certificates.caPath, redirectPort: redirectPort, backend: backend)
-        try waitUntil(timeout: 90, "the validation error shown") {
+        try waitUntilBlocking(timeout: .seconds(90), "the validation error shown") {
             (try acmeEntry(tugboat)?["last_renewal_error"] as? String)?.contains("validation failed") == true
         }
         let error = try #require(try acmeEntry(tugboat)?["last_renewal_error"] as? String)

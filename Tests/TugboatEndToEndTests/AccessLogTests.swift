@@ -49,7 +49,7 @@ struct AccessLogEndToEndTests {
         }
 
         var lines: [[String: Any]] = []
-        try waitUntil("five access-log lines") {
+        try waitUntilBlocking("five access-log lines") {
             lines = Self.jsonLines(path)
             return lines.count >= 5
         }
@@ -72,9 +72,9 @@ struct AccessLogEndToEndTests {
         // logrotate: rename, SIGUSR1, and new lines go to a new file at the old path.
         try FileManager.default.moveItem(atPath: path, toPath: path + ".1")
         tugboat.child.signal(SIGUSR1)
-        try waitUntil("the access log to be reopened") { FileManager.default.fileExists(atPath: path) }
+        try waitUntilBlocking("the access log to be reopened") { FileManager.default.fileExists(atPath: path) }
         #expect(try TestHTTPClient(port: tugboat.port).request("GET", "/after-rotation", headers: ["Connection": "close"]).status == 200)
-        try waitUntil("the line in the new file") { Self.jsonLines(path).contains { $0["target"] as? String == "/after-rotation" } }
+        try waitUntilBlocking("the line in the new file") { Self.jsonLines(path).contains { $0["target"] as? String == "/after-rotation" } }
         #expect(!Self.jsonLines(path + ".1").contains { $0["target"] as? String == "/after-rotation" })
         let permissions = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int ?? 0
         #expect(permissions & 0o137 == 0, "\(String(permissions, radix: 8))")
@@ -124,7 +124,7 @@ struct AccessLogEndToEndTests {
                                    "https://localhost:\(port)/h2-one", "https://localhost:\(port)/status?code=404"])
         #expect(answer.output == "200 2404 2", "\(answer.output)")
         var lines: [[String: Any]] = []
-        try waitUntil("two HTTP/2 lines") {
+        try waitUntilBlocking("two HTTP/2 lines") {
             lines = Self.jsonLines(path)
             return lines.count >= 2
         }

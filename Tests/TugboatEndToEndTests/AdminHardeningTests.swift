@@ -10,7 +10,7 @@ import Glibc
 struct AdminHardeningTests {
     /// The status of a raw request on a new connection.
     func status(_ port: Int, _ request: String) throws -> Int {
-        let fd = try #require(FrontDoor.connect(port: port, timeout: 5))
+        let fd = try #require(connectLoopback(port: port, timeout: 5))
         defer { close(fd) }
         #expect(FrontDoor.sendAll(fd, request))
         let answer = String(decoding: FrontDoor.readUntilClose(fd, within: 5).bytes, as: UTF8.self)
@@ -65,9 +65,9 @@ struct AdminHardeningTests {
     func headTimeout() throws {
         let tugboat = try TugboatUnderTest(backends: [])
         defer { tugboat.stop() }
-        let partial = try #require(FrontDoor.connect(port: tugboat.adminPort, timeout: 5))
+        let partial = try #require(connectLoopback(port: tugboat.adminPort, timeout: 5))
         defer { close(partial) }
-        let silent = try #require(FrontDoor.connect(port: tugboat.adminPort, timeout: 5))
+        let silent = try #require(connectLoopback(port: tugboat.adminPort, timeout: 5))
         defer { close(silent) }
         let started = Date()
         #expect(FrontDoor.sendAll(partial, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"))
@@ -99,7 +99,7 @@ struct AdminHardeningTests {
         defer { tugboat.stop() }
         try tugboat.waitHealthy([backend.address])
         backend.kill()
-        try waitUntil(timeout: 20, "the page with the link") { try !contract.accepted("hook").isEmpty }
+        try waitUntilBlocking(timeout: .seconds(20), "the page with the link") { try !contract.accepted("hook").isEmpty }
         let body = try #require(contract.accepted("hook")[0]["body"] as? String)
         let hook = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
         let link = try #require(hook["flamegraph"] as? String)
@@ -112,7 +112,7 @@ struct AdminHardeningTests {
         #expect(try status(path.replacingOccurrences(of: "key=", with: "key=0")) == 401)
         let back = try DemoBackend(port: backend.port)
         defer { back.kill() }
-        try waitUntil(timeout: 20, "the incident resolved") { try tugboat.incidents().first?["state"] as? String == "resolved" }
+        try waitUntilBlocking(timeout: .seconds(20), "the incident resolved") { try tugboat.incidents().first?["state"] as? String == "resolved" }
         #expect(try status(path) == 401)
     }
 }

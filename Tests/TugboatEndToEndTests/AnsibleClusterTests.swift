@@ -26,11 +26,11 @@ struct AnsibleClusterTests {
         defer { nodes.forEach { $0.stop() } }
 
         var leader = ""
-        try waitUntil("a leader") { leader = try ClusterTests.agreedLeader(nodes) ?? ""; return !leader.isEmpty }
+        try waitUntilBlocking("a leader") { leader = try ClusterTests.agreedLeader(nodes) ?? ""; return !leader.isEmpty }
         let leaderIndex = try #require(Int(leader.dropFirst("node".count))) - 1
         let follower = nodes[1 - leaderIndex]
         var instance = ""
-        try waitUntil(timeout: 120, "the container healthy on both nodes") {
+        try waitUntilBlocking(timeout: .seconds(120), "the container healthy on both nodes") {
             let pools = try nodes.map { try AnsibleScalingTests.healthy($0).compactMap { $0["address"] as? String } }
             guard pools[0].count == 1, pools[0] == pools[1] else { return false }
             instance = pools[0][0]
@@ -41,8 +41,8 @@ struct AnsibleClusterTests {
         #expect(try AnsibleScalingTests.events(follower).isEmpty, "the follower scaled nothing")
 
         nodes[leaderIndex].child.signal(SIGKILL)
-        try waitUntil(timeout: 15, "the other node leading") { try ClusterTests.cluster(follower)["leader"] as? String == "node\(2 - leaderIndex)" }
-        try waitUntil(timeout: 30, "the new leader adopting the container and settling") {
+        try waitUntilBlocking(timeout: .seconds(15), "the other node leading") { try ClusterTests.cluster(follower)["leader"] as? String == "node\(2 - leaderIndex)" }
+        try waitUntilBlocking(timeout: .seconds(30), "the new leader adopting the container and settling") {
             let events = try AnsibleScalingTests.events(follower)
             return events.contains { ($0["reason"] as? String)?.contains("adopting 1 running instance(s): \(instance)") == true }
                 && events.last?["state"] as? String == "IDLE"

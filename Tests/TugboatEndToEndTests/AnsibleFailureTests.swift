@@ -73,13 +73,13 @@ struct AnsibleFailureTests {
         let tugboat = try Self.tugboat(pool: pool, env: try failure.environment(scratch), timeout: failure.timeout)
         defer { tugboat.stop() }
 
-        try waitUntil(timeout: 120, "a failed launch") { try !Self.failures(tugboat).isEmpty }
+        try waitUntilBlocking(timeout: .seconds(120), "a failed launch") { try !Self.failures(tugboat).isEmpty }
         let reason = try Self.failures(tugboat)[0]["reason"] as? String ?? ""
         #expect(reason.hasPrefix("launch failed: up script exited with status"), "\(reason)")
         #expect(reason.contains(failure.expected), "\(reason)")
         let logged = failure.expected.prefix { $0 != "\"" }  // (the log escapes quotes)
         // (The event is in the API a moment before the line is logged.)
-        try waitUntil(timeout: 5, "the cause in Tugboat's log") {
+        try waitUntilBlocking(timeout: .seconds(5), "the cause in Tugboat's log") {
             tugboat.child.lines.contains { $0.contains("scaling transition") && $0.contains(logged) }
         }
         #expect(try DockerHost.containers(pool: pool).isEmpty, "no container left labelled tugboat.pool=\(pool)")
@@ -92,7 +92,7 @@ struct AnsibleFailureTests {
         let pool = "failing-\(UUID().uuidString.prefix(8).lowercased())"
         let tugboat = try Self.tugboat(pool: pool, env: ["ANSIBLE_EXTRA_VARS": "image=tugboat-no-such-image:1"])
         defer { tugboat.stop() }
-        try waitUntil(timeout: 180, "two failed launches") { try Self.failures(tugboat).count >= 2 }
+        try waitUntilBlocking(timeout: .seconds(180), "two failed launches") { try Self.failures(tugboat).count >= 2 }
         let failures = try Self.failures(tugboat)
         let reasons = failures.map { $0["reason"] as? String ?? "" }
         #expect(reasons[0].hasSuffix("retry in 1.0 seconds"), "\(reasons[0])")
@@ -110,11 +110,11 @@ struct AnsibleFailureTests {
         defer { DockerHost.removeContainers(pool: pool) }
         let tugboat = try Self.tugboat(pool: pool, env: ["ANSIBLE_EXTRA_VARS": "host_port=\(holder.port)"])
         defer { tugboat.stop() }
-        try waitUntil(timeout: 120, "a failed launch") { try !Self.failures(tugboat).isEmpty }
+        try waitUntilBlocking(timeout: .seconds(120), "a failed launch") { try !Self.failures(tugboat).isEmpty }
         let reason = try Self.failures(tugboat)[0]["reason"] as? String ?? ""
         #expect(reason.contains("scale_up.yml: Start the container: Error starting container: driver failed programming external connectivity"), "\(reason)")
         #expect(reason.contains("127.0.0.1:\(holder.port): bind: address already in use"), "\(reason)")
-        try waitUntil(timeout: 5, "the cause in Tugboat's log") {
+        try waitUntilBlocking(timeout: .seconds(5), "the cause in Tugboat's log") {
             tugboat.child.lines.contains { $0.contains("scaling transition") && $0.contains("bind: address already in use") }
         }
         #expect(try DockerHost.containers(pool: pool).isEmpty, "the container that could not start is removed")
@@ -141,8 +141,8 @@ struct AnsibleFailureTests {
             for case let pid? in ((try? sleeping()) ?? []).map({ Int32($0) }) where pid > 0 { kill(pid, SIGKILL) }  // a retry's
         }
         var task: [String] = []
-        try waitUntil(timeout: 20, "the playbook's task running") { task = try sleeping(); return !task.isEmpty }
-        try waitUntil(timeout: 30, "a failed launch") { try !Self.failures(tugboat).isEmpty }
+        try waitUntilBlocking(timeout: .seconds(20), "the playbook's task running") { task = try sleeping(); return !task.isEmpty }
+        try waitUntilBlocking(timeout: .seconds(30), "a failed launch") { try !Self.failures(tugboat).isEmpty }
         let reason = try Self.failures(tugboat)[0]["reason"] as? String ?? ""
         #expect(reason.contains("up script timed out"), "\(reason)")
         // (The retry may have started a sleep of its own by now: the first one's pid must be gone.)

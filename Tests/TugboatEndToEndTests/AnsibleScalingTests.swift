@@ -41,18 +41,18 @@ struct AnsibleScalingTests {
     /// to one. `containers` (by label) are counted all along; no request may fail. Returns the
     /// seconds from the start of the load to the first new instance serving.
     static func loadStep(_ tugboat: TugboatUnderTest, containers: () throws -> [String]) throws -> Double {
-        try waitUntil(timeout: 120, "the first instance (min 1)") { try healthy(tugboat).count == 1 }
+        try waitUntilBlocking(timeout: .seconds(120), "the first instance (min 1)") { try healthy(tugboat).count == 1 }
         #expect(try containers().count == 1)
 
         let load = LoadLoop(port: tugboat.port)
         let started = Date()
         var firstNewServing = 0.0
-        try waitUntil(timeout: 120, "a second instance serving under load") {
+        try waitUntilBlocking(timeout: .seconds(120), "a second instance serving under load") {
             guard try healthy(tugboat).count >= 2 else { return false }
             firstNewServing = Date().timeIntervalSince(started)
             return true
         }
-        try waitUntil(timeout: 120, "three instances serving, each with requests") {
+        try waitUntilBlocking(timeout: .seconds(120), "three instances serving, each with requests") {
             let serving = try healthy(tugboat)
             return serving.count == 3 && serving.allSatisfy { ($0["requests"] as? Int ?? 0) > 0 }
         }
@@ -61,7 +61,7 @@ struct AnsibleScalingTests {
         #expect(load.failures == 0, "\(load.failures) failed of \(load.done + load.failures) requests")
         #expect(load.done > 0)
 
-        try waitUntil(timeout: 120, "back to one instance and one container, the scaler idle") {
+        try waitUntilBlocking(timeout: .seconds(120), "back to one instance and one container, the scaler idle") {
             try tugboat.pool().count == 1 && containers().count == 1 && events(tugboat).last?["state"] as? String == "IDLE"
         }
         return firstNewServing

@@ -27,7 +27,7 @@ struct CLITests {
     /// Runs tugboat to its end and returns what it printed on stdout.
     static func output(_ arguments: [String]) throws -> String {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: TugboatBinary.path)
+        process.executableURL = URL(fileURLWithPath: tugboatExecutable)
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
@@ -112,12 +112,12 @@ struct CLITests {
 
     @Test("demo runs the proxy in front of two demo-app children and stops them on exit")
     func demo() throws {
-        let ports = try (0..<4).map { _ in try FreePort.find() }
+        let ports = try (0..<4).map { _ in try freePort() }
         let child = try ChildProcess(arguments: [
             "demo", "--port", "\(ports[0])", "--admin-port", "\(ports[1])", "--backend-ports", "\(ports[2]),\(ports[3])",
         ])
         _ = try child.waitForLine { $0.contains("in a browser: the dashboard") }
-        try waitUntil("both demo backends healthy") {
+        try waitUntilBlocking("both demo backends healthy") {
             let pool = try TestHTTPClient.get(port: ports[1], "/api/pool").bodyText
             return pool.components(separatedBy: "\"healthy\"").count == 3
         }
@@ -131,29 +131,9 @@ struct CLITests {
         #expect(backends == ["127.0.0.1:\(ports[2])", "127.0.0.1:\(ports[3])"])
         child.signal(SIGINT)
         #expect(child.waitForExit() == 0)
-        try waitUntil("demo-app children gone") {
+        try waitUntilBlocking("demo-app children gone") {
             (try? TestHTTPClient(port: ports[2])) == nil && (try? TestHTTPClient(port: ports[3])) == nil
         }
-    }
-}
-
-enum FreePort {
-    /// A port the kernel considers free right now (bound to port 0, then released).
-    static func find() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw TestFailure("cannot bind a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 

@@ -29,7 +29,7 @@ struct ClusterTests {
     func poolChangePropagates() throws {
         let redis = try RedisServer()
         let nodes = try Self.nodes(redis)
-        try waitUntil("a leader") { try Self.agreedLeader(nodes) != nil }
+        try waitUntilBlocking("a leader") { try Self.agreedLeader(nodes) != nil }
         let status = try Self.cluster(nodes[0])
         #expect(status["redis"] as? String == "up" && status["node"] as? String == "node1" && (status["epoch"] as? Int ?? 0) >= 1)
 
@@ -38,11 +38,11 @@ struct ClusterTests {
         let added = try TestHTTPClient(port: nodes[0].adminPort).request(
             "POST", "/api/pool/backends", headers: ["Connection": "close", "Content-Type": "application/json"], body: "{\"address\":\"\(backend.address)\"}")
         #expect(added.status == 201)
-        try waitUntil(timeout: 1, "the backend on all three nodes") { try nodes.allSatisfy { try Self.addresses($0).contains(backend.address) } }
+        try waitUntilBlocking(timeout: .seconds(1), "the backend on all three nodes") { try nodes.allSatisfy { try Self.addresses($0).contains(backend.address) } }
         print("pool change seen by all three nodes after \(String(format: "%.3f", Date().timeIntervalSince(started))) s")
         // Served through every node once healthy there.
         for node in nodes {
-            try waitUntil("healthy on \(node.port)") { try node.state(of: backend.address) == "healthy" }
+            try waitUntilBlocking("healthy on \(node.port)") { try node.state(of: backend.address) == "healthy" }
             #expect(try TestHTTPClient(port: node.port).request("GET", "/echo", headers: ["Connection": "close"]).status == 200)
         }
         let duplicate = try TestHTTPClient(port: nodes[1].adminPort).request(
@@ -52,7 +52,7 @@ struct ClusterTests {
         let removed = try TestHTTPClient(port: nodes[2].adminPort).request(
             "DELETE", "/api/pool/backends/\(backend.address)", headers: ["Connection": "close", "Content-Type": "application/json"])
         #expect(removed.status == 202)
-        try waitUntil(timeout: 10, "the backend gone from all three") { try nodes.allSatisfy { try !Self.addresses($0).contains(backend.address) } }
+        try waitUntilBlocking(timeout: .seconds(10), "the backend gone from all three") { try nodes.allSatisfy { try !Self.addresses($0).contains(backend.address) } }
     }
 
     @Test("kill -9 of the leader: another node leads within 5 seconds and the incident is paged exactly once")
@@ -63,23 +63,23 @@ struct ClusterTests {
             + "\n  rules:\n    - { name: front-down, monitor: front, condition: down, channels: [sms] }\n"
         let nodes = try Self.nodes(redis, extraTop: top, environment: ["TEST_TWILIO_TOKEN": ContractServer.authToken])
         var leader = ""
-        try waitUntil("a leader") { leader = try Self.agreedLeader(nodes) ?? ""; return !leader.isEmpty }
+        try waitUntilBlocking("a leader") { leader = try Self.agreedLeader(nodes) ?? ""; return !leader.isEmpty }
         try contract.setHealth(up: false)
-        try waitUntil("the page") { try contract.accepted("sms").count == 1 }
+        try waitUntilBlocking("the page") { try contract.accepted("sms").count == 1 }
 
         let leaderIndex = try #require(Int(leader.dropFirst("node".count))) - 1
         let killedAt = Date()
         nodes[leaderIndex].child.signal(SIGKILL)
         let survivors = nodes.indices.filter { $0 != leaderIndex }.map { nodes[$0] }
         var next = ""
-        try waitUntil(timeout: 5, "another node leading") { next = try Self.agreedLeader(survivors) ?? ""; return !next.isEmpty && next != leader }
+        try waitUntilBlocking(timeout: .seconds(5), "another node leading") { next = try Self.agreedLeader(survivors) ?? ""; return !next.isEmpty && next != leader }
         print("leader takeover after \(String(format: "%.2f", Date().timeIntervalSince(killedAt))) s: \(leader) → \(next)")
 
         // The outage goes on under the new leader: it must not page again.
         try contract.waitForChecks(30)
         #expect(try contract.accepted("sms").count == 1)
         try contract.setHealth(up: true)
-        try waitUntil("the resolved SMS") { try contract.accepted("sms").count == 2 }
+        try waitUntilBlocking("the resolved SMS") { try contract.accepted("sms").count == 2 }
         try contract.waitForChecks(10)
         let texts = try contract.accepted("sms").compactMap { ($0["fields"] as? [String: String])?["Body"] }
         #expect(texts.count == 2)
@@ -94,7 +94,7 @@ struct ClusterTests {
             + contract.channelsYAML() + "\n  rules:\n    - { name: front-down, monitor: front, condition: down, channels: [call, sms] }\n"
         let nodes = try Self.nodes(redis, extraTop: top, environment: ["TEST_TWILIO_TOKEN": ContractServer.authToken])
         var leaderName = ""
-        try waitUntil("a leader") { leaderName = try Self.agreedLeader(nodes) ?? ""; return !leaderName.isEmpty }
+        try waitUntilBlocking("a leader") { leaderName = try Self.agreedLeader(nodes) ?? ""; return !leaderName.isEmpty }
         let leaderIndex = try #require(Int(leaderName.dropFirst("node".count))) - 1
         let leader = nodes[leaderIndex]
         let followers = nodes.indices.filter { $0 != leaderIndex }.map { nodes[$0] }
@@ -113,7 +113,7 @@ struct ClusterTests {
         _ = try leader.child.waitForLine(timeout: 5) { $0.contains("silence loaded") && $0.contains("silence.id=\(id)") }
 
         try contract.setHealth(up: false)
-        try waitUntil("the leader's silenced pages") {
+        try waitUntilBlocking("the leader's silenced pages") {
             let list = try leader.notifications()
             return list.count == 2 && list.allSatisfy { $0["status"] as? String == "silenced" }
         }
@@ -123,7 +123,7 @@ struct ClusterTests {
         let expired = try followers[1].post("/api/silences/\(id)", method: "DELETE", body: "")
         #expect(expired.status == 204, "\(expired.text)")
         let expiredAt = Date()
-        try waitUntil(timeout: 10, "the real page") { try contract.accepted("call").count == 1 && contract.accepted("sms").count == 1 }
+        try waitUntilBlocking(timeout: .seconds(10), "the real page") { try contract.accepted("call").count == 1 && contract.accepted("sms").count == 1 }
         print("page sent \(String(format: "%.2f", Date().timeIntervalSince(expiredAt))) s after the silence was expired on another node")
         try contract.waitForChecks(30)
         #expect(try contract.accepted("call").count == 1 && contract.accepted("sms").count == 1)
@@ -140,31 +140,31 @@ struct ClusterTests {
         let alerts = "alerts:\n  startup-grace: 0s\n  group: { wait: 0s }\n  channels:\n    log: { log: {} }\n  rules:\n    - { name: redis-down, monitor: redis, condition: down, channels: [log] }\n"
         let nodes = try Self.nodes(redis, extraTop: alerts)
         let backend = try DemoBackend()
-        try waitUntil("a leader") { try Self.agreedLeader(nodes) != nil }
+        try waitUntilBlocking("a leader") { try Self.agreedLeader(nodes) != nil }
         _ = try TestHTTPClient(port: nodes[0].adminPort).request(
             "POST", "/api/pool/backends", headers: ["Connection": "close", "Content-Type": "application/json"], body: "{\"address\":\"\(backend.address)\"}")
-        for node in nodes { try waitUntil("healthy on \(node.port)") { try node.state(of: backend.address) == "healthy" } }
+        for node in nodes { try waitUntilBlocking("healthy on \(node.port)") { try node.state(of: backend.address) == "healthy" } }
 
         let loads = nodes.map { LoadLoop(port: $0.port, workers: 1, path: "/echo") }
-        try waitUntil("load on every node") { loads.allSatisfy { $0.done > 50 } }
+        try waitUntilBlocking("load on every node") { loads.allSatisfy { $0.done > 50 } }
         redis.kill()
-        try waitUntil(timeout: 10, "every node seeing Redis down") { try nodes.allSatisfy { try Self.cluster($0)["redis"] as? String == "down" } }
+        try waitUntilBlocking(timeout: .seconds(10), "every node seeing Redis down") { try nodes.allSatisfy { try Self.cluster($0)["redis"] as? String == "down" } }
         let during = loads.map(\.done)
-        try waitUntil("requests served while Redis is down") { zip(loads, during).allSatisfy { $0.done > $1 + 50 } }
+        try waitUntilBlocking("requests served while Redis is down") { zip(loads, during).allSatisfy { $0.done > $1 + 50 } }
         #expect(try nodes.allSatisfy { try Self.addresses($0).contains(backend.address) })  // the last pool known
         // The outage is an incident of its own (the implicit `redis` monitor), paged by each node.
-        try waitUntil(timeout: 10, "a redis-down incident on every node") {
+        try waitUntilBlocking(timeout: .seconds(10), "a redis-down incident on every node") {
             try nodes.allSatisfy { try $0.incidents().contains { $0["rule"] as? String == "redis-down" && $0["state"] as? String == "firing" } }
         }
         try redis.restart()
-        try waitUntil(timeout: 10, "Redis back and a leader") {
+        try waitUntilBlocking(timeout: .seconds(10), "Redis back and a leader") {
             try nodes.allSatisfy { try Self.cluster($0)["redis"] as? String == "up" } && Self.agreedLeader(nodes) != nil
         }
         for load in loads { load.finish() }
         #expect(loads.map(\.failures) == [0, 0, 0])
         print("requests during the Redis outage test: \(loads.map(\.done)), failures \(loads.map(\.failures))")
         // The registry came back (restored by the node with the highest version).
-        try waitUntil(timeout: 10, "the backend still in every pool") { try nodes.allSatisfy { try Self.addresses($0).contains(backend.address) } }
+        try waitUntilBlocking(timeout: .seconds(10), "the backend still in every pool") { try nodes.allSatisfy { try Self.addresses($0).contains(backend.address) } }
     }
 
     @Test("kill -9 of the leader with the exec provider: the new leader adopts the running instance, no scaling step is repeated")
@@ -192,12 +192,12 @@ struct ClusterTests {
           target-rps: 1000
         """
         // Scripts see only what `env:` names of Tugboat's environment (issue 15).
-        let nodes = try Self.nodes(redis, extraTop: top, environment: ["TUGBOAT_BIN": TugboatBinary.path, "TUGBOAT_SCALE_DIR": scaleDir])
+        let nodes = try Self.nodes(redis, extraTop: top, environment: ["TUGBOAT_BIN": tugboatExecutable, "TUGBOAT_SCALE_DIR": scaleDir])
         func launches() -> Int { ((try? FileManager.default.contentsOfDirectory(atPath: scaleDir)) ?? []).filter { $0.hasSuffix(".pid") }.count }
         var leader = ""
-        try waitUntil("a leader") { leader = try Self.agreedLeader(nodes) ?? ""; return !leader.isEmpty }
+        try waitUntilBlocking("a leader") { leader = try Self.agreedLeader(nodes) ?? ""; return !leader.isEmpty }
         var instance = ""
-        try waitUntil(timeout: 30, "the instance healthy on every node") {
+        try waitUntilBlocking(timeout: .seconds(30), "the instance healthy on every node") {
             let pools = try nodes.map { try $0.pool().filter { $0["state"] as? String == "healthy" }.compactMap { $0["address"] as? String } }
             guard let first = pools.first, first.count == 1, pools.allSatisfy({ $0 == first }) else { return false }
             instance = first[0]
@@ -209,14 +209,14 @@ struct ClusterTests {
         nodes[leaderIndex].child.signal(SIGKILL)
         let survivors = nodes.indices.filter { $0 != leaderIndex }.map { nodes[$0] }
         var next = ""
-        try waitUntil(timeout: 5, "another node leading") { next = try Self.agreedLeader(survivors) ?? ""; return !next.isEmpty && next != leader }
+        try waitUntilBlocking(timeout: .seconds(5), "another node leading") { next = try Self.agreedLeader(survivors) ?? ""; return !next.isEmpty && next != leader }
         let newLeader = try #require(survivors.first { $0.child.lines.contains { _ in true } && (try? Self.cluster($0)["node"] as? String) == next })
-        try waitUntil(timeout: 10, "the new leader adopting the instance") {
+        try waitUntilBlocking(timeout: .seconds(10), "the new leader adopting the instance") {
             let events = try newLeader.admin("/api/scaling/events") as? [[String: Any]] ?? []
             return events.contains { ($0["reason"] as? String)?.contains("adopting 1 running instance") == true }
         }
         // Its scaler runs with the adopted instance: several ticks, and no second launch.
-        try waitUntil(timeout: 10, "the new leader settled") {
+        try waitUntilBlocking(timeout: .seconds(10), "the new leader settled") {
             let events = try newLeader.admin("/api/scaling/events") as? [[String: Any]] ?? []
             return events.last?["state"] as? String == "IDLE"
         }

@@ -45,12 +45,12 @@ struct ContainerForensicsTests {
             for id in (try? DockerHost.containers(pool: "default")) ?? [] where !before.contains(id) { _ = try? Shell.run("docker rm -f \(id)") }
         }
         var instance = ""
-        try waitUntil(timeout: 60, "the container serving") {
+        try waitUntilBlocking(timeout: .seconds(60), "the container serving") {
             instance = try tugboat.pool().first { $0["state"] as? String == "healthy" }?["address"] as? String ?? ""
             return !instance.isEmpty
         }
         let load = LoadLoop(port: tugboat.port, path: "/work?ms=5")
-        try waitUntil(timeout: 30, "load through Tugboat") { load.done > 200 }
+        try waitUntilBlocking(timeout: .seconds(30), "load through Tugboat") { load.done > 200 }
         #expect(!tugboat.child.lines.contains { $0.contains("needs the process id") }, "the container's process was found")
         let port = try #require(Int(instance.split(separator: ":").last ?? ""))
         _ = try? TestHTTPClient(port: port).request("GET", "/crash", headers: ["Connection": "close"])

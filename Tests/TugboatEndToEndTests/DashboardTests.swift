@@ -112,7 +112,7 @@ struct DashboardTests {
         // Two captures of pushed stacks, to open and to compare.
         for stacks in ["main;serve;parse 40\nmain;serve;render 60\n", "main;serve;parse 80\nmain;serve;render 20\nmain;gc 10\n"] {
             // Pushes are taken once the instance is attached to profiling (just after it turns healthy).
-            try waitUntil("stacks pushed") { try tugboat.post("/api/instances/\(first.address)/stacks", body: stacks).status == 202 }
+            try waitUntilBlocking("stacks pushed") { try tugboat.post("/api/instances/\(first.address)/stacks", body: stacks).status == 202 }
             let captured = try tugboat.post("/api/instances/\(first.address)/profile", body: "")
             #expect(captured.status == 201, "\(captured)")
         }
@@ -141,16 +141,16 @@ struct DashboardTests {
         // A backend dies: its row turns unhealthy without a reload; the incident appears.
         second.kill()
         try browser.send(["cmd": "wait", "selector": "#pool-rows tr[data-address='\(second.address)']", "text": "unhealthy", "timeout": 10000])
-        try waitUntil("the incident") { try tugboat.incidents().contains { $0["state"] as? String == "firing" } }
+        try waitUntilBlocking("the incident") { try tugboat.incidents().contains { $0["state"] as? String == "firing" } }
         let incident = try #require(try tugboat.incidents().first { $0["state"] as? String == "firing" }?["id"] as? Int)
         try browser.send(["cmd": "wait", "selector": "#incident-rows tr[data-incident='\(incident)']", "text": "firing"])
         try browser.send(["cmd": "click", "selector": "#incident-rows tr[data-incident='\(incident)'] button"])
-        try waitUntil("acknowledged through the page") {
+        try waitUntilBlocking("acknowledged through the page") {
             try tugboat.incidents().first { $0["id"] as? Int == incident }?["state"] as? String == "acknowledged"
         }
         try browser.send(["cmd": "wait", "selector": "#incident-rows tr[data-incident='\(incident)']", "text": "acknowledged"])
         // The call's Twilio sid, as the contract server gave it.
-        try waitUntil("the call's sid") { try tugboat.notifications().contains { $0["channel"] as? String == "call" && $0["provider_id"] is String } }
+        try waitUntilBlocking("the call's sid") { try tugboat.notifications().contains { $0["channel"] as? String == "call" && $0["provider_id"] is String } }
         let sid = try #require(try tugboat.notifications().first { $0["channel"] as? String == "call" }?["provider_id"] as? String)
         try browser.send(["cmd": "wait", "selector": "#notification-rows", "text": sid])
         let recipients = try browser.send(["cmd": "text", "selector": "#notification-rows"])["text"] as? String ?? ""

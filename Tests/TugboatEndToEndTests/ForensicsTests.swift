@@ -16,12 +16,12 @@ struct ForensicsTests {
         """ + "\n" + CrashPages.alertsYAML(contract)
         let tugboat = try TugboatUnderTest(backends: [], extraTop: top, environment: ["TEST_TWILIO_TOKEN": ContractServer.authToken])
         var instance = ""
-        try waitUntil(timeout: 30, "the instance serving") {
+        try waitUntilBlocking(timeout: .seconds(30), "the instance serving") {
             instance = try tugboat.pool().first { $0["state"] as? String == "healthy" }?["address"] as? String ?? ""
             return !instance.isEmpty
         }
         let load = LoadLoop(port: tugboat.port, path: "/work?ms=5")
-        try waitUntil(timeout: 30, "two seconds of load") { load.done > 300 }
+        try waitUntilBlocking(timeout: .seconds(30), "two seconds of load") { load.done > 300 }
         let port = try #require(Int(instance.split(separator: ":").last ?? ""))
 
         // On demand, while it lives: the last window, stored as a profile.

@@ -159,7 +159,7 @@ struct FrontDoorTests {
         let tugboat = try start(raw)
         let client = try TestHTTPClient(port: tugboat.port, timeout: 10)
         try client.send(Self.upgradeRequest)
-        try waitUntil("the upgrade request to reach the backend") { raw.requests.count == 1 }
+        try waitUntilBlocking("the upgrade request to reach the backend") { raw.requests.count == 1 }
         let upstream = raw.requests[0].connection
         let headLength = raw.requests[0].head.count
 
@@ -182,7 +182,7 @@ struct FrontDoorTests {
         let (head, _) = try client.readResponse()
         #expect(head.status == 101)
         let check = min(16 * 1024, writer.bytesWritten)
-        try waitUntil("the first \(check) bytes sent after the head to reach the backend") {
+        try waitUntilBlocking("the first \(check) bytes sent after the head to reach the backend") {
             raw.totalBytes(connection: upstream) >= headLength + check
         }
         let tunnelled = Array(raw.received(connection: upstream).dropFirst(headLength).prefix(check))
@@ -309,7 +309,7 @@ struct FrontDoorTests {
         let both = try TestHTTPClient(port: tugboat.port, timeout: 5).request("GET", "/both")
         #expect(both.status == 502, "Content-Length and Transfer-Encoding: \(both.status) \(both.bodyText)")
         let bad = Set(raw.requests.filter { $0.target == "/both" }.map(\.connection))
-        try waitUntil(timeout: 5, "the proxy to close the upstream connection that sent the ambiguous response") {
+        try waitUntilBlocking(timeout: .seconds(5), "the proxy to close the upstream connection that sent the ambiguous response") {
             !bad.isEmpty && bad.allSatisfy { raw.isClosedByPeer(connection: $0) }
         }
         let next = try TestHTTPClient(port: tugboat.port, timeout: 5).request("GET", "/next")
@@ -384,7 +384,7 @@ struct FrontDoorTests {
 
         var page = ""
         do {
-            try waitUntil(timeout: 5, "/metrics to count the rejection with 4 connections open") {
+            try waitUntilBlocking(timeout: .seconds(5), "/metrics to count the rejection with 4 connections open") {
                 page = try TestHTTPClient.get(port: tugboat.adminPort, "/metrics").bodyText
                 return (FrontDoor.metric("tugboat_connections_rejected_total", in: page) ?? 0) >= 1
                     && FrontDoor.metric("tugboat_connections_open", in: page) == 4
@@ -395,7 +395,7 @@ struct FrontDoorTests {
         }
 
         held.removeFirst(2)  // closes them
-        try waitUntil(timeout: 10, "a new connection to be served once two are closed") {
+        try waitUntilBlocking(timeout: .seconds(10), "a new connection to be served once two are closed") {
             try TestHTTPClient.get(port: tugboat.port, "/").status == 200
         }
         for client in held { #expect(try client.request("GET", "/").status == 200) }
@@ -420,7 +420,7 @@ struct FrontDoorTests {
         defer { for fd in fds where fd >= 0 { close(fd) } }
         let openBy = Date().addingTimeInterval(30)
         for _ in 0..<400 {
-            guard Date() < openBy, let fd = FrontDoor.connect(port: tugboat.port, timeout: 1) else {
+            guard Date() < openBy, let fd = connectLoopback(port: tugboat.port, timeout: 1) else {
                 fds.append(-1)
                 continue
             }
@@ -444,7 +444,7 @@ struct FrontDoorTests {
 
         for fd in fds where fd >= 0 { close(fd) }
         fds = []
-        try waitUntil(timeout: 20, "a normal request to be served once the connections are closed") {
+        try waitUntilBlocking(timeout: .seconds(20), "a normal request to be served once the connections are closed") {
             try TestHTTPClient.get(port: tugboat.port, "/").status == 200
         }
     }

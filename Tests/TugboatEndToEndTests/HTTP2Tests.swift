@@ -80,7 +80,7 @@ struct HTTP2Tests {
         let failing = try Curl.run(port: port, ca: certificates.caPath,
                                    ["--http2", "-o", "/dev/null", "-w", "%{http_code}", "https://localhost:\(port)/status?code=503"])
         #expect(failing.output == "503", "\(failing.output)")
-        try waitUntil(timeout: 10, "the requests counted") {
+        try waitUntilBlocking(timeout: .seconds(10), "the requests counted") {
             let page = String(decoding: try TestHTTPClient(port: tugboat.adminPort).request("GET", "/metrics", headers: ["Connection": "close"]).body,
                               as: UTF8.self)
             let counted = { (code: String) in FrontDoor.metric("tugboat_requests_total", in: page.split(separator: "\n")
@@ -93,7 +93,7 @@ struct HTTP2Tests {
     func handshakeTimeout() throws {
         let backend = try DemoBackend()
         let tugboat = try front([backend.address], extraPool: "  timeouts: { header: 1s }\n")
-        let fd = try #require(FrontDoor.connect(port: tugboat.port))
+        let fd = try #require(connectLoopback(port: tugboat.port))
         defer { close(fd) }
         #expect(FrontDoor.peerCloses(fd, within: 10))
         try stillServes(tugboat)
@@ -116,7 +116,7 @@ struct HTTP2Tests {
         // 101st stream a connection error: GOAWAY PROTOCOL_ERROR, no stream above the 100th started.
         #expect(client.wait { _ in client.goaway() != nil }, "\(client.summary())")
         #expect(client.goaway()?.errorCode == H2Client.ErrorCode.protocolError, "\(client.summary())")
-        try waitUntil(timeout: 20, "100 requests at the backend") { backend.requests.filter { $0.target == "/held" }.count == 100 }
+        try waitUntilBlocking(timeout: .seconds(20), "100 requests at the backend") { backend.requests.filter { $0.target == "/held" }.count == 100 }
         #expect(FrontDoor.holds(for: 1) { backend.requests.filter { $0.target == "/held" }.count == 100 })
         gate.release()
         #expect(client.wait(timeout: 20) { _ in (0..<100).allSatisfy { client.streamEnded(stream: UInt32(2 * $0 + 1)) } })
@@ -149,7 +149,7 @@ struct HTTP2Tests {
         // At most the reset allowance (200) reached the backend, and every one of them was cancelled.
         let held = backend.requests.filter { $0.target == "/held" }
         #expect(held.count <= 210, "\(held.count) requests reached the backend")
-        try waitUntil(timeout: 20, "the upstream connections of the reset streams closed") {
+        try waitUntilBlocking(timeout: .seconds(20), "the upstream connections of the reset streams closed") {
             Set(backend.requests.filter { $0.target == "/held" }.map(\.connection)).isSubset(of: backend.connectionsClosedByPeer)
         }
         gate.release()
@@ -262,7 +262,7 @@ struct HTTP2Tests {
         let tugboat = try front([backend.address])
         let client = try client(tugboat)
         #expect(client.headers(stream: 1, H2Client.request("/in-flight")))
-        try waitUntil("the request at the backend") { backend.requests.contains { $0.target == "/in-flight" } }
+        try waitUntilBlocking("the request at the backend") { backend.requests.contains { $0.target == "/in-flight" } }
         tugboat.child.signal(SIGTERM)
         #expect(client.wait { _ in client.goaway() != nil })
         #expect(client.goaway()?.errorCode == H2Client.ErrorCode.noError)
@@ -327,7 +327,7 @@ struct HTTP2Tests {
         #expect(second.waitClosed())
         #expect(!second.frames().contains { $0.type == H2Client.Frame.settings })
         first.close()
-        try waitUntil("a connection admitted again") {
+        try waitUntilBlocking("a connection admitted again") {
             let third = try H2Client(port: tugboat.port, ca: certificates.caPath)
             return third.wait(timeout: 2) { _ in !third.serverSettings().isEmpty }
         }

@@ -40,7 +40,7 @@ struct HardeningTests {
         let (scaling, _) = ScalingTests.processScaling("  min: 1\n  max: 1\n  target-rps: 1000")
         let tugboat = try TugboatUnderTest(backends: [], extraTop: scaling, environment: Self.secrets)
         defer { tugboat.stop() }
-        try waitUntil(timeout: 30, "the instance serving") {
+        try waitUntilBlocking(timeout: .seconds(30), "the instance serving") {
             try tugboat.pool().contains { $0["state"] as? String == "healthy" }
         }
         let instances = Self.children(of: tugboat.child.pid).filter {
@@ -69,7 +69,7 @@ struct HardeningTests {
         defer { tugboat.stop() }
         try tugboat.waitHealthy([backend.address])
         let route = "/api/instances/\(backend.address)/stacks"
-        try waitUntil("the instance attached for pushes") {
+        try waitUntilBlocking("the instance attached for pushes") {
             try tugboat.post(route, body: "main;serve 3\n").status == 202
         }
         let directory = NSTemporaryDirectory() + "tugboat-bomb-\(UUID().uuidString)"

@@ -14,7 +14,7 @@ struct OutageTests {
     @Test("with the demo's rules, killing both backends (and so the front) makes one call and one SMS, and one resolved SMS when they come back")
     func demoOutagePagesOnce() throws {
         let contract = try ContractServer()
-        let port = try FreePort.find()
+        let port = try freePort()
         var a = try DemoBackend(), b = try DemoBackend()
         let (portA, portB) = (a.port, b.port)
         // The demo's rules (front, backend-down, no-healthy-backends) with its front monitor, faster.
@@ -37,8 +37,8 @@ struct OutageTests {
         try tugboat.waitHealthy([a.address, b.address])
         a.kill()
         b.kill()
-        try waitUntil(timeout: 30, "the page") { try contract.accepted("call").count == 1 }
-        try waitUntil(timeout: 15, "all four incidents firing") {
+        try waitUntilBlocking(timeout: .seconds(30), "the page") { try contract.accepted("call").count == 1 }
+        try waitUntilBlocking(timeout: .seconds(15), "all four incidents firing") {
             try tugboat.incidents().filter { $0["state"] as? String == "firing" }.count == 4
         }
         // The outage goes on: nothing more pages.
@@ -51,7 +51,7 @@ struct OutageTests {
 
         a = try DemoBackend(port: portA)
         b = try DemoBackend(port: portB)
-        try waitUntil(timeout: 30, "the resolved SMS") { try contract.accepted("sms").count == 2 }
+        try waitUntilBlocking(timeout: .seconds(30), "the resolved SMS") { try contract.accepted("sms").count == 2 }
         #expect(FrontDoor.holds(for: 3) { (try? contract.accepted("call").count == 1 && contract.accepted("sms").count == 2) ?? false })
         let resolved = try bodies(contract)[1]
         #expect(resolved.contains("RESOLVED"), "\(resolved)")
@@ -64,7 +64,7 @@ struct OutageTests {
         let contract = try ContractServer()
         let backend = try DemoBackend()
         for _ in 0..<3 {
-            let port = try FreePort.find()
+            let port = try freePort()
             let top = """
             monitors:
               - { name: front, url: http://127.0.0.1:\(port)/health, interval: 100ms, timeout: 500ms }
@@ -92,7 +92,7 @@ struct OutageTests {
             + "\n  rules:\n    - { name: front-down, monitor: front, condition: down, channels: [call] }\n"
         let started = Date()
         let tugboat = try TugboatUnderTest(backends: [], extraTop: top, environment: environment)
-        try waitUntil(timeout: 20, "the call") { try contract.accepted("call").count == 1 }
+        try waitUntilBlocking(timeout: .seconds(20), "the call") { try contract.accepted("call").count == 1 }
         let after = Date().timeIntervalSince(started)
         #expect(after >= 3, "paged \(after) s after start, inside the grace")
         #expect(FrontDoor.holds(for: 2) { (try? contract.accepted("call").count == 1) ?? false })
@@ -111,7 +111,7 @@ struct OutageTests {
         #expect(created.status == 201, "\(created.text)")
         let id = try #require((try JSONSerialization.jsonObject(with: Data(created.text.utf8)) as? [String: Any])?["id"] as? Int)
         try contract.setHealth(up: false)
-        try waitUntil("the silenced pages in the history") {
+        try waitUntilBlocking("the silenced pages in the history") {
             let list = try tugboat.notifications()
             return list.count == 2 && list.allSatisfy { $0["status"] as? String == "silenced" }
         }
@@ -120,7 +120,7 @@ struct OutageTests {
 
         let expired = try tugboat.post("/api/silences/\(id)", method: "DELETE", body: "")
         #expect(expired.status == 204)
-        try waitUntil("the real page") { try contract.accepted("call").count == 1 && contract.accepted("sms").count == 1 }
+        try waitUntilBlocking("the real page") { try contract.accepted("call").count == 1 && contract.accepted("sms").count == 1 }
         let silences = try tugboat.admin("/api/silences") as? [[String: Any]] ?? []
         #expect(silences.first?["state"] as? String == "expired")
     }
@@ -155,7 +155,7 @@ struct OutageTests {
             + "\n  rules:\n    - { name: front-down, monitor: front, condition: down, channels: [call, sms] }\n"
         let tugboat = try TugboatUnderTest(backends: [], extraTop: top, environment: environment)
         try contract.setHealth(up: false)
-        try waitUntil("the silenced pages") { try tugboat.notifications().count == 2 }
+        try waitUntilBlocking("the silenced pages") { try tugboat.notifications().count == 2 }
         let held = try tugboat.notifications()
         #expect(held.allSatisfy { $0["status"] as? String == "silenced" && ($0["error"] as? String)?.contains("maintenance window move") == true }, "\(held)")
         try contract.setHealth(up: true)
@@ -201,7 +201,7 @@ struct OutageTests {
             + contract.channelsYAML() + "\n  rules:\n    - { name: front-down, monitor: front, condition: down, channels: [sms], escalate: { after: 3s, channels: [hook] } }\n"
         let tugboat = try TugboatUnderTest(backends: [], extraTop: top, environment: environment)
         try contract.setHealth(up: false)
-        try waitUntil("the SMS") { try contract.accepted("sms").count == 1 }
+        try waitUntilBlocking("the SMS") { try contract.accepted("sms").count == 1 }
         let text = try #require(try bodies(contract).first)
         let code = try #require(text.range(of: "Reply ACK ").map { text[$0.upperBound...].prefix { $0.isNumber } }, "\(text)")
 

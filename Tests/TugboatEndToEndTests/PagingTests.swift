@@ -23,10 +23,10 @@ struct PagingTests {
         let tugboat = try self.tugboat(contract, rules: "    - { name: front-down, monitor: front, condition: down, channels: [call, sms] }\n")
         try contract.waitForChecks(3)
         try contract.setHealth(up: false)
-        try waitUntil("the call and the SMS") { try contract.accepted("call").count == 1 && contract.accepted("sms").count == 1 }
+        try waitUntilBlocking("the call and the SMS") { try contract.accepted("call").count == 1 && contract.accepted("sms").count == 1 }
         try contract.waitForChecks(15)  // the outage goes on
         try contract.setHealth(up: true)
-        try waitUntil("the resolved SMS") { try contract.accepted("sms").count == 2 }
+        try waitUntilBlocking("the resolved SMS") { try contract.accepted("sms").count == 2 }
         try contract.waitForChecks(5)
 
         let calls = try contract.accepted("call"), texts = try contract.accepted("sms")
@@ -57,8 +57,8 @@ struct PagingTests {
         try contract.fail(mode, count: count)
         let tugboat = try self.tugboat(contract, rules: "    - { name: front-down, monitor: front, condition: down, channels: [call] }\n")
         try contract.setHealth(up: false)
-        try waitUntil(timeout: 20, "the call to get through") { try contract.accepted("call").count == 1 }
-        try waitUntil("the outbox to record it") { try tugboat.notifications().first?["status"] as? String == "sent" }
+        try waitUntilBlocking(timeout: .seconds(20), "the call to get through") { try contract.accepted("call").count == 1 }
+        try waitUntilBlocking("the outbox to record it") { try tugboat.notifications().first?["status"] as? String == "sent" }
         let notification = try #require(try tugboat.notifications().first)
         #expect(notification["attempts"] as? Int == count + 1)
         #expect(try contract.attempts("call") == count + 1)
@@ -72,7 +72,7 @@ struct PagingTests {
         try contract.fail("400", count: 1)
         let tugboat = try self.tugboat(contract, rules: "    - { name: front-down, monitor: front, condition: down, channels: [sms] }\n")
         try contract.setHealth(up: false)
-        try waitUntil("the page to fail") { try tugboat.notifications().first?["status"] as? String == "failed" }
+        try waitUntilBlocking("the page to fail") { try tugboat.notifications().first?["status"] as? String == "failed" }
         let notification = try #require(try tugboat.notifications().first)
         #expect(notification["attempts"] as? Int == 1)
         #expect((notification["error"] as? String)?.contains("Twilio HTTP 400 21211: The 'To' number") == true)
@@ -84,7 +84,7 @@ struct PagingTests {
     @Test("a webhook to a port nobody listens on fails each attempt at once, not at the end of its 20 s timeout, and is retried")
     func refusedWebhookFailsFast() throws {
         let contract = try ContractServer()
-        let closed = try FreePort.find()
+        let closed = try freePort()
         let top = contract.monitorYAML + "alerts:\n  retry: { first: 100ms, max: 300ms }\n  timeout: 20s\n  startup-grace: 0s\n  group: { wait: 0s }\n"
             + contract.channelsYAML() + "\n    dead: { webhook: { url: \"http://127.0.0.1:\(closed)/hook\" } }\n"
             + "  rules:\n    - { name: front-down, monitor: front, condition: down, channels: [dead] }\n"
@@ -92,7 +92,7 @@ struct PagingTests {
         try contract.waitForChecks(3)
         try contract.setHealth(up: false)
         // Two attempts within 15 s: each ended when the connection was refused, not at the 20 s timeout.
-        try waitUntil(timeout: 15, "two refused attempts") { (try tugboat.notifications().first?["attempts"] as? Int ?? 0) >= 2 }
+        try waitUntilBlocking(timeout: .seconds(15), "two refused attempts") { (try tugboat.notifications().first?["attempts"] as? Int ?? 0) >= 2 }
         let notification = try #require(try tugboat.notifications().first)
         #expect(notification["status"] as? String == "pending", "still retried: \(notification)")
         #expect((notification["error"] as? String)?.lowercased().contains("refused") == true, "\(notification)")
@@ -107,12 +107,12 @@ struct PagingTests {
         let rules = "    - { name: front-down, monitor: front, condition: down, channels: [call] }\n"
         var first: TugboatUnderTest? = try self.tugboat(contract, rules: rules, statePath: statePath)
         try contract.setHealth(up: false)
-        try waitUntil("a few failed attempts") { try contract.attempts("call") >= 2 }
+        try waitUntilBlocking("a few failed attempts") { try contract.attempts("call") >= 2 }
         first?.child.stop()  // SIGKILL: no chance to tidy up
         first = nil
         try contract.fail("500", count: 0)
         let second = try self.tugboat(contract, rules: rules, statePath: statePath)
-        try waitUntil("the pending call to be delivered") { try contract.accepted("call").count == 1 }
+        try waitUntilBlocking("the pending call to be delivered") { try contract.accepted("call").count == 1 }
         try contract.waitForChecks(10)
         #expect(try contract.accepted("call").count == 1)
         #expect(try second.incidents().count == 1)
@@ -130,7 +130,7 @@ struct PagingTests {
         // Each incident its own outage, so that one can be acknowledged and the other not.
         let tugboat = try self.tugboat(contract, rules: rules, alertsExtra: "  group: off\n")
         try contract.setHealth(up: false)
-        try waitUntil("both incidents firing") { try tugboat.incidents().count == 2 }
+        try waitUntilBlocking("both incidents firing") { try tugboat.incidents().count == 2 }
         let acked = try #require(try tugboat.incidents().first { $0["rule"] as? String == "acked" }?["id"] as? Int)
         let answer = try tugboat.admin("/api/incidents/\(acked)/ack", method: "POST") as? [String: Any]
         #expect(answer?["state"] as? String == "acknowledged")
@@ -138,7 +138,7 @@ struct PagingTests {
         #expect(again.status == 409 && again.text.contains("already acknowledged"), "\(again)")
         let cluster = try tugboat.admin("/api/cluster") as? [String: Any]
         #expect(cluster?["mode"] as? String == "single", "a node alone says so")
-        try waitUntil("the unacknowledged incident to escalate") { try contract.accepted("hook").count == 1 }
+        try waitUntilBlocking("the unacknowledged incident to escalate") { try contract.accepted("hook").count == 1 }
         try contract.waitForChecks(5)
         let hooks = try contract.accepted("hook").compactMap { $0["body"] as? String }
         #expect(hooks.count == 1)
@@ -186,7 +186,7 @@ struct DetectionTests {
     /// Seconds from `since` to the first accepted call.
     func secondsToCall(_ contract: ContractServer, since: Date, timeout: Double) throws -> Double {
         var at: Double?
-        try waitUntil(timeout: timeout, "the page") {
+        try waitUntilBlocking(timeout: .seconds(timeout), "the page") {
             at = try contract.accepted("call").first?["time"] as? Double
             return at != nil
         }
@@ -201,7 +201,7 @@ struct DetectionTests {
         let tugboat = try start(contract, [a, b], health: "{ path: /health, interval: 60s, timeout: 1s, rise: 1, fall: 3 }")
         let stop = LoadLoop(port: tugboat.port)
         defer { stop.finish() }
-        try waitUntil("traffic flowing") { stop.done >= 50 }
+        try waitUntilBlocking("traffic flowing") { stop.done >= 50 }
         let killedAt = Date()
         a.kill()
         let seconds = try secondsToCall(contract, since: killedAt, timeout: 10)

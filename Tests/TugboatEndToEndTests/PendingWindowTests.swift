@@ -28,7 +28,7 @@ struct PendingWindowTests {
         let restarted = Date()
         let second = try TugboatUnderTest(backends: [], extraTop: top, statePath: statePath)
         defer { second.stop() }
-        try waitUntil(timeout: 15, "the incident to fire") { try second.incidents().first?["state"] as? String == "firing" }
+        try waitUntilBlocking(timeout: .seconds(15), "the incident to fire") { try second.incidents().first?["state"] as? String == "firing" }
         let afterRestart = Date().timeIntervalSince(restarted), sinceStart = Date().timeIntervalSince(pendingStarted)
         #expect(afterRestart < 4.5, "fired \(afterRestart) s after the restart: the window started again")
         #expect(sinceStart >= 5.8, "fired \(sinceStart) s after the condition began, before its 6 s window")

@@ -16,7 +16,7 @@ struct PhoneAcknowledgementEndToEndTests {
             try contract.waitForChecks(3)
             try contract.setHealth(up: false)
             do {
-                try waitUntil("the call and the SMS") { try contract.accepted("call").count == 1 && contract.accepted("sms").count == 1 }
+                try waitUntilBlocking("the call and the SMS") { try contract.accepted("call").count == 1 && contract.accepted("sms").count == 1 }
             } catch {
                 throw TestFailure("\(error); tugboat's log:\n" + tugboat.child.lines.suffix(30).joined(separator: "\n"))
             }
@@ -36,7 +36,7 @@ struct PhoneAcknowledgementEndToEndTests {
         #expect(answer.status == 200)
         #expect(answer.body.hasPrefix("<Response><Message>Acknowledged #\(code):"))
         try await offThePool {
-            try waitUntil("the incident to be acknowledged") { try tugboat.incidents().first?["state"] as? String == "acknowledged" }
+            try waitUntilBlocking("the incident to be acknowledged") { try tugboat.incidents().first?["state"] as? String == "acknowledged" }
         }
         let again = try await contract.callBack("press", [
             "url": "http://127.0.0.1:\(tugboat.adminPort)/api/twilio/voice?code=\(code)",

@@ -27,9 +27,9 @@ struct PoolAdminTests {
         for client in slow {
             let before = try first.pool().compactMap { $0["inflight"] as? Int }.reduce(0, +)
             try client.send("GET /slow?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n")
-            try waitUntil("the slow request in flight") { try first.pool().compactMap { $0["inflight"] as? Int }.reduce(0, +) == before + 1 }
+            try waitUntilBlocking("the slow request in flight") { try first.pool().compactMap { $0["inflight"] as? Int }.reduce(0, +) == before + 1 }
         }
-        try waitUntil("one slow request on each backend") {
+        try waitUntilBlocking("one slow request on each backend") {
             try first.pool().allSatisfy { $0["inflight"] as? Int == 1 }
         }
         #expect(try send(first, "DELETE", "/api/pool/backends/\(b.address)").status == 202)
@@ -40,7 +40,7 @@ struct PoolAdminTests {
         let answers = try slow.map { try $0.readResponse().0 }
         #expect(answers.allSatisfy { $0.status == 200 })
         #expect(Set(answers.compactMap { $0.header("x-backend") }) == [a.address, b.address])
-        try waitUntil("b to leave the pool") { try first.state(of: b.address) == nil }
+        try waitUntilBlocking("b to leave the pool") { try first.state(of: b.address) == nil }
 
         // Run-time changes persist: a restarted node starts without b and with the added c.
         #expect(try send(first, "POST", "/api/pool/backends", body: "{\"address\":\"127.0.0.1:1\"}").status == 201)

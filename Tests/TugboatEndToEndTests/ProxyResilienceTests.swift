@@ -29,14 +29,14 @@ struct ProxyResilienceTests {
                 }
             }
         }
-        try waitUntil("load to be under way") { done.load(ordering: .relaxed) >= 200 }
+        try waitUntilBlocking("load to be under way") { done.load(ordering: .relaxed) >= 200 }
         a.kill()
         let atKill = done.load(ordering: .relaxed)
-        try waitUntil(timeout: 60, "1000 more requests after the kill") { done.load(ordering: .relaxed) >= atKill + 1000 }
+        try waitUntilBlocking(timeout: .seconds(60), "1000 more requests after the kill") { done.load(ordering: .relaxed) >= atKill + 1000 }
         stop.store(true, ordering: .relaxed)
         group.wait()
         #expect(failures.withLock { $0 } == [])
-        try waitUntil("the killed backend to be marked unhealthy") { try tugboat.state(of: a.address) == "unhealthy" }
+        try waitUntilBlocking("the killed backend to be marked unhealthy") { try tugboat.state(of: a.address) == "unhealthy" }
     }
 
     @Test("idempotent requests are retried on another backend after a connect failure; POST never; passive ejection")
@@ -63,7 +63,7 @@ struct ProxyResilienceTests {
             #expect(get.status == 200)
             #expect(get.header("x-backend") == b.address)
         }
-        try waitUntil("passive ejection of the dead backend") { try tugboat.state(of: a.address) == "unhealthy" }
+        try waitUntilBlocking("passive ejection of the dead backend") { try tugboat.state(of: a.address) == "unhealthy" }
         let reason = try tugboat.pool().first { $0["address"] as? String == a.address }?["reason"] as? String
         #expect(reason?.contains("ejected") == true)
     }
@@ -76,7 +76,7 @@ struct ProxyResilienceTests {
         try tugboat.waitHealthy([a.address])
         let client = try TestHTTPClient(port: tugboat.port)
         for _ in 0..<3 { #expect(try client.request("GET", "/status?code=500").status == 500) }
-        try waitUntil("ejection after three 5xx") { try tugboat.state(of: a.address) == "unhealthy" }
+        try waitUntilBlocking("ejection after three 5xx") { try tugboat.state(of: a.address) == "unhealthy" }
     }
 
     @Test("slowloris: a client trickling its head gets 408 and is cut at the header timeout; others are served")
@@ -135,11 +135,11 @@ struct ProxyResilienceTests {
         try tugboat.waitHealthy([a.address])
         let inflight = try TestHTTPClient(port: tugboat.port)
         try inflight.send("GET /slow?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n")
-        try waitUntil("the slow request to reach the backend") {
+        try waitUntilBlocking("the slow request to reach the backend") {
             try tugboat.pool().first?["inflight"] as? Int == 1
         }
         tugboat.child.signal(SIGTERM)
-        try waitUntil("the listener to close") {
+        try waitUntilBlocking("the listener to close") {
             (try? TestHTTPClient(port: tugboat.port)) == nil
         }
         let (response, _) = try inflight.readResponse()

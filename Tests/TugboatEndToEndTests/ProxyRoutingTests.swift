@@ -29,7 +29,7 @@ struct ProxyRoutingTests {
         let slow = try TestHTTPClient(port: tugboat.port)
         try slow.send("GET /slow?ms=3000 HTTP/1.1\r\nHost: x\r\n\r\n")
         var busy: String?
-        try waitUntil("the slow request to be in flight") {
+        try waitUntilBlocking("the slow request to be in flight") {
             busy = try tugboat.pool().first { ($0["inflight"] as? Int) == 1 }?["address"] as? String
             return busy != nil
         }
@@ -151,7 +151,7 @@ struct ProxyRoutingTests {
         for message in ["ping", "hello through the tunnel"] {
             try client.send(message)
             var received = ""
-            try waitUntil(timeout: 5, "echo of \(message)") {
+            try waitUntilBlocking(timeout: .seconds(5), "echo of \(message)") {
                 var chunk = [UInt8](repeating: 0, count: 256)
                 let n = chunk.withUnsafeMutableBytes { recv(client.fd, $0.baseAddress, $0.count, 0) }
                 if n > 0 { received += String(decoding: chunk[0..<n], as: UTF8.self) }
@@ -185,7 +185,7 @@ struct TrafficAndHealthTests {
         for _ in 0..<7 { #expect(try client.request("GET", "/").status == 200) }
         for _ in 0..<3 { #expect(try client.request("GET", "/status?code=503").status == 503) }
         #expect(try client.request("HEAD", "/").status == 200)  // HEAD: no body expected, none read
-        try waitUntil("the collector to publish the second") {
+        try waitUntilBlocking("the collector to publish the second") {
             try tugboat.pool().first?["requests"] as? Int == 11
         }
         let metrics = try TestHTTPClient.get(port: tugboat.adminPort, "/metrics").bodyText
@@ -208,8 +208,8 @@ struct TrafficAndHealthTests {
         let tugboat = try TugboatUnderTest(backends: [a.address, "127.0.0.1:1"],
                                            health: "{ path: \"\", interval: 200ms, timeout: 500ms, rise: 1, fall: 1 }")
         try tugboat.waitHealthy([a.address])
-        try waitUntil("the closed port to be unhealthy") { try tugboat.state(of: "127.0.0.1:1") == "unhealthy" }
+        try waitUntilBlocking("the closed port to be unhealthy") { try tugboat.state(of: "127.0.0.1:1") == "unhealthy" }
         a.kill()
-        try waitUntil("the killed backend to be unhealthy") { try tugboat.state(of: a.address) == "unhealthy" }
+        try waitUntilBlocking("the killed backend to be unhealthy") { try tugboat.state(of: a.address) == "unhealthy" }
     }
 }

@@ -24,7 +24,7 @@ extension ReloadTests {
         let frontDown = "    - { name: front-down, monitor: front, condition: down, channels: [hook] }\n"
         let tugboat = try TugboatUnderTest(backends: [], extraTop: Self.alertsYAML(contract, channels: hook, rules: frontDown))
         try contract.setHealth(up: false)
-        try waitUntil("the first page") { try Self.hookPages(contract) == ["trigger front-down"] }
+        try waitUntilBlocking("the first page") { try Self.hookPages(contract) == ["trigger front-down"] }
         let first = try #require(try tugboat.incidents().first { $0["rule"] as? String == "front-down" })
 
         // Edited (a longer `for`, keep-firing-for) and a new rule on the same monitor.
@@ -35,7 +35,7 @@ extension ReloadTests {
         let reply = try tugboat.post("/api/reload", body: "")
         #expect(reply.status == 200, "\(reply.text)")
         #expect(try tugboat.changed(reply.text) == ["alerts.rules"])
-        try waitUntil("the new rule's incident") {
+        try waitUntilBlocking("the new rule's incident") {
             try tugboat.incidents().contains { $0["rule"] as? String == "front-still-down" && $0["state"] as? String == "firing" }
         }
         let kept = try #require(try tugboat.incidents().first { $0["rule"] as? String == "front-down" })
@@ -48,13 +48,13 @@ extension ReloadTests {
             text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.contains("name: front-down,") }.joined(separator: "\n")
         }
         #expect(try tugboat.changed(tugboat.post("/api/reload", body: "").text) == ["alerts.rules"])
-        try waitUntil("the removed rule's incident resolved") {
+        try waitUntilBlocking("the removed rule's incident resolved") {
             try tugboat.incidents().contains { $0["id"] as? Int == first["id"] as? Int && $0["state"] as? String == "resolved" }
         }
         #expect(try Self.hookPages(contract) == ["trigger front-down"])
 
         try contract.setHealth(up: true)
-        try waitUntil("the outage's resolve") { try Self.hookPages(contract).count == 2 }
+        try waitUntilBlocking("the outage's resolve") { try Self.hookPages(contract).count == 2 }
         #expect(try Self.hookPages(contract).last?.hasPrefix("resolve ") == true)
         try contract.waitForChecks(3)
         let pages = try Self.hookPages(contract)
@@ -81,7 +81,7 @@ extension ReloadTests {
         // Twilio fails for now: the SMS page stays pending, retried.
         try contract.fail("500", count: 100_000)
         try contract.setHealth(up: false)
-        try waitUntil("the webhook page, and SMS attempts to the new number") {
+        try waitUntilBlocking("the webhook page, and SMS attempts to the new number") {
             try Self.hookPages(contract) == ["trigger front-down"] && contract.attempts("sms") >= 2
         }
         #expect(try contract.requests().filter { $0["kind"] as? String == "sms" }.allSatisfy {
@@ -95,7 +95,7 @@ extension ReloadTests {
         }
         let reply = try tugboat.post("/api/reload", body: "")
         #expect(try tugboat.changed(reply.text) == ["alerts.rules", "alerts.channels"], "\(reply.text)")
-        try waitUntil("the SMS page failed") {
+        try waitUntilBlocking("the SMS page failed") {
             try tugboat.notifications().contains { $0["channel"] as? String == "sms" && $0["status"] as? String == "failed" }
         }
         let failed = try #require(try tugboat.notifications().first { $0["channel"] as? String == "sms" })
@@ -104,7 +104,7 @@ extension ReloadTests {
         try contract.fail("500", count: 0)
 
         try contract.setHealth(up: true)
-        try waitUntil("the resolve at the webhook and at the new Slack channel") {
+        try waitUntilBlocking("the resolve at the webhook and at the new Slack channel") {
             try Self.hookPages(contract).count == 2 && contract.accepted("slack").count == 1
         }
         #expect(try contract.attempts("sms") == attempts, "nothing more to the removed channel")
@@ -114,7 +114,7 @@ extension ReloadTests {
     func scalingLive() throws {
         let base = 20_000 + Int.random(in: 0..<200) * 100
         let scaling = { (min: Int, ports: String) in
-            "scaling:\n  provider: { process: { command: \"\(TugboatBinary.path) demo-app --port {port}\", ports: \(ports) } }\n"
+            "scaling:\n  provider: { process: { command: \"\(tugboatExecutable) demo-app --port {port}\", ports: \(ports) } }\n"
                 + "  min: \(min)\n  max: 3\n  target-rps: 1000\n"
         }
         let first = "\(base)-\(base + 49)", second = "\(base + 50)-\(base + 99)"
@@ -123,20 +123,20 @@ extension ReloadTests {
         func healthy() throws -> [Int] {
             try tugboat.pool().filter { $0["state"] as? String == "healthy" }.compactMap { ($0["address"] as? String)?.split(separator: ":").last.flatMap { Int($0) } }
         }
-        try waitUntil(timeout: 30, "the first instance") { try healthy().count == 1 }
+        try waitUntilBlocking(timeout: .seconds(30), "the first instance") { try healthy().count == 1 }
         #expect(try healthy().allSatisfy { (base...(base + 49)).contains($0) })
 
         try tugboat.editConfig { $0.replacingOccurrences(of: scaling(1, first), with: scaling(2, second)) }
         let reply = try tugboat.post("/api/reload", body: "")
         #expect(try tugboat.changed(reply.text) == ["scaling.provider", "scaling.min"], "\(reply.text)")
-        try waitUntil(timeout: 30, "a second instance, on the new range") {
+        try waitUntilBlocking(timeout: .seconds(30), "a second instance, on the new range") {
             let ports = try healthy()
             return ports.count == 2 && ports.contains { ((base + 50)...(base + 99)).contains($0) }
         }
         #expect(try TestHTTPClient.get(port: tugboat.port, "/").status == 200)
 
         try tugboat.editConfig {
-            $0.replacingOccurrences(of: "{ process: { command: \"\(TugboatBinary.path) demo-app --port {port}\", ports: \(second) } }",
+            $0.replacingOccurrences(of: "{ process: { command: \"\(tugboatExecutable) demo-app --port {port}\", ports: \(second) } }",
                                     with: "{ exec: { up: ./up.sh, down: ./down.sh } }")
         }
         let refused = try tugboat.post("/api/reload", body: "")
@@ -161,7 +161,7 @@ extension ReloadTests {
         try tugboat.editConfig { $0.replacingOccurrences(of: "source: perf, rate: 49", with: "source: push, rate: 49") }
         #expect(try tugboat.changed(tugboat.post("/api/reload", body: "").text) == ["profiling.source"])
         var pushed = (status: 0, text: "")
-        try waitUntil("the push taken") { pushed = try push(); return pushed.status == 202 }
+        try waitUntilBlocking("the push taken") { pushed = try push(); return pushed.status == 202 }
         let captured = try TestHTTPClient(port: tugboat.adminPort).request(
             "POST", "/api/instances/\(a.address)/profile", headers: ["Connection": "close", "Content-Type": "application/json"], body: "")
         #expect(captured.status == 201, "\(captured.bodyText)")

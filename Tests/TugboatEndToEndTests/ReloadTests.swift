@@ -12,12 +12,12 @@ struct ReloadTests {
 
         try tugboat.setBackends([b.address, c.address])
         tugboat.child.signal(SIGHUP)
-        try waitUntil("the pool to be b and c") {
+        try waitUntilBlocking("the pool to be b and c") {
             try Set(tugboat.pool().compactMap { $0["address"] as? String }) == [b.address, c.address]
         }
         try tugboat.waitHealthy([c.address])
         var seen = Set<String>()
-        try waitUntil("traffic to reach c") {
+        try waitUntilBlocking("traffic to reach c") {
             seen.insert(try TestHTTPClient.get(port: tugboat.port, "/").header("x-backend") ?? "")
             return seen.contains(c.address)
         }
@@ -43,7 +43,7 @@ struct ReloadTests {
         #expect(!tugboat.child.lines.contains { $0.contains("config reloaded") })
         try tugboat.editConfig { $0.replacingOccurrences(of: "level: warning", with: "level: debug") }
         #expect(try tugboat.changed(tugboat.post("/api/reload", body: "").text) == ["log.level"])
-        try waitUntil("the reload logged at debug level") {
+        try waitUntilBlocking("the reload logged at debug level") {
             tugboat.child.lines.contains { $0.contains("config reloaded") && $0.contains("log.level") }
         }
     }
@@ -64,7 +64,7 @@ struct ReloadTests {
         #expect(try all.map { try tugboat.changed($0.text) }.sorted { $0.count > $1.count }
                 == [["pool.backends"], [], [], [], [], []])
         let added = { tugboat.child.lines.filter { $0.contains("backend added") && $0.contains(b.address) }.count }
-        try waitUntil("b added") { added() >= 1 }
+        try waitUntilBlocking("b added") { added() >= 1 }
         #expect(added() == 1)
     }
 
@@ -85,7 +85,7 @@ struct ReloadTests {
 
         // SIGHUP with the same broken file: refused too, Tugboat keeps running.
         tugboat.child.signal(SIGHUP)
-        try waitUntil("the second refusal in the log") { tugboat.child.lines.filter { $0.contains("config reload refused") }.count >= 2 }
+        try waitUntilBlocking("the second refusal in the log") { tugboat.child.lines.filter { $0.contains("config reload refused") }.count >= 2 }
         #expect(try TestHTTPClient.get(port: tugboat.port, "/").status == 200)
     }
 
@@ -116,7 +116,7 @@ struct ReloadTests {
         #expect(reply.status == 200, "\(reply.text)")
         #expect(try tugboat.changed(reply.text) == ["alerts.channels"])
         try old.setHealth(up: false)
-        try waitUntil("the page at the new URL") { try new.accepted("hook").count == 1 }
+        try waitUntilBlocking("the page at the new URL") { try new.accepted("hook").count == 1 }
         #expect(try old.attempts("hook") == 0)
     }
 
@@ -127,10 +127,10 @@ struct ReloadTests {
         try tugboat.waitHealthy([a.address])
         try tugboat.editConfig { $0 + "\nmonitors:\n  - { name: first, url: http://127.0.0.1:1/, interval: 200ms, timeout: 100ms }\n" }
         #expect(try tugboat.changed(tugboat.post("/api/reload", body: "").text) == ["monitors"])
-        try waitUntil("monitor first down") { tugboat.child.lines.contains { $0.contains("monitor down") && $0.contains("first") } }
+        try waitUntilBlocking("monitor first down") { tugboat.child.lines.contains { $0.contains("monitor down") && $0.contains("first") } }
         try tugboat.editConfig { $0.replacingOccurrences(of: "name: first", with: "name: second") }
         #expect(try tugboat.changed(tugboat.post("/api/reload", body: "").text) == ["monitors"])
-        try waitUntil("monitor second down") { tugboat.child.lines.contains { $0.contains("monitor down") && $0.contains("second") } }
+        try waitUntilBlocking("monitor second down") { tugboat.child.lines.contains { $0.contains("monitor down") && $0.contains("second") } }
         let firstDowns = tugboat.child.lines.filter { $0.contains("monitor down") && $0.contains("first") }.count
         #expect(firstDowns == 1)
     }
@@ -174,7 +174,7 @@ struct ReloadTests {
             } else {
                 tugboat.child.signal(SIGHUP)
             }
-            try waitUntil("round \(round): \(added) healthy and \(removed) gone") {
+            try waitUntilBlocking("round \(round): \(added) healthy and \(removed) gone") {
                 let pool = try tugboat.pool()
                 return pool.contains { $0["address"] as? String == added && $0["state"] as? String == "healthy" }
                     && !pool.contains { $0["address"] as? String == removed }

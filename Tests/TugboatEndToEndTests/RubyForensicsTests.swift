@@ -14,7 +14,7 @@ struct RubyForensicsTests {
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/ruby"),
                      "needs ruby, ruby-stackprof, ruby-rack, ruby-webrick (apt-get install ruby ruby-stackprof ruby-rack ruby-webrick)")
         let contract = try ContractServer()
-        let admin = try FreePort.find()
+        let admin = try freePort()
         let base = 20_000 + Int.random(in: 0..<400) * 50
         let top = """
         scaling:
@@ -32,12 +32,12 @@ struct RubyForensicsTests {
                                            environment: ["TEST_TWILIO_TOKEN": ContractServer.authToken],
                                            adminListen: "127.0.0.1:\(admin)")
         var instance = ""
-        try waitUntil(timeout: 30, "the Ruby instance serving") {
+        try waitUntilBlocking(timeout: .seconds(30), "the Ruby instance serving") {
             instance = try tugboat.pool().first { $0["state"] as? String == "healthy" }?["address"] as? String ?? ""
             return !instance.isEmpty
         }
         let load = LoadLoop(port: tugboat.port, path: "/work?ms=5")
-        try waitUntil(timeout: 30, "load through Tugboat") { load.done > 200 }
+        try waitUntilBlocking(timeout: .seconds(30), "load through Tugboat") { load.done > 200 }
 
         // The push route takes the push token; the admin API does not.
         let pool = try TestHTTPClient(port: admin).request("GET", "/api/pool", headers: ["Authorization": "Bearer push-secret-1", "Connection": "close"])

@@ -8,7 +8,7 @@ struct ScalingTests {
         let base = 20_000 + Int.random(in: 0..<400) * 50
         let yaml = """
         scaling:
-          provider: { process: { command: "\(TugboatBinary.path) demo-app --port {port}", ports: \(base)-\(base + 49) } }
+          provider: { process: { command: "\(tugboatExecutable) demo-app --port {port}", ports: \(base)-\(base + 49) } }
         \(settings)
         """
         return (yaml, base...(base + 49))
@@ -22,14 +22,14 @@ struct ScalingTests {
         func healthy() throws -> [String] {
             try tugboat.pool().filter { $0["state"] as? String == "healthy" }.compactMap { $0["address"] as? String }
         }
-        try waitUntil(timeout: 30, "the first instance (min 1)") { try healthy().count == 1 }
+        try waitUntilBlocking(timeout: .seconds(30), "the first instance (min 1)") { try healthy().count == 1 }
 
         let load = LoadLoop(port: tugboat.port)
-        try waitUntil(timeout: 60, "three instances serving under load") { try healthy().count == 3 }
-        try waitUntil("requests reaching the new instances") { load.done > 200 }
+        try waitUntilBlocking(timeout: .seconds(60), "three instances serving under load") { try healthy().count == 3 }
+        try waitUntilBlocking("requests reaching the new instances") { load.done > 200 }
         load.finish()
         #expect(load.failures == 0)
-        try waitUntil(timeout: 60, "back to one instance") { try tugboat.pool().count == 1 }
+        try waitUntilBlocking(timeout: .seconds(60), "back to one instance") { try tugboat.pool().count == 1 }
 
         let events = try tugboat.admin("/api/scaling/events") as? [[String: Any]] ?? []
         let states = Set(events.compactMap { $0["state"] as? String })
@@ -43,7 +43,7 @@ struct ScalingTests {
         // Graceful stop: the instances do not outlive Tugboat.
         tugboat.child.signal(SIGTERM)
         #expect(tugboat.child.waitForExit() == 0)
-        try waitUntil("instances stopped") { ports.allSatisfy { (try? TestHTTPClient(port: $0)) == nil } }
+        try waitUntilBlocking("instances stopped") { ports.allSatisfy { (try? TestHTTPClient(port: $0)) == nil } }
     }
 
     @Test("process instances do not outlive Tugboat, even when it is killed with SIGKILL")
@@ -51,14 +51,14 @@ struct ScalingTests {
         let (scaling, ports) = Self.processScaling("  min: 2\n  max: 2\n  target-rps: 30")
         let tugboat = try TugboatUnderTest(backends: [], extraTop: scaling,
                                            health: "{ path: /health, interval: 100ms, timeout: 500ms, rise: 1, fall: 2 }")
-        try waitUntil(timeout: 30, "two instances serving") {
+        try waitUntilBlocking(timeout: .seconds(30), "two instances serving") {
             try tugboat.pool().filter { $0["state"] as? String == "healthy" }.count == 2
         }
         let serving = ports.filter { (try? TestHTTPClient(port: $0)) != nil }
         #expect(serving.count == 2)
         tugboat.child.signal(SIGKILL)
         _ = tugboat.child.waitForExit()
-        try waitUntil(timeout: 5, "instances gone with Tugboat") { serving.allSatisfy { (try? TestHTTPClient(port: $0)) == nil } }
+        try waitUntilBlocking(timeout: .seconds(5), "instances gone with Tugboat") { serving.allSatisfy { (try? TestHTTPClient(port: $0)) == nil } }
     }
 
     @Test("scale to zero: a request arriving at zero instances is held until one is ready, then served (no 5xx)")
@@ -76,7 +76,7 @@ struct ScalingTests {
             #expect(response.status == 200)
             #expect(response.header("x-backend")?.hasPrefix("127.0.0.1:") == true)
             // Idle: back to zero instances, ready for the next cold start.
-            try waitUntil(timeout: 30, "scaled back to zero") { try tugboat.pool().isEmpty }
+            try waitUntilBlocking(timeout: .seconds(30), "scaled back to zero") { try tugboat.pool().isEmpty }
         }
         tugboat.child.signal(SIGTERM)
         #expect(tugboat.child.waitForExit() == 0)

@@ -44,7 +44,7 @@ struct SecretRedactionTests {
         let tugboat = try TugboatUnderTest(backends: [], extraTop: yaml(contract: contract), adminToken: secrets["admin token"]!,
                                            environment: environment)
         defer { tugboat.stop() }
-        try waitUntil(timeout: 30, "every channel's delivery to have failed") {
+        try waitUntilBlocking(timeout: .seconds(30), "every channel's delivery to have failed") {
             let rows = try tugboat.notifications()
             let failed = Set(rows.filter { $0["error"] as? String != nil }.compactMap { $0["channel"] as? String })
             return failed.isSuperset(of: ["sms", "hook", "slack", "mail", "run"])

@@ -66,12 +66,12 @@ struct TLSTests {
         try FileManager.default.copyItem(atPath: renewed.cert, toPath: site.cert)
         try FileManager.default.removeItem(atPath: site.key)
         try FileManager.default.copyItem(atPath: renewed.key, toPath: site.key)
-        try waitUntil(timeout: 20, "the renewed certificate served") {
+        try waitUntilBlocking(timeout: .seconds(20), "the renewed certificate served") {
             try TestCertificates.client(port: tugboat.port, serverName: "localhost", ca: certificates.caPath, request: get)
                 .contains("subject=CN = localhost-renewed")
         }
         try "not a certificate".write(toFile: site.cert, atomically: false, encoding: .utf8)
-        try waitUntil(timeout: 20, "the reload error shown") {
+        try waitUntilBlocking(timeout: .seconds(20), "the reload error shown") {
             let listed = try tugboat.admin("/api/certificates") as? [[String: Any]] ?? []
             return (listed.first?["last_renewal_error"] as? String)?.contains("holds no PEM certificate") == true
         }
@@ -84,14 +84,14 @@ struct TLSTests {
         let certificates = try TestCertificates()
         let site = try certificates.leaf("site", commonName: "localhost", names: ["localhost"])
         let backend = try DemoBackend()
-        let (httpsPort, httpPort) = (try FreePort.find(), try FreePort.find())
+        let (httpsPort, httpPort) = (try freePort(), try freePort())
         let tugboat = try tugboat([site], backend: backend, extraTLS: "  redirect: 127.0.0.1:\(httpPort)\n", listen: "127.0.0.1:\(httpsPort)")
         _ = try tugboat.child.waitForLine { $0.contains("redirect listening") }
         let moved = try TestHTTPClient(port: httpPort).request("GET", "/a/b?c=1", headers: ["Connection": "close", "Host": "test.local"])
         #expect(moved.status == 308)
         #expect(moved.header("location") == "https://test.local:\(httpsPort)/a/b?c=1")
         for host in ["evil.com/x?", "a b", ""] {
-            let fd = try #require(FrontDoor.connect(port: httpPort))
+            let fd = try #require(connectLoopback(port: httpPort))
             defer { close(fd) }
             #expect(FrontDoor.sendAll(fd, "GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n"))
             let answer = String(decoding: FrontDoor.readUntilClose(fd, within: 5).bytes, as: UTF8.self)
@@ -135,7 +135,7 @@ struct TLSTests {
             + "    - { name: cert, condition: certificate-expires-within, threshold: 14d, channels: [log] }\n"
         let tugboat = try TugboatUnderTest(backends: [backend.address],
                                            extraTop: "tls:\n  certificates:\n    - { cert: \(site.cert), key: \(site.key) }\n" + alerts)
-        try waitUntil("the incident") { try tugboat.incidents().contains { $0["rule"] as? String == "cert" && $0["state"] as? String == "firing" } }
+        try waitUntilBlocking("the incident") { try tugboat.incidents().contains { $0["rule"] as? String == "cert" && $0["state"] as? String == "firing" } }
         let incident = try #require(try tugboat.incidents().first)
         #expect(incident["target"] as? String == "localhost")
         #expect((incident["summary"] as? String)?.contains("certificate localhost expires in") == true)
@@ -161,7 +161,7 @@ struct TLSTests {
 
         // Without the test CA (the system's roots do not know it), the handshake fails: unhealthy.
         let untrusting = try TugboatUnderTest(backends: [innerAddress], extraPool: "  tls: { sni: localhost }\n")
-        try waitUntil("the backend unhealthy") { try untrusting.state(of: innerAddress) == "unhealthy" }
+        try waitUntilBlocking("the backend unhealthy") { try untrusting.state(of: innerAddress) == "unhealthy" }
         #expect(try TestHTTPClient(port: untrusting.port).request("GET", "/echo", headers: ["Connection": "close"]).status == 503)
         // verify: false accepts it (for a backend with a self-signed certificate on a private network).
         let lax = try TugboatUnderTest(backends: [innerAddress], extraPool: "  tls: { verify: false }\n")
@@ -183,7 +183,7 @@ struct TLSTests {
               rules:
                 - { name: cert, condition: certificate-expires-within, threshold: 14d, channels: [log] }
             """)
-        try waitUntil("the incident") { try watcher.incidents().contains { $0["rule"] as? String == "cert" && $0["target"] as? String == "localhost" } }
+        try waitUntilBlocking("the incident") { try watcher.incidents().contains { $0["rule"] as? String == "cert" && $0["target"] as? String == "localhost" } }
         #expect((try watcher.incidents().first?["summary"] as? String)?.contains("certificate localhost expires in") == true)
     }
 
@@ -211,7 +211,7 @@ struct TLSTests {
                     .contains("localhost-hup")) == false
         })
         tugboat.child.signal(SIGHUP)
-        try waitUntil(timeout: 10, "the certificate re-read") {
+        try waitUntilBlocking(timeout: .seconds(10), "the certificate re-read") {
             try TestCertificates.client(port: tugboat.port, serverName: "localhost", ca: certificates.caPath, request: get)
                 .contains("subject=CN = localhost-hup")
         }

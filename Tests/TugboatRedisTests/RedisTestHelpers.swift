@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
-import TestSupport
+@_exported import TestSupport
 import Synchronization
 import Testing
 
@@ -66,17 +66,6 @@ final class EventLog<Event: Sendable>: Sendable {
     private let events = Mutex<[Event]>([])
     func append(_ event: Event) { self.events.withLock { $0.append(event) } }
     var all: [Event] { self.events.withLock { $0 } }
-}
-
-/// Polls `condition` every 10 ms for at most `timeout`; throws if it never holds.
-func waitUntil(_ what: String, timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async throws {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
-    while clock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    throw RedisTestError(description: "timed out after \(timeout) waiting for: \(what)")
 }
 
 let testLogger: Logger = {

@@ -1,7 +1,6 @@
 /// Byte classes as Perl's regular expressions see them on byte strings.
 enum ASCII {
     static let space: UInt8 = 0x20
-    static let tab: UInt8 = 0x09
     static let newline: UInt8 = 0x0A
     static let carriageReturn: UInt8 = 0x0D
     static let semicolon: UInt8 = 0x3B

@@ -1,5 +1,6 @@
 import FlameGraph
 import Foundation
+import TugboatCore
 
 /// Profiles the application posts itself: folded stacks text, a pprof body (gzipped or not), or
 /// stackprof's JSON (a Ruby app's `StackProf.results` with raw samples).

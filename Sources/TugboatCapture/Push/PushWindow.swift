@@ -1,5 +1,6 @@
 import FlameGraph
 import Foundation
+import TugboatCore
 
 /// The pushes of one instance inside the window (pure: the caller says what time it is).
 struct PushWindow: Sendable {

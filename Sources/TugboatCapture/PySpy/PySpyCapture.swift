@@ -1,5 +1,6 @@
 import FlameGraph
 import Foundation
+import TugboatCore
 import Logging
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import Foundation
+import TugboatCore
 
 /// A finished file in an instance's directory and the time it was finished (its mtime).
 struct FinishedFile: Sendable, Equatable {

@@ -41,6 +41,9 @@ extension Duration {
         return seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
     }
 
+    /// Whole milliseconds of the duration.
+    public var milliseconds: Int64 { nanoseconds / 1_000_000 }
+
     /// The duration in seconds as a floating-point number.
     public var seconds: Double { Double(nanoseconds) / 1e9 }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
 import TugboatCore
 
 /// The scaling service: traffic samples → ``ScalingPolicy`` → ``ScalingStateMachine`` → provider
@@ -33,8 +32,7 @@ public actor Scaler: Service {
     private var lastDecision: ScalingPolicy.Decision?
     /// With several nodes only the leader scales (``setLeading(_:)``); a single node always does.
     private var leading = true
-    private let listeners = Mutex<[Int: AsyncStream<ScalingNotice>.Continuation]>([:])
-    private let nextListener = Atomic<Int>(0)
+    private let noticeBroadcast = Broadcast<ScalingNotice>(bufferSize: 1024, replaysLatest: false)
     private let jobs: AsyncStream<@Sendable () async -> Void>
     private let jobContinuation: AsyncStream<@Sendable () async -> Void>.Continuation
 
@@ -75,18 +73,11 @@ public actor Scaler: Service {
 
     /// Transitions, alerts and instance exits from now on. Ends when the scaler stops.
     public nonisolated func notices() -> AsyncStream<ScalingNotice> {
-        let id = nextListener.add(1, ordering: .relaxed).newValue
-        let (stream, continuation) = AsyncStream<ScalingNotice>.makeStream(bufferingPolicy: .bufferingNewest(1024))
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.listeners.withLock { $0.removeValue(forKey: id) }
-        }
-        listeners.withLock { $0[id] = continuation }
-        return stream
+        noticeBroadcast.stream()
     }
 
     private nonisolated func notify(_ notice: ScalingNotice) {
-        let all = listeners.withLock { Array($0.values) }
-        for listener in all { listener.yield(notice) }
+        noticeBroadcast.publish(notice)
     }
 
     // MARK: The loop
@@ -146,11 +137,7 @@ public actor Scaler: Service {
         }
         snapshotContinuation.finish()
         await provider.shutdown()
-        let all = listeners.withLock { state in
-            defer { state.removeAll() }
-            return Array(state.values)
-        }
-        for listener in all { listener.finish() }
+        noticeBroadcast.finish()
     }
 
     /// A config reload changed `scaling` (the provider of the same kind): the policy and state
@@ -254,10 +241,8 @@ public actor Scaler: Service {
             await pool.setState(instance.address, .draining, reason: "scaling down")
             let drainComplete = self.drainComplete
             enqueue {
-                let deadline = ContinuousClock.now + duration
-                while ContinuousClock.now < deadline {
-                    if let drainComplete, await drainComplete(instance.address) { break }
-                    do { try await Task.sleep(for: min(.milliseconds(100), deadline - ContinuousClock.now)) } catch { break }
+                _ = await DrainWait.until(within: duration, every: .milliseconds(100)) {
+                    await drainComplete?(instance.address) ?? false
                 }
                 await self.handle(.drained(instance))
             }

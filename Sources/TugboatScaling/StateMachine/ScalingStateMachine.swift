@@ -102,12 +102,7 @@ public struct ScalingStateMachine: Sendable {
     }
 
     private func backoff(_ failures: Int) -> Duration {
-        var delay = settings.retryFirst
-        for _ in 1..<Swift.max(1, failures) {
-            delay = delay * 2
-            if delay >= settings.retryMax { return settings.retryMax }
-        }
-        return Swift.min(delay, settings.retryMax)
+        Backoff(first: settings.retryFirst, maximum: settings.retryMax).delay(afterAttempt: failures, random: 0)
     }
 
     private mutating func enter(_ next: ScalingState, from: Int, to: Int, reason: String, failed: Bool = false, now: Instant, into actions: inout [Action]) {

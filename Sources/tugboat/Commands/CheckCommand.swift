@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TugboatCore
+import TugboatRuntime
 
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TugboatCore
+import TugboatRuntime
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import TugboatCore
 import TugboatProxy
+import TugboatRuntime
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -56,29 +57,15 @@ struct LogOptions: ParsableArguments {
     }
 }
 
-enum LogSetup {
-    /// `--log-level` and `--log-format`, when given: they win over the file, at start and on reload.
-    struct Overrides: Sendable {
-        var level: Logger.Level?
-        var format: LogFormat?
-    }
-
+/// The command line's half of ``LogSetup``: `--log-level` and `--log-format` as overrides.
+extension LogSetup {
     static func overrides(_ options: LogOptions) -> Overrides {
         Overrides(level: options.logLevel.flatMap(LogSettings.level(named:)), format: options.logFormat.flatMap(LogFormat.init(rawValue:)))
-    }
-
-    /// The level and format in force: the command line, then `log:`, then `TUGBOAT_LOG_LEVEL`, then info.
-    static func settings(_ overrides: Overrides, config: LogSettings) -> (level: Logger.Level, format: LogFormat) {
-        let environment = ProcessInfo.processInfo.environment["TUGBOAT_LOG_LEVEL"].flatMap(LogSettings.level(named:))
-        return (overrides.level ?? config.level ?? environment ?? .info, overrides.format ?? config.format)
     }
 
     /// Every logger follows the returned control, which a reload changes.
     @discardableResult
     static func bootstrap(_ options: LogOptions, config: LogSettings = LogSettings()) -> LogControl {
-        let (level, format) = settings(overrides(options), config: config)
-        let control = LogControl(level: level, format: format)
-        LoggingSystem.bootstrap { label in TugboatLogHandler(label: label, control: control) }
-        return control
+        bootstrap(overrides(options), config: config)
     }
 }

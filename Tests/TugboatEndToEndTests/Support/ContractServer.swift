@@ -9,7 +9,7 @@ final class ContractServer: @unchecked Sendable {
     var base: String { "http://127.0.0.1:\(port)" }
 
     init() throws {
-        let binary = URL(fileURLWithPath: TugboatBinary.path).deletingLastPathComponent().appendingPathComponent("tugboat-contract").path
+        let binary = URL(fileURLWithPath: tugboatExecutable).deletingLastPathComponent().appendingPathComponent("tugboat-contract").path
         child = try ChildProcess(executable: binary, arguments: ["--port", "0", "--account-sid", Self.accountSID, "--auth-token", Self.authToken])
         let line = try child.waitForLine { $0.contains("contract server listening on") }
         guard let port = line.split(separator: ":").last.flatMap({ Int($0) }) else { throw TestFailure("no port in \(line)") }
@@ -45,7 +45,7 @@ final class ContractServer: @unchecked Sendable {
     /// Waits for `count` more health checks: time measured in the monitor's own beats.
     func waitForChecks(_ count: Int) throws {
         let start = try healthHits()
-        try waitUntil("\(count) more health checks") { try healthHits() >= start + count }
+        try waitUntilBlocking("\(count) more health checks") { try healthHits() >= start + count }
     }
 
     /// YAML for Twilio channels `call` and `sms` pointed at this server, plus `hook` and `slack` sinks.

@@ -23,7 +23,7 @@ enum CrashPages {
     static func flameGraph(of instance: String, tugboat: TugboatUnderTest, contract: ContractServer,
                            adminPort: Int? = nil) throws -> (sms: String, link: String, svg: String) {
         let admin = adminPort ?? tugboat.adminPort
-        try waitUntil(timeout: 30, "the SMS and the webhook") { try contract.accepted("sms").count >= 1 && contract.accepted("hook").count >= 1 }
+        try waitUntilBlocking(timeout: .seconds(30), "the SMS and the webhook") { try contract.accepted("sms").count >= 1 && contract.accepted("hook").count >= 1 }
         guard let sms = (try contract.accepted("sms")[0]["fields"] as? [String: String])?["Body"] else { throw TestFailure("an SMS without a body") }
         guard sms.contains("crash: instance \(instance) exited on its own") else { throw TestFailure("the SMS: \(sms)") }
         guard let link = sms.range(of: "Flame graph: ").map({ String(sms[$0.upperBound...].prefix { $0 != " " }) }) else {
@@ -32,7 +32,7 @@ enum CrashPages {
         let path = String(link.dropFirst("http://127.0.0.1:\(admin)".count))
         var svg = "", status = 0
         do {
-            try waitUntil(timeout: 30, "the flame graph behind the link") {
+            try waitUntilBlocking(timeout: .seconds(30), "the flame graph behind the link") {
                 let response = try TestHTTPClient(port: admin).request("GET", path, headers: ["Connection": "close"])
                 (status, svg) = (response.status, String(decoding: response.body, as: UTF8.self))
                 // An unhealthy capture may be stored first; the exit's capture replaces it behind the link.

@@ -89,7 +89,7 @@ final class H2Client: @unchecked Sendable {
                 }
             }
             .connect(host: "127.0.0.1", port: port).wait()
-        try waitUntil(timeout: 10, "the TLS handshake") { collector.negotiated.withLock { $0 } != nil || collector.closed.load(ordering: .sequentiallyConsistent) }
+        try waitUntilBlocking(timeout: .seconds(10), "the TLS handshake") { collector.negotiated.withLock { $0 } != nil || collector.closed.load(ordering: .sequentiallyConsistent) }
         if preface && alpn.first == "h2" {
             var bytes = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
             var payload: [UInt8] = []

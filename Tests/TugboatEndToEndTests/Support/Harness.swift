@@ -53,12 +53,12 @@ final class TugboatUnderTest: @unchecked Sendable {
         if let adminToken { env["TEST_ADMIN_TOKEN"] = adminToken }
         if let program = launcher.first {
             // e.g. setpriv, to run Tugboat as an unprivileged user.
-            child = try ChildProcess(executable: program, arguments: launcher.dropFirst() + [TugboatBinary.path, "serve", "--config", configPath],
+            child = try ChildProcess(executable: program, arguments: launcher.dropFirst() + [tugboatExecutable, "serve", "--config", configPath],
                                      environment: env)
         } else if let prelude {
             // Exec'd by a shell, so the prelude (e.g. `ulimit -n 256`) applies to the proxy itself.
             child = try ChildProcess(executable: "/bin/sh",
-                                     arguments: ["-c", "\(prelude); exec \"$0\" \"$@\"", TugboatBinary.path, "serve", "--config", configPath],
+                                     arguments: ["-c", "\(prelude); exec \"$0\" \"$@\"", tugboatExecutable, "serve", "--config", configPath],
                                      environment: env)
         } else {
             child = try ChildProcess(arguments: ["serve", "--config", configPath], environment: env)
@@ -88,7 +88,7 @@ final class TugboatUnderTest: @unchecked Sendable {
     }
 
     func waitHealthy(_ addresses: [String]) throws {
-        try waitUntil("backends healthy: \(addresses)") {
+        try waitUntilBlocking("backends healthy: \(addresses)") {
             try addresses.allSatisfy { try state(of: $0) == "healthy" }
         }
     }

@@ -20,7 +20,7 @@ final class Pebble {
     init(httpPort: Int, certificates: TestCertificates) throws {
         self.certificates = certificates
         let own = try certificates.leaf("pebble", commonName: "pebble", names: ["127.0.0.1", "localhost"])
-        let (port, managementPort, dnsPort, dnsManagement) = (try FreePort.find(), try FreePort.find(), try FreePort.find(), try FreePort.find())
+        let (port, managementPort, dnsPort, dnsManagement) = (try freePort(), try freePort(), try freePort(), try freePort())
         self.port = port
         self.managementPort = managementPort
         dns = try ChildProcess(executable: "/usr/bin/pebble-challtestsrv", arguments: [
@@ -31,7 +31,7 @@ final class Pebble {
         let config = certificates.directory + "/pebble-\(port).json"
         try """
         {"pebble": {"listenAddress": "127.0.0.1:\(port)", "managementListenAddress": "127.0.0.1:\(managementPort)",
-          "certificate": "\(own.cert)", "privateKey": "\(own.key)", "httpPort": \(httpPort), "tlsPort": \(try FreePort.find()),
+          "certificate": "\(own.cert)", "privateKey": "\(own.key)", "httpPort": \(httpPort), "tlsPort": \(try freePort()),
           "ocspResponderURL": "", "externalAccountBindingRequired": false}}
         """.write(toFile: config, atomically: true, encoding: .utf8)
         server = try ChildProcess(executable: "/usr/bin/pebble", arguments: ["-config", config, "-dnsserver", "127.0.0.1:\(dnsPort)"],

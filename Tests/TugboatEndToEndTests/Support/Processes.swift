@@ -1,14 +1,6 @@
 import Foundation
+@_exported import TestSupport
 import Synchronization
-
-/// Where the built `tugboat` binary is: beside the test bundle, unless TUGBOAT_BIN says otherwise.
-enum TugboatBinary {
-    static var path: String {
-        if let explicit = ProcessInfo.processInfo.environment["TUGBOAT_BIN"] { return explicit }
-        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        return me.deletingLastPathComponent().appendingPathComponent("tugboat").path
-    }
-}
 
 /// A child process whose stderr is collected line by line, stopped (SIGKILL) when the test ends.
 final class ChildProcess: @unchecked Sendable {
@@ -16,7 +8,7 @@ final class ChildProcess: @unchecked Sendable {
     private let output = LineBuffer()
     private let pipe = Pipe()
 
-    init(executable: String = TugboatBinary.path, arguments: [String], environment: [String: String] = [:]) throws {
+    init(executable: String = tugboatExecutable, arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
@@ -111,16 +103,6 @@ final class ChildProcess: @unchecked Sendable {
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-/// Polls `condition` until it holds (or fails after `timeout`): waiting for a state, never sleeping blindly.
-func waitUntil(timeout: Double = 20, _ what: String, _ condition: () throws -> Bool) throws {
-    let end = Date().addingTimeInterval(timeout)
-    while Date() < end {
-        if (try? condition()) == true { return }
-        usleep(50_000)
-    }
-    throw TestFailure("timed out after \(timeout)s waiting for \(what)")
 }
 
 /// Output lines of a child process, filled from the pipe's reading thread.

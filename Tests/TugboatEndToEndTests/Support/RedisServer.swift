@@ -16,7 +16,7 @@ final class RedisServer: @unchecked Sendable {
         // and now and then met an outgoing connection); another try if it is taken in between.
         var attempt = 0
         while true {
-            let candidate = try FreePort.find()
+            let candidate = try freePort()
             do {
                 child = try Self.start(port: candidate, directory: directory)
                 port = candidate

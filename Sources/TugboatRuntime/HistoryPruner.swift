@@ -18,7 +18,7 @@ struct HistoryPruner: Service {
     }
 
     func prune() {
-        let cutoff = Date().addingTimeInterval(-Double(retention.components.seconds))
+        let cutoff = Date().addingTimeInterval(-Double(retention.seconds))
         do {
             let pruned = try store.prune(before: cutoff)
             if pruned.total > 0 {

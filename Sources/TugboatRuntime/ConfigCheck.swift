@@ -6,8 +6,8 @@ import TugboatRedis
 /// Loads a config file and checks what the parser alone cannot: that the TLS certificate files
 /// parse, hold a key that belongs to the certificate, and have not expired. Every problem is a
 /// `ConfigError` (`FILE:LINE: message`).
-enum ConfigCheck {
-    static func load(path: String) throws -> TugboatConfig {
+package enum ConfigCheck {
+    package static func load(path: String) throws -> TugboatConfig {
         let config = try ConfigLoader.load(path: path)
         // From here on, its secrets are redacted wherever they might be printed (serve and reload).
         Redaction.remember(config.secrets)

@@ -20,18 +20,29 @@ import TugboatStore
 /// Wires every part into one ServiceGroup: proxy, health checks, traffic collector, monitors,
 /// alerts and their outbox, admin API.
 /// SIGTERM and SIGINT shut it down gracefully (the proxy drains first).
-struct TugboatRuntime {
+package struct TugboatRuntime {
     let config: TugboatConfig
     /// `serve`: the file SIGHUP and `POST /api/reload` re-read; nil (`demo`): SIGHUP re-reads certificates only.
     var reload: Reload?
 
-    struct Reload {
+    package struct Reload {
         var path: String
         var logControl: LogControl
         var logOverrides: LogSetup.Overrides
+
+        package init(path: String, logControl: LogControl, logOverrides: LogSetup.Overrides) {
+            self.path = path
+            self.logControl = logControl
+            self.logOverrides = logOverrides
+        }
     }
 
-    func run() async throws {
+    package init(config: TugboatConfig, reload: Reload? = nil) {
+        self.config = config
+        self.reload = reload
+    }
+
+    package func run() async throws {
         HangupService.ignoreUntilHandled()
         AccessLogService.ignoreUntilHandled()
         let notifier = SystemdNotifier.fromEnvironment()
@@ -246,10 +257,10 @@ extension TugboatRuntime {
 
 /// A listener that could not bind, named by its config key and address (`Address already in use`
 /// alone does not say which of Tugboat's listeners it was).
-struct ListenError: Error, CustomStringConvertible {
+package struct ListenError: Error, CustomStringConvertible {
     let key: String
     let address: HostPort
     let underlying: any Error
 
-    var description: String { "cannot listen on \(address) ('\(key)'): \(ErrorText.short(underlying))" }
+    package var description: String { "cannot listen on \(address) ('\(key)'): \(ErrorText.short(underlying))" }
 }
