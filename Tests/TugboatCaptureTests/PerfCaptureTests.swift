@@ -90,7 +90,7 @@ struct PerfCaptureTests {
         var apps: [Backend] = []
         defer { for app in apps { app.kill() } }
         for _ in 0..<3 {
-            let port = freePort()
+            let port = try freePort()
             let app = try Backend(tugboatExecutable, ["demo-app", "--port", String(port), "--exit-with-parent"], port: port)
             apps.append(app)
             try await app.waitHealthy()

@@ -81,7 +81,7 @@ struct ContainerForensicsTests {
             for id in (try? DockerHost.containers(pool: "default")) ?? [] where !before.contains(id) { _ = try? Shell.run("docker rm -f \(id)") }
         }
         do {
-            try waitUntil(timeout: 60, "the crash SMS") { try contract.accepted("sms").count >= 1 }
+            try waitUntilBlocking(timeout: .seconds(60), "the crash SMS") { try contract.accepted("sms").count >= 1 }
         } catch {
             Issue.record("no crash SMS; tugboat's log:\n\(tugboat.child.lines.suffix(40).joined(separator: "\n"))")
             throw error
@@ -92,7 +92,7 @@ struct ContainerForensicsTests {
         // The link goes out with the page, before any capture could finish; it says there is none.
         let link = try #require(sms.range(of: "Flame graph: ").map { String(sms[$0.upperBound...].prefix { $0 != " " }) })
         let path = String(link.dropFirst("http://127.0.0.1:\(tugboat.adminPort)".count))
-        try waitUntil(timeout: 10, "the log to say why there is no flame graph") {
+        try waitUntilBlocking(timeout: .seconds(10), "the log to say why there is no flame graph") {
             tugboat.child.lines.contains { $0.contains("flame graph not captured") }
         }
         let why = try #require(tugboat.child.lines.first { $0.contains("flame graph not captured") })
