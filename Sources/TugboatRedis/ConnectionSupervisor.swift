@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import Synchronization
+import TugboatCore
 
 /// Whether a `RedisClient` or `RedisSubscriber` has a connection.
 public enum RedisConnectionState: Sendable, Hashable {

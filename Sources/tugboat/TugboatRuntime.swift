@@ -175,6 +175,11 @@ struct TugboatRuntime {
             .init(service: HistoryPruner(store: store, retention: config.retention, logger: logger)),
         ]
         services.append(.init(service: monitors))
+        if let discover = config.pool.discover {
+            services.append(.init(service: KubernetesDiscovery(target: discover, logger: logger,
+                add: { _ = await membership.add($0, reason: "kubernetes endpoint ready", persist: false) },
+                drainAndRemove: { _ = await membership.drainAndRemove($0, reason: "kubernetes endpoint terminating or gone", persist: false) })))
+        }
         if let forensics { services.append(.init(service: forensics)) }
         if let cluster, let bridge { services += [.init(service: cluster), .init(service: bridge)] }
         if let scaler {

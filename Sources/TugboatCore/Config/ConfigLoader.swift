@@ -110,7 +110,7 @@ public enum ConfigLoader {
 
     /// Settings that are allowed but almost certainly not meant.
     static func poolWarnings(_ value: YAMLValue, _ pool: PoolConfig) throws -> [String] {
-        let keys = try value.mapping(allowed: ["balance", "backends", "health", "passive", "retries", "timeouts", "drain", "tls"])
+        let keys = try value.mapping(allowed: ["balance", "backends", "health", "passive", "retries", "timeouts", "drain", "tls", "discover"])
         var warnings: [String] = []
         if let health = keys["health"], pool.health.timeout > pool.health.interval {
             warnings.append("\(health.error("'pool.health.timeout' (\(DurationParser.format(pool.health.timeout))) is longer than 'pool.health.interval' (\(DurationParser.format(pool.health.interval))): a check may still run when the next one is due"))")
@@ -208,6 +208,7 @@ public enum ConfigLoader {
         if let retries = keys["retries"] { pool.retries = try retries.int(range: 0...10) }
         if let timeouts = keys["timeouts"] { pool.timeouts = try parseTimeouts(timeouts) }
         if let drain = keys["drain"] { pool.drain = try drain.duration(allowZero: true) }
+        if let discover = keys["discover"] { pool.discover = try parseDiscover(discover) }
         return pool
     }
 

@@ -115,6 +115,8 @@ public struct PoolConfig: Sendable, Equatable {
     public var drain: Duration = .seconds(30)
     /// `pool.tls`: the backends speak TLS (requests and health checks).
     public var tls: BackendTLSSettings?
+    /// `pool.discover.kubernetes`: the pool follows this Service's endpoints (no scaling).
+    public var discover: KubernetesTarget?
 
     public init() {}
 }

@@ -1,18 +1,19 @@
 /// Delays between reconnect attempts: `initial`, doubling up to `maximum`, each with ±`jitter`
 /// (a fraction) so that many nodes do not reconnect in lockstep. Pure; reset after a success.
-struct ReconnectBackoff: Sendable {
-    let initial: Duration
-    let maximum: Duration
-    let jitter: Double
+/// Redis reconnects and the Kubernetes watch use it.
+public struct ReconnectBackoff: Sendable {
+    public let initial: Duration
+    public let maximum: Duration
+    public let jitter: Double
     private var nominal: Duration?
 
-    init(initial: Duration, maximum: Duration, jitter: Double = 0.2) {
+    public init(initial: Duration, maximum: Duration, jitter: Double = 0.2) {
         self.initial = initial
         self.maximum = max(initial, maximum)
         self.jitter = jitter
     }
 
-    mutating func next<Generator: RandomNumberGenerator>(using generator: inout Generator) -> Duration {
+    public mutating func next<Generator: RandomNumberGenerator>(using generator: inout Generator) -> Duration {
         let nominal = self.nominal.map { min($0 * 2, self.maximum) } ?? self.initial
         self.nominal = nominal
         guard self.jitter > 0 else { return nominal }
@@ -20,12 +21,12 @@ struct ReconnectBackoff: Sendable {
         return nominal * factor
     }
 
-    mutating func next() -> Duration {
+    public mutating func next() -> Duration {
         var generator = SystemRandomNumberGenerator()
         return self.next(using: &generator)
     }
 
-    mutating func reset() {
+    public mutating func reset() {
         self.nominal = nil
     }
 }
