@@ -77,8 +77,8 @@ let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
     }
     .bind(host: "127.0.0.1", port: port)
     .wait()
-Task { await cluster.runReconciler() }
-Task { await cluster.sendBookmarks() }
+Task.detached { await cluster.runReconciler() }  // detached: the main thread blocks below
+Task.detached { await cluster.sendBookmarks() }
 print("kube contract server listening on 127.0.0.1:\(channel.localAddress!.port!)")
 fflush(nil)
 try channel.closeFuture.wait()

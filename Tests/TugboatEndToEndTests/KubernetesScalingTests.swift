@@ -20,7 +20,9 @@ struct KubernetesScalingTests {
         #expect(kube.replicas == 1, "starting Tugboat does not change the replica count")
 
         let load = LoadLoop(port: tugboat.port)
+        let step = Date()
         try waitUntil(timeout: 60, "three pods serving under load") { try healthy(tugboat).count == 3 }
+        print("kubernetes load step: \(String(format: "%.2f", Date().timeIntervalSince(step))) s from the load step to three pods serving")
         #expect(kube.replicas == 3)
         #expect(kube.count("patch deployments/scale") >= 1)
 
@@ -49,6 +51,8 @@ struct KubernetesScalingTests {
         #expect(trickle.done > 10)
 
         let events = try tugboat.admin("/api/scaling/events") as? [[String: Any]] ?? []
+        print("kubernetes load step: \(load.done) requests under load, \(trickle.done) while scaling down; contract counts \(try kube.state()["counts"] ?? [:])")
+        for event in events { print("  \(event["state"] ?? "") \(event["from"] ?? "")→\(event["to"] ?? "") \(event["reason"] ?? "")") }
         let states = Set(events.compactMap { $0["state"] as? String })
         #expect(states.isSuperset(of: ["BUSY", "READY", "UP", "DRAINING", "IDLE"]), "\(states)")
         #expect(events.contains { ($0["reason"] as? String ?? "").contains("the platform picked") }, "Kubernetes picked the pods that left")
@@ -79,17 +83,18 @@ struct KubernetesScalingTests {
     @Test("a 403 on the scale subresource is a failed scaling event naming the verb and resource; the token never shows")
     func forbiddenScale() throws {
         let kube = try KubeContractServer(replicas: 1)
-        let tugboat = try TugboatUnderTest(
-            backends: [], extraTop: kube.scalingYAML("  min: 2\n  max: 2\n  target-rps: 30"), health: Self.health)
-        try waitUntil(timeout: 30, "the running pod adopted") { try healthy(tugboat).count >= 1 }
         try kube.control("fail", #"{"status":403,"count":1000,"method":"PATCH"}"#)
         // min 2: the scaler asks for a second replica and is refused.
+        let tugboat = try TugboatUnderTest(
+            backends: [], extraTop: kube.scalingYAML("  min: 2\n  max: 2\n  target-rps: 30"), health: Self.health)
+        try waitUntil(timeout: 30, "the running pod adopted") { try healthy(tugboat).count == 1 }
         try waitUntil(timeout: 30, "a failed event") {
             let events = try tugboat.admin("/api/scaling/events") as? [[String: Any]] ?? []
             return events.contains { $0["failed"] as? Bool == true && ($0["reason"] as? String ?? "").contains("verb 'patch' on resource 'deployments/scale'") }
         }
         let events = try tugboat.admin("/api/scaling/events") as? [[String: Any]] ?? []
         #expect(!events.contains { ($0["reason"] as? String ?? "").contains(KubeContractServer.token) })
+        #expect(kube.replicas == 1, "nothing was changed")
         tugboat.child.signal(SIGTERM)
         _ = tugboat.child.waitForExit()
         #expect(!tugboat.child.lines.contains { $0.contains(KubeContractServer.token) }, "the token is not in the log")

@@ -186,7 +186,7 @@ public enum ConfigLoader {
 
     static func parsePool(_ value: YAMLValue) throws -> PoolConfig {
         var pool = PoolConfig()
-        let keys = try value.mapping(allowed: ["balance", "backends", "health", "passive", "retries", "timeouts", "drain", "tls"])
+        let keys = try value.mapping(allowed: ["balance", "backends", "health", "passive", "retries", "timeouts", "drain", "tls", "discover"])
         if let tls = keys["tls"] { pool.tls = try parseBackendTLS(tls) }
         if let balance = keys["balance"] {
             let text = try balance.string()
