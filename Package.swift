@@ -231,9 +231,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Not shipped: the listener both contract servers share.
+        .target(
+            name: "ContractSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tugboat-contract",
             dependencies: [
+                "ContractSupport",
                 "TugboatCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -246,6 +257,7 @@ let package = Package(
         .executableTarget(
             name: "tugboat-kube-contract",
             dependencies: [
+                "ContractSupport",
                 "TugboatCore",
                 "TugboatScaling",
                 .product(name: "Logging", package: "swift-log"),

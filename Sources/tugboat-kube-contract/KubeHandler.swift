@@ -1,3 +1,4 @@
+import ContractSupport
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -5,27 +6,16 @@ import NIOHTTP1
 /// One connection to the Kubernetes contract server: the API paths Tugboat uses, the bearer
 /// token, failures on demand, and the control API under `/_contract/`.
 final class KubeHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = WholeRequest
     typealias OutboundOut = HTTPServerResponsePart
 
     let cluster: KubeCluster
-    private var head: HTTPRequestHead?
-    private var body = ByteBuffer()
 
     init(cluster: KubeCluster) { self.cluster = cluster }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            self.head = head
-            body.clear()
-        case .body(var chunk):
-            body.writeBuffer(&chunk)
-        case .end:
-            guard let head else { return }
-            self.head = nil
-            route(head, body: Data(body.readableBytesView), context: context)
-        }
+        let request = unwrapInboundIn(data)
+        route(request.head, body: Data(request.body.readableBytesView), context: context)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -20,12 +20,9 @@
 //   POST /_contract/break-watches    closes every watch connection mid-stream
 //   POST /_contract/expire           {"as":"event"|"status"}: every resourceVersion so far is compacted away (410 on resume)
 //   POST /_contract/token            {"token":"…"}: the token accepted from now on (a rotation)
+import ContractSupport
 import Foundation
 import Logging
-import NIOCore
-import NIOHTTP1
-import NIOPosix
-import TugboatCore
 
 var port = 0
 var token = "kube-contract-token"
@@ -67,18 +64,6 @@ LoggingSystem.bootstrap { label in
 }
 let cluster = KubeCluster(settings: settings, token: token, replicas: replicas, podCommand: podCommand, ports: ports,
                           logger: Logger(label: "kube-contract"))
-let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-    .childChannelInitializer { channel in
-        channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-            try channel.pipeline.syncOperations.addHandler(KubeHandler(cluster: cluster))
-        }
-    }
-    .bind(host: "127.0.0.1", port: port)
-    .wait()
-Task.detached { await cluster.runReconciler() }  // detached: the main thread blocks below
+Task.detached { await cluster.runReconciler() }  // detached: the main thread blocks in serve
 Task.detached { await cluster.sendBookmarks() }
-print("kube contract server listening on 127.0.0.1:\(channel.localAddress!.port!)")
-fflush(nil)
-try channel.closeFuture.wait()
+try ContractListener.serve(name: "kube contract server", port: port) { KubeHandler(cluster: cluster) }
