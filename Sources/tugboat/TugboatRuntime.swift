@@ -81,8 +81,12 @@ struct TugboatRuntime {
             ClusterNode(configuration: try RedisConfiguration(url: url, tls: config.stateTLS), pool: "default",
                         nodeID: config.node ?? ClusterNode.defaultNodeID, eventLoopGroup: group, logger: logger)
         }
-        let dispatcher = OutboxDispatcher(store: store, senders: senders, policy: retry, logger: logger,
-                                          gate: cluster.map { ClusterPageGate(node: $0) })
+        // state: kubernetes: the leader election on a Lease instead (only the leader scales and pages).
+        let kubernetesLeader = try config.kubernetesLease.map {
+            try KubernetesLeader(target: $0, identity: config.node ?? ClusterNode.defaultNodeID, logger: logger)
+        }
+        let gate: (any PageGate)? = cluster.map { ClusterPageGate(node: $0) } ?? kubernetesLeader.map { KubernetesLeaderPageGate(leader: $0) }
+        let dispatcher = OutboxDispatcher(store: store, senders: senders, policy: retry, logger: logger, gate: gate)
         // The admin API's address for links in pages (known once it listens: the port may be 0).
         let adminBase = Mutex<String?>(config.admin.url)
         let forensics = config.profiling.map { CrashForensics(settings: $0, store: store, signals: signals, logger: logger) }
@@ -182,6 +186,10 @@ struct TugboatRuntime {
         }
         if let forensics { services.append(.init(service: forensics)) }
         if let cluster, let bridge { services += [.init(service: cluster), .init(service: bridge)] }
+        if let kubernetesLeader {
+            if let scaler { await kubernetesLeader.follow(scaler) }
+            services.append(.init(service: kubernetesLeader))
+        }
         if let scaler {
             services += [
                 .init(service: ScalingSetup.NoticeForwarder(notices: scaler.notices(), signals: signals, store: store, logger: logger)),

@@ -8,7 +8,7 @@ extension ConfigLoader {
 
     /// `scaling`: the Deployment is required (it is what is scaled); discovery takes none.
     static func parseKubernetes(_ value: YAMLValue, scaling: Bool) throws -> KubernetesTarget {
-        let allowed = ["namespace", "service", "port", "kubeconfig", "allow-insecure-tls"] + (scaling ? ["deployment"] : [])
+        let allowed = ["namespace", "service", "port", "kubeconfig", "allow-insecure-tls"] + (scaling ? ["deployment", "lease-duration"] : [])
         let fields = try value.mapping(allowed: allowed)
         guard let service = fields["service"], !scaling || fields["deployment"] != nil else {
             throw value.error("'\(value.key)' needs \(scaling ? "'deployment' and 'service'" : "'service'")")
@@ -25,7 +25,7 @@ extension ConfigLoader {
             guard !path.isEmpty else { throw field.error("'\(field.key)' must be a file path") }
             return path
         }
-        return KubernetesTarget(
+        var target = KubernetesTarget(
             namespace: try fields["namespace"].map { try name($0) } ?? "default",
             deployment: try fields["deployment"].map { try name($0, subdomain: true) },
             service: try name(service),
@@ -33,5 +33,12 @@ extension ConfigLoader {
             kubeconfig: kubeconfig,
             allowInsecureTLS: try fields["allow-insecure-tls"]?.bool() ?? false
         )
+        if let lease = fields["lease-duration"] {
+            target.leaseDuration = try lease.duration()
+            guard target.leaseDuration >= .seconds(2), target.leaseDuration.components.attoseconds == 0 else {
+                throw lease.error("'\(lease.key)' must be whole seconds, at least 2s")
+            }
+        }
+        return target
     }
 }

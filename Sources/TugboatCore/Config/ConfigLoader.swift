@@ -87,6 +87,9 @@ public enum ConfigLoader {
                 throw scaling.error("'scaling.provider.process.ports' includes \(clash), a static backend of 'pool.backends'")
             }
         }
+        if config.state == "kubernetes", config.kubernetesLease == nil {
+            throw (keys["state"] ?? root).error("'state: kubernetes' needs 'scaling.provider.kubernetes' (the leader Lease lives in its namespace)")
+        }
         if let profiling = keys["profiling"] { config.profiling = try parseProfiling(profiling) }
         // Several nodes: Redis is watched like any heartbeat, as the monitor `redis`, so a rule
         // `{ condition: down, monitor: redis }` pages an outage (sent straight away by each node
@@ -178,8 +181,8 @@ public enum ConfigLoader {
 
     static func parseState(_ value: YAMLValue) throws -> String {
         let text = try value.string()
-        guard text.hasPrefix("sqlite:") || text.hasPrefix("redis://") || text.hasPrefix("rediss://") else {
-            throw value.error("'state' must be sqlite:PATH or redis://HOST:PORT/DB (rediss:// for TLS), got '\(text)'")
+        guard text.hasPrefix("sqlite:") || text.hasPrefix("redis://") || text.hasPrefix("rediss://") || text == "kubernetes" else {
+            throw value.error("'state' must be sqlite:PATH, redis://HOST:PORT/DB (rediss:// for TLS) or kubernetes, got '\(text)'")
         }
         return text
     }

@@ -12,6 +12,8 @@ public struct KubernetesTarget: Sendable, Equatable {
     public var kubeconfig: String?
     /// Whether a kubeconfig's `insecure-skip-tls-verify: true` is accepted (refused otherwise).
     public var allowInsecureTLS: Bool
+    /// With `state: kubernetes`: the leader Lease's `leaseDurationSeconds`.
+    public var leaseDuration: Duration = .seconds(15)
 
     public init(namespace: String, deployment: String?, service: String, port: String? = nil, kubeconfig: String? = nil,
                 allowInsecureTLS: Bool = false) {
@@ -25,6 +27,9 @@ public struct KubernetesTarget: Sendable, Equatable {
 
     /// Whether `name` is a DNS-1123 label (namespaces, services, port names): lowercase letters,
     /// digits and '-', starting and ending with a letter or digit, at most 63 characters.
+    /// The leader Lease of `state: kubernetes`: `tugboat-<deployment>` in the namespace.
+    public var leaseName: String { "tugboat-\(deployment ?? service)" }
+
     public static func isLabel(_ name: String) -> Bool {
         guard (1...63).contains(name.utf8.count), let first = name.utf8.first, let last = name.utf8.last else { return false }
         func alnum(_ c: UInt8) -> Bool { (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) }

@@ -62,6 +62,12 @@ public struct TugboatConfig: Sendable, Equatable {
         return String(local.dropFirst("sqlite:".count))
     }
 
+    /// `state: kubernetes`: the provider's target, whose namespace holds the leader Lease.
+    public var kubernetesLease: KubernetesTarget? {
+        guard state == "kubernetes", case .kubernetes(let target)? = scaling?.provider else { return nil }
+        return target
+    }
+
     /// The Redis URL of `state: redis://…` (or `rediss://…`, TLS), or nil for a single node.
     public var redisURL: String? { state.hasPrefix("redis://") || state.hasPrefix("rediss://") ? state : nil }
 

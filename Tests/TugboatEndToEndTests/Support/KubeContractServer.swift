@@ -30,11 +30,12 @@ final class KubeContractServer: @unchecked Sendable {
         """.write(toFile: kubeconfigPath, atomically: true, encoding: .utf8)
     }
 
-    /// `scaling:` through this server's Deployment `web` and Service `web` (port name `http`), plus `settings`.
-    func scalingYAML(_ settings: String) -> String {
+    /// `scaling:` through this server's Deployment `web` and Service `web` (port name `http`), plus
+    /// `settings`; `fields` are more keys of `scaling.provider.kubernetes`.
+    func scalingYAML(_ settings: String, fields: String = "") -> String {
         """
         scaling:
-          provider: { kubernetes: { namespace: default, deployment: web, service: web, port: http, kubeconfig: \(kubeconfigPath) } }
+          provider: { kubernetes: { namespace: default, deployment: web, service: web, port: http, kubeconfig: \(kubeconfigPath)\(fields) } }
         \(settings)
         """
     }
@@ -51,6 +52,15 @@ final class KubeContractServer: @unchecked Sendable {
             headers: ["Connection": "close", "Content-Type": "application/merge-patch+json", "Authorization": "Bearer \(Self.token)"],
             body: #"{"spec":{"replicas":\#(replicas)}}"#)
         guard response.status == 200 else { throw TestFailure("scale: \(response.status) \(response.bodyText)") }
+    }
+
+    /// The leader Lease's `spec.holderIdentity`, read as a client would.
+    func leaseHolder() throws -> String? {
+        let response = try TestHTTPClient(port: port).request(
+            "GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/tugboat-web",
+            headers: ["Connection": "close", "Authorization": "Bearer \(Self.token)"])
+        let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        return (object?["spec"] as? [String: Any])?["holderIdentity"] as? String
     }
 
     /// `GET /_contract/state`: replicas, pods, watchers, request counts.
