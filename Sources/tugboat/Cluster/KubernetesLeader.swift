@@ -94,6 +94,12 @@ final class KubernetesLeader: Service, Sendable {
         } onGracefulShutdown: {
             input.yield(.shutdown)
         }
+        if !machine.isStopped, machine.leaderEpoch != nil {
+            // Cancelled rather than shut down gracefully: still give the lease back (a task of its
+            // own, so the cancellation does not end the request).
+            await Task { await lease.release() }.value
+            await setLeading(false)
+        }
         await lease.shutdown()
     }
 }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// Requests to the API server: the bearer token (read afresh for each request), the TLS of the
 /// ``KubernetesConnection``, no redirects (a redirect must not carry the token elsewhere), and
@@ -17,7 +18,12 @@ final class KubernetesClient: Sendable {
         var configuration = HTTPClient.Configuration(tlsConfiguration: connection.tls, redirectConfiguration: .disallow)
         configuration.timeout.connect = .seconds(10)
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        Self.open.withLock { $0[ObjectIdentifier(http)] = http }
     }
+
+    /// Clients not shut down yet: kept here so that one whose owner ends without ``shutdown()``
+    /// (a task cancelled at exit) is never deinitialised open, which AsyncHTTPClient traps on.
+    private static let open = Mutex<[ObjectIdentifier: HTTPClient]>([:])
 
     /// The RBAC names of one request, for a ``KubernetesError``.
     struct Access: Sendable {
@@ -63,5 +69,6 @@ final class KubernetesClient: Sendable {
 
     func shutdown() async {
         try? await http.shutdown()
+        _ = Self.open.withLock { $0.removeValue(forKey: ObjectIdentifier(http)) }
     }
 }
