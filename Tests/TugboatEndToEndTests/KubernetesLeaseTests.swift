@@ -32,5 +32,11 @@ struct KubernetesLeaseTests {
         #expect(takeover < 3 + 2 * 1 + 0.5)
         #expect(try kube.leaseHolder() == (leaderName == "node-a" ? "node-b" : "node-a"))
         #expect(kube.replicas == 1, "the takeover does not repeat a scaling step")
+
+        // A graceful stop gives the lease back at once.
+        follower.child.signal(SIGTERM)
+        let status = follower.child.waitForExit()
+        #expect(status == 0, "\(follower.child.lines.suffix(40).joined(separator: "\n"))")
+        #expect(try kube.leaseHolder() == "")
     }
 }
