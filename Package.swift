@@ -129,6 +129,8 @@ let package = Package(
             dependencies: [
                 "TugboatCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),  // Kubernetes: the cluster CA, client certificates
+                .product(name: "Yams", package: "Yams"),  // Kubernetes: kubeconfig files
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -244,11 +246,36 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Not shipped: the listener both contract servers share.
+        .target(
+            name: "ContractSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tugboat-contract",
             dependencies: [
+                "ContractSupport",
                 "TugboatCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Not shipped: a stand-in for the Kubernetes API (scale, EndpointSlices, Leases) whose pods are demo-app processes.
+        .executableTarget(
+            name: "tugboat-kube-contract",
+            dependencies: [
+                "ContractSupport",
+                "TugboatCore",
+                "TugboatScaling",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

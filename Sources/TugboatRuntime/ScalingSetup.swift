@@ -54,6 +54,10 @@ enum ScalingSetup {
                     signals.publish(.instanceExited(address: exit.instance.address, status: "\(exit.status)"))
                 }
             }
+            // The notices end when the scaler stops, which may be reported to the service group
+            // just before the scaler itself: returning now would be "finished unexpectedly" and
+            // cancel every service still shutting down. Wait for this service's own turn.
+            try? await gracefulShutdown()
         }
     }
 }

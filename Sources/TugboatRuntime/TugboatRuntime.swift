@@ -92,8 +92,12 @@ package struct TugboatRuntime {
             ClusterNode(configuration: try RedisConfiguration(url: url, tls: config.stateTLS), pool: "default",
                         nodeID: config.node ?? ClusterNode.defaultNodeID, eventLoopGroup: group, logger: logger)
         }
-        let dispatcher = OutboxDispatcher(store: store, senders: senders, policy: retry, logger: logger,
-                                          gate: cluster.map { ClusterPageGate(node: $0) })
+        // state: kubernetes: the leader election on a Lease instead (only the leader scales and pages).
+        let kubernetesLeader = try config.kubernetesLease.map {
+            try KubernetesLeader(target: $0, identity: config.node ?? ClusterNode.defaultNodeID, logger: logger)
+        }
+        let gate: (any PageGate)? = cluster.map { ClusterPageGate(node: $0) } ?? kubernetesLeader.map { KubernetesLeaderPageGate(leader: $0) }
+        let dispatcher = OutboxDispatcher(store: store, senders: senders, policy: retry, logger: logger, gate: gate)
         // The admin API's address for links in pages (known once it listens: the port may be 0).
         let adminBase = Mutex<String?>(config.admin.url)
         let forensics = config.profiling.map { CrashForensics(settings: $0, store: store, signals: signals, logger: logger) }
@@ -186,8 +190,17 @@ package struct TugboatRuntime {
             .init(service: HistoryPruner(store: store, retention: config.retention, logger: logger)),
         ]
         services.append(.init(service: monitors))
+        if let discover = config.pool.discover {
+            services.append(.init(service: KubernetesDiscovery(target: discover, logger: logger,
+                add: { _ = await membership.add($0, reason: "kubernetes endpoint ready", persist: false) },
+                drainAndRemove: { _ = await membership.drainAndRemove($0, reason: "kubernetes endpoint terminating or gone", persist: false) })))
+        }
         if let forensics { services.append(.init(service: forensics)) }
         if let cluster, let bridge { services += [.init(service: cluster), .init(service: bridge)] }
+        if let kubernetesLeader {
+            if let scaler { await kubernetesLeader.follow(scaler) }
+            services.append(.init(service: kubernetesLeader))
+        }
         if let scaler {
             services += [
                 .init(service: ScalingSetup.NoticeForwarder(notices: scaler.notices(), signals: signals, store: store, logger: logger)),

@@ -16,6 +16,8 @@ extension ScalingSettings {
         case .docker(let image, let port, let socket):
             return DockerProvider(image: image, port: port, socket: socket, pool: pool,
                                   stopTimeout: Int(stopGrace.components.seconds), logger: logger)
+        case .kubernetes(let target):
+            return KubernetesProvider(target: target, readyTimeout: startTimeout, logger: logger)
         }
     }
 }

@@ -1,30 +1,20 @@
+import ContractSupport
 import Foundation
 import NIOCore
 import NIOHTTP1
 
 /// One connection to the contract server.
 final class ContractHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = WholeRequest
     typealias OutboundOut = HTTPServerResponsePart
 
     let state: ContractState
-    private var head: HTTPRequestHead?
-    private var body = ByteBuffer()
 
     init(state: ContractState) { self.state = state }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            self.head = head
-            body.clear()
-        case .body(var chunk):
-            body.writeBuffer(&chunk)
-        case .end:
-            guard let head else { return }
-            self.head = nil
-            route(head, body: String(buffer: body), context: context)
-        }
+        let request = unwrapInboundIn(data)
+        route(request.head, body: String(buffer: request.body), context: context)
     }
 
     private func route(_ head: HTTPRequestHead, body: String, context: ChannelHandlerContext) {

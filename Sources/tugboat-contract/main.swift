@@ -21,10 +21,8 @@
 // /v2/alerts/{alias}/acknowledge|close?identifierType=alias; /_contract/fail applies to them too
 // (and takes mode 422 for Opsgenie).
 // Sinks: POST /hook and /slack record their JSON bodies.
+import ContractSupport
 import Foundation
-import NIOCore
-import NIOHTTP1
-import NIOPosix
 
 var port = 0
 var accountSID = "AC00000000000000000000000000000000"
@@ -46,16 +44,4 @@ while let argument = arguments.next() {
 }
 
 let state = ContractState(accountSID: accountSID, authToken: authToken, pagerDutyKey: pagerDutyKey, opsgenieKey: opsgenieKey)
-let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-    .childChannelInitializer { channel in
-        channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-            try channel.pipeline.syncOperations.addHandler(ContractHandler(state: state))
-        }
-    }
-    .bind(host: "127.0.0.1", port: port)
-    .wait()
-print("contract server listening on 127.0.0.1:\(channel.localAddress!.port!)")
-fflush(nil)
-try channel.closeFuture.wait()
+try ContractListener.serve(name: "contract server", port: port) { ContractHandler(state: state) }

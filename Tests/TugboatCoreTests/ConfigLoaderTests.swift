@@ -90,7 +90,7 @@ struct ConfigLoaderTests {
         ("pool:\n  backends: [127.0.0.1:1, 127.0.0.1:1]\n", "t.yaml:2: 'pool.backends' lists 127.0.0.1:1 twice"),
         ("pool: [1, 2]\n", "t.yaml:1: 'pool' must be a mapping"),
         ("admin: { token: ${MISSING_TOKEN} }\n", "t.yaml:1: 'admin.token': environment variable MISSING_TOKEN is not set"),
-        ("state: postgres://x\n", "t.yaml:1: 'state' must be sqlite:PATH or redis://HOST:PORT/DB"),
+        ("state: postgres://x\n", "t.yaml:1: 'state' must be sqlite:PATH, redis://HOST:PORT/DB (rediss:// for TLS) or kubernetes"),
         ("state: redis://:secret@host:99999/0\n", "t.yaml:1: 'state' must be redis://[user:password@]host[:port][/db]"),
         ("local-state: postgres://x\n", "t.yaml:1: 'local-state' must be sqlite:PATH"),
         ("node: \"a b\"\n", "t.yaml:1: 'node' must be a name of letters"),

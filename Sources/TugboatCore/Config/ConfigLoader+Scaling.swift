@@ -5,7 +5,7 @@ extension ConfigLoader {
             "provider", "min", "max", "target-rps", "target-inflight", "up-rps", "down-rps", "window", "cooldown-up",
             "stabilize-down", "panic-window", "idle-to-zero", "start-timeout",
         ])
-        guard let providerValue = keys["provider"] else { throw value.error("'scaling.provider' is required (process, exec or docker)") }
+        guard let providerValue = keys["provider"] else { throw value.error("'scaling.provider' is required (process, exec, docker or kubernetes)") }
         var scaling = ScalingSettings(provider: try parseProvider(providerValue))
         if let min = keys["min"] { scaling.min = try min.int(range: 0...1000) }
         if let max = keys["max"] { scaling.max = try max.int(range: 1...1000) }
@@ -37,9 +37,9 @@ extension ConfigLoader {
     }
 
     private static func parseProvider(_ value: YAMLValue) throws -> ScalingSettings.Provider {
-        let keys = try value.mapping(allowed: ["process", "exec", "docker"])
+        let keys = try value.mapping(allowed: ["process", "exec", "docker", "kubernetes"])
         guard keys.count == 1, let (kind, body) = keys.first else {
-            throw value.error("'scaling.provider' needs exactly one of: process, exec, docker")
+            throw value.error("'scaling.provider' needs exactly one of: process, exec, docker, kubernetes")
         }
         switch kind {
         case "process":
@@ -59,6 +59,8 @@ extension ConfigLoader {
             guard let up = fields["up"], let down = fields["down"] else { throw body.error("'scaling.provider.exec' needs 'up' and 'down'") }
             return .exec(up: try up.string(), down: try down.string(), timeout: try fields["timeout"]?.duration() ?? .seconds(300),
                          env: try fields["env"].map(parseEnvironment) ?? [:])
+        case "kubernetes":
+            return .kubernetes(try parseKubernetes(body, scaling: true))
         default:
             let fields = try body.mapping(allowed: ["image", "port", "socket"])
             guard let image = fields["image"], let port = fields["port"] else { throw body.error("'scaling.provider.docker' needs 'image' and 'port'") }

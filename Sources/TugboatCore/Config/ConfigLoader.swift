@@ -87,6 +87,9 @@ public enum ConfigLoader {
                 throw scaling.error("'scaling.provider.process.ports' includes \(clash), a static backend of 'pool.backends'")
             }
         }
+        if config.state == "kubernetes", config.kubernetesLease == nil {
+            throw (keys["state"] ?? root).error("'state: kubernetes' needs 'scaling.provider.kubernetes' (the leader Lease lives in its namespace)")
+        }
         if let profiling = keys["profiling"] { config.profiling = try parseProfiling(profiling) }
         // Several nodes: Redis is watched like any heartbeat, as the monitor `redis`, so a rule
         // `{ condition: down, monitor: redis }` pages an outage (sent straight away by each node
@@ -110,7 +113,7 @@ public enum ConfigLoader {
 
     /// Settings that are allowed but almost certainly not meant.
     static func poolWarnings(_ value: YAMLValue, _ pool: PoolConfig) throws -> [String] {
-        let keys = try value.mapping(allowed: ["balance", "backends", "health", "passive", "retries", "timeouts", "drain", "tls"])
+        let keys = try value.mapping(allowed: ["balance", "backends", "health", "passive", "retries", "timeouts", "drain", "tls", "discover"])
         var warnings: [String] = []
         if let health = keys["health"], pool.health.timeout > pool.health.interval {
             warnings.append("\(health.error("'pool.health.timeout' (\(DurationParser.format(pool.health.timeout))) is longer than 'pool.health.interval' (\(DurationParser.format(pool.health.interval))): a check may still run when the next one is due"))")
@@ -178,15 +181,15 @@ public enum ConfigLoader {
 
     static func parseState(_ value: YAMLValue) throws -> String {
         let text = try value.string()
-        guard text.hasPrefix("sqlite:") || text.hasPrefix("redis://") || text.hasPrefix("rediss://") else {
-            throw value.error("'state' must be sqlite:PATH or redis://HOST:PORT/DB (rediss:// for TLS), got '\(text)'")
+        guard text.hasPrefix("sqlite:") || text.hasPrefix("redis://") || text.hasPrefix("rediss://") || text == "kubernetes" else {
+            throw value.error("'state' must be sqlite:PATH, redis://HOST:PORT/DB (rediss:// for TLS) or kubernetes, got '\(text)'")
         }
         return text
     }
 
     static func parsePool(_ value: YAMLValue) throws -> PoolConfig {
         var pool = PoolConfig()
-        let keys = try value.mapping(allowed: ["balance", "backends", "health", "passive", "retries", "timeouts", "drain", "tls"])
+        let keys = try value.mapping(allowed: ["balance", "backends", "health", "passive", "retries", "timeouts", "drain", "tls", "discover"])
         if let tls = keys["tls"] { pool.tls = try parseBackendTLS(tls) }
         if let balance = keys["balance"] {
             let text = try balance.string()
@@ -208,6 +211,7 @@ public enum ConfigLoader {
         if let retries = keys["retries"] { pool.retries = try retries.int(range: 0...10) }
         if let timeouts = keys["timeouts"] { pool.timeouts = try parseTimeouts(timeouts) }
         if let drain = keys["drain"] { pool.drain = try drain.duration(allowZero: true) }
+        if let discover = keys["discover"] { pool.discover = try parseDiscover(discover) }
         return pool
     }
 

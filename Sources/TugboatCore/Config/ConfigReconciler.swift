@@ -90,6 +90,7 @@ public enum ConfigReconciler {
             check("tls.http2-max-streams", oldTLS.http2MaxStreams != newTLS.http2MaxStreams)
         }
         check("pool.tls", old.pool.tls != new.pool.tls)
+        check("pool.discover", old.pool.discover != new.pool.discover)
         // With several nodes the static list is part of the shared registry's reconciliation.
         check("pool.backends", new.redisURL != nil && old.pool.backends != new.pool.backends)
         check("scaling", (old.scaling == nil) != (new.scaling == nil))
@@ -97,6 +98,9 @@ public enum ConfigReconciler {
             check("scaling.provider", oldScaling.provider.kind != newScaling.provider.kind)
             if case .docker(_, _, let oldSocket) = oldScaling.provider, case .docker(_, _, let newSocket) = newScaling.provider {
                 check("scaling.provider.docker.socket", oldSocket != newSocket)
+            }
+            if case .kubernetes(let oldTarget) = oldScaling.provider, case .kubernetes(let newTarget) = newScaling.provider {
+                check("scaling.provider.kubernetes", oldTarget != newTarget)
             }
         }
         check("profiling", (old.profiling == nil) != (new.profiling == nil))

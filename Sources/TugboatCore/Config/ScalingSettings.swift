@@ -12,6 +12,9 @@ public struct ScalingSettings: Sendable, Equatable {
         case exec(up: String, down: String, timeout: Duration, env: [String: String] = [:])
         /// A container of `image` per instance, `port` published on 127.0.0.1 (Docker Engine API over `socket`).
         case docker(image: String, port: Int, socket: String)
+        /// A Deployment scaled through its scale subresource; instances are the ready endpoints of
+        /// `service`'s EndpointSlices (`KubernetesTarget`).
+        case kubernetes(KubernetesTarget)
 
         /// `process`, `exec` or `docker`: the key under `scaling.provider`.
         public var kind: String {
@@ -19,6 +22,7 @@ public struct ScalingSettings: Sendable, Equatable {
             case .process: "process"
             case .exec: "exec"
             case .docker: "docker"
+            case .kubernetes: "kubernetes"
             }
         }
     }

@@ -62,6 +62,12 @@ public struct TugboatConfig: Sendable, Equatable {
         return String(local.dropFirst("sqlite:".count))
     }
 
+    /// `state: kubernetes`: the provider's target, whose namespace holds the leader Lease.
+    public var kubernetesLease: KubernetesTarget? {
+        guard state == "kubernetes", case .kubernetes(let target)? = scaling?.provider else { return nil }
+        return target
+    }
+
     /// The Redis URL of `state: redis://…` (or `rediss://…`, TLS), or nil for a single node.
     public var redisURL: String? { state.hasPrefix("redis://") || state.hasPrefix("rediss://") ? state : nil }
 
@@ -115,6 +121,8 @@ public struct PoolConfig: Sendable, Equatable {
     public var drain: Duration = .seconds(30)
     /// `pool.tls`: the backends speak TLS (requests and health checks).
     public var tls: BackendTLSSettings?
+    /// `pool.discover.kubernetes`: the pool follows this Service's endpoints (no scaling).
+    public var discover: KubernetesTarget?
 
     public init() {}
 }

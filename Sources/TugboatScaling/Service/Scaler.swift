@@ -53,7 +53,7 @@ public actor Scaler: Service {
         self.drainComplete = drainComplete
         self.eventLimit = eventLimit
         self.policy = ScalingPolicy(settings: settings)
-        self.machine = ScalingStateMachine(settings: settings)
+        self.machine = ScalingStateMachine(settings: settings, platformPicksLeavers: provider is any ReplicaProvider)
         (jobs, jobContinuation) = AsyncStream.makeStream()
     }
 
@@ -92,15 +92,25 @@ public actor Scaler: Service {
         let jobContinuation = self.jobContinuation
         let tick = self.tick
 
-        do {
-            let found = try await provider.list()
-            await handle(.adopted(found))
-        } catch {
-            logger.warning("scaling: cannot list running instances to adopt", metadata: ["error": "\(error)"])
-        }
-
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
+                if let watcher = provider as? any Service {
+                    // A provider with a loop of its own (docker: the die events; kubernetes: the
+                    // endpoint watch, which its list waits for) runs under the scaler.
+                    let logger = self.logger
+                    group.addTask {
+                        do { try await watcher.run() } catch {
+                            logger.warning("scaling: provider watch ended", metadata: ["error": "\(error)"])
+                        }
+                    }
+                }
+                // Adopt what runs before the first decision.
+                do {
+                    let found = try await provider.list()
+                    await handle(.adopted(found))
+                } catch {
+                    logger.warning("scaling: cannot list running instances to adopt", metadata: ["error": "\(error)"])
+                }
                 group.addTask {
                     for await signal in traffic {
                         if case .traffic(let sample) = signal { await self.observe(sample) }
@@ -112,13 +122,10 @@ public actor Scaler: Service {
                 group.addTask {
                     for await exit in exits { await self.exited(exit) }
                 }
-                if let watcher = provider as? any Service {
-                    // A provider with a loop of its own (docker: the die events) runs under the scaler.
-                    let logger = self.logger
+                if let replicas = provider as? any ReplicaProvider {
+                    let leaving = replicas.leaving
                     group.addTask {
-                        do { try await watcher.run() } catch {
-                            logger.warning("scaling: provider watch ended", metadata: ["error": "\(error)"])
-                        }
+                        for await instance in leaving { await self.handle(.leaving(instance)) }
                     }
                 }
                 group.addTask {
@@ -276,6 +283,16 @@ public actor Scaler: Service {
         case .alert(let text):
             logger.error("scaling failure", metadata: ["reason": "\(text)"])
             notify(.alert(text))
+
+        case .shrink(let count):
+            guard let replicas = provider as? any ReplicaProvider else { return }
+            enqueue {
+                do {
+                    try await replicas.shrink(to: count)
+                } catch {
+                    await self.handle(.shrinkFailed(error: "\(error)"))
+                }
+            }
         }
     }
 

@@ -8,6 +8,10 @@ import TugboatCore
 /// it healthy; an instance leaving is drained first, then removed from the pool and stopped.
 /// Failed launches, failed health checks and failed stops are failed transitions (rows with
 /// `failed: true` and an ``Action/alert(_:)``), retried with exponential backoff.
+///
+/// With `platformPicksLeavers` (Kubernetes) a scale-down does not choose: it asks for a count
+/// (``Action/shrink(to:)``) and drains each instance the platform reports ``Event/leaving(_:)``,
+/// which is also how an instance taken away unasked (a pod evicted) leaves.
 public struct ScalingStateMachine: Sendable {
     public typealias Instant = ContinuousClock.Instant
 
@@ -27,6 +31,10 @@ public struct ScalingStateMachine: Sendable {
         case stopFailed(ScalingInstance, error: String)
         /// The instance exited on its own (`status` as text: "exit 70", "signal 9").
         case exited(ScalingInstance, status: String)
+        /// The platform is taking this instance away (a Kubernetes endpoint turned terminating or vanished).
+        case leaving(ScalingInstance)
+        /// A ``Action/shrink(to:)`` failed.
+        case shrinkFailed(error: String)
     }
 
     public enum Action: Sendable, Equatable {
@@ -45,6 +53,8 @@ public struct ScalingStateMachine: Sendable {
         case record(ScalingTransition)
         /// Something a person should hear about (failed launch, stop or health check).
         case alert(String)
+        /// Ask the platform to run this many instances (it picks which leave); answer failures with `.shrinkFailed`.
+        case shrink(to: Int)
     }
 
     private enum Phase: Equatable {
@@ -76,9 +86,16 @@ public struct ScalingStateMachine: Sendable {
     private var retryAt: Instant?
     private var changeFrom = 0
     private var settings: ScalingSettings
+    private let platformPicksLeavers: Bool
+    /// A shrink asked of the platform whose leavers have not all been reported yet.
+    private var shrinking: (to: Int, since: Instant)?
+    private var shrinkRetryAt: Instant?
 
-    public init(settings: ScalingSettings) {
+    /// - Parameter platformPicksLeavers: the provider's platform chooses which instances go on a
+    ///   scale-down (a ``ReplicaProvider``).
+    public init(settings: ScalingSettings, platformPicksLeavers: Bool = false) {
         self.settings = settings
+        self.platformPicksLeavers = platformPicksLeavers
     }
 
     /// A config reload changed `scaling`: instances, phases and backoff stay; the new start
@@ -98,7 +115,7 @@ public struct ScalingStateMachine: Sendable {
     public var consecutiveLaunchFailures: Int { launchFailures }
 
     private var inProgress: Bool {
-        !launches.isEmpty || members.contains { $0.phase != .ready }
+        !launches.isEmpty || shrinking != nil || members.contains { $0.phase != .ready }
     }
 
     private func backoff(_ failures: Int) -> Duration {
@@ -208,12 +225,41 @@ public struct ScalingStateMachine: Sendable {
             } else if !inProgress {
                 enter(.idle, from: changeFrom, to: activeCount, reason: "\(instance.address) exited while leaving (\(status))", now: now, into: &actions)
             }
+
+        case .leaving(let instance):
+            guard let i = index(of: instance), members[i].phase.isActive else { return actions }
+            let before = activeCount
+            let planned = shrinking != nil
+            if !planned { changeFrom = before }
+            members[i].phase = .draining
+            actions.append(.drain(instance, duration: settings.drain))
+            if let target = shrinking?.to, activeCount <= target { shrinking = nil }
+            enter(.draining, from: before, to: activeCount,
+                  reason: planned ? "the platform picked \(instance.address) to leave; draining it"
+                                  : "the platform is taking \(instance.address) away; draining it",
+                  now: now, into: &actions)
+
+        case .shrinkFailed(let error):
+            guard shrinking != nil else { return actions }
+            shrinking = nil
+            launchFailures += 1
+            let delay = backoff(launchFailures)
+            shrinkRetryAt = now + delay
+            actions.append(.alert("scaling: scale-down failed: \(error)"))
+            enter(inProgress ? .busy : .up, from: changeFrom, to: activeCount, reason: "scale-down failed: \(error); retry in \(delay)",
+                  failed: true, now: now, into: &actions)
         }
         return actions
     }
 
     /// Timeouts and retries that are due.
     private mutating func tick(now: Instant, into actions: inout [Action]) {
+        if let shrinking, now - shrinking.since >= settings.startTimeout {
+            self.shrinking = nil
+            actions.append(.alert("scaling: the platform took no instance away within \(settings.startTimeout) of asking for \(shrinking.to)"))
+            enter(inProgress ? .busy : .up, from: changeFrom, to: activeCount,
+                  reason: "asked for \(shrinking.to) instance(s) but none left within \(settings.startTimeout)", failed: true, now: now, into: &actions)
+        }
         for i in members.indices {
             switch members[i].phase {
             case .starting(let since) where now - since >= settings.startTimeout:
@@ -243,6 +289,7 @@ public struct ScalingStateMachine: Sendable {
             if let retryAt, now < retryAt { return }  // backing off after a failure
             retryAt = nil
             if !inProgress { changeFrom = active }
+            shrinking = nil  // more wanted again: a shrink still under way is superseded
             for _ in active..<desired {
                 nextToken += 1
                 launches[nextToken] = now
@@ -255,6 +302,16 @@ public struct ScalingStateMachine: Sendable {
         if desired < active {
             // Scale down only once every launch has settled; the newest ready instances leave first.
             guard !inProgress else { return }
+            if platformPicksLeavers {
+                if let shrinkRetryAt, now < shrinkRetryAt { return }
+                shrinkRetryAt = nil
+                changeFrom = active
+                shrinking = (desired, now)
+                actions.append(.shrink(to: desired))
+                enter(.draining, from: active, to: desired, reason: "\(reason); asking for \(desired) (the platform picks which instances leave)",
+                      now: now, into: &actions)
+                return
+            }
             changeFrom = active
             var leaving = active - desired
             var names: [String] = []

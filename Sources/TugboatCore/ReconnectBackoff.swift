@@ -1,27 +1,25 @@
-import TugboatCore
-
 /// Delays between reconnect attempts: `initial`, doubling up to `maximum`, each with ±`jitter`
 /// (a fraction) so that many nodes do not reconnect in lockstep (the shared ``Backoff``, counting
-/// the attempts). Reset after a success.
-struct ReconnectBackoff: Sendable {
-    let backoff: Backoff
+/// the attempts). Reset after a success. Redis reconnects and the Kubernetes watch use it.
+public struct ReconnectBackoff: Sendable {
+    public let backoff: Backoff
     private var attempts = 0
 
-    init(initial: Duration, maximum: Duration, jitter: Double = 0.2) {
+    public init(initial: Duration, maximum: Duration, jitter: Double = 0.2) {
         backoff = Backoff(first: initial, maximum: max(initial, maximum), jitter: .spread(jitter))
     }
 
-    mutating func next<Generator: RandomNumberGenerator>(using generator: inout Generator) -> Duration {
+    public mutating func next<Generator: RandomNumberGenerator>(using generator: inout Generator) -> Duration {
         attempts += 1
         return backoff.delay(afterAttempt: attempts, random: Double.random(in: 0...1, using: &generator))
     }
 
-    mutating func next() -> Duration {
+    public mutating func next() -> Duration {
         var generator = SystemRandomNumberGenerator()
-        return self.next(using: &generator)
+        return next(using: &generator)
     }
 
-    mutating func reset() {
+    public mutating func reset() {
         attempts = 0
     }
 }

@@ -1,0 +1,11 @@
+/// A provider whose platform picks the instance that leaves on a scale-down (Kubernetes): the
+/// scaler asks for a count with ``shrink(to:)``, and the provider reports on ``leaving`` each
+/// instance the platform takes away (terminating or gone), which the scaler then drains.
+/// ``InstanceProvider/launch()`` returns an instance once the platform reports it ready.
+public protocol ReplicaProvider: InstanceProvider {
+    /// Asks the platform to run `count` instances.
+    func shrink(to count: Int) async throws
+
+    /// Instances the platform is taking away. One consumer (the scaler).
+    var leaving: AsyncStream<ScalingInstance> { get }
+}
