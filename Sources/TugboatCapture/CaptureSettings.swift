@@ -36,8 +36,8 @@ public struct CaptureSettings: Sendable, Equatable {
     public var rate: Int
     /// How much of the recent past a snapshot covers (config `window`).
     public var window: Duration
-    /// Length of one rolling file (perf) or run (py-spy); a snapshot covers the window rounded up
-    /// to whole slices. At most the window.
+    /// Length of one py-spy run; a py-spy snapshot covers the window rounded up to whole slices.
+    /// At most the window. (perf's files are a window long and cut by time: see `PerfRecorder`.)
     public var slice: Duration
     /// Where the per-instance directories go: created 0700 when missing, made 0700 when it exists
     /// (it must be a directory of this user's, not a symbolic link). Nil (the default): a fresh
