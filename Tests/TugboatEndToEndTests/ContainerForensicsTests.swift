@@ -25,25 +25,32 @@ struct ContainerForensicsTests {
         guard built.status == 0 else { throw TestFailure("building \(image) (needs gcc and libc6-dev): \(built.output)") }
     }
 
-    @Test("a container whose program exits under load pages with a flame graph naming its hot function and its exit status")
-    func crashedContainer() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/perf"), "needs linux-perf (apt-get install linux-perf)")
-        try Self.buildImage()
+    /// Tugboat with one instance of `image` from the docker provider, perf capture and the crash
+    /// rule paging through `contract`; the clean-up stops it and removes the containers it made.
+    static func tugboat(image: String, contract: ContractServer) throws -> (TugboatUnderTest, () -> Void) {
         let before = Set(try DockerHost.containers(pool: "default"))
-        let contract = try ContractServer()
         let top = """
         scaling:
-          provider: { docker: { image: \(Self.image), port: 8080 } }
+          provider: { docker: { image: \(image), port: 8080 } }
           min: 1
           max: 1
           target-rps: 1000
         profiling: { source: perf, rate: 99, window: 5s }
         """ + "\n" + CrashPages.alertsYAML(contract)
         let tugboat = try TugboatUnderTest(backends: [], extraTop: top, environment: ["TEST_TWILIO_TOKEN": ContractServer.authToken])
-        defer {
+        return (tugboat, {
             tugboat.stop()
             for id in (try? DockerHost.containers(pool: "default")) ?? [] where !before.contains(id) { _ = try? Shell.run("docker rm -f \(id)") }
-        }
+        })
+    }
+
+    @Test("a container whose program exits under load pages with a flame graph naming its hot function and its exit status")
+    func crashedContainer() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/perf"), "needs linux-perf (apt-get install linux-perf)")
+        try Self.buildImage()
+        let contract = try ContractServer()
+        let (tugboat, cleanUp) = try Self.tugboat(image: Self.image, contract: contract)
+        defer { cleanUp() }
         var instance = ""
         try waitUntilBlocking(timeout: .seconds(60), "the container serving") {
             instance = try tugboat.pool().first { $0["state"] as? String == "healthy" }?["address"] as? String ?? ""
@@ -65,21 +72,9 @@ struct ContainerForensicsTests {
     func containerExitedBeforeAttach() throws {
         let image = "tugboat-hot-early:test"
         try Self.buildImage(image, exitAtStart: 5)
-        let before = Set(try DockerHost.containers(pool: "default"))
         let contract = try ContractServer()
-        let top = """
-        scaling:
-          provider: { docker: { image: \(image), port: 8080 } }
-          min: 1
-          max: 1
-          target-rps: 1000
-        profiling: { source: perf, rate: 99, window: 5s }
-        """ + "\n" + CrashPages.alertsYAML(contract)
-        let tugboat = try TugboatUnderTest(backends: [], extraTop: top, environment: ["TEST_TWILIO_TOKEN": ContractServer.authToken])
-        defer {
-            tugboat.stop()
-            for id in (try? DockerHost.containers(pool: "default")) ?? [] where !before.contains(id) { _ = try? Shell.run("docker rm -f \(id)") }
-        }
+        let (tugboat, cleanUp) = try Self.tugboat(image: image, contract: contract)
+        defer { cleanUp() }
         do {
             try waitUntilBlocking(timeout: .seconds(60), "the crash SMS") { try contract.accepted("sms").count >= 1 }
         } catch {
