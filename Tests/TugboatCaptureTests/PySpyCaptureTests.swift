@@ -53,11 +53,24 @@ struct PySpyCaptureTests {
         #expect(await supervisor.attach(address: app.address, pid: app.pid) == nil)
 
         // py-spy starts in a moment (longer through a pyenv shim): load until a live snapshot shows it.
+        // Each round loads for a whole slice, so a snapshot (which stops the run in progress)
+        // never cuts a slow-starting py-spy short every time; a failure names the last answer.
         var live: CapturedProfile?
-        try await waitUntil("a live py-spy snapshot with the hot function", timeout: .seconds(30)) {
-            _ = await load(port: port, "/work?ms=5", for: .seconds(1))
-            live = try? await supervisor.snapshot(address: app.address, reason: "on demand")
-            return live?.foldedText.contains("tugboat_capture_hot_loop") == true
+        var lastAnswer = "no snapshot yet"
+        do {
+            try await waitUntil("a live py-spy snapshot with the hot function", timeout: .seconds(60)) {
+                _ = await load(port: port, "/work?ms=5", for: .seconds(2))
+                do {
+                    live = try await supervisor.snapshot(address: app.address, reason: "on demand")
+                    lastAnswer = "a snapshot without it: \(live?.foldedText.prefix(500) ?? "")"
+                } catch {
+                    lastAnswer = "\(error)"
+                }
+                return live?.foldedText.contains("tugboat_capture_hot_loop") == true
+            }
+        } catch {
+            Issue.record("the last snapshot: \(lastAnswer)")
+            throw error
         }
         #expect(live?.instanceExited == false)
 
