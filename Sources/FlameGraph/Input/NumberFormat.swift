@@ -12,15 +12,11 @@ enum NumberFormat {
 
     /// `sprintf("%.Nf", x)`, exactly as C rounds, appended to `out`.
     static func appendFixed(_ x: Double, digits: Int, to out: inout [UInt8]) {
-        let scaled = abs(x) * powers[digits]
-        let rounded = scaled.rounded(.toNearestOrEven)
-        let frac = abs(scaled - scaled.rounded(.down) - 0.5)
-        guard x.isFinite, scaled < 1e15, frac > 1e-6 else {
+        guard var integer = roundedFixed(x, digits: digits) else {
             appendPrintf(x, format: "%.\(digits)f", to: &out)
             return
         }
         if x.sign == .minus { out.append(0x2D) }
-        var integer = UInt64(rounded)
         let divisor = UInt64(powers[digits])
         let whole = integer / divisor
         integer %= divisor
@@ -35,11 +31,26 @@ enum NumberFormat {
         }
     }
 
+    /// `|x|` scaled by 10^digits and rounded as `printf("%.Nf")` rounds it, or nil where this
+    /// cannot be decided without printf (within a millionth of a tie, huge or not finite).
+    @inline(__always) static func roundedFixed(_ x: Double, digits: Int) -> UInt64? {
+        let scaled = abs(x) * powers[digits]
+        let frac = abs(scaled - scaled.rounded(.down) - 0.5)
+        guard x.isFinite, scaled < 1e15, frac > 1e-6 else { return nil }
+        return UInt64(scaled.rounded(.toNearestOrEven))
+    }
+
     /// Perl's default number stringification (`%.15g`), appended to `out`.
     static func appendPerl(_ x: Double, to out: inout [UInt8]) {
         if x == x.rounded(), abs(x) < 1e15 {
             if x < 0 { out.append(0x2D) }
             appendInteger(UInt64(abs(x)), to: &out)
+        } else if abs(x) < 1e14, (2 * x) == (2 * x).rounded() {
+            // A half (frame text sits half-way down a frame): `%.15g` prints it exactly.
+            if x < 0 { out.append(0x2D) }
+            appendInteger(UInt64(abs(x).rounded(.down)), to: &out)
+            out.append(ASCII.dot)
+            out.append(ASCII.zero + 5)
         } else {
             appendPrintf(x, format: "%.15g", to: &out)
         }

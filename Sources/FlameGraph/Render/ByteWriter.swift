@@ -35,17 +35,24 @@ struct ByteWriter {
 
     /// An integer count with thousands separators (`1,234,567`), rounded as `%.0f`.
     mutating func count(_ x: Double) {
-        var digits: [UInt8] = []
-        NumberFormat.appendFixed(x, digits: 0, to: &digits)
-        var start = 0
-        if digits.first == 0x2D {
-            bytes.append(0x2D)
-            start = 1
-        }
-        let n = digits.count - start
-        for i in 0..<n {
-            if i > 0 && (n - i) % 3 == 0 { bytes.append(0x2C) }
-            bytes.append(digits[start + i])
+        // The digits go to the end of `bytes`, then the commas are put in from the back.
+        let start = bytes.count
+        NumberFormat.appendFixed(x, digits: 0, to: &bytes)
+        let first = bytes[start] == 0x2D ? start + 1 : start
+        let n = bytes.count - first
+        let commas = (n - 1) / 3
+        guard commas > 0 else { return }
+        bytes.append(contentsOf: repeatElement(0, count: commas))
+        var from = first + n - 1, to = bytes.count - 1, copied = 0
+        while from >= first {
+            if copied > 0 && copied % 3 == 0 {
+                bytes[to] = 0x2C
+                to -= 1
+            }
+            bytes[to] = bytes[from]
+            to -= 1
+            from -= 1
+            copied += 1
         }
     }
 }

@@ -202,6 +202,7 @@ public struct FlameGraphRenderer: Sendable {
     /// The value `sprintf "%0.1f"` prints, as a number (for the width, computed from the
     /// rounded ends as flamegraph.pl does).
     private func roundedTenth(_ x: Double) -> Double {
+        if let tenths = NumberFormat.roundedFixed(x, digits: 1) { return Double(tenths) / 10 }
         var digits: [UInt8] = []
         NumberFormat.appendFixed(x, digits: 1, to: &digits)
         return Double(String(decoding: digits, as: UTF8.self)) ?? x
@@ -213,8 +214,7 @@ public struct FlameGraphRenderer: Sendable {
         if let delta = frame.delta {
             return Palette.differential(delta: delta, maxDelta: maxDelta, negate: options.negate)
         }
-        let text = String(decoding: name, as: UTF8.self)
-        return options.palette.color(for: Substring(text).unicodeScalars, hashByName: options.hashColors)
+        return options.palette.color(forUTF8: name, hashByName: options.hashColors)
     }
 
     private func text(_ w: inout ByteWriter, id: String, x: Double, y: Double, _ content: String, extra: String = "") {

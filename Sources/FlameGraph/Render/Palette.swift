@@ -12,6 +12,26 @@ public enum Palette: String, Sendable, CaseIterable {
         }
     }
 
+    /// The colour of a frame whose name is the UTF-8 `bytes`: the seeded palettes (`hot`, `mem`,
+    /// `io` without `--hash`) need only the sum of the name's code points, which for an ASCII name
+    /// is the sum of its bytes, so the common case reads the bytes and builds no `String`.
+    func color(forUTF8 bytes: ArraySlice<UInt8>, hashByName: Bool) -> RGB {
+        if !hashByName, self == .hot || self == .mem || self == .io {
+            var sum: UInt32 = 0
+            var ascii = true
+            for byte in bytes {
+                ascii = ascii && byte < 0x80
+                sum = sum &+ UInt32(byte)
+            }
+            if ascii {
+                let v = PerlRandom.first(seed: sum)
+                return ramp(v, v, v)
+            }
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        return color(for: Substring(text).unicodeScalars, hashByName: hashByName)
+    }
+
     /// The colour of a frame named `name` (with any `_[k]`-style annotation still on it).
     /// `hashByName` is `--hash`; otherwise the colour is the pseudo-random one flamegraph.pl
     /// seeds from the name, so the same function gets the same colour in every graph.
@@ -28,13 +48,19 @@ public enum Palette: String, Sendable, CaseIterable {
             (v1, v2, v3) = (r, r, r)
         }
         switch self {
+        case .hot, .mem, .io: return ramp(v1, v2, v3)
+        default: return Self.base(resolve(String(String.UnicodeScalarView(name))), v1)
+        }
+    }
+
+    /// `hot`, `mem` and `io`: colours from three random values.
+    private func ramp(_ v1: Double, _ v2: Double, _ v3: Double) -> RGB {
+        switch self {
         case .hot: return RGB(205 + Int(50 * v3), 0 + Int(230 * v1), 0 + Int(55 * v2))
         case .mem: return RGB(0, 190 + Int(50 * v2), 0 + Int(210 * v1))
-        case .io:
+        default:
             let r = 80 + Int(60 * v1)
             return RGB(r, r, 190 + Int(55 * v2))
-        default:
-            return Self.base(resolve(String(String.UnicodeScalarView(name))), v1)
         }
     }
 
