@@ -71,7 +71,7 @@ extension AlertManager {
     /// outage: nobody is told (nothing open pages about it), the history says resolved.
     func resolveUntracked(_ record: IncidentRecord, detail: String) {
         var record = record
-        record.state = "resolved"
+        record.state = .resolved
         record.resolvedAt = Date()
         do {
             record = try store.save(record)

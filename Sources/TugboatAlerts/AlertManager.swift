@@ -118,7 +118,7 @@ public actor AlertManager: Service {
         var members: [Int64: [OutageMember]] = [:]
         var gone: [(Key, AlertRule)] = []
         for record in open {
-            guard record.state != "pending", let id = record.id else { continue }
+            guard record.state != .pending, let id = record.id else { continue }
             let key = Key(rule: record.rule, target: record.target)
             let known = rules[record.rule]
             var rule = known ?? AlertRule(name: record.rule, condition: .noHealthyBackends)
@@ -144,7 +144,7 @@ public actor AlertManager: Service {
         }
         for (id, list) in members.sorted(by: { $0.key < $1.key }) {
             guard let outage = outages[id] else { continue }
-            let acknowledged = outage.state == "acknowledged"
+            let acknowledged = outage.state == .acknowledged
             let local = grouper.restore(list, firedAt: outage.firedAt ?? outage.startedAt, acknowledged: acknowledged, escalated: acknowledged)
             outageRecords[local] = outage
         }
@@ -243,7 +243,7 @@ public actor AlertManager: Service {
     func incident(_ action: IncidentStateMachine.Action, key: Key, rule: AlertRule, resolvedDetail: String?) {
         guard var entry = tracked[key] else { return }
         let now = Date()
-        var record = entry.record ?? IncidentRecord(rule: rule.name, target: key.target, state: "firing",
+        var record = entry.record ?? IncidentRecord(rule: rule.name, target: key.target, state: .firing,
                                                     summary: entry.detail, startedAt: entry.pendingSince ?? now)
         let flapKey = "\(key.rule)|\(key.target)"
         switch action {
@@ -252,12 +252,12 @@ public actor AlertManager: Service {
                 entry.machine.holdOpen(quietFor: config.flapping.window)
                 entry.detail += " (flapping: changed state \(config.flapping.changes)+ times within \(DurationParser.format(config.flapping.window)))"
             }
-            record.state = "firing"
+            record.state = .firing
             record.firedAt = now
             record.summary = entry.detail
         case .resolve:
             _ = flaps.record(flapKey, at: now)
-            record.state = "resolved"
+            record.state = .resolved
             record.resolvedAt = now
         }
         entry.record = action == .resolve ? nil : record

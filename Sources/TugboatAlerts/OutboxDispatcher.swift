@@ -161,7 +161,7 @@ public final class OutboxDispatcher: Service, Sendable {
             case .send:
                 break
             case .sentElsewhere:
-                record.status = "sent"
+                record.status = .sent
                 record.sentAt = Date()
                 record.lastError = "sent by another node"
                 try? store.update(record)
@@ -185,7 +185,7 @@ public final class OutboxDispatcher: Service, Sendable {
             guard let sender = senders.withLock({ $0[record.channel] }) else { throw DeliveryError.permanent(missingChannel(record.channel)) }
             guard let incident = try? store.incident(id: record.incident) else { throw DeliveryError.permanent("incident \(record.incident) is gone") }
             record.providerID = try await sender.send(record, incident: incident)
-            record.status = "sent"
+            record.status = .sent
             record.sentAt = Date()
             record.lastError = nil
             logger.info("notification sent", metadata: metadata.merging(["provider.id": "\(record.providerID ?? "-")"]) { $1 })
@@ -198,7 +198,7 @@ public final class OutboxDispatcher: Service, Sendable {
             failed(&record, error as? DeliveryError ?? .retryable("\(error)"), policy: policy, metadata: metadata)
         }
         Counter(label: "tugboat_notification_attempts_total",
-                dimensions: [("channel", record.channel), ("kind", record.kind), ("status", record.status)]).increment()
+                dimensions: [("channel", record.channel), ("kind", record.kind.rawValue), ("status", record.status.rawValue)]).increment()
         do {
             try store.update(record)
         } catch {
@@ -211,11 +211,11 @@ public final class OutboxDispatcher: Service, Sendable {
         record.lastError = error.description
         switch error {
         case .permanent:
-            record.status = "failed"
+            record.status = .failed
             logger.error("notification failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
         case .retryable(_, let retryAfter):
             if record.attempts >= policy.maxAttempts {
-                record.status = "failed"
+                record.status = .failed
                 record.lastError = "gave up after \(record.attempts) attempts: \(error)"
                 logger.error("notification failed", metadata: metadata.merging(["error": "\(record.lastError!)"]) { $1 })
             } else {

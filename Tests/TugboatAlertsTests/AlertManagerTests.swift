@@ -38,7 +38,7 @@ struct AlertManagerTests {
         #expect(incidents.first?.rule == "crash")
         #expect(incidents.first?.summary.contains("exited on its own (signal 9)") == true)
         #expect(incidents.first?.summary.contains("connection refused") == true)
-        #expect(try store.notifications().filter { $0.kind == "trigger" }.count == 1)
+        #expect(try store.notifications().filter { $0.kind == .trigger }.count == 1)
     }
 
     @Test("a backend that went down first takes the news of its exit: still one incident")
@@ -55,7 +55,7 @@ struct AlertManagerTests {
         #expect(incidents.first?.summary.contains("exited on its own (exit 3)") == true)
         // The backend comes back: the incident resolves (it follows the backend, not the exit).
         await alerts.handle(.backendStateChanged(address: address, from: .unhealthy, to: .healthy, reason: "check passed"))
-        #expect(try store.incidents().first?.state == "resolved")
+        #expect(try store.incidents().first?.state == .resolved)
     }
 
     @Test("a silence created through the manager holds the page; the history says silenced")
@@ -69,7 +69,7 @@ struct AlertManagerTests {
         await alerts.tick()
         let pages = try store.notifications()
         #expect(pages.count == 1)
-        #expect(pages.first?.status == "silenced")
+        #expect(pages.first?.status == .silenced)
         #expect(try store.outages().first?.silenced == true)
         await #expect(throws: AlertManager.SilenceError.self) {
             try await alerts.createSilence(matchers: ["host": "x"], starts: nil, ends: Date().addingTimeInterval(60), comment: "c", createdBy: "t")
@@ -101,12 +101,12 @@ struct AlertManagerTests {
         await after.restore()
         let restarted = Date()
         await after.handle(.monitorChanged(name: "front", up: false, reason: "connection refused"))  // its first check after the restart
-        while try store.incidents().first?.state != "firing", Date().timeIntervalSince(restarted) < 10 {
+        while try store.incidents().first?.state != .firing, Date().timeIntervalSince(restarted) < 10 {
             await after.tick()
             try await Task.sleep(for: .milliseconds(20))
         }
         let firedAfterRestart = Date().timeIntervalSince(restarted)
-        #expect(try store.incidents().first?.state == "firing")
+        #expect(try store.incidents().first?.state == .firing)
         #expect(firedAfterRestart < 2, "fired \(firedAfterRestart) s after the restart: the window started again")
         #expect(Date().timeIntervalSince(pendingStarted) >= 2.95, "fired before its 3 s window was over")
         #expect(try store.pendingConditions().isEmpty)

@@ -26,15 +26,15 @@ struct OutboxDispatcherTests {
 
     func storeWithOnePage(path: String = ":memory:") throws -> (Store, Int64) {
         let store = try Store(path: path)
-        let incident = try store.save(IncidentRecord(rule: "r", target: "t", state: "firing", summary: "s", startedAt: Date()),
-                                      notifications: [NotificationRecord(incident: 0, channel: "call", recipient: "+15550100", kind: "trigger", text: "x", at: Date())])
+        let incident = try store.save(IncidentRecord(rule: "r", target: "t", state: .firing, summary: "s", startedAt: Date()),
+                                      notifications: [NotificationRecord(incident: 0, channel: "call", recipient: "+15550100", kind: .trigger, text: "x", at: Date())])
         return (store, incident.id!)
     }
 
     func deliverUntilSettled(_ dispatcher: OutboxDispatcher, _ store: Store) async throws {
         for _ in 0..<200 {
             await dispatcher.deliverDue()
-            if try store.notifications().allSatisfy({ $0.status != "pending" }) { return }
+            if try store.notifications().allSatisfy({ $0.status != .pending }) { return }
             try await Task.sleep(for: .milliseconds(2))
         }
     }
@@ -46,7 +46,7 @@ struct OutboxDispatcherTests {
         let dispatcher = OutboxDispatcher(store: store, senders: ["call": sender], policy: fast, logger: Logger(label: "t"))
         try await deliverUntilSettled(dispatcher, store)
         let notification = try #require(try store.notifications().first)
-        #expect(notification.status == "sent")
+        #expect(notification.status == .sent)
         #expect(notification.attempts == 3)
         #expect(notification.providerID == "SID\(notification.id!)")
         #expect(sender.delivered.withLock { $0.count } == 1)
@@ -61,7 +61,7 @@ struct OutboxDispatcherTests {
         dispatcher.replaceSenders(["hook": ScriptedSender([])])
         try await deliverUntilSettled(dispatcher, store)
         let notification = try #require(try store.notifications().first)
-        #expect(notification.status == "failed")
+        #expect(notification.status == .failed)
         #expect(notification.lastError == "channel 'call' was removed by a config reload")
     }
 
@@ -72,7 +72,7 @@ struct OutboxDispatcherTests {
                                           policy: fast, logger: Logger(label: "t"))
         try await deliverUntilSettled(dispatcher, store)
         let notification = try #require(try store.notifications().first)
-        #expect(notification.status == "failed")
+        #expect(notification.status == .failed)
         #expect(notification.attempts == 1)
         #expect(notification.lastError == "Twilio HTTP 400 21211: invalid")
     }
@@ -84,7 +84,7 @@ struct OutboxDispatcherTests {
                                           policy: fast, logger: Logger(label: "t"))
         try await deliverUntilSettled(dispatcher, store)
         let notification = try #require(try store.notifications().first)
-        #expect(notification.status == "failed")
+        #expect(notification.status == .failed)
         #expect(notification.attempts == 4)
         #expect(notification.lastError?.contains("gave up after 4 attempts") == true)
     }
@@ -98,20 +98,20 @@ struct OutboxDispatcherTests {
             let first = OutboxDispatcher(store: store, senders: ["call": ScriptedSender([.retryable("HTTP 500")])],
                                          policy: fast, logger: Logger(label: "t"))
             await first.deliverDue()
-            #expect(try store.notifications().first?.status == "pending")
+            #expect(try store.notifications().first?.status == .pending)
         }
         let reopened = try Store(path: path)
         let sender = ScriptedSender([])
         let second = OutboxDispatcher(store: reopened, senders: ["call": sender], policy: fast, logger: Logger(label: "t"))
         try await deliverUntilSettled(second, reopened)
-        #expect(try reopened.notifications().first?.status == "sent")
+        #expect(try reopened.notifications().first?.status == .sent)
         #expect(sender.delivered.withLock { $0.count } == 1)
     }
 
     @Test("lanes: one delivery at a time per channel and number, oldest first; a busy lane holds up no other")
     func lanes() {
         func page(_ id: Int64, _ channel: String, _ to: String? = nil) -> NotificationRecord {
-            var notification = NotificationRecord(incident: 1, channel: channel, recipient: to, kind: "trigger", text: "x", at: Date())
+            var notification = NotificationRecord(incident: 1, channel: channel, recipient: to, kind: .trigger, text: "x", at: Date())
             notification.id = id
             return notification
         }
