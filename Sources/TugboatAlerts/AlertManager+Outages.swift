@@ -12,7 +12,7 @@ extension AlertManager {
     }
 
     func carryOut(_ action: OutageGrouper.Action) throws {
-        let now = Date()
+        let now = clock.date
         switch action {
         case .joined(let group, let incident):
             // Incidents joining an outage that has paged carry its code from now on.

@@ -72,7 +72,7 @@ extension AlertManager {
     func resolveUntracked(_ record: IncidentRecord, detail: String) {
         var record = record
         record.state = .resolved
-        record.resolvedAt = Date()
+        record.resolvedAt = clock.date
         do {
             record = try store.save(record)
             logger.info("incident resolved", metadata: ["incident.id": "\(record.id ?? 0)", "rule": "\(record.rule)", "reason": "\(detail)"])

@@ -70,10 +70,13 @@ public final class OutboxDispatcher: Service, Sendable {
     private let wakeUps: AsyncStream<Void>
     private let wakeUp: AsyncStream<Void>.Continuation
     private let lanes = Mutex(OutboxLanes())
+    /// When a notification is due, when it was sent, when it is retried; the poll (tests pass a manual one).
+    private let clock: ServiceClock
 
     public init(store: Store, senders: [String: NotificationSender], policy: RetryPolicy = RetryPolicy(), logger: Logger,
-                gate: (any PageGate)? = nil) {
+                gate: (any PageGate)? = nil, clock: ServiceClock = .continuous) {
         self.gate = gate
+        self.clock = clock
         self.store = store
         self.senders = Mutex(senders)
         self.retryPolicy = Mutex(policy)
@@ -107,7 +110,7 @@ public final class OutboxDispatcher: Service, Sendable {
             group.addTask {
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
                     self.wakeUp.yield()
-                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(200)) }
+                    try? await cancelWhenGracefulShutdown { try await self.clock.sleep(for: .milliseconds(200)) }
                 }
             }
             // One consumer for the whole run (an AsyncStream ends when its consumer is cancelled):
@@ -141,7 +144,7 @@ public final class OutboxDispatcher: Service, Sendable {
     private func claimDue() -> [NotificationRecord] {
         let busy = lanes.withLock { $0.busy }
         do {
-            let due = try store.dueNotifications(now: Date(), excluding: busy.map { ($0.channel, $0.recipient) })
+            let due = try store.dueNotifications(now: clock.date, excluding: busy.map { ($0.channel, $0.recipient) })
             return lanes.withLock { $0.claim(due) }
         } catch {
             logger.error("outbox unreadable", metadata: ["error": "\(error)"])
@@ -162,14 +165,14 @@ public final class OutboxDispatcher: Service, Sendable {
                 break
             case .sentElsewhere:
                 record.status = .sent
-                record.sentAt = Date()
+                record.sentAt = clock.date
                 record.lastError = "sent by another node"
                 try? store.update(record)
                 logger.info("notification sent by another node", metadata: ["notification.id": "\(record.id ?? 0)"])
                 return
             case .deferred(let reason):
                 record.lastError = reason
-                record.nextAttemptAt = Date().addingTimeInterval(1)
+                record.nextAttemptAt = clock.date.addingTimeInterval(1)
                 try? store.update(record)
                 return
             }
@@ -186,7 +189,7 @@ public final class OutboxDispatcher: Service, Sendable {
             guard let incident = try? store.incident(id: record.incident) else { throw DeliveryError.permanent("incident \(record.incident) is gone") }
             record.providerID = try await sender.send(record, incident: incident)
             record.status = .sent
-            record.sentAt = Date()
+            record.sentAt = clock.date
             record.lastError = nil
             logger.info("notification sent", metadata: metadata.merging(["provider.id": "\(record.providerID ?? "-")"]) { $1 })
         } catch {
@@ -220,7 +223,7 @@ public final class OutboxDispatcher: Service, Sendable {
                 logger.error("notification failed", metadata: metadata.merging(["error": "\(record.lastError!)"]) { $1 })
             } else {
                 let delay = policy.delay(afterAttempt: record.attempts, retryAfter: retryAfter)
-                record.nextAttemptAt = Date().addingTimeInterval(delay.seconds)
+                record.nextAttemptAt = clock.date.addingTimeInterval(delay.seconds)
                 logger.warning("notification will be retried", metadata: metadata.merging([
                     "error": "\(error)", "retry.in": "\(DurationParser.format(delay))",
                 ]) { $1 })

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TestSupport
 import Testing
 @testable import TugboatAlerts
 import TugboatCore
@@ -25,9 +26,9 @@ struct AlertManagerReloadTests {
         return config
     }
 
-    func manager(_ store: Store, _ config: AlertsConfig) -> AlertManager {
-        let dispatcher = OutboxDispatcher(store: store, senders: [:], logger: Logger(label: "t"))
-        return AlertManager(config: config, store: store, signals: SignalBus(), dispatcher: dispatcher, logger: Logger(label: "t"))
+    func manager(_ store: Store, _ config: AlertsConfig, clock: ServiceClock = .continuous) -> AlertManager {
+        let dispatcher = OutboxDispatcher(store: store, senders: [:], logger: Logger(label: "t"), clock: clock)
+        return AlertManager(config: config, store: store, signals: SignalBus(), dispatcher: dispatcher, logger: Logger(label: "t"), clock: clock)
     }
 
     func backendDown(_ alerts: AlertManager) async {
@@ -97,9 +98,11 @@ struct AlertManagerReloadTests {
     @Test("a pending incident keeps its start: a shorter `for` that has passed since then fires it at once")
     func pendingKeepsItsStart() async throws {
         let store = try Store(path: ":memory:")
-        let alerts = manager(store, Self.config([Self.rule("down", .backendDown, channels: ["log"], pendingFor: .seconds(3600))]))
+        let manual = ManualClock()
+        let alerts = manager(store, Self.config([Self.rule("down", .backendDown, channels: ["log"], pendingFor: .seconds(3600))]),
+                             clock: ServiceClock(manual))
         await backendDown(alerts)
-        try await Task.sleep(for: .milliseconds(300))
+        manual.advance(by: .milliseconds(300))
         #expect(try store.incidents().isEmpty)
         // Pending for 300 ms already: a `for` of 200 ms has passed; counted from the reload it would not have.
         await alerts.replace(config: Self.config([Self.rule("down", .backendDown, channels: ["log"], pendingFor: .milliseconds(200))]))
