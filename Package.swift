@@ -351,7 +351,7 @@ let package = Package(
         ),
         .testTarget(name: "TugboatRedisTests", dependencies: ["TugboatRedis", "TugboatCore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatClusterTests", dependencies: ["TugboatCluster", "TugboatRedis", "TugboatCore", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "TugboatRuntimeTests", dependencies: ["TugboatRuntime", "TugboatCluster", "TugboatScaling", "TugboatCore"],
+        .testTarget(name: "TugboatRuntimeTests", dependencies: ["TugboatRuntime", "TugboatCluster", "TugboatScaling", "TugboatCore", "TugboatStore", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "TugboatCaptureTests", dependencies: ["TugboatCapture", "TugboatCore", "FlameGraph", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(

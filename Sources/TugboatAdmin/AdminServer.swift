@@ -45,7 +45,7 @@ public enum AdminServer {
         addTwilioCallbackRoutes(router, state: state)  // open: Twilio's signature, not the token
         addDashboardRoutes(open: router, protected: protected, state: state)
         protected.get("/api/scaling/events") { _, _ -> Response in
-            struct Row: Encodable { var at: String; var from: Int; var to: Int; var state: String; var reason: String; var failed: Bool }
+            struct Row: Encodable { var at: String; var from: Int; var to: Int; var state: ScalingState; var reason: String; var failed: Bool }
             let rows = try state.store?.scalingEvents() ?? []
             return try Response.json(rows.map { Row(at: Timestamp.iso($0.at), from: $0.from, to: $0.to, state: $0.state, reason: $0.reason, failed: $0.failed) })
         }
@@ -56,7 +56,7 @@ public enum AdminServer {
     /// on this node (persisted in SQLite), or with several nodes for the whole cluster (the registry).
     static func addPoolRoutes(_ group: RouterGroup<BasicRequestContext>, state: AdminState) {
         struct AddBackend: Decodable { var address: String }
-        struct Changed: ResponseEncodable { var address: String; var state: String }
+        struct Changed: ResponseEncodable { var address: String; var state: BackendState }
         group.post("/api/pool/backends") { request, context -> Response in
             guard let membership = state.membership else { return jsonError(.notImplemented, "run-time pool changes are off") }
             guard let body = try? await request.decode(as: AddBackend.self, context: context) else {
@@ -71,14 +71,14 @@ public enum AdminServer {
                 } catch {
                     return jsonError(.serviceUnavailable, "the cluster registry is unreachable: \(error)")
                 }
-                var response = try Response.json(Changed(address: address.description, state: "starting"))
+                var response = try Response.json(Changed(address: address.description, state: .starting))
                 response.status = .created
                 return response
             }
             switch await membership.add(address) {
             case .alreadyPresent: return jsonError(.conflict, "\(address) is already in the pool")
             default:
-                var response = try Response.json(Changed(address: address.description, state: "starting"))
+                var response = try Response.json(Changed(address: address.description, state: .starting))
                 response.status = .created
                 return response
             }
@@ -94,14 +94,14 @@ public enum AdminServer {
                 } catch {
                     return jsonError(.serviceUnavailable, "the cluster registry is unreachable: \(error)")
                 }
-                var response = try Response.json(Changed(address: address.description, state: "draining"))
+                var response = try Response.json(Changed(address: address.description, state: .draining))
                 response.status = .accepted
                 return response
             }
             switch await membership.drainAndRemove(address) {
             case .unknown: return jsonError(.notFound, "\(address) is not in the pool")
             default:
-                var response = try Response.json(Changed(address: address.description, state: "draining"))
+                var response = try Response.json(Changed(address: address.description, state: .draining))
                 response.status = .accepted
                 return response
             }

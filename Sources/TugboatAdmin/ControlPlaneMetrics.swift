@@ -6,7 +6,7 @@ enum ControlPlaneMetrics {
         var out = ""
         if let store = state.store, let counts = try? store.notificationCounts() {
             out += MetricHelp.header("tugboat_notifications", "Pages in the outbox by status (pending are still to be delivered or retried).")
-            for status in ["pending", "sent", "failed", "silenced"] {
+            for status in NotificationStatus.allCases {
                 out += "tugboat_notifications{status=\"\(status)\"} \(counts[status] ?? 0)\n"
             }
         }

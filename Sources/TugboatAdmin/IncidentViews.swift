@@ -8,7 +8,7 @@ struct IncidentView: ResponseEncodable, Sendable {
     var id: Int64
     var rule: String
     var target: String
-    var state: String
+    var state: IncidentState
     var summary: String
     var started_at: String
     var fired_at: String?
@@ -43,8 +43,8 @@ struct NotificationView: ResponseEncodable, Sendable {
     var outage: Int64?
     var channel: String
     var recipient: String?
-    var kind: String
-    var status: String
+    var kind: NotificationKind
+    var status: NotificationStatus
     var attempts: Int
     var provider_id: String?
     var error: String?

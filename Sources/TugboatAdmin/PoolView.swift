@@ -6,7 +6,7 @@ import TugboatProxy
 struct PoolView: ResponseEncodable, Sendable {
     struct Backend: Codable, Sendable {
         var address: String
-        var state: String
+        var state: BackendState
         var reason: String
         var inflight: Int
         var requests: UInt64
@@ -20,7 +20,7 @@ struct PoolView: ResponseEncodable, Sendable {
         var requests: [HostPort: UInt64] = [:]
         for row in stats.rows { if let backend = row.backend { requests[backend] = row.requests } }
         backends = snapshot.backends.map { info in
-            Backend(address: info.address.description, state: info.state.rawValue, reason: info.reason,
+            Backend(address: info.address.description, state: info.state, reason: info.reason,
                     inflight: inflight[info.address] ?? 0, requests: requests[info.address] ?? 0,
                     rps: stats.rpsByBackend[info.address] ?? 0)
         }

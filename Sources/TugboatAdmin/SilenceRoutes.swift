@@ -34,7 +34,7 @@ enum SilenceRoutes {
     struct OutageView: ResponseEncodable, Sendable {
         var id: Int64
         var key: String
-        var state: String
+        var state: IncidentState
         var summary: String
         var silenced: Bool
         var started_at: String

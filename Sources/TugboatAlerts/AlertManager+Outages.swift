@@ -12,7 +12,7 @@ extension AlertManager {
     }
 
     func carryOut(_ action: OutageGrouper.Action) throws {
-        let now = Date()
+        let now = clock.date
         switch action {
         case .joined(let group, let incident):
             // Incidents joining an outage that has paged carry its code from now on.
@@ -23,12 +23,12 @@ extension AlertManager {
             try write(page, at: now)
         case .acknowledged(let group, let incidents, let who):
             guard var outage = outageRecords[group] else { return }
-            outage.state = "acknowledged"
+            outage.state = .acknowledged
             outage.acknowledgedAt = now
             outage.acknowledgedBy = who
             let changed = incidents.compactMap(incidentRecord).map { record -> IncidentRecord in
                 var record = record
-                record.state = "acknowledged"
+                record.state = .acknowledged
                 record.acknowledgedAt = now
                 return record
             }
@@ -46,14 +46,14 @@ extension AlertManager {
         guard let lead = members.first?.incident else { return }
         var outage = outageRecords[page.group] ?? AlertGroupRecord(
             key: grouper.key(for: members[0]),
-            state: "firing", summary: "", startedAt: members.compactMap { incidentRecord($0.incident)?.startedAt }.min() ?? now)
+            state: .firing, summary: "", startedAt: members.compactMap { incidentRecord($0.incident)?.startedAt }.min() ?? now)
         switch page.kind {
         case .trigger:
             outage.firedAt = now
             outage.silenced = page.silencedBy != nil
             outage.summary = OutageText.phrases(page.firing)
         case .resolve:
-            outage.state = "resolved"
+            outage.state = .resolved
             outage.resolvedAt = now
         default:
             outage.summary = OutageText.phrases(page.firing)
@@ -70,9 +70,9 @@ extension AlertManager {
             return page.channels.flatMap { channel in
                 self.recipients(channel).map { recipient in
                     var notification = NotificationRecord(incident: lead, channel: channel, recipient: recipient,
-                                                          kind: page.kind.rawValue, text: text, at: now)
+                                                          kind: page.kind, text: text, at: now)
                     if let silencedBy = page.silencedBy {
-                        notification.status = "silenced"
+                        notification.status = .silenced
                         notification.lastError = "silenced by \(silencedBy)"
                     }
                     return notification

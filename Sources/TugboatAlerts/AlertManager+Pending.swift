@@ -11,7 +11,7 @@ extension AlertManager {
         guard isPending != wasPending else { return }
         do {
             if isPending {
-                try store.savePending(.init(rule: key.rule, target: key.target, since: entry.pendingSince ?? Date(), detail: entry.detail))
+                try store.savePending(.init(rule: key.rule, target: key.target, since: entry.pendingSince ?? clock.date, detail: entry.detail))
             } else {
                 try store.clearPending(rule: key.rule, target: key.target)
             }
@@ -31,7 +31,7 @@ extension AlertManager {
                 try? store.clearPending(rule: window.rule, target: window.target)
                 continue
             }
-            let elapsed = max(0, Date().timeIntervalSince(window.since))
+            let elapsed = max(0, clock.date.timeIntervalSince(window.since))
             let machine = IncidentStateMachine(policy: .init(rule: rule), restoringPendingSince: now - .milliseconds(Int64(elapsed * 1000)))
             tracked[key] = Tracked(machine: machine, detail: window.detail, pendingSince: window.since)
             logger.info("pending condition restored", metadata: ["rule": "\(window.rule)", "incident.target": "\(window.target)",

@@ -71,8 +71,8 @@ extension AlertManager {
     /// outage: nobody is told (nothing open pages about it), the history says resolved.
     func resolveUntracked(_ record: IncidentRecord, detail: String) {
         var record = record
-        record.state = "resolved"
-        record.resolvedAt = Date()
+        record.state = .resolved
+        record.resolvedAt = clock.date
         do {
             record = try store.save(record)
             logger.info("incident resolved", metadata: ["incident.id": "\(record.id ?? 0)", "rule": "\(record.rule)", "reason": "\(detail)"])

@@ -14,7 +14,7 @@ extension AlertManager {
     /// Creates a silence in the book; it takes effect at once here, and within a second on
     /// other nodes sharing the book.
     public func createSilence(matchers: [String: String], starts: Date?, ends: Date, comment: String, createdBy: String) async throws -> SilenceRecord {
-        let now = Date()
+        let now = clock.date
         let starts = starts ?? now
         if let unknown = matchers.keys.first(where: { !Self.silenceLabels.contains($0) }) {
             throw SilenceError.invalid("unknown matcher '\(unknown)' (expected \(Self.silenceLabels.joined(separator: ", ")))")
@@ -35,7 +35,7 @@ extension AlertManager {
     /// Ends a silence now (on every node sharing the book). False if there is no such silence or
     /// it has ended already.
     public func expireSilence(id: Int64) async throws -> Bool {
-        guard try await silenceBook.expire(id: id, at: Date()) else { return false }
+        guard try await silenceBook.expire(id: id, at: clock.date) else { return false }
         silenceSync.changed()
         silenceRecords.removeAll { $0.id == id }
         logger.info("silence expired", metadata: ["silence.id": "\(id)"])
@@ -45,14 +45,14 @@ extension AlertManager {
 
     /// Silences active now or still to come, and those that ended within the last day.
     public func silences() async throws -> [SilenceRecord] {
-        try await silenceBook.list(endedAfter: Date().addingTimeInterval(-86_400))
+        try await silenceBook.list(endedAfter: clock.date.addingTimeInterval(-86_400))
     }
 
     /// Re-reads the silences not ended yet from the book (other nodes may have changed them).
     /// While the book cannot be read the last list read stays in force; one warning per outage.
     func reloadSilences() async {
         let generation = silenceSync.generation
-        let now = Date()
+        let now = clock.date
         let list: [SilenceRecord]
         do {
             list = try await silenceBook.list(endedAfter: now)
@@ -82,7 +82,7 @@ extension AlertManager {
 
     /// The grouper's view: active silences and open maintenance windows.
     func refreshSilences() {
-        let now = Date()
+        let now = clock.date
         silenceRecords.removeAll { $0.endsAt <= now }
         var active = silenceRecords.map { record in
             let matchers = (try? JSONSerialization.jsonObject(with: Data(record.matchers.utf8))) as? [String: String] ?? [:]

@@ -45,7 +45,8 @@ extension AlertManager {
     }
 
     /// Tries the kept writes again, oldest first, once the backoff allows (at every tick).
-    func retryUnsaved(at now: Date = Date()) {
+    func retryUnsaved(at now: Date? = nil) {
+        let now = now ?? clock.date
         guard !unsaved.isEmpty, storeRetry.isDue(at: now) else { return }
         while !unsaved.isEmpty {
             var head = unsaved[0]
@@ -65,7 +66,7 @@ extension AlertManager {
 
     /// At shutdown: one last try; what the store still refuses is logged whole, so nobody's page is lost unseen.
     func flushUnsaved() {
-        retryUnsaved(at: .distantFuture)
+        retryUnsaved(at: Date.distantFuture)
         for case .outage(.page(let page)) in unsaved {
             logger.critical("page not written before shutdown: the store refused it", metadata: [
                 "notification.kind": "\(page.kind.rawValue)", "channels": "\(page.channels.joined(separator: ","))",
@@ -119,9 +120,9 @@ extension AlertManager {
         switch change.action {
         case .fire:
             refreshSilences()  // a window may have opened since the last tick
-            apply(grouper.fired(member(rule: change.rule, target: change.key.target, incident: id, detail: change.detail), at: Date()))
+            apply(grouper.fired(member(rule: change.rule, target: change.key.target, incident: id, detail: change.detail), at: clock.date))
         case .resolve:
-            apply(grouper.resolved(incident: id, detail: change.resolvedDetail ?? "condition cleared", at: Date()))
+            apply(grouper.resolved(incident: id, detail: change.resolvedDetail ?? "condition cleared", at: clock.date))
         }
     }
 
@@ -138,7 +139,7 @@ extension AlertManager {
     }
 
     private func storeRefused(_ error: any Error) {
-        let delay = storeRetry.failed(at: Date())
+        let delay = storeRetry.failed(at: clock.date)
         Counter(label: "tugboat_store_write_failures_total").increment()
         countUnsaved()
         logger.error("store refused a write: pages are kept in memory until it takes them", metadata: [

@@ -40,7 +40,8 @@ public actor AlertManager: Service {
     let silenceBook: any SilenceBook
     let silenceReload: Duration
     var silenceSync = SilenceSync()
-    let clock = ContinuousClock()
+    /// Every time the manager reads or waits on (tests pass a manual one).
+    let clock: ServiceClock
     /// When this manager started: `startup-grace` counts from here.
     let startedAt: Date
     /// Writes the store refused, in order, kept until it takes them (`AlertManager+UnsavedWrites`).
@@ -51,10 +52,12 @@ public actor AlertManager: Service {
     ///   one instance (`instance-exited`, `backend-down`) then link `<base>/api/incidents/<id>/flamegraph?key=…`
     ///   in their pages and webhook body.
     /// - Parameter storeRetry: the backoff between attempts to write what the store refused.
+    /// - Parameter startedAt: when Tugboat started (`startup-grace` counts from here); now by default.
+    /// - Parameter clock: the `for` windows, the outages' waits and reminders, the ticks, the times stored.
     /// - Parameter silenceBook: where silences live; by default this node's `store`. Several nodes
     ///   pass one shared book: it is re-read every `silenceReload` to pick up other nodes' changes.
     public init(config: AlertsConfig, store: Store, signals: SignalBus, dispatcher: OutboxDispatcher, logger: Logger,
-                flameGraphBase: @escaping @Sendable () -> String? = { nil }, startedAt: Date = Date(),
+                flameGraphBase: @escaping @Sendable () -> String? = { nil }, startedAt: Date? = nil, clock: ServiceClock = .continuous,
                 silenceBook: (any SilenceBook)? = nil, silenceReload: Duration = .seconds(1),
                 storeRetry: OutboxDispatcher.RetryPolicy = .init(firstDelay: .milliseconds(500), maxDelay: .seconds(30))) {
         self.storeRetry = StoreWriteRetry(policy: storeRetry)
@@ -69,6 +72,8 @@ public actor AlertManager: Service {
         self.logger = logger
         self.evaluator = ConditionEvaluator(rules: config.rules)
         self.flaps = FlapDetector(settings: config.flapping)
+        self.clock = clock
+        let startedAt = startedAt ?? clock.date
         self.startedAt = startedAt
         self.grouper = OutageGrouper(settings: Self.grouperSettings(config, startedAt: startedAt))
     }
@@ -94,13 +99,13 @@ public actor AlertManager: Service {
             }
             group.addTask {
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(200)) }
+                    try? await cancelWhenGracefulShutdown { try await self.clock.sleep(for: .milliseconds(200)) }
                     await self.tick()
                 }
             }
             group.addTask {
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.silenceReload) }
+                    try? await cancelWhenGracefulShutdown { try await self.clock.sleep(for: self.silenceReload) }
                     await self.reloadSilences()
                 }
             }
@@ -118,7 +123,7 @@ public actor AlertManager: Service {
         var members: [Int64: [OutageMember]] = [:]
         var gone: [(Key, AlertRule)] = []
         for record in open {
-            guard record.state != "pending", let id = record.id else { continue }
+            guard record.state != .pending, let id = record.id else { continue }
             let key = Key(rule: record.rule, target: record.target)
             let known = rules[record.rule]
             var rule = known ?? AlertRule(name: record.rule, condition: .noHealthyBackends)
@@ -138,13 +143,13 @@ public actor AlertManager: Service {
             if let outage = record.alertGroup, outages[outage] != nil {
                 members[outage, default: []].append(member)
             } else {
-                apply(grouper.fired(member, at: Date()))
+                apply(grouper.fired(member, at: clock.date))
             }
             logger.info("incident restored", metadata: ["incident.id": "\(id)", "rule": "\(record.rule)"])
         }
         for (id, list) in members.sorted(by: { $0.key < $1.key }) {
             guard let outage = outages[id] else { continue }
-            let acknowledged = outage.state == "acknowledged"
+            let acknowledged = outage.state == .acknowledged
             let local = grouper.restore(list, firedAt: outage.firedAt ?? outage.startedAt, acknowledged: acknowledged, escalated: acknowledged)
             outageRecords[local] = outage
         }
@@ -167,7 +172,7 @@ public actor AlertManager: Service {
                 entry.detail = observation.detail
                 if let id = entry.record?.id { grouper.updated(incident: id, detail: observation.detail) }
             }
-            if observation.active, case .inactive = entry.machine.phase { entry.pendingSince = Date() }
+            if observation.active, case .inactive = entry.machine.phase { entry.pendingSince = clock.date }
             let wasPending = entry.machine.isPending
             let actions = entry.machine.observe(active: observation.active, at: clock.now)
             tracked[key] = entry
@@ -188,7 +193,7 @@ public actor AlertManager: Service {
             for action in actions { incident(action, key: key, rule: rule, resolvedDetail: nil) }
         }
         refreshSilences()
-        apply(grouper.tick(at: Date()))
+        apply(grouper.tick(at: clock.date))
     }
 
     /// `POST /api/incidents/{id}/ack`: acknowledges the outage the incident is part of.
@@ -242,8 +247,8 @@ public actor AlertManager: Service {
 
     func incident(_ action: IncidentStateMachine.Action, key: Key, rule: AlertRule, resolvedDetail: String?) {
         guard var entry = tracked[key] else { return }
-        let now = Date()
-        var record = entry.record ?? IncidentRecord(rule: rule.name, target: key.target, state: "firing",
+        let now = clock.date
+        var record = entry.record ?? IncidentRecord(rule: rule.name, target: key.target, state: .firing,
                                                     summary: entry.detail, startedAt: entry.pendingSince ?? now)
         let flapKey = "\(key.rule)|\(key.target)"
         switch action {
@@ -252,12 +257,12 @@ public actor AlertManager: Service {
                 entry.machine.holdOpen(quietFor: config.flapping.window)
                 entry.detail += " (flapping: changed state \(config.flapping.changes)+ times within \(DurationParser.format(config.flapping.window)))"
             }
-            record.state = "firing"
+            record.state = .firing
             record.firedAt = now
             record.summary = entry.detail
         case .resolve:
             _ = flaps.record(flapKey, at: now)
-            record.state = "resolved"
+            record.state = .resolved
             record.resolvedAt = now
         }
         entry.record = action == .resolve ? nil : record

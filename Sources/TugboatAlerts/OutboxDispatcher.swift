@@ -70,10 +70,13 @@ public final class OutboxDispatcher: Service, Sendable {
     private let wakeUps: AsyncStream<Void>
     private let wakeUp: AsyncStream<Void>.Continuation
     private let lanes = Mutex(OutboxLanes())
+    /// When a notification is due, when it was sent, when it is retried; the poll (tests pass a manual one).
+    private let clock: ServiceClock
 
     public init(store: Store, senders: [String: NotificationSender], policy: RetryPolicy = RetryPolicy(), logger: Logger,
-                gate: (any PageGate)? = nil) {
+                gate: (any PageGate)? = nil, clock: ServiceClock = .continuous) {
         self.gate = gate
+        self.clock = clock
         self.store = store
         self.senders = Mutex(senders)
         self.retryPolicy = Mutex(policy)
@@ -107,7 +110,7 @@ public final class OutboxDispatcher: Service, Sendable {
             group.addTask {
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
                     self.wakeUp.yield()
-                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(200)) }
+                    try? await cancelWhenGracefulShutdown { try await self.clock.sleep(for: .milliseconds(200)) }
                 }
             }
             // One consumer for the whole run (an AsyncStream ends when its consumer is cancelled):
@@ -141,7 +144,7 @@ public final class OutboxDispatcher: Service, Sendable {
     private func claimDue() -> [NotificationRecord] {
         let busy = lanes.withLock { $0.busy }
         do {
-            let due = try store.dueNotifications(now: Date(), excluding: busy.map { ($0.channel, $0.recipient) })
+            let due = try store.dueNotifications(now: clock.date, excluding: busy.map { ($0.channel, $0.recipient) })
             return lanes.withLock { $0.claim(due) }
         } catch {
             logger.error("outbox unreadable", metadata: ["error": "\(error)"])
@@ -161,15 +164,15 @@ public final class OutboxDispatcher: Service, Sendable {
             case .send:
                 break
             case .sentElsewhere:
-                record.status = "sent"
-                record.sentAt = Date()
+                record.status = .sent
+                record.sentAt = clock.date
                 record.lastError = "sent by another node"
                 try? store.update(record)
                 logger.info("notification sent by another node", metadata: ["notification.id": "\(record.id ?? 0)"])
                 return
             case .deferred(let reason):
                 record.lastError = reason
-                record.nextAttemptAt = Date().addingTimeInterval(1)
+                record.nextAttemptAt = clock.date.addingTimeInterval(1)
                 try? store.update(record)
                 return
             }
@@ -185,8 +188,8 @@ public final class OutboxDispatcher: Service, Sendable {
             guard let sender = senders.withLock({ $0[record.channel] }) else { throw DeliveryError.permanent(missingChannel(record.channel)) }
             guard let incident = try? store.incident(id: record.incident) else { throw DeliveryError.permanent("incident \(record.incident) is gone") }
             record.providerID = try await sender.send(record, incident: incident)
-            record.status = "sent"
-            record.sentAt = Date()
+            record.status = .sent
+            record.sentAt = clock.date
             record.lastError = nil
             logger.info("notification sent", metadata: metadata.merging(["provider.id": "\(record.providerID ?? "-")"]) { $1 })
         } catch {
@@ -198,7 +201,7 @@ public final class OutboxDispatcher: Service, Sendable {
             failed(&record, error as? DeliveryError ?? .retryable("\(error)"), policy: policy, metadata: metadata)
         }
         Counter(label: "tugboat_notification_attempts_total",
-                dimensions: [("channel", record.channel), ("kind", record.kind), ("status", record.status)]).increment()
+                dimensions: [("channel", record.channel), ("kind", record.kind.rawValue), ("status", record.status.rawValue)]).increment()
         do {
             try store.update(record)
         } catch {
@@ -211,16 +214,16 @@ public final class OutboxDispatcher: Service, Sendable {
         record.lastError = error.description
         switch error {
         case .permanent:
-            record.status = "failed"
+            record.status = .failed
             logger.error("notification failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
         case .retryable(_, let retryAfter):
             if record.attempts >= policy.maxAttempts {
-                record.status = "failed"
+                record.status = .failed
                 record.lastError = "gave up after \(record.attempts) attempts: \(error)"
                 logger.error("notification failed", metadata: metadata.merging(["error": "\(record.lastError!)"]) { $1 })
             } else {
                 let delay = policy.delay(afterAttempt: record.attempts, retryAfter: retryAfter)
-                record.nextAttemptAt = Date().addingTimeInterval(delay.seconds)
+                record.nextAttemptAt = clock.date.addingTimeInterval(delay.seconds)
                 logger.warning("notification will be retried", metadata: metadata.merging([
                     "error": "\(error)", "retry.in": "\(DurationParser.format(delay))",
                 ]) { $1 })

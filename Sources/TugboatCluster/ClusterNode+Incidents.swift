@@ -48,10 +48,15 @@ extension ClusterNode {
         guard let pairs = reply.pairs else { throw .invalidReply("HGETALL returned \(reply)") }
         var incidents: [OpenIncidentID: OpenIncident] = [:]
         for pair in pairs {
-            guard let field = pair.key.string, let bar = field.firstIndex(of: "|"), let json = pair.value.string,
-                  let incident = ClusterJSON.decode(OpenIncident.self, from: json)
-            else {
+            guard let field = pair.key.string, let bar = field.firstIndex(of: "|"), let json = pair.value.string else {
                 self.logger.warning("ignoring an unreadable open incident", metadata: ["cluster.field": "\(pair.key)"])
+                continue
+            }
+            let incident: OpenIncident
+            do {
+                incident = try ClusterJSON.decoding(OpenIncident.self, from: json)
+            } catch {
+                self.logger.warning("ignoring an unreadable open incident", metadata: ["cluster.field": "\(field)", "error": "\(error)"])
                 continue
             }
             let id = OpenIncidentID(rule: String(field[..<bar]), target: String(field[field.index(after: bar)...]))

@@ -55,10 +55,15 @@ extension ClusterNode {
         }
         var instances: [HostPort: RegistryEntry] = [:]
         for pair in pairs {
-            guard let field = pair.key.string, let address = HostPort(parsing: field), let json = pair.value.string,
-                  let entry = ClusterJSON.decode(RegistryEntry.self, from: json)
-            else {
+            guard let field = pair.key.string, let address = HostPort(parsing: field), let json = pair.value.string else {
                 self.logger.warning("ignoring an unreadable registry entry", metadata: ["cluster.field": "\(pair.key)", "cluster.value": "\(pair.value)"])
+                continue
+            }
+            let entry: RegistryEntry
+            do {
+                entry = try ClusterJSON.decoding(RegistryEntry.self, from: json)
+            } catch {
+                self.logger.warning("ignoring an unreadable registry entry", metadata: ["cluster.field": "\(field)", "cluster.value": "\(json)", "error": "\(error)"])
                 continue
             }
             instances[address] = entry

@@ -1,4 +1,5 @@
 import Foundation
+import TugboatCore
 
 /// A cluster-wide name of one incident episode, `<rule>|<target>|<fired_at>` (fired_at in ISO
 /// 8601 with milliseconds, UTC). Incidents live per node in SQLite; this key is what every node
@@ -26,14 +27,14 @@ public struct IncidentKey: Sendable, Hashable, CustomStringConvertible {
 /// `{"state":"firing","fired_at":"2025-01-31T12:00:00.123Z","node":"host-1234"}`), so that a
 /// newly elected leader continues it instead of paging it again.
 public struct OpenIncident: Sendable, Hashable, Codable {
-    /// The incident's state as TugboatAlerts names it (`firing`, `acknowledged`, …).
-    public var state: String
+    /// The incident's state (`firing`, `acknowledged`, …).
+    public var state: IncidentState
     /// When the episode fired; with rule and target it makes the `IncidentKey`.
     public var firedAt: Date
     /// The node (leader) that wrote it.
     public var node: String
 
-    public init(state: String, firedAt: Date, node: String) {
+    public init(state: IncidentState, firedAt: Date, node: String) {
         self.state = state
         self.firedAt = ClusterTime.milliseconds(firedAt)
         self.node = node
@@ -47,7 +48,7 @@ public struct OpenIncident: Sendable, Hashable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.state = try container.decode(String.self, forKey: .state)
+        self.state = try container.decode(IncidentState.self, forKey: .state)
         let firedAt = try container.decode(String.self, forKey: .firedAt)
         guard let date = ClusterTime.parse(firedAt) else {
             throw DecodingError.dataCorruptedError(forKey: .firedAt, in: container, debugDescription: "not an ISO 8601 time: \(firedAt)")

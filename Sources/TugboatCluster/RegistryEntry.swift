@@ -102,6 +102,29 @@ enum ClusterJSON {
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from text: String) -> T? {
-        try? JSONDecoder().decode(type, from: Data(text.utf8))
+        try? decoding(type, from: text)
     }
+
+    /// `text` as a `T`, or why not in one line (an unknown state names the word and the known ones).
+    static func decoding<T: Decodable>(_ type: T.Type, from text: String) throws(UnreadableJSON) -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(text.utf8))
+        } catch let error as DecodingError {
+            switch error {
+            case .dataCorrupted(let context), .keyNotFound(_, let context), .typeMismatch(_, let context), .valueNotFound(_, let context):
+                let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+                throw UnreadableJSON(reason: path.isEmpty ? context.debugDescription : "\(path): \(context.debugDescription)")
+            @unknown default:
+                throw UnreadableJSON(reason: "\(error)")
+            }
+        } catch {
+            throw UnreadableJSON(reason: "\(error)")
+        }
+    }
+}
+
+/// A JSON value in Redis that this version cannot read, and why.
+struct UnreadableJSON: Error, CustomStringConvertible {
+    var reason: String
+    var description: String { reason }
 }

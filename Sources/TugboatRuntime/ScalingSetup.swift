@@ -40,10 +40,10 @@ enum ScalingSetup {
             for await notice in notices.cancelOnGracefulShutdown() {
                 switch notice {
                 case .transition(let row):
-                    signals.publish(.scalingTransition(from: row.from, to: row.to, state: row.state.rawValue,
+                    signals.publish(.scalingTransition(from: row.from, to: row.to, state: row.state,
                                                        reason: row.reason, failed: row.failed))
                     do {
-                        try store.recordScalingEvent(.init(at: row.at, from: row.from, to: row.to, state: row.state.rawValue,
+                        try store.recordScalingEvent(.init(at: row.at, from: row.from, to: row.to, state: row.state,
                                                            reason: row.reason, failed: row.failed))
                     } catch {
                         logger.error("scaling event not saved", metadata: ["error": "\(error)"])

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TugboatCore
 
 /// An incident as stored: one per rule and target while it lasts.
 public struct IncidentRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
@@ -9,8 +10,7 @@ public struct IncidentRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
     public var rule: String
     /// What the incident is about: a monitor name, a backend address, or "pool".
     public var target: String
-    /// `pending`, `firing`, `acknowledged` or `resolved`.
-    public var state: String
+    public var state: IncidentState
     public var summary: String
     public var startedAt: Date
     public var firedAt: Date?
@@ -21,7 +21,7 @@ public struct IncidentRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
     /// The outage (``AlertGroupRecord``) this incident was paged in, once it fired.
     public var alertGroup: Int64?
 
-    public init(rule: String, target: String, state: String, summary: String, startedAt: Date) {
+    public init(rule: String, target: String, state: IncidentState, summary: String, startedAt: Date) {
         self.rule = rule
         self.target = target
         self.state = state
@@ -44,10 +44,8 @@ public struct NotificationRecord: Codable, Sendable, Equatable, FetchableRecord,
     public var alertGroup: Int64?
     /// A phone number for Twilio channels; nil for the others.
     public var recipient: String?
-    /// `trigger`, `update`, `repeat`, `escalation`, `acknowledge` or `resolve`.
-    public var kind: String
-    /// `pending`, `sent`, `failed`, or `silenced` (kept in the history, never sent).
-    public var status: String
+    public var kind: NotificationKind
+    public var status: NotificationStatus
     public var attempts: Int
     /// The provider's id for what it sent (Twilio's call or message SID).
     public var providerID: String?
@@ -57,12 +55,12 @@ public struct NotificationRecord: Codable, Sendable, Equatable, FetchableRecord,
     public var nextAttemptAt: Date
     public var sentAt: Date?
 
-    public init(incident: Int64, channel: String, recipient: String?, kind: String, text: String, at: Date) {
+    public init(incident: Int64, channel: String, recipient: String?, kind: NotificationKind, text: String, at: Date) {
         self.incident = incident
         self.channel = channel
         self.recipient = recipient
         self.kind = kind
-        self.status = "pending"
+        self.status = .pending
         self.attempts = 0
         self.text = text
         self.createdAt = at
@@ -89,8 +87,8 @@ public struct AlertGroupRecord: Codable, Sendable, Equatable, FetchableRecord, M
     public var id: Int64?
     /// The grouping labels, e.g. `pool=default`.
     public var key: String
-    /// `firing`, `acknowledged` or `resolved`.
-    public var state: String
+    /// `firing`, `acknowledged` or `resolved` (never `pending`).
+    public var state: IncidentState
     /// The page's text: every incident of the outage in a few words.
     public var summary: String
     public var startedAt: Date
@@ -102,7 +100,7 @@ public struct AlertGroupRecord: Codable, Sendable, Equatable, FetchableRecord, M
     /// Paged while silenced (a silence or a maintenance window): recorded, nobody called.
     public var silenced: Bool
 
-    public init(key: String, state: String, summary: String, startedAt: Date, silenced: Bool = false) {
+    public init(key: String, state: IncidentState, summary: String, startedAt: Date, silenced: Bool = false) {
         self.key = key
         self.state = state
         self.summary = summary

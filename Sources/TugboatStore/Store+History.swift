@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TugboatCore
 
 // Pending conditions (restored after a restart) and the pruning of old history (`retention`).
 extension Store {
@@ -58,14 +59,14 @@ extension Store {
     public func prune(before cutoff: Date) throws -> Pruned {
         try database.write { db in
             var pruned = Pruned()
-            let oldIncidents = "SELECT id FROM incident WHERE state = 'resolved' AND resolvedAt < ?"
-            try db.execute(sql: "DELETE FROM notification WHERE status != 'pending' AND incident IN (\(oldIncidents))", arguments: [cutoff])
+            let oldIncidents = "SELECT id FROM incident WHERE state = '\(IncidentState.resolved)' AND resolvedAt < ?"
+            try db.execute(sql: "DELETE FROM notification WHERE status != '\(NotificationStatus.pending)' AND incident IN (\(oldIncidents))", arguments: [cutoff])
             pruned.notifications = db.changesCount
             try db.execute(sql: "DELETE FROM incident WHERE id IN (\(oldIncidents)) AND id NOT IN (SELECT incident FROM notification)",
                            arguments: [cutoff])
             pruned.incidents = db.changesCount
             try db.execute(sql: """
-                DELETE FROM alertGroup WHERE state = 'resolved' AND resolvedAt < ?
+                DELETE FROM alertGroup WHERE state = '\(IncidentState.resolved)' AND resolvedAt < ?
                 AND id NOT IN (SELECT alertGroup FROM incident WHERE alertGroup IS NOT NULL)
                 AND id NOT IN (SELECT alertGroup FROM notification WHERE alertGroup IS NOT NULL)
                 """, arguments: [cutoff])

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TugboatCore
 
 // Outages (alert groups) and silences.
 extension Store {
@@ -33,7 +34,7 @@ extension Store {
     }
 
     public func openOutages() throws -> [AlertGroupRecord] {
-        try database.read { db in try AlertGroupRecord.filter(Column("state") != "resolved").order(Column("id")).fetchAll(db) }
+        try database.read { db in try AlertGroupRecord.filter(Column("state") != IncidentState.resolved.rawValue).order(Column("id")).fetchAll(db) }
     }
 
     public func incidents(outage: Int64) throws -> [IncidentRecord] {

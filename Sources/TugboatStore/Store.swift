@@ -159,11 +159,11 @@ public final class Store: Sendable {
         public var at: Date
         public var from: Int
         public var to: Int
-        public var state: String
+        public var state: ScalingState
         public var reason: String
         public var failed: Bool
 
-        public init(at: Date, from: Int, to: Int, state: String, reason: String, failed: Bool) {
+        public init(at: Date, from: Int, to: Int, state: ScalingState, reason: String, failed: Bool) {
             self.at = at
             self.from = from
             self.to = to
@@ -176,15 +176,16 @@ public final class Store: Sendable {
     public func recordScalingEvent(_ row: ScalingEventRow) throws {
         try database.write { db in
             try db.execute(sql: "INSERT INTO scalingEvent (at, fromCount, toCount, state, reason, failed) VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [row.at, row.from, row.to, row.state, row.reason, row.failed])
+                           arguments: [row.at, row.from, row.to, row.state.rawValue, row.reason, row.failed])
         }
     }
 
-    /// The newest `limit` events, oldest first.
+    /// The newest `limit` events, oldest first; a state this version does not know is an ``UnknownWord`` error.
     public func scalingEvents(limit: Int = 1000) throws -> [ScalingEventRow] {
         try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM (SELECT * FROM scalingEvent ORDER BY id DESC LIMIT ?) ORDER BY id", arguments: [limit]).map {
-                ScalingEventRow(at: $0["at"], from: $0["fromCount"], to: $0["toCount"], state: $0["state"], reason: $0["reason"], failed: $0["failed"])
+                try ScalingEventRow(at: $0["at"], from: $0["fromCount"], to: $0["toCount"], state: ScalingState(wire: $0["state"]),
+                                    reason: $0["reason"], failed: $0["failed"])
             }
         }
     }
@@ -244,7 +245,7 @@ public final class Store: Sendable {
     /// Incidents not yet resolved (reloaded after a restart, so a firing one does not page again).
     public func openIncidents() throws -> [IncidentRecord] {
         try database.read { db in
-            try IncidentRecord.filter(Column("state") != "resolved").order(Column("id")).fetchAll(db)
+            try IncidentRecord.filter(Column("state") != IncidentState.resolved.rawValue).order(Column("id")).fetchAll(db)
         }
     }
 
@@ -254,7 +255,7 @@ public final class Store: Sendable {
     /// (`channel`, `recipient`) in `excluding` (busy with a delivery).
     public func dueNotifications(now: Date, limit: Int = 50, excluding: [(channel: String, recipient: String?)] = []) throws -> [NotificationRecord] {
         try database.read { db in
-            var request = NotificationRecord.filter(Column("status") == "pending" && Column("nextAttemptAt") <= now)
+            var request = NotificationRecord.filter(Column("status") == NotificationStatus.pending.rawValue && Column("nextAttemptAt") <= now)
             for (channel, recipient) in excluding {
                 request = request.filter(!(Column("channel") == channel && Column("recipient") == recipient))
             }
@@ -279,12 +280,13 @@ public final class Store: Sendable {
 }
 
 extension Store {
-    /// Notifications by status (`pending`, `sent`, `failed`, `silenced`): the outbox in /metrics.
-    public func notificationCounts() throws -> [String: Int] {
+    /// Notifications by status: the outbox in /metrics. A status this version does not know is an
+    /// ``UnknownWord`` error.
+    public func notificationCounts() throws -> [NotificationStatus: Int] {
         try database.read { db in
-            var counts: [String: Int] = [:]
+            var counts: [NotificationStatus: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM notification GROUP BY status") {
-                counts[row["status"]] = row["n"]
+                counts[try NotificationStatus(wire: row["status"])] = row["n"]
             }
             return counts
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TestSupport
 import Testing
 @testable import TugboatAlerts
 import TugboatCore
@@ -25,9 +26,9 @@ struct AlertManagerReloadTests {
         return config
     }
 
-    func manager(_ store: Store, _ config: AlertsConfig) -> AlertManager {
-        let dispatcher = OutboxDispatcher(store: store, senders: [:], logger: Logger(label: "t"))
-        return AlertManager(config: config, store: store, signals: SignalBus(), dispatcher: dispatcher, logger: Logger(label: "t"))
+    func manager(_ store: Store, _ config: AlertsConfig, clock: ServiceClock = .continuous) -> AlertManager {
+        let dispatcher = OutboxDispatcher(store: store, senders: [:], logger: Logger(label: "t"), clock: clock)
+        return AlertManager(config: config, store: store, signals: SignalBus(), dispatcher: dispatcher, logger: Logger(label: "t"), clock: clock)
     }
 
     func backendDown(_ alerts: AlertManager) async {
@@ -36,7 +37,7 @@ struct AlertManagerReloadTests {
         await alerts.tick()
     }
 
-    func pages(_ store: Store, _ kind: String) throws -> [NotificationRecord] { try store.notifications().filter { $0.kind == kind } }
+    func pages(_ store: Store, _ kind: String) throws -> [NotificationRecord] { try store.notifications().filter { $0.kind.rawValue == kind } }
 
     @Test("a rule edited by a reload keeps its firing incident: no second page; the resolve goes to its new channels")
     func editedRuleKeepsIncident() async throws {
@@ -47,11 +48,11 @@ struct AlertManagerReloadTests {
 
         await alerts.replace(config: Self.config([Self.rule("down", .backendDown, channels: ["other"], pendingFor: .seconds(60))]))
         await alerts.tick()
-        #expect(try store.incidents().map(\.state) == ["firing"], "still the same open incident")
+        #expect(try store.incidents().map(\.state) == [.firing], "still the same open incident")
         #expect(try pages(store, "trigger").count == 1)
 
         await alerts.handle(.backendStateChanged(address: address, from: .unhealthy, to: .healthy, reason: "check passed"))
-        #expect(try store.incidents().map(\.state) == ["resolved"])
+        #expect(try store.incidents().map(\.state) == [.resolved])
         #expect(try pages(store, "resolve").map(\.channel) == ["other"])
     }
 
@@ -62,7 +63,7 @@ struct AlertManagerReloadTests {
         await backendDown(alerts)
         await alerts.replace(config: Self.config([], channels: ["log"]))
         let incident = try #require(try store.incidents().first)
-        #expect(incident.state == "resolved")
+        #expect(incident.state == .resolved)
         let resolve = try pages(store, "resolve")
         #expect(resolve.map(\.channel) == ["log"])
         #expect(resolve.first?.text.contains("rule down was removed from the config") == true, "\(resolve)")
@@ -77,7 +78,7 @@ struct AlertManagerReloadTests {
         let alerts = manager(store, Self.config([Self.rule("r", .backendDown, channels: ["log"])]))
         await backendDown(alerts)
         await alerts.replace(config: Self.config([Self.rule("r", .rpsAbove(100), channels: ["log"])]))
-        #expect(try store.incidents().map(\.state) == ["resolved"])
+        #expect(try store.incidents().map(\.state) == [.resolved])
     }
 
     @Test("a rule added while its condition already holds fires at once (the evaluator remembers the state)")
@@ -97,13 +98,15 @@ struct AlertManagerReloadTests {
     @Test("a pending incident keeps its start: a shorter `for` that has passed since then fires it at once")
     func pendingKeepsItsStart() async throws {
         let store = try Store(path: ":memory:")
-        let alerts = manager(store, Self.config([Self.rule("down", .backendDown, channels: ["log"], pendingFor: .seconds(3600))]))
+        let manual = ManualClock()
+        let alerts = manager(store, Self.config([Self.rule("down", .backendDown, channels: ["log"], pendingFor: .seconds(3600))]),
+                             clock: ServiceClock(manual))
         await backendDown(alerts)
-        try await Task.sleep(for: .milliseconds(300))
+        manual.advance(by: .milliseconds(300))
         #expect(try store.incidents().isEmpty)
         // Pending for 300 ms already: a `for` of 200 ms has passed; counted from the reload it would not have.
         await alerts.replace(config: Self.config([Self.rule("down", .backendDown, channels: ["log"], pendingFor: .milliseconds(200))]))
-        #expect(try store.incidents().map(\.state) == ["firing"])
+        #expect(try store.incidents().map(\.state) == [.firing])
         #expect(try pages(store, "trigger").count == 1)
     }
 
@@ -113,10 +116,10 @@ struct AlertManagerReloadTests {
         await backendDown(manager(store, Self.config([Self.rule("down", .backendDown, channels: ["log"])])))
         #expect(try pages(store, "trigger").count == 1)
         // Not paged and in no outage: resolved quietly.
-        _ = try store.save(IncidentRecord(rule: "old", target: "pool", state: "firing", summary: "s", startedAt: Date()))
+        _ = try store.save(IncidentRecord(rule: "old", target: "pool", state: .firing, summary: "s", startedAt: Date()))
 
         await manager(store, Self.config([])).restore()
-        #expect(try store.incidents().map(\.state) == ["resolved", "resolved"])
+        #expect(try store.incidents().map(\.state) == [.resolved, .resolved])
         let resolve = try pages(store, "resolve")
         #expect(resolve.map(\.channel) == ["log"])
         #expect(resolve.first?.text.contains("rule down was removed from the config") == true, "\(resolve)")

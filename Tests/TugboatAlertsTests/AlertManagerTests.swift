@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TestSupport
 import Testing
 @testable import TugboatAlerts
 import TugboatCore
@@ -38,7 +39,7 @@ struct AlertManagerTests {
         #expect(incidents.first?.rule == "crash")
         #expect(incidents.first?.summary.contains("exited on its own (signal 9)") == true)
         #expect(incidents.first?.summary.contains("connection refused") == true)
-        #expect(try store.notifications().filter { $0.kind == "trigger" }.count == 1)
+        #expect(try store.notifications().filter { $0.kind == .trigger }.count == 1)
     }
 
     @Test("a backend that went down first takes the news of its exit: still one incident")
@@ -55,7 +56,7 @@ struct AlertManagerTests {
         #expect(incidents.first?.summary.contains("exited on its own (exit 3)") == true)
         // The backend comes back: the incident resolves (it follows the backend, not the exit).
         await alerts.handle(.backendStateChanged(address: address, from: .unhealthy, to: .healthy, reason: "check passed"))
-        #expect(try store.incidents().first?.state == "resolved")
+        #expect(try store.incidents().first?.state == .resolved)
     }
 
     @Test("a silence created through the manager holds the page; the history says silenced")
@@ -69,7 +70,7 @@ struct AlertManagerTests {
         await alerts.tick()
         let pages = try store.notifications()
         #expect(pages.count == 1)
-        #expect(pages.first?.status == "silenced")
+        #expect(pages.first?.status == .silenced)
         #expect(try store.outages().first?.silenced == true)
         await #expect(throws: AlertManager.SilenceError.self) {
             try await alerts.createSilence(matchers: ["host": "x"], starts: nil, ends: Date().addingTimeInterval(60), comment: "c", createdBy: "t")
@@ -87,28 +88,27 @@ struct AlertManagerTests {
         config.rules = [rule]
         config.startupGrace = .zero
         config.group?.wait = .zero
+        let manual = ManualClock()
+        let clock = ServiceClock(manual)
         func manager(_ store: Store) -> AlertManager {
             AlertManager(config: config, store: store, signals: SignalBus(),
-                         dispatcher: OutboxDispatcher(store: store, senders: [:], logger: Logger(label: "t")), logger: Logger(label: "t"))
+                         dispatcher: OutboxDispatcher(store: store, senders: [:], logger: Logger(label: "t"), clock: clock),
+                         logger: Logger(label: "t"), clock: clock)
         }
         let before = manager(try Store(path: path))
         await before.handle(.monitorChanged(name: "front", up: false, reason: "connection refused"))
-        let pendingStarted = Date()
-        try await Task.sleep(for: .seconds(2))  // the scenario: 2 s of the 3 s window pass, then Tugboat restarts
+        manual.advance(by: .seconds(2))  // the scenario: 2 s of the 3 s window pass, then Tugboat restarts
 
         let store = try Store(path: path)
         let after = manager(store)
         await after.restore()
-        let restarted = Date()
         await after.handle(.monitorChanged(name: "front", up: false, reason: "connection refused"))  // its first check after the restart
-        while try store.incidents().first?.state != "firing", Date().timeIntervalSince(restarted) < 10 {
-            await after.tick()
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        let firedAfterRestart = Date().timeIntervalSince(restarted)
-        #expect(try store.incidents().first?.state == "firing")
-        #expect(firedAfterRestart < 2, "fired \(firedAfterRestart) s after the restart: the window started again")
-        #expect(Date().timeIntervalSince(pendingStarted) >= 2.95, "fired before its 3 s window was over")
+        manual.advance(by: .milliseconds(900))
+        await after.tick()
+        #expect(try store.incidents().isEmpty, "fired before its 3 s window was over")
+        manual.advance(by: .milliseconds(200))
+        await after.tick()
+        #expect(try store.incidents().first?.state == .firing, "not fired 1.1 s after the restart: the window started again")
         #expect(try store.pendingConditions().isEmpty)
     }
 }

@@ -2,6 +2,8 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
+import TestSupport
+import TugboatCore
 @testable import TugboatAlerts
 import TugboatStore
 
@@ -22,31 +24,45 @@ final class ScriptedSender: NotificationSender {
 
 @Suite("Durable outbox")
 struct OutboxDispatcherTests {
-    let fast = OutboxDispatcher.RetryPolicy(firstDelay: .milliseconds(1), maxDelay: .milliseconds(2), maxAttempts: 4)
+    /// Retries a second or two apart, on a clock the test moves.
+    let policy = OutboxDispatcher.RetryPolicy(firstDelay: .seconds(1), maxDelay: .seconds(2), maxAttempts: 4)
+    let manual = ManualClock()
+    let clock: ServiceClock
+
+    init() { clock = ServiceClock(manual) }
 
     func storeWithOnePage(path: String = ":memory:") throws -> (Store, Int64) {
         let store = try Store(path: path)
-        let incident = try store.save(IncidentRecord(rule: "r", target: "t", state: "firing", summary: "s", startedAt: Date()),
-                                      notifications: [NotificationRecord(incident: 0, channel: "call", recipient: "+15550100", kind: "trigger", text: "x", at: Date())])
+        let now = clock.date  // written now on the test's clock: due at once
+        let incident = try store.save(IncidentRecord(rule: "r", target: "t", state: .firing, summary: "s", startedAt: now),
+                                      notifications: [NotificationRecord(incident: 0, channel: "call", recipient: "+15550100", kind: .trigger, text: "x", at: now)])
         return (store, incident.id!)
     }
 
+    /// Delivers what is due; while a page is pending, first checks that its retry is not due before
+    /// its backoff (half the first delay), then moves the clock past the longest one.
     func deliverUntilSettled(_ dispatcher: OutboxDispatcher, _ store: Store) async throws {
-        for _ in 0..<200 {
+        for _ in 0..<20 {
             await dispatcher.deliverDue()
-            if try store.notifications().allSatisfy({ $0.status != "pending" }) { return }
-            try await Task.sleep(for: .milliseconds(2))
+            let pending = try store.notifications().filter { $0.status == .pending }
+            if pending.isEmpty { return }
+            let attempts = pending.map(\.attempts)
+            manual.advance(by: .milliseconds(400))
+            await dispatcher.deliverDue()
+            #expect(try store.notifications().filter { $0.status == .pending }.map(\.attempts) == attempts, "retried before its backoff")
+            manual.advance(by: policy.maxDelay)
         }
+        Issue.record("still pending after 20 rounds")
     }
 
     @Test("retryable errors are retried, then success delivers exactly once with the provider id")
     func retryThenSuccess() async throws {
         let (store, _) = try storeWithOnePage()
         let sender = ScriptedSender([.retryable("HTTP 500"), .retryable("HTTP 429"), nil])
-        let dispatcher = OutboxDispatcher(store: store, senders: ["call": sender], policy: fast, logger: Logger(label: "t"))
+        let dispatcher = OutboxDispatcher(store: store, senders: ["call": sender], policy: policy, logger: Logger(label: "t"), clock: clock)
         try await deliverUntilSettled(dispatcher, store)
         let notification = try #require(try store.notifications().first)
-        #expect(notification.status == "sent")
+        #expect(notification.status == .sent)
         #expect(notification.attempts == 3)
         #expect(notification.providerID == "SID\(notification.id!)")
         #expect(sender.delivered.withLock { $0.count } == 1)
@@ -57,11 +73,11 @@ struct OutboxDispatcherTests {
     @Test("a page pending for a channel a reload removed fails visibly, saying so; it is not dropped")
     func removedChannelFails() async throws {
         let (store, _) = try storeWithOnePage()
-        let dispatcher = OutboxDispatcher(store: store, senders: ["call": ScriptedSender([])], policy: fast, logger: Logger(label: "t"))
+        let dispatcher = OutboxDispatcher(store: store, senders: ["call": ScriptedSender([])], policy: policy, logger: Logger(label: "t"), clock: clock)
         dispatcher.replaceSenders(["hook": ScriptedSender([])])
         try await deliverUntilSettled(dispatcher, store)
         let notification = try #require(try store.notifications().first)
-        #expect(notification.status == "failed")
+        #expect(notification.status == .failed)
         #expect(notification.lastError == "channel 'call' was removed by a config reload")
     }
 
@@ -69,10 +85,10 @@ struct OutboxDispatcherTests {
     func permanent() async throws {
         let (store, _) = try storeWithOnePage()
         let dispatcher = OutboxDispatcher(store: store, senders: ["call": ScriptedSender([.permanent("Twilio HTTP 400 21211: invalid")])],
-                                          policy: fast, logger: Logger(label: "t"))
+                                          policy: policy, logger: Logger(label: "t"), clock: clock)
         try await deliverUntilSettled(dispatcher, store)
         let notification = try #require(try store.notifications().first)
-        #expect(notification.status == "failed")
+        #expect(notification.status == .failed)
         #expect(notification.attempts == 1)
         #expect(notification.lastError == "Twilio HTTP 400 21211: invalid")
     }
@@ -81,10 +97,10 @@ struct OutboxDispatcherTests {
     func givesUp() async throws {
         let (store, _) = try storeWithOnePage()
         let dispatcher = OutboxDispatcher(store: store, senders: ["call": ScriptedSender(Array(repeating: .retryable("HTTP 503"), count: 10))],
-                                          policy: fast, logger: Logger(label: "t"))
+                                          policy: policy, logger: Logger(label: "t"), clock: clock)
         try await deliverUntilSettled(dispatcher, store)
         let notification = try #require(try store.notifications().first)
-        #expect(notification.status == "failed")
+        #expect(notification.status == .failed)
         #expect(notification.attempts == 4)
         #expect(notification.lastError?.contains("gave up after 4 attempts") == true)
     }
@@ -96,22 +112,22 @@ struct OutboxDispatcherTests {
         do {
             let (store, _) = try storeWithOnePage(path: path)
             let first = OutboxDispatcher(store: store, senders: ["call": ScriptedSender([.retryable("HTTP 500")])],
-                                         policy: fast, logger: Logger(label: "t"))
+                                         policy: policy, logger: Logger(label: "t"), clock: clock)
             await first.deliverDue()
-            #expect(try store.notifications().first?.status == "pending")
+            #expect(try store.notifications().first?.status == .pending)
         }
         let reopened = try Store(path: path)
         let sender = ScriptedSender([])
-        let second = OutboxDispatcher(store: reopened, senders: ["call": sender], policy: fast, logger: Logger(label: "t"))
+        let second = OutboxDispatcher(store: reopened, senders: ["call": sender], policy: policy, logger: Logger(label: "t"), clock: clock)
         try await deliverUntilSettled(second, reopened)
-        #expect(try reopened.notifications().first?.status == "sent")
+        #expect(try reopened.notifications().first?.status == .sent)
         #expect(sender.delivered.withLock { $0.count } == 1)
     }
 
     @Test("lanes: one delivery at a time per channel and number, oldest first; a busy lane holds up no other")
     func lanes() {
         func page(_ id: Int64, _ channel: String, _ to: String? = nil) -> NotificationRecord {
-            var notification = NotificationRecord(incident: 1, channel: channel, recipient: to, kind: "trigger", text: "x", at: Date())
+            var notification = NotificationRecord(incident: 1, channel: channel, recipient: to, kind: .trigger, text: "x", at: Date())
             notification.id = id
             return notification
         }

@@ -36,8 +36,8 @@ struct OutboxLaneTests {
     /// Writes an incident with one page for `channel` into the outbox.
     @discardableResult
     func page(_ store: Store, channel: String, recipient: String? = nil) throws -> Int64 {
-        let incident = try store.save(IncidentRecord(rule: "r", target: channel, state: "firing", summary: "down", startedAt: Date()),
-                                      notifications: [NotificationRecord(incident: 0, channel: channel, recipient: recipient, kind: "trigger",
+        let incident = try store.save(IncidentRecord(rule: "r", target: channel, state: .firing, summary: "down", startedAt: Date()),
+                                      notifications: [NotificationRecord(incident: 0, channel: channel, recipient: recipient, kind: .trigger,
                                                                          text: "[tugboat] FIRING down", at: Date())])
         return incident.id!
     }
@@ -64,9 +64,9 @@ struct OutboxLaneTests {
 
             try page(store, channel: "sms", recipient: "+15550100111")
             dispatcher.notify()
-            try await waitUntil("the SMS is sent") { try row(store, "sms")?.status == "sent" }
+            try await waitUntil("the SMS is sent") { try row(store, "sms")?.status == .sent }
             let hook = try #require(try row(store, "hook"))
-            #expect(hook.status == "pending" && hook.attempts == 0, "the webhook's attempt ended before the SMS went out: \(hook)")
+            #expect(hook.status == .pending && hook.attempts == 0, "the webhook's attempt ended before the SMS went out: \(hook)")
             #expect(try await contract.requests().contains { $0["kind"] as? String == "sms" && $0["status"] as? Int == 201 })
             running.cancel()
             _ = await running.result
@@ -88,7 +88,7 @@ struct OutboxLaneTests {
             await dispatcher.deliverDue()
             let after = Date()
             let notification = try #require(try row(store, channel))
-            #expect(notification.status == "pending" && notification.attempts == 1)
+            #expect(notification.status == .pending && notification.attempts == 1)
             #expect(notification.lastError?.contains(status) == true)
             // Honoured (not the 1 s backoff), up to the 300 s cap.
             #expect(notification.nextAttemptAt >= before.addingTimeInterval(300))
@@ -111,7 +111,7 @@ struct OutboxLaneTests {
                 await group.triggerGracefulShutdown()
                 try await running.value
                 let notification = try #require(try row(store, "hook"))
-                #expect(notification.status == "pending")
+                #expect(notification.status == .pending)
                 #expect(notification.attempts == 0)
                 #expect(notification.lastError == nil)
             }
@@ -119,7 +119,7 @@ struct OutboxLaneTests {
             let next = OutboxDispatcher(store: restarted, senders: ["hook": webhook(contract, client)], logger: logger)
             try await waitUntil("the page is delivered after the restart") {
                 await next.deliverDue()
-                return try row(restarted, "hook")?.status == "sent"
+                return try row(restarted, "hook")?.status == .sent
             }
             #expect(try row(restarted, "hook")?.attempts == 1)
             #expect(try await contract.requests().filter { $0["kind"] as? String == "hook" }.map { $0["status"] as? Int } == [0, 200])

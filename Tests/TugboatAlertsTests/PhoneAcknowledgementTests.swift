@@ -1,12 +1,13 @@
 import Foundation
 import Testing
 import TugboatAlerts
+import TugboatCore
 import TugboatStore
 
 @Suite("Acknowledging from the phone: texts")
 struct PhoneAcknowledgementTests {
     func page(kind: String, group: Int64?) -> NotificationRecord {
-        var record = NotificationRecord(incident: 1, channel: "sms", recipient: "+15550100001", kind: kind, text: "x", at: Date())
+        var record = NotificationRecord(incident: 1, channel: "sms", recipient: "+15550100001", kind: try! NotificationKind(wire: kind), text: "x", at: Date())
         record.alertGroup = group
         return record
     }

@@ -7,14 +7,14 @@ import TugboatStore
 @Suite("PagerDuty and Opsgenie requests")
 struct ProviderRequestTests {
     var incident: IncidentRecord {
-        var incident = IncidentRecord(rule: "front-down", target: "front", state: "firing", summary: "HTTP 503", startedAt: Date(timeIntervalSince1970: 0))
+        var incident = IncidentRecord(rule: "front-down", target: "front", state: .firing, summary: "HTTP 503", startedAt: Date(timeIntervalSince1970: 0))
         incident.id = 7
         incident.firedAt = Date(timeIntervalSince1970: 60)
         return incident
     }
 
     func notification(_ kind: String, text: String = "[tugboat] FIRING #7 front-down: HTTP 503") -> NotificationRecord {
-        var notification = NotificationRecord(incident: 7, channel: "pd", recipient: nil, kind: kind, text: text, at: Date())
+        var notification = NotificationRecord(incident: 7, channel: "pd", recipient: nil, kind: try! NotificationKind(wire: kind), text: text, at: Date())
         notification.id = 11
         notification.alertGroup = 3
         return notification

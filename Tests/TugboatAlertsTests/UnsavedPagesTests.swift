@@ -57,10 +57,10 @@ struct UnsavedPagesTests {
         await backend(s, down: true)
         try await deliver(s, count: 1)
         #expect(refused.remaining == 0)
-        #expect(try s.store.incidents().map(\.state) == ["firing"])
+        #expect(try s.store.incidents().map(\.state) == [.firing])
         let pages = try s.store.notifications()
-        #expect(pages.map(\.kind) == ["trigger"])
-        #expect(pages.map(\.status) == ["sent"])
+        #expect(pages.map(\.kind) == [.trigger])
+        #expect(pages.map(\.status) == [.sent])
         #expect(logged(s, "error store refused a write: pages are kept in memory until it takes them"))
         #expect(logged(s, "database or disk is full"))
         #expect(logged(s, "store takes writes again"))
@@ -76,7 +76,7 @@ struct UnsavedPagesTests {
         #expect(refused.remaining == 0)
         let outage = try #require(try s.store.outages().first)
         #expect(try s.store.incidents().first?.alertGroup == outage.id)
-        #expect(try s.store.notifications().map(\.status) == ["sent"])
+        #expect(try s.store.notifications().map(\.status) == [.sent])
         await s.dispatcher.deliverDue()
         #expect(s.sender.delivered.withLock { $0.count } == 1)
     }
@@ -98,11 +98,11 @@ struct UnsavedPagesTests {
         try await deliver(s, count: 2)
         let incident = try #require(try s.store.incidents().first)
         #expect(try s.store.incidents().count == 1)
-        #expect(incident.state == "resolved")
+        #expect(incident.state == .resolved)
         #expect(incident.alertGroup != nil)
         let pages = try s.store.notifications().sorted { $0.id! < $1.id! }
-        #expect(pages.map(\.kind) == ["trigger", "resolve"])
-        #expect(pages.map(\.status) == ["sent", "sent"])
+        #expect(pages.map(\.kind) == [.trigger, .resolve])
+        #expect(pages.map(\.status) == [.sent, .sent])
         #expect(Set(s.sender.delivered.withLock { $0 }) == Set(pages.map { $0.id! }))
     }
 }

@@ -24,7 +24,7 @@ struct ClusterFormatTests {
         let key = IncidentKey(rule: "backend-down", target: "127.0.0.1:9001", firedAt: firedAt)
         #expect(key.description == "backend-down|127.0.0.1:9001|2025-01-31T12:00:00.123Z")
         #expect(ClusterKeys.page(key, channel: "sms", kind: "trigger") == "tugboat:page:backend-down|127.0.0.1:9001|2025-01-31T12:00:00.123Z:sms:trigger")
-        let incident = OpenIncident(state: "firing", firedAt: firedAt, node: "n1")
+        let incident = OpenIncident(state: .firing, firedAt: firedAt, node: "n1")
         let json = ClusterJSON.encode(incident)
         #expect(json == #"{"fired_at":"2025-01-31T12:00:00.123Z","node":"n1","state":"firing"}"#)
         let back = try #require(ClusterJSON.decode(OpenIncident.self, from: json))
@@ -55,5 +55,17 @@ struct ClusterFormatTests {
         #expect(ClusterError(RedisError.server("STALE_EPOCH 3 4")) == .staleEpoch(write: 3, current: 4))
         #expect(ClusterError(RedisError.notConnected) == .redisUnavailable(RedisError.notConnected.description))
         #expect(ClusterError.staleEpoch(write: 3, current: 4).description.contains("stale"))
+    }
+
+    @Test("an unknown state in Redis is an error naming it (the entry is skipped with that reason), not a crash")
+    func unknownStates() {
+        let incident = #"{"fired_at":"2025-01-31T12:00:00.123Z","node":"n1","state":"exploded"}"#
+        #expect(throws: UnreadableJSON.self) { try ClusterJSON.decoding(OpenIncident.self, from: incident) }
+        do {
+            _ = try ClusterJSON.decoding(RegistryEntry.self, from: #"{"state":"lost","since":"2025-01-31T12:00:00Z","origin":"static"}"#)
+            Issue.record("an unknown backend state was read")
+        } catch {
+            #expect(error.description == #"state: unknown backend state "lost" (expected one of: starting, healthy, unhealthy, draining)"#)
+        }
     }
 }

@@ -115,7 +115,7 @@ struct ClusterLiveTests {
                 #expect(try await nodes[2].node.claimPage(key, channel: "sms", kind: "trigger"))
                 #expect(try await nodes[0].node.claimPage(key, channel: "sms", kind: "resolve"))
 
-                let incident = OpenIncident(state: "firing", firedAt: firedAt, node: old.node.nodeID)
+                let incident = OpenIncident(state: .firing, firedAt: firedAt, node: old.node.nodeID)
                 try await old.node.recordIncident(rule: "front-down", target: "front", incident, epoch: oldEpoch)
                 try await withRedis(server) { redis in
                     let json = try await redis.send(["HGET", "tugboat:web:incidents", "front-down|front"]).string

@@ -78,15 +78,15 @@ struct StoreTests {
         let store = try Store(path: temporaryPath().path)
         let old = Date().addingTimeInterval(-100 * 86_400), recent = Date().addingTimeInterval(-3600)
         func incident(_ resolvedAt: Date?, pending: Bool = false) throws -> Int64 {
-            var record = IncidentRecord(rule: "r", target: "t", state: resolvedAt == nil ? "firing" : "resolved", summary: "s", startedAt: old)
+            var record = IncidentRecord(rule: "r", target: "t", state: resolvedAt == nil ? .firing : .resolved, summary: "s", startedAt: old)
             record.resolvedAt = resolvedAt
-            var page = NotificationRecord(incident: 0, channel: "log", recipient: nil, kind: "trigger", text: "x", at: old)
-            page.status = pending ? "pending" : "sent"
+            var page = NotificationRecord(incident: 0, channel: "log", recipient: nil, kind: .trigger, text: "x", at: old)
+            page.status = pending ? .pending : .sent
             return try store.save(record, notifications: [page]).id!
         }
         let gone = try incident(old), kept = try incident(recent), open = try incident(nil), unsent = try incident(old, pending: true)
-        try store.recordScalingEvent(.init(at: old, from: 1, to: 2, state: "UP", reason: "old", failed: false))
-        try store.recordScalingEvent(.init(at: recent, from: 2, to: 3, state: "UP", reason: "new", failed: false))
+        try store.recordScalingEvent(.init(at: old, from: 1, to: 2, state: .up, reason: "old", failed: false))
+        try store.recordScalingEvent(.init(at: recent, from: 2, to: 3, state: .up, reason: "new", failed: false))
         let pruned = try store.prune(before: Date().addingTimeInterval(-90 * 86_400))
         #expect(pruned.incidents == 1 && pruned.notifications == 1 && pruned.scalingEvents == 1)
         let ids = Set(try store.incidents().compactMap(\.id))

@@ -114,7 +114,7 @@ public final class DashboardFeed: Sendable {
         let (history, figures, since) = state.withLock { ($0.history, $0.window.figures, $0.since) }
         var sections: [String: String] = [:]
         let pool = snapshot.backends.map { info in
-            PoolRow(address: info.address.description, state: info.state.rawValue, reason: info.reason,
+            PoolRow(address: info.address.description, state: info.state, reason: info.reason,
                     inflight: inflight[info.address] ?? 0, rps: stats.rpsByBackend[info.address] ?? 0,
                     p99_ms: figures.p99Milliseconds[info.address], errors_per_second: figures.errorsPerSecond[info.address] ?? 0,
                     since: since[info.address].map { Timestamp.iso($0.at) })
@@ -145,9 +145,9 @@ public final class DashboardFeed: Sendable {
         }
         if let scaler = admin.scaler {
             let (current, counts, events) = (await scaler.state, await scaler.counts, await scaler.events)
-            sections["scaling"] = Self.json(Scaling(state: current.rawValue, active: counts.active, ready: counts.ready,
+            sections["scaling"] = Self.json(Scaling(state: current, active: counts.active, ready: counts.ready,
                                                     events: events.suffix(50).reversed().map {
-                                                        ScalingRow(at: Timestamp.iso($0.at), from: $0.from, to: $0.to, state: $0.state.rawValue,
+                                                        ScalingRow(at: Timestamp.iso($0.at), from: $0.from, to: $0.to, state: $0.state,
                                                                    reason: $0.reason, failed: $0.failed)
                                                     }))
         }
@@ -157,7 +157,7 @@ public final class DashboardFeed: Sendable {
 
     struct PoolRow: Encodable {
         var address: String
-        var state: String
+        var state: BackendState
         var reason: String
         var inflight: Int
         var rps: Double
@@ -172,11 +172,11 @@ public final class DashboardFeed: Sendable {
     }
 
     struct ScalingRow: Encodable {
-        var at: String; var from: Int; var to: Int; var state: String; var reason: String; var failed: Bool
+        var at: String; var from: Int; var to: Int; var state: ScalingState; var reason: String; var failed: Bool
     }
 
     struct Scaling: Encodable {
-        var state: String
+        var state: ScalingState
         var active: Int
         var ready: Int
         var events: [ScalingRow]

@@ -1,3 +1,4 @@
+import TugboatCore
 import TugboatStore
 
 /// How a page asks to be acknowledged from the phone: an SMS ends with `Reply ACK <code> to
@@ -7,7 +8,7 @@ extension Message {
     /// The code a page asks to be acknowledged with: its outage's, unless the page says the outage
     /// is over or already acknowledged (or was written before outages were grouped).
     public static func acknowledgeCode(_ notification: NotificationRecord) -> Int64? {
-        guard let group = notification.alertGroup, notification.kind != "resolve", notification.kind != "acknowledge" else {
+        guard let group = notification.alertGroup, notification.kind != .resolve, notification.kind != .acknowledge else {
             return nil
         }
         return group

@@ -170,8 +170,8 @@ enum IncidentPayload {
     static func json(_ incident: IncidentRecord, notification: NotificationRecord) -> [String: Any] {
         let iso = ISO8601DateFormatter()
         var object: [String: Any] = [
-            "incident": incident.id ?? 0, "outage": notification.alertGroup ?? 0, "rule": incident.rule, "target": incident.target, "state": incident.state,
-            "kind": notification.kind, "summary": incident.summary, "text": notification.text,
+            "incident": incident.id ?? 0, "outage": notification.alertGroup ?? 0, "rule": incident.rule, "target": incident.target, "state": incident.state.rawValue,
+            "kind": notification.kind.rawValue, "summary": incident.summary, "text": notification.text,
             "started_at": iso.string(from: incident.startedAt),
         ]
         if let fired = incident.firedAt { object["fired_at"] = iso.string(from: fired) }

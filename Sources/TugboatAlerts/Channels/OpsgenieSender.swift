@@ -37,10 +37,10 @@ enum OpsgenieAlerts {
         let object: [String: Any]
         let url: String
         switch notification.kind {
-        case "acknowledge":
+        case .acknowledge:
             url = "\(opsgenie.apiBase)/v2/alerts/\(pathAlias)/acknowledge?identifierType=alias"
             object = ["source": "tugboat", "note": PagerDutyEvents.limited(notification.text, to: 25000)]
-        case "resolve":
+        case .resolve:
             url = "\(opsgenie.apiBase)/v2/alerts/\(pathAlias)/close?identifierType=alias"
             object = ["source": "tugboat", "note": PagerDutyEvents.limited(notification.text, to: 25000)]
         default:

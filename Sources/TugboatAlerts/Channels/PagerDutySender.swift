@@ -25,11 +25,11 @@ struct PagerDutySender: NotificationSender {
 /// The Events API v2 wire format (pure).
 enum PagerDutyEvents {
     /// `trigger` for every page (a repeat or escalation re-triggers the same alert), else the kind itself.
-    static func action(forKind kind: String) -> String {
+    static func action(forKind kind: NotificationKind) -> String {
         switch kind {
-        case "acknowledge": "acknowledge"
-        case "resolve": "resolve"
-        default: "trigger"
+        case .acknowledge: "acknowledge"
+        case .resolve: "resolve"
+        case .trigger, .update, .repeat, .escalation: "trigger"
         }
     }
 

@@ -37,14 +37,10 @@ public struct OutageGrouper: Sendable {
         }
     }
 
-    public enum Kind: String, Sendable, Equatable {
-        case trigger, update, `repeat`, escalation, acknowledge, resolve
-    }
-
     /// Something to tell people about outage `group`.
     public struct Page: Sendable, Equatable {
         public var group: Int
-        public var kind: Kind
+        public var kind: NotificationKind
         public var channels: [String]
         /// The incidents firing now, in the order they joined.
         public var firing: [OutageMember]
@@ -53,7 +49,7 @@ public struct OutageGrouper: Sendable {
         /// Set when a silence or a maintenance window holds the page: recorded, not sent.
         public var silencedBy: String?
 
-        public init(group: Int, kind: Kind, channels: [String], firing: [OutageMember], cleared: [OutageMember], silencedBy: String? = nil) {
+        public init(group: Int, kind: NotificationKind, channels: [String], firing: [OutageMember], cleared: [OutageMember], silencedBy: String? = nil) {
             self.group = group
             self.kind = kind
             self.channels = channels

@@ -1,5 +1,5 @@
-/// Where a backend stands, as `GET /api/pool` reports it.
-public enum BackendState: String, Sendable, Equatable, Codable, CaseIterable {
+/// Where a backend stands, as `GET /api/pool` and the cluster registry in Redis report it.
+public enum BackendState: String, WireVocabulary {
     /// Added, not yet proven by `rise` passing checks; gets no traffic.
     case starting
     /// Gets traffic.
@@ -8,6 +8,10 @@ public enum BackendState: String, Sendable, Equatable, Codable, CaseIterable {
     case unhealthy
     /// Being removed: gets no new requests, finishes in-flight ones.
     case draining
+
+    public static let vocabularyName = "backend state"
+
+    public init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
 
     /// Whether the balancer may send new requests to a backend in this state.
     public var receivesTraffic: Bool { self == .healthy }

@@ -80,7 +80,7 @@ public actor Pool {
         info.reason = reason
         members[address] = info
         logger.info("backend state changed", metadata: [
-            "backend.address": "\(address)", "backend.from": "draining", "backend.to": "starting", "reason": "\(reason)",
+            "backend.address": "\(address)", "backend.from": "\(BackendState.draining)", "backend.to": "\(BackendState.starting)", "reason": "\(reason)",
         ])
         signals.publish(.backendStateChanged(address: address, from: .draining, to: .starting, reason: reason))
         changed()

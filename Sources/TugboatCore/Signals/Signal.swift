@@ -11,7 +11,7 @@ public enum Signal: Sendable, Equatable {
     case monitorChanged(name: String, up: Bool, reason: String)
     /// The scaler entered a state (`IDLE`, `BUSY`, `READY`, `UP`, `DRAINING`); `failed` marks a failed
     /// launch, stop or health check — alert-worthy.
-    case scalingTransition(from: Int, to: Int, state: String, reason: String, failed: Bool)
+    case scalingTransition(from: Int, to: Int, state: ScalingState, reason: String, failed: Bool)
     /// A scaled instance exited on its own.
     case instanceExited(address: HostPort, status: String)
     /// One second of traffic, published by the traffic meter.

@@ -27,17 +27,17 @@ struct ClusterPageGate: PageGate {
         do {
             let open = try await node.openIncidents()[OpenIncidentID(rule: incident.rule, target: incident.target)]
             let firedAt = open?.firedAt ?? incident.firedAt ?? incident.startedAt
-            if open == nil, notification.kind != "resolve" {
+            if open == nil, notification.kind != .resolve {
                 try await node.recordIncident(rule: incident.rule, target: incident.target,
                                               OpenIncident(state: incident.state, firedAt: firedAt, node: node.nodeID), epoch: epoch)
             }
             let key = IncidentKey(rule: incident.rule, target: incident.target, firedAt: firedAt)
             let channel = notification.recipient.map { "\(notification.channel):\($0)" } ?? notification.channel
-            let kind = notification.kind == "repeat"
+            let kind = notification.kind == .repeat
                 ? "repeat-\(Int(notification.createdAt.timeIntervalSince(firedAt) / 60))"  // one per minute bucket
-                : notification.kind
+                : notification.kind.rawValue
             let claimed = try await node.claimPage(key, channel: channel, kind: kind)
-            if notification.kind == "resolve" {
+            if notification.kind == .resolve {
                 try? await node.resolveIncident(rule: incident.rule, target: incident.target, epoch: epoch)
             }
             return claimed ? .send : .sentElsewhere

@@ -33,13 +33,16 @@ actor CrashForensics: Service, ProfileCapturing {
     private var generation = 0
     /// The scaling provider's knowledge of an instance's process (containers), asked first.
     private var providerProcess: (@Sendable (HostPort) async -> InstanceProcess)?
+    /// The once-per-window limit, the waits, the captures' times (tests pass a manual one).
+    private let clock: ServiceClock
 
     func locateProcesses(_ locate: @escaping @Sendable (HostPort) async -> InstanceProcess) {
         providerProcess = locate
     }
 
-    init(settings: ProfilingSettings, store: Store, signals: SignalBus, logger: Logger) {
+    init(settings: ProfilingSettings, store: Store, signals: SignalBus, logger: Logger, clock: ServiceClock = .continuous) {
         self.settings = settings
+        self.clock = clock
         pushLimit = Atomic(settings.maxBody)
         self.supervisor = CaptureSupervisor(settings: Self.captureSettings(settings), logger: logger)
         self.store = store
@@ -102,7 +105,7 @@ actor CrashForensics: Service, ProfileCapturing {
             guard claimAutomaticCapture(address) else { return [] }
             return [{ await self.captureAndStore(address, reason: "unhealthy: \(reason)") }]
         case .instanceExited(let address, let status):
-            lastCapture[address] = .now
+            lastCapture[address] = clock.now
             capturingExit.insert(address)
             let supervisor = self.supervisor
             return [{
@@ -116,8 +119,9 @@ actor CrashForensics: Service, ProfileCapturing {
             let ticket = generation
             pendingDetach[address] = ticket
             let grace = settings.window + .seconds(10)
+            let clock = self.clock
             return [{
-                try? await Task.sleep(for: grace)
+                try? await clock.sleep(for: grace)
                 await self.detachIfStillRemoved(address, ticket: ticket)
             }]
         case .traffic(let sample):
@@ -132,7 +136,7 @@ actor CrashForensics: Service, ProfileCapturing {
 
     /// At most one automatic capture per instance per window.
     private func claimAutomaticCapture(_ address: HostPort) -> Bool {
-        let now = ContinuousClock.now
+        let now = clock.now
         if let last = lastCapture[address], now - last < settings.window { return false }
         lastCapture[address] = now
         return true
@@ -141,9 +145,9 @@ actor CrashForensics: Service, ProfileCapturing {
     private func exitCaptured(_ address: HostPort) { capturingExit.remove(address) }
 
     private func attach(_ address: HostPort) async {
-        let deadline = ContinuousClock.now + settings.window + .seconds(15)
-        while capturingExit.contains(address), ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(100))
+        let deadline = clock.now + settings.window + .seconds(15)
+        while capturingExit.contains(address), clock.now < deadline {
+            try? await clock.sleep(for: .milliseconds(100))
         }
         let pid: Int32?
         switch await providerProcess?(address) ?? .notMine {
@@ -181,7 +185,7 @@ actor CrashForensics: Service, ProfileCapturing {
     private func capture(address: HostPort, reason: String, from supervisor: CaptureSupervisor) async throws -> ProfileRecord {
         let captured = try await supervisor.snapshot(address: address, reason: reason)
         let record = ProfileRecord(
-            address: address.description, reason: reason, source: captured.source.rawValue, capturedAt: Date(),
+            address: address.description, reason: reason, source: captured.source.rawValue, capturedAt: clock.date,
             windowStart: captured.windowStart, samples: captured.sampleCount,
             folded: String(decoding: captured.folded, as: UTF8.self), svg: Data(captured.svg))
         return try store.save(record)

@@ -21,6 +21,7 @@ public actor Scaler: Service {
     private let signals: SignalBus
     private let logger: Logger
     private let tick: Duration
+    private let clock: ServiceClock
     private let drainComplete: (@Sendable (HostPort) async -> Bool)?
     private let eventLimit: Int
 
@@ -41,15 +42,19 @@ public actor Scaler: Service {
     ///   - drainComplete: asked every 100 ms while an instance drains; true ends the drain early
     ///     (e.g. the proxy's in-flight count for it is zero). Without it a drain lasts `settings.drain`.
     ///   - eventLimit: the event log keeps this many newest rows.
+    ///   - clock: the ticks, the policy's windows, the state machine's time-outs and retries, drains
+    ///     and the events' times (tests pass a manual one).
     public init(settings: ScalingSettings, provider: any InstanceProvider, pool: Pool, signals: SignalBus,
                 logger: Logger, tick: Duration = .seconds(1),
-                drainComplete: (@Sendable (HostPort) async -> Bool)? = nil, eventLimit: Int = 1000) {
+                drainComplete: (@Sendable (HostPort) async -> Bool)? = nil, eventLimit: Int = 1000,
+                clock: ServiceClock = .continuous) {
         self.settings = settings
         self.provider = provider
         self.pool = pool
         self.signals = signals
         self.logger = logger
         self.tick = tick
+        self.clock = clock
         self.drainComplete = drainComplete
         self.eventLimit = eventLimit
         self.policy = ScalingPolicy(settings: settings)
@@ -91,6 +96,7 @@ public actor Scaler: Service {
         let jobs = self.jobs
         let jobContinuation = self.jobContinuation
         let tick = self.tick
+        let clock = self.clock
 
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
@@ -130,7 +136,7 @@ public actor Scaler: Service {
                 }
                 group.addTask {
                     while !Task.isCancelled {
-                        do { try await Task.sleep(for: tick) } catch { return }
+                        do { try await clock.sleep(for: tick) } catch { return }
                         await self.evaluate()
                     }
                 }
@@ -164,12 +170,13 @@ public actor Scaler: Service {
     /// not in the traffic samples yet, which count finished requests).
     public func wake() async {
         guard leading else { return }
-        policy.observe(rate: 1, at: .now)
+        policy.observe(rate: 1, at: clock.now)
         if machine.activeCount == 0 { await evaluate() }
     }
 
-    private func observe(_ sample: TrafficSample) {
-        policy.observe(rate: sample.rate, concurrency: sample.concurrency, at: .now)
+    /// One traffic sample, at the clock's now (tests on a manual clock hand samples in here).
+    func observe(_ sample: TrafficSample) {
+        policy.observe(rate: sample.rate, concurrency: sample.concurrency, at: clock.now)
     }
 
     /// Several nodes: this node won (true) or lost (false) the leader lease. A follower keeps
@@ -195,7 +202,7 @@ public actor Scaler: Service {
 
     private func evaluate() async {
         guard leading else { return }
-        let decision = policy.decide(current: machine.activeCount, ready: machine.readyCount, now: .now)
+        let decision = policy.decide(current: machine.activeCount, ready: machine.readyCount, now: clock.now)
         lastDecision = decision
         await handle(.desired(decision.desired, reason: decision.reason))
     }
@@ -216,7 +223,7 @@ public actor Scaler: Service {
 
     /// Feeds one event to the state machine and carries out its actions.
     private func handle(_ event: ScalingStateMachine.Event) async {
-        let actions = machine.event(event, now: .now)
+        let actions = machine.event(event, now: clock.now)
         for action in actions { await perform(action) }
     }
 
@@ -247,8 +254,9 @@ public actor Scaler: Service {
         case .drain(let instance, let duration):
             await pool.setState(instance.address, .draining, reason: "scaling down")
             let drainComplete = self.drainComplete
+            let clock = self.clock
             enqueue {
-                _ = await DrainWait.until(within: duration, every: .milliseconds(100)) {
+                _ = await DrainWait.until(within: duration, every: .milliseconds(100), clock: clock) {
                     await drainComplete?(instance.address) ?? false
                 }
                 await self.handle(.drained(instance))
@@ -269,7 +277,7 @@ public actor Scaler: Service {
             }
 
         case .record(let transition):
-            let record = ScalingEventRecord(at: Date(), transition: transition)
+            let record = ScalingEventRecord(at: clock.date, transition: transition)
             log.append(record)
             if log.count > eventLimit { log.removeFirst(log.count - eventLimit) }
             let metadata: Logger.Metadata = [

@@ -1,4 +1,5 @@
 import Foundation
+import TugboatCore
 
 /// One row of `GET /api/scaling/events`: `{"at","from","to","state","reason"}` (plus `failed`).
 public struct ScalingEventRecord: Sendable, Equatable, Codable {

@@ -15,20 +15,6 @@ public struct ScalingInstance: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(address) (\(providerID))" }
 }
 
-/// The scaler's visible state, as `GET /api/scaling/events` names it.
-public enum ScalingState: String, Sendable, Equatable, Codable, CaseIterable {
-    /// Nothing in progress, settled.
-    case idle = "IDLE"
-    /// A launch or stop in progress.
-    case busy = "BUSY"
-    /// A new instance passed its health check and joined the pool.
-    case ready = "READY"
-    /// Watching the rate again after a change.
-    case up = "UP"
-    /// An instance leaving, finishing in-flight work.
-    case draining = "DRAINING"
-}
-
 /// One transition of the scaler: a row of `GET /api/scaling/events` without its time.
 public struct ScalingTransition: Sendable, Equatable {
     /// Instance counts before and after the change this row belongs to.

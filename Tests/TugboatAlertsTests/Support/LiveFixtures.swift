@@ -8,7 +8,7 @@ import TugboatStore
 /// An incident and its notifications as the outbox hands them to a sender.
 enum LiveFixtures {
     static var incident: IncidentRecord {
-        var incident = IncidentRecord(rule: "front-down", target: "front", state: "firing", summary: "HTTP 503", startedAt: Date())
+        var incident = IncidentRecord(rule: "front-down", target: "front", state: .firing, summary: "HTTP 503", startedAt: Date())
         incident.id = 42
         incident.firedAt = Date()
         return incident
@@ -16,7 +16,7 @@ enum LiveFixtures {
 
     static func notification(_ kind: String = "trigger", channel: String = "test",
                              text: String = "[tugboat] FIRING #42 front-down: HTTP 503") -> NotificationRecord {
-        var notification = NotificationRecord(incident: 42, channel: channel, recipient: nil, kind: kind, text: text, at: Date())
+        var notification = NotificationRecord(incident: 42, channel: channel, recipient: nil, kind: try! NotificationKind(wire: kind), text: text, at: Date())
         notification.id = 7
         notification.alertGroup = 5
         return notification
