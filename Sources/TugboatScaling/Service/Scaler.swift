@@ -123,9 +123,13 @@ public actor Scaler: Service {
                     for await exit in exits { await self.exited(exit) }
                 }
                 if let replicas = provider as? any ReplicaProvider {
-                    let leaving = replicas.leaving
+                    let leaving = replicas.leaving, arriving = replicas.arriving
                     group.addTask {
                         for await instance in leaving { await self.handle(.leaving(instance)) }
+                    }
+                    // Leader or not: every node proxies, so every node's pool follows the platform.
+                    group.addTask {
+                        for await instance in arriving { await self.handle(.adopted([instance])) }
                     }
                 }
                 group.addTask {
@@ -173,7 +177,8 @@ public actor Scaler: Service {
     }
 
     /// Several nodes: this node won (true) or lost (false) the leader lease. A follower keeps
-    /// observing but decides nothing; a new leader first adopts what its provider finds running
+    /// observing but decides nothing (a ``ReplicaProvider``'s arrivals and leavers still join and
+    /// leave its pool: every node proxies); a new leader first adopts what its provider finds running
     /// and `adopting` (the former leader's instances, from the shared registry), so a takeover
     /// does not repeat a scaling step.
     public func setLeading(_ leading: Bool, adopting: [ScalingInstance] = []) async {
