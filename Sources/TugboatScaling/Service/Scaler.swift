@@ -104,9 +104,10 @@ public actor Scaler: Service {
                         }
                     }
                 }
-                // Adopt what runs before the first decision.
+                // Adopt what runs before the first decision (a graceful stop does not wait for it:
+                // a provider whose platform cannot be reached may wait up to its own limit).
                 do {
-                    let found = try await provider.list()
+                    let found = try await cancelWhenGracefulShutdown { try await provider.list() }
                     await handle(.adopted(found))
                 } catch {
                     logger.warning("scaling: cannot list running instances to adopt", metadata: ["error": "\(error)"])

@@ -157,12 +157,9 @@ public final class KubernetesProvider: ReplicaProvider, Service {
     /// Every ready endpoint, once the first list is in (at most 10 s).
     public func list() async throws -> [ScalingInstance] {
         _ = try client()
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.listed.wait() }
-            group.addTask { try? await Task.sleep(for: .seconds(10)) }
-            _ = await group.next()
-            group.cancelAll()
-        }
+        // Cancellable: with the API server unreachable the first list never comes, and a graceful
+        // stop must not wait for it.
+        _ = await listed.wait(within: .seconds(10))
         // From now on endpoints nobody waits for arrive on `arriving` (also when the first list is
         // late: it is then adopted through them).
         let found = state.withLock { state -> [ScalingInstance]? in
