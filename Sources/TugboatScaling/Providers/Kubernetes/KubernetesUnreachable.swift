@@ -19,7 +19,7 @@ public struct KubernetesUnreachable: Error, Sendable, CustomStringConvertible {
     /// What a transport error's text means for the user (pure).
     static func reason(_ text: String) -> String {
         if text.contains("CERTIFICATE_VERIFY_FAILED") {
-            return "TLS: the server's certificate is not signed by the cluster's certificate authority (check certificate-authority or certificate-authority-data) [\(text)]"
+            return "TLS: the server's certificate does not verify against the cluster's certificate authority (check certificate-authority or certificate-authority-data, and that the server's certificate has not expired) [\(text)]"
         }
         let refusedClient = ["CERTIFICATE_REQUIRED", "ALERT_HANDSHAKE_FAILURE", "ALERT_BAD_CERTIFICATE", "ALERT_UNKNOWN_CA",
                              "ALERT_CERTIFICATE_UNKNOWN", "ALERT_ACCESS_DENIED"]
