@@ -10,8 +10,14 @@ final class KubeHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     let cluster: KubeCluster
+    /// On the HTTPS listener that requires a client certificate signed by `--client-ca`: the
+    /// handshake has authenticated the client (x509 client-certificate authentication), no token needed.
+    let clientCertified: Bool
 
-    init(cluster: KubeCluster) { self.cluster = cluster }
+    init(cluster: KubeCluster, clientCertified: Bool = false) {
+        self.cluster = cluster
+        self.clientCertified = clientCertified
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let request = unwrapInboundIn(data)
@@ -55,7 +61,8 @@ final class KubeHandler: ChannelInboundHandler {
         let resource = path == scalePath ? "deployments/scale" : path.hasPrefix(slicesPath) ? "endpointslices" : path.hasPrefix(leasesPath) ? "leases" : "?"
         cluster.count("\(verb) \(resource)")
 
-        guard cluster.authorized(head.headers["authorization"].first) else {
+        if clientCertified { cluster.count("client-certificate requests") }
+        guard clientCertified || cluster.authorized(head.headers["authorization"].first) else {
             return respond(context, 401, KubeObjects.status(401, message: "Unauthorized"))
         }
         if let status = cluster.injectedFailure(method: "\(head.method)", path: path) {

@@ -20,9 +20,16 @@
 //   POST /_contract/break-watches    closes every watch connection mid-stream
 //   POST /_contract/expire           {"as":"event"|"status"}: every resourceVersion so far is compacted away (410 on resume)
 //   POST /_contract/token            {"token":"…"}: the token accepted from now on (a rotation)
+//
+// HTTPS with client certificates (--tls-cert PEM --tls-key PEM --client-ca PEM): the API is served
+// over TLS with that certificate and every client must present a certificate signed by the client
+// CA (a handshake without one, or with another, fails); such a client needs no token. The plain
+// HTTP listener then serves on --control-port (default 0: a free one) for the control API (and the
+// API with the token), printed as `kube contract control listening on 127.0.0.1:PORT`.
 import ContractSupport
 import Foundation
 import Logging
+import NIOSSL
 
 var port = 0
 var token = "kube-contract-token"
@@ -30,6 +37,8 @@ var settings = KubeCluster.Settings()
 var replicas = 1
 var podCommand = ""
 var ports = 30_000...30_049
+var tlsCertificate: String?, tlsKey: String?, clientCA: String?
+var controlPort = 0
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 func milliseconds(_ text: String?) -> Duration { .milliseconds(Int(text ?? "") ?? 0) }
 while let argument = arguments.next() {
@@ -47,6 +56,10 @@ while let argument = arguments.next() {
     case "--ready-delay-ms": settings.readyDelay = milliseconds(arguments.next())
     case "--terminate-delay-ms": settings.terminateDelay = milliseconds(arguments.next())
     case "--bookmark-ms": settings.bookmarkInterval = milliseconds(arguments.next())
+    case "--tls-cert": tlsCertificate = arguments.next()
+    case "--tls-key": tlsKey = arguments.next()
+    case "--client-ca": clientCA = arguments.next()
+    case "--control-port": controlPort = Int(arguments.next() ?? "0") ?? 0
     default:
         FileHandle.standardError.write("unknown argument \(argument)\n".data(using: .utf8)!)
         exit(2)
@@ -66,4 +79,18 @@ let cluster = KubeCluster(settings: settings, token: token, replicas: replicas, 
                           logger: Logger(label: "kube-contract"))
 Task.detached { await cluster.runReconciler() }  // detached: the main thread blocks in serve
 Task.detached { await cluster.sendBookmarks() }
-try ContractListener.serve(name: "kube contract server", port: port) { KubeHandler(cluster: cluster) }
+guard let tlsCertificate else {
+    try ContractListener.serve(name: "kube contract server", port: port) { KubeHandler(cluster: cluster) }
+}
+guard let tlsKey, let clientCA else {
+    FileHandle.standardError.write("--tls-cert needs --tls-key and --client-ca\n".data(using: .utf8)!)
+    exit(2)
+}
+var tls = TLSConfiguration.makeServerConfiguration(certificateChain: try NIOSSLCertificate.fromPEMFile(tlsCertificate).map { .certificate($0) },
+                                                   privateKey: .privateKey(try NIOSSLPrivateKey(file: tlsKey, format: .pem)))
+// A server that verifies peers requires a client certificate (SSL_VERIFY_FAIL_IF_NO_PEER_CERT).
+tls.certificateVerification = .noHostnameVerification
+tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(clientCA))
+let context = try NIOSSLContext(configuration: tls)
+_ = try ContractListener.bind(name: "kube contract control", port: controlPort) { KubeHandler(cluster: cluster) }
+try ContractListener.serve(name: "kube contract server", port: port, tls: context) { KubeHandler(cluster: cluster, clientCertified: true) }

@@ -45,6 +45,37 @@ struct EndpointClaimsTests {
         #expect(!again, "twice is a no-op")
     }
 
+    @Test("once adopting, each endpoint nobody waits for arrives once; a waiting launch is served first")
+    func followArrivals() {
+        var claims = EndpointClaims()
+        _ = claims.update([endpoint("a", 1)])
+        #expect(claims.takeAll().map(\.providerID) == ["a"])
+        // The leader's scale step 1 → 3 seen by a follower: both new endpoints arrive, once.
+        let step = claims.follow([endpoint("a", 1), endpoint("b", 2), endpoint("c", 3, ready: false)])
+        #expect(step.arrived.map(\.providerID) == ["b"])
+        #expect(claims.follow([endpoint("a", 1), endpoint("b", 2), endpoint("c", 3)]).arrived.map(\.providerID) == ["c"])
+        #expect(claims.follow([endpoint("a", 1), endpoint("b", 2), endpoint("c", 3)]).arrived.isEmpty)
+        // This node's own launch waits: the next endpoint is its, not an arrival.
+        #expect(claims.take(waiter: 7) == nil)
+        let own = claims.follow([endpoint("a", 1), endpoint("b", 2), endpoint("c", 3), endpoint("d", 4)])
+        #expect(own.granted.map(\.waiter) == [7])
+        #expect(own.granted.map(\.instance.providerID) == ["d"])
+        #expect(own.arrived.isEmpty)
+        // Scale-down: the terminating and the vanished leave; nothing arrives.
+        let down = claims.follow([endpoint("a", 1), endpoint("b", 2, ready: false, terminating: true)])
+        #expect(down.leaving.map(\.providerID) == ["b", "c", "d"])
+        #expect(down.arrived.isEmpty)
+    }
+
+    @Test("an endpoint given up on is not adopted again as an arrival")
+    func rejectedDoesNotArrive() {
+        var claims = EndpointClaims()
+        _ = claims.update([endpoint("a", 1)])
+        let a = claims.takeAll()[0]
+        _ = claims.release(a)
+        #expect(claims.follow([endpoint("a", 1), endpoint("b", 2)]).arrived.map(\.providerID) == ["b"])
+    }
+
     @Test("discovery adds endpoints that take traffic and removes those terminating or gone")
     func discoveryChanges() {
         let before: Set<HostPort> = [HostPort(host: "127.0.0.1", port: 1), HostPort(host: "127.0.0.1", port: 2)]

@@ -26,4 +26,18 @@ struct KubernetesErrorTests {
                                          resource: "deployments/scale", namespace: "default")
         #expect(proxy.code == 502 && proxy.reason == nil)
     }
+
+    @Test("an unreachable server names the kubeconfig and says which TLS setting to check")
+    func unreachable() {
+        struct Failure: Error, CustomStringConvertible { var description: String }
+        let wrongCA = KubernetesUnreachable(server: "https://127.0.0.1:6443", origin: "kubeconfig /etc/tugboat/kubeconfig (context prod)",
+                                            error: Failure(description: "handshakeFailed(NIOSSL.BoringSSLError.sslError([Error: 268435581 error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED]))"))
+        #expect(wrongCA.description.hasPrefix("cannot reach the Kubernetes API at https://127.0.0.1:6443 (credentials: kubeconfig /etc/tugboat/kubeconfig (context prod)): "))
+        #expect(wrongCA.description.contains("does not verify against the cluster's certificate authority (check certificate-authority or certificate-authority-data"))
+        let refused = KubernetesUnreachable(server: "https://127.0.0.1:6443", origin: "in-cluster",
+                                            error: Failure(description: "sslError([Error: 268436572 error:1000045c:SSL routines:OPENSSL_internal:TLSV1_ALERT_CERTIFICATE_REQUIRED])"))
+        #expect(refused.description.contains("the server refused the client certificate"))
+        let closed = KubernetesUnreachable(server: "https://127.0.0.1:6443", origin: "in-cluster", error: Failure(description: "connection refused"))
+        #expect(closed.description.hasSuffix("(credentials: in-cluster): connection refused"))
+    }
 }

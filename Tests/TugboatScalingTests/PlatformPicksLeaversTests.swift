@@ -80,4 +80,26 @@ struct PlatformPicksLeaversTests {
         let late = m.event(.desired(1, reason: "rate fell"), now: at(41))
         #expect(late.contains { if case .alert(let text) = $0 { text.contains("took no instance away") } else { false } })
     }
+
+    @Test("a follower (no desired count) adds each arrival as starting, counts it ready once healthy, and drains leavers")
+    func followerFollowsArrivalsAndLeavers() {
+        var m = ScalingStateMachine(settings: ScalingSettings(provider: .kubernetes(KubernetesTarget(namespace: "default", deployment: "web", service: "web")),
+                                                              drain: .seconds(5)),
+                                    platformPicksLeavers: true)
+        _ = m.event(.adopted([instance(9001)]), now: at(0))
+        _ = m.event(.healthy(instance(9001).address), now: at(1))
+        let arrival = m.event(.adopted([instance(9002)]), now: at(2))
+        #expect(arrival.contains(.addToPool(instance(9002))))
+        #expect(arrival.contains(.waitHealthy(instance(9002))))
+        #expect(m.event(.adopted([instance(9002)]), now: at(2)).isEmpty, "an instance already known is not added twice")
+        _ = m.event(.healthy(instance(9002).address), now: at(3))
+        #expect(m.readyCount == 2)
+        let leaving = m.event(.leaving(instance(9002)), now: at(4))
+        #expect(leaving.contains(.drain(instance(9002), duration: .seconds(5))))
+        #expect(!leaving.contains { if case .shrink = $0 { true } else { false } }, "a follower never asks for a count")
+        let drained = m.event(.drained(instance(9002)), now: at(5))
+        #expect(drained.contains(.removeFromPool(instance(9002))))
+        _ = m.event(.stopped(instance(9002)), now: at(5))
+        #expect(m.activeCount == 1)
+    }
 }

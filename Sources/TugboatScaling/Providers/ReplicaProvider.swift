@@ -8,4 +8,9 @@ public protocol ReplicaProvider: InstanceProvider {
 
     /// Instances the platform is taking away. One consumer (the scaler).
     var leaving: AsyncStream<ScalingInstance> { get }
+
+    /// Instances the platform started that no launch waited for (another replica's scale step, a
+    /// replica count set by someone else), reported once the first ``InstanceProvider/list()`` is
+    /// in; the scaler adopts them whether or not it leads. One consumer (the scaler).
+    var arriving: AsyncStream<ScalingInstance> { get }
 }

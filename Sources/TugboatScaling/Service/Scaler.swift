@@ -110,9 +110,10 @@ public actor Scaler: Service {
                         }
                     }
                 }
-                // Adopt what runs before the first decision.
+                // Adopt what runs before the first decision (a graceful stop does not wait for it:
+                // a provider whose platform cannot be reached may wait up to its own limit).
                 do {
-                    let found = try await provider.list()
+                    let found = try await cancelWhenGracefulShutdown { try await provider.list() }
                     await handle(.adopted(found))
                 } catch {
                     logger.warning("scaling: cannot list running instances to adopt", metadata: ["error": "\(error)"])
@@ -129,9 +130,13 @@ public actor Scaler: Service {
                     for await exit in exits { await self.exited(exit) }
                 }
                 if let replicas = provider as? any ReplicaProvider {
-                    let leaving = replicas.leaving
+                    let leaving = replicas.leaving, arriving = replicas.arriving
                     group.addTask {
                         for await instance in leaving { await self.handle(.leaving(instance)) }
+                    }
+                    // Leader or not: every node proxies, so every node's pool follows the platform.
+                    group.addTask {
+                        for await instance in arriving { await self.handle(.adopted([instance])) }
                     }
                 }
                 group.addTask {
@@ -180,7 +185,8 @@ public actor Scaler: Service {
     }
 
     /// Several nodes: this node won (true) or lost (false) the leader lease. A follower keeps
-    /// observing but decides nothing; a new leader first adopts what its provider finds running
+    /// observing but decides nothing (a ``ReplicaProvider``'s arrivals and leavers still join and
+    /// leave its pool: every node proxies); a new leader first adopts what its provider finds running
     /// and `adopting` (the former leader's instances, from the shared registry), so a takeover
     /// does not repeat a scaling step.
     public func setLeading(_ leading: Bool, adopting: [ScalingInstance] = []) async {

@@ -5,7 +5,10 @@ import TugboatCore
 ///
 /// A launch takes a free endpoint (ready, not terminating, not yet handed out) or waits for one;
 /// an endpoint handed out that turns terminating, disappears or moves to another address is
-/// `leaving`. One the scaler gave up on (``release(_:)`` of an instance still serving, e.g. it
+/// `leaving`. Once the scaler has adopted what ran at start, every other free endpoint is handed
+/// out as it appears (``follow(_:)``): each Tugboat replica proxies traffic, so the pool of a
+/// follower (which never launches) follows the leader's scale steps, and the leader's follows a
+/// replica count someone else set. One the scaler gave up on (``release(_:)`` of an instance still serving, e.g. it
 /// failed Tugboat's health check) is not handed out again while it exists.
 struct EndpointClaims: Sendable {
     private(set) var endpoints: [ServiceEndpoint] = []
@@ -83,5 +86,14 @@ struct EndpointClaims: Sendable {
             granted.append((waiting.removeFirst(), instance))
         }
         return (granted, leaving)
+    }
+
+    /// New endpoints once adoption is under way: ``update(_:)``, then every endpoint still free
+    /// (ready, not terminating, nobody waiting for it, not given up on) is handed out as `arrived`.
+    /// Launches waiting are served first, so a leader's own scale-up is not counted twice.
+    mutating func follow(_ now: [ServiceEndpoint]) -> (granted: [(waiter: Int, instance: ScalingInstance)], leaving: [ScalingInstance],
+                                                       arrived: [ScalingInstance]) {
+        let (granted, leaving) = update(now)
+        return (granted, leaving, takeAll())
     }
 }

@@ -17,6 +17,10 @@ final class KubernetesClient: Sendable {
         self.namespace = namespace
         var configuration = HTTPClient.Configuration(tlsConfiguration: connection.tls, redirectConfiguration: .disallow)
         configuration.timeout.connect = .seconds(10)
+        // A refused connection or a failed TLS handshake fails the request at once (by default the
+        // client tries again until the deadline, which hid a wrong CA for 10 s per attempt); the
+        // watch, the scaler and the lease retry with their own backoff.
+        configuration.connectionPool.retryConnectionEstablishment = false
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         Self.open.withLock { $0[ObjectIdentifier(http)] = http }
     }
@@ -46,7 +50,7 @@ final class KubernetesClient: Sendable {
     /// One request; the body of a 2xx answer.
     func send(_ method: HTTPMethod, _ path: String, body: Data? = nil, contentType: String = "application/json",
               _ access: Access, timeout: TimeAmount = .seconds(30)) async throws -> Data {
-        let response = try await http.execute(try request(method, path, body: body, contentType: contentType), timeout: timeout)
+        let response = try await execute(try request(method, path, body: body, contentType: contentType), timeout: timeout)
         let data = Data(try await response.body.collect(upTo: 16 << 20).readableBytesView)
         guard (200..<300).contains(response.status.code) else { throw error(response, data, access) }
         return data
@@ -54,12 +58,24 @@ final class KubernetesClient: Sendable {
 
     /// A watch: the open response body (a stream of JSON lines), once the server answered 200.
     func stream(_ path: String, _ access: Access, timeout: TimeAmount) async throws -> HTTPClientResponse.Body {
-        let response = try await http.execute(try request(.GET, path, body: nil, contentType: ""), timeout: timeout)
+        let response = try await execute(try request(.GET, path, body: nil, contentType: ""), timeout: timeout)
         guard response.status == .ok else {
             let data = Data(try await response.body.collect(upTo: 1 << 20).readableBytesView)
             throw error(response, data, access)
         }
         return response.body
+    }
+
+    /// A failure to connect or to shake hands names the server and the kubeconfig (``KubernetesUnreachable``).
+    private func execute(_ request: HTTPClientRequest, timeout: TimeAmount) async throws -> HTTPClientResponse {
+        do {
+            return try await http.execute(request, timeout: timeout)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            if Task.isCancelled { throw error }
+            throw KubernetesUnreachable(server: connection.server, origin: connection.origin, error: error)
+        }
     }
 
     private func error(_ response: HTTPClientResponse, _ body: Data, _ access: Access) -> KubernetesError {

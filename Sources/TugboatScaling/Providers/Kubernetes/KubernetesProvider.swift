@@ -11,14 +11,17 @@ import TugboatCore
 ///   returns the next endpoint that turns ready (within `readyTimeout`).
 /// - ``shrink(to:)`` sets the count; Kubernetes picks the pods, whose endpoints turn terminating
 ///   and are reported on ``leaving`` (the scaler drains them at once).
-/// - ``list()`` adopts every ready endpoint after the first list; ``shutdown()`` leaves the
-///   replica count alone, so stopping or restarting Tugboat never changes it.
+/// - ``list()`` adopts every ready endpoint after the first list; from then on each endpoint that
+///   turns ready with no launch waiting for it is reported on ``arriving`` (every replica's pool
+///   follows the Service, leader or not). ``shutdown()`` leaves the replica count alone, so
+///   stopping or restarting Tugboat never changes it.
 ///
 /// Run it as a `Service` (the scaler does): that is the EndpointSlice list and watch.
 public final class KubernetesProvider: ReplicaProvider, Service {
     public let name = "kubernetes"
     public let exits: AsyncStream<InstanceExit>
     public let leaving: AsyncStream<ScalingInstance>
+    public let arriving: AsyncStream<ScalingInstance>
 
     private let target: KubernetesTarget
     private let connection: Result<KubernetesClient, any Error>
@@ -26,6 +29,7 @@ public final class KubernetesProvider: ReplicaProvider, Service {
     private let logger: Logger
     private let exitContinuation: AsyncStream<InstanceExit>.Continuation
     private let leavingContinuation: AsyncStream<ScalingInstance>.Continuation
+    private let arrivingContinuation: AsyncStream<ScalingInstance>.Continuation
     private let listed = Latch()
     private let watchBackoff: (first: Duration, max: Duration)
 
@@ -34,6 +38,10 @@ public final class KubernetesProvider: ReplicaProvider, Service {
         var wakers: [Int: AsyncStream<Void>.Continuation] = [:]
         var grants: [Int: ScalingInstance] = [:]
         var nextWaiter = 0
+        /// The scaler has adopted the first list: endpoints nobody waits for are handed out.
+        var adopting = false
+        /// The first list is in.
+        var listed = false
     }
     private let state = Mutex(State())
 
@@ -58,6 +66,7 @@ public final class KubernetesProvider: ReplicaProvider, Service {
         }
         (exits, exitContinuation) = AsyncStream.makeStream()
         (leaving, leavingContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1024))
+        (arriving, arrivingContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1024))
     }
 
     private var metadata: Logger.Metadata {
@@ -148,14 +157,17 @@ public final class KubernetesProvider: ReplicaProvider, Service {
     /// Every ready endpoint, once the first list is in (at most 10 s).
     public func list() async throws -> [ScalingInstance] {
         _ = try client()
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.listed.wait() }
-            group.addTask { try? await Task.sleep(for: .seconds(10)) }
-            _ = await group.next()
-            group.cancelAll()
+        // Cancellable: with the API server unreachable the first list never comes, and a graceful
+        // stop must not wait for it.
+        _ = await listed.wait(within: .seconds(10))
+        // From now on endpoints nobody waits for arrive on `arriving` (also when the first list is
+        // late: it is then adopted through them).
+        let found = state.withLock { state -> [ScalingInstance]? in
+            state.adopting = true
+            return state.listed ? state.claims.takeAll() : nil
         }
-        guard listed.isOpen else { throw ProviderError("kubernetes: the endpoints of service \(target.service) could not be listed") }
-        return state.withLock { $0.claims.takeAll() }
+        guard let found else { throw ProviderError("kubernetes: the endpoints of service \(target.service) could not be listed") }
+        return found
     }
 
     public func run() async throws {
@@ -172,13 +184,21 @@ public final class KubernetesProvider: ReplicaProvider, Service {
     }
 
     private func endpointsChanged(_ endpoints: [ServiceEndpoint]) {
-        let leaving = state.withLock { state in
-            let outcome = state.claims.update(endpoints)
+        let (leaving, arrived) = state.withLock { state in
+            state.listed = true
+            // Before the scaler's first list(), free endpoints wait for it (it adopts them all then).
+            var outcome: (granted: [(waiter: Int, instance: ScalingInstance)], leaving: [ScalingInstance], arrived: [ScalingInstance])
+            if state.adopting {
+                outcome = state.claims.follow(endpoints)
+            } else {
+                let (granted, leaving) = state.claims.update(endpoints)
+                outcome = (granted, leaving, [])
+            }
             for grant in outcome.granted {
                 state.grants[grant.waiter] = grant.instance
                 state.wakers[grant.waiter]?.yield()
             }
-            return outcome.leaving
+            return (outcome.leaving, outcome.arrived)
         }
         listed.open()
         logger.debug("kubernetes: endpoints", metadata: metadata.merging([
@@ -189,12 +209,18 @@ public final class KubernetesProvider: ReplicaProvider, Service {
                         metadata: metadata.merging(["instance.address": "\(instance.address)", "kubernetes.pod": "\(instance.providerID)"]) { $1 })
             leavingContinuation.yield(instance)
         }
+        for instance in arrived {
+            logger.info("kubernetes: endpoint ready that no launch here waited for; adopting it",
+                        metadata: metadata.merging(["instance.address": "\(instance.address)", "kubernetes.pod": "\(instance.providerID)"]) { $1 })
+            arrivingContinuation.yield(instance)
+        }
     }
 
     /// Leaves the replica count as it is.
     public func shutdown() async {
         exitContinuation.finish()
         leavingContinuation.finish()
+        arrivingContinuation.finish()
         if case .success(let client) = connection { await client.shutdown() }
     }
 }
