@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Draws folded stacks as an interactive SVG flame graph, with the frames, widths and depths
 /// flamegraph.pl draws for the same input and options.
 public struct FlameGraphRenderer: Sendable {
@@ -106,8 +108,6 @@ public struct FlameGraphRenderer: Sendable {
         var imageHeight = Double((depthMax + 1) * o.frameHeight) + ypad1 + ypad2
         if !o.subtitle.isEmpty { imageHeight += ypad3 }
         let timeMax = layout.total
-        let widthPerTime = widthPerTimeNumerator / timeMax
-        let frameHeight = Double(o.frameHeight)
         var w = ByteWriter(capacity: 16_384 + frames.count * 220)
         header(&w, height: imageHeight)
         let (bg1, bg2) = o.palette.background
@@ -131,72 +131,125 @@ public struct FlameGraphRenderer: Sendable {
         text(&w, id: "ignorecase", x: Double(o.width) - Self.xpad - 16, y: fs * 2, "ic")
         text(&w, id: "matched", x: Double(o.width) - Self.xpad - 100, y: imageHeight - ypad2 / 2, " ")
         w.raw("<g id=\"frames\">\n")
-        let charWidth = fs * o.fontWidth
-        var label = FrameLabel()
+        let geometry = FrameGeometry(options: o, imageHeight: imageHeight, timeMax: timeMax, maxDelta: layout.maxDelta)
         stacks.withStorage { all, _ in
-            for frame in frames {
-                let isRoot = frame.depth == 0
-                let end = isRoot ? timeMax : frame.end
-                let x1 = Self.xpad + frame.start * widthPerTime
-                let x2 = Self.xpad + end * widthPerTime
-                let y1, y2: Double
-                if o.inverted {
-                    y1 = ypad1 + Double(frame.depth) * frameHeight
-                    y2 = ypad1 + Double(frame.depth + 1) * frameHeight - Self.framePad
-                } else {
-                    y1 = imageHeight - ypad2 - Double(frame.depth + 1) * frameHeight + Self.framePad
-                    y2 = imageHeight - ypad2 - Double(frame.depth) * frameHeight
-                }
-                let name = ArraySlice(UnsafeBufferPointer(rebasing: all[frame.name]))
-                let samples = (end - frame.start).rounded(.toNearestOrEven)
-                w.raw("<g><title>")
-                if isRoot {
-                    w.raw("all (")
-                    w.count(end - frame.start)
-                    w.raw(" ")
-                    w.escaped(o.countName)
-                    w.raw(", 100%)")
-                } else {
-                    w.escaped(FrameLabel.stripAnnotation(name))
-                    w.raw(" (")
-                    w.count(end - frame.start)
-                    w.raw(" ")
-                    w.escaped(o.countName)
-                    w.raw(", ")
-                    w.fixed(100 * samples / timeMax, 2)
-                    w.raw("%")
-                    if let delta = frame.delta {
-                        let d = o.negate && delta != 0 ? -delta : delta
-                        w.raw("; ")
-                        if d > 0 { w.raw("+") }
-                        w.fixed(100 * d / timeMax, 2)
-                        w.raw("%")
-                    }
-                    w.raw(")")
-                }
-                w.raw("</title><rect x=\"")
-                let x1s = roundedTenth(x1), x2s = roundedTenth(x2)
-                w.fixed(x1, 1)
-                w.raw("\" y=\"")
-                w.number(y1)
-                w.raw("\" width=\"")
-                w.fixed(x2s - x1s, 1)
-                w.raw("\" height=\"")
-                w.fixed(y2 - y1, 1)
-                w.raw("\" fill=\"")
-                color(for: name, frame: frame, maxDelta: layout.maxDelta).append(to: &w.bytes)
-                w.raw("\" rx=\"2\" ry=\"2\" />\n<text x=\"")
-                w.fixed(x1 + 3, 2)
-                w.raw("\" y=\"")
-                w.number(3 + (y1 + y2) / 2)
-                w.raw("\">")
-                let chars = Int((x2 - x1) / charWidth)
-                if chars >= 3 { label.append(FrameLabel.stripAnnotation(name), chars: chars, to: &w) }
-                w.raw("</text></g>\n")
+            let parts = Self.parts(frames.count)
+            if parts == 1 {
+                drawFrames(frames[...], names: all, geometry: geometry, into: &w)
+                return
             }
+            // Each part of the frames drawn into its own buffer on its own core, then joined in order.
+            let chunk = (frames.count + parts - 1) / parts
+            let outputs = UnsafeMutableBufferPointer<ByteWriter>.allocate(capacity: parts)
+            outputs.initialize(repeating: ByteWriter(capacity: 0))
+            defer { outputs.deinitialize().deallocate() }
+            nonisolated(unsafe) let shared = (names: all, outputs: outputs)
+            DispatchQueue.concurrentPerform(iterations: parts) { i in
+                let range = i * chunk..<min(frames.count, (i + 1) * chunk)
+                var part = ByteWriter(capacity: range.count * 220)
+                drawFrames(frames[range], names: shared.names, geometry: geometry, into: &part)
+                shared.outputs[i] = part
+            }
+            for part in outputs { w.bytes.append(contentsOf: part.bytes) }
         }
         w.raw("</g>\n</svg>\n")
         return w.bytes
+    }
+
+    /// Frames below this many are drawn on one thread (a thread's start costs more than they take).
+    static let parallelFrames = 2_000
+
+    /// How many parts to draw `frames` frames in: one per free processor, none smaller than half
+    /// of ``parallelFrames``.
+    static func parts(_ frames: Int) -> Int {
+        guard frames >= parallelFrames else { return 1 }
+        return max(1, min(Processors.free, frames / (parallelFrames / 2)))
+    }
+
+    /// What every frame's position and text depend on, worked out once per graph.
+    struct FrameGeometry: Sendable {
+        let options: FlameGraphOptions
+        let imageHeight, timeMax, widthPerTime, maxDelta, charWidth: Double
+        let ypad1, ypad2, frameHeight: Double
+
+        init(options: FlameGraphOptions, imageHeight: Double, timeMax: Double, maxDelta: Double) {
+            self.options = options
+            self.imageHeight = imageHeight
+            self.timeMax = timeMax
+            self.maxDelta = maxDelta
+            widthPerTime = (Double(options.width) - 2 * FlameGraphRenderer.xpad) / timeMax  // widthPerTimeNumerator / timeMax
+            charWidth = options.fontSize * options.fontWidth
+            ypad1 = options.fontSize * 3
+            ypad2 = options.fontSize * 2 + 10
+            frameHeight = Double(options.frameHeight)
+        }
+    }
+
+    /// Appends each frame's `<g>` (title, rectangle, label) to `w`; `names` holds the stacks' bytes.
+    private func drawFrames(_ frames: ArraySlice<Frame>, names all: UnsafeBufferPointer<UInt8>, geometry g: FrameGeometry,
+                            into w: inout ByteWriter) {
+        let o = g.options
+        var label = FrameLabel()
+        for frame in frames {
+            let isRoot = frame.depth == 0
+            let end = isRoot ? g.timeMax : frame.end
+            let x1 = Self.xpad + frame.start * g.widthPerTime
+            let x2 = Self.xpad + end * g.widthPerTime
+            let y1, y2: Double
+            if o.inverted {
+                y1 = g.ypad1 + Double(frame.depth) * g.frameHeight
+                y2 = g.ypad1 + Double(frame.depth + 1) * g.frameHeight - Self.framePad
+            } else {
+                y1 = g.imageHeight - g.ypad2 - Double(frame.depth + 1) * g.frameHeight + Self.framePad
+                y2 = g.imageHeight - g.ypad2 - Double(frame.depth) * g.frameHeight
+            }
+            let name = ArraySlice(UnsafeBufferPointer(rebasing: all[frame.name]))
+            let samples = (end - frame.start).rounded(.toNearestOrEven)
+            w.raw("<g><title>")
+            if isRoot {
+                w.raw("all (")
+                w.count(end - frame.start)
+                w.raw(" ")
+                w.escaped(o.countName)
+                w.raw(", 100%)")
+            } else {
+                w.escaped(FrameLabel.stripAnnotation(name))
+                w.raw(" (")
+                w.count(end - frame.start)
+                w.raw(" ")
+                w.escaped(o.countName)
+                w.raw(", ")
+                w.fixed(100 * samples / g.timeMax, 2)
+                w.raw("%")
+                if let delta = frame.delta {
+                    let d = o.negate && delta != 0 ? -delta : delta
+                    w.raw("; ")
+                    if d > 0 { w.raw("+") }
+                    w.fixed(100 * d / g.timeMax, 2)
+                    w.raw("%")
+                }
+                w.raw(")")
+            }
+            w.raw("</title><rect x=\"")
+            let x1s = roundedTenth(x1), x2s = roundedTenth(x2)
+            w.fixed(x1, 1)
+            w.raw("\" y=\"")
+            w.number(y1)
+            w.raw("\" width=\"")
+            w.fixed(x2s - x1s, 1)
+            w.raw("\" height=\"")
+            w.fixed(y2 - y1, 1)
+            w.raw("\" fill=\"")
+            color(for: name, frame: frame, maxDelta: g.maxDelta).append(to: &w.bytes)
+            w.raw("\" rx=\"2\" ry=\"2\" />\n<text x=\"")
+            w.fixed(x1 + 3, 2)
+            w.raw("\" y=\"")
+            w.number(3 + (y1 + y2) / 2)
+            w.raw("\">")
+            let chars = Int((x2 - x1) / g.charWidth)
+            if chars >= 3 { label.append(FrameLabel.stripAnnotation(name), chars: chars, to: &w) }
+            w.raw("</text></g>\n")
+        }
     }
 
     /// The value `sprintf "%0.1f"` prints, as a number (for the width, computed from the
