@@ -22,6 +22,23 @@ import Testing
         #expect(byName["all"]?.title == "all (100 samples, 100%)")
     }
 
+    /// Frames drawn in parts on several threads join into the very bytes one thread writes.
+    @Test(arguments: [2, 3, 7])
+    func framesDrawnInPartsJoinIntoTheSameGraph(parts: Int) throws {
+        var text = ""
+        for i in 0..<3_000 { text += "main;serve;handler\(i % 97);work\(i);leaf & <\(i % 5)> \(i % 13 + 1)\n" }
+        let stacks = try FoldedStacks.parse(text)
+        let serial = FlameGraphRenderer()
+        var parallel = FlameGraphRenderer()
+        parallel.drawingParts = parts
+        var one = FlameGraphRenderer()
+        one.drawingParts = 1
+        let expected = one.render(stacks)
+        #expect(drawnFrames(expected).count > 2_000)
+        #expect(parallel.render(stacks) == expected)
+        #expect(serial.render(stacks) == expected)
+    }
+
     @Test func depthsStackUpwardsAndIciclesDownwards() throws {
         let flame = try render("a;b;c 1\n")
         let ys = flame.map(\.y)

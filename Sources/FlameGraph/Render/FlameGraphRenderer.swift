@@ -5,6 +5,9 @@ import Dispatch
 public struct FlameGraphRenderer: Sendable {
     /// The options in effect.
     public let options: FlameGraphOptions
+    /// How many parts the frames are drawn in; nil: one per free processor for large graphs
+    /// (``parts(_:)``). Tests set it to compare parallel and serial drawing.
+    var drawingParts: Int?
 
     static let xpad = 10.0
     static let framePad = 1.0
@@ -133,7 +136,7 @@ public struct FlameGraphRenderer: Sendable {
         w.raw("<g id=\"frames\">\n")
         let geometry = FrameGeometry(options: o, imageHeight: imageHeight, timeMax: timeMax, maxDelta: layout.maxDelta)
         stacks.withStorage { all, _ in
-            let parts = Self.parts(frames.count)
+            let parts = max(1, min(drawingParts ?? Self.parts(frames.count), frames.count))
             if parts == 1 {
                 drawFrames(frames[...], names: all, geometry: geometry, into: &w)
                 return
