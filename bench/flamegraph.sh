@@ -6,7 +6,8 @@
 #
 # Environment:
 #   FLAMEGRAPH_DIR  folder holding stackcollapse-perf.pl and flamegraph.pl (required; see below)
-#   TUGBOAT_BIN     the binary to time (default .build/release/tugboat; build with swift build -c release)
+#   TUGBOAT_BIN     the binary to time (default .build/release/tugboat; build it as it ships, with
+#                   swift build -c release --static-swift-stdlib: a dynamically linked one starts slower)
 #   BENCH_DIR       scratch folder (default ${TMPDIR:-/tmp}/tugboat-flamegraph-bench; reused between runs)
 #   BENCH_MB        minimum size of the perf script input in MB (default 50)
 #   RUNS            timed runs of each Tugboat command (default 5); PERL_RUNS for the Perl ones (default 3)
@@ -169,7 +170,11 @@ y_perl=$(median_time "$PERL_RUNS" perl "${PERL_RENDER[@]}" "$SYNTH")
 
 echo "load average before timing: $load (other work on the machine skews both tools' times)"
 echo "input: $size_mb MB of perf script ($lines lines, $samples samples), $stacks distinct stacks; $(nproc) cores"
-echo "tugboat: $TUGBOAT_BIN"
+if ldd "$TUGBOAT_BIN" 2>/dev/null | grep -q libswiftCore; then
+    echo "tugboat: $TUGBOAT_BIN (Swift runtime linked dynamically: the shipped binary links it statically and starts in about half the time; build it with swift build -c release --static-swift-stdlib)"
+else
+    echo "tugboat: $TUGBOAT_BIN (Swift runtime linked statically, as shipped)"
+fi
 printf '%-18s %-8s %10s   %-22s %10s   %s\n' "step" "tool" "seconds" "tool" "seconds" "speed-up"
 printf '%-18s %-8s %10s   %-22s %10s   %s\n' "collapse" "tugboat" "$c_ours" "stackcollapse-perf.pl" "$c_perl" "$(ratio "$c_perl" "$c_ours")"
 printf '%-18s %-8s %10s   %-22s %10s   %s\n' "  (1 thread)" "" "$c_one" "" "" "$(ratio "$c_perl" "$c_one")"
