@@ -11,11 +11,11 @@ tugboat_binary() {
   TUGBOAT_BIN=$(cd "$(dirname "$TUGBOAT_BIN")" && pwd)/$(basename "$TUGBOAT_BIN")
 }
 
-# Exits when one of the tools named is not on PATH.
+# Exits when one of the tools named is not on PATH (saying how to install them: INSTALL_HINT).
 require_tools() {
   local tool
   for tool in "$@"; do
-    command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y wrk linux-perf python3 curl)" >&2; exit 1; }
+    command -v "$tool" >/dev/null || { echo "missing $tool (${INSTALL_HINT:-apt-get install -y wrk linux-perf python3 curl})" >&2; exit 1; }
   done
 }
 

@@ -42,15 +42,9 @@ NGINX_WORKERS=${NGINX_WORKERS:-1}
 TUGBOAT_BIN=${TUGBOAT_BIN:-}   # set it to measure a given binary as is
 TUGBOAT_WRAPPER=${TUGBOAT_WRAPPER:-}   # e.g. heaptrack: where the bytes go (its RSS figures then include the tool)
 
-for tool in nginx haproxy curl python3 ss; do
-  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y nginx-light haproxy curl python3 iproute2" >&2; exit 1; }
-done
-if [ -z "$TUGBOAT_BIN" ]; then
-  echo "building tugboat (release)..." >&2
-  swift build -c release --product tugboat >&2
-  TUGBOAT_BIN=.build/release/tugboat
-fi
-TUGBOAT_BIN=$(cd "$(dirname "$TUGBOAT_BIN")" && pwd)/$(basename "$TUGBOAT_BIN")
+source bench/lib.sh
+INSTALL_HINT="apt-get install -y nginx-light haproxy curl python3 iproute2" require_tools nginx haproxy curl python3 ss
+tugboat_binary
 ulimit -n "$(ulimit -Hn)"   # as high as allowed: inherited by nginx, the proxies and the client
 
 work=$(mktemp -d /tmp/tugboat-memory.XXXXXX)

@@ -28,15 +28,9 @@ CONNECTIONS=${CONNECTIONS:-50}
 STREAMS=${STREAMS:-10}
 CASES=${CASES:-keepalive handshake h2}
 TUGBOAT_BIN=${TUGBOAT_BIN:-}
-for tool in nginx haproxy wrk h2load openssl python3; do
-  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y nginx-light haproxy wrk nghttp2-client openssl python3" >&2; exit 1; }
-done
-if [ -z "$TUGBOAT_BIN" ]; then
-  echo "building tugboat (release)..." >&2
-  swift build -c release --product tugboat >&2
-  TUGBOAT_BIN=.build/release/tugboat
-fi
-TUGBOAT_BIN=$(cd "$(dirname "$TUGBOAT_BIN")" && pwd)/$(basename "$TUGBOAT_BIN")
+source bench/lib.sh
+INSTALL_HINT="apt-get install -y nginx-light haproxy wrk nghttp2-client openssl python3" require_tools nginx haproxy wrk h2load openssl python3
+tugboat_binary
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 work=$(mktemp -d /tmp/tugboat-bench-tls.XXXXXX)

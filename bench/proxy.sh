@@ -57,15 +57,9 @@ ACCESS_LOG_FORMAT=${ACCESS_LOG_FORMAT:-combined}
 for c in $CASES; do
   case $c in small|browser|post16k|download1m|c1) ;; *) echo "unknown case '$c' (small browser post16k download1m c1)" >&2; exit 1;; esac
 done
-for tool in nginx haproxy wrk curl python3; do
-  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y nginx-light haproxy wrk curl python3" >&2; exit 1; }
-done
-if [ -z "$TUGBOAT_BIN" ]; then
-  echo "building tugboat (release)..." >&2
-  swift build -c release --product tugboat >&2
-  TUGBOAT_BIN=.build/release/tugboat
-fi
-TUGBOAT_BIN=$(cd "$(dirname "$TUGBOAT_BIN")" && pwd)/$(basename "$TUGBOAT_BIN")
+source bench/lib.sh
+INSTALL_HINT="apt-get install -y nginx-light haproxy wrk curl python3" require_tools nginx haproxy wrk curl python3
+tugboat_binary
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 work=$(mktemp -d /tmp/tugboat-bench.XXXXXX)
