@@ -48,6 +48,22 @@ final class LoopContext {
         self.onDemandWhileEmpty = onDemandWhileEmpty
     }
 
+    /// Request slots given back by connections that turned idle (at most ``maxSpareRequestSlots``).
+    private var spareRequestSlots: [RequestSlot] = []
+    static let maxSpareRequestSlots = 1024
+
+    /// A request slot holding a fresh context.
+    func takeRequestSlot() -> RequestSlot {
+        spareRequestSlots.popLast() ?? RequestSlot()
+    }
+
+    /// Takes back a slot whose request is over (its context is reset here).
+    func returnRequestSlot(_ slot: RequestSlot) {
+        guard spareRequestSlots.count < Self.maxSpareRequestSlots else { return }
+        slot.context = RequestContext()
+        spareRequestSlots.append(slot)
+    }
+
     /// The loop's head buffer, emptied, with room for `capacity` bytes. Give it back with
     /// ``returnHeadBuffer(_:)`` once written.
     func takeHeadBuffer(capacity: Int) -> ByteBuffer {

@@ -17,7 +17,23 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var context: ChannelHandlerContext?
     var stream: HTTP2Stream?
     var machine: ProxyConnectionStateMachine
-    var request = RequestContext()
+    /// The request in flight; an idle connection holds no slot and reads a fresh context.
+    var request: RequestContext {
+        _read {
+            if let requestSlot { yield requestSlot.context } else { yield RequestContext() }
+        }
+        _modify {
+            let slot: RequestSlot
+            if let requestSlot {
+                slot = requestSlot
+            } else {
+                slot = loop.takeRequestSlot()
+                requestSlot = slot
+            }
+            yield &slot.context
+        }
+    }
+    private var requestSlot: RequestSlot?
     var upstream: UpstreamHandler?
     var forwarding = ForwardingContext(clientIP: [], trusted: false, generatedID: RequestID(prefix: 0, counter: 0))
     /// Bytes read from the client and not yet consumed: a partial head, body bytes waiting for an
@@ -203,6 +219,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         machine.closed()
         timer?.cancel()
         timer = nil
+        releaseRequest()
+    }
+
+    /// Gives the request's slot back to the loop: what follows reads a fresh context.
+    func releaseRequest() {
+        guard let slot = requestSlot else { return }
+        requestSlot = nil
+        loop.returnRequestSlot(slot)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -323,7 +347,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Back to waiting for the next request; serves one already buffered (pipelined) at once.
     func becomeIdle() {
-        request = RequestContext()
+        releaseRequest()
         upstreamBytes = ByteBuffer()
         scannedResponseBytes = 0
         ensureTimer()
