@@ -158,11 +158,14 @@ extension ProxyHandler {
         if timer != nil && timerDeadline <= deadline { return }
         timer?.cancel()
         timerDeadline = deadline
-        timer = loop.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
-            self.timer = nil
-            self.timerDeadline = .distantFuture
-            self.timerFired()
-        }
+        // Throws only when the loop is shutting down, and then no timeout matters any more.
+        timer = try? loop.eventLoop.assumeIsolated().scheduleCallback(at: deadline, handler: self)
+    }
+
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        timer = nil
+        timerDeadline = .distantFuture
+        timerFired()
     }
 
     private func timerFired() {

@@ -6,7 +6,7 @@ import NIOCore
 /// ``RequestContext`` and the connection's life decided by ``ProxyConnectionStateMachine``.
 /// Everything runs on the connection's event loop; the upstream connection lives on the same loop.
 /// Bodies pass through as slices of the buffers they arrived in.
-final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
+final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOScheduledCallbackHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -56,7 +56,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var upstreamNeedsFlush = false
     /// Inside `channelRead`: writes to the upstream are flushed once, at `channelReadComplete`.
     var inClientRead = false
-    var timer: Scheduled<Void>?
+    /// The one timer a connection has (the machine's next deadline), a callback on the loop
+    /// with no promise or closure behind it.
+    var timer: NIOScheduledCallback?
     var timerDeadline: NIODeadline = .distantFuture
     /// The loop's configuration generation the machine's timeouts come from (see ``adoptConfiguration()``).
     var configurationGeneration: Int
