@@ -71,11 +71,11 @@ public final class RedisTestServer: @unchecked Sendable {
         try await self.waitUntilReady()
     }
 
-    /// Polls with PING (a NOAUTH reply counts as up) until the server answers, at most 5 s; a TLS
+    /// Polls with PING (a NOAUTH reply counts as up) until the server answers, at most 20 s (a busy 2-core CI machine starts a TLS server slowly); a TLS
     /// server, until its log says it is ready.
     private func waitUntilReady() async throws {
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(5)
+        let deadline = clock.now + .seconds(20)
         let logFile = self.directory.appendingPathComponent("redis.log")
         while clock.now < deadline {
             guard self.process?.isRunning == true else { break }
@@ -84,7 +84,7 @@ public final class RedisTestServer: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         let log = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
-        throw RedisTestError(description: "redis-server on port \(self.port) did not become ready within 5 s; log:\n\(log.suffix(2000))")
+        throw RedisTestError(description: "redis-server on port \(self.port) did not become ready within 20 s; log:\n\(log.suffix(2000))")
     }
 
     /// `PING` in RESP2 on a plain socket: `+PONG`, or an error such as NOAUTH, means it is up.
