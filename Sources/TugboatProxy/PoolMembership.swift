@@ -13,10 +13,10 @@ public final class PoolMembership: Service, Sendable {
     private let drains: AsyncStream<HostPort>
     private let drainRequests: AsyncStream<HostPort>.Continuation
     /// Told of every change made here (`true`: added), to persist it.
-    private let onChange: @Sendable (HostPort, Bool) -> Void
+    private let onChange: @Sendable (HostPort, Bool) async -> Void
 
     public init(pool: Pool, dataPlane: ProxyDataPlane, drain: Duration, logger: Logger,
-                onChange: @escaping @Sendable (HostPort, Bool) -> Void = { _, _ in }) {
+                onChange: @escaping @Sendable (HostPort, Bool) async -> Void = { _, _ in }) {
         self.onChange = onChange
         self.pool = pool
         self.dataPlane = dataPlane
@@ -43,7 +43,7 @@ public final class PoolMembership: Service, Sendable {
         var taken = await pool.add(address, reason: reason)
         if !taken { taken = await pool.cancelDrain(address, reason: reason + " while draining") }
         guard taken else { return .alreadyPresent }
-        if persist { onChange(address, true) }
+        if persist { await onChange(address, true) }
         return .done
     }
 
@@ -52,7 +52,7 @@ public final class PoolMembership: Service, Sendable {
         guard let state = await pool.state(of: address) else { return .unknown }
         if state != .draining {
             await pool.setState(address, .draining, reason: "\(reason); draining for up to \(DurationParser.format(drain))")
-            if persist { onChange(address, false) }
+            if persist { await onChange(address, false) }
             drainRequests.yield(address)
         }
         return .done

@@ -35,23 +35,23 @@ extension Store {
         }
     }
 
-    public func acmeAccount(directory: String) throws -> ACMEAccountRow? {
-        try database.read { db in
+    public func acmeAccount(directory: String) async throws -> ACMEAccountRow? {
+        try await database.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM acmeAccount WHERE directory = ?", arguments: [directory]).map {
                 ACMEAccountRow(directory: $0["directory"], keyPEM: $0["keyPEM"], url: $0["url"])
             }
         }
     }
 
-    public func saveACMEAccount(_ row: ACMEAccountRow) throws {
-        try database.write { db in
+    public func saveACMEAccount(_ row: ACMEAccountRow) async throws {
+        try await database.write { db in
             try db.execute(sql: "INSERT OR REPLACE INTO acmeAccount (directory, keyPEM, url, createdAt) VALUES (?, ?, ?, ?)",
                            arguments: [row.directory, row.keyPEM, row.url, Date()])
         }
     }
 
-    public func acmeCertificate(domains: [String]) throws -> ACMECertificateRow? {
-        try database.read { db in
+    public func acmeCertificate(domains: [String]) async throws -> ACMECertificateRow? {
+        try await database.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM acmeCertificate WHERE domains = ?", arguments: [domains.joined(separator: ",")]).map {
                 ACMECertificateRow(domains: String($0["domains"] as String).split(separator: ",").map(String.init), chainPEM: $0["chainPEM"],
                                    keyPEM: $0["keyPEM"], notBefore: $0["notBefore"], notAfter: $0["notAfter"], obtainedAt: $0["obtainedAt"])
@@ -60,8 +60,8 @@ extension Store {
     }
 
     /// Replaces the certificate stored for the same domains.
-    public func saveACMECertificate(_ row: ACMECertificateRow) throws {
-        try database.write { db in
+    public func saveACMECertificate(_ row: ACMECertificateRow) async throws {
+        try await database.write { db in
             try db.execute(sql: """
                 INSERT OR REPLACE INTO acmeCertificate (domains, chainPEM, keyPEM, notBefore, notAfter, obtainedAt)
                 VALUES (?, ?, ?, ?, ?, ?)

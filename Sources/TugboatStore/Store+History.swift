@@ -19,25 +19,16 @@ extension Store {
         }
     }
 
-    public func savePending(_ pending: PendingCondition) throws {
-        try database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO pendingCondition (rule, target, since, detail) VALUES (?, ?, ?, ?)",
-                           arguments: [pending.rule, pending.target, pending.since, pending.detail])
-        }
+    public func savePending(_ pending: PendingCondition) async throws {
+        try await database.write { db in try StoreQueries.savePending(pending, db) }
     }
 
-    public func clearPending(rule: String, target: String) throws {
-        try database.write { db in
-            try db.execute(sql: "DELETE FROM pendingCondition WHERE rule = ? AND target = ?", arguments: [rule, target])
-        }
+    public func clearPending(rule: String, target: String) async throws {
+        try await database.write { db in try StoreQueries.clearPending(rule: rule, target: target, db) }
     }
 
-    public func pendingConditions() throws -> [PendingCondition] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM pendingCondition ORDER BY since").map {
-                PendingCondition(rule: $0["rule"], target: $0["target"], since: $0["since"], detail: $0["detail"])
-            }
-        }
+    public func pendingConditions() async throws -> [PendingCondition] {
+        try await database.read { db in try StoreQueries.pendingConditions(db) }
     }
 
     /// What ``prune(before:)`` deleted.
@@ -56,8 +47,8 @@ extension Store {
     /// their delivered or failed notifications, flame graphs, scaling events, ended silences.
     /// Nothing open is touched, nor a notification still waiting to be delivered.
     @discardableResult
-    public func prune(before cutoff: Date) throws -> Pruned {
-        try database.write { db in
+    public func prune(before cutoff: Date) async throws -> Pruned {
+        try await database.write { db in
             var pruned = Pruned()
             let oldIncidents = "SELECT id FROM incident WHERE state = '\(IncidentState.resolved)' AND resolvedAt < ?"
             try db.execute(sql: "DELETE FROM notification WHERE status != '\(NotificationStatus.pending)' AND incident IN (\(oldIncidents))", arguments: [cutoff])
