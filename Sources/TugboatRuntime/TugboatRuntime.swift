@@ -11,6 +11,7 @@ import TugboatAdmin
 import TugboatAlerts
 import TugboatCluster
 import TugboatCore
+import TugboatNetwork
 import TugboatHealth
 import TugboatProxy
 import TugboatRedis

@@ -2,6 +2,7 @@ import Logging
 import TugboatAdmin
 import TugboatAlerts
 import TugboatCore
+import TugboatNetwork
 import TugboatHealth
 import TugboatProxy
 import TugboatScaling
