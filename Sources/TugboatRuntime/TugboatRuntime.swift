@@ -114,7 +114,7 @@ package struct TugboatRuntime {
             MonitorRunner(monitor: $0, client: httpClient, group: group, signals: signals, logger: logger)
         }
         for backend in try await Self.initialBackends(config, store: store) { await pool.add(backend) }
-        let membership = PoolMembership(pool: pool, dataPlane: dataPlane, drain: config.pool.drain, logger: logger) { address, added in
+        let membership = PoolMembership(pool: pool, drain: config.pool.drain, logger: logger, inflight: { dataPlane.inflight() }) { address, added in
             do {
                 try await store.recordPoolChange(address.description, added: added)
             } catch {
@@ -187,7 +187,7 @@ package struct TugboatRuntime {
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: admin), .init(service: dispatcher), .init(service: alerts), .init(service: traffic),
-            .init(service: health), .init(service: membership),
+            .init(service: health), .init(service: PoolDrainService(membership: membership)),
             .init(service: HistoryPruner(store: store, retention: config.retention, logger: logger)),
         ]
         services.append(.init(service: monitors))
