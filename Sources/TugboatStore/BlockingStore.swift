@@ -5,62 +5,62 @@ extension Store {
     /// The store's blocking calls, for code that runs on the ``StoreThread`` (the alert manager):
     /// they hold the calling thread until SQLite answers, which must never be one of the
     /// cooperative pool's few threads.
-    public var blocking: BlockingStore { BlockingStore(database: database) }
+    package var blocking: BlockingStore { BlockingStore(database: database) }
 }
 
 /// What the alert manager reads and writes while it decides, without a suspension point: an
 /// incident's transition, its outage and its pages are decided and written as one step, so no
 /// other call into the manager can see or change its state half way. Only for callers isolated to
 /// the ``StoreThread``; everything else uses ``Store``'s async API.
-public struct BlockingStore: Sendable {
+package struct BlockingStore: Sendable {
     let database: any DatabaseWriter
 
     /// Saves an incident (inserting it when new) together with the notifications it causes, atomically.
     @discardableResult
-    public func save(_ incident: IncidentRecord, notifications: [NotificationRecord] = []) throws -> IncidentRecord {
+    package func save(_ incident: IncidentRecord, notifications: [NotificationRecord] = []) throws -> IncidentRecord {
         try database.write { db in try StoreQueries.save(incident, notifications: notifications, db) }
     }
 
-    public func incident(id: Int64) throws -> IncidentRecord? {
+    package func incident(id: Int64) throws -> IncidentRecord? {
         try database.read { db in try StoreQueries.incident(id: id, db) }
     }
 
-    public func openIncidents() throws -> [IncidentRecord] {
+    package func openIncidents() throws -> [IncidentRecord] {
         try database.read { db in try StoreQueries.openIncidents(db) }
     }
 
-    public func notifications(incident: Int64? = nil, limit: Int = 500) throws -> [NotificationRecord] {
+    package func notifications(incident: Int64? = nil, limit: Int = 500) throws -> [NotificationRecord] {
         try database.read { db in try StoreQueries.notifications(incident: incident, limit: limit, db) }
     }
 
     /// Saves an outage, the incidents it changes and the notifications it causes, atomically.
     @discardableResult
-    public func save(outage: AlertGroupRecord, incidents: [IncidentRecord] = [],
+    package func save(outage: AlertGroupRecord, incidents: [IncidentRecord] = [],
                      notifications: (AlertGroupRecord) -> [NotificationRecord] = { _ in [] }) throws -> AlertGroupRecord {
         try database.write { db in try StoreQueries.save(outage: outage, incidents: incidents, notifications: notifications, db) }
     }
 
-    public func outage(id: Int64) throws -> AlertGroupRecord? {
+    package func outage(id: Int64) throws -> AlertGroupRecord? {
         try database.read { db in try StoreQueries.outage(id: id, db) }
     }
 
-    public func openOutages() throws -> [AlertGroupRecord] {
+    package func openOutages() throws -> [AlertGroupRecord] {
         try database.read { db in try StoreQueries.openOutages(db) }
     }
 
-    public func incidents(outage: Int64) throws -> [IncidentRecord] {
+    package func incidents(outage: Int64) throws -> [IncidentRecord] {
         try database.read { db in try StoreQueries.incidents(outage: outage, db) }
     }
 
-    public func savePending(_ pending: Store.PendingCondition) throws {
+    package func savePending(_ pending: Store.PendingCondition) throws {
         try database.write { db in try StoreQueries.savePending(pending, db) }
     }
 
-    public func clearPending(rule: String, target: String) throws {
+    package func clearPending(rule: String, target: String) throws {
         try database.write { db in try StoreQueries.clearPending(rule: rule, target: target, db) }
     }
 
-    public func pendingConditions() throws -> [Store.PendingCondition] {
+    package func pendingConditions() throws -> [Store.PendingCondition] {
         try database.read { db in try StoreQueries.pendingConditions(db) }
     }
 }

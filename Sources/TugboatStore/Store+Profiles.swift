@@ -38,10 +38,10 @@ public struct ProfileRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
 
 extension Store {
     /// The reason of captures asked for through the admin API.
-    public static let onDemand = "on demand"
+    package static let onDemand = "on demand"
 
     /// Keeps a profile; returns it with its id. Only the newest `keep` profiles are kept.
-    public func save(_ profile: ProfileRecord, keep: Int = 200) async throws -> ProfileRecord {
+    package func save(_ profile: ProfileRecord, keep: Int = 200) async throws -> ProfileRecord {
         try await database.write { db in
             var profile = profile
             try profile.insert(db)
@@ -50,12 +50,12 @@ extension Store {
         }
     }
 
-    public func profile(id: Int64) async throws -> ProfileRecord? {
+    package func profile(id: Int64) async throws -> ProfileRecord? {
         try await database.read { db in try ProfileRecord.fetchOne(db, key: id) }
     }
 
     /// The profiles, newest first, without their folded stacks and SVG (for listings).
-    public func profiles(limit: Int = 100) async throws -> [ProfileRecord] {
+    package func profiles(limit: Int = 100) async throws -> [ProfileRecord] {
         try await database.read { db in
             try ProfileRecord.fetchAll(db, sql: """
                 SELECT id, address, reason, source, capturedAt, windowStart, samples, '' AS folded, x'' AS svg
@@ -69,7 +69,7 @@ extension Store {
     /// first one captured after it started (before it ended), else the last one captured up to
     /// `slack` before it (a capture on a trigger that preceded the incident, e.g. unhealthy).
     /// Captures asked for by hand (reason ``onDemand``) are not an incident's.
-    public func profile(for address: String, startedAt: Date, endedAt: Date?, slack: TimeInterval = 60) async throws -> ProfileRecord? {
+    package func profile(for address: String, startedAt: Date, endedAt: Date?, slack: TimeInterval = 60) async throws -> ProfileRecord? {
         try await database.read { db in
             // The capture of the instance's exit, when there is one, says most about the incident.
             if let exit = try ProfileRecord.fetchOne(db, sql: """

@@ -5,9 +5,9 @@ import Synchronization
 /// actor whose `unownedExecutor` is this thread's runs its jobs here, one at a time, so a call
 /// that waits on SQLite (an `fsync` per commit, a busy timeout) holds this thread and never one of
 /// the cooperative pool's, which serve the proxy, the health checks and the admin API.
-public final class StoreThread: SerialExecutor, @unchecked Sendable {
+package final class StoreThread: SerialExecutor, @unchecked Sendable {
     /// The process's one store thread.
-    public static let shared = StoreThread(name: "tugboat-store")
+    package static let shared = StoreThread(name: "tugboat-store")
 
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
@@ -23,7 +23,7 @@ public final class StoreThread: SerialExecutor, @unchecked Sendable {
         thread.start()
     }
 
-    public func enqueue(_ job: consuming ExecutorJob) {
+    package func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         condition.lock()
         jobs.append(job)
@@ -31,16 +31,16 @@ public final class StoreThread: SerialExecutor, @unchecked Sendable {
         condition.unlock()
     }
 
-    public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
+    package func asUnownedSerialExecutor() -> UnownedSerialExecutor {
         UnownedSerialExecutor(ordinary: self)
     }
 
     /// True on the store thread.
-    public var isCurrent: Bool {
+    package var isCurrent: Bool {
         id.withLock { $0.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
     }
 
-    public func checkIsolated() {
+    package func checkIsolated() {
         precondition(isCurrent, "not on the store thread")
     }
 
