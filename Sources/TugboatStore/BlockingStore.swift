@@ -5,7 +5,10 @@ extension Store {
     /// The store's blocking calls, for code that runs on the ``StoreThread`` (the alert manager):
     /// they hold the calling thread until SQLite answers, which must never be one of the
     /// cooperative pool's few threads.
-    package var blocking: BlockingStore { BlockingStore(database: database) }
+    package var blocking: BlockingStore {
+        assert(StoreThread.shared.isCurrent, "the store's blocking calls are for the store thread, not the cooperative pool")
+        return BlockingStore(database: database)
+    }
 }
 
 /// What the alert manager reads and writes while it decides, without a suspension point: an
