@@ -38,9 +38,16 @@ let package = Package(
                 "CSpawn",
                 "CBuildInfo",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TugboatNetwork",
+            dependencies: [
+                "TugboatCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings
@@ -48,6 +55,7 @@ let package = Package(
         .target(
             name: "TugboatProxy",
             dependencies: [
+                "TugboatNetwork",
                 "TugboatCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -88,6 +96,7 @@ let package = Package(
         .target(
             name: "TugboatHealth",
             dependencies: [
+                "TugboatNetwork",
                 "TugboatCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -110,6 +119,7 @@ let package = Package(
         .target(
             name: "TugboatAlerts",
             dependencies: [
+                "TugboatNetwork",
                 "TugboatCore",
                 "TugboatStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -127,6 +137,7 @@ let package = Package(
         .target(
             name: "TugboatScaling",
             dependencies: [
+                "TugboatNetwork",
                 "TugboatCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),  // Kubernetes: the cluster CA, client certificates
@@ -163,6 +174,7 @@ let package = Package(
         .target(
             name: "TugboatRedis",
             dependencies: [
+                "TugboatNetwork",
                 "TugboatCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -187,6 +199,7 @@ let package = Package(
         .target(
             name: "TugboatCapture",
             dependencies: [
+                "TugboatNetwork",
                 "TugboatCore",
                 "FlameGraph",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -210,6 +223,7 @@ let package = Package(
         .target(
             name: "TugboatRuntime",
             dependencies: [
+                "TugboatNetwork",
                 "TugboatCore",
                 "TugboatProxy",
                 "TugboatHealth",
@@ -340,7 +354,8 @@ let package = Package(
                            .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "TugboatHealthTests", dependencies: ["TugboatHealth", "TugboatCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "TugboatHealthTests", dependencies: ["TugboatHealth", "TugboatCore", "TestSupport", .product(name: "NIOPosix", package: "swift-nio")],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "TugboatStoreTests", dependencies: ["TugboatStore", "TugboatCore", .product(name: "GRDB", package: "GRDB.swift")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "FlameGraphTests", dependencies: ["FlameGraph"], exclude: ["Fixtures"], swiftSettings: swiftSettings),

@@ -37,7 +37,7 @@ public final class ACMECertificates: Service, Sendable {
     /// Installs what handshakes for the domains get until the first order completes: the stored
     /// certificate, or a placeholder. Call before the listener builds its TLS context.
     public init(settings: TLSSettings.ACME, book: CertificateBook, store: Store, challenges: ACMEChallenges,
-                group: EventLoopGroup, logger: Logger, shared: ACMESharedState? = nil, syncInterval: TimeInterval = 5) throws {
+                group: EventLoopGroup, logger: Logger, shared: ACMESharedState? = nil, syncInterval: TimeInterval = 5) async throws {
         self.settings = settings
         self.book = book
         self.store = store
@@ -55,7 +55,7 @@ public final class ACMECertificates: Service, Sendable {
         self.logger = logger
         policy = RenewalPlanner.Policy()
         var validity: RenewalPlanner.Validity?
-        if let stored = try store.acmeCertificate(domains: settings.domains), stored.notAfter > Date(),
+        if let stored = try await store.acmeCertificate(domains: settings.domains), stored.notAfter > Date(),
            let entry = try? CertificateBook.entry(chainPEM: stored.chainPEM, keyPEM: stored.keyPEM, source: .acme) {
             book.install(acme: entry)
             installed.withLock { $0 = stored }
@@ -145,7 +145,7 @@ public final class ACMECertificates: Service, Sendable {
             logger.error("acme shared certificate cannot be served; keeping the installed one", metadata: ["error": "\(error)"])
             return
         }
-        try? store.saveACMECertificate(row)
+        try? await store.saveACMECertificate(row)
         book.install(acme: entry)
         installed.withLock { $0 = row }
         planner.withLock { $0.succeeded(.init(notBefore: row.notBefore, notAfter: row.notAfter)) }
@@ -170,9 +170,9 @@ public final class ACMECertificates: Service, Sendable {
         logger.info("acme ordering a certificate", metadata: ["acme.domains": "\(names)", "acme.directory": "\(settings.directory)"])
         do {
             let issued = try await issuer.obtain(domains: settings.domains, email: settings.email)
-            if let url = await client.accountURL, (try? store.acmeAccount(directory: settings.directory)?.url) != url {
+            if let url = await client.accountURL, (try? await store.acmeAccount(directory: settings.directory)?.url) != url {
                 let account = Store.ACMEAccountRow(directory: settings.directory, keyPEM: client.key.pemRepresentation, url: url)
-                try? store.saveACMEAccount(account)
+                try? await store.saveACMEAccount(account)
                 try? await shared?.save(account)
             }
             let facts = try CertificateRequests.leafFacts(chainPEM: issued.chainPEM)
@@ -184,7 +184,7 @@ public final class ACMECertificates: Service, Sendable {
             }
             let row = Store.ACMECertificateRow(domains: settings.domains, chainPEM: issued.chainPEM, keyPEM: issued.keyPEM,
                                                notBefore: facts.notBefore, notAfter: facts.notAfter, obtainedAt: Date())
-            try store.saveACMECertificate(row)
+            try await store.saveACMECertificate(row)
             if let shared {
                 do { try await shared.save(row) } catch {
                     // Served here anyway; the next order (or a retry of this save) shares it.
@@ -219,10 +219,10 @@ public final class ACMECertificates: Service, Sendable {
     /// stored one, else a new key, stored (and shared) before first use.
     private func accountClient(transport: HTTPTransport) async throws -> ACMEClient {
         var row = try await shared?.account(directory: settings.directory)
-        if row == nil { row = try store.acmeAccount(directory: settings.directory) }
+        if row == nil { row = try await store.acmeAccount(directory: settings.directory) }
         if row == nil {
             row = .init(directory: settings.directory, keyPEM: AccountKey().pemRepresentation, url: nil)
-            try store.saveACMEAccount(row!)
+            try await store.saveACMEAccount(row!)
         }
         guard let row else { throw ACMEError.malformed("no account") }
         if let shared { try await shared.save(row) }

@@ -46,7 +46,7 @@ public enum AdminServer {
         addDashboardRoutes(open: router, protected: protected, state: state)
         protected.get("/api/scaling/events") { _, _ -> Response in
             struct Row: Encodable { var at: String; var from: Int; var to: Int; var state: ScalingState; var reason: String; var failed: Bool }
-            let rows = try state.store?.scalingEvents() ?? []
+            let rows = try await state.store?.scalingEvents() ?? []
             return try Response.json(rows.map { Row(at: Timestamp.iso($0.at), from: $0.from, to: $0.to, state: $0.state, reason: $0.reason, failed: $0.failed) })
         }
         return router
@@ -127,31 +127,31 @@ public enum AdminServer {
     static func addIncidentRoutes(_ group: RouterGroup<BasicRequestContext>, state: AdminState) {
         group.get("/api/incidents") { _, _ -> Response in
             guard let store = state.store else { return try Response.json([IncidentView]()) }
-            return try Response.json(try store.incidents().map { IncidentView($0) })
+            return try Response.json(try await store.incidents().map { IncidentView($0) })
         }
         group.get("/api/incidents/{id}") { _, context -> Response in
             guard let id = context.parameters.get("id", as: Int64.self) else { return jsonError(.badRequest, "incident id must be a number") }
-            guard let store = state.store, let record = try store.incident(id: id) else { return jsonError(.notFound, "no incident \(id)") }
-            var view = IncidentView(record, notifications: try store.notifications(incident: id))
+            guard let store = state.store, let record = try await store.incident(id: id) else { return jsonError(.notFound, "no incident \(id)") }
+            var view = IncidentView(record, notifications: try await store.notifications(incident: id))
             if record.flamegraph != nil,
-               try store.profile(for: record.target, startedAt: record.startedAt, endedAt: record.resolvedAt) != nil {
+               try await store.profile(for: record.target, startedAt: record.startedAt, endedAt: record.resolvedAt) != nil {
                 view.flamegraph = record.flamegraph
             }
             return try Response.json(view)
         }
         group.post("/api/incidents/{id}/ack") { _, context -> Response in
             guard let id = context.parameters.get("id", as: Int64.self) else { return jsonError(.badRequest, "incident id must be a number") }
-            guard let store = state.store, let record = try store.incident(id: id) else { return jsonError(.notFound, "no incident \(id)") }
+            guard let store = state.store, let record = try await store.incident(id: id) else { return jsonError(.notFound, "no incident \(id)") }
             switch await state.alerts?.acknowledge(incident: id) ?? .notFiring {
             case .acknowledged: break
             case .alreadyAcknowledged: return jsonError(.conflict, "incident \(id) is already acknowledged")
             case .notFiring: return jsonError(.conflict, "incident \(id) is \(record.state), not firing")
             }
-            return try Response.json(IncidentView(try store.incident(id: id) ?? record))
+            return try Response.json(IncidentView(try await store.incident(id: id) ?? record))
         }
         group.get("/api/notifications") { _, _ -> Response in
             guard let store = state.store else { return try Response.json([NotificationView]()) }
-            return try Response.json(try store.notifications().map(NotificationView.init))
+            return try Response.json(try await store.notifications().map(NotificationView.init))
         }
     }
 }

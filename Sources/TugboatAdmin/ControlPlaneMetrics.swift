@@ -4,7 +4,7 @@ import TugboatCore
 enum ControlPlaneMetrics {
     static func render(_ state: AdminState) async -> String {
         var out = ""
-        if let store = state.store, let counts = try? store.notificationCounts() {
+        if let store = state.store, let counts = try? await store.notificationCounts() {
             out += MetricHelp.header("tugboat_notifications", "Pages in the outbox by status (pending are still to be delivered or retried).")
             for status in NotificationStatus.allCases {
                 out += "tugboat_notifications{status=\"\(status)\"} \(counts[status] ?? 0)\n"

@@ -28,7 +28,7 @@ extension AdminServer {
         open.get("/api/incidents/{id}/flamegraph") { request, context -> Response in
             guard let id = context.parameters.get("id", as: Int64.self) else { return jsonError(.badRequest, "incident id must be a number") }
             let store = state.store
-            let record = try store?.incident(id: id)
+            let record = try await store?.incident(id: id)
             let key = request.uri.queryParameters.get("key")
             let linkKey = record?.flamegraph.flatMap { URLComponents(string: $0)?.queryItems?.first { $0.name == "key" }?.value }
             let keyMatches = state.access.keyOpens(key, linkKey: linkKey, resolvedAt: record?.resolvedAt)
@@ -37,7 +37,7 @@ extension AdminServer {
                 return jsonError(.unauthorized, "needs the bearer token or the link's key (which expires \(DurationParser.format(state.access.linkExpiry)) after the incident resolved)")
             }
             guard let store, let record else { return jsonError(.notFound, "no incident \(id)") }
-            guard let profile = try store.profile(for: record.target, startedAt: record.startedAt, endedAt: record.resolvedAt) else {
+            guard let profile = try await store.profile(for: record.target, startedAt: record.startedAt, endedAt: record.resolvedAt) else {
                 return jsonError(.notFound, "no flame graph captured for incident \(id) (yet)")
             }
             return profileResponse(profile, folded: request.uri.queryParameters.get("format") == "folded")
@@ -47,7 +47,7 @@ extension AdminServer {
                 var id: Int64; var address: String; var reason: String; var source: String
                 var captured_at: String; var window_start: String; var samples: Int; var flamegraph: String
             }
-            let rows = try state.store?.profiles() ?? []
+            let rows = try await state.store?.profiles() ?? []
             return try Response.json(rows.map {
                 Row(id: $0.id ?? 0, address: $0.address, reason: $0.reason, source: $0.source, captured_at: Timestamp.iso($0.capturedAt),
                     window_start: Timestamp.iso($0.windowStart), samples: $0.samples, flamegraph: "/api/profiles/\($0.id ?? 0)")
@@ -55,7 +55,7 @@ extension AdminServer {
         }
         group.get("/api/profiles/{id}") { request, context -> Response in
             guard let id = context.parameters.get("id", as: Int64.self) else { return jsonError(.badRequest, "profile id must be a number") }
-            guard let profile = try state.store?.profile(id: id) else { return jsonError(.notFound, "no profile \(id)") }
+            guard let profile = try await state.store?.profile(id: id) else { return jsonError(.notFound, "no profile \(id)") }
             return profileResponse(profile, folded: request.uri.queryParameters.get("format") == "folded")
         }
         // Two captures compared (flamegraph.pl's difffolded.pl + --negate-free colouring): frames
@@ -65,8 +65,8 @@ extension AdminServer {
                   let against = request.uri.queryParameters.get("against").flatMap({ Int64($0) }) else {
                 return jsonError(.badRequest, "expected /api/profiles/{id}/diff?against={other id}")
             }
-            guard let after = try state.store?.profile(id: id) else { return jsonError(.notFound, "no profile \(id)") }
-            guard let before = try state.store?.profile(id: against) else { return jsonError(.notFound, "no profile \(against)") }
+            guard let after = try await state.store?.profile(id: id) else { return jsonError(.notFound, "no profile \(id)") }
+            guard let before = try await state.store?.profile(id: against) else { return jsonError(.notFound, "no profile \(against)") }
             var options = FlameGraphOptions()
             options.title = "Differential: profile \(against) → \(id)"
             let combined = DifferentialStacks(normalize: true).combine(

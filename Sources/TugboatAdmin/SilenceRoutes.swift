@@ -99,13 +99,15 @@ enum SilenceRoutes {
         }
         group.get("/api/outages") { _, _ -> Response in
             guard let store = state.store else { return try Response.json([OutageView]()) }
-            return try Response.json(try store.outages().map { outage in
-                OutageView(id: outage.id ?? 0, key: outage.key, state: outage.state, summary: Redaction.redact(outage.summary), silenced: outage.silenced,
-                           started_at: Timestamp.iso(outage.startedAt), fired_at: outage.firedAt.map(Timestamp.iso),
-                           acknowledged_at: outage.acknowledgedAt.map(Timestamp.iso), acknowledged_by: outage.acknowledgedBy,
-                           resolved_at: outage.resolvedAt.map(Timestamp.iso),
-                           incidents: try store.incidents(outage: outage.id ?? 0).compactMap(\.id))
-            })
+            var views: [OutageView] = []
+            for outage in try await store.outages() {
+                views.append(OutageView(id: outage.id ?? 0, key: outage.key, state: outage.state, summary: Redaction.redact(outage.summary),
+                                        silenced: outage.silenced, started_at: Timestamp.iso(outage.startedAt),
+                                        fired_at: outage.firedAt.map(Timestamp.iso), acknowledged_at: outage.acknowledgedAt.map(Timestamp.iso),
+                                        acknowledged_by: outage.acknowledgedBy, resolved_at: outage.resolvedAt.map(Timestamp.iso),
+                                        incidents: try await store.incidents(outage: outage.id ?? 0).compactMap(\.id)))
+            }
+            return try Response.json(views)
         }
     }
 }

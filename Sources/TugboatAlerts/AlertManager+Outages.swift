@@ -32,7 +32,7 @@ extension AlertManager {
                 record.acknowledgedAt = now
                 return record
             }
-            outageRecords[group] = try store.save(outage: outage, incidents: changed)
+            outageRecords[group] = try store.blocking.save(outage: outage, incidents: changed)
             for record in changed { remember(record) }
             logger.info("outage acknowledged", metadata: ["outage.id": "\(outage.id ?? 0)", "acknowledged.by": "\(who)"])
         case .closed(let group, _):
@@ -61,7 +61,7 @@ extension AlertManager {
         let incidents = page.kind == .trigger ? page.firing.compactMap { incidentRecord($0.incident) } : []
         let title = OutageText.title(groupKey: outage.key)
         var composedText = ""
-        let saved = try store.save(outage: outage, incidents: incidents) { stored in
+        let saved = try store.blocking.save(outage: outage, incidents: incidents) { stored in
             var text = OutageText.compose(page, code: stored.id ?? 0, title: title, acknowledgedBy: stored.acknowledgedBy)
             if page.kind != .resolve, let link = page.firing.lazy.compactMap({ self.incidentRecord($0.incident)?.flamegraph }).first {
                 text += " Flame graph: \(link)"
@@ -105,12 +105,12 @@ extension AlertManager {
     }
 
     func incidentRecord(_ id: Int64) -> IncidentRecord? {
-        tracked.values.first { $0.record?.id == id }?.record ?? (try? store.incident(id: id)) ?? nil
+        tracked.values.first { $0.record?.id == id }?.record ?? (try? store.blocking.incident(id: id)) ?? nil
     }
 
     private func save(_ record: IncidentRecord) {
         do {
-            remember(try store.save(record))
+            remember(try store.blocking.save(record))
         } catch {
             logger.error("incident could not be saved", metadata: ["incident.id": "\(record.id ?? 0)", "error": "\(error)"])
         }
@@ -135,7 +135,7 @@ extension AlertManager: PageAcknowledging {
             apply(actions)
             return .acknowledged(title)
         }
-        guard let stored = try? store.outage(id: code) else { return .unknown }
+        guard let stored = try? store.blocking.outage(id: code) else { return .unknown }
         return .resolved("\(OutageText.title(groupKey: stored.key)): \(stored.summary)")
     }
 }

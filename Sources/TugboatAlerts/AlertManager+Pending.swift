@@ -11,9 +11,9 @@ extension AlertManager {
         guard isPending != wasPending else { return }
         do {
             if isPending {
-                try store.savePending(.init(rule: key.rule, target: key.target, since: entry.pendingSince ?? clock.date, detail: entry.detail))
+                try store.blocking.savePending(.init(rule: key.rule, target: key.target, since: entry.pendingSince ?? clock.date, detail: entry.detail))
             } else {
-                try store.clearPending(rule: key.rule, target: key.target)
+                try store.blocking.clearPending(rule: key.rule, target: key.target)
             }
         } catch {
             logger.error("pending condition not saved", metadata: ["rule": "\(key.rule)", "incident.target": "\(key.target)", "error": "\(error)"])
@@ -23,12 +23,12 @@ extension AlertManager {
     /// The windows open before the restart, on this process's clock: started as long ago as they
     /// did. A rule that is gone, or a target already tracked, drops its window.
     func restorePending() {
-        guard let windows = try? store.pendingConditions() else { return }
+        guard let windows = try? store.blocking.pendingConditions() else { return }
         let now = clock.now
         for window in windows {
             let key = Key(rule: window.rule, target: window.target)
             guard let rule = rules[window.rule], tracked[key] == nil else {
-                try? store.clearPending(rule: window.rule, target: window.target)
+                try? store.blocking.clearPending(rule: window.rule, target: window.target)
                 continue
             }
             let elapsed = max(0, clock.date.timeIntervalSince(window.since))

@@ -61,8 +61,8 @@ extension AlertManager {
 
     /// The channels still configured that an outage's pages went to.
     func pagedChannels(outage: Int64) -> [String] {
-        let incidents = (try? store.incidents(outage: outage)) ?? []
-        let channels = incidents.compactMap(\.id).flatMap { (try? store.notifications(incident: $0)) ?? [] }.map(\.channel)
+        let incidents = (try? store.blocking.incidents(outage: outage)) ?? []
+        let channels = incidents.compactMap(\.id).flatMap { (try? store.blocking.notifications(incident: $0)) ?? [] }.map(\.channel)
         var seen = Set<String>()
         return channels.filter { config.channels[$0] != nil && seen.insert($0).inserted }
     }
@@ -74,7 +74,7 @@ extension AlertManager {
         record.state = .resolved
         record.resolvedAt = clock.date
         do {
-            record = try store.save(record)
+            record = try store.blocking.save(record)
             logger.info("incident resolved", metadata: ["incident.id": "\(record.id ?? 0)", "rule": "\(record.rule)", "reason": "\(detail)"])
         } catch {
             logger.error("incident could not be saved", metadata: ["incident.id": "\(record.id ?? 0)", "error": "\(error)"])

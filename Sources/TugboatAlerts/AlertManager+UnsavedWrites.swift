@@ -93,14 +93,14 @@ extension AlertManager {
     /// Stores an incident's change (its id is kept in `change` as soon as it has one), then tells the grouper.
     private func persist(_ change: inout IncidentChange) throws {
         var record = change.record
-        if let id = record.id, let stored = try? store.incident(id: id) {
+        if let id = record.id, let stored = try? store.blocking.incident(id: id) {
             // Written meanwhile by a page or an acknowledgement that went before this change.
             record.alertGroup = record.alertGroup ?? stored.alertGroup
             record.flamegraph = record.flamegraph ?? stored.flamegraph
             record.acknowledgedAt = record.acknowledgedAt ?? stored.acknowledgedAt
         }
         if record.id == nil {
-            record = try store.save(record)
+            record = try store.blocking.save(record)
             change.record = record
         }
         if record.flamegraph == nil, let base = flameGraphBase(), let id = record.id,
@@ -109,7 +109,7 @@ extension AlertManager {
             let key = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
             record.flamegraph = "\(base)/api/incidents/\(id)/flamegraph?key=\(key)"
         }
-        record = try store.save(record)
+        record = try store.blocking.save(record)
         change.record = record
         log(change.action, record: record)
         let resolvedLater = adoptID(of: record, key: change.key)

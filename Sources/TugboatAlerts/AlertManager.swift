@@ -48,6 +48,11 @@ public actor AlertManager: Service {
     var unsaved: [UnsavedWrite] = []
     var storeRetry: StoreWriteRetry
 
+    /// The manager runs on the store's own thread, not on the cooperative pool: it reads and
+    /// writes the store with blocking calls (``BlockingStore``) in the middle of its decisions, so
+    /// that a transition, its outage and its pages are one step no other call interleaves with.
+    nonisolated public var unownedExecutor: UnownedSerialExecutor { StoreThread.shared.asUnownedSerialExecutor() }
+
     /// - Parameter flameGraphBase: with crash forensics on, the admin API's base URL: incidents about
     ///   one instance (`instance-exited`, `backend-down`) then link `<base>/api/incidents/<id>/flamegraph?key=…`
     ///   in their pages and webhook body.
@@ -118,8 +123,8 @@ public actor AlertManager: Service {
     /// of a rule no longer in the config resolves, as on a reload (``replace(config:)``).
     func restore() {
         refreshSilences()
-        guard let open = try? store.openIncidents() else { return }
-        let outages = Dictionary(uniqueKeysWithValues: ((try? store.openOutages()) ?? []).compactMap { record in record.id.map { ($0, record) } })
+        guard let open = try? store.blocking.openIncidents() else { return }
+        let outages = Dictionary(uniqueKeysWithValues: ((try? store.blocking.openOutages()) ?? []).compactMap { record in record.id.map { ($0, record) } })
         var members: [Int64: [OutageMember]] = [:]
         var gone: [(Key, AlertRule)] = []
         for record in open {
@@ -230,7 +235,7 @@ public actor AlertManager: Service {
             host.detail += "; " + observation.detail
             if var record = host.record {
                 record.summary = host.detail
-                host.record = (try? store.save(record)) ?? record
+                host.record = (try? store.blocking.save(record)) ?? record
                 if let id = record.id { grouper.updated(incident: id, detail: host.detail) }
             }
         }

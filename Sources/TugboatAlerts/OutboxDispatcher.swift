@@ -117,7 +117,7 @@ public final class OutboxDispatcher: Service, Sendable {
             // on every wake-up, from new pages, the ticker or a lane coming free, each idle lane
             // starts its oldest due notification; nothing waits for a delivery under way.
             for await _ in wakeUps.cancelOnGracefulShutdown() {
-                for notification in claimDue() {
+                for notification in await claimDue() {
                     group.addTask {
                         await self.deliverClaimed(notification)
                         self.wakeUp.yield()  // its lane may have more due
@@ -134,17 +134,17 @@ public final class OutboxDispatcher: Service, Sendable {
     /// are done. Tests call it directly.
     public func deliverDue() async {
         await withDiscardingTaskGroup { group in
-            for notification in claimDue() {
+            for notification in await claimDue() {
                 group.addTask { await self.deliverClaimed(notification) }
             }
         }
     }
 
     /// The due notifications of idle lanes, one per lane, their lanes now busy.
-    private func claimDue() -> [NotificationRecord] {
+    private func claimDue() async -> [NotificationRecord] {
         let busy = lanes.withLock { $0.busy }
         do {
-            let due = try store.dueNotifications(now: clock.date, excluding: busy.map { ($0.channel, $0.recipient) })
+            let due = try await store.dueNotifications(now: clock.date, excluding: busy.map { ($0.channel, $0.recipient) })
             return lanes.withLock { $0.claim(due) }
         } catch {
             logger.error("outbox unreadable", metadata: ["error": "\(error)"])
@@ -159,7 +159,7 @@ public final class OutboxDispatcher: Service, Sendable {
 
     private func deliver(_ notification: NotificationRecord) async {
         var record = notification
-        if let gate, let incident = try? store.incident(id: record.incident) {
+        if let gate, let incident = try? await store.incident(id: record.incident) {
             switch await gate.claim(record, incident: incident) {
             case .send:
                 break
@@ -167,13 +167,13 @@ public final class OutboxDispatcher: Service, Sendable {
                 record.status = .sent
                 record.sentAt = clock.date
                 record.lastError = "sent by another node"
-                try? store.update(record)
+                try? await store.update(record)
                 logger.info("notification sent by another node", metadata: ["notification.id": "\(record.id ?? 0)"])
                 return
             case .deferred(let reason):
                 record.lastError = reason
                 record.nextAttemptAt = clock.date.addingTimeInterval(1)
-                try? store.update(record)
+                try? await store.update(record)
                 return
             }
         }
@@ -186,7 +186,7 @@ public final class OutboxDispatcher: Service, Sendable {
         ]
         do {
             guard let sender = senders.withLock({ $0[record.channel] }) else { throw DeliveryError.permanent(missingChannel(record.channel)) }
-            guard let incident = try? store.incident(id: record.incident) else { throw DeliveryError.permanent("incident \(record.incident) is gone") }
+            guard let incident = try? await store.incident(id: record.incident) else { throw DeliveryError.permanent("incident \(record.incident) is gone") }
             record.providerID = try await sender.send(record, incident: incident)
             record.status = .sent
             record.sentAt = clock.date
@@ -203,7 +203,7 @@ public final class OutboxDispatcher: Service, Sendable {
         Counter(label: "tugboat_notification_attempts_total",
                 dimensions: [("channel", record.channel), ("kind", record.kind.rawValue), ("status", record.status.rawValue)]).increment()
         do {
-            try store.update(record)
+            try await store.update(record)
         } catch {
             logger.error("outbox write failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
         }

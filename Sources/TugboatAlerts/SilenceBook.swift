@@ -22,19 +22,19 @@ public struct StoreSilenceBook: SilenceBook {
         self.store = store
     }
 
-    public func create(_ silence: SilenceRecord) throws -> SilenceRecord {
-        try store.insert(silence: silence)
+    public func create(_ silence: SilenceRecord) async throws -> SilenceRecord {
+        try await store.insert(silence: silence)
     }
 
-    public func expire(id: Int64, at date: Date) throws -> Bool {
-        guard var record = try store.silence(id: id), record.endsAt > date else { return false }
+    public func expire(id: Int64, at date: Date) async throws -> Bool {
+        guard var record = try await store.silence(id: id), record.endsAt > date else { return false }
         record.endsAt = date
         if record.startsAt > record.endsAt { record.startsAt = record.endsAt }
-        try store.update(silence: record)
+        try await store.update(silence: record)
         return true
     }
 
-    public func list(endedAfter cutoff: Date) throws -> [SilenceRecord] {
-        try store.silences(endedAfter: cutoff)
+    public func list(endedAfter cutoff: Date) async throws -> [SilenceRecord] {
+        try await store.silences(endedAfter: cutoff)
     }
 }

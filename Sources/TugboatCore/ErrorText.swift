@@ -1,6 +1,4 @@
 import Foundation
-import NIOCore
-import NIOPosix
 
 /// Short, readable descriptions of network errors for logs, health reasons and pages
 /// ("Connection refused", not a nested dump of NIO's error types).
@@ -10,19 +8,15 @@ public enum ErrorText {
         Redaction.redact(unredacted(error))
     }
 
-    private static func unredacted(_ error: Error) -> String {
-        if let connection = error as? NIOConnectionError {
-            if let first = connection.connectionErrors.first { return unredacted(first.error) }
-            if let dns = connection.dnsAAAAError ?? connection.dnsAError { return "DNS: \(dns)" }
-        }
-        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)) }
-        if let channel = error as? ChannelError {
-            switch channel {
-            case .connectTimeout: return "connect timed out"
-            case .ioOnClosedChannel, .alreadyClosed, .eof: return "connection closed"
-            default: return "\(channel)"
-            }
-        }
-        return "\(error)"
+    /// The short text of an error, not yet redacted: an error that knows its own (``ShortErrorText``:
+    /// NIO's, described in `TugboatNetwork`, which every module using NIO links) says it; any
+    /// other is described as it describes itself.
+    public static func unredacted(_ error: Error) -> String {
+        (error as? ShortErrorText)?.shortText ?? "\(error)"
     }
+}
+
+/// An error that has a short text for people (``ErrorText``).
+public protocol ShortErrorText: Error {
+    var shortText: String { get }
 }

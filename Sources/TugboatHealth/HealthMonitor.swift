@@ -3,6 +3,7 @@ import Metrics
 import NIOCore
 import ServiceLifecycle
 import TugboatCore
+import TugboatNetwork
 
 /// Runs active checks on every pool member, listens for passive-failure signals, and moves
 /// backends between states in the ``Pool`` through one ``HealthStateMachine`` each.

@@ -4,6 +4,7 @@ import Glibc
 import NIOCore
 import NIOPosix
 import TugboatCore
+import TugboatNetwork
 
 /// One active check: `GET path` expecting 2xx, or a TCP connect when there is no path.
 public struct HealthProbe: Sendable {

@@ -1,5 +1,6 @@
 import NIOCore
 import TugboatCore
+import TugboatNetwork
 
 /// What the data plane needs from the config, in NIO's units.
 public struct ProxyConfiguration: Sendable {

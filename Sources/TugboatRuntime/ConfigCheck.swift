@@ -1,5 +1,6 @@
 import Logging
 import TugboatCore
+import TugboatNetwork
 import TugboatProxy
 import TugboatRedis
 

@@ -12,15 +12,15 @@ struct HistoryPruner: Service {
 
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            prune()
+            await prune()
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }
 
-    func prune() {
+    func prune() async {
         let cutoff = Date().addingTimeInterval(-Double(retention.seconds))
         do {
-            let pruned = try store.prune(before: cutoff)
+            let pruned = try await store.prune(before: cutoff)
             if pruned.total > 0 {
                 logger.info("history pruned", metadata: [
                     "pruned.incidents": "\(pruned.incidents)", "pruned.notifications": "\(pruned.notifications)",

@@ -43,7 +43,7 @@ enum ScalingSetup {
                     signals.publish(.scalingTransition(from: row.from, to: row.to, state: row.state,
                                                        reason: row.reason, failed: row.failed))
                     do {
-                        try store.recordScalingEvent(.init(at: row.at, from: row.from, to: row.to, state: row.state,
+                        try await store.recordScalingEvent(.init(at: row.at, from: row.from, to: row.to, state: row.state,
                                                            reason: row.reason, failed: row.failed))
                     } catch {
                         logger.error("scaling event not saved", metadata: ["error": "\(error)"])

@@ -11,6 +11,7 @@ import TugboatAdmin
 import TugboatAlerts
 import TugboatCluster
 import TugboatCore
+import TugboatNetwork
 import TugboatHealth
 import TugboatProxy
 import TugboatRedis
@@ -112,10 +113,10 @@ package struct TugboatRuntime {
         let monitors = MonitorSet(config.monitors) {
             MonitorRunner(monitor: $0, client: httpClient, group: group, signals: signals, logger: logger)
         }
-        for backend in try Self.initialBackends(config, store: store) { await pool.add(backend) }
-        let membership = PoolMembership(pool: pool, dataPlane: dataPlane, drain: config.pool.drain, logger: logger) { address, added in
+        for backend in try await Self.initialBackends(config, store: store) { await pool.add(backend) }
+        let membership = PoolMembership(pool: pool, drain: config.pool.drain, logger: logger, inflight: { dataPlane.inflight() }) { address, added in
             do {
-                try store.recordPoolChange(address.description, added: added)
+                try await store.recordPoolChange(address.description, added: added)
             } catch {
                 logger.error("pool change not saved", metadata: ["backend.address": "\(address)", "error": "\(error)"])
             }
@@ -131,12 +132,12 @@ package struct TugboatRuntime {
         // tls.acme: the stored certificate (or a placeholder) is in the book before the listener
         // builds its TLS context; challenges are answered on the redirect listener.
         let challenges = ACMEChallenges()
-        let acme = try config.tls?.acme.flatMap { settings in
-            try certificates.map {
-                // Several nodes: the leader orders for all; certificate, account and answers in Redis.
-                try ACMECertificates(settings: settings, book: $0, store: store, challenges: challenges, group: group, logger: logger,
-                                     shared: cluster.map { ACMESharedState(node: $0) })
-            }
+        // Several nodes: the leader orders for all; certificate, account and answers in Redis.
+        let acme: ACMECertificates? = if let settings = config.tls?.acme, let certificates {
+            try await ACMECertificates(settings: settings, book: certificates, store: store, challenges: challenges, group: group,
+                                       logger: logger, shared: cluster.map { ACMESharedState(node: $0) })
+        } else {
+            nil
         }
         let takeover = ProxyServer.Takeover(whenReady: { await Self.poolSettled(pool, within: .seconds(30)) },
                                             then: { notifier.ready(status: "serving (took over from the previous process)") })
@@ -186,7 +187,7 @@ package struct TugboatRuntime {
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: admin), .init(service: dispatcher), .init(service: alerts), .init(service: traffic),
-            .init(service: health), .init(service: membership),
+            .init(service: health), .init(service: PoolDrainService(membership: membership)),
             .init(service: HistoryPruner(store: store, retention: config.retention, logger: logger)),
         ]
         services.append(.init(service: monitors))
@@ -249,9 +250,9 @@ extension TugboatRuntime {
     }
 
     /// The config's backends, then the changes made at run time through the admin API (persisted).
-    static func initialBackends(_ config: TugboatConfig, store: Store) throws -> [HostPort] {
+    static func initialBackends(_ config: TugboatConfig, store: Store) async throws -> [HostPort] {
         var backends = config.pool.backends
-        for change in try store.poolChanges() {
+        for change in try await store.poolChanges() {
             guard let address = HostPort(parsing: change.address) else { continue }
             if change.added {
                 if !backends.contains(address) { backends.append(address) }

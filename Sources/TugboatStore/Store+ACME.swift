@@ -5,12 +5,12 @@ import GRDB
 // Both keys are secrets: they are only ever read back to be used, never shown.
 extension Store {
     public struct ACMEAccountRow: Sendable, Equatable {
-        public var directory: String
-        public var keyPEM: String
+        package var directory: String
+        package var keyPEM: String
         /// The account's URL (`kid`), once registered.
-        public var url: String?
+        package var url: String?
 
-        public init(directory: String, keyPEM: String, url: String?) {
+        package init(directory: String, keyPEM: String, url: String?) {
             self.directory = directory
             self.keyPEM = keyPEM
             self.url = url
@@ -18,14 +18,14 @@ extension Store {
     }
 
     public struct ACMECertificateRow: Sendable, Equatable {
-        public var domains: [String]
-        public var chainPEM: String
-        public var keyPEM: String
-        public var notBefore: Date
-        public var notAfter: Date
-        public var obtainedAt: Date
+        package var domains: [String]
+        package var chainPEM: String
+        package var keyPEM: String
+        package var notBefore: Date
+        package var notAfter: Date
+        package var obtainedAt: Date
 
-        public init(domains: [String], chainPEM: String, keyPEM: String, notBefore: Date, notAfter: Date, obtainedAt: Date) {
+        package init(domains: [String], chainPEM: String, keyPEM: String, notBefore: Date, notAfter: Date, obtainedAt: Date) {
             self.domains = domains
             self.chainPEM = chainPEM
             self.keyPEM = keyPEM
@@ -35,23 +35,23 @@ extension Store {
         }
     }
 
-    public func acmeAccount(directory: String) throws -> ACMEAccountRow? {
-        try database.read { db in
+    package func acmeAccount(directory: String) async throws -> ACMEAccountRow? {
+        try await database.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM acmeAccount WHERE directory = ?", arguments: [directory]).map {
                 ACMEAccountRow(directory: $0["directory"], keyPEM: $0["keyPEM"], url: $0["url"])
             }
         }
     }
 
-    public func saveACMEAccount(_ row: ACMEAccountRow) throws {
-        try database.write { db in
+    package func saveACMEAccount(_ row: ACMEAccountRow) async throws {
+        try await database.write { db in
             try db.execute(sql: "INSERT OR REPLACE INTO acmeAccount (directory, keyPEM, url, createdAt) VALUES (?, ?, ?, ?)",
                            arguments: [row.directory, row.keyPEM, row.url, Date()])
         }
     }
 
-    public func acmeCertificate(domains: [String]) throws -> ACMECertificateRow? {
-        try database.read { db in
+    package func acmeCertificate(domains: [String]) async throws -> ACMECertificateRow? {
+        try await database.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM acmeCertificate WHERE domains = ?", arguments: [domains.joined(separator: ",")]).map {
                 ACMECertificateRow(domains: String($0["domains"] as String).split(separator: ",").map(String.init), chainPEM: $0["chainPEM"],
                                    keyPEM: $0["keyPEM"], notBefore: $0["notBefore"], notAfter: $0["notAfter"], obtainedAt: $0["obtainedAt"])
@@ -60,8 +60,8 @@ extension Store {
     }
 
     /// Replaces the certificate stored for the same domains.
-    public func saveACMECertificate(_ row: ACMECertificateRow) throws {
-        try database.write { db in
+    package func saveACMECertificate(_ row: ACMECertificateRow) async throws {
+        try await database.write { db in
             try db.execute(sql: """
                 INSERT OR REPLACE INTO acmeCertificate (domains, chainPEM, keyPEM, notBefore, notAfter, obtainedAt)
                 VALUES (?, ?, ?, ?, ?, ?)

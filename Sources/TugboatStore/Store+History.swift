@@ -6,12 +6,12 @@ import TugboatCore
 extension Store {
     /// A rule's condition that holds for a target and has not yet held for the rule's `for`.
     public struct PendingCondition: Sendable, Equatable {
-        public var rule: String
-        public var target: String
-        public var since: Date
-        public var detail: String
+        package var rule: String
+        package var target: String
+        package var since: Date
+        package var detail: String
 
-        public init(rule: String, target: String, since: Date, detail: String) {
+        package init(rule: String, target: String, since: Date, detail: String) {
             self.rule = rule
             self.target = target
             self.since = since
@@ -19,45 +19,36 @@ extension Store {
         }
     }
 
-    public func savePending(_ pending: PendingCondition) throws {
-        try database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO pendingCondition (rule, target, since, detail) VALUES (?, ?, ?, ?)",
-                           arguments: [pending.rule, pending.target, pending.since, pending.detail])
-        }
+    package func savePending(_ pending: PendingCondition) async throws {
+        try await database.write { db in try StoreQueries.savePending(pending, db) }
     }
 
-    public func clearPending(rule: String, target: String) throws {
-        try database.write { db in
-            try db.execute(sql: "DELETE FROM pendingCondition WHERE rule = ? AND target = ?", arguments: [rule, target])
-        }
+    package func clearPending(rule: String, target: String) async throws {
+        try await database.write { db in try StoreQueries.clearPending(rule: rule, target: target, db) }
     }
 
-    public func pendingConditions() throws -> [PendingCondition] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM pendingCondition ORDER BY since").map {
-                PendingCondition(rule: $0["rule"], target: $0["target"], since: $0["since"], detail: $0["detail"])
-            }
-        }
+    package func pendingConditions() async throws -> [PendingCondition] {
+        try await database.read { db in try StoreQueries.pendingConditions(db) }
     }
 
     /// What ``prune(before:)`` deleted.
     public struct Pruned: Sendable, Equatable {
-        public var incidents = 0
-        public var notifications = 0
-        public var outages = 0
-        public var profiles = 0
-        public var scalingEvents = 0
-        public var silences = 0
+        package var incidents = 0
+        package var notifications = 0
+        package var outages = 0
+        package var profiles = 0
+        package var scalingEvents = 0
+        package var silences = 0
 
-        public var total: Int { incidents + notifications + outages + profiles + scalingEvents + silences }
+        package var total: Int { incidents + notifications + outages + profiles + scalingEvents + silences }
     }
 
     /// Deletes history that ended before `cutoff` (`retention` ago): resolved incidents and outages,
     /// their delivered or failed notifications, flame graphs, scaling events, ended silences.
     /// Nothing open is touched, nor a notification still waiting to be delivered.
     @discardableResult
-    public func prune(before cutoff: Date) throws -> Pruned {
-        try database.write { db in
+    package func prune(before cutoff: Date) async throws -> Pruned {
+        try await database.write { db in
             var pruned = Pruned()
             let oldIncidents = "SELECT id FROM incident WHERE state = '\(IncidentState.resolved)' AND resolvedAt < ?"
             try db.execute(sql: "DELETE FROM notification WHERE status != '\(NotificationStatus.pending)' AND incident IN (\(oldIncidents))", arguments: [cutoff])

@@ -38,11 +38,11 @@ public struct ProfileRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
 
 extension Store {
     /// The reason of captures asked for through the admin API.
-    public static let onDemand = "on demand"
+    package static let onDemand = "on demand"
 
     /// Keeps a profile; returns it with its id. Only the newest `keep` profiles are kept.
-    public func save(_ profile: ProfileRecord, keep: Int = 200) throws -> ProfileRecord {
-        try database.write { db in
+    package func save(_ profile: ProfileRecord, keep: Int = 200) async throws -> ProfileRecord {
+        try await database.write { db in
             var profile = profile
             try profile.insert(db)
             try db.execute(sql: "DELETE FROM profile WHERE id <= ?", arguments: [(profile.id ?? 0) - Int64(keep)])
@@ -50,13 +50,13 @@ extension Store {
         }
     }
 
-    public func profile(id: Int64) throws -> ProfileRecord? {
-        try database.read { db in try ProfileRecord.fetchOne(db, key: id) }
+    package func profile(id: Int64) async throws -> ProfileRecord? {
+        try await database.read { db in try ProfileRecord.fetchOne(db, key: id) }
     }
 
     /// The profiles, newest first, without their folded stacks and SVG (for listings).
-    public func profiles(limit: Int = 100) throws -> [ProfileRecord] {
-        try database.read { db in
+    package func profiles(limit: Int = 100) async throws -> [ProfileRecord] {
+        try await database.read { db in
             try ProfileRecord.fetchAll(db, sql: """
                 SELECT id, address, reason, source, capturedAt, windowStart, samples, '' AS folded, x'' AS svg
                 FROM profile ORDER BY id DESC LIMIT ?
@@ -69,8 +69,8 @@ extension Store {
     /// first one captured after it started (before it ended), else the last one captured up to
     /// `slack` before it (a capture on a trigger that preceded the incident, e.g. unhealthy).
     /// Captures asked for by hand (reason ``onDemand``) are not an incident's.
-    public func profile(for address: String, startedAt: Date, endedAt: Date?, slack: TimeInterval = 60) throws -> ProfileRecord? {
-        try database.read { db in
+    package func profile(for address: String, startedAt: Date, endedAt: Date?, slack: TimeInterval = 60) async throws -> ProfileRecord? {
+        try await database.read { db in
             // The capture of the instance's exit, when there is one, says most about the incident.
             if let exit = try ProfileRecord.fetchOne(db, sql: """
                 SELECT * FROM profile WHERE address = ? AND reason LIKE 'exited on its own%' AND capturedAt >= ? AND capturedAt <= ?

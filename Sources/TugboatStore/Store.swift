@@ -18,7 +18,7 @@ public final class Store: Sendable {
     let database: any DatabaseWriter
 
     /// Opens (creating if needed) the database at `path`; `":memory:"` for a throwaway one.
-    public init(path: String) throws {
+    package init(path: String) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         if path == ":memory:" {
@@ -156,14 +156,14 @@ public final class Store: Sendable {
     // MARK: Scaling events (GET /api/scaling/events)
 
     public struct ScalingEventRow: Sendable, Equatable {
-        public var at: Date
-        public var from: Int
-        public var to: Int
-        public var state: ScalingState
-        public var reason: String
-        public var failed: Bool
+        package var at: Date
+        package var from: Int
+        package var to: Int
+        package var state: ScalingState
+        package var reason: String
+        package var failed: Bool
 
-        public init(at: Date, from: Int, to: Int, state: ScalingState, reason: String, failed: Bool) {
+        package init(at: Date, from: Int, to: Int, state: ScalingState, reason: String, failed: Bool) {
             self.at = at
             self.from = from
             self.to = to
@@ -173,16 +173,16 @@ public final class Store: Sendable {
         }
     }
 
-    public func recordScalingEvent(_ row: ScalingEventRow) throws {
-        try database.write { db in
+    package func recordScalingEvent(_ row: ScalingEventRow) async throws {
+        try await database.write { db in
             try db.execute(sql: "INSERT INTO scalingEvent (at, fromCount, toCount, state, reason, failed) VALUES (?, ?, ?, ?, ?, ?)",
                            arguments: [row.at, row.from, row.to, row.state.rawValue, row.reason, row.failed])
         }
     }
 
     /// The newest `limit` events, oldest first; a state this version does not know is an ``UnknownWord`` error.
-    public func scalingEvents(limit: Int = 1000) throws -> [ScalingEventRow] {
-        try database.read { db in
+    package func scalingEvents(limit: Int = 1000) async throws -> [ScalingEventRow] {
+        try await database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM (SELECT * FROM scalingEvent ORDER BY id DESC LIMIT ?) ORDER BY id", arguments: [limit]).map {
                 try ScalingEventRow(at: $0["at"], from: $0["fromCount"], to: $0["toCount"], state: ScalingState(wire: $0["state"]),
                                     reason: $0["reason"], failed: $0["failed"])
@@ -193,8 +193,8 @@ public final class Store: Sendable {
     // MARK: Pool members added or removed at run time (POST/DELETE /api/pool/backends)
 
     /// Records that `address` was added (true) or removed (false) at run time; the latest wins.
-    public func recordPoolChange(_ address: String, added: Bool) throws {
-        try database.write { db in
+    package func recordPoolChange(_ address: String, added: Bool) async throws {
+        try await database.write { db in
             try db.execute(sql: "INSERT OR REPLACE INTO poolChange (address, added, at) VALUES (?, ?, ?)",
                            arguments: [address, added, Date()])
         }
@@ -202,15 +202,15 @@ public final class Store: Sendable {
 
     /// Forgets the run-time change of `address`: the config file speaks for it again (a reload
     /// added it to, or removed it from, `pool.backends`).
-    public func forgetPoolChange(_ address: String) throws {
-        try database.write { db in
+    package func forgetPoolChange(_ address: String) async throws {
+        try await database.write { db in
             try db.execute(sql: "DELETE FROM poolChange WHERE address = ?", arguments: [address])
         }
     }
 
     /// Run-time pool changes, oldest first: `(address, added)`.
-    public func poolChanges() throws -> [(address: String, added: Bool)] {
-        try database.read { db in
+    package func poolChanges() async throws -> [(address: String, added: Bool)] {
+        try await database.read { db in
             try Row.fetchAll(db, sql: "SELECT address, added FROM poolChange ORDER BY at").map { ($0["address"], $0["added"]) }
         }
     }
@@ -219,42 +219,32 @@ public final class Store: Sendable {
 
     /// Saves an incident (inserting it when new) together with the notifications it causes, atomically.
     @discardableResult
-    public func save(_ incident: IncidentRecord, notifications: [NotificationRecord] = []) throws -> IncidentRecord {
-        try database.write { db in
-            var incident = incident
-            try incident.save(db)
-            for var notification in notifications {
-                notification.incident = incident.id!
-                try notification.insert(db)
-            }
-            return incident
-        }
+    package func save(_ incident: IncidentRecord, notifications: [NotificationRecord] = []) async throws -> IncidentRecord {
+        try await database.write { db in try StoreQueries.save(incident, notifications: notifications, db) }
     }
 
-    public func incident(id: Int64) throws -> IncidentRecord? {
-        try database.read { db in try IncidentRecord.fetchOne(db, key: id) }
+    package func incident(id: Int64) async throws -> IncidentRecord? {
+        try await database.read { db in try StoreQueries.incident(id: id, db) }
     }
 
     /// Newest first.
-    public func incidents(limit: Int = 200) throws -> [IncidentRecord] {
-        try database.read { db in
+    package func incidents(limit: Int = 200) async throws -> [IncidentRecord] {
+        try await database.read { db in
             try IncidentRecord.order(Column("id").desc).limit(limit).fetchAll(db)
         }
     }
 
     /// Incidents not yet resolved (reloaded after a restart, so a firing one does not page again).
-    public func openIncidents() throws -> [IncidentRecord] {
-        try database.read { db in
-            try IncidentRecord.filter(Column("state") != IncidentState.resolved.rawValue).order(Column("id")).fetchAll(db)
-        }
+    package func openIncidents() async throws -> [IncidentRecord] {
+        try await database.read { db in try StoreQueries.openIncidents(db) }
     }
 
     // MARK: Outbox
 
     /// Pending notifications whose next attempt is due, oldest first, but for the destinations
     /// (`channel`, `recipient`) in `excluding` (busy with a delivery).
-    public func dueNotifications(now: Date, limit: Int = 50, excluding: [(channel: String, recipient: String?)] = []) throws -> [NotificationRecord] {
-        try database.read { db in
+    package func dueNotifications(now: Date, limit: Int = 50, excluding: [(channel: String, recipient: String?)] = []) async throws -> [NotificationRecord] {
+        try await database.read { db in
             var request = NotificationRecord.filter(Column("status") == NotificationStatus.pending.rawValue && Column("nextAttemptAt") <= now)
             for (channel, recipient) in excluding {
                 request = request.filter(!(Column("channel") == channel && Column("recipient") == recipient))
@@ -264,26 +254,22 @@ public final class Store: Sendable {
     }
 
     /// Saves a delivery's outcome; its error text is redacted (``Redaction``) before it is written.
-    public func update(_ notification: NotificationRecord) throws {
-        var notification = notification
-        notification.lastError = Redaction.redact(notification.lastError)
-        try database.write { db in try notification.update(db) }
+    package func update(_ notification: NotificationRecord) async throws {
+        var redacted = notification
+        redacted.lastError = Redaction.redact(notification.lastError)
+        try await database.write { [redacted] db in try redacted.update(db) }
     }
 
-    public func notifications(incident: Int64? = nil, limit: Int = 500) throws -> [NotificationRecord] {
-        try database.read { db in
-            var request = NotificationRecord.order(Column("id").desc).limit(limit)
-            if let incident { request = request.filter(Column("incident") == incident) }
-            return try request.fetchAll(db)
-        }
+    package func notifications(incident: Int64? = nil, limit: Int = 500) async throws -> [NotificationRecord] {
+        try await database.read { db in try StoreQueries.notifications(incident: incident, limit: limit, db) }
     }
 }
 
 extension Store {
     /// Notifications by status: the outbox in /metrics. A status this version does not know is an
     /// ``UnknownWord`` error.
-    public func notificationCounts() throws -> [NotificationStatus: Int] {
-        try database.read { db in
+    package func notificationCounts() async throws -> [NotificationStatus: Int] {
+        try await database.read { db in
             var counts: [NotificationStatus: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM notification GROUP BY status") {
                 counts[try NotificationStatus(wire: row["status"])] = row["n"]

@@ -32,19 +32,35 @@ public final class RedisTestServer: @unchecked Sendable {
     public let directory: URL
     private let extraArguments: [String]
     private let tls: TLSFiles?
-    private var process: Process?
+    private var child: ChildProcess?
 
+    /// Starts a server on a port the kernel calls free; another port if that one is taken in
+    /// between (three tries).
     public init(arguments: [String] = [], tls: TLSFiles? = nil) async throws {
         guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
             throw RedisTestError(description: "\(Self.executable) is missing: install redis-server (version 7) to run the live Redis tests")
         }
-        self.port = try freePort()
-        self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("tugboat-redis-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tugboat-redis-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var attempt = 0
+        while true {
+            let port = try freePort()
+            do {
+                child = try await Self.launch(port: port, directory: directory, tls: tls, extraArguments: arguments)
+                self.port = port
+                break
+            } catch {
+                attempt += 1
+                if attempt == 3 { throw error }
+            }
+        }
+        self.directory = directory
         self.extraArguments = arguments
         self.tls = tls
-        try await self.start()
     }
+
+    /// `redis://127.0.0.1:PORT/0`, for a config's `state:`.
+    public var url: String { "redis://127.0.0.1:\(port)/0" }
 
     public var configuration: RedisConfiguration {
         var configuration = RedisConfiguration(host: "127.0.0.1", port: self.port)
@@ -54,37 +70,42 @@ public final class RedisTestServer: @unchecked Sendable {
         return configuration
     }
 
-    /// Starts the server (again, on the same port) and waits until it accepts a connection.
-    public func start(password: String? = nil) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable)
-        let listen = self.tls.map { ["--port", "0", "--tls-port", "\(self.port)", "--tls-cert-file", $0.cert, "--tls-key-file", $0.key,
-                                     "--tls-ca-cert-file", $0.ca] } ?? ["--port", "\(self.port)"]
-        process.arguments = listen + [
+    /// Starts the server again, on the same port (empty: it keeps nothing), and waits until it
+    /// accepts a connection.
+    public func start() async throws {
+        child = try await Self.launch(port: port, directory: directory, tls: tls, extraArguments: extraArguments)
+    }
+
+    private static func launch(port: Int, directory: URL, tls: TLSFiles?, extraArguments: [String]) async throws -> ChildProcess {
+        let listen = tls.map { ["--port", "0", "--tls-port", "\(port)", "--tls-cert-file", $0.cert, "--tls-key-file", $0.key,
+                                "--tls-ca-cert-file", $0.ca] } ?? ["--port", "\(port)"]
+        let child = try ChildProcess(executable: executable, arguments: listen + [
             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", self.directory.path, "--daemonize", "no", "--logfile", self.directory.appendingPathComponent("redis.log").path,
-        ] + self.extraArguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        self.process = process
-        try await self.waitUntilReady()
+            "--dir", directory.path, "--daemonize", "no", "--logfile", directory.appendingPathComponent("redis.log").path,
+        ] + extraArguments)
+        do {
+            try await waitUntilReady(child, port: port, directory: directory, tls: tls != nil)
+        } catch {
+            child.stop()
+            throw error
+        }
+        return child
     }
 
     /// Polls with PING (a NOAUTH reply counts as up) until the server answers, at most 20 s (a busy 2-core CI machine starts a TLS server slowly); a TLS
     /// server, until its log says it is ready.
-    private func waitUntilReady() async throws {
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(20)
-        let logFile = self.directory.appendingPathComponent("redis.log")
-        while clock.now < deadline {
-            guard self.process?.isRunning == true else { break }
-            if self.tls == nil ? Self.answersPing(port: self.port)
-                : ((try? String(contentsOf: logFile, encoding: .utf8)) ?? "").contains("Ready to accept connections") { return }
-            try await Task.sleep(for: .milliseconds(20))
+    private static func waitUntilReady(_ child: ChildProcess, port: Int, directory: URL, tls: Bool) async throws {
+        let logFile = directory.appendingPathComponent("redis.log")
+        do {
+            try await waitUntil("redis-server on port \(port) ready", timeout: .seconds(20)) {
+                guard child.process.isRunning else { throw RedisTestError(description: "redis-server exited") }
+                return tls ? ((try? String(contentsOf: logFile, encoding: .utf8)) ?? "").contains("Ready to accept connections")
+                    : answersPing(port: port)
+            }
+        } catch {
+            let log = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+            throw RedisTestError(description: "redis-server on port \(port) did not become ready within 20 s; log:\n\(log.suffix(2000))")
         }
-        let log = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
-        throw RedisTestError(description: "redis-server on port \(self.port) did not become ready within 20 s; log:\n\(log.suffix(2000))")
     }
 
     /// `PING` in RESP2 on a plain socket: `+PONG`, or an error such as NOAUTH, means it is up.
@@ -100,20 +121,16 @@ public final class RedisTestServer: @unchecked Sendable {
 
     /// SIGKILL, and wait (bounded) for the process to be gone.
     public func kill() {
-        guard let process = self.process else { return }
-        let pid = process.processIdentifier
-        Glibc.kill(pid, SIGKILL)
-        // Not `waitUntilExit()`: Foundation does not always notice a SIGKILLed child here.
-        let deadline = Date().addingTimeInterval(5)
-        var raw: Int32 = 0
-        while process.isRunning, Date() < deadline, waitpid(pid, &raw, WNOHANG) != pid { usleep(10_000) }
-        self.process = nil
+        child?.stop()
+        child = nil
     }
 
     public func stop() {
         self.kill()
         try? FileManager.default.removeItem(at: self.directory)
     }
+
+    deinit { stop() }
 }
 
 /// Runs `body` with a server that is stopped afterwards, even if `body` throws.

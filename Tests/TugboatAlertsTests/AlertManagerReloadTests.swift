@@ -37,23 +37,23 @@ struct AlertManagerReloadTests {
         await alerts.tick()
     }
 
-    func pages(_ store: Store, _ kind: String) throws -> [NotificationRecord] { try store.notifications().filter { $0.kind.rawValue == kind } }
+    func pages(_ store: Store, _ kind: String) async throws -> [NotificationRecord] { try await store.notifications().filter { $0.kind.rawValue == kind } }
 
     @Test("a rule edited by a reload keeps its firing incident: no second page; the resolve goes to its new channels")
     func editedRuleKeepsIncident() async throws {
         let store = try Store(path: ":memory:")
         let alerts = manager(store, Self.config([Self.rule("down", .backendDown, channels: ["log"])]))
         await backendDown(alerts)
-        #expect(try pages(store, "trigger").map(\.channel) == ["log"])
+        #expect(try await pages(store, "trigger").map(\.channel) == ["log"])
 
         await alerts.replace(config: Self.config([Self.rule("down", .backendDown, channels: ["other"], pendingFor: .seconds(60))]))
         await alerts.tick()
-        #expect(try store.incidents().map(\.state) == [.firing], "still the same open incident")
-        #expect(try pages(store, "trigger").count == 1)
+        #expect(try await store.incidents().map(\.state) == [.firing], "still the same open incident")
+        #expect(try await pages(store, "trigger").count == 1)
 
         await alerts.handle(.backendStateChanged(address: address, from: .unhealthy, to: .healthy, reason: "check passed"))
-        #expect(try store.incidents().map(\.state) == [.resolved])
-        #expect(try pages(store, "resolve").map(\.channel) == ["other"])
+        #expect(try await store.incidents().map(\.state) == [.resolved])
+        #expect(try await pages(store, "resolve").map(\.channel) == ["other"])
     }
 
     @Test("an incident of a rule a reload removed resolves at once, saying why; its channels that remain hear it")
@@ -62,14 +62,14 @@ struct AlertManagerReloadTests {
         let alerts = manager(store, Self.config([Self.rule("down", .backendDown, channels: ["log", "other"])]))
         await backendDown(alerts)
         await alerts.replace(config: Self.config([], channels: ["log"]))
-        let incident = try #require(try store.incidents().first)
+        let incident = try #require(try await store.incidents().first)
         #expect(incident.state == .resolved)
-        let resolve = try pages(store, "resolve")
+        let resolve = try await pages(store, "resolve")
         #expect(resolve.map(\.channel) == ["log"])
         #expect(resolve.first?.text.contains("rule down was removed from the config") == true, "\(resolve)")
         // The backend recovering later pages nobody.
         await alerts.handle(.backendStateChanged(address: address, from: .unhealthy, to: .healthy, reason: "check passed"))
-        #expect(try store.notifications().count == 3)
+        #expect(try await store.notifications().count == 3)
     }
 
     @Test("a rule that now watches something else is a new rule: the old incident resolves")
@@ -78,7 +78,7 @@ struct AlertManagerReloadTests {
         let alerts = manager(store, Self.config([Self.rule("r", .backendDown, channels: ["log"])]))
         await backendDown(alerts)
         await alerts.replace(config: Self.config([Self.rule("r", .rpsAbove(100), channels: ["log"])]))
-        #expect(try store.incidents().map(\.state) == [.resolved])
+        #expect(try await store.incidents().map(\.state) == [.resolved])
     }
 
     @Test("a rule added while its condition already holds fires at once (the evaluator remembers the state)")
@@ -87,11 +87,11 @@ struct AlertManagerReloadTests {
         let alerts = manager(store, Self.config([]))
         await backendDown(alerts)
         await alerts.handle(.monitorChanged(name: "front", up: false, reason: "HTTP 503"))
-        #expect(try store.incidents().isEmpty)
+        #expect(try await store.incidents().isEmpty)
         await alerts.replace(config: Self.config([Self.rule("down", .backendDown, channels: ["log"]),
                                                   Self.rule("front", .down(monitor: "front"), channels: ["log"]),
                                                   Self.rule("pool", .noHealthyBackends, channels: ["log"])]))
-        let rules = try store.incidents().map(\.rule).sorted()
+        let rules = try await store.incidents().map(\.rule).sorted()
         #expect(rules == ["down", "front", "pool"])
     }
 
@@ -103,24 +103,24 @@ struct AlertManagerReloadTests {
                              clock: ServiceClock(manual))
         await backendDown(alerts)
         manual.advance(by: .milliseconds(300))
-        #expect(try store.incidents().isEmpty)
+        #expect(try await store.incidents().isEmpty)
         // Pending for 300 ms already: a `for` of 200 ms has passed; counted from the reload it would not have.
         await alerts.replace(config: Self.config([Self.rule("down", .backendDown, channels: ["log"], pendingFor: .milliseconds(200))]))
-        #expect(try store.incidents().map(\.state) == [.firing])
-        #expect(try pages(store, "trigger").count == 1)
+        #expect(try await store.incidents().map(\.state) == [.firing])
+        #expect(try await pages(store, "trigger").count == 1)
     }
 
     @Test("across a restart: an incident of a rule no longer in the file resolves at start, and its outage's resolve is told")
     func restartWithRuleGone() async throws {
         let store = try Store(path: ":memory:")
         await backendDown(manager(store, Self.config([Self.rule("down", .backendDown, channels: ["log"])])))
-        #expect(try pages(store, "trigger").count == 1)
+        #expect(try await pages(store, "trigger").count == 1)
         // Not paged and in no outage: resolved quietly.
-        _ = try store.save(IncidentRecord(rule: "old", target: "pool", state: .firing, summary: "s", startedAt: Date()))
+        _ = try await store.save(IncidentRecord(rule: "old", target: "pool", state: .firing, summary: "s", startedAt: Date()))
 
         await manager(store, Self.config([])).restore()
-        #expect(try store.incidents().map(\.state) == [.resolved, .resolved])
-        let resolve = try pages(store, "resolve")
+        #expect(try await store.incidents().map(\.state) == [.resolved, .resolved])
+        let resolve = try await pages(store, "resolve")
         #expect(resolve.map(\.channel) == ["log"])
         #expect(resolve.first?.text.contains("rule down was removed from the config") == true, "\(resolve)")
     }

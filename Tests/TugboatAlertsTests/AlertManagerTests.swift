@@ -34,12 +34,12 @@ struct AlertManagerTests {
         await alerts.handle(.instanceExited(address: address, status: "signal 9"))
         await alerts.handle(.backendStateChanged(address: address, from: .healthy, to: .unhealthy, reason: "connection refused"))
         await alerts.tick()
-        let incidents = try store.incidents()
+        let incidents = try await store.incidents()
         #expect(incidents.count == 1)
         #expect(incidents.first?.rule == "crash")
         #expect(incidents.first?.summary.contains("exited on its own (signal 9)") == true)
         #expect(incidents.first?.summary.contains("connection refused") == true)
-        #expect(try store.notifications().filter { $0.kind == .trigger }.count == 1)
+        #expect(try await store.notifications().filter { $0.kind == .trigger }.count == 1)
     }
 
     @Test("a backend that went down first takes the news of its exit: still one incident")
@@ -50,13 +50,13 @@ struct AlertManagerTests {
         await alerts.handle(.backendStateChanged(address: address, from: .starting, to: .unhealthy, reason: "connection refused"))
         await alerts.handle(.instanceExited(address: address, status: "exit 3"))
         await alerts.tick()
-        let incidents = try store.incidents()
+        let incidents = try await store.incidents()
         #expect(incidents.count == 1)
         #expect(incidents.first?.rule == "backend-down")
         #expect(incidents.first?.summary.contains("exited on its own (exit 3)") == true)
         // The backend comes back: the incident resolves (it follows the backend, not the exit).
         await alerts.handle(.backendStateChanged(address: address, from: .unhealthy, to: .healthy, reason: "check passed"))
-        #expect(try store.incidents().first?.state == .resolved)
+        #expect(try await store.incidents().first?.state == .resolved)
     }
 
     @Test("a silence created through the manager holds the page; the history says silenced")
@@ -68,10 +68,10 @@ struct AlertManagerTests {
         await alerts.handle(.backendAdded(address))
         await alerts.handle(.backendStateChanged(address: address, from: .starting, to: .unhealthy, reason: "refused"))
         await alerts.tick()
-        let pages = try store.notifications()
+        let pages = try await store.notifications()
         #expect(pages.count == 1)
         #expect(pages.first?.status == .silenced)
-        #expect(try store.outages().first?.silenced == true)
+        #expect(try await store.outages().first?.silenced == true)
         await #expect(throws: AlertManager.SilenceError.self) {
             try await alerts.createSilence(matchers: ["host": "x"], starts: nil, ends: Date().addingTimeInterval(60), comment: "c", createdBy: "t")
         }
@@ -105,10 +105,10 @@ struct AlertManagerTests {
         await after.handle(.monitorChanged(name: "front", up: false, reason: "connection refused"))  // its first check after the restart
         manual.advance(by: .milliseconds(900))
         await after.tick()
-        #expect(try store.incidents().isEmpty, "fired before its 3 s window was over")
+        #expect(try await store.incidents().isEmpty, "fired before its 3 s window was over")
         manual.advance(by: .milliseconds(200))
         await after.tick()
-        #expect(try store.incidents().first?.state == .firing, "not fired 1.1 s after the restart: the window started again")
-        #expect(try store.pendingConditions().isEmpty)
+        #expect(try await store.incidents().first?.state == .firing, "not fired 1.1 s after the restart: the window started again")
+        #expect(try await store.pendingConditions().isEmpty)
     }
 }

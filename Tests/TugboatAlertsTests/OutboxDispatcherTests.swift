@@ -31,10 +31,10 @@ struct OutboxDispatcherTests {
 
     init() { clock = ServiceClock(manual) }
 
-    func storeWithOnePage(path: String = ":memory:") throws -> (Store, Int64) {
+    func storeWithOnePage(path: String = ":memory:") async throws -> (Store, Int64) {
         let store = try Store(path: path)
         let now = clock.date  // written now on the test's clock: due at once
-        let incident = try store.save(IncidentRecord(rule: "r", target: "t", state: .firing, summary: "s", startedAt: now),
+        let incident = try await store.save(IncidentRecord(rule: "r", target: "t", state: .firing, summary: "s", startedAt: now),
                                       notifications: [NotificationRecord(incident: 0, channel: "call", recipient: "+15550100", kind: .trigger, text: "x", at: now)])
         return (store, incident.id!)
     }
@@ -44,12 +44,12 @@ struct OutboxDispatcherTests {
     func deliverUntilSettled(_ dispatcher: OutboxDispatcher, _ store: Store) async throws {
         for _ in 0..<20 {
             await dispatcher.deliverDue()
-            let pending = try store.notifications().filter { $0.status == .pending }
+            let pending = try await store.notifications().filter { $0.status == .pending }
             if pending.isEmpty { return }
             let attempts = pending.map(\.attempts)
             manual.advance(by: .milliseconds(400))
             await dispatcher.deliverDue()
-            #expect(try store.notifications().filter { $0.status == .pending }.map(\.attempts) == attempts, "retried before its backoff")
+            #expect(try await store.notifications().filter { $0.status == .pending }.map(\.attempts) == attempts, "retried before its backoff")
             manual.advance(by: policy.maxDelay)
         }
         Issue.record("still pending after 20 rounds")
@@ -57,11 +57,11 @@ struct OutboxDispatcherTests {
 
     @Test("retryable errors are retried, then success delivers exactly once with the provider id")
     func retryThenSuccess() async throws {
-        let (store, _) = try storeWithOnePage()
+        let (store, _) = try await storeWithOnePage()
         let sender = ScriptedSender([.retryable("HTTP 500"), .retryable("HTTP 429"), nil])
         let dispatcher = OutboxDispatcher(store: store, senders: ["call": sender], policy: policy, logger: Logger(label: "t"), clock: clock)
         try await deliverUntilSettled(dispatcher, store)
-        let notification = try #require(try store.notifications().first)
+        let notification = try #require(try await store.notifications().first)
         #expect(notification.status == .sent)
         #expect(notification.attempts == 3)
         #expect(notification.providerID == "SID\(notification.id!)")
@@ -72,22 +72,22 @@ struct OutboxDispatcherTests {
 
     @Test("a page pending for a channel a reload removed fails visibly, saying so; it is not dropped")
     func removedChannelFails() async throws {
-        let (store, _) = try storeWithOnePage()
+        let (store, _) = try await storeWithOnePage()
         let dispatcher = OutboxDispatcher(store: store, senders: ["call": ScriptedSender([])], policy: policy, logger: Logger(label: "t"), clock: clock)
         dispatcher.replaceSenders(["hook": ScriptedSender([])])
         try await deliverUntilSettled(dispatcher, store)
-        let notification = try #require(try store.notifications().first)
+        let notification = try #require(try await store.notifications().first)
         #expect(notification.status == .failed)
         #expect(notification.lastError == "channel 'call' was removed by a config reload")
     }
 
     @Test("a permanent error marks the notification failed at once, with the reason")
     func permanent() async throws {
-        let (store, _) = try storeWithOnePage()
+        let (store, _) = try await storeWithOnePage()
         let dispatcher = OutboxDispatcher(store: store, senders: ["call": ScriptedSender([.permanent("Twilio HTTP 400 21211: invalid")])],
                                           policy: policy, logger: Logger(label: "t"), clock: clock)
         try await deliverUntilSettled(dispatcher, store)
-        let notification = try #require(try store.notifications().first)
+        let notification = try #require(try await store.notifications().first)
         #expect(notification.status == .failed)
         #expect(notification.attempts == 1)
         #expect(notification.lastError == "Twilio HTTP 400 21211: invalid")
@@ -95,11 +95,11 @@ struct OutboxDispatcherTests {
 
     @Test("nothing is retried forever: after the last attempt it is failed, not dropped")
     func givesUp() async throws {
-        let (store, _) = try storeWithOnePage()
+        let (store, _) = try await storeWithOnePage()
         let dispatcher = OutboxDispatcher(store: store, senders: ["call": ScriptedSender(Array(repeating: .retryable("HTTP 503"), count: 10))],
                                           policy: policy, logger: Logger(label: "t"), clock: clock)
         try await deliverUntilSettled(dispatcher, store)
-        let notification = try #require(try store.notifications().first)
+        let notification = try #require(try await store.notifications().first)
         #expect(notification.status == .failed)
         #expect(notification.attempts == 4)
         #expect(notification.lastError?.contains("gave up after 4 attempts") == true)
@@ -110,17 +110,17 @@ struct OutboxDispatcherTests {
         let path = NSTemporaryDirectory() + "tugboat-outbox-\(UUID().uuidString).db"
         defer { try? FileManager.default.removeItem(atPath: path) }
         do {
-            let (store, _) = try storeWithOnePage(path: path)
+            let (store, _) = try await storeWithOnePage(path: path)
             let first = OutboxDispatcher(store: store, senders: ["call": ScriptedSender([.retryable("HTTP 500")])],
                                          policy: policy, logger: Logger(label: "t"), clock: clock)
             await first.deliverDue()
-            #expect(try store.notifications().first?.status == .pending)
+            #expect(try await store.notifications().first?.status == .pending)
         }
         let reopened = try Store(path: path)
         let sender = ScriptedSender([])
         let second = OutboxDispatcher(store: reopened, senders: ["call": sender], policy: policy, logger: Logger(label: "t"), clock: clock)
         try await deliverUntilSettled(second, reopened)
-        #expect(try reopened.notifications().first?.status == .sent)
+        #expect(try await reopened.notifications().first?.status == .sent)
         #expect(sender.delivered.withLock { $0.count } == 1)
     }
 

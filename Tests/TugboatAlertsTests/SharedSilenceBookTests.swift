@@ -71,16 +71,16 @@ struct SharedSilenceBookTests {
         let (a, b) = (manager(storeA, book: book), manager(storeB, book: book))
         let silence = try await a.createSilence(matchers: ["rule": "backend-down"], starts: nil, ends: Date().addingTimeInterval(60),
                                                 comment: "deploy", createdBy: "ops")
-        #expect(try storeA.silences().isEmpty, "the shared book, not the node's store")
+        #expect(try await storeA.silences().isEmpty, "the shared book, not the node's store")
         await b.reloadSilences()
         await goDown(b)
-        #expect(try storeB.notifications().map(\.status) == [.silenced])
+        #expect(try await storeB.notifications().map(\.status) == [.silenced])
 
         #expect(try await a.expireSilence(id: try #require(silence.id)))
         #expect(try await a.expireSilence(id: try #require(silence.id)) == false)
         #expect((try await b.silences().first?.endsAt ?? .distantFuture) <= Date())
         await b.reloadSilences()
-        let pages = try storeB.notifications()
+        let pages = try await storeB.notifications()
         #expect(pages.map(\.status) == [.pending, .silenced], "newest first: \(pages)")
     }
 
@@ -95,7 +95,7 @@ struct SharedSilenceBookTests {
         await book.set(reachable: false)
         for _ in 0..<5 { await alerts.reloadSilences() }
         await goDown(alerts)
-        #expect(try store.notifications().map(\.status) == [.silenced])
+        #expect(try await store.notifications().map(\.status) == [.silenced])
         await #expect(throws: SharedTestBook.Unreachable.self) {
             try await alerts.createSilence(matchers: [:], starts: nil, ends: Date().addingTimeInterval(60), comment: "c", createdBy: "t")
         }
@@ -121,7 +121,7 @@ struct SharedSilenceBookTests {
         await book.releaseReads()  // returns the list from before the silence
         await read.value
         await goDown(alerts)
-        #expect(try store.notifications().map(\.status) == [.silenced])
+        #expect(try await store.notifications().map(\.status) == [.silenced])
     }
 
     @Test("one warning per outage of the book, after a few failed reads, and one note when it is back")

@@ -12,7 +12,7 @@ struct ACMETests {
     /// Tugboat with `tls.acme` for `domain` (plus `extraCertificates` files), its redirect
     /// listener on `redirectPort`.
     func tugboat(directory: String, ca: String, redirectPort: Int, backend: DemoBackend, statePath: String? = nil,
-                 extraCertificates: String = "", adminToken: String? = "acme-token", redis: RedisServer? = nil,
+                 extraCertificates: String = "", adminToken: String? = "acme-token", redis: RedisTestServer? = nil,
                  node: String? = nil) throws -> TugboatUnderTest {
         let tls = """
         tls:
@@ -140,12 +140,12 @@ struct ACMETests {
     }
 
     @Test("several nodes on one Redis: the leader orders once and every node serves it; a renewal asked on another node is made by the leader, the CA's check answered by the node it reached")
-    func sharedAcrossNodes() throws {
+    func sharedAcrossNodes() async throws {
         let certificates = try TestCertificates()
         let redirectPort = try freePort()
         let pebble = try Pebble(httpPort: redirectPort, certificates: certificates)
         let backend = try DemoBackend()
-        let redis = try RedisServer()
+        let redis = try await RedisTestServer()
         let first = try tugboat(directory: pebble.directory, ca: certificates.caPath, redirectPort: redirectPort, backend: backend,
                                 redis: redis, node: "node1")
         try waitUntilBlocking(timeout: .seconds(90), "node1's ACME certificate installed") { try acmeEntry(first)?["placeholder"] as? Bool == false }

@@ -8,10 +8,10 @@ import Testing
        .enabled(if: DockerHost.available, "needs a docker daemon and busybox-static (scripts/test.sh starts and installs them)"))
 struct AnsibleClusterTests {
     @Test("two nodes: the leader's playbook starts the one container; after kill -9 of the leader the other node adopts it, no second launch")
-    func newLeaderAdoptsTheContainer() throws {
+    func newLeaderAdoptsTheContainer() async throws {
         try DockerHost.requireAnsible()
         try DockerHost.buildImage()
-        let redis = try RedisServer()
+        let redis = try await RedisTestServer()
         let pool = "cluster-\(UUID().uuidString.prefix(8).lowercased())"
         defer { DockerHost.removeContainers(pool: pool) }
         let top = """

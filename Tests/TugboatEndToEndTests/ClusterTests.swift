@@ -4,7 +4,7 @@ import Testing
 /// Several nodes, one pool: three `tugboat serve` processes and one real `redis-server`.
 @Suite("Several nodes end to end", .serialized)
 struct ClusterTests {
-    static func nodes(_ redis: RedisServer, extraTop: String = "", environment: [String: String] = [:]) throws -> [TugboatUnderTest] {
+    static func nodes(_ redis: RedisTestServer, extraTop: String = "", environment: [String: String] = [:]) throws -> [TugboatUnderTest] {
         try (1...3).map { index in
             try TugboatUnderTest(backends: [], extraTop: extraTop, environment: environment, redis: redis.url, node: "node\(index)")
         }
@@ -26,8 +26,8 @@ struct ClusterTests {
     }
 
     @Test("a pool change made on one node is seen by every node within a second; removal drains it everywhere")
-    func poolChangePropagates() throws {
-        let redis = try RedisServer()
+    func poolChangePropagates() async throws {
+        let redis = try await RedisTestServer()
         let nodes = try Self.nodes(redis)
         try waitUntilBlocking("a leader") { try Self.agreedLeader(nodes) != nil }
         let status = try Self.cluster(nodes[0])
@@ -56,8 +56,8 @@ struct ClusterTests {
     }
 
     @Test("kill -9 of the leader: another node leads within 5 seconds and the incident is paged exactly once")
-    func leaderTakeoverPagesOnce() throws {
-        let redis = try RedisServer()
+    func leaderTakeoverPagesOnce() async throws {
+        let redis = try await RedisTestServer()
         let contract = try ContractServer()
         let top = contract.monitorYAML + "alerts:\n  retry: { first: 100ms, max: 300ms }\n  timeout: 1s\n  startup-grace: 0s\n  group: { wait: 0s }\n" + contract.channelsYAML()
             + "\n  rules:\n    - { name: front-down, monitor: front, condition: down, channels: [sms] }\n"
@@ -87,8 +87,8 @@ struct ClusterTests {
     }
 
     @Test("a silence made on a follower holds the leader's page; expired on a third node, the page goes out once")
-    func silenceSharedByEveryNode() throws {
-        let redis = try RedisServer()
+    func silenceSharedByEveryNode() async throws {
+        let redis = try await RedisTestServer()
         let contract = try ContractServer()
         let top = contract.monitorYAML + "alerts:\n  retry: { first: 100ms, max: 300ms }\n  timeout: 1s\n  startup-grace: 0s\n  group: { wait: 0s }\n"
             + contract.channelsYAML() + "\n  rules:\n    - { name: front-down, monitor: front, condition: down, channels: [call, sms] }\n"
@@ -135,8 +135,8 @@ struct ClusterTests {
     }
 
     @Test("redis-server stopped and restarted under load: no request fails on any node")
-    func redisOutageUnderLoad() throws {
-        let redis = try RedisServer()
+    func redisOutageUnderLoad() async throws {
+        let redis = try await RedisTestServer()
         let alerts = "alerts:\n  startup-grace: 0s\n  group: { wait: 0s }\n  channels:\n    log: { log: {} }\n  rules:\n    - { name: redis-down, monitor: redis, condition: down, channels: [log] }\n"
         let nodes = try Self.nodes(redis, extraTop: alerts)
         let backend = try DemoBackend()
@@ -156,7 +156,7 @@ struct ClusterTests {
         try waitUntilBlocking(timeout: .seconds(10), "a redis-down incident on every node") {
             try nodes.allSatisfy { try $0.incidents().contains { $0["rule"] as? String == "redis-down" && $0["state"] as? String == "firing" } }
         }
-        try redis.restart()
+        try await redis.start()
         try waitUntilBlocking(timeout: .seconds(10), "Redis back and a leader") {
             try nodes.allSatisfy { try Self.cluster($0)["redis"] as? String == "up" } && Self.agreedLeader(nodes) != nil
         }
@@ -168,8 +168,8 @@ struct ClusterTests {
     }
 
     @Test("kill -9 of the leader with the exec provider: the new leader adopts the running instance, no scaling step is repeated")
-    func takeoverDoesNotRepeatAScalingStep() throws {
-        let redis = try RedisServer()
+    func takeoverDoesNotRepeatAScalingStep() async throws {
+        let redis = try await RedisTestServer()
         let scaleDir = NSTemporaryDirectory() + "tugboat-cluster-scale-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: scaleDir, withIntermediateDirectories: true)
         defer {

@@ -20,7 +20,7 @@ struct CrashForensicsTests {
             signals.publish(.traffic(TrafficSample(interval: .seconds(1), requests: errors, serverErrors: errors, p99Seconds: 0,
                                                    perBackend: [address: errors], serverErrorsByBackend: [address: errors])))
         }
-        func reasons() throws -> Set<String> { Set(try store.profiles().map(\.reason)) }
+        func reasons() async throws -> Set<String> { Set(try await store.profiles().map(\.reason)) }
         let running = Task { try await forensics.run() }
 
         // The service subscribes as it starts: the instance turns healthy (attached) until its
@@ -35,15 +35,15 @@ struct CrashForensicsTests {
             }
         }
         burst(10)
-        try await waitUntil("the first burst captured") { try reasons() == ["burst of 10 5xx in one second"] }
+        try await waitUntil("the first burst captured") { try await reasons() == ["burst of 10 5xx in one second"] }
         burst(11)  // within the window
         // Signals are taken in order: once the removal's grace sleeps on the clock, the burst before it was seen.
         signals.publish(.backendRemoved(HostPort(host: "127.0.0.1", port: 2)))
         try await waitUntil("the signals before the removal taken") { manual.sleepers == 1 }
         manual.advance(by: .seconds(30))
         burst(12)
-        try await waitUntil("the burst after the window captured") { try reasons().count >= 2 }
-        #expect(try reasons() == ["burst of 10 5xx in one second", "burst of 12 5xx in one second"])
+        try await waitUntil("the burst after the window captured") { try await reasons().count >= 2 }
+        #expect(try await reasons() == ["burst of 10 5xx in one second", "burst of 12 5xx in one second"])
         running.cancel()
         _ = await running.result
     }

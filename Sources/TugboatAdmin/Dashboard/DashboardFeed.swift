@@ -132,13 +132,13 @@ public final class DashboardFeed: Sendable {
         sections["settings"] = Self.json(Settings(chart_lines: lines, scaling: admin.scaler != nil, cluster: admin.cluster != nil,
                                                   profiling: admin.profiles != nil))
         if let store = admin.store {
-            sections["incidents"] = Self.json(((try? store.incidents()) ?? []).prefix(50).map { record in
+            sections["incidents"] = Self.json(((try? await store.incidents()) ?? []).prefix(50).map { record in
                 var view = IncidentView(record)
                 view.flamegraph = record.flamegraph
                 return view
             })
-            sections["notifications"] = Self.json(((try? store.notifications()) ?? []).prefix(100).map(NotificationView.init))
-            sections["profiles"] = Self.json(((try? store.profiles(limit: 50)) ?? []).map {
+            sections["notifications"] = Self.json(((try? await store.notifications()) ?? []).prefix(100).map(NotificationView.init))
+            sections["profiles"] = Self.json(((try? await store.profiles(limit: 50)) ?? []).map {
                 ProfileRow(id: $0.id ?? 0, address: $0.address, reason: $0.reason, source: $0.source,
                            captured_at: Timestamp.iso($0.capturedAt), samples: $0.samples, flamegraph: "/api/profiles/\($0.id ?? 0)")
             })

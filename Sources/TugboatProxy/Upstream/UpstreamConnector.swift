@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import TugboatCore
+import TugboatNetwork
 
 /// Opens new connections to a backend on a given event loop. The data plane dials sockets; tests
 /// inject one that hands out `EmbeddedChannel`s, so the whole exchange runs without sockets.

@@ -188,7 +188,7 @@ actor CrashForensics: Service, ProfileCapturing {
             address: address.description, reason: reason, source: captured.source.rawValue, capturedAt: clock.date,
             windowStart: captured.windowStart, samples: captured.sampleCount,
             folded: String(decoding: captured.folded, as: UTF8.self), svg: Data(captured.svg))
-        return try store.save(record)
+        return try await store.save(record)
     }
 
     nonisolated var maximumPushSize: Int { pushLimit.load(ordering: .relaxed) }

@@ -2,6 +2,7 @@ import Logging
 import TugboatAdmin
 import TugboatAlerts
 import TugboatCore
+import TugboatNetwork
 import TugboatHealth
 import TugboatProxy
 import TugboatScaling
@@ -125,20 +126,20 @@ actor ConfigReloader: ConfigReloading {
         }
         for address in plan.added {
             _ = await parts.membership.add(address, reason: "added by a config reload", persist: false)
-            forgetRunTimeChange(address)
+            await forgetRunTimeChange(address)
         }
         for address in plan.removed {
             _ = await parts.membership.drainAndRemove(address, reason: "removed by a config reload", persist: false)
-            forgetRunTimeChange(address)
+            await forgetRunTimeChange(address)
         }
         return nil
     }
 
     /// The file now speaks for `address`: a change made to it through the API no longer applies
     /// at the next start.
-    private func forgetRunTimeChange(_ address: HostPort) {
+    private func forgetRunTimeChange(_ address: HostPort) async {
         do {
-            try parts.store.forgetPoolChange(address.description)
+            try await parts.store.forgetPoolChange(address.description)
         } catch {
             logger.error("pool change not saved", metadata: ["backend.address": "\(address)", "error": "\(error)"])
         }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import TestSupport
 import NIOCore
 
 /// The `tugboat-contract` binary (built beside the test bundle) on a free port of 127.0.0.1, with
@@ -10,14 +11,15 @@ final class ContractTestServer: @unchecked Sendable {
 
     let port: Int
     let client: HTTPClient
-    private let child: TestChild
+    private let child: ChildProcess
     var base: String { "http://127.0.0.1:\(port)" }
 
     init(client: HTTPClient) async throws {
         let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let binary = me.deletingLastPathComponent().appendingPathComponent("tugboat-contract").path
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw LiveTestError("\(binary) is missing: swift build first") }
-        child = try TestChild(binary, ["--port", "0", "--pagerduty-key", Self.pagerDutyKey, "--opsgenie-key", Self.opsgenieKey])
+        child = try ChildProcess(executable: binary, arguments: ["--port", "0", "--pagerduty-key", Self.pagerDutyKey, "--opsgenie-key", Self.opsgenieKey],
+                             holdingStdin: true)
         port = try await child.listeningPort()
         self.client = client
     }

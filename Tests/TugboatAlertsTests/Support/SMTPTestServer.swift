@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// A real SMTP server for the email channel's tests: `smtp_test_server.py` (aiosmtpd) on a free port
 /// of 127.0.0.1, writing what it receives into a fresh temp directory.
@@ -40,7 +41,7 @@ final class SMTPTestServer: @unchecked Sendable {
     let directory: URL
     let certificate: String
     let port: Int
-    private let child: TestChild
+    private let child: ChildProcess
 
     init(_ options: Options = Options()) async throws {
         guard Self.available else {
@@ -60,7 +61,7 @@ final class SMTPTestServer: @unchecked Sendable {
         if let user = options.user, let password = options.password { arguments += ["--user", user, "--password", password] }
         if options.loginOnly { arguments.append("--login-only") }
         if options.failOnce451 { arguments.append("--fail-once-451") }
-        child = try TestChild("/usr/bin/env", ["python3"] + arguments)
+        child = try ChildProcess(executable: "/usr/bin/env", arguments: ["python3"] + arguments, holdingStdin: true)
         do {
             port = try await child.listeningPort()
         } catch {
@@ -71,10 +72,10 @@ final class SMTPTestServer: @unchecked Sendable {
 
     /// A self-signed certificate for 127.0.0.1 (the client trusts it through `ca:`).
     static func makeCertificate(certificate: String, key: String) async throws {
-        let openssl = try TestChild("/usr/bin/env", [
+        let openssl = try ChildProcess(executable: "/usr/bin/env", arguments: [
             "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
             "-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-        ])
+        ], holdingStdin: true)
         defer { openssl.stop() }
         _ = try await waitFor("openssl to make a certificate", timeout: .seconds(30)) { openssl.process.isRunning ? nil : true }
         guard openssl.process.terminationStatus == 0, FileManager.default.fileExists(atPath: certificate) else {

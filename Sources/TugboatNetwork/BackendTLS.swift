@@ -1,5 +1,6 @@
 import NIOCore
 import NIOSSL
+import TugboatCore
 
 /// `pool.tls` made ready for connections: one client TLS context for the proxy's upstream
 /// connections and the health checks, and the name each backend is asked for.
@@ -27,15 +28,5 @@ public struct BackendTLS: Sendable {
     /// The client-side TLS handler for a connection to `host`.
     public func handler(for host: String) throws -> NIOSSLClientHandler {
         try NIOSSLClientHandler(context: context, serverHostname: serverName(for: host))
-    }
-}
-
-/// The name a TLS client sends in SNI and checks in the server's certificate.
-public enum TLSServerName {
-    /// `host`, unless it is an IP address: that is not sent (SNI carries names only) and is checked
-    /// against the certificate's IP addresses instead.
-    public static func forHost(_ host: String) -> String? {
-        let isAddress = host.contains(":") || host.split(separator: ".").allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
-        return isAddress ? nil : host
     }
 }

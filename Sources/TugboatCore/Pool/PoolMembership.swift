@@ -1,25 +1,26 @@
 import Logging
-import ServiceLifecycle
 import Synchronization
-import TugboatCore
 
 /// Adds backends and drains them out of the pool at run time. Draining: the backend stops getting
 /// new requests at once; it leaves the pool when its in-flight requests are done or `drain` ends.
-public final class PoolMembership: Service, Sendable {
+/// The control logic only: the data plane applies the pool's snapshots and reports its in-flight
+/// requests (`inflight`); `TugboatRuntime` runs the drains as a service.
+public final class PoolMembership: Sendable {
     private let pool: Pool
-    private let dataPlane: ProxyDataPlane
+    /// Requests in flight per backend, as the data plane counts them.
+    private let inflight: @Sendable () -> [HostPort: Int]
     private let drainTime: Mutex<Duration>
     private let logger: Logger
     private let drains: AsyncStream<HostPort>
     private let drainRequests: AsyncStream<HostPort>.Continuation
     /// Told of every change made here (`true`: added), to persist it.
-    private let onChange: @Sendable (HostPort, Bool) -> Void
+    private let onChange: @Sendable (HostPort, Bool) async -> Void
 
-    public init(pool: Pool, dataPlane: ProxyDataPlane, drain: Duration, logger: Logger,
-                onChange: @escaping @Sendable (HostPort, Bool) -> Void = { _, _ in }) {
+    public init(pool: Pool, drain: Duration, logger: Logger, inflight: @escaping @Sendable () -> [HostPort: Int],
+                onChange: @escaping @Sendable (HostPort, Bool) async -> Void = { _, _ in }) {
         self.onChange = onChange
         self.pool = pool
-        self.dataPlane = dataPlane
+        self.inflight = inflight
         self.drainTime = Mutex(drain)
         self.logger = logger
         (drains, drainRequests) = AsyncStream.makeStream()
@@ -43,7 +44,7 @@ public final class PoolMembership: Service, Sendable {
         var taken = await pool.add(address, reason: reason)
         if !taken { taken = await pool.cancelDrain(address, reason: reason + " while draining") }
         guard taken else { return .alreadyPresent }
-        if persist { onChange(address, true) }
+        if persist { await onChange(address, true) }
         return .done
     }
 
@@ -52,23 +53,30 @@ public final class PoolMembership: Service, Sendable {
         guard let state = await pool.state(of: address) else { return .unknown }
         if state != .draining {
             await pool.setState(address, .draining, reason: "\(reason); draining for up to \(DurationParser.format(drain))")
-            if persist { onChange(address, false) }
+            if persist { await onChange(address, false) }
             drainRequests.yield(address)
         }
         return .done
     }
 
-    public func run() async throws {
+    /// Finishes each drain asked for until ``stopTakingDrains()`` (or cancellation); returns once
+    /// the drains under way are done.
+    public func runDrains() async {
         await withDiscardingTaskGroup { group in
-            for await address in drains.cancelOnGracefulShutdown() {
+            for await address in drains {
                 group.addTask { await self.finishDrain(address) }
             }
         }
     }
 
+    /// No more drains are started (graceful shutdown); those under way finish.
+    public func stopTakingDrains() {
+        drainRequests.finish()
+    }
+
     private func finishDrain(_ address: HostPort) async {
-        _ = await DrainWait.until(within: drain, every: .milliseconds(50)) { (dataPlane.inflight()[address] ?? 0) == 0 }
-        let leftover = dataPlane.inflight()[address] ?? 0
+        _ = await DrainWait.until(within: drain, every: .milliseconds(50)) { (inflight()[address] ?? 0) == 0 }
+        let leftover = inflight()[address] ?? 0
         // Added again while it drained: it stays.
         guard await pool.state(of: address) == .draining else { return }
         await pool.remove(address)
