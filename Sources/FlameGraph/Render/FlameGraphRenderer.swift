@@ -24,7 +24,7 @@ public struct FlameGraphRenderer: Sendable {
     }
 
     private func layout(_ stacks: FoldedStacks) -> FrameLayout {
-        let usable = widthPerTimeNumerator
+        let usable = Self.usableWidth(options)
         let minWidth = options.minWidth
         return FrameLayout(stacks, flameChart: options.flameChart) { total in
             switch minWidth {
@@ -63,7 +63,8 @@ public struct FlameGraphRenderer: Sendable {
         return reversed
     }
 
-    private var widthPerTimeNumerator: Double { Double(options.width) - 2 * Self.xpad }
+    /// The image's width less its padding: what the total time is spread over.
+    static func usableWidth(_ options: FlameGraphOptions) -> Double { Double(options.width) - 2 * xpad }
 
     private func visibleFrames(_ layout: FrameLayout) -> [Frame] {
         guard layout.total > 0 else { return [] }
@@ -106,11 +107,9 @@ public struct FlameGraphRenderer: Sendable {
     private func draw(_ frames: [Frame], layout: FrameLayout, stacks: FoldedStacks) -> [UInt8] {
         let o = options
         let fs = o.fontSize
-        let ypad1 = fs * 3, ypad2 = fs * 2 + 10, ypad3 = fs * 2
-        let depthMax = frames.reduce(0) { max($0, $1.depth) }
-        var imageHeight = Double((depthMax + 1) * o.frameHeight) + ypad1 + ypad2
-        if !o.subtitle.isEmpty { imageHeight += ypad3 }
-        let timeMax = layout.total
+        let geometry = FrameGeometry(options: o, depthMax: frames.reduce(0) { max($0, $1.depth) },
+                                     timeMax: layout.total, maxDelta: layout.maxDelta)
+        let imageHeight = geometry.imageHeight, ypad2 = geometry.ypad2
         var w = ByteWriter(capacity: 16_384 + frames.count * 220)
         header(&w, height: imageHeight)
         let (bg1, bg2) = o.palette.background
@@ -134,7 +133,6 @@ public struct FlameGraphRenderer: Sendable {
         text(&w, id: "ignorecase", x: Double(o.width) - Self.xpad - 16, y: fs * 2, "ic")
         text(&w, id: "matched", x: Double(o.width) - Self.xpad - 100, y: imageHeight - ypad2 / 2, " ")
         w.raw("<g id=\"frames\">\n")
-        let geometry = FrameGeometry(options: o, imageHeight: imageHeight, timeMax: timeMax, maxDelta: layout.maxDelta)
         stacks.withStorage { all, _ in
             let parts = max(1, min(drawingParts ?? Self.parts(frames.count), frames.count))
             if parts == 1 {
@@ -175,16 +173,19 @@ public struct FlameGraphRenderer: Sendable {
         let imageHeight, timeMax, widthPerTime, maxDelta, charWidth: Double
         let ypad1, ypad2, frameHeight: Double
 
-        init(options: FlameGraphOptions, imageHeight: Double, timeMax: Double, maxDelta: Double) {
+        /// flamegraph.pl's paddings: `ypad1` above the frames (the title), `ypad2` below them (the
+        /// details line), and one more font's worth for a subtitle.
+        init(options: FlameGraphOptions, depthMax: Int, timeMax: Double, maxDelta: Double) {
+            let fs = options.fontSize
             self.options = options
-            self.imageHeight = imageHeight
             self.timeMax = timeMax
             self.maxDelta = maxDelta
-            widthPerTime = (Double(options.width) - 2 * FlameGraphRenderer.xpad) / timeMax  // widthPerTimeNumerator / timeMax
-            charWidth = options.fontSize * options.fontWidth
-            ypad1 = options.fontSize * 3
-            ypad2 = options.fontSize * 2 + 10
+            ypad1 = fs * 3
+            ypad2 = fs * 2 + 10
             frameHeight = Double(options.frameHeight)
+            imageHeight = Double(depthMax + 1) * frameHeight + ypad1 + ypad2 + (options.subtitle.isEmpty ? 0 : fs * 2)
+            widthPerTime = FlameGraphRenderer.usableWidth(options) / timeMax
+            charWidth = fs * options.fontWidth
         }
     }
 
