@@ -55,6 +55,7 @@ let package = Package(
         .target(
             name: "TugboatProxy",
             dependencies: [
+                "CSplice",
                 "TugboatNetwork",
                 "TugboatCore",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -211,6 +212,7 @@ let package = Package(
         ),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "CSpawn"),
+        .target(name: "CSplice"),
         .target(name: "CBuildInfo"),
         .target(
             name: "FlameGraph",

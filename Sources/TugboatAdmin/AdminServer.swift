@@ -27,6 +27,7 @@ public enum AdminServer {
         protected.get("/metrics") { _, _ -> Response in
             var text = MetricsRenderer.render(stats: state.traffic.stats(), snapshot: await state.pool.snapshot,
                                               inflight: state.dataPlane.inflight(), connections: state.dataPlane.connections,
+                                              splices: state.dataPlane.splices,
                                               accessLog: state.dataPlane.accessLog)
             text += CertificateRoutes.metrics(state.certificates)
             text += await ControlPlaneMetrics.render(state)

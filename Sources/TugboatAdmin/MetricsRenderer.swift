@@ -5,7 +5,8 @@ import TugboatProxy
 /// HdrHistograms merged once a second, so nothing on the request path touches swift-metrics.
 enum MetricsRenderer {
     static func render(stats: TrafficStats, snapshot: PoolSnapshot, inflight: [HostPort: Int],
-                       connections: ConnectionCounts? = nil, accessLog: AccessLog? = nil) -> String {
+                       connections: ConnectionCounts? = nil, splices: SpliceCounts? = nil,
+                       accessLog: AccessLog? = nil) -> String {
         var out = ""
         if let accessLog {
             out += MetricHelp.header("tugboat_access_log_lines_total", "Access-log lines written.", type: "counter")
@@ -19,6 +20,13 @@ enum MetricsRenderer {
             out += "tugboat_connections_open \(connections.open)\n"
             out += MetricHelp.header("tugboat_connections_rejected_total", "Client connections refused over max-connections.", type: "counter")
             out += "tugboat_connections_rejected_total \(connections.rejected)\n"
+        }
+        if let splices {
+            out += MetricHelp.header("tugboat_spliced_responses_total",
+                                     "Response bodies relayed from backend to client through a kernel pipe (splice).", type: "counter")
+            out += "tugboat_spliced_responses_total \(splices.responses)\n"
+            out += MetricHelp.header("tugboat_spliced_bytes_total", "Bytes of the spliced response bodies.", type: "counter")
+            out += "tugboat_spliced_bytes_total \(splices.bytes)\n"
         }
         out += MetricHelp.header("tugboat_requests_total", "Requests answered, by backend and status class.", type: "counter")
         for row in stats.rows {

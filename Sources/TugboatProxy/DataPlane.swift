@@ -17,6 +17,8 @@ public final class ProxyDataPlane: Sendable {
     private let sweepers: [RepeatedTask]
     /// Open client connections and those refused over `max-connections`.
     public let connections = ConnectionCounts()
+    /// Response bodies relayed through kernel pipes (splice(2)).
+    public let splices = SpliceCounts()
     /// `access-log`, when on.
     public let accessLog: AccessLog?
 
@@ -36,7 +38,7 @@ public final class ProxyDataPlane: Sendable {
         for loop in group.makeIterator() {
             let box = NIOLoopBoundBox.makeBoxSendingValue(
                 LoopContext(eventLoop: loop, configuration: configuration, onPassiveFailure: onPassiveFailure,
-                            onDemandWhileEmpty: onDemandWhileEmpty, accessLog: accessLog),
+                            onDemandWhileEmpty: onDemandWhileEmpty, accessLog: accessLog, splices: splices),
                 eventLoop: loop
             )
             contexts[ObjectIdentifier(loop)] = box

@@ -37,8 +37,9 @@ final class LoopContext {
     init(eventLoop: EventLoop, configuration: ProxyConfiguration,
          onPassiveFailure: @escaping @Sendable (HostPort, Int) -> Void,
          onDemandWhileEmpty: @escaping @Sendable () -> Void = {},
-         connector: UpstreamConnector? = nil, accessLog: AccessLog? = nil) {
+         connector: UpstreamConnector? = nil, accessLog: AccessLog? = nil, splices: SpliceCounts = SpliceCounts()) {
         self.eventLoop = eventLoop
+        self.splices = splices
         self.accessLog = accessLog.map { LoopAccessLog(queue: $0.queue, format: $0.settings.format) }
         socketConnector = connector == nil ? SocketUpstreamConnector(connectTimeout: configuration.connectTimeout, tls: configuration.upstreamTLS) : nil
         self.connector = connector ?? socketConnector!
@@ -62,6 +63,26 @@ final class LoopContext {
         guard spareRequestSlots.count < Self.maxSpareRequestSlots else { return }
         slot.context = RequestContext()
         spareRequestSlots.append(slot)
+    }
+
+    /// Counts the spliced responses (shared by every loop).
+    let splices: SpliceCounts
+    /// Empty splice pipes given back by finished responses (at most ``maxSparePipes``).
+    private var sparePipes: [SplicePipe] = []
+    static let maxSparePipes = 64
+
+    /// A pipe for a spliced response body: a spare one, or a new one (nil when the system refuses).
+    func takeSplicePipe() -> SplicePipe? {
+        sparePipes.popLast() ?? SplicePipe.open()
+    }
+
+    /// Takes back a pipe whose body went through whole (it is empty); others are closed.
+    func returnSplicePipe(_ pipe: SplicePipe) {
+        guard sparePipes.count < Self.maxSparePipes else {
+            pipe.close()
+            return
+        }
+        sparePipes.append(pipe)
     }
 
     /// The loop's head buffer, emptied, with room for `capacity` bytes. Give it back with

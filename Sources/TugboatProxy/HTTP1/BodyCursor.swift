@@ -26,6 +26,9 @@ struct BodyCursor {
 
     var isUntilClose: Bool { if case .untilClose = mode { true } else { false } }
 
+    /// The body bytes still to come when the length is known (Content-Length).
+    var remainingLength: Int? { if case .length(let remaining) = mode { remaining } else { nil } }
+
     /// Takes the body's next bytes from the front of `buffer`, as they came (chunked framing
     /// included). Nil when `buffer` holds none of the body.
     mutating func take(from buffer: inout ByteBuffer) throws(ChunkedScanner.Failure) -> ByteBuffer? {

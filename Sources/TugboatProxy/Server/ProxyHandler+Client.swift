@@ -25,6 +25,7 @@ extension ProxyHandler {
 
     var clientIsWritable: Bool {
         if let stream { return stream.isWritable }
+        if splice?.waitingForClient == true { return false }
         return context?.channel.isWritable ?? false
     }
 

@@ -12,6 +12,10 @@ extension ProxyHandler: UpstreamDelegate {
             var bytes = bytes
             upstreamBytes.writeBuffer(&bytes)
         }
+        if let splice {
+            spliceReceived(splice)
+            return
+        }
         processUpstreamBytes()
         if upstreamBytes.readableBytes == 0 { upstreamBytes = ByteBuffer() }
     }
@@ -134,6 +138,7 @@ extension ProxyHandler: UpstreamDelegate {
             return
         }
         writePendingHead()
+        if !request.responseBody.isComplete && startSpliceIfWorthIt() { return }
         if !clientIsWritable { upstream?.pauseReads() }
         if request.responseBody.isComplete {
             // Bytes beyond the response: the backend is confused; do not reuse its connection.
@@ -144,7 +149,7 @@ extension ProxyHandler: UpstreamDelegate {
 
     /// Phase 5: the response is complete. Log it, give the upstream connection back (or close it),
     /// then serve the next request or close.
-    private func responseEnded() {
+    func responseEnded() {
         guard clientAttached else { return }
         let (reuse, close) = machine.responseEnded(upstreamKeepAlive: request.upstreamKeepAlive, now: loop.eventLoop.now)
         loop.meter.record(slot: request.meteredBackend?.slot, status: request.status,
@@ -200,6 +205,14 @@ extension ProxyHandler: UpstreamDelegate {
     func upstreamClosed(error: Error?) {
         guard case .exchange = machine.state, let backend = request.backend, upstream != nil else { return }
         upstream = nil
+        if let splice {
+            // What the backend sent before closing was read into `upstreamBytes`: it goes on
+            // through the pipe; the closed socket is never spliced from again.
+            splice.backendClosed = true
+            request.upstreamKeepAlive = false
+            spliceReceived(splice)
+            return
+        }
         if request.responseHeadDone {
             if request.responseBody.isUntilClose {
                 request.responseBody = BodyCursor(.none)

@@ -199,6 +199,7 @@ extension ProxyHandler {
     /// Part of a response is out and the exchange cannot finish: the client can be told nothing
     /// more than that the connection ended. The upstream connection goes too.
     func abandonConnection() {
+        dropSplice()
         if let upstream {
             self.upstream = nil
             upstream.close()

@@ -35,6 +35,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
     }
     private var requestSlot: RequestSlot?
     var upstream: UpstreamHandler?
+    /// The response body going through a kernel pipe, if it is (ProxyHandler+Splice.swift).
+    var splice: ResponseSplice?
     var forwarding = ForwardingContext(clientIP: [], trusted: false, generatedID: RequestID(prefix: 0, counter: 0))
     /// Bytes read from the client and not yet consumed: a partial head, body bytes waiting for an
     /// upstream, or the next (pipelined) request waiting for this response. Reads stop while it
@@ -111,6 +113,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
         self.context = nil
         timer?.cancel()
         timer = nil
+        dropSplice()
     }
 
     // MARK: Inbound from the client
@@ -145,7 +148,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
     }
 
     func clientWritabilityChanged() {
-        if clientIsWritable { upstream?.resumeReads() }
+        // A spliced body moves on when its writes complete, not on writability.
+        if clientIsWritable && splice == nil { upstream?.resumeReads() }
     }
 
     func flushUpstreamIfNeeded() {
@@ -211,6 +215,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
 
     /// The client is gone (its channel closed, or its HTTP/2 stream ended or was reset).
     func clientClosed() {
+        dropSplice()
         if let upstream {
             self.upstream = nil
             upstream.close()

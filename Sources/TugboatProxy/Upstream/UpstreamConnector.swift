@@ -27,13 +27,11 @@ final class SocketUpstreamConnector: UpstreamConnector {
             .connectTimeout(connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
-            // Large responses: up to 256 KiB per read (fewer reads and pipeline trips per MiB);
-            // the allocator shrinks back for small responses.
-            .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 256 * 1024))
+            .channelOption(.recvAllocator, value: UpstreamHandler.readAllocator)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { [tls] in
                     if let tls { try channel.pipeline.syncOperations.addHandler(try tls.handler(for: backend.address.host)) }
-                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler(backend: backend))
+                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler(backend: backend, spliceable: tls == nil))
                 }
             }
             .connect(to: backend.socketAddress)

@@ -30,8 +30,20 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var readPending = false
     private var lastError: Error?
 
-    init(backend: ProxyBackend) {
+    /// A plain TCP socket (no TLS in between): response bodies may be spliced from it.
+    let spliceable: Bool
+
+    /// Large responses: up to 256 KiB per read (fewer reads and pipeline trips per MiB); the
+    /// allocator shrinks back for small responses.
+    static let readAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 256 * 1024)
+    /// While a body is spliced the channel reads only to learn that the backend sent more: one
+    /// small read, the rest goes through the pipe.
+    static let spliceReadAllocator = FixedSizeRecvByteBufferAllocator(capacity: 512)
+    static let defaultMessagesPerRead: UInt = 4
+
+    init(backend: ProxyBackend, spliceable: Bool = false) {
         self.backend = backend
+        self.spliceable = spliceable
     }
 
     var channel: Channel? { context?.channel }
@@ -92,6 +104,34 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             readPending = false
             context.read()
         }
+    }
+
+    /// The socket's descriptor, for splice(2) (only while the channel is open; never closed here).
+    var socketDescriptor: Int32? {
+        guard spliceable, isOpen, let context else { return nil }
+        return try? context.pipeline.syncOperations.withUnsafeTransportIfAvailable(of: NIOBSDSocket.Handle.self) { $0 }
+    }
+
+    /// A body is about to be spliced: the channel reads only when asked (``readOnce()``), a little.
+    func enterSpliceMode() {
+        readsPaused = true
+        let options = context?.channel.syncOptions
+        try? options?.setOption(.recvAllocator, value: Self.spliceReadAllocator)
+        try? options?.setOption(.maxMessagesPerRead, value: 1)
+    }
+
+    /// The spliced body is through: reads as before.
+    func leaveSpliceMode() {
+        let options = context?.channel.syncOptions
+        try? options?.setOption(.recvAllocator, value: Self.readAllocator)
+        try? options?.setOption(.maxMessagesPerRead, value: Self.defaultMessagesPerRead)
+        resumeReads()
+    }
+
+    /// One read when the backend has something (reads stay paused otherwise).
+    func readOnce() {
+        readPending = false
+        context?.read()
     }
 
     @inline(__always)
