@@ -64,26 +64,13 @@ extension ProxyHandler {
                 if case .moved(let moved) = outcome { request.log.bytesOut &+= Int64(moved) }
             case .fromBackend(let count):
                 if upstreamBytes.readableBytes > 0 {
-                    // Read by the channel (it was told the backend had more): into the pipe first.
+                    // Read by the channel (it was told the backend had more): into the pipe, in order.
                     outcome = splice.pipe.put(from: &upstreamBytes, count: count)
                 } else if splice.backendClosed {
                     outcome = .endOfInput
                 } else {
                     outcome = splice.pipe.fill(from: splice.upstreamSocket, count: count)
                 }
-            case .done:
-                finishSplice(splice)
-                return
-            }
-            switch splice.relay.record(outcome, of: step) {
-            case .next:
-                continue
-            case .yield:
-                loop.eventLoop.assumeIsolated().execute { self.pumpSplice(splice) }
-                return
-            case .waitForBackend:
-                upstream?.readOnce()
-                return
             case .writeThroughChannel(let count):
                 guard let bytes = splice.pipe.take(count, allocator: context?.channel.allocator ?? ByteBufferAllocator()) else {
                     abandonConnection()
@@ -94,6 +81,19 @@ extension ProxyHandler {
                 clientWrite(bytes)
                 afterClientWrites(splice)
                 return
+            case .waitForBackend:
+                upstream?.readOnce()
+                return
+            case .done:
+                finishSplice(splice)
+                return
+            }
+            switch splice.relay.record(outcome, of: step) {
+            case .next:
+                continue
+            case .yield:
+                loop.eventLoop.assumeIsolated().execute { self.pumpSplice(splice) }
+                return
             case .backendFailed, .clientFailed:
                 abandonConnection()
                 return
@@ -101,20 +101,32 @@ extension ProxyHandler {
         }
     }
 
-    /// Goes on with `splice` once everything written to the client's channel is in its socket.
+    /// Goes on with `splice` once everything written to the client's channel is in its socket
+    /// (in a later turn when that is at once, so the relay never calls itself).
     private func afterClientWrites(_ splice: ResponseSplice) {
         guard let context else { return }
         splice.waitingForClient = true
         let promise = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: promise)
+        var returned = false
         promise.futureResult.assumeIsolated().whenComplete { result in
             guard self.splice === splice else { return }
-            splice.waitingForClient = false
-            switch result {
-            case .success: self.pumpSplice(splice)
-            case .failure: self.abandonConnection()
+            guard case .success = result else {
+                self.abandonConnection()
+                return
+            }
+            if returned {
+                splice.waitingForClient = false
+                self.pumpSplice(splice)
+            } else {
+                self.loop.eventLoop.assumeIsolated().execute {
+                    guard self.splice === splice else { return }
+                    splice.waitingForClient = false
+                    self.pumpSplice(splice)
+                }
             }
         }
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: promise)
+        returned = true
     }
 
     /// The whole body went through: the pipe (empty) goes back to the loop, the upstream

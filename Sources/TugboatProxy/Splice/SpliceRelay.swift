@@ -2,10 +2,13 @@
 /// the client's (splice(2), as HAProxy's `option splice-response`): what to move next, and what to
 /// wait for. Pure; `ProxyHandler+Splice` does the moving and reports each outcome here.
 ///
-/// The pipe is emptied into the client before more is taken from the backend, so bytes that
-/// arrive another way (read by the channel, written into the pipe) keep their order, and the
-/// backend is only waited for while the pipe is empty.
+/// The pipe goes to the client first; while the client cannot take more, it is topped up from the
+/// backend (so the backend keeps sending), and only an empty pipe waits for the backend. Bytes
+/// that arrive another way (read by the channel) are written into the pipe behind what it holds,
+/// so their order never changes.
 struct SpliceRelay {
+    /// The body bytes the relay was started with.
+    let length: Int
     /// Body bytes still to come from the backend.
     private(set) var remaining: Int
     /// Bytes in the pipe, on their way to the client.
@@ -14,6 +17,9 @@ struct SpliceRelay {
     let capacity: Int
     /// Bytes moved (into the pipe and out of it) in the current turn of the event loop (see ``turnBudget``).
     private var movedThisTurn = 0
+    /// In this turn the client's socket took nothing more / the backend's had nothing more.
+    private var clientFull = false
+    private var backendDry = false
 
     /// After this many bytes in one turn the relay yields the event loop to its other connections
     /// (a fast pair of sockets would otherwise keep it for a whole large body).
@@ -21,9 +27,6 @@ struct SpliceRelay {
     /// When the client cannot take more, at most this much is taken out of the pipe and written
     /// through the channel, whose completion says when the client can take more again.
     static let channelWriteLimit = 16 * 1024
-
-    /// The body bytes the relay was started with.
-    let length: Int
 
     init(remaining: Int, capacity: Int) {
         self.remaining = remaining
@@ -36,6 +39,12 @@ struct SpliceRelay {
         case toClient(Int)
         /// Move up to this many body bytes from the backend into the pipe.
         case fromBackend(Int)
+        /// The client cannot take more: take this many bytes out of the pipe and write them
+        /// through the channel; a new turn starts once that write completed.
+        case writeThroughChannel(Int)
+        /// Nothing in the pipe and nothing from the backend: ask the channel to read when the
+        /// backend has more (what it reads is written into the pipe; a new turn starts).
+        case waitForBackend
         /// The whole body reached the client.
         case done
     }
@@ -52,14 +61,8 @@ struct SpliceRelay {
     enum Action: Equatable {
         /// Take the next step at once.
         case next
-        /// This turn's budget is spent: take the next step in a later turn.
+        /// This turn's budget is spent: start a new turn later.
         case yield
-        /// Ask the channel to read from the backend when it can (the bytes it reads are written
-        /// into the pipe, then the relay goes on).
-        case waitForBackend
-        /// The client cannot take more: take this many bytes out of the pipe and write them
-        /// through the channel; go on once that write completed.
-        case writeThroughChannel(Int)
         /// The backend closed or failed before the body's end.
         case backendFailed
         /// The client's socket failed (it is gone).
@@ -67,22 +70,28 @@ struct SpliceRelay {
     }
 
     var next: Step {
-        if inPipe > 0 { return .toClient(inPipe) }
-        if remaining == 0 { return .done }
-        return .fromBackend(min(remaining, capacity))
+        if inPipe > 0 && !clientFull { return .toClient(inPipe) }
+        if remaining > 0 && inPipe < capacity && !backendDry { return .fromBackend(min(remaining, capacity - inPipe)) }
+        if inPipe > 0 { return .writeThroughChannel(min(inPipe, Self.channelWriteLimit)) }
+        return remaining == 0 ? .done : .waitForBackend
     }
 
-    /// A new turn of the event loop starts.
-    mutating func beginTurn() { movedThisTurn = 0 }
+    /// A new turn of the event loop starts: both sockets are tried again.
+    mutating func beginTurn() {
+        movedThisTurn = 0
+        clientFull = false
+        backendDry = false
+    }
 
-    /// What came of `step`.
+    /// What came of `step` (a move to the client or from the backend).
     mutating func record(_ outcome: Outcome, of step: Step) -> Action {
         switch (step, outcome) {
         case (.toClient, .moved(let count)):
             inPipe -= count
             return moved(count)
         case (.toClient, .wouldBlock):
-            return .writeThroughChannel(min(inPipe, Self.channelWriteLimit))
+            clientFull = true
+            return .next
         case (.toClient, _):
             return .clientFailed
         case (.fromBackend, .moved(let count)):
@@ -90,10 +99,11 @@ struct SpliceRelay {
             inPipe += count
             return moved(count)
         case (.fromBackend, .wouldBlock):
-            return .waitForBackend
+            backendDry = true
+            return .next
         case (.fromBackend, _):
             return .backendFailed
-        case (.done, _):
+        case (.writeThroughChannel, _), (.waitForBackend, _), (.done, _):
             return .next
         }
     }
