@@ -297,10 +297,9 @@ struct RedisLiveTests {
                         }
                         server.kill()
                         try await waitUntil("client sees the drop") { !client.isConnected }
-                        let clock = ContinuousClock()
-                        let start = clock.now
+                        // Failing fast is the error itself: `.notConnected` is thrown only by a command
+                        // refused at once (one queued until a reconnect or its timeout would end otherwise).
                         await #expect(throws: RedisError.notConnected) { try await client.send(["PING"]) }
-                        #expect(clock.now - start < .milliseconds(100))
                         try await waitUntil("subscriber sees the drop") { events.all.contains(.disconnected) }
 
                         try await server.start()
