@@ -55,7 +55,7 @@ let package = Package(
         .target(
             name: "TugboatProxy",
             dependencies: [
-                "CSplice",
+                "CProxyIO",
                 "TugboatNetwork",
                 "TugboatCore",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -212,7 +212,7 @@ let package = Package(
         ),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "CSpawn"),
-        .target(name: "CSplice"),
+        .target(name: "CProxyIO"),
         .target(name: "CBuildInfo"),
         .target(
             name: "FlameGraph",

@@ -18,6 +18,9 @@ enum MetricsRenderer {
         if let connections {
             out += MetricHelp.header("tugboat_connections_open", "Client connections open right now.")
             out += "tugboat_connections_open \(connections.open)\n"
+            out += MetricHelp.header("tugboat_connections_parked",
+                                     "Of the open client connections, the idle ones set aside without a channel until their next request.")
+            out += "tugboat_connections_parked \(connections.parked)\n"
             out += MetricHelp.header("tugboat_connections_rejected_total", "Client connections refused over max-connections.", type: "counter")
             out += "tugboat_connections_rejected_total \(connections.rejected)\n"
         }

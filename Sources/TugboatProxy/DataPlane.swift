@@ -19,6 +19,9 @@ public final class ProxyDataPlane: Sendable {
     public let connections = ConnectionCounts()
     /// Response bodies relayed through kernel pipes (splice(2)).
     public let splices = SpliceCounts()
+    /// Idle plain HTTP/1.1 connections set aside without their channels (nil when the system
+    /// refuses the lot its epoll instance).
+    let parkingLot: ParkingLot?
     /// `access-log`, when on.
     public let accessLog: AccessLog?
 
@@ -33,12 +36,15 @@ public final class ProxyDataPlane: Sendable {
         self.group = group
         self.current = Mutex(configuration)
         self.accessLog = accessLog
+        let parkingLot = ParkingLot(counts: connections)
+        self.parkingLot = parkingLot
         var contexts: [ObjectIdentifier: NIOLoopBoundBox<LoopContext>] = [:]
         var sweepers: [RepeatedTask] = []
         for loop in group.makeIterator() {
             let box = NIOLoopBoundBox.makeBoxSendingValue(
                 LoopContext(eventLoop: loop, configuration: configuration, onPassiveFailure: onPassiveFailure,
-                            onDemandWhileEmpty: onDemandWhileEmpty, accessLog: accessLog, splices: splices),
+                            onDemandWhileEmpty: onDemandWhileEmpty, accessLog: accessLog, splices: splices,
+                            parkingLot: parkingLot, connections: connections),
                 eventLoop: loop
             )
             contexts[ObjectIdentifier(loop)] = box
@@ -130,8 +136,19 @@ public final class ProxyDataPlane: Sendable {
         }
     }
 
+    /// Graceful shutdown of the connections NIO's quiescing helper does not know: the parked
+    /// ones close within the idle grace (unless their client speaks first), and those back from
+    /// the parking lot finish their request and close.
+    func quiesceParkedConnections() {
+        parkingLot?.beginShutdown(grace: ProxyConnectionStateMachine.quiesceGrace)
+        for loop in group.makeIterator() {
+            loop.execute { self.context(for: loop).quiesceAdopted() }
+        }
+    }
+
     public func shutdown() {
         for sweeper in sweepers { sweeper.cancel() }
+        parkingLot?.stop()
     }
 
     static func resolve(_ address: HostPort) throws -> SocketAddress {

@@ -37,8 +37,11 @@ final class LoopContext {
     init(eventLoop: EventLoop, configuration: ProxyConfiguration,
          onPassiveFailure: @escaping @Sendable (HostPort, Int) -> Void,
          onDemandWhileEmpty: @escaping @Sendable () -> Void = {},
-         connector: UpstreamConnector? = nil, accessLog: AccessLog? = nil, splices: SpliceCounts = SpliceCounts()) {
+         connector: UpstreamConnector? = nil, accessLog: AccessLog? = nil, splices: SpliceCounts = SpliceCounts(),
+         parkingLot: ParkingLot? = nil, connections: ConnectionCounts? = nil) {
         self.eventLoop = eventLoop
+        self.parkingLot = parkingLot
+        self.connections = connections
         self.splices = splices
         self.accessLog = accessLog.map { LoopAccessLog(queue: $0.queue, format: $0.settings.format) }
         socketConnector = connector == nil ? SocketUpstreamConnector(connectTimeout: configuration.connectTimeout, tls: configuration.upstreamTLS) : nil
@@ -63,6 +66,29 @@ final class LoopContext {
         guard spareRequestSlots.count < Self.maxSpareRequestSlots else { return }
         slot.context = RequestContext()
         spareRequestSlots.append(slot)
+    }
+
+    /// Where idle connections wait without a channel (nil: they keep theirs), and the connection
+    /// count parking keeps right (both shared by every loop).
+    let parkingLot: ParkingLot?
+    let connections: ConnectionCounts?
+    /// Connections back from the parking lot: NIO's quiescing helper only knows accepted ones, so
+    /// graceful shutdown reaches these through here.
+    private var adoptedChannels: [ObjectIdentifier: Channel] = [:]
+    private var quiescing = false
+
+    func adopted(_ channel: Channel) {
+        let id = ObjectIdentifier(channel)
+        adoptedChannels[id] = channel
+        channel.closeFuture.assumeIsolated().whenComplete { _ in self.adoptedChannels[id] = nil }
+        if quiescing { channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
+    }
+
+    /// Graceful shutdown: every connection back from the parking lot (now or later) finishes its
+    /// request and closes.
+    func quiesceAdopted() {
+        quiescing = true
+        for channel in adoptedChannels.values { channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
     }
 
     /// Counts the spliced responses (shared by every loop).

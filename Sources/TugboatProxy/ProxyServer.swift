@@ -57,12 +57,9 @@ public final class ProxyServer: Service, Sendable {
                 }
             }
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
-            .childChannelOption(.maxMessagesPerRead, value: 16)
-            // NIO keeps each connection's last receive buffer for its next read: start small (a
-            // request head fits; the allocator grows for bodies), so 10,000 idle keep-alive
-            // connections do not hold 2 KiB each.
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+            .childChannelOption(.writeBufferWaterMark, value: Self.clientWaterMark)
+            .childChannelOption(.maxMessagesPerRead, value: Self.clientMessagesPerRead)
+            .childChannelOption(.recvAllocator, value: Self.clientReadAllocator)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
@@ -93,6 +90,13 @@ public final class ProxyServer: Service, Sendable {
         logger.info("proxy listening", metadata: ["listen.address": "\(address.ipAddress ?? "?"):\(address.port ?? 0)"])
         return channel.localAddress!
     }
+
+    static let clientWaterMark = WriteBufferWaterMark(low: 32 * 1024, high: 256 * 1024)
+    static let clientMessagesPerRead: UInt = 16
+    /// NIO keeps each connection's last receive buffer for its next read: start small (a request
+    /// head fits; the allocator grows for bodies), so 10,000 idle keep-alive connections do not
+    /// hold 2 KiB each.
+    static let clientReadAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
 
     /// The client side is one handler: the byte-level HTTP/1.1 path, no codec.
     static func configureClientPipeline(_ channel: Channel, loop: LoopContext) throws {
@@ -130,8 +134,17 @@ public final class ProxyServer: Service, Sendable {
         logger.info("proxy draining", metadata: ["drain.timeout": "\(DurationParser.format(drainTime))"])
         let promise = dataPlane.group.next().makePromise(of: Void.self)
         quiesce.initiateShutdown(promise: promise)
+        dataPlane.quiesceParkedConnections()
+        let connections = dataPlane.connections
         let finished = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { (try? await promise.futureResult.get()) != nil }
+            group.addTask {
+                guard (try? await promise.futureResult.get()) != nil else { return false }
+                // The accepted connections are done; parked ones and those back from parking too?
+                while connections.open > 0 {
+                    guard (try? await Task.sleep(for: .milliseconds(20))) != nil else { return false }
+                }
+                return true
+            }
             group.addTask {
                 try? await Task.sleep(for: drainTime)
                 return false

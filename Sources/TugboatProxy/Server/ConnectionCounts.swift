@@ -6,9 +6,12 @@ import Synchronization
 public final class ConnectionCounts: Sendable {
     private let openCount = Atomic<Int>(0)
     private let rejectedCount = Atomic<Int>(0)
+    private let parkedCount = Atomic<Int>(0)
 
     public var open: Int { openCount.load(ordering: .relaxed) }
     public var rejected: Int { rejectedCount.load(ordering: .relaxed) }
+    /// Of the open connections, those idle in the parking lot (no channel of their own).
+    public var parked: Int { parkedCount.load(ordering: .relaxed) }
 
     /// Takes a slot for a new connection, or counts a refusal when all are taken.
     func admit(max: Int) -> Bool {
@@ -19,6 +22,12 @@ public final class ConnectionCounts: Sendable {
     }
 
     func release() { openCount.subtract(1, ordering: .relaxed) }
+
+    /// A connection's socket outlives its channel (parked): counted once more, released when the
+    /// parked socket closes or the channel it comes back as does.
+    func hold() { openCount.add(1, ordering: .relaxed) }
+
+    func parkedChanged(by delta: Int) { parkedCount.add(delta, ordering: .relaxed) }
 }
 
 /// A connection over `max-connections`: told so with a 503 and closed, without reading a byte.

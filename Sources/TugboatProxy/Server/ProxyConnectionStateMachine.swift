@@ -45,6 +45,9 @@ struct ProxyConnectionStateMachine {
         case rearm(NIODeadline)
         /// Idle keep-alive connection: close without a word.
         case closeIdle
+        /// Idle for ``parkAfter``: set the connection aside without its channel until the client
+        /// speaks, or until `closeAt` (its idle deadline). Report ``parked()`` or ``parkingRefused()``.
+        case park(closeAt: NIODeadline)
         /// The head did not arrive within `header`: 408 and close.
         case headTimedOut
         /// The client stopped sending its body: 408 and close; the backend is not to blame.
@@ -67,6 +70,10 @@ struct ProxyConnectionStateMachine {
     private(set) var retries: Int
     private(set) var state: State
     private(set) var quiescing = false
+    /// How long an idle connection keeps its channel before it is parked (nil: never parked).
+    private(set) var parkAfter: TimeAmount?
+    /// Parking was tried (or refused) in this idle spell: not again before the next request.
+    private var parkingTried = false
     /// Graceful shutdown began while the connection was idle: it closes at this time unless a
     /// request comes first (answered, with `Connection: close`).
     private var quiesceDeadline: NIODeadline?
@@ -76,7 +83,9 @@ struct ProxyConnectionStateMachine {
     /// not idempotent); a busy client's next request comes within this time and gets a clean close.
     static let quiesceGrace: TimeAmount = .seconds(1)
 
-    init(headerTimeout: TimeAmount, idleTimeout: TimeAmount, requestTimeout: TimeAmount, retries: Int, now: NIODeadline) {
+    init(headerTimeout: TimeAmount, idleTimeout: TimeAmount, requestTimeout: TimeAmount, retries: Int, now: NIODeadline,
+         parkAfter: TimeAmount? = nil) {
+        self.parkAfter = parkAfter
         self.headerTimeout = headerTimeout
         self.idleTimeout = idleTimeout
         self.requestTimeout = requestTimeout
@@ -98,7 +107,9 @@ struct ProxyConnectionStateMachine {
         switch state {
         case .idle(let since):
             let idleEnd = since + idleTimeout
-            return quiesceDeadline.map { min($0, idleEnd) } ?? idleEnd
+            if let quiesceDeadline { return min(quiesceDeadline, idleEnd) }
+            if let parkAfter, !parkingTried, since + parkAfter < idleEnd { return since + parkAfter }
+            return idleEnd
         case .readingHead(let first): return first + headerTimeout
         case .exchange(let exchange): return exchange.deadline
         case .tunnel, .closed: return nil
@@ -122,6 +133,7 @@ struct ProxyConnectionStateMachine {
     }
 
     mutating func requestHeadParsed(now: NIODeadline, idempotent: Bool, isUpgrade: Bool, bodyless: Bool, closeClient: Bool) {
+        parkingTried = false
         state = .exchange(Exchange(deadline: now + requestTimeout, idempotent: idempotent, isUpgrade: isUpgrade,
                                    requestComplete: bodyless, closeClient: closeClient || quiescing))
     }
@@ -192,6 +204,12 @@ struct ProxyConnectionStateMachine {
 
     mutating func closed() { state = .closed }
 
+    /// The idle connection was parked: its channel closes; the connection lives on without it.
+    mutating func parked() { state = .closed }
+
+    /// This connection is never parked (an HTTP/2 stream has no socket of its own).
+    mutating func neverPark() { parkAfter = nil }
+
     // MARK: Time
 
     /// The connection's single timer fired: what it means depends on the phase, and on who is
@@ -200,7 +218,12 @@ struct ProxyConnectionStateMachine {
         guard let deadline else { return .nothing }
         if deadline > now { return .rearm(deadline) }
         switch state {
-        case .idle:
+        case .idle(let since):
+            if quiesceDeadline == nil, let parkAfter, !parkingTried, since + parkAfter <= now, now < since + idleTimeout {
+                // Once per idle spell: the deadline moves on to the idle end while the parking is under way.
+                parkingTried = true
+                return .park(closeAt: since + idleTimeout)
+            }
             state = .closed
             return .closeIdle
         case .readingHead:

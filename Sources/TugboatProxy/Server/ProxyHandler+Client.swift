@@ -12,6 +12,7 @@ extension ProxyHandler {
         forwarding.clientIP = clientIP
         forwarding.trusted = trusted
         forwarding.https = true
+        machine.neverPark()  // a stream has no socket of its own
         ensureTimer()
     }
 

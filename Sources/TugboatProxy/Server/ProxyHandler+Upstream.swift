@@ -178,6 +178,8 @@ extension ProxyHandler {
             ensureTimer()
         case .closeIdle:
             clientClose()
+        case .park(let closeAt):
+            park(closeAt: closeAt)
         case .headTimedOut:
             rejectClient(status: 408, "tugboat: the request head was not received in time\n")
         case .clientTooSlow:

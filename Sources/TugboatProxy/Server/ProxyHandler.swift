@@ -73,7 +73,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
         let configuration = loop.configuration
         machine = ProxyConnectionStateMachine(
             headerTimeout: configuration.headerTimeout, idleTimeout: configuration.idleTimeout,
-            requestTimeout: configuration.requestTimeout, retries: configuration.retries, now: loop.eventLoop.now
+            requestTimeout: configuration.requestTimeout, retries: configuration.retries, now: loop.eventLoop.now,
+            parkAfter: loop.parkingLot != nil && !configuration.https ? Self.parkAfter : nil
         )
         configurationGeneration = loop.configurationGeneration
     }

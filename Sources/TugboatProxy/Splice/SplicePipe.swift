@@ -1,4 +1,4 @@
-import CSplice
+import CProxyIO
 import Glibc
 import NIOCore
 

@@ -1,0 +1,32 @@
+#ifndef TUGBOAT_CPROXYIO_H
+#define TUGBOAT_CPROXYIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/// Opens a non-blocking, close-on-exec pipe into fds[0] (read end) and fds[1] (write end) and asks
+/// for `size` bytes of capacity (0: the kernel's default). Returns the capacity, or -1 with errno.
+int tugboat_pipe_open(int fds[2], int size);
+
+/// Moves up to `length` bytes from `from` to `to` inside the kernel (one of them must be a pipe),
+/// without blocking. Returns the bytes moved, 0 at end of input, or -1 with errno (EAGAIN: nothing
+/// to move or no room right now).
+ssize_t tugboat_splice(int from, int to, size_t length);
+
+/// A second, close-on-exec descriptor for the same open socket, or -1 with errno.
+int tugboat_dup(int fd);
+
+/// An epoll instance (close-on-exec) watching parked connections, or -1 with errno.
+int tugboat_watch_open(void);
+
+/// Watches `fd` for one event: data, end of input, hang-up or error (EPOLLONESHOT). 0 or -1.
+int tugboat_watch_add(int watch, int fd);
+
+/// Stops watching `fd`. 0 or -1.
+int tugboat_watch_remove(int watch, int fd);
+
+/// Waits up to `timeout_ms` for watched descriptors to have an event; writes up to `max` of them
+/// to `fds`. Returns how many, 0 on timeout, or -1 with errno (EINTR is returned as 0).
+int tugboat_watch_wait(int watch, int *fds, int max, int timeout_ms);
+
+#endif

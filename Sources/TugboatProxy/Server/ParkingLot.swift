@@ -1,0 +1,166 @@
+import CProxyIO
+import Glibc
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Idle keep-alive connections set aside without their SwiftNIO channel: a connection idle for
+/// ``ProxyHandler/parkAfter`` hands a duplicate of its socket here and closes its channel (the
+/// socket stays open: the duplicate holds it). One thread watches every parked socket with epoll;
+/// when a client sends its next request (or closes), the socket goes back to its event loop as a
+/// new channel; at its idle deadline it is closed. A parked connection costs a table entry
+/// instead of a channel's couple of KiB — what 10,000 idle browsers cost a front door.
+final class ParkingLot: Sendable {
+    private struct Entry {
+        var context: NIOLoopBound<LoopContext>
+        var closeAt: NIODeadline
+    }
+
+    private struct State {
+        var parked: [Int32: Entry] = [:]
+        /// The soonest `closeAt` (a scan is skipped until then).
+        var nextExpiry: NIODeadline = .distantFuture
+        var started = false
+        var stopped = false
+        /// Graceful shutdown: no new parking; every parked connection closes by this time.
+        var closeAllBy: NIODeadline?
+    }
+
+    private let state = Mutex<State>(State())
+    private let watch: Int32
+    private let counts: ConnectionCounts
+    private let thread = NIOThreadPool(numberOfThreads: 1)
+
+    /// How often the thread looks at idle deadlines (a parked connection closes at most this late).
+    static let tick = 100
+
+    /// Nil when the system refuses an epoll instance: connections then stay in their channels.
+    init?(counts: ConnectionCounts) {
+        let watch = tugboat_watch_open()
+        guard watch >= 0 else { return nil }
+        self.watch = watch
+        self.counts = counts
+    }
+
+    /// Takes `fd` (a duplicate of an idle connection's socket, counted open) until the client
+    /// speaks or `closeAt`. False when it cannot (shutting down): the caller closes the duplicate.
+    func park(_ fd: Int32, from context: LoopContext, closeAt: NIODeadline) -> Bool {
+        let context = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let (accepted, start) = state.withLock { state -> (Bool, Bool) in
+            guard !state.stopped, state.closeAllBy == nil else { return (false, false) }
+            state.parked[fd] = Entry(context: context, closeAt: closeAt)
+            counts.parkedChanged(by: 1)
+            state.nextExpiry = min(state.nextExpiry, closeAt)
+            let start = !state.started
+            state.started = true
+            return (true, start)
+        }
+        guard accepted else { return false }
+        if start {
+            thread.start()
+            thread.submit { _ in self.run() }
+        }
+        guard tugboat_watch_add(watch, fd) == 0 else {
+            guard state.withLock({ $0.parked.removeValue(forKey: fd) != nil }) else { return true }  // the thread closed it already
+            counts.parkedChanged(by: -1)
+            return false
+        }
+        return true
+    }
+
+    /// Graceful shutdown: nothing more is parked, and what is parked closes within `grace` unless
+    /// its client sends a request first (which is then answered and the connection closed).
+    func beginShutdown(grace: TimeAmount) {
+        state.withLock { state in
+            let by = NIODeadline.now() + grace
+            state.closeAllBy = by
+            state.nextExpiry = min(state.nextExpiry, by)
+        }
+    }
+
+    /// Closes every parked connection and ends the thread.
+    func stop() {
+        let started = state.withLock { state in
+            state.stopped = true
+            return state.started
+        }
+        if started {
+            try? thread.syncShutdownGracefully()
+        } else {
+            closeAll(everything: true)
+            close(watch)
+        }
+    }
+
+    private func run() {
+        var ready = [Int32](repeating: -1, count: 64)
+        while !state.withLock({ $0.stopped }) {
+            let count = ready.withUnsafeMutableBufferPointer { tugboat_watch_wait(watch, $0.baseAddress, 64, Int32(Self.tick)) }
+            for index in 0..<max(0, Int(count)) {
+                let fd = ready[index]
+                guard let entry = state.withLock({ $0.parked.removeValue(forKey: fd) }) else { continue }
+                _ = tugboat_watch_remove(watch, fd)
+                counts.parkedChanged(by: -1)
+                let counts = self.counts
+                entry.context.eventLoop.execute { Self.adopt(fd, into: entry.context.value, counts: counts) }
+            }
+            closeAll(everything: false)
+        }
+        closeAll(everything: true)
+        close(watch)
+    }
+
+    /// Closes the parked connections whose time is up (or all of them).
+    private func closeAll(everything: Bool) {
+        let now = NIODeadline.now()
+        let expired: [Int32] = state.withLock { state in
+            guard everything || state.nextExpiry <= now else { return [] }
+            var expired: [Int32] = []
+            var next = NIODeadline.distantFuture
+            for (fd, entry) in state.parked {
+                let closeAt = min(entry.closeAt, state.closeAllBy ?? .distantFuture)
+                if everything || closeAt <= now {
+                    expired.append(fd)
+                } else {
+                    next = min(next, closeAt)
+                }
+            }
+            for fd in expired { state.parked.removeValue(forKey: fd) }
+            state.nextExpiry = next
+            return expired
+        }
+        for fd in expired {
+            _ = tugboat_watch_remove(watch, fd)
+            close(fd)
+            counts.parkedChanged(by: -1)
+            counts.release()
+        }
+    }
+
+    var count: Int { state.withLock { $0.parked.count } }
+
+    /// The client of a parked socket spoke (or closed): the socket becomes a connection on its
+    /// event loop again, with a fresh handler, and reads what the client sent.
+    private static func adopt(_ fd: Int32, into context: LoopContext, counts: ConnectionCounts) {
+        ClientBootstrap(group: context.eventLoop)
+            .channelOption(.writeBufferWaterMark, value: ProxyServer.clientWaterMark)
+            .channelOption(.maxMessagesPerRead, value: ProxyServer.clientMessagesPerRead)
+            .channelOption(.recvAllocator, value: ProxyServer.clientReadAllocator)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    channel.closeFuture.whenComplete { _ in counts.release() }
+                    try ProxyServer.configureClientPipeline(channel, loop: context)
+                }
+            }
+            .withConnectedSocket(fd)
+            .assumeIsolated()
+            .whenComplete { result in
+                switch result {
+                case .success(let channel): context.adopted(channel)
+                // The channel closed the socket (and the count was released) unless the socket was
+                // refused outright, which a socket that was one a moment ago is not.
+                case .failure: break
+                }
+            }
+    }
+}
