@@ -2,6 +2,7 @@
 #include "cproxyio.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -55,4 +56,8 @@ int tugboat_watch_wait(int watch, int *fds, int max, int timeout_ms) {
     if (count < 0) return errno == EINTR ? 0 : -1;
     for (int i = 0; i < count; i++) fds[i] = events[i].data.fd;
     return count;
+}
+
+void tugboat_trim_heap(void) {
+    (void)malloc_trim(0);
 }

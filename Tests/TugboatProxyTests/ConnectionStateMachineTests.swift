@@ -142,3 +142,52 @@ struct ConnectionStateMachineTests {
         #expect(nearIdleEnd.deadline == start + .seconds(75))
     }
 }
+
+/// When an idle connection is parked (set aside without its channel).
+@Suite("ProxyConnectionStateMachine parking")
+struct ConnectionParkingTests {
+    let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+
+    func machine(parkAfter: TimeAmount? = .seconds(1)) -> ProxyConnectionStateMachine {
+        ProxyConnectionStateMachine(headerTimeout: .seconds(10), idleTimeout: .seconds(75), requestTimeout: .seconds(60),
+                                    retries: 2, now: start, parkAfter: parkAfter)
+    }
+
+    @Test("idle for parkAfter: park, keeping the idle deadline as the time to close it; once per idle spell")
+    func parksOncePerIdleSpell() {
+        var m = machine()
+        #expect(m.deadline == start + .seconds(1))
+        #expect(m.timerFired(now: start + .milliseconds(500), clientWritable: true) == .rearm(start + .seconds(1)))
+        #expect(m.timerFired(now: start + .seconds(1), clientWritable: true) == .park(closeAt: start + .seconds(75)))
+        // While the parking is under way (or after it could not be done) the idle deadline stands.
+        #expect(m.deadline == start + .seconds(75))
+        #expect(m.timerFired(now: start + .seconds(75), clientWritable: true) == .closeIdle)
+    }
+
+    @Test("a request resets it: the next idle spell parks again")
+    func nextSpellParksAgain() {
+        var m = machine()
+        _ = m.timerFired(now: start + .seconds(1), clientWritable: true)
+        let t = start + .seconds(2)
+        m.requestHeadParsed(now: t, idempotent: true, isUpgrade: false, bodyless: true, closeClient: false)
+        m.upstreamAttached(writable: true)
+        m.responseStarted()
+        _ = m.responseEnded(upstreamKeepAlive: true, now: t + .milliseconds(5))
+        #expect(m.deadline == t + .milliseconds(5) + .seconds(1))
+        #expect(m.timerFired(now: t + .seconds(2), clientWritable: true) == .park(closeAt: t + .milliseconds(5) + .seconds(75)))
+    }
+
+    @Test("never parked: during graceful shutdown, after neverPark (HTTP/2 streams), or without parkAfter")
+    func notParked() {
+        var quiescing = machine()
+        quiescing.quiesce(now: start + .milliseconds(100))
+        #expect(quiescing.deadline == start + .milliseconds(100) + ProxyConnectionStateMachine.quiesceGrace)
+        #expect(quiescing.timerFired(now: start + .seconds(2), clientWritable: true) == .closeIdle)
+        var stream = machine()
+        stream.neverPark()
+        #expect(stream.deadline == start + .seconds(75))
+        #expect(machine(parkAfter: nil).deadline == start + .seconds(75))
+        // A parkAfter beyond the idle timeout never parks.
+        #expect(machine(parkAfter: .seconds(80)).deadline == start + .seconds(75))
+    }
+}

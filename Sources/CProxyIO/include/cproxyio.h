@@ -29,4 +29,8 @@ int tugboat_watch_remove(int watch, int fd);
 /// to `fds`. Returns how many, 0 on timeout, or -1 with errno (EINTR is returned as 0).
 int tugboat_watch_wait(int watch, int *fds, int max, int timeout_ms);
 
+/// Gives the heap's free pages back to the system (glibc's malloc_trim): after many connections
+/// were parked, the memory their channels held is free but still counted as the process's.
+void tugboat_trim_heap(void);
+
 #endif

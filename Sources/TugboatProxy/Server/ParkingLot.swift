@@ -24,6 +24,8 @@ final class ParkingLot: Sendable {
         var stopped = false
         /// Graceful shutdown: no new parking; every parked connection closes by this time.
         var closeAllBy: NIODeadline?
+        /// Parked since the heap was last trimmed (see ``trimEvery``).
+        var parkedSinceTrim = 0
     }
 
     private let state = Mutex<State>(State())
@@ -33,6 +35,9 @@ final class ParkingLot: Sendable {
 
     /// How often the thread looks at idle deadlines (a parked connection closes at most this late).
     static let tick = 100
+    /// After this many connections were parked, the heap's free pages (their channels' memory) are
+    /// given back to the system, at most once a second.
+    static let trimEvery = 256
 
     /// Nil when the system refuses an epoll instance: connections then stay in their channels.
     init?(counts: ConnectionCounts) {
@@ -42,6 +47,11 @@ final class ParkingLot: Sendable {
         self.counts = counts
     }
 
+    deinit {
+        // Never started (a data plane in a test, or one that never parked): only the epoll to close.
+        if state.withLock({ !$0.started && !$0.stopped }) { close(watch) }
+    }
+
     /// Takes `fd` (a duplicate of an idle connection's socket, counted open) until the client
     /// speaks or `closeAt`. False when it cannot (shutting down): the caller closes the duplicate.
     func park(_ fd: Int32, from context: LoopContext, closeAt: NIODeadline) -> Bool {
@@ -49,6 +59,7 @@ final class ParkingLot: Sendable {
         let (accepted, start) = state.withLock { state -> (Bool, Bool) in
             guard !state.stopped, state.closeAllBy == nil else { return (false, false) }
             state.parked[fd] = Entry(context: context, closeAt: closeAt)
+            state.parkedSinceTrim += 1
             counts.parkedChanged(by: 1)
             state.nextExpiry = min(state.nextExpiry, closeAt)
             let start = !state.started
@@ -94,7 +105,16 @@ final class ParkingLot: Sendable {
 
     private func run() {
         var ready = [Int32](repeating: -1, count: 64)
+        var lastTrim = NIODeadline.now()
         while !state.withLock({ $0.stopped }) {
+            let now = NIODeadline.now()
+            if now - lastTrim >= .seconds(1), state.withLock({ state in
+                defer { if state.parkedSinceTrim >= Self.trimEvery { state.parkedSinceTrim = 0 } }
+                return state.parkedSinceTrim >= Self.trimEvery
+            }) {
+                lastTrim = now
+                tugboat_trim_heap()
+            }
             let count = ready.withUnsafeMutableBufferPointer { tugboat_watch_wait(watch, $0.baseAddress, 64, Int32(Self.tick)) }
             for index in 0..<max(0, Int(count)) {
                 let fd = ready[index]
