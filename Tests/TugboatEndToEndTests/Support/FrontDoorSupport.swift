@@ -51,7 +51,10 @@ enum FrontDoor {
     }
 
     static func sendAll(_ fd: Int32, _ text: String) -> Bool {
-        let bytes = Array(text.utf8)
+        sendAll(fd, Array(text.utf8))
+    }
+
+    static func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }

@@ -90,7 +90,7 @@ final class PacedBackend: @unchecked Sendable {
                 let target = head.split(separator: " ").dropFirst().first.map(String.init) ?? ""
                 state.withLock { $0.requests.append((connection, target)) }
                 if target == "/health" {
-                    guard write(fd, Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)) else { return }
+                    guard FrontDoor.sendAll(fd, Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)) else { return }
                     continue
                 }
                 guard respond(fd) else { return }
@@ -108,25 +108,15 @@ final class PacedBackend: @unchecked Sendable {
     /// Writes one response; false when the connection is to end.
     private func respond(_ fd: Int32) -> Bool {
         let close = plan.closeAfterBody ? "Connection: close\r\n" : ""
-        guard write(fd, Array("HTTP/1.1 200 OK\r\nContent-Length: \(plan.bodyLength)\r\n\(close)\r\n".utf8)) else { return false }
+        guard FrontDoor.sendAll(fd, Array("HTTP/1.1 200 OK\r\nContent-Length: \(plan.bodyLength)\r\n\(close)\r\n".utf8)) else { return false }
         let end = min(plan.bodyLength, plan.cutAfter ?? plan.bodyLength)
         var offset = 0
         while offset < end {
             let count = min(plan.piece, end - offset)
-            guard write(fd, (offset..<(offset + count)).map(Self.byte(at:))) else { return false }
+            guard FrontDoor.sendAll(fd, (offset..<(offset + count)).map(Self.byte(at:))) else { return false }
             offset += count
             Thread.sleep(forTimeInterval: Double(plan.pause.components.attoseconds) / 1e18 + Double(plan.pause.components.seconds))
         }
         return plan.cutAfter == nil && !plan.closeAfterBody
-    }
-
-    private func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { return false }
-            offset += n
-        }
-        return true
     }
 }
