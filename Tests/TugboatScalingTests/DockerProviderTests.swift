@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import Synchronization
 import TugboatCore
 @testable import TugboatScaling
 
@@ -76,6 +77,118 @@ struct DockerProviderTests {
         }
         await removeAll(pool: pool)
         await provider.shutdown()
+    }
+
+    /// dockerd restarting (here: the forwarder in front of its socket cutting every connection and
+    /// refusing new ones) breaks the events stream; a container killed meanwhile emits its `die`
+    /// to nobody. Once the stream is back the provider still reports it, once, with its exit code,
+    /// and logs the outage once, not once per attempt.
+    @Test func aContainerThatDiesWhileTheEventsStreamIsDownIsReportedWhenItIsBack() async throws {
+        try await importImage()
+        let pool = "test-\(UUID().uuidString.prefix(8))"
+        let forwarder = try UnixSocketForwarder(target: dockerSocket)
+        defer { forwarder.close() }
+        let logs = CapturingLogHandler()
+        let provider = DockerProvider(image: image, port: 80, socket: forwarder.path, pool: pool, stopTimeout: 5,
+                                      eventsBackoff: ReconnectBackoff(initial: .milliseconds(50), maximum: .milliseconds(400)),
+                                      logger: Logger(label: "test.scaling.docker") { _ in logs })
+        func logged(_ message: String) -> Int { logs.lines.withLock { $0.filter { $0.contains(message) }.count } }
+        let direct = DockerAPI(socket: dockerSocket)  // the test's own requests bypass the forwarder
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await provider.run() }
+                let a = try await provider.launch()
+                let b = try await provider.launch()
+                try await waitUntil("the events stream is up") { provider.eventsStreamUp.withLock { $0 } }
+
+                forwarder.cut()
+                try await waitUntil("the provider saw the stream break") { !provider.eventsStreamUp.withLock { $0 } }
+                _ = try await direct.request(.POST, "/containers/\(a.providerID)/kill")
+                try await waitUntil("container a stopped") {
+                    let inspected = try await direct.request(.GET, "/containers/\(a.providerID)/json")
+                    return DockerReconciliation.exitCode(inspected: inspected.body) == 137
+                }
+                try await waitUntil("two more reconnects refused") { logged("docker events stream still down") >= 2 }
+                #expect(!provider.eventsStreamUp.withLock { $0 })
+
+                forwarder.resume()
+                let exit = await next(provider.exits)
+                #expect(exit?.instance == a)
+                #expect(exit?.status == .exited(137))
+                try await waitUntil("the events stream is up again") { provider.eventsStreamUp.withLock { $0 } }
+                #expect(await provider.process(of: a.address) == .notMine)  // reported, no longer its own
+                if case .running = await provider.process(of: b.address) {} else {
+                    Issue.record("container b, alive all along, is no longer known as running")
+                }
+                #expect(logged("docker events stream is down") == 1)
+                #expect(logged("docker events stream is back") == 1)
+                #expect(forwarder.refused >= 2)
+
+                try await provider.stop(a)
+                try await provider.stop(b)
+                group.cancelAll()
+            }
+        } catch {
+            await removeAll(pool: pool)
+            throw error
+        }
+        await removeAll(pool: pool)
+        await provider.shutdown()
+    }
+
+    /// The reconciliation on its own (no events stream, so no `die` event can report them first):
+    /// known containers that exited or were removed are reported; running ones, and containers
+    /// of the pool this provider never knew, are not.
+    @Test func theReconciliationReportsKnownContainersThatExitedOrWereRemoved() async throws {
+        try await importImage()
+        let pool = "test-\(UUID().uuidString.prefix(8))"
+        let launcher = DockerProvider(image: image, port: 80, socket: dockerSocket, pool: pool, stopTimeout: 5, logger: logger)
+        let direct = DockerAPI(socket: dockerSocket)
+        do {
+            let killed = try await launcher.launch()
+            let removed = try await launcher.launch()
+            let alive = try await launcher.launch()
+            // Tugboat after a restart adopts the three, then they change before it follows events.
+            let provider = DockerProvider(image: image, port: 80, socket: dockerSocket, pool: pool, stopTimeout: 5, logger: logger)
+            let adopted = try await provider.list()
+            #expect(Set(adopted) == [killed, removed, alive])
+            let stranger = try await launcher.launch()  // after the adoption: not the provider's to report
+            _ = try await direct.request(.POST, "/containers/\(killed.providerID)/kill")
+            _ = try await direct.request(.DELETE, "/containers/\(removed.providerID)?force=true")
+            _ = try await direct.request(.POST, "/containers/\(stranger.providerID)/kill")
+            try await waitUntil("container killed stopped") {
+                let inspected = try await direct.request(.GET, "/containers/\(killed.providerID)/json")
+                return DockerReconciliation.exitCode(inspected: inspected.body) == 137
+            }
+
+            try await provider.reconcile()
+            var reported: [ScalingInstance: InstanceExit.Status] = [:]
+            for _ in 0..<2 {
+                if let exit = await next(provider.exits) { reported[exit.instance] = exit.status }
+            }
+            #expect(reported == [killed: .exited(137), removed: .unknown("container removed")])
+            #expect(await provider.process(of: killed.address) == .notMine)
+            if case .running = await provider.process(of: alive.address) {} else {
+                Issue.record("the running container is no longer known as running")
+            }
+
+            // Reported once: a second reconciliation finds nothing new, so the next exit is the
+            // one that happens next.
+            try await provider.reconcile()
+            _ = try await direct.request(.POST, "/containers/\(alive.providerID)/kill")
+            try await waitUntil("container alive stopped") {
+                let inspected = try await direct.request(.GET, "/containers/\(alive.providerID)/json")
+                return DockerReconciliation.exitCode(inspected: inspected.body) == 137
+            }
+            try await provider.reconcile()
+            let last = await next(provider.exits)
+            #expect(last?.instance == alive)
+            #expect(last?.status == .exited(137))
+        } catch {
+            await removeAll(pool: pool)
+            throw error
+        }
+        await removeAll(pool: pool)
     }
 
     @Test func aMissingImageFailsTheLaunch() async throws {
