@@ -136,6 +136,70 @@ struct DockerProviderTests {
         await provider.shutdown()
     }
 
+    /// What the user relies on: the scaler keeps `min: 1` through an events stream outage. The
+    /// container it launched is killed while the stream is down; once it is back the scaler hears
+    /// of the exit (the `instance-exited` notice, exit 137), takes the instance out of the pool and
+    /// launches a replacement that turns healthy.
+    @Test func theScalerReplacesAContainerThatDiedWhileTheEventsStreamWasDown() async throws {
+        try await importImage()
+        let pool = "test-\(UUID().uuidString.prefix(8))"
+        let forwarder = try UnixSocketForwarder(target: dockerSocket)
+        defer { forwarder.close() }
+        let provider = DockerProvider(image: image, port: 80, socket: forwarder.path, pool: pool, stopTimeout: 5,
+                                      eventsBackoff: ReconnectBackoff(initial: .milliseconds(50), maximum: .milliseconds(400)), logger: logger)
+        let settings = ScalingSettings(provider: .docker(image: image, port: 80, socket: forwarder.path), mode: .targetTracking(targetRPS: 10),
+                                       min: 1, max: 1, window: .milliseconds(500), cooldownUp: .zero, stabilizeDown: .milliseconds(500),
+                                       panicWindow: .milliseconds(200), drain: .milliseconds(100),
+                                       startTimeout: .seconds(20), retryFirst: .milliseconds(50), retryMax: .milliseconds(200))
+        let signals = SignalBus()
+        let members = Pool(signals: signals, logger: logger)
+        let scaler = Scaler(settings: settings, provider: provider, pool: members, signals: signals, logger: logger, tick: .milliseconds(50))
+        let notices = scaler.notices()
+        let direct = DockerAPI(socket: dockerSocket)
+        var victimID = ""
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await provider.run() }
+                group.addTask { try await scaler.run() }
+                group.addTask { await simulateHealthChecks(members) { httpStatus(port: $0.port, "/health") == 200 } }
+                group.addTask { await publishTraffic(signals, rate: Rate(5)) }
+                try await waitUntil("one container ready and the events stream up") {
+                    await scaler.counts == (1, 1) && provider.eventsStreamUp.withLock { $0 }
+                }
+                let victim = try #require(try await provider.list().first)
+                victimID = victim.providerID
+
+                forwarder.cut()
+                try await waitUntil("the provider saw the stream break") { !provider.eventsStreamUp.withLock { $0 } }
+                _ = try await direct.request(.POST, "/containers/\(victim.providerID)/kill")
+                try await waitUntil("the victim stopped") {
+                    let inspected = try await direct.request(.GET, "/containers/\(victim.providerID)/json")
+                    return DockerReconciliation.exitCode(inspected: inspected.body) == 137
+                }
+                forwarder.resume()
+
+                try await waitUntil("a healthy replacement, the victim gone from the pool") {
+                    let backends = await members.snapshot.backends
+                    let running = try await provider.list()
+                    return await scaler.counts == (1, 1) && running.count == 1 && running[0].providerID != victim.providerID
+                        && backends.map(\.address) == [running[0].address] && backends[0].state == .healthy
+                }
+                group.cancelAll()
+            }
+        } catch {
+            await removeAll(pool: pool)
+            throw error
+        }
+        await removeAll(pool: pool)
+        var exits: [InstanceExit] = []
+        for await notice in notices {
+            if case .instanceExited(let exit) = notice { exits.append(exit) }
+        }
+        #expect(exits.map(\.instance.providerID) == [victimID])
+        #expect(exits.first?.status == .exited(137))
+        #expect(await scaler.events.contains { $0.failed && $0.reason.contains("exited on its own (exit 137)") })
+    }
+
     /// The reconciliation on its own (no events stream, so no `die` event can report them first):
     /// known containers that exited or were removed are reported; running ones, and containers
     /// of the pool this provider never knew, are not.
