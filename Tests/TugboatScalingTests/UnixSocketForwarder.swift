@@ -5,15 +5,16 @@ import Glibc
 
 /// A unix socket in a temporary directory that forwards every connection to `target` (dockerd's
 /// socket), to break a client's connections the way a dockerd restart does without restarting
-/// the daemon others use: ``cut()`` ends every open connection and, until ``resume()``, closes
-/// each new one as soon as it is accepted (counted in ``refused``). Blocking sockets, a thread per
-/// direction; sends use `MSG_NOSIGNAL` so a cut never raises SIGPIPE.
+/// the daemon others use: ``cut(_:)`` ends every open connection and, until ``resume()``, either
+/// closes each new one as soon as it is accepted (counted in ``refused``) or stops listening
+/// altogether (connects fail with ECONNREFUSED, as while dockerd is down). Blocking sockets, a
+/// thread per direction; sends use `MSG_NOSIGNAL` so a cut never raises SIGPIPE.
 final class UnixSocketForwarder: @unchecked Sendable {
     let path: String
     private let target: String
     private let directory: URL
     private let lock = NSLock()
-    private let listener: Int32
+    private var listener: Int32 = -1
     /// Both file descriptors of every forwarded connection still open.
     private var open: Set<Int32> = []
     private var refusing = false
@@ -29,18 +30,35 @@ final class UnixSocketForwarder: @unchecked Sendable {
         directory = URL(fileURLWithPath: "/tmp/tugboat-fwd-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         path = directory.appendingPathComponent("docker.sock").path
-        listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard listener >= 0 else { throw Failure(description: "socket: errno \(errno)") }
+        try startListening()
+    }
+
+    /// Binds `path` afresh (the file a previous listener left behind is removed) and accepts.
+    private func startListening() throws {
+        unlink(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket: errno \(errno)") }
         var address = Self.address(path)
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard bound == 0, Glibc.listen(listener, 64) == 0 else {
+        guard bound == 0, Glibc.listen(fd, 64) == 0 else {
             let code = errno
-            Glibc.close(listener)
+            Glibc.close(fd)
             throw Failure(description: "bind/listen \(path): errno \(code)")
         }
-        Thread { [self] in acceptLoop() }.start()
+        lock.withLock { listener = fd }
+        Thread { [self] in acceptLoop(fd) }.start()
+    }
+
+    /// How new connections are refused while cut.
+    enum Refusal: Sendable, CustomStringConvertible {
+        /// Accepted and closed at once (counted in ``refused``).
+        case closedAtOnce
+        /// Nobody listens: connects fail with ECONNREFUSED, as while dockerd is stopped.
+        case notListening
+
+        var description: String { self == .closedAtOnce ? "connections closed at once" : "nobody listening" }
     }
 
     /// Connections accepted and forwarded, and connections refused while cut.
@@ -48,23 +66,35 @@ final class UnixSocketForwarder: @unchecked Sendable {
     var refused: Int { lock.withLock { refusedCount } }
 
     /// Ends every open connection and refuses new ones until ``resume()``.
-    func cut() {
+    func cut(_ refusal: Refusal = .closedAtOnce) {
         lock.withLock {
             refusing = true
             for fd in open { shutdown(fd, Int32(SHUT_RDWR)) }
+            if refusal == .notListening { stopListening() }
         }
     }
 
-    /// Forwards new connections again.
-    func resume() {
-        lock.withLock { refusing = false }
+    /// Forwards new connections again (listening again if it had stopped).
+    func resume() throws {
+        let listening = lock.withLock {
+            refusing = false
+            return listener >= 0
+        }
+        if !listening { try startListening() }
     }
 
     /// Stops listening, ends every connection and removes the socket's directory.
     func close() {
         cut()
-        shutdown(listener, Int32(SHUT_RDWR))  // wakes accept(); the accept loop closes it
+        lock.withLock { stopListening() }
         try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Wakes the accept loop, which closes the listener (called with the lock held).
+    private func stopListening() {
+        guard listener >= 0 else { return }
+        shutdown(listener, Int32(SHUT_RDWR))
+        listener = -1
     }
 
     private static func address(_ path: String) -> sockaddr_un {
@@ -78,7 +108,7 @@ final class UnixSocketForwarder: @unchecked Sendable {
         return address
     }
 
-    private func acceptLoop() {
+    private func acceptLoop(_ listener: Int32) {
         while true {
             let client = accept(listener, nil, nil)
             if client < 0 {

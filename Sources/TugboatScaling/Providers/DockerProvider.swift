@@ -42,7 +42,7 @@ public final class DockerProvider: InstanceProvider, Service {
     ///   - eventsBackoff: the wait before reopening a broken events stream (dockerd restarting).
     public init(image: String, port: Int, socket: String = "/var/run/docker.sock", pool: String = "default",
                 command: [String]? = nil, environment: [String: String] = [:], stopTimeout: Int = 10,
-                eventsBackoff: ReconnectBackoff = ReconnectBackoff(initial: .milliseconds(250), maximum: .seconds(30)), logger: Logger) {
+                eventsBackoff: ReconnectBackoff = ReconnectBackoff(initial: .milliseconds(250), maximum: .seconds(5)), logger: Logger) {
         self.eventsBackoff = eventsBackoff
         self.api = DockerAPI(socket: socket)
         self.launchSettings = Mutex((image, port))
@@ -191,8 +191,14 @@ public final class DockerProvider: InstanceProvider, Service {
             var backoff = eventsBackoff
             var outage = StreamOutage()
             while !Task.isCancelled {
+                // A client of its own for each attempt: the shared one's pool keeps backing off its
+                // connects after dockerd was down (up to a minute), which would delay noticing it is back.
+                let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.eventsClientConfiguration)
+                var docker = api
+                docker.client = client
+                let failure: any Error
                 do {
-                    try await followEvents {
+                    try await followEvents(through: docker) {
                         backoff.reset()
                         eventsStreamUp.withLock { $0 = true }
                         if let back = outage.connected(at: .now) {
@@ -201,24 +207,34 @@ public final class DockerProvider: InstanceProvider, Service {
                             ])
                         }
                     }
-                    throw ProviderError("dockerd ended the events stream")
+                    failure = ProviderError("dockerd ended the events stream")
                 } catch {
-                    eventsStreamUp.withLock { $0 = false }
-                    if Task.isCancelled { break }
-                    let delay = backoff.next()
-                    if outage.failed(at: .now) {
-                        logger.warning("docker events stream is down; reconnecting (containers that die meanwhile are reported once it is back)",
-                                       metadata: ["error": "\(ErrorText.short(error))", "docker.socket": "\(api.socket)"])
-                    } else {
-                        logger.debug("docker events stream still down", metadata: [
-                            "error": "\(ErrorText.short(error))", "retry.in": "\(delay)",
-                        ])
-                    }
-                    try? await Task.sleep(for: delay)
+                    failure = error
                 }
+                try? await client.shutdown()
+                eventsStreamUp.withLock { $0 = false }
+                if Task.isCancelled { break }
+                let delay = backoff.next()
+                if outage.failed(at: .now) {
+                    logger.warning("docker events stream is down; reconnecting (containers that die meanwhile are reported once it is back)",
+                                   metadata: ["error": "\(ErrorText.short(failure))", "docker.socket": "\(api.socket)"])
+                } else {
+                    logger.debug("docker events stream still down", metadata: [
+                        "error": "\(ErrorText.short(failure))", "retry.in": "\(delay)",
+                    ])
+                }
+                try? await Task.sleep(for: delay)
             }
         }
     }
+
+    /// While dockerd is down a connect fails at once (refused, or no socket file); the pool retries
+    /// it until this bound, then the attempt fails and the provider's own backoff takes over.
+    private static let eventsClientConfiguration: HTTPClient.Configuration = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(2))
+        return configuration
+    }()
 
     /// Whether the events stream is open and the containers were reconciled (for tests).
     let eventsStreamUp = Mutex(false)
@@ -226,12 +242,13 @@ public final class DockerProvider: InstanceProvider, Service {
     /// One events stream: subscribe (`since` a second before, so an event in the moment dockerd
     /// takes to subscribe after answering is replayed), then reconcile, then `opened`, while the
     /// `die` events are read as they come; until the stream ends or breaks (thrown).
-    private func followEvents(opened: () -> Void) async throws {
+    private func followEvents(through docker: DockerAPI, opened: () -> Void) async throws {
         let filters = "{\"type\":[\"container\"],\"event\":[\"die\"],\"label\":[\"\(label)=\(pool)\"]}"
         let since = Int(Date().timeIntervalSince1970) - 1
-        var request = HTTPClientRequest(url: try api.url("/events?since=\(since)&filters=\(DockerAPI.query(filters))"))
+        var request = HTTPClientRequest(url: try docker.url("/events?since=\(since)&filters=\(DockerAPI.query(filters))"))
         request.headers.add(name: "Host", value: "localhost")
-        let response = try await api.client.execute(request, timeout: .hours(24 * 365))
+        // The timeout bounds the wait for the answer's head only, not the stream.
+        let response = try await docker.client.execute(request, timeout: .seconds(10))
         guard response.status == .ok else {
             let body = try? await response.body.collect(upTo: 1 << 20)
             throw ProviderError("events: \(DockerAPI.message(response.status.code, body.map { Data($0.readableBytesView) } ?? Data()))")
@@ -248,7 +265,7 @@ public final class DockerProvider: InstanceProvider, Service {
                     }
                 }
             }
-            try await reconcile()
+            try await reconcile(through: docker)
             opened()
             try await group.waitForAll()
         }
@@ -256,23 +273,24 @@ public final class DockerProvider: InstanceProvider, Service {
 
     /// Reports every known container that is no longer running (exited, dead or removed) as its
     /// `die` event would have been (``DockerReconciliation``).
-    func reconcile() async throws {
+    func reconcile(through docker: DockerAPI? = nil) async throws {
+        let docker = docker ?? api
         // Read before the list: a container launched after it is in no listing yet.
         let known = state.withLock { Set($0.known.keys) }
         let filters = "{\"label\":[\"\(label)=\(pool)\"]}"
-        let listed = try await api.request(.GET, "/containers/json?all=1&filters=\(DockerAPI.query(filters))")
+        let listed = try await docker.request(.GET, "/containers/json?all=1&filters=\(DockerAPI.query(filters))")
         guard listed.status == 200 else { throw ProviderError("list: \(DockerAPI.message(listed.status, listed.body))") }
         let deaths = DockerReconciliation.deaths(known: known, listed: try DockerReconciliation.listedStates(listed.body))
         for death in deaths {
-            exited(id: death.id, status: await exitStatus(of: death))
+            exited(id: death.id, status: await exitStatus(of: death, through: docker))
         }
     }
 
     /// The exit code docker kept for a stopped container, as its `die` event carries it.
-    private func exitStatus(of death: DockerReconciliation.Death) async -> InstanceExit.Status {
+    private func exitStatus(of death: DockerReconciliation.Death, through docker: DockerAPI) async -> InstanceExit.Status {
         let removed = InstanceExit.Status.unknown("container removed")
         guard let listedState = death.state else { return removed }
-        guard let inspected = try? await api.request(.GET, "/containers/\(death.id)/json") else { return .unknown(listedState) }
+        guard let inspected = try? await docker.request(.GET, "/containers/\(death.id)/json") else { return .unknown(listedState) }
         if inspected.status == 404 { return removed }
         return DockerReconciliation.exitCode(inspected: inspected.body).map { .exited($0) } ?? .unknown(listedState)
     }
