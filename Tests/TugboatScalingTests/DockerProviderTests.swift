@@ -1,6 +1,9 @@
 import Foundation
 import Logging
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 import TugboatCore
 @testable import TugboatScaling
@@ -203,6 +206,50 @@ struct DockerProviderTests {
         #expect(exits.map(\.instance.providerID) == [victimID])
         #expect(exits.first?.status == .exited(137))
         #expect(await scaler.events.contains { $0.failed && $0.reason.contains("exited on its own (exit 137)") })
+    }
+
+    /// A real dockerd restart (stop it, start it again as scripts/dockerd.sh does): the container
+    /// it stopped on the way down is reported, with the outage logged once. Opt-in
+    /// (`TUGBOAT_TEST_RESTART_DOCKERD=1`): it restarts the daemon everything on the machine uses.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["TUGBOAT_TEST_RESTART_DOCKERD"] == "1",
+                   "restarts the machine's dockerd: only with TUGBOAT_TEST_RESTART_DOCKERD=1"))
+    func aDockerdRestartIsSurvived() async throws {
+        try await importImage()
+        let pool = "test-\(UUID().uuidString.prefix(8))"
+        let logs = CapturingLogHandler()
+        let provider = DockerProvider(image: image, port: 80, socket: dockerSocket, pool: pool, stopTimeout: 5,
+                                      eventsBackoff: ReconnectBackoff(initial: .milliseconds(50), maximum: .milliseconds(400)),
+                                      logger: Logger(label: "test.scaling.docker") { _ in logs })
+        func logged(_ message: String) -> Int { logs.lines.withLock { $0.filter { $0.contains(message) }.count } }
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await provider.run() }
+                let a = try await provider.launch()
+                try await waitUntil("the events stream is up") { provider.eventsStreamUp.withLock { $0 } }
+
+                let pidText = try String(contentsOfFile: "/var/run/docker.pid", encoding: .utf8)
+                let pid = try #require(Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
+                #expect(kill(pid, SIGTERM) == 0)
+                // It removes its pid file last (its pid may linger as a zombie of whoever started it).
+                try await waitUntil("dockerd stopped", timeout: .seconds(60)) { !FileManager.default.fileExists(atPath: "/var/run/docker.pid") }
+                // As scripts/dockerd.sh starts it; its output not the test's (it outlives the test).
+                #expect(system("dockerd >>/tmp/tugboat-dockerd.log 2>&1 </dev/null &") == 0)
+                try await waitUntil("dockerd answers again", timeout: .seconds(60)) { await DockerAPI(socket: dockerSocket).ping() }
+
+                let exit = await next(provider.exits)
+                #expect(exit?.instance == a)
+                print("container stopped by the dockerd restart reported as \(exit.map { "\($0.status)" } ?? "nothing")")
+                try await waitUntil("the events stream is up again") { provider.eventsStreamUp.withLock { $0 } }
+                #expect(logged("docker events stream is down") == 1)
+                #expect(logged("docker events stream is back") == 1)
+                try await provider.stop(a)
+                group.cancelAll()
+            }
+        } catch {
+            await removeAll(pool: pool)
+            throw error
+        }
+        await removeAll(pool: pool)
     }
 
     /// The reconciliation on its own (no events stream, so no `die` event can report them first):
