@@ -13,7 +13,9 @@ import TugboatCore
 /// bound port from `NetworkSettings.Ports` (it changes with every start). Containers are only ever
 /// reached through that published port, never a bridge address. ``list()`` finds running
 /// containers by label (adoption after a restart); stop is stop + remove. Exits: run the provider
-/// as a `Service` (``run()``) and it follows `GET /events` for `die` of its containers.
+/// as a `Service` (``run()``) and it follows `GET /events` for `die` of its containers; each time
+/// that stream (re)opens it lists the pool's containers, so deaths while it was down (dockerd
+/// restarting) are reported too.
 public final class DockerProvider: InstanceProvider, Service {
     public let name = "docker"
     public let exits: AsyncStream<InstanceExit>
@@ -29,14 +31,19 @@ public final class DockerProvider: InstanceProvider, Service {
     private let exitContinuation: AsyncStream<InstanceExit>.Continuation
     /// Containers of this provider by id, and the ids being stopped.
     private let state = Mutex<(known: [String: ScalingInstance], stopping: Set<String>)>(([:], []))
+    /// The wait before reopening a broken events stream.
+    private let eventsBackoff: ReconnectBackoff
 
     /// - Parameters:
     ///   - pool: the label value that marks this pool's containers (`tugboat.pool=<pool>`).
     ///   - command: the container's command (`Cmd`), or nil for the image's own.
     ///   - environment: `Env` of the container, with `PORT` set to `port`.
     ///   - stopTimeout: seconds docker waits after SIGTERM before SIGKILL.
+    ///   - eventsBackoff: the wait before reopening a broken events stream (dockerd restarting).
     public init(image: String, port: Int, socket: String = "/var/run/docker.sock", pool: String = "default",
-                command: [String]? = nil, environment: [String: String] = [:], stopTimeout: Int = 10, logger: Logger) {
+                command: [String]? = nil, environment: [String: String] = [:], stopTimeout: Int = 10,
+                eventsBackoff: ReconnectBackoff = ReconnectBackoff(initial: .milliseconds(250), maximum: .seconds(5)), logger: Logger) {
+        self.eventsBackoff = eventsBackoff
         self.api = DockerAPI(socket: socket)
         self.launchSettings = Mutex((image, port))
         self.pool = pool
@@ -174,32 +181,118 @@ public final class DockerProvider: InstanceProvider, Service {
     }
 
     /// Follows `GET /events` for `die` of this pool's containers and reports those not being stopped
-    /// on ``exits``; reconnects after a second when the stream breaks. Ends on graceful shutdown.
+    /// on ``exits``. Every time the stream opens (at start and after it broke: dockerd restarting,
+    /// its socket closed) the known containers are reconciled with the container list, so one that
+    /// died while nobody listened is reported as its `die` event would have been. A broken stream
+    /// is reopened after ``eventsBackoff``; the outage is logged when it begins and when it ends.
+    /// Ends on graceful shutdown.
     public func run() async throws {
-        let filters = "{\"type\":[\"container\"],\"event\":[\"die\"],\"label\":[\"\(label)=\(pool)\"]}"
-        let url = try api.url("/events?filters=\(DockerAPI.query(filters))")
         await cancelWhenGracefulShutdown { [self] in
+            var backoff = eventsBackoff
+            var outage = StreamOutage()
             while !Task.isCancelled {
+                // A client of its own for each attempt: the shared one's pool keeps backing off its
+                // connects after dockerd was down (up to a minute), which would delay noticing it is back.
+                let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.eventsClientConfiguration)
+                var docker = api
+                docker.client = client
+                let failure: any Error
                 do {
-                    var request = HTTPClientRequest(url: url)
-                    request.headers.add(name: "Host", value: "localhost")
-                    let response = try await api.client.execute(request, timeout: .hours(24 * 365))
-                    var pending = [UInt8]()
-                    for try await chunk in response.body {
-                        pending.append(contentsOf: chunk.readableBytesView)
-                        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                            let line = Data(pending[..<newline])
-                            pending.removeSubrange(...newline)
-                            died(line)
+                    try await followEvents(through: docker) {
+                        backoff.reset()
+                        eventsStreamUp.withLock { $0 = true }
+                        if let back = outage.connected(at: .now) {
+                            logger.info("docker events stream is back; containers that died meanwhile were reported", metadata: [
+                                "docker.down_for": "\(back.downFor)", "docker.failed_attempts": "\(back.failures)",
+                            ])
                         }
                     }
+                    failure = ProviderError("dockerd ended the events stream")
                 } catch {
-                    if Task.isCancelled { break }
-                    logger.warning("docker events stream broke", metadata: ["error": "\(error)"])
+                    failure = error
                 }
-                try? await Task.sleep(for: .seconds(1))
+                try? await client.shutdown()
+                eventsStreamUp.withLock { $0 = false }
+                if Task.isCancelled { break }
+                let delay = backoff.next()
+                if outage.failed(at: .now) {
+                    logger.warning("docker events stream is down; reconnecting (containers that die meanwhile are reported once it is back)",
+                                   metadata: ["error": "\(ErrorText.short(failure))", "docker.socket": "\(api.socket)"])
+                } else {
+                    logger.debug("docker events stream still down", metadata: [
+                        "error": "\(ErrorText.short(failure))", "retry.in": "\(delay)",
+                    ])
+                }
+                try? await Task.sleep(for: delay)
             }
         }
+    }
+
+    /// While dockerd is down a connect fails at once (refused, or no socket file); the pool retries
+    /// it until this bound, then the attempt fails and the provider's own backoff takes over.
+    private static let eventsClientConfiguration: HTTPClient.Configuration = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(2))
+        return configuration
+    }()
+
+    /// Whether the events stream is open and the containers were reconciled (for tests).
+    let eventsStreamUp = Mutex(false)
+
+    /// One events stream: subscribe (`since` a second before, so an event in the moment dockerd
+    /// takes to subscribe after answering is replayed), then reconcile, then `opened`, while the
+    /// `die` events are read as they come; until the stream ends or breaks (thrown).
+    private func followEvents(through docker: DockerAPI, opened: () -> Void) async throws {
+        let filters = "{\"type\":[\"container\"],\"event\":[\"die\"],\"label\":[\"\(label)=\(pool)\"]}"
+        let since = Int(Date().timeIntervalSince1970) - 1
+        var request = HTTPClientRequest(url: try docker.url("/events?since=\(since)&filters=\(DockerAPI.query(filters))"))
+        request.headers.add(name: "Host", value: "localhost")
+        // The timeout bounds the wait for the answer's head only, not the stream.
+        let response = try await docker.client.execute(request, timeout: .seconds(10))
+        guard response.status == .ok else {
+            let body = try? await response.body.collect(upTo: 1 << 20)
+            throw ProviderError("events: \(DockerAPI.message(response.status.code, body.map { Data($0.readableBytesView) } ?? Data()))")
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                var pending = [UInt8]()
+                for try await chunk in response.body {
+                    pending.append(contentsOf: chunk.readableBytesView)
+                    while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                        let line = Data(pending[..<newline])
+                        pending.removeSubrange(...newline)
+                        died(line)
+                    }
+                }
+            }
+            try await reconcile(through: docker)
+            opened()
+            try await group.waitForAll()
+        }
+    }
+
+    /// Reports every known container that is no longer running (exited, dead or removed) as its
+    /// `die` event would have been (``DockerReconciliation``).
+    func reconcile(through docker: DockerAPI? = nil) async throws {
+        let docker = docker ?? api
+        // Read before the list: a container launched after it is in no listing yet.
+        let known = state.withLock { Set($0.known.keys) }
+        let filters = "{\"label\":[\"\(label)=\(pool)\"]}"
+        let listed = try await docker.request(.GET, "/containers/json?all=1&filters=\(DockerAPI.query(filters))")
+        guard listed.status == 200 else { throw ProviderError("list: \(DockerAPI.message(listed.status, listed.body))") }
+        let deaths = DockerReconciliation.deaths(known: known, listed: try DockerReconciliation.listedStates(listed.body))
+        for death in deaths {
+            exited(id: death.id, status: await exitStatus(of: death, through: docker))
+        }
+    }
+
+    /// The exit code docker kept for a stopped container, as its `die` event carries it.
+    private func exitStatus(of death: DockerReconciliation.Death, through docker: DockerAPI) async -> InstanceExit.Status {
+        let removed = InstanceExit.Status.unknown("container removed")
+        guard let listedState = death.state else { return removed }
+        guard let inspected = try? await docker.request(.GET, "/containers/\(death.id)/json") else { return .unknown(listedState) }
+        if inspected.status == 404 { return removed }
+        return DockerReconciliation.exitCode(inspected: inspected.body).map { .exited($0) } ?? .unknown(listedState)
     }
 
     private func died(_ line: Data) {
@@ -208,13 +301,19 @@ public final class DockerProvider: InstanceProvider, Service {
         else { return }
         let attributes = (event["Actor"] as? [String: Any])?["Attributes"] as? [String: Any]
         let code = Int32((attributes?["exitCode"] as? String) ?? "") ?? -1
+        exited(id: id, status: .exited(code))
+    }
+
+    /// A container of this provider stopped without ``stop(_:)``: reported once on ``exits``,
+    /// whether its `die` event said so or the reconciliation found it.
+    private func exited(id: String, status: InstanceExit.Status) {
         let instance = state.withLock { state -> ScalingInstance? in
             guard !state.stopping.contains(id) else { return nil }
             return state.known.removeValue(forKey: id)
         }
         guard let instance else { return }
-        logger.warning("instance exited on its own", metadata: ["instance.address": "\(instance.address)", "instance.status": "exit \(code)"])
-        exitContinuation.yield(InstanceExit(instance: instance, status: .exited(code)))
+        logger.warning("instance exited on its own", metadata: ["instance.address": "\(instance.address)", "instance.status": "\(status)"])
+        exitContinuation.yield(InstanceExit(instance: instance, status: status))
     }
 
     /// Leaves the containers running (they are adopted by label at the next start).
