@@ -367,7 +367,9 @@ let package = Package(
         ),
         .testTarget(name: "TugboatRedisTests", dependencies: ["TugboatRedis", "TugboatCore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatClusterTests", dependencies: ["TugboatCluster", "TugboatRedis", "TugboatCore", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "TugboatRuntimeTests", dependencies: ["TugboatRuntime", "TugboatCluster", "TugboatScaling", "TugboatCore", "TugboatStore", "TestSupport"],
+        .testTarget(name: "TugboatRuntimeTests", dependencies: ["TugboatRuntime", "TugboatCluster", "TugboatScaling", "TugboatCore", "TugboatStore", "TestSupport",
+                                                           // The whole config's load and its sections (Config/), some written with Yams.
+                                                           "TugboatAlerts", "TugboatProxy", .product(name: "Yams", package: "Yams")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "TugboatCaptureTests", dependencies: ["TugboatCapture", "TugboatCore", "FlameGraph", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(

@@ -17,12 +17,13 @@ public struct AdminAccess: Sendable, Equatable {
         self.linkExpiry = linkExpiry
     }
 
-    public init(_ config: TugboatConfig) {
-        var names: Set<String> = [config.admin.listen.host.lowercased()]
-        for url in [config.admin.url, config.alerts.publicURL].compactMap({ $0 }) {
+    /// The listener's own name, `admin.url`'s host and `alerts.public-url`'s host are answered.
+    public init(admin: AdminConfig, publicURL: String?, linkExpiry: Duration = ProfilingSettings.defaultLinkExpiry) {
+        var names: Set<String> = [admin.listen.host.lowercased()]
+        for url in [admin.url, publicURL].compactMap({ $0 }) {
             if let host = URLComponents(string: url)?.host { names.insert(host.lowercased()) }
         }
-        self.init(hostNames: names, linkExpiry: config.profiling?.linkExpiry ?? ProfilingSettings.defaultLinkExpiry)
+        self.init(hostNames: names, linkExpiry: linkExpiry)
     }
 
     /// Whether a request with this `Host` header may be answered. An IP address cannot be

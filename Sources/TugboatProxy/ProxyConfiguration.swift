@@ -40,22 +40,26 @@ public struct ProxyConfiguration: Sendable {
     /// `pool.tls`: connections to the backends speak TLS (set by the caller: making it can fail).
     public var upstreamTLS: BackendTLS?
 
-    public init(_ config: TugboatConfig, descriptorLimit: Int = DescriptorLimit.current) {
-        listen = config.listen
-        balance = config.pool.balance
-        retries = config.pool.retries
-        connectTimeout = .init(config.pool.timeouts.connect)
-        headerTimeout = .init(config.pool.timeouts.header)
-        requestTimeout = .init(config.pool.timeouts.request)
-        idleTimeout = .init(config.pool.timeouts.idle)
-        drain = config.pool.drain
-        passiveFailures = config.pool.passive.failures
-        holdWhenEmpty = config.scaling?.min == 0
-        maxConnections = config.maxConnections ?? DescriptorLimit.maxConnections(descriptors: descriptorLimit)
-        trustedProxies = TrustedProxies(config.trustedProxies)
-        https = config.tls != nil
-        http2 = config.tls?.http2 ?? true
-        http2Settings.maxConcurrentStreams = config.tls?.http2MaxStreams ?? 100
+    /// From the sections it reads: `listen`, `pool`, `max-connections` (nil: from the descriptor
+    /// limit), `trusted-proxies`, `tls`; `holdWhenEmpty` is `scaling.min == 0`.
+    public init(listen: HostPort = HostPort(host: "127.0.0.1", port: 8080), pool: PoolConfig = PoolConfig(), holdWhenEmpty: Bool = false,
+                maxConnections: Int? = nil, trustedProxies: [CIDR] = [], tls: TLSSettings? = nil,
+                descriptorLimit: Int = DescriptorLimit.current) {
+        self.listen = listen
+        balance = pool.balance
+        retries = pool.retries
+        connectTimeout = .init(pool.timeouts.connect)
+        headerTimeout = .init(pool.timeouts.header)
+        requestTimeout = .init(pool.timeouts.request)
+        idleTimeout = .init(pool.timeouts.idle)
+        drain = pool.drain
+        passiveFailures = pool.passive.failures
+        self.holdWhenEmpty = holdWhenEmpty
+        self.maxConnections = maxConnections ?? DescriptorLimit.maxConnections(descriptors: descriptorLimit)
+        self.trustedProxies = TrustedProxies(trustedProxies)
+        https = tls != nil
+        http2 = tls?.http2 ?? true
+        http2Settings.maxConcurrentStreams = tls?.http2MaxStreams ?? 100
     }
 }
 

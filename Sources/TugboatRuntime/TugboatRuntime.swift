@@ -145,7 +145,7 @@ package struct TugboatRuntime {
         let health = HealthMonitor(pool: pool, signals: signals, config: config.pool, group: group, logger: logger, tls: backendTLS)
         let traffic = TrafficCollector(dataPlane: dataPlane, signals: signals)
         let twilioCallbacks = TwilioCallbacks(TwilioCallbackSettings(alerts: config.alerts))
-        let dashboard = DashboardFeed(config: config)
+        let dashboard = DashboardFeed(scaling: config.scaling, alerts: config.alerts)
         let reloader = reload.map { reload in
             ConfigReloader(path: reload.path, running: config, parts: .init(
                 dataPlane: dataPlane, membership: membership, health: health, monitors: monitors, certificates: certificates, store: store,

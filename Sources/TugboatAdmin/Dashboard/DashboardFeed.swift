@@ -49,29 +49,29 @@ public final class DashboardFeed: Sendable {
         lines = Mutex((chartLines, targetPerInstance))
     }
 
-    public convenience init(config: TugboatConfig) {
-        let (fixed, target) = Self.chartLines(config)
+    public convenience init(scaling: ScalingSettings?, alerts: AlertsConfig) {
+        let (fixed, target) = Self.chartLines(scaling: scaling, alerts: alerts)
         self.init(chartLines: fixed, targetPerInstance: target)
     }
 
     /// After a reload: the lines of the new `scaling` and `alerts` sections.
-    public func replaceChartLines(config: TugboatConfig) {
-        let replacement = Self.chartLines(config)
+    public func replaceChartLines(scaling: ScalingSettings?, alerts: AlertsConfig) {
+        let replacement = Self.chartLines(scaling: scaling, alerts: alerts)
         lines.withLock { $0 = replacement }
     }
 
     /// The chart's lines from the config: `scaling`'s thresholds (or its target rate per
     /// instance) and every `rps-above` alert rule.
-    static func chartLines(_ config: TugboatConfig) -> (fixed: [ChartLine], targetPerInstance: Double?) {
+    static func chartLines(scaling: ScalingSettings?, alerts: AlertsConfig) -> (fixed: [ChartLine], targetPerInstance: Double?) {
         var lines: [ChartLine] = []
         var target: Double?
-        switch config.scaling?.mode {
+        switch scaling?.mode {
         case .thresholds(let up, let down)?:
             lines += [ChartLine(label: "scale up", rps: up, kind: "scaling"), ChartLine(label: "scale down", rps: down, kind: "scaling")]
         case .targetTracking(let rate)?: target = rate
         case nil: break
         }
-        for rule in config.alerts.rules {
+        for rule in alerts.rules {
             if case .rpsAbove(let rate) = rule.condition { lines.append(ChartLine(label: rule.name, rps: rate, kind: "alert")) }
         }
         return (lines, target)

@@ -1,6 +1,6 @@
 // Parsing of `monitors:` and `alerts:`.
 extension ConfigLoader {
-    static func parseMonitors(_ value: YAMLValue) throws -> [MonitorConfig] {
+    package static func parseMonitors(_ value: YAMLValue) throws -> [MonitorConfig] {
         var monitors: [MonitorConfig] = []
         for item in try value.sequence() {
             let keys = try item.mapping(allowed: ["name", "url", "tcp", "interval", "timeout", "retries", "expect-status", "expect-body"])
@@ -31,7 +31,7 @@ extension ConfigLoader {
         return monitors
     }
 
-    static func parseAlerts(_ value: YAMLValue, monitors: [MonitorConfig]) throws -> AlertsConfig {
+    package static func parseAlerts(_ value: YAMLValue, monitors: [MonitorConfig]) throws -> AlertsConfig {
         var alerts = AlertsConfig()
         let keys = try value.mapping(allowed: ["rules", "repeat", "channels", "timeout", "retry", "public-url",
                                                      "group", "inhibit", "maintenance", "flapping", "startup-grace"])
@@ -70,7 +70,7 @@ extension ConfigLoader {
         return alerts
     }
 
-    static func parseRule(_ item: YAMLValue, channels: [String: ChannelConfig], monitors: [MonitorConfig]) throws -> AlertRule {
+    package static func parseRule(_ item: YAMLValue, channels: [String: ChannelConfig], monitors: [MonitorConfig]) throws -> AlertRule {
         let keys = try item.mapping(allowed: ["name", "condition", "monitor", "threshold", "for", "keep-firing-for", "channels", "escalate"])
         guard let nameValue = keys["name"] else { throw item.error("'\(item.key).name' is required") }
         guard let conditionValue = keys["condition"] else { throw item.error("'\(item.key).condition' is required") }

@@ -1,6 +1,6 @@
 // Parsing of `alerts.channels`.
 extension ConfigLoader {
-    static func parseChannel(_ value: YAMLValue) throws -> ChannelConfig {
+    package static func parseChannel(_ value: YAMLValue) throws -> ChannelConfig {
         let kinds = ["twilio-call", "twilio-sms", "webhook", "slack", "command", "log", "email", "pagerduty", "opsgenie"]
         let keys = try value.mapping(allowed: kinds)
         guard keys.count == 1, let (kind, body) = keys.first else {
@@ -36,7 +36,7 @@ extension ConfigLoader {
         }
     }
 
-    static func parseTwilio(_ value: YAMLValue) throws -> TwilioConfig {
+    package static func parseTwilio(_ value: YAMLValue) throws -> TwilioConfig {
         let keys = try value.mapping(allowed: ["account-sid", "auth-token", "from", "to", "api-base", "status-callback"])
         func required(_ key: String) throws -> YAMLValue {
             guard let field = keys[key] else { throw value.error("'\(value.key).\(key)' is required") }

@@ -1,13 +1,13 @@
 // Parsing of `scaling.provider.kubernetes` and `pool.discover.kubernetes`.
 extension ConfigLoader {
-    static func parseDiscover(_ value: YAMLValue) throws -> KubernetesTarget {
+    package static func parseDiscover(_ value: YAMLValue) throws -> KubernetesTarget {
         let keys = try value.mapping(allowed: ["kubernetes"])
         guard let body = keys["kubernetes"] else { throw value.error("'\(value.key)' needs 'kubernetes'") }
         return try parseKubernetes(body, scaling: false)
     }
 
     /// `scaling`: the Deployment is required (it is what is scaled); discovery takes none.
-    static func parseKubernetes(_ value: YAMLValue, scaling: Bool) throws -> KubernetesTarget {
+    package static func parseKubernetes(_ value: YAMLValue, scaling: Bool) throws -> KubernetesTarget {
         let allowed = ["namespace", "service", "port", "kubeconfig", "allow-insecure-tls"] + (scaling ? ["deployment", "lease-duration"] : [])
         let fields = try value.mapping(allowed: allowed)
         guard let service = fields["service"], !scaling || fields["deployment"] != nil else {

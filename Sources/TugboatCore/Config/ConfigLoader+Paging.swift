@@ -3,7 +3,7 @@ import Foundation
 // Parsing of what decides who is paged: `alerts.group`, `inhibit`, `maintenance`, `flapping`,
 // `startup-grace`.
 extension ConfigLoader {
-    static func parsePaging(_ keys: [String: YAMLValue], into alerts: inout AlertsConfig) throws {
+    package static func parsePaging(_ keys: [String: YAMLValue], into alerts: inout AlertsConfig) throws {
         if let group = keys["group"] { alerts.group = try parseGrouping(group) }
         if let maintenance = keys["maintenance"] { alerts.maintenance = try parseMaintenance(maintenance) }
         if let grace = keys["startup-grace"] { alerts.startupGrace = try grace.duration(allowZero: true) }
@@ -14,7 +14,7 @@ extension ConfigLoader {
         }
     }
 
-    static func parseGrouping(_ value: YAMLValue) throws -> GroupingSettings? {
+    package static func parseGrouping(_ value: YAMLValue) throws -> GroupingSettings? {
         if case .scalar = value.node {
             guard try value.string() == "off" else { throw value.error("'\(value.key)' must be off or a mapping like { by: [pool], wait: 10s, interval: 5m }") }
             return nil
@@ -37,7 +37,7 @@ extension ConfigLoader {
         return settings
     }
 
-    static func parseInhibit(_ value: YAMLValue, rules: [AlertRule]) throws -> [InhibitRule] {
+    package static func parseInhibit(_ value: YAMLValue, rules: [AlertRule]) throws -> [InhibitRule] {
         let known = Set(rules.map(\.name) + ["down", "backend-down", "no-healthy-backends", "rps-above", "error-rate-above", "p99-above", "instance-exited", "certificate-expires-within"])
         func name(_ item: YAMLValue) throws -> String {
             let text = try item.string()
@@ -53,7 +53,7 @@ extension ConfigLoader {
         }
     }
 
-    static func parseMaintenance(_ value: YAMLValue) throws -> [MaintenanceWindow] {
+    package static func parseMaintenance(_ value: YAMLValue) throws -> [MaintenanceWindow] {
         var windows: [(MaintenanceWindow, YAMLValue)] = []
         for item in try value.sequence() {
             let fields = try item.mapping(allowed: ["name", "cron", "duration", "starts", "ends", "time-zone"])
@@ -113,9 +113,9 @@ extension ConfigLoader {
 
 /// Whether two maintenance windows are ever open at once, over the coming year.
 enum MaintenanceOverlap {
-    static let horizon: TimeInterval = 366 * 86_400
+    package static let horizon: TimeInterval = 366 * 86_400
 
-    static func intervals(_ window: MaintenanceWindow, from start: Date) -> [ClosedRange<Date>] {
+    package static func intervals(_ window: MaintenanceWindow, from start: Date) -> [ClosedRange<Date>] {
         switch window.schedule {
         case .once(let starts, let ends):
             return [starts...ends.addingTimeInterval(-0.001)]
@@ -125,13 +125,13 @@ enum MaintenanceOverlap {
         }
     }
 
-    static func overlap(_ a: MaintenanceWindow, _ b: MaintenanceWindow) -> Bool {
+    package static func overlap(_ a: MaintenanceWindow, _ b: MaintenanceWindow) -> Bool {
         let now = Date()
         let first = intervals(a, from: now), second = intervals(b, from: now)
         return first.contains { x in second.contains { $0.overlaps(x) } }
     }
 
-    static func overlapsItself(_ window: MaintenanceWindow) -> Bool {
+    package static func overlapsItself(_ window: MaintenanceWindow) -> Bool {
         let list = intervals(window, from: Date())
         return zip(list, list.dropFirst()).contains { $0.overlaps($1) }
     }

@@ -1,6 +1,6 @@
 // Parsing of `profiling:`.
 extension ConfigLoader {
-    static func parseProfiling(_ value: YAMLValue) throws -> ProfilingSettings {
+    package static func parseProfiling(_ value: YAMLValue) throws -> ProfilingSettings {
         let keys = try value.mapping(allowed: ["source", "rate", "window", "error-burst", "max-body", "max-decompressed", "link-expiry", "push-token"])
         guard let sourceValue = keys["source"] else {
             throw value.error("'profiling.source' is required (perf, py-spy, pprof-url or push)")

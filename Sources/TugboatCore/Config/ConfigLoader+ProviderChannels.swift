@@ -2,7 +2,7 @@ import Foundation
 
 // Parsing of the `email`, `pagerduty` and `opsgenie` channels under `alerts.channels`.
 extension ConfigLoader {
-    static func parseEmail(_ value: YAMLValue) throws -> EmailConfig {
+    package static func parseEmail(_ value: YAMLValue) throws -> EmailConfig {
         let keys = try value.mapping(allowed: ["smtp", "starttls", "username", "password", "from", "to", "ca"])
         func required(_ key: String) throws -> YAMLValue {
             guard let field = keys[key] else { throw value.error("'\(value.key).\(key)' is required") }
@@ -50,7 +50,7 @@ extension ConfigLoader {
         return email
     }
 
-    static func parsePagerDuty(_ value: YAMLValue) throws -> PagerDutyConfig {
+    package static func parsePagerDuty(_ value: YAMLValue) throws -> PagerDutyConfig {
         let keys = try value.mapping(allowed: ["routing-key", "api-base", "severity"])
         guard let keyValue = keys["routing-key"] else { throw value.error("'\(value.key).routing-key' is required") }
         var pagerDuty = PagerDutyConfig(routingKey: Secret(try nonEmpty(keyValue)))
@@ -65,7 +65,7 @@ extension ConfigLoader {
         return pagerDuty
     }
 
-    static func parseOpsgenie(_ value: YAMLValue) throws -> OpsgenieConfig {
+    package static func parseOpsgenie(_ value: YAMLValue) throws -> OpsgenieConfig {
         let keys = try value.mapping(allowed: ["api-key", "api-base", "priority"])
         guard let keyValue = keys["api-key"] else { throw value.error("'\(value.key).api-key' is required") }
         var opsgenie = OpsgenieConfig(apiKey: Secret(try nonEmpty(keyValue)))

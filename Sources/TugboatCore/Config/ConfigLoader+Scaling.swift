@@ -1,6 +1,6 @@
 // Parsing of `scaling:`.
 extension ConfigLoader {
-    static func parseScaling(_ value: YAMLValue) throws -> ScalingSettings {
+    package static func parseScaling(_ value: YAMLValue) throws -> ScalingSettings {
         let keys = try value.mapping(allowed: [
             "provider", "min", "max", "target-rps", "target-inflight", "up-rps", "down-rps", "window", "cooldown-up",
             "stabilize-down", "panic-window", "idle-to-zero", "start-timeout",

@@ -4,7 +4,7 @@ import Foundation
 // a key not readable by everyone); `CertificateBook` in TugboatProxy parses them and reports
 // what is wrong inside at the same `FILE:LINE`.
 extension ConfigLoader {
-    static func parseTLS(_ value: YAMLValue) throws -> TLSSettings {
+    package static func parseTLS(_ value: YAMLValue) throws -> TLSSettings {
         let keys = try value.mapping(allowed: ["certificates", "acme", "redirect", "http2", "http2-max-streams"])
         guard keys["certificates"] != nil || keys["acme"] != nil else {
             throw value.error("'\(value.key)' needs 'certificates' (a list of { cert, key } PEM files) or 'acme'")
@@ -67,7 +67,7 @@ extension ConfigLoader {
 
     /// `state-tls: { ca, cert, key }`: files present and readable, `cert` and `key` together, the key
     /// not readable by everyone; `tugboat check` loads them (`RedisTLS`).
-    static func parseStateTLS(_ value: YAMLValue) throws -> StateTLSSettings {
+    package static func parseStateTLS(_ value: YAMLValue) throws -> StateTLSSettings {
         let keys = try value.mapping(allowed: ["ca", "cert", "key"])
         let directory = (value.file as NSString).deletingLastPathComponent
         var settings = StateTLSSettings()
@@ -81,23 +81,7 @@ extension ConfigLoader {
         return settings
     }
 
-    private static func privateKeyFile(_ value: YAMLValue, relativeTo directory: String) throws -> String {
-        let key = try readableFile(value, relativeTo: directory)
-        var status = stat()
-        if stat(key, &status) == 0, status.st_mode & 0o004 != 0 {
-            throw value.error("'\(value.key)': the private key \(key) is readable by every user (mode \(String(status.st_mode & 0o777, radix: 8))); chmod 600 it")
-        }
-        return key
-    }
-
-    private static func readableFile(_ value: YAMLValue, relativeTo directory: String) throws -> String {
-        let text = try value.string()
-        let path = text.hasPrefix("/") || directory.isEmpty ? text : (directory as NSString).appendingPathComponent(text)
-        guard FileManager.default.isReadableFile(atPath: path) else { throw value.error("'\(value.key)': cannot read \(path)") }
-        return path
-    }
-
-    static func parseBackendTLS(_ value: YAMLValue) throws -> BackendTLSSettings {
+    package static func parseBackendTLS(_ value: YAMLValue) throws -> BackendTLSSettings {
         var settings = BackendTLSSettings()
         let keys = try value.mapping(allowed: ["verify", "ca", "sni"])
         if let verify = keys["verify"] { settings.verify = try verify.bool() }

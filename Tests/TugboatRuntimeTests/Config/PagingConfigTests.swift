@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TugboatCore
+@testable import TugboatRuntime
 
 @Suite("Paging config: grouping, inhibition, maintenance, flapping, start-up grace")
 struct PagingConfigTests {

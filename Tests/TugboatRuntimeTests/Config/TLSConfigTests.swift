@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TugboatCore
+@testable import TugboatRuntime
 
 @Suite("TLS config: tls and pool.tls")
 struct TLSConfigTests {

@@ -1,5 +1,6 @@
 import Testing
 @testable import TugboatCore
+@testable import TugboatRuntime
 
 @Suite("Monitors and alerts config")
 struct AlertsConfigTests {

@@ -1,6 +1,7 @@
 import Testing
 import Yams
 @testable import TugboatCore
+@testable import TugboatRuntime
 
 @Suite("Scaling config")
 struct ScalingConfigTests {

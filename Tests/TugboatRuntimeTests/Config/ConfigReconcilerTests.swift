@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TugboatCore
+@testable import TugboatRuntime
 
 @Suite("Config reload: what changed, what needs a restart")
 struct ConfigReconcilerTests {

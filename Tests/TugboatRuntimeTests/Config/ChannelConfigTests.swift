@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TugboatCore
+@testable import TugboatRuntime
 
 @Suite("Email, PagerDuty and Opsgenie channel config")
 struct ChannelConfigTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Yams
 @testable import TugboatCore
+@testable import TugboatRuntime
 
 @Suite("Kubernetes config")
 struct KubernetesConfigTests {

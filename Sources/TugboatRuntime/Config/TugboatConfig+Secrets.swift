@@ -1,10 +1,11 @@
 import Foundation
+import TugboatCore
 
 extension TugboatConfig {
     /// Every secret the config holds, for ``Redaction``: the admin token, the channels' tokens,
     /// keys and passwords, the paths (and queries) of webhook and Slack URLs, and the passwords
     /// in any URL (the Redis `state`, monitors, channel URLs).
-    public var secrets: [String] {
+    package var secrets: [String] {
         var found: [String] = []
         if let token = admin.token { found.append(token.value) }
         var urls = [state, localState]

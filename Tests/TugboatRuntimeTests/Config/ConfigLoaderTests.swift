@@ -1,5 +1,6 @@
 import Testing
 @testable import TugboatCore
+@testable import TugboatRuntime
 
 @Suite("Config loading and validation")
 struct ConfigLoaderTests {

@@ -1,9 +1,11 @@
+import TugboatCore
+
 /// What a reload does: the running config against the file just loaded, decided without I/O.
 /// Either a plan (the sections that changed, the static backends to add and drain, and the
 /// ``Step``s that carry it out) or a refusal naming the settings that only a restart can change.
-public enum ConfigReconciler {
+package enum ConfigReconciler {
     /// What the reloader does to the running parts; one step may serve several changed keys.
-    public enum Step: String, Sendable, Hashable, CaseIterable {
+    package enum Step: String, Sendable, Hashable, CaseIterable {
         /// The proxy's event loops get a new copy of their settings.
         case reconfigureDataPlane
         /// Backends removed from now on drain this long.
@@ -30,34 +32,34 @@ public enum ConfigReconciler {
     }
 
     /// A reload that can be applied live.
-    public struct Plan: Sendable, Equatable {
+    package struct Plan: Sendable, Equatable {
         /// Changed sections, by their config keys (`pool.backends`, `pool.timeouts`, `log.level`, …).
-        public var changed: [String] = []
+        package var changed: [String] = []
         /// Static backends new in `pool.backends` (in the new file's order).
-        public var added: [HostPort] = []
+        package var added: [HostPort] = []
         /// Static backends gone from `pool.backends`: drained, then removed.
-        public var removed: [HostPort] = []
+        package var removed: [HostPort] = []
 
-        public init(changed: [String] = [], added: [HostPort] = [], removed: [HostPort] = []) {
+        package init(changed: [String] = [], added: [HostPort] = [], removed: [HostPort] = []) {
             self.changed = changed
             self.added = added
             self.removed = removed
         }
 
-        public func changes(_ key: String) -> Bool { changed.contains(key) }
+        package func changes(_ key: String) -> Bool { changed.contains(key) }
 
         /// What to do to the running parts for these changes.
-        public var steps: Set<Step> { Set(changed.flatMap { ConfigReconciler.steps(for: $0) }) }
+        package var steps: Set<Step> { Set(changed.flatMap { ConfigReconciler.steps(for: $0) }) }
     }
 
-    public enum Decision: Sendable, Equatable {
+    package enum Decision: Sendable, Equatable {
         case apply(Plan)
         /// These settings changed and cannot change while Tugboat runs.
         case restartNeeded([String])
     }
 
     /// Compares two whole, validated configs.
-    public static func decide(from old: TugboatConfig, to new: TugboatConfig) -> Decision {
+    package static func decide(from old: TugboatConfig, to new: TugboatConfig) -> Decision {
         let restart = restartOnlyChanges(from: old, to: new)
         guard restart.isEmpty else { return .restartNeeded(restart) }
         return .apply(plan(from: old, to: new))
