@@ -250,6 +250,7 @@ let package = Package(
             dependencies: [
                 "TugboatRuntime",
                 "TugboatCore",
+                "TugboatAlerts",  // `demo`'s monitors and rules
                 "TugboatProxy",
                 "FlameGraph",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -350,7 +351,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TugboatAdminTests",
-            dependencies: ["TugboatAdmin", "TugboatProxy", "TugboatCore", .product(name: "Hummingbird", package: "hummingbird"),
+            dependencies: ["TugboatAdmin", "TugboatProxy", "TugboatCore", "TugboatAlerts", "TugboatScaling", .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),

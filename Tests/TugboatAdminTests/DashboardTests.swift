@@ -2,9 +2,10 @@ import Foundation
 import Hummingbird
 import NIOCore
 import Testing
+@testable import TugboatAdmin
+import TugboatAlerts
 import TugboatCore
 import TugboatProxy
-@testable import TugboatAdmin
 
 @Suite("Dashboard: traffic figures, sessions, the event stream, embedded files")
 struct DashboardUnitTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TugboatAlerts
 import TugboatCore
 import TugboatProxy
 import TugboatScaling

@@ -1,4 +1,5 @@
 import Foundation
+import TugboatAlerts
 import TugboatCore
 
 /// Reads and validates a Tugboat YAML file into a ``TugboatConfig``: Core's machinery reads the

@@ -1,3 +1,4 @@
+import TugboatAlerts
 import TugboatCore
 
 /// What a reload does: the running config against the file just loaded, decided without I/O.

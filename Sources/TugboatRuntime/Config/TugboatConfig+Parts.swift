@@ -1,4 +1,5 @@
 import TugboatAdmin
+import TugboatAlerts
 import TugboatCore
 import TugboatProxy
 

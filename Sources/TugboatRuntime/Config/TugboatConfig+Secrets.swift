@@ -1,4 +1,5 @@
 import Foundation
+import TugboatAlerts
 import TugboatCore
 
 extension TugboatConfig {

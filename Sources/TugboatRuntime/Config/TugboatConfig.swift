@@ -1,3 +1,4 @@
+import TugboatAlerts
 import TugboatCore
 
 /// The whole configuration file, validated. Built by ``ConfigLoader``.

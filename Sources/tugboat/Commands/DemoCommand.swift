@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TugboatAlerts
 import TugboatCore
 import TugboatRuntime
 

@@ -1,4 +1,5 @@
 import Testing
+import TugboatAlerts
 @testable import TugboatCore
 @testable import TugboatRuntime
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TugboatAlerts
 @testable import TugboatCore
 @testable import TugboatRuntime
 

@@ -1,3 +1,5 @@
+import TugboatCore
+
 /// `monitors:` — heartbeat targets beyond the pool (the public front itself, a database port).
 public struct MonitorConfig: Sendable, Equatable {
     public enum Target: Sendable, Equatable {

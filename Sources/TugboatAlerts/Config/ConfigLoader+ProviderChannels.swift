@@ -1,4 +1,5 @@
 import Foundation
+import TugboatCore
 
 // Parsing of the `email`, `pagerduty` and `opsgenie` channels under `alerts.channels`.
 extension ConfigLoader {

@@ -1,4 +1,5 @@
 import Foundation
+import TugboatCore
 
 // Parsing of what decides who is paged: `alerts.group`, `inhibit`, `maintenance`, `flapping`,
 // `startup-grace`.

@@ -1,4 +1,5 @@
 import Foundation
+import TugboatCore
 
 /// `alerts.group`: incidents with the same labels that start within `wait` of each other are one
 /// outage and make one page (Alertmanager's `group_by`, `group_wait`, `group_interval`).

@@ -1,3 +1,5 @@
+import TugboatCore
+
 // Parsing of `alerts.channels`.
 extension ConfigLoader {
     package static func parseChannel(_ value: YAMLValue) throws -> ChannelConfig {

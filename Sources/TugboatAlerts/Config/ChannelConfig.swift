@@ -1,3 +1,5 @@
+import TugboatCore
+
 /// A way to reach the person on call.
 public enum ChannelConfig: Sendable, Equatable {
     case twilioCall(TwilioConfig)

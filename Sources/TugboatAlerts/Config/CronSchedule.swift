@@ -1,4 +1,5 @@
 import Foundation
+import TugboatCore
 
 /// A five-field cron expression (`minute hour day-of-month month day-of-week`) as Vixie cron reads
 /// it: `*`, lists, ranges, steps, month and day names, 0 or 7 for Sunday; when both day fields are

@@ -1,3 +1,5 @@
+import TugboatCore
+
 /// The SMTP server, credentials and addresses of an `email` channel.
 public struct EmailConfig: Sendable, Equatable {
     /// How the connection is protected.

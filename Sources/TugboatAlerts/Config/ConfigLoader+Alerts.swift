@@ -1,3 +1,5 @@
+import TugboatCore
+
 // Parsing of `monitors:` and `alerts:`.
 extension ConfigLoader {
     package static func parseMonitors(_ value: YAMLValue) throws -> [MonitorConfig] {
