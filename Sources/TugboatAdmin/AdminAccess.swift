@@ -10,15 +10,17 @@ public struct AdminAccess: Sendable, Equatable {
     public var hostNames: Set<String> = []
     /// A flame-graph link's key opens the graph while its incident is open and this long after it
     /// resolved (`profiling.link-expiry`).
-    public var linkExpiry: Duration = ProfilingSettings.defaultLinkExpiry
+    public var linkExpiry: Duration = Self.defaultLinkExpiry
+    /// `profiling.link-expiry`'s default (TugboatCapture's `ProfilingSettings.defaultLinkExpiry`).
+    public static let defaultLinkExpiry: Duration = .seconds(24 * 3600)
 
-    public init(hostNames: Set<String> = [], linkExpiry: Duration = ProfilingSettings.defaultLinkExpiry) {
+    public init(hostNames: Set<String> = [], linkExpiry: Duration = Self.defaultLinkExpiry) {
         self.hostNames = hostNames
         self.linkExpiry = linkExpiry
     }
 
     /// The listener's own name, `admin.url`'s host and `alerts.public-url`'s host are answered.
-    public init(admin: AdminConfig, publicURL: String?, linkExpiry: Duration = ProfilingSettings.defaultLinkExpiry) {
+    public init(admin: AdminConfig, publicURL: String?, linkExpiry: Duration = Self.defaultLinkExpiry) {
         var names: Set<String> = [admin.listen.host.lowercased()]
         for url in [admin.url, publicURL].compactMap({ $0 }) {
             if let host = URLComponents(string: url)?.host { names.insert(host.lowercased()) }

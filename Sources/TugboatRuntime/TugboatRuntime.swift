@@ -9,10 +9,11 @@ import Synchronization
 import TugboatACME
 import TugboatAdmin
 import TugboatAlerts
+import TugboatCapture
 import TugboatCluster
 import TugboatCore
-import TugboatNetwork
 import TugboatHealth
+import TugboatNetwork
 import TugboatProxy
 import TugboatRedis
 import TugboatScaling

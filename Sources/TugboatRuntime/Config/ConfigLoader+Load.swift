@@ -1,5 +1,6 @@
 import Foundation
 import TugboatAlerts
+import TugboatCapture
 import TugboatCore
 
 /// Reads and validates a Tugboat YAML file into a ``TugboatConfig``: Core's machinery reads the

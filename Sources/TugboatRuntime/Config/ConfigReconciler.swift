@@ -1,4 +1,5 @@
 import TugboatAlerts
+import TugboatCapture
 import TugboatCore
 
 /// What a reload does: the running config against the file just loaded, decided without I/O.

@@ -1,5 +1,6 @@
 import TugboatAdmin
 import TugboatAlerts
+import TugboatCapture
 import TugboatCore
 import TugboatProxy
 

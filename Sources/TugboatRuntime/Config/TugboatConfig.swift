@@ -1,4 +1,5 @@
 import TugboatAlerts
+import TugboatCapture
 import TugboatCore
 
 /// The whole configuration file, validated. Built by ``ConfigLoader``.

@@ -1,9 +1,10 @@
 import Logging
 import TugboatAdmin
 import TugboatAlerts
+import TugboatCapture
 import TugboatCore
-import TugboatNetwork
 import TugboatHealth
+import TugboatNetwork
 import TugboatProxy
 import TugboatScaling
 import TugboatStore

@@ -1,5 +1,6 @@
 import Testing
 import TugboatAlerts
+import TugboatCapture
 @testable import TugboatCore
 @testable import TugboatRuntime
 

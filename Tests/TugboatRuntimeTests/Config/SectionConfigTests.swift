@@ -1,5 +1,7 @@
 import Testing
+import TugboatAdmin
 import TugboatAlerts
+import TugboatCapture
 @testable import TugboatCore
 @testable import TugboatRuntime
 
@@ -92,5 +94,22 @@ struct ConfigSecretsTests {
         }
         // Short path words are not secrets: they would hide "hook" and "slack" everywhere.
         #expect(!secrets.contains("hooks") && !secrets.contains("slack"))
+    }
+}
+
+@Suite("Config: the admin listener's access from the whole file")
+struct AdminAccessConfigTests {
+    @Test("host names from admin.listen, admin.url and alerts.public-url; a link's key lasts profiling.link-expiry, 24h without it")
+    func access() throws {
+        let config = try ConfigLoader.parse("""
+            admin: { listen: "tugboat-admin:8081", token: t0ken, url: "https://admin.example.com/" }
+            alerts: { public-url: "https://hooks.example.com/tugboat" }
+            """, file: "t.yaml")
+        let access = AdminAccess(config)
+        #expect(access.hostNames == ["tugboat-admin", "admin.example.com", "hooks.example.com"])
+        #expect(access.linkExpiry == .seconds(24 * 3600) && access.linkExpiry == ProfilingSettings.defaultLinkExpiry)
+        #expect(AdminAccess().linkExpiry == ProfilingSettings.defaultLinkExpiry)
+        let profiled = try ConfigLoader.parse("profiling: { source: push, link-expiry: 2h }\n", file: "t.yaml")
+        #expect(AdminAccess(profiled).linkExpiry == .seconds(7200))
     }
 }

@@ -1,3 +1,5 @@
+import TugboatCore
+
 // Parsing of `profiling:`.
 extension ConfigLoader {
     package static func parseProfiling(_ value: YAMLValue) throws -> ProfilingSettings {

@@ -1,3 +1,5 @@
+import TugboatCore
+
 /// `profiling:`: how crash flame graphs are captured (DESIGN.md `profiling: { source, rate, window }`).
 public struct ProfilingSettings: Sendable, Equatable {
     public enum Source: String, Sendable, CaseIterable {
