@@ -371,7 +371,7 @@ let package = Package(
         .testTarget(name: "TugboatClusterTests", dependencies: ["TugboatCluster", "TugboatRedis", "TugboatCore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatRuntimeTests", dependencies: ["TugboatRuntime", "TugboatCluster", "TugboatScaling", "TugboatCore", "TugboatStore", "TestSupport",
                                                            // The whole config's load and its sections (Config/), some written with Yams.
-                                                           "TugboatAdmin", "TugboatAlerts", "TugboatCapture", "TugboatProxy", .product(name: "Yams", package: "Yams")],
+                                                           "TugboatAdmin", "TugboatAlerts", "TugboatCapture", "TugboatProxy", "TugboatRedis", .product(name: "Yams", package: "Yams")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "TugboatCaptureTests", dependencies: ["TugboatCapture", "TugboatCore", "FlameGraph", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(

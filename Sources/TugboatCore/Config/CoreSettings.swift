@@ -1,6 +1,6 @@
 import Logging
 
-// The sections Core owns: `admin`, `pool`, `log`, `access-log` (the whole file is TugboatRuntime's
+// The sections Core owns: `admin`, `pool` (with `pool.tls`), `log`, `access-log` (the whole file is TugboatRuntime's
 // `TugboatConfig`).
 
 /// `admin:` — the admin listener and its optional bearer token.
@@ -47,23 +47,6 @@ public struct PoolConfig: Sendable, Equatable {
     public var discover: KubernetesTarget?
 
     public init() {}
-}
-
-/// `state-tls: { ca, cert, key }`: TLS to the Redis of `state: rediss://…` (PEM files).
-public struct StateTLSSettings: Sendable, Equatable {
-    /// The roots the server's certificate is verified against; nil: the system's trust store.
-    public var ca: String?
-    /// A client certificate and its key, for a Redis that asks for one (`tls-auth-clients`).
-    public var cert: String?
-    public var key: String?
-    /// Where `state-tls` is in the config file, for errors found when its files are loaded.
-    public var line = 0
-
-    public init(ca: String? = nil, cert: String? = nil, key: String? = nil) {
-        self.ca = ca
-        self.cert = cert
-        self.key = key
-    }
 }
 
 /// `pool.tls: { verify, ca, sni }`.

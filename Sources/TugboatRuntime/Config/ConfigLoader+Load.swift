@@ -2,6 +2,8 @@ import Foundation
 import TugboatAlerts
 import TugboatCapture
 import TugboatCore
+import TugboatProxy
+import TugboatRedis
 
 /// Reads and validates a Tugboat YAML file into a ``TugboatConfig``: Core's machinery reads the
 /// document, each section's parser (in Core or in its feature's module) reads its section, and

@@ -1,6 +1,8 @@
 import TugboatAlerts
 import TugboatCapture
 import TugboatCore
+import TugboatProxy
+import TugboatRedis
 
 /// What a reload does: the running config against the file just loaded, decided without I/O.
 /// Either a plan (the sections that changed, the static backends to add and drain, and the

@@ -1,6 +1,8 @@
 import TugboatAlerts
 import TugboatCapture
 import TugboatCore
+import TugboatProxy
+import TugboatRedis
 
 /// The whole configuration file, validated. Built by ``ConfigLoader``.
 package struct TugboatConfig: Sendable, Equatable {

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import TugboatCore
+import TugboatProxy
+import TugboatRedis
 @testable import TugboatRuntime
 
 @Suite("TLS config: tls and pool.tls")

@@ -1,6 +1,7 @@
 import Foundation
+import TugboatCore
 
-// Parsing of `tls:`. The files are checked here for what needs no TLS library (present, readable,
+// Parsing of `tls:` (the public listener). The files are checked here for what needs no TLS library (present, readable,
 // a key not readable by everyone); `CertificateBook` in TugboatProxy parses them and reports
 // what is wrong inside at the same `FILE:LINE`.
 extension ConfigLoader {
@@ -63,39 +64,5 @@ extension ConfigLoader {
         guard !domains.isEmpty else { throw domainsValue.error("'\(domainsValue.key)' needs at least one domain name") }
         let ca = try keys["ca"].map { try readableFile($0, relativeTo: directory) }
         return TLSSettings.ACME(directory: url, email: email, domains: domains, ca: ca)
-    }
-
-    /// `state-tls: { ca, cert, key }`: files present and readable, `cert` and `key` together, the key
-    /// not readable by everyone; `tugboat check` loads them (`RedisTLS`).
-    package static func parseStateTLS(_ value: YAMLValue) throws -> StateTLSSettings {
-        let keys = try value.mapping(allowed: ["ca", "cert", "key"])
-        let directory = (value.file as NSString).deletingLastPathComponent
-        var settings = StateTLSSettings()
-        settings.line = value.line
-        settings.ca = try keys["ca"].map { try readableFile($0, relativeTo: directory) }
-        guard (keys["cert"] == nil) == (keys["key"] == nil) else { throw value.error("'\(value.key)' needs both 'cert' and 'key', or neither") }
-        if let certValue = keys["cert"], let keyValue = keys["key"] {
-            settings.cert = try readableFile(certValue, relativeTo: directory)
-            settings.key = try privateKeyFile(keyValue, relativeTo: directory)
-        }
-        return settings
-    }
-
-    package static func parseBackendTLS(_ value: YAMLValue) throws -> BackendTLSSettings {
-        var settings = BackendTLSSettings()
-        let keys = try value.mapping(allowed: ["verify", "ca", "sni"])
-        if let verify = keys["verify"] { settings.verify = try verify.bool() }
-        if let ca = keys["ca"] {
-            settings.ca = try readableFile(ca, relativeTo: (value.file as NSString).deletingLastPathComponent)
-            settings.caLine = ca.line
-        }
-        if let sni = keys["sni"] {
-            let name = try sni.string()
-            guard !name.isEmpty, name.utf8.count <= 253, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }) else {
-                throw sni.error("'\(sni.key)' must be a host name, got '\(name)'")
-            }
-            settings.sni = name
-        }
-        return settings
     }
 }

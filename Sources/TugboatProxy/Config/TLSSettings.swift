@@ -1,3 +1,5 @@
+import TugboatCore
+
 /// `tls:` on the public listener: certificates from files (several, chosen by SNI), certificates
 /// obtained by Tugboat itself over ACME, and an optional plain-HTTP listener that redirects to
 /// HTTPS (and answers ACME HTTP-01 challenges).
