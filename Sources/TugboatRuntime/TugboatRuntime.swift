@@ -192,7 +192,7 @@ package struct TugboatRuntime {
             .init(service: HistoryPruner(store: store, retention: config.retention, logger: logger)),
         ]
         services.append(.init(service: monitors))
-        if let discover = config.pool.discover {
+        if let discover = config.poolDiscover {
             services.append(.init(service: KubernetesDiscovery(target: discover, logger: logger,
                 add: { _ = await membership.add($0, reason: "kubernetes endpoint ready", persist: false) },
                 drainAndRemove: { _ = await membership.drainAndRemove($0, reason: "kubernetes endpoint terminating or gone", persist: false) })))

@@ -6,6 +6,7 @@ import Testing
 import TugboatAlerts
 import TugboatCore
 import TugboatProxy
+import TugboatScaling
 
 @Suite("Dashboard: traffic figures, sessions, the event stream, embedded files")
 struct DashboardUnitTests {

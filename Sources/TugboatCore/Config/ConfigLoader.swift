@@ -32,7 +32,7 @@ public enum ConfigLoader {
 
     /// Settings that are allowed but almost certainly not meant.
     package static func poolWarnings(_ value: YAMLValue, _ pool: PoolConfig) throws -> [String] {
-        let keys = try value.mapping(allowed: ["balance", "backends", "health", "passive", "retries", "timeouts", "drain", "tls", "discover"])
+        let keys = try value.mapping(allowed: PoolConfig.keys)
         var warnings: [String] = []
         if let health = keys["health"], pool.health.timeout > pool.health.interval {
             warnings.append("\(health.error("'pool.health.timeout' (\(DurationParser.format(pool.health.timeout))) is longer than 'pool.health.interval' (\(DurationParser.format(pool.health.interval))): a check may still run when the next one is due"))")
@@ -106,9 +106,10 @@ public enum ConfigLoader {
         return text
     }
 
+    /// `pool:` but its `discover`, which TugboatScaling's `parseDiscover` reads (into `TugboatConfig.poolDiscover`).
     package static func parsePool(_ value: YAMLValue) throws -> PoolConfig {
         var pool = PoolConfig()
-        let keys = try value.mapping(allowed: ["balance", "backends", "health", "passive", "retries", "timeouts", "drain", "tls", "discover"])
+        let keys = try value.mapping(allowed: PoolConfig.keys)
         if let tls = keys["tls"] { pool.tls = try parseBackendTLS(tls) }
         if let balance = keys["balance"] {
             let text = try balance.string()
@@ -130,7 +131,6 @@ public enum ConfigLoader {
         if let retries = keys["retries"] { pool.retries = try retries.int(range: 0...10) }
         if let timeouts = keys["timeouts"] { pool.timeouts = try parseTimeouts(timeouts) }
         if let drain = keys["drain"] { pool.drain = try drain.duration(allowZero: true) }
-        if let discover = keys["discover"] { pool.discover = try parseDiscover(discover) }
         return pool
     }
 

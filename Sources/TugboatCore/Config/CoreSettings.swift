@@ -43,10 +43,12 @@ public struct PoolConfig: Sendable, Equatable {
     public var drain: Duration = .seconds(30)
     /// `pool.tls`: the backends speak TLS (requests and health checks).
     public var tls: BackendTLSSettings?
-    /// `pool.discover.kubernetes`: the pool follows this Service's endpoints (no scaling).
-    public var discover: KubernetesTarget?
 
     public init() {}
+
+    /// The keys of `pool:` (`discover` is a Kubernetes Service: TugboatScaling's, kept beside the
+    /// pool in `TugboatConfig.poolDiscover`).
+    package static let keys = ["balance", "backends", "health", "passive", "retries", "timeouts", "drain", "tls", "discover"]
 }
 
 /// `pool.tls: { verify, ca, sni }`.

@@ -49,7 +49,8 @@ extension Duration {
 }
 
 extension String {
-    func trimmingCharacters(in set: Character) -> String {
+    /// Without `set` at either end (a config value's surrounding spaces).
+    package func trimmingCharacters(in set: Character) -> String {
         var s = Substring(self)
         while s.first == set { s = s.dropFirst() }
         while s.last == set { s = s.dropLast() }

@@ -4,6 +4,7 @@ import TugboatCapture
 import TugboatCore
 import TugboatProxy
 import TugboatRedis
+import TugboatScaling
 
 /// Reads and validates a Tugboat YAML file into a ``TugboatConfig``: Core's machinery reads the
 /// document, each section's parser (in Core or in its feature's module) reads its section, and
@@ -67,6 +68,7 @@ extension ConfigLoader {
         if let pool = keys["pool"] {
             config.pool = try parsePool(pool)
             config.warnings += try poolWarnings(pool, config.pool)
+            if let discover = try pool.mapping(allowed: PoolConfig.keys)["discover"] { config.poolDiscover = try parseDiscover(discover) }
         }
         if let monitors = keys["monitors"] { config.monitors = try parseMonitors(monitors) }
         if let scaling = keys["scaling"] {

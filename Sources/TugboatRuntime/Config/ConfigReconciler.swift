@@ -3,6 +3,7 @@ import TugboatCapture
 import TugboatCore
 import TugboatProxy
 import TugboatRedis
+import TugboatScaling
 
 /// What a reload does: the running config against the file just loaded, decided without I/O.
 /// Either a plan (the sections that changed, the static backends to add and drain, and the
@@ -96,7 +97,7 @@ package enum ConfigReconciler {
             check("tls.http2-max-streams", oldTLS.http2MaxStreams != newTLS.http2MaxStreams)
         }
         check("pool.tls", old.pool.tls != new.pool.tls)
-        check("pool.discover", old.pool.discover != new.pool.discover)
+        check("pool.discover", old.poolDiscover != new.poolDiscover)
         // With several nodes the static list is part of the shared registry's reconciliation.
         check("pool.backends", new.redisURL != nil && old.pool.backends != new.pool.backends)
         check("scaling", (old.scaling == nil) != (new.scaling == nil))

@@ -3,6 +3,7 @@ import TugboatAlerts
 import TugboatCapture
 import TugboatCore
 import TugboatProxy
+import TugboatScaling
 
 // Each part's settings, taken from the whole file: the parts read their sections, not the config.
 extension ProxyConfiguration {

@@ -3,6 +3,7 @@ import TugboatCapture
 import TugboatCore
 import TugboatProxy
 import TugboatRedis
+import TugboatScaling
 
 /// The whole configuration file, validated. Built by ``ConfigLoader``.
 package struct TugboatConfig: Sendable, Equatable {
@@ -12,6 +13,8 @@ package struct TugboatConfig: Sendable, Equatable {
     package var pool: PoolConfig
     package var monitors: [MonitorConfig]
     package var alerts: AlertsConfig
+    /// `pool.discover.kubernetes`: the pool follows this Service's endpoints (no scaling).
+    package var poolDiscover: KubernetesTarget?
     /// `scaling:`; nil keeps the pool to its static backends.
     package var scaling: ScalingSettings?
     /// `profiling:`; nil: no crash flame graphs.

@@ -3,6 +3,7 @@ import TugboatAlerts
 import TugboatCapture
 @testable import TugboatCore
 @testable import TugboatRuntime
+import TugboatScaling
 
 @Suite("Config loading and validation")
 struct ConfigLoaderTests {

@@ -3,6 +3,7 @@ import Testing
 import TugboatAlerts
 @testable import TugboatCore
 @testable import TugboatRuntime
+import TugboatScaling
 
 @Suite("Config reload: what changed, what needs a restart")
 struct ConfigReconcilerTests {

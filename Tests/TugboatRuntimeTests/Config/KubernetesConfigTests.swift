@@ -1,8 +1,9 @@
 import Foundation
 import Testing
-import Yams
 @testable import TugboatCore
 @testable import TugboatRuntime
+import TugboatScaling
+import Yams
 
 @Suite("Kubernetes config")
 struct KubernetesConfigTests {

@@ -1,7 +1,8 @@
 import Testing
-import Yams
 @testable import TugboatCore
 @testable import TugboatRuntime
+import TugboatScaling
+import Yams
 
 @Suite("Scaling config")
 struct ScalingConfigTests {

@@ -4,6 +4,7 @@ import TugboatAlerts
 import TugboatCapture
 @testable import TugboatCore
 @testable import TugboatRuntime
+import TugboatScaling
 
 // Sections checked through the whole load (their tests were in TugboatCoreTests beside the loader).
 

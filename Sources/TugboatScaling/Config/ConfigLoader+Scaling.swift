@@ -1,3 +1,5 @@
+import TugboatCore
+
 // Parsing of `scaling:`.
 extension ConfigLoader {
     package static func parseScaling(_ value: YAMLValue) throws -> ScalingSettings {

@@ -1,3 +1,5 @@
+import TugboatCore
+
 /// Everything the scaler needs, independent of how it was written in the config file.
 ///
 /// The YAML `scaling:` section maps onto it one key to one field (`ConfigLoader.parseScaling`).

@@ -1,3 +1,5 @@
+import TugboatCore
+
 // Parsing of `scaling.provider.kubernetes` and `pool.discover.kubernetes`.
 extension ConfigLoader {
     package static func parseDiscover(_ value: YAMLValue) throws -> KubernetesTarget {

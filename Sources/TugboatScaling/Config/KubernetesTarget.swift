@@ -1,3 +1,5 @@
+import TugboatCore
+
 /// Where the Kubernetes provider and discovery find their objects (`scaling.provider.kubernetes`,
 /// `pool.discover.kubernetes`).
 public struct KubernetesTarget: Sendable, Equatable {
