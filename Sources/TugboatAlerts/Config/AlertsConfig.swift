@@ -1,29 +1,29 @@
 import TugboatCore
 
 /// `monitors:` — heartbeat targets beyond the pool (the public front itself, a database port).
-public struct MonitorConfig: Sendable, Equatable {
-    public enum Target: Sendable, Equatable {
+package struct MonitorConfig: Sendable, Equatable {
+    package enum Target: Sendable, Equatable {
         /// GET `url`, expecting `expectStatus` (any 2xx when nil) and, if set, `expectBody` in the body.
         case http(url: String, expectStatus: Int?, expectBody: String?)
         /// A TCP connect.
         case tcp(HostPort)
     }
 
-    public var name: String
-    public var target: Target
-    public var interval: Duration = .seconds(15)
-    public var timeout: Duration = .seconds(2)
+    package var name: String
+    package var target: Target
+    package var interval: Duration = .seconds(15)
+    package var timeout: Duration = .seconds(2)
     /// Extra failed checks in a row before the monitor counts as down (0: the first failure).
-    public var retries: Int = 0
+    package var retries: Int = 0
 
-    public init(name: String, target: Target) {
+    package init(name: String, target: Target) {
         self.name = name
         self.target = target
     }
 }
 
 /// What a rule watches.
-public enum AlertCondition: Sendable, Equatable {
+package enum AlertCondition: Sendable, Equatable {
     /// A monitor is down.
     case down(monitor: String)
     /// A pool backend is unhealthy (one incident per backend).
@@ -42,7 +42,7 @@ public enum AlertCondition: Sendable, Equatable {
     /// A certificate of the public listener expires within the threshold (one incident per certificate).
     case certificateExpiresWithin(Duration)
 
-    public var name: String {
+    package var name: String {
         switch self {
         case .down: "down"
         case .backendDown: "backend-down"
@@ -57,54 +57,54 @@ public enum AlertCondition: Sendable, Equatable {
 }
 
 /// `alerts.rules[]`.
-public struct AlertRule: Sendable, Equatable {
-    public struct Escalation: Sendable, Equatable {
-        public var after: Duration
-        public var channels: [String]
-        public init(after: Duration, channels: [String]) {
+package struct AlertRule: Sendable, Equatable {
+    package struct Escalation: Sendable, Equatable {
+        package var after: Duration
+        package var channels: [String]
+        package init(after: Duration, channels: [String]) {
             self.after = after
             self.channels = channels
         }
     }
 
-    public var name: String
-    public var condition: AlertCondition
+    package var name: String
+    package var condition: AlertCondition
     /// How long the condition must hold before the incident fires (Prometheus' `for`).
-    public var pendingFor: Duration = .zero
+    package var pendingFor: Duration = .zero
     /// How long a firing incident stays firing after the condition clears (against flapping).
-    public var keepFiringFor: Duration = .zero
-    public var channels: [String] = []
-    public var escalate: Escalation?
+    package var keepFiringFor: Duration = .zero
+    package var channels: [String] = []
+    package var escalate: Escalation?
 
-    public init(name: String, condition: AlertCondition) {
+    package init(name: String, condition: AlertCondition) {
         self.name = name
         self.condition = condition
     }
 }
 
 /// `alerts:`.
-public struct AlertsConfig: Sendable, Equatable {
-    public var rules: [AlertRule] = []
+package struct AlertsConfig: Sendable, Equatable {
+    package var rules: [AlertRule] = []
     /// Reminder interval while firing and not acknowledged; 0 pages once per incident.
-    public var repeatInterval: Duration = .zero
-    public var channels: [String: ChannelConfig] = [:]
+    package var repeatInterval: Duration = .zero
+    package var channels: [String: ChannelConfig] = [:]
     /// How long one delivery attempt may take (an HTTP request to Twilio, a webhook, a command).
-    public var timeout: Duration = .seconds(10)
+    package var timeout: Duration = .seconds(10)
     /// Retries of a failed delivery: exponential backoff from `first`, capped at `max`, `attempts` in all.
-    public var retryFirst: Duration = .seconds(1)
-    public var retryMax: Duration = .seconds(300)
-    public var retryAttempts: Int = 10
+    package var retryFirst: Duration = .seconds(1)
+    package var retryMax: Duration = .seconds(300)
+    package var retryAttempts: Int = 10
     /// The admin listener's address as Twilio reaches it (`https://tugboat.example.com`): where
     /// SMS replies (`ACK 12`) and the call's "press 1" land, and the URL their signatures cover.
-    public var publicURL: String?
+    package var publicURL: String?
     /// One page per outage; nil (`group: off`) pages every incident on its own.
-    public var group: GroupingSettings? = GroupingSettings()
-    public var inhibit: [InhibitRule] = InhibitRule.defaults
-    public var maintenance: [MaintenanceWindow] = []
-    public var flapping = FlappingSettings()
+    package var group: GroupingSettings? = GroupingSettings()
+    package var inhibit: [InhibitRule] = InhibitRule.defaults
+    package var maintenance: [MaintenanceWindow] = []
+    package var flapping = FlappingSettings()
     /// Nothing pages this soon after Tugboat starts (the pool's first checks are still running);
     /// an outage still there when it ends pages then.
-    public var startupGrace: Duration = .seconds(30)
+    package var startupGrace: Duration = .seconds(30)
 
-    public init() {}
+    package init() {}
 }

@@ -1,7 +1,7 @@
 import TugboatCore
 
 /// A way to reach the person on call.
-public enum ChannelConfig: Sendable, Equatable {
+package enum ChannelConfig: Sendable, Equatable {
     case twilioCall(TwilioConfig)
     case twilioSMS(TwilioConfig)
     case webhook(url: String)
@@ -18,21 +18,21 @@ public enum ChannelConfig: Sendable, Equatable {
     case opsgenie(OpsgenieConfig)
 
     /// A voice call only ever pages; it never phones to say all is well.
-    public var carriesText: Bool {
+    package var carriesText: Bool {
         if case .twilioCall = self { return false }
         return true
     }
 
     /// Incident tools that keep their own alert open: told when a person acknowledges, so the
     /// alert there stops escalating too.
-    public var receivesAcknowledgements: Bool {
+    package var receivesAcknowledgements: Bool {
         switch self {
         case .pagerDuty, .opsgenie: true
         default: false
         }
     }
 
-    public var kind: String {
+    package var kind: String {
         switch self {
         case .twilioCall: "twilio-call"
         case .twilioSMS: "twilio-sms"
@@ -48,16 +48,16 @@ public enum ChannelConfig: Sendable, Equatable {
 }
 
 /// The Twilio account and numbers of a `twilio-call` or `twilio-sms` channel.
-public struct TwilioConfig: Sendable, Equatable {
-    public var accountSID: String
-    public var authToken: Secret
-    public var from: String
-    public var to: [String]
+package struct TwilioConfig: Sendable, Equatable {
+    package var accountSID: String
+    package var authToken: Secret
+    package var from: String
+    package var to: [String]
     /// Where the API lives; tests point it at a local contract server.
-    public var apiBase: String = "https://api.twilio.com"
-    public var statusCallback: String?
+    package var apiBase: String = "https://api.twilio.com"
+    package var statusCallback: String?
 
-    public init(accountSID: String, authToken: Secret, from: String, to: [String]) {
+    package init(accountSID: String, authToken: Secret, from: String, to: [String]) {
         self.accountSID = accountSID
         self.authToken = authToken
         self.from = from

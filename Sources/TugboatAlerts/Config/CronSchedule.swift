@@ -4,8 +4,8 @@ import TugboatCore
 /// A five-field cron expression (`minute hour day-of-month month day-of-week`) as Vixie cron reads
 /// it: `*`, lists, ranges, steps, month and day names, 0 or 7 for Sunday; when both day fields are
 /// restricted a day matching either one matches.
-public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
-    public let description: String
+package struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
+    package let description: String
     let minutes: Set<Int>
     let hours: Set<Int>
     let daysOfMonth: Set<Int>
@@ -14,11 +14,11 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
     let dayOfMonthRestricted: Bool
     let dayOfWeekRestricted: Bool
 
-    public struct ParseError: Error, Equatable, CustomStringConvertible {
-        public let description: String
+    package struct ParseError: Error, Equatable, CustomStringConvertible {
+        package let description: String
     }
 
-    public init(parsing text: String) throws(ParseError) {
+    package init(parsing text: String) throws(ParseError) {
         let fields = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard fields.count == 5 else {
             throw ParseError(description: "a cron expression has five fields (minute hour day-of-month month day-of-week), got \(fields.count)")
@@ -78,7 +78,7 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The matches (start times) of every day from `start`'s day to `end`'s, ascending, at most `limit`.
-    public func matches(from start: Date, through end: Date, timeZone: TimeZone, limit: Int = 100_000) -> [Date] {
+    package func matches(from start: Date, through end: Date, timeZone: TimeZone, limit: Int = 100_000) -> [Date] {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         var result: [Date] = []
@@ -104,7 +104,7 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The latest match `m` with `date - duration < m <= date`: the window opened at `m` is open at `date`.
-    public func lastMatch(atOrBefore date: Date, within duration: Duration, timeZone: TimeZone) -> Date? {
+    package func lastMatch(atOrBefore date: Date, within duration: Duration, timeZone: TimeZone) -> Date? {
         let earliest = date.addingTimeInterval(-duration.seconds)
         return matches(from: earliest.addingTimeInterval(0.001), through: date, timeZone: timeZone).last
     }

@@ -3,61 +3,61 @@ import TugboatCore
 
 /// `alerts.group`: incidents with the same labels that start within `wait` of each other are one
 /// outage and make one page (Alertmanager's `group_by`, `group_wait`, `group_interval`).
-public struct GroupingSettings: Sendable, Equatable {
+package struct GroupingSettings: Sendable, Equatable {
     /// Labels that make two incidents one outage: any of `pool`, `rule`, `target`.
-    public var by: [String] = ["pool"]
+    package var by: [String] = ["pool"]
     /// How long a new outage waits for the rest of its incidents before paging.
-    public var wait: Duration = .seconds(10)
+    package var wait: Duration = .seconds(10)
     /// The shortest time between two updates of an outage already paged (`notify-on-change`).
-    public var interval: Duration = .seconds(300)
+    package var interval: Duration = .seconds(300)
     /// Text channels hear of incidents joining or leaving an outage already paged (never a call).
-    public var notifyOnChange = false
+    package var notifyOnChange = false
 
-    public init() {}
+    package init() {}
 
-    public static let labels = ["pool", "rule", "target"]
+    package static let labels = ["pool", "rule", "target"]
 }
 
 /// `alerts.inhibit[]`: while an incident of `source` fires, incidents of `targets` in the same
 /// pool page nobody (they are a consequence). Each name is a rule's name or its condition.
-public struct InhibitRule: Sendable, Equatable {
-    public var source: String
-    public var targets: [String]
+package struct InhibitRule: Sendable, Equatable {
+    package var source: String
+    package var targets: [String]
 
-    public init(source: String, targets: [String]) {
+    package init(source: String, targets: [String]) {
         self.source = source
         self.targets = targets
     }
 
     /// No healthy backend makes each backend's own incident noise; a front that is down (a `down`
     /// monitor) explains everything the pool reports.
-    public static let defaults = [
+    package static let defaults = [
         InhibitRule(source: "no-healthy-backends", targets: ["backend-down"]),
         InhibitRule(source: "down", targets: ["backend-down", "no-healthy-backends", "error-rate-above", "p99-above", "rps-above"]),
     ]
 }
 
 /// `alerts.maintenance[]`: while a window is open incidents are recorded but nobody is paged.
-public struct MaintenanceWindow: Sendable, Equatable {
-    public enum Schedule: Sendable, Equatable {
+package struct MaintenanceWindow: Sendable, Equatable {
+    package enum Schedule: Sendable, Equatable {
         /// Opens at every match of the cron expression, in `timeZone`, for `duration`.
         case cron(CronSchedule, duration: Duration)
         /// Opens once.
         case once(starts: Date, ends: Date)
     }
 
-    public var name: String
-    public var schedule: Schedule
-    public var timeZone: TimeZone
+    package var name: String
+    package var schedule: Schedule
+    package var timeZone: TimeZone
 
-    public init(name: String, schedule: Schedule, timeZone: TimeZone) {
+    package init(name: String, schedule: Schedule, timeZone: TimeZone) {
         self.name = name
         self.schedule = schedule
         self.timeZone = timeZone
     }
 
     /// Whether the window is open at `date`.
-    public func isOpen(at date: Date) -> Bool {
+    package func isOpen(at date: Date) -> Bool {
         switch schedule {
         case .once(let starts, let ends):
             return starts <= date && date < ends
@@ -69,9 +69,9 @@ public struct MaintenanceWindow: Sendable, Equatable {
 
 /// `alerts.flapping`: a target whose incident changes state `changes` times within `window` is
 /// flapping: it stays open (one page) until it has been quiet for the whole window.
-public struct FlappingSettings: Sendable, Equatable {
-    public var changes: Int = 3
-    public var window: Duration = .seconds(600)
+package struct FlappingSettings: Sendable, Equatable {
+    package var changes: Int = 3
+    package var window: Duration = .seconds(600)
 
-    public init() {}
+    package init() {}
 }

@@ -1,9 +1,9 @@
 import TugboatCore
 
 /// The SMTP server, credentials and addresses of an `email` channel.
-public struct EmailConfig: Sendable, Equatable {
+package struct EmailConfig: Sendable, Equatable {
     /// How the connection is protected.
-    public enum Security: String, Sendable, Equatable {
+    package enum Security: String, Sendable, Equatable {
         /// `smtp://` with `starttls: false`: plaintext throughout.
         case plain
         /// `smtp://` (the default): STARTTLS before anything else is sent; refused if not offered.
@@ -12,17 +12,17 @@ public struct EmailConfig: Sendable, Equatable {
         case implicitTLS = "tls"
     }
 
-    public var host: String
-    public var port: Int
-    public var security: Security
-    public var username: String?
-    public var password: Secret?
-    public var from: String
-    public var to: [String]
+    package var host: String
+    package var port: Int
+    package var security: Security
+    package var username: String?
+    package var password: Secret?
+    package var from: String
+    package var to: [String]
     /// A PEM file of extra trust roots (a private CA or a self-signed server certificate).
-    public var caFile: String?
+    package var caFile: String?
 
-    public init(host: String, port: Int, security: Security, from: String, to: [String]) {
+    package init(host: String, port: Int, security: Security, from: String, to: [String]) {
         self.host = host
         self.port = port
         self.security = security
@@ -32,27 +32,27 @@ public struct EmailConfig: Sendable, Equatable {
 }
 
 /// A `pagerduty` channel: one Events API v2 integration.
-public struct PagerDutyConfig: Sendable, Equatable {
-    public static let severities = ["critical", "error", "warning", "info"]
+package struct PagerDutyConfig: Sendable, Equatable {
+    package static let severities = ["critical", "error", "warning", "info"]
 
-    public var routingKey: Secret
+    package var routingKey: Secret
     /// Where the API lives; tests point it at a local contract server.
-    public var apiBase: String = "https://events.pagerduty.com"
+    package var apiBase: String = "https://events.pagerduty.com"
     /// `critical`, `error`, `warning` or `info`.
-    public var severity: String = "critical"
+    package var severity: String = "critical"
 
-    public init(routingKey: Secret) { self.routingKey = routingKey }
+    package init(routingKey: Secret) { self.routingKey = routingKey }
 }
 
 /// An `opsgenie` channel: one API integration's key.
-public struct OpsgenieConfig: Sendable, Equatable {
-    public static let priorities = ["P1", "P2", "P3", "P4", "P5"]
+package struct OpsgenieConfig: Sendable, Equatable {
+    package static let priorities = ["P1", "P2", "P3", "P4", "P5"]
 
-    public var apiKey: Secret
+    package var apiKey: Secret
     /// Where the API lives (`https://api.eu.opsgenie.com` for EU accounts; tests use a contract server).
-    public var apiBase: String = "https://api.opsgenie.com"
+    package var apiBase: String = "https://api.opsgenie.com"
     /// `P1` (highest) to `P5`.
-    public var priority: String = "P1"
+    package var priority: String = "P1"
 
-    public init(apiKey: Secret) { self.apiKey = apiKey }
+    package init(apiKey: Secret) { self.apiKey = apiKey }
 }

@@ -5,7 +5,7 @@ import Yams
 /// the sections Core owns (`listen`, `admin`, `state`, `pool`, `log`, `access-log`). Each feature
 /// module extends it with the parser of its own section (`ConfigLoader+Alerts.swift` in
 /// TugboatAlerts, …); TugboatRuntime's `ConfigLoader.parse` assembles the whole file.
-public enum ConfigLoader {
+package enum ConfigLoader {
     /// The file's text; a file that cannot be read is a ``ConfigError`` at line 0.
     package static func read(path: String) throws -> String {
         do {

@@ -3,16 +3,16 @@ import TugboatCore
 /// `tls:` on the public listener: certificates from files (several, chosen by SNI), certificates
 /// obtained by Tugboat itself over ACME, and an optional plain-HTTP listener that redirects to
 /// HTTPS (and answers ACME HTTP-01 challenges).
-public struct TLSSettings: Sendable, Equatable {
+package struct TLSSettings: Sendable, Equatable {
     /// One `tls.certificates[]` entry: PEM files (the certificate with its chain, the key), and
     /// where the entry is in the config file so that errors found when loading can name it.
-    public struct CertificateFiles: Sendable, Equatable {
-        public var cert: String
-        public var key: String
-        public var configFile: String
-        public var configLine: Int
+    package struct CertificateFiles: Sendable, Equatable {
+        package var cert: String
+        package var key: String
+        package var configFile: String
+        package var configLine: Int
 
-        public init(cert: String, key: String, configFile: String = "", configLine: Int = 0) {
+        package init(cert: String, key: String, configFile: String = "", configLine: Int = 0) {
             self.cert = cert
             self.key = key
             self.configFile = configFile
@@ -20,22 +20,22 @@ public struct TLSSettings: Sendable, Equatable {
         }
 
         /// A problem with these files, located at their entry in the config.
-        public func error(_ message: String) -> ConfigError {
+        package func error(_ message: String) -> ConfigError {
             ConfigError(file: configFile, line: configLine, message: message)
         }
     }
 
     /// `tls.acme`: one certificate for `domains`, ordered and renewed from an ACME server (RFC 8555).
-    public struct ACME: Sendable, Equatable {
+    package struct ACME: Sendable, Equatable {
         /// The ACME directory URL (https).
-        public var directory: String
-        public var email: String
+        package var directory: String
+        package var email: String
         /// The certificate's names (lowercased), the first one its subject.
-        public var domains: [String]
+        package var domains: [String]
         /// PEM roots trusted for the ACME server's own HTTPS (the system's when nil).
-        public var ca: String?
+        package var ca: String?
 
-        public init(directory: String, email: String, domains: [String], ca: String? = nil) {
+        package init(directory: String, email: String, domains: [String], ca: String? = nil) {
             self.directory = directory
             self.email = email
             self.domains = domains
@@ -44,16 +44,16 @@ public struct TLSSettings: Sendable, Equatable {
     }
 
     /// Certificates from files (may be empty when `acme` is set).
-    public var certificates: [CertificateFiles]
-    public var acme: ACME?
+    package var certificates: [CertificateFiles]
+    package var acme: ACME?
     /// A plain-HTTP listener answering 308 to `https://` (and HTTP-01 challenges).
-    public var redirect: HostPort?
+    package var redirect: HostPort?
     /// ALPN offers `h2` besides `http/1.1` (`tls.http2`, default true).
-    public var http2 = true
+    package var http2 = true
     /// SETTINGS_MAX_CONCURRENT_STREAMS per HTTP/2 connection (`tls.http2-max-streams`, default 100).
-    public var http2MaxStreams = 100
+    package var http2MaxStreams = 100
 
-    public init(certificates: [CertificateFiles], acme: ACME? = nil, redirect: HostPort? = nil) {
+    package init(certificates: [CertificateFiles], acme: ACME? = nil, redirect: HostPort? = nil) {
         self.certificates = certificates
         self.acme = acme
         self.redirect = redirect

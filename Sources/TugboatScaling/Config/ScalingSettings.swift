@@ -3,9 +3,9 @@ import TugboatCore
 /// Everything the scaler needs, independent of how it was written in the config file.
 ///
 /// The YAML `scaling:` section maps onto it one key to one field (`ConfigLoader.parseScaling`).
-public struct ScalingSettings: Sendable, Equatable {
+package struct ScalingSettings: Sendable, Equatable {
     /// Where new instances come from.
-    public enum Provider: Sendable, Equatable {
+    package enum Provider: Sendable, Equatable {
         /// `command` with `{port}` substituted (and `PORT` in the environment), one port of `ports` each;
         /// `env` is added to the few variables every child gets (see `ChildEnvironment`).
         case process(command: String, ports: ClosedRange<Int>, env: [String: String] = [:])
@@ -19,7 +19,7 @@ public struct ScalingSettings: Sendable, Equatable {
         case kubernetes(KubernetesTarget)
 
         /// `process`, `exec` or `docker`: the key under `scaling.provider`.
-        public var kind: String {
+        package var kind: String {
             switch self {
             case .process: "process"
             case .exec: "exec"
@@ -30,43 +30,43 @@ public struct ScalingSettings: Sendable, Equatable {
     }
 
     /// How the desired instance count follows the rate.
-    public enum Mode: Sendable, Equatable {
+    package enum Mode: Sendable, Equatable {
         /// desired = ceil(rate / targetRPS), with a dead band of `tolerance` (0.1: ±10 %) around the target.
         case targetTracking(targetRPS: Double)
         /// One instance more when the rate per instance is above `upRPS`, one less when below `downRPS`.
         case thresholds(upRPS: Double, downRPS: Double)
     }
 
-    public var provider: Provider
-    public var mode: Mode
+    package var provider: Provider
+    package var mode: Mode
     /// Requests in flight one instance is meant to carry (Knative's concurrency target), or nil.
     /// With it, desired is also at least ceil(concurrency / targetInflight), with the same dead band.
-    public var targetInflight: Double?
-    public var min: Int
-    public var max: Int
+    package var targetInflight: Double?
+    package var min: Int
+    package var max: Int
     /// The stable rate is the mean rate over this window.
-    public var window: Duration
+    package var window: Duration
     /// After a scale-up, no further (non-panic) scale-up for this long.
-    public var cooldownUp: Duration
+    package var cooldownUp: Duration
     /// Scale down only to the highest recommendation seen over this window (HPA's stabilisation).
-    public var stabilizeDown: Duration
+    package var stabilizeDown: Duration
     /// The panic rate is the mean over this (short) window.
-    public var panicWindow: Duration
+    package var panicWindow: Duration
     /// Panic when the panic rate is at least this many times the ready capacity (Knative: 2).
-    public var panicThreshold: Double
+    package var panicThreshold: Double
     /// Dead band of target tracking (HPA's tolerance).
-    public var tolerance: Double
+    package var tolerance: Double
     /// How long a draining instance may finish in-flight requests before it is stopped.
-    public var drain: Duration
+    package var drain: Duration
     /// With `min: 0`: how long without any request before the last instance goes.
-    public var idleToZero: Duration
+    package var idleToZero: Duration
     /// How long a launched instance may take to pass its health check before it counts as failed.
-    public var startTimeout: Duration
+    package var startTimeout: Duration
     /// Backoff of failed launches and stops: first delay, doubled per failure up to `retryMax`.
-    public var retryFirst: Duration
-    public var retryMax: Duration
+    package var retryFirst: Duration
+    package var retryMax: Duration
 
-    public init(
+    package init(
         provider: Provider,
         mode: Mode = .targetTracking(targetRPS: 50),
         targetInflight: Double? = nil,
@@ -103,7 +103,7 @@ public struct ScalingSettings: Sendable, Equatable {
     }
 
     /// A problem that makes these settings unusable, or nil. The config loader can report it at the key.
-    public var problem: String? {
+    package var problem: String? {
         if min < 0 { return "min must be 0 or more" }
         if max < 1 { return "max must be at least 1" }
         if min > max { return "min (\(min)) is above max (\(max))" }
