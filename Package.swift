@@ -370,8 +370,8 @@ let package = Package(
         .testTarget(name: "TugboatRedisTests", dependencies: ["TugboatRedis", "TugboatCore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatClusterTests", dependencies: ["TugboatCluster", "TugboatRedis", "TugboatCore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatRuntimeTests", dependencies: ["TugboatRuntime", "TugboatCluster", "TugboatScaling", "TugboatCore", "TugboatStore", "TestSupport",
-                                                           // The whole config's load and its sections (Config/), some written with Yams.
-                                                           "TugboatAdmin", "TugboatAlerts", "TugboatCapture", "TugboatProxy", "TugboatRedis", .product(name: "Yams", package: "Yams")],
+                                                           // The whole config's load (Config/): every section's module.
+                                                           "TugboatAdmin", "TugboatAlerts", "TugboatCapture", "TugboatProxy", "TugboatRedis"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "TugboatCaptureTests", dependencies: ["TugboatCapture", "TugboatCore", "FlameGraph", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
