@@ -252,6 +252,8 @@ let package = Package(
             dependencies: [
                 "TugboatRuntime",
                 "TugboatCore",
+                "TugboatAlerts",  // `demo`'s monitors and rules
+                "TugboatCapture",  // `demo`'s profiling
                 "TugboatProxy",
                 "FlameGraph",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -352,7 +354,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TugboatAdminTests",
-            dependencies: ["TugboatAdmin", "TugboatProxy", "TugboatCore", .product(name: "Hummingbird", package: "hummingbird"),
+            dependencies: ["TugboatAdmin", "TugboatProxy", "TugboatCore", "TugboatAlerts", "TugboatScaling", .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
@@ -369,7 +371,9 @@ let package = Package(
         ),
         .testTarget(name: "TugboatRedisTests", dependencies: ["TugboatRedis", "TugboatCore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TugboatClusterTests", dependencies: ["TugboatCluster", "TugboatRedis", "TugboatCore", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "TugboatRuntimeTests", dependencies: ["TugboatRuntime", "TugboatCluster", "TugboatScaling", "TugboatCore", "TugboatStore", "TestSupport"],
+        .testTarget(name: "TugboatRuntimeTests", dependencies: ["TugboatRuntime", "TugboatCluster", "TugboatScaling", "TugboatCore", "TugboatStore", "TestSupport",
+                                                           // The whole config's load (Config/): every section's module.
+                                                           "TugboatAdmin", "TugboatAlerts", "TugboatCapture", "TugboatProxy", "TugboatRedis"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "TugboatCaptureTests", dependencies: ["TugboatCapture", "TugboatCore", "FlameGraph", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(

@@ -19,7 +19,7 @@ import TugboatStore
 /// installs the shared certificate when it changes (checked every `syncInterval`), the HTTP-01
 /// answers are published for whichever node the CA reaches, and a renewal asked for on another
 /// node is handed to the leader.
-public final class ACMECertificates: Service, Sendable {
+package final class ACMECertificates: Service, Sendable {
     private let settings: TLSSettings.ACME
     private let book: CertificateBook
     private let store: Store
@@ -36,7 +36,7 @@ public final class ACMECertificates: Service, Sendable {
 
     /// Installs what handshakes for the domains get until the first order completes: the stored
     /// certificate, or a placeholder. Call before the listener builds its TLS context.
-    public init(settings: TLSSettings.ACME, book: CertificateBook, store: Store, challenges: ACMEChallenges,
+    package init(settings: TLSSettings.ACME, book: CertificateBook, store: Store, challenges: ACMEChallenges,
                 group: EventLoopGroup, logger: Logger, shared: ACMESharedState? = nil, syncInterval: TimeInterval = 5) async throws {
         self.settings = settings
         self.book = book
@@ -73,7 +73,7 @@ public final class ACMECertificates: Service, Sendable {
 
     /// The admin action: order at once (the running attempt, if any, finishes first). On a node
     /// that is not the leader the request is handed to the leader through the shared state.
-    public func renewNow() {
+    package func renewNow() {
         if let shared, !shared.mayOrder {
             let logger = logger
             Task {
@@ -87,7 +87,7 @@ public final class ACMECertificates: Service, Sendable {
         nap.withLock { $0?.cancel() }
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let transport = try HTTPTransport(ca: settings.ca, group: group)
         var ordering: (client: ACMEClient, issuer: ACMEIssuer)?
         while !Task.isCancelled && !Task.isShuttingDownGracefully {

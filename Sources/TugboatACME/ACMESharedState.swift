@@ -7,13 +7,13 @@ import TugboatStore
 /// the HTTP-01 answers (the CA may reach any node behind a shared address) and a renewal asked
 /// for on a node that is not the leader. Kept in Redis under `tugboat:<pool>:acme:…`; each value
 /// is JSON, the private keys in clear (the README says so: Redis' password guards them).
-public struct ACMESharedState: Sendable {
+package struct ACMESharedState: Sendable {
     /// How long a published challenge answer lives (an authorization is decided well within it).
     static let challengeTTL = 600
 
     let node: ClusterNode
 
-    public init(node: ClusterNode) {
+    package init(node: ClusterNode) {
         self.node = node
     }
 

@@ -4,31 +4,34 @@ import TugboatCore
 
 /// Who may talk to the admin listener beyond its bearer token: the `Host` names it answers to
 /// (DNS rebinding), and how long a flame-graph link's key opens its graph. Pure.
-public struct AdminAccess: Sendable, Equatable {
+package struct AdminAccess: Sendable, Equatable {
     /// Host names (lower case) accepted in `Host` besides IP addresses and `localhost`: the
     /// listener's own name, `admin.url`'s host and `alerts.public-url`'s host (Twilio's callbacks).
-    public var hostNames: Set<String> = []
+    package var hostNames: Set<String> = []
     /// A flame-graph link's key opens the graph while its incident is open and this long after it
     /// resolved (`profiling.link-expiry`).
-    public var linkExpiry: Duration = ProfilingSettings.defaultLinkExpiry
+    package var linkExpiry: Duration = Self.defaultLinkExpiry
+    /// `profiling.link-expiry`'s default (TugboatCapture's `ProfilingSettings.defaultLinkExpiry`).
+    package static let defaultLinkExpiry: Duration = .seconds(24 * 3600)
 
-    public init(hostNames: Set<String> = [], linkExpiry: Duration = ProfilingSettings.defaultLinkExpiry) {
+    package init(hostNames: Set<String> = [], linkExpiry: Duration = Self.defaultLinkExpiry) {
         self.hostNames = hostNames
         self.linkExpiry = linkExpiry
     }
 
-    public init(_ config: TugboatConfig) {
-        var names: Set<String> = [config.admin.listen.host.lowercased()]
-        for url in [config.admin.url, config.alerts.publicURL].compactMap({ $0 }) {
+    /// The listener's own name, `admin.url`'s host and `alerts.public-url`'s host are answered.
+    package init(admin: AdminConfig, publicURL: String?, linkExpiry: Duration = Self.defaultLinkExpiry) {
+        var names: Set<String> = [admin.listen.host.lowercased()]
+        for url in [admin.url, publicURL].compactMap({ $0 }) {
             if let host = URLComponents(string: url)?.host { names.insert(host.lowercased()) }
         }
-        self.init(hostNames: names, linkExpiry: config.profiling?.linkExpiry ?? ProfilingSettings.defaultLinkExpiry)
+        self.init(hostNames: names, linkExpiry: linkExpiry)
     }
 
     /// Whether a request with this `Host` header may be answered. An IP address cannot be
     /// rebound, so any is accepted; a name must be `localhost` or one of ``hostNames``. A request
     /// without `Host` (HTTP/1.0) is accepted: browsers always send one.
-    public func allows(host header: String?) -> Bool {
+    package func allows(host header: String?) -> Bool {
         guard let header, !header.isEmpty else { return true }
         let name = Self.hostName(header)
         if Self.isIPAddress(name) { return true }
@@ -54,7 +57,7 @@ public struct AdminAccess: Sendable, Equatable {
     }
 
     /// Whether a `Content-Type` is `application/json` (parameters and case aside).
-    public static func isJSON(_ contentType: String?) -> Bool {
+    package static func isJSON(_ contentType: String?) -> Bool {
         guard let contentType else { return false }
         let media = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         return media == "application/json"
@@ -62,7 +65,7 @@ public struct AdminAccess: Sendable, Equatable {
 
     /// Whether a flame-graph link's `key` opens the incident's graph now: the key matches (compared
     /// in constant time) and the incident is open or resolved less than ``linkExpiry`` ago.
-    public func keyOpens(_ given: String?, linkKey: String?, resolvedAt: Date?, now: Date = Date()) -> Bool {
+    package func keyOpens(_ given: String?, linkKey: String?, resolvedAt: Date?, now: Date = Date()) -> Bool {
         guard let given, let linkKey, ConstantTime.equal(given, linkKey) else { return false }
         guard let resolvedAt else { return true }
         return now.timeIntervalSince(resolvedAt) < linkExpiry.seconds

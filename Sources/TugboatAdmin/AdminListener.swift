@@ -17,9 +17,9 @@ import TugboatProxy
 /// holds it (see `ListenerHandover`). Graceful shutdown: stop accepting, finish open requests.
 /// A request head must be complete within ``headerTimeout`` of its first byte (or of the
 /// connection's start); a connection idle between requests closes after ``idleTimeout``.
-public struct AdminListener: Service {
-    public static let headerTimeout: TimeAmount = .seconds(10)
-    public static let idleTimeout: TimeAmount = .seconds(60)
+package struct AdminListener: Service {
+    package static let headerTimeout: TimeAmount = .seconds(10)
+    package static let idleTimeout: TimeAmount = .seconds(60)
 
     let responder: RouterResponder<BasicRequestContext>
     let listen: HostPort
@@ -29,7 +29,7 @@ public struct AdminListener: Service {
     /// Receives the bound address (the real port when 0 was asked for).
     let onRunning: @Sendable (SocketAddress?) async -> Void
 
-    public init(state: AdminState, listen: HostPort, group: EventLoopGroup, logger: Logger,
+    package init(state: AdminState, listen: HostPort, group: EventLoopGroup, logger: Logger,
                 onRunning: @escaping @Sendable (SocketAddress?) async -> Void = { _ in }) {
         self.responder = AdminServer.makeRouter(state: state).buildResponder()
         self.listen = listen
@@ -38,7 +38,7 @@ public struct AdminListener: Service {
         self.onRunning = onRunning
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let http = HTTP1Channel(responder: Self.respond(with: responder, serverName: serverName, logger: logger),
                                 configuration: .init(additionalChannelHandlers: [AdminRequestObserver()], idleTimeout: Self.idleTimeout))
         let quiesce = ServerQuiescingHelper(group: group)

@@ -8,14 +8,14 @@ import TugboatProxy
 import TugboatScaling
 
 /// The admin listener: JSON API, Prometheus `/metrics`, `/healthz`.
-public enum AdminServer {
+package enum AdminServer {
     // Routes: /healthz (open); with the token: /api/pool, /api/pool/backends, /metrics,
     // /api/incidents[/{id}[/ack]], /api/notifications, /api/scaling/events, /api/reload, the flame-graph routes
     // (ProfileRoutes.swift; an incident's flame graph also opens with its link's key); signed by
     // Twilio instead of the token: /api/twilio/sms, /api/twilio/voice (TwilioCallbackRoutes.swift).
     // Every route checks `Host` (AdminAccess); writes with the token need a JSON content type,
     // except the stacks an application pushes (a profile, not JSON).
-    public static func makeRouter(state: AdminState) -> Router<BasicRequestContext> {
+    package static func makeRouter(state: AdminState) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: HostCheckMiddleware(access: state.access))
         router.get("/healthz") { _, _ in "ok\n" }

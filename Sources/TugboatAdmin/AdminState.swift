@@ -6,38 +6,38 @@ import TugboatScaling
 import TugboatStore
 
 /// What the admin API reads: the pool, the traffic collector and the metrics registry.
-public struct AdminState: Sendable {
+package struct AdminState: Sendable {
     /// With `tls:`, the public listener's certificates (`/api/certificates`, expiry in `/metrics`).
-    public let certificates: CertificateBook?
+    package let certificates: CertificateBook?
     /// With `tls.acme`: `POST /api/certificates/renew`.
-    public let certificateRenewer: (any CertificateRenewing)?
-    public let pool: Pool
-    public let traffic: TrafficCollector
-    public let dataPlane: ProxyDataPlane
-    public let registry: PrometheusCollectorRegistry
-    public let token: Secret?
+    package let certificateRenewer: (any CertificateRenewing)?
+    package let pool: Pool
+    package let traffic: TrafficCollector
+    package let dataPlane: ProxyDataPlane
+    package let registry: PrometheusCollectorRegistry
+    package let token: Secret?
     /// `profiling.push-token`: also accepted on the push route (an instance's credential).
-    public var pushToken: Secret?
-    public let store: Store?
-    public let alerts: AlertManager?
-    public let membership: PoolMembership?
-    public let scaler: Scaler?
-    public let profiles: (any ProfileCapturing)?
+    package var pushToken: Secret?
+    package let store: Store?
+    package let alerts: AlertManager?
+    package let membership: PoolMembership?
+    package let scaler: Scaler?
+    package let profiles: (any ProfileCapturing)?
     /// Set when several nodes share the pool (`state: redis://…`).
-    public let cluster: (any ClusterAdministration)?
+    package let cluster: (any ClusterAdministration)?
     /// Acknowledges outages by their code, for the Twilio callbacks (TwilioCallbackRoutes.swift).
-    public let acknowledger: (any PageAcknowledging)?
+    package let acknowledger: (any PageAcknowledging)?
     /// `alerts.public-url` and the Twilio accounts whose signatures the callbacks accept.
-    public let twilioCallbacks: TwilioCallbacks
+    package let twilioCallbacks: TwilioCallbacks
     /// `POST /api/reload` (nil: nothing to reload, e.g. `tugboat demo`).
-    public let reloader: (any ConfigReloading)?
+    package let reloader: (any ConfigReloading)?
     /// The dashboard's live feed (traffic history, since-when per backend) and its logins.
-    public let dashboard: DashboardFeed
-    public let sessions = DashboardSessions()
+    package let dashboard: DashboardFeed
+    package let sessions = DashboardSessions()
     /// The `Host` names answered and the flame-graph links' lifetime.
-    public var access = AdminAccess()
+    package var access = AdminAccess()
 
-    public init(pool: Pool, traffic: TrafficCollector, dataPlane: ProxyDataPlane, registry: PrometheusCollectorRegistry,
+    package init(pool: Pool, traffic: TrafficCollector, dataPlane: ProxyDataPlane, registry: PrometheusCollectorRegistry,
                 token: Secret?, store: Store? = nil, alerts: AlertManager? = nil, membership: PoolMembership? = nil,
                 scaler: Scaler? = nil, profiles: (any ProfileCapturing)? = nil,
                 cluster: (any ClusterAdministration)? = nil, acknowledger: (any PageAcknowledging)? = nil,

@@ -4,7 +4,7 @@ import TugboatCore
 import TugboatProxy
 
 /// Orders a certificate now (`tls.acme`); implemented by the ACME service, wired by the executable.
-public protocol CertificateRenewing: Sendable {
+package protocol CertificateRenewing: Sendable {
     func renewNow()
 }
 

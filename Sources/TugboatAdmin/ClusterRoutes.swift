@@ -2,7 +2,7 @@ import Hummingbird
 import TugboatCore
 
 /// What the admin API asks of the cluster (several nodes sharing one pool through Redis).
-public protocol ClusterAdministration: Sendable {
+package protocol ClusterAdministration: Sendable {
     /// `GET /api/cluster`: `{"mode":"cluster","node","leader","epoch","redis"}`.
     func statusJSON() -> String
     /// This node's view for /metrics: leader or not, Redis reachable or not, the lease epoch.

@@ -6,7 +6,7 @@ import TugboatCore
 import TugboatStore
 
 /// What the admin API asks of crash forensics (implemented by the executable's `CrashForensics`).
-public protocol ProfileCapturing: Sendable {
+package protocol ProfileCapturing: Sendable {
     /// Captures the last window of `address` now and stores it.
     func capture(address: HostPort, reason: String) async throws -> ProfileRecord
     /// Takes stacks the application pushed (folded text, or a pprof profile, gzipped or not);

@@ -3,13 +3,13 @@ import Hummingbird
 
 /// What a config reload did: the sections it changed (none when the file is the same), or why
 /// it refused the file (`FILE:LINE: message`, or the settings that need a restart).
-public enum ReloadOutcome: Sendable, Equatable {
+package enum ReloadOutcome: Sendable, Equatable {
     case applied(changed: [String])
     case refused(String)
 }
 
 /// Re-reads the config file and applies the difference (implemented by the executable).
-public protocol ConfigReloading: Sendable {
+package protocol ConfigReloading: Sendable {
     func reload() async -> ReloadOutcome
 }
 

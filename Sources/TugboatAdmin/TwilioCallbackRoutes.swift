@@ -7,28 +7,28 @@ import TugboatCore
 /// What the Twilio callbacks need from the config: the URL Twilio reaches the admin listener at
 /// (`alerts.public-url`, which the signatures cover), the accounts whose auth tokens sign, and the
 /// numbers Tugboat pages (only they may acknowledge by SMS).
-public struct TwilioCallbackSettings: Sendable {
-    public struct Account: Sendable {
-        public var accountSID: String
-        public var authToken: Secret
-        public init(accountSID: String, authToken: Secret) {
+package struct TwilioCallbackSettings: Sendable {
+    package struct Account: Sendable {
+        package var accountSID: String
+        package var authToken: Secret
+        package init(accountSID: String, authToken: Secret) {
             self.accountSID = accountSID
             self.authToken = authToken
         }
     }
 
-    public var publicURL: String?
-    public var accounts: [Account]
-    public var recipients: Set<String>
+    package var publicURL: String?
+    package var accounts: [Account]
+    package var recipients: Set<String>
 
-    public init(publicURL: String? = nil, accounts: [Account] = [], recipients: Set<String> = []) {
+    package init(publicURL: String? = nil, accounts: [Account] = [], recipients: Set<String> = []) {
         self.publicURL = publicURL
         self.accounts = accounts
         self.recipients = recipients
     }
 
     /// From `alerts:`: every `twilio-call` and `twilio-sms` channel.
-    public init(alerts: AlertsConfig) {
+    package init(alerts: AlertsConfig) {
         self.init(publicURL: alerts.publicURL)
         for name in alerts.channels.keys.sorted() {
             switch alerts.channels[name] {

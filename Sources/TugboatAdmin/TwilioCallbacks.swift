@@ -2,16 +2,16 @@ import Synchronization
 
 /// The ``TwilioCallbackSettings`` in force: each callback reads them when it arrives, and a
 /// config reload that changes a Twilio channel or `alerts.public-url` replaces them.
-public final class TwilioCallbacks: Sendable {
+package final class TwilioCallbacks: Sendable {
     private let settings: Mutex<TwilioCallbackSettings>
 
-    public init(_ settings: TwilioCallbackSettings = TwilioCallbackSettings()) {
+    package init(_ settings: TwilioCallbackSettings = TwilioCallbackSettings()) {
         self.settings = Mutex(settings)
     }
 
-    public var current: TwilioCallbackSettings { settings.withLock { $0 } }
+    package var current: TwilioCallbackSettings { settings.withLock { $0 } }
 
-    public func replace(_ settings: TwilioCallbackSettings) {
+    package func replace(_ settings: TwilioCallbackSettings) {
         self.settings.withLock { $0 = settings }
     }
 }

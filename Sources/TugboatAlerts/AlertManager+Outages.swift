@@ -127,7 +127,7 @@ extension AlertManager {
 // MARK: Acknowledging from the phone
 
 extension AlertManager: PageAcknowledging {
-    public func acknowledge(code: Int64, by who: String) async -> AcknowledgeOutcome {
+    package func acknowledge(code: Int64, by who: String) async -> AcknowledgeOutcome {
         if let (group, outage) = outageRecords.first(where: { $0.value.id == code }) {
             let title = "\(OutageText.title(groupKey: outage.key)): \(outage.summary)"
             let actions = grouper.acknowledge(group: group, by: who)

@@ -16,7 +16,7 @@ extension AlertManager {
     ///   pool), and against the next traffic sample or certificate check;
     /// - grouping, inhibition, reminders, maintenance windows, flapping and the start-up grace
     ///   (counted from the start) apply from the next decision; outages already open keep their group.
-    public func replace(config new: AlertsConfig) {
+    package func replace(config new: AlertsConfig) {
         let old = rules
         config = new
         rules = Dictionary(uniqueKeysWithValues: new.rules.map { ($0.name, $0) })

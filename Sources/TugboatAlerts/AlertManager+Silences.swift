@@ -4,16 +4,16 @@ import TugboatStore
 
 // Silences (`/api/silences`) and maintenance windows: incidents are recorded, nobody is paged.
 extension AlertManager {
-    public enum SilenceError: Error, Equatable, CustomStringConvertible {
+    package enum SilenceError: Error, Equatable, CustomStringConvertible {
         case invalid(String)
-        public var description: String { if case .invalid(let text) = self { text } else { "" } }
+        package var description: String { if case .invalid(let text) = self { text } else { "" } }
     }
 
-    public static let silenceLabels = ["rule", "target", "pool"]
+    package static let silenceLabels = ["rule", "target", "pool"]
 
     /// Creates a silence in the book; it takes effect at once here, and within a second on
     /// other nodes sharing the book.
-    public func createSilence(matchers: [String: String], starts: Date?, ends: Date, comment: String, createdBy: String) async throws -> SilenceRecord {
+    package func createSilence(matchers: [String: String], starts: Date?, ends: Date, comment: String, createdBy: String) async throws -> SilenceRecord {
         let now = clock.date
         let starts = starts ?? now
         if let unknown = matchers.keys.first(where: { !Self.silenceLabels.contains($0) }) {
@@ -34,7 +34,7 @@ extension AlertManager {
 
     /// Ends a silence now (on every node sharing the book). False if there is no such silence or
     /// it has ended already.
-    public func expireSilence(id: Int64) async throws -> Bool {
+    package func expireSilence(id: Int64) async throws -> Bool {
         guard try await silenceBook.expire(id: id, at: clock.date) else { return false }
         silenceSync.changed()
         silenceRecords.removeAll { $0.id == id }
@@ -44,7 +44,7 @@ extension AlertManager {
     }
 
     /// Silences active now or still to come, and those that ended within the last day.
-    public func silences() async throws -> [SilenceRecord] {
+    package func silences() async throws -> [SilenceRecord] {
         try await silenceBook.list(endedAfter: clock.date.addingTimeInterval(-86_400))
     }
 

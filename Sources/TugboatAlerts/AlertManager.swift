@@ -9,7 +9,7 @@ import TugboatStore
 /// and hands firing ones to the ``OutageGrouper``, which decides who is paged: one outage, one
 /// page. Every page is written into the outbox in the same transaction as the outage it is about,
 /// then the dispatcher is woken.
-public actor AlertManager: Service {
+package actor AlertManager: Service {
     struct Key: Hashable { var rule: String; var target: String }
 
     struct Tracked {
@@ -51,7 +51,7 @@ public actor AlertManager: Service {
     /// The manager runs on the store's own thread, not on the cooperative pool: it reads and
     /// writes the store with blocking calls (``BlockingStore``) in the middle of its decisions, so
     /// that a transition, its outage and its pages are one step no other call interleaves with.
-    nonisolated public var unownedExecutor: UnownedSerialExecutor { StoreThread.shared.asUnownedSerialExecutor() }
+    nonisolated package var unownedExecutor: UnownedSerialExecutor { StoreThread.shared.asUnownedSerialExecutor() }
 
     /// - Parameter flameGraphBase: with crash forensics on, the admin API's base URL: incidents about
     ///   one instance (`instance-exited`, `backend-down`) then link `<base>/api/incidents/<id>/flamegraph?key=…`
@@ -61,7 +61,7 @@ public actor AlertManager: Service {
     /// - Parameter clock: the `for` windows, the outages' waits and reminders, the ticks, the times stored.
     /// - Parameter silenceBook: where silences live; by default this node's `store`. Several nodes
     ///   pass one shared book: it is re-read every `silenceReload` to pick up other nodes' changes.
-    public init(config: AlertsConfig, store: Store, signals: SignalBus, dispatcher: OutboxDispatcher, logger: Logger,
+    package init(config: AlertsConfig, store: Store, signals: SignalBus, dispatcher: OutboxDispatcher, logger: Logger,
                 flameGraphBase: @escaping @Sendable () -> String? = { nil }, startedAt: Date? = nil, clock: ServiceClock = .continuous,
                 silenceBook: (any SilenceBook)? = nil, silenceReload: Duration = .seconds(1),
                 storeRetry: OutboxDispatcher.RetryPolicy = .init(firstDelay: .milliseconds(500), maxDelay: .seconds(30))) {
@@ -92,7 +92,7 @@ public actor AlertManager: Service {
               acknowledgementChannels: Set(config.channels.filter { $0.value.receivesAcknowledgements }.keys))
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let stream = signals.subscribe()
         await reloadSilences()
         restore()
@@ -162,7 +162,7 @@ public actor AlertManager: Service {
         restorePending()
     }
 
-    public func handle(_ signal: Signal) {
+    package func handle(_ signal: Signal) {
         observe(evaluator.evaluate(signal))
     }
 
@@ -186,7 +186,7 @@ public actor AlertManager: Service {
         }
     }
 
-    public func tick() {
+    package func tick() {
         retryUnsaved()
         let now = clock.now
         for key in Array(tracked.keys) {
@@ -203,10 +203,10 @@ public actor AlertManager: Service {
 
     /// `POST /api/incidents/{id}/ack`: acknowledges the outage the incident is part of.
     /// False if the incident is not open or has not paged.
-    public enum IncidentAcknowledgement: Sendable, Equatable { case acknowledged, alreadyAcknowledged, notFiring }
+    package enum IncidentAcknowledgement: Sendable, Equatable { case acknowledged, alreadyAcknowledged, notFiring }
 
     /// `POST /api/incidents/{id}/ack`: acknowledges the incident's outage (once).
-    public func acknowledge(incident id: Int64) -> IncidentAcknowledgement {
+    package func acknowledge(incident id: Int64) -> IncidentAcknowledgement {
         guard let group = grouper.group(of: id), outageRecords[group] != nil else { return .notFiring }
         let actions = grouper.acknowledge(group: group, by: "api")
         guard !actions.isEmpty else { return .alreadyAcknowledged }

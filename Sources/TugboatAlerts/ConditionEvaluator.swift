@@ -2,13 +2,13 @@ import TugboatCore
 
 /// Turns signals into observations of rule conditions: for each rule and target, whether the
 /// condition holds now. Pure and synchronous; the ``AlertManager`` feeds it and acts on the result.
-public struct ConditionEvaluator: Sendable {
-    public struct Observation: Equatable, Sendable {
-        public var rule: String
-        public var target: String
-        public var active: Bool
+package struct ConditionEvaluator: Sendable {
+    package struct Observation: Equatable, Sendable {
+        package var rule: String
+        package var target: String
+        package var active: Bool
         /// What is wrong, in words, for the page.
-        public var detail: String
+        package var detail: String
     }
 
     private var rules: [AlertRule]
@@ -17,11 +17,11 @@ public struct ConditionEvaluator: Sendable {
     /// Each monitor's last report, so that a rule added by a reload sees a monitor already down.
     private var monitors: [String: (up: Bool, reason: String)] = [:]
 
-    public init(rules: [AlertRule]) {
+    package init(rules: [AlertRule]) {
         self.rules = rules
     }
 
-    public mutating func evaluate(_ signal: Signal) -> [Observation] {
+    package mutating func evaluate(_ signal: Signal) -> [Observation] {
         switch signal {
         case .monitorChanged(let name, let up, let reason):
             monitors[name] = (up, reason)
@@ -63,7 +63,7 @@ public struct ConditionEvaluator: Sendable {
     /// A reload replaced the rules: from now on these are judged, and this is what holds now for
     /// the conditions that are states (monitors, backends, the pool), so that a rule added while
     /// something is already down sees it. Rates and certificates are judged at their next report.
-    public mutating func replaceRules(_ rules: [AlertRule]) -> [Observation] {
+    package mutating func replaceRules(_ rules: [AlertRule]) -> [Observation] {
         self.rules = rules
         let monitorStates = monitors.keys.sorted().flatMap { name in
             monitorObservations(name, up: monitors[name]!.up, reason: monitors[name]!.reason)

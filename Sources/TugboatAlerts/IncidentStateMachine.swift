@@ -4,63 +4,63 @@ import TugboatCore
 /// Pure: time comes in with each event; the caller persists and hands firing incidents to the
 /// ``OutageGrouper``, which decides who is paged (reminders, escalation and acknowledgement belong
 /// to the outage, not to each incident).
-public struct IncidentStateMachine: Sendable {
-    public struct Policy: Sendable, Equatable {
+package struct IncidentStateMachine: Sendable {
+    package struct Policy: Sendable, Equatable {
         /// The condition must hold this long before the incident fires.
-        public var pendingFor: Duration
+        package var pendingFor: Duration
         /// A firing incident resolves only after the condition stayed clear this long.
-        public var keepFiringFor: Duration
+        package var keepFiringFor: Duration
 
-        public init(pendingFor: Duration = .zero, keepFiringFor: Duration = .zero) {
+        package init(pendingFor: Duration = .zero, keepFiringFor: Duration = .zero) {
             self.pendingFor = pendingFor
             self.keepFiringFor = keepFiringFor
         }
 
-        public init(rule: AlertRule) {
+        package init(rule: AlertRule) {
             self.init(pendingFor: rule.pendingFor, keepFiringFor: rule.keepFiringFor)
         }
     }
 
-    public enum Action: Equatable, Sendable {
+    package enum Action: Equatable, Sendable {
         /// The condition held for `for`: the incident fires (exactly once).
         case fire
         /// The condition stayed clear for `keep-firing-for`.
         case resolve
     }
 
-    public enum Phase: Equatable, Sendable {
+    package enum Phase: Equatable, Sendable {
         case inactive
         case pending(since: ContinuousClock.Instant)
         case firing(since: ContinuousClock.Instant, clearSince: ContinuousClock.Instant?)
     }
 
-    public private(set) var phase: Phase = .inactive
-    public private(set) var policy: Policy
+    package private(set) var phase: Phase = .inactive
+    package private(set) var policy: Policy
     /// Set while the target flaps: the incident resolves only after this much quiet.
     private var quiet: Duration?
 
-    public init(policy: Policy) {
+    package init(policy: Policy) {
         self.policy = policy
     }
 
     /// An incident that was firing before a restart: it does not fire again.
-    public init(policy: Policy, restoringFiringAt now: ContinuousClock.Instant) {
+    package init(policy: Policy, restoringFiringAt now: ContinuousClock.Instant) {
         self.policy = policy
         self.phase = .firing(since: now, clearSince: nil)
     }
 
     /// A condition that was pending before a restart, since `since` (on this process's clock): its
     /// `for` window goes on instead of starting again.
-    public init(policy: Policy, restoringPendingSince since: ContinuousClock.Instant) {
+    package init(policy: Policy, restoringPendingSince since: ContinuousClock.Instant) {
         self.policy = policy
         self.phase = .pending(since: since)
     }
 
-    public var isFiring: Bool { if case .firing = phase { true } else { false } }
-    public var isPending: Bool { if case .pending = phase { true } else { false } }
+    package var isFiring: Bool { if case .firing = phase { true } else { false } }
+    package var isPending: Bool { if case .pending = phase { true } else { false } }
 
     /// The condition was evaluated: `active` is whether it holds now.
-    public mutating func observe(active: Bool, at now: ContinuousClock.Instant) -> [Action] {
+    package mutating func observe(active: Bool, at now: ContinuousClock.Instant) -> [Action] {
         switch phase {
         case .inactive:
             guard active else { return [] }
@@ -75,7 +75,7 @@ public struct IncidentStateMachine: Sendable {
     }
 
     /// Time passed: fire after `for`, resolve after `keep-firing-for`.
-    public mutating func tick(at now: ContinuousClock.Instant) -> [Action] {
+    package mutating func tick(at now: ContinuousClock.Instant) -> [Action] {
         switch phase {
         case .inactive:
             return []
@@ -92,14 +92,14 @@ public struct IncidentStateMachine: Sendable {
 
     /// The target is flapping: the incident stays open until the condition has been clear for
     /// `quiet` (at least its own `keep-firing-for`).
-    public mutating func holdOpen(quietFor quiet: Duration) {
+    package mutating func holdOpen(quietFor quiet: Duration) {
         self.quiet = quiet
         policy.keepFiringFor = max(policy.keepFiringFor, quiet)
     }
 
     /// A config reload edited the rule: its `for` and `keep-firing-for` judge the incident from
     /// now on, whatever phase it is in (a flapping target stays held open).
-    public mutating func replacePolicy(_ policy: Policy) {
+    package mutating func replacePolicy(_ policy: Policy) {
         self.policy = policy
         if let quiet { self.policy.keepFiringFor = max(policy.keepFiringFor, quiet) }
     }

@@ -8,14 +8,14 @@ import TugboatCore
 
 /// Heartbeats one monitor (HTTP or TCP) every `interval`; publishes `Signal.monitorChanged`
 /// when it goes down (after `retries` extra failures) or comes back up.
-public struct MonitorRunner: Service {
+package struct MonitorRunner: Service {
     let monitor: MonitorConfig
     let client: HTTPClient
     let group: EventLoopGroup
     let signals: SignalBus
     let logger: Logger
 
-    public init(monitor: MonitorConfig, client: HTTPClient, group: EventLoopGroup, signals: SignalBus, logger: Logger) {
+    package init(monitor: MonitorConfig, client: HTTPClient, group: EventLoopGroup, signals: SignalBus, logger: Logger) {
         self.monitor = monitor
         self.client = client
         self.group = group
@@ -26,7 +26,7 @@ public struct MonitorRunner: Service {
     /// How often an `https://` monitor's certificate expiry is read (for `certificate-expires-within`).
     static let certificateInterval: Duration = .seconds(300)
 
-    public func run() async throws {
+    package func run() async throws {
         var up: Bool?
         var failures = 0
         var certificateCheckedAt: ContinuousClock.Instant?
@@ -70,7 +70,7 @@ public struct MonitorRunner: Service {
     }
 
     /// One check; nil when it passed, else why it failed.
-    public func check() async -> String? {
+    package func check() async -> String? {
         switch monitor.target {
         case .tcp(let address):
             do {

@@ -4,24 +4,24 @@ import TugboatCore
 /// The `monitors:` of the config, each run by a ``MonitorRunner``; a reload replaces the whole set
 /// (``replace(_:)``): the running checks are cancelled and the new ones start, each publishing its
 /// first result as a fresh `monitorChanged` signal.
-public actor MonitorSet: Service {
+package actor MonitorSet: Service {
     private let makeRunner: @Sendable (MonitorConfig) -> MonitorRunner
     private var monitors: [MonitorConfig]
     /// Ends the running generation when a new set arrives.
     private var endGeneration: AsyncStream<Void>.Continuation?
 
-    public init(_ monitors: [MonitorConfig], makeRunner: @escaping @Sendable (MonitorConfig) -> MonitorRunner) {
+    package init(_ monitors: [MonitorConfig], makeRunner: @escaping @Sendable (MonitorConfig) -> MonitorRunner) {
         self.monitors = monitors
         self.makeRunner = makeRunner
     }
 
     /// Runs `monitors` from now on instead of the current set.
-    public func replace(_ monitors: [MonitorConfig]) {
+    package func replace(_ monitors: [MonitorConfig]) {
         self.monitors = monitors
         endGeneration?.yield()
     }
 
-    public func run() async throws {
+    package func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let (ended, end) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
             endGeneration = end

@@ -8,11 +8,11 @@ import TugboatStore
 
 /// Decides, with several nodes, whether this node sends a page (only the leader does, once per
 /// cluster). A single node has no gate and sends everything.
-public protocol PageGate: Sendable {
+package protocol PageGate: Sendable {
     func claim(_ notification: NotificationRecord, incident: IncidentRecord) async -> PageClaim
 }
 
-public enum PageClaim: Sendable, Equatable {
+package enum PageClaim: Sendable, Equatable {
     /// This node sends it.
     case send
     /// Another node sent it already (a takeover): marked sent, not sent again.
@@ -29,32 +29,32 @@ public enum PageClaim: Sendable, Equatable {
 ///
 /// Each destination is a lane of its own (``OutboxLanes``): a delivery that hangs holds up nothing
 /// else. A delivery cancelled by shutdown is not an attempt: its row stays as it was, for the next run.
-public final class OutboxDispatcher: Service, Sendable {
-    public struct RetryPolicy: Sendable {
-        public var firstDelay: Duration = .seconds(1)
-        public var maxDelay: Duration = .seconds(300)
-        public var maxAttempts: Int = 10
+package final class OutboxDispatcher: Service, Sendable {
+    package struct RetryPolicy: Sendable {
+        package var firstDelay: Duration = .seconds(1)
+        package var maxDelay: Duration = .seconds(300)
+        package var maxAttempts: Int = 10
 
-        public init(firstDelay: Duration = .seconds(1), maxDelay: Duration = .seconds(300), maxAttempts: Int = 10) {
+        package init(firstDelay: Duration = .seconds(1), maxDelay: Duration = .seconds(300), maxAttempts: Int = 10) {
             self.firstDelay = firstDelay
             self.maxDelay = maxDelay
             self.maxAttempts = maxAttempts
         }
 
         /// `alerts.retry`.
-        public init(_ alerts: AlertsConfig) {
+        package init(_ alerts: AlertsConfig) {
             self.init(firstDelay: alerts.retryFirst, maxDelay: alerts.retryMax, maxAttempts: alerts.retryAttempts)
         }
 
         /// Full jitter between half and all of the exponential delay.
-        public func delay(afterAttempt attempt: Int) -> Duration {
+        package func delay(afterAttempt attempt: Int) -> Duration {
             Backoff(first: firstDelay, maximum: maxDelay, jitter: .between(0.5, 1)).delay(afterAttempt: attempt)
         }
 
         /// The wait before the next attempt: the backoff, or longer when the channel asked for it
         /// (`Retry-After`), but never longer than `maxDelay` (a provider answering "in a year" does
         /// not park a page for a year).
-        public func delay(afterAttempt attempt: Int, retryAfter: Duration?) -> Duration {
+        package func delay(afterAttempt attempt: Int, retryAfter: Duration?) -> Duration {
             max(min(retryAfter ?? .zero, maxDelay), delay(afterAttempt: attempt))
         }
     }
@@ -73,7 +73,7 @@ public final class OutboxDispatcher: Service, Sendable {
     /// When a notification is due, when it was sent, when it is retried; the poll (tests pass a manual one).
     private let clock: ServiceClock
 
-    public init(store: Store, senders: [String: NotificationSender], policy: RetryPolicy = RetryPolicy(), logger: Logger,
+    package init(store: Store, senders: [String: NotificationSender], policy: RetryPolicy = RetryPolicy(), logger: Logger,
                 gate: (any PageGate)? = nil, clock: ServiceClock = .continuous) {
         self.gate = gate
         self.clock = clock
@@ -87,7 +87,7 @@ public final class OutboxDispatcher: Service, Sendable {
     /// A reload changed the channels: deliveries from now on (retries included) use these. A
     /// notification still pending for a channel no longer there is marked `failed` at its next
     /// attempt ("channel 'x' was removed by a config reload"), never dropped unseen.
-    public func replaceSenders(_ senders: [String: NotificationSender]) {
+    package func replaceSenders(_ senders: [String: NotificationSender]) {
         let gone = self.senders.withLock { current in
             defer { current = senders }
             return Set(current.keys).subtracting(senders.keys)
@@ -96,14 +96,14 @@ public final class OutboxDispatcher: Service, Sendable {
     }
 
     /// A reload changed `alerts.retry`: attempts from now on follow it.
-    public func replacePolicy(_ policy: RetryPolicy) {
+    package func replacePolicy(_ policy: RetryPolicy) {
         retryPolicy.withLock { $0 = policy }
     }
 
     /// New notifications were written: deliver now rather than at the next poll.
-    public func notify() { wakeUp.yield() }
+    package func notify() { wakeUp.yield() }
 
-    public func run() async throws {
+    package func run() async throws {
         let wakeUps = self.wakeUps
         await withDiscardingTaskGroup { group in
             // Retries fall due with time: look five times a second (one indexed query when idle).
@@ -132,7 +132,7 @@ public final class OutboxDispatcher: Service, Sendable {
 
     /// One round: each idle lane's oldest due notification, sent concurrently; returns when they
     /// are done. Tests call it directly.
-    public func deliverDue() async {
+    package func deliverDue() async {
         await withDiscardingTaskGroup { group in
             for notification in await claimDue() {
                 group.addTask { await self.deliverClaimed(notification) }

@@ -1,12 +1,12 @@
 /// Acknowledging from the phone, as text: reading an SMS reply (`ACK 12`) and the TwiML Tugboat
 /// answers Twilio with (an SMS `<Message>` back, or a `<Say>` in the call). Pure.
-public enum PhoneAcknowledgement {
+package enum PhoneAcknowledgement {
     /// How to acknowledge, for replies Tugboat cannot act on.
-    public static let usage = "To acknowledge a page, reply ACK and the code the page gave, for example: ACK 7"
+    package static let usage = "To acknowledge a page, reply ACK and the code the page gave, for example: ACK 7"
 
     /// The code of an SMS reply: `ACK 12`, `ack #12`, ` Ack  # 12 ` and `ACK12` are 12 (any case,
     /// whitespace around); anything else, or a code that is not a positive number, is nil.
-    public static func code(inReply body: String) -> Int64? {
+    package static func code(inReply body: String) -> Int64? {
         var rest = Substring(body.trimmingCharacters(in: .whitespacesAndNewlines))
         guard rest.count > 3, rest.prefix(3).lowercased() == "ack" else { return nil }
         rest = rest.dropFirst(3).drop { $0.isWhitespace }
@@ -19,7 +19,7 @@ public enum PhoneAcknowledgement {
 
     /// The TwiML answering an SMS reply. `code` nil: the body was not `ACK <code>`; `outcome` nil:
     /// nothing was tried (the sender may not acknowledge).
-    public static func smsAnswer(code: Int64?, outcome: AcknowledgeOutcome?) -> String {
+    package static func smsAnswer(code: Int64?, outcome: AcknowledgeOutcome?) -> String {
         let text: String
         switch (code, outcome) {
         case (let code?, .acknowledged(let outage)?): text = "Acknowledged #\(code): \(outage)"
@@ -34,7 +34,7 @@ public enum PhoneAcknowledgement {
 
     /// The TwiML answering the call's "press 1": `outcome` nil when nothing was acknowledged
     /// (another key, no code).
-    public static func voiceAnswer(code: Int64?, outcome: AcknowledgeOutcome?) -> String {
+    package static func voiceAnswer(code: Int64?, outcome: AcknowledgeOutcome?) -> String {
         let text: String
         switch (code, outcome) {
         case (let code?, .acknowledged?): text = "Outage \(code) acknowledged. Thank you."
@@ -48,7 +48,7 @@ public enum PhoneAcknowledgement {
 
     /// Who pressed 1. Tugboat places the calls (`Direction` `outbound-api`), so the person is the
     /// called party, `To`; on a call someone placed to Tugboat's number it would be `From`.
-    public static func person(inVoiceCallback fields: [String: String]) -> String {
+    package static func person(inVoiceCallback fields: [String: String]) -> String {
         if fields["Direction"]?.hasPrefix("outbound") == true, let to = fields["To"], !to.isEmpty { return to }
         return fields["From"] ?? "phone"
     }

@@ -5,7 +5,7 @@ import TugboatStore
 /// nodes share one book (Redis), so that a silence made through any node holds every node's pages.
 /// The ``AlertManager`` validates a silence before it reaches the book, and re-reads the book
 /// every second to pick up what other nodes changed.
-public protocol SilenceBook: Sendable {
+package protocol SilenceBook: Sendable {
     /// Stores a new silence; returns it with its id.
     func create(_ silence: SilenceRecord) async throws -> SilenceRecord
     /// Ends silence `id` at `at`. False if there is no such silence or it had ended by then.
@@ -15,18 +15,18 @@ public protocol SilenceBook: Sendable {
 }
 
 /// The silences of one node, in its SQLite store.
-public struct StoreSilenceBook: SilenceBook {
+package struct StoreSilenceBook: SilenceBook {
     let store: Store
 
-    public init(store: Store) {
+    package init(store: Store) {
         self.store = store
     }
 
-    public func create(_ silence: SilenceRecord) async throws -> SilenceRecord {
+    package func create(_ silence: SilenceRecord) async throws -> SilenceRecord {
         try await store.insert(silence: silence)
     }
 
-    public func expire(id: Int64, at date: Date) async throws -> Bool {
+    package func expire(id: Int64, at date: Date) async throws -> Bool {
         guard var record = try await store.silence(id: id), record.endsAt > date else { return false }
         record.endsAt = date
         if record.startsAt > record.endsAt { record.startsAt = record.endsAt }
@@ -34,7 +34,7 @@ public struct StoreSilenceBook: SilenceBook {
         return true
     }
 
-    public func list(endedAfter cutoff: Date) async throws -> [SilenceRecord] {
+    package func list(endedAfter cutoff: Date) async throws -> [SilenceRecord] {
         try await store.silences(endedAfter: cutoff)
     }
 }

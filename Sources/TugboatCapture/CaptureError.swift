@@ -1,5 +1,5 @@
 /// Why a capture could not be made.
-public enum CaptureError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum CaptureError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The profiler this source needs is missing or unusable (the text says which and what to do).
     case unavailable(String)
     /// No instance is attached at this address.
@@ -14,7 +14,7 @@ public enum CaptureError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `profiling.max-decompressed`; nothing more than the limit was held.
     case tooLarge(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unavailable(let text), .toolFailed(let text), .noProfile(let text), .badPush(let text), .tooLarge(let text): text
         case .notAttached(let address):

@@ -4,9 +4,9 @@ import TugboatCore
 
 /// How instances are profiled: the `profiling:` section (`source`, `rate`, `window`) plus the
 /// knobs the daemon sets itself.
-public struct CaptureSettings: Sendable, Equatable {
+package struct CaptureSettings: Sendable, Equatable {
     /// What `perf record` samples.
-    public enum PerfScope: String, Sendable, Codable {
+    package enum PerfScope: String, Sendable, Codable {
         /// `perf record -a`, filtered to the instance's pid by `perf script --pid`: every CPU is
         /// sampled (one sample per CPU per tick, idle included), but perf stays idle when the
         /// target's threads come and go. The watcher stops perf within half a second of the
@@ -19,7 +19,7 @@ public struct CaptureSettings: Sendable, Equatable {
     }
 
     /// Where stack samples come from.
-    public enum Source: String, Sendable, CaseIterable, Codable {
+    package enum Source: String, Sendable, CaseIterable, Codable {
         /// `perf record` on the instance's pid (native code), in rolling files.
         case perf
         /// Chained `py-spy record` runs on the instance's pid (Python).
@@ -31,39 +31,39 @@ public struct CaptureSettings: Sendable, Equatable {
     }
 
     /// The source (config `source`).
-    public var source: Source
+    package var source: Source
     /// Sampling frequency in Hz (config `rate`; perf `-F`, py-spy `-r`).
-    public var rate: Int
+    package var rate: Int
     /// How much of the recent past a snapshot covers (config `window`).
-    public var window: Duration
+    package var window: Duration
     /// Length of one py-spy run; a py-spy snapshot covers the window rounded up to whole slices.
     /// At most the window. (perf's files are a window long and cut by time: see `PerfRecorder`.)
-    public var slice: Duration
+    package var slice: Duration
     /// Where the per-instance directories go: created 0700 when missing, made 0700 when it exists
     /// (it must be a directory of this user's, not a symbolic link). Nil (the default): a fresh
     /// private directory under `$TMPDIR` (mkdtemp), removed at shutdown. Each instance's
     /// directory (0700) is removed on detach.
-    public var directory: String?
+    package var directory: String?
     /// perf: system-wide (the default) or per process; see ``PerfScope``.
-    public var perfScope: PerfScope
+    package var perfScope: PerfScope
     /// pprof-url: fetch a profile of `window` back to back and keep the last complete one, so that
     /// a crash still has a graph (of the window before the last fetch ended). Go refuses a second
     /// CPU profile while one runs, so this occupies the instance's profiler; when false, a snapshot
     /// fetches on demand, and a dead instance has nothing.
-    public var pprofRolling: Bool
+    package var pprofRolling: Bool
     /// pprof-url: the path fetched (with `?seconds=N`).
-    public var pprofPath: String
+    package var pprofPath: String
     /// Explicit tool paths (`perf`, `py-spy`); by default they are looked up on PATH.
-    public var toolPaths: [String: String]
+    package var toolPaths: [String: String]
     /// How long a snapshot waits for a profiler to finish its last file (perf after the target
     /// died; py-spy when stopped) before stopping it harder.
-    public var finishTimeout: Duration
+    package var finishTimeout: Duration
     /// The largest profile taken as received (a push, a pprof-url fetch; config `max-body`).
-    public var maximumBodySize: Int
+    package var maximumBodySize: Int
     /// The most a gzipped profile may inflate to (config `max-decompressed`).
-    public var maximumDecompressedSize: Int
+    package var maximumDecompressedSize: Int
 
-    public init(
+    package init(
         source: Source, rate: Int = 99, window: Duration = .seconds(15), slice: Duration = .seconds(5),
         directory: String? = nil,
         perfScope: PerfScope = .systemWide,

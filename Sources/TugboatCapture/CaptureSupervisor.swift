@@ -10,7 +10,7 @@ import TugboatCore
 /// One capture per instance address, started by ``attach(address:pid:)`` and ended by
 /// ``detach(address:)``; take the crash snapshot *before* detaching a dead instance (detach
 /// removes its files). ``shutdown()`` detaches everything (no profiler is left running).
-public actor CaptureSupervisor {
+package actor CaptureSupervisor {
     private struct Attached {
         var pid: Int32?
         var capture: (any InstanceCapture)?
@@ -20,7 +20,7 @@ public actor CaptureSupervisor {
     }
 
     /// The settings in effect.
-    public let settings: CaptureSettings
+    package let settings: CaptureSettings
     private let logger: Logger
     private let client: HTTPClient
     private let environment: [String: String]
@@ -35,7 +35,7 @@ public actor CaptureSupervisor {
     ///   - httpClient: for `pprof-url` (the shared client by default).
     ///   - environment: where PATH is looked up (the process's by default).
     ///   - now: the clock for push windows (tests move it).
-    public init(
+    package init(
         settings: CaptureSettings, logger: Logger, httpClient: HTTPClient = .shared,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         now: @escaping @Sendable () -> Date = { Date() }
@@ -49,7 +49,7 @@ public actor CaptureSupervisor {
 
     /// Why `source` cannot work on this machine, as one line for the log (e.g. "profiling: perf
     /// not found on PATH; install linux-perf (perf) — crash flame graphs are off"), or nil.
-    public static func availabilityProblem(
+    package static func availabilityProblem(
         for source: CaptureSettings.Source, perfScope: CaptureSettings.PerfScope = .systemWide,
         toolPaths: [String: String] = [:], environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> String? {
@@ -63,14 +63,14 @@ public actor CaptureSupervisor {
     package var captureDirectories: [String] { instances.values.compactMap(\.directory).sorted() }
 
     /// The instances attached.
-    public var attached: [HostPort] { instances.keys.sorted() }
+    package var attached: [HostPort] { instances.keys.sorted() }
 
     /// Starts capturing `address` (its process `pid`, which perf and py-spy need). Attaching the
     /// same address again with another pid (a restart) replaces the capture. Never throws: when
     /// the source cannot work (tool missing, no pid) it logs a warning, returns the text, and
     /// snapshots of that instance fail with it.
     @discardableResult
-    public func attach(address: HostPort, pid: Int32?) async -> String? {
+    package func attach(address: HostPort, pid: Int32?) async -> String? {
         if let existing = instances[address] {
             if existing.pid == pid { return existing.problem }
             await detach(address: address)
@@ -169,7 +169,7 @@ public actor CaptureSupervisor {
     }
 
     /// Stops capturing `address`: stops its profiler (SIGINT, then SIGKILL) and removes its files.
-    public func detach(address: HostPort) async {
+    package func detach(address: HostPort) async {
         guard let attached = instances.removeValue(forKey: address) else { return }
         await attached.capture?.stop()
         if attached.capture is PerfCapture, settings.perfScope == .systemWide { await releaseSharedPerf() }
@@ -180,7 +180,7 @@ public actor CaptureSupervisor {
     }
 
     /// Detaches every instance.
-    public func shutdown() async {
+    package func shutdown() async {
         for address in Array(instances.keys) { await detach(address: address) }
         if let root, root.temporary {
             try? FileManager.default.removeItem(atPath: root.path)
@@ -193,7 +193,7 @@ public actor CaptureSupervisor {
     /// run (a few hundred ms), pprof-url gives the last rolling fetch, push merges the window.
     /// After it died: perf and py-spy wait (at most `finishTimeout`) for the profiler to write
     /// its last file and give the window before the death; pprof-url the last complete fetch.
-    public func snapshot(address: HostPort, reason: String) async throws(CaptureError) -> CapturedProfile {
+    package func snapshot(address: HostPort, reason: String) async throws(CaptureError) -> CapturedProfile {
         guard let attached = instances[address] else { throw .notAttached("\(address)") }
         guard let capture = attached.capture else {
             throw .unavailable(attached.problem ?? "profiling: not capturing \(address)")
@@ -225,7 +225,7 @@ public actor CaptureSupervisor {
 
     /// Takes a profile the application posted (`push` source): folded stacks text, or a pprof
     /// body (gzipped or not; `application/x-protobuf`, `application/octet-stream` or gzip bytes).
-    public func push(address: HostPort, body: [UInt8], contentType: String?) async throws(CaptureError) {
+    package func push(address: HostPort, body: [UInt8], contentType: String?) async throws(CaptureError) {
         guard settings.source == .push else {
             throw .badPush("profiling: source is \(settings.source.rawValue), pushes are not taken")
         }

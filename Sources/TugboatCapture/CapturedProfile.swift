@@ -3,33 +3,33 @@ import Foundation
 import TugboatCore
 
 /// The last window of one instance's stacks, ready to attach to an incident or a page.
-public struct CapturedProfile: Sendable {
+package struct CapturedProfile: Sendable {
     /// The instance.
-    public var address: HostPort
+    package var address: HostPort
     /// Its process id, when known.
-    public var pid: Int32?
+    package var pid: Int32?
     /// Why it was taken ("crashed", "unhealthy", "on demand" …; also in the graph's title).
-    public var reason: String
+    package var reason: String
     /// Where the samples came from.
-    public var source: CaptureSettings.Source
+    package var source: CaptureSettings.Source
     /// The time the samples start and end (whole slices, so the start may be up to one slice
     /// before `windowEnd - window`). After a death the end is the death (perf, py-spy) or the
     /// end of the last complete fetch (pprof-url).
-    public var windowStart: Date
-    public var windowEnd: Date
+    package var windowStart: Date
+    package var windowEnd: Date
     /// Whether the instance had exited when the snapshot was taken.
-    public var instanceExited: Bool
+    package var instanceExited: Bool
     /// The folded stacks (`frame;frame;frame count`).
-    public var stacks: FoldedStacks
+    package var stacks: FoldedStacks
     /// Samples in the window (for pprof, the `samples` value, not nanoseconds).
-    public var sampleCount: Int
+    package var sampleCount: Int
     /// The flame graph (SVG).
-    public var svg: [UInt8]
+    package var svg: [UInt8]
     /// Remarks for a person: gaps, a profiler's complaint, where an old window came from.
-    public var notes: [String]
+    package var notes: [String]
 
     /// The folded stacks as text, one stack a line.
-    public var folded: [UInt8] { stacks.foldedBytes() }
+    package var folded: [UInt8] { stacks.foldedBytes() }
 }
 
 /// What a source hands the supervisor: stacks and the span they cover.

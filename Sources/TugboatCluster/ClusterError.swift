@@ -2,7 +2,7 @@ import TugboatRedis
 
 /// Why a cluster operation failed. Operations never wait for Redis to come back: they fail at
 /// once (or within the command timeout) with one of these.
-public enum ClusterError: Error, Sendable, Hashable, CustomStringConvertible {
+package enum ClusterError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Redis is down or the command was lost or timed out; nothing may have been written.
     case redisUnavailable(String)
     /// A leader's write carried an epoch older than the current one: another node has been
@@ -15,7 +15,7 @@ public enum ClusterError: Error, Sendable, Hashable, CustomStringConvertible {
     /// More than this module reads or writes (e.g. over 10,000 silences): refused, nothing changed.
     case limit(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .redisUnavailable(let reason): return "cluster: Redis unavailable (\(reason))"
         case .staleEpoch(let write, let current):

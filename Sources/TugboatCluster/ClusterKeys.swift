@@ -20,32 +20,32 @@
 ///
 /// Examples: `redis-cli HGETALL tugboat:web:instances`, `redis-cli GET tugboat:web:leader`,
 /// `redis-cli SUBSCRIBE tugboat:web`.
-public struct ClusterKeys: Sendable, Hashable {
+package struct ClusterKeys: Sendable, Hashable {
     /// The pool name the keys are scoped to.
-    public let pool: String
+    package let pool: String
 
-    public init(pool: String) {
+    package init(pool: String) {
         self.pool = pool
     }
 
     var prefix: String { "tugboat:\(self.pool)" }
     /// The registry hash.
-    public var instances: String { "\(self.prefix):instances" }
-    public var count: String { "\(self.prefix):count" }
-    public var version: String { "\(self.prefix):version" }
+    package var instances: String { "\(self.prefix):instances" }
+    package var count: String { "\(self.prefix):count" }
+    package var version: String { "\(self.prefix):version" }
     /// The pub/sub channel that carries each new version.
-    public var channel: String { self.prefix }
-    public var leader: String { "\(self.prefix):leader" }
-    public var epoch: String { "\(self.prefix):epoch" }
-    public var incidents: String { "\(self.prefix):incidents" }
-    public var silences: String { "\(self.prefix):silences" }
-    public var silenceID: String { "\(self.prefix):silence-id" }
+    package var channel: String { self.prefix }
+    package var leader: String { "\(self.prefix):leader" }
+    package var epoch: String { "\(self.prefix):epoch" }
+    package var incidents: String { "\(self.prefix):incidents" }
+    package var silences: String { "\(self.prefix):silences" }
+    package var silenceID: String { "\(self.prefix):silence-id" }
 
     /// `tls.acme`'s shared state: `certificate:<domains>`, `account:<directory>`, `challenge:<token>`, `renew`.
-    public func acme(_ name: String) -> String { "\(self.prefix):acme:\(name)" }
+    package func acme(_ name: String) -> String { "\(self.prefix):acme:\(name)" }
 
     /// The claim key of one page (not scoped to the pool: an incident key is cluster-wide).
-    public static func page(_ incident: IncidentKey, channel: String, kind: String) -> String {
+    package static func page(_ incident: IncidentKey, channel: String, kind: String) -> String {
         "tugboat:page:\(incident):\(channel):\(kind)"
     }
 }

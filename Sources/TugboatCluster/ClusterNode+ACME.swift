@@ -6,10 +6,10 @@ import TugboatRedis
 /// ACME service encodes them); each is capped at ``acmeValueLimit`` bytes both ways.
 extension ClusterNode {
     /// A certificate chain with its key is a few KiB; anything far larger is not ours.
-    public static let acmeValueLimit = 256 * 1024
+    package static let acmeValueLimit = 256 * 1024
 
     /// The value stored under `acme:<name>`, nil when there is none (or it is over the limit).
-    public func acmeValue(_ name: String) async throws(ClusterError) -> String? {
+    package func acmeValue(_ name: String) async throws(ClusterError) -> String? {
         let key = self.keys.acme(name)
         let length = try await self.redis(["STRLEN", key])
         guard let bytes = length.int, bytes > 0, bytes <= Self.acmeValueLimit else { return nil }
@@ -17,7 +17,7 @@ extension ClusterNode {
     }
 
     /// Stores `value` under `acme:<name>`, expiring after `ttlSeconds` when given.
-    public func setACMEValue(_ name: String, _ value: String, ttlSeconds: Int? = nil) async throws(ClusterError) {
+    package func setACMEValue(_ name: String, _ value: String, ttlSeconds: Int? = nil) async throws(ClusterError) {
         guard value.utf8.count <= Self.acmeValueLimit else {
             throw .limit("an ACME value of \(value.utf8.count) bytes, at most \(Self.acmeValueLimit)")
         }
@@ -28,7 +28,7 @@ extension ClusterNode {
 
     /// Removes `acme:<name>`; true when it was there (so a request is taken by one node only).
     @discardableResult
-    public func removeACMEValue(_ name: String) async throws(ClusterError) -> Bool {
+    package func removeACMEValue(_ name: String) async throws(ClusterError) -> Bool {
         (try await self.redis(["DEL", self.keys.acme(name)])).int == 1
     }
 

@@ -6,7 +6,7 @@ extension ClusterNode {
     /// True for exactly one caller in the whole cluster (send the page); false when another
     /// node (or this one) already claimed it (do not send). Throws `.redisUnavailable` when Redis
     /// is down: the pager decides (e.g. retry later).
-    public func claimPage(_ incident: IncidentKey, channel: String, kind: String, ttl: Duration = .seconds(7 * 24 * 3600)) async throws(ClusterError) -> Bool {
+    package func claimPage(_ incident: IncidentKey, channel: String, kind: String, ttl: Duration = .seconds(7 * 24 * 3600)) async throws(ClusterError) -> Bool {
         let key = ClusterKeys.page(incident, channel: channel, kind: kind)
         do {
             let reply = try await self.client.send(["SET", key, self.nodeID, "NX", "PX", "\(ttl.milliseconds)"])
@@ -19,7 +19,7 @@ extension ClusterNode {
     /// The leader mirrors an incident that fired (or changed state) into
     /// `tugboat:<pool>:incidents`. Pass the leader's `epoch`: refused with `.staleEpoch` after
     /// another node was elected.
-    public func recordIncident(rule: String, target: String, _ incident: OpenIncident, epoch: UInt64?) async throws(ClusterError) {
+    package func recordIncident(rule: String, target: String, _ incident: OpenIncident, epoch: UInt64?) async throws(ClusterError) {
         let field = IncidentKey(rule: rule, target: target, firedAt: incident.firedAt).openIncidentField
         _ = try await self.eval(
             ClusterScripts.incident, keys: [self.keys.incidents, self.keys.epoch],
@@ -28,7 +28,7 @@ extension ClusterNode {
     }
 
     /// The leader removes a resolved incident from the mirror. Same `epoch` rule.
-    public func resolveIncident(rule: String, target: String, epoch: UInt64?) async throws(ClusterError) {
+    package func resolveIncident(rule: String, target: String, epoch: UInt64?) async throws(ClusterError) {
         _ = try await self.eval(
             ClusterScripts.incident, keys: [self.keys.incidents, self.keys.epoch],
             args: [epoch.map { "\($0)" } ?? "", "\(rule)|\(target)", ""]
@@ -38,7 +38,7 @@ extension ClusterNode {
     /// The open incidents as the previous leaders left them, by `rule` and `target` (the field
     /// is split at its first `|`). A newly elected leader reads this and continues these
     /// incidents (their `IncidentKey`s are already claimed) instead of paging them again.
-    public func openIncidents() async throws(ClusterError) -> [OpenIncidentID: OpenIncident] {
+    package func openIncidents() async throws(ClusterError) -> [OpenIncidentID: OpenIncident] {
         let reply: RESPValue
         do {
             reply = try await self.client.send(["HGETALL", self.keys.incidents])
@@ -67,11 +67,11 @@ extension ClusterNode {
 }
 
 /// The rule and target of an open incident (field `rule|target` of `tugboat:<pool>:incidents`).
-public struct OpenIncidentID: Sendable, Hashable {
-    public var rule: String
-    public var target: String
+package struct OpenIncidentID: Sendable, Hashable {
+    package var rule: String
+    package var target: String
 
-    public init(rule: String, target: String) {
+    package init(rule: String, target: String) {
         self.rule = rule
         self.target = target
     }

@@ -22,7 +22,7 @@ extension ClusterNode {
     /// writes (origin `.admin`) pass `nil`: any node may make them. Fails at once with
     /// `.redisUnavailable` while Redis is down.
     @discardableResult
-    public func upsert(_ address: HostPort, _ entry: RegistryEntry, epoch: UInt64? = nil) async throws(ClusterError) -> UInt64 {
+    package func upsert(_ address: HostPort, _ entry: RegistryEntry, epoch: UInt64? = nil) async throws(ClusterError) -> UInt64 {
         let reply = try await self.eval(
             ClusterScripts.upsert, keys: self.writeKeys,
             args: [epoch.map { "\($0)" } ?? "", self.keys.channel, address.description, ClusterJSON.encode(entry)]
@@ -35,7 +35,7 @@ extension ClusterNode {
     /// Removes `address` from the shared registry; returns false when it was not there. Same
     /// `epoch` rules as `upsert`.
     @discardableResult
-    public func remove(_ address: HostPort, epoch: UInt64? = nil) async throws(ClusterError) -> Bool {
+    package func remove(_ address: HostPort, epoch: UInt64? = nil) async throws(ClusterError) -> Bool {
         let reply = try await self.eval(
             ClusterScripts.remove, keys: self.writeKeys,
             args: [epoch.map { "\($0)" } ?? "", self.keys.channel, address.description]
@@ -48,7 +48,7 @@ extension ClusterNode {
     }
 
     /// Reads the whole registry (version and hash in one script) straight from Redis.
-    public func readRegistry() async throws(ClusterError) -> RegistrySnapshot {
+    package func readRegistry() async throws(ClusterError) -> RegistrySnapshot {
         let reply = try await self.eval(ClusterScripts.read, keys: [self.keys.version, self.keys.instances], args: [])
         guard let values = reply.array, values.count == 2, let version = values[0].int, version >= 0, let pairs = values[1].pairs else {
             throw .invalidReply("registry read returned \(reply)")

@@ -9,7 +9,7 @@ extension ClusterNode {
     /// `tugboat:<pool>:silences`; returns it with that id. Any node may. Refused with `.limit`
     /// when 10,000 silences are stored or its JSON is over 64 KiB; `.redisUnavailable` while Redis
     /// is down.
-    public func createSilence(_ silence: SharedSilence) async throws(ClusterError) -> SharedSilence {
+    package func createSilence(_ silence: SharedSilence) async throws(ClusterError) -> SharedSilence {
         let json = ClusterJSON.encode(silence)
         guard json.utf8.count <= SilenceEntries.maximumBytes else {
             throw .limit("a silence of \(json.utf8.count) bytes, at most \(SilenceEntries.maximumBytes)")
@@ -25,7 +25,7 @@ extension ClusterNode {
     /// Ends silence `id` at `date` on every node. False when there is no such silence (or it is
     /// unreadable) or it had ended by then. A read, then a write: two nodes ending the same
     /// silence at once both end it.
-    public func expireSilence(id: Int64, at date: Date) async throws(ClusterError) -> Bool {
+    package func expireSilence(id: Int64, at date: Date) async throws(ClusterError) -> Bool {
         let length = try await self.command(["HSTRLEN", self.keys.silences, "\(id)"])
         guard let bytes = length.int, bytes > 0, bytes <= SilenceEntries.maximumBytes else { return false }
         let value = try await self.command(["HGET", self.keys.silences, "\(id)"])
@@ -42,7 +42,7 @@ extension ClusterNode {
     /// The silences that end after `cutoff`, by id. At most 10,000 are read (more fail the read
     /// with `.limit`); an unreadable or oversized entry is skipped and logged once. Silences that
     /// ended more than a day before `now` are deleted.
-    public func silences(endedAfter cutoff: Date, now: Date = Date()) async throws(ClusterError) -> [SharedSilence] {
+    package func silences(endedAfter cutoff: Date, now: Date = Date()) async throws(ClusterError) -> [SharedSilence] {
         let reply = try await self.eval(ClusterScripts.readSilences, keys: [self.keys.silences],
                                         args: ["\(SilenceEntries.maximumCount)", "\(SilenceEntries.maximumBytes)"])
         let entries = try SilenceEntries.parse(reply)

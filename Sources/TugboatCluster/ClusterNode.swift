@@ -22,11 +22,11 @@ import TugboatRedis
 /// with `ClusterError.redisUnavailable`, and after the reconnect the state is re-read and a
 /// leader elected again. If Redis comes back empty (restart without persistence) the node with
 /// the highest registry version writes its snapshot back.
-public final class ClusterNode: Service, Sendable {
+package final class ClusterNode: Service, Sendable {
     /// This node's id (the lease's value): default `hostname-pid`.
-    public let nodeID: String
-    public let keys: ClusterKeys
-    public let timing: LeaseTiming
+    package let nodeID: String
+    package let keys: ClusterKeys
+    package let timing: LeaseTiming
 
     let client: RedisClient
     let subscriber: RedisSubscriber
@@ -61,7 +61,7 @@ public final class ClusterNode: Service, Sendable {
     ///   - nodeID: the value of the lease key; unique per node. Default `hostname-pid`.
     ///   - timing: lease TTL and step-down margin (defaults 3 s and 500 ms).
     ///   - resyncInterval: how often the whole registry is re-read besides pub/sub nudges.
-    public init(
+    package init(
         configuration: RedisConfiguration,
         pool: String,
         nodeID: String = ClusterNode.defaultNodeID,
@@ -88,12 +88,12 @@ public final class ClusterNode: Service, Sendable {
     }
 
     /// `hostname-pid`.
-    public static var defaultNodeID: String {
+    package static var defaultNodeID: String {
         "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
     }
 
     /// Runs until graceful shutdown (then releases the lease) or cancellation; call it once.
-    public func run() async throws {
+    package func run() async throws {
         // Subscribe first (registered now, confirmed on connect); `.resynced` then reads the state.
         try? await self.subscriber.subscribe([self.keys.channel])
         await withTaskGroup(of: Void.self) { group in
@@ -116,44 +116,44 @@ public final class ClusterNode: Service, Sendable {
 
     /// Releases the lease (if held) and ends `run()`, as a graceful shutdown of the service
     /// group does.
-    public func shutdown() {
+    package func shutdown() {
         self.leaseContinuation.yield(.shutdown)
     }
 
     // MARK: - Status
 
     /// True while this node holds the lease (and has renewed it within `ttl - margin`).
-    public var isLeader: Bool { self.state.withLock { $0.leaderEpoch != nil } }
+    package var isLeader: Bool { self.state.withLock { $0.leaderEpoch != nil } }
 
     /// This node's term while it leads; otherwise the highest epoch seen in Redis.
-    public var epoch: UInt64 { self.state.withLock { $0.leaderEpoch ?? $0.highestEpoch } }
+    package var epoch: UInt64 { self.state.withLock { $0.leaderEpoch ?? $0.highestEpoch } }
 
     /// The node id holding the lease, as last read from Redis (at least every `ttl / 3`);
     /// `nil` when the lease is free or Redis is unreachable.
-    public var leader: String? { self.state.withLock { $0.leaderEpoch != nil ? self.nodeID : $0.holder } }
+    package var leader: String? { self.state.withLock { $0.leaderEpoch != nil ? self.nodeID : $0.holder } }
 
     /// Whether the command connection to Redis is up.
-    public var redisIsUp: Bool { self.client.isConnected }
+    package var redisIsUp: Bool { self.client.isConnected }
 
     /// What `GET /api/cluster` reports.
-    public var status: ClusterStatus {
+    package var status: ClusterStatus {
         ClusterStatus(node: self.nodeID, leader: self.leader, epoch: self.epoch, redis: self.redisIsUp ? .up : .down)
     }
 
     /// The last registry snapshot read (kept while Redis is down); `nil` before the first read.
-    public var current: RegistrySnapshot? { self.registry.latest }
+    package var current: RegistrySnapshot? { self.registry.latest }
 
     /// The current snapshot (if any), then each snapshot with a new version. Each call makes a
     /// new stream; it ends when `run()` returns.
-    public func snapshots() -> AsyncStream<RegistrySnapshot> { self.registry.stream() }
+    package func snapshots() -> AsyncStream<RegistrySnapshot> { self.registry.stream() }
 
     /// The latest leadership change (if any), then every change. Each call makes a new stream;
     /// it ends when `run()` returns.
-    public func leadershipChanges() -> AsyncStream<LeadershipChange> { self.leadership.stream() }
+    package func leadershipChanges() -> AsyncStream<LeadershipChange> { self.leadership.stream() }
 }
 
 /// A change of this node's leadership.
-public enum LeadershipChange: Sendable, Hashable {
+package enum LeadershipChange: Sendable, Hashable {
     /// This node leads from now on in term `epoch`; pass `epoch` to leader writes.
     case elected(epoch: UInt64)
     /// This node no longer leads: stop scaling and paging at once.
@@ -162,27 +162,27 @@ public enum LeadershipChange: Sendable, Hashable {
 
 /// `GET /api/cluster`: `{"mode":"cluster","node":"…","leader":"…"|null,"epoch":3,"redis":"up"|"down"}`
 /// (a node alone answers `{"mode":"single"}`).
-public struct ClusterStatus: Sendable, Hashable, Encodable {
-    public enum Redis: String, Sendable, Hashable, Codable {
+package struct ClusterStatus: Sendable, Hashable, Encodable {
+    package enum Redis: String, Sendable, Hashable, Codable {
         case up
         case down
     }
 
-    public var node: String
-    public var leader: String?
-    public var epoch: UInt64
-    public var redis: Redis
+    package var node: String
+    package var leader: String?
+    package var epoch: UInt64
+    package var redis: Redis
 
     enum CodingKeys: String, CodingKey { case mode, node, leader, epoch, redis }
 
-    public init(node: String, leader: String?, epoch: UInt64, redis: Redis) {
+    package init(node: String, leader: String?, epoch: UInt64, redis: Redis) {
         self.node = node
         self.leader = leader
         self.epoch = epoch
         self.redis = redis
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode("cluster", forKey: .mode)
         try container.encode(self.node, forKey: .node)

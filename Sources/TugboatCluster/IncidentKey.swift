@@ -4,37 +4,37 @@ import TugboatCore
 /// A cluster-wide name of one incident episode, `<rule>|<target>|<fired_at>` (fired_at in ISO
 /// 8601 with milliseconds, UTC). Incidents live per node in SQLite; this key is what every node
 /// agrees on, so a page claimed under it is sent once by the whole cluster.
-public struct IncidentKey: Sendable, Hashable, CustomStringConvertible {
-    public var rule: String
+package struct IncidentKey: Sendable, Hashable, CustomStringConvertible {
+    package var rule: String
     /// The rule's target (monitor name, backend address, or empty for pool-wide rules).
-    public var target: String
+    package var target: String
     /// When this episode fired, cut to whole milliseconds (what the incidents mirror keeps).
-    public var firedAt: Date
+    package var firedAt: Date
 
-    public init(rule: String, target: String, firedAt: Date) {
+    package init(rule: String, target: String, firedAt: Date) {
         self.rule = rule
         self.target = target
         self.firedAt = ClusterTime.milliseconds(firedAt)
     }
 
     /// `rule|target`: the field of `tugboat:<pool>:incidents`.
-    public var openIncidentField: String { "\(self.rule)|\(self.target)" }
+    package var openIncidentField: String { "\(self.rule)|\(self.target)" }
 
-    public var description: String { "\(self.rule)|\(self.target)|\(ClusterTime.format(self.firedAt, milliseconds: true))" }
+    package var description: String { "\(self.rule)|\(self.target)|\(ClusterTime.format(self.firedAt, milliseconds: true))" }
 }
 
 /// An open incident as the leader mirrors it into `tugboat:<pool>:incidents` (JSON
 /// `{"state":"firing","fired_at":"2025-01-31T12:00:00.123Z","node":"host-1234"}`), so that a
 /// newly elected leader continues it instead of paging it again.
-public struct OpenIncident: Sendable, Hashable, Codable {
+package struct OpenIncident: Sendable, Hashable, Codable {
     /// The incident's state (`firing`, `acknowledged`, …).
-    public var state: IncidentState
+    package var state: IncidentState
     /// When the episode fired; with rule and target it makes the `IncidentKey`.
-    public var firedAt: Date
+    package var firedAt: Date
     /// The node (leader) that wrote it.
-    public var node: String
+    package var node: String
 
-    public init(state: IncidentState, firedAt: Date, node: String) {
+    package init(state: IncidentState, firedAt: Date, node: String) {
         self.state = state
         self.firedAt = ClusterTime.milliseconds(firedAt)
         self.node = node
@@ -46,7 +46,7 @@ public struct OpenIncident: Sendable, Hashable, Codable {
         case node
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.state = try container.decode(IncidentState.self, forKey: .state)
         let firedAt = try container.decode(String.self, forKey: .firedAt)
@@ -57,7 +57,7 @@ public struct OpenIncident: Sendable, Hashable, Codable {
         self.node = try container.decode(String.self, forKey: .node)
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(self.state, forKey: .state)
         try container.encode(ClusterTime.format(self.firedAt, milliseconds: true), forKey: .firedAt)
@@ -65,7 +65,7 @@ public struct OpenIncident: Sendable, Hashable, Codable {
     }
 
     /// The page-claim key of this incident under `rule` and `target`.
-    public func key(rule: String, target: String) -> IncidentKey {
+    package func key(rule: String, target: String) -> IncidentKey {
         IncidentKey(rule: rule, target: target, firedAt: self.firedAt)
     }
 }

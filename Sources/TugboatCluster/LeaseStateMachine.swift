@@ -1,26 +1,26 @@
 /// Timing of the leader lease (`tugboat:<pool>:leader`).
-public struct LeaseTiming: Sendable, Hashable {
+package struct LeaseTiming: Sendable, Hashable {
     /// The lease's TTL in Redis. Default 3 s: after a `kill -9` of the leader another node leads
     /// within `ttl + interval` (≈ 4 s).
-    public var ttl: Duration
+    package var ttl: Duration
     /// A leader that has not renewed for `ttl - margin` (measured from when the last successful
     /// renewal was *sent*) steps down locally, before the key can expire in Redis.
-    public var margin: Duration
+    package var margin: Duration
 
-    public init(ttl: Duration = .seconds(3), margin: Duration = .milliseconds(500)) {
+    package init(ttl: Duration = .seconds(3), margin: Duration = .milliseconds(500)) {
         precondition(margin > .zero && margin < ttl, "the lease margin must be positive and below the TTL")
         self.ttl = ttl
         self.margin = margin
     }
 
     /// How often a follower tries to acquire and a leader renews: `ttl / 3`.
-    public var interval: Duration { self.ttl / 3 }
+    package var interval: Duration { self.ttl / 3 }
     /// How long a leader may go without a successful renewal: `ttl - margin`.
-    public var stepDownAfter: Duration { self.ttl - self.margin }
+    package var stepDownAfter: Duration { self.ttl - self.margin }
 }
 
 /// Why a node stopped leading.
-public enum StepDownReason: Sendable, Hashable, CustomStringConvertible {
+package enum StepDownReason: Sendable, Hashable, CustomStringConvertible {
     /// No renewal succeeded for `ttl - margin` (Redis down, slow or unreachable); the last error.
     case renewalOverdue(lastError: String?)
     /// Redis says the lease is no longer ours (it expired and another node took it).
@@ -28,7 +28,7 @@ public enum StepDownReason: Sendable, Hashable, CustomStringConvertible {
     /// Graceful shutdown; the lease was released.
     case shutdown
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .renewalOverdue(let error?): return "lease not renewed in time (\(error))"
         case .renewalOverdue(nil): return "lease not renewed in time"
@@ -48,8 +48,8 @@ public enum StepDownReason: Sendable, Hashable, CustomStringConvertible {
 ///   locally, whether or not a request is still in flight: Redis cannot have expired the key yet,
 ///   so no other node can have been elected while this one still acts as leader. Redis errors
 ///   count as failed renewals (they do not end leadership by themselves).
-public struct LeaseStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Instant.Duration == Duration {
-    public enum Event: Sendable, Hashable {
+package struct LeaseStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Instant.Duration == Duration {
+    package enum Event: Sendable, Hashable {
         /// Time passed.
         case tick
         /// The acquire sent at `sentAt` won the lease for `epoch`.
@@ -66,7 +66,7 @@ public struct LeaseStateMachine<Instant: InstantProtocol & Sendable>: Sendable w
         case shutdown
     }
 
-    public enum Action: Sendable, Hashable {
+    package enum Action: Sendable, Hashable {
         /// Run the acquire script (send time = now).
         case acquire
         /// Run the renewal script for this term (send time = now).
@@ -85,28 +85,28 @@ public struct LeaseStateMachine<Instant: InstantProtocol & Sendable>: Sendable w
         case stopped
     }
 
-    public let timing: LeaseTiming
+    package let timing: LeaseTiming
     private(set) var role: Role = .follower
     private var requestInFlight = false
     private var nextRequest: Instant
     private var lastError: String?
 
     /// Starts as a follower that tries to acquire at the first tick.
-    public init(timing: LeaseTiming = LeaseTiming(), now: Instant) {
+    package init(timing: LeaseTiming = LeaseTiming(), now: Instant) {
         self.timing = timing
         self.nextRequest = now
     }
 
     /// The current term when leading.
-    public var leaderEpoch: UInt64? {
+    package var leaderEpoch: UInt64? {
         if case .leader(let epoch, _) = self.role { return epoch }
         return nil
     }
 
     /// True after `shutdown`.
-    public var isStopped: Bool { self.role == .stopped }
+    package var isStopped: Bool { self.role == .stopped }
 
-    public mutating func event(_ event: Event, now: Instant) -> [Action] {
+    package mutating func event(_ event: Event, now: Instant) -> [Action] {
         switch event {
         case .tick:
             return self.tick(now: now)

@@ -3,9 +3,9 @@ import TugboatCore
 
 /// One instance in the shared registry, stored as JSON under its address in
 /// `tugboat:<pool>:instances`: `{"state":"healthy","provider_id":"…","since":"2025-01-31T12:00:00Z","origin":"scaler"}`.
-public struct RegistryEntry: Sendable, Hashable, Codable {
+package struct RegistryEntry: Sendable, Hashable, Codable {
     /// Who put the instance in the pool.
-    public enum Origin: String, Sendable, Hashable, Codable {
+    package enum Origin: String, Sendable, Hashable, Codable {
         /// From the config file's `pool.backends`.
         case `static`
         /// Added through the admin API (any node).
@@ -14,14 +14,14 @@ public struct RegistryEntry: Sendable, Hashable, Codable {
         case scaler
     }
 
-    public var state: BackendState
+    package var state: BackendState
     /// The scaling provider's id of the instance (process id, container id, …); empty otherwise.
-    public var providerID: String
+    package var providerID: String
     /// When the instance entered `state` (whole seconds).
-    public var since: Date
-    public var origin: Origin
+    package var since: Date
+    package var origin: Origin
 
-    public init(state: BackendState, providerID: String = "", since: Date = Date(), origin: Origin) {
+    package init(state: BackendState, providerID: String = "", since: Date = Date(), origin: Origin) {
         self.state = state
         self.providerID = providerID
         self.since = Date(timeIntervalSince1970: since.timeIntervalSince1970.rounded(.down))
@@ -35,7 +35,7 @@ public struct RegistryEntry: Sendable, Hashable, Codable {
         case origin
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.state = try container.decode(BackendState.self, forKey: .state)
         self.providerID = try container.decodeIfPresent(String.self, forKey: .providerID) ?? ""
@@ -47,7 +47,7 @@ public struct RegistryEntry: Sendable, Hashable, Codable {
         self.origin = try container.decode(Origin.self, forKey: .origin)
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(self.state, forKey: .state)
         try container.encode(self.providerID, forKey: .providerID)
@@ -58,12 +58,12 @@ public struct RegistryEntry: Sendable, Hashable, Codable {
 
 /// The whole registry at one version, read atomically (one Lua script returns the version and
 /// the hash together).
-public struct RegistrySnapshot: Sendable, Hashable {
+package struct RegistrySnapshot: Sendable, Hashable {
     /// `tugboat:<pool>:version`; 0 when the registry was never written.
-    public var version: UInt64
-    public var instances: [HostPort: RegistryEntry]
+    package var version: UInt64
+    package var instances: [HostPort: RegistryEntry]
 
-    public init(version: UInt64, instances: [HostPort: RegistryEntry]) {
+    package init(version: UInt64, instances: [HostPort: RegistryEntry]) {
         self.version = version
         self.instances = instances
     }

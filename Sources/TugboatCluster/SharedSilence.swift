@@ -5,18 +5,18 @@ import TugboatRedis
 /// A silence as the nodes share it: JSON under its id in `tugboat:<pool>:silences`,
 /// `{"comment":"deploy","created_at":"…","created_by":"ops","ends":"2025-01-31T14:00:00.000Z","matchers":{"rule":"front-down"},"starts":"…"}`
 /// (the id is the hash field, not part of the JSON). Times are kept to whole milliseconds.
-public struct SharedSilence: Sendable, Hashable {
+package struct SharedSilence: Sendable, Hashable {
     /// The hash field; 0 until `createSilence` gives it one.
-    public var id: Int64
+    package var id: Int64
     /// Label → value (`rule`, `target`, `pool`); every one must match. Empty matches everything.
-    public var matchers: [String: String]
-    public var starts: Date
-    public var ends: Date
-    public var comment: String
-    public var createdBy: String
-    public var createdAt: Date
+    package var matchers: [String: String]
+    package var starts: Date
+    package var ends: Date
+    package var comment: String
+    package var createdBy: String
+    package var createdAt: Date
 
-    public init(id: Int64 = 0, matchers: [String: String], starts: Date, ends: Date, comment: String, createdBy: String, createdAt: Date) {
+    package init(id: Int64 = 0, matchers: [String: String], starts: Date, ends: Date, comment: String, createdBy: String, createdAt: Date) {
         self.id = id
         self.matchers = matchers
         self.starts = ClusterTime.milliseconds(starts)
@@ -35,7 +35,7 @@ extension SharedSilence: Codable {
     }
 
     /// Decodes the JSON of a hash value; the id (the field) is set by the reader.
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         func date(_ key: CodingKeys) throws -> Date {
             let text = try container.decode(String.self, forKey: key)
@@ -49,7 +49,7 @@ extension SharedSilence: Codable {
                   createdAt: try date(.createdAt))
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(self.matchers, forKey: .matchers)
         try container.encode(ClusterTime.format(self.starts, milliseconds: true), forKey: .starts)

@@ -1,11 +1,11 @@
 import CBuildInfo
 
 /// What this binary is: `tugboat --version` and `tugboat_build_info{version,commit}` in /metrics.
-public enum BuildInfo {
+package enum BuildInfo {
     /// The release version (also the Debian package's version).
-    public static let version = "0.5.0"
+    package static let version = "0.5.0"
     /// The git commit written in at build time by `packaging/build.sh`, or "unknown".
-    public static let commit = String(cString: tugboat_build_commit())
+    package static let commit = String(cString: tugboat_build_commit())
     /// `tugboat 0.5.0 (1a2b3c4)`
-    public static var line: String { "tugboat \(version) (\(commit))" }
+    package static var line: String { "tugboat \(version) (\(commit))" }
 }

@@ -3,10 +3,10 @@ import Glibc
 #endif
 
 /// The process's open-file limit (`RLIMIT_NOFILE`).
-public enum DescriptorLimit {
+package enum DescriptorLimit {
     /// Raises the soft limit to the hard one (as HAProxy and nginx do at start) and returns it.
     @discardableResult
-    public static func raiseToHard() -> Int {
+    package static func raiseToHard() -> Int {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
         if limit.rlim_cur < limit.rlim_max {
@@ -17,7 +17,7 @@ public enum DescriptorLimit {
         return Int(clamping: limit.rlim_cur)
     }
 
-    public static var current: Int {
+    package static var current: Int {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
         return Int(clamping: limit.rlim_cur)
@@ -26,7 +26,7 @@ public enum DescriptorLimit {
     /// How many client connections fit: each may hold an upstream connection too, and a reserve
     /// stays free for health checks, the admin listener, the store, Redis and children's pipes,
     /// so a flood of clients can never make the health checks fail with EMFILE.
-    public static func maxConnections(descriptors: Int) -> Int {
+    package static func maxConnections(descriptors: Int) -> Int {
         let reserve = min(256, max(32, descriptors / 8))
         return max(1, (descriptors - reserve) / 2)
     }

@@ -1,8 +1,8 @@
 import Foundation
 
 /// `application/x-www-form-urlencoded` bodies (what Twilio posts), in order, repeats kept.
-public enum FormFields {
-    public static func parse(_ body: String) -> [(name: String, value: String)] {
+package enum FormFields {
+    package static func parse(_ body: String) -> [(name: String, value: String)] {
         body.split(separator: "&", omittingEmptySubsequences: true).map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
@@ -10,7 +10,7 @@ public enum FormFields {
     }
 
     /// Percent-encodes everything but RFC 3986's unreserved characters.
-    public static func encode(_ fields: [(name: String, value: String)]) -> String {
+    package static func encode(_ fields: [(name: String, value: String)]) -> String {
         fields.map { "\(escape($0.name))=\(escape($0.value))" }.joined(separator: "&")
     }
 

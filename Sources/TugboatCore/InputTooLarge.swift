@@ -1,7 +1,7 @@
 /// Input refused for its size (an HTTP API answers it with 413); the text says which limit, and
 /// the config key that sets it.
-public struct InputTooLarge: Error, Sendable, Equatable, CustomStringConvertible {
-    public let description: String
+package struct InputTooLarge: Error, Sendable, Equatable, CustomStringConvertible {
+    package let description: String
 
-    public init(_ description: String) { self.description = description }
+    package init(_ description: String) { self.description = description }
 }

@@ -1,25 +1,25 @@
 /// Delays between reconnect attempts: `initial`, doubling up to `maximum`, each with ±`jitter`
 /// (a fraction) so that many nodes do not reconnect in lockstep (the shared ``Backoff``, counting
 /// the attempts). Reset after a success. Redis reconnects and the Kubernetes watch use it.
-public struct ReconnectBackoff: Sendable {
-    public let backoff: Backoff
+package struct ReconnectBackoff: Sendable {
+    package let backoff: Backoff
     private var attempts = 0
 
-    public init(initial: Duration, maximum: Duration, jitter: Double = 0.2) {
+    package init(initial: Duration, maximum: Duration, jitter: Double = 0.2) {
         backoff = Backoff(first: initial, maximum: max(initial, maximum), jitter: .spread(jitter))
     }
 
-    public mutating func next<Generator: RandomNumberGenerator>(using generator: inout Generator) -> Duration {
+    package mutating func next<Generator: RandomNumberGenerator>(using generator: inout Generator) -> Duration {
         attempts += 1
         return backoff.delay(afterAttempt: attempts, random: Double.random(in: 0...1, using: &generator))
     }
 
-    public mutating func next() -> Duration {
+    package mutating func next() -> Duration {
         var generator = SystemRandomNumberGenerator()
         return next(using: &generator)
     }
 
-    public mutating func reset() {
+    package mutating func reset() {
         attempts = 0
     }
 }

@@ -7,7 +7,7 @@ import TugboatNetwork
 
 /// Runs active checks on every pool member, listens for passive-failure signals, and moves
 /// backends between states in the ``Pool`` through one ``HealthStateMachine`` each.
-public actor HealthMonitor: Service {
+package actor HealthMonitor: Service {
     private let pool: Pool
     private let signals: SignalBus
     private var probe: HealthProbe
@@ -19,7 +19,7 @@ public actor HealthMonitor: Service {
     private var machines: [HostPort: HealthStateMachine] = [:]
     private let clock = ContinuousClock()
 
-    public init(pool: Pool, signals: SignalBus, config: PoolConfig, group: EventLoopGroup, logger: Logger, tls: BackendTLS? = nil) {
+    package init(pool: Pool, signals: SignalBus, config: PoolConfig, group: EventLoopGroup, logger: Logger, tls: BackendTLS? = nil) {
         self.pool = pool
         self.signals = signals
         self.probe = HealthProbe(path: config.health.path, timeout: config.health.timeout, group: group, tls: tls)
@@ -32,14 +32,14 @@ public actor HealthMonitor: Service {
 
     /// Reloaded `pool.health` and `pool.passive`: the next round of checks uses the new path,
     /// timeout and interval; each backend's state machine keeps its counts under the new rise/fall.
-    public func update(_ config: PoolConfig) {
+    package func update(_ config: PoolConfig) {
         probe = HealthProbe(path: config.health.path, timeout: config.health.timeout, group: group, tls: tls)
         interval = config.health.interval
         settings = HealthStateMachine.Settings(config)
         for address in machines.keys { machines[address]?.settings = settings }
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let passive = signals.subscribe()
         await withDiscardingTaskGroup { group in
             group.addTask {
@@ -60,7 +60,7 @@ public actor HealthMonitor: Service {
     }
 
     /// Probes every member once, concurrently, and applies the results.
-    public func checkAll() async {
+    package func checkAll() async {
         let members = await pool.snapshot.backends.filter { $0.state != .draining }.map(\.address)
         machines = machines.filter { members.contains($0.key) }
         let probe = self.probe

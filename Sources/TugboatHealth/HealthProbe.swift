@@ -7,8 +7,8 @@ import TugboatCore
 import TugboatNetwork
 
 /// One active check: `GET path` expecting 2xx, or a TCP connect when there is no path.
-public struct HealthProbe: Sendable {
-    public enum Result: Sendable, Equatable {
+package struct HealthProbe: Sendable {
+    package enum Result: Sendable, Equatable {
         case passed
         case failed(String)
         /// The check could not be made here (Tugboat is out of descriptors): says nothing about
@@ -16,20 +16,20 @@ public struct HealthProbe: Sendable {
         case inconclusive(String)
     }
 
-    public let path: String?
-    public let timeout: Duration
+    package let path: String?
+    package let timeout: Duration
     let group: EventLoopGroup
     /// `pool.tls`: the check speaks TLS too (a handshake that fails is a failed check).
     let tls: BackendTLS?
 
-    public init(path: String?, timeout: Duration, group: EventLoopGroup, tls: BackendTLS? = nil) {
+    package init(path: String?, timeout: Duration, group: EventLoopGroup, tls: BackendTLS? = nil) {
         self.path = path
         self.timeout = timeout
         self.group = group
         self.tls = tls
     }
 
-    public func check(_ address: HostPort) async -> Result {
+    package func check(_ address: HostPort) async -> Result {
         let loop = group.next()
         let deadline = NIODeadline.now() + .nanoseconds(timeout.nanoseconds)
         let promise = loop.makePromise(of: Result.self)

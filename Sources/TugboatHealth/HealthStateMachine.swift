@@ -2,48 +2,48 @@ import TugboatCore
 
 /// The health of one backend, as HAProxy's `rise`/`fall` and Envoy's outlier ejection mean it.
 /// Pure: time comes in with each event; the caller applies the returned action.
-public struct HealthStateMachine: Sendable {
-    public struct Settings: Sendable {
-        public var rise: Int
-        public var fall: Int
-        public var ejection: Duration
-        public var maxEjection: Duration
+package struct HealthStateMachine: Sendable {
+    package struct Settings: Sendable {
+        package var rise: Int
+        package var fall: Int
+        package var ejection: Duration
+        package var maxEjection: Duration
 
-        public init(rise: Int, fall: Int, ejection: Duration, maxEjection: Duration) {
+        package init(rise: Int, fall: Int, ejection: Duration, maxEjection: Duration) {
             self.rise = rise
             self.fall = fall
             self.ejection = ejection
             self.maxEjection = maxEjection
         }
 
-        public init(_ pool: PoolConfig) {
+        package init(_ pool: PoolConfig) {
             self.init(rise: pool.health.rise, fall: pool.health.fall,
                       ejection: pool.passive.ejection, maxEjection: pool.passive.maxEjection)
         }
     }
 
-    public enum Action: Equatable, Sendable {
+    package enum Action: Equatable, Sendable {
         case none
         /// The backend moves to this state, for this reason.
         case transition(to: BackendState, reason: String)
     }
 
-    public private(set) var state: BackendState = .starting
+    package private(set) var state: BackendState = .starting
     /// While ejected by passive detection: until when no active check can bring it back.
-    public private(set) var ejectedUntil: ContinuousClock.Instant?
-    public private(set) var ejections = 0
+    package private(set) var ejectedUntil: ContinuousClock.Instant?
+    package private(set) var ejections = 0
     private var passes = 0
     private var failures = 0
     private var healthySince: ContinuousClock.Instant?
     /// Replaced by a reload: counts so far are kept and judged by the new thresholds.
-    public var settings: Settings
+    package var settings: Settings
 
-    public init(settings: Settings) {
+    package init(settings: Settings) {
         self.settings = settings
     }
 
     /// An active check passed.
-    public mutating func checkPassed(at now: ContinuousClock.Instant) -> Action {
+    package mutating func checkPassed(at now: ContinuousClock.Instant) -> Action {
         failures = 0
         passes += 1
         if let until = ejectedUntil {
@@ -61,7 +61,7 @@ public struct HealthStateMachine: Sendable {
     }
 
     /// An active check failed.
-    public mutating func checkFailed(at now: ContinuousClock.Instant, reason: String) -> Action {
+    package mutating func checkFailed(at now: ContinuousClock.Instant, reason: String) -> Action {
         passes = 0
         failures += 1
         guard state != .unhealthy, failures >= settings.fall else { return .none }
@@ -69,7 +69,7 @@ public struct HealthStateMachine: Sendable {
     }
 
     /// Live traffic failed `consecutive` times in a row: eject for the ejection time, doubled on each repeat.
-    public mutating func passiveFailures(_ consecutive: Int, at now: ContinuousClock.Instant) -> Action {
+    package mutating func passiveFailures(_ consecutive: Int, at now: ContinuousClock.Instant) -> Action {
         guard state == .healthy else { return .none }
         let factor = 1 << min(ejections, 20)
         let time = min(settings.ejection * factor, settings.maxEjection)

@@ -4,12 +4,12 @@ import TugboatCore
 
 /// `pool.tls` made ready for connections: one client TLS context for the proxy's upstream
 /// connections and the health checks, and the name each backend is asked for.
-public struct BackendTLS: Sendable {
-    public let context: NIOSSLContext
+package struct BackendTLS: Sendable {
+    package let context: NIOSSLContext
     let sni: String?
 
     /// Throws when `ca` holds no PEM certificate, as `FILE:LINE`-less text (the file is named).
-    public init(_ settings: BackendTLSSettings) throws {
+    package init(_ settings: BackendTLSSettings) throws {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
         configuration.applicationProtocols = ["http/1.1"]
@@ -21,12 +21,12 @@ public struct BackendTLS: Sendable {
 
     /// The name to send in SNI (and check) for a backend: `sni`, else its host unless that is an IP
     /// address (then the certificate's IP addresses are checked against the peer's).
-    public func serverName(for host: String) -> String? {
+    package func serverName(for host: String) -> String? {
         sni ?? TLSServerName.forHost(host)
     }
 
     /// The client-side TLS handler for a connection to `host`.
-    public func handler(for host: String) throws -> NIOSSLClientHandler {
+    package func handler(for host: String) throws -> NIOSSLClientHandler {
         try NIOSSLClientHandler(context: context, serverHostname: serverName(for: host))
     }
 }

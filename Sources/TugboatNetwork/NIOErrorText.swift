@@ -8,7 +8,7 @@ import TugboatCore
 // this one, so whatever binary can meet these errors holds these conformances.
 
 extension NIOConnectionError: ShortErrorText {
-    public var shortText: String {
+    package var shortText: String {
         if let first = connectionErrors.first { return ErrorText.unredacted(first.error) }
         if let dns = dnsAAAAError ?? dnsAError { return "DNS: \(dns)" }
         return "\(self)"
@@ -16,11 +16,11 @@ extension NIOConnectionError: ShortErrorText {
 }
 
 extension IOError: ShortErrorText {
-    public var shortText: String { String(cString: strerror(errnoCode)) }
+    package var shortText: String { String(cString: strerror(errnoCode)) }
 }
 
 extension ChannelError: ShortErrorText {
-    public var shortText: String {
+    package var shortText: String {
         switch self {
         case .connectTimeout: "connect timed out"
         case .ioOnClosedChannel, .alreadyClosed, .eof: "connection closed"

@@ -7,30 +7,30 @@ import TugboatCore
 /// The proxy's data plane: one ``LoopContext`` per event loop. The control plane talks to it only
 /// through pool snapshots (``apply(_:)``), reloaded settings (``reconfigure(_:)``) and
 /// once-a-second meter collection (``collect()``).
-public final class ProxyDataPlane: Sendable {
-    public let group: MultiThreadedEventLoopGroup
+package final class ProxyDataPlane: Sendable {
+    package let group: MultiThreadedEventLoopGroup
     private let current: Mutex<ProxyConfiguration>
     /// The configuration last installed (each loop holds its own copy; this is for the control plane).
-    public var configuration: ProxyConfiguration { current.withLock { $0 } }
+    package var configuration: ProxyConfiguration { current.withLock { $0 } }
     let contexts: [ObjectIdentifier: NIOLoopBoundBox<LoopContext>]
     private let registry = Mutex<Registry>(Registry())
     private let sweepers: [RepeatedTask]
     /// Open client connections and those refused over `max-connections`.
-    public let connections = ConnectionCounts()
+    package let connections = ConnectionCounts()
     /// Response bodies relayed through kernel pipes (splice(2)).
-    public let splices = SpliceCounts()
+    package let splices = SpliceCounts()
     /// Idle plain HTTP/1.1 connections set aside without their channels (nil when the system
     /// refuses the lot its epoll instance).
     let parkingLot: ParkingLot?
     /// `access-log`, when on.
-    public let accessLog: AccessLog?
+    package let accessLog: AccessLog?
 
     private struct Registry {
         var byAddress: [HostPort: ProxyBackend] = [:]
         var nextSlot = 0
     }
 
-    public init(group: MultiThreadedEventLoopGroup, configuration: ProxyConfiguration,
+    package init(group: MultiThreadedEventLoopGroup, configuration: ProxyConfiguration,
                 onPassiveFailure: @escaping @Sendable (HostPort, Int) -> Void,
                 onDemandWhileEmpty: @escaping @Sendable () -> Void = {}, accessLog: AccessLog? = nil) {
         self.group = group
@@ -57,7 +57,7 @@ public final class ProxyDataPlane: Sendable {
     }
 
     /// `threads: auto | N`: `auto` is one event loop per core (see the README's benchmark notes).
-    public static func threads(_ configured: Int?) -> Int {
+    package static func threads(_ configured: Int?) -> Int {
         configured ?? System.coreCount
     }
 
@@ -68,7 +68,7 @@ public final class ProxyDataPlane: Sendable {
     /// Installs a new pool snapshot on every event loop. Backends keep their identity (and
     /// connection pools) across snapshots; unresolvable addresses are skipped and returned.
     @discardableResult
-    public func apply(_ snapshot: PoolSnapshot) -> [HostPort] {
+    package func apply(_ snapshot: PoolSnapshot) -> [HostPort] {
         var unresolved: [HostPort] = []
         let set: BackendSet = registry.withLock { registry in
             var set = BackendSet()
@@ -103,7 +103,7 @@ public final class ProxyDataPlane: Sendable {
     /// Installs reloaded settings on every event loop, as ``apply(_:)`` installs snapshots: new
     /// connections and the next request of open ones use them; requests in flight are not touched.
     /// The listener's own settings (address, TLS, HTTP/2) stay as they were bound.
-    public func reconfigure(_ configuration: ProxyConfiguration) {
+    package func reconfigure(_ configuration: ProxyConfiguration) {
         current.withLock { $0 = configuration }
         for box in contexts.values {
             box.eventLoop.execute { box.value.install(configuration) }
@@ -111,7 +111,7 @@ public final class ProxyDataPlane: Sendable {
     }
 
     /// In-flight requests per backend, right now.
-    public func inflight() -> [HostPort: Int] {
+    package func inflight() -> [HostPort: Int] {
         registry.withLock { $0.byAddress.mapValues(\.inflightRequests) }
     }
 
@@ -129,7 +129,7 @@ public final class ProxyDataPlane: Sendable {
     }
 
     /// Hands every loop's unfinished access-log batch to the writer (at shutdown, after the drain).
-    public func flushAccessLog() async {
+    package func flushAccessLog() async {
         guard accessLog != nil else { return }
         for box in contexts.values {
             try? await box.eventLoop.submit { box.value.accessLog?.flush() }.get()
@@ -146,7 +146,7 @@ public final class ProxyDataPlane: Sendable {
         }
     }
 
-    public func shutdown() {
+    package func shutdown() {
         for sweeper in sweepers { sweeper.cancel() }
         parkingLot?.stop()
     }

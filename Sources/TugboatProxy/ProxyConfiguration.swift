@@ -3,64 +3,68 @@ import TugboatCore
 import TugboatNetwork
 
 /// What the data plane needs from the config, in NIO's units.
-public struct ProxyConfiguration: Sendable {
-    public var listen: HostPort
-    public var balance: BalanceAlgorithm
-    public var retries: Int
-    public var connectTimeout: TimeAmount
-    public var headerTimeout: TimeAmount
-    public var requestTimeout: TimeAmount
-    public var idleTimeout: TimeAmount
-    public var drain: Duration
-    public var passiveFailures: Int
+package struct ProxyConfiguration: Sendable {
+    package var listen: HostPort
+    package var balance: BalanceAlgorithm
+    package var retries: Int
+    package var connectTimeout: TimeAmount
+    package var headerTimeout: TimeAmount
+    package var requestTimeout: TimeAmount
+    package var idleTimeout: TimeAmount
+    package var drain: Duration
+    package var passiveFailures: Int
     /// Limits on request and response heads (64 KiB head → 431, 8 KiB target → 414).
     var headLimits = HeadLimits()
     /// Largest request head accepted; larger ones get 431.
-    public var maxHeaderBytes: Int {
+    package var maxHeaderBytes: Int {
         get { headLimits.maxHeadBytes }
         set { headLimits.maxHeadBytes = newValue }
     }
     /// Idle upstream connections kept per backend per event loop.
-    public var maxIdleUpstreamsPerLoop: Int = 256
+    package var maxIdleUpstreamsPerLoop: Int = 256
     /// Scale to zero: a request that finds no healthy backend waits (bounded by the request
     /// timeout) for one to become ready, instead of getting 503.
-    public var holdWhenEmpty: Bool
+    package var holdWhenEmpty: Bool
     /// At most this many requests wait per event loop; more get 503.
-    public var maxHeldPerLoop: Int = 1024
+    package var maxHeldPerLoop: Int = 1024
     /// Open client connections at most; more are answered 503 and closed.
-    public var maxConnections: Int
+    package var maxConnections: Int
     /// Clients whose forwarding headers are kept.
-    public var trustedProxies: TrustedProxies
+    package var trustedProxies: TrustedProxies
     /// The listener speaks TLS (`tls:`): backends are told `X-Forwarded-Proto: https`.
-    public var https: Bool
+    package var https: Bool
     /// With `tls:`, ALPN offers `h2` too (`tls.http2`, on by default).
-    public var http2: Bool = true
+    package var http2: Bool = true
     /// HTTP/2 limits and windows (SETTINGS_MAX_CONCURRENT_STREAMS from `tls.http2-max-streams`).
     var http2Settings = HTTP2Front.Settings()
     /// `pool.tls`: connections to the backends speak TLS (set by the caller: making it can fail).
-    public var upstreamTLS: BackendTLS?
+    package var upstreamTLS: BackendTLS?
 
-    public init(_ config: TugboatConfig, descriptorLimit: Int = DescriptorLimit.current) {
-        listen = config.listen
-        balance = config.pool.balance
-        retries = config.pool.retries
-        connectTimeout = .init(config.pool.timeouts.connect)
-        headerTimeout = .init(config.pool.timeouts.header)
-        requestTimeout = .init(config.pool.timeouts.request)
-        idleTimeout = .init(config.pool.timeouts.idle)
-        drain = config.pool.drain
-        passiveFailures = config.pool.passive.failures
-        holdWhenEmpty = config.scaling?.min == 0
-        maxConnections = config.maxConnections ?? DescriptorLimit.maxConnections(descriptors: descriptorLimit)
-        trustedProxies = TrustedProxies(config.trustedProxies)
-        https = config.tls != nil
-        http2 = config.tls?.http2 ?? true
-        http2Settings.maxConcurrentStreams = config.tls?.http2MaxStreams ?? 100
+    /// From the sections it reads: `listen`, `pool`, `max-connections` (nil: from the descriptor
+    /// limit), `trusted-proxies`, `tls`; `holdWhenEmpty` is `scaling.min == 0`.
+    package init(listen: HostPort = HostPort(host: "127.0.0.1", port: 8080), pool: PoolConfig = PoolConfig(), holdWhenEmpty: Bool = false,
+                maxConnections: Int? = nil, trustedProxies: [CIDR] = [], tls: TLSSettings? = nil,
+                descriptorLimit: Int = DescriptorLimit.current) {
+        self.listen = listen
+        balance = pool.balance
+        retries = pool.retries
+        connectTimeout = .init(pool.timeouts.connect)
+        headerTimeout = .init(pool.timeouts.header)
+        requestTimeout = .init(pool.timeouts.request)
+        idleTimeout = .init(pool.timeouts.idle)
+        drain = pool.drain
+        passiveFailures = pool.passive.failures
+        self.holdWhenEmpty = holdWhenEmpty
+        self.maxConnections = maxConnections ?? DescriptorLimit.maxConnections(descriptors: descriptorLimit)
+        self.trustedProxies = TrustedProxies(trustedProxies)
+        https = tls != nil
+        http2 = tls?.http2 ?? true
+        http2Settings.maxConcurrentStreams = tls?.http2MaxStreams ?? 100
     }
 }
 
 /// `trusted-proxies`, matched against a connection's peer address once, when it is accepted.
-public struct TrustedProxies: Sendable {
+package struct TrustedProxies: Sendable {
     let networks: [CIDR]
 
     init(_ networks: [CIDR]) { self.networks = networks }

@@ -9,7 +9,7 @@ import TugboatCore
 
 /// The public listener. On graceful shutdown it stops accepting, lets in-flight requests finish
 /// for up to `drain`, then returns.
-public final class ProxyServer: Service, Sendable {
+package final class ProxyServer: Service, Sendable {
     private let dataPlane: ProxyDataPlane
     private let logger: Logger
     private let quiesce: ServerQuiescingHelper
@@ -22,17 +22,17 @@ public final class ProxyServer: Service, Sendable {
     /// then `done` runs (systemd hears `READY=1`).
     private let takeover: Takeover?
 
-    public struct Takeover: Sendable {
+    package struct Takeover: Sendable {
         let ready: @Sendable () async -> Void
         let done: @Sendable () -> Void
 
-        public init(whenReady ready: @escaping @Sendable () async -> Void, then done: @escaping @Sendable () -> Void) {
+        package init(whenReady ready: @escaping @Sendable () async -> Void, then done: @escaping @Sendable () -> Void) {
             self.ready = ready
             self.done = done
         }
     }
 
-    public init(dataPlane: ProxyDataPlane, logger: Logger, certificates: CertificateBook? = nil, takeover: Takeover? = nil) throws {
+    package init(dataPlane: ProxyDataPlane, logger: Logger, certificates: CertificateBook? = nil, takeover: Takeover? = nil) throws {
         self.takeover = takeover
         self.tls = try certificates.map { try NIOSSLContext(configuration: $0.serverConfiguration(http2: dataPlane.configuration.http2)) }
         self.dataPlane = dataPlane
@@ -42,7 +42,7 @@ public final class ProxyServer: Service, Sendable {
 
     /// Binds the listener (if not yet bound) and returns its address (the real port when 0 was asked for).
     @discardableResult
-    public func bind() async throws -> SocketAddress {
+    package func bind() async throws -> SocketAddress {
         if let channel = boundChannel.withLock({ $0 }) { return channel.localAddress! }
         let configuration = dataPlane.configuration
         let dataPlane = self.dataPlane
@@ -105,7 +105,7 @@ public final class ProxyServer: Service, Sendable {
 
     /// Binds now, unless another process holds the address and a takeover is set up: then `run`
     /// binds once the pool is ready. Returns whether binding was put off.
-    public func bindUnlessTakingOver() async throws -> Bool {
+    package func bindUnlessTakingOver() async throws -> Bool {
         if takeover != nil, ListenerHandover.heldByAnotherTugboat(dataPlane.configuration.listen) {
             logger.info("another process listens on the address: taking over once the pool is ready",
                         metadata: ["listen.address": "\(dataPlane.configuration.listen)"])
@@ -115,7 +115,7 @@ public final class ProxyServer: Service, Sendable {
         return false
     }
 
-    public func run() async throws {
+    package func run() async throws {
         if boundChannel.withLock({ $0 == nil }), let takeover {
             await cancelWhenGracefulShutdown { await takeover.ready() }
             if Task.isShuttingDownGracefully { return }

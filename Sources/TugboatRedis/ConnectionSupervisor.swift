@@ -4,7 +4,7 @@ import Synchronization
 import TugboatCore
 
 /// Whether a `RedisClient` or `RedisSubscriber` has a connection.
-public enum RedisConnectionState: Sendable, Hashable {
+package enum RedisConnectionState: Sendable, Hashable {
     /// Handshake done; commands are sent.
     case connected
     /// Not connected: connecting, or waiting to reconnect. Commands fail with `.notConnected`.

@@ -2,7 +2,7 @@ import NIOCore
 
 extension RESPValue {
     /// Writes the value in RESP wire format (RESP3 types as RESP3).
-    public func encode(into buffer: inout ByteBuffer) {
+    package func encode(into buffer: inout ByteBuffer) {
         switch self {
         case .simpleString(let text):
             buffer.writeStaticString("+")
@@ -69,9 +69,9 @@ extension RESPValue {
 }
 
 /// Encodes commands the way clients send them: an array of bulk strings.
-public enum RESPEncoder {
+package enum RESPEncoder {
     /// Appends `command` (name and arguments) to `buffer`.
-    public static func encode(command: [String], into buffer: inout ByteBuffer) {
+    package static func encode(command: [String], into buffer: inout ByteBuffer) {
         buffer.writeString("*\(command.count)\r\n")
         for argument in command {
             buffer.writeString("$\(argument.utf8.count)\r\n")

@@ -1,10 +1,10 @@
 import NIOCore
 
 /// Malformed data from the server, or data beyond one of the parser's limits.
-public struct RESPParserError: Error, Sendable, Hashable, CustomStringConvertible {
-    public let message: String
+package struct RESPParserError: Error, Sendable, Hashable, CustomStringConvertible {
+    package let message: String
     init(_ message: String) { self.message = message }
-    public var description: String { "RESP protocol error: \(self.message)" }
+    package var description: String { "RESP protocol error: \(self.message)" }
 }
 
 /// An incremental RESP2/RESP3 parser.
@@ -19,19 +19,19 @@ public struct RESPParserError: Error, Sendable, Hashable, CustomStringConvertibl
 /// line's length, a bulk string's length, an aggregate's count, the elements and bytes of one
 /// frame, the nesting depth. Past a limit, or on malformed input, it throws and the parser must
 /// not be used again (the connection is closed).
-public struct RESPParser: Sendable {
+package struct RESPParser: Sendable {
     /// Deepest nesting of aggregates accepted.
-    public var maximumDepth = 64
+    package var maximumDepth = 64
     /// Longest line (simple string, error, number, header) accepted.
-    public var maximumLineLength = 64 * 1024
+    package var maximumLineLength = 64 * 1024
     /// Largest bulk string (or blob error, verbatim string) accepted.
-    public var maximumBulkLength = 32 * 1024 * 1024
+    package var maximumBulkLength = 32 * 1024 * 1024
     /// Most elements in one aggregate (a map's or attribute's pairs count twice).
-    public var maximumAggregateCount = 1 << 20
+    package var maximumAggregateCount = 1 << 20
     /// Most elements in one frame, all its nested aggregates together.
-    public var maximumFrameElements = 2 << 20
+    package var maximumFrameElements = 2 << 20
     /// Most bytes one frame may take on the wire.
-    public var maximumFrameBytes = 128 * 1024 * 1024
+    package var maximumFrameBytes = 128 * 1024 * 1024
 
     /// Bytes looked at so far (line bytes scanned, blobs taken): the parser's work, which tests
     /// check stays linear in the input.
@@ -56,11 +56,11 @@ public struct RESPParser: Sendable {
     private var frameElements = 0
     private var frameBytes = 0
 
-    public init() {}
+    package init() {}
 
     /// The next whole value, or `nil` when `buffer` holds no more than part of one (whose bytes
     /// the parser may have consumed).
-    public mutating func parse(_ buffer: inout ByteBuffer) throws(RESPParserError) -> RESPValue? {
+    package mutating func parse(_ buffer: inout ByteBuffer) throws(RESPParserError) -> RESPValue? {
         while true {
             guard var value = try self.nextPiece(&buffer) else { return nil }
             // Hand the value to the aggregates waiting for it, innermost first.

@@ -4,12 +4,12 @@ import NIOCore
 ///
 /// Server error replies (`-ERR …` and blob errors `!…`) are `.error`; `RedisClient.send` turns them
 /// into a thrown ``RedisError/server(_:)``.
-public indirect enum RESPValue: Sendable, Hashable {
+package indirect enum RESPValue: Sendable, Hashable {
     /// One key/value entry of a `.map` or of an attribute.
-    public struct Pair: Sendable, Hashable {
-        public var key: RESPValue
-        public var value: RESPValue
-        public init(_ key: RESPValue, _ value: RESPValue) {
+    package struct Pair: Sendable, Hashable {
+        package var key: RESPValue
+        package var value: RESPValue
+        package init(_ key: RESPValue, _ value: RESPValue) {
             self.key = key
             self.value = value
         }
@@ -47,18 +47,18 @@ public indirect enum RESPValue: Sendable, Hashable {
 
 extension RESPValue {
     /// Makes a bulk string from text.
-    public static func bulk(_ string: String) -> RESPValue {
+    package static func bulk(_ string: String) -> RESPValue {
         .bulkString(ByteBuffer(string: string))
     }
 
     /// The value without attributes attached to it.
-    public var withoutAttributes: RESPValue {
+    package var withoutAttributes: RESPValue {
         if case .attribute(_, let value) = self { return value.withoutAttributes }
         return self
     }
 
     /// Text of a simple, bulk or verbatim string, or a big number; `nil` for other values.
-    public var string: String? {
+    package var string: String? {
         switch self.withoutAttributes {
         case .simpleString(let text), .bigNumber(let text): return text
         case .bulkString(let buffer?): return String(buffer: buffer)
@@ -68,13 +68,13 @@ extension RESPValue {
     }
 
     /// Bytes of a bulk string (or the UTF-8 of another string type).
-    public var bytes: ByteBuffer? {
+    package var bytes: ByteBuffer? {
         if case .bulkString(let buffer?) = self.withoutAttributes { return buffer }
         return self.string.map { ByteBuffer(string: $0) }
     }
 
     /// An integer reply, or a string/double that holds an integral number.
-    public var int: Int? {
+    package var int: Int? {
         switch self.withoutAttributes {
         case .integer(let value): return Int(exactly: value)
         case .double(let value): return Int(exactly: value)
@@ -84,7 +84,7 @@ extension RESPValue {
     }
 
     /// A double reply, or an integer or numeric string.
-    public var double: Double? {
+    package var double: Double? {
         switch self.withoutAttributes {
         case .double(let value): return value
         case .integer(let value): return Double(value)
@@ -93,7 +93,7 @@ extension RESPValue {
     }
 
     /// A RESP3 boolean, or an integer 0/1 as RESP2 sends booleans.
-    public var bool: Bool? {
+    package var bool: Bool? {
         switch self.withoutAttributes {
         case .boolean(let value): return value
         case .integer(0): return false
@@ -103,7 +103,7 @@ extension RESPValue {
     }
 
     /// Elements of an array, set or push; `nil` for a null array and other values.
-    public var array: [RESPValue]? {
+    package var array: [RESPValue]? {
         switch self.withoutAttributes {
         case .array(let values?), .set(let values), .push(let values): return values
         default: return nil
@@ -111,7 +111,7 @@ extension RESPValue {
     }
 
     /// Entries of a RESP3 map, or of a RESP2 flat array of alternating keys and values.
-    public var pairs: [Pair]? {
+    package var pairs: [Pair]? {
         switch self.withoutAttributes {
         case .map(let pairs): return pairs
         case .array(let values?) where values.count % 2 == 0:
@@ -121,7 +121,7 @@ extension RESPValue {
     }
 
     /// True for RESP3 null and RESP2's null bulk string and null array.
-    public var isNull: Bool {
+    package var isNull: Bool {
         switch self.withoutAttributes {
         case .null, .bulkString(nil), .array(nil): return true
         default: return false
@@ -129,14 +129,14 @@ extension RESPValue {
     }
 
     /// The message of an error reply.
-    public var errorMessage: String? {
+    package var errorMessage: String? {
         if case .error(let message) = self.withoutAttributes { return message }
         return nil
     }
 }
 
 extension RESPValue: CustomStringConvertible {
-    public var description: String {
+    package var description: String {
         switch self {
         case .simpleString(let text): return "+\(text)"
         case .error(let message): return "-\(message)"

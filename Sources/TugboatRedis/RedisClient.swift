@@ -11,16 +11,16 @@ import NIOPosix
 /// reply within `commandTimeout` fails with `.timeout` and the connection is re-established.
 /// State set per connection (SELECT, CLIENT TRACKING, …) is lost on reconnect except the
 /// configured database.
-public final class RedisClient: Sendable {
+package final class RedisClient: Sendable {
     private let supervisor: ConnectionSupervisor
     private let pushContinuation: AsyncStream<RESPValue>.Continuation
 
     /// RESP3 push frames (e.g. CLIENT TRACKING invalidations) received on this client's
     /// connection; they are never taken as replies. Single consumer; keeps the newest 1024 if
     /// nobody reads.
-    public let pushes: AsyncStream<RESPValue>
+    package let pushes: AsyncStream<RESPValue>
 
-    public init(
+    package init(
         configuration: RedisConfiguration,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
@@ -29,30 +29,30 @@ public final class RedisClient: Sendable {
         (self.pushes, self.pushContinuation) = AsyncStream.makeStream(of: RESPValue.self, bufferingPolicy: .bufferingNewest(1024))
     }
 
-    public var configuration: RedisConfiguration { self.supervisor.configuration }
+    package var configuration: RedisConfiguration { self.supervisor.configuration }
 
     /// Connects and keeps the connection up until `close()` or cancellation; call it once.
-    public func run() async {
+    package func run() async {
         let pushes = self.pushContinuation
         await self.supervisor.run(pubSub: false, onPush: { pushes.yield($0) }, connected: { _ in }, disconnected: {})
         pushes.finish()
     }
 
     /// Ends `run()`; commands in flight fail with `.connectionLost`, later ones with `.closed`.
-    public func close() {
+    package func close() {
         self.supervisor.close()
     }
 
     /// True while a connection is up.
-    public var isConnected: Bool { self.supervisor.connection != nil }
+    package var isConnected: Bool { self.supervisor.connection != nil }
 
     /// The current state, then every change; ends after `.closed`. Each call makes a new stream.
-    public func connectionStates() -> AsyncStream<RedisConnectionState> {
+    package func connectionStates() -> AsyncStream<RedisConnectionState> {
         self.supervisor.states()
     }
 
     /// Sends one command and returns its reply. An error reply is thrown as `.server(message)`.
-    public func send(_ command: [String]) async throws(RedisError) -> RESPValue {
+    package func send(_ command: [String]) async throws(RedisError) -> RESPValue {
         try Self.check(command)
         let reply = try await self.currentConnection().send(command)
         if let message = reply.errorMessage { throw .server(message) }
@@ -62,7 +62,7 @@ public final class RedisClient: Sendable {
     /// Sends all commands in one write and flush; replies come back in order. Error replies are
     /// `.failure(.server(message))` in place; a lost connection or a timeout throws instead.
     /// Not atomic (wrap in MULTI/EXEC for that).
-    public func pipeline(_ commands: [[String]]) async throws(RedisError) -> [Result<RESPValue, RedisError>] {
+    package func pipeline(_ commands: [[String]]) async throws(RedisError) -> [Result<RESPValue, RedisError>] {
         guard !commands.isEmpty else { return [] }
         for command in commands { try Self.check(command) }
         let replies = try await self.currentConnection().pipeline(commands)
@@ -73,7 +73,7 @@ public final class RedisClient: Sendable {
     }
 
     /// Runs a Lua script by `EVALSHA`, loading it with `EVAL` when the server answers NOSCRIPT.
-    public func evalScript(_ script: RedisScript, keys: [String] = [], args: [String] = []) async throws(RedisError) -> RESPValue {
+    package func evalScript(_ script: RedisScript, keys: [String] = [], args: [String] = []) async throws(RedisError) -> RESPValue {
         let tail = [String(keys.count)] + keys + args
         do {
             return try await self.send(["EVALSHA", script.sha1] + tail)

@@ -1,5 +1,5 @@
 /// Which protocol to speak.
-public enum RedisProtocolVersion: Sendable, Hashable {
+package enum RedisProtocolVersion: Sendable, Hashable {
     /// `HELLO 3`, falling back to RESP2 if the server answers HELLO with an error.
     case resp3
     /// RESP2 only: `AUTH` and `SELECT` as separate commands, no HELLO.
@@ -7,34 +7,34 @@ public enum RedisProtocolVersion: Sendable, Hashable {
 }
 
 /// Where and how to connect. Its `description` never shows the password.
-public struct RedisConfiguration: Sendable, Hashable {
-    public var host: String
-    public var port: Int
+package struct RedisConfiguration: Sendable, Hashable {
+    package var host: String
+    package var port: Int
     /// ACL user; `nil` authenticates as `default` when a password is given.
-    public var username: String?
+    package var username: String?
     /// Never logged and never part of an error or a description.
-    public var password: String?
+    package var password: String?
     /// Database index, applied with `SELECT` on every (re)connect.
-    public var database: Int
-    public var protocolVersion: RedisProtocolVersion
+    package var database: Int
+    package var protocolVersion: RedisProtocolVersion
     /// `CLIENT SETNAME` (inside HELLO on RESP3).
-    public var clientName: String?
+    package var clientName: String?
     /// TCP connect plus handshake.
-    public var connectTimeout: Duration
+    package var connectTimeout: Duration
     /// A command without a reply after this long fails with `RedisError.timeout` and the
     /// connection is dropped (reply order is lost) and re-established.
-    public var commandTimeout: Duration
+    package var commandTimeout: Duration
     /// First delay before reconnecting; doubles up to `reconnectMaximumDelay`, with ±20 % jitter.
-    public var reconnectInitialDelay: Duration
-    public var reconnectMaximumDelay: Duration
+    package var reconnectInitialDelay: Duration
+    package var reconnectMaximumDelay: Duration
     /// A subscriber connection sends a PING this often (it waits for nothing else, so a server
     /// gone silent would go unnoticed); a PING without a reply within `commandTimeout` drops the
     /// connection, which is then re-established and resubscribed.
-    public var healthCheckInterval: Duration = .seconds(10)
+    package var healthCheckInterval: Duration = .seconds(10)
     /// `rediss://`: TLS, the server's certificate and name verified (``RedisTLS``); nil: plain TCP.
-    public var tls: RedisTLS?
+    package var tls: RedisTLS?
 
-    public init(
+    package init(
         host: String = "127.0.0.1",
         port: Int = 6379,
         username: String? = nil,
@@ -64,7 +64,7 @@ public struct RedisConfiguration: Sendable, Hashable {
     /// against the system's trust store until ``tls`` names a CA). User and password may be
     /// percent-encoded; IPv6 hosts go in brackets. Throws `RedisError.invalidURL` with a reason
     /// that never contains the password.
-    public init(url: String) throws(RedisError) {
+    package init(url: String) throws(RedisError) {
         self.init()
         let schemeEnd = url.firstRange(of: "://")
         guard let schemeEnd else { throw .invalidURL("expected redis://host[:port][/db] or rediss://") }
@@ -157,7 +157,7 @@ public struct RedisConfiguration: Sendable, Hashable {
 
 extension RedisConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     /// `redis://user:***@host:port/db` (`rediss://` with TLS); the password is always redacted.
-    public var description: String {
+    package var description: String {
         var credentials = ""
         if self.username != nil || self.password != nil {
             credentials = "\(self.username ?? ""):\(self.password == nil ? "" : "***")@"
@@ -166,12 +166,12 @@ extension RedisConfiguration: CustomStringConvertible, CustomDebugStringConverti
         return "\(self.tls == nil ? "redis" : "rediss")://\(credentials)\(host):\(self.port)/\(self.database)"
     }
 
-    public var debugDescription: String {
+    package var debugDescription: String {
         "RedisConfiguration(\(self.description), protocol: \(self.protocolVersion), connectTimeout: \(self.connectTimeout), commandTimeout: \(self.commandTimeout))"
     }
 
     /// `dump` and `Mirror` see only the redacted description.
-    public var customMirror: Mirror {
+    package var customMirror: Mirror {
         Mirror(self, children: ["url": self.description], displayStyle: .struct)
     }
 }

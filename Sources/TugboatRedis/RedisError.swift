@@ -1,6 +1,6 @@
 /// Errors of `RedisClient`, `RedisSubscriber` and `RedisConfiguration`. None of them ever holds
 /// the password.
-public enum RedisError: Error, Sendable, Hashable, CustomStringConvertible {
+package enum RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The server answered with an error reply (`ERR …`, `WRONGTYPE …`, `NOSCRIPT …`).
     case server(String)
     /// Authentication (HELLO … AUTH or AUTH) was refused; the server's message.
@@ -23,7 +23,7 @@ public enum RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The command cannot be sent through this API (e.g. SUBSCRIBE on `RedisClient`).
     case unsupportedCommand(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .server(let message): return "Redis error: \(message)"
         case .authenticationFailed(let message): return "Redis authentication failed: \(message)"

@@ -4,20 +4,20 @@ import NIOPosix
 import Synchronization
 
 /// A message published on a subscribed channel.
-public struct RedisMessage: Sendable, Hashable {
-    public let channel: String
-    public let payload: ByteBuffer
+package struct RedisMessage: Sendable, Hashable {
+    package let channel: String
+    package let payload: ByteBuffer
     /// The payload as UTF-8 text.
-    public var text: String { String(buffer: self.payload) }
+    package var text: String { String(buffer: self.payload) }
 
-    public init(channel: String, payload: ByteBuffer) {
+    package init(channel: String, payload: ByteBuffer) {
         self.channel = channel
         self.payload = payload
     }
 }
 
 /// What a `RedisSubscriber` delivers, in order.
-public enum RedisSubscriberEvent: Sendable, Hashable {
+package enum RedisSubscriberEvent: Sendable, Hashable {
     case message(RedisMessage)
     /// All channels are subscribed on a new connection (the first one, or after a reconnect).
     /// Messages published while disconnected were lost: re-read the whole state now.
@@ -31,7 +31,7 @@ public enum RedisSubscriberEvent: Sendable, Hashable {
 /// Works on RESP3 (messages are push frames) and RESP2 (message arrays on a subscribed
 /// connection). Consume `events` from one task; after each (re)connect `.resynced` follows the
 /// server's confirmation of every subscription.
-public final class RedisSubscriber: Sendable {
+package final class RedisSubscriber: Sendable {
     private struct State {
         var channels: Set<String> = []
         var confirmations: [String: [EventLoopPromise<Void>]] = [:]
@@ -43,9 +43,9 @@ public final class RedisSubscriber: Sendable {
 
     /// Messages and connection markers. Single consumer; keeps the newest `bufferLimit` events
     /// if the consumer falls behind (it would then have missed messages, as after a reconnect).
-    public let events: AsyncStream<RedisSubscriberEvent>
+    package let events: AsyncStream<RedisSubscriberEvent>
 
-    public init(
+    package init(
         configuration: RedisConfiguration,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger,
@@ -56,15 +56,15 @@ public final class RedisSubscriber: Sendable {
     }
 
     /// True while a connection is up.
-    public var isConnected: Bool { self.supervisor.connection != nil }
+    package var isConnected: Bool { self.supervisor.connection != nil }
 
     /// The current state, then every change; ends after `.closed`.
-    public func connectionStates() -> AsyncStream<RedisConnectionState> {
+    package func connectionStates() -> AsyncStream<RedisConnectionState> {
         self.supervisor.states()
     }
 
     /// Connects, subscribes and keeps doing so until `close()` or cancellation; call it once.
-    public func run() async {
+    package func run() async {
         await self.supervisor.run(
             pubSub: true,
             onPush: { [weak self] in self?.received($0) },
@@ -83,14 +83,14 @@ public final class RedisSubscriber: Sendable {
     }
 
     /// Ends `run()` and the `events` stream.
-    public func close() {
+    package func close() {
         self.supervisor.close()
     }
 
     /// Adds channels. When connected, returns once the server has confirmed them (throwing
     /// `.timeout` or `.connectionLost` otherwise); when not, returns at once. Either way the
     /// channels stay registered and are subscribed again after every reconnect.
-    public func subscribe(_ channels: [String]) async throws(RedisError) {
+    package func subscribe(_ channels: [String]) async throws(RedisError) {
         guard !channels.isEmpty else { return }
         if self.supervisor.isClosed { throw .closed }
         self.state.withLock { $0.channels.formUnion(channels) }
@@ -99,7 +99,7 @@ public final class RedisSubscriber: Sendable {
     }
 
     /// Removes channels; no more messages of theirs are delivered once the server processed it.
-    public func unsubscribe(_ channels: [String]) {
+    package func unsubscribe(_ channels: [String]) {
         guard !channels.isEmpty else { return }
         self.state.withLock { $0.channels.subtract(channels) }
         self.supervisor.connection?.sendWithoutReply(["UNSUBSCRIBE"] + channels)

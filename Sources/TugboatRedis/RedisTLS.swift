@@ -5,19 +5,19 @@ import TugboatCore
 /// roots) or, without it, the system's trust store — and so is its name (the host of the URL; an
 /// IP address is checked against the certificate's IP addresses). With `certificate` and `key`
 /// the client presents a certificate of its own (Redis' default `tls-auth-clients yes` asks for one).
-public struct RedisTLS: Sendable, Hashable {
-    public var ca: String?
-    public var certificate: String?
-    public var key: String?
+package struct RedisTLS: Sendable, Hashable {
+    package var ca: String?
+    package var certificate: String?
+    package var key: String?
 
-    public init(ca: String? = nil, certificate: String? = nil, key: String? = nil) {
+    package init(ca: String? = nil, certificate: String? = nil, key: String? = nil) {
         self.ca = ca
         self.certificate = certificate
         self.key = key
     }
 
     /// The client context; reads the files (again at each connect, so renewed files are used).
-    public func makeContext() throws -> NIOSSLContext {
+    package func makeContext() throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
         if let ca { configuration.trustRoots = .file(ca) }
@@ -31,14 +31,14 @@ public struct RedisTLS: Sendable, Hashable {
 
 extension RedisTLS {
     /// `state-tls` of the config.
-    public init(_ settings: StateTLSSettings) {
+    package init(_ settings: StateTLSSettings) {
         self.init(ca: settings.ca, certificate: settings.cert, key: settings.key)
     }
 }
 
 extension RedisConfiguration {
     /// `state: redis(s)://…` with `state-tls`'s files (which apply to `rediss://` only).
-    public init(url: String, tls settings: StateTLSSettings?) throws(RedisError) {
+    package init(url: String, tls settings: StateTLSSettings?) throws(RedisError) {
         try self.init(url: url)
         if tls != nil, let settings { tls = RedisTLS(settings) }
     }

@@ -9,10 +9,11 @@ import Synchronization
 import TugboatACME
 import TugboatAdmin
 import TugboatAlerts
+import TugboatCapture
 import TugboatCluster
 import TugboatCore
-import TugboatNetwork
 import TugboatHealth
+import TugboatNetwork
 import TugboatProxy
 import TugboatRedis
 import TugboatScaling
@@ -145,7 +146,7 @@ package struct TugboatRuntime {
         let health = HealthMonitor(pool: pool, signals: signals, config: config.pool, group: group, logger: logger, tls: backendTLS)
         let traffic = TrafficCollector(dataPlane: dataPlane, signals: signals)
         let twilioCallbacks = TwilioCallbacks(TwilioCallbackSettings(alerts: config.alerts))
-        let dashboard = DashboardFeed(config: config)
+        let dashboard = DashboardFeed(scaling: config.scaling, alerts: config.alerts)
         let reloader = reload.map { reload in
             ConfigReloader(path: reload.path, running: config, parts: .init(
                 dataPlane: dataPlane, membership: membership, health: health, monitors: monitors, certificates: certificates, store: store,
@@ -191,7 +192,7 @@ package struct TugboatRuntime {
             .init(service: HistoryPruner(store: store, retention: config.retention, logger: logger)),
         ]
         services.append(.init(service: monitors))
-        if let discover = config.pool.discover {
+        if let discover = config.poolDiscover {
             services.append(.init(service: KubernetesDiscovery(target: discover, logger: logger,
                 add: { _ = await membership.add($0, reason: "kubernetes endpoint ready", persist: false) },
                 drainAndRemove: { _ = await membership.drainAndRemove($0, reason: "kubernetes endpoint terminating or gone", persist: false) })))

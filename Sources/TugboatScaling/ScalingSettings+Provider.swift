@@ -7,7 +7,7 @@ extension ScalingSettings {
     /// - Parameters:
     ///   - pool: the docker label value (`tugboat.pool=<pool>`) that marks this pool's containers.
     ///   - stopGrace: process provider: SIGTERM to SIGKILL; docker: the stop timeout.
-    public func makeProvider(pool: String = "default", stopGrace: Duration = .seconds(10), logger: Logger) -> any InstanceProvider {
+    package func makeProvider(pool: String = "default", stopGrace: Duration = .seconds(10), logger: Logger) -> any InstanceProvider {
         switch provider {
         case .process(let command, let ports, let env):
             return ProcessProvider(command: command, ports: ports, environment: env, stopGrace: stopGrace, logger: logger)

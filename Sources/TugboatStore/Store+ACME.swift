@@ -4,7 +4,7 @@ import GRDB
 // ACME: the account key per directory and the certificate (with its key) per set of domains.
 // Both keys are secrets: they are only ever read back to be used, never shown.
 extension Store {
-    public struct ACMEAccountRow: Sendable, Equatable {
+    package struct ACMEAccountRow: Sendable, Equatable {
         package var directory: String
         package var keyPEM: String
         /// The account's URL (`kid`), once registered.
@@ -17,7 +17,7 @@ extension Store {
         }
     }
 
-    public struct ACMECertificateRow: Sendable, Equatable {
+    package struct ACMECertificateRow: Sendable, Equatable {
         package var domains: [String]
         package var chainPEM: String
         package var keyPEM: String

@@ -5,7 +5,7 @@ import TugboatCore
 // Pending conditions (restored after a restart) and the pruning of old history (`retention`).
 extension Store {
     /// A rule's condition that holds for a target and has not yet held for the rule's `for`.
-    public struct PendingCondition: Sendable, Equatable {
+    package struct PendingCondition: Sendable, Equatable {
         package var rule: String
         package var target: String
         package var since: Date
@@ -32,7 +32,7 @@ extension Store {
     }
 
     /// What ``prune(before:)`` deleted.
-    public struct Pruned: Sendable, Equatable {
+    package struct Pruned: Sendable, Equatable {
         package var incidents = 0
         package var notifications = 0
         package var outages = 0

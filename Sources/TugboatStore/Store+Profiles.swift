@@ -2,26 +2,26 @@ import Foundation
 import GRDB
 
 /// A captured profile of one instance: the folded stacks of its last window and their flame graph.
-public struct ProfileRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "profile"
+package struct ProfileRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    package static let databaseTableName = "profile"
 
-    public var id: Int64?
+    package var id: Int64?
     /// The instance, `host:port`.
-    public var address: String
+    package var address: String
     /// Why it was captured: `exited`, `unhealthy`, `5xx burst`, `on demand`.
-    public var reason: String
+    package var reason: String
     /// `perf`, `py-spy`, `pprof-url` or `push`.
-    public var source: String
-    public var capturedAt: Date
+    package var source: String
+    package var capturedAt: Date
     /// The oldest sample the window may hold.
-    public var windowStart: Date
-    public var samples: Int
+    package var windowStart: Date
+    package var samples: Int
     /// `a;b;c count` lines.
-    public var folded: String
+    package var folded: String
     /// The rendered flame graph (SVG).
-    public var svg: Data
+    package var svg: Data
 
-    public init(address: String, reason: String, source: String, capturedAt: Date, windowStart: Date,
+    package init(address: String, reason: String, source: String, capturedAt: Date, windowStart: Date,
                 samples: Int, folded: String, svg: Data) {
         self.address = address
         self.reason = reason
@@ -33,7 +33,7 @@ public struct ProfileRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
         self.svg = svg
     }
 
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+    package mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 extension Store {

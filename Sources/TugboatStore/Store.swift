@@ -14,7 +14,7 @@ import TugboatCore
 ///
 /// Files: the database and its `-wal` and `-shm` are 0600 (they hold ACME private keys and the
 /// history), in a directory created 0700 when Tugboat creates it.
-public final class Store: Sendable {
+package final class Store: Sendable {
     let database: any DatabaseWriter
 
     /// Opens (creating if needed) the database at `path`; `":memory:"` for a throwaway one.
@@ -155,7 +155,7 @@ public final class Store: Sendable {
 
     // MARK: Scaling events (GET /api/scaling/events)
 
-    public struct ScalingEventRow: Sendable, Equatable {
+    package struct ScalingEventRow: Sendable, Equatable {
         package var at: Date
         package var from: Int
         package var to: Int

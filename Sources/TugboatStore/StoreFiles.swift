@@ -29,8 +29,8 @@ enum StoreFiles {
 }
 
 /// The database file could not be created.
-public struct StoreFileError: Error, CustomStringConvertible {
-    public let path: String
-    public let errno: Int32
-    public var description: String { "cannot create the database \(path): \(String(cString: strerror(errno)))" }
+package struct StoreFileError: Error, CustomStringConvertible {
+    package let path: String
+    package let errno: Int32
+    package var description: String { "cannot create the database \(path): \(String(cString: strerror(errno)))" }
 }

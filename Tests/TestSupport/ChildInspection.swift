@@ -5,27 +5,27 @@ import Glibc
 
 /// What a child process holds, read from `/proc` (the evidence: a child of Tugboat must
 /// hold no descriptor and no secret of Tugboat's).
-public enum ChildInspection {
+package enum ChildInspection {
     /// The secrets a test puts into its own environment before spawning, as Tugboat's would be.
-    public static let secrets = [
+    package static let secrets = [
         "TUGBOAT_ADMIN_TOKEN": "admin-token-must-not-leak-7f3a",
         "TWILIO_AUTH_TOKEN": "twilio-token-must-not-leak-91c2",
     ]
 
     /// The environment variables a child may get from Tugboat besides what the config names.
-    public static func isAllowedName(_ name: String) -> Bool {
+    package static func isAllowedName(_ name: String) -> Bool {
         ["PATH", "HOME", "LANG", "TZ", "TMPDIR"].contains(name) || name.hasPrefix("LC_")
     }
 
     /// Sets ``secrets`` in this process's environment for the duration of `body`.
-    public static func withSecretsInEnvironment<T>(_ body: () async throws -> T) async rethrows -> T {
+    package static func withSecretsInEnvironment<T>(_ body: () async throws -> T) async rethrows -> T {
         for (name, value) in secrets { setenv(name, value, 1) }
         defer { for name in secrets.keys { unsetenv(name) } }
         return try await body()
     }
 
     /// Descriptor number → link target (`socket:[123]`, `pipe:[45]`, a path) of a process.
-    public static func descriptors(pid: Int32) -> [Int32: String] {
+    package static func descriptors(pid: Int32) -> [Int32: String] {
         let directory = "/proc/\(pid)/fd"
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [:] }
         var result: [Int32: String] = [:]
@@ -39,7 +39,7 @@ public enum ChildInspection {
     /// A freshly exec'd child's descriptors once it has settled: right after exec the dynamic
     /// loader may hold one for a moment (`ld.so.cache`, a library it is mapping). Waits up to two
     /// seconds for only 0-2 to remain; an inherited descriptor stays, and is in what comes back.
-    public static func settledDescriptors(pid: Int32) async -> [Int32: String] {
+    package static func settledDescriptors(pid: Int32) async -> [Int32: String] {
         let deadline = ContinuousClock.now + .seconds(2)
         var found = descriptors(pid: pid)
         while found.keys.contains(where: { $0 > 2 }), ContinuousClock.now < deadline {
@@ -50,21 +50,21 @@ public enum ChildInspection {
     }
 
     /// The `socket:[inode]` targets among `targets`.
-    public static func sockets(_ targets: some Sequence<String>) -> Set<String> {
+    package static func sockets(_ targets: some Sequence<String>) -> Set<String> {
         Set(targets.filter { $0.hasPrefix("socket:[") })
     }
 
     /// The sockets this process holds right now.
-    public static var ownSockets: Set<String> { sockets(descriptors(pid: getpid()).values) }
+    package static var ownSockets: Set<String> { sockets(descriptors(pid: getpid()).values) }
 
     /// The environment of a process (`/proc/<pid>/environ`: as it was at its last exec).
-    public static func environment(pid: Int32) -> [String: String] {
+    package static func environment(pid: Int32) -> [String: String] {
         guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return [:] }
         return parseEnvironment(data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) })
     }
 
     /// `NAME=value` lines (as `env` prints them, or environ's entries) as a dictionary.
-    public static func parseEnvironment(_ lines: [String]) -> [String: String] {
+    package static func parseEnvironment(_ lines: [String]) -> [String: String] {
         var result: [String: String] = [:]
         for line in lines {
             guard let equals = line.firstIndex(of: "=") else { continue }
@@ -74,7 +74,7 @@ public enum ChildInspection {
     }
 
     /// The program a process runs now (argv[0] of `/proc/<pid>/cmdline`): tells whether it has exec'd.
-    public static func program(pid: Int32) -> String? {
+    package static func program(pid: Int32) -> String? {
         guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else { return nil }
         return data.split(separator: 0).first.map { String(decoding: $0, as: UTF8.self) }
     }
@@ -82,7 +82,7 @@ public enum ChildInspection {
     /// A listening TCP socket on 127.0.0.1 and a connection to it, all three descriptors opened
     /// without close-on-exec, as NIO opens its sockets: what a child must not inherit. Close with
     /// ``closeAll(_:)``.
-    public static func openInheritableSockets() -> [Int32] {
+    package static func openInheritableSockets() -> [Int32] {
         guard let (listener, port) = listenOnLoopback(backlog: 4) else { return [] }
         guard let client = connectLoopback(port: port) else { return [listener] }
         let accepted = accept(listener, nil, nil)
@@ -92,7 +92,7 @@ public enum ChildInspection {
         return [listener, client, accepted].filter { $0 >= 0 }
     }
 
-    public static func closeAll(_ descriptors: [Int32]) {
+    package static func closeAll(_ descriptors: [Int32]) {
         for fd in descriptors { close(fd) }
     }
 }

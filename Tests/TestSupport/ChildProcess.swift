@@ -8,13 +8,13 @@ import Glibc
 /// stderr collected line by line, stopped (SIGKILL, then reaped) when the test ends. With
 /// `holdingStdin`, its stdin stays open while it runs: a helper that reads stdin to its end stops
 /// by itself when the test process goes.
-public final class ChildProcess: @unchecked Sendable {
-    public let process = Process()
+package final class ChildProcess: @unchecked Sendable {
+    package let process = Process()
     private let output = LineBuffer()
     private let pipe = Pipe()
     private let stdin: Pipe?
 
-    public init(executable: String, arguments: [String], environment: [String: String] = [:], holdingStdin: Bool = false) throws {
+    package init(executable: String, arguments: [String], environment: [String: String] = [:], holdingStdin: Bool = false) throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
@@ -28,13 +28,13 @@ public final class ChildProcess: @unchecked Sendable {
         try process.run()
     }
 
-    public var pid: Int32 { process.processIdentifier }
-    public var lines: [String] { output.state.withLock { $0.lines } }
+    package var pid: Int32 { process.processIdentifier }
+    package var lines: [String] { output.state.withLock { $0.lines } }
     /// Everything it printed so far, the line under way included.
-    public var text: String { output.state.withLock { ($0.lines + [$0.partial]).joined(separator: "\n") } }
+    package var text: String { output.state.withLock { ($0.lines + [$0.partial]).joined(separator: "\n") } }
 
     /// The port from the helper's `listening on 127.0.0.1:PORT` line, waited for at most `timeout`.
-    public func listeningPort(timeout: Duration = .seconds(30)) async throws -> Int {
+    package func listeningPort(timeout: Duration = .seconds(30)) async throws -> Int {
         var line = ""
         try await waitUntil("a 'listening on 127.0.0.1:' line", timeout: timeout) {
             guard let found = self.text.split(separator: "\n").first(where: { $0.contains("listening on 127.0.0.1:") }) else { return false }
@@ -48,7 +48,7 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     /// Waits until a line matching `predicate` appears; returns it.
-    public func waitForLine(timeout: Double = 30, _ predicate: (String) -> Bool) throws -> String {
+    package func waitForLine(timeout: Double = 30, _ predicate: (String) -> Bool) throws -> String {
         let end = Date().addingTimeInterval(timeout)
         while Date() < end {
             if let line = lines.first(where: predicate) { return line }
@@ -59,10 +59,10 @@ public final class ChildProcess: @unchecked Sendable {
         throw TestFailure("no matching output line within \(timeout)s; got:\n" + lines.suffix(30).joined(separator: "\n"))
     }
 
-    public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+    package func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
 
     /// Waits for exit; returns the exit status, or nil on timeout.
-    public func waitForExit(timeout: Double = 30) -> Int32? {
+    package func waitForExit(timeout: Double = 30) -> Int32? {
         let end = Date().addingTimeInterval(timeout)
         while Date() < end {
             var status: Int32?
@@ -96,7 +96,7 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     /// User plus system CPU time used so far, in seconds, from /proc.
-    public var cpuSeconds: Double {
+    package var cpuSeconds: Double {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let end = stat.lastIndex(of: ")") else { return 0 }
         let fields = stat[stat.index(after: end)...].split(separator: " ")
@@ -105,7 +105,7 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     /// Resident memory in KiB, from /proc.
-    public var residentKiB: Int {
+    package var residentKiB: Int {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
         for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
             return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
@@ -113,7 +113,7 @@ public final class ChildProcess: @unchecked Sendable {
         return 0
     }
 
-    public func stop() {
+    package func stop() {
         try? stdin?.fileHandleForWriting.close()
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
@@ -125,23 +125,23 @@ public final class ChildProcess: @unchecked Sendable {
     deinit { stop() }
 }
 
-public struct TestFailure: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct TestFailure: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }
 
 /// Output lines of a child process, filled from the pipe's reading thread.
-public final class LineBuffer: Sendable {
-    public let state = Mutex<(lines: [String], partial: String)>(([], ""))
+package final class LineBuffer: Sendable {
+    package let state = Mutex<(lines: [String], partial: String)>(([], ""))
     /// The pipe reached its end (every writer closed it): nothing more will come.
     private let ended = Atomic<Bool>(false)
 
-    public var isEnded: Bool { ended.load(ordering: .acquiring) }
+    package var isEnded: Bool { ended.load(ordering: .acquiring) }
 
     /// Fills this buffer with what `pipe` delivers, line by line, until it closes.
-    public init() {}
+    package init() {}
 
-    public func collect(from pipe: Pipe) {
+    package func collect(from pipe: Pipe) {
         pipe.fileHandleForReading.readabilityHandler = { [self] handle in
             let data = handle.availableData
             guard !data.isEmpty else {

@@ -4,7 +4,7 @@ import Glibc
 
 /// A blocking TCP socket listening on a free port of 127.0.0.1 (SO_REUSEADDR), or nil. The caller
 /// closes it.
-public func listenOnLoopback(backlog: Int32 = 16) -> (fd: Int32, port: Int)? {
+package func listenOnLoopback(backlog: Int32 = 16) -> (fd: Int32, port: Int)? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return nil }
     var yes: Int32 = 1
@@ -28,7 +28,7 @@ public func listenOnLoopback(backlog: Int32 = 16) -> (fd: Int32, port: Int)? {
 /// A blocking TCP connection to 127.0.0.1:port with send and receive timeouts (`timeout` seconds;
 /// the send timeout bounds the connect itself on Linux), or nil when nothing listens. The caller
 /// closes it.
-public func connectLoopback(port: Int, timeout: Double = 1) -> Int32? {
+package func connectLoopback(port: Int, timeout: Double = 1) -> Int32? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return nil }
     var limit = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
@@ -49,7 +49,7 @@ public func connectLoopback(port: Int, timeout: Double = 1) -> Int32? {
 }
 
 /// The status code of `GET path` on 127.0.0.1:port, or nil when nothing answers within `timeout` seconds.
-public func httpStatus(port: Int, _ path: String, timeout: Int = 1) -> Int? {
+package func httpStatus(port: Int, _ path: String, timeout: Int = 1) -> Int? {
     guard let fd = connectLoopback(port: port, timeout: Double(timeout)) else { return nil }
     defer { close(fd) }
     let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)

@@ -1,16 +1,16 @@
 import Foundation
 
 /// A condition a test waited for did not come to hold in time.
-public struct TimedOut: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct TimedOut: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }
 
 /// Waits for a condition instead of sleeping: polls `condition` every `interval` until it holds,
 /// and throws ``TimedOut`` after `timeout`, naming `what` and the condition's last error (a
 /// condition that throws is asked again). Returns how long it took.
 @discardableResult
-public func waitUntil(_ what: String, timeout: Duration = .seconds(20), every interval: Duration = .milliseconds(20),
+package func waitUntil(_ what: String, timeout: Duration = .seconds(20), every interval: Duration = .milliseconds(20),
                       _ condition: () async throws -> Bool) async throws -> Duration {
     let clock = ContinuousClock()
     let start = clock.now
@@ -28,7 +28,7 @@ public func waitUntil(_ what: String, timeout: Duration = .seconds(20), every in
 }
 
 /// The same for a test that is not async (the end-to-end tests): blocks its thread while it polls.
-public func waitUntilBlocking(timeout: Duration = .seconds(20), _ what: String, every interval: Duration = .milliseconds(50),
+package func waitUntilBlocking(timeout: Duration = .seconds(20), _ what: String, every interval: Duration = .milliseconds(50),
                       _ condition: () throws -> Bool) throws {
     let clock = ContinuousClock()
     let deadline = clock.now + timeout

@@ -5,38 +5,38 @@ import TugboatRedis
 import Glibc
 #endif
 
-public struct RedisTestError: Error, CustomStringConvertible {
-    public let description: String
-    public init(description: String) { self.description = description }
+package struct RedisTestError: Error, CustomStringConvertible {
+    package let description: String
+    package init(description: String) { self.description = description }
 }
 
 /// A real `redis-server` on a free port of 127.0.0.1, in a temp directory; killed by PID.
 /// Shared by the Redis client's and the cluster's tests (a test target cannot import another).
-public final class RedisTestServer: @unchecked Sendable {
-    public static let executable = "/usr/bin/redis-server"
+package final class RedisTestServer: @unchecked Sendable {
+    package static let executable = "/usr/bin/redis-server"
 
     /// A server that speaks TLS only (`--tls-port`, no plain port): its certificate and key, and
     /// the CA that signs the clients' certificates.
-    public struct TLSFiles: Sendable {
-        public var cert: String
-        public var key: String
-        public var ca: String
-        public init(cert: String, key: String, ca: String) {
+    package struct TLSFiles: Sendable {
+        package var cert: String
+        package var key: String
+        package var ca: String
+        package init(cert: String, key: String, ca: String) {
             self.cert = cert
             self.key = key
             self.ca = ca
         }
     }
 
-    public let port: Int
-    public let directory: URL
+    package let port: Int
+    package let directory: URL
     private let extraArguments: [String]
     private let tls: TLSFiles?
     private var child: ChildProcess?
 
     /// Starts a server on a port the kernel calls free; another port if that one is taken in
     /// between (three tries).
-    public init(arguments: [String] = [], tls: TLSFiles? = nil) async throws {
+    package init(arguments: [String] = [], tls: TLSFiles? = nil) async throws {
         guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
             throw RedisTestError(description: "\(Self.executable) is missing: install redis-server (version 7) to run the live Redis tests")
         }
@@ -60,9 +60,9 @@ public final class RedisTestServer: @unchecked Sendable {
     }
 
     /// `redis://127.0.0.1:PORT/0`, for a config's `state:`.
-    public var url: String { "redis://127.0.0.1:\(port)/0" }
+    package var url: String { "redis://127.0.0.1:\(port)/0" }
 
-    public var configuration: RedisConfiguration {
+    package var configuration: RedisConfiguration {
         var configuration = RedisConfiguration(host: "127.0.0.1", port: self.port)
         configuration.connectTimeout = .seconds(1)
         configuration.commandTimeout = .seconds(2)
@@ -72,7 +72,7 @@ public final class RedisTestServer: @unchecked Sendable {
 
     /// Starts the server again, on the same port (empty: it keeps nothing), and waits until it
     /// accepts a connection.
-    public func start() async throws {
+    package func start() async throws {
         child = try await Self.launch(port: port, directory: directory, tls: tls, extraArguments: extraArguments)
     }
 
@@ -120,12 +120,12 @@ public final class RedisTestServer: @unchecked Sendable {
     }
 
     /// SIGKILL, and wait (bounded) for the process to be gone.
-    public func kill() {
+    package func kill() {
         child?.stop()
         child = nil
     }
 
-    public func stop() {
+    package func stop() {
         self.kill()
         try? FileManager.default.removeItem(at: self.directory)
     }
@@ -134,7 +134,7 @@ public final class RedisTestServer: @unchecked Sendable {
 }
 
 /// Runs `body` with a server that is stopped afterwards, even if `body` throws.
-public func withRedisServer<T>(arguments: [String] = [], tls: RedisTestServer.TLSFiles? = nil,
+package func withRedisServer<T>(arguments: [String] = [], tls: RedisTestServer.TLSFiles? = nil,
                                _ body: (RedisTestServer) async throws -> T) async throws -> T {
     let server = try await RedisTestServer(arguments: arguments, tls: tls)
     do {

@@ -2,15 +2,15 @@ import Foundation
 
 /// A throwaway CA and leaf certificates made with the `openssl` command, in a temporary directory
 /// (the project ships no certificates).
-public final class TestCertificates: Sendable {
-    public struct Failure: Error, CustomStringConvertible {
-        public let description: String
+package final class TestCertificates: Sendable {
+    package struct Failure: Error, CustomStringConvertible {
+        package let description: String
     }
 
-    public let directory: String
-    public var caPath: String { directory + "/ca.pem" }
+    package let directory: String
+    package var caPath: String { directory + "/ca.pem" }
 
-    public init() throws {
+    package init() throws {
         directory = NSTemporaryDirectory() + "tugboat-tls-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try Self.openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
@@ -19,7 +19,7 @@ public final class TestCertificates: Sendable {
 
     /// A leaf for `names` (DNS names; IP addresses too) signed by the CA: returns (cert, key) paths.
     @discardableResult
-    public func leaf(_ file: String, commonName: String, names: [String], days: Int = 2) throws -> (cert: String, key: String) {
+    package func leaf(_ file: String, commonName: String, names: [String], days: Int = 2) throws -> (cert: String, key: String) {
         let cert = "\(directory)/\(file).pem", key = "\(directory)/\(file).key", csr = "\(directory)/\(file).csr"
         let san = names.map { $0.first?.isNumber == true ? "IP:\($0)" : "DNS:\($0)" }.joined(separator: ",")
         try "subjectAltName=\(san)\n".write(toFile: "\(directory)/\(file).ext", atomically: true, encoding: .utf8)
@@ -31,7 +31,7 @@ public final class TestCertificates: Sendable {
         return (cert, key)
     }
 
-    public static func openssl(_ arguments: [String]) throws {
+    package static func openssl(_ arguments: [String]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         process.arguments = arguments
@@ -44,7 +44,7 @@ public final class TestCertificates: Sendable {
 
     /// `openssl s_client`: a real TLS client independent of Tugboat's. Sends `request` and returns
     /// everything it printed (the handshake summary and the HTTP response).
-    public static func client(port: Int, serverName: String?, ca: String, request: String, extra: [String] = []) throws -> String {
+    package static func client(port: Int, serverName: String?, ca: String, request: String, extra: [String] = []) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         process.arguments = ["s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", ca, "-verify_return_error", "-ign_eof"]

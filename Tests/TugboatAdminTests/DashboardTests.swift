@@ -2,9 +2,11 @@ import Foundation
 import Hummingbird
 import NIOCore
 import Testing
+@testable import TugboatAdmin
+import TugboatAlerts
 import TugboatCore
 import TugboatProxy
-@testable import TugboatAdmin
+import TugboatScaling
 
 @Suite("Dashboard: traffic figures, sessions, the event stream, embedded files")
 struct DashboardUnitTests {
@@ -81,16 +83,17 @@ struct DashboardUnitTests {
 
     @Test("the chart's lines: scaling thresholds and rps-above rules, replaced by a reload")
     func chartLines() {
-        var config = TugboatConfig()
-        config.scaling = ScalingSettings(provider: .exec(up: "up", down: "down", timeout: .seconds(5)), mode: .thresholds(upRPS: 80, downRPS: 20))
-        config.alerts.rules = [AlertRule(name: "too-busy", condition: .rpsAbove(150)), AlertRule(name: "down", condition: .backendDown)]
-        let lines = DashboardFeed.chartLines(config)
+        var scaling = ScalingSettings(provider: .exec(up: "up", down: "down", timeout: .seconds(5)), mode: .thresholds(upRPS: 80, downRPS: 20))
+        var alerts = AlertsConfig()
+        alerts.rules = [AlertRule(name: "too-busy", condition: .rpsAbove(150)), AlertRule(name: "down", condition: .backendDown)]
+        let lines = DashboardFeed.chartLines(scaling: scaling, alerts: alerts)
         #expect(lines.fixed == [.init(label: "scale up", rps: 80, kind: "scaling"), .init(label: "scale down", rps: 20, kind: "scaling"),
                                 .init(label: "too-busy", rps: 150, kind: "alert")])
         #expect(lines.targetPerInstance == nil)
-        config.scaling?.mode = .targetTracking(targetRPS: 50)
-        config.alerts.rules = []
-        #expect(DashboardFeed.chartLines(config).fixed.isEmpty && DashboardFeed.chartLines(config).targetPerInstance == 50)
+        scaling.mode = .targetTracking(targetRPS: 50)
+        alerts.rules = []
+        let tracking = DashboardFeed.chartLines(scaling: scaling, alerts: alerts)
+        #expect(tracking.fixed.isEmpty && tracking.targetPerInstance == 50)
     }
 
     @Test("the embedded files are the ones in dashboard/ (run scripts/embed-dashboard.sh after editing them)")

@@ -32,33 +32,4 @@ struct ChildEnvironmentTests {
         #expect(descriptors.keys.allSatisfy { $0 <= 2 }, "descriptors beyond 0-2: \(descriptors)")
         #expect(ChildInspection.sockets(descriptors.values).isDisjoint(with: ChildInspection.ownSockets))
     }
-
-    @Test("env: parses for the process and exec providers and the command channel")
-    func configKeys() throws {
-        func parse(_ yaml: String) throws -> TugboatConfig { try ConfigLoader.parse(yaml, file: "t.yaml") }
-        let process = try parse("scaling:\n  provider: { process: { command: \"app {port}\", ports: 9100-9110, env: { APP_MODE: prod, WORKERS: 4 } } }\n")
-        #expect(process.scaling?.provider == .process(command: "app {port}", ports: 9100...9110, env: ["APP_MODE": "prod", "WORKERS": "4"]))
-        let exec = try parse("scaling:\n  provider: { exec: { up: ./up.sh, down: ./down.sh, env: { REGION: eu } } }\n")
-        #expect(exec.scaling?.provider == .exec(up: "./up.sh", down: "./down.sh", timeout: .seconds(300), env: ["REGION": "eu"]))
-        let channel = try parse("alerts:\n  channels:\n    run: { command: { run: [/usr/local/bin/notify], env: { TEAM: infra } } }\n")
-        #expect(channel.alerts.channels["run"] == .command(["/usr/local/bin/notify"], env: ["TEAM": "infra"]))
-        expectConfigError("t.yaml:2: 'scaling.provider.process.env': '1BAD' is not an environment variable name") {
-            try parse("scaling:\n  provider: { process: { command: \"app {port}\", ports: 9100-9110, env: { 1BAD: x } } }\n")
-        }
-    }
-
-    @Test("sizes parse with units and name the key when wrong")
-    func sizes() throws {
-        func parse(_ yaml: String) throws -> TugboatConfig { try ConfigLoader.parse(yaml, file: "t.yaml") }
-        let profiling = try parse("profiling: { source: push, max-body: 2MiB, max-decompressed: 1GiB }\n").profiling
-        #expect(profiling?.maxBody == 2 << 20)
-        #expect(profiling?.maxDecompressed == 1 << 30)
-        #expect(try parse("profiling: { source: push }\n").profiling?.maxDecompressed == 64 << 20)
-        expectConfigError("t.yaml:1: 'profiling.max-body' must be a size like 512KiB") {
-            try parse("profiling: { source: push, max-body: lots }\n")
-        }
-        expectConfigError("t.yaml:1: 'profiling.max-decompressed' must be between") {
-            try parse("profiling: { source: push, max-decompressed: 10 }\n")
-        }
-    }
 }

@@ -32,31 +32,6 @@ struct LogFormatTests {
         #expect(object["list"] as? [String] == ["a", "b"])
         #expect(object["control"] as? String == "\u{01}")
     }
-
-    @Test("log: { format, level } is parsed; unknown values name FILE:LINE and the key")
-    func config() throws {
-        let config = try ConfigLoader.parse("log: { format: json, level: warning }\n", file: "t.yaml")
-        #expect(config.log == LogSettings(format: .json, level: .warning))
-        #expect(try ConfigLoader.parse("listen: 127.0.0.1:1\n", file: "t.yaml").log == LogSettings())
-        expectConfigError("t.yaml:2: 'log.format' must be text or json, got 'xml'") { try ConfigLoader.parse("listen: 127.0.0.1:1\nlog: { format: xml }\n", file: "t.yaml") }
-        expectConfigError("t.yaml:1: 'log.level' must be one of trace, debug, info") { try ConfigLoader.parse("log: { level: loud }\n", file: "t.yaml") }
-        expectConfigError("t.yaml:1: unknown key 'log.colour'") { try ConfigLoader.parse("log: { colour: true }\n", file: "t.yaml") }
-    }
-
-    @Test("access-log: { path, format } is off by default, combined unless json; errors name FILE:LINE and the key")
-    func accessLog() throws {
-        #expect(try ConfigLoader.parse("listen: 127.0.0.1:1\n", file: "t.yaml").accessLog == nil)
-        let file = try ConfigLoader.parse("access-log:\n  path: /var/log/tugboat/access.log\n", file: "t.yaml").accessLog
-        #expect(file?.path == "/var/log/tugboat/access.log" && file?.format == .combined && file?.pathLine == 2)
-        let stdout = try ConfigLoader.parse("access-log: { path: \"-\", format: json }\n", file: "t.yaml").accessLog
-        #expect(stdout?.isStandardOutput == true && stdout?.format == .json)
-        expectConfigError("t.yaml:3: 'access-log.format' must be combined or json, got 'clf'") {
-            try ConfigLoader.parse("access-log:\n  path: a.log\n  format: clf\n", file: "t.yaml")
-        }
-        expectConfigError("t.yaml:1: 'access-log.path' must not be empty") { try ConfigLoader.parse("access-log: { path: \"\" }\n", file: "t.yaml") }
-        expectConfigError("t.yaml:1: 'access-log.path' is required") { try ConfigLoader.parse("access-log: { format: json }\n", file: "t.yaml") }
-        expectConfigError("t.yaml:1: unknown key 'access-log.rotate'") { try ConfigLoader.parse("access-log: { path: a, rotate: daily }\n", file: "t.yaml") }
-    }
 }
 
 @Suite("systemd notify")

@@ -17,7 +17,7 @@ struct HTTP2Rig {
 
     init() throws {
         upstreams = EmbeddedUpstreams(loop: loop)
-        context = LoopContext(eventLoop: loop, configuration: ProxyConfiguration(TugboatConfig()),
+        context = LoopContext(eventLoop: loop, configuration: ProxyConfiguration(),
                               onPassiveFailure: { _, _ in }, connector: upstreams)
         let backend = ProxyBackend(address: HostPort(host: "127.0.0.1", port: 9100),
                                    socketAddress: try SocketAddress(ipAddress: "127.0.0.1", port: 9100), slot: 0)

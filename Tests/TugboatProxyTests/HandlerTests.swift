@@ -34,7 +34,7 @@ struct ProxyRig {
     let context: LoopContext
 
     init(backendCount: Int = 1, accessLog: AccessLog? = nil, configure: (inout ProxyConfiguration) -> Void = { _ in }) throws {
-        var configuration = ProxyConfiguration(TugboatConfig())
+        var configuration = ProxyConfiguration()
         configure(&configuration)
         upstreams = EmbeddedUpstreams(loop: loop)
         context = LoopContext(eventLoop: loop, configuration: configuration, onPassiveFailure: { _, _ in },

@@ -1,10 +1,11 @@
 import Foundation
 import Logging
-import Testing
 import TestSupport
+import Testing
+import TugboatCapture
 import TugboatCore
-import TugboatStore
 @testable import TugboatRuntime
+import TugboatStore
 
 @Suite("Crash forensics on a manual clock")
 struct CrashForensicsTests {

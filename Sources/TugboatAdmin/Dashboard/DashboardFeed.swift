@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TugboatAlerts
 import TugboatCore
 import TugboatProxy
 import TugboatScaling
@@ -10,14 +11,14 @@ import TugboatStore
 /// `/api/events`. A sampler reads the traffic counters once a second from the admin listener's
 /// start, so the chart has the last 15 minutes (900 points) when a page opens; it also notes
 /// since when each backend is in its state.
-public final class DashboardFeed: Sendable {
+package final class DashboardFeed: Sendable {
     /// A horizontal line on the traffic chart: a scaling or alert threshold in requests/s.
-    public struct ChartLine: Codable, Sendable, Equatable {
-        public var label: String
-        public var rps: Double
-        public var kind: String  // "scaling" | "alert"
+    package struct ChartLine: Codable, Sendable, Equatable {
+        package var label: String
+        package var rps: Double
+        package var kind: String  // "scaling" | "alert"
 
-        public init(label: String, rps: Double, kind: String) {
+        package init(label: String, rps: Double, kind: String) {
             self.label = label
             self.rps = rps
             self.kind = kind
@@ -45,33 +46,33 @@ public final class DashboardFeed: Sendable {
     /// (its line is that times the instances); replaced when a reload changes them.
     private let lines: Mutex<(fixed: [ChartLine], targetPerInstance: Double?)>
 
-    public init(chartLines: [ChartLine] = [], targetPerInstance: Double? = nil) {
+    package init(chartLines: [ChartLine] = [], targetPerInstance: Double? = nil) {
         lines = Mutex((chartLines, targetPerInstance))
     }
 
-    public convenience init(config: TugboatConfig) {
-        let (fixed, target) = Self.chartLines(config)
+    package convenience init(scaling: ScalingSettings?, alerts: AlertsConfig) {
+        let (fixed, target) = Self.chartLines(scaling: scaling, alerts: alerts)
         self.init(chartLines: fixed, targetPerInstance: target)
     }
 
     /// After a reload: the lines of the new `scaling` and `alerts` sections.
-    public func replaceChartLines(config: TugboatConfig) {
-        let replacement = Self.chartLines(config)
+    package func replaceChartLines(scaling: ScalingSettings?, alerts: AlertsConfig) {
+        let replacement = Self.chartLines(scaling: scaling, alerts: alerts)
         lines.withLock { $0 = replacement }
     }
 
     /// The chart's lines from the config: `scaling`'s thresholds (or its target rate per
     /// instance) and every `rps-above` alert rule.
-    static func chartLines(_ config: TugboatConfig) -> (fixed: [ChartLine], targetPerInstance: Double?) {
+    static func chartLines(scaling: ScalingSettings?, alerts: AlertsConfig) -> (fixed: [ChartLine], targetPerInstance: Double?) {
         var lines: [ChartLine] = []
         var target: Double?
-        switch config.scaling?.mode {
+        switch scaling?.mode {
         case .thresholds(let up, let down)?:
             lines += [ChartLine(label: "scale up", rps: up, kind: "scaling"), ChartLine(label: "scale down", rps: down, kind: "scaling")]
         case .targetTracking(let rate)?: target = rate
         case nil: break
         }
-        for rule in config.alerts.rules {
+        for rule in alerts.rules {
             if case .rpsAbove(let rate) = rule.condition { lines.append(ChartLine(label: rule.name, rps: rate, kind: "alert")) }
         }
         return (lines, target)

@@ -5,14 +5,14 @@ import Synchronization
 /// random session id in an `HttpOnly`, `SameSite=Strict` cookie instead of the token, so the
 /// token is never kept by the page, put in a URL or logged. Sessions live 12 hours, in memory (a
 /// restart logs everyone out); at most 1,000 (the oldest goes first).
-public final class DashboardSessions: Sendable {
-    public static let cookieName = "tugboat_session"
+package final class DashboardSessions: Sendable {
+    package static let cookieName = "tugboat_session"
     static let lifetime: TimeInterval = 12 * 3600
     static let limit = 1000
 
     private let sessions = Mutex<[String: Date]>([:])
 
-    public init() {}
+    package init() {}
 
     /// A new session id (256 random bits, hex), valid until `now + lifetime`.
     func create(now: Date = Date()) -> String {

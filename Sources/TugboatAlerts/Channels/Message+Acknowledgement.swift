@@ -7,7 +7,7 @@ import TugboatStore
 extension Message {
     /// The code a page asks to be acknowledged with: its outage's, unless the page says the outage
     /// is over or already acknowledged (or was written before outages were grouped).
-    public static func acknowledgeCode(_ notification: NotificationRecord) -> Int64? {
+    package static func acknowledgeCode(_ notification: NotificationRecord) -> Int64? {
         guard let group = notification.alertGroup, notification.kind != .resolve, notification.kind != .acknowledge else {
             return nil
         }
@@ -15,7 +15,7 @@ extension Message {
     }
 
     /// The SMS body, at most 1600 characters: the text is trimmed, never the instruction.
-    public static func smsBody(_ text: String, acknowledgeCode code: Int64?) -> String {
+    package static func smsBody(_ text: String, acknowledgeCode code: Int64?) -> String {
         guard let code else { return smsBody(text) }
         let instruction = " Reply ACK \(code) to acknowledge."
         let room = 1600 - instruction.count
@@ -25,7 +25,7 @@ extension Message {
 
     /// The call's TwiML, at most 4000 characters, XML-escaped. With a code and a public URL the
     /// text is said inside a one-digit `<Gather>`; without either it is ``twiml(_:)``.
-    public static func twiml(_ text: String, acknowledgeCode code: Int64?, publicURL: String?) -> String {
+    package static func twiml(_ text: String, acknowledgeCode code: Int64?, publicURL: String?) -> String {
         guard let code, let publicURL, !publicURL.isEmpty else { return twiml(text) }
         let base = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
         let action = xmlEscape("\(base)/api/twilio/voice?code=\(code)")

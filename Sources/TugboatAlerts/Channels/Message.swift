@@ -2,9 +2,9 @@ import Foundation
 import TugboatStore
 
 /// How a page's text (``OutageText``) is put on each medium: spoken TwiML, an SMS body.
-public enum Message {
+package enum Message {
     /// `<Response><Say>…</Say></Response>`, XML-escaped, at most 4000 characters (Twilio's limit).
-    public static func twiml(_ text: String) -> String {
+    package static func twiml(_ text: String) -> String {
         let prefix = "<Response><Say>", suffix = "</Say></Response>"
         return prefix + fitted(xmlEscape(spoken(text)), room: 4000 - prefix.count - suffix.count) + suffix
     }
@@ -22,7 +22,7 @@ public enum Message {
         return cut
     }
 
-    public static func xmlEscape(_ text: String) -> String {
+    package static func xmlEscape(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.count)
         for character in text {
@@ -39,7 +39,7 @@ public enum Message {
     }
 
     /// An SMS body of at most 1600 characters (Twilio's limit).
-    public static func smsBody(_ text: String) -> String {
+    package static func smsBody(_ text: String) -> String {
         text.count <= 1600 ? text : String(text.prefix(1599)) + "…"
     }
 }

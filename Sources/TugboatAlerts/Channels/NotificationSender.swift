@@ -7,14 +7,14 @@ import TugboatCore
 import TugboatStore
 
 /// Delivers one notification over one channel; returns the provider's id for it, if any.
-public protocol NotificationSender: Sendable {
+package protocol NotificationSender: Sendable {
     func send(_ notification: NotificationRecord, incident: IncidentRecord) async throws(DeliveryError) -> String?
 }
 
 /// Builds the sender for a configured channel.
-public enum Senders {
+package enum Senders {
     /// `publicURL` is `alerts.public-url`: with it, calls ask the person to press 1 to acknowledge.
-    public static func make(_ config: ChannelConfig, client: HTTPClient, timeout: Duration, logger: Logger,
+    package static func make(_ config: ChannelConfig, client: HTTPClient, timeout: Duration, logger: Logger,
                             publicURL: String? = nil) -> NotificationSender {
         let http = HTTPPoster(client: client, timeout: .nanoseconds(timeout.nanoseconds))
         switch config {

@@ -3,17 +3,17 @@ import TugboatCore
 
 /// Counts an incident key's state changes (fired, resolved) within a window, as Nagios' flap
 /// detection does: `changes` of them within `window` mark the target flapping. Pure.
-public struct FlapDetector: Sendable {
+package struct FlapDetector: Sendable {
     /// A reload may replace them; the history of changes is kept.
-    public var settings: FlappingSettings
+    package var settings: FlappingSettings
     private var history: [String: [Date]] = [:]
 
-    public init(settings: FlappingSettings) {
+    package init(settings: FlappingSettings) {
         self.settings = settings
     }
 
     /// Records a change of `key` at `now`; true when the key is flapping.
-    public mutating func record(_ key: String, at now: Date) -> Bool {
+    package mutating func record(_ key: String, at now: Date) -> Bool {
         guard settings.window > .zero else { return false }
         let horizon = now.addingTimeInterval(-settings.window.seconds)
         var changes = history[key, default: []].filter { $0 > horizon }

@@ -12,21 +12,21 @@ import TugboatCore
 /// Reminders, escalation and acknowledgement belong to the outage.
 ///
 /// Pure: wall-clock time comes in with each call; the ``AlertManager`` persists and sends.
-public struct OutageGrouper: Sendable {
-    public struct Settings: Sendable {
+package struct OutageGrouper: Sendable {
+    package struct Settings: Sendable {
         /// nil: every incident is its own outage.
-        public var grouping: GroupingSettings?
-        public var inhibit: [InhibitRule]
+        package var grouping: GroupingSettings?
+        package var inhibit: [InhibitRule]
         /// Reminders while firing and not acknowledged; zero for none.
-        public var repeatInterval: Duration
+        package var repeatInterval: Duration
         /// No page before this (start-up grace).
-        public var holdUntil: Date
+        package var holdUntil: Date
         /// Channels that carry text (they hear updates and the resolved notice).
-        public var textChannels: Set<String>
+        package var textChannels: Set<String>
         /// Channels told of an acknowledgement (PagerDuty, Opsgenie).
-        public var acknowledgementChannels: Set<String>
+        package var acknowledgementChannels: Set<String>
 
-        public init(grouping: GroupingSettings?, inhibit: [InhibitRule], repeatInterval: Duration, holdUntil: Date,
+        package init(grouping: GroupingSettings?, inhibit: [InhibitRule], repeatInterval: Duration, holdUntil: Date,
                     textChannels: Set<String>, acknowledgementChannels: Set<String> = []) {
             self.grouping = grouping
             self.inhibit = inhibit
@@ -38,18 +38,18 @@ public struct OutageGrouper: Sendable {
     }
 
     /// Something to tell people about outage `group`.
-    public struct Page: Sendable, Equatable {
-        public var group: Int
-        public var kind: NotificationKind
-        public var channels: [String]
+    package struct Page: Sendable, Equatable {
+        package var group: Int
+        package var kind: NotificationKind
+        package var channels: [String]
         /// The incidents firing now, in the order they joined.
-        public var firing: [OutageMember]
+        package var firing: [OutageMember]
         /// The incidents of this outage that have resolved.
-        public var cleared: [OutageMember]
+        package var cleared: [OutageMember]
         /// Set when a silence or a maintenance window holds the page: recorded, not sent.
-        public var silencedBy: String?
+        package var silencedBy: String?
 
-        public init(group: Int, kind: NotificationKind, channels: [String], firing: [OutageMember], cleared: [OutageMember], silencedBy: String? = nil) {
+        package init(group: Int, kind: NotificationKind, channels: [String], firing: [OutageMember], cleared: [OutageMember], silencedBy: String? = nil) {
             self.group = group
             self.kind = kind
             self.channels = channels
@@ -59,7 +59,7 @@ public struct OutageGrouper: Sendable {
         }
     }
 
-    public enum Action: Sendable, Equatable {
+    package enum Action: Sendable, Equatable {
         /// The outage pages (or records a silenced page).
         case page(Page)
         /// An incident became part of outage `group` (already paged or not).
@@ -90,24 +90,24 @@ public struct OutageGrouper: Sendable {
         var silencedOnly: Bool
     }
 
-    public var settings: Settings
+    package var settings: Settings
     /// Active silences and open maintenance windows, kept current by the caller.
-    public var silences: [Silence] = []
+    package var silences: [Silence] = []
     private var outages: [Int: Outage] = [:]
     private var nextID = 1
 
-    public init(settings: Settings) {
+    package init(settings: Settings) {
         self.settings = settings
     }
 
     /// The open outage holding `incident`, if any.
-    public func group(of incident: Int64) -> Int? {
+    package func group(of incident: Int64) -> Int? {
         outages.values.first { $0.members.contains { $0.incident == incident } }?.id
     }
 
     /// The outage an incident belongs to: its grouping labels (`pool=default`), or its rule and
     /// target when grouping is off.
-    public func key(for member: OutageMember) -> String {
+    package func key(for member: OutageMember) -> String {
         guard let grouping = settings.grouping else { return "rule=\(member.rule),target=\(member.target)" }
         return grouping.by.map { "\($0)=\(member.label($0) ?? "")" }.joined(separator: ",")
     }
@@ -115,7 +115,7 @@ public struct OutageGrouper: Sendable {
     // MARK: Events
 
     /// An incident fired.
-    public mutating func fired(_ member: OutageMember, at now: Date) -> [Action] {
+    package mutating func fired(_ member: OutageMember, at now: Date) -> [Action] {
         let key = key(for: member)
         if let id = outages.values.first(where: { $0.key == key })?.id {
             outages[id]!.members.append(member)
@@ -129,7 +129,7 @@ public struct OutageGrouper: Sendable {
     }
 
     /// An outage paged before a restart: it continues without paging again.
-    public mutating func restore(_ members: [OutageMember], firedAt: Date, acknowledged: Bool, escalated: Bool) -> Int {
+    package mutating func restore(_ members: [OutageMember], firedAt: Date, acknowledged: Bool, escalated: Bool) -> Int {
         let id = nextID
         nextID += 1
         let key = members.first.map(key(for:)) ?? ""
@@ -139,14 +139,14 @@ public struct OutageGrouper: Sendable {
     }
 
     /// The incident's detail changed while it fires (the page text uses the latest).
-    public mutating func updated(incident: Int64, detail: String) {
+    package mutating func updated(incident: Int64, detail: String) {
         guard let id = group(of: incident), let index = outages[id]!.members.firstIndex(where: { $0.incident == incident }) else { return }
         outages[id]!.members[index].detail = detail
     }
 
     /// A config reload edited the rules: open outages page their incidents' new channels (and
     /// escalate to the new escalation) from now on. Members of rules not in `rules` keep theirs.
-    public mutating func replaceRules(_ rules: [String: AlertRule]) {
+    package mutating func replaceRules(_ rules: [String: AlertRule]) {
         func follow(_ member: inout OutageMember) {
             guard let rule = rules[member.rule] else { return }
             member.channels = rule.channels
@@ -159,7 +159,7 @@ public struct OutageGrouper: Sendable {
     }
 
     /// An incident resolved.
-    public mutating func resolved(incident: Int64, detail: String, at now: Date) -> [Action] {
+    package mutating func resolved(incident: Int64, detail: String, at now: Date) -> [Action] {
         guard let id = group(of: incident), var outage = outages[id],
               let index = outage.members.firstIndex(where: { $0.incident == incident }) else { return [] }
         var member = outage.members.remove(at: index)
@@ -179,7 +179,7 @@ public struct OutageGrouper: Sendable {
     }
 
     /// A person acknowledged the outage: reminders and escalation stop.
-    public mutating func acknowledge(group id: Int, by who: String) -> [Action] {
+    package mutating func acknowledge(group id: Int, by who: String) -> [Action] {
         guard var outage = outages[id], var paged = outage.paged, !paged.acknowledged else { return [] }
         paged.acknowledged = true
         outage.paged = paged
@@ -195,7 +195,7 @@ public struct OutageGrouper: Sendable {
     }
 
     /// Time passed: page outages whose wait is over, remind, escalate, send updates.
-    public mutating func tick(at now: Date) -> [Action] {
+    package mutating func tick(at now: Date) -> [Action] {
         var actions: [Action] = []
         for id in outages.keys.sorted() {
             guard var outage = outages[id] else { continue }

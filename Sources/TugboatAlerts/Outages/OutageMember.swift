@@ -2,18 +2,18 @@ import Foundation
 import TugboatCore
 
 /// A firing incident as the ``OutageGrouper`` sees it: its labels, what it says, whom its rule pages.
-public struct OutageMember: Sendable, Equatable {
-    public var incident: Int64
-    public var rule: String
+package struct OutageMember: Sendable, Equatable {
+    package var incident: Int64
+    package var rule: String
     /// The rule's condition name (`backend-down`, `down`, ...): inhibition and the page's wording use it.
-    public var condition: String
-    public var target: String
-    public var pool: String
-    public var detail: String
-    public var channels: [String]
-    public var escalation: AlertRule.Escalation?
+    package var condition: String
+    package var target: String
+    package var pool: String
+    package var detail: String
+    package var channels: [String]
+    package var escalation: AlertRule.Escalation?
 
-    public init(incident: Int64, rule: String, condition: String, target: String, pool: String, detail: String,
+    package init(incident: Int64, rule: String, condition: String, target: String, pool: String, detail: String,
                 channels: [String], escalation: AlertRule.Escalation? = nil) {
         self.incident = incident
         self.rule = rule
@@ -25,7 +25,7 @@ public struct OutageMember: Sendable, Equatable {
         self.escalation = escalation
     }
 
-    public func label(_ name: String) -> String? {
+    package func label(_ name: String) -> String? {
         switch name {
         case "pool": pool
         case "rule": rule
@@ -39,24 +39,24 @@ public struct OutageMember: Sendable, Equatable {
 }
 
 /// A silence (`POST /api/silences`) or an open maintenance window: matching incidents page nobody.
-public struct Silence: Sendable, Equatable {
+package struct Silence: Sendable, Equatable {
     /// `silence 4` or `maintenance weekly`: what the history says silenced a page.
-    public var name: String
+    package var name: String
     /// Label → value (`rule`, `target`, `pool`); every one must match. Empty matches everything.
-    public var matchers: [String: String]
-    public var starts: Date
-    public var ends: Date
+    package var matchers: [String: String]
+    package var starts: Date
+    package var ends: Date
 
-    public init(name: String, matchers: [String: String], starts: Date, ends: Date) {
+    package init(name: String, matchers: [String: String], starts: Date, ends: Date) {
         self.name = name
         self.matchers = matchers
         self.starts = starts
         self.ends = ends
     }
 
-    public func isActive(at date: Date) -> Bool { starts <= date && date < ends }
+    package func isActive(at date: Date) -> Bool { starts <= date && date < ends }
 
-    public func matches(_ member: OutageMember) -> Bool {
+    package func matches(_ member: OutageMember) -> Bool {
         matchers.allSatisfy { member.label($0.key) == $0.value }
     }
 }

@@ -2,8 +2,8 @@
 /// (`[tugboat] FIRING #12 front-down: monitor front is down (HTTP 503)`); several read as a list
 /// of what is wrong (`[tugboat] FIRING #12 pool default: 2 backends down, no healthy backend, front down`).
 /// The number is the outage's code: `ACK 12` acknowledges it.
-public enum OutageText {
-    public static func compose(_ page: OutageGrouper.Page, code: Int64, title: String, acknowledgedBy: String? = nil) -> String {
+package enum OutageText {
+    package static func compose(_ page: OutageGrouper.Page, code: Int64, title: String, acknowledgedBy: String? = nil) -> String {
         let everyone = page.firing + page.cleared
         switch page.kind {
         case .resolve:
@@ -25,7 +25,7 @@ public enum OutageText {
 
     /// `2 backends down, no healthy backend, front down`: one phrase per kind of trouble, in the
     /// order they started.
-    public static func phrases(_ members: [OutageMember]) -> String {
+    package static func phrases(_ members: [OutageMember]) -> String {
         var order: [String] = []
         var counts: [String: (one: String, many: String, count: Int)] = [:]
         for member in members {
@@ -51,7 +51,7 @@ public enum OutageText {
     }
 
     /// `pool default`, `rule front-down`: the outage's grouping labels in words.
-    public static func title(groupKey: String) -> String {
+    package static func title(groupKey: String) -> String {
         groupKey.split(separator: ",").map { $0.replacingOccurrences(of: "=", with: " ") }.joined(separator: ", ")
     }
 }

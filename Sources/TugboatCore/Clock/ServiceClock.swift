@@ -8,14 +8,14 @@ import Foundation
 /// The pure state machines take `ContinuousClock.Instant`s; an injected clock's time is laid on
 /// that timeline (``now`` is the instant this value was made plus the time passed on the clock),
 /// and ``date`` likewise on the wall clock, so stored times and time-outs move with it.
-public struct ServiceClock: Clock, Sendable {
-    public typealias Instant = ContinuousClock.Instant
+package struct ServiceClock: Clock, Sendable {
+    package typealias Instant = ContinuousClock.Instant
 
     private let reading: @Sendable () -> (now: ContinuousClock.Instant, date: Date)
     private let sleeper: @Sendable (ContinuousClock.Instant) async throws -> Void
 
     /// The continuous clock and the wall clock.
-    public static var continuous: ServiceClock {
+    package static var continuous: ServiceClock {
         ServiceClock(reading: { (ContinuousClock.now, Date()) },
                      sleeper: { try await ContinuousClock().sleep(until: $0, tolerance: nil) })
     }
@@ -27,7 +27,7 @@ public struct ServiceClock: Clock, Sendable {
     }
 
     /// `clock`'s time from now on, laid on the continuous and wall clocks as they read now.
-    public init<C: Clock>(_ clock: C) where C.Duration == Duration {
+    package init<C: Clock>(_ clock: C) where C.Duration == Duration {
         let start = clock.now, origin = ContinuousClock.now, wallOrigin = Date()
         self.reading = {
             let passed = start.duration(to: clock.now)
@@ -39,15 +39,15 @@ public struct ServiceClock: Clock, Sendable {
     }
 
     /// Now, on the timeline the state machines use.
-    public var now: ContinuousClock.Instant { reading().now }
+    package var now: ContinuousClock.Instant { reading().now }
 
     /// Now as a date (what is stored and shown).
-    public var date: Date { reading().date }
+    package var date: Date { reading().date }
 
-    public var minimumResolution: Duration { .zero }
+    package var minimumResolution: Duration { .zero }
 
     /// Waits until `deadline` (throws `CancellationError` when the task is cancelled).
-    public func sleep(until deadline: ContinuousClock.Instant, tolerance: Duration? = nil) async throws {
+    package func sleep(until deadline: ContinuousClock.Instant, tolerance: Duration? = nil) async throws {
         try await sleeper(deadline)
     }
 }

@@ -4,12 +4,12 @@ import Glibc
 
 /// An IPv4 or IPv6 network (`10.0.0.0/8`, `::1/128`; a bare address is a /32 or /128), as in
 /// `trusted-proxies`.
-public struct CIDR: Sendable, Equatable, CustomStringConvertible {
+package struct CIDR: Sendable, Equatable, CustomStringConvertible {
     /// 4 or 16 bytes, host bits cleared.
-    public let network: [UInt8]
-    public let prefixLength: Int
+    package let network: [UInt8]
+    package let prefixLength: Int
 
-    public init?(parsing text: String) {
+    package init?(parsing text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count <= 2, let address = CIDR.addressBytes(String(parts[0])) else { return nil }
         let bits = address.count * 8
@@ -25,7 +25,7 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Whether `address` (4 or 16 bytes; an IPv4-mapped IPv6 address counts as IPv4) is inside.
-    public func contains(_ address: [UInt8]) -> Bool {
+    package func contains(_ address: [UInt8]) -> Bool {
         var address = address
         if address.count == 16 && network.count == 4 && address[0..<10].allSatisfy({ $0 == 0 })
             && address[10] == 0xFF && address[11] == 0xFF {
@@ -35,7 +35,7 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
         return CIDR.masked(address, prefixLength: prefixLength) == network
     }
 
-    public var description: String {
+    package var description: String {
         var text = [CChar](repeating: 0, count: 64)
         let family = network.count == 4 ? AF_INET : AF_INET6
         _ = network.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &text, socklen_t(text.count)) }
@@ -43,7 +43,7 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The bytes of a literal IPv4 or IPv6 address, or nil.
-    public static func addressBytes(_ text: String) -> [UInt8]? {
+    package static func addressBytes(_ text: String) -> [UInt8]? {
         var v4 = in_addr()
         if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
         var v6 = in6_addr()

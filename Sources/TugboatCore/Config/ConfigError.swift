@@ -1,15 +1,15 @@
 /// A configuration problem, located in the file: prints as `FILE:LINE: message`. The message is
 /// redacted (``Redaction``): it may quote a value that holds a secret (`state: redis://:pass@…`).
-public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var file: String
-    public var line: Int
-    public var message: String
+package struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    package var file: String
+    package var line: Int
+    package var message: String
 
-    public init(file: String, line: Int, message: String) {
+    package init(file: String, line: Int, message: String) {
         self.file = file
         self.line = line
         self.message = Redaction.redact(message)
     }
 
-    public var description: String { "\(file):\(line): \(message)" }
+    package var description: String { "\(file):\(line): \(message)" }
 }

@@ -1,7 +1,7 @@
 // Parsing of `env:` (a child's environment: process and exec providers, command channels).
 extension ConfigLoader {
     /// `env: { NAME: value, ... }`: names of letters, digits and `_`, not starting with a digit.
-    static func parseEnvironment(_ value: YAMLValue) throws -> [String: String] {
+    package static func parseEnvironment(_ value: YAMLValue) throws -> [String: String] {
         var environment: [String: String] = [:]
         for (name, field) in try value.orderedMapping() {
             let valid = !name.isEmpty && !name.first!.isNumber

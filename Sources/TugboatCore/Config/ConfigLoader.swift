@@ -1,21 +1,24 @@
 import Foundation
 import Yams
 
-/// Reads and validates a Tugboat YAML file into a ``TugboatConfig``.
-public enum ConfigLoader {
-    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> TugboatConfig {
-        let text: String
+/// The loader's machinery: the YAML document with its lines (``YAMLValue``), and the parsers of
+/// the sections Core owns (`listen`, `admin`, `state`, `pool`, `log`, `access-log`). Each feature
+/// module extends it with the parser of its own section (`ConfigLoader+Alerts.swift` in
+/// TugboatAlerts, …); TugboatRuntime's `ConfigLoader.parse` assembles the whole file.
+package enum ConfigLoader {
+    /// The file's text; a file that cannot be read is a ``ConfigError`` at line 0.
+    package static func read(path: String) throws -> String {
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            return try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw ConfigError(file: path, line: 0, message: "cannot read the file: \(error.localizedDescription)")
         }
-        return try parse(text, file: path, environment: environment)
     }
 
-    public static func parse(_ text: String, file: String, environment: [String: String] = [:]) throws -> TugboatConfig {
-        // `${NAME}` holds YAML flow indicators (`{`, `}`), so `{ token: ${T} }` would not parse:
-        // swap each reference for a plain placeholder first, and put it back when the scalar is read.
+    /// The document's root, or nil for an empty file. `${NAME}` holds YAML flow indicators (`{`,
+    /// `}`), so `{ token: ${T} }` would not parse: each reference is swapped for a plain
+    /// placeholder first, and put back when the scalar is read.
+    package static func document(_ text: String, file: String, environment: [String: String]) throws -> YAMLValue? {
         let (safeText, references) = EnvironmentReferences.shield(text)
         let node: Node?
         do {
@@ -23,97 +26,13 @@ public enum ConfigLoader {
         } catch let error as YamlError {
             throw ConfigError(file: file, line: Self.line(of: error), message: "not valid YAML: \(Self.describe(error))")
         }
-        var config = TugboatConfig()
-        guard let node else { return config }
-        let root = YAMLValue(node: node, key: "", file: file, environment: environment, references: references)
-        let keys = try root.mapping(allowed: ["listen", "admin", "state", "state-tls", "local-state", "node", "pool", "monitors", "alerts", "scaling", "profiling",
-                                                 "threads", "max-connections", "trusted-proxies", "tls", "log", "access-log", "retention"])
-        if let log = keys["log"] { config.log = try parseLog(log) }
-        if let retention = keys["retention"] {
-            config.retention = try retention.duration()
-            guard config.retention >= .seconds(3600) else { throw retention.error("'retention' must be at least 1h, got \(DurationParser.format(config.retention))") }
-        }
-        if let accessLog = keys["access-log"] { config.accessLog = try parseAccessLog(accessLog) }
-        if let tls = keys["tls"] { config.tls = try parseTLS(tls) }
-        if let listen = keys["listen"] { config.listen = try listen.hostPort(allowPortZero: true) }
-        if let admin = keys["admin"] { config.admin = try parseAdmin(admin) }
-        if let state = keys["state"] {
-            config.state = try parseState(state)
-            if config.redisURL != nil, config.redisAddress == nil {
-                throw state.error("'state' must be redis://[user:password@]host[:port][/db] or rediss://… (the address is not valid)")
-            }
-        }
-        if let stateTLS = keys["state-tls"] {
-            guard config.state.hasPrefix("rediss://") else {
-                throw stateTLS.error("'state-tls' applies to 'state: rediss://…' (TLS to Redis) only")
-            }
-            config.stateTLS = try parseStateTLS(stateTLS)
-        }
-        if let local = keys["local-state"] {
-            let text = try local.string()
-            guard text.hasPrefix("sqlite:"), text.count > "sqlite:".count else { throw local.error("'local-state' must be sqlite:PATH, got '\(text)'") }
-            config.localState = text
-        }
-        if let node = keys["node"] {
-            let name = try node.string()
-            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-                throw node.error("'node' must be a name of letters, digits, '-', '_' or '.', got '\(name)'")
-            }
-            config.node = name
-        }
-        if let threads = keys["threads"] {
-            config.threads = (try? threads.string()) == "auto" ? nil : try threads.int(range: 1...256)
-        }
-        if let max = keys["max-connections"] { config.maxConnections = try max.int(range: 1...10_000_000) }
-        if let trusted = keys["trusted-proxies"] {
-            config.trustedProxies = try trusted.sequence().map { item in
-                let text = try item.string()
-                guard let cidr = CIDR(parsing: text) else {
-                    throw item.error("'trusted-proxies' entries must be addresses or networks like 10.0.0.0/8, got '\(text)'")
-                }
-                return cidr
-            }
-        }
-        if let pool = keys["pool"] {
-            config.pool = try parsePool(pool)
-            config.warnings += try poolWarnings(pool, config.pool)
-        }
-        if let monitors = keys["monitors"] { config.monitors = try parseMonitors(monitors) }
-        if let scaling = keys["scaling"] {
-            config.scaling = try parseScaling(scaling)
-            config.scaling?.drain = config.pool.drain
-            if case .process(_, let ports, _)? = config.scaling?.provider,
-               let clash = config.pool.backends.first(where: { ports.contains($0.port) && ["127.0.0.1", "localhost"].contains($0.host) }) {
-                throw scaling.error("'scaling.provider.process.ports' includes \(clash), a static backend of 'pool.backends'")
-            }
-        }
-        if config.state == "kubernetes", config.kubernetesLease == nil {
-            throw (keys["state"] ?? root).error("'state: kubernetes' needs 'scaling.provider.kubernetes' (the leader Lease lives in its namespace)")
-        }
-        if let profiling = keys["profiling"] { config.profiling = try parseProfiling(profiling) }
-        // Several nodes: Redis is watched like any heartbeat, as the monitor `redis`, so a rule
-        // `{ condition: down, monitor: redis }` pages an outage (sent straight away by each node
-        // that sees it: no leader can claim pages while Redis is down).
-        if let redis = config.redisAddress, !config.monitors.contains(where: { $0.name == "redis" }) {
-            var monitor = MonitorConfig(name: "redis", target: .tcp(redis))
-            monitor.interval = .seconds(2)
-            monitor.timeout = .seconds(1)
-            monitor.retries = 1
-            config.monitors.append(monitor)
-        }
-        if let alerts = keys["alerts"] { config.alerts = try parseAlerts(alerts, monitors: config.monitors) }
-        if !config.admin.listen.isLoopback && config.admin.token == nil {
-            throw (keys["admin"] ?? root).error("'admin.token' is required when 'admin.listen' (\(config.admin.listen)) is beyond this machine: without it anyone who reaches the address could change the pool")
-        }
-        if config.admin.listen == config.listen && config.listen.port != 0 {
-            throw (keys["admin"] ?? root).error("'admin.listen' must differ from 'listen' (\(config.listen))")
-        }
-        return config
+        guard let node else { return nil }
+        return YAMLValue(node: node, key: "", file: file, environment: environment, references: references)
     }
 
     /// Settings that are allowed but almost certainly not meant.
-    static func poolWarnings(_ value: YAMLValue, _ pool: PoolConfig) throws -> [String] {
-        let keys = try value.mapping(allowed: ["balance", "backends", "health", "passive", "retries", "timeouts", "drain", "tls", "discover"])
+    package static func poolWarnings(_ value: YAMLValue, _ pool: PoolConfig) throws -> [String] {
+        let keys = try value.mapping(allowed: PoolConfig.keys)
         var warnings: [String] = []
         if let health = keys["health"], pool.health.timeout > pool.health.interval {
             warnings.append("\(health.error("'pool.health.timeout' (\(DurationParser.format(pool.health.timeout))) is longer than 'pool.health.interval' (\(DurationParser.format(pool.health.interval))): a check may still run when the next one is due"))")
@@ -124,7 +43,7 @@ public enum ConfigLoader {
         return warnings
     }
 
-    static func parseLog(_ value: YAMLValue) throws -> LogSettings {
+    package static func parseLog(_ value: YAMLValue) throws -> LogSettings {
         let keys = try value.mapping(allowed: ["format", "level"])
         var settings = LogSettings()
         if let format = keys["format"] {
@@ -142,7 +61,7 @@ public enum ConfigLoader {
         return settings
     }
 
-    static func parseAccessLog(_ value: YAMLValue) throws -> AccessLogSettings {
+    package static func parseAccessLog(_ value: YAMLValue) throws -> AccessLogSettings {
         let keys = try value.mapping(allowed: ["path", "format"])
         guard let pathValue = keys["path"] else {
             throw value.error("'access-log.path' is required (a file, or \"-\" for standard output)")
@@ -161,7 +80,7 @@ public enum ConfigLoader {
         return settings
     }
 
-    static func parseAdmin(_ value: YAMLValue) throws -> AdminConfig {
+    package static func parseAdmin(_ value: YAMLValue) throws -> AdminConfig {
         var admin = AdminConfig()
         let keys = try value.mapping(allowed: ["listen", "token", "url"])
         if let listen = keys["listen"] { admin.listen = try listen.hostPort(allowPortZero: true) }
@@ -179,7 +98,7 @@ public enum ConfigLoader {
         return admin
     }
 
-    static func parseState(_ value: YAMLValue) throws -> String {
+    package static func parseState(_ value: YAMLValue) throws -> String {
         let text = try value.string()
         guard text.hasPrefix("sqlite:") || text.hasPrefix("redis://") || text.hasPrefix("rediss://") || text == "kubernetes" else {
             throw value.error("'state' must be sqlite:PATH, redis://HOST:PORT/DB (rediss:// for TLS) or kubernetes, got '\(text)'")
@@ -187,9 +106,10 @@ public enum ConfigLoader {
         return text
     }
 
-    static func parsePool(_ value: YAMLValue) throws -> PoolConfig {
+    /// `pool:` but its `discover`, which TugboatScaling's `parseDiscover` reads (into `TugboatConfig.poolDiscover`).
+    package static func parsePool(_ value: YAMLValue) throws -> PoolConfig {
         var pool = PoolConfig()
-        let keys = try value.mapping(allowed: ["balance", "backends", "health", "passive", "retries", "timeouts", "drain", "tls", "discover"])
+        let keys = try value.mapping(allowed: PoolConfig.keys)
         if let tls = keys["tls"] { pool.tls = try parseBackendTLS(tls) }
         if let balance = keys["balance"] {
             let text = try balance.string()
@@ -211,11 +131,10 @@ public enum ConfigLoader {
         if let retries = keys["retries"] { pool.retries = try retries.int(range: 0...10) }
         if let timeouts = keys["timeouts"] { pool.timeouts = try parseTimeouts(timeouts) }
         if let drain = keys["drain"] { pool.drain = try drain.duration(allowZero: true) }
-        if let discover = keys["discover"] { pool.discover = try parseDiscover(discover) }
         return pool
     }
 
-    static func parseHealth(_ value: YAMLValue) throws -> HealthCheckConfig {
+    package static func parseHealth(_ value: YAMLValue) throws -> HealthCheckConfig {
         var health = HealthCheckConfig()
         let keys = try value.mapping(allowed: ["path", "interval", "timeout", "rise", "fall"])
         if let path = keys["path"] {
@@ -236,7 +155,7 @@ public enum ConfigLoader {
         return health
     }
 
-    static func parsePassive(_ value: YAMLValue) throws -> PassiveHealthConfig {
+    package static func parsePassive(_ value: YAMLValue) throws -> PassiveHealthConfig {
         var passive = PassiveHealthConfig()
         let keys = try value.mapping(allowed: ["failures", "ejection"])
         if let failures = keys["failures"] { passive.failures = try failures.int(range: 0...1000) }
@@ -247,7 +166,7 @@ public enum ConfigLoader {
         return passive
     }
 
-    static func parseTimeouts(_ value: YAMLValue) throws -> TimeoutConfig {
+    package static func parseTimeouts(_ value: YAMLValue) throws -> TimeoutConfig {
         var timeouts = TimeoutConfig()
         let keys = try value.mapping(allowed: ["connect", "header", "request", "idle"])
         if let connect = keys["connect"] { timeouts.connect = try connect.duration() }

@@ -1,10 +1,10 @@
 /// Parses durations written the way operators write them: `500ms`, `2s`, `5m`, `1h30m`, `0s`.
-public enum DurationParser {
+package enum DurationParser {
     /// The longest duration the config takes: ten years (a longer one could overflow the clock).
-    public static let longest: Duration = .seconds(3650 * 86_400)
+    package static let longest: Duration = .seconds(3650 * 86_400)
 
     /// Returns nil when `text` is not a duration or is longer than ``longest``.
-    public static func parse(_ text: String) -> Duration? {
+    package static func parse(_ text: String) -> Duration? {
         let units: [(String, Int64)] = [("ms", 1_000_000), ("us", 1_000), ("ns", 1), ("s", 1_000_000_000),
                                         ("m", 60_000_000_000), ("h", 3_600_000_000_000), ("d", 86_400_000_000_000)]
         var rest = Substring(text.trimmingCharacters(in: " "))
@@ -23,7 +23,7 @@ public enum DurationParser {
     }
 
     /// Formats a duration the way the config accepts it back (`1.5s`, `250ms`).
-    public static func format(_ duration: Duration) -> String {
+    package static func format(_ duration: Duration) -> String {
         let ns = duration.nanoseconds
         if ns == 0 { return "0s" }
         if ns % 3_600_000_000_000 == 0 { return "\(ns / 3_600_000_000_000)h" }
@@ -36,20 +36,21 @@ public enum DurationParser {
 
 extension Duration {
     /// Whole nanoseconds of the duration (saturating).
-    public var nanoseconds: Int64 {
+    package var nanoseconds: Int64 {
         let (seconds, attoseconds) = self.components
         return seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
     }
 
     /// Whole milliseconds of the duration.
-    public var milliseconds: Int64 { nanoseconds / 1_000_000 }
+    package var milliseconds: Int64 { nanoseconds / 1_000_000 }
 
     /// The duration in seconds as a floating-point number.
-    public var seconds: Double { Double(nanoseconds) / 1e9 }
+    package var seconds: Double { Double(nanoseconds) / 1e9 }
 }
 
 extension String {
-    func trimmingCharacters(in set: Character) -> String {
+    /// Without `set` at either end (a config value's surrounding spaces).
+    package func trimmingCharacters(in set: Character) -> String {
         var s = Substring(self)
         while s.first == set { s = s.dropFirst() }
         while s.last == set { s = s.dropLast() }

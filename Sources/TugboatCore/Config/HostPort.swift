@@ -1,15 +1,15 @@
 /// A `host:port` address as written in the config (`127.0.0.1:9001`, `[::1]:80`, `app.local:8080`).
-public struct HostPort: Hashable, Sendable, CustomStringConvertible, Comparable {
-    public var host: String
-    public var port: Int
+package struct HostPort: Hashable, Sendable, CustomStringConvertible, Comparable {
+    package var host: String
+    package var port: Int
 
-    public init(host: String, port: Int) {
+    package init(host: String, port: Int) {
         self.host = host
         self.port = port
     }
 
     /// Parses `host:port`; `allowPortZero` lets a listener ask the kernel for a free port.
-    public init?(parsing text: String, allowPortZero: Bool = false) {
+    package init?(parsing text: String, allowPortZero: Bool = false) {
         let trimmed = text.trimmingCharacters(in: " ")
         let hostPart: Substring
         let portPart: Substring
@@ -36,14 +36,14 @@ public struct HostPort: Hashable, Sendable, CustomStringConvertible, Comparable 
         host.allSatisfy { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == ":" || $0 == "_" }
     }
 
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    package var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     /// Reachable from this machine only: 127.0.0.0/8, ::1 or `localhost`.
-    public var isLoopback: Bool {
+    package var isLoopback: Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
-    public static func < (lhs: HostPort, rhs: HostPort) -> Bool {
+    package static func < (lhs: HostPort, rhs: HostPort) -> Bool {
         (lhs.host, lhs.port) < (rhs.host, rhs.port)
     }
 }

@@ -4,26 +4,34 @@ import Foundation
 /// A YAML node with its line and dotted key path, so every error can name `file:line` and the key.
 import Foundation
 
-struct YAMLValue {
-    let node: Node
-    let key: String
-    let file: String
-    let environment: [String: String]
+package struct YAMLValue {
+    package let node: Node
+    package let key: String
+    package let file: String
+    package let environment: [String: String]
     /// Placeholder → original `${…}` text (see ``EnvironmentReferences``).
-    var references: [String: String] = [:]
+    package var references: [String: String] = [:]
 
-    var line: Int { node.mark?.line ?? 1 }
+    package init(node: Node, key: String, file: String, environment: [String: String], references: [String: String] = [:]) {
+        self.node = node
+        self.key = key
+        self.file = file
+        self.environment = environment
+        self.references = references
+    }
 
-    func error(_ message: String) -> ConfigError {
+    package var line: Int { node.mark?.line ?? 1 }
+
+    package func error(_ message: String) -> ConfigError {
         ConfigError(file: file, line: line, message: message)
     }
 
-    func child(_ node: Node, key: String) -> YAMLValue {
+    package func child(_ node: Node, key: String) -> YAMLValue {
         YAMLValue(node: node, key: key, file: file, environment: environment, references: references)
     }
 
     /// The entries of a mapping; fails on any key not in `allowed`.
-    func mapping(allowed: [String]) throws -> [String: YAMLValue] {
+    package func mapping(allowed: [String]) throws -> [String: YAMLValue] {
         guard case .mapping(let mapping) = node else {
             throw error("'\(key)' must be a mapping")
         }
@@ -47,7 +55,7 @@ struct YAMLValue {
     }
 
     /// Mapping entries in file order (for user-named keys such as channel names).
-    func orderedMapping() throws -> [(String, YAMLValue)] {
+    package func orderedMapping() throws -> [(String, YAMLValue)] {
         guard case .mapping(let mapping) = node else { throw error("'\(key)' must be a mapping") }
         var result: [(String, YAMLValue)] = []
         for (keyNode, valueNode) in mapping {
@@ -60,25 +68,25 @@ struct YAMLValue {
         return result
     }
 
-    func number(range: ClosedRange<Double>) throws -> Double {
+    package func number(range: ClosedRange<Double>) throws -> Double {
         let text = try string()
         guard let value = Double(text) else { throw error("'\(key)' must be a number, got '\(text)'") }
         guard range.contains(value) else { throw error("'\(key)' must be between \(range.lowerBound) and \(range.upperBound), got \(text)") }
         return value
     }
 
-    func sequence() throws -> [YAMLValue] {
+    package func sequence() throws -> [YAMLValue] {
         guard case .sequence(let sequence) = node else { throw error("'\(key)' must be a list") }
         return sequence.enumerated().map { child($1, key: "\(key)[\($0)]") }
     }
 
     /// The scalar text with `${NAME}` and `${NAME:-default}` replaced from the environment.
-    func string() throws -> String {
+    package func string() throws -> String {
         guard case .scalar(let scalar) = node else { throw error("'\(key)' must be a single value") }
         return try interpolate(EnvironmentReferences.restore(scalar.string, references))
     }
 
-    func bool() throws -> Bool {
+    package func bool() throws -> Bool {
         switch try string().lowercased() {
         case "true", "yes", "on": return true
         case "false", "no", "off": return false
@@ -86,7 +94,7 @@ struct YAMLValue {
         }
     }
 
-    func int(range: ClosedRange<Int>) throws -> Int {
+    package func int(range: ClosedRange<Int>) throws -> Int {
         let text = try string()
         guard let value = Int(text) else { throw error("'\(key)' must be a whole number, got '\(text)'") }
         guard range.contains(value) else {
@@ -97,7 +105,7 @@ struct YAMLValue {
 
     /// A size in bytes: a number, or one with a unit (`512KiB`, `64MiB`, `1GiB`; `KB`, `MB`, `GB`
     /// are taken as the same powers of 1024), within `range`.
-    func byteCount(range: ClosedRange<Int>) throws -> Int {
+    package func byteCount(range: ClosedRange<Int>) throws -> Int {
         let text = try string().trimmingCharacters(in: .whitespaces)
         let digits = text.prefix { $0.isASCII && $0.isNumber }
         let unit = text.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
@@ -112,7 +120,7 @@ struct YAMLValue {
         return bytes
     }
 
-    func duration(allowZero: Bool = false) throws -> Duration {
+    package func duration(allowZero: Bool = false) throws -> Duration {
         let text = try string()
         guard let value = DurationParser.parse(text) else {
             throw error("'\(key)' must be a duration like 500ms, 2s or 5m, at most 3650d, got '\(text)'")
@@ -121,7 +129,7 @@ struct YAMLValue {
         return value
     }
 
-    func hostPort(allowPortZero: Bool = false) throws -> HostPort {
+    package func hostPort(allowPortZero: Bool = false) throws -> HostPort {
         let text = try string()
         guard let value = HostPort(parsing: text, allowPortZero: allowPortZero) else {
             throw error("'\(key)' must be an address host:port with a port from \(allowPortZero ? 0 : 1) to 65535, got '\(text)'")
@@ -174,8 +182,8 @@ extension Substring {
 }
 
 /// Replaces `${…}` references with YAML-safe placeholders before parsing, and back after.
-enum EnvironmentReferences {
-    static func shield(_ text: String) -> (String, [String: String]) {
+package enum EnvironmentReferences {
+    package static func shield(_ text: String) -> (String, [String: String]) {
         guard text.contains("${") else { return (text, [:]) }
         var output = ""
         var references: [String: String] = [:]
@@ -190,7 +198,7 @@ enum EnvironmentReferences {
         return (output + rest, references)
     }
 
-    static func restore(_ text: String, _ references: [String: String]) -> String {
+    package static func restore(_ text: String, _ references: [String: String]) -> String {
         guard !references.isEmpty, text.contains("__tugboat_env_") else { return text }
         var result = text
         for (placeholder, original) in references { result = result.replacingOccurrences(of: placeholder, with: original) }

@@ -3,21 +3,21 @@ import Synchronization
 
 /// The level and format every ``TugboatLogHandler`` made from it follows, changed live by a reload.
 /// Read on each log call with one relaxed atomic load.
-public final class LogControl: Sendable {
+package final class LogControl: Sendable {
     private let levelIndex: Atomic<Int>
     private let formatIndex: Atomic<Int>
 
-    public init(level: Logger.Level, format: LogFormat) {
+    package init(level: Logger.Level, format: LogFormat) {
         levelIndex = Atomic(Self.index(level))
         formatIndex = Atomic(Self.index(format))
     }
 
-    public var level: Logger.Level {
+    package var level: Logger.Level {
         get { Logger.Level.allCases[levelIndex.load(ordering: .relaxed)] }
         set { levelIndex.store(Self.index(newValue), ordering: .relaxed) }
     }
 
-    public var format: LogFormat {
+    package var format: LogFormat {
         get { LogFormat.allCases[formatIndex.load(ordering: .relaxed)] }
         set { formatIndex.store(Self.index(newValue), ordering: .relaxed) }
     }

@@ -3,14 +3,14 @@ import Logging
 
 /// How log lines are written: `text` for people (`key=value`, values with spaces quoted), `json`
 /// for machines (one object per line). `log.format` in the config, `--log-format` on the CLI.
-public enum LogFormat: String, Sendable, CaseIterable {
+package enum LogFormat: String, Sendable, CaseIterable {
     case text, json
 }
 
 /// One log line, formatted. Pure: the handler only adds the clock and the write.
-public enum LogLine {
+package enum LogLine {
     /// `2026-12-04T19:30:00.123Z info tugboat: proxy listening listen.address=127.0.0.1:8080`
-    public static func text(time: Date, level: Logger.Level, label: String, message: String, metadata: Logger.Metadata) -> String {
+    package static func text(time: Date, level: Logger.Level, label: String, message: String, metadata: Logger.Metadata) -> String {
         var line = "\(timestamp(time)) \(level) \(label): \(message)"
         for key in metadata.keys.sorted() {
             line += " \(key)=\(quotedIfNeeded(String(describing: metadata[key]!)))"
@@ -20,7 +20,7 @@ public enum LogLine {
 
     /// `{"time":"…","level":"info","logger":"tugboat","message":"proxy listening","listen.address":"127.0.0.1:8080"}`
     /// Metadata keys come after the fixed ones; one that reuses a fixed name is prefixed with `meta.`.
-    public static func json(time: Date, level: Logger.Level, label: String, message: String, metadata: Logger.Metadata) -> String {
+    package static func json(time: Date, level: Logger.Level, label: String, message: String, metadata: Logger.Metadata) -> String {
         var line = "{\"time\":\(jsonString(timestamp(time))),\"level\":\(jsonString(level.rawValue)),\"logger\":\(jsonString(label)),\"message\":\(jsonString(message))"
         for key in metadata.keys.sorted() {
             let name = ["time", "level", "logger", "message"].contains(key) ? "meta." + key : key
@@ -46,7 +46,7 @@ public enum LogLine {
         }
     }
 
-    public static func jsonString(_ text: String) -> String {
+    package static func jsonString(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

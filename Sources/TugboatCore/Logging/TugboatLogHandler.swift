@@ -4,32 +4,32 @@ import Logging
 /// Writes each log line to standard error in one `write`, as text or JSON (`LogLine`).
 /// The level and format come from a shared ``LogControl`` (a reload changes them for every
 /// logger at once) unless one logger's level was set on it.
-public struct TugboatLogHandler: LogHandler {
-    public var metadata: Logger.Metadata = [:]
+package struct TugboatLogHandler: LogHandler {
+    package var metadata: Logger.Metadata = [:]
     let label: String
     let control: LogControl
     private var ownLevel: Logger.Level?
 
-    public var logLevel: Logger.Level {
+    package var logLevel: Logger.Level {
         get { ownLevel ?? control.level }
         set { ownLevel = newValue }
     }
 
-    public init(label: String, control: LogControl) {
+    package init(label: String, control: LogControl) {
         self.label = label
         self.control = control
     }
 
-    public init(label: String, level: Logger.Level, format: LogFormat) {
+    package init(label: String, level: Logger.Level, format: LogFormat) {
         self.init(label: label, control: LogControl(level: level, format: format))
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var merged = self.metadata
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
         // Secrets never reach the log: the message and every value go through the one rule.

@@ -1,5 +1,5 @@
 /// Where a backend stands, as `GET /api/pool` and the cluster registry in Redis report it.
-public enum BackendState: String, WireVocabulary {
+package enum BackendState: String, WireVocabulary {
     /// Added, not yet proven by `rise` passing checks; gets no traffic.
     case starting
     /// Gets traffic.
@@ -9,22 +9,22 @@ public enum BackendState: String, WireVocabulary {
     /// Being removed: gets no new requests, finishes in-flight ones.
     case draining
 
-    public static let vocabularyName = "backend state"
+    package static let vocabularyName = "backend state"
 
-    public init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
+    package init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
 
     /// Whether the balancer may send new requests to a backend in this state.
-    public var receivesTraffic: Bool { self == .healthy }
+    package var receivesTraffic: Bool { self == .healthy }
 }
 
 /// One member of the pool as the control plane sees it.
-public struct BackendInfo: Sendable, Equatable {
-    public var address: HostPort
-    public var state: BackendState
+package struct BackendInfo: Sendable, Equatable {
+    package var address: HostPort
+    package var state: BackendState
     /// Why it is in that state (last check result, ejection, drain), for logs and the admin API.
-    public var reason: String
+    package var reason: String
 
-    public init(address: HostPort, state: BackendState, reason: String = "") {
+    package init(address: HostPort, state: BackendState, reason: String = "") {
         self.address = address
         self.state = state
         self.reason = reason
@@ -32,18 +32,18 @@ public struct BackendInfo: Sendable, Equatable {
 }
 
 /// An immutable view of the pool, handed to the data plane whenever membership or states change.
-public struct PoolSnapshot: Sendable, Equatable {
-    public var version: UInt64
-    public var backends: [BackendInfo]
+package struct PoolSnapshot: Sendable, Equatable {
+    package var version: UInt64
+    package var backends: [BackendInfo]
 
-    public init(version: UInt64, backends: [BackendInfo]) {
+    package init(version: UInt64, backends: [BackendInfo]) {
         self.version = version
         self.backends = backends
     }
 
     /// Every member has had a first verdict, or one is already healthy: a new process taking over
     /// the address from a running one (seamless upgrade) can serve from this pool.
-    public var isSettled: Bool {
+    package var isSettled: Bool {
         backends.contains { $0.state == .healthy } || !backends.contains { $0.state == .starting }
     }
 }

@@ -4,7 +4,7 @@ import Logging
 ///
 /// Observers (the proxy's data plane, the admin API) receive an immutable ``PoolSnapshot``
 /// after every change; every change is also a ``Signal`` and a log line.
-public actor Pool {
+package actor Pool {
     private var members: [HostPort: BackendInfo] = [:]
     private var order: [HostPort] = []
     private var version: UInt64 = 0
@@ -12,24 +12,24 @@ public actor Pool {
     private let signals: SignalBus
     private let logger: Logger
 
-    public init(signals: SignalBus, logger: Logger) {
+    package init(signals: SignalBus, logger: Logger) {
         self.signals = signals
         self.logger = logger
     }
 
     /// Calls `observer` now with the current snapshot and after every change.
-    public func observe(_ observer: @escaping @Sendable (PoolSnapshot) -> Void) {
+    package func observe(_ observer: @escaping @Sendable (PoolSnapshot) -> Void) {
         observers.append(observer)
         observer(snapshot)
     }
 
-    public var snapshot: PoolSnapshot {
+    package var snapshot: PoolSnapshot {
         PoolSnapshot(version: version, backends: order.compactMap { members[$0] })
     }
 
     /// Adds a backend in `starting` state (no traffic until checks pass). Returns false if present.
     @discardableResult
-    public func add(_ address: HostPort, state: BackendState = .starting, reason: String = "added") -> Bool {
+    package func add(_ address: HostPort, state: BackendState = .starting, reason: String = "added") -> Bool {
         guard members[address] == nil else { return false }
         members[address] = BackendInfo(address: address, state: state, reason: reason)
         order.append(address)
@@ -41,7 +41,7 @@ public actor Pool {
 
     /// Removes a backend at once (after draining, if the caller drained it).
     @discardableResult
-    public func remove(_ address: HostPort) -> Bool {
+    package func remove(_ address: HostPort) -> Bool {
         guard members.removeValue(forKey: address) != nil else { return false }
         order.removeAll { $0 == address }
         logger.info("backend removed", metadata: ["backend.address": "\(address)"])
@@ -51,7 +51,7 @@ public actor Pool {
     }
 
     /// Moves a backend to `state`; a no-op when it is already there or unknown.
-    public func setState(_ address: HostPort, _ state: BackendState, reason: String) {
+    package func setState(_ address: HostPort, _ state: BackendState, reason: String) {
         guard var info = members[address], info.state != state else { return }
         // A draining backend only leaves the pool; health results no longer move it.
         if info.state == .draining { return }
@@ -69,12 +69,12 @@ public actor Pool {
         changed()
     }
 
-    public func state(of address: HostPort) -> BackendState? { members[address]?.state }
+    package func state(of address: HostPort) -> BackendState? { members[address]?.state }
 
     /// Takes a draining backend back (it was added again before it left): it starts over as
     /// `starting`, so it gets traffic again once its checks pass. False when it is not draining.
     @discardableResult
-    public func cancelDrain(_ address: HostPort, reason: String) -> Bool {
+    package func cancelDrain(_ address: HostPort, reason: String) -> Bool {
         guard var info = members[address], info.state == .draining else { return false }
         info.state = .starting
         info.reason = reason

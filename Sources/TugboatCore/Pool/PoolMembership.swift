@@ -5,7 +5,7 @@ import Synchronization
 /// new requests at once; it leaves the pool when its in-flight requests are done or `drain` ends.
 /// The control logic only: the data plane applies the pool's snapshots and reports its in-flight
 /// requests (`inflight`); `TugboatRuntime` runs the drains as a service.
-public final class PoolMembership: Sendable {
+package final class PoolMembership: Sendable {
     private let pool: Pool
     /// Requests in flight per backend, as the data plane counts them.
     private let inflight: @Sendable () -> [HostPort: Int]
@@ -16,7 +16,7 @@ public final class PoolMembership: Sendable {
     /// Told of every change made here (`true`: added), to persist it.
     private let onChange: @Sendable (HostPort, Bool) async -> Void
 
-    public init(pool: Pool, drain: Duration, logger: Logger, inflight: @escaping @Sendable () -> [HostPort: Int],
+    package init(pool: Pool, drain: Duration, logger: Logger, inflight: @escaping @Sendable () -> [HostPort: Int],
                 onChange: @escaping @Sendable (HostPort, Bool) async -> Void = { _, _ in }) {
         self.onChange = onChange
         self.pool = pool
@@ -26,21 +26,21 @@ public final class PoolMembership: Sendable {
         (drains, drainRequests) = AsyncStream.makeStream()
     }
 
-    public enum Change: Equatable, Sendable {
+    package enum Change: Equatable, Sendable {
         case done
         case alreadyPresent
         case unknown
     }
 
     /// How long a removed backend may finish its in-flight requests (`pool.drain`; a reload sets it).
-    public var drain: Duration {
+    package var drain: Duration {
         get { drainTime.withLock { $0 } }
         set { drainTime.withLock { $0 = newValue } }
     }
 
     /// Adds a backend (it gets traffic once its health checks pass). A backend still draining is
     /// taken back instead. `persist: false` for a change the config file itself makes (a reload).
-    public func add(_ address: HostPort, reason: String = "added at run time", persist: Bool = true) async -> Change {
+    package func add(_ address: HostPort, reason: String = "added at run time", persist: Bool = true) async -> Change {
         var taken = await pool.add(address, reason: reason)
         if !taken { taken = await pool.cancelDrain(address, reason: reason + " while draining") }
         guard taken else { return .alreadyPresent }
@@ -49,7 +49,7 @@ public final class PoolMembership: Sendable {
     }
 
     /// Starts draining a backend; it is removed once idle or when the drain time ends.
-    public func drainAndRemove(_ address: HostPort, reason: String = "removed at run time", persist: Bool = true) async -> Change {
+    package func drainAndRemove(_ address: HostPort, reason: String = "removed at run time", persist: Bool = true) async -> Change {
         guard let state = await pool.state(of: address) else { return .unknown }
         if state != .draining {
             await pool.setState(address, .draining, reason: "\(reason); draining for up to \(DurationParser.format(drain))")
@@ -61,7 +61,7 @@ public final class PoolMembership: Sendable {
 
     /// Finishes each drain asked for until ``stopTakingDrains()`` (or cancellation); returns once
     /// the drains under way are done.
-    public func runDrains() async {
+    package func runDrains() async {
         await withDiscardingTaskGroup { group in
             for await address in drains {
                 group.addTask { await self.finishDrain(address) }
@@ -70,7 +70,7 @@ public final class PoolMembership: Sendable {
     }
 
     /// No more drains are started (graceful shutdown); those under way finish.
-    public func stopTakingDrains() {
+    package func stopTakingDrains() {
         drainRequests.finish()
     }
 

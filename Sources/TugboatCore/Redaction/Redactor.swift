@@ -12,20 +12,20 @@ import Foundation
 /// - `Bearer`, `Basic` and `Token` credentials;
 /// - Slack (`/services/T…/B…/…`) and Discord (`/api/webhooks/ID/TOKEN`) webhook paths;
 /// - query parameters named like a secret (`token`, `key`, `secret`, `password`, `signature`, …).
-public struct Redactor: Sendable, Equatable {
-    public static let mark = "<redacted>"
+package struct Redactor: Sendable, Equatable {
+    package static let mark = "<redacted>"
     /// Known secrets shorter than this are not searched for (they would hide ordinary words).
-    public static let shortestSecret = 4
+    package static let shortestSecret = 4
 
     /// Known secret strings, longest first (so a secret containing another is replaced whole).
-    public private(set) var secrets: [String] = []
+    package private(set) var secrets: [String] = []
 
-    public init(secrets: [String] = []) {
+    package init(secrets: [String] = []) {
         remember(secrets)
     }
 
     /// Adds secrets to search for (their percent-encoded forms too); earlier ones stay.
-    public mutating func remember(_ more: [String]) {
+    package mutating func remember(_ more: [String]) {
         var all = Set(secrets)
         for secret in more where secret.count >= Self.shortestSecret {
             all.insert(secret)
@@ -36,7 +36,7 @@ public struct Redactor: Sendable, Equatable {
         secrets = all.sorted { $0.count != $1.count ? $0.count > $1.count : $0 < $1 }
     }
 
-    public func redact(_ text: String) -> String {
+    package func redact(_ text: String) -> String {
         var text = text
         for secret in secrets where text.contains(secret) {
             text = text.replacingOccurrences(of: secret, with: Self.mark)

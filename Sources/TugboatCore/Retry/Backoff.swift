@@ -2,25 +2,25 @@
 /// the store's refused writes, ACME renewals, scaling launches): `first` after the first failure,
 /// doubling with each one up to `maximum`, then multiplied by a factor from `jitter` so that many
 /// retries do not fall in step. Pure: the random draw comes in, or from the system.
-public struct Backoff: Sendable, Equatable {
+package struct Backoff: Sendable, Equatable {
     /// The factor the capped delay is multiplied by: `lowest + width × random`, random in 0…1.
-    public struct Jitter: Sendable, Equatable {
-        public var lowest: Double
-        public var width: Double
+    package struct Jitter: Sendable, Equatable {
+        package var lowest: Double
+        package var width: Double
 
         /// Exactly the delay.
-        public static let none = Jitter(lowest: 1, width: 0)
+        package static let none = Jitter(lowest: 1, width: 0)
         /// ±`fraction` around the delay (0.2: 80 % to 120 %).
-        public static func spread(_ fraction: Double) -> Jitter { Jitter(lowest: 1 - fraction, width: 2 * fraction) }
+        package static func spread(_ fraction: Double) -> Jitter { Jitter(lowest: 1 - fraction, width: 2 * fraction) }
         /// Between `lowest` and `highest` times the delay (0.5, 1: "full jitter" from half).
-        public static func between(_ lowest: Double, _ highest: Double) -> Jitter { Jitter(lowest: lowest, width: highest - lowest) }
+        package static func between(_ lowest: Double, _ highest: Double) -> Jitter { Jitter(lowest: lowest, width: highest - lowest) }
     }
 
-    public var first: Duration
-    public var maximum: Duration
-    public var jitter: Jitter
+    package var first: Duration
+    package var maximum: Duration
+    package var jitter: Jitter
 
-    public init(first: Duration, maximum: Duration, jitter: Jitter = .none) {
+    package init(first: Duration, maximum: Duration, jitter: Jitter = .none) {
         self.first = first
         self.maximum = maximum
         self.jitter = jitter
@@ -28,7 +28,7 @@ public struct Backoff: Sendable, Equatable {
 
     /// The wait after `attempt` failures in a row (1: the first), `random` in 0…1 choosing where in
     /// the jitter it falls.
-    public func delay(afterAttempt attempt: Int, random: Double) -> Duration {
+    package func delay(afterAttempt attempt: Int, random: Double) -> Duration {
         var delay = first
         var doublings = max(attempt, 1) - 1
         while doublings > 0, delay < maximum {
@@ -41,7 +41,7 @@ public struct Backoff: Sendable, Equatable {
     }
 
     /// The same with a random draw from the system's generator.
-    public func delay(afterAttempt attempt: Int) -> Duration {
+    package func delay(afterAttempt attempt: Int) -> Duration {
         delay(afterAttempt: attempt, random: jitter.width == 0 ? 0 : Double.random(in: 0...1))
     }
 }

@@ -7,7 +7,7 @@ import Synchronization
 /// newest `bufferSize` values. With `replaysLatest` a new stream starts with the last value
 /// published. `finish()` ends every stream, and a stream asked for afterwards at once (after the
 /// last value, when replayed).
-public final class Broadcast<Element: Sendable>: Sendable {
+package final class Broadcast<Element: Sendable>: Sendable {
     private struct State {
         var observers: [Int: AsyncStream<Element>.Continuation] = [:]
         var next = 0
@@ -19,17 +19,17 @@ public final class Broadcast<Element: Sendable>: Sendable {
     private let bufferSize: Int
     private let replaysLatest: Bool
 
-    public init(bufferSize: Int = 64, replaysLatest: Bool = true) {
+    package init(bufferSize: Int = 64, replaysLatest: Bool = true) {
         self.bufferSize = bufferSize
         self.replaysLatest = replaysLatest
     }
 
     /// The last value published (whether or not new streams are given it).
-    public var latest: Element? { state.withLock { $0.latest } }
+    package var latest: Element? { state.withLock { $0.latest } }
 
     /// The values published from now on (after the latest, when replayed); it ends when the caller
     /// stops iterating or the broadcast finishes.
-    public func stream() -> AsyncStream<Element> {
+    package func stream() -> AsyncStream<Element> {
         let (stream, continuation) = AsyncStream.makeStream(of: Element.self, bufferingPolicy: .bufferingNewest(bufferSize))
         let id: Int? = state.withLock { state in
             if replaysLatest, let latest = state.latest { continuation.yield(latest) }
@@ -50,7 +50,7 @@ public final class Broadcast<Element: Sendable>: Sendable {
         return stream
     }
 
-    public func publish(_ element: Element) {
+    package func publish(_ element: Element) {
         state.withLock { state in
             guard !state.finished else { return }
             state.latest = element
@@ -58,7 +58,7 @@ public final class Broadcast<Element: Sendable>: Sendable {
         }
     }
 
-    public func finish() {
+    package func finish() {
         let observers = state.withLock { state in
             state.finished = true
             defer { state.observers = [:] }

@@ -1,5 +1,5 @@
 /// An event published by an observer (proxy, health checks) for consumers (alerts, scaling, profiling).
-public enum Signal: Sendable, Equatable {
+package enum Signal: Sendable, Equatable {
     /// A backend moved from one state to another.
     case backendStateChanged(address: HostPort, from: BackendState, to: BackendState, reason: String)
     /// A backend joined or left the pool.
@@ -22,20 +22,20 @@ public enum Signal: Sendable, Equatable {
 }
 
 /// Traffic over one interval (normally a second), in total and per backend.
-public struct TrafficSample: Sendable, Equatable {
-    public var interval: Duration
-    public var requests: UInt64
-    public var serverErrors: UInt64
-    public var p99Seconds: Double
-    public var perBackend: [HostPort: UInt64]
+package struct TrafficSample: Sendable, Equatable {
+    package var interval: Duration
+    package var requests: UInt64
+    package var serverErrors: UInt64
+    package var p99Seconds: Double
+    package var perBackend: [HostPort: UInt64]
     /// 5xx answers per backend (backends without any are left out).
-    public var serverErrorsByBackend: [HostPort: UInt64]
+    package var serverErrorsByBackend: [HostPort: UInt64]
     /// Mean requests in flight over the interval: Little's law on the requests that finished in it
     /// (their summed latency / the interval), or the count in flight at its end when that is higher
     /// (long requests that have not finished yet).
-    public var concurrency: Double
+    package var concurrency: Double
 
-    public init(interval: Duration, requests: UInt64, serverErrors: UInt64, p99Seconds: Double,
+    package init(interval: Duration, requests: UInt64, serverErrors: UInt64, p99Seconds: Double,
                 perBackend: [HostPort: UInt64], serverErrorsByBackend: [HostPort: UInt64] = [:], concurrency: Double = 0) {
         self.interval = interval
         self.requests = requests
@@ -47,5 +47,5 @@ public struct TrafficSample: Sendable, Equatable {
     }
 
     /// Requests per second over the interval.
-    public var rate: Double { interval > .zero ? Double(requests) / interval.seconds : 0 }
+    package var rate: Double { interval > .zero ? Double(requests) / interval.seconds : 0 }
 }

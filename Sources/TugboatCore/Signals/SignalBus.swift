@@ -1,19 +1,19 @@
 /// A broadcast bus: every subscriber gets every signal published after it subscribed.
 ///
 /// Publishing never blocks; a slow subscriber keeps at most `bufferSize` signals and drops the oldest.
-public final class SignalBus: Sendable {
+package final class SignalBus: Sendable {
     private let broadcast: Broadcast<Signal>
 
-    public init(bufferSize: Int = 1024) {
+    package init(bufferSize: Int = 1024) {
         broadcast = Broadcast(bufferSize: bufferSize, replaysLatest: false)
     }
 
-    public func publish(_ signal: Signal) {
+    package func publish(_ signal: Signal) {
         broadcast.publish(signal)
     }
 
     /// A stream of the signals published from now on; it ends when the caller stops iterating.
-    public func subscribe() -> AsyncStream<Signal> {
+    package func subscribe() -> AsyncStream<Signal> {
         broadcast.stream()
     }
 }

@@ -1,7 +1,7 @@
 /// SHA-1 (FIPS 180-4): names Lua scripts the way Redis does (`EVALSHA`) and, as HMAC-SHA1 (see
 /// ``HMACSHA1``), checks Twilio's request signatures. Pure Swift, so nothing is added to the build.
-public enum SHA1 {
-    public static func hash<Bytes: Collection>(_ message: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
+package enum SHA1 {
+    package static func hash<Bytes: Collection>(_ message: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
         var h: (UInt32, UInt32, UInt32, UInt32, UInt32) = (0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0)
         var data = Array(message)
         let bitLength = UInt64(data.count) &* 8
@@ -35,15 +35,15 @@ public enum SHA1 {
     }
 
     /// Lower-case hex digest, as `SCRIPT LOAD` returns it.
-    public static func hexDigest(_ string: String) -> String {
+    package static func hexDigest(_ string: String) -> String {
         let digits = Array("0123456789abcdef")
         return String(self.hash(string.utf8).flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0F)]] })
     }
 }
 
 /// HMAC (RFC 2104) over ``SHA1``.
-public enum HMACSHA1 {
-    public static func authenticationCode(key: [UInt8], message: [UInt8]) -> [UInt8] {
+package enum HMACSHA1 {
+    package static func authenticationCode(key: [UInt8], message: [UInt8]) -> [UInt8] {
         let blockSize = 64
         var block = key.count > blockSize ? SHA1.hash(key) : key
         block += [UInt8](repeating: 0, count: blockSize - block.count)

@@ -4,13 +4,13 @@ import Foundation
 /// requested (scheme, host, path and query, exactly as requested), then every POST parameter's
 /// name followed by its value, sorted by name; HMAC-SHA1 of that with the account's auth token as
 /// the key, base64. Pure: no I/O, nothing logged.
-public enum TwilioSignature {
+package enum TwilioSignature {
     /// The header Twilio puts the signature in.
-    public static let header = "X-Twilio-Signature"
+    package static let header = "X-Twilio-Signature"
 
     /// The text that is signed. Parameters are sorted by name (byte order); a name given more than
     /// once has its values sorted and each pair counted once (as Twilio's own libraries do).
-    public static func signedText(url: String, parameters: [(name: String, value: String)]) -> String {
+    package static func signedText(url: String, parameters: [(name: String, value: String)]) -> String {
         let sorted = parameters.map { (name: Array($0.name.utf8), value: Array($0.value.utf8)) }.sorted { a, b in
             a.name == b.name ? a.value.lexicographicallyPrecedes(b.value) : a.name.lexicographicallyPrecedes(b.name)
         }
@@ -23,7 +23,7 @@ public enum TwilioSignature {
     }
 
     /// The base64 signature Twilio sends for this request.
-    public static func compute(url: String, parameters: [(name: String, value: String)], authToken: String) -> String {
+    package static func compute(url: String, parameters: [(name: String, value: String)], authToken: String) -> String {
         let mac = HMACSHA1.authenticationCode(key: Array(authToken.utf8),
                                               message: Array(signedText(url: url, parameters: parameters).utf8))
         return Data(mac).base64EncodedString()
@@ -32,7 +32,7 @@ public enum TwilioSignature {
     /// Whether `signature` is Twilio's for this request: for `url`, or for it with the scheme's
     /// default port written out or left out (Twilio signs the URL as typed in its console).
     /// Compares in constant time; a missing or empty signature is never valid.
-    public static func isValid(_ signature: String?, url: String, parameters: [(name: String, value: String)],
+    package static func isValid(_ signature: String?, url: String, parameters: [(name: String, value: String)],
                                authToken: String) -> Bool {
         guard let signature, !signature.isEmpty, !authToken.isEmpty else { return false }
         var valid = false
@@ -44,7 +44,7 @@ public enum TwilioSignature {
     }
 
     /// `https://host/p` ⇄ `https://host:443/p` (80 for http); nil for another port or scheme.
-    public static func defaultPortVariant(of url: String) -> String? {
+    package static func defaultPortVariant(of url: String) -> String? {
         let port: String
         if url.hasPrefix("https://") { port = "443" } else if url.hasPrefix("http://") { port = "80" } else { return nil }
         guard let schemeEnd = url.range(of: "://")?.upperBound else { return nil }

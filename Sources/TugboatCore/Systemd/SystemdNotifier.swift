@@ -4,17 +4,17 @@ import Foundation
 /// by `NOTIFY_SOCKET` (a path, or `@name` in the abstract namespace). Taken from the environment
 /// once and removed from it, so no child process inherits it. Without the variable every call
 /// does nothing.
-public final class SystemdNotifier: Sendable {
+package final class SystemdNotifier: Sendable {
     private let address: [UInt8]?
 
     /// Reads and removes `NOTIFY_SOCKET`.
-    public static func fromEnvironment() -> SystemdNotifier {
+    package static func fromEnvironment() -> SystemdNotifier {
         let value = ProcessInfo.processInfo.environment["NOTIFY_SOCKET"]
         unsetenv("NOTIFY_SOCKET")
         return SystemdNotifier(socket: value)
     }
 
-    public init(socket: String?) {
+    package init(socket: String?) {
         guard let socket, !socket.isEmpty, socket.utf8.count < 108, socket.hasPrefix("/") || socket.hasPrefix("@") else {
             address = nil
             return
@@ -24,16 +24,16 @@ public final class SystemdNotifier: Sendable {
         address = bytes
     }
 
-    public var isActive: Bool { address != nil }
+    package var isActive: Bool { address != nil }
 
     /// The service is up: listeners bound.
-    public func ready(status: String? = nil) { send(["READY=1"] + (status.map { ["STATUS=\($0)"] } ?? [])) }
+    package func ready(status: String? = nil) { send(["READY=1"] + (status.map { ["STATUS=\($0)"] } ?? [])) }
     /// A reload began (SIGHUP); `ready()` follows when it is done. MONOTONIC_USEC as systemd 253+ asks.
-    public func reloading() { send(["RELOADING=1", "MONOTONIC_USEC=\(Self.monotonicMicroseconds())"]) }
+    package func reloading() { send(["RELOADING=1", "MONOTONIC_USEC=\(Self.monotonicMicroseconds())"]) }
     /// Graceful shutdown began.
-    public func stopping() { send(["STOPPING=1"]) }
+    package func stopping() { send(["STOPPING=1"]) }
 
-    public func send(_ fields: [String]) {
+    package func send(_ fields: [String]) {
         guard let address else { return }
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return }

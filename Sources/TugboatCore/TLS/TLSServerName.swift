@@ -1,8 +1,8 @@
 /// The name a TLS client sends in SNI and checks in the server's certificate.
-public enum TLSServerName {
+package enum TLSServerName {
     /// `host`, unless it is an IP address: that is not sent (SNI carries names only) and is checked
     /// against the certificate's IP addresses instead.
-    public static func forHost(_ host: String) -> String? {
+    package static func forHost(_ host: String) -> String? {
         let isAddress = host.contains(":") || host.split(separator: ".").allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
         return isAddress ? nil : host
     }

@@ -1,6 +1,6 @@
 /// Where an incident — and an outage, which is never `pending` — stands: the `state` of
 /// `GET /api/incidents`, the `incident` and `alertGroup` tables, and the open-incidents mirror in Redis.
-public enum IncidentState: String, WireVocabulary {
+package enum IncidentState: String, WireVocabulary {
     /// The condition holds, but not yet for the rule's `for`.
     case pending
     /// Paged.
@@ -10,7 +10,7 @@ public enum IncidentState: String, WireVocabulary {
     /// The condition cleared.
     case resolved
 
-    public static let vocabularyName = "incident state"
+    package static let vocabularyName = "incident state"
 
-    public init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
+    package init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
 }

@@ -1,5 +1,5 @@
 /// What a page says: the `kind` of `GET /api/notifications` and of the `notification` table.
-public enum NotificationKind: String, WireVocabulary {
+package enum NotificationKind: String, WireVocabulary {
     /// An outage started.
     case trigger
     /// An incident joined an outage already paged.
@@ -13,14 +13,14 @@ public enum NotificationKind: String, WireVocabulary {
     /// The outage is over.
     case resolve
 
-    public static let vocabularyName = "notification kind"
+    package static let vocabularyName = "notification kind"
 
-    public init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
+    package init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
 }
 
 /// Where a page is in the outbox: the `status` of `GET /api/notifications`, of the `notification`
 /// table and of `tugboat_notifications{status=…}`.
-public enum NotificationStatus: String, WireVocabulary {
+package enum NotificationStatus: String, WireVocabulary {
     /// To be delivered, or retried at its next attempt.
     case pending
     /// Delivered.
@@ -30,7 +30,7 @@ public enum NotificationStatus: String, WireVocabulary {
     /// Held by a silence or a maintenance window: kept in the history, never sent.
     case silenced
 
-    public static let vocabularyName = "notification status"
+    package static let vocabularyName = "notification status"
 
-    public init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
+    package init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
 }

@@ -1,5 +1,5 @@
 /// The scaler's visible state, as `GET /api/scaling/events` and the `scalingEvent` table name it.
-public enum ScalingState: String, WireVocabulary {
+package enum ScalingState: String, WireVocabulary {
     /// Nothing in progress, settled.
     case idle = "IDLE"
     /// A launch or stop in progress.
@@ -11,7 +11,7 @@ public enum ScalingState: String, WireVocabulary {
     /// An instance leaving, finishing in-flight work.
     case draining = "DRAINING"
 
-    public static let vocabularyName = "scaling state"
+    package static let vocabularyName = "scaling state"
 
-    public init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
+    package init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
 }

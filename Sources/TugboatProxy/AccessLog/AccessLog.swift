@@ -8,14 +8,14 @@ import TugboatCore
 /// The access log (`access-log:`): event loops capture one small record per request into their
 /// batch (``LoopAccessLog``), batches reach this writer through the bounded ``AccessLogQueue``, and
 /// one thread of its own formats them and writes them with write(2) in large chunks.
-public final class AccessLog: Sendable {
-    public let settings: AccessLogSettings
+package final class AccessLog: Sendable {
+    package let settings: AccessLogSettings
     let queue: AccessLogQueue
     private let thread: NIOThreadPool
 
     /// Opens the file (created 0640 if new, appended to; `-` is standard output) and starts the
     /// writer. Fails with an error naming the path and `access-log.path`.
-    public convenience init(settings: AccessLogSettings, logger: Logger) throws {
+    package convenience init(settings: AccessLogSettings, logger: Logger) throws {
         try self.init(settings: settings, logger: logger, limits: AccessLogQueue.Limits())
     }
 
@@ -30,15 +30,15 @@ public final class AccessLog: Sendable {
     }
 
     /// Records dropped because the queue was full or writing failed (`tugboat_access_log_dropped_total`).
-    public var dropped: UInt64 { queue.dropped }
+    package var dropped: UInt64 { queue.dropped }
     /// Lines written (`tugboat_access_log_lines_total`).
-    public var written: UInt64 { queue.written }
+    package var written: UInt64 { queue.written }
 
     /// Reopens the file (SIGUSR1, after logrotate moved it); on failure the old one is kept.
-    public func reopen() { queue.requestReopen() }
+    package func reopen() { queue.requestReopen() }
 
     /// Writes what was handed over and stops the writer. Call after the loops flushed their batches.
-    public func finish() async {
+    package func finish() async {
         queue.close()
         try? await thread.shutdownGracefully()
     }
@@ -54,12 +54,12 @@ public final class AccessLog: Sendable {
 }
 
 /// The access log's file could not be opened.
-public struct AccessLogError: Error, CustomStringConvertible {
-    public let path: String
-    public let line: Int
-    public let errno: Int32
+package struct AccessLogError: Error, CustomStringConvertible {
+    package let path: String
+    package let line: Int
+    package let errno: Int32
 
-    public var description: String {
+    package var description: String {
         "cannot open the access log \(path) ('access-log.path'): \(String(cString: strerror(errno)))"
     }
 }

@@ -3,8 +3,8 @@ import Synchronization
 import TugboatCore
 
 /// A backend as the data plane sees it: a resolved address and lock-free counters shared by all event loops.
-public final class ProxyBackend: Sendable {
-    public let address: HostPort
+package final class ProxyBackend: Sendable {
+    package let address: HostPort
     let socketAddress: SocketAddress
     /// Index of this backend's per-loop state (upstream pool, meter row); never reused.
     let slot: Int
@@ -19,7 +19,7 @@ public final class ProxyBackend: Sendable {
         self.slot = slot
     }
 
-    public var inflightRequests: Int { inflight.load(ordering: .relaxed) }
+    package var inflightRequests: Int { inflight.load(ordering: .relaxed) }
 
     /// Records a failure; returns the new run length.
     @inline(__always)

@@ -5,7 +5,7 @@ import TugboatCore
 
 /// Once a second: takes every event loop's meter, keeps cumulative totals for the admin API and
 /// /metrics, and publishes the second's ``TrafficSample`` on the signal bus.
-public final class TrafficCollector: Service, Sendable {
+package final class TrafficCollector: Service, Sendable {
     private let dataPlane: ProxyDataPlane
     private let signals: SignalBus
     private let state = Mutex<State>(State())
@@ -17,12 +17,12 @@ public final class TrafficCollector: Service, Sendable {
         var lastInterval: Duration = .seconds(1)
     }
 
-    public init(dataPlane: ProxyDataPlane, signals: SignalBus) {
+    package init(dataPlane: ProxyDataPlane, signals: SignalBus) {
         self.dataPlane = dataPlane
         self.signals = signals
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let clock = ContinuousClock()
         var last = clock.now
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
@@ -34,7 +34,7 @@ public final class TrafficCollector: Service, Sendable {
     }
 
     /// Collects one interval now (tests call it directly).
-    public func collectOnce(interval: Duration) async {
+    package func collectOnce(interval: Duration) async {
         let (second, addresses) = await dataPlane.collect()
         state.withLock { state in
             state.cumulative.merge(second)
@@ -62,7 +62,7 @@ public final class TrafficCollector: Service, Sendable {
     }
 
     /// Cumulative totals since start and the last second's rates.
-    public func stats() -> TrafficStats {
+    package func stats() -> TrafficStats {
         state.withLock { state in
             var stats = TrafficStats()
             var all = state.cumulative.local

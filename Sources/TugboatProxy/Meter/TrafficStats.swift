@@ -2,31 +2,31 @@ import Histogram
 import TugboatCore
 
 /// Cumulative traffic since start, and the last second's rate: what the admin API and /metrics show.
-public struct TrafficStats: Sendable {
+package struct TrafficStats: Sendable {
     /// One row per backend (and one for requests the proxy answered itself, `backend == nil`).
-    public struct Row: Sendable {
-        public var backend: HostPort?
+    package struct Row: Sendable {
+        package var backend: HostPort?
         /// Requests by status class: index 0 is 1xx … 4 is 5xx.
-        public var byClass: [UInt64]
-        public var requests: UInt64 { byClass.reduce(0, +) }
+        package var byClass: [UInt64]
+        package var requests: UInt64 { byClass.reduce(0, +) }
         /// Cumulative latency buckets (upper bound in seconds, count at or below).
-        public var latencyBuckets: [(le: Double, count: UInt64)]
-        public var latencySumSeconds: Double
-        public var latencyCount: UInt64
+        package var latencyBuckets: [(le: Double, count: UInt64)]
+        package var latencySumSeconds: Double
+        package var latencyCount: UInt64
     }
 
-    public var rows: [Row] = []
+    package var rows: [Row] = []
     /// Requests per second over the last full second.
-    public var rps: Double = 0
+    package var rps: Double = 0
     /// Requests per second per backend over the last full second.
-    public var rpsByBackend: [HostPort: Double] = [:]
-    public var p50Seconds: Double = 0
-    public var p99Seconds: Double = 0
+    package var rpsByBackend: [HostPort: Double] = [:]
+    package var p50Seconds: Double = 0
+    package var p99Seconds: Double = 0
 
-    public init() {}
+    package init() {}
 
     /// Bucket bounds for the Prometheus histogram, in seconds.
-    public static let bucketBounds: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+    package static let bucketBounds: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
     static func buckets(of histogram: Histogram<UInt64>) -> [(le: Double, count: UInt64)] {
         bucketBounds.map { bound in

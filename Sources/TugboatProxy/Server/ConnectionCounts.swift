@@ -3,15 +3,15 @@ import Synchronization
 
 /// Client connections open right now, and how many were refused over `max-connections`
 /// (one atomic operation per accept and per close, never per request).
-public final class ConnectionCounts: Sendable {
+package final class ConnectionCounts: Sendable {
     private let openCount = Atomic<Int>(0)
     private let rejectedCount = Atomic<Int>(0)
     private let parkedCount = Atomic<Int>(0)
 
-    public var open: Int { openCount.load(ordering: .relaxed) }
-    public var rejected: Int { rejectedCount.load(ordering: .relaxed) }
+    package var open: Int { openCount.load(ordering: .relaxed) }
+    package var rejected: Int { rejectedCount.load(ordering: .relaxed) }
     /// Of the open connections, those idle in the parking lot (no channel of their own).
-    public var parked: Int { parkedCount.load(ordering: .relaxed) }
+    package var parked: Int { parkedCount.load(ordering: .relaxed) }
 
     /// Takes a slot for a new connection, or counts a refusal when all are taken.
     func admit(max: Int) -> Bool {

@@ -18,9 +18,9 @@ import TugboatCore
 /// of range and the kernel falls back to its hash over the one socket left (the new one).
 /// One upgrade at a time: a third process started while two run would send new connections to the
 /// second, not to itself.
-public enum ListenerHandover {
+package enum ListenerHandover {
     /// `SO_REUSEADDR` and `SO_REUSEPORT` on a listener.
-    public static func reusingPort(_ bootstrap: ServerBootstrap) -> ServerBootstrap {
+    package static func reusingPort(_ bootstrap: ServerBootstrap) -> ServerBootstrap {
         bootstrap
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
@@ -28,7 +28,7 @@ public enum ListenerHandover {
 
     /// Called once the listener is bound: from now on new connections come to this socket.
     /// A failure (a kernel without reuseport BPF) only costs the handover its guarantee: logged.
-    public static func steerNewConnections(to channel: Channel, logger: Logger) async {
+    package static func steerNewConnections(to channel: Channel, logger: Logger) async {
         guard let provider = channel as? SocketOptionProvider else { return }
         do {
             try await provider.unsafeSetSocketOption(
@@ -46,7 +46,7 @@ public enum ListenerHandover {
     /// `bind`s that never `listen`, so the probe never joins the port's group nor receives a
     /// connection. Anything else (free, or held by another program) says no: the real bind then
     /// succeeds or reports the real problem.
-    public static func heldByAnotherTugboat(_ address: HostPort) -> Bool {
+    package static func heldByAnotherTugboat(_ address: HostPort) -> Bool {
         guard let socketAddress = try? ProxyDataPlane.resolve(address) else { return false }
         return probeBind(socketAddress, reusePort: true) == 0 && probeBind(socketAddress, reusePort: false) == EADDRINUSE
     }

@@ -4,25 +4,25 @@ import Synchronization
 /// The HTTP-01 challenges being answered: token → key authorization. The ACME service adds one
 /// before telling the server to validate and removes it once the authorization is decided; the
 /// redirect listener answers `GET /.well-known/acme-challenge/<token>` from it.
-public final class ACMEChallenges: Sendable {
-    public static let pathPrefix = "/.well-known/acme-challenge/"
+package final class ACMEChallenges: Sendable {
+    package static let pathPrefix = "/.well-known/acme-challenge/"
     private let answers = Mutex<[String: String]>([:])
     private let listening = Atomic<Bool>(false)
     /// With `state: redis://`: where answers published by other nodes are found (the CA may
     /// reach this node for an order the leader placed).
     private let elsewhere = Mutex<(@Sendable (String) async -> String?)?>(nil)
 
-    public init() {}
+    package init() {}
 
     /// Set by the redirect listener once it is bound: a challenge is only worth answering then.
-    public func listenerReady() { listening.store(true, ordering: .releasing) }
-    public var isListening: Bool { listening.load(ordering: .acquiring) }
+    package func listenerReady() { listening.store(true, ordering: .releasing) }
+    package var isListening: Bool { listening.load(ordering: .acquiring) }
 
-    public func set(token: String, keyAuthorization: String) { answers.withLock { $0[token] = keyAuthorization } }
-    public func remove(token: String) { _ = answers.withLock { $0.removeValue(forKey: token) } }
+    package func set(token: String, keyAuthorization: String) { answers.withLock { $0[token] = keyAuthorization } }
+    package func remove(token: String) { _ = answers.withLock { $0.removeValue(forKey: token) } }
 
     /// Answers this node does not hold are looked up with `lookup` (the cluster's shared ones).
-    public func lookUpElsewhere(_ lookup: @escaping @Sendable (String) async -> String?) { elsewhere.withLock { $0 = lookup } }
+    package func lookUpElsewhere(_ lookup: @escaping @Sendable (String) async -> String?) { elsewhere.withLock { $0 = lookup } }
 
     /// For a challenge path whose token this node does not hold, when answers are shared: the
     /// shared answer (nil: none), on `eventLoop`. Nil when nothing is shared or the token is not
@@ -35,7 +35,7 @@ public final class ACMEChallenges: Sendable {
     }
 
     /// A byte of base64url's alphabet (tokens are made of them, RFC 8555 §8.3).
-    public static func isBase64URL(_ byte: UInt8) -> Bool {
+    package static func isBase64URL(_ byte: UInt8) -> Bool {
         (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x2D || byte == 0x5F
     }
 

@@ -9,29 +9,29 @@ import TugboatCore
 /// ACME service. A TLS handshake picks one by the client's server name (exact, then `*.` wildcard,
 /// then the first); the files are re-read when they change, and a bad file keeps the certificate in
 /// use (and says why in the log and the API).
-public final class CertificateBook: Sendable {
+package final class CertificateBook: Sendable {
     /// Where a certificate comes from.
-    public enum Source: String, Sendable {
+    package enum Source: String, Sendable {
         case file, acme
     }
 
     /// One loaded certificate.
-    public struct Entry: Sendable {
+    package struct Entry: Sendable {
         /// Its files (nil for an ACME certificate, which lives in the store).
-        public var files: TLSSettings.CertificateFiles?
-        public var source: Source = .file
+        package var files: TLSSettings.CertificateFiles?
+        package var source: Source = .file
         /// A self-signed stand-in served for the ACME names until the first certificate arrives:
         /// not counted by the expiry metric and rule.
-        public var isPlaceholder = false
+        package var isPlaceholder = false
         /// When Tugboat last tried to renew it (ACME).
-        public var lastAttempt: Date?
-        public var names: [String]
-        public var issuer: String
-        public var notAfter: Date
+        package var lastAttempt: Date?
+        package var names: [String]
+        package var issuer: String
+        package var notAfter: Date
         var chain: [NIOSSLCertificate]
         var key: NIOSSLPrivateKey
         var modified: [Date?]
-        public var lastError: String?
+        package var lastError: String?
     }
 
     private let entries: Mutex<[Entry]>
@@ -40,7 +40,7 @@ public final class CertificateBook: Sendable {
     /// Loads every certificate; the first problem is thrown as `FILE:LINE: message`.
     /// With only `tls.acme`, the book starts empty: the ACME service installs the stored
     /// certificate (or a placeholder) before the listener is set up.
-    public init(_ settings: TLSSettings, logger: Logger) throws {
+    package init(_ settings: TLSSettings, logger: Logger) throws {
         self.logger = logger
         entries = Mutex(try settings.certificates.map(Self.load))
         for entry in entries.withLock({ $0 }) where entry.notAfter.timeIntervalSinceNow < 14 * 86_400 {
@@ -49,7 +49,7 @@ public final class CertificateBook: Sendable {
         }
     }
 
-    public var current: [Entry] { entries.withLock { $0 } }
+    package var current: [Entry] { entries.withLock { $0 } }
 
     static func load(_ files: TLSSettings.CertificateFiles) throws(ConfigError) -> Entry {
         let chain: [NIOSSLCertificate]
@@ -81,12 +81,12 @@ public final class CertificateBook: Sendable {
     }
 
     /// Why a chain and key cannot be served (the key itself is never part of the reason).
-    public enum EntryError: Error, CustomStringConvertible {
+    package enum EntryError: Error, CustomStringConvertible {
         case noCertificate
         case keyMismatch(String)
         case expired(Date)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .noCertificate: "no PEM certificate"
             case .keyMismatch(let reason): "the private key does not belong to the certificate (\(reason))"
@@ -96,7 +96,7 @@ public final class CertificateBook: Sendable {
     }
 
     /// An entry from PEM text (an ACME certificate from the store or just downloaded).
-    public static func entry(chainPEM: String, keyPEM: String, source: Source) throws -> Entry {
+    package static func entry(chainPEM: String, keyPEM: String, source: Source) throws -> Entry {
         let chain: [NIOSSLCertificate]
         let key: NIOSSLPrivateKey
         do {
@@ -138,7 +138,7 @@ public final class CertificateBook: Sendable {
 
     /// Puts `entry` in place of the ACME certificate (or adds it): new handshakes get it at once,
     /// open connections keep theirs. The last attempt's time and error stay with the new entry.
-    public func install(acme entry: Entry) {
+    package func install(acme entry: Entry) {
         var entry = entry
         entry.source = .acme
         entries.withLock { entries in
@@ -152,7 +152,7 @@ public final class CertificateBook: Sendable {
     }
 
     /// Records an ACME attempt on the ACME entry: its time, and the error (nil when it succeeded).
-    public func noteACMEAttempt(at date: Date, error: String?) {
+    package func noteACMEAttempt(at date: Date, error: String?) {
         entries.withLock { entries in
             guard let index = entries.firstIndex(where: { $0.source == .acme }) else { return }
             entries[index].lastAttempt = date
@@ -185,7 +185,7 @@ public final class CertificateBook: Sendable {
     /// A reload named other certificate files (`tls.certificates`): they take the place of the
     /// file entries (ACME ones stay), for the next handshake; open connections keep theirs. Nothing
     /// changes when one of them does not load.
-    public func replaceFiles(_ files: [TLSSettings.CertificateFiles]) throws(ConfigError) {
+    package func replaceFiles(_ files: [TLSSettings.CertificateFiles]) throws(ConfigError) {
         var loaded: [Entry] = []
         for entry in files { loaded.append(try Self.load(entry)) }
         entries.withLock { entries in entries = loaded + entries.filter { $0.source == .acme } }
@@ -194,7 +194,7 @@ public final class CertificateBook: Sendable {
 
     /// Re-reads certificates whose files changed (every one with `force`, on SIGHUP); a file that
     /// does not load keeps the old one.
-    public func reloadChanged(force: Bool = false) {
+    package func reloadChanged(force: Bool = false) {
         let snapshot = current
         for (index, entry) in snapshot.enumerated() {
             guard let files = entry.files, force || Self.modified(files) != entry.modified else { continue }
@@ -216,7 +216,7 @@ public final class CertificateBook: Sendable {
     /// TLS 1.2 and 1.3, BoringSSL's modern cipher defaults, ALPN `h2` (unless `http2` is false)
     /// and `http/1.1`; the certificate is chosen per handshake (SNI) from the book, so a reload
     /// applies to new connections at once.
-    public func serverConfiguration(http2: Bool = false) -> TLSConfiguration {
+    package func serverConfiguration(http2: Bool = false) -> TLSConfiguration {
         let first = current[0]
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: first.chain.map { .certificate($0) },
                                                                      privateKey: .privateKey(first.key))

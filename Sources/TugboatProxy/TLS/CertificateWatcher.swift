@@ -6,18 +6,18 @@ import ServiceLifecycle
 /// certificate reaches new connections without a restart, open ones are not dropped.
 /// Each look publishes every certificate's remaining life (`certificate-expires-within` rules).
 /// SIGHUP (the executable's `HangupService`) re-reads them all at once, changed or not.
-public struct CertificateWatcher: Service {
+package struct CertificateWatcher: Service {
     let book: CertificateBook
     let signals: SignalBus?
     let interval: Duration
 
-    public init(book: CertificateBook, signals: SignalBus? = nil, interval: Duration = .seconds(5)) {
+    package init(book: CertificateBook, signals: SignalBus? = nil, interval: Duration = .seconds(5)) {
         self.book = book
         self.signals = signals
         self.interval = interval
     }
 
-    public func run() async throws {
+    package func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             publishExpiry()
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }

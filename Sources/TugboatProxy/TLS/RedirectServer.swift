@@ -9,14 +9,14 @@ import TugboatCore
 /// HTTPS (400 without a usable Host), except ACME HTTP-01 challenges
 /// (`/.well-known/acme-challenge/<token>`), answered with their key authorization (404 for a token
 /// not being validated). Not on the hot path, so NIO's HTTP/1 codec does the parsing.
-public final class RedirectServer: Service, Sendable {
+package final class RedirectServer: Service, Sendable {
     private let listen: HostPort
     private let httpsPort: Int
     private let group: EventLoopGroup
     private let logger: Logger
     private let challenges: ACMEChallenges?
 
-    public init(listen: HostPort, httpsPort: Int, group: EventLoopGroup, logger: Logger, challenges: ACMEChallenges? = nil) {
+    package init(listen: HostPort, httpsPort: Int, group: EventLoopGroup, logger: Logger, challenges: ACMEChallenges? = nil) {
         self.listen = listen
         self.httpsPort = httpsPort
         self.group = group
@@ -24,7 +24,7 @@ public final class RedirectServer: Service, Sendable {
         self.challenges = challenges
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let httpsPort = self.httpsPort
         let challenges = self.challenges
         let channel = try await ListenerHandover.reusingPort(ServerBootstrap(group: group))

@@ -1,9 +1,10 @@
 import Logging
 import TugboatAdmin
 import TugboatAlerts
+import TugboatCapture
 import TugboatCore
-import TugboatNetwork
 import TugboatHealth
+import TugboatNetwork
 import TugboatProxy
 import TugboatScaling
 import TugboatStore
@@ -118,7 +119,7 @@ actor ConfigReloader: ConfigReloading {
         if steps.contains(.replaceAlerts) { await parts.alerts?.replace(config: new.alerts) }
         if steps.contains(.updateScaling), let settings = new.scaling { await parts.scaler?.update(settings) }
         if steps.contains(.updateProfiling), let settings = new.profiling { await parts.forensics?.update(settings) }
-        if steps.contains(.updateScaling) || steps.contains(.replaceAlerts) { parts.dashboard?.replaceChartLines(config: new) }
+        if steps.contains(.updateScaling) || steps.contains(.replaceAlerts) { parts.dashboard?.replaceChartLines(scaling: new.scaling, alerts: new.alerts) }
         if steps.contains(.setLogging), let control = parts.logControl {
             let settings = LogSetup.settings(parts.logOverrides, config: new.log)
             control.level = settings.level

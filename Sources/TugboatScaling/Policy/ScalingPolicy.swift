@@ -15,21 +15,21 @@ import TugboatCore
 ///   `panicThreshold` × the ready capacity, scale up at once to what that rate needs, and block scale-down until the panic
 ///   condition has not held for a whole `window` (Knative).
 /// - `min: 0`: the last instance goes only after `idle-to-zero` without any request.
-public struct ScalingPolicy: Sendable {
-    public typealias Instant = ContinuousClock.Instant
+package struct ScalingPolicy: Sendable {
+    package typealias Instant = ContinuousClock.Instant
 
     /// What the policy wants, and why.
-    public struct Decision: Sendable, Equatable {
+    package struct Decision: Sendable, Equatable {
         /// The instance count wanted now (equal to the current count: hold).
-        public var desired: Int
-        public var reason: String
+        package var desired: Int
+        package var reason: String
         /// Whether the policy is in panic mode.
-        public var panic: Bool
+        package var panic: Bool
         /// Mean rate over `window` and over the panic window, requests per second.
-        public var stableRate: Double
-        public var panicRate: Double
+        package var stableRate: Double
+        package var panicRate: Double
         /// Mean requests in flight over `window`.
-        public var stableConcurrency: Double = 0
+        package var stableConcurrency: Double = 0
     }
 
     private struct Sample {
@@ -38,7 +38,7 @@ public struct ScalingPolicy: Sendable {
         var concurrency: Double
     }
 
-    public private(set) var settings: ScalingSettings
+    package private(set) var settings: ScalingSettings
     private var samples: [Sample] = []
     private var recommendations: [(at: Instant, count: Int)] = []
     private var lastScaleUp: Instant?
@@ -46,25 +46,25 @@ public struct ScalingPolicy: Sendable {
     private var lastTrafficAt: Instant?
     private var firstSampleAt: Instant?
 
-    public init(settings: ScalingSettings) {
+    package init(settings: ScalingSettings) {
         self.settings = settings
     }
 
     /// A config reload changed `scaling`: the samples, recommendations and the time of the last
     /// scale-up are kept, so the new window, target, bounds and cooldown judge the same history.
-    public mutating func replaceSettings(_ settings: ScalingSettings) {
+    package mutating func replaceSettings(_ settings: ScalingSettings) {
         self.settings = settings
     }
 
     /// Whether the policy is in panic mode at `now` (the panic condition held within the last `window`).
-    public func inPanic(now: Instant) -> Bool {
+    package func inPanic(now: Instant) -> Bool {
         guard let lastPanicAt else { return false }
         return now - lastPanicAt < settings.window
     }
 
     /// Records the total request rate and mean requests in flight of one interval (normally the
     /// last second) ending at `at`.
-    public mutating func observe(rate: Double, concurrency: Double = 0, at now: Instant) {
+    package mutating func observe(rate: Double, concurrency: Double = 0, at now: Instant) {
         samples.append(Sample(at: now, rate: Swift.max(0, rate), concurrency: Swift.max(0, concurrency)))
         if firstSampleAt == nil { firstSampleAt = now }
         if rate > 0 || concurrency > 0 { lastTrafficAt = now }
@@ -77,10 +77,10 @@ public struct ScalingPolicy: Sendable {
     }
 
     /// Mean of the samples of the last `window` (0 without samples).
-    public func stableRate(now: Instant) -> Double { mean(\.rate, over: settings.window, now: now) }
+    package func stableRate(now: Instant) -> Double { mean(\.rate, over: settings.window, now: now) }
 
     /// Mean of the samples of the last panic window.
-    public func panicRate(now: Instant) -> Double { mean(\.rate, over: settings.panicWindow, now: now) }
+    package func panicRate(now: Instant) -> Double { mean(\.rate, over: settings.panicWindow, now: now) }
 
     private func mean(_ value: KeyPath<Sample, Double>, over span: Duration, now: Instant) -> Double {
         var sum = 0.0
@@ -115,7 +115,7 @@ public struct ScalingPolicy: Sendable {
 
     /// The decision at `now` for `current` instances (launched or starting included, leaving ones
     /// excluded) of which `ready` serve traffic. Records the recommendation for stabilisation.
-    public mutating func decide(current: Int, ready: Int, now: Instant) -> Decision {
+    package mutating func decide(current: Int, ready: Int, now: Instant) -> Decision {
         let stable = stableRate(now: now)
         let burst = panicRate(now: now)
         let stableConcurrency = mean(\.concurrency, over: settings.window, now: now)

@@ -16,9 +16,9 @@ import TugboatCore
 /// as a `Service` (``run()``) and it follows `GET /events` for `die` of its containers; each time
 /// that stream (re)opens it lists the pool's containers, so deaths while it was down (dockerd
 /// restarting) are reported too.
-public final class DockerProvider: InstanceProvider, Service {
-    public let name = "docker"
-    public let exits: AsyncStream<InstanceExit>
+package final class DockerProvider: InstanceProvider, Service {
+    package let name = "docker"
+    package let exits: AsyncStream<InstanceExit>
 
     private let api: DockerAPI
     /// The image and container port of new containers (a reload may replace them).
@@ -40,7 +40,7 @@ public final class DockerProvider: InstanceProvider, Service {
     ///   - environment: `Env` of the container, with `PORT` set to `port`.
     ///   - stopTimeout: seconds docker waits after SIGTERM before SIGKILL.
     ///   - eventsBackoff: the wait before reopening a broken events stream (dockerd restarting).
-    public init(image: String, port: Int, socket: String = "/var/run/docker.sock", pool: String = "default",
+    package init(image: String, port: Int, socket: String = "/var/run/docker.sock", pool: String = "default",
                 command: [String]? = nil, environment: [String: String] = [:], stopTimeout: Int = 10,
                 eventsBackoff: ReconnectBackoff = ReconnectBackoff(initial: .milliseconds(250), maximum: .seconds(5)), logger: Logger) {
         self.eventsBackoff = eventsBackoff
@@ -56,12 +56,12 @@ public final class DockerProvider: InstanceProvider, Service {
 
     private var label: String { "tugboat.pool" }
     /// The socket stays (a reload refuses another: the running containers live on that daemon).
-    public func update(_ settings: ScalingSettings.Provider) {
+    package func update(_ settings: ScalingSettings.Provider) {
         guard case .docker(let image, let port, _) = settings else { return }
         launchSettings.withLock { $0 = (image, port) }
     }
 
-    public func launch() async throws -> ScalingInstance {
+    package func launch() async throws -> ScalingInstance {
         let (image, port) = launchSettings.withLock { $0 }
         let portKey = "\(port)/tcp"
         var env = environment
@@ -117,7 +117,7 @@ public final class DockerProvider: InstanceProvider, Service {
         throw ProviderError("container \(id.prefix(12)) has no 127.0.0.1 binding for \(portKey)")
     }
 
-    public func stop(_ instance: ScalingInstance) async throws {
+    package func stop(_ instance: ScalingInstance) async throws {
         let id = instance.providerID
         state.withLock { _ = $0.stopping.insert(id) }
         defer { state.withLock { state in _ = state.stopping.remove(id) } }
@@ -134,7 +134,7 @@ public final class DockerProvider: InstanceProvider, Service {
     }
 
     /// Running containers with this pool's label, with their 127.0.0.1 published port.
-    public func list() async throws -> [ScalingInstance] {
+    package func list() async throws -> [ScalingInstance] {
         let filters = "{\"label\":[\"\(label)=\(pool)\"]}"
         let listed = try await api.request(.GET, "/containers/json?filters=\(DockerAPI.query(filters))")
         guard listed.status == 200, let containers = try? JSONSerialization.jsonObject(with: listed.body) as? [[String: Any]] else {
@@ -159,7 +159,7 @@ public final class DockerProvider: InstanceProvider, Service {
 
     /// The host pid of the container serving `address` (`State.Pid`, read afresh: it changes with
     /// every start), for crash forensics.
-    public func process(of address: HostPort) async -> InstanceProcess {
+    package func process(of address: HostPort) async -> InstanceProcess {
         guard let id = state.withLock({ $0.known.values.first { $0.address == address }?.providerID }) else { return .notMine }
         guard let inspected = try? await api.request(.GET, "/containers/\(id)/json"), inspected.status == 200,
               let object = try? JSONSerialization.jsonObject(with: inspected.body) as? [String: Any],
@@ -186,7 +186,7 @@ public final class DockerProvider: InstanceProvider, Service {
     /// died while nobody listened is reported as its `die` event would have been. A broken stream
     /// is reopened after ``eventsBackoff``; the outage is logged when it begins and when it ends.
     /// Ends on graceful shutdown.
-    public func run() async throws {
+    package func run() async throws {
         await cancelWhenGracefulShutdown { [self] in
             var backoff = eventsBackoff
             var outage = StreamOutage()
@@ -317,7 +317,7 @@ public final class DockerProvider: InstanceProvider, Service {
     }
 
     /// Leaves the containers running (they are adopted by label at the next start).
-    public func shutdown() async {
+    package func shutdown() async {
         exitContinuation.finish()
     }
 }

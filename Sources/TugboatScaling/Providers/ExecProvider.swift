@@ -10,9 +10,9 @@ import TugboatCore
 /// Both run through `/bin/sh -c`, so `up` may be a command line (`ansible-playbook up.yml`).
 /// `TUGBOAT_ACTION` is `up` or `down`. Instances are not watched for exits (the pool's health checks
 /// see them fail) and are left running on shutdown.
-public final class ExecProvider: InstanceProvider {
-    public let name = "exec"
-    public let exits: AsyncStream<InstanceExit>
+package final class ExecProvider: InstanceProvider {
+    package let name = "exec"
+    package let exits: AsyncStream<InstanceExit>
 
     /// The scripts, their time limit and their `env:` (a reload may replace them).
     private let scripts: Mutex<(up: String, down: String, timeout: Duration, environment: [String: String])>
@@ -26,7 +26,7 @@ public final class ExecProvider: InstanceProvider {
     ///   - environment: the config's `env:` for both, added to the few variables every child gets
     ///     (see `ChildEnvironment`): a script never sees Tugboat's secrets.
     ///   - adopted: instances known to run already (e.g. persisted before a restart), returned by ``list()``.
-    public init(up: String, down: String, timeout: Duration, environment: [String: String] = [:],
+    package init(up: String, down: String, timeout: Duration, environment: [String: String] = [:],
                 adopted: [ScalingInstance] = [], logger: Logger) {
         self.scripts = Mutex((up, down, timeout, environment))
         self.logger = logger
@@ -34,12 +34,12 @@ public final class ExecProvider: InstanceProvider {
         (exits, exitContinuation) = AsyncStream.makeStream()
     }
 
-    public func update(_ settings: ScalingSettings.Provider) {
+    package func update(_ settings: ScalingSettings.Provider) {
         guard case .exec(let up, let down, let timeout, let environment) = settings else { return }
         scripts.withLock { $0 = (up, down, timeout, environment) }
     }
 
-    public func launch() async throws -> ScalingInstance {
+    package func launch() async throws -> ScalingInstance {
         let (up, _, timeout, environment) = scripts.withLock { $0 }
         var env = environment
         env["TUGBOAT_ACTION"] = "up"
@@ -64,7 +64,7 @@ public final class ExecProvider: InstanceProvider {
         return instance
     }
 
-    public func stop(_ instance: ScalingInstance) async throws {
+    package func stop(_ instance: ScalingInstance) async throws {
         let (_, down, timeout, environment) = scripts.withLock { $0 }
         var env = environment
         env["TUGBOAT_ACTION"] = "down"
@@ -82,11 +82,11 @@ public final class ExecProvider: InstanceProvider {
         logger.info("instance stopped", metadata: ["instance.address": "\(instance.address)", "provider": "exec"])
     }
 
-    public func list() async throws -> [ScalingInstance] {
+    package func list() async throws -> [ScalingInstance] {
         known.withLock { $0 }
     }
 
-    public func shutdown() async {
+    package func shutdown() async {
         exitContinuation.finish()
     }
 }

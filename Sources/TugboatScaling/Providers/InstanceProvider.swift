@@ -4,7 +4,7 @@ import TugboatCore
 ///
 /// A provider only starts and stops; the ``Scaler`` decides when, and the pool's health checks
 /// decide when an instance is ready.
-public protocol InstanceProvider: Sendable {
+package protocol InstanceProvider: Sendable {
     /// Short name for logs and event reasons (`process`, `exec`, `docker`).
     var name: String { get }
 
@@ -36,7 +36,7 @@ public protocol InstanceProvider: Sendable {
 }
 
 /// What a provider knows of an instance's process.
-public enum InstanceProcess: Sendable, Equatable {
+package enum InstanceProcess: Sendable, Equatable {
     /// Not one of this provider's instances: look the address up as usual.
     case notMine
     /// Its host pid (read afresh: it changes with every start).
@@ -47,17 +47,17 @@ public enum InstanceProcess: Sendable, Equatable {
 
 extension InstanceProvider {
     /// Local processes and scripts' instances are found by their listening port.
-    public func process(of address: HostPort) async -> InstanceProcess { .notMine }
+    package func process(of address: HostPort) async -> InstanceProcess { .notMine }
 }
 
 /// An instance that quit on its own: a Signal for crash forensics and alerts (`instance-exited`).
-public struct InstanceExit: Sendable, Equatable, CustomStringConvertible {
-    public enum Status: Sendable, Equatable, CustomStringConvertible {
+package struct InstanceExit: Sendable, Equatable, CustomStringConvertible {
+    package enum Status: Sendable, Equatable, CustomStringConvertible {
         case exited(Int32)
         case signalled(Int32)
         case unknown(String)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .exited(let code): "exit \(code)"
             case .signalled(let signal): "signal \(signal)"
@@ -66,24 +66,24 @@ public struct InstanceExit: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var instance: ScalingInstance
-    public var status: Status
+    package var instance: ScalingInstance
+    package var status: Status
 
-    public init(instance: ScalingInstance, status: Status) {
+    package init(instance: ScalingInstance, status: Status) {
         self.instance = instance
         self.status = status
     }
 
-    public var description: String { "\(instance.address) \(status)" }
+    package var description: String { "\(instance.address) \(status)" }
 }
 
 /// A provider operation that failed (launch, stop, list), with a short text for the event log.
-public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var message: String
+package struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible {
+    package var message: String
 
-    public init(_ message: String) {
+    package init(_ message: String) {
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }

@@ -13,9 +13,9 @@ import TugboatCore
 /// and if Tugboat dies (even by SIGKILL) the kernel kills the child it started (`PR_SET_PDEATHSIG`,
 /// see ``ProcessSpawner``). A lone simple command is run as `exec command`, so that is the app
 /// itself; a compound command line (`cd x && ./app`) should end in `exec ./app` for the same.
-public final class ProcessProvider: InstanceProvider {
-    public let name = "process"
-    public let exits: AsyncStream<InstanceExit>
+package final class ProcessProvider: InstanceProvider {
+    package let name = "process"
+    package let exits: AsyncStream<InstanceExit>
 
     private struct Child {
         var child: SpawnedChild?
@@ -44,7 +44,7 @@ public final class ProcessProvider: InstanceProvider {
     ///   - environment: the config's `env:`, added (with `PORT`) to the few variables every child
     ///     gets (see `ChildEnvironment`): an instance never sees Tugboat's secrets.
     ///   - stopGrace: time between SIGTERM and SIGKILL.
-    public init(command: String, ports: ClosedRange<Int>, environment: [String: String] = [:],
+    package init(command: String, ports: ClosedRange<Int>, environment: [String: String] = [:],
                 stopGrace: Duration = .seconds(10), logger: Logger) {
         self.launchSettings = Mutex((command, ports, environment))
         self.stopGrace = stopGrace
@@ -58,12 +58,12 @@ public final class ProcessProvider: InstanceProvider {
         exitContinuation.finish()
     }
 
-    public func update(_ settings: ScalingSettings.Provider) {
+    package func update(_ settings: ScalingSettings.Provider) {
         guard case .process(let command, let ports, let environment) = settings else { return }
         launchSettings.withLock { $0 = (command, ports, environment) }
     }
 
-    public func launch() async throws -> ScalingInstance {
+    package func launch() async throws -> ScalingInstance {
         let (command, ports, environment) = launchSettings.withLock { $0 }
         let port = try reservePort(in: ports)
         let line = Self.execLine(command.replacingOccurrences(of: "{port}", with: String(port)))
@@ -94,7 +94,7 @@ public final class ProcessProvider: InstanceProvider {
         return instance
     }
 
-    public func stop(_ instance: ScalingInstance) async throws {
+    package func stop(_ instance: ScalingInstance) async throws {
         let port = instance.address.port
         let child = state.withLock { state -> SpawnedChild? in
             guard var entry = state.children[port], entry.instance?.providerID == instance.providerID else { return nil }
@@ -110,7 +110,7 @@ public final class ProcessProvider: InstanceProvider {
         ])
     }
 
-    public func list() async throws -> [ScalingInstance] {
+    package func list() async throws -> [ScalingInstance] {
         state.withLock { state in
             state.children.values.filter { !$0.stopping && !$0.exited }.compactMap(\.instance)
                 .sorted { $0.address < $1.address }
@@ -118,7 +118,7 @@ public final class ProcessProvider: InstanceProvider {
     }
 
     /// Stops every child (SIGTERM, SIGKILL after the grace time) and ends ``exits``.
-    public func shutdown() async {
+    package func shutdown() async {
         let all = state.withLock { state -> [ScalingInstance] in
             state.closed = true
             return state.children.values.compactMap(\.instance)

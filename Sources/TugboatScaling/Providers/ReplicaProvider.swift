@@ -2,7 +2,7 @@
 /// scaler asks for a count with ``shrink(to:)``, and the provider reports on ``leaving`` each
 /// instance the platform takes away (terminating or gone), which the scaler then drains.
 /// ``InstanceProvider/launch()`` returns an instance once the platform reports it ready.
-public protocol ReplicaProvider: InstanceProvider {
+package protocol ReplicaProvider: InstanceProvider {
     /// Asks the platform to run `count` instances.
     func shrink(to count: Int) async throws
 

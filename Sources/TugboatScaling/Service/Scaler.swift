@@ -14,7 +14,7 @@ import TugboatCore
 /// provider's `shutdown()` (the process provider stops its children there). A provider that is
 /// also a `Service` (docker: it follows the daemon's events) is run by the scaler; do not add it to
 /// the `ServiceGroup` as well.
-public actor Scaler: Service {
+package actor Scaler: Service {
     private var settings: ScalingSettings
     private let provider: any InstanceProvider
     private let pool: Pool
@@ -44,7 +44,7 @@ public actor Scaler: Service {
     ///   - eventLimit: the event log keeps this many newest rows.
     ///   - clock: the ticks, the policy's windows, the state machine's time-outs and retries, drains
     ///     and the events' times (tests pass a manual one).
-    public init(settings: ScalingSettings, provider: any InstanceProvider, pool: Pool, signals: SignalBus,
+    package init(settings: ScalingSettings, provider: any InstanceProvider, pool: Pool, signals: SignalBus,
                 logger: Logger, tick: Duration = .seconds(1),
                 drainComplete: (@Sendable (HostPort) async -> Bool)? = nil, eventLimit: Int = 1000,
                 clock: ServiceClock = .continuous) {
@@ -65,19 +65,19 @@ public actor Scaler: Service {
     // MARK: What the admin API and alerts read
 
     /// The event log, oldest first: the rows of `GET /api/scaling/events`.
-    public var events: [ScalingEventRecord] { log }
+    package var events: [ScalingEventRecord] { log }
 
     /// The state last entered.
-    public var state: ScalingState { machine.state }
+    package var state: ScalingState { machine.state }
 
     /// Instances running or starting (not leaving), and those that serve.
-    public var counts: (active: Int, ready: Int) { (machine.activeCount, machine.readyCount) }
+    package var counts: (active: Int, ready: Int) { (machine.activeCount, machine.readyCount) }
 
     /// The policy's last decision (rates, desired count, reason, panic).
-    public var decision: ScalingPolicy.Decision? { lastDecision }
+    package var decision: ScalingPolicy.Decision? { lastDecision }
 
     /// Transitions, alerts and instance exits from now on. Ends when the scaler stops.
-    public nonisolated func notices() -> AsyncStream<ScalingNotice> {
+    package nonisolated func notices() -> AsyncStream<ScalingNotice> {
         noticeBroadcast.stream()
     }
 
@@ -87,7 +87,7 @@ public actor Scaler: Service {
 
     // MARK: The loop
 
-    public func run() async throws {
+    package func run() async throws {
         let traffic = signals.subscribe()
         let (snapshots, snapshotContinuation) = AsyncStream<PoolSnapshot>.makeStream(bufferingPolicy: .bufferingNewest(1))
         await pool.observe { snapshotContinuation.yield($0) }
@@ -161,7 +161,7 @@ public actor Scaler: Service {
     /// A config reload changed `scaling` (the provider of the same kind): the policy and state
     /// machine keep what they know and follow the new settings from the next tick; the provider
     /// launches new instances with its new settings, and those running stay until scaled down.
-    public func update(_ settings: ScalingSettings) {
+    package func update(_ settings: ScalingSettings) {
         self.settings = settings
         policy.replaceSettings(settings)
         machine.replaceSettings(settings)
@@ -173,7 +173,7 @@ public actor Scaler: Service {
     /// and asks the policy at once, so the first instance starts without waiting for a tick.
     /// The proxy calls this when it holds a request at zero ready instances (held requests are
     /// not in the traffic samples yet, which count finished requests).
-    public func wake() async {
+    package func wake() async {
         guard leading else { return }
         policy.observe(rate: 1, at: clock.now)
         if machine.activeCount == 0 { await evaluate() }
@@ -189,7 +189,7 @@ public actor Scaler: Service {
     /// leave its pool: every node proxies); a new leader first adopts what its provider finds running
     /// and `adopting` (the former leader's instances, from the shared registry), so a takeover
     /// does not repeat a scaling step.
-    public func setLeading(_ leading: Bool, adopting: [ScalingInstance] = []) async {
+    package func setLeading(_ leading: Bool, adopting: [ScalingInstance] = []) async {
         guard leading != self.leading else { return }
         self.leading = leading
         guard leading else { return }
@@ -204,7 +204,7 @@ public actor Scaler: Service {
     }
 
     /// Whether this node scales now.
-    public var isLeading: Bool { leading }
+    package var isLeading: Bool { leading }
 
     private func evaluate() async {
         guard leading else { return }

@@ -2,16 +2,16 @@ import Foundation
 import TugboatCore
 
 /// One row of `GET /api/scaling/events`: `{"at","from","to","state","reason"}` (plus `failed`).
-public struct ScalingEventRecord: Sendable, Equatable, Codable {
-    public var at: Date
-    public var from: Int
-    public var to: Int
-    public var state: ScalingState
-    public var reason: String
+package struct ScalingEventRecord: Sendable, Equatable, Codable {
+    package var at: Date
+    package var from: Int
+    package var to: Int
+    package var state: ScalingState
+    package var reason: String
     /// A failed launch, stop or health check, or an instance that exited on its own.
-    public var failed: Bool
+    package var failed: Bool
 
-    public init(at: Date, transition: ScalingTransition) {
+    package init(at: Date, transition: ScalingTransition) {
         self.at = at
         self.from = transition.from
         self.to = transition.to
@@ -23,7 +23,7 @@ public struct ScalingEventRecord: Sendable, Equatable, Codable {
     private enum CodingKeys: String, CodingKey { case at, from, to, state, reason, failed }
 
     /// `at` is written as ISO 8601 with milliseconds, whatever the encoder's date strategy.
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(at.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)), forKey: .at)
         try container.encode(from, forKey: .from)
@@ -33,7 +33,7 @@ public struct ScalingEventRecord: Sendable, Equatable, Codable {
         try container.encode(failed, forKey: .failed)
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let text = try container.decode(String.self, forKey: .at)
         guard let date = try? Date(text, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)) else {
@@ -49,7 +49,7 @@ public struct ScalingEventRecord: Sendable, Equatable, Codable {
 }
 
 /// What the scaler tells its listeners (admin API, alerts, crash capture).
-public enum ScalingNotice: Sendable, Equatable {
+package enum ScalingNotice: Sendable, Equatable {
     /// A state transition: the row just appended to the event log.
     case transition(ScalingEventRecord)
     /// A failed launch, stop or health check: alert-worthy.

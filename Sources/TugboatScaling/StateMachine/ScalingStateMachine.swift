@@ -12,10 +12,10 @@ import TugboatCore
 /// With `platformPicksLeavers` (Kubernetes) a scale-down does not choose: it asks for a count
 /// (``Action/shrink(to:)``) and drains each instance the platform reports ``Event/leaving(_:)``,
 /// which is also how an instance taken away unasked (a pod evicted) leaves.
-public struct ScalingStateMachine: Sendable {
-    public typealias Instant = ContinuousClock.Instant
+package struct ScalingStateMachine: Sendable {
+    package typealias Instant = ContinuousClock.Instant
 
-    public enum Event: Sendable, Equatable {
+    package enum Event: Sendable, Equatable {
         /// The policy's count (sent every tick, also when unchanged: it drives timeouts and retries).
         case desired(Int, reason: String)
         /// Instances found running at start (provider `list`), to be adopted.
@@ -37,7 +37,7 @@ public struct ScalingStateMachine: Sendable {
         case shrinkFailed(error: String)
     }
 
-    public enum Action: Sendable, Equatable {
+    package enum Action: Sendable, Equatable {
         /// Ask the provider for a new instance; answer with `.launched` or `.launchFailed` with this token.
         case launch(token: Int)
         /// Add to the pool as `starting` (no traffic until its health check passes).
@@ -77,7 +77,7 @@ public struct ScalingStateMachine: Sendable {
         var phase: Phase
     }
 
-    public private(set) var state: ScalingState = .idle
+    package private(set) var state: ScalingState = .idle
     private var stateSince: Instant?
     private var members: [Member] = []
     private var launches: [Int: Instant] = [:]
@@ -93,7 +93,7 @@ public struct ScalingStateMachine: Sendable {
 
     /// - Parameter platformPicksLeavers: the provider's platform chooses which instances go on a
     ///   scale-down (a ``ReplicaProvider``).
-    public init(settings: ScalingSettings, platformPicksLeavers: Bool = false) {
+    package init(settings: ScalingSettings, platformPicksLeavers: Bool = false) {
         self.settings = settings
         self.platformPicksLeavers = platformPicksLeavers
     }
@@ -101,18 +101,18 @@ public struct ScalingStateMachine: Sendable {
     /// A config reload changed `scaling`: instances, phases and backoff stay; the new start
     /// timeout, drain, cooldown and retry delays apply from the next event (a drain under way
     /// keeps its length).
-    public mutating func replaceSettings(_ settings: ScalingSettings) {
+    package mutating func replaceSettings(_ settings: ScalingSettings) {
         self.settings = settings
     }
 
     /// Instances running or on their way, not leaving: what the policy calls `current`.
-    public var activeCount: Int { launches.count + members.count(where: { $0.phase.isActive }) }
+    package var activeCount: Int { launches.count + members.count(where: { $0.phase.isActive }) }
     /// Instances that passed their health check and serve traffic.
-    public var readyCount: Int { members.count(where: { $0.phase == .ready }) }
+    package var readyCount: Int { members.count(where: { $0.phase == .ready }) }
     /// Every instance the machine knows of, with whether it serves.
-    public var instances: [ScalingInstance] { members.map(\.instance) }
+    package var instances: [ScalingInstance] { members.map(\.instance) }
     /// Consecutive failed launches (reset by an instance becoming ready).
-    public var consecutiveLaunchFailures: Int { launchFailures }
+    package var consecutiveLaunchFailures: Int { launchFailures }
 
     private var inProgress: Bool {
         !launches.isEmpty || shrinking != nil || members.contains { $0.phase != .ready }
@@ -132,7 +132,7 @@ public struct ScalingStateMachine: Sendable {
         members.firstIndex { $0.instance.providerID == instance.providerID && $0.instance.address == instance.address }
     }
 
-    public mutating func event(_ event: Event, now: Instant) -> [Action] {
+    package mutating func event(_ event: Event, now: Instant) -> [Action] {
         var actions: [Action] = []
         switch event {
         case .desired(let desired, let reason):

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import TugboatAlerts
+import TugboatCapture
 import TugboatCore
 import TugboatRuntime
 

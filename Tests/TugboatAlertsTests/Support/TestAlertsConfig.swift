@@ -1,3 +1,4 @@
+import TugboatAlerts
 import TugboatCore
 
 extension AlertsConfig {

@@ -42,21 +42,21 @@ struct EndpointSliceList: Decodable, Sendable {
 }
 
 /// One endpoint of the service as the pool sees it.
-public struct ServiceEndpoint: Sendable, Hashable, CustomStringConvertible {
+package struct ServiceEndpoint: Sendable, Hashable, CustomStringConvertible {
     /// The pod's name (`targetRef.name`), or the address when the slice names none.
-    public var name: String
-    public var address: HostPort
+    package var name: String
+    package var address: HostPort
     /// `conditions.ready`: true or absent (the API: read an unknown state as ready).
-    public var ready: Bool
+    package var ready: Bool
     /// `conditions.serving`: absent means as `ready`.
-    public var serving: Bool
+    package var serving: Bool
     /// `conditions.terminating`: absent means not terminating.
-    public var terminating: Bool
+    package var terminating: Bool
 
-    public var description: String { "\(name) \(address)" }
+    package var description: String { "\(name) \(address)" }
 
     /// Takes new requests: ready and not terminating.
-    public var takesTraffic: Bool { ready && !terminating }
+    package var takesTraffic: Bool { ready && !terminating }
 }
 
 /// One line of a watch: `{"type": ADDED|MODIFIED|DELETED|BOOKMARK|ERROR, "object": …}`.

@@ -6,23 +6,23 @@ import Yams
 /// How to reach the API server and prove who Tugboat is, the way Kubernetes clients find it:
 /// a kubeconfig named in the config; else in-cluster (`KUBERNETES_SERVICE_HOST`/`PORT` and the
 /// service account's token and `ca.crt`); else `$KUBECONFIG`, else `~/.kube/config`.
-public struct KubernetesConnection: Sendable {
+package struct KubernetesConnection: Sendable {
     /// `https://host:port` (plain `http://` only as a kubeconfig says so).
-    public var server: String
-    public var token: TokenSource
+    package var server: String
+    package var token: TokenSource
     /// TLS to the server (CA, client certificate); nil for an `http://` server.
-    public var tls: TLSConfiguration?
+    package var tls: TLSConfiguration?
     /// Where it came from, for log lines (`in-cluster`, `kubeconfig /path (context c)`).
-    public var origin: String
+    package var origin: String
 
     /// Where the bearer token comes from. Its description never shows the token.
-    public enum TokenSource: Sendable, CustomStringConvertible {
+    package enum TokenSource: Sendable, CustomStringConvertible {
         case none
         case literal(String)
         /// Read before every request, so a rotated (projected) service account token is picked up.
         case file(String)
 
-        public func current() throws -> String? {
+        package func current() throws -> String? {
             switch self {
             case .none: return nil
             case .literal(let token): return token
@@ -35,7 +35,7 @@ public struct KubernetesConnection: Sendable {
             }
         }
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .none: "no token"
             case .literal: "token (from the kubeconfig)"
@@ -44,12 +44,12 @@ public struct KubernetesConnection: Sendable {
         }
     }
 
-    public static let serviceAccountDirectory = "/var/run/secrets/kubernetes.io/serviceaccount"
+    package static let serviceAccountDirectory = "/var/run/secrets/kubernetes.io/serviceaccount"
 
     /// - Parameters:
     ///   - kubeconfig: `kubeconfig` of the config; nil to look in-cluster first.
     ///   - allowInsecure: whether `insecure-skip-tls-verify: true` is accepted.
-    public static func load(kubeconfig: String?, allowInsecure: Bool, environment: [String: String] = ProcessInfo.processInfo.environment,
+    package static func load(kubeconfig: String?, allowInsecure: Bool, environment: [String: String] = ProcessInfo.processInfo.environment,
                             serviceAccount: String = serviceAccountDirectory) throws -> KubernetesConnection {
         if let kubeconfig { return try fromKubeconfig(path: kubeconfig, allowInsecure: allowInsecure) }
         if let host = environment["KUBERNETES_SERVICE_HOST"], !host.isEmpty {
@@ -84,7 +84,7 @@ public struct KubernetesConnection: Sendable {
 }
 
 /// Credentials that cannot be used: names the file and the key, never a secret's value.
-public struct KubernetesConfigError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+package struct KubernetesConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    package var description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -7,7 +7,7 @@ import TugboatCore
 /// (for users who scale with the HPA). A ready endpoint is added (as `starting`: Tugboat's health
 /// check still decides when it gets traffic); one that turns terminating or vanishes is drained and
 /// removed. The changes are made through `add` and `drainAndRemove` (the pool membership).
-public struct KubernetesDiscovery: Service {
+package struct KubernetesDiscovery: Service {
     let target: KubernetesTarget
     let logger: Logger
     let add: @Sendable (HostPort) async -> Void
@@ -15,7 +15,7 @@ public struct KubernetesDiscovery: Service {
     let environment: [String: String]
     let serviceAccount: String
 
-    public init(target: KubernetesTarget, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment,
+    package init(target: KubernetesTarget, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment,
                 serviceAccount: String = KubernetesConnection.serviceAccountDirectory,
                 add: @escaping @Sendable (HostPort) async -> Void, drainAndRemove: @escaping @Sendable (HostPort) async -> Void) {
         self.target = target
@@ -32,7 +32,7 @@ public struct KubernetesDiscovery: Service {
         return (serving.subtracting(before).sorted(), before.subtracting(serving).sorted(), serving)
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let connection: KubernetesConnection
         do {
             connection = try KubernetesConnection.load(kubeconfig: target.kubeconfig, allowInsecure: target.allowInsecureTLS,

@@ -6,20 +6,20 @@ import Foundation
 /// The description is the log line and scaling event text: what Tugboat tried (verb and
 /// resource), the code and reason, the server's message, and for 401 and 403 what to fix. It
 /// never contains a credential (the request's token is not part of any `Status`).
-public struct KubernetesError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct KubernetesError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The HTTP status (or the Status object's `code`).
-    public var code: Int
+    package var code: Int
     /// `Forbidden`, `NotFound`, `Conflict`, `Expired`, `Gone`, `TooManyRequests`, … when the server sent one.
-    public var reason: String?
-    public var message: String
+    package var reason: String?
+    package var message: String
     /// The RBAC verb and resource of the request (`patch`, `deployments/scale`).
-    public var verb: String
-    public var resource: String
-    public var namespace: String
+    package var verb: String
+    package var resource: String
+    package var namespace: String
     /// `Retry-After` (429, some 5xx), or `details.retryAfterSeconds`.
-    public var retryAfter: Duration?
+    package var retryAfter: Duration?
 
-    public init(code: Int, reason: String? = nil, message: String, verb: String, resource: String, namespace: String,
+    package init(code: Int, reason: String? = nil, message: String, verb: String, resource: String, namespace: String,
                 retryAfter: Duration? = nil) {
         self.code = code
         self.reason = reason
@@ -31,7 +31,7 @@ public struct KubernetesError: Error, Sendable, Equatable, CustomStringConvertib
     }
 
     /// Reads a `Status` body (anything else: the status code alone, with the body's first 200 bytes).
-    public static func from(status: Int, body: Data, retryAfterHeader: String?, verb: String, resource: String, namespace: String) -> KubernetesError {
+    package static func from(status: Int, body: Data, retryAfterHeader: String?, verb: String, resource: String, namespace: String) -> KubernetesError {
         let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
         let isStatus = object?["kind"] as? String == "Status"
         let details = object?["details"] as? [String: Any]
@@ -43,10 +43,10 @@ public struct KubernetesError: Error, Sendable, Equatable, CustomStringConvertib
     }
 
     /// A watch's `ERROR` event or a 410: the resourceVersion is too old, list again.
-    public var isGone: Bool { code == 410 || reason == "Expired" || reason == "Gone" }
-    public var isConflict: Bool { code == 409 }
+    package var isGone: Bool { code == 410 || reason == "Expired" || reason == "Gone" }
+    package var isConflict: Bool { code == 409 }
 
-    public var description: String {
+    package var description: String {
         let what = "kubernetes: \(verb) \(resource) in namespace \(namespace)"
         let status = "\(code)\(reason.map { " \($0)" } ?? "")"
         let server = message.isEmpty ? "" : ": \(message)"

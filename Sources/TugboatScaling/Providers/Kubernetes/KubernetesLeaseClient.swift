@@ -6,19 +6,19 @@ import TugboatCore
 /// ``LeaseObservation``), renewed by replacing it with the resourceVersion of this node's last
 /// write (a 409 Conflict means another node took it), given back on shutdown with an empty holder.
 /// The decisions of when to ask and when to stop leading are `LeaseStateMachine`'s.
-public final class KubernetesLeaseClient: Sendable {
-    public enum Outcome: Sendable, Equatable {
+package final class KubernetesLeaseClient: Sendable {
+    package enum Outcome: Sendable, Equatable {
         case acquired(epoch: UInt64)
         case refused(holder: String?)
     }
 
-    public let name: String
-    public let identity: String
+    package let name: String
+    package let identity: String
     private let duration: Duration
     private let client: KubernetesClient
     private let state = Mutex<(observation: LeaseObservation<ContinuousClock.Instant>, mine: LeaseRecord?)>((LeaseObservation(), nil))
 
-    public init(target: KubernetesTarget, name: String, identity: String, duration: Duration,
+    package init(target: KubernetesTarget, name: String, identity: String, duration: Duration,
                 environment: [String: String] = ProcessInfo.processInfo.environment,
                 serviceAccount: String = KubernetesConnection.serviceAccountDirectory) throws {
         let connection = try KubernetesConnection.load(kubeconfig: target.kubeconfig, allowInsecure: target.allowInsecureTLS,
@@ -71,7 +71,7 @@ public final class KubernetesLeaseClient: Sendable {
         }
     }
 
-    public func acquire() async throws -> Outcome {
+    package func acquire() async throws -> Outcome {
         let current: LeaseRecord?
         do {
             current = Self.record(try await client.send(.GET, "\(collection)/\(name)", .init(verb: "get", resource: "leases")))
@@ -93,7 +93,7 @@ public final class KubernetesLeaseClient: Sendable {
     }
 
     /// False when the lease is no longer this node's.
-    public func renew() async throws -> Bool {
+    package func renew() async throws -> Bool {
         guard let mine = state.withLock({ $0.mine }) else { return false }
         let written = try await write(try body(holder: identity, transitions: mine.transitions, resourceVersion: mine.resourceVersion,
                                                acquired: false), create: false)
@@ -102,11 +102,11 @@ public final class KubernetesLeaseClient: Sendable {
     }
 
     /// Best effort: an empty holder, so another node takes it at once.
-    public func release() async {
+    package func release() async {
         guard let mine = state.withLock({ $0.mine }) else { return }
         _ = try? await write(try body(holder: "", transitions: mine.transitions, resourceVersion: mine.resourceVersion, acquired: false), create: false)
         state.withLock { $0.mine = nil }
     }
 
-    public func shutdown() async { await client.shutdown() }
+    package func shutdown() async { await client.shutdown() }
 }

@@ -17,11 +17,11 @@ import TugboatCore
 ///   stopping or restarting Tugboat never changes it.
 ///
 /// Run it as a `Service` (the scaler does): that is the EndpointSlice list and watch.
-public final class KubernetesProvider: ReplicaProvider, Service {
-    public let name = "kubernetes"
-    public let exits: AsyncStream<InstanceExit>
-    public let leaving: AsyncStream<ScalingInstance>
-    public let arriving: AsyncStream<ScalingInstance>
+package final class KubernetesProvider: ReplicaProvider, Service {
+    package let name = "kubernetes"
+    package let exits: AsyncStream<InstanceExit>
+    package let leaving: AsyncStream<ScalingInstance>
+    package let arriving: AsyncStream<ScalingInstance>
 
     private let target: KubernetesTarget
     private let connection: Result<KubernetesClient, any Error>
@@ -48,7 +48,7 @@ public final class KubernetesProvider: ReplicaProvider, Service {
     /// - Parameters:
     ///   - readyTimeout: how long a launch waits for a new ready endpoint.
     ///   - environment, serviceAccount: where in-cluster credentials are looked up (tests).
-    public init(target: KubernetesTarget, readyTimeout: Duration, logger: Logger,
+    package init(target: KubernetesTarget, readyTimeout: Duration, logger: Logger,
                 environment: [String: String] = ProcessInfo.processInfo.environment,
                 serviceAccount: String = KubernetesConnection.serviceAccountDirectory,
                 watchBackoff: (first: Duration, max: Duration) = (.milliseconds(200), .seconds(30))) {
@@ -84,9 +84,9 @@ public final class KubernetesProvider: ReplicaProvider, Service {
 
     /// Changing the target (namespace, deployment, service, credentials) needs a restart; a reload
     /// refuses it before it gets here.
-    public func update(_ settings: ScalingSettings.Provider) {}
+    package func update(_ settings: ScalingSettings.Provider) {}
 
-    public func launch() async throws -> ScalingInstance {
+    package func launch() async throws -> ScalingInstance {
         let scale = try scale()
         let (id, stream, now) = state.withLock { state -> (Int, AsyncStream<Void>?, ScalingInstance?) in
             state.nextWaiter += 1
@@ -133,7 +133,7 @@ public final class KubernetesProvider: ReplicaProvider, Service {
         }
     }
 
-    public func shrink(to count: Int) async throws {
+    package func shrink(to count: Int) async throws {
         let scale = try scale()
         let keep = state.withLock { $0.claims.rejectedRunning }
         do {
@@ -146,7 +146,7 @@ public final class KubernetesProvider: ReplicaProvider, Service {
 
     /// The pod is already terminating (it was ``leaving``), or the scaler gave up on it (a failed
     /// health check): Kubernetes, not Tugboat, stops pods, so it only stops being handed out.
-    public func stop(_ instance: ScalingInstance) async throws {
+    package func stop(_ instance: ScalingInstance) async throws {
         let stillServing = state.withLock { $0.claims.release(instance) }
         if stillServing {
             logger.warning("kubernetes: endpoint given up on but left running (Kubernetes picks which pods stop)",
@@ -155,7 +155,7 @@ public final class KubernetesProvider: ReplicaProvider, Service {
     }
 
     /// Every ready endpoint, once the first list is in (at most 10 s).
-    public func list() async throws -> [ScalingInstance] {
+    package func list() async throws -> [ScalingInstance] {
         _ = try client()
         // Cancellable: with the API server unreachable the first list never comes, and a graceful
         // stop must not wait for it.
@@ -170,7 +170,7 @@ public final class KubernetesProvider: ReplicaProvider, Service {
         return found
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let client: KubernetesClient
         do { client = try connection.get() } catch {
             logger.error("kubernetes: cannot connect", metadata: metadata.merging(["error": "\(error)"]) { $1 })
@@ -217,7 +217,7 @@ public final class KubernetesProvider: ReplicaProvider, Service {
     }
 
     /// Leaves the replica count as it is.
-    public func shutdown() async {
+    package func shutdown() async {
         exitContinuation.finish()
         leavingContinuation.finish()
         arrivingContinuation.finish()

@@ -3,10 +3,10 @@ import TugboatCore
 /// The API server could not be reached or the TLS handshake with it failed: names the server and
 /// where the credentials came from (`kubeconfig /path (context c)`, `in-cluster`), and says what
 /// to check. Never carries a token or a key (only the error's text, redacted).
-public struct KubernetesUnreachable: Error, Sendable, CustomStringConvertible {
-    public var server: String
-    public var origin: String
-    public var reason: String
+package struct KubernetesUnreachable: Error, Sendable, CustomStringConvertible {
+    package var server: String
+    package var origin: String
+    package var reason: String
 
     init(server: String, origin: String, error: any Error) {
         self.server = server
@@ -14,7 +14,7 @@ public struct KubernetesUnreachable: Error, Sendable, CustomStringConvertible {
         reason = Self.reason(ErrorText.short(error))
     }
 
-    public var description: String { "cannot reach the Kubernetes API at \(server) (credentials: \(origin)): \(reason)" }
+    package var description: String { "cannot reach the Kubernetes API at \(server) (credentials: \(origin)): \(reason)" }
 
     /// What a transport error's text means for the user (pure).
     static func reason(_ text: String) -> String {

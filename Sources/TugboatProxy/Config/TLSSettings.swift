@@ -1,0 +1,61 @@
+import TugboatCore
+
+/// `tls:` on the public listener: certificates from files (several, chosen by SNI), certificates
+/// obtained by Tugboat itself over ACME, and an optional plain-HTTP listener that redirects to
+/// HTTPS (and answers ACME HTTP-01 challenges).
+package struct TLSSettings: Sendable, Equatable {
+    /// One `tls.certificates[]` entry: PEM files (the certificate with its chain, the key), and
+    /// where the entry is in the config file so that errors found when loading can name it.
+    package struct CertificateFiles: Sendable, Equatable {
+        package var cert: String
+        package var key: String
+        package var configFile: String
+        package var configLine: Int
+
+        package init(cert: String, key: String, configFile: String = "", configLine: Int = 0) {
+            self.cert = cert
+            self.key = key
+            self.configFile = configFile
+            self.configLine = configLine
+        }
+
+        /// A problem with these files, located at their entry in the config.
+        package func error(_ message: String) -> ConfigError {
+            ConfigError(file: configFile, line: configLine, message: message)
+        }
+    }
+
+    /// `tls.acme`: one certificate for `domains`, ordered and renewed from an ACME server (RFC 8555).
+    package struct ACME: Sendable, Equatable {
+        /// The ACME directory URL (https).
+        package var directory: String
+        package var email: String
+        /// The certificate's names (lowercased), the first one its subject.
+        package var domains: [String]
+        /// PEM roots trusted for the ACME server's own HTTPS (the system's when nil).
+        package var ca: String?
+
+        package init(directory: String, email: String, domains: [String], ca: String? = nil) {
+            self.directory = directory
+            self.email = email
+            self.domains = domains
+            self.ca = ca
+        }
+    }
+
+    /// Certificates from files (may be empty when `acme` is set).
+    package var certificates: [CertificateFiles]
+    package var acme: ACME?
+    /// A plain-HTTP listener answering 308 to `https://` (and HTTP-01 challenges).
+    package var redirect: HostPort?
+    /// ALPN offers `h2` besides `http/1.1` (`tls.http2`, default true).
+    package var http2 = true
+    /// SETTINGS_MAX_CONCURRENT_STREAMS per HTTP/2 connection (`tls.http2-max-streams`, default 100).
+    package var http2MaxStreams = 100
+
+    package init(certificates: [CertificateFiles], acme: ACME? = nil, redirect: HostPort? = nil) {
+        self.certificates = certificates
+        self.acme = acme
+        self.redirect = redirect
+    }
+}
