@@ -91,7 +91,7 @@ package final class ProxyServer: Service, Sendable {
         return channel.localAddress!
     }
 
-    static let clientWaterMark = WriteBufferWaterMark(low: 32 * 1024, high: 256 * 1024)
+    static let clientWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 32 * 1024, high: 256 * 1024)
     static let clientMessagesPerRead: UInt = 16
     /// NIO keeps each connection's last receive buffer for its next read: start small (a request
     /// head fits; the allocator grows for bodies), so 10,000 idle keep-alive connections do not

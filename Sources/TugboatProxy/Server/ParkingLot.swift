@@ -56,8 +56,10 @@ final class ParkingLot: Sendable {
     /// speaks or `closeAt`. False when it cannot (shutting down): the caller closes the duplicate.
     func park(_ fd: Int32, from context: LoopContext, closeAt: NIODeadline) -> Bool {
         let context = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let watch = self.watch
         let (accepted, start) = state.withLock { state -> (Bool, Bool) in
-            guard !state.stopped, state.closeAllBy == nil else { return (false, false) }
+            // Watched while the lock is held: the thread cannot close it in between.
+            guard !state.stopped, state.closeAllBy == nil, tugboat_watch_add(watch, fd) == 0 else { return (false, false) }
             state.parked[fd] = Entry(context: context, closeAt: closeAt)
             state.parkedSinceTrim += 1
             counts.parkedChanged(by: 1)
@@ -70,11 +72,6 @@ final class ParkingLot: Sendable {
         if start {
             thread.start()
             thread.submit { _ in self.run() }
-        }
-        guard tugboat_watch_add(watch, fd) == 0 else {
-            guard state.withLock({ $0.parked.removeValue(forKey: fd) != nil }) else { return true }  // the thread closed it already
-            counts.parkedChanged(by: -1)
-            return false
         }
         return true
     }
