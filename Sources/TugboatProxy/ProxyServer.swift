@@ -140,10 +140,7 @@ package final class ProxyServer: Service, Sendable {
             group.addTask {
                 guard (try? await promise.futureResult.get()) != nil else { return false }
                 // The accepted connections are done; parked ones and those back from parking too?
-                while connections.open > 0 {
-                    guard (try? await Task.sleep(for: .milliseconds(20))) != nil else { return false }
-                }
-                return true
+                return await DrainWait.until(within: drainTime, every: .milliseconds(20)) { connections.open == 0 }
             }
             group.addTask {
                 try? await Task.sleep(for: drainTime)

@@ -151,4 +151,31 @@ struct SpliceTests {
             try Self.metric("tugboat_spliced_responses_total", tugboat) == 2
         }
     }
+
+    @Test("clients that stop reading spliced bodies are cut at the request timeout, and the backend is not blamed for it")
+    func stalledReadersDoNotEjectBackend() throws {
+        let length = 64 * 1024 * 1024
+        // A backend that sends as fast as it is read (the demo app's download), so only the
+        // clients hold things up.
+        let backend = try DemoBackend()
+        let tugboat = try TugboatUnderTest(backends: [backend.address],
+                                           extraPool: "  passive: { failures: 3, ejection: 30s }\n  timeouts: { request: 1s }",
+                                           extraTop: Self.threadsOne)
+        try tugboat.waitHealthy([backend.address])
+        var readers: [Int32] = []
+        defer { readers.forEach { close($0) } }
+        for _ in 0..<4 {
+            guard let fd = connectLoopback(port: tugboat.port, timeout: 5) else { throw TestFailure("cannot connect") }
+            var small: Int32 = 4096
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+            #expect(FrontDoor.sendAll(fd, "GET /download?bytes=\(length) HTTP/1.1\r\nHost: x\r\n\r\n"))
+            readers.append(fd)
+        }
+        // Nobody reads: once the request time is up each exchange is cut (its channel closed).
+        try waitUntilBlocking("the stalled exchanges cut") {
+            try FrontDoor.metric("tugboat_connections_open", in: TestHTTPClient.get(port: tugboat.adminPort, "/metrics").bodyText) == 0
+        }
+        #expect(FrontDoor.holds(for: 3) { try tugboat.state(of: backend.address) == "healthy" },
+                "backend state: \((try? tugboat.state(of: backend.address)) ?? "unknown")")
+    }
 }

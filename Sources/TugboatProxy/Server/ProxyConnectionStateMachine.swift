@@ -46,7 +46,8 @@ struct ProxyConnectionStateMachine {
         /// Idle keep-alive connection: close without a word.
         case closeIdle
         /// Idle for ``parkAfter``: set the connection aside without its channel until the client
-        /// speaks, or until `closeAt` (its idle deadline). Report ``parked()`` or ``parkingRefused()``.
+        /// speaks, or until `closeAt` (its idle deadline). Report ``closed()`` once it is parked; until
+        /// then (and if it cannot be) the idle deadline stands.
         case park(closeAt: NIODeadline)
         /// The head did not arrive within `header`: 408 and close.
         case headTimedOut
@@ -203,9 +204,6 @@ struct ProxyConnectionStateMachine {
     mutating func switchedToTunnel() { state = .tunnel }
 
     mutating func closed() { state = .closed }
-
-    /// The idle connection was parked: its channel closes; the connection lives on without it.
-    mutating func parked() { state = .closed }
 
     /// This connection is never parked (an HTTP/2 stream has no socket of its own).
     mutating func neverPark() { parkAfter = nil }

@@ -31,7 +31,7 @@ extension ProxyHandler {
                 self.loop.connections?.release()
                 return
             }
-            self.machine.parked()
+            self.machine.closed()  // this channel's part is over; the connection lives on parked
             self.timer?.cancel()
             self.timer = nil
             context.close(promise: nil)
