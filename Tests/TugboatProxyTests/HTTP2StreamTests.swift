@@ -1,19 +1,24 @@
 import NIOCore
 import NIOEmbedded
 import NIOHPACK
-import NIOHTTP2
 import Testing
 import TugboatCore
 @testable import TugboatProxy
 
-/// An HTTP/2 connection's streams served by `HTTP2Connection` without sockets: frames are written
-/// in as swift-nio-http2 would hand them on, the backends are `EmbeddedUpstreams`.
-struct HTTP2Rig {
+/// An HTTP/2 connection's streams served by `HTTP2Connection` without sockets: the client's bytes
+/// (preface, SETTINGS, frames written with `H2FrameWriter` and swift-nio-http2's HPACK encoder) are
+/// written in, the server's frames read back with `H2FrameReader`; the backends are
+/// `EmbeddedUpstreams`.
+final class HTTP2Rig {
     let loop = EmbeddedEventLoop()
     let client: EmbeddedChannel
     let connection: HTTP2Connection
     let upstreams: EmbeddedUpstreams
     let context: LoopContext
+    private var encoder = HPACKEncoder(allocator: ByteBufferAllocator())
+    private var decoder = HPACKDecoder(allocator: ByteBufferAllocator())
+    /// Reads the server's frames (it starts with SETTINGS, as a client's frames do after the preface).
+    private var reader = H2FrameReader(maxFrameSize: 1 << 24, maxHeaderBlockSize: 1 << 20)
 
     init() throws {
         upstreams = EmbeddedUpstreams(loop: loop)
@@ -25,33 +30,65 @@ struct HTTP2Rig {
         connection = HTTP2Connection(loop: context, settings: HTTP2Front.Settings())
         client = EmbeddedChannel(handler: connection, loop: loop)
         try client.connect(to: SocketAddress(ipAddress: "10.9.8.7", port: 40000)).wait()
+        reader.append(ByteBuffer(bytes: H2FrameReader.preface))
+        var opening = ByteBuffer(bytes: H2FrameReader.preface)
+        H2FrameWriter.writeSettings([], into: &opening)
+        try send(opening)
     }
 
     static let get: [(String, String)] = [(":method", "GET"), (":scheme", "https"), (":authority", "shop.test"), (":path", "/a")]
 
-    func headers(_ stream: Int, _ fields: [(String, String)] = get, endStream: Bool = true) throws {
-        try client.writeInbound(HTTP2Frame(streamID: HTTP2StreamID(stream),
-                                           payload: .headers(.init(headers: HPACKHeaders(fields), endStream: endStream))))
+    func send(_ bytes: ByteBuffer) throws {
+        try client.writeInbound(bytes)
+        client.pipeline.fireChannelReadComplete()
         loop.run()
     }
 
-    func data(_ stream: Int, _ bytes: Int, endStream: Bool = false) throws {
-        let payload = ByteBuffer(repeating: UInt8(ascii: "x"), count: bytes)
-        try client.writeInbound(HTTP2Frame(streamID: HTTP2StreamID(stream), payload: .data(.init(data: .byteBuffer(payload), endStream: endStream))))
-        loop.run()
+    func headers(_ stream: UInt32, _ fields: [(String, String)] = get, endStream: Bool = true) throws {
+        var block = ByteBuffer()
+        try encoder.encode(headers: HPACKHeaders(fields), to: &block)
+        var frame = ByteBuffer()
+        H2FrameWriter.writeHeaders(stream, block: block, endStream: endStream, maxFrameSize: 16384, into: &frame)
+        try send(frame)
     }
 
-    /// The stream ended as swift-nio-http2 reports it (both sides done, or reset).
-    func closed(_ stream: Int, reason: HTTP2ErrorCode? = nil) {
-        client.pipeline.fireUserInboundEventTriggered(StreamClosedEvent(streamID: HTTP2StreamID(stream), reason: reason))
-        loop.run()
+    /// `bytes` of DATA in frames of at most 16 KiB (SETTINGS_MAX_FRAME_SIZE).
+    func data(_ stream: UInt32, _ bytes: Int, endStream: Bool = false) throws {
+        var frames = ByteBuffer()
+        var left = bytes
+        repeat {
+            let length = min(left, 16384)
+            left -= length
+            H2FrameWriter.writeDataHeader(stream, length: length, endStream: endStream && left == 0, into: &frames)
+            frames.writeRepeatingByte(UInt8(ascii: "x"), count: length)
+        } while left > 0
+        try send(frames)
+    }
+
+    func reset(_ stream: UInt32, code: H2ErrorCode = .cancel) throws {
+        var frame = ByteBuffer()
+        H2FrameWriter.writeRstStream(stream, code: code, into: &frame)
+        try send(frame)
+    }
+
+    func windowUpdate(_ stream: UInt32, _ increment: Int) throws {
+        var frame = ByteBuffer()
+        H2FrameWriter.writeWindowUpdate(stream, increment: increment, into: &frame)
+        try send(frame)
     }
 
     /// Frames written towards the client so far.
-    func frames() throws -> [HTTP2Frame] {
-        var frames: [HTTP2Frame] = []
-        while let frame = try client.readOutbound(as: HTTP2Frame.self) { frames.append(frame) }
+    func frames() throws -> [H2Frame] {
+        while let bytes = try client.readOutbound(as: ByteBuffer.self) { reader.append(bytes) }
+        var frames: [H2Frame] = []
+        while let frame = try reader.next() { frames.append(frame) }
         return frames
+    }
+
+    /// A header block the server sent, decoded.
+    func fields(_ block: ByteBuffer) throws -> HPACKHeaders {
+        var block = block
+        return try decoder.decodeHeaders(from: &block)
     }
 
     func upstreamReceived(_ index: Int = 0) throws -> String {
@@ -77,18 +114,19 @@ struct HTTP2StreamTests {
         #expect(forwarded.contains("x-forwarded-for: 10.9.8.7\r\nx-forwarded-proto: https\r\n"), "\(forwarded)")
         #expect(forwarded.contains("via: 2 tugboat\r\n"), "\(forwarded)")
         try rig.respond(0, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\nX-App: 1\r\n\r\nhello")
-        let frames = try rig.frames()
-        guard frames.count == 2, case .headers(let head) = frames[0].payload, case .data(let body) = frames[1].payload else {
+        let frames = try rig.frames().filter { if case .settings = $0 { false } else if case .settingsAck = $0 { false } else { true } }
+        guard frames.count == 2, case .headers(1, let block, let headEnds, _) = frames[0], case .data(1, let body, let bodyEnds, _) = frames[1] else {
             Issue.record("frames: \(frames)")
             return
         }
-        #expect(head.headers[":status"] == ["200"])
-        #expect(head.headers["x-app"] == ["1"])
-        #expect(head.headers["connection"].isEmpty)
-        #expect(!head.endStream)
-        #expect(body.endStream)
-        if case .byteBuffer(let bytes) = body.data { #expect(String(buffer: bytes) == "hello") }
-        rig.closed(1)
+        let head = try rig.fields(block)
+        #expect(head[":status"] == ["200"])
+        #expect(head["x-app"] == ["1"])
+        #expect(head["connection"].isEmpty)
+        #expect(!headEnds)
+        #expect(bodyEnds)
+        #expect(String(buffer: body) == "hello")
+        #expect(rig.connection.streams.isEmpty, "both sides ended: the stream is closed")
         try rig.headers(3)
         #expect(rig.upstreams.channels.count == 1)
         #expect(try rig.upstreamReceived().hasPrefix("GET /a HTTP/1.1\r\n"))
@@ -106,26 +144,29 @@ struct HTTP2StreamTests {
         try rig.data(1, 40_000)
         let whileStuck = try rig.frames()
         // The connection's window comes back at once; the stream's does not.
-        #expect(whileStuck.contains { $0.streamID == .rootStream && $0.payload.isWindowUpdate })
-        #expect(!whileStuck.contains { $0.streamID == HTTP2StreamID(1) && $0.payload.isWindowUpdate }, "\(whileStuck)")
+        #expect(whileStuck.contains { $0.windowUpdateStream == 0 })
+        #expect(!whileStuck.contains { $0.windowUpdateStream == 1 }, "\(whileStuck)")
         rig.upstreams.channels[0].isWritable = true
         rig.upstreams.channels[0].pipeline.fireChannelWritabilityChanged()
         rig.loop.run()
         let after = try rig.frames()
-        #expect(after.contains { $0.streamID == HTTP2StreamID(1) && $0.payload.isWindowUpdate }, "\(after)")
+        #expect(after.contains { $0.windowUpdateStream == 1 }, "\(after)")
         #expect(try rig.upstreamReceived().contains(String(repeating: "x", count: 1000)))
     }
 
-    @Test("response backpressure: DATA swift-nio-http2 has not sent yet counts against the stream's watermark; once sent, the stream is writable again")
+    @Test("response backpressure: DATA beyond the client's window waits and counts against the stream's watermark; a WINDOW_UPDATE sends it and the stream is writable again")
     func sendWatermark() throws {
         let rig = try HTTP2Rig()
         try rig.headers(1)
-        try rig.respond(0, "HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n" + String(repeating: "y", count: 100_000))
-        let stream = try #require(rig.connection.streams[HTTP2StreamID(1)])
+        try rig.respond(0, "HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n" + String(repeating: "y", count: 200_000))
+        let stream = try #require(rig.connection.streams[1])
+        let first = try rig.frames().reduce(0) { if case .data(1, let bytes, _, _) = $1 { $0 + bytes.readableBytes } else { $0 } }
+        #expect(first == 65535, "the client's initial window")
         #expect(!stream.isWritable)
-        let data = try rig.frames().filter { if case .data = $0.payload { true } else { false } }
-        #expect(data.count > 0)
-        for frame in data { rig.connection.frameDelegate.wroteFrame(frame) }
+        try rig.windowUpdate(0, 300_000)
+        try rig.windowUpdate(1, 300_000)
+        let second = try rig.frames().reduce(0) { if case .data(1, let bytes, _, _) = $1 { $0 + bytes.readableBytes } else { $0 } }
+        #expect(first + second == 200_000)
         #expect(stream.isWritable)
     }
 
@@ -134,7 +175,7 @@ struct HTTP2StreamTests {
         let rig = try HTTP2Rig()
         try rig.headers(1)
         #expect(rig.upstreams.channels[0].isActive)
-        rig.closed(1, reason: .cancel)
+        try rig.reset(1)
         #expect(!rig.upstreams.channels[0].isActive)
         try rig.headers(3)
         #expect(rig.upstreams.channels.count == 2)
@@ -145,12 +186,11 @@ struct HTTP2StreamTests {
         let rig = try HTTP2Rig()
         try rig.headers(1, HTTP2Rig.get + [("connection", "close")])
         let frames = try rig.frames()
-        #expect(frames.contains { $0.streamID == HTTP2StreamID(1) && $0.payload.resetCode == .protocolError }, "\(frames)")
+        #expect(frames.contains(.rstStream(stream: 1, code: .protocolError)), "\(frames)")
         #expect(rig.upstreams.channels.isEmpty)
     }
 }
 
-extension HTTP2Frame.FramePayload {
-    var isWindowUpdate: Bool { if case .windowUpdate = self { true } else { false } }
-    var resetCode: HTTP2ErrorCode? { if case .rstStream(let code) = self { code } else { nil } }
+extension H2Frame {
+    var windowUpdateStream: UInt32? { if case .windowUpdate(let stream, _) = self { stream } else { nil } }
 }

@@ -1,24 +1,22 @@
 import NIOCore
-import NIOHPACK
-import NIOHTTP2
 
-/// The last handler of an HTTP/2 connection's pipeline, behind `NIOHTTP2Handler` in frame mode:
-/// it serves each stream with an ``HTTP2Stream`` and a ``ProxyHandler`` (no channel per stream),
-/// gives the connection's receive window back as DATA arrives, and decides when a connection that
-/// must end does end:
-/// - `NIOHTTP2Handler` answers a connection error (rapid reset, CONTINUATION flood, a header block
-///   too large or undecodable, …) with GOAWAY and reports it here; this closes the connection at
-///   once, so an attacker keeps nothing open. Stream errors (a malformed request) only reset their
-///   stream and leave the connection be.
+/// An HTTP/2 connection at the front (behind TLS): bytes in, cut into frames by the
+/// ``H2FrameReader``, decided on by the ``H2ConnectionStateMachine``, each stream served by an
+/// ``HTTP2Stream`` and an ordinary ``ProxyHandler`` (no channel per stream); the frames the state
+/// machine writes leave as one buffer per pass of the event loop, so many streams' responses make
+/// one TLS write. This class only moves bytes and events; it decides when a connection that must
+/// end does end:
+/// - a connection error (a broken frame, rapid reset, CONTINUATION flood, a header block too large
+///   or undecodable, …): GOAWAY, then closed at once, so an attacker keeps nothing open. A stream
+///   error (a malformed request) only resets its stream.
 /// - A stream beyond SETTINGS_MAX_CONCURRENT_STREAMS gets GOAWAY PROTOCOL_ERROR: no new stream is
-///   accepted, the open ones finish, and the connection closes when the last one does (not when
-///   `timeouts.idle` runs out).
-/// - Graceful shutdown: the connection-management handler sends GOAWAY and a PING, and closes once
-///   the PING is answered and the streams are done. A client that never answers would hold the
-///   connection until the drain time ends; after ``pingAnswerGrace`` it closes once no stream is open.
+///   accepted, the open ones finish, and the connection closes when the last one does.
+/// - Graceful shutdown: GOAWAY and a PING; once the PING is answered (or ``pingAnswerGrace`` has
+///   passed) the connection closes as soon as no stream is open.
+/// - No stream open for `timeouts.idle`: GOAWAY and closed.
 final class HTTP2Connection: ChannelInboundHandler {
-    typealias InboundIn = HTTP2Frame
-    typealias OutboundOut = HTTP2Frame
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     static let pingAnswerGrace: TimeAmount = .seconds(2)
 
@@ -27,15 +25,17 @@ final class HTTP2Connection: ChannelInboundHandler {
     let limits: HeadLimits
     let allocator = ByteBufferAllocator()
     private var context: ChannelHandlerContext?
-    private(set) var streams: [HTTP2StreamID: HTTP2Stream] = [:]
+    private var reader: H2FrameReader
+    private var machine: H2ConnectionStateMachine
+    private(set) var streams: [UInt32: HTTP2Stream] = [:]
     /// Streams over whose handlers clean up once the current event is handled (a stream can end
     /// inside its handler's own write: the handler must finish that call first).
     private var ended: [HTTP2Stream] = []
-    /// Connection-level DATA bytes received and not yet given back to the client's window.
-    private var unacknowledged = 0
+    private var started = false
     private var closeWhenNoStreams = false
-    /// Streams whose creation event went on to the connection-management handler.
-    private var announced: Set<HTTP2StreamID> = []
+    private var draining = false
+    private var flushScheduled = false
+    private var idleTimer: Scheduled<Void>?
     private var clientIP: [UInt8] = []
     private var trusted = false
     private(set) var parentIsWritable = true
@@ -44,85 +44,111 @@ final class HTTP2Connection: ChannelInboundHandler {
         self.loop = loop
         self.settings = settings
         self.limits = loop.configuration.headLimits
+        reader = H2FrameReader(maxHeaderBlockSize: limits.maxHeadBytes)
+        machine = H2ConnectionStateMachine(settings: .init(
+            maxConcurrentStreams: settings.maxConcurrentStreams,
+            initialWindowSize: settings.windowSize,
+            maxHeaderListSize: limits.maxHeadBytes
+        ))
     }
 
     var windowSize: Int { settings.windowSize }
 
-    /// Tells each stream when the HTTP/2 handler sends its DATA (the response's flow control).
-    var frameDelegate: some NIOHTTP2FrameDelegate { SentData(connection: self) }
-
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         parentIsWritable = context.channel.isWritable
-        if context.channel.isActive { identifyClient(context.channel) }
+        if context.channel.isActive { start(context) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        identifyClient(context.channel)
+        start(context)
         context.fireChannelActive()
     }
 
-    /// Who the client is, once per connection, for every stream's `X-Forwarded-For`.
-    private func identifyClient(_ channel: Channel) {
-        let remote = channel.remoteAddress
+    /// Our SETTINGS go first; who the client is, once per connection, for every stream's
+    /// `X-Forwarded-For`.
+    private func start(_ context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
+        let remote = context.channel.remoteAddress
         clientIP = Array((remote?.ipAddress ?? "unknown").utf8)
         trusted = remote.map { loop.configuration.trustedProxies.contains($0) } ?? false
+        machine.start()
+        flushNow()
+        armIdleTimer()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         closeAllStreams()
+        idleTimer?.cancel()
         self.context = nil
     }
 
-    // MARK: Frames in
+    // MARK: Bytes in
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        switch frame.payload {
-        case .headers:
-            if let stream = streams[frame.streamID] {
-                stream.receive(frame.payload)
-            } else {
-                openStream(frame)
+        guard !machine.isClosed else { return }
+        reader.append(unwrapInboundIn(data))
+        let now = NIODeadline.now().uptimeNanoseconds
+        do {
+            while !machine.isClosed, let frame = try reader.next() {
+                handle(machine.receive(frame, now: now))
+                deliverNotices()
             }
-        case .data(let data):
-            unacknowledged += data.data.readableBytes + (data.paddingBytes ?? 0)
-            if unacknowledged >= windowSize / 2 {
-                write(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: unacknowledged)))
-                unacknowledged = 0
-                flush()
-            }
-            streams[frame.streamID]?.receive(frame.payload)
-        default:
-            // PING acknowledgements and the rest: the connection-management handler after this one.
-            context.fireChannelRead(data)
+        } catch {
+            machine.fail(error)
+            closeNow()
         }
     }
 
-    private func openStream(_ frame: HTTP2Frame) {
-        let handler = ProxyHandler(loop: loop)
-        let stream = HTTP2Stream(id: frame.streamID, connection: self, handler: handler)
-        streams[frame.streamID] = stream
-        handler.attach(to: stream, clientIP: clientIP, trusted: trusted)
-        stream.receive(frame.payload)
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushNow()
+        context.fireChannelReadComplete()
+    }
+
+    private func handle(_ event: H2ConnectionStateMachine.Event) {
+        switch event {
+        case .none:
+            break
+        case .streamOpened(let id, let endStream):
+            idleTimer?.cancel()
+            idleTimer = nil
+            let handler = ProxyHandler(loop: loop)
+            let stream = HTTP2Stream(id: id, connection: self, handler: handler)
+            streams[id] = stream
+            handler.attach(to: stream, clientIP: clientIP, trusted: trusted)
+            stream.receiveHeaders(machine.fields, endStream: endStream)
+        case .trailers(let id, let endStream):
+            streams[id]?.receiveTrailers(endStream: endStream)
+        case .data(let id, let payload, let endStream, let flowControlled):
+            streams[id]?.receiveData(payload, endStream: endStream, flowControlled: flowControlled)
+        case .streamReset(let id):
+            if let stream = streams[id] { streamEnded(stream) }
+        case .pingAcknowledged:
+            if draining { closeWhenDone() }
+        case .goAwayReceived, .refusingNewStreams:
+            closeWhenDone()
+        case .connectionError:
+            closeNow()
+        }
+    }
+
+    private func deliverNotices() {
+        for notice in machine.takeNotices() {
+            switch notice {
+            case .sent(let id, let count): streams[id]?.sent(count)
+            case .closed(let id): if let stream = streams[id] { streamEnded(stream) }
+            }
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        switch event {
-        case let created as NIOHTTP2StreamCreatedEvent:
-            announced.insert(created.streamID)
-        case let closed as StreamClosedEvent:
-            if let stream = streams[closed.streamID] { streamEnded(stream) }
-            // The connection-management handler after this one counts open streams from these
-            // events; a stream refused before it was announced (a malformed header block) is
-            // closed without having been created, which it must not see.
-            guard announced.remove(closed.streamID) != nil else { return }
-        case is ChannelShouldQuiesceEvent:
-            context.eventLoop.assumeIsolated().scheduleTask(in: Self.pingAnswerGrace) {
-                self.closeWhenDone()
-            }
-        default:
-            break
+        if event is ChannelShouldQuiesceEvent {
+            draining = true
+            machine.quiesce()
+            flushNow()
+            context.eventLoop.assumeIsolated().scheduleTask(in: Self.pingAnswerGrace) { self.closeWhenDone() }
+            return
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -137,27 +163,53 @@ final class HTTP2Connection: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         closeAllStreams()
+        idleTimer?.cancel()
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if let streamError = error as? NIOHTTP2Errors.StreamError {
-            // swift-nio-http2 reset the stream (a malformed or refused frame): it is over.
-            if let stream = streams[streamError.streamID] { streamEnded(stream) }
-        } else if Self.endsConnection(error) {
-            context.close(promise: nil)
-        } else if error is NIOHTTP2Errors.MaxStreamsViolation {
-            closeWhenDone()
+        context.close(promise: nil)  // TLS and I/O errors
+    }
+
+    // MARK: Frames out (from the streams)
+
+    func sendHeaders(_ id: UInt32, block: ByteBuffer, endStream: Bool) {
+        machine.sendHeaders(id, block: block, endStream: endStream)
+        deliverNotices()
+        scheduleFlush()
+    }
+
+    func sendData(_ id: UInt32, _ data: ByteBuffer, endStream: Bool) {
+        machine.sendData(id, data, endStream: endStream)
+        deliverNotices()
+        scheduleFlush()
+    }
+
+    func resetStream(_ id: UInt32, code: H2ErrorCode) {
+        machine.resetStream(id, code: code)
+        scheduleFlush()
+    }
+
+    func openStreamWindow(_ id: UInt32, increment: Int) {
+        machine.openStreamWindow(id, increment: increment)
+        scheduleFlush()
+    }
+
+    /// Writes what the state machine has written once the event loop has handled the I/O it is
+    /// busy with (`execute` runs after it): many streams' frames leave in one write.
+    func scheduleFlush() {
+        guard !flushScheduled, let context else { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolated().execute {
+            self.flushScheduled = false
+            self.flushNow()
         }
     }
 
-    // MARK: Frames out
-
-    func write(_ frame: HTTP2Frame) {
-        context?.write(wrapOutboundOut(frame), promise: nil)
+    private func flushNow() {
+        guard let context, let bytes = machine.takeOutbound() else { return }
+        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
     }
-
-    func flush() { context?.flush() }
 
     // MARK: Streams' ends
 
@@ -178,6 +230,7 @@ final class HTTP2Connection: ChannelInboundHandler {
             if streams[stream.id] === stream { streams[stream.id] = nil }
             stream.close()
         }
+        if streams.isEmpty { armIdleTimer() }
         closeIfDone()
     }
 
@@ -195,34 +248,24 @@ final class HTTP2Connection: ChannelInboundHandler {
     private func closeIfDone() {
         guard closeWhenNoStreams, streams.isEmpty, let context, context.channel.isActive else { return }
         // The last stream's final frames are on their way: out first, then close.
-        context.flush()
+        flushNow()
         context.eventLoop.assumeIsolated().execute { context.close(promise: nil) }
     }
 
-    /// True for everything but the stream-level errors of swift-nio-http2.
-    static func endsConnection(_ error: Error) -> Bool {
-        switch error {
-        case is any NIOHPACKError,
-             is NIOHTTP2Errors.ExcessiveRSTFrames, is NIOHTTP2Errors.ExcessiveContinuationFrames,
-             is NIOHTTP2Errors.ExcessivelyLargeHeaderBlock, is NIOHTTP2Errors.ExcessiveEmptyDataFrames,
-             is NIOHTTP2Errors.ExcessiveNumberOfGlitches, is NIOHTTP2Errors.ExcessiveControlFrames,
-             is NIOHTTP2Errors.ExcessiveStreamErrors, is NIOHTTP2Errors.ExcessiveOutboundFrameBuffering,
-             is NIOHTTP2Errors.UnableToParseFrame, is NIOHTTP2Errors.BadClientMagic:
-            return true
-        case is any NIOHTTP2Error:
-            return false
-        default:
-            return true  // TLS and I/O errors
-        }
+    /// After a connection error: the GOAWAY out, then closed.
+    private func closeNow() {
+        flushNow()
+        context?.close(promise: nil)
     }
 
-    /// The frame delegate: DATA leaving the HTTP/2 handler lowers its stream's buffered count.
-    private struct SentData: NIOHTTP2FrameDelegate {
-        weak var connection: HTTP2Connection?
-
-        func wroteFrame(_ frame: HTTP2Frame) {
-            guard case .data(let data) = frame.payload else { return }
-            connection?.streams[frame.streamID]?.sent(data.data.readableBytes)
+    /// No stream open for `timeouts.idle`: GOAWAY and closed.
+    private func armIdleTimer() {
+        guard idleTimer == nil, let context else { return }
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: loop.configuration.idleTimeout) {
+            self.idleTimer = nil
+            guard self.streams.isEmpty else { return }
+            self.machine.goAway()
+            self.closeNow()
         }
     }
 }

@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP2
 import NIOSSL
 import NIOTLS
 
@@ -7,7 +6,7 @@ import NIOTLS
 /// (no channel of its own) served by an ordinary ``ProxyHandler``, so streams go to the HTTP/1.1
 /// backends through the loop's upstream pools with everything the HTTP/1.1 path does.
 ///
-/// What the connection refuses (swift-nio-http2 does the counting):
+/// What the connection refuses (``H2ConnectionStateMachine`` and ``H2FrameReader`` do the counting):
 /// - more than `maxConcurrentStreams` open streams: RST_STREAM REFUSED_STREAM (or a connection error);
 /// - rapid reset (CVE-2023-44487): more than 200 RST_STREAMs in 30 s, GOAWAY ENHANCE_YOUR_CALM;
 /// - CONTINUATION flood (CVE-2024-27316): more than 5 CONTINUATION frames in a row, connection error;
@@ -45,25 +44,6 @@ enum HTTP2Front {
     }
 
     static func configure(_ channel: Channel, loop: LoopContext, settings: Settings) throws {
-        let configuration = loop.configuration
-        let management = NIOHTTP2ServerConnectionManagementHandler(
-            eventLoop: channel.eventLoop,
-            configuration: .init(maxIdleTime: configuration.idleTimeout, maxAge: nil, maxGraceTime: nil, keepalive: nil)
-        )
-        var connection = NIOHTTP2Handler.ConnectionConfiguration()
-        connection.initialSettings = [
-            HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.maxConcurrentStreams),
-            HTTP2Setting(parameter: .maxHeaderListSize, value: configuration.headLimits.maxHeadBytes),
-            HTTP2Setting(parameter: .initialWindowSize, value: settings.windowSize),
-        ]
-        // Frame mode: no channel per stream; HTTP2Connection serves the streams itself.
-        let streams = HTTP2Connection(loop: loop, settings: settings)
-        let handler = NIOHTTP2Handler(mode: .server, frameDelegate: streams.frameDelegate,
-                                      connectionConfiguration: connection, streamConfiguration: .init())
-        let operations = channel.pipeline.syncOperations
-        try operations.addHandler(HTTP2FlushCoalescer())
-        try operations.addHandler(handler)
-        try operations.addHandler(streams)
-        try operations.addHandler(management)
+        try channel.pipeline.syncOperations.addHandler(HTTP2Connection(loop: loop, settings: settings))
     }
 }

@@ -1,9 +1,8 @@
 import NIOCore
-import NIOHPACK
 
 /// Turns an HTTP/2 request header block into the HTTP/1.1 request head the ``ProxyHandler``
 /// parses, so an HTTP/2 stream goes through the same path (limits, rewriting, balancing) as an
-/// HTTP/1.1 request. Pure: bytes in, bytes out.
+/// HTTP/1.1 request. Pure: the decoded fields' bytes in, bytes out.
 ///
 /// RFC 9113 §8.3.1 and §8.2: the pseudo-header fields make the request line (`:authority`
 /// becomes `Host`), `cookie` fields are joined with "; " (§8.2.3), and a request carrying a
@@ -22,41 +21,51 @@ enum HTTP2RequestHeadWriter {
     }
 
     /// `endStream`: END_STREAM came with the headers (no body follows).
-    static func translate(_ headers: HPACKHeaders, endStream: Bool, allocator: ByteBufferAllocator = ByteBufferAllocator()) throws(Malformed) -> Translated {
-        var method: String?, scheme: String?, authority: String?, path: String?
+    static func translate(_ fields: HeaderFieldList, endStream: Bool, allocator: ByteBufferAllocator = ByteBufferAllocator()) throws(Malformed) -> Translated {
+        let result = fields.bytes.withUnsafeBytes { bytes in
+            Result { () throws(Malformed) in try translate(fields.fields, bytes: bytes, endStream: endStream, allocator: allocator) }
+        }
+        return try result.get()
+    }
+
+    private static func translate(_ fields: [HeaderFieldList.Field], bytes: UnsafeRawBufferPointer, endStream: Bool,
+                                  allocator: ByteBufferAllocator) throws(Malformed) -> Translated {
+        var method: Range<Int>?, scheme: Range<Int>?, authority: Range<Int>?, path: Range<Int>?
         var regularSeen = false
         var contentLength: Int?
-        var cookies: [String] = []
-        var hostField: String?
+        var cookies = 0, cookieBytes = 0
+        var hostField: Range<Int>?
         var size = 0
-        for (name, value, _) in headers {
-            size += name.utf8.count + value.utf8.count + 4
-            if name.utf8.first == UInt8(ascii: ":") {
-                guard !regularSeen else { throw Malformed(reason: "pseudo-header field \(name) after a regular field") }
-                switch name {
-                case ":method": method = try Self.single(method, value, name)
-                case ":scheme": scheme = try Self.single(scheme, value, name)
-                case ":authority": authority = try Self.single(authority, value, name)
-                case ":path": path = try Self.single(path, value, name)
-                default: throw Malformed(reason: "unknown pseudo-header field \(name)")
+        for field in fields {
+            let name = Int(field.nameStart)..<Int(field.nameEnd), value = Int(field.nameEnd)..<Int(field.valueEnd)
+            let nameBytes = UnsafeRawBufferPointer(rebasing: bytes[name]), valueBytes = UnsafeRawBufferPointer(rebasing: bytes[value])
+            size += name.count + value.count + 4
+            if nameBytes.first == UInt8(ascii: ":") {
+                guard !regularSeen else { throw Malformed(reason: "pseudo-header field \(text(nameBytes)) after a regular field") }
+                switch Name(nameBytes) {
+                case .method: method = try single(method, value, nameBytes)
+                case .scheme: scheme = try single(scheme, value, nameBytes)
+                case .authority: authority = try single(authority, value, nameBytes)
+                case .path: path = try single(path, value, nameBytes)
+                default: throw Malformed(reason: "unknown pseudo-header field \(text(nameBytes))")
                 }
                 continue
             }
             regularSeen = true
-            guard Self.isLowercaseToken(name) else { throw Malformed(reason: "invalid header field name") }
-            guard Self.isFieldValue(value) else { throw Malformed(reason: "invalid bytes in the value of \(name)") }
-            switch name {
-            case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
-                throw Malformed(reason: "connection-specific header field \(name)")
-            case "te":
-                guard value == "trailers" else { throw Malformed(reason: "te other than trailers") }
-            case "cookie":
-                cookies.append(value)
-            case "host":
+            guard isLowercaseToken(nameBytes) else { throw Malformed(reason: "invalid header field name") }
+            guard isFieldValue(valueBytes) else { throw Malformed(reason: "invalid bytes in the value of \(text(nameBytes))") }
+            switch Name(nameBytes) {
+            case .connectionSpecific:
+                throw Malformed(reason: "connection-specific header field \(text(nameBytes))")
+            case .te:
+                guard valueBytes.elementsEqual("trailers".utf8) else { throw Malformed(reason: "te other than trailers") }
+            case .cookie:
+                cookies += 1
+                cookieBytes += value.count + 2
+            case .host:
                 hostField = value
-            case "content-length":
-                guard let length = Int(value), length >= 0, value.utf8.allSatisfy({ $0 &- 0x30 < 10 }),
-                      contentLength == nil || contentLength == length else {
+            case .contentLength:
+                guard let length = decimal(valueBytes), contentLength == nil || contentLength == length else {
                     throw Malformed(reason: "invalid content-length")
                 }
                 contentLength = length
@@ -64,10 +73,10 @@ enum HTTP2RequestHeadWriter {
                 break
             }
         }
-        guard let method, Self.isToken(method) else { throw Malformed(reason: "missing or invalid :method") }
-        let isConnect = method == "CONNECT"
-        let target: String
-        if isConnect {
+        guard let method, isToken(UnsafeRawBufferPointer(rebasing: bytes[method])) else { throw Malformed(reason: "missing or invalid :method") }
+        let methodBytes = UnsafeRawBufferPointer(rebasing: bytes[method])
+        let target: Range<Int>
+        if methodBytes.elementsEqual("CONNECT".utf8) {
             // RFC 9113 §8.5: only :method and :authority. The HTTP/1.1 path answers 405.
             guard let authority, scheme == nil, path == nil else { throw Malformed(reason: "CONNECT needs :authority alone") }
             target = authority
@@ -76,9 +85,9 @@ enum HTTP2RequestHeadWriter {
             guard let path, !path.isEmpty else { throw Malformed(reason: "missing :path") }
             target = path
         }
-        guard Self.isTarget(target) else { throw Malformed(reason: "invalid :path") }
+        guard isTarget(UnsafeRawBufferPointer(rebasing: bytes[target])) else { throw Malformed(reason: "invalid :path") }
         let host = authority ?? hostField
-        if let host, !Self.isTarget(host) { throw Malformed(reason: "invalid :authority") }
+        if let host, !isTarget(UnsafeRawBufferPointer(rebasing: bytes[host])) { throw Malformed(reason: "invalid :authority") }
 
         let body: HTTP2RequestBodyFramer
         if endStream {
@@ -91,29 +100,35 @@ enum HTTP2RequestHeadWriter {
         }
 
         var out = allocator.buffer(capacity: size + 64)
-        out.writeString(method)
+        out.writeBytes(methodBytes)
         out.writeStaticString(" ")
-        out.writeString(target)
+        out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[target]))
         out.writeStaticString(" HTTP/1.1\r\n")
         if let host {
             out.writeStaticString("host: ")
-            out.writeString(host)
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[host]))
             out.writeStaticString("\r\n")
         }
-        for (name, value, _) in headers {
-            switch name {
-            case "host", "cookie", "te", "content-length": continue
-            default:
-                if name.utf8.first == UInt8(ascii: ":") { continue }
+        for field in fields {
+            let nameBytes = UnsafeRawBufferPointer(rebasing: bytes[Int(field.nameStart)..<Int(field.nameEnd)])
+            if nameBytes.first == UInt8(ascii: ":") { continue }
+            switch Name(nameBytes) {
+            case .host, .cookie, .te, .contentLength: continue
+            default: break
             }
-            out.writeString(name)
+            out.writeBytes(nameBytes)
             out.writeStaticString(": ")
-            out.writeString(value)
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[Int(field.nameEnd)..<Int(field.valueEnd)]))
             out.writeStaticString("\r\n")
         }
-        if !cookies.isEmpty {
+        if cookies > 0 {
             out.writeStaticString("cookie: ")
-            out.writeString(cookies.joined(separator: "; "))
+            var written = 0
+            for field in fields where Name(UnsafeRawBufferPointer(rebasing: bytes[Int(field.nameStart)..<Int(field.nameEnd)])) == .cookie {
+                if written > 0 { out.writeStaticString("; ") }
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[Int(field.nameEnd)..<Int(field.valueEnd)]))
+                written += 1
+            }
             out.writeStaticString("\r\n")
         }
         switch body.framing {
@@ -127,34 +142,73 @@ enum HTTP2RequestHeadWriter {
             if contentLength == 0 { out.writeStaticString("content-length: 0\r\n") }
         }
         out.writeStaticString("\r\n")
-        let requestMethod = method.utf8.withContiguousStorageIfAvailable { RequestMethod(UnsafeRawBufferPointer($0)) } ?? .other
-        return Translated(head: out, body: body, method: requestMethod)
+        return Translated(head: out, body: body, method: RequestMethod(methodBytes))
     }
 
-    private static func single(_ existing: String?, _ value: String, _ name: String) throws(Malformed) -> String {
-        guard existing == nil else { throw Malformed(reason: "\(name) more than once") }
+    /// The field names the translation looks at.
+    private enum Name: Equatable {
+        case method, scheme, authority, path
+        case connectionSpecific, te, cookie, host, contentLength
+        case other
+
+        init(_ name: UnsafeRawBufferPointer) {
+            switch name.count {
+            case 2 where name.elementsEqual("te".utf8): self = .te
+            case 4 where name.elementsEqual("host".utf8): self = .host
+            case 5 where name.elementsEqual(":path".utf8): self = .path
+            case 6 where name.elementsEqual("cookie".utf8): self = .cookie
+            case 7 where name.elementsEqual(":method".utf8): self = .method
+            case 7 where name.elementsEqual(":scheme".utf8): self = .scheme
+            case 7 where name.elementsEqual("upgrade".utf8): self = .connectionSpecific
+            case 10 where name.elementsEqual(":authority".utf8): self = .authority
+            case 10 where name.elementsEqual("connection".utf8), 10 where name.elementsEqual("keep-alive".utf8):
+                self = .connectionSpecific
+            case 14 where name.elementsEqual("content-length".utf8): self = .contentLength
+            case 16 where name.elementsEqual("proxy-connection".utf8): self = .connectionSpecific
+            case 17 where name.elementsEqual("transfer-encoding".utf8): self = .connectionSpecific
+            default: self = .other
+            }
+        }
+    }
+
+    private static func text(_ bytes: UnsafeRawBufferPointer) -> String {
+        String(decoding: bytes.prefix(64), as: UTF8.self)
+    }
+
+    private static func single(_ existing: Range<Int>?, _ value: Range<Int>, _ name: UnsafeRawBufferPointer) throws(Malformed) -> Range<Int> {
+        guard existing == nil else { throw Malformed(reason: "\(text(name)) more than once") }
         return value
     }
 
-    static func isToken(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy(HeadScanner.isTokenByte)
+    /// Digits only, at most 18 of them (no overflow).
+    private static func decimal(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
+        var value = 0
+        for byte in bytes {
+            guard byte &- 0x30 < 10 else { return nil }
+            value = value * 10 + Int(byte &- 0x30)
+        }
+        return value
+    }
+
+    static func isToken(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        !bytes.isEmpty && bytes.allSatisfy(HeadScanner.isTokenByte)
     }
 
     /// RFC 9113 §8.2.1: field names are lower-case tokens.
-    static func isLowercaseToken(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { HeadScanner.isTokenByte($0) && !($0 &- 0x41 < 26) }
+    static func isLowercaseToken(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        !bytes.isEmpty && bytes.allSatisfy { HeadScanner.isTokenByte($0) && !($0 &- 0x41 < 26) }
     }
 
     /// No CR, LF, NUL or other control bytes (tab allowed), no leading or trailing whitespace.
-    static func isFieldValue(_ text: String) -> Bool {
-        let bytes = text.utf8
+    static func isFieldValue(_ bytes: UnsafeRawBufferPointer) -> Bool {
         if let first = bytes.first, first == 0x20 || first == 0x09 { return false }
         if let last = bytes.last, last == 0x20 || last == 0x09 { return false }
         return bytes.allSatisfy { HeadScanner.isValueByte($0) }
     }
 
     /// A request target or authority: visible ASCII, no spaces.
-    static func isTarget(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    static func isTarget(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        !bytes.isEmpty && bytes.allSatisfy { $0 > 0x20 && $0 < 0x7F }
     }
 }

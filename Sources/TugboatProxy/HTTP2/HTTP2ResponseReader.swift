@@ -1,16 +1,16 @@
 import NIOCore
-import NIOHPACK
 
 /// Reads the HTTP/1.1 response the ``ProxyHandler`` writes for one HTTP/2 stream and turns it into
-/// HTTP/2 parts: a header block (`:status`, lower-case names, no connection-specific field —
-/// RFC 9113 §8.2.2), body slices de-chunked, and the end of the stream. Reuses the HTTP/1 parsers
+/// HTTP/2 parts: an HPACK header block (`:status`, lower-case names, no connection-specific field —
+/// RFC 9113 §8.2.2) written straight from the head's bytes, body slices de-chunked, and the end of
+/// the stream. Reuses the HTTP/1 parsers
 /// (`HeadScanner`, `ResponseHead`, `BodyCursor`). Pure: bytes in, parts out.
 struct HTTP2ResponseReader {
     enum Part: Equatable {
-        /// An interim (1xx) response.
-        case informational(HPACKHeaders)
-        /// The final response head; `endStream` when no body follows.
-        case head(HPACKHeaders, endStream: Bool)
+        /// An interim (1xx) response's header block.
+        case informational(ByteBuffer)
+        /// The final response's header block; `endStream` when no body follows.
+        case head(ByteBuffer, endStream: Bool)
         case body(ByteBuffer)
         /// The body ended (after at least one `.body`, or after a head whose body was empty).
         case end
@@ -91,11 +91,11 @@ struct HTTP2ResponseReader {
         }
         scanned = 0
         let headBytes = pending.readSlice(length: length)!
-        let parsed: (HPACKHeaders, ResponseHead)
+        let parsed: (ByteBuffer, ResponseHead)
         do {
             parsed = try headBytes.withUnsafeReadableBytes { bytes throws(HeadError) in
                 let head = try ResponseHead.parse(bytes, requestMethod: requestMethod, limits: limits)
-                return (Self.headers(of: head, bytes: bytes), head)
+                return (Self.headerBlock(of: head, bytes: bytes, capacity: length), head)
             }
         } catch {
             throw Failure(reason: error.reason)
@@ -117,30 +117,17 @@ struct HTTP2ResponseReader {
         return true
     }
 
-    /// The response's fields for HTTP/2: `:status` first, names lower-cased, hop-by-hop and
-    /// `Connection`-named fields left out.
-    static func headers(of head: ResponseHead, bytes: UnsafeRawBufferPointer) -> HPACKHeaders {
-        var headers = HPACKHeaders()
-        headers.reserveCapacity(head.headers.count + 1)
-        headers.add(name: ":status", value: String(head.status))
+    /// The response's header block for HTTP/2: `:status` first, names lower-cased, hop-by-hop and
+    /// `Connection`-named fields left out, `set-cookie` marked never to be indexed.
+    static func headerBlock(of head: ResponseHead, bytes: UnsafeRawBufferPointer, capacity: Int) -> ByteBuffer {
+        var block = ByteBufferAllocator().buffer(capacity: capacity)
+        HeaderBlockEncoder.writeStatus(head.status, into: &block)
         for field in head.headers {
             if field.kind.isHopByHop || head.isConnectionNamed(field, in: bytes) { continue }
-            let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[Int(field.lineStart)..<Int(field.nameEnd)]), as: UTF8.self)
-            let value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[field.valueRange]), as: UTF8.self)
-            let lowercased = name.lowercased()
-            headers.add(name: lowercased, value: value, indexing: Self.indexing(of: lowercased))
+            let name = UnsafeRawBufferPointer(rebasing: bytes[Int(field.lineStart)..<Int(field.nameEnd)])
+            let value = UnsafeRawBufferPointer(rebasing: bytes[field.valueRange])
+            HeaderBlockEncoder.writeField(name: name, value: value, neverIndexed: name.count == 10 && name.equalsLowercase("set-cookie"), into: &block)
         }
-        return headers
-    }
-
-    /// Fields whose value changes with every response are sent as literals, not entered into the
-    /// HPACK dynamic table: they would only push out the ones that repeat (`server`,
-    /// `content-type`, …), and every field's encoding searches that table.
-    static func indexing(of name: String) -> HPACKIndexing {
-        switch name {
-        case "date", "x-request-id", "content-length", "etag", "last-modified", "expires", "age": .nonIndexable
-        case "set-cookie": .neverIndexed
-        default: .indexable
-        }
+        return block
     }
 }

@@ -1,6 +1,4 @@
 import NIOCore
-import NIOHPACK
-import NIOHTTP2
 
 /// One HTTP/2 stream of an ``HTTP2Connection``, served by an ordinary ``ProxyHandler`` without a
 /// channel of its own: the stream's request (HEADERS, DATA) goes to the handler as HTTP/1.1 bytes,
@@ -12,7 +10,7 @@ import NIOHTTP2
 /// - request body: the stream's receive window is opened again (WINDOW_UPDATE) only for bytes the
 ///   handler has taken while it wants more, so a backend that does not read the body stops the
 ///   client after one window;
-/// - response: DATA handed to the HTTP/2 handler and not yet sent (the client's window is shut)
+/// - response: DATA handed to the connection and not yet sent (the client's window is shut)
 ///   counts against a high watermark; above it the stream is not writable and the handler pauses
 ///   its upstream.
 final class HTTP2Stream {
@@ -22,7 +20,13 @@ final class HTTP2Stream {
         case complete
     }
 
-    let id: HTTP2StreamID
+    /// A frame held back until the next part shows whether END_STREAM goes on it.
+    private enum Outgoing {
+        case headers(ByteBuffer, endStream: Bool)
+        case data(ByteBuffer, endStream: Bool)
+    }
+
+    let id: UInt32
     private unowned let connection: HTTP2Connection
     private(set) var handler: ProxyHandler?
     private var request = RequestState.awaitingHead
@@ -34,11 +38,11 @@ final class HTTP2Stream {
 
     /// Request DATA bytes received and not yet given back to the client's window.
     private var unacknowledged = 0
-    /// Response DATA bytes handed to the HTTP/2 handler that it has not sent yet.
+    /// Response DATA bytes handed to the connection that it has not sent yet.
     private var buffered = 0
     private var aboveWatermark = false
 
-    init(id: HTTP2StreamID, connection: HTTP2Connection, handler: ProxyHandler) {
+    init(id: UInt32, connection: HTTP2Connection, handler: ProxyHandler) {
         self.id = id
         self.connection = connection
         self.handler = handler
@@ -48,46 +52,45 @@ final class HTTP2Stream {
 
     // MARK: The request: frames in, HTTP/1.1 bytes on
 
-    func receive(_ payload: HTTP2Frame.FramePayload) {
-        guard !isClosed, let handler else { return }
+    /// The request's header block (the stream's first HEADERS).
+    func receiveHeaders(_ fields: HeaderFieldList, endStream: Bool) {
+        guard !isClosed, let handler, case .awaitingHead = request else { return }
         do {
-            switch payload {
-            case .headers(let headers):
-                try receiveHeaders(headers.headers, endStream: headers.endStream, handler: handler)
-            case .data(let data):
-                guard case .body(var framer) = request, case .byteBuffer(let bytes) = data.data else {
-                    throw HTTP2RequestBodyFramer.Failure.lengthMismatch
-                }
-                unacknowledged += bytes.readableBytes + (data.paddingBytes ?? 0)
-                let out = try framer.frame(bytes, endStream: data.endStream, allocator: connection.allocator)
-                request = framer.isComplete ? .complete : .body(framer)
-                if let out { deliver(out, to: handler) }
-                if !handler.clientReadsPaused { requestMore() } else { handler.clientReadPending = true }
-            default:
-                break
-            }
+            let translated = try HTTP2RequestHeadWriter.translate(fields, endStream: endStream, allocator: connection.allocator)
+            request = translated.body.isComplete ? .complete : .body(translated.body)
+            response = HTTP2ResponseReader(requestMethod: translated.method, limits: connection.limits)
+            deliver(translated.head, to: handler)
         } catch {
             // RFC 9113 §8.1.1: a malformed request is a stream error of type PROTOCOL_ERROR.
             reset(.protocolError)
         }
     }
 
-    private func receiveHeaders(_ headers: HPACKHeaders, endStream: Bool, handler: ProxyHandler) throws {
-        switch request {
-        case .awaitingHead:
-            let translated = try HTTP2RequestHeadWriter.translate(headers, endStream: endStream, allocator: connection.allocator)
-            request = translated.body.isComplete ? .complete : .body(translated.body)
-            response = HTTP2ResponseReader(requestMethod: translated.method, limits: connection.limits)
-            deliver(translated.head, to: handler)
-        case .body(var framer):
-            // Trailers: they end the body; their fields are not forwarded.
-            guard endStream else { throw HTTP2RequestBodyFramer.Failure.lengthMismatch }
-            let out = try framer.finish(allocator: connection.allocator)
-            request = .complete
-            if let out { deliver(out, to: handler) }
-        case .complete:
-            throw HTTP2RequestBodyFramer.Failure.lengthMismatch
+    /// A later header block: trailers, which end the body; their fields are not forwarded.
+    func receiveTrailers(endStream: Bool) {
+        guard !isClosed, let handler else { return }
+        guard endStream, case .body(var framer) = request, case .success(let out) = Result(catching: { () throws(HTTP2RequestBodyFramer.Failure) in
+            try framer.finish(allocator: connection.allocator)
+        }) else {
+            reset(.protocolError)
+            return
         }
+        request = .complete
+        if let out { deliver(out, to: handler) }
+    }
+
+    func receiveData(_ bytes: ByteBuffer, endStream: Bool, flowControlled: Int) {
+        guard !isClosed, let handler else { return }
+        guard case .body(var framer) = request, case .success(let out) = Result(catching: { () throws(HTTP2RequestBodyFramer.Failure) in
+            try framer.frame(bytes, endStream: endStream, allocator: connection.allocator)
+        }) else {
+            reset(.protocolError)
+            return
+        }
+        unacknowledged += flowControlled
+        request = framer.isComplete ? .complete : .body(framer)
+        if let out { deliver(out, to: handler) }
+        if !handler.clientReadsPaused { requestMore() } else { handler.clientReadPending = true }
     }
 
     private func deliver(_ bytes: ByteBuffer, to handler: ProxyHandler) {
@@ -100,35 +103,33 @@ final class HTTP2Stream {
         guard unacknowledged >= connection.windowSize / 2, !isClosed, case .body = request else { return }
         let increment = unacknowledged
         unacknowledged = 0
-        connection.write(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: increment)))
-        connection.flush()
+        connection.openStreamWindow(id, increment: increment)
     }
 
     // MARK: The response: HTTP/1.1 bytes in, frames out
 
     func write(_ bytes: ByteBuffer) {
         guard !isClosed, var reader = response else { return }
-        var last: HTTP2Frame.FramePayload?
+        var last: Outgoing?
         do {
             try reader.read(bytes) { part in
                 switch part {
-                case .informational(let headers):
+                case .informational(let block):
                     if let frame = last { send(frame) }
-                    last = .headers(.init(headers: headers, endStream: false))
-                case .head(let headers, let endStream):
+                    last = .headers(block, endStream: false)
+                case .head(let block, let endStream):
                     if let frame = last { send(frame) }
-                    last = .headers(.init(headers: headers, endStream: endStream))
+                    last = .headers(block, endStream: endStream)
                 case .body(let slice):
                     if let frame = last { send(frame) }
-                    last = .data(.init(data: .byteBuffer(slice), endStream: false))
+                    last = .data(slice, endStream: false)
                 case .end:
                     // END_STREAM on the last DATA frame of this write, or an empty one.
-                    if case .data(var data) = last {
-                        data.endStream = true
-                        last = .data(data)
+                    if case .data(let data, _) = last {
+                        last = .data(data, endStream: true)
                     } else {
                         if let frame = last { send(frame) }
-                        last = .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))
+                        last = .data(ByteBuffer(), endStream: true)
                     }
                 }
             }
@@ -141,15 +142,18 @@ final class HTTP2Stream {
         if let last { send(last) }
     }
 
-    private func send(_ payload: HTTP2Frame.FramePayload) {
-        if case .data(let data) = payload {
-            buffered += data.data.readableBytes
+    private func send(_ frame: Outgoing) {
+        switch frame {
+        case .headers(let block, let endStream):
+            connection.sendHeaders(id, block: block, endStream: endStream)
+        case .data(let data, let endStream):
+            buffered += data.readableBytes
             if !aboveWatermark && buffered > connection.settings.streamHighWatermark { aboveWatermark = true }
+            connection.sendData(id, data, endStream: endStream)
         }
-        connection.write(HTTP2Frame(streamID: id, payload: payload))
     }
 
-    /// The HTTP/2 handler sent `count` bytes of this stream's DATA.
+    /// The connection sent `count` bytes of this stream's DATA (the client's windows let them go).
     func sent(_ count: Int) {
         buffered -= count
         if aboveWatermark && buffered < connection.settings.streamLowWatermark {
@@ -158,7 +162,7 @@ final class HTTP2Stream {
         }
     }
 
-    func flush() { connection.flush() }
+    func flush() { connection.scheduleFlush() }
 
     /// The handler is done with the stream: the response has ended, or it ends here when its body
     /// runs to the end of the connection. A request the client is still sending is stopped with
@@ -169,30 +173,29 @@ final class HTTP2Stream {
             var ended = false
             reader.finish { if $0 == .end { ended = true } }
             response = reader
-            if ended { send(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))) }
+            if ended { send(.data(ByteBuffer(), endStream: true)) }
         }
         guard response?.isDone == true else {
             reset(.internalError)
             return
         }
         if case .complete = request {
-            connection.flush()
+            connection.scheduleFlush()
         } else {
             reset(.noError)
         }
     }
 
     /// Resets the stream (RST_STREAM, unless it is over already) and lets the handler go.
-    func reset(_ code: HTTP2ErrorCode = .cancel) {
+    func reset(_ code: H2ErrorCode = .cancel) {
         guard !isClosed else { return }
         isClosed = true
-        connection.write(HTTP2Frame(streamID: id, payload: .rstStream(code)))
-        connection.flush()
+        connection.resetStream(id, code: code)
         connection.streamEnded(self)
     }
 
-    /// The stream is over (closed by the HTTP/2 state machine, reset, or the connection is gone):
-    /// the handler cleans up (its upstream, in-flight count, a log line for an unfinished request).
+    /// The stream is over (both sides ended, reset, or the connection is gone): the handler
+    /// cleans up (its upstream, in-flight count, a log line for an unfinished request).
     func close() {
         isClosed = true
         guard let handler else { return }
