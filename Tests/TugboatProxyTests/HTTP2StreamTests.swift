@@ -170,6 +170,26 @@ struct HTTP2StreamTests {
         #expect(stream.isWritable)
     }
 
+    @Test("streams' timeouts run on their connection's one timer: a backend that never answers gets 504 at timeouts.request, the other streams go on")
+    func requestTimeout() throws {
+        let rig = try HTTP2Rig()
+        try rig.headers(1)
+        rig.loop.advanceTime(by: .seconds(30))
+        try rig.headers(3)
+        _ = try rig.frames()
+        rig.loop.advanceTime(by: .seconds(31))  // stream 1 is 61 s old, stream 3 31 s
+        let frames = try rig.frames()
+        guard case .headers(1, let block, _, _) = frames.first(where: { if case .headers = $0 { true } else { false } }) else {
+            Issue.record("no answer on stream 1: \(frames)")
+            return
+        }
+        #expect(try rig.fields(block)[":status"] == ["504"])
+        #expect(!frames.contains { if case .headers(3, _, _, _) = $0 { true } else { false } })
+        rig.loop.advanceTime(by: .seconds(30))
+        let later = try rig.frames()
+        #expect(later.contains { if case .headers(3, _, _, _) = $0 { true } else { false } }, "stream 3 times out 60 s after it began")
+    }
+
     @Test("a stream reset by the client mid-exchange closes its upstream connection (never reused)")
     func resetMidExchange() throws {
         let rig = try HTTP2Rig()

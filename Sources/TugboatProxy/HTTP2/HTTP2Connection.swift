@@ -36,6 +36,9 @@ final class HTTP2Connection: ChannelInboundHandler {
     private var draining = false
     private var flushScheduled = false
     private var idleTimer: Scheduled<Void>?
+    /// The streams' handlers' one timer, at the earliest of their deadlines.
+    private var streamTimer: Scheduled<Void>?
+    private var streamTimerDeadline = NIODeadline.distantFuture
     private var clientIP: [UInt8] = []
     private var trusted = false
     private(set) var parentIsWritable = true
@@ -81,6 +84,7 @@ final class HTTP2Connection: ChannelInboundHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         closeAllStreams()
         idleTimer?.cancel()
+        streamTimer?.cancel()
         self.context = nil
     }
 
@@ -164,6 +168,7 @@ final class HTTP2Connection: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         closeAllStreams()
         idleTimer?.cancel()
+        streamTimer?.cancel()
         context.fireChannelInactive()
     }
 
@@ -209,6 +214,29 @@ final class HTTP2Connection: ChannelInboundHandler {
     private func flushNow() {
         guard let context, let bytes = machine.takeOutbound() else { return }
         context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+    }
+
+    // MARK: The streams' timer
+
+    func armTimer(at deadline: NIODeadline) {
+        guard deadline < streamTimerDeadline, let context else { return }
+        streamTimer?.cancel()
+        streamTimerDeadline = deadline
+        streamTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { self.streamTimerFired() }
+    }
+
+    private func streamTimerFired() {
+        streamTimer = nil
+        streamTimerDeadline = .distantFuture
+        let now = loop.eventLoop.now
+        for stream in Array(streams.values) {
+            guard let deadline = stream.timerDeadline, deadline <= now else { continue }
+            stream.timerDeadline = nil
+            stream.handler?.streamTimerFired()
+        }
+        for stream in streams.values {
+            if let deadline = stream.timerDeadline { armTimer(at: deadline) }
+        }
     }
 
     // MARK: Streams' ends

@@ -42,6 +42,9 @@ final class HTTP2Stream {
     private var buffered = 0
     private var aboveWatermark = false
 
+    /// When the handler's next deadline is, kept by the connection's one timer.
+    var timerDeadline: NIODeadline?
+
     init(id: UInt32, connection: HTTP2Connection, handler: ProxyHandler) {
         self.id = id
         self.connection = connection
@@ -163,6 +166,13 @@ final class HTTP2Stream {
     }
 
     func flush() { connection.scheduleFlush() }
+
+    /// The handler's timer: fire no later than `deadline` (a later one is found when it fires).
+    func armTimer(at deadline: NIODeadline) {
+        if let current = timerDeadline, current <= deadline { return }
+        timerDeadline = deadline
+        connection.armTimer(at: deadline)
+    }
 
     /// The handler is done with the stream: the response has ended, or it ends here when its body
     /// runs to the end of the connection. A request the client is still sending is stopped with
