@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes the proxy's byte-level HTTP/1.1 parsers (Sources/TugboatProxy/HTTP1), two ways:
+# Fuzzes the proxy's byte-level HTTP/1.1 parsers (Sources/TugboatProxy/HTTP1), two ways, and the
+# HTTP/2 HPACK decoder (Sources/TugboatProxy/HTTP2/Wire; 1b below, HPACK_SECONDS=30, 0 to skip):
 #
 #   1. libFuzzer + AddressSanitizer: fuzz/FuzzRequestHead.swift compiled with swiftc straight
 #      against the seven parser files (HeadScanner, RequestHead, ResponseHead, ChunkedScanner,
@@ -37,6 +38,7 @@ FUZZ_ARTIFACTS=${FUZZ_ARTIFACTS:-/tmp/tugboat-fuzz-artifacts}
 DIFF_SECONDS=${DIFF_SECONDS:-30}
 DIFF_SEED=${DIFF_SEED:-$(date +%s)}
 DIFF_CONFIG=${DIFF_CONFIG:-release}
+HPACK_SECONDS=${HPACK_SECONDS:-30}
 
 work=$(mktemp -d /tmp/tugboat-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -202,6 +204,40 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
         od -c "$artifact" | head -20
       done
     fi
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 1b. libFuzzer on the HPACK decoder (fuzz/FuzzHPACK.swift): a connection's header blocks, the
+#     table and list limits chosen by the input; ASan, the table and list bounds, and two decoders
+#     agreeing. HPACK_SECONDS (30) long, one job.
+
+if [ "$HPACK_SECONDS" -gt 0 ]; then
+  wire=Sources/TugboatProxy/HTTP2/Wire
+  hpack_sources=("$wire/HPACKHuffman.swift" "$wire/HPACKStaticTable.swift" "$wire/HPACKDynamicTable.swift"
+                 "$wire/HPACKInteger.swift" "$wire/HeaderFieldList.swift" "$wire/HeaderBlockDecoder.swift")
+  linker=()
+  if [ -x "$(dirname "$(command -v swiftc)")/ld.lld" ]; then linker=(-use-ld=lld); fi
+  echo "== libFuzzer (HPACK): swiftc -O -sanitize=fuzzer,address ${hpack_sources[*]} fuzz/FuzzHPACK.swift -o fuzz-hpack"
+  swiftc -O -sanitize=fuzzer,address "${linker[@]}" -parse-as-library -package-name tugboat "${hpack_sources[@]}" \
+    fuzz/FuzzHPACK.swift -o "$work/fuzz-hpack" 2>"$work/swiftc-hpack.log" || { cat "$work/swiftc-hpack.log"; exit 1; }
+  mkdir -p "$work/hpack-corpus" "$work/hpack-artifacts"
+  # RFC 7541 C.3.1 and C.4.1–C.4.2 after the two bytes that choose the limits; a large entry named again and again.
+  printf '%b' '\x80\x40\x82\x86\x84\x41\x0f\x77\x77\x77\x2e\x65\x78\x61\x6d\x70\x6c\x65\x2e\x63\x6f\x6d' >"$work/hpack-corpus/c31"
+  printf '%b' '\x80\x40\x82\x86\x84\x41\x8c\xf1\xe3\xc2\xe5\xf2\x3a\x6b\xa0\xab\x90\xf4\xff\x82\x86\x84\xbe\x58\x86\xa8\xeb\x10\x64\x9c\xbf' >"$work/hpack-corpus/c4"
+  printf '%b' '\x10\x10\x3f\xe1\x1f\x40\x01x\x7f\x10aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xbe\xbe\xbe\xbe\xbe' >"$work/hpack-corpus/bomb"
+  hpack_rc=0
+  SWIFT_BACKTRACE=enable=no "$work/fuzz-hpack" -timeout=10 -rss_limit_mb="$FUZZ_RSS_MB" -max_len=4096 -print_final_stats=1 \
+    -max_total_time="$HPACK_SECONDS" -artifact_prefix="$work/hpack-artifacts/" "$work/hpack-corpus" >"$work/fuzz-hpack.log" 2>&1 || hpack_rc=$?
+  hpack_units=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/fuzz-hpack.log" | tail -1)
+  echo "   HPACK: ${hpack_units:-0} executions in ${HPACK_SECONDS} s"
+  if [ "$hpack_rc" -ne 0 ] || ls "$work/hpack-artifacts" | grep -q .; then
+    failed=1
+    echo "FAIL: libFuzzer (HPACK) exited $hpack_rc"
+    tail -40 "$work/fuzz-hpack.log"
+    mkdir -p "$FUZZ_ARTIFACTS"
+    cp "$work/hpack-artifacts/"* "$FUZZ_ARTIFACTS/" 2>/dev/null || true
+    for artifact in "$work/hpack-artifacts/"*; do [ -e "$artifact" ] && od -An -tx1 "$artifact" | head -10; done
   fi
 fi
 

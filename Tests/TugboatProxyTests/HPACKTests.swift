@@ -116,6 +116,7 @@ struct HPACKTests {
             ("be", "index 62 with an empty dynamic table"),
             ("ff", "a truncated integer"),
             ("ff ff ff ff ff ff ff 0f", "an integer above 2^28"),
+            ("40 ff ff ff 80 80 80 80 80 80 80 81 80 82", "an integer whose continuation shifts past 63 bits, once wrapped negative (found by fuzz/run.sh)"),
             ("40 05 61", "a name shorter than its length"),
             ("00 01 61 85 61", "a value shorter than its length"),
             ("00 01 61 84 ff ff ff ff", "Huffman: EOS inside the string"),

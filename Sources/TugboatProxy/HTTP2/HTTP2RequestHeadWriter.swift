@@ -58,7 +58,7 @@ enum HTTP2RequestHeadWriter {
             case .connectionSpecific:
                 throw Malformed(reason: "connection-specific header field \(text(nameBytes))")
             case .te:
-                guard valueBytes.elementsEqual("trailers".utf8) else { throw Malformed(reason: "te other than trailers") }
+                guard valueBytes.equals("trailers") else { throw Malformed(reason: "te other than trailers") }
             case .cookie:
                 cookies += 1
                 cookieBytes += value.count + 2
@@ -76,7 +76,7 @@ enum HTTP2RequestHeadWriter {
         guard let method, isToken(UnsafeRawBufferPointer(rebasing: bytes[method])) else { throw Malformed(reason: "missing or invalid :method") }
         let methodBytes = UnsafeRawBufferPointer(rebasing: bytes[method])
         let target: Range<Int>
-        if methodBytes.elementsEqual("CONNECT".utf8) {
+        if methodBytes.equals("CONNECT") {
             // RFC 9113 §8.5: only :method and :authority. The HTTP/1.1 path answers 405.
             guard let authority, scheme == nil, path == nil else { throw Malformed(reason: "CONNECT needs :authority alone") }
             target = authority
@@ -153,19 +153,19 @@ enum HTTP2RequestHeadWriter {
 
         init(_ name: UnsafeRawBufferPointer) {
             switch name.count {
-            case 2 where name.elementsEqual("te".utf8): self = .te
-            case 4 where name.elementsEqual("host".utf8): self = .host
-            case 5 where name.elementsEqual(":path".utf8): self = .path
-            case 6 where name.elementsEqual("cookie".utf8): self = .cookie
-            case 7 where name.elementsEqual(":method".utf8): self = .method
-            case 7 where name.elementsEqual(":scheme".utf8): self = .scheme
-            case 7 where name.elementsEqual("upgrade".utf8): self = .connectionSpecific
-            case 10 where name.elementsEqual(":authority".utf8): self = .authority
-            case 10 where name.elementsEqual("connection".utf8), 10 where name.elementsEqual("keep-alive".utf8):
+            case 2 where name.equals("te"): self = .te
+            case 4 where name.equals("host"): self = .host
+            case 5 where name.equals(":path"): self = .path
+            case 6 where name.equals("cookie"): self = .cookie
+            case 7 where name.equals(":method"): self = .method
+            case 7 where name.equals(":scheme"): self = .scheme
+            case 7 where name.equals("upgrade"): self = .connectionSpecific
+            case 10 where name.equals(":authority"): self = .authority
+            case 10 where name.equals("connection"), 10 where name.equals("keep-alive"):
                 self = .connectionSpecific
-            case 14 where name.elementsEqual("content-length".utf8): self = .contentLength
-            case 16 where name.elementsEqual("proxy-connection".utf8): self = .connectionSpecific
-            case 17 where name.elementsEqual("transfer-encoding".utf8): self = .connectionSpecific
+            case 14 where name.equals("content-length"): self = .contentLength
+            case 16 where name.equals("proxy-connection"): self = .connectionSpecific
+            case 17 where name.equals("transfer-encoding"): self = .connectionSpecific
             default: self = .other
             }
         }

@@ -1,6 +1,5 @@
-import NIOCore
-
-/// HPACK's prefixed integers (RFC 7541 §5.1).
+/// HPACK's prefixed integers (RFC 7541 §5.1). Reading them needs nothing but the bytes (the
+/// HPACK fuzz target compiles the decoder's files alone); writing them is in `HeaderBlockEncoder`.
 enum HPACKInteger {
     /// Values above this are refused: no table size, string length or index we accept comes near it,
     /// and it keeps the arithmetic far from overflow.
@@ -16,6 +15,9 @@ enum HPACKInteger {
         guard value == mask else { return value }
         var shift = 0
         while position < bytes.count {
+            // Four continuation bytes carry 28 bits: a fifth can only overflow (or, shifted far
+            // enough, wrap negative — found by the fuzzer).
+            guard shift <= 21 else { return nil }
             let byte = Int(bytes[position])
             position += 1
             value += (byte & 0x7F) << shift
@@ -24,21 +26,5 @@ enum HPACKInteger {
             shift += 7
         }
         return nil
-    }
-
-    /// Appends `value` with a `prefixBits`-bit prefix; `flags` are the first byte's bits above it.
-    static func encode(_ value: Int, prefixBits: Int, flags: UInt8, into output: inout ByteBuffer) {
-        let mask = (1 << prefixBits) - 1
-        if value < mask {
-            output.writeInteger(flags | UInt8(value))
-            return
-        }
-        output.writeInteger(flags | UInt8(mask))
-        var rest = value - mask
-        while rest >= 0x80 {
-            output.writeInteger(UInt8(rest & 0x7F) | 0x80)
-            rest >>= 7
-        }
-        output.writeInteger(UInt8(rest))
     }
 }

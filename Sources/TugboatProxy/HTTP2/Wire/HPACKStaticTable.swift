@@ -25,8 +25,14 @@ enum HPACKStaticTable {
     /// HTTP/1.1 backend's `Content-Type` is HTTP/2's `content-type`); nil if none.
     static func index(ofName name: UnsafeRawBufferPointer) -> Int? {
         guard let first = name.first else { return nil }
-        for index in byFirstByte[Int(lowercased(first))] where entries[index - 1].name.elementsEqual(name, by: { $0 == lowercased($1) }) {
-            return index
+        for index in byFirstByte[Int(lowercased(first))] {
+            let candidate = entries[index - 1].name
+            guard candidate.count == name.count else { continue }
+            let equal = candidate.withUnsafeBufferPointer { candidate in
+                for offset in 1..<candidate.count where candidate[offset] != lowercased(name[offset]) { return false }
+                return true
+            }
+            if equal { return index }
         }
         return nil
     }

@@ -1,5 +1,3 @@
-import NIOCore
-
 /// Decodes HPACK header blocks (RFC 7541) into a ``HeaderFieldList``, keeping the connection's
 /// dynamic table. One per HTTP/2 connection, fed every complete block in order.
 ///
@@ -29,14 +27,9 @@ struct HeaderBlockDecoder {
     var dynamicTableSize: Int { table.size }
     var dynamicTableCount: Int { table.count }
 
-    mutating func decode(_ block: ByteBuffer, maxListSize: Int, into list: inout HeaderFieldList) throws(Failure) {
-        list.removeAll()
-        try block.withUnsafeReadableBytes { bytes throws(Failure) in
-            try decode(bytes, maxListSize: maxListSize, into: &list)
-        }
-    }
-
+    /// Decodes one complete block into `list` (emptied first).
     mutating func decode(_ bytes: UnsafeRawBufferPointer, maxListSize: Int, into list: inout HeaderFieldList) throws(Failure) {
+        list.removeAll()
         var position = 0
         var listSize = 0
         var fieldSeen = false

@@ -46,3 +46,21 @@ enum HeaderBlockEncoder {
         output.writeBytes(value)
     }
 }
+
+extension HPACKInteger {
+    /// Appends `value` with a `prefixBits`-bit prefix; `flags` are the first byte's bits above it.
+    static func encode(_ value: Int, prefixBits: Int, flags: UInt8, into output: inout ByteBuffer) {
+        let mask = (1 << prefixBits) - 1
+        if value < mask {
+            output.writeInteger(flags | UInt8(value))
+            return
+        }
+        output.writeInteger(flags | UInt8(mask))
+        var rest = value - mask
+        while rest >= 0x80 {
+            output.writeInteger(UInt8(rest & 0x7F) | 0x80)
+            rest >>= 7
+        }
+        output.writeInteger(UInt8(rest))
+    }
+}

@@ -49,3 +49,14 @@ struct HeaderFieldList {
         return bytes[Int(field.nameEnd)..<Int(field.valueEnd)]
     }
 }
+
+extension UnsafeRawBufferPointer {
+    /// Byte-for-byte equality with a literal (HTTP/2 names are compared exactly: lower-case).
+    @inline(__always)
+    func equals(_ literal: StaticString) -> Bool {
+        guard count == literal.utf8CodeUnitCount else { return false }
+        let other = literal.utf8Start
+        for index in 0..<count where self[index] != other[index] { return false }
+        return true
+    }
+}
