@@ -25,6 +25,9 @@ public struct FoldedStacks: Sendable {
     /// The number of distinct stacks.
     public var count: Int { counts.count }
 
+    /// The bytes of all stacks together.
+    var byteCount: Int { table.arena.count }
+
     /// The sum of all counts.
     public var total: Double { counts.reduce(0, +) }
 

@@ -20,6 +20,9 @@ struct ByteTable: Sendable {
     /// The key with this id.
     func key(_ id: Int) -> ArraySlice<UInt8> { arena[offsets[id]..<offsets[id + 1]] }
 
+    /// The length in bytes of the key with this id.
+    func keyLength(_ id: Int) -> Int { offsets[id + 1] - offsets[id] }
+
     /// The id of `key`, inserting it when new; `inserted` tells which.
     mutating func id(of key: UnsafeBufferPointer<UInt8>) -> (id: Int, inserted: Bool) {
         let h = Self.hash(key)

@@ -38,6 +38,13 @@ struct FingerprintTable: Sendable {
         }
     }
 
+    /// The first word of the slot where a lookup of `fingerprint` starts: loading it ahead of
+    /// ``find(_:)`` brings the slot into the cache.
+    @inline(__always)
+    func firstSlot(_ fingerprint: Fingerprint) -> UInt64 {
+        slots.withUnsafeBufferPointer { $0[(Int(truncatingIfNeeded: fingerprint.a) & mask) &* 2 &+ 1] }
+    }
+
     /// Stores `value` (less than `UInt32.max`) for a fingerprint not yet in the table.
     mutating func insert(_ fingerprint: Fingerprint, value: UInt32) {
         if (count + 1) * 10 > (mask + 1) * 7 { grow() }
