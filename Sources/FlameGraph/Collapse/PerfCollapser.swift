@@ -124,11 +124,13 @@ public struct PerfCollapser: Sendable {
                 let r = ranges[i]
                 if r.count > 0, ASCII.isSpace(bytes[r.lowerBound]) {
                     let fingerprint = FingerprintTable.fingerprint(UnsafeBufferPointer(rebasing: bytes[r]), seed: seed)
-                    touched &+= lineCache.firstSlot(fingerprint)
                     lookups[i] = Lookup(fingerprint: fingerprint, seed: seed, cached: nil)
                 } else {
                     lookups[i] = nil
                 }
+            }
+            for i in 0..<n {
+                if let fingerprint = lookups[i]?.fingerprint { touched ^= lineCache.firstSlot(fingerprint) }
             }
             for i in 0..<n {
                 var lookup = lookups[i]
