@@ -76,8 +76,8 @@ struct StackTrie: Sendable {
         for node in sampled { longest = max(longest, lengths[Int(node)]) }
         let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, longest))
         defer { buffer.deallocate() }
-        names.withKeys { nameBytes, nameOffsets in
-            groups.withKeys { groupBytes, groupOffsets in
+        names.withKeys { nameBytes, nameSpans in
+            groups.withKeys { groupBytes, groupSpans in
                 for node in sampled {
                     // Written from the leaf back to the root.
                     var n = Int(node)
@@ -87,8 +87,8 @@ struct StackTrie: Sendable {
                         let label = Int(labels[n])
                         let parent = parents[n]
                         let bytes = parent == Self.none ? nameBytes : groupBytes
-                        let offsets = parent == Self.none ? nameOffsets : groupOffsets
-                        let start = offsets[label], count = offsets[label + 1] - start
+                        let span = parent == Self.none ? nameSpans[label] : groupSpans[label]
+                        let start = span.lowerBound, count = span.count
                         end -= count
                         if count > 0 { (buffer + end).update(from: bytes.baseAddress! + start, count: count) }
                         if parent == Self.none { break }
