@@ -108,26 +108,25 @@ public struct PerfCollapser: Sendable {
         var position = 0
         while position < bytes.count {
             var n = 0
+            let seed: UInt64 = isJava ? 1 : 0
             while n < batch, position < bytes.count {
                 let end: Int
-                if let hit = memchr(base + position, 10, bytes.count - position) {
-                    end = UnsafeRawPointer(hit).assumingMemoryBound(to: UInt8.self) - base
+                if ASCII.isSpace(base[position]), base[position] != ASCII.newline {
+                    // A stack line: its end and its fingerprint in one pass.
+                    let line = FingerprintTable.fingerprintLine(base, from: position, limit: bytes.count, seed: seed)
+                    end = line.end
+                    lookups[n] = Lookup(fingerprint: line.fingerprint, seed: seed, cached: nil)
                 } else {
-                    end = bytes.count
+                    if let hit = memchr(base + position, 10, bytes.count - position) {
+                        end = UnsafeRawPointer(hit).assumingMemoryBound(to: UInt8.self) - base
+                    } else {
+                        end = bytes.count
+                    }
+                    lookups[n] = nil
                 }
                 ranges[n] = position..<end
                 n += 1
                 position = end + 1
-            }
-            let seed: UInt64 = isJava ? 1 : 0
-            for i in 0..<n {
-                let r = ranges[i]
-                if r.count > 0, ASCII.isSpace(bytes[r.lowerBound]) {
-                    let fingerprint = FingerprintTable.fingerprint(UnsafeBufferPointer(rebasing: bytes[r]), seed: seed)
-                    lookups[i] = Lookup(fingerprint: fingerprint, seed: seed, cached: nil)
-                } else {
-                    lookups[i] = nil
-                }
             }
             for i in 0..<n {
                 if let fingerprint = lookups[i]?.fingerprint { touched ^= lineCache.firstSlot(fingerprint) }
