@@ -80,19 +80,20 @@ enum FastCommandLine {
         }
     }
 
-    private static let renderValues: Set<String> = [
+    // Arrays, not sets: a few comparisons cost less than hashing with a seeded hasher.
+    private static let renderValues = [
         "title", "subtitle", "width", "height", "minwidth", "fonttype", "fontsize", "colors", "countname", "nametype",
     ]
-    private static let renderFlags: Set<String> = ["hash", "reverse", "inverted", "flamechart", "negate"]
-    private static let perfValues: Set<String> = ["event-filter", "threads"]
-    private static let perfFlags: Set<String> = ["pid", "tid", "kernel", "jit", "all", "addrs", "demangle"]
+    private static let renderFlags = ["hash", "reverse", "inverted", "flamechart", "negate"]
+    private static let perfValues = ["event-filter", "threads"]
+    private static let perfFlags = ["pid", "tid", "kernel", "jit", "all", "addrs", "demangle"]
 
     /// Options (a flag's value is nil) and positional arguments, or nil when not plain.
     private static func split(
-        _ arguments: ArraySlice<String>, values: Set<String>, flags: Set<String>
+        _ arguments: ArraySlice<String>, values: [String], flags: [String]
     ) -> (options: [(String, String?)], positional: [String])? {
         var options: [(String, String?)] = []
-        var seen: Set<String> = []
+        var seen: [String] = []
         var positional: [String] = []
         var rest = arguments[...]
         while let argument = rest.popFirst() {
@@ -108,7 +109,8 @@ enum FastCommandLine {
                 value = String(name[name.index(after: equals)...])
                 name = String(name[..<equals])
             }
-            guard seen.insert(name).inserted else { return nil }
+            guard !seen.contains(name) else { return nil }
+            seen.append(name)
             if flags.contains(name) {
                 guard value == nil else { return nil }
                 options.append((name, nil))
