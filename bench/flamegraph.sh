@@ -71,16 +71,20 @@ if [[ ! -s "$INPUT" || $(stat -c %s "$INPUT") -lt $((BENCH_MB * 1000000)) ]]; th
     done
 fi
 
-# Wall time of one run in seconds (the median of $1 runs of the rest of the arguments).
+# Wall time of one run in seconds (the median of $1 runs of the rest of the arguments). The clock
+# is bash's own (no `date` process started around the run), and each run writes a new file: the
+# shell truncating the last run's output would wait for its write-back to the disk (5-25 ms on
+# ext4, which starts it when a truncated file is closed), time that belongs to neither tool.
 median_time() {
     local runs=$1; shift
     local times=()
     for ((r = 0; r < runs; r++)); do
         local start end
-        start=$(date +%s%N)
+        rm -f "$BENCH_DIR/out"
+        start=${EPOCHREALTIME/[.,]/}
         "$@" > "$BENCH_DIR/out" 2>/dev/null
-        end=$(date +%s%N)
-        times+=("$(( (end - start) / 1000 ))")
+        end=${EPOCHREALTIME/[.,]/}
+        times+=("$(( end - start ))")
     done
     printf '%s\n' "${times[@]}" | sort -n | awk '{ t[NR] = $1 } END { printf "%.4f", t[int((NR + 1) / 2)] / 1e6 }'
 }
@@ -185,3 +189,5 @@ printf '%-18s %-8s %10s   %-22s %10s   %s\n' "synthetic: render" "tugboat" "$y_o
 echo "small: FlameGraph's test inputs, one process per file, seconds summed over: ${small_inputs[*]##*/} (collapse output: $s_same bytes)"
 echo "synthetic: frames $y_same; $(wc -l < "$SYNTH") lines, $(awk -v s="$(stat -c %s "$SYNTH")" 'BEGIN { printf "%.1f", s / 1e6 }') MB of folded stacks"
 echo "collapse output: $same bytes; peak memory collapsing from stdin: tugboat ${m_stream} KB, stackcollapse-perf.pl ${m_perl} KB"
+goal() { awk -v a="$1" -v b="$2" -v g="$3" 'BEGIN { if (b > 0 && a / b >= g) print "met"; else print "NOT met" }'; }
+echo "goals: collapse >= 30x stackcollapse-perf.pl: $(ratio "$c_perl" "$c_ours") ($(goal "$c_perl" "$c_ours" 30)); render >= 20x flamegraph.pl: $(ratio "$r_perl" "$r_ours") on the capture ($(goal "$r_perl" "$r_ours" 20)), $(ratio "$y_perl" "$y_ours") on the synthetic ($(goal "$y_perl" "$y_ours" 20))"

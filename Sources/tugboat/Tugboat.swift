@@ -12,4 +12,11 @@ struct Tugboat: AsyncParsableCommand {
             FlameGraphCommand.self, CollapseCommand.self, DiffCommand.self,
         ]
     )
+
+    /// `flamegraph` and `collapse perf` with a plain command line start without ArgumentParser
+    /// (``FastCommandLine``); everything else is parsed by it.
+    static func main() async {
+        if let status = FastCommandLine.run(Array(CommandLine.arguments.dropFirst())) { FastCommandLine.exit(status) }
+        await main(nil)
+    }
 }

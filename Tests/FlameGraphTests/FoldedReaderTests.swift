@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import FlameGraph
 
@@ -62,5 +63,34 @@ import Testing
         #expect(reader.stacks.count == 1000)
         let expected = (0..<40_000).reduce(0.0) { $0 + Double($1 % 7 + 1) }
         #expect(reader.stacks.total == expected)
+    }
+
+    @Test func unmergedStacksReadFromAFileStayInItAndMatchTheCopiedOnes() throws {
+        // flamegraph reads a file unmerged, leaving the stacks in its mapping; they must be
+        // the stacks read from the same bytes in memory, before and after the file is gone.
+        let text = "main;run 3\r\nmain;run 2\nmain;io;write 1 4\nnot a line\nmain;run 1\n\nlast;one 7"
+        let path = FileManagerShim.temporaryFile(contents: text)
+        let fromFile = try FoldedReader.read(.file(path), merging: false)
+        let inMemory = try FoldedReader.read(.bytes(Array(text.utf8)), merging: false)
+        try FileManager.default.removeItem(atPath: path)
+        #expect(fromFile.invalidLines == inMemory.invalidLines)
+        #expect(fromFile.stacks.stacks == inMemory.stacks.stacks)
+        #expect(fromFile.stacks.counts == [5, 4, 1, 7])
+        #expect(fromFile.stacks.baselines == inMemory.stacks.baselines)
+        #expect(fromFile.stacks.foldedBytes() == inMemory.stacks.foldedBytes())
+        #expect(FlameGraphRenderer().render(fromFile.stacks) == FlameGraphRenderer().render(inMemory.stacks))
+    }
+
+    @Test func addingAStackFromElsewhereToStacksKeptInAFileCopiesThem() throws {
+        let path = FileManagerShim.temporaryFile(contents: "a;b 1\na;c 2\n")
+        var stacks = try FoldedReader.read(.file(path), merging: false).stacks
+        try FileManager.default.removeItem(atPath: path)
+        stacks.add(Array("a;d".utf8), count: 3)
+        stacks.add(Array("a;d".utf8), count: 1)  // adjacent: merged
+        #expect(stacks.stacks.map { String(decoding: $0, as: UTF8.self) } == ["a;b", "a;c", "a;d"])
+        #expect(stacks.counts == [1, 2, 4])
+        var merged = FoldedStacks()
+        merged.merge(stacks)
+        #expect(String(decoding: merged.foldedBytes(), as: UTF8.self) == "a;b 1\na;c 2\na;d 4\n")
     }
 }

@@ -33,4 +33,44 @@ import Testing
         #expect(probe.withUnsafeBufferPointer { table.find(FingerprintTable.fingerprint($0)) } == 255)
         #expect(probe.withUnsafeBufferPointer { table.find(FingerprintTable.fingerprint($0, seed: 1)) } == nil)
     }
+
+    @Test func aLineFingerprintedWhileFindingItsEndIsTheLinesFingerprint() {
+        // Every length around the eight-byte words, a newline at each place, and lines that
+        // end at the end of the buffer without one.
+        for length in 0..<40 {
+            let line = (0..<length).map { UInt8(0x61 + $0 % 26) }
+            for seed: UInt64 in [0, 1] {
+                let expected = line.withUnsafeBufferPointer { FingerprintTable.fingerprint($0, seed: seed) }
+                for bytes in [line + [0x0A] + Array("\tnext line".utf8), line] {
+                    let found = bytes.withUnsafeBufferPointer {
+                        FingerprintTable.fingerprintLine($0.baseAddress ?? UnsafePointer(bitPattern: 8)!, from: 0, limit: $0.count, seed: seed)
+                    }
+                    #expect(found.end == length)
+                    #expect(found.fingerprint == expected, "length \(length)")
+                }
+                // From the middle of a buffer.
+                let inside = Array("xyz".utf8) + line + [0x0A]
+                let found = inside.withUnsafeBufferPointer { FingerprintTable.fingerprintLine($0.baseAddress!, from: 3, limit: $0.count, seed: seed) }
+                #expect(found.end == 3 + length && found.fingerprint == expected)
+            }
+        }
+    }
+
+    @Test func stackTrieWritesEachSampledPathOnceWithItsSummedCount() {
+        var trie = StackTrie(capacity: 2)
+        let groups = ["main", "run;inlined", "leaf", "other"].map { name in Array(name.utf8).withUnsafeBufferPointer { trie.group($0) } }
+        let app = trie.root(Array("app".utf8))
+        let run = trie.child(trie.child(app, group: groups[0]), group: groups[1])
+        trie.add(trie.child(run, group: groups[2]), count: 2)
+        trie.add(trie.child(run, group: groups[3]), count: 1)
+        trie.add(trie.child(run, group: groups[2]), count: 5)
+        trie.add(trie.root(Array("bb".utf8)), count: 4)
+        var stacks = FoldedStacks()
+        trie.settle(into: &stacks)
+        #expect(String(decoding: stacks.foldedBytes(sorted: false), as: UTF8.self) == "app;main;run;inlined;leaf 7\napp;main;run;inlined;other 1\nbb 4\n")
+        #expect(trie.isEmpty)
+        var again = FoldedStacks()
+        trie.settle(into: &again)
+        #expect(again.count == 0)
+    }
 }

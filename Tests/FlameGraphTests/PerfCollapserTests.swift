@@ -71,6 +71,43 @@ import Testing
         #expect(try collapse("a 1 1.0: 1 cycles:\n\t 1 f (/x)\n\n") == "a_1_1.0:;f 1\n")
     }
 
+    @Test func framesThatTidyToTheSameNameMakeOneStackWhicheverLinesTheyCameFrom() throws {
+        // Different addresses and offsets of one function are one frame; samples that share
+        // their first frames with the one before, or are only a process name, count right.
+        let text = """
+            app 1 1.0: 1 cycles:
+            \t 11 leaf+0x1 (/x)
+            \t 22 main+0x5 (/x)
+
+            app 1 1.1: 2 cycles:
+            \t 12 leaf+0x2 (/x)
+            \t 23 main+0x6 (/x)
+
+            app 1 1.2: 4 cycles:
+            \t 13 other+0x2 (/x)
+            \t 22 main+0x5 (/x)
+
+            app 1 1.3: 8 cycles:
+
+            bb 2 1.4: 16 cycles:
+            \t 22 main+0x5 (/x)
+
+
+            """
+        #expect(try collapse(text) == "app 8\napp;main;leaf 3\napp;main;other 4\nbb;main 16\n")
+    }
+
+    @Test func stacksReadWhileStreamingAreTheOnesSoFar() throws {
+        var c = PerfCollapser()
+        for line in ["ab 1 1.0: 1 cycles:", "\t 1 f (/x)", ""] { Array(line.utf8).withUnsafeBufferPointer { c.consume(line: $0) } }
+        #expect(String(decoding: c.stacks.foldedBytes(), as: UTF8.self) == "ab;f 1\n")
+        for line in ["ab 1 1.1: 1 cycles:", "\t 1 f (/x)", "", "ab 1 1.2: 1 cycles:", "\t 1 g (/x)", ""] {
+            Array(line.utf8).withUnsafeBufferPointer { c.consume(line: $0) }
+        }
+        #expect(String(decoding: c.stacks.foldedBytes(), as: UTF8.self) == "ab;f 2\nab;g 1\n")
+        #expect(c.sampleCount == 3)
+    }
+
     @Test func unrecognizedLinesAreCountedNotFatal() throws {
         let c = try PerfCollapser.collapse(.bytes(Array("  garbage\nab 1 1.0: 1 cycles:\n\t 1 f (/x)\n\n".utf8)))
         #expect(c.unrecognizedLines == 1)

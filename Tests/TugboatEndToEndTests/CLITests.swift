@@ -24,6 +24,71 @@ struct CLITests {
         #expect(try Self.output(["collapse", "perf", script]) == "demo-app;main;$s7tugboat14DemoAppHandlerC7burnCPU12millisecondsS2i_tFTf4nd_n 1000000\n")
     }
 
+    @Test("flamegraph and collapse perf print the same bytes, errors and exit status with or without ArgumentParser parsing their plain command lines")
+    func fastCommandLineMatchesArgumentParser() throws {
+        let folded = NSTemporaryDirectory() + "tugboat-cli-\(UUID().uuidString).folded"
+        try "main;run;compute 40\nmain;run;io 12\nmain;idle 3\n".write(toFile: folded, atomically: true, encoding: .utf8)
+        let script = NSTemporaryDirectory() + "tugboat-cli-\(UUID().uuidString).perf"
+        try "app 7 [000] 1.0: 250 cpu-clock:\n\t 11 leaf+0x1 ([kernel.kallsyms])\n\t 22 main (/usr/bin/app)\n\n"
+            .write(toFile: script, atomically: true, encoding: .utf8)
+        defer {
+            try? FileManager.default.removeItem(atPath: folded)
+            try? FileManager.default.removeItem(atPath: script)
+        }
+        let lines: [[String]] = [
+            ["flamegraph", folded],
+            ["flamegraph", "--title", "checkout service", "--width", "900", "--colors", "java", "--hash", folded],
+            ["flamegraph", folded, "--minwidth=2%", "--inverted", "--countname", "ms", "--fontsize", "10.5"],
+            ["flamegraph", "--width", "5", folded],            // out of range: ArgumentParser's error
+            ["flamegraph", "--colors", "plaid", folded],
+            ["flamegraph", "--widht", "900", folded],          // a typo
+            ["flamegraph", "--title", folded],                 // the file taken as the title: standard input is empty
+            ["flamegraph", "--help"],
+            ["flamegraph", folded, folded],
+            ["flamegraph", "/nonexistent/tugboat.folded"],    // an error while running
+            ["collapse", "perf", script],
+            ["collapse", "--kernel", "perf", "--pid", script, "--threads", "1"],
+            ["collapse", "perf", "--event-filter=cycles", script],
+            ["collapse", "perf", "--threads", "many", script],
+            ["collapse", "perf", "/nonexistent/tugboat.perf"],
+            ["collapse", "pyspy", folded],
+        ]
+        for line in lines {
+            let fast = try Self.run(line)
+            let parsed = try Self.run(line, environment: ["TUGBOAT_ARGUMENT_PARSER_ONLY": "1"])
+            #expect(fast.status == parsed.status, "\(line)")
+            #expect(fast.stdout == parsed.stdout, "\(line)")
+            #expect(fast.stderr == parsed.stderr, "\(line)")
+        }
+        // The fast path ran: an SVG came out of the plain line.
+        #expect(try Self.run(["flamegraph", folded]).stdout.contains("<title>compute (40 samples, 72.73%)</title>"))
+    }
+
+    /// Runs tugboat to its end (standard input empty) and returns its exit status and output.
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tugboatExecutable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // Standard error read on a thread of its own, so that neither pipe fills while the other is read.
+        final class Box: @unchecked Sendable { var data = Data() }
+        let errors = Box()
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            errors.data = (try? err.fileHandleForReading.readToEnd()) ?? Data()
+            done.signal()
+        }.start()
+        let outData = try out.fileHandleForReading.readToEnd() ?? Data()
+        done.wait()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errors.data, as: UTF8.self))
+    }
+
     /// Runs tugboat to its end and returns what it printed on stdout.
     static func output(_ arguments: [String]) throws -> String {
         let process = Process()

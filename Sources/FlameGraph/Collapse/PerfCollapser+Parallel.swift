@@ -25,6 +25,7 @@ extension PerfCollapser {
         if parts.count == 1 {
             var collapser = PerfCollapser(options: options)
             collapser.consume(lines: bytes)
+            collapser.settle()
             return collapser
         }
         let firstEvent = Self.firstEvent(bytes)
@@ -39,6 +40,7 @@ extension PerfCollapser {
                 collapser.eventDefaulted = true
             }
             collapser.consume(lines: UnsafeBufferPointer(rebasing: shared.bytes[parts[i]]))
+            collapser.settle()
             shared.results[i] = collapser
         }
         var merged = results[0]!
@@ -49,7 +51,7 @@ extension PerfCollapser {
     }
 
     private mutating func merge(_ other: PerfCollapser) {
-        stacks.merge(other.stacks)
+        settled.merge(other.settled)
         unrecognizedLines += other.unrecognizedLines
         sampleCount += other.sampleCount
         if notices.isEmpty { notices = other.notices }

@@ -15,7 +15,13 @@ public struct PerfCollapser: Sendable {
     /// The options in effect.
     public let options: PerfCollapseOptions
     /// The stacks collapsed so far.
-    public internal(set) var stacks = FoldedStacks()
+    public var stacks: FoldedStacks {
+        guard !trie.isEmpty else { return settled }
+        var all = settled
+        var pending = trie
+        pending.settle(into: &all)
+        return all
+    }
     /// Lines that were neither a sample header, a frame nor blank.
     public internal(set) var unrecognizedLines = 0
     /// Samples collapsed (each stack's count is the sum of its samples' periods: with perf's
@@ -27,19 +33,25 @@ public struct PerfCollapser: Sendable {
     var eventFilter: [UInt8]
     var eventDefaulted = false
     private var eventWarned = false
-    private var processName: [UInt8]?
+    /// Stacks written out as bytes (``settle()``), and those still held as paths of the trie.
+    var settled = FoldedStacks()
+    private var trie = StackTrie()
+    /// The current sample's process name, as the root of its stack in the trie.
+    private var root: UInt32?
     private var period: Double = 1
     private var isJava = false
-    /// Frames of the current sample, one group per stack line (leaf first), each already joined:
-    /// ranges of `cacheBytes` (which only grows), or, for lines not cached, of `sampleBytes`
-    /// stored as `-(start + 1) ..< -(end + 1)`.
-    private var groups: [Range<Int>] = []
-    private var sampleBytes: [UInt8] = []
-    private var stackBuffer: [UInt8] = []
+    /// Frames of the current sample: the trie's frame group of each stack line, leaf first.
+    private var groups: [UInt32] = []
+    /// The last sample's root, groups (root first) and the node each led to.
+    private var lastRoot = StackTrie.none
+    private var lastGroups: [UInt32] = []
+    private var lastNodes: [UInt32] = []
     private var scratch: [UInt8] = []
-    /// Stack lines seen before (per Java/non-Java process name) and what they became.
+    private var nameBuffer: [UInt8] = []
+    /// Stack lines seen before (per Java/non-Java process name) and the frame group each became.
     private var lineCache = FingerprintTable(capacity: 4096)
-    private var cacheBytes: [UInt8] = []
+    /// Where the batched slot loads go (kept so that the compiler keeps the loads).
+    private var touchedSlots: UInt64 = 0
     private static let noFrames = UInt32.max - 1
     private static let cacheLimit = 1 << 20
 
@@ -59,7 +71,13 @@ public struct PerfCollapser: Sendable {
         }
         var collapser = PerfCollapser(options: options)
         try source.forEachLine { collapser.consume(line: $0) }
+        collapser.settle()
         return collapser
+    }
+
+    /// Writes the stacks held in the trie out as bytes, so that ``stacks`` costs nothing.
+    mutating func settle() {
+        trie.settle(into: &settled)
     }
 
     /// Processes one line of `perf script` output (without its newline).
@@ -75,41 +93,51 @@ public struct PerfCollapser: Sendable {
         var cached: UInt32?
     }
 
-    /// Processes the complete lines of `bytes`, looking up stack lines a batch at a time.
+    /// Processes the complete lines of `bytes`, looking up stack lines a batch at a time: the
+    /// batch's table slots are first loaded together, so that their cache misses overlap.
     mutating func consume(lines bytes: UnsafeBufferPointer<UInt8>) {
         guard let base = bytes.baseAddress else { return }
         let batch = 16
-        var ranges: [Range<Int>] = []
-        var lookups: [Lookup?] = []
-        ranges.reserveCapacity(batch)
-        lookups.reserveCapacity(batch)
+        let ranges = UnsafeMutableBufferPointer<Range<Int>>.allocate(capacity: batch)
+        let lookups = UnsafeMutableBufferPointer<Lookup?>.allocate(capacity: batch)
+        defer {
+            ranges.deallocate()
+            lookups.deallocate()
+        }
+        var touched: UInt64 = 0
         var position = 0
         while position < bytes.count {
-            ranges.removeAll(keepingCapacity: true)
-            lookups.removeAll(keepingCapacity: true)
-            while ranges.count < batch, position < bytes.count {
+            var n = 0
+            let seed: UInt64 = isJava ? 1 : 0
+            while n < batch, position < bytes.count {
                 let end: Int
-                if let hit = memchr(base + position, 10, bytes.count - position) {
-                    end = UnsafeRawPointer(hit).assumingMemoryBound(to: UInt8.self) - base
+                if ASCII.isSpace(base[position]), base[position] != ASCII.newline {
+                    // A stack line: its end and its fingerprint in one pass.
+                    let line = FingerprintTable.fingerprintLine(base, from: position, limit: bytes.count, seed: seed)
+                    end = line.end
+                    lookups[n] = Lookup(fingerprint: line.fingerprint, seed: seed, cached: nil)
                 } else {
-                    end = bytes.count
+                    if let hit = memchr(base + position, 10, bytes.count - position) {
+                        end = UnsafeRawPointer(hit).assumingMemoryBound(to: UInt8.self) - base
+                    } else {
+                        end = bytes.count
+                    }
+                    lookups[n] = nil
                 }
-                ranges.append(position..<end)
+                ranges[n] = position..<end
+                n += 1
                 position = end + 1
             }
-            let seed: UInt64 = isJava ? 1 : 0
-            for r in ranges {
-                if r.count > 0, ASCII.isSpace(bytes[r.lowerBound]) {
-                    let fingerprint = FingerprintTable.fingerprint(UnsafeBufferPointer(rebasing: bytes[r]), seed: seed)
-                    lookups.append(Lookup(fingerprint: fingerprint, seed: seed, cached: lineCache.find(fingerprint)))
-                } else {
-                    lookups.append(nil)
-                }
+            for i in 0..<n {
+                if let fingerprint = lookups[i]?.fingerprint { touched ^= lineCache.firstSlot(fingerprint) }
             }
-            for (r, lookup) in zip(ranges, lookups) {
-                consume(line: UnsafeBufferPointer(rebasing: bytes[r]), lookup: lookup)
+            for i in 0..<n {
+                var lookup = lookups[i]
+                if let fingerprint = lookup?.fingerprint { lookup!.cached = lineCache.find(fingerprint) }
+                consume(line: UnsafeBufferPointer(rebasing: bytes[ranges[i]]), lookup: lookup)
             }
         }
+        touchedSlots = touched
     }
 
     private mutating func consume(line: UnsafeBufferPointer<UInt8>, lookup: Lookup?) {
@@ -133,61 +161,51 @@ public struct PerfCollapser: Sendable {
             found = lineCache.find(fingerprint)
         }
         if let cached = found {
-            guard processName != nil, cached != Self.noFrames else { return }
-            // cacheBytes holds each group as a 4-byte length and the bytes.
-            let at = Int(cached)
-            let length = cacheBytes.withUnsafeBufferPointer {
-                Int(UInt32(littleEndian: UnsafeRawPointer($0.baseAddress! + at).loadUnaligned(as: UInt32.self)))
-            }
-            groups.append((at + 4)..<(at + 4 + length))
+            guard root != nil, cached != Self.noFrames else { return }
+            groups.append(cached)
             return
         }
         guard let frame = PerfLineParser.frame(line) else {
             unrecognizedLines += 1
             return
         }
-        guard processName != nil else { return }
-        let group = tidyFrame(frame, line: line)
+        guard root != nil else { return }
+        let group = tidyFrame(frame, line: line).map { bytes in bytes.withUnsafeBufferPointer { trie.group($0) } }
         if lineCache.count < Self.cacheLimit {
-            if let group, cacheBytes.count + group.count + 4 < Int(Self.noFrames) {
-                lineCache.insert(fingerprint, value: UInt32(cacheBytes.count))
-                withUnsafeBytes(of: UInt32(group.count).littleEndian) { cacheBytes.append(contentsOf: $0) }
-                let start = cacheBytes.count
-                cacheBytes.append(contentsOf: group)
-                groups.append(start..<cacheBytes.count)
-                return
-            } else if group == nil {
-                lineCache.insert(fingerprint, value: Self.noFrames)
-            }
+            lineCache.insert(fingerprint, value: group ?? Self.noFrames)
         }
-        if let group {
-            let start = sampleBytes.count
-            sampleBytes.append(contentsOf: group)
-            groups.append(-(start + 1) ..< -(sampleBytes.count + 1))
-        }
+        if let group { groups.append(group) }
     }
 
     private mutating func endSample() {
-        guard let name = processName else { return }
-        stackBuffer.removeAll(keepingCapacity: true)
-        stackBuffer.append(contentsOf: name)
-        cacheBytes.withUnsafeBufferPointer { cache in
-            sampleBytes.withUnsafeBufferPointer { sample in
-                for group in groups.reversed() {
-                    stackBuffer.append(ASCII.semicolon)
-                    if group.lowerBound >= 0 {
-                        stackBuffer.append(contentsOf: UnsafeBufferPointer(rebasing: cache[group]))
-                    } else {
-                        stackBuffer.append(contentsOf: UnsafeBufferPointer(rebasing: sample[(-group.lowerBound - 1)..<(-group.upperBound - 1)]))
-                    }
-                }
-            }
+        guard let root else { return }
+        // Consecutive samples mostly share their first frames: those nodes are the last
+        // sample's, found without a lookup.
+        var node = root
+        var depth = 0
+        let count = groups.count
+        if root != lastRoot {
+            lastRoot = root
+            lastGroups.removeAll(keepingCapacity: true)
+            lastNodes.removeAll(keepingCapacity: true)
         }
-        stacks.add(stackBuffer, count: period)
+        while depth < count, depth < lastGroups.count, lastGroups[depth] == groups[count - 1 - depth] {
+            node = lastNodes[depth]
+            depth += 1
+        }
+        lastGroups.removeSubrange(depth...)
+        lastNodes.removeSubrange(depth...)
+        while depth < count {
+            let group = groups[count - 1 - depth]
+            node = trie.child(node, group: group)
+            lastGroups.append(group)
+            lastNodes.append(node)
+            depth += 1
+        }
+        trie.add(node, count: period)
         sampleCount += 1
         groups.removeAll(keepingCapacity: true)
-        sampleBytes.removeAll(keepingCapacity: true)
-        processName = nil
+        self.root = nil
     }
 
     private mutating func startSample(_ header: PerfLineParser.Header, line: UnsafeBufferPointer<UInt8>) {
@@ -209,28 +227,30 @@ public struct PerfCollapser: Sendable {
             samplePeriod = NumberFormat.parseCount(UnsafeBufferPointer(rebasing: line[digits])) ?? 1
         }
         period = samplePeriod
-        var name = Array(line[header.comm])
-        var pid = Array(line[header.pid])
-        var tid: [UInt8]
-        if let t = header.tid, !(t.count == 1 && line[t.lowerBound] == ASCII.zero) {
-            tid = Array(line[t])
-        } else {
-            tid = pid
-            pid = [0x3F]  // "?"
-        }
-        if options.includeTID {
+        var name = nameBuffer
+        name.removeAll(keepingCapacity: true)
+        name.append(contentsOf: UnsafeBufferPointer(rebasing: line[header.comm]))
+        if options.includeTID || options.includePID {
+            // Without a thread id, the "pid" is the thread's and the process is "?".
+            var pid = header.pid
+            let tid: Range<Int>
+            if let t = header.tid, !(t.count == 1 && line[t.lowerBound] == ASCII.zero) {
+                tid = t
+            } else {
+                tid = pid
+                pid = 0..<0
+            }
             name.append(0x2D)
-            name += pid
-            name.append(0x2F)
-            name += tid
-        } else if options.includePID {
-            name.append(0x2D)
-            name += pid
+            if pid.isEmpty { name.append(0x3F) } else { name.append(contentsOf: UnsafeBufferPointer(rebasing: line[pid])) }
+            if options.includeTID {
+                name.append(0x2F)
+                name.append(contentsOf: UnsafeBufferPointer(rebasing: line[tid]))
+            }
         }
         for i in name.indices where name[i] == ASCII.space { name[i] = 0x5F }
         isJava = name.starts(with: [0x6A, 0x61, 0x76, 0x61])  // "java"
-        processName = name
-        tid.removeAll()
+        root = trie.root(name)
+        nameBuffer = name
     }
 
     /// The frames of one stack line, joined with `;`, or nil when the line adds none.

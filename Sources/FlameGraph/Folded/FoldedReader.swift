@@ -16,6 +16,14 @@ public struct FoldedReader: Sendable {
 
     /// Reads every line of `source`.
     public static func read(_ source: ByteSource, merging: Bool = true) throws -> FoldedReader {
+        if !merging, let file = try source.mappedFile() {
+            // Unmerged stacks stay in the mapped file: no copy of the input.
+            var reader = FoldedReader(merging: false)
+            reader.stacks = FoldedStacks(unmergedIn: file)
+            reader.stacks.reserveCapacity(stacks: min(file.bytes.count / 64, 1 << 20), bytes: 0)
+            try ByteSource.splitLines(file.bytes, final: true) { reader.consume(line: $0) }
+            return reader
+        }
         var reader = FoldedReader(merging: merging)
         let mapped: Bool? = try source.withMappedBytes { bytes in
             // Folded input is mostly distinct stacks: room for all of it up front.

@@ -22,8 +22,18 @@ public struct FoldedStacks: Sendable {
         self.merges = merging
     }
 
+    /// Stacks that stay in `file` (the reader adds them from it, unmerged): nothing is copied
+    /// unless a stack from elsewhere is added.
+    init(unmergedIn file: MappedFile) {
+        self.merges = false
+        table = ByteTable(borrowing: file)
+    }
+
     /// The number of distinct stacks.
     public var count: Int { counts.count }
+
+    /// The bytes of all stacks together.
+    var byteCount: Int { table.byteCount }
 
     /// The sum of all counts.
     public var total: Double { counts.reduce(0, +) }
@@ -34,9 +44,8 @@ public struct FoldedStacks: Sendable {
     /// Every stack, as a copy (in the order they were first added).
     public var stacks: [[UInt8]] { (0..<count).map { Array(table.key($0)) } }
 
-    /// Calls `body` with all stack bytes back to back and the offsets: stack `i` is
-    /// `bytes[offsets[i]..<offsets[i + 1]]`.
-    func withStorage<R>(_ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<Int>) throws -> R) rethrows -> R {
+    /// Calls `body` with the stacks' storage and where each is in it: stack `i` is `bytes[spans[i]]`.
+    func withStorage<R>(_ body: (UnsafeBufferPointer<UInt8>, KeySpans) throws -> R) rethrows -> R {
         try table.withKeys(body)
     }
 
@@ -75,9 +84,9 @@ public struct FoldedStacks: Sendable {
 
     /// Adds every stack of `other` (with its counts).
     public mutating func merge(_ other: FoldedStacks) {
-        other.withStorage { bytes, offsets in
+        other.withStorage { bytes, spans in
             for i in 0..<other.count {
-                add(UnsafeBufferPointer(rebasing: bytes[offsets[i]..<offsets[i + 1]]), count: other.counts[i], baseline: other.baselines[i])
+                add(UnsafeBufferPointer(rebasing: bytes[spans[i]]), count: other.counts[i], baseline: other.baselines[i])
             }
         }
     }
@@ -102,10 +111,10 @@ public struct FoldedStacks: Sendable {
     /// sorts its keys), or of their folded lines `stack count` (as flamegraph.pl sorts its input).
     public func sortedIndices(asLines: Bool = false) -> [Int] {
         var order = Array(0..<count)
-        withStorage { bytes, offsets in
+        withStorage { bytes, spans in
             let base = bytes.baseAddress
             order.sort { i, j in
-                let a = offsets[i], aEnd = offsets[i + 1], b = offsets[j], bEnd = offsets[j + 1]
+                let a = spans.starts[i], aEnd = spans.ends[i], b = spans.starts[j], bEnd = spans.ends[j]
                 let la = aEnd - a, lb = bEnd - b
                 let n = min(la, lb)
                 let c = n == 0 ? 0 : memcmpBytes(base! + a, base! + b, n)
@@ -126,9 +135,9 @@ public struct FoldedStacks: Sendable {
         var out: [UInt8] = []
         out.reserveCapacity(1 << 18)
         let order = sorted ? sortedIndices() : Array(0..<count)
-        try withStorage { bytes, offsets in
+        try withStorage { bytes, spans in
             for i in order {
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[offsets[i]..<offsets[i + 1]]))
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[spans[i]]))
                 out.append(ASCII.space)
                 if let baseline = baselines[i] {
                     NumberFormat.appendPerl(baseline, to: &out)

@@ -61,6 +61,24 @@ extension ByteSource {
         }
     }
 
+    /// The whole input as a read-only mapping that lives as long as the returned object, when it
+    /// is a regular, non-empty file that can be mapped; nil otherwise.
+    func mappedFile() throws -> MappedFile? {
+        guard case .file(let path) = self else { return nil }
+        let fd = try Self.open(path)
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 else { return nil }
+        let size = Int(info.st_size)
+        #if os(Linux)
+        let flags = MAP_PRIVATE | MAP_POPULATE
+        #else
+        let flags = MAP_PRIVATE
+        #endif
+        guard let mapped = mmap(nil, size, PROT_READ, flags, fd, 0), mapped != MAP_FAILED else { return nil }
+        return MappedFile(UnsafeBufferPointer(start: mapped.assumingMemoryBound(to: UInt8.self), count: size))
+    }
+
     /// Splits a regular file's lines straight from a read-only mapping (no copying); false
     /// when the file cannot be mapped (a pipe, say).
     private static func mapLines(fd: Int32, _ body: (UnsafeBufferPointer<UInt8>) throws -> Void) throws -> Bool {
@@ -174,5 +192,27 @@ extension ByteSource {
             start = count
         }
         return start
+    }
+}
+
+/// A file mapped read-only into memory, unmapped when the last value holding it is gone: folded
+/// stacks read from a file keep their bytes there instead of copying them.
+final class MappedFile: @unchecked Sendable {  // immutable after init
+    let bytes: UnsafeBufferPointer<UInt8>
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
+    }
+
+    deinit {
+        munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)
+    }
+
+    /// Where `key` lies in these bytes, when it does.
+    func range(of key: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
+        guard let base = bytes.baseAddress, let start = key.baseAddress else { return key.isEmpty ? 0..<0 : nil }
+        let offset = start - base
+        guard offset >= 0, offset + key.count <= bytes.count else { return nil }
+        return offset..<(offset + key.count)
     }
 }

@@ -45,14 +45,14 @@ struct FrameLayout: Sendable {
         var time: Double = 0
         var names: [Range<Int>] = []
         var maxDelta: Double = 1
-        stacks.withStorage { all, offsets in
+        stacks.withStorage { all, spans in
             guard let base = all.baseAddress else {
                 // No stack bytes at all: only empty stacks (the root).
                 for index in order { time += stacks.counts[index] }
                 return
             }
             for index in order {
-                let range = offsets[index]..<offsets[index + 1]
+                let range = spans[index]
                 names.removeAll(keepingCapacity: true)
                 names.append(range.lowerBound..<range.lowerBound)
                 Self.split(all, range, into: &names)

@@ -52,23 +52,17 @@ struct CollapseCommand: ParsableCommand {
     @Option(name: .customLong("sample-type"), help: "pprof: the sample type (name or index) to weigh stacks by (default: the profile's default_sample_type, else the last one, as pprof picks it).")
     var sampleType: String?
 
+    /// The perf options as plain values.
+    var perfSettings: PerfSettings {
+        PerfSettings(pid: pid, tid: tid, kernel: kernel, jit: jit, all: all, addrs: addrs, demangle: demangle,
+                     eventFilter: eventFilter, threads: threads)
+    }
+
     func run() throws {
         let source = fileSource(file)
         switch format {
         case .perf:
-            var options = PerfCollapseOptions()
-            options.includePID = pid
-            options.includeTID = tid
-            options.annotateKernel = kernel || all
-            options.annotateJIT = jit || all
-            options.includeAddresses = addrs
-            options.eventFilter = eventFilter ?? ""
-            let collapser = try PerfCollapser.collapse(source, options: options, threads: max(1, threads ?? PerfCollapser.defaultThreads))
-            for notice in collapser.notices { writeError(notice + "\n") }
-            if collapser.unrecognizedLines > 0 {
-                writeError("Ignored \(collapser.unrecognizedLines) unrecognized lines\n")
-            }
-            try writeFolded(demangle ? collapser.stacks.demanglingSwiftFrames() : collapser.stacks)
+            try perfSettings.collapse(source)
         case .pprof:
             try writeFolded(PprofCollapser.collapse(source, sampleType: sampleType))
         case .stackprof:
@@ -80,5 +74,36 @@ struct CollapseCommand: ParsableCommand {
             if reader.invalidLines > 0 { writeError("Ignored \(reader.invalidLines) lines with invalid format\n") }
             try writeFolded(reader.stacks)
         }
+    }
+}
+
+/// `collapse perf`'s options as values: shared by ArgumentParser's path and ``FastCommandLine``.
+struct PerfSettings: Equatable {
+    var pid = false
+    var tid = false
+    var kernel = false
+    var jit = false
+    var all = false
+    var addrs = false
+    var demangle = false
+    var eventFilter: String?
+    var threads: Int?
+
+    /// Collapses `source` and writes the folded stacks (notices and the count of lines not
+    /// understood on standard error).
+    func collapse(_ source: ByteSource) throws {
+        var options = PerfCollapseOptions()
+        options.includePID = pid
+        options.includeTID = tid
+        options.annotateKernel = kernel || all
+        options.annotateJIT = jit || all
+        options.includeAddresses = addrs
+        options.eventFilter = eventFilter ?? ""
+        let collapser = try PerfCollapser.collapse(source, options: options, threads: max(1, threads ?? PerfCollapser.defaultThreads))
+        for notice in collapser.notices { writeError(notice + "\n") }
+        if collapser.unrecognizedLines > 0 {
+            writeError("Ignored \(collapser.unrecognizedLines) unrecognized lines\n")
+        }
+        try writeFolded(demangle ? collapser.stacks.demanglingSwiftFrames() : collapser.stacks)
     }
 }

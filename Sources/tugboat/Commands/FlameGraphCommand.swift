@@ -23,7 +23,11 @@ struct FlameGraphCommand: ParsableCommand {
     @OptionGroup var render: FlameGraphRenderArguments
 
     func run() throws {
-        let options = try render.options()
+        try Self.draw(file: file, options: render.options())
+    }
+
+    /// Reads folded stacks from `file` (standard input when nil or `-`) and writes the SVG.
+    static func draw(file: String?, options: FlameGraphOptions) throws {
         // Not merged while read: the layout sorts the stacks and draws a repeated one as one
         // (flamegraph.pl's way), so hashing every line to merge it first would be wasted.
         let reader = try FoldedReader.read(fileSource(file), merging: false)

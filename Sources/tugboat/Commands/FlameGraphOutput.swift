@@ -42,23 +42,63 @@ struct FlameGraphRenderArguments: ParsableArguments {
     @Option(help: "What the names are.")
     var nametype = "Function:"
 
+    /// The options as plain values (what ``FastCommandLine`` fills in without ArgumentParser).
+    var settings: RenderSettings {
+        RenderSettings(title: title, subtitle: subtitle, width: width, height: height, minwidth: minwidth,
+                       fonttype: fonttype, fontsize: fontsize, colors: colors, hash: hash, reverse: reverse,
+                       inverted: inverted, flamechart: flamechart, negate: negate, countname: countname, nametype: nametype)
+    }
+
     func options() throws -> FlameGraphOptions {
+        do {
+            return try settings.options()
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
+}
+
+/// The drawing options of `flamegraph` and `diff` as values, with their defaults, checked by
+/// ``options()``: shared by ArgumentParser's path and ``FastCommandLine``.
+struct RenderSettings: Equatable {
+    var title: String?
+    var subtitle: String?
+    var width = 1200
+    var height = 16
+    var minwidth = "0.1"
+    var fonttype = "Verdana"
+    var fontsize = 12.0
+    var colors = "hot"
+    var hash = false
+    var reverse = false
+    var inverted = false
+    var flamechart = false
+    var negate = false
+    var countname = "samples"
+    var nametype = "Function:"
+
+    /// A value out of range, with the message ArgumentParser prints.
+    struct Invalid: Error {
+        let message: String
+    }
+
+    func options() throws(Invalid) -> FlameGraphOptions {
         var o = FlameGraphOptions()
         o.title = title
         o.subtitle = subtitle ?? ""
-        guard width > 20 else { throw ValidationError("--width must be more than 20") }
-        guard height > 0 else { throw ValidationError("--height must be positive") }
-        guard fontsize > 0 else { throw ValidationError("--fontsize must be positive") }
+        guard width > 20 else { throw Invalid(message: "--width must be more than 20") }
+        guard height > 0 else { throw Invalid(message: "--height must be positive") }
+        guard fontsize > 0 else { throw Invalid(message: "--fontsize must be positive") }
         o.width = width
         o.frameHeight = height
         guard let min = FlameGraphOptions.MinWidth(parsing: minwidth) else {
-            throw ValidationError("--minwidth \(minwidth) is not a number of pixels or a percentage (0.1, 0.5%)")
+            throw Invalid(message: "--minwidth \(minwidth) is not a number of pixels or a percentage (0.1, 0.5%)")
         }
         o.minWidth = min
         o.fontType = fonttype
         o.fontSize = fontsize
         guard let palette = Palette(rawValue: colors) else {
-            throw ValidationError("--colors \(colors): choose one of \(Palette.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw Invalid(message: "--colors \(colors): choose one of \(Palette.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         o.palette = palette
         o.hashColors = hash
