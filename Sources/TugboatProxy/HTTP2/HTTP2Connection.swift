@@ -39,6 +39,7 @@ final class HTTP2Connection: ChannelInboundHandler {
     /// The streams' handlers' one timer, at the earliest of their deadlines.
     private var streamTimer: Scheduled<Void>?
     private var streamTimerDeadline = NIODeadline.distantFuture
+    private var spareNotices: [H2ConnectionStateMachine.Notice] = []
     private var clientIP: [UInt8] = []
     private var trusted = false
     private(set) var parentIsWritable = true
@@ -138,12 +139,19 @@ final class HTTP2Connection: ChannelInboundHandler {
     }
 
     private func deliverNotices() {
-        for notice in machine.takeNotices() {
+        guard machine.hasNotices else { return }
+        // Two arrays take turns (a notice's handling can lead to more notices, and here again).
+        var batch = spareNotices
+        spareNotices = []
+        machine.takeNotices(into: &batch)
+        for notice in batch {
             switch notice {
             case .sent(let id, let count): streams[id]?.sent(count)
             case .closed(let id): if let stream = streams[id] { streamEnded(stream) }
             }
         }
+        batch.removeAll(keepingCapacity: true)
+        spareNotices = batch
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

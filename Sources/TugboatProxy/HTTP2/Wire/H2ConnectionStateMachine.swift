@@ -115,11 +115,13 @@ struct H2ConnectionStateMachine {
         return bytes
     }
 
-    mutating func takeNotices() -> [Notice] {
-        guard !notices.isEmpty else { return [] }
-        defer { notices.removeAll(keepingCapacity: true) }
-        return notices
+    /// The notices so far go into `batch` (which must be empty); the machine keeps `batch`'s
+    /// storage for the next ones, so handing them over allocates nothing.
+    mutating func takeNotices(into batch: inout [Notice]) {
+        swap(&notices, &batch)
     }
+
+    var hasNotices: Bool { !notices.isEmpty }
 
     // MARK: Frames in
 

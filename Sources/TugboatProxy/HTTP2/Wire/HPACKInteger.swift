@@ -1,5 +1,5 @@
 /// HPACK's prefixed integers (RFC 7541 §5.1). Reading them needs nothing but the bytes (the
-/// HPACK fuzz target compiles the decoder's files alone); writing them is in `HeaderBlockEncoder`.
+/// HPACK fuzz target compiles the decoder's files alone); writing them is `HeaderBlockEncoder`'s.
 enum HPACKInteger {
     /// Values above this are refused: no table size, string length or index we accept comes near it,
     /// and it keeps the arithmetic far from overflow.

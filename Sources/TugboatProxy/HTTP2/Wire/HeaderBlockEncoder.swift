@@ -5,7 +5,7 @@ import NIOCore
 /// indexed" for `set-cookie`), named by its static-table index when it has one, names lower-cased
 /// on the way (RFC 9113 §8.2). Strings go raw, not Huffman-coded: on the links Tugboat serves the
 /// bytes saved cost more CPU than they are worth. Nothing is ever added to the client's dynamic
-/// table, so there is no encoder state to keep.
+/// table, so there is no encoder state to keep. Each field is written in one pass over raw memory.
 enum HeaderBlockEncoder {
     static func writeStatus(_ status: Int, into output: inout ByteBuffer) {
         let index: Int? = switch status {
@@ -18,49 +18,77 @@ enum HeaderBlockEncoder {
         case 500: 14
         default: nil
         }
-        if let index {
-            HPACKInteger.encode(index, prefixBits: 7, flags: 0x80, into: &output)
-            return
+        output.writeWithUnsafeMutableBytes(minimumWritableBytes: 5) { target in
+            var writer = RawWriter(target)
+            if let index {
+                writer.integer(index, prefixBits: 7, flags: 0x80)
+            } else {
+                writer.integer(8, prefixBits: 4, flags: 0x00)
+                writer.byte(3)
+                writer.byte(UInt8(truncatingIfNeeded: 0x30 + status / 100 % 10))
+                writer.byte(UInt8(truncatingIfNeeded: 0x30 + status / 10 % 10))
+                writer.byte(UInt8(truncatingIfNeeded: 0x30 + status % 10))
+            }
+            return writer.count
         }
-        HPACKInteger.encode(8, prefixBits: 4, flags: 0x00, into: &output)
-        output.writeInteger(UInt8(3))
-        output.writeInteger(UInt8(0x30 + status / 100 % 10))
-        output.writeInteger(UInt8(0x30 + status / 10 % 10))
-        output.writeInteger(UInt8(0x30 + status % 10))
     }
 
     /// One field; `name` in any case (written lower-case), `value` as it is.
     static func writeField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, neverIndexed: Bool = false, into output: inout ByteBuffer) {
         let flags: UInt8 = neverIndexed ? 0x10 : 0x00
-        if let index = HPACKStaticTable.index(ofName: name) {
-            HPACKInteger.encode(index, prefixBits: 4, flags: flags, into: &output)
-        } else {
-            output.writeInteger(flags)
-            HPACKInteger.encode(name.count, prefixBits: 7, flags: 0, into: &output)
-            output.writeWithUnsafeMutableBytes(minimumWritableBytes: name.count) { target in
-                for offset in 0..<name.count { target[offset] = HPACKStaticTable.lowercased(name[offset]) }
-                return name.count
+        let index = HPACKStaticTable.index(ofName: name)
+        // Flags and index (at most 5 bytes), the name's length (5) and bytes, the value's length and bytes.
+        output.writeWithUnsafeMutableBytes(minimumWritableBytes: 15 + name.count + value.count) { target in
+            var writer = RawWriter(target)
+            if let index {
+                writer.integer(index, prefixBits: 4, flags: flags)
+            } else {
+                writer.byte(flags)
+                writer.integer(name.count, prefixBits: 7, flags: 0)
+                writer.lowercased(name)
             }
+            writer.integer(value.count, prefixBits: 7, flags: 0)
+            writer.bytes(value)
+            return writer.count
         }
-        HPACKInteger.encode(value.count, prefixBits: 7, flags: 0, into: &output)
-        output.writeBytes(value)
     }
-}
 
-extension HPACKInteger {
-    /// Appends `value` with a `prefixBits`-bit prefix; `flags` are the first byte's bits above it.
-    static func encode(_ value: Int, prefixBits: Int, flags: UInt8, into output: inout ByteBuffer) {
-        let mask = (1 << prefixBits) - 1
-        if value < mask {
-            output.writeInteger(flags | UInt8(value))
-            return
+    /// Appends to memory the caller has made large enough.
+    private struct RawWriter {
+        let base: UnsafeMutableRawPointer
+        var count = 0
+
+        init(_ target: UnsafeMutableRawBufferPointer) { base = target.baseAddress! }
+
+        mutating func byte(_ value: UInt8) {
+            base.storeBytes(of: value, toByteOffset: count, as: UInt8.self)
+            count += 1
         }
-        output.writeInteger(flags | UInt8(mask))
-        var rest = value - mask
-        while rest >= 0x80 {
-            output.writeInteger(UInt8(rest & 0x7F) | 0x80)
-            rest >>= 7
+
+        /// HPACK's prefixed integer (RFC 7541 §5.1); `flags` are the first byte's bits above the prefix.
+        mutating func integer(_ value: Int, prefixBits: Int, flags: UInt8) {
+            let mask = (1 << prefixBits) - 1
+            guard value >= mask else {
+                byte(flags | UInt8(truncatingIfNeeded: value))
+                return
+            }
+            byte(flags | UInt8(truncatingIfNeeded: mask))
+            var rest = value - mask
+            while rest >= 0x80 {
+                byte(UInt8(truncatingIfNeeded: rest & 0x7F) | 0x80)
+                rest >>= 7
+            }
+            byte(UInt8(truncatingIfNeeded: rest))
         }
-        output.writeInteger(UInt8(rest))
+
+        mutating func bytes(_ source: UnsafeRawBufferPointer) {
+            guard let start = source.baseAddress, source.count > 0 else { return }
+            (base + count).copyMemory(from: start, byteCount: source.count)
+            count += source.count
+        }
+
+        mutating func lowercased(_ source: UnsafeRawBufferPointer) {
+            for byte in source { self.byte(HPACKStaticTable.lowercased(byte)) }
+        }
     }
 }
