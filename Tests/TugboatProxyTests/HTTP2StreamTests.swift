@@ -123,6 +123,9 @@ struct HTTP2StreamTests {
         #expect(head[":status"] == ["200"])
         #expect(head["x-app"] == ["1"])
         #expect(head["connection"].isEmpty)
+        #expect(head["via"] == ["1.1 tugboat"], "the hop is added as over HTTP/1.1")
+        let sentID = forwarded.split(separator: "\r\n").first { $0.hasPrefix("x-request-id: ") }?.dropFirst(14)
+        #expect(sentID != nil && head["x-request-id"] == [String(sentID!)], "the id the backend was sent: \(head)")
         #expect(!headEnds)
         #expect(bodyEnds)
         #expect(String(buffer: body) == "hello")
@@ -130,6 +133,20 @@ struct HTTP2StreamTests {
         try rig.headers(3)
         #expect(rig.upstreams.channels.count == 1)
         #expect(try rig.upstreamReceived().hasPrefix("GET /a HTTP/1.1\r\n"))
+    }
+
+    @Test("a backend's own via and x-request-id are kept; Tugboat's hop is appended to via")
+    func responseForwarding() throws {
+        let rig = try HTTP2Rig()
+        try rig.headers(1)
+        try rig.respond(0, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nVia: 1.1 cdn\r\nX-Request-Id: from-app\r\n\r\nok")
+        guard case .headers(1, let block, _, _) = try rig.frames().first(where: { if case .headers = $0 { true } else { false } }) else {
+            Issue.record("no head")
+            return
+        }
+        let head = try rig.fields(block)
+        #expect(head["via"] == ["1.1 cdn, 1.1 tugboat"])
+        #expect(head["x-request-id"] == ["from-app"])
     }
 
     @Test("request body flow control: the stream's window is given back only while its backend takes the body")

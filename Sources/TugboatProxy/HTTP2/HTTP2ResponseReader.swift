@@ -101,33 +101,75 @@ struct HTTP2ResponseReader {
             throw Failure(reason: error.reason)
         }
         let (headers, head) = parsed
-        if head.isInformational {
-            // 101 cannot happen: the HTTP/2 side never asks to upgrade.
-            if head.status != 101 { emit(.informational(headers)) }
-            return true
-        }
-        let cursor = BodyCursor(head.framing)
-        if cursor.isComplete {
-            emit(.head(headers, endStream: true))
-            state = .done
-        } else {
-            emit(.head(headers, endStream: false))
-            state = .body(cursor)
-        }
+        emitHead(head, block: headers, emit: emit)
         return true
     }
 
+    /// A head the handler has parsed already (the common path): its header block is written
+    /// straight from the backend's head with what the HTTP/1.1 path adds to a response (`via`,
+    /// and `x-request-id` when the backend sent none), no HTTP/1.1 text in between. Bytes that
+    /// follow are the body (as the backend framed it).
+    mutating func acceptHead(_ head: ResponseHead, bytes: UnsafeRawBufferPointer, requestID: ByteBuffer, emit: (Part) -> Void) {
+        guard case .head = state, pending.readableBytes == 0 else { return }
+        let block = Self.headerBlock(of: head, bytes: bytes, capacity: bytes.count + 64, forwarding: requestID)
+        emitHead(head, block: block, emit: emit)
+    }
+
+    private mutating func emitHead(_ head: ResponseHead, block: ByteBuffer, emit: (Part) -> Void) {
+        if head.isInformational {
+            // 101 cannot happen: the HTTP/2 side never asks to upgrade.
+            if head.status != 101 { emit(.informational(block)) }
+            return
+        }
+        let cursor = BodyCursor(head.framing)
+        if cursor.isComplete {
+            emit(.head(block, endStream: true))
+            state = .done
+        } else {
+            emit(.head(block, endStream: false))
+            state = .body(cursor)
+        }
+    }
+
     /// The response's header block for HTTP/2: `:status` first, names lower-cased, hop-by-hop and
-    /// `Connection`-named fields left out, `set-cookie` marked never to be indexed.
-    static func headerBlock(of head: ResponseHead, bytes: UnsafeRawBufferPointer, capacity: Int) -> ByteBuffer {
+    /// `Connection`-named fields left out, `set-cookie` marked never to be indexed. With
+    /// `forwarding` (the request's id), the backend's own head: `via` gains Tugboat's hop as
+    /// `ForwardedHeads.response` does, and the id is added unless the backend sent one.
+    static func headerBlock(of head: ResponseHead, bytes: UnsafeRawBufferPointer, capacity: Int, forwarding requestID: ByteBuffer? = nil) -> ByteBuffer {
         var block = ByteBufferAllocator().buffer(capacity: capacity)
         HeaderBlockEncoder.writeStatus(head.status, into: &block)
+        var via: [Range<Int>] = []
+        var hasID = false
         for field in head.headers {
             if field.kind.isHopByHop || head.isConnectionNamed(field, in: bytes) { continue }
+            if requestID != nil {
+                if field.kind == .via {
+                    via.append(field.valueRange)
+                    continue
+                }
+                if field.kind == .xRequestID { hasID = true }
+            }
             let name = UnsafeRawBufferPointer(rebasing: bytes[Int(field.lineStart)..<Int(field.nameEnd)])
             let value = UnsafeRawBufferPointer(rebasing: bytes[field.valueRange])
             HeaderBlockEncoder.writeField(name: name, value: value, neverIndexed: name.count == 10 && name.equalsLowercase("set-cookie"), into: &block)
         }
+        guard let requestID else { return block }
+        let hop = UnsafeRawBufferPointer(start: ForwardedHeads.via.utf8Start, count: ForwardedHeads.via.utf8CodeUnitCount)
+        if via.isEmpty {
+            write("via", hop, into: &block)
+        } else {
+            var value: [UInt8] = []
+            for range in via { value += UnsafeRawBufferPointer(rebasing: bytes[range]) + Array(", ".utf8) }
+            value += hop
+            value.withUnsafeBytes { write("via", $0, into: &block) }
+        }
+        if !hasID {
+            requestID.withUnsafeReadableBytes { write("x-request-id", $0, into: &block) }
+        }
         return block
+    }
+
+    private static func write(_ name: StaticString, _ value: UnsafeRawBufferPointer, into block: inout ByteBuffer) {
+        HeaderBlockEncoder.writeField(name: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), value: value, into: &block)
     }
 }

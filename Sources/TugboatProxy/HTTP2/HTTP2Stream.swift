@@ -145,6 +145,21 @@ final class HTTP2Stream {
         if let last { send(last) }
     }
 
+    /// The response head the handler has parsed (see ``HTTP2ResponseReader/acceptHead``).
+    func writeHead(_ head: ResponseHead, headBytes: ByteBuffer, requestID: ByteBuffer) {
+        guard !isClosed, var reader = response else { return }
+        headBytes.withUnsafeReadableBytes { bytes in
+            reader.acceptHead(head, bytes: bytes, requestID: requestID) { part in
+                switch part {
+                case .informational(let block): send(.headers(block, endStream: false))
+                case .head(let block, let endStream): send(.headers(block, endStream: endStream))
+                case .body, .end: break  // not from a head
+                }
+            }
+        }
+        response = reader
+    }
+
     private func send(_ frame: Outgoing) {
         switch frame {
         case .headers(let block, let endStream):

@@ -90,12 +90,28 @@ extension ProxyHandler: UpstreamDelegate {
         }
         request.responseBody = BodyCursor(head.framing)
         request.forwardedHead = ByteBuffer()  // no retry from here on
+        if let stream {
+            writeStreamHead(head, headBytes: headBytes, to: stream)
+            return
+        }
         // Held back a moment: a small body that came with the head goes out in the same write.
         pendingResponseHead = buildResponseHead(head, headBytes: headBytes, close: machine.exchange?.closeClient ?? true)
     }
 
+    /// An HTTP/2 stream takes the parsed head and makes its header block from it directly.
+    private func writeStreamHead(_ head: ResponseHead, headBytes: ByteBuffer, to stream: HTTP2Stream) {
+        var id = loop.takeHeadBuffer(capacity: 64)
+        request.requestID.write(into: &id)
+        stream.writeHead(head, headBytes: headBytes, requestID: id)
+        loop.returnHeadBuffer(id)
+    }
+
     private func writeResponseHead(_ head: ResponseHead, headBytes: ByteBuffer, close: Bool) {
         guard clientAttached else { return }
+        if let stream {
+            writeStreamHead(head, headBytes: headBytes, to: stream)
+            return
+        }
         let out = buildResponseHead(head, headBytes: headBytes, close: close)
         clientWrite(out)
         loop.returnHeadBuffer(out)

@@ -196,7 +196,7 @@ struct H2ConnectionStateMachine {
         }
         guard streams.count < settings.maxConcurrentStreams else {
             // swift-nio-http2 made this a connection error too; the streams open may finish.
-            acceptsStreamsUpTo = id - 2
+            acceptsStreamsUpTo = id >= 2 ? id - 2 : 0
             H2FrameWriter.writeGoAway(lastStream: acceptsStreamsUpTo, code: .protocolError, into: &outbound)
             return .refusingNewStreams
         }
