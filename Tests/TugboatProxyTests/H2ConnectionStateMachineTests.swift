@@ -216,4 +216,33 @@ struct H2ConnectionStateMachineTests {
         #expect(rig.headers(5) == .none)
         #expect(rig.machine.openStreams == 2)
     }
+
+    @Test("random frames (valid headers, bad sizes, random payloads) never crash the reader or the machine, and what it writes stays within the allowances")
+    func randomFrames() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            var rig = Rig(.init(maxConcurrentStreams: 4, glitchAllowance: 20))
+            var reader = H2FrameReader()
+            var bytes = ByteBuffer(bytes: H2FrameReader.preface)
+            H2FrameWriter.writeSettings([], into: &bytes)
+            for _ in 0..<Int.random(in: 1...40, using: &generator) {
+                let type = UInt8.random(in: 0...10, using: &generator)
+                let stream = UInt32.random(in: 0...9, using: &generator)
+                let flags = UInt8.random(in: 0...255, using: &generator)
+                let length = [0, 1, 4, 5, 6, 8, 9, 20, 200].randomElement(using: &generator)!
+                H2FrameWriter.writeHeader(length: length, type: type, flags: flags, stream: stream, into: &bytes)
+                for _ in 0..<length { bytes.writeInteger(UInt8.random(in: 0...255, using: &generator)) }
+            }
+            let input = bytes.readableBytes
+            reader.append(bytes)
+            var written = 0
+            while !rig.machine.isClosed, let frame = try? reader.next() {
+                _ = rig.receive(frame)
+                written += rig.machine.takeOutbound()?.readableBytes ?? 0
+            }
+            // SETTINGS, acks, GOAWAY and resets: never more than a small multiple of what came in.
+            #expect(written <= 200 + 4 * input, "\(written) bytes written for \(input) read")
+            #expect(rig.machine.openStreams <= 4)
+        }
+    }
 }
