@@ -75,6 +75,8 @@ struct H2ConnectionStateMachine {
 
     private var decoder = HeaderBlockDecoder()
     private var streams: [UInt32: Stream] = [:]
+    /// Streams with response DATA waiting for a window.
+    private var waiting: Set<UInt32> = []
     private(set) var lastClientStream: UInt32 = 0
     /// Streams above this are refused (set when GOAWAY with a real last stream went out).
     private var acceptsStreamsUpTo = UInt32(Int32.max)
@@ -156,7 +158,7 @@ struct H2ConnectionStateMachine {
         case .rstStream(let id, _):
             guard resets.take(now: now) else { return calm("too many RST_STREAM frames (rapid reset)") }
             guard id <= lastClientStream else { return connectionError(.protocolError, "RST_STREAM on idle stream \(id)") }
-            return streams.removeValue(forKey: id) != nil ? .streamReset(id) : .none
+            return removeStream(id) ? .streamReset(id) : .none
         case .priority(let id, let dependsOn):
             guard id != dependsOn else { return streamError(id, .protocolError, now: now) }
             return .none
@@ -177,7 +179,7 @@ struct H2ConnectionStateMachine {
         guard id & 1 == 1 else { return connectionError(.protocolError, "HEADERS on even stream \(id)") }
         if var stream = streams[id] {
             guard !stream.remoteClosed else {
-                streams[id] = nil
+                removeStream(id)
                 H2FrameWriter.writeRstStream(id, code: .streamClosed, into: &outbound)
                 return .streamReset(id)
             }
@@ -244,7 +246,7 @@ struct H2ConnectionStateMachine {
         }
         stream.sendWindow += increment
         guard stream.sendWindow <= Self.maxWindow else {
-            streams[id] = nil
+            removeStream(id)
             H2FrameWriter.writeRstStream(id, code: .flowControlError, into: &outbound)
             return .streamReset(id)
         }
@@ -283,7 +285,7 @@ struct H2ConnectionStateMachine {
     private mutating func streamError(_ id: UInt32, _ code: H2ErrorCode, now: UInt64) -> Event {
         guard glitches.take(now: now) else { return calm("too many stream errors") }
         H2FrameWriter.writeRstStream(id, code: code, into: &outbound)
-        return streams.removeValue(forKey: id) != nil ? .streamReset(id) : .none
+        return removeStream(id) ? .streamReset(id) : .none
     }
 
     private mutating func calm(_ reason: String) -> Event {
@@ -335,14 +337,18 @@ struct H2ConnectionStateMachine {
         sendQueued(id)
     }
 
-    /// A window grew: every stream with DATA waiting sends what it now may.
+    /// A window grew: every stream with DATA waiting sends what it now may (only those: a flood of
+    /// WINDOW_UPDATEs costs no more than the streams that wait).
     private mutating func sendAllQueued() {
-        let waiting = streams.compactMap { $0.value.queue.isEmpty && !$0.value.endQueued ? nil : $0.key }
-        for id in waiting { sendQueued(id) }
+        guard !waiting.isEmpty else { return }
+        for id in Array(waiting) { sendQueued(id) }
     }
 
     private mutating func sendQueued(_ id: UInt32) {
-        guard var stream = streams[id] else { return }
+        guard var stream = streams[id] else {
+            waiting.remove(id)
+            return
+        }
         while true {
             if stream.queue.isEmpty {
                 if stream.endQueued {
@@ -367,6 +373,7 @@ struct H2ConnectionStateMachine {
             if last { break }
         }
         streams[id] = stream
+        if stream.queue.isEmpty && !stream.endQueued { waiting.remove(id) } else { waiting.insert(id) }
         closeIfDone(id)
     }
 
@@ -375,12 +382,19 @@ struct H2ConnectionStateMachine {
     mutating func resetStream(_ id: UInt32, code: H2ErrorCode) {
         guard !isClosed, streams[id] != nil else { return }
         H2FrameWriter.writeRstStream(id, code: code, into: &outbound)
-        streams[id] = nil
+        removeStream(id)
+    }
+
+    /// Forgets a stream; true if it was open.
+    @discardableResult
+    private mutating func removeStream(_ id: UInt32) -> Bool {
+        waiting.remove(id)
+        return streams.removeValue(forKey: id) != nil
     }
 
     private mutating func closeIfDone(_ id: UInt32) {
         guard let stream = streams[id], stream.remoteClosed, stream.localClosed, stream.queue.isEmpty, !stream.endQueued else { return }
-        streams[id] = nil
+        removeStream(id)
         notices.append(.closed(id))
     }
 
