@@ -67,6 +67,12 @@ extension ByteSource {
         guard case .file(let path) = self else { return nil }
         let fd = try Self.open(path)
         defer { close(fd) }
+        guard let (mapped, size) = Self.map(fd: fd) else { return nil }
+        return MappedFile(UnsafeBufferPointer(start: mapped.assumingMemoryBound(to: UInt8.self), count: size))
+    }
+
+    /// A regular, non-empty file mapped read-only (populated up front on Linux); nil otherwise.
+    private static func map(fd: Int32) -> (UnsafeMutableRawPointer, Int)? {
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 else { return nil }
         let size = Int(info.st_size)
@@ -76,7 +82,7 @@ extension ByteSource {
         let flags = MAP_PRIVATE
         #endif
         guard let mapped = mmap(nil, size, PROT_READ, flags, fd, 0), mapped != MAP_FAILED else { return nil }
-        return MappedFile(UnsafeBufferPointer(start: mapped.assumingMemoryBound(to: UInt8.self), count: size))
+        return (mapped, size)
     }
 
     /// Splits a regular file's lines straight from a read-only mapping (no copying); false
@@ -87,15 +93,7 @@ extension ByteSource {
 
     /// Maps a regular, non-empty file read-only and calls `body` with its bytes; nil otherwise.
     private static func withMapping<R>(fd: Int32, sequential: Bool = false, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) throws -> R? {
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 else { return nil }
-        let size = Int(info.st_size)
-        #if os(Linux)
-        let flags = MAP_PRIVATE | MAP_POPULATE
-        #else
-        let flags = MAP_PRIVATE
-        #endif
-        guard let mapped = mmap(nil, size, PROT_READ, flags, fd, 0), mapped != MAP_FAILED else { return nil }
+        guard let (mapped, size) = map(fd: fd) else { return nil }
         defer { munmap(mapped, size) }
         if sequential { _ = madvise(mapped, size, MADV_SEQUENTIAL) }
         return try body(UnsafeBufferPointer(start: mapped.assumingMemoryBound(to: UInt8.self), count: size))
