@@ -93,6 +93,18 @@ struct HPACKTests {
         }
     }
 
+    @Test("every regular name of the static table is found, in any case, at its first index; others are not")
+    func staticNames() {
+        for (offset, entry) in HPACKStaticTable.entries.enumerated() where entry.name.first != UInt8(ascii: ":") {
+            let first = HPACKStaticTable.entries.firstIndex { $0.name == entry.name }! + 1
+            let upper = entry.name.map { $0 &- 0x61 < 26 ? $0 - 0x20 : $0 }
+            #expect(upper.withUnsafeBytes { HPACKStaticTable.index(ofName: $0) } == first, "\(offset + 1)")
+        }
+        for other in ["x-request-id", "contenttype", "", "dates"] {
+            #expect(Array(other.utf8).withUnsafeBytes { HPACKStaticTable.index(ofName: $0) } == nil)
+        }
+    }
+
     @Test("an HPACK bomb (one large entry named again and again) stops at the list limit, not at its decoded size")
     func bomb() throws {
         var block = ByteBuffer()
