@@ -53,13 +53,14 @@ struct H2ConnectionStateMachine {
         case closed(UInt32)
     }
 
+    /// A stream's state: plain values (copied in and out of the table at no cost); the DATA that
+    /// waits for a window lives apart, in ``queues``.
     private struct Stream {
         var sendWindow: Int
         var receiveWindow: Int
         var remoteClosed: Bool
         var localClosed = false
-        var queue = CircularBuffer<ByteBuffer>(initialCapacity: 2)
-        /// END_STREAM goes on the frame that empties the queue.
+        /// END_STREAM goes on the frame that empties the stream's queue.
         var endQueued = false
     }
 
@@ -75,8 +76,9 @@ struct H2ConnectionStateMachine {
 
     private var decoder = HeaderBlockDecoder()
     private var streams: [UInt32: Stream] = [:]
-    /// Streams with response DATA waiting for a window.
-    private var waiting: Set<UInt32> = []
+    /// Response DATA waiting for a window, by stream (only streams that have some: a window
+    /// update visits these and no others, so a flood of them costs no more than what waits).
+    private var queues: [UInt32: CircularBuffer<ByteBuffer>] = [:]
     private(set) var lastClientStream: UInt32 = 0
     /// Streams above this are refused (set when GOAWAY with a real last stream went out).
     private var acceptsStreamsUpTo = UInt32(Int32.max)
@@ -328,52 +330,62 @@ struct H2ConnectionStateMachine {
     /// Response DATA: written as far as the windows allow, the rest queued until they open.
     mutating func sendData(_ id: UInt32, _ data: ByteBuffer, endStream: Bool) {
         guard var stream = streams[id], !stream.localClosed else { return }
-        if data.readableBytes > 0 { stream.queue.append(data) }
-        if endStream {
-            stream.localClosed = true
-            stream.endQueued = true
+        stream.localClosed = endStream
+        if queues[id] == nil && data.readableBytes <= min(stream.sendWindow, connectionSendWindow, peerMaxFrameSize) {
+            // The common case: nothing waits and it all fits in one frame.
+            var data = data
+            H2FrameWriter.writeDataHeader(id, length: data.readableBytes, endStream: endStream, into: &outbound)
+            outbound.writeBuffer(&data)
+            stream.sendWindow -= data.readerIndex
+            connectionSendWindow -= data.readerIndex
+            streams[id] = stream
+            if data.readerIndex > 0 { notices.append(.sent(id, data.readerIndex)) }
+            if endStream { closeIfDone(id) }
+            return
         }
+        stream.endQueued = endStream
         streams[id] = stream
+        if data.readableBytes > 0 { queues[id, default: CircularBuffer(initialCapacity: 4)].append(data) }
         sendQueued(id)
     }
 
-    /// A window grew: every stream with DATA waiting sends what it now may (only those: a flood of
-    /// WINDOW_UPDATEs costs no more than the streams that wait).
+    /// A window grew: every stream with DATA waiting sends what it now may.
     private mutating func sendAllQueued() {
-        guard !waiting.isEmpty else { return }
-        for id in Array(waiting) { sendQueued(id) }
+        guard !queues.isEmpty else { return }
+        for id in Array(queues.keys) { sendQueued(id) }
     }
 
     private mutating func sendQueued(_ id: UInt32) {
         guard var stream = streams[id] else {
-            waiting.remove(id)
+            queues[id] = nil
             return
         }
-        while true {
-            if stream.queue.isEmpty {
-                if stream.endQueued {
-                    H2FrameWriter.writeDataHeader(id, length: 0, endStream: true, into: &outbound)
-                    stream.endQueued = false
-                }
+        var queue = queues.removeValue(forKey: id)  // moved out: mutated without a copy
+        while var first = queue?.popFirst() {
+            let allowed = min(stream.sendWindow, connectionSendWindow, peerMaxFrameSize)
+            guard allowed > 0 else {
+                queue!.prepend(first)
                 break
             }
-            let allowed = min(stream.sendWindow, connectionSendWindow, peerMaxFrameSize)
-            guard allowed > 0 else { break }
-            var first = stream.queue.removeFirst()
             let count = min(allowed, first.readableBytes)
             var piece = first.readSlice(length: count)!
-            if first.readableBytes > 0 { stream.queue.prepend(first) }
-            let last = stream.queue.isEmpty && stream.endQueued
+            if first.readableBytes > 0 { queue!.prepend(first) }
+            let last = queue!.isEmpty && stream.endQueued
             H2FrameWriter.writeDataHeader(id, length: count, endStream: last, into: &outbound)
             outbound.writeBuffer(&piece)
             if last { stream.endQueued = false }
             stream.sendWindow -= count
             connectionSendWindow -= count
             notices.append(.sent(id, count))
-            if last { break }
+        }
+        if let queue, !queue.isEmpty {
+            queues[id] = queue
+        } else if stream.endQueued {
+            // Everything is out (or there was nothing): END_STREAM on an empty frame.
+            H2FrameWriter.writeDataHeader(id, length: 0, endStream: true, into: &outbound)
+            stream.endQueued = false
         }
         streams[id] = stream
-        if stream.queue.isEmpty && !stream.endQueued { waiting.remove(id) } else { waiting.insert(id) }
         closeIfDone(id)
     }
 
@@ -388,12 +400,12 @@ struct H2ConnectionStateMachine {
     /// Forgets a stream; true if it was open.
     @discardableResult
     private mutating func removeStream(_ id: UInt32) -> Bool {
-        waiting.remove(id)
+        queues[id] = nil
         return streams.removeValue(forKey: id) != nil
     }
 
     private mutating func closeIfDone(_ id: UInt32) {
-        guard let stream = streams[id], stream.remoteClosed, stream.localClosed, stream.queue.isEmpty, !stream.endQueued else { return }
+        guard let stream = streams[id], stream.remoteClosed, stream.localClosed, !stream.endQueued, queues[id] == nil else { return }
         removeStream(id)
         notices.append(.closed(id))
     }
