@@ -136,6 +136,31 @@ struct AdminTLSTests {
         }
     }
 
+    @Test("a reload naming other admin certificate files applies them to new connections; a wrong key there is refused at FILE:LINE")
+    func reloadOtherFiles() throws {
+        let certificates = try TestCertificates()
+        let admin = try certificates.leaf("admin", commonName: "admin-first", names: ["localhost"])
+        let other = try certificates.leaf("other", commonName: "admin-other", names: ["localhost"])
+        let backend = try DemoBackend()
+        let tugboat = try TugboatUnderTest(backends: [backend.address], adminToken: token, adminTLS: admin)
+        #expect(try servedSubject(tugboat.adminPort, ca: certificates.caPath) == "subject=CN = admin-first")
+        let original = try String(contentsOfFile: tugboat.configPath, encoding: .utf8)
+        let reload = ["-X", "POST", "-H", "Content-Type: application/json", "-H", "Authorization: Bearer \(token)"]
+
+        // A key that is not the certificate's: refused, the running certificate stays.
+        try original.replacingOccurrences(of: "key: \(admin.key)", with: "key: \(other.key)").write(toFile: tugboat.configPath, atomically: true, encoding: .utf8)
+        let refused = try curl(tugboat.adminPort, "/api/reload", ca: certificates.caPath, arguments: reload)
+        #expect(refused.status == "422" && refused.output.contains("\(tugboat.configPath):3: ")
+            && refused.output.contains("admin.tls.certificates[0].key"), "\(refused.output)")
+        #expect(try servedSubject(tugboat.adminPort, ca: certificates.caPath) == "subject=CN = admin-first")
+
+        try original.replacingOccurrences(of: "cert: \(admin.cert), key: \(admin.key)", with: "cert: \(other.cert), key: \(other.key)")
+            .write(toFile: tugboat.configPath, atomically: true, encoding: .utf8)
+        let applied = try curl(tugboat.adminPort, "/api/reload", ca: certificates.caPath, arguments: reload)
+        #expect(applied.status == "200" && applied.output.contains("admin.tls.certificates"), "\(applied.output)")
+        #expect(try servedSubject(tugboat.adminPort, ca: certificates.caPath) == "subject=CN = admin-other")
+    }
+
     @Test("check refuses bad admin.tls files at FILE:LINE with the key",
           arguments: ["wrong-key", "garbage", "world-readable", "missing", "no-key"])
     func badFiles(_ mistake: String) throws {
