@@ -6,6 +6,7 @@ import NIOCore
 import NIOExtras
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 import TugboatCore
@@ -17,6 +18,9 @@ import TugboatProxy
 /// holds it (see `ListenerHandover`). Graceful shutdown: stop accepting, finish open requests.
 /// A request head must be complete within ``headerTimeout`` of its first byte (or of the
 /// connection's start); a connection idle between requests closes after ``idleTimeout``.
+/// With `admin.tls` a `NIOSSLServerHandler` comes first, its certificate chosen per handshake from
+/// the listener's own ``CertificateBook`` (so a renewed file reaches the next connection); the
+/// head deadline then runs from the connection's start, the handshake included.
 package struct AdminListener: Service {
     package static let headerTimeout: TimeAmount = .seconds(10)
     package static let idleTimeout: TimeAmount = .seconds(60)
@@ -25,16 +29,19 @@ package struct AdminListener: Service {
     let listen: HostPort
     let group: EventLoopGroup
     let logger: Logger
+    /// `admin.tls`: the admin listener's certificates (nil: plain HTTP).
+    let certificates: CertificateBook?
     let serverName = "tugboat"
     /// Receives the bound address (the real port when 0 was asked for).
     let onRunning: @Sendable (SocketAddress?) async -> Void
 
-    package init(state: AdminState, listen: HostPort, group: EventLoopGroup, logger: Logger,
+    package init(state: AdminState, listen: HostPort, group: EventLoopGroup, logger: Logger, certificates: CertificateBook? = nil,
                 onRunning: @escaping @Sendable (SocketAddress?) async -> Void = { _ in }) {
         self.responder = AdminServer.makeRouter(state: state).buildResponder()
         self.listen = listen
         self.group = group
         self.logger = logger
+        self.certificates = certificates
         self.onRunning = onRunning
     }
 
@@ -43,6 +50,8 @@ package struct AdminListener: Service {
                                 configuration: .init(additionalChannelHandlers: [AdminRequestObserver()], idleTimeout: Self.idleTimeout))
         let quiesce = ServerQuiescingHelper(group: group)
         let logger = self.logger
+        // TLS 1.2/1.3 with BoringSSL's defaults and ALPN http/1.1, as the public listener without h2.
+        let tls = try certificates.map { try NIOSSLContext(configuration: $0.serverConfiguration(http2: false)) }
         let server = try await ListenerHandover.reusingPort(ServerBootstrap(group: group))
             .serverChannelOption(.backlog, value: 256)
             .serverChannelInitializer { channel in
@@ -53,6 +62,7 @@ package struct AdminListener: Service {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .bind(host: listen.host, port: listen.port, serverBackPressureStrategy: nil) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.addHandler(AdminHeadTimeoutHandler(header: Self.headerTimeout))
                 }.flatMap { http.setup(channel: channel, logger: logger) }
             }

@@ -36,6 +36,8 @@ package struct AdminState: Sendable {
     package let sessions = DashboardSessions()
     /// The `Host` names answered and the flame-graph links' lifetime.
     package var access = AdminAccess()
+    /// `admin.tls`: the dashboard's session cookie is `Secure` (sent over HTTPS only).
+    package var secureCookies = false
 
     package init(pool: Pool, traffic: TrafficCollector, dataPlane: ProxyDataPlane, registry: PrometheusCollectorRegistry,
                 token: Secret?, store: Store? = nil, alerts: AlertManager? = nil, membership: PoolMembership? = nil,

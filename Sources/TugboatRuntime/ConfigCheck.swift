@@ -5,7 +5,7 @@ import TugboatProxy
 import TugboatRedis
 
 /// Loads a config file and checks what the parser alone cannot: that the TLS certificate files
-/// parse, hold a key that belongs to the certificate, and have not expired. Every problem is a
+/// (`tls`, `admin.tls`) parse, hold a key that belongs to the certificate, and have not expired. Every problem is a
 /// `ConfigError` (`FILE:LINE: message`).
 package enum ConfigCheck {
     package static func load(path: String) throws -> TugboatConfig {
@@ -13,6 +13,7 @@ package enum ConfigCheck {
         // From here on, its secrets are redacted wherever they might be printed (serve and reload).
         Redaction.remember(config.secrets)
         if let tls = config.tls { _ = try CertificateBook(tls, logger: Logger(label: "tugboat.check")) }
+        if let tls = config.admin.tls { _ = try CertificateBook(files: tls.certificates, logger: Logger(label: "tugboat.check")) }
         if let tls = config.pool.tls {
             do {
                 _ = try BackendTLS(tls)

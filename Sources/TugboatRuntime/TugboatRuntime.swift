@@ -130,6 +130,12 @@ package struct TugboatRuntime {
             await forensics.locateProcesses { await provider.process(of: $0) }
         }
         let certificates = try config.tls.map { try CertificateBook($0, logger: logger) }
+        // admin.tls: the admin listener's own book (its log lines say so), watched as the public one.
+        let adminCertificates = try config.admin.tls.map { tls in
+            var adminLogger = logger
+            adminLogger[metadataKey: "listener"] = "admin"
+            return try CertificateBook(files: tls.certificates, logger: adminLogger)
+        }
         // tls.acme: the stored certificate (or a placeholder) is in the book before the listener
         // builds its TLS context; challenges are answered on the redirect listener.
         let challenges = ACMEChallenges()
@@ -149,7 +155,8 @@ package struct TugboatRuntime {
         let dashboard = DashboardFeed(scaling: config.scaling, alerts: config.alerts)
         let reloader = reload.map { reload in
             ConfigReloader(path: reload.path, running: config, parts: .init(
-                dataPlane: dataPlane, membership: membership, health: health, monitors: monitors, certificates: certificates, store: store,
+                dataPlane: dataPlane, membership: membership, health: health, monitors: monitors, certificates: certificates,
+                adminCertificates: adminCertificates, store: store,
                 logControl: reload.logControl, logOverrides: reload.logOverrides, descriptorLimit: descriptors, upstreamTLS: backendTLS,
                 dispatcher: dispatcher, makeSenders: makeSenders, alerts: alerts, twilioCallbacks: twilioCallbacks,
                 scaler: scaler, forensics: forensics, dashboard: dashboard
@@ -163,6 +170,7 @@ package struct TugboatRuntime {
                                     certificates: certificates, certificateRenewer: acme, reloader: reloader,
                                     dashboard: dashboard)
         adminState.access = AdminAccess(config)
+        adminState.secureCookies = config.admin.tls != nil
         adminState.pushToken = config.profiling?.pushToken
         // With a cluster the scaler waits for this node to win the lease.
         if cluster != nil { await scaler?.setLeading(false) }
@@ -179,10 +187,12 @@ package struct TugboatRuntime {
             try? await httpClient.shutdown()
             throw ListenError(key: "listen", address: config.listen, underlying: error)
         }
-        let admin = AdminListener(state: adminState, listen: config.admin.listen, group: group, logger: logger) { address in
+        let adminConfig = config.admin
+        let admin = AdminListener(state: adminState, listen: config.admin.listen, group: group, logger: logger,
+                                  certificates: adminCertificates) { address in
             let text = address.flatMap { a in a.port.map { "\(a.ipAddress ?? "?"):\($0)" } } ?? "?"
-            adminBase.withLock { $0 = $0 ?? "http://\(text)" }
-            logger.info("admin listening", metadata: ["admin.address": "\(text)"])
+            adminBase.withLock { $0 = adminConfig.baseURL(bound: text) }
+            logger.info("admin listening", metadata: ["admin.address": "\(text)", "admin.url": "\(adminConfig.baseURL(bound: text))"])
             // The proxy listener is bound before the services start, unless it is taking over.
             if !takingOver { notifier.ready(status: "serving") }
         }
@@ -210,13 +220,19 @@ package struct TugboatRuntime {
             ]
         }
         if let certificates { services.append(.init(service: CertificateWatcher(book: certificates, signals: signals))) }
+        if let adminCertificates { services.append(.init(service: CertificateWatcher(book: adminCertificates))) }
         if let redirect = config.tls?.redirect {
             services.append(.init(service: RedirectServer(listen: redirect, httpsPort: config.listen.port, group: group, logger: logger,
                                                           challenges: acme == nil ? nil : challenges)))
         }
         if let acme { services.append(.init(service: acme)) }
         services.append(.init(service: HangupService(notifier: notifier) {
-            if let reloader { _ = await reloader.reload() } else { certificates?.reloadChanged(force: true) }
+            if let reloader {
+                _ = await reloader.reload()
+            } else {
+                certificates?.reloadChanged(force: true)
+                adminCertificates?.reloadChanged(force: true)
+            }
         }))
         // Before the proxy: services stop in reverse order, so the last lines come after the drain.
         if let accessLog { services.append(.init(service: AccessLogService(accessLog: accessLog, dataPlane: dataPlane))) }

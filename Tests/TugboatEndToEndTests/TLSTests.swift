@@ -109,10 +109,10 @@ struct TLSTests {
         switch mistake {
         case "wrong-key":
             key = other.key
-            expected = "'key': \(other.key) is not the private key of \(site.cert)"
+            expected = "'tls.certificates[0].key': \(other.key) is not the private key of \(site.cert)"
         case "garbage":
             try "garbage".write(toFile: cert, atomically: true, encoding: .utf8)
-            expected = "'cert': \(cert) holds no PEM certificate"
+            expected = "'tls.certificates[0].cert': \(cert) holds no PEM certificate"
         default:
             chmod(key, 0o644)
             expected = "the private key \(key) is readable by every user (mode 644); chmod 600 it"

@@ -93,12 +93,13 @@ extension AdminServer {
             var headers = HTTPFields()
             let id = state.sessions.create()
             headers[.setCookie] = "\(DashboardSessions.cookieName)=\(id); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(Int(DashboardSessions.lifetime))"
+                + (state.secureCookies ? "; Secure" : "")
             return Response(status: .noContent, headers: headers)
         }
         router.delete("/api/session") { request, _ -> Response in
             if let id = DashboardSessions.id(inCookieHeader: request.headers[.cookie]) { state.sessions.remove(id) }
             var headers = HTTPFields()
-            headers[.setCookie] = "\(DashboardSessions.cookieName)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+            headers[.setCookie] = "\(DashboardSessions.cookieName)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0" + (state.secureCookies ? "; Secure" : "")
             return Response(status: .noContent, headers: headers)
         }
     }

@@ -82,7 +82,7 @@ package enum ConfigLoader {
 
     package static func parseAdmin(_ value: YAMLValue) throws -> AdminConfig {
         var admin = AdminConfig()
-        let keys = try value.mapping(allowed: ["listen", "token", "url"])
+        let keys = try value.mapping(allowed: ["listen", "token", "url", "tls"])
         if let listen = keys["listen"] { admin.listen = try listen.hostPort(allowPortZero: true) }
         if let url = keys["url"] {
             let text = try url.string()
@@ -95,7 +95,19 @@ package enum ConfigLoader {
             let text = try token.string()
             admin.token = text.isEmpty ? nil : Secret(text)
         }
+        if let tls = keys["tls"] { admin.tls = try parseAdminTLS(tls) }
         return admin
+    }
+
+    /// `admin.tls`: certificate files only (no ACME, no redirect: the admin listener is for people
+    /// and tools that are told its address).
+    package static func parseAdminTLS(_ value: YAMLValue) throws -> AdminTLSSettings {
+        let keys = try value.mapping(allowed: ["certificates"])
+        guard let list = keys["certificates"] else {
+            throw value.error("'\(value.key)' needs 'certificates' (a list of { cert, key } PEM files)")
+        }
+        let directory = (value.file as NSString).deletingLastPathComponent
+        return AdminTLSSettings(certificates: try parseCertificateList(list, relativeTo: directory))
     }
 
     package static func parseState(_ value: YAMLValue) throws -> String {

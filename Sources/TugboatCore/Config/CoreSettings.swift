@@ -3,18 +3,36 @@ import Logging
 // The sections Core owns: `admin`, `pool` (with `pool.tls`), `log`, `access-log` (the whole file is TugboatRuntime's
 // `TugboatConfig`).
 
-/// `admin:` — the admin listener and its optional bearer token.
+/// `admin:` — the admin listener, its optional bearer token and optional TLS.
 package struct AdminConfig: Sendable, Equatable {
     package var listen: HostPort
     package var token: Secret?
-    /// Where people reach the admin API (links in pages, e.g. a flame graph); nil: `http://<listen>`.
+    /// Where people reach the admin API (links in pages, e.g. a flame graph); nil: `http://<listen>`
+    /// (`https://` with ``tls``).
     package var url: String?
+    /// `admin.tls`: the admin listener speaks TLS (1.2 and 1.3) with these certificates.
+    package var tls: AdminTLSSettings?
+
+    /// `http` or `https`: what the admin listener speaks.
+    package var scheme: String { tls == nil ? "http" : "https" }
+
+    /// The base of links to the admin API: `url`, else the address it listens on (`bound`,
+    /// `host:port`, known once it listens) with its scheme.
+    package func baseURL(bound: String) -> String { url ?? "\(scheme)://\(bound)" }
 
     package init(listen: HostPort = HostPort(host: "127.0.0.1", port: 8081), token: Secret? = nil, url: String? = nil) {
         self.listen = listen
         self.token = token
         self.url = url
     }
+}
+
+/// `admin.tls: { certificates: [{ cert, key }] }`: PEM files, chosen by SNI as on the public
+/// listener, re-read when they change and on SIGHUP.
+package struct AdminTLSSettings: Sendable, Equatable {
+    package var certificates: [CertificateFiles]
+
+    package init(certificates: [CertificateFiles]) { self.certificates = certificates }
 }
 
 /// A value that must never be printed: its description is redacted.

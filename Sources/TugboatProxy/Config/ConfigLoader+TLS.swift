@@ -22,15 +22,7 @@ extension ConfigLoader {
         settings.http2 = http2
         settings.http2MaxStreams = maxStreams
         guard let list = keys["certificates"] else { return settings }
-        let certificates = try list.sequence().map { item in
-            let fields = try item.mapping(allowed: ["cert", "key"])
-            guard let certValue = fields["cert"], let keyValue = fields["key"] else { throw item.error("'\(item.key)' needs 'cert' and 'key'") }
-            let cert = try readableFile(certValue, relativeTo: directory)
-            let key = try privateKeyFile(keyValue, relativeTo: directory)
-            return TLSSettings.CertificateFiles(cert: cert, key: key, configFile: item.file, configLine: item.line)
-        }
-        guard !certificates.isEmpty else { throw list.error("'\(list.key)' needs at least one { cert, key }") }
-        settings.certificates = certificates
+        settings.certificates = try parseCertificateList(list, relativeTo: directory)
         return settings
     }
 

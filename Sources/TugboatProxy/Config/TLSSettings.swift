@@ -4,26 +4,8 @@ import TugboatCore
 /// obtained by Tugboat itself over ACME, and an optional plain-HTTP listener that redirects to
 /// HTTPS (and answers ACME HTTP-01 challenges).
 package struct TLSSettings: Sendable, Equatable {
-    /// One `tls.certificates[]` entry: PEM files (the certificate with its chain, the key), and
-    /// where the entry is in the config file so that errors found when loading can name it.
-    package struct CertificateFiles: Sendable, Equatable {
-        package var cert: String
-        package var key: String
-        package var configFile: String
-        package var configLine: Int
-
-        package init(cert: String, key: String, configFile: String = "", configLine: Int = 0) {
-            self.cert = cert
-            self.key = key
-            self.configFile = configFile
-            self.configLine = configLine
-        }
-
-        /// A problem with these files, located at their entry in the config.
-        package func error(_ message: String) -> ConfigError {
-            ConfigError(file: configFile, line: configLine, message: message)
-        }
-    }
+    /// One `tls.certificates[]` entry (Core's type, shared with `admin.tls`).
+    package typealias CertificateFiles = TugboatCore.CertificateFiles
 
     /// `tls.acme`: one certificate for `domains`, ordered and renewed from an ACME server (RFC 8555).
     package struct ACME: Sendable, Equatable {

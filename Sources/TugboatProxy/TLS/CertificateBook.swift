@@ -5,8 +5,8 @@ import NIOSSL
 import Synchronization
 import TugboatCore
 
-/// The public listener's certificates, loaded from their PEM files or installed at run time by the
-/// ACME service. A TLS handshake picks one by the client's server name (exact, then `*.` wildcard,
+/// A TLS listener's certificates (the public listener's, and the admin listener's with
+/// `admin.tls`), loaded from their PEM files or installed at run time by the ACME service. A TLS handshake picks one by the client's server name (exact, then `*.` wildcard,
 /// then the first); the files are re-read when they change, and a bad file keeps the certificate in
 /// use (and says why in the log and the API).
 package final class CertificateBook: Sendable {
@@ -40,9 +40,14 @@ package final class CertificateBook: Sendable {
     /// Loads every certificate; the first problem is thrown as `FILE:LINE: message`.
     /// With only `tls.acme`, the book starts empty: the ACME service installs the stored
     /// certificate (or a placeholder) before the listener is set up.
-    package init(_ settings: TLSSettings, logger: Logger) throws {
+    package convenience init(_ settings: TLSSettings, logger: Logger) throws {
+        try self.init(files: settings.certificates, logger: logger)
+    }
+
+    /// Certificates from files only (`admin.tls.certificates`, or the public listener's).
+    package init(files: [CertificateFiles], logger: Logger) throws {
         self.logger = logger
-        entries = Mutex(try settings.certificates.map(Self.load))
+        entries = Mutex(try files.map(Self.load))
         for entry in entries.withLock({ $0 }) where entry.notAfter.timeIntervalSinceNow < 14 * 86_400 {
             logger.warning("certificate expires soon", metadata: ["certificate.names": "\(entry.names.joined(separator: ","))",
                                                                  "certificate.not_after": "\(entry.notAfter)"])
@@ -56,22 +61,22 @@ package final class CertificateBook: Sendable {
         do {
             chain = try NIOSSLCertificate.fromPEMFile(files.cert)
         } catch {
-            throw files.error("'cert': \(files.cert) holds no PEM certificate (\(error))")
+            throw files.error("'\(files.keyName("cert"))': \(files.cert) holds no PEM certificate (\(error))")
         }
         let key: NIOSSLPrivateKey
         do {
             key = try NIOSSLPrivateKey(file: files.key, format: .pem)
         } catch {
-            throw files.error("'key': \(files.key) holds no PEM private key (\(error))")
+            throw files.error("'\(files.keyName("key"))': \(files.key) holds no PEM private key (\(error))")
         }
         let entry: Entry
         do {
             entry = try make(chain: chain, key: key)
         } catch {
             switch error {
-            case .noCertificate: throw files.error("'cert': \(files.cert) holds no PEM certificate")
-            case .keyMismatch(let reason): throw files.error("'key': \(files.key) is not the private key of \(files.cert) (\(reason))")
-            case .expired(let notAfter): throw files.error("'cert': \(files.cert) expired on \(notAfter)")
+            case .noCertificate: throw files.error("'\(files.keyName("cert"))': \(files.cert) holds no PEM certificate")
+            case .keyMismatch(let reason): throw files.error("'\(files.keyName("key"))': \(files.key) is not the private key of \(files.cert) (\(reason))")
+            case .expired(let notAfter): throw files.error("'\(files.keyName("cert"))': \(files.cert) expired on \(notAfter)")
             }
         }
         var loaded = entry

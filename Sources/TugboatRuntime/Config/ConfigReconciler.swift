@@ -82,6 +82,8 @@ package enum ConfigReconciler {
         check("admin.listen", old.admin.listen != new.admin.listen)
         check("admin.token", old.admin.token != new.admin.token)
         check("admin.url", old.admin.url != new.admin.url)
+        // On or off changes what the listener speaks; other certificate files are read live.
+        check("admin.tls", (old.admin.tls == nil) != (new.admin.tls == nil))
         check("state", old.state != new.state)
         check("state-tls", old.stateTLS != new.stateTLS)
         check("local-state", old.localState != new.localState)
@@ -126,6 +128,7 @@ package enum ConfigReconciler {
         check("max-connections", old.maxConnections != new.maxConnections)
         check("trusted-proxies", old.trustedProxies != new.trustedProxies)
         check("tls.certificates", old.tls.map(certificateFiles) != new.tls.map(certificateFiles))
+        check("admin.tls.certificates", old.admin.tls.map { $0.certificates.map(\.withoutLocation) } != new.admin.tls.map { $0.certificates.map(\.withoutLocation) })
         check("log.level", old.log.level != new.log.level)
         check("log.format", old.log.format != new.log.format)
         check("monitors", old.monitors != new.monitors)
@@ -214,7 +217,7 @@ package enum ConfigReconciler {
         case "pool.drain": [.reconfigureDataPlane, .setDrain, .updateScaling]
         case "pool.health": [.updateHealth]
         case "monitors": [.replaceMonitors]
-        case "tls.certificates": [.replaceCertificates]
+        case "tls.certificates", "admin.tls.certificates": [.replaceCertificates]
         case "log.level", "log.format": [.setLogging]
         // The alert manager knows each channel's kind (who hears the resolved notice) and its
         // Twilio numbers (recipients); the senders hold the settings.
@@ -240,6 +243,9 @@ package enum ConfigReconciler {
         config.stateTLS?.line = 0
         if let certificates = config.tls?.certificates {
             config.tls?.certificates = certificates.map { TLSSettings.CertificateFiles(cert: $0.cert, key: $0.key) }
+        }
+        if let adminCertificates = config.admin.tls?.certificates {
+            config.admin.tls?.certificates = adminCertificates.map(\.withoutLocation)
         }
         config.scaling?.drain = .zero
         return config

@@ -21,6 +21,8 @@ actor ConfigReloader: ConfigReloading {
         var health: HealthMonitor
         var monitors: MonitorSet
         var certificates: CertificateBook?
+        /// `admin.tls`: the admin listener's certificates.
+        var adminCertificates: CertificateBook?
         var store: Store
         var logControl: LogControl?
         /// `--log-level`/`--log-format` given on the command line win over `log:` in the file.
@@ -65,6 +67,7 @@ actor ConfigReloader: ConfigReloading {
     private func reloadNow() async -> ReloadOutcome {
         // SIGHUP always re-read the certificate files; it still does, whatever the config says.
         parts.certificates?.reloadChanged(force: true)
+        parts.adminCertificates?.reloadChanged(force: true)
         let new: TugboatConfig
         do {
             new = try ConfigCheck.load(path: path)
@@ -98,6 +101,13 @@ actor ConfigReloader: ConfigReloading {
         if plan.changes("tls.certificates"), let book = parts.certificates {
             do {
                 try book.replaceFiles(new.tls?.certificates ?? [])
+            } catch {
+                return "\(error)"
+            }
+        }
+        if plan.changes("admin.tls.certificates"), let book = parts.adminCertificates {
+            do {
+                try book.replaceFiles(new.admin.tls?.certificates ?? [])
             } catch {
                 return "\(error)"
             }

@@ -34,14 +34,14 @@ final class TugboatUnderTest: @unchecked Sendable {
          statePath: String = NSTemporaryDirectory() + "tugboat-test-\(UUID().uuidString).db",
          environment: [String: String] = [:], redis: String? = nil, node: String? = nil,
          prelude: String? = nil, listen: String = "127.0.0.1:0", adminListen: String = "127.0.0.1:0",
-         launcher: [String] = [], adminURL: String? = nil) throws {
+         launcher: [String] = [], adminURL: String? = nil, adminTLS: (cert: String, key: String)? = nil) throws {
         configPath = NSTemporaryDirectory() + "tugboat-test-\(UUID().uuidString).yaml"
         self.statePath = statePath
         let state = redis.map { "state: \($0)\nlocal-state: sqlite:\(statePath)\nnode: \(node ?? "node")" } ?? "state: sqlite:\(statePath)"
         let yaml = """
         \(state)
         listen: \(listen)
-        admin: { listen: \(adminListen)\(adminToken == nil ? "" : ", token: ${TEST_ADMIN_TOKEN}")\(adminURL.map { ", url: \"\($0)\"" } ?? "") }
+        admin: { listen: \(adminListen)\(adminToken == nil ? "" : ", token: ${TEST_ADMIN_TOKEN}")\(adminURL.map { ", url: \"\($0)\"" } ?? "")\(adminTLS.map { ", tls: { certificates: [{ cert: \($0.cert), key: \($0.key) }] }" } ?? "") }
         \(extraTop)
         pool:
           backends: [\(backends.joined(separator: ", "))]

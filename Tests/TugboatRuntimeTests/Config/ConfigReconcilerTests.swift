@@ -116,6 +116,19 @@ struct ConfigReconcilerTests {
         #expect(try plan(new, from: old).changed == ["tls.certificates"])
     }
 
+    @Test("admin.tls: other certificate files apply live (lines moved change nothing); switching TLS on or off needs a restart")
+    func adminCertificates() throws {
+        let tls = "admin: { listen: 127.0.0.1:8081, tls: { certificates: [{ cert: /c.pem, key: /k.pem }] } }"
+        let old = Self.base.replacingOccurrences(of: "admin: { listen: 127.0.0.1:8081 }", with: tls)
+        let new = old.replacingOccurrences(of: "cert: /c.pem, key: /k.pem", with: "cert: /c2.pem, key: /k2.pem")
+        let changes = try plan(new, from: old)
+        #expect(changes.changed == ["admin.tls.certificates"])
+        #expect(changes.steps == [.replaceCertificates])
+        #expect(try plan("# moved\n\n" + old, from: old).changed.isEmpty)
+        #expect(try decide(Self.base, old) == .restartNeeded(["admin.tls"]))
+        #expect(try decide(old, Self.base) == .restartNeeded(["admin.tls"]))
+    }
+
     @Test("several changes at once are all named")
     func several() throws {
         let new = Self.base.replacingOccurrences(of: "127.0.0.1:9001, ", with: "") + "\n  retries: 1\n  timeouts: { request: 5s }\nlog: { level: warning }\n"

@@ -35,6 +35,34 @@ struct TLSConfigTests {
         #expect(config.pool.tls?.caLine == 8)
     }
 
+    @Test("admin.tls.certificates parse beside the public tls: paths relative to the config file, line and key remembered; the scheme and default URL follow")
+    func adminTLS() throws {
+        let directory = NSTemporaryDirectory() + "tugboat-admin-tls-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        FileManager.default.createFile(atPath: directory + "/admin.pem", contents: Data("c".utf8))
+        FileManager.default.createFile(atPath: directory + "/admin.key", contents: Data("k".utf8), attributes: [.posixPermissions: 0o600])
+        let config = try ConfigLoader.parse("""
+        admin:
+          listen: 127.0.0.1:8443
+          token: t
+          tls:
+            certificates:
+              - { cert: admin.pem, key: admin.key }
+        """, file: directory + "/t.yaml")
+        let files = try #require(config.admin.tls?.certificates.first)
+        #expect(files.cert == directory + "/admin.pem" && files.key == directory + "/admin.key")
+        #expect(files.configLine == 6 && files.configFile == directory + "/t.yaml")
+        #expect(files.keyName("key") == "admin.tls.certificates[0].key")
+        #expect(config.tls == nil)
+        #expect(config.admin.scheme == "https")
+        #expect(config.admin.baseURL(bound: "127.0.0.1:8443") == "https://127.0.0.1:8443")
+        #expect(try parse("admin: { listen: 127.0.0.1:8081 }\n").admin.baseURL(bound: "127.0.0.1:8081") == "http://127.0.0.1:8081")
+        var named = config.admin
+        named.url = "https://ops.example.com:8443"
+        #expect(named.baseURL(bound: "127.0.0.1:8443") == "https://ops.example.com:8443")
+    }
+
     @Test("tls.acme alone (no certificate files) parses: directory, email, domains lowercased, ca")
     func acme() throws {
         let config = try parse("""
@@ -75,6 +103,15 @@ struct TLSConfigTests {
          "t.yaml:7: 'tls.acme.ca': cannot read /nonexistent-ca.pem"),
         ("tls:\n  certificates:\n    - { cert: /etc/passwd, key: /etc/passwd }\n  http2: sometimes\n", "t.yaml:4: 'tls.http2' must be true or false"),
         ("tls:\n  http2-max-streams: 0\n  certificates:\n    - { cert: /etc/passwd, key: /etc/passwd }\n", "t.yaml:2: 'tls.http2-max-streams' must be"),
+        ("admin:\n  tls: {}\n", "t.yaml:2: 'admin.tls' needs 'certificates'"),
+        ("admin:\n  tls:\n    certificates: []\n", "t.yaml:3: 'admin.tls.certificates' needs at least one { cert, key }"),
+        ("admin:\n  tls:\n    certificates:\n      - { cert: /nonexistent.pem, key: /etc/passwd }\n",
+         "t.yaml:4: 'admin.tls.certificates[0].cert': cannot read /nonexistent.pem"),
+        ("admin:\n  tls:\n    certificates:\n      - { key: /etc/passwd }\n", "t.yaml:4: 'admin.tls.certificates[0]' needs 'cert' and 'key'"),
+        ("admin:\n  tls:\n    certificates:\n      - { cert: /etc/passwd, key: /etc/passwd }\n",
+         "t.yaml:4: 'admin.tls.certificates[0].key': the private key /etc/passwd is readable by every user"),
+        ("admin:\n  tls:\n    certificates:\n      - { cert: /etc/passwd, key: /etc/passwd, chain: x }\n", "t.yaml:4: unknown key 'admin.tls.certificates[0].chain'"),
+        ("admin:\n  tls:\n    acme: {}\n", "t.yaml:3: unknown key 'admin.tls.acme'"),
     ])
     func errors(yaml: String, expected: String) {
         expectConfigError(expected) { try parse(yaml) }
