@@ -63,6 +63,12 @@ struct AdminTLSTests {
         // `tugboat healthcheck` speaks TLS to it.
         let check = try ChildProcess(arguments: ["healthcheck", "--url", "https://127.0.0.1:\(tugboat.adminPort)/healthz"])
         #expect(check.waitForExit() == 0, "\(check.text)")
+        // An http:// URL (the image's HEALTHCHECK default) gets no HTTP answer and is tried over TLS.
+        let plainURL = try ChildProcess(arguments: ["healthcheck", "--url", "http://127.0.0.1:\(tugboat.adminPort)/healthz"])
+        #expect(plainURL.waitForExit() == 0, "\(plainURL.text)")
+        // Nothing listening: unhealthy both ways.
+        let nobody = try ChildProcess(arguments: ["healthcheck", "--url", "http://127.0.0.1:9/healthz"])
+        #expect(nobody.waitForExit() == 1, "\(nobody.text)")
         // The token appears nowhere in the log.
         #expect(!tugboat.child.text.contains(token))
     }

@@ -10,6 +10,7 @@ import TugboatCore
 /// For a container's HEALTHCHECK, where no curl is installed. `https://` (an admin listener with
 /// `admin.tls`) speaks TLS without checking the certificate: the check asks whether the process
 /// answers on that address, sends nothing secret, and its certificate names a host, not 127.0.0.1.
+/// An `http://` URL that gets no HTTP answer is tried over TLS too, so the default works either way.
 struct HealthcheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "healthcheck",
@@ -26,7 +27,7 @@ struct HealthcheckCommand: AsyncParsableCommand {
         guard let target = Self.parse(url) else { throw ValidationError("--url must be http://HOST:PORT/PATH or https://HOST:PORT/PATH, got '\(url)'") }
         let group = MultiThreadedEventLoopGroup.singleton
         let status: Int? = try? await withThrowingTaskGroup(of: Int?.self) { tasks in
-            tasks.addTask { try await Self.status(of: target, group: group) }
+            tasks.addTask { try await Self.statusFallingBackToTLS(of: target, group: group) }
             tasks.addTask {
                 try await Task.sleep(for: .seconds(timeout))
                 return nil
@@ -51,6 +52,15 @@ struct HealthcheckCommand: AsyncParsableCommand {
         let slash = rest.firstIndex(of: "/") ?? rest.endIndex
         guard let address = HostPort(parsing: String(rest[..<slash])) else { return nil }
         return (address, slash == rest.endIndex ? "/" : String(rest[slash...]), tls)
+    }
+
+    /// An `http://` URL whose listener gives no HTTP answer is tried once more over TLS: an admin
+    /// listener with `admin.tls` closes a plain request without a word, and the image's
+    /// HEALTHCHECK (the default URL) should not turn unhealthy because TLS was switched on.
+    static func statusFallingBackToTLS(of target: Target, group: EventLoopGroup) async throws -> Int? {
+        if let plain = try? await status(of: target, group: group) { return plain }
+        guard !target.tls else { return nil }
+        return try await status(of: (target.address, target.path, true), group: group)
     }
 
     static func status(of target: Target, group: EventLoopGroup) async throws -> Int? {
