@@ -7,12 +7,14 @@ import NIOTLS
 /// backends through the loop's upstream pools with everything the HTTP/1.1 path does.
 ///
 /// What the connection refuses (``H2ConnectionStateMachine`` and ``H2FrameReader`` do the counting):
-/// - more than `maxConcurrentStreams` open streams: RST_STREAM REFUSED_STREAM (or a connection error);
+/// - a stream beyond `maxConcurrentStreams`: GOAWAY PROTOCOL_ERROR naming the last stream taken
+///   (those open finish, then the connection closes);
 /// - rapid reset (CVE-2023-44487): more than 200 RST_STREAMs in 30 s, GOAWAY ENHANCE_YOUR_CALM;
-/// - CONTINUATION flood (CVE-2024-27316): more than 5 CONTINUATION frames in a row, connection error;
-/// - header blocks (HPACK bombs included) decoding to more than the head limit (64 KiB):
-///   connection error before the fields are built; more than 128 fields: 431 like HTTP/1.1;
-/// - other suspicious patterns (empty DATA frames, control-frame floods, stream errors): GOAWAY.
+/// - CONTINUATION flood (CVE-2024-27316): more than 5 CONTINUATION frames for one header block, or
+///   a block above the head limit, GOAWAY ENHANCE_YOUR_CALM;
+/// - header lists (HPACK bombs included) decoding to more than the head limit (64 KiB): counted
+///   while decoding, connection error; more than 128 fields: 431 like HTTP/1.1;
+/// - glitches (PINGs, SETTINGS, empty DATA frames, stream errors) above 200 in 30 s: GOAWAY.
 /// On graceful shutdown the connection sends GOAWAY, lets open streams finish, then closes; an
 /// idle connection (no stream open) closes after `timeouts.idle`.
 enum HTTP2Front {
