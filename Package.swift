@@ -348,7 +348,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TugboatACMETests",
-            dependencies: ["TugboatACME", "TugboatCore", "TugboatStore", .product(name: "Crypto", package: "swift-crypto"),
+            dependencies: ["TugboatACME", "TugboatCore", "TugboatStore", "TugboatProxy", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "X509", package: "swift-certificates"), .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),

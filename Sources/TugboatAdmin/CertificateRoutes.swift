@@ -19,9 +19,39 @@ enum CertificateRoutes {
         var placeholder: Bool
         var last_renewal_attempt: String?
         var last_renewal_error: String?
+        var ocsp: OCSPView?
+
+        /// The stapled OCSP response (`tls.ocsp-stapling`): null until the stapler first tried.
+        struct OCSPView: Encodable, Sendable {
+            var stapled: Bool
+            var this_update: String?
+            var next_update: String?
+            var last_attempt: String?
+            var last_error: String?
+
+            private enum CodingKeys: String, CodingKey { case stapled, this_update, next_update, last_attempt, last_error }
+
+            init?(_ entry: CertificateBook.Entry) {
+                guard entry.ocspAttempt != nil else { return nil }
+                stapled = entry.ocsp?.isValid(at: Date()) ?? false
+                this_update = entry.ocsp.map { Timestamp.iso($0.thisUpdate) }
+                next_update = entry.ocsp?.nextUpdate.map(Timestamp.iso)
+                last_attempt = entry.ocspAttempt.map(Timestamp.iso)
+                last_error = Redaction.redact(entry.ocspError)
+            }
+
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(stapled, forKey: .stapled)
+                try container.encode(this_update, forKey: .this_update)
+                try container.encode(next_update, forKey: .next_update)
+                try container.encode(last_attempt, forKey: .last_attempt)
+                try container.encode(last_error, forKey: .last_error)
+            }
+        }
 
         private enum CodingKeys: String, CodingKey {
-            case names, issuer, not_after, source, placeholder, last_renewal_attempt, last_renewal_error
+            case names, issuer, not_after, source, placeholder, last_renewal_attempt, last_renewal_error, ocsp
         }
 
         /// `null` written out for the optional fields (the API's documented shape).
@@ -34,6 +64,7 @@ enum CertificateRoutes {
             try container.encode(placeholder, forKey: .placeholder)
             try container.encode(last_renewal_attempt, forKey: .last_renewal_attempt)
             try container.encode(last_renewal_error, forKey: .last_renewal_error)
+            try container.encode(ocsp, forKey: .ocsp)
         }
     }
 
@@ -42,7 +73,7 @@ enum CertificateRoutes {
             let views = (state.certificates?.current ?? []).map {
                 CertificateView(names: $0.names, issuer: $0.issuer, not_after: Timestamp.iso($0.notAfter), source: $0.source.rawValue,
                                 placeholder: $0.isPlaceholder, last_renewal_attempt: $0.lastAttempt.map(Timestamp.iso),
-                                last_renewal_error: Redaction.redact($0.lastError))
+                                last_renewal_error: Redaction.redact($0.lastError), ocsp: CertificateView.OCSPView($0))
             }
             return try Response.json(views)
         }

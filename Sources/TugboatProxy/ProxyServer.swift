@@ -35,6 +35,9 @@ package final class ProxyServer: Service, Sendable {
     package init(dataPlane: ProxyDataPlane, logger: Logger, certificates: CertificateBook? = nil, takeover: Takeover? = nil) throws {
         self.takeover = takeover
         self.tls = try certificates.map { try NIOSSLContext(configuration: $0.serverConfiguration(http2: dataPlane.configuration.http2)) }
+        if let tls, let certificates, !OCSPStaplingHook.install(on: tls, book: certificates) {
+            logger.warning("OCSP stapling is not available with this build's swift-nio-ssl: handshakes go on without it")
+        }
         self.dataPlane = dataPlane
         self.logger = logger
         self.quiesce = ServerQuiescingHelper(group: dataPlane.group)

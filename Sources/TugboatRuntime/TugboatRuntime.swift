@@ -226,6 +226,9 @@ package struct TugboatRuntime {
                                                           challenges: acme == nil ? nil : challenges)))
         }
         if let acme { services.append(.init(service: acme)) }
+        if let certificates, config.tls?.ocspStapling == true {
+            services.append(.init(service: OCSPStapler(book: certificates, group: group, logger: logger)))
+        }
         services.append(.init(service: HangupService(notifier: notifier) {
             if let reloader {
                 _ = await reloader.reload()

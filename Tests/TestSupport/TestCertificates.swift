@@ -19,16 +19,27 @@ package final class TestCertificates: Sendable {
 
     /// A leaf for `names` (DNS names; IP addresses too) signed by the CA: returns (cert, key) paths.
     @discardableResult
-    package func leaf(_ file: String, commonName: String, names: [String], days: Int = 2) throws -> (cert: String, key: String) {
+    /// With `ocspURL`, the certificate names that OCSP responder (Authority Information Access).
+    package func leaf(_ file: String, commonName: String, names: [String], days: Int = 2, ocspURL: String? = nil,
+                      extensions: [String] = []) throws -> (cert: String, key: String) {
         let cert = "\(directory)/\(file).pem", key = "\(directory)/\(file).key", csr = "\(directory)/\(file).csr"
         let san = names.map { $0.first?.isNumber == true ? "IP:\($0)" : "DNS:\($0)" }.joined(separator: ",")
-        try "subjectAltName=\(san)\n".write(toFile: "\(directory)/\(file).ext", atomically: true, encoding: .utf8)
+        let lines = ["subjectAltName=\(san)"] + (ocspURL.map { ["authorityInfoAccess=OCSP;URI:\($0)"] } ?? []) + extensions
+        try (lines.joined(separator: "\n") + "\n").write(toFile: "\(directory)/\(file).ext", atomically: true, encoding: .utf8)
         try Self.openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=\(commonName)",
                           "-keyout", key, "-out", csr])
         try Self.openssl(["x509", "-req", "-in", csr, "-CA", caPath, "-CAkey", directory + "/ca.key", "-CAcreateserial",
                           "-days", String(days), "-extfile", "\(directory)/\(file).ext", "-out", cert])
         chmod(key, 0o600)
         return (cert, key)
+    }
+
+    /// The certificate file followed by the CA's: a chain as a CA hands it out (OCSP needs the issuer).
+    package func chain(_ leaf: String) throws -> String {
+        let path = leaf.replacingOccurrences(of: ".pem", with: ".chain.pem")
+        try (String(contentsOfFile: leaf, encoding: .utf8) + String(contentsOfFile: caPath, encoding: .utf8))
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        return path
     }
 
     package static func openssl(_ arguments: [String]) throws {

@@ -33,4 +33,17 @@ int tugboat_watch_wait(int watch, int *fds, int max, int timeout_ms);
 /// were parked, the memory their channels held is free but still counted as the process's.
 void tugboat_trim_heap(void);
 
+/// OCSP stapling on a TLS server context of swift-nio-ssl (BoringSSL's `SSL_CTX *`), which has no
+/// API of its own for it. The callback runs during a handshake whose client asked for the
+/// certificate's status, after the certificate was chosen; it staples with `tugboat_tls_staple`
+/// and returns 0 (SSL_TLSEXT_ERR_OK) or 3 (SSL_TLSEXT_ERR_NOACK: nothing to staple).
+typedef int (*tugboat_tls_status_callback)(void *ssl, void *arg);
+int tugboat_tls_set_status_callback(void *ssl_ctx, tugboat_tls_status_callback callback, void *arg);
+
+/// The server name the client asked for in the handshake (SNI), or NULL.
+const char *tugboat_tls_server_name(const void *ssl);
+
+/// Staples `der` (a DER OCSP response) to this handshake's certificate. 1 on success.
+int tugboat_tls_staple(void *ssl, const unsigned char *der, size_t length);
+
 #endif

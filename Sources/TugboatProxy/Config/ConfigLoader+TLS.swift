@@ -6,7 +6,7 @@ import TugboatCore
 // what is wrong inside at the same `FILE:LINE`.
 extension ConfigLoader {
     package static func parseTLS(_ value: YAMLValue) throws -> TLSSettings {
-        let keys = try value.mapping(allowed: ["certificates", "acme", "redirect", "http2", "http2-max-streams"])
+        let keys = try value.mapping(allowed: ["certificates", "acme", "redirect", "http2", "http2-max-streams", "ocsp-stapling"])
         guard keys["certificates"] != nil || keys["acme"] != nil else {
             throw value.error("'\(value.key)' needs 'certificates' (a list of { cert, key } PEM files) or 'acme'")
         }
@@ -21,6 +21,7 @@ extension ConfigLoader {
         var settings = TLSSettings(certificates: [], acme: acme, redirect: redirect)
         settings.http2 = http2
         settings.http2MaxStreams = maxStreams
+        settings.ocspStapling = try keys["ocsp-stapling"]?.bool() ?? true
         guard let list = keys["certificates"] else { return settings }
         settings.certificates = try parseCertificateList(list, relativeTo: directory)
         return settings

@@ -34,6 +34,9 @@ package struct TLSSettings: Sendable, Equatable {
     package var http2 = true
     /// SETTINGS_MAX_CONCURRENT_STREAMS per HTTP/2 connection (`tls.http2-max-streams`, default 100).
     package var http2MaxStreams = 100
+    /// Handshakes that ask for it get the certificate's OCSP response, fetched from the responder
+    /// its certificate names (`tls.ocsp-stapling`, default true).
+    package var ocspStapling = true
 
     package init(certificates: [CertificateFiles], acme: ACME? = nil, redirect: HostPort? = nil) {
         self.certificates = certificates

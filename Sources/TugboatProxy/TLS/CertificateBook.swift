@@ -32,6 +32,20 @@ package final class CertificateBook: Sendable {
         var key: NIOSSLPrivateKey
         var modified: [Date?]
         package var lastError: String?
+        /// The OCSP response stapled to its handshakes (`tls.ocsp-stapling`), the last fetch's
+        /// error and time.
+        package var ocsp: OCSPStaple?
+        package var ocspError: String?
+        package var ocspAttempt: Date?
+
+        /// The same certificate as `other` (a file touched but not changed, the same ACME
+        /// certificate stored again): its OCSP state carries over.
+        mutating func keepOCSP(of other: Entry) {
+            guard let leaf = chain.first, let otherLeaf = other.chain.first, leaf == otherLeaf else { return }
+            ocsp = other.ocsp
+            ocspError = other.ocspError
+            ocspAttempt = other.ocspAttempt
+        }
     }
 
     private let entries: Mutex<[Entry]>
@@ -55,6 +69,13 @@ package final class CertificateBook: Sendable {
     }
 
     package var current: [Entry] { entries.withLock { $0 } }
+
+    /// Changes every entry in place.
+    func updateEntries(_ change: (inout Entry) -> Void) {
+        entries.withLock { entries in
+            for index in entries.indices { change(&entries[index]) }
+        }
+    }
 
     static func load(_ files: TLSSettings.CertificateFiles) throws(ConfigError) -> Entry {
         let chain: [NIOSSLCertificate]
@@ -149,6 +170,7 @@ package final class CertificateBook: Sendable {
         entries.withLock { entries in
             if let index = entries.firstIndex(where: { $0.source == .acme }) {
                 entry.lastAttempt = entries[index].lastAttempt
+                entry.keepOCSP(of: entries[index])
                 entries[index] = entry
             } else {
                 entries.append(entry)
@@ -193,7 +215,12 @@ package final class CertificateBook: Sendable {
     package func replaceFiles(_ files: [TLSSettings.CertificateFiles]) throws(ConfigError) {
         var loaded: [Entry] = []
         for entry in files { loaded.append(try Self.load(entry)) }
-        entries.withLock { entries in entries = loaded + entries.filter { $0.source == .acme } }
+        entries.withLock { entries in
+            for index in loaded.indices {
+                if let old = entries.first(where: { $0.chain.first == loaded[index].chain.first }) { loaded[index].keepOCSP(of: old) }
+            }
+            entries = loaded + entries.filter { $0.source == .acme }
+        }
         logger.info("certificates replaced", metadata: ["certificate.files": "\(files.map(\.cert).joined(separator: ","))"])
     }
 
@@ -204,7 +231,8 @@ package final class CertificateBook: Sendable {
         for (index, entry) in snapshot.enumerated() {
             guard let files = entry.files, force || Self.modified(files) != entry.modified else { continue }
             do {
-                let fresh = try Self.load(files)
+                var fresh = try Self.load(files)
+                fresh.keepOCSP(of: entry)
                 entries.withLock { $0[index] = fresh }
                 logger.info("certificate reloaded", metadata: ["certificate.names": "\(fresh.names.joined(separator: ","))",
                                                               "certificate.not_after": "\(fresh.notAfter)"])

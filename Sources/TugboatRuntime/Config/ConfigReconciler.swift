@@ -97,6 +97,8 @@ package enum ConfigReconciler {
             check("tls.redirect", oldTLS.redirect != newTLS.redirect)
             check("tls.http2", oldTLS.http2 != newTLS.http2)
             check("tls.http2-max-streams", oldTLS.http2MaxStreams != newTLS.http2MaxStreams)
+            // The stapler is a service set up at start.
+            check("tls.ocsp-stapling", oldTLS.ocspStapling != newTLS.ocspStapling)
         }
         check("pool.tls", old.pool.tls != new.pool.tls)
         check("pool.discover", old.poolDiscover != new.poolDiscover)
