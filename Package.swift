@@ -337,7 +337,7 @@ let package = Package(
         .testTarget(
             name: "TugboatProxyTests",
             dependencies: [
-                "TugboatProxy", "TugboatCore",
+                "TugboatProxy", "TugboatCore", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
