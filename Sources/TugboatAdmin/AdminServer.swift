@@ -29,7 +29,7 @@ package enum AdminServer {
                                               inflight: state.dataPlane.inflight(), connections: state.dataPlane.connections,
                                               splices: state.dataPlane.splices,
                                               accessLog: state.dataPlane.accessLog)
-            text += CertificateRoutes.metrics(state.certificates)
+            text += CertificateRoutes.metrics(state.certificates, admin: state.adminCertificates)
             text += await ControlPlaneMetrics.render(state)
             text += MetricHelp.annotate(state.registry.emitToString())
             var headers = HTTPFields()

@@ -9,6 +9,8 @@ import TugboatStore
 package struct AdminState: Sendable {
     /// With `tls:`, the public listener's certificates (`/api/certificates`, expiry in `/metrics`).
     package let certificates: CertificateBook?
+    /// With `admin.tls`, the admin listener's own certificates (listed and measured beside the public ones).
+    package var adminCertificates: CertificateBook?
     /// With `tls.acme`: `POST /api/certificates/renew`.
     package let certificateRenewer: (any CertificateRenewing)?
     package let pool: Pool

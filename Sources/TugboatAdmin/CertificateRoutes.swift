@@ -20,6 +20,8 @@ enum CertificateRoutes {
         var last_renewal_attempt: String?
         var last_renewal_error: String?
         var ocsp: OCSPView?
+        /// Whose certificate: the public listener's (`tls`) or the admin listener's (`admin.tls`).
+        var listener: String
 
         /// The stapled OCSP response (`tls.ocsp-stapling`): null until the stapler first tried.
         struct OCSPView: Encodable, Sendable {
@@ -51,7 +53,7 @@ enum CertificateRoutes {
         }
 
         private enum CodingKeys: String, CodingKey {
-            case names, issuer, not_after, source, placeholder, last_renewal_attempt, last_renewal_error, ocsp
+            case names, issuer, not_after, source, placeholder, last_renewal_attempt, last_renewal_error, ocsp, listener
         }
 
         /// `null` written out for the optional fields (the API's documented shape).
@@ -65,15 +67,17 @@ enum CertificateRoutes {
             try container.encode(last_renewal_attempt, forKey: .last_renewal_attempt)
             try container.encode(last_renewal_error, forKey: .last_renewal_error)
             try container.encode(ocsp, forKey: .ocsp)
+            try container.encode(listener, forKey: .listener)
         }
     }
 
     static func add(_ group: RouterGroup<BasicRequestContext>, state: AdminState) {
         group.get("/api/certificates") { _, _ -> Response in
-            let views = (state.certificates?.current ?? []).map {
-                CertificateView(names: $0.names, issuer: $0.issuer, not_after: Timestamp.iso($0.notAfter), source: $0.source.rawValue,
-                                placeholder: $0.isPlaceholder, last_renewal_attempt: $0.lastAttempt.map(Timestamp.iso),
-                                last_renewal_error: Redaction.redact($0.lastError), ocsp: CertificateView.OCSPView($0))
+            let listed = (state.certificates?.current ?? []).map { ($0, "public") } + (state.adminCertificates?.current ?? []).map { ($0, "admin") }
+            let views = listed.map { entry, listener in
+                CertificateView(names: entry.names, issuer: entry.issuer, not_after: Timestamp.iso(entry.notAfter), source: entry.source.rawValue,
+                                placeholder: entry.isPlaceholder, last_renewal_attempt: entry.lastAttempt.map(Timestamp.iso),
+                                last_renewal_error: Redaction.redact(entry.lastError), ocsp: CertificateView.OCSPView(entry), listener: listener)
             }
             return try Response.json(views)
         }
@@ -87,14 +91,17 @@ enum CertificateRoutes {
         }
     }
 
-    /// `tugboat_certificate_expiry_timestamp_seconds{name}`: one line per name of every certificate.
-    static func metrics(_ book: CertificateBook?) -> String {
-        guard let book else { return "" }
-        var text = "# HELP tugboat_certificate_expiry_timestamp_seconds When a certificate of the public listener expires (Unix time).\n"
+    /// `tugboat_certificate_expiry_timestamp_seconds{name}`: one line per name of every certificate
+    /// of the public listener; the admin listener's (`admin.tls`) carry `listener="admin"` as well.
+    static func metrics(_ book: CertificateBook?, admin: CertificateBook? = nil) -> String {
+        guard book != nil || admin != nil else { return "" }
+        var text = "# HELP tugboat_certificate_expiry_timestamp_seconds When a certificate of Tugboat's listeners expires (Unix time).\n"
         text += "# TYPE tugboat_certificate_expiry_timestamp_seconds gauge\n"
-        for entry in book.current where !entry.isPlaceholder {
-            for name in entry.names {
-                text += "tugboat_certificate_expiry_timestamp_seconds{name=\"\(name)\"} \(Int(entry.notAfter.timeIntervalSince1970))\n"
+        for (book, extraLabel) in [(book, ""), (admin, ",listener=\"admin\"")] {
+            for entry in book?.current ?? [] where !entry.isPlaceholder {
+                for name in entry.names {
+                    text += "tugboat_certificate_expiry_timestamp_seconds{name=\"\(name)\"\(extraLabel)} \(Int(entry.notAfter.timeIntervalSince1970))\n"
+                }
             }
         }
         return text

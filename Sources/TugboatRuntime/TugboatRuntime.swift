@@ -171,6 +171,7 @@ package struct TugboatRuntime {
                                     dashboard: dashboard)
         adminState.access = AdminAccess(config)
         adminState.secureCookies = config.admin.tls != nil
+        adminState.adminCertificates = adminCertificates
         adminState.pushToken = config.profiling?.pushToken
         // With a cluster the scaler waits for this node to win the lease.
         if cluster != nil { await scaler?.setLeading(false) }
@@ -220,7 +221,9 @@ package struct TugboatRuntime {
             ]
         }
         if let certificates { services.append(.init(service: CertificateWatcher(book: certificates, signals: signals))) }
-        if let adminCertificates { services.append(.init(service: CertificateWatcher(book: adminCertificates))) }
+        if let adminCertificates {
+            services.append(.init(service: CertificateWatcher(book: adminCertificates, signals: signals, targetNote: "admin listener")))
+        }
         if let redirect = config.tls?.redirect {
             services.append(.init(service: RedirectServer(listen: redirect, httpsPort: config.listen.port, group: group, logger: logger,
                                                           challenges: acme == nil ? nil : challenges)))

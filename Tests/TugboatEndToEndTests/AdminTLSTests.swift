@@ -73,6 +73,27 @@ struct AdminTLSTests {
         #expect(!tugboat.child.text.contains(token))
     }
 
+    @Test("the admin listener's certificate is listed and measured beside the public ones, and paged before it lapses")
+    func listedAndPaged() throws {
+        let certificates = try TestCertificates()
+        let admin = try certificates.leaf("admin", commonName: "admin.localhost", names: ["localhost"], days: 2)
+        let backend = try DemoBackend()
+        let alerts = "alerts:\n  startup-grace: 0s\n  group: { wait: 0s }\n  channels: { log: { log: {} } }\n  rules:\n"
+            + "    - { name: cert, condition: certificate-expires-within, threshold: 14d, channels: [log] }\n"
+        let tugboat = try TugboatUnderTest(backends: [backend.address], extraTop: alerts, adminTLS: admin)
+        let listed = try curl(tugboat.adminPort, "/api/certificates", ca: certificates.caPath)
+        #expect(listed.status == "200")
+        let body = try #require(listed.output.split(whereSeparator: \.isNewline).first { $0.hasPrefix("[") }, "\(listed.output)")
+        let entries = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [[String: Any]] ?? []
+        #expect(entries.count == 1)
+        #expect(entries.first?["names"] as? [String] == ["localhost"])
+        #expect(entries.first?["listener"] as? String == "admin")
+        let metrics = try curl(tugboat.adminPort, "/metrics", ca: certificates.caPath).output
+        #expect(metrics.contains("tugboat_certificate_expiry_timestamp_seconds{name=\"localhost\",listener=\"admin\"}"), "\(metrics)")
+        // Two days left, a 14-day rule: an incident whose target says whose certificate it is.
+        _ = try tugboat.child.waitForLine { $0.contains("FIRING") && $0.contains("localhost (admin listener)") }
+    }
+
     @Test("the dashboard works over HTTPS: its page, the login's Secure cookie, the data with the cookie")
     func dashboard() throws {
         let certificates = try TestCertificates()

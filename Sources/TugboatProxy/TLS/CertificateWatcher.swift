@@ -10,11 +10,15 @@ package struct CertificateWatcher: Service {
     let book: CertificateBook
     let signals: SignalBus?
     let interval: Duration
+    /// Added to each certificate's name in the expiry signal (the admin listener's: `admin listener`),
+    /// so that its incident says whose certificate it is.
+    let targetNote: String?
 
-    package init(book: CertificateBook, signals: SignalBus? = nil, interval: Duration = .seconds(5)) {
+    package init(book: CertificateBook, signals: SignalBus? = nil, interval: Duration = .seconds(5), targetNote: String? = nil) {
         self.book = book
         self.signals = signals
         self.interval = interval
+        self.targetNote = targetNote
     }
 
     package func run() async throws {
@@ -29,7 +33,8 @@ package struct CertificateWatcher: Service {
         guard let signals else { return }
         for entry in book.current where !entry.isPlaceholder {
             let left = Duration.milliseconds(Int64(entry.notAfter.timeIntervalSinceNow * 1000))
-            signals.publish(.certificateChecked(name: entry.names.first ?? entry.files?.cert ?? "?", expiresIn: left))
+            let name = entry.names.first ?? entry.files?.cert ?? "?"
+            signals.publish(.certificateChecked(name: targetNote.map { "\(name) (\($0))" } ?? name, expiresIn: left))
         }
     }
 }
