@@ -4,7 +4,7 @@
 Each POSTed request is answered by `openssl ocsp` itself (-reqin/-respout), signed with the test
 CA, from an OpenSSL index file the test edits (V = valid, R = revoked). It fails on demand: a file
 named `mode` next to the index holding `error` answers HTTP 500, `garbage` answers bytes that are
-not an OCSP response. Prints `listening on 127.0.0.1:PORT` once ready, and `request` for each
+not an OCSP response, `huge` 200 KB of them. Prints `listening on 127.0.0.1:PORT` once ready, and `request` for each
 request.
 
     ocsp_responder.py DIRECTORY   (DIRECTORY holds ca.pem, ca.key, index.txt)
@@ -37,6 +37,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if mode == "garbage":
             self.reply(b"not an OCSP response")
+            return
+        if mode == "huge":
+            self.reply(b"\x30" * 200_000)
             return
         with tempfile.TemporaryDirectory() as scratch:
             reqin, respout = os.path.join(scratch, "req.der"), os.path.join(scratch, "resp.der")

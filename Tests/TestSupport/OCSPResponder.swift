@@ -10,7 +10,7 @@ package final class OCSPResponder: @unchecked Sendable {
     private let child: ChildProcess
 
     package enum Mode: String {
-        case normal = "", error, garbage
+        case normal = "", error, garbage, huge
     }
 
     package init(certificates: TestCertificates) throws {

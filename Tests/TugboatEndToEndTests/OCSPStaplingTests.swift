@@ -65,8 +65,8 @@ struct OCSPStaplingTests {
         #expect(answer.contains("OCSP response: no response sent"), "\(answer)")
     }
 
-    @Test("a responder that fails or answers garbage leaves handshakes unstapled and says why; stapling can be switched off",
-          arguments: [OCSPResponder.Mode.error, .garbage])
+    @Test("a responder that fails, answers garbage or too much leaves handshakes unstapled and says why; stapling can be switched off",
+          arguments: [OCSPResponder.Mode.error, .garbage, .huge])
     func responderFails(_ mode: OCSPResponder.Mode) throws {
         let certificates = try TestCertificates()
         let responder = try OCSPResponder(certificates: certificates)
@@ -76,7 +76,11 @@ struct OCSPStaplingTests {
         let backend = try DemoBackend()
         let tugboat = try tugboat(try certificates.chain(site.cert), key: site.key, backend: backend)
         try tugboat.waitHealthy([backend.address])
-        let expected = mode == .error ? "HTTP 500" : "not an OCSP response"
+        let expected = switch mode {
+        case .error: "HTTP 500"
+        case .huge: "larger than 65536 bytes"
+        default: "not an OCSP response"
+        }
         try waitUntilBlocking("the failure shown") { (try ocsp(tugboat)?["last_error"] as? String)?.contains(expected) == true }
         let answer = try status(tugboat, certificates: certificates)
         #expect(answer.contains("OCSP response: no response sent"), "\(answer)")

@@ -124,6 +124,8 @@ package final class OCSPStapler: Service {
                 return .failure(FetchProblem(description: "POST \(request.url): HTTP \(response.status.code)"))
             }
             bytes = try await response.body.collect(upTo: Self.maxResponse)
+        } catch is NIOTooManyBytesError {
+            return .failure(FetchProblem(description: "POST \(request.url): the answer is larger than \(Self.maxResponse) bytes"))
         } catch {
             return .failure(FetchProblem(description: "POST \(request.url): \(error)"))
         }
