@@ -27,7 +27,7 @@ package final class OCSPResponder: @unchecked Sendable {
 
     /// Records `cert` (a PEM file of the CA's) in the index: valid, or revoked a minute ago.
     package func record(_ cert: String, revoked: Bool = false) throws {
-        let serial = try Self.serial(of: cert)
+        let serial = try TestCertificates.serial(of: cert)
         let formatter = DateFormatter()
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyMMddHHmmss'Z'"
@@ -44,20 +44,5 @@ package final class OCSPResponder: @unchecked Sendable {
 
     package func fail(_ mode: Mode) throws {
         try mode.rawValue.write(toFile: certificates.directory + "/mode", atomically: true, encoding: .utf8)
-    }
-
-    private static func serial(of cert: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = ["x509", "-in", cert, "-noout", "-serial"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard let serial = text.split(separator: "=").last?.trimmingCharacters(in: .whitespacesAndNewlines), !serial.isEmpty else {
-            throw TestCertificates.Failure(description: "no serial in \(cert)")
-        }
-        return serial
     }
 }

@@ -42,6 +42,22 @@ package final class TestCertificates: Sendable {
         return path
     }
 
+    /// A certificate's serial number as `openssl x509 -serial` prints it (hex).
+    package static func serial(of cert: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = ["x509", "-in", cert, "-noout", "-serial"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard let serial = text.split(separator: "=").last?.trimmingCharacters(in: .whitespacesAndNewlines), !serial.isEmpty else {
+            throw Failure(description: "no serial in \(cert)")
+        }
+        return serial
+    }
+
     package static func openssl(_ arguments: [String]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")

@@ -27,7 +27,7 @@ struct OCSPMessagesTests {
         let index = "\(certificates.directory)/\(name).index", reqin = "\(certificates.directory)/\(name).req", respout = "\(certificates.directory)/\(name).resp"
         var text = ""
         for line in lines {
-            let serial = try serial(line.cert)
+            let serial = try TestCertificates.serial(of: line.cert)
             text += [line.status, "301231000000Z", line.status == "R" ? "251201000000Z" : "", serial, "unknown", "/CN=x"].joined(separator: "\t") + "\n"
         }
         try text.write(toFile: index, atomically: true, encoding: .utf8)
@@ -36,18 +36,6 @@ struct OCSPMessagesTests {
                                       "-rkey", signer?.key ?? certificates.directory + "/ca.key", "-nmin", "10",
                                       "-reqin", reqin, "-respout", respout])
         return Array(try Data(contentsOf: URL(fileURLWithPath: respout)))
-    }
-
-    func serial(_ pem: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = ["x509", "-in", pem, "-noout", "-serial"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return String(text.split(separator: "=").last!).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     @Test("our request is one openssl understands; its good answer is accepted with its validity window")
