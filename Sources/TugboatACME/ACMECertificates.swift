@@ -102,7 +102,8 @@ package final class ACMECertificates: Service, Sendable {
             do {
                 if ordering == nil {
                     let client = try await accountClient(transport: transport)
-                    ordering = (client, ACMEIssuer(client: client, challenges: challenges, shared: shared, logger: logger))
+                    ordering = (client, ACMEIssuer(client: client, challenges: challenges, shared: shared, logger: logger,
+                                                          challengeType: settings.challenge))
                 }
             } catch {
                 logger.error("acme account not readable; retrying", metadata: ["error": "\(error)"])

@@ -1,10 +1,12 @@
 import Foundation
 import Logging
+import NIOSSL
 import TugboatProxy
 
-/// One certificate order, start to finish: account, order, HTTP-01 for every pending
-/// authorization (answered by the redirect listener through `ACMEChallenges`), finalization with
-/// a new key's CSR, download. Polls with the server's Retry-After, within `pollLimit`.
+/// One certificate order, start to finish: account, order, HTTP-01 (answered by the redirect
+/// listener through `ACMEChallenges`) or TLS-ALPN-01 (answered by the public listener) for every
+/// pending authorization, finalization with a new key's CSR, download. Polls with the server's
+/// Retry-After, within `pollLimit`.
 struct ACMEIssuer: Sendable {
     struct Issued: Sendable {
         var chainPEM: String
@@ -17,6 +19,7 @@ struct ACMEIssuer: Sendable {
     var shared: ACMESharedState?
     let logger: Logger
     var pollLimit: Duration = .seconds(120)
+    var challengeType: TLSSettings.ACME.Challenge = .http01
 
     func obtain(domains: [String], email: String) async throws(ACMEError) -> Issued {
         _ = try await client.register(email: email)
@@ -62,18 +65,24 @@ struct ACMEIssuer: Sendable {
         case "pending": break
         default: throw .invalid("\(name): authorization \(authorization.status)")
         }
-        guard let challenge = authorization.challenges.first(where: { $0.type == "http-01" }) else {
-            throw .invalid("\(name): the server offers no http-01 challenge")
+        let type = challengeType.rawValue
+        guard let challenge = authorization.challenges.first(where: { $0.type == type }) else {
+            throw .invalid("\(name): the server offers no \(type) challenge")
         }
         guard let token = challenge.token, !token.isEmpty, token.utf8.count <= 256,
-              token.utf8.allSatisfy(ACMEChallenges.isBase64URL) else { throw .malformed("\(name): http-01 token missing or not base64url") }
+              token.utf8.allSatisfy(ACMEChallenges.isBase64URL) else { throw .malformed("\(name): \(type) token missing or not base64url") }
+        let keyAuthorization = client.key.keyAuthorization(token: token)
+        if challengeType == .tlsALPN01 {
+            try await answerOverTLSALPN(name: name, keyAuthorization: keyAuthorization, authorization: url, challenge: challenge.url)
+            logger.info("acme authorization valid", metadata: ["acme.domain": "\(name)", "acme.challenge": "\(type)"])
+            return
+        }
         // At start the order may be faster than the redirect listener's bind: the CA would dial
         // nothing and the authorization would be lost. Wait for it (bounded).
         for _ in 0..<100 where !challenges.isListening {
             do { try await Task.sleep(for: .milliseconds(100)) } catch { throw .timedOut("redirect listener: cancelled") }
         }
         guard challenges.isListening else { throw .invalid("\(name): the redirect listener (tls.redirect) is not listening") }
-        let keyAuthorization = client.key.keyAuthorization(token: token)
         challenges.set(token: token, keyAuthorization: keyAuthorization)
         defer { challenges.remove(token: token) }
         if let shared {
@@ -93,6 +102,26 @@ struct ACMEIssuer: Sendable {
         logger.info("acme authorization valid", metadata: ["acme.domain": "\(name)"])
     }
 
+    /// TLS-ALPN-01: the public listener serves `name`'s validation certificate to handshakes that
+    /// offer only `acme-tls/1` while the CA validates.
+    private func answerOverTLSALPN(name: String, keyAuthorization: String, authorization: String, challenge: String) async throws(ACMEError) {
+        let context: NIOSSLContext
+        do {
+            let (certificatePEM, keyPEM) = try CertificateRequests.validationCertificate(domain: name, keyAuthorization: keyAuthorization)
+            var configuration = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)))
+            configuration.minimumTLSVersion = .tlsv12
+            configuration.applicationProtocols = [ACMEChallenges.tlsALPNProtocol]
+            context = try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw .malformed("\(name): the TLS-ALPN-01 validation certificate: \(error)")
+        }
+        challenges.setValidation(domain: name, context: context)
+        defer { challenges.removeValidation(domain: name) }
+        try await validate(authorization: authorization, challenge: challenge, name: name)
+    }
+
     /// Tells the server the challenge is ready, then polls the authorization until it is decided.
     private func validate(authorization url: String, challenge: String, name: String) async throws(ACMEError) {
         try await client.respond(challenge: challenge)
@@ -101,7 +130,7 @@ struct ACMEIssuer: Sendable {
             case "valid": return true
             case "pending", "processing": return false
             default:
-                let problem = authorization.challenges.first(where: { $0.type == "http-01" })?.error
+                let problem = authorization.challenges.first(where: { $0.type == challengeType.rawValue })?.error
                 throw .invalid("\(name): authorization \(authorization.status)" + (problem.map { ": \($0)" } ?? ""))
             }
         }

@@ -39,6 +39,23 @@ enum CertificateRequests {
         return (try certificate.serializeAsPEM().pemString, keyPEM)
     }
 
+    /// The certificate a TLS-ALPN-01 validation is answered with (RFC 8737 §3): self-signed for
+    /// `domain`, carrying the critical `acmeIdentifier` extension with the SHA-256 digest of the
+    /// key authorization. PEM certificate and key.
+    static func validationCertificate(domain: String, keyAuthorization: String, now: Date = Date()) throws -> (certificatePEM: String, keyPEM: String) {
+        let (key, keyPEM) = newKey()
+        let name = try DistinguishedName { CommonName(domain) }
+        let digest = Array(SHA256.hash(data: Data(keyAuthorization.utf8)))
+        var extensions = try Certificate.Extensions { SubjectAlternativeNames([.dnsName(domain)]) }
+        // id-pe-acmeIdentifier (1.3.6.1.5.5.7.1.31): Authorization ::= OCTET STRING (SIZE (32)).
+        try extensions.append(Certificate.Extension(oid: [1, 3, 6, 1, 5, 5, 7, 1, 31], critical: true, value: ArraySlice([0x04, 0x20] + digest)))
+        let certificate = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
+            notValidBefore: now.addingTimeInterval(-60), notValidAfter: now.addingTimeInterval(86_400),
+            issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256, extensions: extensions, issuerPrivateKey: .init(key))
+        return (try certificate.serializeAsPEM().pemString, keyPEM)
+    }
+
     /// The leaf's validity and serial number (hex), from a PEM chain.
     static func leafFacts(chainPEM: String) throws -> (notBefore: Date, notAfter: Date, serial: String) {
         guard let start = chainPEM.range(of: "-----BEGIN CERTIFICATE-----"),

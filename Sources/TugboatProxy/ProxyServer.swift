@@ -16,6 +16,8 @@ package final class ProxyServer: Service, Sendable {
     private let boundChannel = Mutex<Channel?>(nil)
     /// With `tls:`, the listener's TLS context (the certificate is picked per handshake from the book).
     private let tls: NIOSSLContext?
+    /// `tls.acme.challenge: tls-alpn-01`: the validations answered on this listener.
+    private let tlsALPNChallenges: ACMEChallenges?
 
     /// Seamless upgrade: when another Tugboat holds the address at start, the listener is bound
     /// (and new connections steered to it) only once `ready` returns — the pool has settled — and
@@ -32,8 +34,10 @@ package final class ProxyServer: Service, Sendable {
         }
     }
 
-    package init(dataPlane: ProxyDataPlane, logger: Logger, certificates: CertificateBook? = nil, takeover: Takeover? = nil) throws {
+    package init(dataPlane: ProxyDataPlane, logger: Logger, certificates: CertificateBook? = nil, takeover: Takeover? = nil,
+                 tlsALPNChallenges: ACMEChallenges? = nil) throws {
         self.takeover = takeover
+        self.tlsALPNChallenges = tlsALPNChallenges
         self.tls = try certificates.map { try NIOSSLContext(configuration: $0.serverConfiguration(http2: dataPlane.configuration.http2)) }
         if let tls, let certificates, !OCSPStaplingHook.install(on: tls, book: certificates) {
             logger.warning("OCSP stapling is not available with this build's swift-nio-ssl: handshakes go on without it")
@@ -63,25 +67,18 @@ package final class ProxyServer: Service, Sendable {
             .childChannelOption(.writeBufferWaterMark, value: Self.clientWaterMark)
             .childChannelOption(.maxMessagesPerRead, value: Self.clientMessagesPerRead)
             .childChannelOption(.recvAllocator, value: Self.clientReadAllocator)
-            .childChannelInitializer { channel in
+            .childChannelInitializer { [tlsALPNChallenges] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     let loop = dataPlane.context(for: channel.eventLoop)
-                    // The loop's copy: `max-connections` may have been reloaded since the bind.
-                    guard dataPlane.connections.admit(max: loop.configuration.maxConnections) else {
-                        try channel.pipeline.syncOperations.addHandler(OverCapacityHandler())
-                        return
-                    }
-                    channel.closeFuture.whenComplete { _ in dataPlane.connections.release() }
-                    if tls != nil && configuration.http2 {
-                        // The protocol is known once the handshake is done; until then the header
-                        // timeout bounds it.
-                        let handshakeTimer = channel.eventLoop.scheduleTask(in: loop.configuration.headerTimeout) { channel.close(promise: nil) }
-                        channel.closeFuture.whenComplete { _ in handshakeTimer.cancel() }
-                        try channel.pipeline.syncOperations.addHandler(
-                            HTTP2Front.negotiationHandler(loop: loop, settings: configuration.http2Settings, handshakeTimer: handshakeTimer))
+                    if let tls, let tlsALPNChallenges, dataPlane.connections.admit(max: loop.configuration.maxConnections) {
+                        // tls.acme over TLS-ALPN-01: the ClientHello decides which TLS context answers.
+                        channel.closeFuture.whenComplete { _ in dataPlane.connections.release() }
+                        try channel.pipeline.syncOperations.addHandler(TLSALPNChallengeHandler(
+                            challenges: tlsALPNChallenges, timeout: loop.configuration.headerTimeout) { channel in
+                            try Self.configureAcceptedChannel(channel, tls: tls, dataPlane: dataPlane, admitted: true)
+                        })
                     } else {
-                        try Self.configureClientPipeline(channel, loop: loop)
+                        try Self.configureAcceptedChannel(channel, tls: tls, dataPlane: dataPlane)
                     }
                 }
             }
@@ -92,6 +89,33 @@ package final class ProxyServer: Service, Sendable {
         let address = channel.localAddress!
         logger.info("proxy listening", metadata: ["listen.address": "\(address.ipAddress ?? "?"):\(address.port ?? 0)"])
         return channel.localAddress!
+    }
+
+    /// A new client connection's pipeline: TLS (with `tls:`), the connection cap, then the HTTP/1.1
+    /// handler or, with TLS and HTTP/2, the ALPN negotiation that picks one.
+    private static func configureAcceptedChannel(_ channel: Channel, tls: NIOSSLContext?, dataPlane: ProxyDataPlane,
+                                                 admitted: Bool = false) throws {
+        let configuration = dataPlane.configuration
+        if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+        let loop = dataPlane.context(for: channel.eventLoop)
+        if !admitted {
+            // The loop's copy: `max-connections` may have been reloaded since the bind.
+            guard dataPlane.connections.admit(max: loop.configuration.maxConnections) else {
+                try channel.pipeline.syncOperations.addHandler(OverCapacityHandler())
+                return
+            }
+            channel.closeFuture.whenComplete { _ in dataPlane.connections.release() }
+        }
+        if tls != nil && configuration.http2 {
+            // The protocol is known once the handshake is done; until then the header
+            // timeout bounds it.
+            let handshakeTimer = channel.eventLoop.scheduleTask(in: loop.configuration.headerTimeout) { channel.close(promise: nil) }
+            channel.closeFuture.whenComplete { _ in handshakeTimer.cancel() }
+            try channel.pipeline.syncOperations.addHandler(
+                HTTP2Front.negotiationHandler(loop: loop, settings: configuration.http2Settings, handshakeTimer: handshakeTimer))
+        } else {
+            try configureClientPipeline(channel, loop: loop)
+        }
     }
 
     static let clientWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 32 * 1024, high: 256 * 1024)

@@ -148,7 +148,8 @@ package struct TugboatRuntime {
         }
         let takeover = ProxyServer.Takeover(whenReady: { await Self.poolSettled(pool, within: .seconds(30)) },
                                             then: { notifier.ready(status: "serving (took over from the previous process)") })
-        let proxy = try ProxyServer(dataPlane: dataPlane, logger: logger, certificates: certificates, takeover: takeover)
+        let proxy = try ProxyServer(dataPlane: dataPlane, logger: logger, certificates: certificates, takeover: takeover,
+                                    tlsALPNChallenges: config.tls?.acme?.challenge == .tlsALPN01 ? challenges : nil)
         let health = HealthMonitor(pool: pool, signals: signals, config: config.pool, group: group, logger: logger, tls: backendTLS)
         let traffic = TrafficCollector(dataPlane: dataPlane, signals: signals)
         let twilioCallbacks = TwilioCallbacks(TwilioCallbackSettings(alerts: config.alerts))

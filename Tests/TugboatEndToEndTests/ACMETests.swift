@@ -202,6 +202,71 @@ struct ACMETests {
         #expect(FrontDoor.holds(for: 3) { tugboat.child.lines.filter { $0.contains("acme ordering") }.count == 1 })
     }
 
+    @Test("TLS-ALPN-01: pebble validates on the public listener itself (no port 80); other handshakes there are not disturbed")
+    func tlsALPN() throws {
+        let certificates = try TestCertificates()
+        let listenPort = try freePort()
+        let pebble = try Pebble(httpPort: try freePort(), tlsPort: listenPort, certificates: certificates)  // nothing on the HTTP port
+        let backend = try DemoBackend()
+        let tls = """
+        tls:
+          acme:
+            directory: \(pebble.directory)
+            email: ops@tugboat.test
+            domains: [\(domain)]
+            ca: \(certificates.caPath)
+            challenge: tls-alpn-01
+        """
+        let tugboat = try TugboatUnderTest(backends: [backend.address], extraTop: tls, adminToken: "acme-token",
+                                           listen: "127.0.0.1:\(listenPort)")
+        try tugboat.waitHealthy([backend.address])
+        try waitUntilBlocking(timeout: .seconds(90), "the ACME certificate installed") { try acmeEntry(tugboat)?["placeholder"] as? Bool == false }
+        let root = try pebble.root()
+        #expect(try curl(tugboat.port, root: root) == "200")
+        #expect(pebble.issued == 1)
+        _ = try tugboat.child.waitForLine { $0.contains("acme authorization valid") && $0.contains("tls-alpn-01") }
+        // Once validated, a handshake offering acme-tls/1 gets the served certificate, not a validation one.
+        let offered = try TestCertificates.client(port: tugboat.port, serverName: domain, ca: root,
+                                                  request: "GET /echo HTTP/1.1\r\nHost: \(domain)\r\nConnection: close\r\n\r\n",
+                                                  extra: ["-alpn", "acme-tls/1"])
+        #expect(offered.contains("Verify return code: 0 (ok)"), "\(offered)")
+        #expect(!offered.contains("ALPN protocol: acme-tls/1"), "\(offered)")
+        // Bytes that are not TLS on the public port: closed, and the listener keeps serving.
+        let plain = try? TestHTTPClient(port: tugboat.port).request("GET", "/echo", headers: ["Connection": "close"])
+        #expect(plain?.status != 200)
+        #expect(try curl(tugboat.port, root: root) == "200")
+    }
+
+    @Test("check: tls-alpn-01 needs no redirect listener; an unknown challenge type and tls-alpn-01 with several nodes are refused at FILE:LINE")
+    func challengeConfig() throws {
+        let directory = NSTemporaryDirectory() + "tugboat-acme-config-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        func check(_ acmeExtra: String, top: String = "") throws -> (status: Int32, output: String) {
+            let path = directory + "/t-\(UUID().uuidString).yaml"
+            try """
+            \(top)listen: 127.0.0.1:0
+            tls:
+              acme:
+                directory: https://127.0.0.1:14000/dir
+                email: ops@tugboat.test
+                domains: [tugboat.test]
+            \(acmeExtra)
+            pool:
+              backends: [127.0.0.1:9]
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+            let child = try ChildProcess(arguments: ["check", "--config", path])
+            let status = child.waitForExit()
+            return (status ?? -1, child.text)
+        }
+        #expect(try check("    challenge: tls-alpn-01").status == 0)
+        let missing = try check("")
+        #expect(missing.status == 1 && missing.output.contains("needs 'tls.redirect'") && missing.output.contains("tls-alpn-01"), "\(missing.output)")
+        let unknown = try check("    challenge: dns-01")
+        #expect(unknown.status == 1 && unknown.output.contains(":7: ") && unknown.output.contains("must be http-01 or tls-alpn-01"), "\(unknown.output)")
+        let cluster = try check("    challenge: tls-alpn-01", top: "state: redis://127.0.0.1:6379\nnode: a\n")
+        #expect(cluster.status == 1 && cluster.output.contains("with 'state: redis://' use http-01"), "\(cluster.output)")
+    }
+
     @Test("an order whose HTTP-01 validation fails (pebble dials the wrong port): the problem shown, the placeholder kept")
     func failedValidation() throws {
         let certificates = try TestCertificates()

@@ -15,8 +15,8 @@ extension ConfigLoader {
         let directory = (value.file as NSString).deletingLastPathComponent
         let redirect = try keys["redirect"]?.hostPort(allowPortZero: true)
         let acme = try keys["acme"].map { try parseACME($0, directory: directory) }
-        if let acmeValue = keys["acme"], redirect == nil {
-            throw acmeValue.error("'\(acmeValue.key)' needs 'tls.redirect' (a plain-HTTP listener, port 80 in production): HTTP-01 challenges are answered there")
+        if let acmeValue = keys["acme"], redirect == nil, acme?.challenge == .http01 {
+            throw acmeValue.error("'\(acmeValue.key)' needs 'tls.redirect' (a plain-HTTP listener, port 80 in production): HTTP-01 challenges are answered there (or set 'challenge: tls-alpn-01')")
         }
         var settings = TLSSettings(certificates: [], acme: acme, redirect: redirect)
         settings.http2 = http2
@@ -28,7 +28,7 @@ extension ConfigLoader {
     }
 
     private static func parseACME(_ value: YAMLValue, directory: String) throws -> TLSSettings.ACME {
-        let keys = try value.mapping(allowed: ["directory", "email", "domains", "ca"])
+        let keys = try value.mapping(allowed: ["directory", "email", "domains", "ca", "challenge"])
         guard let directoryValue = keys["directory"], let emailValue = keys["email"], let domainsValue = keys["domains"] else {
             throw value.error("'\(value.key)' needs 'directory', 'email' and 'domains'")
         }
@@ -50,12 +50,20 @@ extension ConfigLoader {
                 !label.isEmpty && label.utf8.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
                     && label.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
             }) else {
-                throw item.error("'\(item.key)' must be a DNS name (HTTP-01 cannot validate wildcards or addresses), got '\(name)'")
+                throw item.error("'\(item.key)' must be a DNS name (HTTP-01 and TLS-ALPN-01 cannot validate wildcards or addresses), got '\(name)'")
             }
             if !domains.contains(name) { domains.append(name) }
         }
         guard !domains.isEmpty else { throw domainsValue.error("'\(domainsValue.key)' needs at least one domain name") }
         let ca = try keys["ca"].map { try readableFile($0, relativeTo: directory) }
-        return TLSSettings.ACME(directory: url, email: email, domains: domains, ca: ca)
+        var acme = TLSSettings.ACME(directory: url, email: email, domains: domains, ca: ca)
+        if let challengeValue = keys["challenge"] {
+            let text = try challengeValue.string()
+            guard let challenge = TLSSettings.ACME.Challenge(rawValue: text) else {
+                throw challengeValue.error("'\(challengeValue.key)' must be http-01 or tls-alpn-01, got '\(text)'")
+            }
+            acme.challenge = challenge
+        }
+        return acme
     }
 }

@@ -16,6 +16,16 @@ package struct TLSSettings: Sendable, Equatable {
         package var domains: [String]
         /// PEM roots trusted for the ACME server's own HTTPS (the system's when nil).
         package var ca: String?
+        /// How the CA checks that the domains are ours (`tls.acme.challenge`).
+        package var challenge: Challenge = .http01
+
+        package enum Challenge: String, Sendable, Equatable {
+            /// HTTP-01: a file served by the redirect listener (`tls.redirect`, port 80).
+            case http01 = "http-01"
+            /// TLS-ALPN-01 (RFC 8737): a certificate served on the public listener (port 443) to
+            /// a handshake offering ALPN `acme-tls/1`; no port 80 needed.
+            case tlsALPN01 = "tls-alpn-01"
+        }
 
         package init(directory: String, email: String, domains: [String], ca: String? = nil) {
             self.directory = directory

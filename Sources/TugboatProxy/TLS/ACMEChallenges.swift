@@ -1,4 +1,5 @@
 import NIOCore
+import NIOSSL
 import Synchronization
 
 /// The HTTP-01 challenges being answered: token → key authorization. The ACME service adds one
@@ -12,7 +13,22 @@ package final class ACMEChallenges: Sendable {
     /// reach this node for an order the leader placed).
     private let elsewhere = Mutex<(@Sendable (String) async -> String?)?>(nil)
 
+    /// TLS-ALPN-01 (RFC 8737, `tls.acme.challenge: tls-alpn-01`): domain → the TLS context that
+    /// serves its validation certificate to a handshake offering only `acme-tls/1`.
+    private let validations = Mutex<[String: NIOSSLContext]>([:])
+    package static let tlsALPNProtocol = "acme-tls/1"
+
     package init() {}
+
+    package func setValidation(domain: String, context: NIOSSLContext) { validations.withLock { $0[domain.lowercased()] = context } }
+    package func removeValidation(domain: String) { _ = validations.withLock { $0.removeValue(forKey: domain.lowercased()) } }
+
+    /// The validation context for a ClientHello, when it is an ACME validation of a name being
+    /// validated now (only `acme-tls/1` offered, RFC 8737 §3); nil for every other handshake.
+    func validationContext(serverName: String?, protocols: [String]) -> NIOSSLContext? {
+        guard protocols == [Self.tlsALPNProtocol], let serverName else { return nil }
+        return validations.withLock { $0[serverName] }
+    }
 
     /// Set by the redirect listener once it is bound: a challenge is only worth answering then.
     package func listenerReady() { listening.store(true, ordering: .releasing) }

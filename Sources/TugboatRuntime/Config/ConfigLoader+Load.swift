@@ -79,6 +79,10 @@ extension ConfigLoader {
                 throw scaling.error("'scaling.provider.process.ports' includes \(clash), a static backend of 'pool.backends'")
             }
         }
+        if config.tls?.acme?.challenge == .tlsALPN01, config.redisURL != nil {
+            // The CA may reach any node; only HTTP-01 answers are shared through Redis.
+            throw (keys["tls"] ?? root).error("'tls.acme.challenge: tls-alpn-01' works with one node; with 'state: redis://' use http-01 (its answers are shared by every node)")
+        }
         if config.state == "kubernetes", config.kubernetesLease == nil {
             throw (keys["state"] ?? root).error("'state: kubernetes' needs 'scaling.provider.kubernetes' (the leader Lease lives in its namespace)")
         }

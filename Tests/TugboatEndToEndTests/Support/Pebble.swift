@@ -17,7 +17,8 @@ final class Pebble {
     /// Pebble rejects a share of good nonces by default (`PEBBLE_WFE_NONCEREJECT` unset), so the
     /// client's badNonce retry runs. Valid authorizations are never reused (`PEBBLE_AUTHZREUSE=0`;
     /// by default half are): every order is validated over HTTP-01 again.
-    init(httpPort: Int, certificates: TestCertificates) throws {
+    /// `tlsPort`: where it validates TLS-ALPN-01 challenges (Tugboat's public listener).
+    init(httpPort: Int, tlsPort: Int? = nil, certificates: TestCertificates) throws {
         self.certificates = certificates
         let own = try certificates.leaf("pebble", commonName: "pebble", names: ["127.0.0.1", "localhost"])
         let (port, managementPort, dnsPort, dnsManagement) = (try freePort(), try freePort(), try freePort(), try freePort())
@@ -31,7 +32,7 @@ final class Pebble {
         let config = certificates.directory + "/pebble-\(port).json"
         try """
         {"pebble": {"listenAddress": "127.0.0.1:\(port)", "managementListenAddress": "127.0.0.1:\(managementPort)",
-          "certificate": "\(own.cert)", "privateKey": "\(own.key)", "httpPort": \(httpPort), "tlsPort": \(try freePort()),
+          "certificate": "\(own.cert)", "privateKey": "\(own.key)", "httpPort": \(httpPort), "tlsPort": \(try tlsPort ?? freePort()),
           "ocspResponderURL": "", "externalAccountBindingRequired": false}}
         """.write(toFile: config, atomically: true, encoding: .utf8)
         server = try ChildProcess(executable: "/usr/bin/pebble", arguments: ["-config", config, "-dnsserver", "127.0.0.1:\(dnsPort)"],
