@@ -81,8 +81,10 @@ final class RedirectHandler: ChannelInboundHandler {
                     }
                     return
                 }
+                // A CA's check is one request: its connection is closed, so the next check (a
+                // renewal) connects anew and, with several nodes, is steered like any new one.
                 respond(context: context, head: head, status: answer.isEmpty ? .notFound : .ok, headers: HTTPHeaders(),
-                        body: answer.isEmpty ? "404 Not Found\n" : answer, close: !head.isKeepAlive)
+                        body: answer.isEmpty ? "404 Not Found\n" : answer, close: true)
                 return
             }
             let hosts = head.headers["host"]
