@@ -52,13 +52,22 @@ public struct PerfCollapser: Sendable {
     private var lineCache = FingerprintTable(capacity: 4096)
     /// Where the batched slot loads go (kept so that the compiler keeps the loads).
     private var touchedSlots: UInt64 = 0
-    private static let noFrames = UInt32.max - 1
+    static let noFrames = UInt32.max - 1
+    /// A line that is neither a header nor a frame (``replay(_:scan:groupOf:)``).
+    static let unrecognizedLine = UInt32.max
     private static let cacheLimit = 1 << 20
 
     /// Makes a collapser with these options.
     public init(options: PerfCollapseOptions = PerfCollapseOptions()) {
         self.options = options
         self.eventFilter = Array(options.eventFilter.utf8)
+    }
+
+    /// A collapser whose trie's frame groups are `groups`, interned already (and shared,
+    /// unchanged, with other collapsers): for ``replay(_:scan:groupOf:)``.
+    init(options: PerfCollapseOptions, groups: ByteTable) {
+        self.init(options: options)
+        trie = StackTrie(groups: groups)
     }
 
     /// Collapses a whole `perf script` output. Files are mapped into memory and, when large,
@@ -177,6 +186,42 @@ public struct PerfCollapser: Sendable {
         if let group { groups.append(group) }
     }
 
+    /// Collapses a part read by ``PerfLineScan``, whose stack lines are resolved already:
+    /// `groupOf` gives, by the scan's line index, the frame group in this collapser's trie,
+    /// ``noFrames`` or ``unrecognizedLine``. The same result as consuming the part's lines.
+    mutating func replay(_ bytes: UnsafeBufferPointer<UInt8>, scan: PerfLineScan, groupOf: UnsafeBufferPointer<UInt32>) {
+        var h = 0
+        do {
+            for token in scan.tokens.buffer {
+                if token == PerfLineScan.blank {
+                    endSample()
+                } else if token == PerfLineScan.header {
+                    let line = UnsafeBufferPointer(rebasing: bytes[scan.headers[h]])
+                    h += 1
+                    if let header = PerfLineParser.header(line) { startSample(header, line: line) }
+                } else {
+                    let group = groupOf[Int(token)]
+                    if group == Self.unrecognizedLine {
+                        unrecognizedLines += 1
+                    } else if root != nil, group != Self.noFrames {
+                        groups.append(group)
+                    }
+                }
+            }
+        }
+    }
+
+    /// What one stack line adds, as ``consume(line:)`` would find it in a sample of a Java
+    /// process (`java`) or not: ``unrecognizedLine``, ``noFrames``, or 0 with the line's frames
+    /// appended to `out`.
+    mutating func tidyLine(_ line: UnsafeBufferPointer<UInt8>, java: Bool, into out: inout [UInt8]) -> UInt32 {
+        isJava = java
+        guard let frame = PerfLineParser.frame(line) else { return Self.unrecognizedLine }
+        guard let group = tidyFrame(frame, line: line) else { return Self.noFrames }
+        out.append(contentsOf: group)
+        return 0
+    }
+
     private mutating func endSample() {
         guard let root else { return }
         // Consecutive samples mostly share their first frames: those nodes are the last
@@ -215,7 +260,7 @@ public struct PerfCollapser: Sendable {
             if eventFilter.isEmpty {
                 eventFilter = Array(eventBytes)
                 eventDefaulted = true
-            } else if !eventBytes.elementsEqual(eventFilter) {
+            } else if !Self.isEvent(line, event, eventFilter) {
                 if eventDefaulted && !eventWarned {
                     notices.append("Filtering for events of type: \(String(decoding: eventBytes, as: UTF8.self))")
                     eventWarned = true
@@ -251,6 +296,14 @@ public struct PerfCollapser: Sendable {
         isJava = name.starts(with: [0x6A, 0x61, 0x76, 0x61])  // "java"
         root = trie.root(name)
         nameBuffer = name
+    }
+
+    /// Whether `line[event]` is `filter` (memcmp: the generic comparison showed in profiles).
+    @inline(__always)
+    static func isEvent(_ line: UnsafeBufferPointer<UInt8>, _ event: Range<Int>, _ filter: [UInt8]) -> Bool {
+        guard event.count == filter.count else { return false }
+        guard !filter.isEmpty else { return true }
+        return filter.withUnsafeBufferPointer { memcmpBytes(line.baseAddress! + event.lowerBound, $0.baseAddress!, event.count) == 0 }
     }
 
     /// The frames of one stack line, joined with `;`, or nil when the line adds none.
