@@ -92,6 +92,7 @@ struct PerfSettings: Equatable {
     /// Collapses `source` and writes the folded stacks (notices and the count of lines not
     /// understood on standard error).
     func collapse(_ source: ByteSource) throws {
+        BatchMemory.keepFreedMemory()
         var options = PerfCollapseOptions()
         options.includePID = pid
         options.includeTID = tid
