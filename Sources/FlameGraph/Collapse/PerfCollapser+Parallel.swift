@@ -18,18 +18,22 @@ extension PerfCollapser {
 
     /// Collapses bytes in memory. Large inputs are cut after blank lines (where
     /// stackcollapse-perf.pl's state is empty), the parts collapsed in parallel and merged.
+    /// `populated: false`: the bytes are a file mapped without reading it in, which each
+    /// thread then does for its part.
     static func collapse(
-        bytes: UnsafeBufferPointer<UInt8>, options: PerfCollapseOptions, threads: Int, minimumParallelBytes: Int = parallelThreshold
+        bytes: UnsafeBufferPointer<UInt8>, options: PerfCollapseOptions, threads: Int, minimumParallelBytes: Int = parallelThreshold,
+        populated: Bool = true
     ) -> PerfCollapser {
         let parts = threads > 1 && bytes.count >= minimumParallelBytes ? split(bytes, into: threads) : [0..<bytes.count]
         if parts.count == 1 {
+            if !populated { ByteSource.populate(bytes) }
             var collapser = PerfCollapser(options: options)
             collapser.consume(lines: bytes)
             collapser.settle()
             return collapser
         }
         let firstEvent = Self.firstEvent(bytes)
-        if let shared = collapseSharingLines(bytes, parts: parts, options: options, firstEvent: firstEvent) {
+        if let shared = collapseSharingLines(bytes, parts: parts, options: options, firstEvent: firstEvent, populated: populated) {
             return shared
         }
         let results = UnsafeMutableBufferPointer<PerfCollapser?>.allocate(capacity: parts.count)
@@ -42,6 +46,7 @@ extension PerfCollapser {
                 collapser.eventFilter = firstEvent
                 collapser.eventDefaulted = true
             }
+            if !populated { ByteSource.populate(UnsafeBufferPointer(rebasing: shared.bytes[parts[i]])) }
             collapser.consume(lines: UnsafeBufferPointer(rebasing: shared.bytes[parts[i]]))
             collapser.settle()
             shared.results[i] = collapser
@@ -60,7 +65,8 @@ extension PerfCollapser {
     /// then each part's tokens replayed into its own trie (in parallel) and the parts merged.
     /// Nil when a part has too many distinct lines (the parts are then collapsed on their own).
     private static func collapseSharingLines(
-        _ bytes: UnsafeBufferPointer<UInt8>, parts: [Range<Int>], options: PerfCollapseOptions, firstEvent: [UInt8]?
+        _ bytes: UnsafeBufferPointer<UInt8>, parts: [Range<Int>], options: PerfCollapseOptions, firstEvent: [UInt8]?,
+        populated: Bool
     ) -> PerfCollapser? {
         let count = parts.count
         let filter = Array(options.eventFilter.utf8)
@@ -73,6 +79,7 @@ extension PerfCollapser {
         nonisolated(unsafe) let input = (bytes: bytes, scans: scans)
         DispatchQueue.concurrentPerform(iterations: count) { i in
             let partFilter = i > 0 && filter.isEmpty ? (firstEvent ?? []) : filter
+            if !populated { ByteSource.populate(UnsafeBufferPointer(rebasing: input.bytes[parts[i]])) }
             input.scans[i] = PerfLineScan(input.bytes, range: parts[i], eventFilter: partFilter)
         }
         if scans.contains(where: { $0!.overflowed }) { return nil }

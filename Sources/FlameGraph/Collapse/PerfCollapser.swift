@@ -48,6 +48,7 @@ public struct PerfCollapser: Sendable {
     private var lastNodes: [UInt32] = []
     private var scratch: [UInt8] = []
     private var nameBuffer: [UInt8] = []
+    private var groupBuffer: [UInt8] = []
     /// Stack lines seen before (per Java/non-Java process name) and the frame group each became.
     private var lineCache = FingerprintTable(capacity: 4096)
     /// Where the batched slot loads go (kept so that the compiler keeps the loads).
@@ -75,7 +76,10 @@ public struct PerfCollapser: Sendable {
     public static func collapse(
         _ source: ByteSource, options: PerfCollapseOptions = PerfCollapseOptions(), threads: Int = PerfCollapser.defaultThreads
     ) throws -> PerfCollapser {
-        if let result = try source.withMappedBytes({ collapse(bytes: $0, options: options, threads: threads) }) {
+        let mapped = try source.withMappedBytes(populate: false) {
+            collapse(bytes: $0, options: options, threads: threads, populated: false)
+        }
+        if let result = mapped {
             return result
         }
         var collapser = PerfCollapser(options: options)
@@ -179,7 +183,11 @@ public struct PerfCollapser: Sendable {
             return
         }
         guard root != nil else { return }
-        let group = tidyFrame(frame, line: line).map { bytes in bytes.withUnsafeBufferPointer { trie.group($0) } }
+        var bytes: [UInt8] = []
+        swap(&bytes, &groupBuffer)
+        bytes.removeAll(keepingCapacity: true)
+        let group = tidyFrame(frame, line: line, into: &bytes) ? bytes.withUnsafeBufferPointer { trie.group($0) } : nil
+        swap(&bytes, &groupBuffer)
         if lineCache.count < Self.cacheLimit {
             lineCache.insert(fingerprint, value: group ?? Self.noFrames)
         }
@@ -217,9 +225,7 @@ public struct PerfCollapser: Sendable {
     mutating func tidyLine(_ line: UnsafeBufferPointer<UInt8>, java: Bool, into out: inout [UInt8]) -> UInt32 {
         isJava = java
         guard let frame = PerfLineParser.frame(line) else { return Self.unrecognizedLine }
-        guard let group = tidyFrame(frame, line: line) else { return Self.noFrames }
-        out.append(contentsOf: group)
-        return 0
+        return tidyFrame(frame, line: line, into: &out) ? 0 : Self.noFrames
     }
 
     private mutating func endSample() {
@@ -272,7 +278,8 @@ public struct PerfCollapser: Sendable {
             samplePeriod = NumberFormat.parseCount(UnsafeBufferPointer(rebasing: line[digits])) ?? 1
         }
         period = samplePeriod
-        var name = nameBuffer
+        var name: [UInt8] = []
+        swap(&name, &nameBuffer)  // not a copy: one owner, so no copy on write
         name.removeAll(keepingCapacity: true)
         name.append(contentsOf: UnsafeBufferPointer(rebasing: line[header.comm]))
         if options.includeTID || options.includePID {
@@ -306,8 +313,9 @@ public struct PerfCollapser: Sendable {
         return filter.withUnsafeBufferPointer { memcmpBytes(line.baseAddress! + event.lowerBound, $0.baseAddress!, event.count) == 0 }
     }
 
-    /// The frames of one stack line, joined with `;`, or nil when the line adds none.
-    private mutating func tidyFrame(_ frame: PerfLineParser.Frame, line: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+    /// Appends the frames of one stack line, joined with `;`, to `out`; false (and nothing
+    /// appended) when the line adds none.
+    private mutating func tidyFrame(_ frame: PerfLineParser.Frame, line: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) -> Bool {
         var rawEnd = frame.function.upperBound
         let rawStart = frame.function.lowerBound
         // Strip a trailing "+0x[\da-f]+" (symbol offsets).
@@ -316,31 +324,32 @@ public struct PerfCollapser: Sendable {
         if j < rawEnd, j - rawStart >= 3, line[j - 1] == 0x78, line[j - 2] == ASCII.zero, line[j - 3] == 0x2B {
             rawEnd = j - 3
         }
-        if rawEnd > rawStart, line[rawStart] == 0x28 { return nil }  // "(" process names
+        if rawEnd > rawStart, line[rawStart] == 0x28 { return false }  // "(" process names
         let module = UnsafeBufferPointer(rebasing: line[frame.module])
         let pc = UnsafeBufferPointer(rebasing: line[frame.pc])
-        // split /->/ (dropping trailing empty fields).
-        var parts: [Range<Int>] = []
+        // split /->/, dropping trailing empty fields: "->" cannot overlap itself, so those are
+        // the "->"s the name ends with.
+        var end = rawEnd
+        while end - rawStart >= 2, line[end - 2] == 0x2D, line[end - 1] == 0x3E { end -= 2 }
+        guard end > rawStart else { return false }
         var start = rawStart
         var k = rawStart
-        while k + 1 < rawEnd {
-            if line[k] == 0x2D && line[k + 1] == 0x3E {
-                parts.append(start..<k)
+        var field = 0
+        while true {
+            if k + 1 < end, line[k] == 0x2D, line[k + 1] == 0x3E {
+                if field > 0 { out.append(ASCII.semicolon) }
+                tidy(UnsafeBufferPointer(rebasing: line[start..<k]), module: module, pc: pc, inlined: field > 0, into: &out)
+                field += 1
                 k += 2
                 start = k
+            } else if k + 1 >= end {
+                if field > 0 { out.append(ASCII.semicolon) }
+                tidy(UnsafeBufferPointer(rebasing: line[start..<end]), module: module, pc: pc, inlined: field > 0, into: &out)
+                return true
             } else {
                 k += 1
             }
         }
-        parts.append(start..<rawEnd)
-        while let last = parts.last, last.isEmpty { parts.removeLast() }
-        guard !parts.isEmpty else { return nil }
-        var group: [UInt8] = []
-        for (n, part) in parts.enumerated() {
-            if n > 0 { group.append(ASCII.semicolon) }
-            tidy(UnsafeBufferPointer(rebasing: line[part]), module: module, pc: pc, inlined: n > 0, into: &group)
-        }
-        return group
     }
 
     private static let unknown = Array("[unknown]".utf8)
@@ -350,7 +359,8 @@ public struct PerfCollapser: Sendable {
         _ function: UnsafeBufferPointer<UInt8>, module: UnsafeBufferPointer<UInt8>,
         pc: UnsafeBufferPointer<UInt8>, inlined: Bool, into out: inout [UInt8]
     ) {
-        var f = scratch
+        var f: [UInt8] = []
+        swap(&f, &scratch)
         f.removeAll(keepingCapacity: true)
         if function.elementsEqual(Self.unknown) {
             f.append(0x5B)
