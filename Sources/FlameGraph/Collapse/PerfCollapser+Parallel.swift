@@ -91,15 +91,14 @@ extension PerfCollapser {
         for k in 1..<count {
             let scan = scans[k]!
             var remap = [UInt32](repeating: 0, count: scan.lines.count)
-            for j in scan.lines.indices {
-                let fingerprint = scan.fingerprints[j]
+            scan.table.forEach { fingerprint, j in
                 if let index = table.find(fingerprint) {
-                    remap[j] = index
+                    remap[Int(j)] = index
                 } else {
                     let index = UInt32(truncatingIfNeeded: lines.count)
                     table.insert(fingerprint, value: index)
-                    lines.append(scan.lines[j])
-                    remap[j] = index
+                    lines.append(scan.lines[Int(j)])
+                    remap[Int(j)] = index
                 }
             }
             remaps[k] = remap

@@ -9,7 +9,7 @@ import Darwin
 /// One part of a `perf script` output read once, for a parallel collapse whose threads share the
 /// work of distinct stack lines: each line becomes a token (a sample header, a blank line, or the
 /// index of a distinct stack line), and each distinct stack line is kept once, where it first
-/// occurs, with its fingerprint. Nothing is tidied here: the collapse tidies every distinct line
+/// occurs, with its fingerprint in ``table``. Nothing is tidied here: the collapse tidies every distinct line
 /// of all the parts once, then replays the tokens (``PerfCollapser/replay(_:scan:groupOf:)``).
 ///
 /// A stack line is told apart by its bytes and by whether it was read in a sample of a Java
@@ -34,9 +34,8 @@ struct PerfLineScan: Sendable {
     let tokens: TokenList
     /// The header lines, in order (offsets in the whole input).
     private(set) var headers: [Range<Int>] = []
-    /// The distinct stack lines, by index, and their fingerprints.
+    /// The distinct stack lines, by index.
     private(set) var lines: [DistinctLine] = []
-    private(set) var fingerprints: [FingerprintTable.Fingerprint] = []
     /// From a stack line's fingerprint to its index.
     private(set) var table = FingerprintTable(capacity: 4096)
     /// Whether the part had more than ``distinctLimit`` distinct lines (the scan then stopped).
@@ -144,7 +143,6 @@ struct PerfLineScan: Sendable {
         let index = UInt32(truncatingIfNeeded: lines.count)
         table.insert(fingerprint, value: index)
         lines.append(DistinctLine(start: range.lowerBound, end: range.upperBound, java: isJava))
-        fingerprints.append(fingerprint)
         tokens.append(index)
     }
 
