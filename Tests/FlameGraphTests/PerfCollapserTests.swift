@@ -197,8 +197,12 @@ import Testing
                 PerfCollapser.collapse(bytes: $0, options: options, threads: threads, minimumParallelBytes: 0)
             }
             #expect(single.stacks.count > 20)
-            let folded = String(decoding: parallel.stacks.foldedBytes(), as: UTF8.self)
-            #expect(folded == String(decoding: single.stacks.foldedBytes(), as: UTF8.self))
+            let expected = String(decoding: single.stacks.foldedBytes(), as: UTF8.self)
+            #expect(String(decoding: parallel.stacks.foldedBytes(), as: UTF8.self) == expected)
+            // Written with the parts read in step (each sorted on its own thread), not merged.
+            var written: [UInt8] = []
+            parallel.writeFolded { written.append(contentsOf: $0) }
+            #expect(String(decoding: written, as: UTF8.self) == expected)
             #expect(parallel.unrecognizedLines == single.unrecognizedLines)
             #expect(parallel.sampleCount == single.sampleCount)
             #expect(parallel.notices == single.notices)

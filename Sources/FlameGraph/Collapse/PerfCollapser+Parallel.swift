@@ -170,13 +170,20 @@ extension PerfCollapser {
             let partGroupOf = i == 0 ? allGroupOf : allRemaps[i].map { allGroupOf[Int($0)] }
             partGroupOf.withUnsafeBufferPointer { collapser.replay(input.bytes, scan: scan, groupOf: $0) }
             collapser.settle()
+            collapser.partOrders = [collapser.settled.sortedIndices()]
             output[i] = collapser
         }
-        var merged = results[0]!
+        // The parts' stacks stay apart: ``writeFolded(_:)`` reads them in step, sorted already.
+        var first = results[0]!
         for i in 1..<count {
-            merged.merge(results[i]!)
+            let part = results[i]!
+            first.unrecognizedLines += part.unrecognizedLines
+            first.sampleCount += part.sampleCount
+            if first.notices.isEmpty { first.notices = part.notices }
+            first.laterParts.append(part.settled)
+            first.partOrders += part.partOrders
         }
-        return merged
+        return first
     }
 
     private mutating func merge(_ other: PerfCollapser) {

@@ -16,8 +16,9 @@ public struct PerfCollapser: Sendable {
     public let options: PerfCollapseOptions
     /// The stacks collapsed so far.
     public var stacks: FoldedStacks {
-        guard !trie.isEmpty else { return settled }
+        guard !trie.isEmpty || !laterParts.isEmpty else { return settled }
         var all = settled
+        for part in laterParts { all.merge(part) }
         var pending = trie
         pending.settle(into: &all)
         return all
@@ -35,6 +36,11 @@ public struct PerfCollapser: Sendable {
     private var eventWarned = false
     /// Stacks written out as bytes (``settle()``), and those still held as paths of the trie.
     var settled = FoldedStacks()
+    /// A parallel collapse's other parts' stacks, merged into ``stacks`` only when asked for
+    /// (``writeFolded(_:)`` reads them in step), and each part's ``FoldedStacks/sortedIndices(asLines:)``
+    /// (``settled``'s first), when sorted on the parts' threads.
+    var laterParts: [FoldedStacks] = []
+    var partOrders: [[Int]] = []
     private var trie = StackTrie()
     /// The current sample's process name, as the root of its stack in the trie.
     private var root: UInt32?
@@ -86,6 +92,16 @@ public struct PerfCollapser: Sendable {
         try source.forEachLine { collapser.consume(line: $0) }
         collapser.settle()
         return collapser
+    }
+
+    /// Calls `body` with the folded text of ``stacks`` (``FoldedStacks/writeFolded(sorted:_:)``),
+    /// reading a parallel collapse's parts in step instead of merging them first.
+    public func writeFolded(_ body: (UnsafeBufferPointer<UInt8>) throws -> Void) rethrows {
+        if trie.isEmpty, !laterParts.isEmpty, partOrders.count == laterParts.count + 1 {
+            try FoldedStacks.writeFoldedMerging([settled] + laterParts, orders: partOrders, body)
+        } else {
+            try stacks.writeFolded(body)
+        }
     }
 
     /// Writes the stacks held in the trie out as bytes, so that ``stacks`` costs nothing.

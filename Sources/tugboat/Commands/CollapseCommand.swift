@@ -105,6 +105,10 @@ struct PerfSettings: Equatable {
         if collapser.unrecognizedLines > 0 {
             writeError("Ignored \(collapser.unrecognizedLines) unrecognized lines\n")
         }
-        try writeFolded(demangle ? collapser.stacks.demanglingSwiftFrames() : collapser.stacks)
+        if demangle {
+            try writeFolded(collapser.stacks.demanglingSwiftFrames())
+        } else {
+            try collapser.writeFolded(writeOutput)
+        }
     }
 }
