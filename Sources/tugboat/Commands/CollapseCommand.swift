@@ -47,7 +47,7 @@ struct CollapseCommand: ParsableCommand {
     var demangle = false
     @Option(name: .customLong("event-filter"), help: "perf: keep only this event (default: the first event seen).")
     var eventFilter: String?
-    @Option(help: "perf: threads for large files (default: the cores free when it starts, at most 8).")
+    @Option(help: "perf: threads for large files (default: one per core, at most 8).")
     var threads: Int?
     @Option(name: .customLong("sample-type"), help: "pprof: the sample type (name or index) to weigh stacks by (default: the profile's default_sample_type, else the last one, as pprof picks it).")
     var sampleType: String?
