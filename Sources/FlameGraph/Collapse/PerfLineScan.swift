@@ -37,7 +37,7 @@ struct PerfLineScan: Sendable {
     /// The distinct stack lines, by index.
     private(set) var lines: [DistinctLine] = []
     /// From a stack line's fingerprint to its index.
-    private(set) var table = FingerprintTable(capacity: 4096)
+    private(set) var table: FingerprintTable
     /// Whether the part had more than ``distinctLimit`` distinct lines (the scan then stopped).
     private(set) var overflowed = false
     private var eventFilter: [UInt8]
@@ -50,6 +50,9 @@ struct PerfLineScan: Sendable {
     init(_ bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, eventFilter: [UInt8]) {
         self.eventFilter = eventFilter
         tokens = TokenList(capacity: range.count / 32)
+        // Room for a distinct line every 400 bytes (a perf capture of a busy program has one
+        // every 400-800), so that the table seldom grows: growing re-inserts every line.
+        table = FingerprintTable(capacity: max(4096, range.count / 400))
         scan(bytes, range)
     }
 
