@@ -142,3 +142,70 @@ import Testing
         #expect(parallel.notices == ["Filtering for events of type: instructions"])
     }
 }
+
+@Suite struct SharedLinesPerfCollapseTests {
+    /// 600 samples of Java and other processes under two events, whose stack lines repeat within
+    /// and across the parts (so that each part meets lines another part met first), with Java
+    /// and inlined frames, unknown frames, lines that are not frames, comments, and samples that
+    /// run into the next header without a blank line.
+    static func mixedCapture() -> [UInt8] {
+        var state: UInt64 = 7
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+        let comms = ["java", "javac thread", "app", "w1-app", "sh"]
+        var text = "# a comment\n"
+        for s in 0..<600 {
+            let comm = comms[next(comms.count)]
+            let event = next(10) == 0 ? "instructions" : "cycles"
+            text += "\(comm) \(100 + next(3))/\(200 + next(4)) \(s).5: \(1 + next(5)) \(event):\n"
+            for _ in 0..<(1 + next(6)) {
+                switch next(8) {
+                case 0: text += "\t ffff\(next(50)) Lcom/x/Y\(next(4));.run(I)V+0x1\(next(9)) (/tmp/perf-\(next(2)).map)\n"
+                case 1: text += "\t \(next(9)) [unknown] ([unknown])\n"
+                case 2: text += "  garbage line\n"
+                case 3: text += "\t 1\(next(40)) f\(next(30))->g\(next(3)) (/lib/x.so)\n"
+                case 4: text += "# comment in a sample\n"
+                default: text += "\t 4\(next(200)) func_\(next(60))(int) ([kernel.kallsyms])\n"
+                }
+            }
+            if next(20) != 0 { text += "\n" }
+        }
+        return Array(text.utf8)
+    }
+
+    static let optionSets: [PerfCollapseOptions] = {
+        var pid = PerfCollapseOptions()
+        pid.includePID = true
+        var tid = PerfCollapseOptions()
+        tid.includeTID = true
+        tid.includeAddresses = true
+        var all = PerfCollapseOptions()
+        all.annotateAll = true
+        var instructions = PerfCollapseOptions()
+        instructions.eventFilter = "instructions"
+        return [PerfCollapseOptions(), pid, tid, all, instructions]
+    }()
+
+    @Test(arguments: [2, 3, 5])
+    func threadsSharingDistinctLinesGiveOneThreadsResult(threads: Int) {
+        let bytes = Self.mixedCapture()
+        for options in Self.optionSets {
+            let single = bytes.withUnsafeBufferPointer { PerfCollapser.collapse(bytes: $0, options: options, threads: 1) }
+            let parallel = bytes.withUnsafeBufferPointer {
+                PerfCollapser.collapse(bytes: $0, options: options, threads: threads, minimumParallelBytes: 0)
+            }
+            #expect(single.stacks.count > 20)
+            let expected = String(decoding: single.stacks.foldedBytes(), as: UTF8.self)
+            #expect(String(decoding: parallel.stacks.foldedBytes(), as: UTF8.self) == expected)
+            // Written with the parts read in step (each sorted on its own thread), not merged.
+            var written: [UInt8] = []
+            parallel.writeFolded { written.append(contentsOf: $0) }
+            #expect(String(decoding: written, as: UTF8.self) == expected)
+            #expect(parallel.unrecognizedLines == single.unrecognizedLines)
+            #expect(parallel.sampleCount == single.sampleCount)
+            #expect(parallel.notices == single.notices)
+        }
+    }
+}

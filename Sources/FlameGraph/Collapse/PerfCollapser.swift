@@ -16,8 +16,9 @@ public struct PerfCollapser: Sendable {
     public let options: PerfCollapseOptions
     /// The stacks collapsed so far.
     public var stacks: FoldedStacks {
-        guard !trie.isEmpty else { return settled }
+        guard !trie.isEmpty || !laterParts.isEmpty else { return settled }
         var all = settled
+        for part in laterParts { all.merge(part) }
         var pending = trie
         pending.settle(into: &all)
         return all
@@ -35,6 +36,11 @@ public struct PerfCollapser: Sendable {
     private var eventWarned = false
     /// Stacks written out as bytes (``settle()``), and those still held as paths of the trie.
     var settled = FoldedStacks()
+    /// A parallel collapse's other parts' stacks, merged into ``stacks`` only when asked for
+    /// (``writeFolded(_:)`` reads them in step), and each part's ``FoldedStacks/sortedIndices(asLines:)``
+    /// (``settled``'s first), when sorted on the parts' threads.
+    var laterParts: [FoldedStacks] = []
+    var partOrders: [[Int]] = []
     private var trie = StackTrie()
     /// The current sample's process name, as the root of its stack in the trie.
     private var root: UInt32?
@@ -48,11 +54,14 @@ public struct PerfCollapser: Sendable {
     private var lastNodes: [UInt32] = []
     private var scratch: [UInt8] = []
     private var nameBuffer: [UInt8] = []
+    private var groupBuffer: [UInt8] = []
     /// Stack lines seen before (per Java/non-Java process name) and the frame group each became.
     private var lineCache = FingerprintTable(capacity: 4096)
     /// Where the batched slot loads go (kept so that the compiler keeps the loads).
     private var touchedSlots: UInt64 = 0
-    private static let noFrames = UInt32.max - 1
+    static let noFrames = UInt32.max - 1
+    /// A line that is neither a header nor a frame (``replay(_:scan:groupOf:)``).
+    static let unrecognizedLine = UInt32.max
     private static let cacheLimit = 1 << 20
 
     /// Makes a collapser with these options.
@@ -61,18 +70,38 @@ public struct PerfCollapser: Sendable {
         self.eventFilter = Array(options.eventFilter.utf8)
     }
 
+    /// A collapser whose trie's frame groups are `groups`, interned already (and shared,
+    /// unchanged, with other collapsers): for ``replay(_:scan:groupOf:)``.
+    init(options: PerfCollapseOptions, groups: ByteTable) {
+        self.init(options: options)
+        trie = StackTrie(groups: groups)
+    }
+
     /// Collapses a whole `perf script` output. Files are mapped into memory and, when large,
     /// split at sample boundaries and collapsed on several cores; the result is the same.
     public static func collapse(
         _ source: ByteSource, options: PerfCollapseOptions = PerfCollapseOptions(), threads: Int = PerfCollapser.defaultThreads
     ) throws -> PerfCollapser {
-        if let result = try source.withMappedBytes({ collapse(bytes: $0, options: options, threads: threads) }) {
+        let mapped = try source.withMappedBytes(populate: false) {
+            collapse(bytes: $0, options: options, threads: threads, populated: false)
+        }
+        if let result = mapped {
             return result
         }
         var collapser = PerfCollapser(options: options)
         try source.forEachLine { collapser.consume(line: $0) }
         collapser.settle()
         return collapser
+    }
+
+    /// Calls `body` with the folded text of ``stacks`` (``FoldedStacks/writeFolded(sorted:_:)``),
+    /// reading a parallel collapse's parts in step instead of merging them first.
+    public func writeFolded(_ body: (UnsafeBufferPointer<UInt8>) throws -> Void) rethrows {
+        if trie.isEmpty, !laterParts.isEmpty, partOrders.count == laterParts.count + 1 {
+            try FoldedStacks.writeFoldedMerging([settled] + laterParts, orders: partOrders, body)
+        } else {
+            try stacks.writeFolded(body)
+        }
     }
 
     /// Writes the stacks held in the trie out as bytes, so that ``stacks`` costs nothing.
@@ -170,11 +199,49 @@ public struct PerfCollapser: Sendable {
             return
         }
         guard root != nil else { return }
-        let group = tidyFrame(frame, line: line).map { bytes in bytes.withUnsafeBufferPointer { trie.group($0) } }
+        var bytes: [UInt8] = []
+        swap(&bytes, &groupBuffer)
+        bytes.removeAll(keepingCapacity: true)
+        let group = tidyFrame(frame, line: line, into: &bytes) ? bytes.withUnsafeBufferPointer { trie.group($0) } : nil
+        swap(&bytes, &groupBuffer)
         if lineCache.count < Self.cacheLimit {
             lineCache.insert(fingerprint, value: group ?? Self.noFrames)
         }
         if let group { groups.append(group) }
+    }
+
+    /// Collapses a part read by ``PerfLineScan``, whose stack lines are resolved already:
+    /// `groupOf` gives, by the scan's line index, the frame group in this collapser's trie,
+    /// ``noFrames`` or ``unrecognizedLine``. The same result as consuming the part's lines.
+    mutating func replay(_ bytes: UnsafeBufferPointer<UInt8>, scan: PerfLineScan, groupOf: UnsafeBufferPointer<UInt32>) {
+        var h = 0
+        do {
+            for token in scan.tokens.buffer {
+                if token == PerfLineScan.blank {
+                    endSample()
+                } else if token == PerfLineScan.header {
+                    let line = UnsafeBufferPointer(rebasing: bytes[scan.headers[h]])
+                    h += 1
+                    if let header = PerfLineParser.header(line) { startSample(header, line: line) }
+                } else {
+                    let group = groupOf[Int(token)]
+                    if group == Self.unrecognizedLine {
+                        unrecognizedLines += 1
+                    } else if root != nil, group != Self.noFrames {
+                        groups.append(group)
+                    }
+                }
+            }
+        }
+    }
+
+    /// What one stack line adds, as ``consume(line:)`` would find it in a sample of a Java
+    /// process (`java`) or not: ``unrecognizedLine``, ``noFrames``, or 0 with the line's frames
+    /// appended to `out`.
+    mutating func tidyLine(_ line: UnsafeBufferPointer<UInt8>, java: Bool, into out: inout [UInt8]) -> UInt32 {
+        isJava = java
+        guard let frame = PerfLineParser.frame(line) else { return Self.unrecognizedLine }
+        return tidyFrame(frame, line: line, into: &out) ? 0 : Self.noFrames
     }
 
     private mutating func endSample() {
@@ -215,7 +282,7 @@ public struct PerfCollapser: Sendable {
             if eventFilter.isEmpty {
                 eventFilter = Array(eventBytes)
                 eventDefaulted = true
-            } else if !eventBytes.elementsEqual(eventFilter) {
+            } else if !Self.isEvent(line, event, eventFilter) {
                 if eventDefaulted && !eventWarned {
                     notices.append("Filtering for events of type: \(String(decoding: eventBytes, as: UTF8.self))")
                     eventWarned = true
@@ -227,7 +294,8 @@ public struct PerfCollapser: Sendable {
             samplePeriod = NumberFormat.parseCount(UnsafeBufferPointer(rebasing: line[digits])) ?? 1
         }
         period = samplePeriod
-        var name = nameBuffer
+        var name: [UInt8] = []
+        swap(&name, &nameBuffer)  // not a copy: one owner, so no copy on write
         name.removeAll(keepingCapacity: true)
         name.append(contentsOf: UnsafeBufferPointer(rebasing: line[header.comm]))
         if options.includeTID || options.includePID {
@@ -253,8 +321,17 @@ public struct PerfCollapser: Sendable {
         nameBuffer = name
     }
 
-    /// The frames of one stack line, joined with `;`, or nil when the line adds none.
-    private mutating func tidyFrame(_ frame: PerfLineParser.Frame, line: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+    /// Whether `line[event]` is `filter` (memcmp: the generic comparison showed in profiles).
+    @inline(__always)
+    static func isEvent(_ line: UnsafeBufferPointer<UInt8>, _ event: Range<Int>, _ filter: [UInt8]) -> Bool {
+        guard event.count == filter.count else { return false }
+        guard !filter.isEmpty else { return true }
+        return filter.withUnsafeBufferPointer { memcmpBytes(line.baseAddress! + event.lowerBound, $0.baseAddress!, event.count) == 0 }
+    }
+
+    /// Appends the frames of one stack line, joined with `;`, to `out`; false (and nothing
+    /// appended) when the line adds none.
+    private mutating func tidyFrame(_ frame: PerfLineParser.Frame, line: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) -> Bool {
         var rawEnd = frame.function.upperBound
         let rawStart = frame.function.lowerBound
         // Strip a trailing "+0x[\da-f]+" (symbol offsets).
@@ -263,31 +340,32 @@ public struct PerfCollapser: Sendable {
         if j < rawEnd, j - rawStart >= 3, line[j - 1] == 0x78, line[j - 2] == ASCII.zero, line[j - 3] == 0x2B {
             rawEnd = j - 3
         }
-        if rawEnd > rawStart, line[rawStart] == 0x28 { return nil }  // "(" process names
+        if rawEnd > rawStart, line[rawStart] == 0x28 { return false }  // "(" process names
         let module = UnsafeBufferPointer(rebasing: line[frame.module])
         let pc = UnsafeBufferPointer(rebasing: line[frame.pc])
-        // split /->/ (dropping trailing empty fields).
-        var parts: [Range<Int>] = []
+        // split /->/, dropping trailing empty fields: "->" cannot overlap itself, so those are
+        // the "->"s the name ends with.
+        var end = rawEnd
+        while end - rawStart >= 2, line[end - 2] == 0x2D, line[end - 1] == 0x3E { end -= 2 }
+        guard end > rawStart else { return false }
         var start = rawStart
         var k = rawStart
-        while k + 1 < rawEnd {
-            if line[k] == 0x2D && line[k + 1] == 0x3E {
-                parts.append(start..<k)
+        var field = 0
+        while true {
+            if k + 1 < end, line[k] == 0x2D, line[k + 1] == 0x3E {
+                if field > 0 { out.append(ASCII.semicolon) }
+                tidy(UnsafeBufferPointer(rebasing: line[start..<k]), module: module, pc: pc, inlined: field > 0, into: &out)
+                field += 1
                 k += 2
                 start = k
+            } else if k + 1 >= end {
+                if field > 0 { out.append(ASCII.semicolon) }
+                tidy(UnsafeBufferPointer(rebasing: line[start..<end]), module: module, pc: pc, inlined: field > 0, into: &out)
+                return true
             } else {
                 k += 1
             }
         }
-        parts.append(start..<rawEnd)
-        while let last = parts.last, last.isEmpty { parts.removeLast() }
-        guard !parts.isEmpty else { return nil }
-        var group: [UInt8] = []
-        for (n, part) in parts.enumerated() {
-            if n > 0 { group.append(ASCII.semicolon) }
-            tidy(UnsafeBufferPointer(rebasing: line[part]), module: module, pc: pc, inlined: n > 0, into: &group)
-        }
-        return group
     }
 
     private static let unknown = Array("[unknown]".utf8)
@@ -297,7 +375,8 @@ public struct PerfCollapser: Sendable {
         _ function: UnsafeBufferPointer<UInt8>, module: UnsafeBufferPointer<UInt8>,
         pc: UnsafeBufferPointer<UInt8>, inlined: Bool, into out: inout [UInt8]
     ) {
-        var f = scratch
+        var f: [UInt8] = []
+        swap(&f, &scratch)
         f.removeAll(keepingCapacity: true)
         if function.elementsEqual(Self.unknown) {
             f.append(0x5B)

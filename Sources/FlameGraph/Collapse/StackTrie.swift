@@ -34,6 +34,13 @@ struct StackTrie: Sendable {
         mask = size - 1
     }
 
+    /// A trie whose frame groups are `groups`, interned already: ``group(_:)`` is then not
+    /// called, so several tries share the table's storage.
+    init(groups: ByteTable, capacity: Int = 8192) {
+        self.init(capacity: capacity)
+        self.groups = groups
+    }
+
     /// Whether no sample is held.
     var isEmpty: Bool { sampled.isEmpty }
 

@@ -84,6 +84,23 @@ public struct FoldedStacks: Sendable {
 
     /// Adds every stack of `other` (with its counts).
     public mutating func merge(_ other: FoldedStacks) {
+        if merges, other.merges {
+            // Both indexed: the other's hashes are reused.
+            other.withStorage { bytes, spans in
+                for i in 0..<other.count {
+                    let baseline = other.baselines[i]
+                    if baseline != nil { isDifferential = true }
+                    let (id, inserted) = table.id(of: UnsafeBufferPointer(rebasing: bytes[spans[i]]), hash: other.table.storedHash(i))
+                    if inserted {
+                        counts.append(other.counts[i])
+                        baselines.append(baseline)
+                    } else {
+                        accumulate(at: id, count: other.counts[i], baseline: baseline)
+                    }
+                }
+            }
+            return
+        }
         other.withStorage { bytes, spans in
             for i in 0..<other.count {
                 add(UnsafeBufferPointer(rebasing: bytes[spans[i]]), count: other.counts[i], baseline: other.baselines[i])

@@ -48,7 +48,9 @@ extension ByteSource {
 
     /// Calls `body` with the whole input when it is a regular file that can be mapped into
     /// memory (or bytes already in memory); returns nil, without calling `body`, otherwise.
-    func withMappedBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) throws -> R? {
+    /// `populate: false` leaves a file's pages to be read in as they are touched (or by
+    /// ``populate(_:)``, a part per thread).
+    func withMappedBytes<R>(populate: Bool = true, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) throws -> R? {
         switch self {
         case .bytes(let bytes):
             return try bytes.withUnsafeBufferPointer { try body($0) }
@@ -57,7 +59,7 @@ extension ByteSource {
         case .file(let path):
             let fd = try Self.open(path)
             defer { close(fd) }
-            return try Self.withMapping(fd: fd, body)
+            return try Self.withMapping(fd: fd, populate: populate, body)
         }
     }
 
@@ -72,12 +74,12 @@ extension ByteSource {
     }
 
     /// A regular, non-empty file mapped read-only (populated up front on Linux); nil otherwise.
-    private static func map(fd: Int32) -> (UnsafeMutableRawPointer, Int)? {
+    private static func map(fd: Int32, populate: Bool = true) -> (UnsafeMutableRawPointer, Int)? {
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 else { return nil }
         let size = Int(info.st_size)
         #if os(Linux)
-        let flags = MAP_PRIVATE | MAP_POPULATE
+        let flags = populate ? MAP_PRIVATE | MAP_POPULATE : MAP_PRIVATE
         #else
         let flags = MAP_PRIVATE
         #endif
@@ -92,11 +94,27 @@ extension ByteSource {
     }
 
     /// Maps a regular, non-empty file read-only and calls `body` with its bytes; nil otherwise.
-    private static func withMapping<R>(fd: Int32, sequential: Bool = false, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) throws -> R? {
-        guard let (mapped, size) = map(fd: fd) else { return nil }
+    private static func withMapping<R>(
+        fd: Int32, sequential: Bool = false, populate: Bool = true, _ body: (UnsafeBufferPointer<UInt8>) throws -> R
+    ) throws -> R? {
+        guard let (mapped, size) = map(fd: fd, populate: populate) else { return nil }
         defer { munmap(mapped, size) }
         if sequential { _ = madvise(mapped, size, MADV_SEQUENTIAL) }
         return try body(UnsafeBufferPointer(start: mapped.assumingMemoryBound(to: UInt8.self), count: size))
+    }
+
+    /// Reads the pages of `bytes` in now (Linux's MADV_POPULATE_READ), as MAP_POPULATE does
+    /// for a whole mapping: one call instead of a page fault every few pages. Does nothing
+    /// where that is not available.
+    static func populate(_ bytes: UnsafeBufferPointer<UInt8>) {
+        #if os(Linux)
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: base) & ~(page - 1)
+        let end = Int(bitPattern: base) + bytes.count
+        let populateRead: Int32 = 22  // MADV_POPULATE_READ (Linux 5.14)
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, populateRead)
+        #endif
     }
 
     private static func open(_ path: String) throws -> Int32 {

@@ -72,8 +72,16 @@ struct ByteTable: Sendable {
 
     /// The id of `key`, inserting it when new; `inserted` tells which.
     mutating func id(of key: UnsafeBufferPointer<UInt8>) -> (id: Int, inserted: Bool) {
+        id(of: key, hash: Self.hash(key))
+    }
+
+    /// The hash ``id(of:)`` computed for key `id` (0 for keys stored unindexed).
+    func storedHash(_ id: Int) -> UInt64 { hashes[id] }
+
+    /// ``id(of:)`` for a key whose ``hash(_:)`` is known already (from another table's
+    /// ``storedHash(_:)``, say).
+    mutating func id(of key: UnsafeBufferPointer<UInt8>, hash h: UInt64) -> (id: Int, inserted: Bool) {
         ownKeys()
-        let h = Self.hash(key)
         let tag = h & 0xFFFF_FFFF
         var slot = Int(truncatingIfNeeded: h >> 32) & mask
         while true {

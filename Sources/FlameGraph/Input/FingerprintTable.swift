@@ -45,6 +45,15 @@ struct FingerprintTable: Sendable {
         slots.withUnsafeBufferPointer { $0[(Int(truncatingIfNeeded: fingerprint.a) & mask) &* 2 &+ 1] }
     }
 
+    /// Calls `body` with every stored fingerprint (as much of it as is kept, which is what
+    /// ``find(_:)`` compares) and its value.
+    func forEach(_ body: (Fingerprint, UInt32) -> Void) {
+        for i in stride(from: 0, to: slots.count, by: 2) where slots[i + 1] != 0 {
+            let second = slots[i + 1]
+            body(Fingerprint(a: slots[i], b: second), UInt32(truncatingIfNeeded: second) &- 1)
+        }
+    }
+
     /// Stores `value` (less than `UInt32.max`) for a fingerprint not yet in the table.
     mutating func insert(_ fingerprint: Fingerprint, value: UInt32) {
         if (count + 1) * 10 > (mask + 1) * 7 { grow() }

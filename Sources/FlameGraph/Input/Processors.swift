@@ -8,6 +8,11 @@ import Darwin
 
 /// How many threads a parallel step (collapsing, drawing) should use.
 enum Processors {
+    /// The online processors, at least 1 and at most 8.
+    static var online: Int {
+        max(1, min(8, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+    }
+
     /// The processors free right now: online processors less the other runnable tasks (from
     /// Linux's /proc/loadavg), at least 1 and at most 8.
     static var free: Int {

@@ -47,7 +47,7 @@ struct CollapseCommand: ParsableCommand {
     var demangle = false
     @Option(name: .customLong("event-filter"), help: "perf: keep only this event (default: the first event seen).")
     var eventFilter: String?
-    @Option(help: "perf: threads for large files (default: the cores free when it starts, at most 8).")
+    @Option(help: "perf: threads for large files (default: one per core, at most 8).")
     var threads: Int?
     @Option(name: .customLong("sample-type"), help: "pprof: the sample type (name or index) to weigh stacks by (default: the profile's default_sample_type, else the last one, as pprof picks it).")
     var sampleType: String?
@@ -92,6 +92,7 @@ struct PerfSettings: Equatable {
     /// Collapses `source` and writes the folded stacks (notices and the count of lines not
     /// understood on standard error).
     func collapse(_ source: ByteSource) throws {
+        BatchMemory.keepFreedMemory()
         var options = PerfCollapseOptions()
         options.includePID = pid
         options.includeTID = tid
@@ -104,6 +105,10 @@ struct PerfSettings: Equatable {
         if collapser.unrecognizedLines > 0 {
             writeError("Ignored \(collapser.unrecognizedLines) unrecognized lines\n")
         }
-        try writeFolded(demangle ? collapser.stacks.demanglingSwiftFrames() : collapser.stacks)
+        if demangle {
+            try writeFolded(collapser.stacks.demanglingSwiftFrames())
+        } else {
+            try collapser.writeFolded(writeOutput)
+        }
     }
 }
