@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the proxy's byte-level HTTP/1.1 parsers (Sources/TugboatProxy/HTTP1), two ways, and the
-# HTTP/2 HPACK decoder (Sources/TugboatProxy/HTTP2/Wire; 1b below, HPACK_SECONDS=30, 0 to skip):
+# HTTP/2 HPACK decoder (Sources/TugboatProxy/HTTP2/Wire; 1b below, HPACK_SECONDS=30, 0 to skip), the
+# TLS-side parsers (ClientHelloPeek, the OCSP DERReader; 1c below, TLS_SECONDS=20, 0 to skip):
 #
 #   1. libFuzzer + AddressSanitizer: fuzz/FuzzRequestHead.swift compiled with swiftc straight
 #      against the seven parser files (HeadScanner, RequestHead, ResponseHead, ChunkedScanner,
@@ -39,6 +40,7 @@ DIFF_SECONDS=${DIFF_SECONDS:-30}
 DIFF_SEED=${DIFF_SEED:-$(date +%s)}
 DIFF_CONFIG=${DIFF_CONFIG:-release}
 HPACK_SECONDS=${HPACK_SECONDS:-30}
+TLS_SECONDS=${TLS_SECONDS:-20}
 
 work=$(mktemp -d /tmp/tugboat-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -238,6 +240,37 @@ if [ "$HPACK_SECONDS" -gt 0 ]; then
     mkdir -p "$FUZZ_ARTIFACTS"
     cp "$work/hpack-artifacts/"* "$FUZZ_ARTIFACTS/" 2>/dev/null || true
     for artifact in "$work/hpack-artifacts/"*; do [ -e "$artifact" ] && od -An -tx1 "$artifact" | head -10; done
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 1c. libFuzzer on the TLS-side parsers (fuzz/FuzzTLSInputs.swift): the ClientHello peek of
+#     tls-alpn-01 and the DER reader of OCSP responses; ASan and their bounds. TLS_SECONDS (20)
+#     long, one job.
+
+if [ "$TLS_SECONDS" -gt 0 ]; then
+  tls_sources=(Sources/TugboatProxy/TLS/ClientHelloPeek.swift Sources/TugboatACME/OCSP/DERReader.swift)
+  linker=()
+  if [ -x "$(dirname "$(command -v swiftc)")/ld.lld" ]; then linker=(-use-ld=lld); fi
+  echo "== libFuzzer (TLS inputs): swiftc -O -sanitize=fuzzer,address ${tls_sources[*]} fuzz/FuzzTLSInputs.swift -o fuzz-tls"
+  swiftc -O -sanitize=fuzzer,address "${linker[@]}" -parse-as-library -package-name tugboat "${tls_sources[@]}" \
+    fuzz/FuzzTLSInputs.swift -o "$work/fuzz-tls" 2>"$work/swiftc-tls.log" || { cat "$work/swiftc-tls.log"; exit 1; }
+  mkdir -p "$work/tls-corpus" "$work/tls-artifacts"
+  # A ClientHello record head with SNI and ALPN extensions; an OCSP tryLater answer; a nested DER time.
+  printf '%b' '\x16\x03\x01\x00\x3a\x01\x00\x00\x36\x03\x03' >"$work/tls-corpus/hello-head"
+  printf '%b' '\x30\x03\x0a\x01\x03' >"$work/tls-corpus/trylater"
+  printf '%b' '\x30\x13\xa0\x11\x18\x0f20261205120000Z' >"$work/tls-corpus/time"
+  tls_rc=0
+  SWIFT_BACKTRACE=enable=no "$work/fuzz-tls" -timeout=10 -rss_limit_mb="$FUZZ_RSS_MB" -max_len=20000 -print_final_stats=1 \
+    -max_total_time="$TLS_SECONDS" -artifact_prefix="$work/tls-artifacts/" "$work/tls-corpus" >"$work/fuzz-tls.log" 2>&1 || tls_rc=$?
+  tls_units=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/fuzz-tls.log" | tail -1)
+  echo "   TLS inputs: ${tls_units:-0} executions in ${TLS_SECONDS} s"
+  if [ "$tls_rc" -ne 0 ] || ls "$work/tls-artifacts" | grep -q .; then
+    failed=1
+    echo "FAIL: libFuzzer (TLS inputs) exited $tls_rc"
+    tail -40 "$work/fuzz-tls.log"
+    mkdir -p "$FUZZ_ARTIFACTS"
+    cp "$work/tls-artifacts/"* "$FUZZ_ARTIFACTS/" 2>/dev/null || true
   fi
 fi
 
