@@ -214,33 +214,43 @@ fi
 #     table and list limits chosen by the input; ASan, the table and list bounds, and two decoders
 #     agreeing. HPACK_SECONDS (30) long, one job.
 
-if [ "$HPACK_SECONDS" -gt 0 ]; then
-  wire=Sources/TugboatProxy/HTTP2/Wire
-  hpack_sources=("$wire/HPACKHuffman.swift" "$wire/HPACKStaticTable.swift" "$wire/HPACKDynamicTable.swift"
-                 "$wire/HPACKInteger.swift" "$wire/HeaderFieldList.swift" "$wire/HeaderBlockDecoder.swift")
-  linker=()
+# One libFuzzer job (ASan) on a target compiled straight from its files:
+#   run_single_fuzzer NAME SECONDS MAX_LEN TARGET.swift SOURCE.swift... ; the corpus is $work/NAME-corpus
+#   (seeded by the caller), a crashing input lands in $FUZZ_ARTIFACTS.
+run_single_fuzzer() {
+  local name=$1 seconds=$2 max_len=$3 target=$4
+  shift 4
+  local linker=()
   if [ -x "$(dirname "$(command -v swiftc)")/ld.lld" ]; then linker=(-use-ld=lld); fi
-  echo "== libFuzzer (HPACK): swiftc -O -sanitize=fuzzer,address ${hpack_sources[*]} fuzz/FuzzHPACK.swift -o fuzz-hpack"
-  swiftc -O -sanitize=fuzzer,address "${linker[@]}" -parse-as-library -package-name tugboat "${hpack_sources[@]}" \
-    fuzz/FuzzHPACK.swift -o "$work/fuzz-hpack" 2>"$work/swiftc-hpack.log" || { cat "$work/swiftc-hpack.log"; exit 1; }
-  mkdir -p "$work/hpack-corpus" "$work/hpack-artifacts"
+  echo "== libFuzzer ($name): swiftc -O -sanitize=fuzzer,address $* $target -o fuzz-$name"
+  swiftc -O -sanitize=fuzzer,address "${linker[@]}" -parse-as-library -package-name tugboat "$@" \
+    "$target" -o "$work/fuzz-$name" 2>"$work/swiftc-$name.log" || { cat "$work/swiftc-$name.log"; exit 1; }
+  mkdir -p "$work/$name-corpus" "$work/$name-artifacts"
+  local rc=0
+  SWIFT_BACKTRACE=enable=no "$work/fuzz-$name" -timeout=10 -rss_limit_mb="$FUZZ_RSS_MB" -max_len="$max_len" -print_final_stats=1 \
+    -max_total_time="$seconds" -artifact_prefix="$work/$name-artifacts/" "$work/$name-corpus" >"$work/fuzz-$name.log" 2>&1 || rc=$?
+  local units
+  units=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/fuzz-$name.log" | tail -1)
+  echo "   $name: ${units:-0} executions in $seconds s"
+  if [ "$rc" -ne 0 ] || ls "$work/$name-artifacts" | grep -q .; then
+    failed=1
+    echo "FAIL: libFuzzer ($name) exited $rc"
+    tail -40 "$work/fuzz-$name.log"
+    mkdir -p "$FUZZ_ARTIFACTS"
+    cp "$work/$name-artifacts/"* "$FUZZ_ARTIFACTS/" 2>/dev/null || true
+    for artifact in "$work/$name-artifacts/"*; do [ -e "$artifact" ] && od -An -tx1 "$artifact" | head -10; done
+  fi
+}
+
+if [ "$HPACK_SECONDS" -gt 0 ]; then
+  mkdir -p "$work/hpack-corpus"
   # RFC 7541 C.3.1 and C.4.1–C.4.2 after the two bytes that choose the limits; a large entry named again and again.
   printf '%b' '\x80\x40\x82\x86\x84\x41\x0f\x77\x77\x77\x2e\x65\x78\x61\x6d\x70\x6c\x65\x2e\x63\x6f\x6d' >"$work/hpack-corpus/c31"
   printf '%b' '\x80\x40\x82\x86\x84\x41\x8c\xf1\xe3\xc2\xe5\xf2\x3a\x6b\xa0\xab\x90\xf4\xff\x82\x86\x84\xbe\x58\x86\xa8\xeb\x10\x64\x9c\xbf' >"$work/hpack-corpus/c4"
   printf '%b' '\x10\x10\x3f\xe1\x1f\x40\x01x\x7f\x10aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xbe\xbe\xbe\xbe\xbe' >"$work/hpack-corpus/bomb"
-  hpack_rc=0
-  SWIFT_BACKTRACE=enable=no "$work/fuzz-hpack" -timeout=10 -rss_limit_mb="$FUZZ_RSS_MB" -max_len=4096 -print_final_stats=1 \
-    -max_total_time="$HPACK_SECONDS" -artifact_prefix="$work/hpack-artifacts/" "$work/hpack-corpus" >"$work/fuzz-hpack.log" 2>&1 || hpack_rc=$?
-  hpack_units=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/fuzz-hpack.log" | tail -1)
-  echo "   HPACK: ${hpack_units:-0} executions in ${HPACK_SECONDS} s"
-  if [ "$hpack_rc" -ne 0 ] || ls "$work/hpack-artifacts" | grep -q .; then
-    failed=1
-    echo "FAIL: libFuzzer (HPACK) exited $hpack_rc"
-    tail -40 "$work/fuzz-hpack.log"
-    mkdir -p "$FUZZ_ARTIFACTS"
-    cp "$work/hpack-artifacts/"* "$FUZZ_ARTIFACTS/" 2>/dev/null || true
-    for artifact in "$work/hpack-artifacts/"*; do [ -e "$artifact" ] && od -An -tx1 "$artifact" | head -10; done
-  fi
+  wire=Sources/TugboatProxy/HTTP2/Wire
+  run_single_fuzzer hpack "$HPACK_SECONDS" 4096 fuzz/FuzzHPACK.swift "$wire/HPACKHuffman.swift" "$wire/HPACKStaticTable.swift" \
+    "$wire/HPACKDynamicTable.swift" "$wire/HPACKInteger.swift" "$wire/HeaderFieldList.swift" "$wire/HeaderBlockDecoder.swift"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -249,29 +259,13 @@ fi
 #     long, one job.
 
 if [ "$TLS_SECONDS" -gt 0 ]; then
-  tls_sources=(Sources/TugboatProxy/TLS/ClientHelloPeek.swift Sources/TugboatACME/OCSP/DERReader.swift)
-  linker=()
-  if [ -x "$(dirname "$(command -v swiftc)")/ld.lld" ]; then linker=(-use-ld=lld); fi
-  echo "== libFuzzer (TLS inputs): swiftc -O -sanitize=fuzzer,address ${tls_sources[*]} fuzz/FuzzTLSInputs.swift -o fuzz-tls"
-  swiftc -O -sanitize=fuzzer,address "${linker[@]}" -parse-as-library -package-name tugboat "${tls_sources[@]}" \
-    fuzz/FuzzTLSInputs.swift -o "$work/fuzz-tls" 2>"$work/swiftc-tls.log" || { cat "$work/swiftc-tls.log"; exit 1; }
-  mkdir -p "$work/tls-corpus" "$work/tls-artifacts"
+  mkdir -p "$work/tls-corpus"
   # A ClientHello record head with SNI and ALPN extensions; an OCSP tryLater answer; a nested DER time.
   printf '%b' '\x16\x03\x01\x00\x3a\x01\x00\x00\x36\x03\x03' >"$work/tls-corpus/hello-head"
   printf '%b' '\x30\x03\x0a\x01\x03' >"$work/tls-corpus/trylater"
   printf '%b' '\x30\x13\xa0\x11\x18\x0f20261205120000Z' >"$work/tls-corpus/time"
-  tls_rc=0
-  SWIFT_BACKTRACE=enable=no "$work/fuzz-tls" -timeout=10 -rss_limit_mb="$FUZZ_RSS_MB" -max_len=20000 -print_final_stats=1 \
-    -max_total_time="$TLS_SECONDS" -artifact_prefix="$work/tls-artifacts/" "$work/tls-corpus" >"$work/fuzz-tls.log" 2>&1 || tls_rc=$?
-  tls_units=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/fuzz-tls.log" | tail -1)
-  echo "   TLS inputs: ${tls_units:-0} executions in ${TLS_SECONDS} s"
-  if [ "$tls_rc" -ne 0 ] || ls "$work/tls-artifacts" | grep -q .; then
-    failed=1
-    echo "FAIL: libFuzzer (TLS inputs) exited $tls_rc"
-    tail -40 "$work/fuzz-tls.log"
-    mkdir -p "$FUZZ_ARTIFACTS"
-    cp "$work/tls-artifacts/"* "$FUZZ_ARTIFACTS/" 2>/dev/null || true
-  fi
+  run_single_fuzzer tls "$TLS_SECONDS" 20000 fuzz/FuzzTLSInputs.swift Sources/TugboatProxy/TLS/ClientHelloPeek.swift \
+    Sources/TugboatACME/OCSP/DERReader.swift
 fi
 
 # ---------------------------------------------------------------------------------------------
