@@ -75,10 +75,10 @@ package final class ProxyServer: Service, Sendable {
                         channel.closeFuture.whenComplete { _ in dataPlane.connections.release() }
                         try channel.pipeline.syncOperations.addHandler(TLSALPNChallengeHandler(
                             challenges: tlsALPNChallenges, timeout: loop.configuration.headerTimeout) { channel in
-                            try Self.configureAcceptedChannel(channel, tls: tls, dataPlane: dataPlane, admitted: true)
+                            try Self.configureAcceptedChannel(channel, tls: tls, dataPlane: dataPlane, loop: loop, admitted: true)
                         })
                     } else {
-                        try Self.configureAcceptedChannel(channel, tls: tls, dataPlane: dataPlane)
+                        try Self.configureAcceptedChannel(channel, tls: tls, dataPlane: dataPlane, loop: loop)
                     }
                 }
             }
@@ -94,10 +94,9 @@ package final class ProxyServer: Service, Sendable {
     /// A new client connection's pipeline: TLS (with `tls:`), the connection cap, then the HTTP/1.1
     /// handler or, with TLS and HTTP/2, the ALPN negotiation that picks one.
     private static func configureAcceptedChannel(_ channel: Channel, tls: NIOSSLContext?, dataPlane: ProxyDataPlane,
-                                                 admitted: Bool = false) throws {
+                                                 loop: LoopContext, admitted: Bool = false) throws {
         let configuration = dataPlane.configuration
         if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-        let loop = dataPlane.context(for: channel.eventLoop)
         if !admitted {
             // The loop's copy: `max-connections` may have been reloaded since the bind.
             guard dataPlane.connections.admit(max: loop.configuration.maxConnections) else {

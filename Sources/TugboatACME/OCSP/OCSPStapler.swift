@@ -62,8 +62,9 @@ package final class OCSPStapler: Service {
                     let failures = (schedules[target.leaf]?.failures ?? 0) + 1
                     let revoked = if case .revoked = problem.check { true } else { false }
                     book.noteStaple(nil, error: problem.description, forLeaf: target.leaf, dropping: revoked, at: now)
-                    schedules[target.leaf] = Schedule(due: OCSPRefreshPlan.afterFailure(failures, now: now), failures: failures)
-                    let fields = metadata(target, ["error": "\(problem)", "ocsp.retry_in_seconds": "\(Int(OCSPRefreshPlan.afterFailure(failures, now: now).timeIntervalSince(now)))"])
+                    let retry = OCSPRefreshPlan.afterFailure(failures, now: now)
+                    schedules[target.leaf] = Schedule(due: retry, failures: failures)
+                    let fields = metadata(target, ["error": "\(problem)", "ocsp.retry_in_seconds": "\(Int(retry.timeIntervalSince(now)))"])
                     if revoked { logger.error("certificate revoked: its OCSP status is not stapled", metadata: fields) }
                     else { logger.warning("OCSP response not fetched: the last good one stays while it is valid", metadata: fields) }
                 }
