@@ -4,7 +4,7 @@
 Each POSTed request is answered by `openssl ocsp` itself (-reqin/-respout), signed with the test
 CA, from an OpenSSL index file the test edits (V = valid, R = revoked). It fails on demand: a file
 named `mode` next to the index holding `error` answers HTTP 500, `garbage` answers bytes that are
-not an OCSP response, `huge` 200 KB of them. Prints `listening on 127.0.0.1:PORT` once ready, and `request` for each
+not an OCSP response, `huge` 200 KB of them, `drip` a byte every half second. Prints `listening on 127.0.0.1:PORT` once ready, and `request` for each
 request.
 
     ocsp_responder.py DIRECTORY   (DIRECTORY holds ca.pem, ca.key, index.txt)
@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 directory = sys.argv[1]
 
@@ -37,6 +38,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if mode == "garbage":
             self.reply(b"not an OCSP response")
+            return
+        if mode == "drip":
+            self.send_response(200)
+            self.send_header("content-type", "application/ocsp-response")
+            self.send_header("content-length", "1000")
+            self.end_headers()
+            for _ in range(1000):
+                self.wfile.write(b"\x30")
+                self.wfile.flush()
+                time.sleep(0.5)
             return
         if mode == "huge":
             self.reply(b"\x30" * 200_000)

@@ -10,7 +10,7 @@ package final class OCSPResponder: @unchecked Sendable {
     private let child: ChildProcess
 
     package enum Mode: String {
-        case normal = "", error, garbage, huge
+        case normal = "", error, garbage, huge, drip
     }
 
     package init(certificates: TestCertificates) throws {

@@ -65,8 +65,8 @@ struct OCSPStaplingTests {
         #expect(answer.contains("OCSP response: no response sent"), "\(answer)")
     }
 
-    @Test("a responder that fails, answers garbage or too much leaves handshakes unstapled and says why; stapling can be switched off",
-          arguments: [OCSPResponder.Mode.error, .garbage, .huge])
+    @Test("a responder that fails, answers garbage, too much or too slowly leaves handshakes unstapled and says why; stapling can be switched off",
+          arguments: [OCSPResponder.Mode.error, .garbage, .huge, .drip])
     func responderFails(_ mode: OCSPResponder.Mode) throws {
         let certificates = try TestCertificates()
         let responder = try OCSPResponder(certificates: certificates)
@@ -79,6 +79,7 @@ struct OCSPStaplingTests {
         let expected = switch mode {
         case .error: "HTTP 500"
         case .huge: "larger than 65536 bytes"
+        case .drip: "no complete answer within 10 s"
         default: "not an OCSP response"
         }
         try waitUntilBlocking("the failure shown") { (try ocsp(tugboat)?["last_error"] as? String)?.contains(expected) == true }

@@ -120,11 +120,11 @@ package final class OCSPStapler: Service {
         http.body = .bytes(ByteBuffer(bytes: request.body))
         let bytes: ByteBuffer
         do {
-            let response = try await client.execute(http, timeout: timeout)
-            guard response.status == .ok else {
-                return .failure(FetchProblem(description: "POST \(request.url): HTTP \(response.status.code)"))
+            let (status, body) = try await exchange(http, client: client)
+            guard status == .ok else {
+                return .failure(FetchProblem(description: "POST \(request.url): HTTP \(status.code)"))
             }
-            bytes = try await response.body.collect(upTo: Self.maxResponse)
+            bytes = body
         } catch is NIOTooManyBytesError {
             return .failure(FetchProblem(description: "POST \(request.url): the answer is larger than \(Self.maxResponse) bytes"))
         } catch {
@@ -136,6 +136,31 @@ package final class OCSPStapler: Service {
             return .success(OCSPStaple(der: der, thisUpdate: good.thisUpdate, nextUpdate: good.nextUpdate))
         } catch {
             return .failure(FetchProblem(description: "\(request.url): \(error)", check: error))
+        }
+    }
+
+    struct NoAnswerInTime: Error, CustomStringConvertible {
+        var timeout: TimeAmount
+        var description: String { "no complete answer within \(timeout.nanoseconds / 1_000_000_000) s" }
+    }
+
+    /// One request and its whole answer within `timeout`: AsyncHTTPClient's deadline ends with the
+    /// response head, so a responder dripping its body a byte at a time (each within the read
+    /// timeout) would otherwise hold the stapler, and every other certificate's refresh, for hours.
+    private func exchange(_ http: HTTPClientRequest, client: HTTPClient) async throws -> (HTTPResponseStatus, ByteBuffer) {
+        let timeout = self.timeout
+        return try await withThrowingTaskGroup(of: (HTTPResponseStatus, ByteBuffer)?.self) { group in
+            group.addTask {
+                let response = try await client.execute(http, timeout: timeout)
+                return (response.status, try await response.body.collect(upTo: Self.maxResponse))
+            }
+            group.addTask {
+                try await Task.sleep(for: .nanoseconds(timeout.nanoseconds))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let answer = first else { throw NoAnswerInTime(timeout: timeout) }
+            return answer
         }
     }
 
