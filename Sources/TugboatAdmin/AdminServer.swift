@@ -28,7 +28,7 @@ package enum AdminServer {
             var text = MetricsRenderer.render(stats: state.traffic.stats(), snapshot: await state.pool.snapshot,
                                               inflight: state.dataPlane.inflight(), connections: state.dataPlane.connections,
                                               splices: state.dataPlane.splices,
-                                              accessLog: state.dataPlane.accessLog)
+                                              accessLog: state.dataPlane.accessLog, loops: state.dataPlane.loopSpread)
             text += CertificateRoutes.metrics(state.certificates, admin: state.adminCertificates)
             text += await ControlPlaneMetrics.render(state)
             text += MetricHelp.annotate(state.registry.emitToString())

@@ -6,7 +6,7 @@ import TugboatProxy
 enum MetricsRenderer {
     static func render(stats: TrafficStats, snapshot: PoolSnapshot, inflight: [HostPort: Int],
                        connections: ConnectionCounts? = nil, splices: SpliceCounts? = nil,
-                       accessLog: AccessLog? = nil) -> String {
+                       accessLog: AccessLog? = nil, loops: LoopSpreadView? = nil) -> String {
         var out = ""
         if let accessLog {
             out += MetricHelp.header("tugboat_access_log_lines_total", "Access-log lines written.", type: "counter")
@@ -30,6 +30,16 @@ enum MetricsRenderer {
             out += "tugboat_spliced_responses_total \(splices.responses)\n"
             out += MetricHelp.header("tugboat_spliced_bytes_total", "Bytes of the spliced response bodies.", type: "counter")
             out += "tugboat_spliced_bytes_total \(splices.bytes)\n"
+        }
+        if let loops {
+            out += MetricHelp.header("tugboat_event_loops_active",
+                                     "threads: auto: the proxy's event loops taking client connections now (of tugboat_event_loops).")
+            out += "tugboat_event_loops_active \(loops.active)\n"
+            out += MetricHelp.header("tugboat_event_loops", "The proxy's event loops (threads).")
+            out += "tugboat_event_loops \(loops.loops)\n"
+            out += MetricHelp.header("tugboat_connections_moved_total",
+                                     "Client connections handed from one event loop to another between requests (threads: auto).", type: "counter")
+            out += "tugboat_connections_moved_total \(loops.moved)\n"
         }
         out += MetricHelp.header("tugboat_requests_total", "Requests answered, by backend and status class.", type: "counter")
         for row in stats.rows {

@@ -24,6 +24,9 @@ package final class ProxyDataPlane: Sendable {
     let parkingLot: ParkingLot?
     /// `access-log`, when on.
     package let accessLog: AccessLog?
+    /// `threads: auto` on a plain listener: connections gather on as few loops as keep up (nil:
+    /// every loop takes connections).
+    package let loopSpread: LoopSpreadView?
 
     private struct Registry {
         var byAddress: [HostPort: ProxyBackend] = [:]
@@ -32,31 +35,45 @@ package final class ProxyDataPlane: Sendable {
 
     package init(group: MultiThreadedEventLoopGroup, configuration: ProxyConfiguration,
                 onPassiveFailure: @escaping @Sendable (HostPort, Int) -> Void,
-                onDemandWhileEmpty: @escaping @Sendable () -> Void = {}, accessLog: AccessLog? = nil) {
+                onDemandWhileEmpty: @escaping @Sendable () -> Void = {}, accessLog: AccessLog? = nil,
+                busyOverride: (@Sendable (Int) -> Double)? = nil) {
         self.group = group
         self.current = Mutex(configuration)
         self.accessLog = accessLog
         let parkingLot = ParkingLot(counts: connections)
         self.parkingLot = parkingLot
+        let loops = Array(group.makeIterator())
+        let spreader = configuration.spreadLoops && loops.count > 1 && !configuration.https
+            ? LoopSpreader(spread: LoopSpread(loopCount: loops.count), busyOverride: busyOverride) : nil
+        loopSpread = spreader.map(LoopSpreadView.init)
         var contexts: [ObjectIdentifier: NIOLoopBoundBox<LoopContext>] = [:]
+        var boxes: [NIOLoopBoundBox<LoopContext>] = []
         var sweepers: [RepeatedTask] = []
-        for loop in group.makeIterator() {
+        for (index, loop) in loops.enumerated() {
             let box = NIOLoopBoundBox.makeBoxSendingValue(
                 LoopContext(eventLoop: loop, configuration: configuration, onPassiveFailure: onPassiveFailure,
                             onDemandWhileEmpty: onDemandWhileEmpty, accessLog: accessLog, splices: splices,
-                            parkingLot: parkingLot, connections: connections),
+                            parkingLot: parkingLot, connections: connections, spreader: spreader, index: index),
                 eventLoop: loop
             )
             contexts[ObjectIdentifier(loop)] = box
+            boxes.append(box)
             sweepers.append(loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
                 box.value.everySecond()
             })
+            if spreader != nil {
+                sweepers.append(loop.scheduleRepeatedTask(initialDelay: .zero, delay: LoopSpreader.samplePeriod) { _ in
+                    box.value.sampleLoad()
+                })
+            }
         }
+        spreader?.attach(boxes)
         self.contexts = contexts
         self.sweepers = sweepers
     }
 
-    /// `threads: auto | N`: `auto` is one event loop per core (see the README's benchmark notes).
+    /// `threads: auto | N`: `auto` is one event loop per core, of which a plain listener uses as
+    /// many as its load needs (``LoopSpread``; see the README's benchmark notes).
     package static func threads(_ configured: Int?) -> Int {
         configured ?? System.coreCount
     }

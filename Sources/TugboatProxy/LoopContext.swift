@@ -38,8 +38,12 @@ final class LoopContext {
          onPassiveFailure: @escaping @Sendable (HostPort, Int) -> Void,
          onDemandWhileEmpty: @escaping @Sendable () -> Void = {},
          connector: UpstreamConnector? = nil, accessLog: AccessLog? = nil, splices: SpliceCounts = SpliceCounts(),
-         parkingLot: ParkingLot? = nil, connections: ConnectionCounts? = nil) {
+         parkingLot: ParkingLot? = nil, connections: ConnectionCounts? = nil,
+         spreader: LoopSpreader? = nil, index: Int = 0) {
         self.eventLoop = eventLoop
+        self.spreader = spreader
+        self.index = index
+        takesNewConnections = spreader == nil || index == 0
         self.parkingLot = parkingLot
         self.connections = connections
         self.splices = splices
@@ -89,6 +93,36 @@ final class LoopContext {
     func quiesceAdopted() {
         quiescing = true
         for channel in adoptedChannels.values { channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
+    }
+
+    /// `threads: auto` on a plain listener: which loops take connections (nil: all of them, always).
+    let spreader: LoopSpreader?
+    /// This loop's place in the group (the spreader's index).
+    let index: Int
+    /// Until the next sample: whether new connections stay here, and how many connections (to
+    /// which loop) are to move away at their next idle point (see LoopSpreader.swift).
+    var takesNewConnections = true
+    /// Where a connection accepted here goes when this loop takes none.
+    var arrivalTarget = 0
+    var movesLeft = 0
+    var moveTarget = 0
+    private var lastSample: (wall: NIODeadline, cpu: TimeAmount)?
+
+    /// Every ``LoopSpreader/samplePeriod``: this loop's busy fraction to the spreader, and its
+    /// part of the decision back.
+    func sampleLoad() {
+        guard let spreader else { return }
+        let now = NIODeadline.now()
+        let cpu = ThreadCPUClock.now()
+        defer { lastSample = (now, cpu) }
+        guard let last = lastSample, now > last.wall else { return }
+        let busy = spreader.busyOverride?(index)
+            ?? Double((cpu - last.cpu).nanoseconds) / Double((now - last.wall).nanoseconds)
+        let assignment = spreader.report(loop: index, busy: busy)
+        takesNewConnections = assignment.takesNewConnections
+        arrivalTarget = assignment.arrivalTarget
+        movesLeft = assignment.move?.count ?? 0
+        moveTarget = assignment.move?.to ?? index
     }
 
     /// Counts the spliced responses (shared by every loop).

@@ -37,6 +37,9 @@ package struct ProxyConfiguration: Sendable {
     package var http2: Bool = true
     /// HTTP/2 limits and windows (SETTINGS_MAX_CONCURRENT_STREAMS from `tls.http2-max-streams`).
     var http2Settings = HTTP2Front.Settings()
+    /// `threads: auto`: client connections gather on as few event loops as keep up (``LoopSpread``;
+    /// a plain listener only: a TLS connection cannot change loops).
+    package var spreadLoops = false
     /// `pool.tls`: connections to the backends speak TLS (set by the caller: making it can fail).
     package var upstreamTLS: BackendTLS?
 

@@ -119,7 +119,7 @@ final class ParkingLot: Sendable {
                 _ = tugboat_watch_remove(watch, fd)
                 counts.parkedChanged(by: -1)
                 let counts = self.counts
-                entry.context.eventLoop.execute { Self.adopt(fd, into: entry.context.value, counts: counts) }
+                entry.context.eventLoop.execute { SocketAdoption.adopt(fd, into: entry.context.value, counts: counts) }
             }
             closeAll(everything: false)
         }
@@ -155,29 +155,4 @@ final class ParkingLot: Sendable {
     }
 
     var count: Int { state.withLock { $0.parked.count } }
-
-    /// The client of a parked socket spoke (or closed): the socket becomes a connection on its
-    /// event loop again, with a fresh handler, and reads what the client sent.
-    private static func adopt(_ fd: Int32, into context: LoopContext, counts: ConnectionCounts) {
-        ClientBootstrap(group: context.eventLoop)
-            .channelOption(.writeBufferWaterMark, value: ProxyServer.clientWaterMark)
-            .channelOption(.maxMessagesPerRead, value: ProxyServer.clientMessagesPerRead)
-            .channelOption(.recvAllocator, value: ProxyServer.clientReadAllocator)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    channel.closeFuture.whenComplete { _ in counts.release() }
-                    try ProxyServer.configureClientPipeline(channel, loop: context)
-                }
-            }
-            .withConnectedSocket(fd)
-            .assumeIsolated()
-            .whenComplete { result in
-                switch result {
-                case .success(let channel): context.adopted(channel)
-                // The channel closed the socket (and the count was released) unless the socket was
-                // refused outright, which a socket that was one a moment ago is not.
-                case .failure: break
-                }
-            }
-    }
 }

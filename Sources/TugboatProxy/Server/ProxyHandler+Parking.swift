@@ -2,7 +2,8 @@ import CProxyIO
 import Glibc
 import NIOCore
 
-// An idle keep-alive connection gives up its channel (see ParkingLot.swift).
+// An idle keep-alive connection gives up its channel: parked (see ParkingLot.swift) or moved to
+// another event loop (see LoopSpreader.swift).
 extension ProxyHandler {
     /// How long an idle plain HTTP/1.1 connection keeps its channel before it is parked. A busy
     /// client's next request comes sooner and never meets the parking lot; a browser's idle
@@ -14,8 +15,34 @@ extension ProxyHandler {
     /// be parked) the idle deadline stands.
     func park(closeAt: NIODeadline) {
         ensureTimer()
-        guard let context, stream == nil, let lot = loop.parkingLot, case .idle(let since) = machine.state,
-              clientBytes.readableBytes == 0, upstream == nil else { return }
+        guard let lot = loop.parkingLot else { return }
+        giveUpChannel { fd in lot.park(fd, from: self.loop, closeAt: closeAt) }
+    }
+
+    /// `threads: auto`: an idle connection on a loop that hands connections over (one just
+    /// accepted on a loop that takes none, or one of this loop's share to move) goes to the loop
+    /// the spreader named. True when the move is under way.
+    @discardableResult
+    func moveToAnotherLoopIfAsked(justAccepted: Bool = false) -> Bool {
+        guard let spreader = loop.spreader else { return false }
+        if justAccepted ? loop.takesNewConnections : loop.movesLeft <= 0 { return false }
+        let target = justAccepted ? loop.arrivalTarget : loop.moveTarget
+        guard target != loop.index, giveUpChannel(take: { fd in
+            spreader.adopt(fd, onLoop: target, counts: self.loop.connections!)
+            return true
+        }) else { return false }
+        if !justAccepted { loop.movesLeft -= 1 }
+        return true
+    }
+
+    /// Once everything written is out, and if the connection is still idle in the same spell with
+    /// nothing read meanwhile: a duplicate of its socket goes to `take` (counted open while it is
+    /// away; false: refused, the duplicate is closed) and this channel closes, its part over.
+    /// False when the connection cannot give up its channel now.
+    @discardableResult
+    func giveUpChannel(take: @escaping (Int32) -> Bool) -> Bool {
+        guard let context, stream == nil, splice == nil, case .idle(let since) = machine.state,
+              clientBytes.readableBytes == 0, upstream == nil, let counts = loop.connections else { return false }
         let written = context.eventLoop.makePromise(of: Void.self)
         written.futureResult.assumeIsolated().whenComplete { result in
             // Still the same idle spell, with nothing read meanwhile?
@@ -25,17 +52,18 @@ extension ProxyHandler {
                 tugboat_dup($0)
             }
             guard let fd = duplicate ?? nil, fd >= 0 else { return }
-            self.loop.connections?.hold()
-            guard lot.park(fd, from: self.loop, closeAt: closeAt) else {
+            counts.hold()
+            guard take(fd) else {
                 Glibc.close(fd)
-                self.loop.connections?.release()
+                counts.release()
                 return
             }
-            self.machine.closed()  // this channel's part is over; the connection lives on parked
+            self.machine.closed()  // this channel's part is over; the connection lives on elsewhere
             self.timer?.cancel()
             self.timer = nil
             context.close(promise: nil)
         }
         context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: written)
+        return true
     }
 }

@@ -91,6 +91,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        loop.spreader?.connectionOpened(onLoop: loop.index)
         if context.channel.isActive { identifyClient(context.channel) }
         ensureTimer()
     }
@@ -98,6 +99,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
     func channelActive(context: ChannelHandlerContext) {
         identifyClient(context.channel)
         context.fireChannelActive()
+        if !loop.takesNewConnections { moveToAnotherLoopIfAsked(justAccepted: true) }
     }
 
     /// Who the client is, once per connection: its address for `X-Forwarded-For`, and whether it
@@ -112,6 +114,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
     func handlerRemoved(context: ChannelHandlerContext) {
         // The context holds this handler: let go of it, or both outlive the connection.
         self.context = nil
+        loop.spreader?.connectionClosed(onLoop: loop.index)
         timer?.cancel()
         timer = nil
         dropSplice()
@@ -359,6 +362,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
         upstreamBytes = ByteBuffer()
         scannedResponseBytes = 0
         ensureTimer()
+        if loop.movesLeft > 0 { moveToAnotherLoopIfAsked() }
         processClientBytes()
         flushUpstreamIfNeeded()
     }

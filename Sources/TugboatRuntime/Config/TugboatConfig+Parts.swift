@@ -10,6 +10,7 @@ extension ProxyConfiguration {
     init(_ config: TugboatConfig, descriptorLimit: Int) {
         self.init(listen: config.listen, pool: config.pool, holdWhenEmpty: config.scaling?.min == 0, maxConnections: config.maxConnections,
                   trustedProxies: config.trustedProxies, tls: config.tls, descriptorLimit: descriptorLimit)
+        spreadLoops = config.threads == nil
     }
 }
 

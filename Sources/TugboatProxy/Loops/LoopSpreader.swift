@@ -1,0 +1,97 @@
+import Glibc
+import NIOCore
+import Synchronization
+
+/// The I/O around ``LoopSpread``, shared by every event loop: each loop samples its own thread's
+/// CPU time every ``samplePeriod`` and reports it here with its connection count; loop 0's report
+/// runs the decision, and every loop picks up its part (take new connections or not, how many to
+/// hand over and to which loop) with its next report. A connection moves only at a point where
+/// it holds nothing in user space (between requests, or right after it was accepted): its socket
+/// goes to the other loop as a new channel (as a parked one comes back, see ``SocketAdoption``).
+final class LoopSpreader: Sendable {
+    static let samplePeriod: TimeAmount = .milliseconds(250)
+
+    private struct State {
+        var spread: LoopSpread
+        var busy: [Double]
+        var moves: [LoopSpread.Move?]
+        var connections: [Int]
+    }
+
+    private let state: Mutex<State>
+    let loopCount: Int
+    private let activeCount = Atomic<Int>(1)
+    private let movedCount = Atomic<Int>(0)
+    private let loops = Mutex<[NIOLoopBoundBox<LoopContext>]>([])
+    /// Tests set each loop's busy fraction instead of measuring it.
+    let busyOverride: (@Sendable (Int) -> Double)?
+
+    init(spread: LoopSpread, busyOverride: (@Sendable (Int) -> Double)? = nil) {
+        state = Mutex(State(spread: spread, busy: Array(repeating: 0, count: spread.loopCount),
+                            moves: Array(repeating: nil, count: spread.loopCount),
+                            connections: Array(repeating: 0, count: spread.loopCount)))
+        loopCount = spread.loopCount
+        self.busyOverride = busyOverride
+    }
+
+    /// Loops taking new connections now (for /metrics).
+    var active: Int { activeCount.load(ordering: .relaxed) }
+    /// Connections handed from one loop to another so far (for /metrics).
+    var moved: Int { movedCount.load(ordering: .relaxed) }
+    func connections(onLoop index: Int) -> Int { state.withLock { $0.connections[index] } }
+
+    func attach(_ contexts: [NIOLoopBoundBox<LoopContext>]) {
+        loops.withLock { $0 = contexts }
+    }
+
+    /// Client connections per loop, kept live (once per connection, never per request).
+    func connectionOpened(onLoop index: Int) { state.withLock { $0.connections[index] += 1 } }
+    func connectionClosed(onLoop index: Int) { state.withLock { $0.connections[index] -= 1 } }
+
+    /// What a loop is to do until its next report.
+    struct Assignment: Equatable {
+        var takesNewConnections: Bool
+        /// For a loop that takes none: where its new connections go.
+        var arrivalTarget: Int
+        var move: LoopSpread.Move?
+    }
+
+    /// A loop's sample: its busy fraction over the last period.
+    func report(loop index: Int, busy: Double) -> Assignment {
+        state.withLock { state in
+            state.busy[index] = busy
+            if index == 0 {
+                if let active = state.spread.observe(busy: state.busy) { activeCount.store(active, ordering: .relaxed) }
+                state.moves = state.spread.moves(connections: state.connections)
+            }
+            return Assignment(takesNewConnections: index < state.spread.active,
+                              arrivalTarget: state.spread.arrivalTarget(connections: state.connections),
+                              move: state.moves[index])
+        }
+    }
+
+    /// Hands `fd` (a duplicate of a connection's socket, counted open) to loop `index`.
+    func adopt(_ fd: Int32, onLoop index: Int, counts: ConnectionCounts) {
+        let target = loops.withLock { $0[index] }
+        movedCount.add(1, ordering: .relaxed)
+        target.eventLoop.execute { SocketAdoption.adopt(fd, into: target.value, counts: counts) }
+    }
+}
+
+/// A loop's own thread CPU time, for its busy fraction (call it on the loop's thread).
+enum ThreadCPUClock {
+    static func now() -> TimeAmount {
+        var time = timespec()
+        guard clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time) == 0 else { return .zero }
+        return .nanoseconds(Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec))
+    }
+}
+
+/// What /metrics and tests see of the spreader.
+package struct LoopSpreadView: Sendable {
+    let spreader: LoopSpreader
+    package var loops: Int { spreader.loopCount }
+    package var active: Int { spreader.active }
+    package var moved: Int { spreader.moved }
+    package func connections(onLoop index: Int) -> Int { spreader.connections(onLoop: index) }
+}

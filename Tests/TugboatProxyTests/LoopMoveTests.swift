@@ -1,0 +1,160 @@
+import Glibc
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+import TestSupport
+import TugboatCore
+@testable import TugboatProxy
+
+/// A backend on SwiftNIO that answers every request (pipelined ones in order) with its target
+/// as the body.
+private final class TargetEchoHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private var pending = ByteBuffer()
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        pending.writeBuffer(&bytes)
+        while let view = pending.readableBytesView.firstRange(of: Array("\r\n\r\n".utf8)) {
+            let head = pending.readString(length: view.upperBound - pending.readerIndex) ?? ""
+            let target = head.split(separator: " ").dropFirst().first.map(String.init) ?? "?"
+            let response = "HTTP/1.1 200 OK\r\nContent-Length: \(target.utf8.count)\r\n\r\n\(target)"
+            context.write(wrapOutboundOut(ByteBuffer(string: response)), promise: nil)
+        }
+        context.flush()
+    }
+}
+
+/// Each loop's busy fraction as the test sets it.
+private final class BusyDial: Sendable {
+    private let values = Mutex<[Double]>([0, 0])
+    func set(_ busy: [Double]) { values.withLock { $0 = busy } }
+    func busy(_ index: Int) -> Double { values.withLock { $0[index] } }
+}
+
+/// `threads: auto` on a real listener with two event loops: connections gather on one loop while
+/// it keeps up, spread over both when it is busy, and gather again — each on its own TCP
+/// connection throughout, with no request lost or answered out of order. The loops' load is set
+/// by the test (the decision itself is LoopSpreadTests'); everything else is real sockets.
+@Suite("Connections moving between event loops (threads: auto)", .serialized)
+struct LoopMoveTests {
+    /// One request on a blocking socket; the body of its response.
+    static func exchange(_ fd: Int32, _ targets: [String]) throws -> [String] {
+        let request = targets.map { "GET \($0) HTTP/1.1\r\nHost: x\r\n\r\n" }.joined()
+        guard send(fd, request, request.utf8.count, Int32(MSG_NOSIGNAL)) == request.utf8.count else { throw TimedOut("send failed") }
+        var received: [UInt8] = []
+        var bodies: [String] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while bodies.count < targets.count {
+            if let end = received.firstRange(of: Array("\r\n\r\n".utf8)) {
+                let head = String(decoding: received[..<end.lowerBound], as: UTF8.self)
+                guard head.hasPrefix("HTTP/1.1 200"),
+                      let lengthLine = head.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("content-length:") }),
+                      let length = Int(lengthLine.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) else {
+                    throw TimedOut("unexpected response: \(head)")
+                }
+                if received.count >= end.upperBound + length {
+                    bodies.append(String(decoding: received[end.upperBound..<(end.upperBound + length)], as: UTF8.self))
+                    received.removeFirst(end.upperBound + length)
+                    continue
+                }
+            }
+            let count = recv(fd, &chunk, chunk.count, 0)
+            guard count > 0 else { throw TimedOut("no response (recv \(count), errno \(errno))") }
+            received += chunk[0..<count]
+        }
+        return bodies
+    }
+
+    @Test("gathered on one loop, spread over two when busy, gathered again when quiet; every request answered in order on its own connection")
+    func gatherSpreadGather() async throws {
+        let backendGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        var failure: (any Error)?
+        do { try await Self.gatherSpreadGather(group: group, backendGroup: backendGroup) } catch { failure = error }
+        try await group.shutdownGracefully()
+        try await backendGroup.shutdownGracefully()
+        if let failure { throw failure }
+    }
+
+    static func gatherSpreadGather(group: MultiThreadedEventLoopGroup, backendGroup: MultiThreadedEventLoopGroup) async throws {
+        let backend = try await ServerBootstrap(group: backendGroup)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(TargetEchoHandler()) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let dial = BusyDial()
+        var configuration = ProxyConfiguration(listen: HostPort(host: "127.0.0.1", port: 0))
+        configuration.spreadLoops = true
+        let dataPlane = ProxyDataPlane(group: group, configuration: configuration, onPassiveFailure: { _, _ in },
+                                       busyOverride: { dial.busy($0) })
+        defer { dataPlane.shutdown() }
+        let backendAddress = HostPort(host: "127.0.0.1", port: backend.localAddress!.port!)
+        dataPlane.apply(PoolSnapshot(version: 1, backends: [BackendInfo(address: backendAddress, state: .healthy)]))
+        let port = try await ProxyServer(dataPlane: dataPlane, logger: Logger(label: "test")).bind().port!
+        let spread = try #require(dataPlane.loopSpread)
+        #expect(spread.loops == 2 && spread.active == 1)
+
+        // Quiet: six new connections (NIO deals them to both loops in turn) all end up on loop 0.
+        var clients: [Int32] = []
+        defer { clients.forEach { close($0) } }
+        for index in 0..<6 {
+            let fd = try #require(connectLoopback(port: port, timeout: 5))
+            clients.append(fd)
+            #expect(try Self.exchange(fd, ["/c\(index)-0"]) == ["/c\(index)-0"])
+        }
+        try await waitUntil("all six on loop 0") { spread.connections(onLoop: 0) == 6 && spread.connections(onLoop: 1) == 0 }
+        #expect(spread.moved >= 1, "no connection accepted on loop 1 was moved")
+
+        /// Requests on every connection (one pipelined pair on the first) until `done` holds.
+        var round = 1
+        func serveUntil(_ what: String, _ done: @escaping () -> Bool) async throws {
+            try await waitUntil(what, timeout: .seconds(15)) {
+                for (index, fd) in clients.enumerated() {
+                    let targets = index == 0 ? ["/c0-\(round)a", "/c0-\(round)b"] : ["/c\(index)-\(round)"]
+                    let answers = try Self.exchange(fd, targets)
+                    #expect(answers == targets)
+                }
+                round += 1
+                return done()
+            }
+        }
+
+        // Busy: loop 1 joins and half of the connections move to it between their requests.
+        dial.set([0.9, 0])
+        try await waitUntil("loop 1 joins") { spread.active == 2 }
+        try await serveUntil("three connections on each loop") {
+            spread.connections(onLoop: 0) == 3 && spread.connections(onLoop: 1) == 3
+        }
+        let movedWhileSpreading = spread.moved
+
+        // Quiet again: loop 1 leaves and its connections come back to loop 0.
+        dial.set([0.2, 0.2])
+        try await waitUntil("loop 1 leaves") { spread.active == 1 }
+        try await serveUntil("all six back on loop 0") {
+            spread.connections(onLoop: 0) == 6 && spread.connections(onLoop: 1) == 0
+        }
+        #expect(spread.moved >= movedWhileSpreading + 3)
+        #expect(dataPlane.connections.open == 6, "a move lost or doubled a connection's count")
+        // The same six TCP connections served throughout: none was closed by a move.
+        for (index, fd) in clients.enumerated() { #expect(try Self.exchange(fd, ["/last\(index)"]) == ["/last\(index)"]) }
+    }
+
+    @Test("a fixed thread count (threads: N) and a TLS listener never move connections")
+    func onlyAutoOnPlainListeners() {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        defer { try? group.syncShutdownGracefully() }
+        let fixed = ProxyDataPlane(group: group, configuration: ProxyConfiguration(), onPassiveFailure: { _, _ in })
+        #expect(fixed.loopSpread == nil)
+        fixed.shutdown()
+        var tls = ProxyConfiguration()
+        tls.spreadLoops = true
+        tls.https = true
+        let overTLS = ProxyDataPlane(group: group, configuration: tls, onPassiveFailure: { _, _ in })
+        #expect(overTLS.loopSpread == nil)
+        overTLS.shutdown()
+    }
+}
