@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `threads: auto` in the shipped binary: on a machine with more than one core, connections
+/// accepted on a loop that takes none are handed to the one that does, and /metrics says so.
+/// (The busy-driven joining and leaving, with real sockets, is LoopMoveTests'.)
+@Suite("threads: auto in the binary", .serialized)
+struct LoopSpreadEndToEndTests {
+    @Test("an idle proxy serves every new connection on one loop; those accepted on another were moved there, each answered")
+    func idleGathersOnOneLoop() throws {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let backend = try RawBackend()
+        let tugboat = try TugboatUnderTest(backends: [backend.address], health: FrontDoor.tcpCheckOnce)
+        try tugboat.waitHealthy([backend.address])
+        var fds: [Int32] = []
+        defer { fds.forEach { close($0) } }
+        for index in 0..<8 {
+            guard let fd = connectLoopback(port: tugboat.port, timeout: 5) else { throw TestFailure("cannot connect") }
+            fds.append(fd)
+            let (status, body) = try ParkingTests.exchange(fd, "/n\(index)")
+            #expect(status.hasPrefix("HTTP/1.1 200") && body == "you asked for /n\(index)", "\(status) \(body)")
+        }
+        let page = try ParkingTests.metrics(tugboat)
+        guard cores > 1 else {
+            #expect(FrontDoor.metric("tugboat_event_loops", in: page) == nil, "one loop: nothing to spread")
+            return
+        }
+        #expect(FrontDoor.metric("tugboat_event_loops", in: page) == Double(cores))
+        #expect(FrontDoor.metric("tugboat_event_loops_active", in: page) == 1)
+        // NIO deals accepted connections to the loops in turn: some of the eight landed elsewhere.
+        #expect((FrontDoor.metric("tugboat_connections_moved_total", in: page) ?? 0) >= 1)
+        #expect(FrontDoor.metric("tugboat_connections_open", in: page) == 8, "a move lost or doubled a connection's count")
+        // Every connection still serves (none was closed by its move).
+        for (index, fd) in fds.enumerated() {
+            #expect(try ParkingTests.exchange(fd, "/again\(index)").body == "you asked for /again\(index)")
+        }
+    }
+}
