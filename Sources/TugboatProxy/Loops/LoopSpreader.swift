@@ -3,9 +3,9 @@ import NIOCore
 import Synchronization
 
 /// The I/O around ``LoopSpread``, shared by every event loop: each loop samples its own thread's
-/// CPU time every ``samplePeriod`` and reports it here with its connection count; loop 0's report
-/// runs the decision, and every loop picks up its part (take new connections or not, how many to
-/// hand over and to which loop) with its next report. A connection moves only at a point where
+/// CPU time every ``samplePeriod`` and reports it here (connections are counted here as they open
+/// and close); loop 0's report runs the decision, and every loop picks up its part (take new
+/// connections or not, how many to hand over and to which loop) with its next report. A connection moves only at a point where
 /// it holds nothing in user space (between requests, or right after it was accepted): its socket
 /// goes to the other loop as a new channel (as a parked one comes back, see ``SocketAdoption``).
 final class LoopSpreader: Sendable {
