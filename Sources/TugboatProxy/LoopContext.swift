@@ -43,7 +43,6 @@ final class LoopContext {
         self.eventLoop = eventLoop
         self.spreader = spreader
         self.index = index
-        takesNewConnections = spreader == nil || index == 0
         self.parkingLot = parkingLot
         self.connections = connections
         self.splices = splices
@@ -99,11 +98,8 @@ final class LoopContext {
     let spreader: LoopSpreader?
     /// This loop's place in the group (the spreader's index).
     let index: Int
-    /// Until the next sample: whether new connections stay here, and how many connections (to
-    /// which loop) are to move away at their next idle point (see LoopSpreader.swift).
-    var takesNewConnections = true
-    /// Where a connection accepted here goes when this loop takes none.
-    var arrivalTarget = 0
+    /// Until the next sample: how many connections (to which loop) are to move away at their next
+    /// idle point (see LoopSpreader.swift).
     var movesLeft = 0
     var moveTarget = 0
     private var lastSample: (wall: NIODeadline, cpu: TimeAmount)?
@@ -119,8 +115,6 @@ final class LoopContext {
         let busy = spreader.busyOverride?(index)
             ?? Double((cpu - last.cpu).nanoseconds) / Double((now - last.wall).nanoseconds)
         let assignment = spreader.report(loop: index, busy: busy)
-        takesNewConnections = assignment.takesNewConnections
-        arrivalTarget = assignment.arrivalTarget
         movesLeft = assignment.move?.count ?? 0
         moveTarget = assignment.move?.to ?? index
     }

@@ -98,7 +98,8 @@ struct LoopMoveTests {
         let spread = try #require(dataPlane.loopSpread)
         #expect(spread.loops == 2 && spread.active == 1)
 
-        // Quiet: six new connections (NIO deals them to both loops in turn) all end up on loop 0.
+        // Quiet: six new connections (NIO deals them to both loops in turn) all end up on loop 0,
+        // those on loop 1 moving after a response.
         var clients: [Int32] = []
         defer { clients.forEach { close($0) } }
         for index in 0..<6 {
@@ -106,8 +107,6 @@ struct LoopMoveTests {
             clients.append(fd)
             #expect(try Self.exchange(fd, ["/c\(index)-0"]) == ["/c\(index)-0"])
         }
-        try await waitUntil("all six on loop 0") { spread.connections(onLoop: 0) == 6 && spread.connections(onLoop: 1) == 0 }
-        #expect(spread.moved >= 1, "no connection accepted on loop 1 was moved")
 
         /// Requests on every connection (one pipelined pair on the first) until `done` holds.
         var round = 1
@@ -122,6 +121,9 @@ struct LoopMoveTests {
                 return done()
             }
         }
+
+        try await serveUntil("all six on loop 0") { spread.connections(onLoop: 0) == 6 && spread.connections(onLoop: 1) == 0 }
+        #expect(spread.moved >= 1, "no connection accepted on loop 1 was moved")
 
         // Busy: loop 1 joins and half of the connections move to it between their requests.
         dial.set([0.9, 0])

@@ -79,12 +79,6 @@ struct LoopSpread: Equatable {
         }
     }
 
-    /// The active loop with the fewest connections: where a connection accepted on an inactive
-    /// loop goes.
-    func arrivalTarget(connections: [Int]) -> Int {
-        (0..<active).min { connections[$0] < connections[$1] } ?? 0
-    }
-
     struct Move: Equatable {
         var count: Int
         var to: Int

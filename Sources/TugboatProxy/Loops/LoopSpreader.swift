@@ -4,10 +4,9 @@ import Synchronization
 
 /// The I/O around ``LoopSpread``, shared by every event loop: each loop samples its own thread's
 /// CPU time every ``samplePeriod`` and reports it here (connections are counted here as they open
-/// and close); loop 0's report runs the decision, and every loop picks up its part (take new
-/// connections or not, how many to hand over and to which loop) with its next report. A connection moves only at a point where
-/// it holds nothing in user space (between requests, or right after it was accepted): its socket
-/// goes to the other loop as a new channel (as a parked one comes back, see ``SocketAdoption``).
+/// and close); loop 0's report runs the decision, and every loop picks up its part (how many
+/// connections to hand over and to which loop) with its next report. A connection moves only
+/// between requests, when it holds nothing in user space: its socket goes to the other loop as a new channel (as a parked one comes back, see ``SocketAdoption``).
 final class LoopSpreader: Sendable {
     static let samplePeriod: TimeAmount = .milliseconds(250)
 
@@ -50,9 +49,6 @@ final class LoopSpreader: Sendable {
 
     /// What a loop is to do until its next report.
     struct Assignment: Equatable {
-        var takesNewConnections: Bool
-        /// For a loop that takes none: where its new connections go.
-        var arrivalTarget: Int
         var move: LoopSpread.Move?
     }
 
@@ -64,9 +60,7 @@ final class LoopSpreader: Sendable {
                 if let active = state.spread.observe(busy: state.busy) { activeCount.store(active, ordering: .relaxed) }
                 state.moves = state.spread.moves(connections: state.connections)
             }
-            return Assignment(takesNewConnections: index < state.spread.active,
-                              arrivalTarget: state.spread.arrivalTarget(connections: state.connections),
-                              move: state.moves[index])
+            return Assignment(move: state.moves[index])
         }
     }
 

@@ -19,19 +19,20 @@ extension ProxyHandler {
         giveUpChannel { fd in lot.park(fd, from: self.loop, closeAt: closeAt) }
     }
 
-    /// `threads: auto`: an idle connection on a loop that hands connections over (one just
-    /// accepted on a loop that takes none, or one of this loop's share to move) goes to the loop
-    /// the spreader named. True when the move is under way.
+    /// `threads: auto`: a connection between requests on a loop that hands connections over
+    /// (all of an inactive loop's, an active one's beyond its share) goes to the loop the spreader
+    /// named. True when the move is under way. (Moving right at accept, before the first request,
+    /// ran descriptors out under a connection flood at a 256-descriptor limit: connections are
+    /// dealt to every loop and an inactive one's move after their first response.)
     @discardableResult
-    func moveToAnotherLoopIfAsked(justAccepted: Bool = false) -> Bool {
-        guard let spreader = loop.spreader else { return false }
-        if justAccepted ? loop.takesNewConnections : loop.movesLeft <= 0 { return false }
-        let target = justAccepted ? loop.arrivalTarget : loop.moveTarget
+    func moveToAnotherLoopIfAsked() -> Bool {
+        guard let spreader = loop.spreader, loop.movesLeft > 0 else { return false }
+        let target = loop.moveTarget
         guard target != loop.index, giveUpChannel(take: { fd in
             spreader.adopt(fd, onLoop: target, counts: self.loop.connections!)
             return true
         }) else { return false }
-        if !justAccepted { loop.movesLeft -= 1 }
+        loop.movesLeft -= 1
         return true
     }
 

@@ -99,7 +99,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
     func channelActive(context: ChannelHandlerContext) {
         identifyClient(context.channel)
         context.fireChannelActive()
-        if !loop.takesNewConnections { moveToAnotherLoopIfAsked(justAccepted: true) }
     }
 
     /// Who the client is, once per connection: its address for `X-Forwarded-For`, and whether it
