@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// `threads: auto` in the shipped binary: on a machine with more than one core, connections
-/// accepted on a loop that takes none are handed to the one that does, and /metrics says so.
+/// accepted on a loop that takes none move to the one that does, and /metrics says so.
 /// (The busy-driven joining and leaving, with real sockets, is LoopMoveTests'.)
 @Suite("threads: auto in the binary", .serialized)
 struct LoopSpreadEndToEndTests {
