@@ -29,7 +29,7 @@ private final class TargetEchoHandler: ChannelInboundHandler {
 }
 
 /// Each loop's busy fraction as the test sets it.
-private final class BusyDial: Sendable {
+final class BusyDial: Sendable {
     private let values = Mutex<[Double]>([0, 0])
     func set(_ busy: [Double]) { values.withLock { $0 = busy } }
     func busy(_ index: Int) -> Double { values.withLock { $0[index] } }
@@ -80,21 +80,69 @@ struct LoopMoveTests {
         if let failure { throw failure }
     }
 
-    static func gatherSpreadGather(group: MultiThreadedEventLoopGroup, backendGroup: MultiThreadedEventLoopGroup) async throws {
+    @Test("near max-connections nothing moves (a move holds a second descriptor for a moment); every request is still answered")
+    func noMovesNearTheLimit() async throws {
+        let backendGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        var failure: (any Error)?
+        do { try await Self.noMovesNearTheLimit(group: group, backendGroup: backendGroup) } catch { failure = error }
+        try await group.shutdownGracefully()
+        try await backendGroup.shutdownGracefully()
+        if let failure { throw failure }
+    }
+
+    static func noMovesNearTheLimit(group: MultiThreadedEventLoopGroup, backendGroup: MultiThreadedEventLoopGroup) async throws {
+        let (dataPlane, port) = try await startProxy(group: group, backendGroup: backendGroup, busy: BusyDial()) {
+            $0.maxConnections = 6
+        }
+        defer { dataPlane.shutdown() }
+        let spread = try #require(dataPlane.loopSpread)
+        var clients: [Int32] = []
+        defer { clients.forEach { close($0) } }
+        for index in 0..<6 {
+            let fd = try #require(connectLoopback(port: port, timeout: 5))
+            clients.append(fd)
+            #expect(try Self.exchange(fd, ["/c\(index)"]) == ["/c\(index)"])
+        }
+        // Loop 1 is inactive and owes its connections to loop 0, but six open of at most six:
+        // over a second of requests (four samples) none moves.
+        let end = ContinuousClock.now + .seconds(1)
+        var round = 0
+        while ContinuousClock.now < end {
+            round += 1
+            for (index, fd) in clients.enumerated() {
+                #expect(try Self.exchange(fd, ["/r\(round)-\(index)"]) == ["/r\(round)-\(index)"])
+            }
+        }
+        #expect(spread.moved == 0)
+        #expect(spread.connections(onLoop: 1) > 0, "NIO dealt none to loop 1?")
+        #expect(dataPlane.connections.open == 6)
+    }
+
+    /// A proxy on `group` in front of a target-echo backend on `backendGroup`, `threads: auto`
+    /// with the loops' busy fractions from `busy`.
+    static func startProxy(group: MultiThreadedEventLoopGroup, backendGroup: MultiThreadedEventLoopGroup, busy dial: BusyDial,
+                           configure: (inout ProxyConfiguration) -> Void = { _ in }) async throws -> (ProxyDataPlane, Int) {
         let backend = try await ServerBootstrap(group: backendGroup)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(TargetEchoHandler()) }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        let dial = BusyDial()
         var configuration = ProxyConfiguration(listen: HostPort(host: "127.0.0.1", port: 0))
         configuration.spreadLoops = true
+        configure(&configuration)
         let dataPlane = ProxyDataPlane(group: group, configuration: configuration, onPassiveFailure: { _, _ in },
                                        busyOverride: { dial.busy($0) })
-        defer { dataPlane.shutdown() }
         let backendAddress = HostPort(host: "127.0.0.1", port: backend.localAddress!.port!)
         dataPlane.apply(PoolSnapshot(version: 1, backends: [BackendInfo(address: backendAddress, state: .healthy)]))
         let port = try await ProxyServer(dataPlane: dataPlane, logger: Logger(label: "test")).bind().port!
+        return (dataPlane, port)
+    }
+
+    static func gatherSpreadGather(group: MultiThreadedEventLoopGroup, backendGroup: MultiThreadedEventLoopGroup) async throws {
+        let dial = BusyDial()
+        let (dataPlane, port) = try await startProxy(group: group, backendGroup: backendGroup, busy: dial)
+        defer { dataPlane.shutdown() }
         let spread = try #require(dataPlane.loopSpread)
         #expect(spread.loops == 2 && spread.active == 1)
 

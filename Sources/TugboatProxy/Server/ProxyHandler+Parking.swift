@@ -21,15 +21,19 @@ extension ProxyHandler {
 
     /// `threads: auto`: a connection between requests on a loop that hands connections over
     /// (all of an inactive loop's, an active one's beyond its share) goes to the loop the spreader
-    /// named. True when the move is under way. (Moving right at accept, before the first request,
-    /// ran descriptors out under a connection flood at a 256-descriptor limit: connections are
-    /// dealt to every loop and an inactive one's move after their first response.)
+    /// named. True when the move is under way. A move holds a second descriptor for the socket
+    /// for a moment, so none starts while the open connections are within a tenth of
+    /// `max-connections` (whose budget is two descriptors per connection). (Moving right at
+    /// accept, before the first request, ran descriptors out under a connection flood at a
+    /// 256-descriptor limit: connections are dealt to every loop and an inactive one's move
+    /// after their first response.)
     @discardableResult
     func moveToAnotherLoopIfAsked() -> Bool {
-        guard let spreader = loop.spreader, loop.movesLeft > 0 else { return false }
+        guard let spreader = loop.spreader, loop.movesLeft > 0, let counts = loop.connections,
+              counts.open < loop.configuration.maxConnections - loop.configuration.maxConnections / 10 else { return false }
         let target = loop.moveTarget
         guard target != loop.index, giveUpChannel(take: { fd in
-            spreader.adopt(fd, onLoop: target, counts: self.loop.connections!)
+            spreader.adopt(fd, onLoop: target, counts: counts)
             return true
         }) else { return false }
         loop.movesLeft -= 1
