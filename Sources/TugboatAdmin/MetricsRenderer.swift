@@ -33,7 +33,7 @@ enum MetricsRenderer {
         }
         if let loops {
             out += MetricHelp.header("tugboat_event_loops_active",
-                                     "threads: auto: the proxy's event loops taking client connections now (of tugboat_event_loops).")
+                                     "threads: auto: the proxy's event loops client connections gather on now (of tugboat_event_loops); the others hand theirs over between requests.")
             out += "tugboat_event_loops_active \(loops.active)\n"
             out += MetricHelp.header("tugboat_event_loops", "The proxy's event loops (threads).")
             out += "tugboat_event_loops \(loops.loops)\n"

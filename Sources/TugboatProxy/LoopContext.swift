@@ -94,7 +94,8 @@ final class LoopContext {
         for channel in adoptedChannels.values { channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
     }
 
-    /// `threads: auto` on a plain listener: which loops take connections (nil: all of them, always).
+    /// `threads: auto` on a plain listener: which loops the connections gather on (nil: they stay
+    /// where NIO dealt them).
     let spreader: LoopSpreader?
     /// This loop's place in the group (the spreader's index).
     let index: Int
@@ -114,9 +115,9 @@ final class LoopContext {
         guard let last = lastSample, now > last.wall else { return }
         let busy = spreader.busyOverride?(index)
             ?? Double((cpu - last.cpu).nanoseconds) / Double((now - last.wall).nanoseconds)
-        let assignment = spreader.report(loop: index, busy: busy)
-        movesLeft = assignment.move?.count ?? 0
-        moveTarget = assignment.move?.to ?? index
+        let move = spreader.report(loop: index, busy: busy)
+        movesLeft = move?.count ?? 0
+        moveTarget = move?.to ?? index
     }
 
     /// Counts the spliced responses (shared by every loop).

@@ -6,7 +6,8 @@ import Synchronization
 /// CPU time every ``samplePeriod`` and reports it here (connections are counted here as they open
 /// and close); loop 0's report runs the decision, and every loop picks up its part (how many
 /// connections to hand over and to which loop) with its next report. A connection moves only
-/// between requests, when it holds nothing in user space: its socket goes to the other loop as a new channel (as a parked one comes back, see ``SocketAdoption``).
+/// between requests, when it holds nothing in user space: its socket goes to the other loop as a
+/// new channel (as a parked one comes back, see ``SocketAdoption``).
 final class LoopSpreader: Sendable {
     static let samplePeriod: TimeAmount = .milliseconds(250)
 
@@ -33,7 +34,7 @@ final class LoopSpreader: Sendable {
         self.busyOverride = busyOverride
     }
 
-    /// Loops taking new connections now (for /metrics).
+    /// Loops the connections gather on now (for /metrics).
     var active: Int { activeCount.load(ordering: .relaxed) }
     /// Connections handed from one loop to another so far (for /metrics).
     var moved: Int { movedCount.load(ordering: .relaxed) }
@@ -47,20 +48,16 @@ final class LoopSpreader: Sendable {
     func connectionOpened(onLoop index: Int) { state.withLock { $0.connections[index] += 1 } }
     func connectionClosed(onLoop index: Int) { state.withLock { $0.connections[index] -= 1 } }
 
-    /// What a loop is to do until its next report.
-    struct Assignment: Equatable {
-        var move: LoopSpread.Move?
-    }
-
-    /// A loop's sample: its busy fraction over the last period.
-    func report(loop index: Int, busy: Double) -> Assignment {
+    /// A loop's sample: its busy fraction over the last period. Returns what the loop is to do
+    /// until its next report: how many of its connections move, and where.
+    func report(loop index: Int, busy: Double) -> LoopSpread.Move? {
         state.withLock { state in
             state.busy[index] = busy
             if index == 0 {
                 if let active = state.spread.observe(busy: state.busy) { activeCount.store(active, ordering: .relaxed) }
                 state.moves = state.spread.moves(connections: state.connections)
             }
-            return Assignment(move: state.moves[index])
+            return state.moves[index]
         }
     }
 
