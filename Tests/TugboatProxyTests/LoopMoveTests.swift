@@ -71,21 +71,22 @@ struct LoopMoveTests {
 
     @Test("gathered on one loop, spread over two when busy, gathered again when quiet; every request answered in order on its own connection")
     func gatherSpreadGather() async throws {
-        let backendGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        var failure: (any Error)?
-        do { try await Self.gatherSpreadGather(group: group, backendGroup: backendGroup) } catch { failure = error }
-        try await group.shutdownGracefully()
-        try await backendGroup.shutdownGracefully()
-        if let failure { throw failure }
+        try await Self.withGroups(Self.gatherSpreadGather)
     }
 
     @Test("near max-connections nothing moves (a move holds a second descriptor for a moment); every request is still answered")
     func noMovesNearTheLimit() async throws {
+        try await Self.withGroups(Self.noMovesNearTheLimit)
+    }
+
+    /// Runs `body` with a two-loop group for the proxy and a one-loop group for the backend, and
+    /// shuts both down afterwards (also when `body` throws).
+    static func withGroups(_ body: (_ group: MultiThreadedEventLoopGroup, _ backendGroup: MultiThreadedEventLoopGroup) async throws -> Void)
+        async throws {
         let backendGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         var failure: (any Error)?
-        do { try await Self.noMovesNearTheLimit(group: group, backendGroup: backendGroup) } catch { failure = error }
+        do { try await body(group, backendGroup) } catch { failure = error }
         try await group.shutdownGracefully()
         try await backendGroup.shutdownGracefully()
         if let failure { throw failure }
