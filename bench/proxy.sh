@@ -12,7 +12,9 @@
 #   - haproxy-nbt1: HAProxy 2.6, `nbthread 1`, http-keep-alive, http-reuse always, and
 #                   `option splice-response` (kernel splicing of response bodies: /1m ~1.4-1.8x here)
 #   - haproxy-nbt2: the same with `nbthread 2`
-#   - tugboat:      `threads: ${TUGBOAT_THREADS:-auto}` (written only when the binary accepts the key)
+#   - tugboat:      `threads: ${TUGBOAT_THREADS:-auto}` (written only when the binary accepts the key;
+#                   `auto` gathers connections on as few loops as keep up, TUGBOAT_THREADS=2 keeps
+#                   them on both loops as dealt, the setting before that)
 #   - tugboat-log:  with ACCESS_LOG=1 only: a second Tugboat, the same but with
 #                   `access-log: { path: <work dir>/access.log, format: ${ACCESS_LOG_FORMAT:-combined} }`,
 #                   measured in the same rounds; each case then prints tugboat-log/tugboat (the
