@@ -55,20 +55,22 @@ final class LoopContext {
         self.onDemandWhileEmpty = onDemandWhileEmpty
     }
 
-    /// Request slots given back by connections that turned idle (at most ``maxSpareRequestSlots``).
-    private var spareRequestSlots: [RequestSlot] = []
-    static let maxSpareRequestSlots = 1024
+    /// Buffers of heads sent to backends, given back when their response starts (a request keeps
+    /// its head until then, for a retry): at most ``maxSpareForwardedHeads`` of up to 8 KiB, so
+    /// writing a request's head allocates nothing once the loop has served its concurrency.
+    private var spareForwardedHeads: [ByteBuffer] = []
+    static let maxSpareForwardedHeads = 256
 
-    /// A request slot holding a fresh context.
-    func takeRequestSlot() -> RequestSlot {
-        spareRequestSlots.popLast() ?? RequestSlot()
+    /// An empty buffer with room for `capacity` bytes: a spare one when there is.
+    func takeForwardedHeadBuffer(capacity: Int) -> ByteBuffer {
+        var buffer = spareForwardedHeads.popLast() ?? ByteBuffer()
+        buffer.clear(minimumCapacity: capacity)
+        return buffer
     }
 
-    /// Takes back a slot whose request is over (its context is reset here).
-    func returnRequestSlot(_ slot: RequestSlot) {
-        guard spareRequestSlots.count < Self.maxSpareRequestSlots else { return }
-        slot.context = RequestContext()
-        spareRequestSlots.append(slot)
+    func returnForwardedHeadBuffer(_ buffer: ByteBuffer) {
+        guard buffer.capacity > 0, buffer.capacity <= 8 * 1024, spareForwardedHeads.count < Self.maxSpareForwardedHeads else { return }
+        spareForwardedHeads.append(buffer)
     }
 
     /// Where idle connections wait without a channel (nil: they keep theirs), and the connection

@@ -15,13 +15,16 @@ package func waitUntil(_ what: String, timeout: Duration = .seconds(20), every i
     let clock = ContinuousClock()
     let start = clock.now
     var lastError: (any Error)?
-    while clock.now < start + timeout {
+    while true {
         do {
             if try await condition() { return clock.now - start }
             lastError = nil
         } catch {
             lastError = error
         }
+        // Asked once more after the deadline: a test starved of threads past it still sees the
+        // condition that came to hold meanwhile.
+        if clock.now >= start + timeout { break }
         try await Task.sleep(for: interval)
     }
     throw TimedOut("timed out after \(timeout) waiting for: \(what)" + (lastError.map { " (last error: \($0))" } ?? ""))
@@ -33,13 +36,14 @@ package func waitUntilBlocking(timeout: Duration = .seconds(20), _ what: String,
     let clock = ContinuousClock()
     let deadline = clock.now + timeout
     var lastError: (any Error)?
-    while clock.now < deadline {
+    while true {
         do {
             if try condition() { return }
             lastError = nil
         } catch {
             lastError = error
         }
+        if clock.now >= deadline { break }
         Thread.sleep(forTimeInterval: interval / .seconds(1))
     }
     throw TimedOut("timed out after \(timeout) waiting for \(what)" + (lastError.map { " (last error: \($0))" } ?? ""))

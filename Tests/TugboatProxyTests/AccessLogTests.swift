@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import TestSupport
 import NIOEmbedded
 import Testing
 import TugboatCore
@@ -230,10 +231,10 @@ struct AccessLogFormatTests {
         var fields = fields
         fields["target"] = Array("/first".utf8)
         log.queue.offer(makeBatch(fields, configure: sample))
-        try await pollUntil("the first line") { (try? String(contentsOfFile: path, encoding: .utf8))?.contains("/first") == true }
+        try await waitUntil("the first line") { (try? String(contentsOfFile: path, encoding: .utf8))?.contains("/first") == true }
         try FileManager.default.moveItem(atPath: path, toPath: path + ".1")
         log.reopen()
-        try await pollUntil("the reopened file") { FileManager.default.fileExists(atPath: path) }
+        try await waitUntil("the reopened file") { FileManager.default.fileExists(atPath: path) }
         fields["target"] = Array("/second".utf8)
         log.queue.offer(makeBatch(fields, configure: sample))
         await log.finish()
@@ -251,17 +252,6 @@ struct AccessLogFormatTests {
             #expect("\(error)".contains("('access-log.path'): No such file or directory"), "\(error)")
         }
     }
-}
-
-/// Polls `condition` every 20 ms until it holds, failing after `seconds`.
-func pollUntil(_ what: String, seconds: Double = 10, _ condition: () throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(seconds)
-    while ContinuousClock.now < deadline {
-        if try condition() { return }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    Issue.record("timed out waiting for \(what)")
-    throw CancellationError()
 }
 
 /// The handler's side: one record per request outcome, read from the loop's batch.

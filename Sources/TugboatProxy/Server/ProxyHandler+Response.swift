@@ -89,7 +89,9 @@ extension ProxyHandler: UpstreamDelegate {
             machine.closeClientAfterResponse()
         }
         request.responseBody = BodyCursor(head.framing)
-        request.forwardedHead = ByteBuffer()  // no retry from here on
+        // No retry from here on: the head sent to the backend is done with.
+        loop.returnForwardedHeadBuffer(request.forwardedHead)
+        request.forwardedHead = ByteBuffer()
         if let stream {
             writeStreamHead(head, headBytes: headBytes, to: stream)
             return

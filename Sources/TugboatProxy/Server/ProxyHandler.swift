@@ -17,23 +17,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
     var context: ChannelHandlerContext?
     var stream: HTTP2Stream?
     var machine: ProxyConnectionStateMachine
-    /// The request in flight; an idle connection holds no slot and reads a fresh context.
-    var request: RequestContext {
-        _read {
-            if let requestSlot { yield requestSlot.context } else { yield RequestContext() }
-        }
-        _modify {
-            let slot: RequestSlot
-            if let requestSlot {
-                slot = requestSlot
-            } else {
-                slot = loop.takeRequestSlot()
-                requestSlot = slot
-            }
-            yield &slot.context
-        }
-    }
-    private var requestSlot: RequestSlot?
+    /// The request in flight (a fresh context between requests). Stored in the handler itself:
+    /// reading a field is a load. (Kept in a class taken from the loop's spares, it was read
+    /// through an accessor coroutine that copied all 409 bytes into a `malloc`ed frame, some
+    /// twenty times a request; idle connections are parked without a handler anyway.)
+    var request = RequestContext()
     var upstream: UpstreamHandler?
     /// The response body going through a kernel pipe, if it is (ProxyHandler+Splice.swift).
     var splice: ResponseSplice?
@@ -232,11 +220,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
         releaseRequest()
     }
 
-    /// Gives the request's slot back to the loop: what follows reads a fresh context.
+    /// The request is over: what follows reads a fresh context. The buffer of the head sent to
+    /// the backend goes back to the loop for the next request.
     func releaseRequest() {
-        guard let slot = requestSlot else { return }
-        requestSlot = nil
-        loop.returnRequestSlot(slot)
+        let head = request.forwardedHead
+        request = RequestContext()
+        loop.returnForwardedHeadBuffer(head)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -337,12 +326,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
         request.clientMinorVersion = head.minorVersion
         request.requestBody = BodyCursor(head.framing)
         forwarding.generatedID = loop.requestIDs.next()
-        var out = loop.takeHeadBuffer(capacity: headBytes.readableBytes + 256)
+        var out = loop.takeForwardedHeadBuffer(capacity: headBytes.readableBytes + 256)
         let clientID = headBytes.withUnsafeReadableBytes { bytes in
             ForwardedHeads.request(head, bytes: bytes, context: forwarding, into: &out)
         }
         request.forwardedHead = out
-        loop.returnHeadBuffer(out)
         if let clientID {
             request.requestID = .client(headBytes.getSlice(at: headBytes.readerIndex + clientID.lowerBound, length: clientID.count)!)
         } else {

@@ -1,12 +1,5 @@
 import NIOCore
 
-/// Where a request's context lives while it is in flight: taken from the loop's spares at the
-/// first write and given back when the connection turns idle, so an idle keep-alive connection
-/// holds none of it (it is the larger part of a connection's own memory) and no request allocates.
-final class RequestSlot {
-    var context = RequestContext()
-}
-
 /// The per-request context of one exchange (as Pingora's `CTX`): what the phases — accept request,
 /// choose upstream, rewrite request, relay response, log — hand each other. The decisions about
 /// the exchange's life live in ``ProxyConnectionStateMachine``; this holds the bytes and references.
