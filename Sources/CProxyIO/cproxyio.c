@@ -5,6 +5,8 @@
 #include <malloc.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 int tugboat_pipe_open(int fds[2], int size) {
@@ -27,6 +29,25 @@ ssize_t tugboat_splice(int from, int to, size_t length) {
         moved = splice(from, NULL, to, NULL, length, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
     } while (moved < 0 && errno == EINTR);
     return moved;
+}
+
+ssize_t tugboat_sendv(int fd, const struct iovec *buffers, int count) {
+    struct msghdr message = {0};
+    message.msg_iov = (struct iovec *)buffers;
+    message.msg_iovlen = (size_t)count;
+    ssize_t sent;
+    do {
+        sent = sendmsg(fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (sent < 0 && errno == EINTR);
+    return sent;
+}
+
+ssize_t tugboat_send(int fd, const void *bytes, size_t length) {
+    ssize_t sent;
+    do {
+        sent = send(fd, bytes, length, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (sent < 0 && errno == EINTR);
+    return sent;
 }
 
 int tugboat_dup(int fd) {

@@ -113,7 +113,7 @@ package final class ProxyServer: Service, Sendable {
             try channel.pipeline.syncOperations.addHandler(
                 HTTP2Front.negotiationHandler(loop: loop, settings: configuration.http2Settings, handshakeTimer: handshakeTimer))
         } else {
-            try configureClientPipeline(channel, loop: loop)
+            try configureClientPipeline(channel, loop: loop, plainSocket: tls == nil)
         }
     }
 
@@ -124,9 +124,10 @@ package final class ProxyServer: Service, Sendable {
     /// hold 2 KiB each.
     static let clientReadAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
 
-    /// The client side is one handler: the byte-level HTTP/1.1 path, no codec.
-    static func configureClientPipeline(_ channel: Channel, loop: LoopContext) throws {
-        try channel.pipeline.syncOperations.addHandler(ProxyHandler(loop: loop))
+    /// The client side is one handler: the byte-level HTTP/1.1 path, no codec. `plainSocket`: no
+    /// TLS in front of it (responses are written to the socket directly).
+    static func configureClientPipeline(_ channel: Channel, loop: LoopContext, plainSocket: Bool) throws {
+        try channel.pipeline.syncOperations.addHandler(ProxyHandler(loop: loop, plainSocket: plainSocket))
     }
 
     /// Binds now, unless another process holds the address and a takeover is set up: then `run`

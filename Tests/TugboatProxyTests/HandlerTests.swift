@@ -45,7 +45,7 @@ struct ProxyRig {
         }
         context.install(BackendSet(all: backends, eligible: backends, slotCount: backendCount))
         client = EmbeddedChannel(loop: loop)
-        try ProxyServer.configureClientPipeline(client, loop: context)
+        try ProxyServer.configureClientPipeline(client, loop: context, plainSocket: false)
         try client.connect(to: SocketAddress(ipAddress: "10.9.8.7", port: 40000)).wait()
     }
 

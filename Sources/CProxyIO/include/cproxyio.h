@@ -13,6 +13,15 @@ int tugboat_pipe_open(int fds[2], int size);
 /// to move or no room right now).
 ssize_t tugboat_splice(int from, int to, size_t length);
 
+/// Sends `count` buffers to a socket without blocking, in one sendmsg(2) with MSG_NOSIGNAL (a
+/// closed peer is EPIPE, never SIGPIPE). Returns the bytes the socket took (possibly fewer than
+/// offered), or -1 with errno (EAGAIN: none right now).
+struct iovec;
+ssize_t tugboat_sendv(int fd, const struct iovec *buffers, int count);
+
+/// The same for one buffer: send(2), the kernel's shorter path.
+ssize_t tugboat_send(int fd, const void *bytes, size_t length);
+
 /// A second, close-on-exec descriptor for the same open socket, or -1 with errno.
 int tugboat_dup(int fd);
 

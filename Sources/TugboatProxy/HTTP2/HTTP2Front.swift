@@ -39,7 +39,7 @@ enum HTTP2Front {
                 if case .negotiated(protocolName) = result {
                     try configure(channel, loop: loop, settings: settings)
                 } else {
-                    try ProxyServer.configureClientPipeline(channel, loop: loop)
+                    try ProxyServer.configureClientPipeline(channel, loop: loop, plainSocket: false)
                 }
             }
         }

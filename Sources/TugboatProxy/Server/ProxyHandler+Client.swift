@@ -34,13 +34,23 @@ extension ProxyHandler {
     func clientWrite(_ bytes: ByteBuffer) {
         if let stream {
             stream.write(bytes)
-        } else {
-            context?.write(wrapOutboundOut(bytes), promise: nil)
+        } else if let context {
+            clientSocket.write(bytes, context: context)
         }
     }
 
     func clientFlush() {
-        if let stream { stream.flush() } else { context?.flush() }
+        if let stream {
+            stream.flush()
+        } else if let context {
+            clientSocket.flush(context: context)
+        }
+    }
+
+    /// Completes `promise` once everything written to the client's channel is in its socket.
+    func clientWritesDone(_ context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        clientSocket.flush(context: context)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: promise)
     }
 
     /// Sends what is written, then ends the client side: the channel closes; a stream ends (or is
@@ -49,9 +59,9 @@ extension ProxyHandler {
         if let stream {
             stream.finish()
         } else if let context {
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            clientWritesDone(context, promise: written)
         }
     }
 

@@ -68,7 +68,7 @@ extension ProxyHandler {
             self.timer = nil
             context.close(promise: nil)
         }
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: written)
+        clientWritesDone(context, promise: written)
         return true
     }
 }

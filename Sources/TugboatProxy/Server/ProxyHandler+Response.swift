@@ -270,7 +270,9 @@ extension ProxyHandler: UpstreamDelegate {
         upstreamBytes = ByteBuffer()
         let clientChannel = context.channel
         let idleTimeout = loop.configuration.idleTimeout
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { result in
+        let written = context.eventLoop.makePromise(of: Void.self)
+        clientWritesDone(context, promise: written)
+        written.futureResult.assumeIsolated().whenComplete { result in
             // Not inside this handler's callbacks: it must return before it is removed.
             clientChannel.eventLoop.assumeIsolated().execute {
                 do {

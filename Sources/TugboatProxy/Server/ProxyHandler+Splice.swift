@@ -125,7 +125,7 @@ extension ProxyHandler {
                 }
             }
         }
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: promise)
+        clientWritesDone(context, promise: promise)
         returned = true
     }
 

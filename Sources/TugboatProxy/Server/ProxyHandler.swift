@@ -23,6 +23,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
     /// twenty times a request; idle connections are parked without a handler anyway.)
     var request = RequestContext()
     var upstream: UpstreamHandler?
+    let plainSocket: Bool
+    /// Writes to the client's socket (straight to it on a plain socket).
+    var clientSocket = DirectSocketWriter()
     /// The response body going through a kernel pipe, if it is (ProxyHandler+Splice.swift).
     var splice: ResponseSplice?
     var forwarding = ForwardingContext(clientIP: [], trusted: false, generatedID: RequestID(prefix: 0, counter: 0))
@@ -56,8 +59,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
     /// reused by each request of the connection.
     var accessLogBytes = ByteBuffer()
 
-    init(loop: LoopContext) {
+    /// `plainSocket`: the channel is a TCP socket with nothing in between (no TLS), so responses
+    /// may be written to it directly (``DirectSocketWriter``).
+    init(loop: LoopContext, plainSocket: Bool = false) {
         self.loop = loop
+        self.plainSocket = plainSocket
         let configuration = loop.configuration
         machine = ProxyConnectionStateMachine(
             headerTimeout: configuration.headerTimeout, idleTimeout: configuration.idleTimeout,
@@ -79,6 +85,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        if plainSocket { clientSocket.attach(to: context) }
         loop.spreader?.connectionOpened(onLoop: loop.index)
         if context.channel.isActive { identifyClient(context.channel) }
         ensureTimer()
@@ -101,6 +108,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
     func handlerRemoved(context: ChannelHandlerContext) {
         // The context holds this handler: let go of it, or both outlive the connection.
         self.context = nil
+        clientSocket.detach()
         loop.spreader?.connectionClosed(onLoop: loop.index)
         timer?.cancel()
         timer = nil
@@ -200,6 +208,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        clientSocket.detach()
         clientClosed()
         context.fireChannelInactive()
     }

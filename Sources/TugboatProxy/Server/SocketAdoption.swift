@@ -15,7 +15,7 @@ enum SocketAdoption {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     channel.closeFuture.whenComplete { _ in counts.release() }
-                    try ProxyServer.configureClientPipeline(channel, loop: context)
+                    try ProxyServer.configureClientPipeline(channel, loop: context, plainSocket: true)
                 }
             }
             .withConnectedSocket(fd)

@@ -49,9 +49,18 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var channel: Channel? { context?.channel }
     var isWritable: Bool { context?.channel.isWritable ?? false }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    /// Writes to the backend's socket (straight to it when there is no TLS in between).
+    private var socket = DirectSocketWriter()
 
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if spliceable { socket.attach(to: context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        socket.detach()
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if let delegate {
@@ -78,6 +87,7 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         isOpen = false
+        socket.detach()
         let delegate = self.delegate
         self.delegate = nil
         pool?.forget(self)
@@ -136,10 +146,14 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     @inline(__always)
     func write(_ bytes: ByteBuffer) {
-        context?.write(wrapOutboundOut(bytes), promise: nil)
+        guard let context else { return }
+        socket.write(bytes, context: context)
     }
 
-    func flush() { context?.flush() }
+    func flush() {
+        guard let context else { return }
+        socket.flush(context: context)
+    }
 
     func close() {
         guard isOpen else { return }
