@@ -98,7 +98,7 @@ package struct RequestHead {
             throw .malformed("invalid request target")
         }
         let version = UnsafeRawBufferPointer(rebasing: bytes[(index + 1)..<end])
-        guard version.prefix(5).elementsEqual("HTTP/".utf8), version[6] == 0x2E,
+        guard HeadScanner.startsWithHTTPSlash(version, at: 0), version[6] == 0x2E,
               version[5] &- 0x30 < 10, version[7] &- 0x30 < 10 else {
             throw .malformed("invalid HTTP version")
         }

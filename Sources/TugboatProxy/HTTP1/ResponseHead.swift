@@ -36,7 +36,7 @@ struct ResponseHead {
     private mutating func parseStatusLine(_ bytes: UnsafeRawBufferPointer) throws(HeadError) {
         let (end, next) = try HeadScanner.line(bytes, from: 0)
         // "HTTP/1.x 200" then an optional " reason".
-        guard end >= 12, UnsafeRawBufferPointer(rebasing: bytes[0..<7]).elementsEqual("HTTP/1.".utf8),
+        guard end >= 12, HeadScanner.startsWithHTTPSlash(bytes, at: 0), bytes[5] == 0x31, bytes[6] == 0x2E,
               bytes[7] == 0x30 || bytes[7] == 0x31, bytes[8] == 0x20,
               bytes[9] &- 0x30 < 10, bytes[10] &- 0x30 < 10, bytes[11] &- 0x30 < 10,
               end == 12 || bytes[12] == 0x20 else {

@@ -169,9 +169,10 @@ extension ProxyHandler: UpstreamDelegate {
     /// then serve the next request or close.
     func responseEnded() {
         guard clientAttached else { return }
-        let (reuse, close) = machine.responseEnded(upstreamKeepAlive: request.upstreamKeepAlive, now: loop.eventLoop.now)
+        let now = loop.eventLoop.now
+        let (reuse, close) = machine.responseEnded(upstreamKeepAlive: request.upstreamKeepAlive, now: now)
         loop.meter.record(slot: request.meteredBackend?.slot, status: request.status,
-                          micros: UInt64(max(0, (loop.eventLoop.now - request.startedAt).nanoseconds / 1000)))
+                          micros: UInt64(max(0, (now - request.startedAt).nanoseconds / 1000)))
         logRequest(status: request.status)
         if let connection = upstream {
             upstream = nil
