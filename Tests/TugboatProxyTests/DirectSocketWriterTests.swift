@@ -55,6 +55,21 @@ struct DirectSocketWriterTests {
         }
     }
 
+    /// Reads from `fd`, blocking, until `count` bytes came or `seconds` passed (no polling: a
+    /// test starved of threads still reads everything in one go).
+    static func receive(_ fd: Int32, count: Int, within seconds: Double = 30) -> [UInt8] {
+        var limit = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        let end = ContinuousClock.now + .seconds(seconds)
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 256 * 1024)
+        while received.count < count && ContinuousClock.now < end {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, min($0.count, count - received.count), 0) }
+            if n > 0 { received += chunk[0..<n] } else if n == 0 { break }
+        }
+        return received
+    }
+
     @Test("bytes written while the channel still holds earlier ones wait behind them, even once the socket has room")
     func nothingOvertakes() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -74,12 +89,9 @@ struct DirectSocketWriterTests {
             return early
         }.get()
         #expect(early.count > 0 && early.count < first.readableBytes, "the socket took all or nothing: \(early.count)")
-        var received = early
-        try await waitUntil("everything arrived", timeout: .seconds(20)) {
-            received += Self.drain(peer)
-            return received.count >= first.readableBytes + second.readableBytes
-        }
-        #expect(received.count == first.readableBytes + second.readableBytes)
+        let total = first.readableBytes + second.readableBytes
+        let received = early + Self.receive(peer, count: total - early.count)
+        #expect(received.count == total)
         let firstB = received.firstIndex(of: UInt8(ascii: "b"))
         #expect(firstB == first.readableBytes, "the second write overtook the first at byte \(firstB ?? -1)")
         try await channel.close()
@@ -117,11 +129,7 @@ struct DirectSocketWriterTests {
             #expect(!handler.socket.isDirect)
             handler.send(text)
         }.get()
-        var received: [UInt8] = []
-        try await waitUntil("the bytes arrived") {
-            received += Self.drain(peer)
-            return received.count >= text.readableBytes
-        }
+        let received = Self.receive(peer, count: text.readableBytes)
         #expect(String(decoding: received, as: UTF8.self) == "through the channel")
         try await channel.close()
         try await group.shutdownGracefully()

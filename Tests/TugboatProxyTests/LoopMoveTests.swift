@@ -74,6 +74,34 @@ struct LoopMoveTests {
         try await Self.withGroups(Self.gatherSpreadGather)
     }
 
+    @Test("connections parked on a loop that takes none come back to an active one, without waiting for a response there")
+    func parkedComeBackToActiveLoop() async throws {
+        try await Self.withGroups(Self.parkedComeBackToActiveLoop)
+    }
+
+    static func parkedComeBackToActiveLoop(group: MultiThreadedEventLoopGroup, backendGroup: MultiThreadedEventLoopGroup) async throws {
+        let (dataPlane, port) = try await startProxy(group: group, backendGroup: backendGroup, busy: BusyDial())
+        defer { dataPlane.shutdown() }
+        let spread = try #require(dataPlane.loopSpread)
+        var clients: [Int32] = []
+        defer { clients.forEach { close($0) } }
+        // Requests spaced wider than the parking delay: a connection parks between any two, so
+        // the between-requests move never sees it idle on loop 1 with its move known.
+        for index in 0..<6 {
+            let fd = try #require(connectLoopback(port: port, timeout: 5))
+            clients.append(fd)
+            #expect(try Self.exchange(fd, ["/p\(index)-0"]) == ["/p\(index)-0"])
+        }
+        try await waitUntil("all six parked") { dataPlane.connections.parked == 6 }
+        #expect(spread.active == 1)
+        for (index, fd) in clients.enumerated() {
+            #expect(try Self.exchange(fd, ["/p\(index)-1"]) == ["/p\(index)-1"])
+        }
+        #expect(spread.connections(onLoop: 0) == 6 && spread.connections(onLoop: 1) == 0,
+                "loop 0: \(spread.connections(onLoop: 0)), loop 1: \(spread.connections(onLoop: 1))")
+        #expect(dataPlane.connections.open == 6)
+    }
+
     @Test("near max-connections nothing moves (a move holds a second descriptor for a moment); every request is still answered")
     func noMovesNearTheLimit() async throws {
         try await Self.withGroups(Self.noMovesNearTheLimit)

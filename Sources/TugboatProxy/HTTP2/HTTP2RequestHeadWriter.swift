@@ -21,15 +21,22 @@ enum HTTP2RequestHeadWriter {
     }
 
     /// `endStream`: END_STREAM came with the headers (no body follows).
-    static func translate(_ fields: HeaderFieldList, endStream: Bool, allocator: ByteBufferAllocator = ByteBufferAllocator()) throws(Malformed) -> Translated {
+    static func translate(_ fields: HeaderFieldList, endStream: Bool) throws(Malformed) -> Translated {
+        var buffer = ByteBuffer()
+        return try translate(fields, endStream: endStream, reusing: &buffer)
+    }
+
+    /// The same, writing the head into `spare`'s storage (taken: `spare` is left empty), so a
+    /// loop's spare buffers serve one request after another without allocating.
+    static func translate(_ fields: HeaderFieldList, endStream: Bool, reusing spare: inout ByteBuffer) throws(Malformed) -> Translated {
         let result = fields.bytes.withUnsafeBytes { bytes in
-            Result { () throws(Malformed) in try translate(fields.fields, bytes: bytes, endStream: endStream, allocator: allocator) }
+            Result { () throws(Malformed) in try translate(fields.fields, bytes: bytes, endStream: endStream, into: &spare) }
         }
         return try result.get()
     }
 
     private static func translate(_ fields: [HeaderFieldList.Field], bytes: UnsafeRawBufferPointer, endStream: Bool,
-                                  allocator: ByteBufferAllocator) throws(Malformed) -> Translated {
+                                  into buffer: inout ByteBuffer) throws(Malformed) -> Translated {
         var method: Range<Int>?, scheme: Range<Int>?, authority: Range<Int>?, path: Range<Int>?
         var regularSeen = false
         var contentLength: Int?
@@ -99,7 +106,9 @@ enum HTTP2RequestHeadWriter {
             body = HTTP2RequestBodyFramer(.chunked)
         }
 
-        var out = allocator.buffer(capacity: size + 64)
+        var out = buffer
+        buffer = ByteBuffer()
+        out.clear(minimumCapacity: size + 64)
         out.writeBytes(methodBytes)
         out.writeStaticString(" ")
         out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[target]))

@@ -109,10 +109,14 @@ struct HTTP2ResponseReader {
     /// straight from the backend's head with what the HTTP/1.1 path adds to a response (`via`,
     /// and `x-request-id` when the backend sent none), no HTTP/1.1 text in between. Bytes that
     /// follow are the body (as the backend framed it).
-    mutating func acceptHead(_ head: ResponseHead, bytes: UnsafeRawBufferPointer, requestID: ByteBuffer, emit: (Part) -> Void) {
+    /// The block is written into `spare`'s storage and handed back in it once emitted (the
+    /// connection copies a header block into its outgoing frames at once).
+    mutating func acceptHead(_ head: ResponseHead, bytes: UnsafeRawBufferPointer, requestID: ByteBuffer,
+                             reusing spare: inout ByteBuffer, emit: (Part) -> Void) {
         guard case .head = state, pending.readableBytes == 0 else { return }
-        let block = Self.headerBlock(of: head, bytes: bytes, capacity: bytes.count + 64, forwarding: requestID)
+        let block = Self.headerBlock(of: head, bytes: bytes, capacity: bytes.count + 64, reusing: &spare, forwarding: requestID)
         emitHead(head, block: block, emit: emit)
+        spare = block
     }
 
     private mutating func emitHead(_ head: ResponseHead, block: ByteBuffer, emit: (Part) -> Void) {
@@ -136,7 +140,16 @@ struct HTTP2ResponseReader {
     /// `forwarding` (the request's id), the backend's own head: `via` gains Tugboat's hop as
     /// `ForwardedHeads.response` does, and the id is added unless the backend sent one.
     static func headerBlock(of head: ResponseHead, bytes: UnsafeRawBufferPointer, capacity: Int, forwarding requestID: ByteBuffer? = nil) -> ByteBuffer {
-        var block = ByteBufferAllocator().buffer(capacity: capacity)
+        var spare = ByteBuffer()
+        return headerBlock(of: head, bytes: bytes, capacity: capacity, reusing: &spare, forwarding: requestID)
+    }
+
+    /// The same, written into `spare`'s storage (taken: `spare` is left empty).
+    static func headerBlock(of head: ResponseHead, bytes: UnsafeRawBufferPointer, capacity: Int, reusing spare: inout ByteBuffer,
+                            forwarding requestID: ByteBuffer? = nil) -> ByteBuffer {
+        var block = spare
+        spare = ByteBuffer()
+        block.clear(minimumCapacity: capacity)
         HeaderBlockEncoder.writeStatus(head.status, into: &block)
         var via: [Range<Int>] = []
         var hasID = false

@@ -61,6 +61,19 @@ final class LoopSpreader: Sendable {
         }
     }
 
+    /// Where a connection parked on loop `index` comes back: nil (its own loop) while that loop
+    /// is active, else the active loop with the fewest connections (counted as a move).
+    func home(forParkedOn index: Int) -> NIOLoopBoundBox<LoopContext>? {
+        let target: Int? = state.withLock { state in
+            let active = state.spread.active
+            guard index >= active else { return nil }
+            return (0..<active).min { state.connections[$0] < state.connections[$1] }
+        }
+        guard let target, let home = loops.withLock({ target < $0.count ? $0[target] : nil }) else { return nil }
+        movedCount.add(1, ordering: .relaxed)
+        return home
+    }
+
     /// Hands `fd` (a duplicate of a connection's socket, counted open) to loop `index`.
     func adopt(_ fd: Int32, onLoop index: Int, counts: ConnectionCounts) {
         let target = loops.withLock { $0[index] }

@@ -12,7 +12,7 @@ import Synchronization
 /// instead of a channel's couple of KiB — what 10,000 idle browsers cost a front door.
 final class ParkingLot: Sendable {
     private struct Entry {
-        var context: NIOLoopBound<LoopContext>
+        var context: NIOLoopBoundBox<LoopContext>
         var closeAt: NIODeadline
     }
 
@@ -54,8 +54,8 @@ final class ParkingLot: Sendable {
 
     /// Takes `fd` (a duplicate of an idle connection's socket, counted open) until the client
     /// speaks or `closeAt`. False when it cannot (shutting down): the caller closes the duplicate.
-    func park(_ fd: Int32, from context: LoopContext, closeAt: NIODeadline) -> Bool {
-        let context = NIOLoopBound(context, eventLoop: context.eventLoop)
+    /// The socket comes back to `home`'s loop (its own, or with `threads: auto` an active one).
+    func park(_ fd: Int32, home context: NIOLoopBoundBox<LoopContext>, closeAt: NIODeadline) -> Bool {
         let watch = self.watch
         let (accepted, start) = state.withLock { state -> (Bool, Bool) in
             // Watched while the lock is held: the thread cannot close it in between.

@@ -16,7 +16,14 @@ extension ProxyHandler {
     func park(closeAt: NIODeadline) {
         ensureTimer()
         guard let lot = loop.parkingLot else { return }
-        giveUpChannel { fd in lot.park(fd, from: self.loop, closeAt: closeAt) }
+        let loop = self.loop
+        giveUpChannel { fd in
+            // With `threads: auto` a connection parked on a loop that hands its connections over
+            // comes back to an active one: it would only move after its next response otherwise,
+            // and one that parks between all its requests would never gather.
+            let home = loop.spreader?.home(forParkedOn: loop.index) ?? NIOLoopBoundBox(loop, eventLoop: loop.eventLoop)
+            return lot.park(fd, home: home, closeAt: closeAt)
+        }
     }
 
     /// `threads: auto`: a connection between requests on a loop that hands connections over
