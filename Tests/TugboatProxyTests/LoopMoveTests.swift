@@ -87,11 +87,7 @@ struct LoopMoveTests {
         defer { clients.forEach { close($0) } }
         // Requests spaced wider than the parking delay: a connection parks between any two, so
         // the between-requests move never sees it idle on loop 1 with its move known.
-        for index in 0..<6 {
-            let fd = try #require(connectLoopback(port: port, timeout: 5))
-            clients.append(fd)
-            #expect(try Self.exchange(fd, ["/p\(index)-0"]) == ["/p\(index)-0"])
-        }
+        try Self.connect(6, port: port, target: { "/p\($0)-0" }, into: &clients)
         try await waitUntil("all six parked") { dataPlane.connections.parked == 6 }
         #expect(spread.active == 1)
         for (index, fd) in clients.enumerated() {
@@ -105,6 +101,16 @@ struct LoopMoveTests {
     @Test("near max-connections nothing moves (a move holds a second descriptor for a moment); every request is still answered")
     func noMovesNearTheLimit() async throws {
         try await Self.withGroups(Self.noMovesNearTheLimit)
+    }
+
+    /// Opens `count` connections into `clients` (the caller closes them), each answered once:
+    /// connection `index` asks for `target(index)`.
+    static func connect(_ count: Int, port: Int, target: (Int) -> String, into clients: inout [Int32]) throws {
+        for index in 0..<count {
+            let fd = try #require(connectLoopback(port: port, timeout: 5))
+            clients.append(fd)
+            #expect(try exchange(fd, [target(index)]) == [target(index)])
+        }
     }
 
     /// Runs `body` with a two-loop group for the proxy and a one-loop group for the backend, and
@@ -128,11 +134,7 @@ struct LoopMoveTests {
         let spread = try #require(dataPlane.loopSpread)
         var clients: [Int32] = []
         defer { clients.forEach { close($0) } }
-        for index in 0..<6 {
-            let fd = try #require(connectLoopback(port: port, timeout: 5))
-            clients.append(fd)
-            #expect(try Self.exchange(fd, ["/c\(index)"]) == ["/c\(index)"])
-        }
+        try Self.connect(6, port: port, target: { "/c\($0)" }, into: &clients)
         // Loop 1 is inactive and owes its connections to loop 0, but six open of at most six:
         // over a second of requests (four samples) none moves.
         let end = ContinuousClock.now + .seconds(1)
@@ -179,11 +181,7 @@ struct LoopMoveTests {
         // those on loop 1 moving after a response.
         var clients: [Int32] = []
         defer { clients.forEach { close($0) } }
-        for index in 0..<6 {
-            let fd = try #require(connectLoopback(port: port, timeout: 5))
-            clients.append(fd)
-            #expect(try Self.exchange(fd, ["/c\(index)-0"]) == ["/c\(index)-0"])
-        }
+        try Self.connect(6, port: port, target: { "/c\($0)-0" }, into: &clients)
 
         /// Requests on every connection (one pipelined pair on the first) until `done` holds.
         var round = 1
