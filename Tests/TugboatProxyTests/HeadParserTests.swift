@@ -126,6 +126,38 @@ struct HeadParserTests {
         #expect(requestError(request)?.status == status, "\(request.prefix(60))")
     }
 
+    @Test("a control byte or DEL anywhere in a long value is refused, at any offset within a word; HTAB and obs-text pass")
+    func valueBytesAtEveryOffset() throws {
+        let length = 40
+        for position in 0..<length {
+            for (bad, allowed) in [(UInt8(0x00), false), (0x01, false), (0x1F, false), (0x7F, false), (0x0D, false),
+                                   (0x09, true), (0x20, true), (0x7E, true), (0x80, true), (0xFF, true)] {
+                var value = [UInt8](repeating: UInt8(ascii: "v"), count: length)
+                value[position] = bad
+                if position == 0 || position == length - 1, bad == 0x09 || bad == 0x20 { continue }  // trimmed, not inside
+                let head = Array("GET / HTTP/1.1\r\nHost: x\r\nX-Long: ".utf8) + value + Array("\r\n\r\n".utf8)
+                var storage: [HeaderField] = []
+                let outcome = head.withUnsafeBytes { bytes in
+                    Result { () throws(HeadError) in try RequestHead.parse(bytes, limits: HeadLimits(), reusing: &storage) }
+                }
+                switch outcome {
+                case .success: #expect(allowed, "byte \(bad) at \(position) was accepted")
+                case .failure(let error): #expect(!allowed && error.status == 400, "byte \(bad) at \(position): \(error)")
+                }
+            }
+        }
+        // The scan itself, on every start and end around word boundaries.
+        let bytes = [UInt8](repeating: 0x61, count: 37) + [0x7F] + [UInt8](repeating: 0x61, count: 20)
+        bytes.withUnsafeBytes { raw in
+            for start in 0..<20 {
+                for end in start..<raw.count {
+                    let expected: Int? = (start...).prefix(end - start).contains(37) ? 37 : nil
+                    #expect(HeadScanner.firstInvalidValueByte(raw, from: start, to: end) == expected, "\(start)..<\(end)")
+                }
+            }
+        }
+    }
+
     @Test("bare LF line ends are accepted; leading whitespace in a value is trimmed")
     func lenientWhereSafe() throws {
         let head = try parseRequest("GET / HTTP/1.1\nHost:\tx \nX-A:   v\n\n")

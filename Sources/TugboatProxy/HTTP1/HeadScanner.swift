@@ -82,7 +82,7 @@ package enum HeadScanner {
         while valueStart < end, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 { valueStart += 1 }
         var valueEnd = end
         while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 { valueEnd -= 1 }
-        for index in valueStart..<valueEnd where !isValueByte(bytes[index]) {
+        if let index = firstInvalidValueByte(bytes, from: valueStart, to: valueEnd) {
             throw .malformed(bytes[index] == 0x0D ? "bare CR in a header value" : "control byte in a header value")
         }
         let kind = HeaderKind(name: UnsafeRawBufferPointer(rebasing: bytes[start..<colon]))
@@ -96,6 +96,31 @@ package enum HeadScanner {
         if byte < 64 { return (tokenMaskLow >> UInt64(byte)) & 1 == 1 }
         if byte < 128 { return (tokenMaskHigh >> UInt64(byte - 64)) & 1 == 1 }
         return false
+    }
+
+    /// The first byte in `start..<end` that may not be in a field value (a control byte other than
+    /// HTAB, or DEL), or nil. Eight bytes at a time: a word with no byte below 0x20 and none equal
+    /// to 0x7F is passed at once (exact bit tricks: they never miss such a byte); a word with one is
+    /// checked byte by byte (a HTAB is allowed). Values are most of a head's bytes.
+    @inline(__always)
+    static func firstInvalidValueByte(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int? {
+        var index = start
+        while end - index >= 8 {
+            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            let high: UInt64 = 0x8080_8080_8080_8080
+            let belowSpace = (word &- 0x2020_2020_2020_2020) & ~word & high
+            let del = word ^ 0x7F7F_7F7F_7F7F_7F7F
+            let isDel = (del &- 0x0101_0101_0101_0101) & ~del & high
+            if belowSpace | isDel != 0 {
+                for byteIndex in index..<(index + 8) where !isValueByte(bytes[byteIndex]) { return byteIndex }
+            }
+            index += 8
+        }
+        while index < end {
+            if !isValueByte(bytes[index]) { return index }
+            index += 1
+        }
+        return nil
     }
 
     /// `bytes[index...]` starts with "HTTP/": one four-byte load and a compare, not a generic
