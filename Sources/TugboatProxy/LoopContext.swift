@@ -15,12 +15,9 @@ final class LoopContext {
     var requestIDs = RequestIDGenerator()
     /// This loop's batch of access-log records; nil when `access-log` is off.
     let accessLog: LoopAccessLog?
-    /// Scratch space shared by every connection on this loop (they run one at a time): header
-    /// fields of the head being parsed, and the buffer the next forwarded head is written into.
-    /// Once NIO has written a head, the buffer is ours alone again and is reused without a copy;
-    /// a head still queued makes the next take allocate a fresh one (copy on write).
+    /// Scratch space shared by every connection on this loop (they run one at a time): the header
+    /// fields of the head being parsed (the heads written go into ``takeHeadBuffer(capacity:)``'s).
     var headerFields: [HeaderField] = []
-    var headBuffer = ByteBuffer()
     /// Opens upstream connections (sockets; tests inject their own).
     let connector: UpstreamConnector
     /// The socket connector, when it is the one in use (its connect timeout follows the configuration).
@@ -55,22 +52,24 @@ final class LoopContext {
         self.onDemandWhileEmpty = onDemandWhileEmpty
     }
 
-    /// Buffers of heads sent to backends, given back when their response starts (a request keeps
-    /// its head until then, for a retry): at most ``maxSpareForwardedHeads`` of up to 8 KiB, so
-    /// writing a request's head allocates nothing once the loop has served its concurrency.
-    private var spareForwardedHeads: [ByteBuffer] = []
-    static let maxSpareForwardedHeads = 256
+    /// Buffers heads are written into (a request's for its backend, kept for a retry until the
+    /// response starts; a response's; an HTTP/2 stream's translated head and header block), given
+    /// back when done with: at most ``maxSpareHeads`` of up to 8 KiB, so writing heads allocates
+    /// nothing once the loop has served its concurrency. A buffer still referenced elsewhere (a
+    /// write NIO has not finished) is copied on write by its next taker, never shared.
+    private var spareHeads: [ByteBuffer] = []
+    static let maxSpareHeads = 256
 
     /// An empty buffer with room for `capacity` bytes: a spare one when there is.
-    func takeForwardedHeadBuffer(capacity: Int) -> ByteBuffer {
-        var buffer = spareForwardedHeads.popLast() ?? ByteBuffer()
+    func takeHeadBuffer(capacity: Int) -> ByteBuffer {
+        var buffer = spareHeads.popLast() ?? ByteBuffer()
         buffer.clear(minimumCapacity: capacity)
         return buffer
     }
 
-    func returnForwardedHeadBuffer(_ buffer: ByteBuffer) {
-        guard buffer.capacity > 0, buffer.capacity <= 8 * 1024, spareForwardedHeads.count < Self.maxSpareForwardedHeads else { return }
-        spareForwardedHeads.append(buffer)
+    func returnHeadBuffer(_ buffer: ByteBuffer) {
+        guard buffer.capacity > 0, buffer.capacity <= 8 * 1024, spareHeads.count < Self.maxSpareHeads else { return }
+        spareHeads.append(buffer)
     }
 
     /// Where idle connections wait without a channel (nil: they keep theirs), and the connection
@@ -142,18 +141,6 @@ final class LoopContext {
         sparePipes.append(pipe)
     }
 
-    /// The loop's head buffer, emptied, with room for `capacity` bytes. Give it back with
-    /// ``returnHeadBuffer(_:)`` once written.
-    func takeHeadBuffer(capacity: Int) -> ByteBuffer {
-        var buffer = headBuffer
-        headBuffer = ByteBuffer()
-        buffer.clear(minimumCapacity: capacity)
-        return buffer
-    }
-
-    func returnHeadBuffer(_ buffer: ByteBuffer) {
-        if buffer.capacity <= 64 * 1024 + 512 { headBuffer = buffer }
-    }
 
     /// Parks a request until a backend is ready; false when the waiting room is full.
     func hold(_ handler: ProxyHandler) -> Bool {

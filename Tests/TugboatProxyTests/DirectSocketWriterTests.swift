@@ -84,7 +84,9 @@ struct DirectSocketWriterTests {
             handler.send(first)
             // Room in the socket again, before the channel hears of it (this task holds its loop).
             let early = Self.drain(peer)
-            usleep(20_000)
+            let socket = try channel.pipeline.syncOperations.withUnsafeTransportIfAvailable(of: NIOBSDSocket.Handle.self) { $0 }
+            var writable = pollfd(fd: socket ?? -1, events: Int16(POLLOUT), revents: 0)
+            #expect(poll(&writable, 1, 5000) == 1, "the socket never had room again")
             handler.send(second)
             return early
         }.get()

@@ -59,12 +59,12 @@ final class HTTP2Stream {
     func receiveHeaders(_ fields: HeaderFieldList, endStream: Bool) {
         guard !isClosed, let handler, case .awaitingHead = request else { return }
         do {
-            var spare = connection.loop.takeForwardedHeadBuffer(capacity: 0)
+            var spare = connection.loop.takeHeadBuffer(capacity: 0)
             let translated = try HTTP2RequestHeadWriter.translate(fields, endStream: endStream, reusing: &spare)
             request = translated.body.isComplete ? .complete : .body(translated.body)
             response = HTTP2ResponseReader(requestMethod: translated.method, limits: connection.limits)
             deliver(translated.head, to: handler)
-            connection.loop.returnForwardedHeadBuffer(translated.head)  // read by now
+            connection.loop.returnHeadBuffer(translated.head)  // read by now
         } catch {
             // RFC 9113 §8.1.1: a malformed request is a stream error of type PROTOCOL_ERROR.
             reset(.protocolError)
@@ -150,8 +150,8 @@ final class HTTP2Stream {
     /// The response head the handler has parsed (see ``HTTP2ResponseReader/acceptHead``).
     func writeHead(_ head: ResponseHead, headBytes: ByteBuffer, requestID: ByteBuffer) {
         guard !isClosed, var reader = response else { return }
-        var spare = connection.loop.takeForwardedHeadBuffer(capacity: 0)
-        defer { connection.loop.returnForwardedHeadBuffer(spare) }
+        var spare = connection.loop.takeHeadBuffer(capacity: 0)
+        defer { connection.loop.returnHeadBuffer(spare) }
         headBytes.withUnsafeReadableBytes { bytes in
             reader.acceptHead(head, bytes: bytes, requestID: requestID, reusing: &spare) { part in
                 switch part {

@@ -90,7 +90,7 @@ extension ProxyHandler: UpstreamDelegate {
         }
         request.responseBody = BodyCursor(head.framing)
         // No retry from here on: the head sent to the backend is done with.
-        loop.returnForwardedHeadBuffer(request.forwardedHead)
+        loop.returnHeadBuffer(request.forwardedHead)
         request.forwardedHead = ByteBuffer()
         if let stream {
             writeStreamHead(head, headBytes: headBytes, to: stream)

@@ -234,7 +234,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
     func releaseRequest() {
         let head = request.forwardedHead
         request = RequestContext()
-        loop.returnForwardedHeadBuffer(head)
+        loop.returnHeadBuffer(head)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -335,7 +335,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
         request.clientMinorVersion = head.minorVersion
         request.requestBody = BodyCursor(head.framing)
         forwarding.generatedID = loop.requestIDs.next()
-        var out = loop.takeForwardedHeadBuffer(capacity: headBytes.readableBytes + 256)
+        var out = loop.takeHeadBuffer(capacity: headBytes.readableBytes + 256)
         let clientID = headBytes.withUnsafeReadableBytes { bytes in
             ForwardedHeads.request(head, bytes: bytes, context: forwarding, into: &out)
         }
