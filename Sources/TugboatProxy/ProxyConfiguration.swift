@@ -20,8 +20,12 @@ package struct ProxyConfiguration: Sendable {
         get { headLimits.maxHeadBytes }
         set { headLimits.maxHeadBytes = newValue }
     }
-    /// Idle upstream connections kept per backend per event loop.
-    package var maxIdleUpstreamsPerLoop: Int = 256
+    /// Idle upstream connections kept per backend per event loop at most. A bound for memory and
+    /// descriptors only: what a burst left behind is closed in a few purges (``IdleSurplus``), so
+    /// the bound is far above what a loop's concurrent requests to one backend reach (HTTP/2:
+    /// connections × streams; with 256 here, 500 streams in flight closed and redialled a
+    /// connection for nearly every request).
+    package var maxIdleUpstreamsPerLoop: Int = 4096
     /// Scale to zero: a request that finds no healthy backend waits (bounded by the request
     /// timeout) for one to become ready, instead of getting 503.
     package var holdWhenEmpty: Bool
