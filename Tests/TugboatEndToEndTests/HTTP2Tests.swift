@@ -302,6 +302,23 @@ struct HTTP2Tests {
         #expect(client.goaway() != nil)
     }
 
+    @Test("a stream open longer than timeouts.idle keeps its connection; the idle time counts from the last stream's end")
+    func idleCountsFromLastStream() throws {
+        let backend = try DemoBackend()
+        let tugboat = try front([backend.address], extraPool: "  timeouts: { idle: 1s }\n")
+        let client = try client(tugboat)
+        #expect(client.headers(stream: 1, H2Client.request("/slow?ms=2500")))  // across the first idle deadline
+        #expect(client.wait(timeout: 10) { _ in client.streamEnded(stream: 1) })
+        #expect(client.status(stream: 1) == 200)
+        #expect(client.body(stream: 1) == Array("slept 2500 ms\n".utf8))
+        let ended = Date()
+        #expect(client.headers(stream: 3, H2Client.request("/health")), "closed while a stream was open")
+        #expect(client.wait { _ in client.streamEnded(stream: 3) })
+        #expect(client.status(stream: 3) == 200)
+        #expect(client.waitClosed(timeout: 10))
+        #expect(Date().timeIntervalSince(ended) >= 0.9, "closed before a whole idle second after the last stream")
+    }
+
     @Test("tls.http2-max-streams is the SETTINGS_MAX_CONCURRENT_STREAMS sent; tls.http2: false negotiates http/1.1 only")
     func configuration() throws {
         let backend = try DemoBackend()

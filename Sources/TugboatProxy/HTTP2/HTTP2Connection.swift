@@ -35,7 +35,12 @@ final class HTTP2Connection: ChannelInboundHandler {
     private var closeWhenNoStreams = false
     private var draining = false
     private var flushScheduled = false
+    /// Fires at the earliest moment the connection could have been idle for `timeouts.idle`; it is
+    /// not cancelled when a stream opens (that would schedule and cancel a timer every time a
+    /// client's streams all end): when it fires it looks at ``idleSince``.
     private var idleTimer: Scheduled<Void>?
+    /// Since when no stream has been open; nil while one is.
+    private var idleSince: NIODeadline?
     /// The streams' handlers' one timer, at the earliest of their deadlines.
     private var streamTimer: Scheduled<Void>?
     private var streamTimerDeadline = NIODeadline.distantFuture
@@ -116,8 +121,7 @@ final class HTTP2Connection: ChannelInboundHandler {
         case .none:
             break
         case .streamOpened(let id, let endStream):
-            idleTimer?.cancel()
-            idleTimer = nil
+            idleSince = nil
             let handler = ProxyHandler(loop: loop)
             let stream = HTTP2Stream(id: id, connection: self, handler: handler)
             streams[id] = stream
@@ -294,12 +298,24 @@ final class HTTP2Connection: ChannelInboundHandler {
         context?.close(promise: nil)
     }
 
-    /// No stream open for `timeouts.idle`: GOAWAY and closed.
+    /// No stream open for `timeouts.idle`: GOAWAY and closed. Called when the last stream ended.
     private func armIdleTimer() {
-        guard idleTimer == nil, let context else { return }
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: loop.configuration.idleTimeout) {
+        idleSince = loop.eventLoop.now
+        guard idleTimer == nil else { return }
+        scheduleIdleCheck(at: idleSince! + loop.configuration.idleTimeout)
+    }
+
+    private func scheduleIdleCheck(at deadline: NIODeadline) {
+        guard let context else { return }
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
             self.idleTimer = nil
-            guard self.streams.isEmpty else { return }
+            // A stream is open: the timer is armed again when the last one ends.
+            guard let since = self.idleSince, self.streams.isEmpty else { return }
+            let due = since + self.loop.configuration.idleTimeout
+            if self.loop.eventLoop.now < due {
+                self.scheduleIdleCheck(at: due)  // streams came and went since it was armed
+                return
+            }
             self.machine.goAway()
             self.closeNow()
         }

@@ -19,8 +19,11 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     let backend: ProxyBackend
     private(set) var context: ChannelHandlerContext?
-    /// The exchange using the connection; nil while idle in the pool.
-    weak var delegate: UpstreamDelegate?
+    /// The exchange using the connection; nil while idle in the pool. A strong reference: the
+    /// exchange clears it whenever it lets the connection go (back to the pool, closed, or handed
+    /// to a tunnel), and the connection clears it when it closes. (A weak one gives every exchange
+    /// object a side table, a `malloc` per HTTP/2 stream.)
+    var delegate: UpstreamDelegate?
     /// The pool it belongs to (told when the connection closes while idle there).
     weak var pool: UpstreamPool?
     /// When it was put back in the pool (for the idle sweep).
