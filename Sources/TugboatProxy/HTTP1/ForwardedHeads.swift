@@ -26,8 +26,25 @@ enum ForwardedHeads {
     /// id's value lies in the client's head, or nil when the generated one was added.
     static func request(_ head: RequestHead, bytes: UnsafeRawBufferPointer, context: ForwardingContext,
                         into out: inout ByteBuffer) -> Range<Int>? {
-        out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[0..<head.targetEnd]))
-        out.writeStaticString(" HTTP/1.1\r\n")
+        var requestID: Range<Int>?
+        HeadWriter.write(into: &out, bound: requestBound(head, bytes: bytes, context: context)) { writer in
+            requestID = request(head, bytes: bytes, context: context, to: &writer)
+        }
+        return requestID
+    }
+
+    /// What ``request(_:bytes:context:into:)`` writes at most: the client's lines (each kept one
+    /// once, a bare LF made CRLF; the dropped `Via` and `X-Forwarded-For` lines hold more than
+    /// their values re-written), the Host value again in `X-Forwarded-Host`, the client's address
+    /// and the fixed lines (under 256 bytes).
+    static func requestBound(_ head: RequestHead, bytes: UnsafeRawBufferPointer, context: ForwardingContext) -> Int {
+        2 * bytes.count + head.headers.count + context.clientIP.count + 256 + RequestID.maxLength
+    }
+
+    private static func request(_ head: RequestHead, bytes: UnsafeRawBufferPointer, context: ForwardingContext,
+                                to out: inout HeadWriter) -> Range<Int>? {
+        out.bytes(bytes, 0..<head.targetEnd)
+        out.text(" HTTP/1.1\r\n")
         var requestID: Range<Int>?
         var forwardedFor: [Range<Int>] = []
         var via: [Range<Int>] = []
@@ -56,41 +73,41 @@ enum ForwardedHeads {
             default:
                 keep = !field.kind.isHopByHop && !head.isConnectionNamed(field, in: bytes)
             }
-            run.add(field, keep: keep, bytes: bytes, into: &out)
+            run.add(field, keep: keep, bytes: bytes, to: &out)
         }
-        run.flush(bytes: bytes, into: &out)
-        if head.isUpgrade { out.writeStaticString("connection: upgrade\r\n") }
-        out.writeStaticString("x-forwarded-for: ")
+        run.flush(bytes: bytes, to: &out)
+        if head.isUpgrade { out.text("connection: upgrade\r\n") }
+        out.text("x-forwarded-for: ")
         for range in forwardedFor {
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[range]))
-            out.writeStaticString(", ")
+            out.bytes(bytes, range)
+            out.text(", ")
         }
-        out.writeBytes(context.clientIP)
-        out.writeStaticString("\r\n")
-        if !keptProto { out.writeStaticString(context.https ? "x-forwarded-proto: https\r\n" : "x-forwarded-proto: http\r\n") }
+        out.bytes(context.clientIP)
+        out.text("\r\n")
+        if !keptProto { out.text(context.https ? "x-forwarded-proto: https\r\n" : "x-forwarded-proto: http\r\n") }
         if !keptHost, let host = head.hostIndex {
-            out.writeStaticString("x-forwarded-host: ")
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[head.headers[host].valueRange]))
-            out.writeStaticString("\r\n")
+            out.text("x-forwarded-host: ")
+            out.bytes(bytes, head.headers[host].valueRange)
+            out.text("\r\n")
         }
         writeVia(via, received: context.http2 ? "2 tugboat" : head.minorVersion == 0 ? "1.0 tugboat" : Self.via,
-                 bytes: bytes, into: &out)
+                 bytes: bytes, to: &out)
         if requestID == nil {
-            out.writeStaticString("x-request-id: ")
-            context.generatedID.write(into: &out)
-            out.writeStaticString("\r\n")
+            out.text("x-request-id: ")
+            context.generatedID.write(to: &out)
+            out.text("\r\n")
         }
         switch head.framing {
         case .length(let length):
-            out.writeStaticString("content-length: ")
-            out.writeDecimal(length)
-            out.writeStaticString("\r\n")
+            out.text("content-length: ")
+            out.decimal(length)
+            out.text("\r\n")
         case .chunked:
-            out.writeStaticString("transfer-encoding: chunked\r\n")
+            out.text("transfer-encoding: chunked\r\n")
         case .none, .untilClose:
             break
         }
-        out.writeStaticString("\r\n")
+        out.text("\r\n")
         return requestID
     }
 
@@ -98,12 +115,25 @@ enum ForwardedHeads {
     static func response(_ head: ResponseHead, bytes: UnsafeRawBufferPointer, clientMinorVersion: Int,
                          closeClient: Bool, dechunk: Bool, requestID: RequestIDSource,
                          into out: inout ByteBuffer) {
-        out.writeStaticString(clientMinorVersion == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
-        out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[head.statusStart..<head.statusLineEnd]))
+        // The backend's lines (a bare LF made CRLF, dropped `Via` lines longer than their values
+        // re-written), the request id, and the fixed lines (under 256 bytes).
+        let bound = 2 * bytes.count + head.headers.count + requestID.maxLength + 256
+        HeadWriter.write(into: &out, bound: bound) { writer in
+            response(head, bytes: bytes, clientMinorVersion: clientMinorVersion, closeClient: closeClient,
+                     dechunk: dechunk, requestID: requestID, to: &writer)
+        }
+    }
+
+    private static func response(_ head: ResponseHead, bytes: UnsafeRawBufferPointer, clientMinorVersion: Int,
+                                 closeClient: Bool, dechunk: Bool, requestID: RequestIDSource,
+                                 to out: inout HeadWriter) {
+        out.text(clientMinorVersion == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
         if bytes[head.statusLineEnd - 2] != 0x0D {
             // The backend ended its status line with a bare LF: end it properly.
-            out.moveWriterIndex(to: out.writerIndex - 1)
-            out.writeStaticString("\r\n")
+            out.bytes(bytes, head.statusStart..<(head.statusLineEnd - 1))
+            out.text("\r\n")
+        } else {
+            out.bytes(bytes, head.statusStart..<head.statusLineEnd)
         }
         let switching = head.status == 101
         var via: [Range<Int>] = []
@@ -125,35 +155,35 @@ enum ForwardedHeads {
             default:
                 keep = !field.kind.isHopByHop && !head.isConnectionNamed(field, in: bytes)
             }
-            run.add(field, keep: keep, bytes: bytes, into: &out)
+            run.add(field, keep: keep, bytes: bytes, to: &out)
         }
-        run.flush(bytes: bytes, into: &out)
-        if head.framing == .chunked && !dechunk { out.writeStaticString("transfer-encoding: chunked\r\n") }
+        run.flush(bytes: bytes, to: &out)
+        if head.framing == .chunked && !dechunk { out.text("transfer-encoding: chunked\r\n") }
         if switching {
-            out.writeStaticString("connection: upgrade\r\n")
+            out.text("connection: upgrade\r\n")
         } else if closeClient {
-            out.writeStaticString("connection: close\r\n")
+            out.text("connection: close\r\n")
         } else if clientMinorVersion == 0 {
-            out.writeStaticString("connection: keep-alive\r\n")
+            out.text("connection: keep-alive\r\n")
         }
-        writeVia(via, received: Self.via, bytes: bytes, into: &out)
+        writeVia(via, received: Self.via, bytes: bytes, to: &out)
         if !hasID {
-            out.writeStaticString("x-request-id: ")
-            requestID.write(into: &out)
-            out.writeStaticString("\r\n")
+            out.text("x-request-id: ")
+            requestID.write(to: &out)
+            out.text("\r\n")
         }
-        out.writeStaticString("\r\n")
+        out.text("\r\n")
     }
 
     private static func writeVia(_ existing: [Range<Int>], received: StaticString, bytes: UnsafeRawBufferPointer,
-                                 into out: inout ByteBuffer) {
-        out.writeStaticString("via: ")
+                                 to out: inout HeadWriter) {
+        out.text("via: ")
         for range in existing {
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[range]))
-            out.writeStaticString(", ")
+            out.bytes(bytes, range)
+            out.text(", ")
         }
-        out.writeStaticString(received)
-        out.writeStaticString("\r\n")
+        out.text(received)
+        out.text("\r\n")
     }
 }
 
@@ -164,15 +194,15 @@ private struct LineRun {
     private var end: Int32 = -1
 
     @inline(__always)
-    mutating func add(_ field: HeaderField, keep: Bool, bytes: UnsafeRawBufferPointer, into out: inout ByteBuffer) {
+    mutating func add(_ field: HeaderField, keep: Bool, bytes: UnsafeRawBufferPointer, to out: inout HeadWriter) {
         guard keep else {
-            flush(bytes: bytes, into: &out)
+            flush(bytes: bytes, to: &out)
             return
         }
         if bytes[Int(field.lineEnd) - 2] != 0x0D {
-            flush(bytes: bytes, into: &out)
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[Int(field.lineStart)..<Int(field.valueEnd)]))
-            out.writeStaticString("\r\n")
+            flush(bytes: bytes, to: &out)
+            out.bytes(bytes, Int(field.lineStart)..<Int(field.valueEnd))
+            out.text("\r\n")
             return
         }
         if start < 0 { start = field.lineStart }
@@ -180,26 +210,9 @@ private struct LineRun {
     }
 
     @inline(__always)
-    mutating func flush(bytes: UnsafeRawBufferPointer, into out: inout ByteBuffer) {
+    mutating func flush(bytes: UnsafeRawBufferPointer, to out: inout HeadWriter) {
         guard start >= 0 else { return }
-        out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[Int(start)..<Int(end)]))
+        out.bytes(bytes, Int(start)..<Int(end))
         start = -1
-    }
-}
-
-extension ByteBuffer {
-    @inline(__always)
-    mutating func writeDecimal(_ value: Int) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for 24 digits
-        var count = 0
-        var rest = UInt(max(0, value))
-        withUnsafeMutableBytes(of: &digits) { raw in
-            repeat {
-                raw[23 - count] = UInt8(truncatingIfNeeded: 0x30 + rest % 10)
-                rest /= 10
-                count += 1
-            } while rest > 0
-            writeBytes(UnsafeRawBufferPointer(rebasing: raw[(24 - count)..<24]))
-        }
     }
 }

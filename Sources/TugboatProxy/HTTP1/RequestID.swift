@@ -6,10 +6,17 @@ struct RequestID {
     let prefix: UInt64
     let counter: UInt64
 
+    /// The longest an id is written: two 16-digit hex numbers and a dash.
+    static let maxLength = 33
+
+    func write(to writer: inout HeadWriter) {
+        writer.hex(prefix)
+        writer.byte(UInt8(ascii: "-"))
+        writer.hex(counter)
+    }
+
     func write(into out: inout ByteBuffer) {
-        out.writeHex(prefix)
-        out.writeInteger(UInt8(ascii: "-"))
-        out.writeHex(counter)
+        HeadWriter.write(into: &out, bound: Self.maxLength) { write(to: &$0) }
     }
 
     var text: String {
@@ -42,28 +49,25 @@ enum RequestIDSource {
         }
     }
 
+    func write(to writer: inout HeadWriter) {
+        switch self {
+        case .client(let value): value.withUnsafeReadableBytes { writer.bytes($0) }
+        case .generated(let id): id.write(to: &writer)
+        }
+    }
+
+    /// The most bytes ``write(to:)`` writes.
+    var maxLength: Int {
+        switch self {
+        case .client(let value): return value.readableBytes
+        case .generated: return RequestID.maxLength
+        }
+    }
+
     var text: String {
         switch self {
         case .client(let value): return String(buffer: value)
         case .generated(let id): return id.text
-        }
-    }
-}
-
-extension ByteBuffer {
-    /// Lowercase hex without leading zeros, in one write.
-    @inline(__always)
-    mutating func writeHex(_ value: UInt64) {
-        let digits = value == 0 ? 1 : (67 - value.leadingZeroBitCount) / 4
-        var text: (UInt64, UInt64) = (0, 0)
-        withUnsafeMutableBytes(of: &text) { raw in
-            var rest = value
-            for index in stride(from: digits - 1, through: 0, by: -1) {
-                let nibble = UInt8(truncatingIfNeeded: rest & 0xF)
-                raw[index] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble
-                rest >>= 4
-            }
-            writeBytes(UnsafeRawBufferPointer(rebasing: raw[0..<digits]))
         }
     }
 }

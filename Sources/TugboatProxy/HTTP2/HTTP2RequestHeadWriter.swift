@@ -40,7 +40,7 @@ enum HTTP2RequestHeadWriter {
         var method: Range<Int>?, scheme: Range<Int>?, authority: Range<Int>?, path: Range<Int>?
         var regularSeen = false
         var contentLength: Int?
-        var cookies = 0, cookieBytes = 0
+        var cookies = 0
         var hostField: Range<Int>?
         var size = 0
         for field in fields {
@@ -68,7 +68,6 @@ enum HTTP2RequestHeadWriter {
                 guard valueBytes.equals("trailers") else { throw Malformed(reason: "te other than trailers") }
             case .cookie:
                 cookies += 1
-                cookieBytes += value.count + 2
             case .host:
                 hostField = value
             case .contentLength:
@@ -108,49 +107,56 @@ enum HTTP2RequestHeadWriter {
 
         var out = buffer
         buffer = ByteBuffer()
-        out.clear(minimumCapacity: size + 64)
-        out.writeBytes(methodBytes)
-        out.writeStaticString(" ")
-        out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[target]))
-        out.writeStaticString(" HTTP/1.1\r\n")
-        if let host {
-            out.writeStaticString("host: ")
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[host]))
-            out.writeStaticString("\r\n")
-        }
-        for field in fields {
-            let nameBytes = UnsafeRawBufferPointer(rebasing: bytes[Int(field.nameStart)..<Int(field.nameEnd)])
-            if nameBytes.first == UInt8(ascii: ":") { continue }
-            switch Name(nameBytes) {
-            case .host, .cookie, .te, .contentLength: continue
-            default: break
+        // Every field's name, value and 4 bytes (`size`) pay for its line here, and no field's
+        // bytes are written more than twice (CONNECT's :authority is the target and the Host);
+        // the fixed words (" HTTP/1.1", the joined cookie line's name, framing) fit in the 128.
+        let bound = 2 * size + 128
+        out.clear(minimumCapacity: bound)
+        HeadWriter.write(into: &out, bound: bound) { out in
+            out.bytes(methodBytes)
+            out.byte(UInt8(ascii: " "))
+            out.bytes(bytes, target)
+            out.text(" HTTP/1.1\r\n")
+            if let host {
+                out.text("host: ")
+                out.bytes(bytes, host)
+                out.text("\r\n")
             }
-            out.writeBytes(nameBytes)
-            out.writeStaticString(": ")
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[Int(field.nameEnd)..<Int(field.valueEnd)]))
-            out.writeStaticString("\r\n")
-        }
-        if cookies > 0 {
-            out.writeStaticString("cookie: ")
-            var written = 0
-            for field in fields where Name(UnsafeRawBufferPointer(rebasing: bytes[Int(field.nameStart)..<Int(field.nameEnd)])) == .cookie {
-                if written > 0 { out.writeStaticString("; ") }
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[Int(field.nameEnd)..<Int(field.valueEnd)]))
-                written += 1
+            for field in fields {
+                let name = Int(field.nameStart)..<Int(field.nameEnd)
+                let nameBytes = UnsafeRawBufferPointer(rebasing: bytes[name])
+                if nameBytes.first == UInt8(ascii: ":") { continue }
+                switch Name(nameBytes) {
+                case .host, .cookie, .te, .contentLength: continue
+                default: break
+                }
+                out.bytes(nameBytes)
+                out.text(": ")
+                out.bytes(bytes, Int(field.nameEnd)..<Int(field.valueEnd))
+                out.text("\r\n")
             }
-            out.writeStaticString("\r\n")
+            if cookies > 0 {
+                out.text("cookie: ")
+                var written = 0
+                for field in fields where Name(UnsafeRawBufferPointer(rebasing: bytes[Int(field.nameStart)..<Int(field.nameEnd)])) == .cookie {
+                    if written > 0 { out.text("; ") }
+                    out.bytes(bytes, Int(field.nameEnd)..<Int(field.valueEnd))
+                    written += 1
+                }
+                out.text("\r\n")
+            }
+            switch body.framing {
+            case .length(let length):
+                out.text("content-length: ")
+                out.decimal(length)
+                out.text("\r\n")
+            case .chunked:
+                out.text("transfer-encoding: chunked\r\n")
+            case .none:
+                if contentLength == 0 { out.text("content-length: 0\r\n") }
+            }
+            out.text("\r\n")
         }
-        switch body.framing {
-        case .length(let length):
-            out.writeStaticString("content-length: ")
-            out.writeString(String(length))
-            out.writeStaticString("\r\n")
-        case .chunked:
-            out.writeStaticString("transfer-encoding: chunked\r\n")
-        case .none:
-            if contentLength == 0 { out.writeStaticString("content-length: 0\r\n") }
-        }
-        out.writeStaticString("\r\n")
         return Translated(head: out, body: body, method: RequestMethod(methodBytes))
     }
 
