@@ -104,3 +104,27 @@ struct HeadWriterTests {
         #expect(parses(text))
     }
 }
+
+@Suite("Head writer numbers")
+struct HeadWriterNumberTests {
+    func written(_ body: (inout HeadWriter) -> Void) -> String {
+        var buffer = ByteBuffer()
+        HeadWriter.write(into: &buffer, bound: 64, body)
+        return String(buffer: buffer)
+    }
+
+    @Test("hex and decimal match Swift's own formatting, at the edges and at random")
+    func numbers() {
+        var values: [UInt64] = [0, 1, 9, 10, 15, 16, 0xA, 0xF0, 0xFFFF_FFFF, 0x1_0000_0000, 0x0123_4567_89AB_CDEF, .max, .max - 1]
+        for shift in 0..<64 { values.append(1 << UInt64(shift)); values.append((1 << UInt64(shift)) - 1) }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2000 { values.append(UInt64.random(in: 0 ... .max, using: &generator) >> UInt64.random(in: 0..<64, using: &generator)) }
+        for value in values {
+            #expect(written { $0.hex(value) } == String(value, radix: 16), "\(value)")
+            let decimal = Int(truncatingIfNeeded: value & UInt64(Int.max))
+            #expect(written { $0.decimal(decimal) } == String(decimal))
+        }
+        #expect(written { $0.decimal(-5) } == "0")
+        #expect(written { RequestID(prefix: 0xABC, counter: 7).write(to: &$0) } == "abc-7")
+    }
+}

@@ -79,16 +79,28 @@ struct HeadWriter {
         }
     }
 
-    /// Lowercase hex without leading zeros.
+    /// Lowercase hex without leading zeros. All sixteen digits are made at once in two words
+    /// (each nibble spread to a byte, then shifted into '0'...'9' or 'a'...'f') and the
+    /// significant ones copied.
     mutating func hex(_ value: UInt64) {
         let digits = value == 0 ? 1 : (67 - value.leadingZeroBitCount) / 4
-        let start = claim(digits)
-        var rest = value
-        for index in stride(from: digits - 1, through: 0, by: -1) {
-            let nibble = UInt8(truncatingIfNeeded: rest & 0xF)
-            start.storeBytes(of: nibble < 10 ? 0x30 + nibble : 0x57 + nibble, toByteOffset: index, as: UInt8.self)
-            rest >>= 4
+        var text = (Self.hexDigits(UInt32(truncatingIfNeeded: value >> 32)), Self.hexDigits(UInt32(truncatingIfNeeded: value)))
+        withUnsafeBytes(of: &text) { raw in
+            claim(digits).copyMemory(from: raw.baseAddress! + (16 - digits), byteCount: digits)
         }
+    }
+
+    /// The eight hex digits of `value`, most significant first in memory.
+    @inline(__always)
+    static func hexDigits(_ value: UInt32) -> UInt64 {
+        var spread = UInt64(value)
+        spread = (spread | spread << 16) & 0x0000_FFFF_0000_FFFF
+        spread = (spread | spread << 8) & 0x00FF_00FF_00FF_00FF
+        spread = (spread | spread << 4) & 0x0F0F_0F0F_0F0F_0F0F  // nibble i (from the least significant) in byte i
+        // Bytes holding 10...15 get 0x27 more ('a' - '0' - 10).
+        let letters = ((spread &+ 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101
+        let ascii = spread &+ 0x3030_3030_3030_3030 &+ letters &* 0x27
+        return ascii.bigEndian  // in memory: the most significant digit first
     }
 }
 
