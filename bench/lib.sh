@@ -21,3 +21,56 @@ require_tools() {
 
 # A free TCP port on 127.0.0.1.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# The browser-shaped request's wrk script (12 headers, about 800 bytes with wrk's Host) into $1.
+write_browser_lua() {
+  cat > "$1" <<'LUA'
+-- A browser's navigation request: 12 headers, about 800 bytes (wrk adds Host).
+wrk.headers["User-Agent"] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+wrk.headers["Accept"] = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"
+wrk.headers["Accept-Language"] = "en-US,en;q=0.9,de;q=0.8"
+wrk.headers["Accept-Encoding"] = "gzip, deflate, br, zstd"
+wrk.headers["Cookie"] = "_ga=GA1.1.1234567890.1712345678; session=eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyIjoiNDIifQ.dGVzdHNpZ25hdHVyZQ; csrftoken=Wq3kN8xYb2LmP5rT7vZ0aC4dF6gH9jK1; theme=dark"
+wrk.headers["Referer"] = "https://www.example.com/products/widgets?page=2&sort=price"
+wrk.headers["sec-ch-ua"] = '"Chromium";v="124", "Google Chrome";v="124", "Not-A.Brand";v="99"'
+wrk.headers["sec-ch-ua-mobile"] = "?0"
+wrk.headers["sec-ch-ua-platform"] = '"Windows"'
+wrk.headers["Sec-Fetch-Dest"] = "document"
+wrk.headers["Sec-Fetch-Mode"] = "navigate"
+wrk.headers["Sec-Fetch-Site"] = "same-origin"
+LUA
+}
+
+# One nginx worker serving directory $1/www on 127.0.0.1:$2, its files in $1 (nginx.conf, pid, log).
+write_single_nginx_conf() {
+  cat > "$1/nginx.conf" <<NGINX
+worker_processes 1;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/nginx-error.log;
+events { worker_connections 1024; }
+http { access_log off; keepalive_requests 1000000; default_type text/plain;
+  server { listen 127.0.0.1:$2; root $1/www; } }
+NGINX
+}
+
+# HAProxy at one thread, kept-alive both ways, listening on 127.0.0.1:$2 in front of 127.0.0.1:$3,
+# into file $1 (timeouts: $4, default 30s).
+write_single_haproxy_cfg() {
+  cat > "$1" <<CFG
+global
+  nbthread 1
+defaults
+  mode http
+  option http-keep-alive
+  http-reuse always
+  timeout connect 5s
+  timeout client ${4:-30s}
+  timeout server ${4:-30s}
+frontend front
+  bind 127.0.0.1:$2
+  default_backend pool
+backend pool
+  server b1 127.0.0.1:$3
+CFG
+}

@@ -45,15 +45,7 @@ fi
 backend=$(free_port); front=$(free_port); admin=$(free_port); haproxy_port=$(free_port)
 mkdir -p "$work/www"
 printf 'hello, tugboat!' > "$work/www/small"
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 1024; }
-http { access_log off; keepalive_requests 1000000; default_type text/plain;
-  server { listen 127.0.0.1:$backend; root $work/www; } }
-NGINX
+write_single_nginx_conf "$work" "$backend"
 nginx -c "$work/nginx.conf" -p "$work" -e "$work/nginx-error.log" & pids+=($!)
 wait_port "$backend"
 
@@ -66,22 +58,7 @@ pool:
   health: { path: /small, interval: 60s, timeout: 1s, rise: 1, fall: 3 }
 YAML
 TUGBOAT_LOG_LEVEL=warning "$TUGBOAT_BIN" serve --config "$work/tugboat.yaml" 2>"$work/tugboat.log" & tugboat_pid=$!; pids+=($tugboat_pid)
-cat > "$work/haproxy.cfg" <<CFG
-global
-  nbthread 1
-defaults
-  mode http
-  option http-keep-alive
-  http-reuse always
-  timeout connect 2s
-  timeout client 30s
-  timeout server 30s
-frontend front
-  bind 127.0.0.1:$haproxy_port
-  default_backend pool
-backend pool
-  server b1 127.0.0.1:$backend
-CFG
+write_single_haproxy_cfg "$work/haproxy.cfg" "$haproxy_port" "$backend"
 haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 & haproxy_pid=$!; pids+=($haproxy_pid)
 wait_port "$front"; wait_port "$haproxy_port"
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$front/small" >/dev/null 2>&1 && break; sleep 0.1; done

@@ -44,31 +44,10 @@ backend=$(free_port); front=$(free_port); admin=$(free_port); haproxy_port=$(fre
 mkdir -p "$work/www"
 printf 'hello, tugboat!' > "$work/www/small"
 head -c 4096 /dev/zero | tr '\0' 'x' > "$work/www/4k"
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 1024; }
-http { access_log off; keepalive_requests 1000000; default_type text/plain;
-  server { listen 127.0.0.1:$backend; root $work/www; } }
-NGINX
+write_single_nginx_conf "$work" "$backend"
 nginx -c "$work/nginx.conf" -p "$work" -e "$work/nginx-error.log" & pids+=($!)
 wait_port "$backend"
-cat > "$work/browser.lua" <<'LUA'
-wrk.headers["User-Agent"] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
-wrk.headers["Accept"] = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"
-wrk.headers["Accept-Language"] = "en-US,en;q=0.9,de;q=0.8"
-wrk.headers["Accept-Encoding"] = "gzip, deflate, br, zstd"
-wrk.headers["Cookie"] = "_ga=GA1.1.1234567890.1712345678; session=eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyIjoiNDIifQ.dGVzdHNpZ25hdHVyZQ; csrftoken=Wq3kN8xYb2LmP5rT7vZ0aC4dF6gH9jK1; theme=dark"
-wrk.headers["Referer"] = "https://www.example.com/products/widgets?page=2&sort=price"
-wrk.headers["sec-ch-ua"] = '"Chromium";v="124", "Google Chrome";v="124", "Not-A.Brand";v="99"'
-wrk.headers["sec-ch-ua-mobile"] = "?0"
-wrk.headers["sec-ch-ua-platform"] = '"Windows"'
-wrk.headers["Sec-Fetch-Dest"] = "document"
-wrk.headers["Sec-Fetch-Mode"] = "navigate"
-wrk.headers["Sec-Fetch-Site"] = "same-origin"
-LUA
+write_browser_lua "$work/browser.lua"
 
 cat > "$work/tugboat.yaml" <<YAML
 listen: 127.0.0.1:$front
@@ -78,22 +57,7 @@ pool:
   backends: [127.0.0.1:$backend]
   health: { path: /small, interval: 600s, timeout: 5s, rise: 1, fall: 3 }
 YAML
-cat > "$work/haproxy.cfg" <<CFG
-global
-  nbthread 1
-defaults
-  mode http
-  option http-keep-alive
-  http-reuse always
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-frontend front
-  bind 127.0.0.1:$haproxy_port
-  default_backend pool
-backend pool
-  server b1 127.0.0.1:$backend
-CFG
+write_single_haproxy_cfg "$work/haproxy.cfg" "$haproxy_port" "$backend" 60s
 cd "$work"  # callgrind writes its files here
 TUGBOAT_LOG_LEVEL=warning valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes --callgrind-out-file="$work/cg-tugboat.%p" \
   "$work/tugboat" serve --config "$work/tugboat.yaml" 2>"$work/tugboat.log" & tugboat_pid=$!; pids+=($tugboat_pid)

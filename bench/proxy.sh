@@ -241,21 +241,7 @@ for target in nginx-direct "${PROXIES[@]}"; do
 done
 
 # --- wrk scripts -----------------------------------------------------------------------------------
-cat > "$work/browser.lua" <<'LUA'
--- A browser's navigation request: 12 headers, about 800 bytes (wrk adds Host).
-wrk.headers["User-Agent"] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
-wrk.headers["Accept"] = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"
-wrk.headers["Accept-Language"] = "en-US,en;q=0.9,de;q=0.8"
-wrk.headers["Accept-Encoding"] = "gzip, deflate, br, zstd"
-wrk.headers["Cookie"] = "_ga=GA1.1.1234567890.1712345678; session=eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyIjoiNDIifQ.dGVzdHNpZ25hdHVyZQ; csrftoken=Wq3kN8xYb2LmP5rT7vZ0aC4dF6gH9jK1; theme=dark"
-wrk.headers["Referer"] = "https://www.example.com/products/widgets?page=2&sort=price"
-wrk.headers["sec-ch-ua"] = '"Chromium";v="124", "Google Chrome";v="124", "Not-A.Brand";v="99"'
-wrk.headers["sec-ch-ua-mobile"] = "?0"
-wrk.headers["sec-ch-ua-platform"] = '"Windows"'
-wrk.headers["Sec-Fetch-Dest"] = "document"
-wrk.headers["Sec-Fetch-Mode"] = "navigate"
-wrk.headers["Sec-Fetch-Site"] = "same-origin"
-LUA
+write_browser_lua "$work/browser.lua"
 cat > "$work/post16k.lua" <<'LUA'
 -- POST of a 16 KiB body.
 wrk.method = "POST"
