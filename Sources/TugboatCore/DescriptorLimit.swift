@@ -25,9 +25,11 @@ package enum DescriptorLimit {
 
     /// How many client connections fit: each may hold an upstream connection too, and a reserve
     /// stays free for health checks, the admin listener, the store, Redis and children's pipes,
-    /// so a flood of clients can never make the health checks fail with EMFILE.
+    /// so a flood of clients can never make the health checks fail with EMFILE. At least 64: an
+    /// idle proxy already holds 25–35 (each event loop's epoll, eventfd and timerfd, the store's
+    /// files, signal descriptors), so 32 left a flood a few upstream connects short (EMFILE, 502).
     package static func maxConnections(descriptors: Int) -> Int {
-        let reserve = min(256, max(32, descriptors / 8))
+        let reserve = min(256, max(64, descriptors / 8))
         return max(1, (descriptors - reserve) / 2)
     }
 }
