@@ -74,3 +74,17 @@ backend pool
   server b1 127.0.0.1:$3
 CFG
 }
+
+# A throwaway CA and an ECDSA P-256 leaf for 127.0.0.1 and localhost into directory $1: ca.pem,
+# site.pem, site.key (mode 600) and haproxy.pem (the leaf and its key in one file, as HAProxy wants).
+make_bench_certificates() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=bench CA" \
+    -keyout "$1/ca.key" -out "$1/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$1/site.key" -out "$1/site.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$1/site.ext"
+  openssl x509 -req -in "$1/site.csr" -CA "$1/ca.pem" -CAkey "$1/ca.key" -CAcreateserial -days 2 \
+    -extfile "$1/site.ext" -out "$1/site.pem" 2>/dev/null
+  chmod 600 "$1/site.key"
+  cat "$1/site.pem" "$1/site.key" > "$1/haproxy.pem"
+}

@@ -38,21 +38,12 @@ chmod 755 "$work"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 wait_port() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; tail -n 20 "$work"/*.log >&2; exit 1; }
 
 B1=$(free_port); B2=$(free_port); H1=$(free_port); H2=$(free_port); TP=$(free_port); TA=$(free_port)
 
 # --- certificates ----------------------------------------------------------------------------------
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=bench CA" \
-  -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=127.0.0.1" \
-  -keyout "$work/site.key" -out "$work/site.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$work/site.ext"
-openssl x509 -req -in "$work/site.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial -days 2 \
-  -extfile "$work/site.ext" -out "$work/site.pem" 2>/dev/null
-chmod 600 "$work/site.key"
-cat "$work/site.pem" "$work/site.key" > "$work/haproxy.pem"
+make_bench_certificates "$work"
 
 # --- backends ----------------------------------------------------------------------------------------
 mkdir -p "$work/www"; printf 'hello, tugboat\n' > "$work/www/small"; chmod -R a+rX "$work/www"

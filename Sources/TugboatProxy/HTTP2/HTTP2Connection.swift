@@ -27,7 +27,7 @@ final class HTTP2Connection: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var reader: H2FrameReader
     private var machine: H2ConnectionStateMachine
-    private(set) var streams: [UInt32: HTTP2Stream] = [:]
+    private(set) var streams = StreamTable<HTTP2Stream>()
     /// Streams over whose handlers clean up once the current event is handled (a stream can end
     /// inside its handler's own write: the handler must finish that call first).
     private var ended: [HTTP2Stream] = []
@@ -241,7 +241,7 @@ final class HTTP2Connection: ChannelInboundHandler {
         streamTimer = nil
         streamTimerDeadline = .distantFuture
         let now = loop.eventLoop.now
-        for stream in Array(streams.values) {
+        for stream in streams.values {
             guard let deadline = stream.timerDeadline, deadline <= now else { continue }
             stream.timerDeadline = nil
             stream.handler?.streamTimerFired()

@@ -75,10 +75,10 @@ struct H2ConnectionStateMachine {
     private(set) var fields = HeaderFieldList()
 
     private var decoder = HeaderBlockDecoder()
-    private var streams: [UInt32: Stream] = [:]
+    private var streams = StreamTable<Stream>()
     /// Response DATA waiting for a window, by stream (only streams that have some: a window
     /// update visits these and no others, so a flood of them costs no more than what waits).
-    private var queues: [UInt32: CircularBuffer<ByteBuffer>] = [:]
+    private var queues = StreamTable<CircularBuffer<ByteBuffer>>()
     private(set) var lastClientStream: UInt32 = 0
     /// Streams above this are refused (set when GOAWAY with a real last stream went out).
     private var acceptsStreamsUpTo = UInt32(Int32.max)
@@ -267,9 +267,9 @@ struct H2ConnectionStateMachine {
                 let delta = Int(value) - peerInitialWindow
                 peerInitialWindow = Int(value)
                 var overflow = false
-                for index in streams.indices {
-                    streams.values[index].sendWindow += delta
-                    overflow = overflow || streams.values[index].sendWindow > Self.maxWindow
+                streams.updateEach { stream in
+                    stream.sendWindow += delta
+                    overflow = overflow || stream.sendWindow > Self.maxWindow
                 }
                 guard !overflow else { return connectionError(.flowControlError, "a stream window above 2^31-1") }
             case H2Setting.maxFrameSize:
@@ -345,14 +345,18 @@ struct H2ConnectionStateMachine {
         }
         stream.endQueued = endStream
         streams[id] = stream
-        if data.readableBytes > 0 { queues[id, default: CircularBuffer(initialCapacity: 4)].append(data) }
+        if data.readableBytes > 0 && queues.update(id, { $0.append(data) }) == nil {
+            var queue = CircularBuffer<ByteBuffer>(initialCapacity: 4)
+            queue.append(data)
+            queues[id] = queue
+        }
         sendQueued(id)
     }
 
     /// A window grew: every stream with DATA waiting sends what it now may.
     private mutating func sendAllQueued() {
         guard !queues.isEmpty else { return }
-        for id in Array(queues.keys) { sendQueued(id) }
+        for id in queues.keys { sendQueued(id) }
     }
 
     private mutating func sendQueued(_ id: UInt32) {
