@@ -41,7 +41,10 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-wait_port() { for _ in $(seq 1 600); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+wait_port() {
+  for _ in $(seq 1 600); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done
+  echo "port $1 never opened" >&2; tail -n 20 "$work"/*.log >&2; exit 1
+}
 
 objcopy --strip-debug "$TUGBOAT_BIN" "$work/tugboat"
 backend=$(free_port); front=$(free_port); admin=$(free_port); haproxy_port=$(free_port)

@@ -100,8 +100,19 @@ struct HPACKTests {
             let upper = entry.name.map { $0 &- 0x61 < 26 ? $0 - 0x20 : $0 }
             #expect(upper.withUnsafeBytes { HPACKStaticTable.index(ofName: $0) } == first, "\(offset + 1)")
         }
-        for other in ["x-request-id", "contenttype", "", "dates"] {
-            #expect(Array(other.utf8).withUnsafeBytes { HPACKStaticTable.index(ofName: $0) } == nil)
+        for other in ["x-request-id", "contenttype", "", "dates", "content\rlength", "Content-Lengtj", "access-control-allow-origiN!"] {
+            #expect(Array(other.utf8).withUnsafeBytes { HPACKStaticTable.index(ofName: $0) } == nil, "\(other)")
+        }
+        #expect(Array("cOnTeNt-LeNgTh".utf8).withUnsafeBytes { HPACKStaticTable.index(ofName: $0) } == 28)
+        // The word-wide case folding agrees with the byte one for every byte value in every position.
+        for byte in 0...255 {
+            for position in 0..<8 {
+                var bytes = Array("AbCdEfGh".utf8)
+                bytes[position] = UInt8(byte)
+                let word = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+                let folded = withUnsafeBytes(of: HPACKStaticTable.lowercased(word).littleEndian) { Array($0) }
+                #expect(folded == bytes.map(HPACKStaticTable.lowercased), "byte \(byte) at \(position)")
+            }
         }
     }
 

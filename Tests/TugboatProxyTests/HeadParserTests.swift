@@ -146,13 +146,16 @@ struct HeadParserTests {
                 }
             }
         }
-        // The scan itself, on every start and end around word boundaries.
-        let bytes = [UInt8](repeating: 0x61, count: 37) + [0x7F] + [UInt8](repeating: 0x61, count: 20)
-        bytes.withUnsafeBytes { raw in
-            for start in 0..<20 {
-                for end in start..<raw.count {
-                    let expected: Int? = (start...).prefix(end - start).contains(37) ? 37 : nil
-                    #expect(HeadScanner.firstInvalidValueByte(raw, from: start, to: end) == expected, "\(start)..<\(end)")
+        // The scan itself, on every start and end around word boundaries: a bad byte inside the
+        // range is found, one just past it (read with the last word, masked) is not; a HTAB passes.
+        for (bad, flagged) in [(UInt8(0x7F), true), (0x00, true), (0x0D, true), (0x1F, true), (0x09, false)] {
+            let bytes = [UInt8](repeating: 0x61, count: 37) + [bad] + [UInt8](repeating: 0x61, count: 20)
+            bytes.withUnsafeBytes { raw in
+                for start in 0..<38 {
+                    for end in start...raw.count {
+                        let expected: Int? = flagged && start <= 37 && 37 < end ? 37 : nil
+                        #expect(HeadScanner.firstInvalidValueByte(raw, from: start, to: end) == expected, "byte \(bad) in \(start)..<\(end)")
+                    }
                 }
             }
         }

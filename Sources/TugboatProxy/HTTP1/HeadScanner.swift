@@ -53,6 +53,8 @@ package enum HeadScanner {
     /// Parses the header lines from `start` to the end of the head (its empty line included).
     static func headers(_ bytes: UnsafeRawBufferPointer, from start: Int, limits: HeadLimits,
                         into fields: inout [HeaderField]) throws(HeadError) {
+        // Offsets are kept as Int32: one check here, none per field.
+        guard bytes.count <= Int(Int32.max) else { throw HeadError(kind: .headTooLarge, reason: "a head above 2 GiB") }
         var position = start
         while true {
             let (end, next) = try line(bytes, from: position)
@@ -86,8 +88,9 @@ package enum HeadScanner {
             throw .malformed(bytes[index] == 0x0D ? "bare CR in a header value" : "control byte in a header value")
         }
         let kind = HeaderKind(name: UnsafeRawBufferPointer(rebasing: bytes[start..<colon]))
-        return HeaderField(lineStart: Int32(start), nameEnd: Int32(colon), valueStart: Int32(valueStart),
-                           valueEnd: Int32(valueEnd), lineEnd: Int32(next), kind: kind)
+        return HeaderField(lineStart: Int32(truncatingIfNeeded: start), nameEnd: Int32(truncatingIfNeeded: colon),
+                           valueStart: Int32(truncatingIfNeeded: valueStart), valueEnd: Int32(truncatingIfNeeded: valueEnd),
+                           lineEnd: Int32(truncatingIfNeeded: next), kind: kind)
     }
 
     /// RFC 9110 tchar, as two 64-bit masks (no table, no lazy global on the hot path).
@@ -101,25 +104,48 @@ package enum HeadScanner {
     /// The first byte in `start..<end` that may not be in a field value (a control byte other than
     /// HTAB, or DEL), or nil. Eight bytes at a time: a word with no byte below 0x20 and none equal
     /// to 0x7F is passed at once (exact bit tricks: they never miss such a byte); a word with one is
-    /// checked byte by byte (a HTAB is allowed). Values are most of a head's bytes.
+    /// checked byte by byte (a HTAB is allowed). Values are most of a head's bytes. The last bytes
+    /// (fewer than eight) are one more word too: the value's last eight bytes when it has eight, or
+    /// eight bytes read past its end with those past it made 0xFF (never flagged, and a borrow only
+    /// runs upwards, from a byte that is flagged anyway) when the buffer holds them — a line always
+    /// has its CRLF after the value, and the head its empty line.
     @inline(__always)
     static func firstInvalidValueByte(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int? {
         var index = start
         while end - index >= 8 {
-            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
-            let high: UInt64 = 0x8080_8080_8080_8080
-            let belowSpace = (word &- 0x2020_2020_2020_2020) & ~word & high
-            let del = word ^ 0x7F7F_7F7F_7F7F_7F7F
-            let isDel = (del &- 0x0101_0101_0101_0101) & ~del & high
-            if belowSpace | isDel != 0 {
-                for byteIndex in index..<(index + 8) where !isValueByte(bytes[byteIndex]) { return byteIndex }
+            if hasInvalidValueByte(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
+                return firstInvalidValueByteOneByOne(bytes, from: index, to: index + 8)
             }
             index += 8
         }
-        while index < end {
-            if !isValueByte(bytes[index]) { return index }
-            index += 1
+        let tail = end - index
+        guard tail > 0 else { return nil }
+        let word: UInt64
+        if end - start >= 8 {
+            word = bytes.loadUnaligned(fromByteOffset: end - 8, as: UInt64.self)
+        } else if index + 8 <= bytes.count {
+            word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) | (~0 << UInt64(tail * 8))
+        } else {
+            return firstInvalidValueByteOneByOne(bytes, from: index, to: end)
         }
+        return hasInvalidValueByte(word) ? firstInvalidValueByteOneByOne(bytes, from: index, to: end) : nil
+    }
+
+    /// Some byte of the (little-endian) word is below 0x20 or is 0x7F (a HTAB counts: the caller
+    /// looks closer).
+    @inline(__always)
+    private static func hasInvalidValueByte(_ word: UInt64) -> Bool {
+        let word = UInt64(littleEndian: word)
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let belowSpace = (word &- 0x2020_2020_2020_2020) & ~word & high
+        let del = word ^ 0x7F7F_7F7F_7F7F_7F7F
+        let isDel = (del &- 0x0101_0101_0101_0101) & ~del & high
+        return belowSpace | isDel != 0
+    }
+
+    @inline(__always)
+    private static func firstInvalidValueByteOneByOne(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int? {
+        for index in start..<end where !isValueByte(bytes[index]) { return index }
         return nil
     }
 

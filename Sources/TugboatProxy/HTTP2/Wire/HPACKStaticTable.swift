@@ -101,12 +101,38 @@ enum HPACKStaticTable {
     @inline(__always)
     static func lowercased(_ byte: UInt8) -> UInt8 { byte &- 0x41 < 26 ? byte | 0x20 : byte }
 
-    /// `name` equals the lower-case `literal` but for ASCII case (this file stands alone: the HPACK
-    /// fuzz target compiles it without the HTTP/1 helpers).
+    /// `name` equals the lower-case `literal` (of the same length: the caller switched on it) but
+    /// for ASCII case (this file stands alone: the HPACK fuzz target compiles it without the HTTP/1
+    /// helpers). Eight bytes at a time, the last word overlapping: `A`–`Z` folded in the word (and
+    /// nothing else: a byte that is no capital letter stays as it is), then one compare.
     @inline(__always)
     private static func matches(_ name: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
-        let other = literal.utf8Start
-        for index in 0..<name.count where lowercased(name[index]) != other[index] { return false }
-        return true
+        let count = name.count
+        let other = UnsafeRawPointer(literal.utf8Start)
+        guard count >= 8 else {
+            for index in 0..<count where lowercased(name[index]) != other.load(fromByteOffset: index, as: UInt8.self) { return false }
+            return true
+        }
+        var index = 0
+        while true {
+            let offset = min(index, count - 8)
+            let word = UInt64(littleEndian: name.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            let expected = UInt64(littleEndian: other.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            guard lowercased(word) == expected else { return false }
+            index += 8
+            if index >= count { return true }
+        }
+    }
+
+    /// Each byte of `word` that is `A`–`Z` made lower case (SWAR: the high bit of each byte is
+    /// set by the adds only where its low seven bits are at least 0x41 and below 0x5B, and bytes
+    /// with their own high bit set are left alone; no add carries into the next byte).
+    @inline(__always)
+    static func lowercased(_ word: UInt64) -> UInt64 {
+        let low7 = word & 0x7F7F_7F7F_7F7F_7F7F
+        let atLeastA = low7 &+ 0x3F3F_3F3F_3F3F_3F3F
+        let aboveZ = low7 &+ 0x2525_2525_2525_2525
+        let capitals = atLeastA & ~aboveZ & ~word & 0x8080_8080_8080_8080
+        return word | (capitals >> 2)
     }
 }
