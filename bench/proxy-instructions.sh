@@ -68,7 +68,8 @@ pool:
 YAML
 sed -e "s/^listen: .*/listen: 127.0.0.1:$tls_front/" -e "s/^admin: .*/admin: { listen: 127.0.0.1:$tls_admin }/" \
   "$work/tugboat.yaml" > "$work/tugboat-tls.yaml"
-printf 'tls:\n  certificates:\n    - { cert: %s, key: %s }\n' "$work/site.pem" "$work/site.key" >> "$work/tugboat-tls.yaml"
+# Its own state store: two first starts migrating one SQLite file at once trip over each other.
+printf 'state: sqlite:%s\ntls:\n  certificates:\n    - { cert: %s, key: %s }\n' "$work/tugboat-tls.db" "$work/site.pem" "$work/site.key" >> "$work/tugboat-tls.yaml"
 write_single_haproxy_cfg "$work/haproxy.cfg" "$haproxy_port" "$backend" 60s
 cat >> "$work/haproxy.cfg" <<CFG
 frontend front-tls

@@ -93,6 +93,37 @@ struct HPACKTests {
         }
     }
 
+    @Test("a response head's block, written at once into room bounded by the head's size, decodes to its fields: tiny fields, long names, any case")
+    func responseBlocksAtTheirBound() throws {
+        var generator = SystemRandomNumberGenerator()
+        let known = ["Content-Type", "date", "ETAG", "Set-Cookie", "server", "Vary", "x-a"]
+        for round in 0..<300 {
+            let count = round == 0 ? 127 : Int.random(in: 0...127, using: &generator)  // with Content-Length: the most a head may have
+            var lines: [(String, String)] = []
+            for _ in 0..<count {
+                let name: String
+                switch Int.random(in: 0..<3, using: &generator) {
+                case 0: name = known.randomElement(using: &generator)!
+                case 1: name = "x" + String(repeating: "Ab", count: Int.random(in: 0...140, using: &generator))  // a length needing two bytes
+                default: name = String(UnicodeScalar(UInt8.random(in: 0x61...0x7A, using: &generator)))  // one byte, the most overhead
+                }
+                let value = round == 0 ? "" : String(repeating: "v", count: Int.random(in: 0...200, using: &generator))
+                lines.append((name, value))
+            }
+            let status = [200, 201, 404, 503].randomElement(using: &generator)!
+            let text = "HTTP/1.1 \(status) X\r\n" + lines.map { "\($0.0): \($0.1)\r\n" }.joined() + "Content-Length: 0\r\n\r\n"
+            let bytes = Array(text.utf8)
+            var block = try bytes.withUnsafeBytes { raw in
+                let head = try ResponseHead.parse(raw, requestMethod: .get, limits: HeadLimits())
+                return HTTP2ResponseReader.headerBlock(of: head, bytes: raw, capacity: 0)
+            }
+            var decoder = HPACKDecoder(allocator: ByteBufferAllocator(), maxDynamicTableSize: 4096, maxHeaderListSize: 1 << 24)
+            let headers = try decoder.decodeHeaders(from: &block)
+            let expected = [":status: \(status)"] + lines.map { "\($0.0.lowercased()): \($0.1)" } + ["content-length: 0"]
+            #expect(headers.map { "\($0.name): \($0.value)" } == expected, "round \(round)")
+        }
+    }
+
     @Test("every regular name of the static table is found, in any case, at its first index; others are not")
     func staticNames() {
         for (offset, entry) in HPACKStaticTable.entries.enumerated() where entry.name.first != UInt8(ascii: ":") {

@@ -149,22 +149,29 @@ struct HTTP2ResponseReader {
                             forwarding requestID: ByteBuffer? = nil) -> ByteBuffer {
         var block = spare
         spare = ByteBuffer()
-        block.clear(minimumCapacity: capacity)
-        HeaderBlockEncoder.writeStatus(head.status, into: &block)
+        // Room for `:status` and every field at once: each field's name and value are bytes of
+        // the head's, so the head's size and a field's fixed overhead bound them all.
+        let bound = HeaderBlockEncoder.RawWriter.statusBound + bytes.count + head.headers.count * HeaderBlockEncoder.RawWriter.fieldBound(name: 0, value: 0)
+        block.clear(minimumCapacity: max(capacity, bound))
         var via: [Range<Int>] = []
         var hasID = false
-        for field in head.headers {
-            if field.kind.isHopByHop || head.isConnectionNamed(field, in: bytes) { continue }
-            if requestID != nil {
-                if field.kind == .via {
-                    via.append(field.valueRange)
-                    continue
+        block.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { target in
+            var writer = HeaderBlockEncoder.RawWriter(target)
+            writer.status(head.status)
+            for field in head.headers {
+                if field.kind.isHopByHop || head.isConnectionNamed(field, in: bytes) { continue }
+                if requestID != nil {
+                    if field.kind == .via {
+                        via.append(field.valueRange)
+                        continue
+                    }
+                    if field.kind == .xRequestID { hasID = true }
                 }
-                if field.kind == .xRequestID { hasID = true }
+                let name = UnsafeRawBufferPointer(rebasing: bytes[Int(field.lineStart)..<Int(field.nameEnd)])
+                let value = UnsafeRawBufferPointer(rebasing: bytes[field.valueRange])
+                writer.field(name: name, value: value, neverIndexed: name.count == 10 && name.equalsLowercase("set-cookie"))
             }
-            let name = UnsafeRawBufferPointer(rebasing: bytes[Int(field.lineStart)..<Int(field.nameEnd)])
-            let value = UnsafeRawBufferPointer(rebasing: bytes[field.valueRange])
-            HeaderBlockEncoder.writeField(name: name, value: value, neverIndexed: name.count == 10 && name.equalsLowercase("set-cookie"), into: &block)
+            return writer.count
         }
         guard let requestID else { return block }
         let hop = UnsafeRawBufferPointer(start: ForwardedHeads.via.utf8Start, count: ForwardedHeads.via.utf8CodeUnitCount)
