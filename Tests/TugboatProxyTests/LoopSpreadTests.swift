@@ -20,6 +20,28 @@ struct LoopSpreadTests {
         #expect(spread.active == 3)
     }
 
+    @Test("no loop joins a machine without half a core idle for it; one joins as soon as there is")
+    func spillsOnlyIntoIdleCPU() {
+        var spread = LoopSpread(loopCount: 2)
+        for _ in 0..<10 { #expect(spread.observe(busy: [1, 0], idleCores: 0.16) == nil, "the load generator has the rest of the machine") }
+        #expect(spread.active == 1)
+        #expect(spread.observe(busy: [1, 0], idleCores: 0.9) == nil, "two hot samples with room, as before")
+        #expect(spread.observe(busy: [1, 0], idleCores: 0.9) == 2)
+        var unknown = LoopSpread(loopCount: 2)
+        _ = unknown.observe(busy: [1, 0], idleCores: nil)
+        #expect(unknown.observe(busy: [1, 0], idleCores: .nan) == 2, "idle CPU not known: no condition on it")
+    }
+
+    @Test("the machine's idle CPU comes from /proc/stat's cpu line: idle and iowait")
+    func machineIdle() {
+        #expect(MachineIdleClock.idleTicks(cpuLine: "cpu  4705 356 584 3699176 23 0 12 0 0 0\n") == 3_699_199)
+        #expect(MachineIdleClock.idleTicks(cpuLine: "cpu0 1 2 3 4 5") == nil, "a single core's line")
+        #expect(MachineIdleClock.idleTicks(cpuLine: "cpu 1 2") == nil)
+        #expect(MachineIdleClock.idleTicks() != nil, "this machine's /proc/stat reads")
+        var clock = MachineIdleClock()
+        #expect(clock.idleCoresSinceLastCall() == nil, "the first call has nothing to compare with")
+    }
+
     @Test("a loop leaves when the others could carry its work below the gather threshold for eight samples")
     func gathers() {
         var spread = LoopSpread(loopCount: 2)

@@ -7,7 +7,13 @@
 /// on as few loops as keep up: one more loop joins when the active ones are busy more than
 /// ``spillAbove`` of the time for ``samplesToSpill`` samples in a row, and one leaves when the
 /// others could carry its work below ``gatherBelow`` for ``samplesToGather`` samples (hysteresis
-/// both ways: spilling raises the CPU per request, gathering lowers it). An idle proxy (less than
+/// both ways: spilling raises the CPU per request, gathering lowers it). A loop joins only when the
+/// machine has ``spillNeedsIdleCores`` of a core idle for it: on a machine its load has already
+/// filled (the application, a load generator), another loop gets no CPU the others do not lose,
+/// and only adds the contention (measured on the 2-core machine shared with wrk and nginx under
+/// `bench/proxy.sh`'s small case: 0.16–0.24 of a core idle with one loop or two; HAProxy's
+/// `nbthread 2` there has a p99 30–40 % above `nbthread 1`'s for the same req/s, and Tugboat's two
+/// loops sat at `nbthread 2`'s tail). An idle proxy (less than
 /// ``idleBelow`` of one loop busy) keeps what it has: there is no evidence either way, and the
 /// next burst is most likely shaped like the last.
 ///
@@ -22,6 +28,8 @@ struct LoopSpread: Equatable {
     let samplesToSpill: Int
     let samplesToGather: Int
     let idleBelow = 0.05
+    /// Idle CPU the machine must have, in cores, for another loop to join.
+    let spillNeedsIdleCores = 0.5
     private var hotSamples = 0
     private var coolSamples = 0
 
@@ -36,10 +44,12 @@ struct LoopSpread: Equatable {
     }
 
     /// One sampling period's busy fraction of each loop (0…1, all loops: one that is handing its
-    /// connections over still works meanwhile). Returns the new active count when it changed.
-    mutating func observe(busy: [Double]) -> Int? {
+    /// connections over still works meanwhile), and the machine's idle CPU over it in cores (nil
+    /// when unknown: no condition on it). Returns the new active count when it changed.
+    mutating func observe(busy: [Double], idleCores: Double? = nil) -> Int? {
         let load = busy.reduce(0) { $0 + ($1.isFinite ? min(max($1, 0), 1) : 0) }
-        if active < loopCount && load / Double(active) >= spillAbove {
+        let roomForAnother = idleCores.map { !$0.isFinite || $0 >= spillNeedsIdleCores } ?? true
+        if active < loopCount && load / Double(active) >= spillAbove && roomForAnother {
             coolSamples = 0
             hotSamples += 1
             if hotSamples >= samplesToSpill { return change(to: active + 1) }

@@ -16,6 +16,7 @@ final class LoopSpreader: Sendable {
         var busy: [Double]
         var moves: [LoopSpread.Move?]
         var connections: [Int]
+        var machine = MachineIdleClock()
     }
 
     private let state: Mutex<State>
@@ -54,7 +55,9 @@ final class LoopSpreader: Sendable {
         state.withLock { state in
             state.busy[index] = busy
             if index == 0 {
-                if let active = state.spread.observe(busy: state.busy) { activeCount.store(active, ordering: .relaxed) }
+                // Tests that set the busy fractions leave the machine out (its idle CPU is theirs).
+                let idleCores = busyOverride == nil ? state.machine.idleCoresSinceLastCall() : nil
+                if let active = state.spread.observe(busy: state.busy, idleCores: idleCores) { activeCount.store(active, ordering: .relaxed) }
                 state.moves = state.spread.moves(connections: state.connections)
             }
             return state.moves[index]
@@ -88,6 +91,39 @@ enum ThreadCPUClock {
         var time = timespec()
         guard clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time) == 0 else { return .zero }
         return .nanoseconds(Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec))
+    }
+}
+
+/// The machine's idle CPU, in cores, between two calls: the idle and iowait times of /proc/stat's
+/// `cpu` line over the wall time between (nil the first time, or where /proc/stat is not).
+struct MachineIdleClock {
+    private var last: (idleTicks: Double, at: NIODeadline)?
+    private static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+
+    mutating func idleCoresSinceLastCall() -> Double? {
+        guard let ticks = Self.idleTicks() else { return nil }
+        let now = NIODeadline.now()
+        defer { last = (ticks, now) }
+        guard let last, Self.ticksPerSecond > 0 else { return nil }
+        let seconds = Double((now - last.at).nanoseconds) / 1e9
+        guard seconds > 0 else { return nil }
+        return (ticks - last.idleTicks) / Self.ticksPerSecond / seconds
+    }
+
+    /// idle + iowait of the `cpu` line (all cores), in clock ticks.
+    static func idleTicks() -> Double? {
+        guard let file = fopen("/proc/stat", "r") else { return nil }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 512)
+        guard fgets(&line, Int32(line.count), file) != nil else { return nil }
+        return idleTicks(cpuLine: String(cString: line))
+    }
+
+    /// "cpu  user nice system idle iowait …" → idle + iowait.
+    static func idleTicks(cpuLine: String) -> Double? {
+        let fields = cpuLine.split(separator: " ", omittingEmptySubsequences: true)
+        guard fields.count >= 6, fields[0] == "cpu", let idle = Double(fields[4]), let iowait = Double(fields[5]) else { return nil }
+        return idle + iowait
     }
 }
 
