@@ -146,6 +146,26 @@ struct HeadParserTests {
                 }
             }
         }
+        // A HTAB flags its word without being refused: the scan must go on past that word (a bare
+        // CR after "padded \t" once slipped through; the differential fuzzer found it).
+        let tabThenCR = Array("padded \t \rTrailer: X".utf8)
+        tabThenCR.withUnsafeBytes { raw in
+            #expect(HeadScanner.firstInvalidValueByte(raw, from: 0, to: raw.count) == 9)
+            #expect(HeadScanner.firstInvalidValueByte(raw, from: 1, to: raw.count) == 9)
+        }
+        #expect(throws: HeadError.self) {
+            try parseRequest("GET / HTTP/1.1\r\nHost: a\r\nX-Spaces:   padded \t \rTrailer: X\r\n\r\n")
+        }
+        for tab in 0..<8 {
+            for bad in 8..<30 {
+                var value = [UInt8](repeating: 0x61, count: 30)
+                value[tab] = 0x09
+                value[bad] = 0x0D
+                value.withUnsafeBytes { raw in
+                    #expect(HeadScanner.firstInvalidValueByte(raw, from: 0, to: raw.count) == bad, "HTAB at \(tab), CR at \(bad)")
+                }
+            }
+        }
         // The scan itself, on every start and end around word boundaries: a bad byte inside the
         // range is found, one just past it (read with the last word, masked) is not; a HTAB passes.
         for (bad, flagged) in [(UInt8(0x7F), true), (0x00, true), (0x0D, true), (0x1F, true), (0x09, false)] {

@@ -113,8 +113,10 @@ package enum HeadScanner {
     static func firstInvalidValueByte(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int? {
         var index = start
         while end - index >= 8 {
-            if hasInvalidValueByte(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
-                return firstInvalidValueByteOneByOne(bytes, from: index, to: index + 8)
+            // A flagged word may hold only HTABs: then the scan goes on.
+            if hasInvalidValueByte(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)),
+               let found = firstInvalidValueByteOneByOne(bytes, from: index, to: index + 8) {
+                return found
             }
             index += 8
         }
