@@ -30,6 +30,8 @@ final class LoopContext {
     let onDemandWhileEmpty: @Sendable () -> Void
     /// Requests waiting for a backend to become ready.
     private var held: [Weak<ProxyHandler>] = []
+    /// Client writes waiting for the end of this turn of the loop (``TurnEndFlushes``).
+    fileprivate var turnEndFlushes = TurnEndFlushes()
 
     init(eventLoop: EventLoop, configuration: ProxyConfiguration,
          onPassiveFailure: @escaping @Sendable (HostPort, Int) -> Void,
@@ -215,4 +217,19 @@ final class LoopContext {
 struct Weak<Object: AnyObject> {
     weak var value: Object?
     init(_ value: Object) { self.value = value }
+}
+
+extension LoopContext {
+    /// `flusher` sends what it wrote at the end of this turn of the loop, together with the
+    /// turn's other writes (``TurnEndFlushes``). Call at most once a turn per flusher.
+    func flushAtEndOfTurn(_ flusher: TurnEndFlushing) {
+        guard turnEndFlushes.add(flusher) else { return }
+        eventLoop.assumeIsolated().execute { self.flushTurn() }
+    }
+
+    private func flushTurn() {
+        let turn = turnEndFlushes.takeTurn()
+        for flusher in turn { flusher.flushAtTurnEnd() }
+        turnEndFlushes.recycle(turn)
+    }
 }

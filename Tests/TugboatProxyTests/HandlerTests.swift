@@ -51,8 +51,10 @@ struct ProxyRig {
 
     func send(_ text: String) throws { try client.writeInbound(ByteBuffer(string: text)) }
 
-    /// Everything the proxy wrote to the client so far.
+    /// Everything the proxy wrote to the client so far, once the loop's turn is over (responses
+    /// are flushed at the end of a turn: ``TurnEndFlushes``).
     func received() throws -> String {
+        loop.run()
         var text = ""
         while let buffer = try client.readOutbound(as: ByteBuffer.self) { text += String(buffer: buffer) }
         return text

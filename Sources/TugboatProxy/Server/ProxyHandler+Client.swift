@@ -39,12 +39,22 @@ extension ProxyHandler {
         }
     }
 
+    /// Sends what was written to the client: over a channel at the end of the loop's turn, with
+    /// the turn's other responses (``TurnEndFlushes``); anything that must know the bytes left (a
+    /// splice, a tunnel, a close, giving up the channel) goes through
+    /// ``clientWritesDone(_:promise:)``, which sends them at once.
     func clientFlush() {
         if let stream {
             stream.flush()
-        } else if let context {
-            clientSocket.flush(context: context)
+        } else if context != nil, !clientFlushQueued {
+            clientFlushQueued = true
+            loop.flushAtEndOfTurn(self)
         }
+    }
+
+    func flushAtTurnEnd() {
+        clientFlushQueued = false
+        if let context { clientSocket.flush(context: context) }
     }
 
     /// Completes `promise` once everything written to the client's channel is in its socket.

@@ -6,7 +6,7 @@ import NIOCore
 /// ``RequestContext`` and the connection's life decided by ``ProxyConnectionStateMachine``.
 /// Everything runs on the connection's event loop; the upstream connection lives on the same loop.
 /// Bodies pass through as slices of the buffers they arrived in.
-final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOScheduledCallbackHandler {
+final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOScheduledCallbackHandler, TurnEndFlushing {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -26,6 +26,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
     let plainSocket: Bool
     /// Writes to the client's socket (straight to it on a plain socket).
     var clientSocket = DirectSocketWriter()
+    /// A flush of `clientSocket` waits for the end of the loop's turn (``clientFlush()``).
+    var clientFlushQueued = false
     /// The response body going through a kernel pipe, if it is (ProxyHandler+Splice.swift).
     var splice: ResponseSplice?
     var forwarding = ForwardingContext(clientIP: [], trusted: false, generatedID: RequestID(prefix: 0, counter: 0))
