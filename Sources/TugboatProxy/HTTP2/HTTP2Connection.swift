@@ -14,7 +14,7 @@ import NIOCore
 /// - Graceful shutdown: GOAWAY and a PING; once the PING is answered (or ``pingAnswerGrace`` has
 ///   passed) the connection closes as soon as no stream is open.
 /// - No stream open for `timeouts.idle`: GOAWAY and closed.
-final class HTTP2Connection: ChannelInboundHandler {
+final class HTTP2Connection: ChannelInboundHandler, TurnEndFlushing {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -212,15 +212,17 @@ final class HTTP2Connection: ChannelInboundHandler {
         scheduleFlush()
     }
 
-    /// Writes what the state machine has written once the event loop has handled the I/O it is
-    /// busy with (`execute` runs after it): many streams' frames leave in one write.
+    /// Writes what the state machine has written at the end of the loop's turn, once the loop has
+    /// handled the I/O it is busy with (``TurnEndFlushes``): many streams' frames leave in one write.
     func scheduleFlush() {
-        guard !flushScheduled, let context else { return }
+        guard !flushScheduled, context != nil else { return }
         flushScheduled = true
-        context.eventLoop.assumeIsolated().execute {
-            self.flushScheduled = false
-            self.flushNow()
-        }
+        loop.flushAtEndOfTurn(self)
+    }
+
+    func flushAtTurnEnd() {
+        flushScheduled = false
+        flushNow()
     }
 
     private func flushNow() {
