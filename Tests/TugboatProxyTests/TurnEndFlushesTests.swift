@@ -23,6 +23,11 @@ struct TurnEndFlushesTests {
     }
     final class Log { var entries: [String] = [] }
 
+    static func loopContext() -> (EmbeddedEventLoop, LoopContext, Log) {
+        let loop = EmbeddedEventLoop()
+        return (loop, LoopContext(eventLoop: loop, configuration: ProxyConfiguration(), onPassiveFailure: { _, _ in }), Log())
+    }
+
     @Test("each queued flusher flushes once, in the order queued; only the turn's first asks for a run")
     func orderAndFirst() {
         let log = Log()
@@ -42,10 +47,8 @@ struct TurnEndFlushesTests {
 
     @Test("a flusher queued again while the turn's flushes run goes to the next turn, which it asks for")
     func queuedDuringRun() {
-        let loop = EmbeddedEventLoop()
+        let (loop, context, log) = Self.loopContext()
         defer { try? loop.syncShutdownGracefully() }
-        let context = LoopContext(eventLoop: loop, configuration: ProxyConfiguration(), onPassiveFailure: { _, _ in })
-        let log = Log()
         let a = Flusher("a", log: log), b = Flusher("b", log: log)
         a.queueAgainWith = { context.flushAtEndOfTurn($0) }
         context.flushAtEndOfTurn(a)
@@ -56,10 +59,8 @@ struct TurnEndFlushesTests {
 
     @Test("a loop flushes what its handlers queued once its turn's tasks run, and not before")
     func loopRunsThemAtTurnEnd() {
-        let loop = EmbeddedEventLoop()
+        let (loop, context, log) = Self.loopContext()
         defer { try? loop.syncShutdownGracefully() }
-        let context = LoopContext(eventLoop: loop, configuration: ProxyConfiguration(), onPassiveFailure: { _, _ in })
-        let log = Log()
         context.flushAtEndOfTurn(Flusher("a", log: log))
         context.flushAtEndOfTurn(Flusher("b", log: log))
         #expect(log.entries.isEmpty)
