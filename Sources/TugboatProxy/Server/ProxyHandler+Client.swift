@@ -55,6 +55,20 @@ extension ProxyHandler {
     func flushAtTurnEnd() {
         clientFlushQueued = false
         if let context { clientSocket.flush(context: context) }
+        for buffer in headsWritten { loop.returnHeadBuffer(buffer) }
+        headsWritten.removeAll(keepingCapacity: true)
+    }
+
+    /// A head buffer written to the client goes back to the loop's spares once it is sent, at the
+    /// turn's end: given back sooner, another connection took it while the write still held it,
+    /// and writing into it copied it (a `malloc` each time).
+    func returnAfterFlush(_ head: ByteBuffer) {
+        if stream == nil && context != nil {
+            headsWritten.append(head)
+            clientFlush()  // it was written to be sent: the turn's end is when
+        } else {
+            loop.returnHeadBuffer(head)
+        }
     }
 
     /// Completes `promise` once everything written to the client's channel is in its socket.

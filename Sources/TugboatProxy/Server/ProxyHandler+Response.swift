@@ -70,7 +70,7 @@ extension ProxyHandler: UpstreamDelegate {
         guard let head = pendingResponseHead else { return }
         pendingResponseHead = nil
         clientWrite(head)
-        loop.returnHeadBuffer(head)
+        returnAfterFlush(head)
     }
 
     private func acceptResponseHead(_ head: ResponseHead, headBytes: ByteBuffer) {
@@ -116,7 +116,7 @@ extension ProxyHandler: UpstreamDelegate {
         }
         let out = buildResponseHead(head, headBytes: headBytes, close: close)
         clientWrite(out)
-        loop.returnHeadBuffer(out)
+        returnAfterFlush(out)
     }
 
     private func buildResponseHead(_ head: ResponseHead, headBytes: ByteBuffer, close: Bool) -> ByteBuffer {

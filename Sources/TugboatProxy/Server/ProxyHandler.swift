@@ -28,6 +28,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
     var clientSocket = DirectSocketWriter()
     /// A flush of `clientSocket` waits for the end of the loop's turn (``clientFlush()``).
     var clientFlushQueued = false
+    /// Head buffers written to the client this turn, given back to the loop once sent.
+    var headsWritten: [ByteBuffer] = []
     /// The response body going through a kernel pipe, if it is (ProxyHandler+Splice.swift).
     var splice: ResponseSplice?
     var forwarding = ForwardingContext(clientIP: [], trusted: false, generatedID: RequestID(prefix: 0, counter: 0))
