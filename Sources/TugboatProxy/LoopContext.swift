@@ -30,7 +30,7 @@ final class LoopContext {
     let onDemandWhileEmpty: @Sendable () -> Void
     /// Requests waiting for a backend to become ready.
     private var held: [Weak<ProxyHandler>] = []
-    /// Client writes waiting for the end of this turn of the loop (``TurnEndFlushes``).
+    /// Writes (HTTP/1.1 clients', HTTP/2 connections') waiting for the end of this turn of the loop (``TurnEndFlushes``).
     fileprivate var turnEndFlushes = TurnEndFlushes()
 
     init(eventLoop: EventLoop, configuration: ProxyConfiguration,
