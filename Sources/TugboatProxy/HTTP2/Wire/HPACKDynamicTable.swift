@@ -21,11 +21,14 @@ struct HPACKDynamicTable {
 
     var count: Int { entries.count - first }
 
-    /// Entry `index` (1 = newest) as name and value.
-    func entry(_ index: Int) -> (name: ArraySlice<UInt8>, value: ArraySlice<UInt8>)? {
+    /// Entry `index` (1 = newest), its name and value lent to `body` in place; nil if there is none.
+    @inline(__always)
+    func withEntry<Result>(_ index: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Result) -> Result? {
         guard index >= 1, index <= count else { return nil }
-        let entry = entries[entries.count - index]
-        return (entry.bytes[..<entry.nameLength], entry.bytes[entry.nameLength...])
+        let nameLength = entries[entries.count - index].nameLength
+        return entries[entries.count - index].bytes.withUnsafeBytes { bytes in
+            body(UnsafeRawBufferPointer(rebasing: bytes[..<nameLength]), UnsafeRawBufferPointer(rebasing: bytes[nameLength...]))
+        }
     }
 
     mutating func setMaximumSize(_ newMaximum: Int) {

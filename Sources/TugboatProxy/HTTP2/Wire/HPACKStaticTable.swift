@@ -21,6 +21,12 @@ enum HPACKStaticTable {
 
     static var count: Int { entries.count }
 
+    /// Entry `index` (1…61), its name and value lent to `body` in place.
+    @inline(__always)
+    static func withEntry<Result>(_ index: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Result) -> Result {
+        entries[index - 1].name.withUnsafeBytes { name in entries[index - 1].value.withUnsafeBytes { value in body(name, value) } }
+    }
+
     /// The index of the first entry named `name`, compared without regard to ASCII case (an
     /// HTTP/1.1 backend's `Content-Type` is HTTP/2's `content-type`); nil if none. For the
     /// encoder, which names only regular fields (the pseudo-header `:status` it writes itself).

@@ -38,10 +38,14 @@ struct HeaderBlockDecoder {
             if first & 0x80 != 0 {
                 // Indexed field (§6.1).
                 guard let index = HPACKInteger.decode(bytes, at: &position, prefixBits: 7) else { throw .malformed("truncated index") }
-                let (name, value) = try entry(index)
-                listSize += name.count + value.count + HPACKDynamicTable.entryOverhead
-                guard listSize <= maxListSize else { throw .listTooLarge }
-                list.append(name: name, value: value)
+                let fits = try withEntry(index) { name, value in
+                    // Counted before it is copied: a bomb stops at the limit, not past it.
+                    listSize += name.count + value.count + HPACKDynamicTable.entryOverhead
+                    guard listSize <= maxListSize else { return false }
+                    list.append(name: name, value: value)
+                    return true
+                }
+                guard fits else { throw .listTooLarge }
             } else if first & 0xE0 == 0x20 {
                 // Dynamic table size update (§6.3): only before the block's first field.
                 guard !fieldSeen else { throw .malformed("table size update after a field") }
@@ -60,7 +64,7 @@ struct HeaderBlockDecoder {
                 if nameIndex == 0 {
                     try readString(bytes, at: &position, into: &list)
                 } else {
-                    list.appendBytes(try entry(nameIndex).name)
+                    try withEntry(nameIndex) { name, _ in list.appendBytes(name) }
                 }
                 let nameEnd = list.byteCount
                 try readString(bytes, at: &position, into: &list)
@@ -76,13 +80,15 @@ struct HeaderBlockDecoder {
         }
     }
 
-    private func entry(_ index: Int) throws(Failure) -> (name: ArraySlice<UInt8>, value: ArraySlice<UInt8>) {
+    /// Entry `index` of the static table (1…61) or the dynamic one (62…), its bytes lent to `body`
+    /// in place: nothing copied or retained on the way.
+    @inline(__always)
+    private func withEntry<Result>(_ index: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Result) throws(Failure) -> Result {
         if index >= 1 && index <= HPACKStaticTable.count {
-            let entry = HPACKStaticTable.entries[index - 1]
-            return (entry.name[...], entry.value[...])
+            return HPACKStaticTable.withEntry(index, body)
         }
-        guard let entry = table.entry(index - HPACKStaticTable.count) else { throw .malformed("index \(index) out of range") }
-        return entry
+        guard let result = table.withEntry(index - HPACKStaticTable.count, body) else { throw .malformed("index \(index) out of range") }
+        return result
     }
 
     /// A string literal (§5.2), raw or Huffman-coded, appended to the list's bytes.
