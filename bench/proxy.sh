@@ -34,7 +34,8 @@
 # Each case: a short warm-up of each proxy, nginx-direct once, then ROUNDS rounds of haproxy-nbt1,
 # haproxy-nbt2, tugboat (DURATION each, `wrk --latency`). Any run with non-2xx responses or read/write/
 # timeout socket errors fails the script (exit 1) and prints wrk's output.
-# Output: a table per case with ratio lines, then a Markdown summary to paste into the README.
+# Output: a table per case with ratio lines (the req/s ratio also round by round: each round's Tugboat
+# against the same round's haproxy-best, lowest-highest), then a Markdown summary to paste into the README.
 # Knobs: DURATION (10s), ROUNDS (3), CONNECTIONS (50), WARMUP (2s), WRK_TIMEOUT (2s, wrk's default),
 # NGINX_WORKERS (1), TUGBOAT_THREADS (auto), CASES, TUGBOAT_BIN, HAPROXY_EXTRA (HAProxy defaults-
 # section lines, "option splice-response" unless set: HAPROXY_EXTRA= turns splicing off),
@@ -306,7 +307,7 @@ log_summary=()
 for c in $CASES; do
   echo "== $c: wrk $(case_label "$c") -d$DURATION $(case_path "$c")"
   for target in "${PROXIES[@]}"; do measure "$c" "$target" "$WARMUP"; done   # warm-up, not counted
-  declare -A sum_rps=() sum_p50=() sum_p99=() sum_mib=()
+  declare -A sum_rps=() sum_p50=() sum_p99=() sum_mib=() round_rps=()
   measure "$c" nginx-direct "$DURATION"
   sum_rps[nginx-direct]=$RPS; sum_p50[nginx-direct]=$P50; sum_p99[nginx-direct]=$P99; sum_mib[nginx-direct]=$MIBS
   printf '  %-7s %-13s %9.0f req/s  p50 %8.3f ms  p99 %8.3f ms  %8.1f MiB/s\n' once nginx-direct "$RPS" "$P50" "$P99" "$MIBS"
@@ -317,6 +318,7 @@ for c in $CASES; do
       sum_p50[$target]=$(calc "${sum_p50[$target]:-0} + $P50 / $ROUNDS")
       sum_p99[$target]=$(calc "${sum_p99[$target]:-0} + $P99 / $ROUNDS")
       sum_mib[$target]=$(calc "${sum_mib[$target]:-0} + $MIBS / $ROUNDS")
+      round_rps[$target]="${round_rps[$target]:-} $RPS"
       printf '  round %-2d%-13s %9.0f req/s  p50 %8.3f ms  p99 %8.3f ms  %8.1f MiB/s\n' "$round" "$target" "$RPS" "$P50" "$P99" "$MIBS"
     done
   done
@@ -333,10 +335,16 @@ for c in $CASES; do
   r_p99=$(calc "${sum_p99[tugboat]} / ${sum_p99[$best]}")
   r_p50=$(calc "${sum_p50[tugboat]} / ${sum_p50[$best]}")
   r_ngx=$(calc "${sum_rps[tugboat]} / ${sum_rps[nginx-direct]}")
+  # Each round's Tugboat against the same round's haproxy-best: how far the ratio moves between
+  # rounds (the machine's speed drifts; the rounds alternate, so both sides see the same drift).
+  r_span=$(awk -v t="${round_rps[tugboat]}" -v h="${round_rps[$best]}" 'BEGIN {
+    n = split(t, tt, " "); split(h, hh, " "); lo = 1e9; hi = 0
+    for (i = 1; i <= n; i++) { r = tt[i] / hh[i]; if (r < lo) lo = r; if (r > hi) hi = r }
+    printf "%.2f-%.2f", lo, hi }')
   if [ "$c" = c1 ]; then
-    printf '  tugboat/haproxy-best: req/s %.2f  p50 %.2f  p99 %.2f   (best: %s; latency: lower is better)\n' "$r_rps" "$r_p50" "$r_p99" "$best"
+    printf '  tugboat/haproxy-best: req/s %.2f (rounds %s)  p50 %.2f  p99 %.2f   (best: %s; latency: lower is better)\n' "$r_rps" "$r_span" "$r_p50" "$r_p99" "$best"
   else
-    printf '  tugboat/haproxy-best: req/s %.2f  p99 %.2f   (best: %s; p99: lower is better)\n' "$r_rps" "$r_p99" "$best"
+    printf '  tugboat/haproxy-best: req/s %.2f (rounds %s)  p99 %.2f   (best: %s; p99: lower is better)\n' "$r_rps" "$r_span" "$r_p99" "$best"
   fi
   printf '  tugboat/nginx-direct: req/s %.2f\n' "$r_ngx"
   if [ -n "$ACCESS_LOG" ]; then
@@ -347,15 +355,15 @@ for c in $CASES; do
     log_summary+=("$(printf '| %s | `wrk %s` | %.0f | %.0f | %.2f | %.2f |' "$c" "$(case_label "$c")" "${sum_rps[tugboat]}" "${sum_rps[tugboat-log]}" "$l_rps" "$l_p99")")
   fi
   echo
-  summary+=("$(printf '| %s | `wrk %s` | %.0f | %.0f (%s) | %.2f | %.2f | %.2f |' \
-    "$c" "$(case_label "$c")" "${sum_rps[tugboat]}" "${sum_rps[$best]}" "${best#haproxy-}" "$r_rps" "$r_p99" "$r_ngx")")
-  unset sum_rps sum_p50 sum_p99 sum_mib
+  summary+=("$(printf '| %s | `wrk %s` | %.0f | %.0f (%s) | %.2f | %s | %.2f | %.2f |' \
+    "$c" "$(case_label "$c")" "${sum_rps[tugboat]}" "${sum_rps[$best]}" "${best#haproxy-}" "$r_rps" "$r_span" "$r_p99" "$r_ngx")")
+  unset sum_rps sum_p50 sum_p99 sum_mib round_rps
 done
 
 echo "summary: $(nproc) cores, Linux $(uname -r), $(haproxy -v | head -n 1 | awk '{print "HAProxy " $3}')${HAPROXY_EXTRA:+ ($HAPROXY_EXTRA)}, nginx $(nginx -v 2>&1 | sed 's/.*nginx\///') x2 backends, wrk -d$DURATION x $ROUNDS round(s)"
 echo
-echo '| case | load | tugboat req/s | haproxy-best req/s | tugboat/haproxy-best req/s | tugboat/haproxy-best p99 | tugboat/nginx-direct req/s |'
-echo '| --- | --- | ---: | ---: | ---: | ---: | ---: |'
+echo '| case | load | tugboat req/s | haproxy-best req/s | tugboat/haproxy-best req/s | the same, round by round | tugboat/haproxy-best p99 | tugboat/nginx-direct req/s |'
+echo '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |'
 printf '%s\n' "${summary[@]}"
 if [ -n "$ACCESS_LOG" ]; then
   echo

@@ -37,16 +37,6 @@ struct HeaderFieldList {
 
     mutating func appendBytes(_ more: some Collection<UInt8>) { bytes.append(contentsOf: more) }
 
-    mutating func appendBytes(_ more: UnsafeRawBufferPointer) { bytes.append(contentsOf: more) }
-
-    mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        let start = Int32(bytes.count)
-        bytes.append(contentsOf: name)
-        let nameEnd = Int32(bytes.count)
-        bytes.append(contentsOf: value)
-        fields.append(Field(nameStart: start, nameEnd: nameEnd, valueEnd: Int32(bytes.count)))
-    }
-
     var byteCount: Int { bytes.count }
 
     func name(_ index: Int) -> ArraySlice<UInt8> {
