@@ -18,8 +18,9 @@
 #   h2          GET /small over HTTP/2: h2load -c$CONNECTIONS -m$STREAMS (streams per connection),
 #               for DURATION; its p99 is read from h2load's per-request log (`--log-file`: each
 #               request's microseconds until the end of its response), 2xx rows only
-# Output: req/s and p99 (means of ROUNDS), and Tugboat's ratios against haproxy-best. Rounds
-# alternate between the proxies.
+# Output: req/s and p99 (means of ROUNDS), and Tugboat's ratios against haproxy-best; the req/s
+# ratio also round by round (each round's Tugboat against the same round's haproxy-best,
+# lowest-highest). Rounds alternate between the proxies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -142,8 +143,8 @@ run_h2() { # port → "rps p99ms"
   echo "$rps $p99"
 }
 mean() { awk '{s+=$1; p+=$2; n++} END {printf "%.0f %.2f\n", s/n, p/n}'; }
-echo "| case | haproxy nbt1 req/s (p99 ms) | haproxy nbt2 | tugboat | tugboat / haproxy-best req/s | p99 ratio |"
-echo "| --- | --- | --- | --- | --- | --- |"
+echo "| case | haproxy nbt1 req/s (p99 ms) | haproxy nbt2 | tugboat | tugboat / haproxy-best req/s | the same, round by round | p99 ratio |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
 for case in $CASES; do
   header=""; [ "$case" = handshake ] && header="Connection: close"
   measure=run; [ "$case" = h2 ] && measure=run_h2
@@ -152,7 +153,9 @@ for case in $CASES; do
     $measure "$H1" "$header" >> "$work/h1"; $measure "$H2" "$header" >> "$work/h2"; $measure "$TP" "$header" >> "$work/t"
   done
   read -r h1 p1 < <(mean < "$work/h1"); read -r h2 p2 < <(mean < "$work/h2"); read -r t pt < <(mean < "$work/t")
-  if [ "$h1" -ge "$h2" ]; then best=$h1; bp=$p1; else best=$h2; bp=$p2; fi
-  printf "| %s | %s (%s) | %s (%s) | %s (%s) | %.2f | %.2f |\n" "$case" "$h1" "$p1" "$h2" "$p2" "$t" "$pt" \
-    "$(awk "BEGIN {print $t/$best}")" "$(awk "BEGIN {print $pt/$bp}")"
+  if [ "$h1" -ge "$h2" ]; then best=$h1; bp=$p1; rounds="$work/h1"; else best=$h2; bp=$p2; rounds="$work/h2"; fi
+  # Each round's Tugboat against the same round's haproxy-best, lowest-highest.
+  span=$(paste "$work/t" "$rounds" | awk '{r = $1 / $3; if (NR == 1 || r < lo) lo = r; if (NR == 1 || r > hi) hi = r} END {printf "%.2f-%.2f", lo, hi}')
+  printf "| %s | %s (%s) | %s (%s) | %s (%s) | %.2f | %s | %.2f |\n" "$case" "$h1" "$p1" "$h2" "$p2" "$t" "$pt" \
+    "$(awk "BEGIN {print $t/$best}")" "$span" "$(awk "BEGIN {print $pt/$bp}")"
 done
