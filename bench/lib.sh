@@ -19,6 +19,16 @@ require_tools() {
   done
 }
 
+# The req/s ratio round by round: "lowest-highest" of tugboat[i] / peer[i] over two
+# whitespace-separated lists of per-round req/s in the same order (the rounds alternate, so each
+# pair saw the same drift of the machine's speed).
+round_ratio_span() { # "tugboat rounds" "peer rounds"
+  awk -v t="$1" -v h="$2" 'BEGIN {
+    n = split(t, tt, " "); split(h, hh, " ")
+    for (i = 1; i <= n; i++) { r = tt[i] / hh[i]; if (i == 1 || r < lo) lo = r; if (i == 1 || r > hi) hi = r }
+    printf "%.2f-%.2f", lo, hi }'
+}
+
 # A free TCP port on 127.0.0.1.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 

@@ -154,8 +154,7 @@ for case in $CASES; do
   done
   read -r h1 p1 < <(mean < "$work/h1"); read -r h2 p2 < <(mean < "$work/h2"); read -r t pt < <(mean < "$work/t")
   if [ "$h1" -ge "$h2" ]; then best=$h1; bp=$p1; rounds="$work/h1"; else best=$h2; bp=$p2; rounds="$work/h2"; fi
-  # Each round's Tugboat against the same round's haproxy-best, lowest-highest.
-  span=$(paste "$work/t" "$rounds" | awk '{r = $1 / $3; if (NR == 1 || r < lo) lo = r; if (NR == 1 || r > hi) hi = r} END {printf "%.2f-%.2f", lo, hi}')
+  span=$(round_ratio_span "$(cut -d' ' -f1 "$work/t")" "$(cut -d' ' -f1 "$rounds")")
   printf "| %s | %s (%s) | %s (%s) | %s (%s) | %.2f | %s | %.2f |\n" "$case" "$h1" "$p1" "$h2" "$p2" "$t" "$pt" \
     "$(awk "BEGIN {print $t/$best}")" "$span" "$(awk "BEGIN {print $pt/$bp}")"
 done

@@ -335,12 +335,7 @@ for c in $CASES; do
   r_p99=$(calc "${sum_p99[tugboat]} / ${sum_p99[$best]}")
   r_p50=$(calc "${sum_p50[tugboat]} / ${sum_p50[$best]}")
   r_ngx=$(calc "${sum_rps[tugboat]} / ${sum_rps[nginx-direct]}")
-  # Each round's Tugboat against the same round's haproxy-best: how far the ratio moves between
-  # rounds (the machine's speed drifts; the rounds alternate, so both sides see the same drift).
-  r_span=$(awk -v t="${round_rps[tugboat]}" -v h="${round_rps[$best]}" 'BEGIN {
-    n = split(t, tt, " "); split(h, hh, " "); lo = 1e9; hi = 0
-    for (i = 1; i <= n; i++) { r = tt[i] / hh[i]; if (r < lo) lo = r; if (r > hi) hi = r }
-    printf "%.2f-%.2f", lo, hi }')
+  r_span=$(round_ratio_span "${round_rps[tugboat]}" "${round_rps[$best]}")
   if [ "$c" = c1 ]; then
     printf '  tugboat/haproxy-best: req/s %.2f (rounds %s)  p50 %.2f  p99 %.2f   (best: %s; latency: lower is better)\n' "$r_rps" "$r_span" "$r_p50" "$r_p99" "$best"
   else
