@@ -1,4 +1,7 @@
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
 import TugboatCore
 
 /// Everything the data plane keeps per event loop: the backend list it balances over, upstream
@@ -32,6 +35,9 @@ final class LoopContext {
     private var held: [Weak<ProxyHandler>] = []
     /// Writes (HTTP/1.1 clients', HTTP/2 connections') waiting for the end of this turn of the loop (``TurnEndFlushes``).
     fileprivate var turnEndFlushes = TurnEndFlushes()
+    /// The turn's sends to plain client sockets in one system call, made on the loop's thread at
+    /// its first use; nil where io_uring cannot be used (``SendBatch``).
+    lazy var sendBatch: SendBatch? = getenv("TUGBOAT_SEND_BATCH").map { String(cString: $0) } == "0" ? nil : SendBatch()
 
     init(eventLoop: EventLoop, configuration: ProxyConfiguration,
          onPassiveFailure: @escaping @Sendable (HostPort, Int) -> Void,
@@ -229,7 +235,13 @@ extension LoopContext {
 
     private func flushTurn() {
         let turn = turnEndFlushes.takeTurn()
+        let batch = turn.count > 1 ? sendBatch : nil
+        if let batch {
+            for flusher in turn { flusher.prepareTurnEndSend(into: batch) }
+            batch.submit()
+        }
         for flusher in turn { flusher.flushAtTurnEnd() }
+        batch?.reset()
         turnEndFlushes.recycle(turn)
     }
 }

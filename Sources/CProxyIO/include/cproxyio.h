@@ -55,4 +55,21 @@ const char *tugboat_tls_server_name(const void *ssl);
 /// Staples `der` (a DER OCSP response) to this handshake's certificate. 1 on success.
 int tugboat_tls_staple(void *ssl, const unsigned char *der, size_t length);
 
+/// A turn's sends to several sockets in one system call (io_uring; see SendBatch.swift). Opened once
+/// per event loop thread; NULL with errno when io_uring is not there or not allowed (an old kernel,
+/// `kernel.io_uring_disabled`, a container's seccomp profile): the caller then sends one by one.
+struct tugboat_send_ring;
+struct msghdr;
+struct tugboat_send_ring *tugboat_send_ring_open(unsigned entries);
+unsigned tugboat_send_ring_capacity(const struct tugboat_send_ring *ring);
+void tugboat_send_ring_close(struct tugboat_send_ring *ring);
+
+/// Sends `messages[i]` to `fds[i]` for each i < count, each as sendmsg(2) with MSG_NOSIGNAL |
+/// MSG_DONTWAIT, all in one io_uring_enter(2); waits for all of them (a non-blocking send completes
+/// at once). `results[i]`: bytes taken, or -errno (-EAGAIN: none right now). Returns how many
+/// completions were read, or -1 with errno when the ring could not be entered (nothing was sent:
+/// send them one by one).
+int tugboat_send_ring_submit(struct tugboat_send_ring *ring, int count, const int *fds,
+                             const struct msghdr *messages, ssize_t *results);
+
 #endif

@@ -27,6 +27,8 @@ struct DirectSocketWriter {
     private var queued: [ByteBuffer] = []
     /// Bytes were handed to the channel and may not all be in the socket yet.
     private var channelMayHoldBytes = false
+    /// This writer's entry in the loop's ``SendBatch`` this turn, or -1.
+    private var batchSlot = -1
 
     /// At most this many buffers in one sendmsg (the rest follow through the channel).
     static let maxBuffersPerSend = 16
@@ -54,8 +56,21 @@ struct DirectSocketWriter {
         }
     }
 
+    /// Puts this turn's send in the loop's batch, when it would go straight to the socket.
+    mutating func prepareSend(context: ChannelHandlerContext, into batch: SendBatch) {
+        guard descriptor >= 0, !queued.isEmpty, !channelMayHoldBytes, !batch.isFull, context.channel.isActive else { return }
+        batchSlot = batch.add(descriptor, queued.prefix(Self.maxBuffersPerSend))
+    }
+
     /// Sends what was written: straight to the socket when it may, the rest through the channel.
-    mutating func flush(context: ChannelHandlerContext) {
+    /// With a batch, the send prepared in it has already been made: its result is applied first.
+    mutating func flush(context: ChannelHandlerContext, batch: SendBatch? = nil) {
+        if batchSlot >= 0, let batch {
+            let sent = batch.result(batchSlot)
+            batchSlot = -1
+            return finish(sent: sent, context: context)
+        }
+        batchSlot = -1
         guard descriptor >= 0 else {
             context.flush()
             return
@@ -67,7 +82,13 @@ struct DirectSocketWriter {
             channelMayHoldBytes = false
         }
         guard context.channel.isActive else { return handOver(context) }
-        var sent = send()
+        finish(sent: send(), context: context)
+    }
+
+    /// `sent` bytes of the queue's front went out (negative: none): drops them, hands the rest on.
+    private mutating func finish(sent: Int, context: ChannelHandlerContext) {
+        guard !queued.isEmpty else { return }
+        var sent = sent
         guard sent >= 0 else { return handOver(context) }
         var index = 0
         while index < queued.count, sent >= queued[index].readableBytes {

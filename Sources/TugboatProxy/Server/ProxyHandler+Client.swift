@@ -52,9 +52,13 @@ extension ProxyHandler {
         }
     }
 
+    func prepareTurnEndSend(into batch: SendBatch) {
+        if stream == nil, let context { clientSocket.prepareSend(context: context, into: batch) }
+    }
+
     func flushAtTurnEnd() {
         clientFlushQueued = false
-        if let context { clientSocket.flush(context: context) }
+        if let context { clientSocket.flush(context: context, batch: loop.sendBatch) }
         for buffer in headsWritten { loop.returnHeadBuffer(buffer) }
         headsWritten.removeAll(keepingCapacity: true)
     }
@@ -73,7 +77,7 @@ extension ProxyHandler {
 
     /// Completes `promise` once everything written to the client's channel is in its socket.
     func clientWritesDone(_ context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
-        clientSocket.flush(context: context)
+        clientSocket.flush(context: context, batch: loop.sendBatch)
         context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: promise)
     }
 

@@ -2,8 +2,15 @@ import NIOCore
 
 /// Something whose writes wait for the end of its event loop's turn.
 protocol TurnEndFlushing: AnyObject {
-    /// The turn is over: send what was written.
+    /// The turn is over: put what was written to a plain socket in the loop's batch of sends
+    /// (``SendBatch``), which goes out before any ``flushAtTurnEnd()`` of the turn runs.
+    func prepareTurnEndSend(into batch: SendBatch)
+    /// The turn is over: send what was written (a send prepared in the batch is already made).
     func flushAtTurnEnd()
+}
+
+extension TurnEndFlushing {
+    func prepareTurnEndSend(into batch: SendBatch) {}
 }
 
 /// The responses a loop writes while it handles one turn's ready events go out together at the
