@@ -87,21 +87,34 @@ int tugboat_send_ring_submit(struct tugboat_send_ring *ring, int count, const in
         results[i] = -EINPROGRESS;
     }
     __atomic_store_n(ring->sq_tail, tail + (unsigned)count, __ATOMIC_RELEASE);
-    int submitted;
+    int entered;
     do {
-        submitted = (int)syscall(__NR_io_uring_enter, ring->fd, (unsigned)count, (unsigned)count,
-                                 IORING_ENTER_GETEVENTS, NULL, 0);
-    } while (submitted < 0 && errno == EINTR);
-    if (submitted < 0) return -1;
-    unsigned head = __atomic_load_n(ring->cq_head, __ATOMIC_RELAXED);
-    unsigned cq_tail = __atomic_load_n(ring->cq_tail, __ATOMIC_ACQUIRE);
-    int reaped = 0;
-    while (head != cq_tail) {
-        struct io_uring_cqe *cqe = &ring->cqes[head & *ring->cq_mask];
-        if (cqe->user_data < (unsigned long)count) results[cqe->user_data] = cqe->res;
-        head++;
-        reaped++;
+        entered = (int)syscall(__NR_io_uring_enter, ring->fd, (unsigned)count, (unsigned)count,
+                               IORING_ENTER_GETEVENTS, NULL, 0);
+    } while (entered < 0 && errno == EINTR);
+    if (entered < 0) {
+        // Nothing was taken: drop the entries, so that no later call sends them.
+        int saved = errno;
+        __atomic_store_n(ring->sq_tail, __atomic_load_n(ring->sq_head, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+        errno = saved;
+        return -1;
     }
-    __atomic_store_n(ring->cq_head, head, __ATOMIC_RELEASE);
-    return reaped;
+    // Every entry's completion is read before returning: none may still use the caller's buffers.
+    // A non-blocking send completes at once; the wait below is for the case where one did not.
+    int reaped = 0;
+    for (;;) {
+        unsigned head = __atomic_load_n(ring->cq_head, __ATOMIC_RELAXED);
+        unsigned cq_tail = __atomic_load_n(ring->cq_tail, __ATOMIC_ACQUIRE);
+        while (head != cq_tail) {
+            struct io_uring_cqe *cqe = &ring->cqes[head & *ring->cq_mask];
+            if (cqe->user_data < (unsigned long)count) results[cqe->user_data] = cqe->res;
+            head++;
+            reaped++;
+        }
+        __atomic_store_n(ring->cq_head, head, __ATOMIC_RELEASE);
+        if (reaped >= count) return reaped;
+        int waited = (int)syscall(__NR_io_uring_enter, ring->fd, 0u, (unsigned)(count - reaped),
+                                  IORING_ENTER_GETEVENTS, NULL, 0);
+        if (waited < 0 && errno != EINTR) return reaped;
+    }
 }

@@ -84,9 +84,16 @@ struct SendBatchTests {
         let partial = try Self.pair(sendBuffer: 4096)
         let open = try Self.pair()
         defer { for fd in [full.0, full.1, partial.0, partial.1, open.0, open.1] { close(fd) } }
-        // Fill the first socket (and its peer's receive buffer) until it takes nothing more.
+        // Fill the first socket and its peer's receive buffer (kept small: no autotuning opens it
+        // again) until the socket takes nothing more and stays without room.
+        var small4k: Int32 = 4096
+        setsockopt(full.receiver, SOL_SOCKET, SO_RCVBUF, &small4k, socklen_t(MemoryLayout<Int32>.size))
         let chunk = [UInt8](repeating: 0x61, count: 64 * 1024)
-        while chunk.withUnsafeBytes({ send(full.sender, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }) > 0 {}
+        try waitUntilBlocking("the first socket stays full") {
+            while chunk.withUnsafeBytes({ send(full.sender, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }) > 0 {}
+            var room = pollfd(fd: full.sender, events: Int16(POLLOUT), revents: 0)
+            return poll(&room, 1, 100) == 0
+        }
         let big = ByteBuffer(repeating: 0x62, count: 8 * 1024 * 1024)
         let small = Self.bytes("still sent")
         let slots = [batch.add(full.sender, [small][...]), batch.add(partial.sender, [big][...]), batch.add(open.sender, [small][...])]
