@@ -18,8 +18,8 @@ struct tugboat_send_ring {
     unsigned *cq_head, *cq_tail, *cq_mask;
     struct io_uring_sqe *sqes;
     struct io_uring_cqe *cqes;
-    void *sq_map, *cq_map;
-    size_t sq_map_size, cq_map_size, sqes_size;
+    void *map;
+    size_t map_size, sqes_size;
 };
 
 struct tugboat_send_ring *tugboat_send_ring_open(unsigned entries) {
@@ -41,8 +41,8 @@ struct tugboat_send_ring *tugboat_send_ring_open(unsigned entries) {
     size_t size = sq_size > cq_size ? sq_size : cq_size;
     void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
     if (map == MAP_FAILED) { close(fd); free(ring); return NULL; }
-    ring->sq_map = ring->cq_map = map;
-    ring->sq_map_size = ring->cq_map_size = size;
+    ring->map = map;
+    ring->map_size = size;
     ring->sqes_size = params.sq_entries * sizeof(struct io_uring_sqe);
     ring->sqes = mmap(NULL, ring->sqes_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
     if (ring->sqes == MAP_FAILED) { munmap(map, size); close(fd); free(ring); return NULL; }
@@ -63,7 +63,7 @@ unsigned tugboat_send_ring_capacity(const struct tugboat_send_ring *ring) { retu
 void tugboat_send_ring_close(struct tugboat_send_ring *ring) {
     if (!ring) return;
     munmap(ring->sqes, ring->sqes_size);
-    munmap(ring->sq_map, ring->sq_map_size);
+    munmap(ring->map, ring->map_size);
     close(ring->fd);
     free(ring);
 }

@@ -151,7 +151,7 @@ struct SendBatchTests {
             for (handler, context) in zip(handlers, contexts) { handler.socket.prepareSend(context: context, into: batch) }
             #expect(batch.count == 2)
             batch.submit()
-            for (handler, context) in zip(handlers, contexts) { handler.socket.flush(context: context, batch: batch) }
+            for (handler, context) in zip(handlers, contexts) { handler.socket.flush(context: context) }
             batch.reset()
         }.get()
         let large = DirectSocketWriterTests.receive(peers[0], count: head.readableBytes + body.readableBytes)

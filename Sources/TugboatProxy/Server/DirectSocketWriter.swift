@@ -27,8 +27,9 @@ struct DirectSocketWriter {
     private var queued: [ByteBuffer] = []
     /// Bytes were handed to the channel and may not all be in the socket yet.
     private var channelMayHoldBytes = false
-    /// This writer's entry in the loop's ``SendBatch`` this turn, or -1.
-    private var batchSlot = -1
+    /// This writer's send in the loop's ``SendBatch`` this turn: made with the batch, before the
+    /// flush that applies its result.
+    private var batched: (batch: SendBatch, slot: Int)?
 
     /// At most this many buffers in one sendmsg (the rest follow through the channel).
     static let maxBuffersPerSend = 16
@@ -59,18 +60,16 @@ struct DirectSocketWriter {
     /// Puts this turn's send in the loop's batch, when it would go straight to the socket.
     mutating func prepareSend(context: ChannelHandlerContext, into batch: SendBatch) {
         guard descriptor >= 0, !queued.isEmpty, !channelMayHoldBytes, !batch.isFull, context.channel.isActive else { return }
-        batchSlot = batch.add(descriptor, queued.prefix(Self.maxBuffersPerSend))
+        batched = (batch, batch.add(descriptor, queued.prefix(Self.maxBuffersPerSend)))
     }
 
     /// Sends what was written: straight to the socket when it may, the rest through the channel.
-    /// With a batch, the send prepared in it has already been made: its result is applied first.
-    mutating func flush(context: ChannelHandlerContext, batch: SendBatch? = nil) {
-        if batchSlot >= 0, let batch {
-            let sent = batch.result(batchSlot)
-            batchSlot = -1
-            return finish(sent: sent, context: context)
+    /// A send prepared in the loop's batch has already been made: only its result is applied.
+    mutating func flush(context: ChannelHandlerContext) {
+        if let (batch, slot) = batched {
+            batched = nil
+            return finish(sent: batch.result(slot), context: context)
         }
-        batchSlot = -1
         guard descriptor >= 0 else {
             context.flush()
             return

@@ -58,7 +58,7 @@ extension ProxyHandler {
 
     func flushAtTurnEnd() {
         clientFlushQueued = false
-        if let context { clientSocket.flush(context: context, batch: loop.sendBatch) }
+        if let context { clientSocket.flush(context: context) }
         for buffer in headsWritten { loop.returnHeadBuffer(buffer) }
         headsWritten.removeAll(keepingCapacity: true)
     }
@@ -77,7 +77,7 @@ extension ProxyHandler {
 
     /// Completes `promise` once everything written to the client's channel is in its socket.
     func clientWritesDone(_ context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
-        clientSocket.flush(context: context, batch: loop.sendBatch)
+        clientSocket.flush(context: context)
         context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: promise)
     }
 
