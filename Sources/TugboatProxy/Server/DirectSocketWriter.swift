@@ -44,6 +44,7 @@ struct DirectSocketWriter {
     mutating func detach() {
         descriptor = -1
         queued.removeAll()
+        batched = nil
     }
 
     var isDirect: Bool { descriptor >= 0 }

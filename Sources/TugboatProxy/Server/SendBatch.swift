@@ -29,8 +29,11 @@ final class SendBatch {
 
     /// Nil when io_uring cannot be used here.
     init?() {
-        guard let ring = tugboat_send_ring_open(UInt32(Self.capacity)),
-              tugboat_send_ring_capacity(ring) >= UInt32(Self.capacity) else { return nil }
+        guard let ring = tugboat_send_ring_open(UInt32(Self.capacity)) else { return nil }
+        guard tugboat_send_ring_capacity(ring) >= UInt32(Self.capacity) else {
+            tugboat_send_ring_close(ring)
+            return nil
+        }
         self.ring = ring
         descriptors = .allocate(capacity: Self.capacity)
         messages = .allocate(capacity: Self.capacity)
