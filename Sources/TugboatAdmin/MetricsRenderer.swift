@@ -33,13 +33,17 @@ enum MetricsRenderer {
         }
         if let loops {
             out += MetricHelp.header("tugboat_event_loops_active",
-                                     "threads: auto: the proxy's event loops client connections gather on now (of tugboat_event_loops); the others hand theirs over between requests.")
+                                     "threads: auto: the proxy's event loops client connections gather on now (of tugboat_event_loops); the others hand theirs over between requests (over TLS: new HTTP/2 connections start on these).")
             out += "tugboat_event_loops_active \(loops.active)\n"
             out += MetricHelp.header("tugboat_event_loops", "The proxy's event loops (threads).")
             out += "tugboat_event_loops \(loops.loops)\n"
             out += MetricHelp.header("tugboat_connections_moved_total",
-                                     "Client connections handed from one event loop to another between requests (threads: auto).", type: "counter")
+                                     "Client connections handed from one event loop to another (threads: auto): between requests, or over TLS an HTTP/2 connection before its handshake.", type: "counter")
             out += "tugboat_connections_moved_total \(loops.moved)\n"
+            if loops.placesHTTP2 {
+                out += MetricHelp.header("tugboat_http2_connections", "HTTP/2 client connections open, by the event loop they are on (threads: auto over TLS).")
+                for loop in 0..<loops.loops { out += "tugboat_http2_connections{loop=\"\(loop)\"} \(loops.http2Connections(onLoop: loop))\n" }
+            }
         }
         out += MetricHelp.header("tugboat_requests_total", "Requests answered, by backend and status class.", type: "counter")
         for row in stats.rows {

@@ -24,8 +24,9 @@ package final class ProxyDataPlane: Sendable {
     let parkingLot: ParkingLot?
     /// `access-log`, when on.
     package let accessLog: AccessLog?
-    /// `threads: auto` on a plain listener: connections gather on as few loops as keep up (nil:
-    /// every loop takes connections).
+    /// `threads: auto`: connections gather on as few loops as keep up — on a plain listener by
+    /// moving between requests, on a TLS one HTTP/2 connections by where they start (nil: every
+    /// loop takes connections).
     package let loopSpread: LoopSpreadView?
 
     private struct Registry {
@@ -43,8 +44,11 @@ package final class ProxyDataPlane: Sendable {
         let parkingLot = ParkingLot(counts: connections)
         self.parkingLot = parkingLot
         let loops = Array(group.makeIterator())
-        let spreader = configuration.spreadLoops && loops.count > 1 && !configuration.https
-            ? LoopSpreader(spread: LoopSpread(loopCount: loops.count), busyOverride: busyOverride) : nil
+        // A plain listener's connections gather by moving between requests; a TLS listener's
+        // HTTP/2 ones by where they start (HTTP/1.1 over TLS stays where it was accepted).
+        let spreader = configuration.spreadLoops && loops.count > 1 && (!configuration.https || configuration.http2)
+            ? LoopSpreader(spread: LoopSpread(loopCount: loops.count), movesConnections: !configuration.https,
+                           busyOverride: busyOverride) : nil
         loopSpread = spreader.map(LoopSpreadView.init)
         var contexts: [ObjectIdentifier: NIOLoopBoundBox<LoopContext>] = [:]
         var boxes: [NIOLoopBoundBox<LoopContext>] = []

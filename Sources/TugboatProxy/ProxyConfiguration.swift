@@ -42,7 +42,8 @@ package struct ProxyConfiguration: Sendable {
     /// HTTP/2 limits and windows (SETTINGS_MAX_CONCURRENT_STREAMS from `tls.http2-max-streams`).
     var http2Settings = HTTP2Front.Settings()
     /// `threads: auto`: client connections gather on as few event loops as keep up (``LoopSpread``;
-    /// a plain listener only: a TLS connection cannot change loops).
+    /// on a TLS listener only HTTP/2 connections, placed before their handshake: a TLS connection
+    /// cannot change loops after it).
     package var spreadLoops = false
     /// `pool.tls`: connections to the backends speak TLS (set by the caller: making it can fail).
     package var upstreamTLS: BackendTLS?

@@ -1,3 +1,4 @@
+import CProxyIO
 import Logging
 import NIOCore
 import NIOExtras
@@ -70,15 +71,14 @@ package final class ProxyServer: Service, Sendable {
             .childChannelInitializer { [tlsALPNChallenges] channel in
                 channel.eventLoop.makeCompletedFuture {
                     let loop = dataPlane.context(for: channel.eventLoop)
-                    if let tls, let tlsALPNChallenges, dataPlane.connections.admit(max: loop.configuration.maxConnections) {
-                        // tls.acme over TLS-ALPN-01: the ClientHello decides which TLS context answers.
-                        channel.closeFuture.whenComplete { _ in dataPlane.connections.release() }
-                        try channel.pipeline.syncOperations.addHandler(TLSALPNChallengeHandler(
-                            challenges: tlsALPNChallenges, timeout: loop.configuration.headerTimeout) { channel in
-                            try Self.configureAcceptedChannel(channel, tls: tls, dataPlane: dataPlane, loop: loop, admitted: true)
+                    guard Self.admit(channel, tls: tls, dataPlane: dataPlane, loop: loop) else { return }
+                    if let tls, tlsALPNChallenges != nil || loop.spreader != nil {
+                        try channel.pipeline.syncOperations.addHandler(ClientHelloHandler(timeout: loop.configuration.headerTimeout) { hello, context, bytes in
+                            try Self.afterClientHello(hello, context: context, bytes: bytes, tls: tls,
+                                                      challenges: tlsALPNChallenges, dataPlane: dataPlane, loop: loop)
                         })
                     } else {
-                        try Self.configureAcceptedChannel(channel, tls: tls, dataPlane: dataPlane, loop: loop)
+                        try Self.configureAdmittedChannel(channel, tls: tls, dataPlane: dataPlane, loop: loop)
                     }
                 }
             }
@@ -91,30 +91,67 @@ package final class ProxyServer: Service, Sendable {
         return channel.localAddress!
     }
 
-    /// A new client connection's pipeline: TLS (with `tls:`), the connection cap, then the HTTP/1.1
-    /// handler or, with TLS and HTTP/2, the ALPN negotiation that picks one.
-    private static func configureAcceptedChannel(_ channel: Channel, tls: NIOSSLContext?, dataPlane: ProxyDataPlane,
-                                                 loop: LoopContext, admitted: Bool = false) throws {
-        let configuration = dataPlane.configuration
-        if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-        if !admitted {
-            // The loop's copy: `max-connections` may have been reloaded since the bind.
-            guard dataPlane.connections.admit(max: loop.configuration.maxConnections) else {
-                try channel.pipeline.syncOperations.addHandler(OverCapacityHandler())
-                return
-            }
+    /// Takes a slot under `max-connections` for a new client connection (released when it closes),
+    /// or sets it up to be refused (a 503, over TLS on a TLS listener). The loop's copy of the
+    /// setting: it may have been reloaded since the bind.
+    private static func admit(_ channel: Channel, tls: NIOSSLContext?, dataPlane: ProxyDataPlane, loop: LoopContext) -> Bool {
+        if dataPlane.connections.admit(max: loop.configuration.maxConnections) {
             channel.closeFuture.whenComplete { _ in dataPlane.connections.release() }
+            return true
         }
-        if tls != nil && configuration.http2 {
-            // The protocol is known once the handshake is done; until then the header
-            // timeout bounds it.
-            let handshakeTimer = channel.eventLoop.scheduleTask(in: loop.configuration.headerTimeout) { channel.close(promise: nil) }
-            channel.closeFuture.whenComplete { _ in handshakeTimer.cancel() }
-            try channel.pipeline.syncOperations.addHandler(
-                HTTP2Front.negotiationHandler(loop: loop, settings: configuration.http2Settings, handshakeTimer: handshakeTimer))
-        } else {
-            try configureClientPipeline(channel, loop: loop, plainSocket: tls == nil)
+        if let tls { try? channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+        try? channel.pipeline.syncOperations.addHandler(OverCapacityHandler())
+        return false
+    }
+
+    /// An admitted client connection's pipeline: TLS (with `tls:`), then the HTTP/1.1 handler or,
+    /// with TLS and HTTP/2, the ALPN negotiation that picks one.
+    private static func configureAdmittedChannel(_ channel: Channel, tls: NIOSSLContext?, dataPlane: ProxyDataPlane, loop: LoopContext) throws {
+        guard let tls else { return try configureClientPipeline(channel, loop: loop, plainSocket: true) }
+        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+        guard dataPlane.configuration.http2 else { return try configureClientPipeline(channel, loop: loop, plainSocket: false) }
+        // The protocol is known once the handshake is done; until then the header timeout bounds it.
+        let handshakeTimer = channel.eventLoop.scheduleTask(in: loop.configuration.headerTimeout) { channel.close(promise: nil) }
+        channel.closeFuture.whenComplete { _ in handshakeTimer.cancel() }
+        try channel.pipeline.syncOperations.addHandler(
+            HTTP2Front.negotiationHandler(loop: loop, settings: dataPlane.configuration.http2Settings, handshakeTimer: handshakeTimer))
+    }
+
+    /// A TLS connection's ClientHello is read: an ACME TLS-ALPN-01 validation gets its own
+    /// handshake; under `threads: auto` an HTTP/2 connection (ALPN `h2` offered) starts on the loop
+    /// the spreader places it on — its socket handed there with the ClientHello, before the
+    /// handshake, unless the open connections are within a tenth of `max-connections` (a move
+    /// holds a second descriptor for a moment, as between requests); everything else gets the
+    /// usual pipeline here.
+    private static func afterClientHello(_ hello: ClientHelloPeek.Outcome, context: ChannelHandlerContext, bytes: ByteBuffer,
+                                         tls: NIOSSLContext, challenges: ACMEChallenges?, dataPlane: ProxyDataPlane,
+                                         loop: LoopContext) throws -> ClientHelloHandler.Next {
+        let channel = context.channel
+        if let challenges, try TLSALPNValidation.answer(hello, challenges: challenges, on: channel) { return .here }
+        guard let spreader = loop.spreader, case .hello(_, let protocols) = hello, protocols.contains(HTTP2Front.protocolName) else {
+            try configureAdmittedChannel(channel, tls: tls, dataPlane: dataPlane, loop: loop)
+            return .here
         }
+        let counts = dataPlane.connections
+        let maxConnections = loop.configuration.maxConnections
+        var target = spreader.placeHTTP2(arrivingOn: loop.index, mayMove: counts.open < maxConnections - maxConnections / 10)
+        if target != loop.index {
+            let duplicate = try? channel.pipeline.syncOperations.withUnsafeTransportIfAvailable(of: NIOBSDSocket.Handle.self) { tugboat_dup($0) }
+            if let fd = duplicate ?? nil, fd >= 0 {
+                counts.hold()
+                context.close(promise: nil)
+                spreader.adopt(fd, onLoop: target, counts: counts, handshake: .init(firstBytes: bytes) { channel, loop in
+                    channel.closeFuture.whenComplete { _ in spreader.http2Closed(onLoop: target) }
+                    try configureAdmittedChannel(channel, tls: tls, dataPlane: dataPlane, loop: loop)
+                })
+                return .taken
+            }
+            spreader.http2Closed(onLoop: target)
+            target = spreader.placeHTTP2(arrivingOn: loop.index, mayMove: false)
+        }
+        channel.closeFuture.whenComplete { _ in spreader.http2Closed(onLoop: target) }
+        try configureAdmittedChannel(channel, tls: tls, dataPlane: dataPlane, loop: loop)
+        return .here
     }
 
     static let clientWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 32 * 1024, high: 256 * 1024)

@@ -220,8 +220,8 @@ struct LoopMoveTests {
         for (index, fd) in clients.enumerated() { #expect(try Self.exchange(fd, ["/last\(index)"]) == ["/last\(index)"]) }
     }
 
-    @Test("a fixed thread count (threads: N) and a TLS listener never move connections")
-    func onlyAutoOnPlainListeners() {
+    @Test("a fixed thread count (threads: N) never moves connections; a TLS listener places HTTP/2 ones only when it speaks HTTP/2")
+    func onlyAutoMoves() {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         defer { try? group.syncShutdownGracefully() }
         let fixed = ProxyDataPlane(group: group, configuration: ProxyConfiguration(), onPassiveFailure: { _, _ in })
@@ -231,7 +231,11 @@ struct LoopMoveTests {
         tls.spreadLoops = true
         tls.https = true
         let overTLS = ProxyDataPlane(group: group, configuration: tls, onPassiveFailure: { _, _ in })
-        #expect(overTLS.loopSpread == nil)
+        #expect(overTLS.loopSpread?.placesHTTP2 == true)
         overTLS.shutdown()
+        tls.http2 = false
+        let http1OverTLS = ProxyDataPlane(group: group, configuration: tls, onPassiveFailure: { _, _ in })
+        #expect(http1OverTLS.loopSpread == nil, "nothing to place: HTTP/1.1 over TLS stays where it is accepted")
+        http1OverTLS.shutdown()
     }
 }

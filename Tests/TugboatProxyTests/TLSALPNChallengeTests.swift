@@ -86,7 +86,7 @@ struct TLSALPNChallengeTests {
         let collect = Collect()
         var normal = 0
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(TLSALPNChallengeHandler(challenges: challenges, timeout: .seconds(5)) { channel in
+        try channel.pipeline.syncOperations.addHandler(Self.handler(challenges) { channel in
             normal += 1
             try channel.pipeline.syncOperations.addHandler(collect)
         })
@@ -97,11 +97,11 @@ struct TLSALPNChallengeTests {
         try channel.writeInbound(ByteBuffer(bytes: [1, 2, 3]))
         #expect(normal == 1)
         #expect(collect.bytes == hello + [1, 2, 3])
-        #expect((try? channel.pipeline.syncOperations.handler(type: TLSALPNChallengeHandler.self)) == nil)
+        #expect((try? channel.pipeline.syncOperations.handler(type: ClientHelloHandler.self)) == nil)
 
         // A validation: its own TLS handler answers (the server's first flight goes out).
         let validating = EmbeddedChannel()
-        try validating.pipeline.syncOperations.addHandler(TLSALPNChallengeHandler(challenges: challenges, timeout: .seconds(5)) { _ in
+        try validating.pipeline.syncOperations.addHandler(Self.handler(challenges) { _ in
             Issue.record("a validation must not get the usual pipeline")
         })
         try validating.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
@@ -113,9 +113,17 @@ struct TLSALPNChallengeTests {
 
         // A client that never sends its ClientHello is closed at the timeout.
         let silent = EmbeddedChannel()
-        try silent.pipeline.syncOperations.addHandler(TLSALPNChallengeHandler(challenges: challenges, timeout: .seconds(5)) { _ in })
+        try silent.pipeline.syncOperations.addHandler(Self.handler(challenges) { _ in })
         try silent.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         silent.embeddedEventLoop.advanceTime(by: .seconds(5))
         #expect(!silent.isActive)
+    }
+
+    /// The ClientHello handler as the listener sets it up for TLS-ALPN-01: the validation, or `usual`.
+    static func handler(_ challenges: ACMEChallenges, usual: @escaping (Channel) throws -> Void) -> ClientHelloHandler {
+        ClientHelloHandler(timeout: .seconds(5)) { hello, context, _ in
+            if try !TLSALPNValidation.answer(hello, challenges: challenges, on: context.channel) { try usual(context.channel) }
+            return .here
+        }
     }
 }

@@ -7,7 +7,9 @@ import Synchronization
 /// and close); loop 0's report runs the decision, and every loop picks up its part (how many
 /// connections to hand over and to which loop) with its next report. A connection moves only
 /// between requests, when it holds nothing in user space: its socket goes to the other loop as a
-/// new channel (as a parked one comes back, see ``SocketAdoption``).
+/// new channel (as a parked one comes back, see ``SocketAdoption``). On a TLS listener connections
+/// never move once accepted; there the spreader places each new HTTP/2 connection before its
+/// handshake (``LoopSpread/http2Placement(connections:placedSinceSample:burst:)``).
 final class LoopSpreader: Sendable {
     static let samplePeriod: TimeAmount = .milliseconds(250)
 
@@ -17,6 +19,9 @@ final class LoopSpreader: Sendable {
         var moves: [LoopSpread.Move?]
         var connections: [Int]
         var machine = MachineIdleClock()
+        /// TLS listener: HTTP/2 connections per loop, and how many each took since its last sample.
+        var http2: [Int]
+        var http2PlacedSinceSample: [Int]
     }
 
     private let state: Mutex<State>
@@ -26,12 +31,16 @@ final class LoopSpreader: Sendable {
     private let loops = Mutex<[NIOLoopBoundBox<LoopContext>]>([])
     /// Tests set each loop's busy fraction instead of measuring it.
     let busyOverride: (@Sendable (Int) -> Double)?
+    /// A plain listener's connections move between requests; a TLS listener's never do.
+    let movesConnections: Bool
 
-    init(spread: LoopSpread, busyOverride: (@Sendable (Int) -> Double)? = nil) {
+    init(spread: LoopSpread, movesConnections: Bool = true, busyOverride: (@Sendable (Int) -> Double)? = nil) {
+        let zeros = Array(repeating: 0, count: spread.loopCount)
         state = Mutex(State(spread: spread, busy: Array(repeating: 0, count: spread.loopCount),
-                            moves: Array(repeating: nil, count: spread.loopCount),
-                            connections: Array(repeating: 0, count: spread.loopCount)))
+                            moves: Array(repeating: nil, count: spread.loopCount), connections: zeros,
+                            http2: zeros, http2PlacedSinceSample: zeros))
         loopCount = spread.loopCount
+        self.movesConnections = movesConnections
         self.busyOverride = busyOverride
     }
 
@@ -40,6 +49,7 @@ final class LoopSpreader: Sendable {
     /// Connections handed from one loop to another so far (for /metrics).
     var moved: Int { movedCount.load(ordering: .relaxed) }
     func connections(onLoop index: Int) -> Int { state.withLock { $0.connections[index] } }
+    func http2Connections(onLoop index: Int) -> Int { state.withLock { $0.http2[index] } }
 
     func attach(_ contexts: [NIOLoopBoundBox<LoopContext>]) {
         loops.withLock { $0 = contexts }
@@ -54,15 +64,31 @@ final class LoopSpreader: Sendable {
     func report(loop index: Int, busy: Double) -> LoopSpread.Move? {
         state.withLock { state in
             state.busy[index] = busy
+            state.http2PlacedSinceSample[index] = 0
             if index == 0 {
                 // Tests that set the busy fractions leave the machine out (its idle CPU is theirs).
                 let idleCores = busyOverride == nil ? state.machine.idleCoresSinceLastCall() : nil
                 if let active = state.spread.observe(busy: state.busy, idleCores: idleCores) { activeCount.store(active, ordering: .relaxed) }
-                state.moves = state.spread.moves(connections: state.connections)
+                if movesConnections { state.moves = state.spread.moves(connections: state.connections) }
             }
             return state.moves[index]
         }
     }
+
+    /// A TLS listener's new HTTP/2 connection, accepted on loop `index`: the loop it starts on,
+    /// counted there until ``http2Closed(onLoop:)`` (`index` itself when it may not move).
+    func placeHTTP2(arrivingOn index: Int, mayMove: Bool) -> Int {
+        state.withLock { state in
+            let target = mayMove
+                ? state.spread.http2Placement(connections: state.http2, placedSinceSample: state.http2PlacedSinceSample) : index
+            state.http2[target] += 1
+            state.http2PlacedSinceSample[target] += 1
+            return target
+        }
+    }
+
+    func http2Closed(onLoop index: Int) { state.withLock { $0.http2[index] -= 1 } }
+
 
     /// Where a connection parked on loop `index` comes back: nil (its own loop) while that loop
     /// is active, else the active loop with the fewest connections (counted as a move).
@@ -77,11 +103,13 @@ final class LoopSpreader: Sendable {
         return home
     }
 
-    /// Hands `fd` (a duplicate of a connection's socket, counted open) to loop `index`.
-    func adopt(_ fd: Int32, onLoop index: Int, counts: ConnectionCounts) {
+    /// Hands `fd` (a duplicate of a connection's socket, counted open) to loop `index`: a plain
+    /// connection between requests, or (`handshake`) a TLS one before its handshake, with the
+    /// bytes read from it so far.
+    func adopt(_ fd: Int32, onLoop index: Int, counts: ConnectionCounts, handshake: SocketAdoption.Handshake? = nil) {
         let target = loops.withLock { $0[index] }
         movedCount.add(1, ordering: .relaxed)
-        target.eventLoop.execute { SocketAdoption.adopt(fd, into: target.value, counts: counts) }
+        target.eventLoop.execute { SocketAdoption.adopt(fd, into: target.value, counts: counts, handshake: handshake) }
     }
 }
 
@@ -134,4 +162,7 @@ package struct LoopSpreadView: Sendable {
     package var active: Int { spreader.active }
     package var moved: Int { spreader.moved }
     package func connections(onLoop index: Int) -> Int { spreader.connections(onLoop: index) }
+    /// A TLS listener's: new HTTP/2 connections are placed, none moves after its handshake.
+    package var placesHTTP2: Bool { !spreader.movesConnections }
+    package func http2Connections(onLoop index: Int) -> Int { spreader.http2Connections(onLoop: index) }
 }
