@@ -89,7 +89,6 @@ final class LoopSpreader: Sendable {
 
     func http2Closed(onLoop index: Int) { state.withLock { $0.http2[index] -= 1 } }
 
-
     /// Where a connection parked on loop `index` comes back: nil (its own loop) while that loop
     /// is active, else the active loop with the fewest connections (counted as a move).
     func home(forParkedOn index: Int) -> NIOLoopBoundBox<LoopContext>? {
