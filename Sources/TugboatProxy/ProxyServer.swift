@@ -72,13 +72,15 @@ package final class ProxyServer: Service, Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let loop = dataPlane.context(for: channel.eventLoop)
                     guard Self.admit(channel, tls: tls, dataPlane: dataPlane, loop: loop) else { return }
+                    // A TLS handshake, ClientHello included, is done within the header timeout of the accept.
+                    let handshakeDeadline = NIODeadline.now() + loop.configuration.headerTimeout
                     if let tls, tlsALPNChallenges != nil || loop.spreader != nil {
                         try channel.pipeline.syncOperations.addHandler(ClientHelloHandler(timeout: loop.configuration.headerTimeout) { hello, context, bytes in
-                            try Self.afterClientHello(hello, context: context, bytes: bytes, tls: tls,
-                                                      challenges: tlsALPNChallenges, dataPlane: dataPlane, loop: loop)
+                            try Self.afterClientHello(hello, context: context, bytes: bytes, tls: tls, challenges: tlsALPNChallenges,
+                                                      dataPlane: dataPlane, loop: loop, handshakeDeadline: handshakeDeadline)
                         })
                     } else {
-                        try Self.configureAdmittedChannel(channel, tls: tls, dataPlane: dataPlane, loop: loop)
+                        try Self.configureAdmittedChannel(channel, tls: tls, dataPlane: dataPlane, loop: loop, handshakeDeadline: handshakeDeadline)
                     }
                 }
             }
@@ -105,13 +107,15 @@ package final class ProxyServer: Service, Sendable {
     }
 
     /// An admitted client connection's pipeline: TLS (with `tls:`), then the HTTP/1.1 handler or,
-    /// with TLS and HTTP/2, the ALPN negotiation that picks one.
-    private static func configureAdmittedChannel(_ channel: Channel, tls: NIOSSLContext?, dataPlane: ProxyDataPlane, loop: LoopContext) throws {
+    /// with TLS and HTTP/2, the ALPN negotiation that picks one (the handshake closed at
+    /// `handshakeDeadline` if it is not done; HTTP/1.1's own header timeout covers the rest).
+    private static func configureAdmittedChannel(_ channel: Channel, tls: NIOSSLContext?, dataPlane: ProxyDataPlane, loop: LoopContext,
+                                                 handshakeDeadline: NIODeadline) throws {
         guard let tls else { return try configureClientPipeline(channel, loop: loop, plainSocket: true) }
         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
         guard dataPlane.configuration.http2 else { return try configureClientPipeline(channel, loop: loop, plainSocket: false) }
-        // The protocol is known once the handshake is done; until then the header timeout bounds it.
-        let handshakeTimer = channel.eventLoop.scheduleTask(in: loop.configuration.headerTimeout) { channel.close(promise: nil) }
+        // The protocol is known once the handshake is done; until then the deadline bounds it.
+        let handshakeTimer = channel.eventLoop.scheduleTask(deadline: handshakeDeadline) { channel.close(promise: nil) }
         channel.closeFuture.whenComplete { _ in handshakeTimer.cancel() }
         try channel.pipeline.syncOperations.addHandler(
             HTTP2Front.negotiationHandler(loop: loop, settings: dataPlane.configuration.http2Settings, handshakeTimer: handshakeTimer))
@@ -125,11 +129,11 @@ package final class ProxyServer: Service, Sendable {
     /// usual pipeline here.
     private static func afterClientHello(_ hello: ClientHelloPeek.Outcome, context: ChannelHandlerContext, bytes: ByteBuffer,
                                          tls: NIOSSLContext, challenges: ACMEChallenges?, dataPlane: ProxyDataPlane,
-                                         loop: LoopContext) throws -> ClientHelloHandler.Next {
+                                         loop: LoopContext, handshakeDeadline: NIODeadline) throws -> ClientHelloHandler.Next {
         let channel = context.channel
         if let challenges, try TLSALPNValidation.answer(hello, challenges: challenges, on: channel) { return .here }
         guard let spreader = loop.spreader, case .hello(_, let protocols) = hello, protocols.contains(HTTP2Front.protocolName) else {
-            try configureAdmittedChannel(channel, tls: tls, dataPlane: dataPlane, loop: loop)
+            try configureAdmittedChannel(channel, tls: tls, dataPlane: dataPlane, loop: loop, handshakeDeadline: handshakeDeadline)
             return .here
         }
         let counts = dataPlane.connections
@@ -142,7 +146,7 @@ package final class ProxyServer: Service, Sendable {
                 context.close(promise: nil)
                 spreader.adopt(fd, onLoop: target, counts: counts, handshake: .init(firstBytes: bytes) { channel, loop in
                     channel.closeFuture.whenComplete { _ in spreader.http2Closed(onLoop: target) }
-                    try configureAdmittedChannel(channel, tls: tls, dataPlane: dataPlane, loop: loop)
+                    try configureAdmittedChannel(channel, tls: tls, dataPlane: dataPlane, loop: loop, handshakeDeadline: handshakeDeadline)
                 })
                 return .taken
             }
@@ -150,7 +154,7 @@ package final class ProxyServer: Service, Sendable {
             target = spreader.placeHTTP2(arrivingOn: loop.index, mayMove: false)
         }
         channel.closeFuture.whenComplete { _ in spreader.http2Closed(onLoop: target) }
-        try configureAdmittedChannel(channel, tls: tls, dataPlane: dataPlane, loop: loop)
+        try configureAdmittedChannel(channel, tls: tls, dataPlane: dataPlane, loop: loop, handshakeDeadline: handshakeDeadline)
         return .here
     }
 

@@ -99,6 +99,26 @@ struct HTTP2Tests {
         try stillServes(tugboat)
     }
 
+    @Test("a client that sends its ClientHello late and then stalls the handshake is closed at timeouts.header from the accept, not later")
+    func lateClientHelloKeepsTheDeadline() throws {
+        let backend = try DemoBackend()
+        let tugboat = try front([backend.address], extraPool: "  timeouts: { header: 2s }\n")
+        let hello = try H2Client.clientHello(alpn: ["h2", "http/1.1"])
+        for _ in 0..<2 {  // twice: on a 2-core machine one of them is accepted on the loop it is not placed on
+            let fd = try #require(connectLoopback(port: tugboat.port))
+            defer { close(fd) }
+            let accepted = Date()
+            // The slow client: its ClientHello 1.5 s in (the server's first flight comes back), then nothing.
+            Thread.sleep(forTimeInterval: 1.5)
+            #expect(hello.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == hello.count)
+            let (answer, closed) = FrontDoor.readUntilClose(fd, within: 10)
+            let closedAfter = Date().timeIntervalSince(accepted)
+            #expect(answer.first == 22, "the server's first flight")
+            #expect(closed && closedAfter < 2.9, "closed \(closedAfter) s after the accept")
+        }
+        try stillServes(tugboat)
+    }
+
     @Test("SETTINGS_MAX_CONCURRENT_STREAMS is 100: a client opening 250 streams at once gets GOAWAY, the backend sees 100, those finish, then the connection closes")
     func streamLimit() throws {
         let gate = RawBackend.Gate()

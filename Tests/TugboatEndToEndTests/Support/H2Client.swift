@@ -5,6 +5,10 @@ import NIOPosix
 import NIOSSL
 import NIOTLS
 import Synchronization
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A raw HTTP/2 client over real TLS (ALPN `h2`): the test writes frames byte for byte (so it can
 /// send what no well-behaved client would: floods, malformed blocks, HPACK bombs) and reads the
@@ -100,6 +104,39 @@ final class H2Client: @unchecked Sendable {
     }
 
     deinit { channel.close(promise: nil) }
+
+    /// A real TLS client's first flight (its ClientHello) offering `alpn`, captured on a raw
+    /// loopback listener that never answers.
+    static func clientHello(alpn: [String]) throws -> [UInt8] {
+        guard let listener = listenOnLoopback() else { throw TestFailure("cannot listen") }
+        defer { Glibc.close(listener.fd) }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateVerification = .none
+        tls.applicationProtocols = alpn
+        let context = try NIOSSLContext(configuration: tls)
+        let client = try ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: "localhost"))
+                }
+            }
+            .connect(host: "127.0.0.1", port: listener.port).wait()
+        defer { client.close(promise: nil) }
+        let fd = accept(listener.fd, nil, nil)
+        guard fd >= 0 else { throw TestFailure("accept failed") }
+        defer { Glibc.close(fd) }
+        var hello: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        // One handshake record: 5 bytes of header, then its length.
+        while hello.count < 5 || hello.count < 5 + (Int(hello[3]) << 8 | Int(hello[4])) {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { throw TestFailure("no ClientHello") }
+            hello += chunk[0..<n]
+        }
+        return hello
+    }
 
     var negotiatedProtocol: String? { collector.negotiated.withLock { $0 } }
     var isClosed: Bool { collector.closed.load(ordering: .sequentiallyConsistent) }
