@@ -137,8 +137,7 @@ package final class ProxyServer: Service, Sendable {
             return .here
         }
         let counts = dataPlane.connections
-        let maxConnections = loop.configuration.maxConnections
-        var target = spreader.placeHTTP2(arrivingOn: loop.index, mayMove: counts.open < maxConnections - maxConnections / 10)
+        var target = spreader.placeHTTP2(arrivingOn: loop.index, mayMove: counts.roomToMove(max: loop.configuration.maxConnections))
         if target != loop.index {
             let duplicate = try? channel.pipeline.syncOperations.withUnsafeTransportIfAvailable(of: NIOBSDSocket.Handle.self) { tugboat_dup($0) }
             if let fd = duplicate ?? nil, fd >= 0 {

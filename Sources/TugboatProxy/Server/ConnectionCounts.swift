@@ -28,6 +28,11 @@ package final class ConnectionCounts: Sendable {
     func hold() { openCount.add(1, ordering: .relaxed) }
 
     func parkedChanged(by delta: Int) { parkedCount.add(delta, ordering: .relaxed) }
+
+    /// Whether a connection may move to another loop now: a move holds a second descriptor for a
+    /// moment, so none starts while the open connections are within a tenth of `max` (whose
+    /// budget is two descriptors per connection).
+    func roomToMove(max: Int) -> Bool { open < max - max / 10 }
 }
 
 /// A connection over `max-connections`: told so with a 503 and closed, without reading a byte.

@@ -37,7 +37,7 @@ extension ProxyHandler {
     @discardableResult
     func moveToAnotherLoopIfAsked() -> Bool {
         guard let spreader = loop.spreader, loop.movesLeft > 0, let counts = loop.connections,
-              counts.open < loop.configuration.maxConnections - loop.configuration.maxConnections / 10 else { return false }
+              counts.roomToMove(max: loop.configuration.maxConnections) else { return false }
         let target = loop.moveTarget
         guard target != loop.index, giveUpChannel(take: { fd in
             spreader.adopt(fd, onLoop: target, counts: counts)
