@@ -2,7 +2,7 @@ import NIOCore
 import TugboatCore
 
 // Phases 2 and 3: choose an upstream, send it the rewritten request; retry where that is safe.
-extension ProxyHandler {
+extension ProxyHandler: UpstreamWaiter {
     func chooseUpstream() {
         guard let backend = loop.balancer.pick(from: loop.backends.eligible, excluding: request.tried) else {
             if loop.backends.eligible.isEmpty && request.tried.isEmpty && loop.configuration.holdWhenEmpty && loop.hold(self) {
@@ -26,22 +26,25 @@ extension ProxyHandler {
         }
         pauseClientReads()
         attemptID &+= 1
-        let thisAttempt = attemptID
-        pool.connect().assumeIsolated().whenComplete { result in
-            guard case .exchange(let exchange) = self.machine.state, exchange.upstream == .connecting,
-                  self.attemptID == thisAttempt else {
-                // Abandoned (timed out or client gone): keep the fresh connection for someone else.
-                if case .success(let connection) = result { pool.release(connection) }
-                return
-            }
-            switch result {
-            case .success(let connection):
-                self.attach(connection)
-                self.flushUpstreamIfNeeded()
-            case .failure(let error):
-                self.attemptFailed(backend: backend, cause: Self.connectFailure(error))
-            }
-        }
+        pool.wait(self, attempt: attemptID)
+    }
+
+    /// Still waiting in a pool's line with attempt `attempt` (not timed out, not gone)?
+    func isWaitingForUpstream(attempt: UInt64) -> Bool {
+        guard clientAttached, attemptID == attempt, case .exchange(let exchange) = machine.state else { return false }
+        return exchange.upstream == .connecting
+    }
+
+    /// The pool's line gives this waiting request a connection.
+    func takeUpstream(_ connection: UpstreamHandler) {
+        attach(connection)
+        flushUpstreamIfNeeded()
+    }
+
+    /// The dial that was to serve this waiting request failed.
+    func upstreamDialFailed(_ error: Error) {
+        guard let backend = request.backend else { return }
+        attemptFailed(backend: backend, cause: Self.connectFailure(error))
     }
 
     /// A held request: a backend is ready now.
