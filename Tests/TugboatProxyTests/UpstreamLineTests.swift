@@ -98,6 +98,28 @@ struct UpstreamLineTests {
         #expect((waiters.dropFirst() + late).allSatisfy { $0.got != nil })
     }
 
+    @Test("slow dials do not hold the line: once the first in line has waited 50 ms, every request waiting gets a dial of its own")
+    func patienceLiftsTheCap() throws {
+        let dials = HeldDials(loop: loop)
+        let pool = UpstreamPool(backend: backend, eventLoop: loop, maxIdle: 64, connector: dials)
+        let waiters = (0..<10).map { _ in Waiter() }
+        for waiter in waiters { pool.wait(waiter, attempt: 1) }
+        #expect(dials.pending.count == UpstreamPool.maxDialsInFlight)
+        loop.advanceTime(by: UpstreamPool.patience - .milliseconds(1))
+        #expect(dials.pending.count == UpstreamPool.maxDialsInFlight, "a burst's line, still capped")
+        loop.advanceTime(by: .milliseconds(1))
+        #expect(dials.pending.count == 10, "an overloaded backend's slow dials: each request dials, as without the line")
+        while !dials.pending.isEmpty { try dials.succeedOne(backend) }
+        #expect(waiters.allSatisfy { $0.got != nil })
+
+        // A new line is capped again, and looked at again 50 ms after its own first request.
+        let later = (0..<6).map { _ in Waiter() }
+        for waiter in later { pool.wait(waiter, attempt: 1) }
+        #expect(dials.pending.count == UpstreamPool.maxDialsInFlight)
+        loop.advanceTime(by: UpstreamPool.patience)
+        #expect(dials.pending.count == 6)
+    }
+
     @Test("a full pool keeps a connection given back while requests wait for one")
     func fullPoolStillServesTheLine() throws {
         let dials = HeldDials(loop: loop)

@@ -17,7 +17,10 @@ import NIOCore
 /// thousands a second when responses are slow to come back. A failed dial fails the first request
 /// in line (which retries elsewhere as before); until a dial succeeds again every request waiting
 /// gets a dial of its own, so a backend that does not answer fails the line in a connect timeout
-/// or two. The line is a ring buffer: one that never empties does not grow.
+/// or two. Nor does a slow one hold it: once the first request in line has waited ``patience``
+/// (far longer than a burst's line lasts, far shorter than a SYN retransmitted to an overloaded
+/// backend), every request waiting gets a dial of its own, as without the line. The line is a ring
+/// buffer: one that never empties does not grow.
 final class UpstreamPool {
     let backend: ProxyBackend
     private let eventLoop: EventLoop
@@ -35,11 +38,16 @@ final class UpstreamPool {
     private var dialsFailing = false
     /// A turn's end will hand idle connections to the line.
     private var handOutScheduled = false
+    /// A look at the line is due when its first request has waited ``patience``.
+    private var patienceCheckScheduled = false
     static let maxDialsInFlight = 4
+    /// How long the first request in line waits before the cap on dials is lifted.
+    static let patience = TimeAmount.milliseconds(50)
 
     private struct Waiter {
         weak var handler: UpstreamWaiter?
         let attempt: UInt64
+        let since: NIODeadline
         var isWaiting: Bool { handler?.isWaitingForUpstream(attempt: attempt) ?? false }
     }
 
@@ -67,7 +75,7 @@ final class UpstreamPool {
     /// (``UpstreamWaiter/takeUpstream(_:)``) or, when a dial fails, the failure
     /// (``UpstreamWaiter/upstreamDialFailed(_:)``) — unless it stops waiting first.
     func wait(_ handler: UpstreamWaiter, attempt: UInt64) {
-        waiting.append(Waiter(handler: handler, attempt: attempt))
+        waiting.append(Waiter(handler: handler, attempt: attempt, since: eventLoop.now))
         dialForTheLine()
     }
 
@@ -86,10 +94,15 @@ final class UpstreamPool {
     }
 
     /// Dials wanted for the line: one per request waiting, at most ``maxDialsInFlight`` while
-    /// dials succeed.
-    private var dialsWanted: Int { dialsFailing ? waitingCount : min(waitingCount, Self.maxDialsInFlight) }
+    /// dials succeed and the first in line has waited less than ``patience``.
+    private var dialsWanted: Int {
+        let count = waitingCount
+        guard !dialsFailing, let first = waiting.first, eventLoop.now - first.since < Self.patience else { return count }
+        return min(count, Self.maxDialsInFlight)
+    }
 
     private func dialForTheLine() {
+        defer { checkPatienceLater() }
         // Counted again after each dial: one may complete (and serve the line) at once.
         while dialing < dialsWanted {
             dialing += 1
@@ -106,6 +119,16 @@ final class UpstreamPool {
                 }
                 self.dialForTheLine()
             }
+        }
+    }
+
+    /// More wait than the dials under way serve: look again when the first has waited ``patience``.
+    private func checkPatienceLater() {
+        guard !patienceCheckScheduled, let first = waiting.first, waiting.count > dialing else { return }
+        patienceCheckScheduled = true
+        eventLoop.assumeIsolated().scheduleTask(deadline: first.since + Self.patience) {
+            self.patienceCheckScheduled = false
+            self.dialForTheLine()
         }
     }
 
