@@ -46,12 +46,23 @@ struct UpstreamLineTests {
     let backend = ProxyBackend(address: HostPort(host: "127.0.0.1", port: 9100),
                                socketAddress: try! SocketAddress(ipAddress: "127.0.0.1", port: 9100), slot: 0)
 
+    /// A pool on the embedded loop whose dials complete when the test says.
+    func heldPool(maxIdle: Int = 64) -> (HeldDials, UpstreamPool) {
+        let dials = HeldDials(loop: loop)
+        return (dials, UpstreamPool(backend: backend, eventLoop: loop, maxIdle: maxIdle, connector: dials))
+    }
+
+    /// `count` requests joining `pool`'s line, in order.
+    func line(_ count: Int, at pool: UpstreamPool) -> [Waiter] {
+        let waiters = (0..<count).map { _ in Waiter() }
+        for waiter in waiters { pool.wait(waiter, attempt: 1) }
+        return waiters
+    }
+
     @Test("a burst of 40 waits behind four dials; each connection dialled or given back goes to the first still in line, in order")
     func burstTakesFirstFree() throws {
-        let dials = HeldDials(loop: loop)
-        let pool = UpstreamPool(backend: backend, eventLoop: loop, maxIdle: 64, connector: dials)
-        let waiters = (0..<40).map { _ in Waiter() }
-        for waiter in waiters { pool.wait(waiter, attempt: 1) }
+        let (dials, pool) = heldPool()
+        let waiters = line(40, at: pool)
         #expect(pool.dialing == UpstreamPool.maxDialsInFlight && dials.pending.count == UpstreamPool.maxDialsInFlight)
 
         // One gives up (timed out): it is skipped, and not dialled for.
@@ -77,10 +88,8 @@ struct UpstreamLineTests {
 
     @Test("a failed dial fails the first in line; then every waiting request gets a dial of its own until one succeeds")
     func failureLiftsTheCap() throws {
-        let dials = HeldDials(loop: loop)
-        let pool = UpstreamPool(backend: backend, eventLoop: loop, maxIdle: 64, connector: dials)
-        let waiters = (0..<30).map { _ in Waiter() }
-        for waiter in waiters { pool.wait(waiter, attempt: 1) }
+        let (dials, pool) = heldPool()
+        let waiters = line(30, at: pool)
         #expect(dials.pending.count == UpstreamPool.maxDialsInFlight)
         dials.failOne()
         #expect(waiters[0].failed && !waiters[1].failed)
@@ -89,8 +98,7 @@ struct UpstreamLineTests {
         #expect(waiters[1].got != nil)
         // Back under the cap: no new dial until the line outgrows the dials under way.
         #expect(dials.pending.count == 28)
-        let late = (0..<5).map { _ in Waiter() }
-        for waiter in late { pool.wait(waiter, attempt: 1) }
+        let late = line(5, at: pool)
         #expect(dials.pending.count == 28)
         try dials.succeedOne(backend)
         #expect(dials.pending.count == 27, "a dial done with more dials under way than the cap: none started")
@@ -100,10 +108,8 @@ struct UpstreamLineTests {
 
     @Test("slow dials do not hold the line: once the first in line has waited 50 ms, every request waiting gets a dial of its own")
     func patienceLiftsTheCap() throws {
-        let dials = HeldDials(loop: loop)
-        let pool = UpstreamPool(backend: backend, eventLoop: loop, maxIdle: 64, connector: dials)
-        let waiters = (0..<10).map { _ in Waiter() }
-        for waiter in waiters { pool.wait(waiter, attempt: 1) }
+        let (dials, pool) = heldPool()
+        let waiters = line(10, at: pool)
         #expect(dials.pending.count == UpstreamPool.maxDialsInFlight)
         loop.advanceTime(by: UpstreamPool.patience - .milliseconds(1))
         #expect(dials.pending.count == UpstreamPool.maxDialsInFlight, "a burst's line, still capped")
@@ -113,8 +119,7 @@ struct UpstreamLineTests {
         #expect(waiters.allSatisfy { $0.got != nil })
 
         // A new line is capped again, and looked at again 50 ms after its own first request.
-        let later = (0..<6).map { _ in Waiter() }
-        for waiter in later { pool.wait(waiter, attempt: 1) }
+        let later = line(6, at: pool)
         #expect(dials.pending.count == UpstreamPool.maxDialsInFlight)
         loop.advanceTime(by: UpstreamPool.patience)
         #expect(dials.pending.count == 6)
@@ -122,8 +127,7 @@ struct UpstreamLineTests {
 
     @Test("a full pool keeps a connection given back while requests wait for one")
     func fullPoolStillServesTheLine() throws {
-        let dials = HeldDials(loop: loop)
-        let pool = UpstreamPool(backend: backend, eventLoop: loop, maxIdle: 0, connector: dials)
+        let (dials, pool) = heldPool(maxIdle: 0)
         let holder = Waiter()
         pool.wait(holder, attempt: 1)
         try dials.succeedOne(backend)
