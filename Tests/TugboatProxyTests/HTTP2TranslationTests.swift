@@ -65,6 +65,86 @@ struct HTTP2TranslationTests {
         #expect(error.status == 405)
     }
 
+    /// What the handler would take from parsing `translated.head` as an HTTP/1.1 client's head.
+    func parsedAgain(_ translated: HTTP2RequestHeadWriter.Translated, limits: HeadLimits = HeadLimits()) -> RequestHead? {
+        translated.head.withUnsafeReadableBytes { bytes in try? RequestHead.parse(bytes, limits: limits) }
+    }
+
+    func same(_ made: RequestHead, _ parsed: RequestHead) -> Bool {
+        func fields(_ head: RequestHead) -> [[Int32]] {
+            head.headers.map { [$0.lineStart, $0.nameEnd, $0.valueStart, $0.valueEnd, $0.lineEnd, Int32($0.kind.rawValue)] }
+        }
+        return made.method == parsed.method && made.methodEnd == parsed.methodEnd && made.targetStart == parsed.targetStart
+            && made.targetEnd == parsed.targetEnd && made.minorVersion == parsed.minorVersion
+            && made.requestLineEnd == parsed.requestLineEnd && fields(made) == fields(parsed) && made.framing == parsed.framing
+            && made.keepAlive == parsed.keepAlive && made.isUpgrade == parsed.isUpgrade && made.hostIndex == parsed.hostIndex
+            && made.expectsContinue == parsed.expectsContinue && made.connectionNamed == parsed.connectionNamed
+    }
+
+    @Test("the head made while translating is the one parsing the translated bytes makes, field for field; random requests too")
+    func parsedWhileWritten() throws {
+        let cases: [([(String, String)], Bool)] = [
+            (get, true),
+            (get + [("cookie", "a=1"), ("accept", "*/*"), ("cookie", "b=2"), ("te", "trailers"), ("x-empty", "")], true),
+            ([(":method", "POST"), (":scheme", "https"), (":authority", "x"), (":path", "/u"), ("content-length", "12"),
+              ("expect", "100-Continue"), ("x-forwarded-for", "10.0.0.1"), ("via", "1.1 a"), ("x-request-id", "r1")], false),
+            ([(":method", "PUT"), (":scheme", "https"), (":path", "/u"), ("host", "from-host-field"), ("proxy-authorization", "x")], false),
+            ([(":method", "DELETE"), (":scheme", "https"), (":authority", "x"), (":path", "/"), ("content-length", "0")], true),
+            ([(":method", "PURGE"), (":scheme", "http"), (":authority", "x"), (":path", "/a%20b?c=d&e"), ("forwarded", "for=1")], true),
+        ]
+        for (fields, endStream) in cases {
+            let translated = try request(fields, endStream: endStream)
+            let made = try #require(translated.parsed, "\(fields)")
+            let parsed = try #require(parsedAgain(translated))
+            #expect(same(made, parsed), "\(String(buffer: translated.head))")
+        }
+
+        var generator = SystemRandomNumberGenerator()
+        let names = ["accept", "cookie", "expect", "x-a", "user-agent", "content-length", "te", "host", "x-forwarded-for", "via",
+                     "trailer", "proxy-x", "forwarded", "x-request-id", "x-real-ip", "content-type"]
+        let values = ["", "1", "100-continue", "trailers", "a b", "x=1; y=2", "\u{7F}", "é", "v\tw", "12", "0", "  "]
+        var checked = 0
+        for _ in 0..<10_000 {
+            var fields: [(String, String)] = [(":method", ["GET", "POST", "OPTIONS", "TRACE", "X-1"].randomElement(using: &generator)!),
+                                              (":scheme", "https"), (":path", ["/", "/p?q", "*", "http://a/b"].randomElement(using: &generator)!)]
+            if Bool.random(using: &generator) { fields.append((":authority", "h:1")) }
+            for _ in 0..<Int.random(in: 0...6, using: &generator) {
+                fields.append((names.randomElement(using: &generator)!, values.randomElement(using: &generator)!))
+            }
+            let endStream = Bool.random(using: &generator)
+            guard let translated = try? request(fields, endStream: endStream) else { continue }
+            let parsed = parsedAgain(translated)
+            if let made = translated.parsed {
+                // Made only for what parse accepts, and then the same head.
+                let again = try #require(parsed, "made, but parse refuses: \(String(buffer: translated.head))")
+                #expect(same(made, again), "\(String(buffer: translated.head))")
+                checked += 1
+            }
+        }
+        #expect(checked > 500)  // about one in ten is made (one in ten has no host, half of the targets are not origin-form, …)
+    }
+
+    @Test("what parse would refuse or answer itself is not made while translating: CONNECT, TRACE, other target forms, no host, over the limits")
+    func parsedOnlyWhenSure() throws {
+        for fields in [
+            [(":method", "OPTIONS"), (":scheme", "https"), (":authority", "x"), (":path", "*")],
+            [(":method", "GET"), (":scheme", "https"), (":authority", "x"), (":path", "http://x/a")],
+            [(":method", "GET"), (":scheme", "https"), (":path", "/")],
+            [(":method", "TRACE"), (":scheme", "https"), (":authority", "x"), (":path", "/")],
+            get + [("cookie", "a=1"), ("cookie", "")],
+        ] {
+            #expect(try request(fields).parsed == nil, "\(fields)")
+        }
+        #expect(try request([(":method", "CONNECT"), (":authority", "example.com:443")]).parsed == nil)
+        let many = get + (0..<8).map { ("x-\($0)", "v") }
+        #expect(try request(many).parsed != nil)
+        var list = HeaderFieldList()
+        for (name, value) in many { list.append(name: Array(name.utf8), value: Array(value.utf8)) }
+        #expect(try HTTP2RequestHeadWriter.translate(list, endStream: true, limits: HeadLimits(maxHeaderCount: 8)).parsed == nil)
+        #expect(try HTTP2RequestHeadWriter.translate(list, endStream: true, limits: HeadLimits(maxHeadBytes: 100)).parsed == nil)
+        #expect(try HTTP2RequestHeadWriter.translate(list, endStream: true, limits: HeadLimits(maxTargetBytes: 5)).parsed == nil)
+    }
+
     @Test("DATA frames are chunked, or checked against content-length")
     func bodyFramer() throws {
         let allocator = ByteBufferAllocator()

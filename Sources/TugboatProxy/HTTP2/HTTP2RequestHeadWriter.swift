@@ -1,8 +1,10 @@
 import NIOCore
 
 /// Turns an HTTP/2 request header block into the HTTP/1.1 request head the ``ProxyHandler``
-/// parses, so an HTTP/2 stream goes through the same path (limits, rewriting, balancing) as an
-/// HTTP/1.1 request. Pure: the decoded fields' bytes in, bytes out.
+/// takes, so an HTTP/2 stream goes through the same path (limits, rewriting, balancing) as an
+/// HTTP/1.1 request. For the common request the parsed head is made as the bytes are written
+/// (``Translated/parsed``: no second scan of them); any other is parsed from the bytes as an
+/// HTTP/1.1 client's. Pure: the decoded fields' bytes in, bytes (and the head) out.
 ///
 /// RFC 9113 §8.3.1 and §8.2: the pseudo-header fields make the request line (`:authority`
 /// becomes `Host`), `cookie` fields are joined with "; " (§8.2.3), and a request carrying a
@@ -18,29 +20,41 @@ enum HTTP2RequestHeadWriter {
         var head: ByteBuffer
         var body: HTTP2RequestBodyFramer
         var method: RequestMethod
+        /// The head as ``RequestHead/parse(_:limits:reusing:)`` would make it from `head`, made
+        /// while `head` was written, when the request is one that parse is sure to accept as it is
+        /// (see ``directlyParsed``); nil otherwise, and the handler parses `head` as an HTTP/1.1
+        /// client's (the same limits and answers: 405 for CONNECT, 431, 414, …).
+        var parsed: RequestHead?
     }
 
     /// `endStream`: END_STREAM came with the headers (no body follows).
-    static func translate(_ fields: HeaderFieldList, endStream: Bool) throws(Malformed) -> Translated {
+    static func translate(_ fields: HeaderFieldList, endStream: Bool, limits: HeadLimits = HeadLimits()) throws(Malformed) -> Translated {
         var buffer = ByteBuffer()
-        return try translate(fields, endStream: endStream, reusing: &buffer)
+        var storage: [HeaderField] = []
+        return try translate(fields, endStream: endStream, limits: limits, reusing: &buffer, fields: &storage)
     }
 
-    /// The same, writing the head into `spare`'s storage (taken: `spare` is left empty), so a
-    /// loop's spare buffers serve one request after another without allocating.
-    static func translate(_ fields: HeaderFieldList, endStream: Bool, reusing spare: inout ByteBuffer) throws(Malformed) -> Translated {
+    /// The same, writing the head into `spare`'s storage (taken: `spare` is left empty) and the
+    /// parsed head's fields into `storage`'s (taken when the head is made, as parse takes it), so
+    /// a loop's spares serve one request after another without allocating.
+    static func translate(_ fields: HeaderFieldList, endStream: Bool, limits: HeadLimits, reusing spare: inout ByteBuffer,
+                          fields storage: inout [HeaderField]) throws(Malformed) -> Translated {
         let result = fields.bytes.withUnsafeBytes { bytes in
-            Result { () throws(Malformed) in try translate(fields.fields, bytes: bytes, endStream: endStream, into: &spare) }
+            Result { () throws(Malformed) in
+                try translate(fields.fields, bytes: bytes, endStream: endStream, limits: limits, into: &spare, fields: &storage)
+            }
         }
         return try result.get()
     }
 
     private static func translate(_ fields: [HeaderFieldList.Field], bytes: UnsafeRawBufferPointer, endStream: Bool,
-                                  into buffer: inout ByteBuffer) throws(Malformed) -> Translated {
+                                  limits: HeadLimits, into buffer: inout ByteBuffer,
+                                  fields storage: inout [HeaderField]) throws(Malformed) -> Translated {
         var method: Range<Int>?, scheme: Range<Int>?, authority: Range<Int>?, path: Range<Int>?
         var regularSeen = false
         var contentLength: Int?
         var cookies = 0
+        var emptyCookie = false  // the joined line could end in "; ", which parse would trim
         var hostField: Range<Int>?
         var size = 0
         for field in fields {
@@ -68,6 +82,7 @@ enum HTTP2RequestHeadWriter {
                 guard valueBytes.equals("trailers") else { throw Malformed(reason: "te other than trailers") }
             case .cookie:
                 cookies += 1
+                if valueBytes.isEmpty { emptyCookie = true }
             case .host:
                 hostField = value
             case .contentLength:
@@ -112,15 +127,30 @@ enum HTTP2RequestHeadWriter {
         // the fixed words (" HTTP/1.1", the joined cookie line's name, framing) fit in the 128.
         let bound = 2 * size + 128
         out.clear(minimumCapacity: bound)
+        let requestMethod = RequestMethod(methodBytes)
+        // The parsed head, line by line as written: only for what parse is sure to accept as it
+        // is (``directlyParsed``); the rest goes the HTTP/1.1 way, errors and all.
+        var parsed: RequestHead?
+        if host != nil, !emptyCookie, requestMethod != .connect, requestMethod != .trace, bytes[target.lowerBound] == UInt8(ascii: "/"),
+           target.count <= limits.maxTargetBytes {
+            var head = RequestHead()
+            swap(&head.headers, &storage)
+            head.headers.removeAll(keepingCapacity: true)
+            head.method = requestMethod
+            parsed = head
+        }
         HeadWriter.write(into: &out, bound: bound) { out in
             out.bytes(methodBytes)
+            parsed?.methodEnd = out.count
             out.byte(UInt8(ascii: " "))
+            parsed?.targetStart = out.count
             out.bytes(bytes, target)
+            parsed?.targetEnd = out.count
             out.text(" HTTP/1.1\r\n")
+            parsed?.requestLineEnd = out.count
             if let host {
-                out.text("host: ")
-                out.bytes(bytes, host)
-                out.text("\r\n")
+                parsed?.hostIndex = 0
+                line(&out, "host", kind: .host, into: &parsed) { $0.bytes(bytes, host) }
             }
             for field in fields {
                 let name = Int(field.nameStart)..<Int(field.nameEnd)
@@ -130,34 +160,77 @@ enum HTTP2RequestHeadWriter {
                 case .host, .cookie, .te, .contentLength: continue
                 default: break
                 }
-                out.bytes(nameBytes)
-                out.text(": ")
-                out.bytes(bytes, Int(field.nameEnd)..<Int(field.valueEnd))
-                out.text("\r\n")
+                let kind = parsed == nil ? .other : HeaderKind(name: nameBytes)
+                let value = Int(field.nameEnd)..<Int(field.valueEnd)
+                line(&out, nameBytes, kind: kind, into: &parsed) { $0.bytes(bytes, value) }
+                if kind == .expect { parsed?.expectsContinue = HeadScanner.equals(bytes, value, "100-continue") }
             }
             if cookies > 0 {
-                out.text("cookie: ")
-                var written = 0
-                for field in fields where Name(UnsafeRawBufferPointer(rebasing: bytes[Int(field.nameStart)..<Int(field.nameEnd)])) == .cookie {
-                    if written > 0 { out.text("; ") }
-                    out.bytes(bytes, Int(field.nameEnd)..<Int(field.valueEnd))
-                    written += 1
+                line(&out, "cookie", kind: .other, into: &parsed) { out in
+                    var written = 0
+                    for field in fields where Name(UnsafeRawBufferPointer(rebasing: bytes[Int(field.nameStart)..<Int(field.nameEnd)])) == .cookie {
+                        if written > 0 { out.text("; ") }
+                        out.bytes(bytes, Int(field.nameEnd)..<Int(field.valueEnd))
+                        written += 1
+                    }
                 }
-                out.text("\r\n")
             }
             switch body.framing {
             case .length(let length):
-                out.text("content-length: ")
-                out.decimal(length)
-                out.text("\r\n")
+                line(&out, "content-length", kind: .contentLength, into: &parsed) { $0.decimal(length) }
+                parsed?.framing = .length(length)
             case .chunked:
-                out.text("transfer-encoding: chunked\r\n")
+                line(&out, "transfer-encoding", kind: .transferEncoding, into: &parsed) { $0.text("chunked") }
+                parsed?.framing = .chunked
             case .none:
-                if contentLength == 0 { out.text("content-length: 0\r\n") }
+                if contentLength == 0 {
+                    line(&out, "content-length", kind: .contentLength, into: &parsed) { $0.text("0") }
+                    parsed?.framing = .length(0)
+                }
             }
             out.text("\r\n")
         }
-        return Translated(head: out, body: body, method: RequestMethod(methodBytes))
+        if let head = parsed, !directlyParsed(head, length: out.readableBytes, limits: limits) {
+            storage = head.headers  // given back: the handler's parse takes it from where it was
+            parsed = nil
+        }
+        return Translated(head: out, body: body, method: requestMethod, parsed: parsed)
+    }
+
+    /// One header line, `name: value\r\n`, and its field in `parsed` (offsets as
+    /// ``HeadScanner`` finds them: the value starts after ": ", and has no surrounding whitespace
+    /// — ``isFieldValue`` refused any).
+    @inline(__always)
+    private static func line(_ out: inout HeadWriter, _ name: UnsafeRawBufferPointer, kind: HeaderKind, into parsed: inout RequestHead?,
+                             value: (inout HeadWriter) -> Void) {
+        let lineStart = out.count
+        out.bytes(name)
+        let nameEnd = out.count
+        out.text(": ")
+        let valueStart = out.count
+        value(&out)
+        let valueEnd = out.count
+        out.text("\r\n")
+        parsed?.headers.append(HeaderField(lineStart: Int32(truncatingIfNeeded: lineStart), nameEnd: Int32(truncatingIfNeeded: nameEnd),
+                                           valueStart: Int32(truncatingIfNeeded: valueStart), valueEnd: Int32(truncatingIfNeeded: valueEnd),
+                                           lineEnd: Int32(truncatingIfNeeded: out.count), kind: kind))
+    }
+
+    @inline(__always)
+    private static func line(_ out: inout HeadWriter, _ name: StaticString, kind: HeaderKind, into parsed: inout RequestHead?,
+                             value: (inout HeadWriter) -> Void) {
+        line(&out, UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), kind: kind, into: &parsed, value: value)
+    }
+
+    /// Whether ``RequestHead/parse(_:limits:reusing:)`` would accept the written head and make
+    /// `head` of it. What the translation has made sure of already: a token method, a target of
+    /// visible ASCII in origin form (`/…`; not CONNECT, not TRACE), one `host` line, lower-case
+    /// token names, values without control bytes or surrounding whitespace, no `connection`,
+    /// `upgrade`, `keep-alive` or `transfer-encoding` but its own framing line (so keep-alive,
+    /// no upgrade, no connection-named fields). What is left is the limits on the head's size,
+    /// its number of fields and the target's length (checked before the head was made).
+    private static func directlyParsed(_ head: RequestHead, length: Int, limits: HeadLimits) -> Bool {
+        length <= limits.maxHeadBytes && head.headers.count <= limits.maxHeaderCount
     }
 
     /// The field names the translation looks at.

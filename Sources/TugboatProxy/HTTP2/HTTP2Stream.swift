@@ -58,17 +58,32 @@ final class HTTP2Stream {
     /// The request's header block (the stream's first HEADERS).
     func receiveHeaders(_ fields: HeaderFieldList, endStream: Bool) {
         guard !isClosed, let handler, case .awaitingHead = request else { return }
+        let loop = connection.loop
+        var spare = loop.takeHeadBuffer(capacity: 0)
+        // The loop's array for a head's fields: the parsed head is made in it, as a parse would.
+        var storage: [HeaderField] = []
+        swap(&storage, &loop.headerFields)
+        let translated: HTTP2RequestHeadWriter.Translated
         do {
-            var spare = connection.loop.takeHeadBuffer(capacity: 0)
-            let translated = try HTTP2RequestHeadWriter.translate(fields, endStream: endStream, reusing: &spare)
-            request = translated.body.isComplete ? .complete : .body(translated.body)
-            response = HTTP2ResponseReader(requestMethod: translated.method, limits: connection.limits)
-            deliver(translated.head, to: handler)
-            connection.loop.returnHeadBuffer(translated.head)  // read by now
+            translated = try HTTP2RequestHeadWriter.translate(fields, endStream: endStream, limits: loop.configuration.headLimits,
+                                                              reusing: &spare, fields: &storage)
         } catch {
+            loop.headerFields = storage
             // RFC 9113 §8.1.1: a malformed request is a stream error of type PROTOCOL_ERROR.
             reset(.protocolError)
+            return
         }
+        request = translated.body.isComplete ? .complete : .body(translated.body)
+        response = HTTP2ResponseReader(requestMethod: translated.method, limits: connection.limits)
+        if let head = translated.parsed {
+            // Made while the head was written: not parsed again (the handler gives the array back).
+            handler.receive(head, headBytes: translated.head)
+            handler.flushUpstreamIfNeeded()
+        } else {
+            loop.headerFields = storage
+            deliver(translated.head, to: handler)
+        }
+        loop.returnHeadBuffer(translated.head)  // read by now
     }
 
     /// A later header block: trailers, which end the body; their fields are not forwarded.

@@ -68,11 +68,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
     init(loop: LoopContext, plainSocket: Bool = false) {
         self.loop = loop
         self.plainSocket = plainSocket
-        let configuration = loop.configuration
+        // Field by field: `let configuration = loop.configuration` copied the whole struct (and
+        // retained what it holds) for each connection and each HTTP/2 stream.
         machine = ProxyConnectionStateMachine(
-            headerTimeout: configuration.headerTimeout, idleTimeout: configuration.idleTimeout,
-            requestTimeout: configuration.requestTimeout, retries: configuration.retries, now: loop.eventLoop.now,
-            parkAfter: loop.parkingLot != nil && !configuration.https ? Self.parkAfter : nil
+            headerTimeout: loop.configuration.headerTimeout, idleTimeout: loop.configuration.idleTimeout,
+            requestTimeout: loop.configuration.requestTimeout, retries: loop.configuration.retries, now: loop.eventLoop.now,
+            parkAfter: loop.parkingLot != nil && !loop.configuration.https ? Self.parkAfter : nil
         )
         configurationGeneration = loop.configurationGeneration
     }
@@ -138,6 +139,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
         inClientRead = false
         // Let go of a consumed read buffer (an idle connection keeps no memory of its last read).
         if clientBytes.readableBytes == 0 { clientBytes = ByteBuffer() }
+    }
+
+    /// An HTTP/2 stream's request head, parsed already (``HTTP2RequestHeadWriter/Translated/parsed``):
+    /// the exchange starts as it would once `headBytes` had been read and parsed.
+    func receive(_ head: RequestHead, headBytes: ByteBuffer) {
+        inClientRead = true
+        adoptConfiguration()
+        startExchange(head, headBytes: headBytes)
+        loop.headerFields = head.headers
+        processClientBytes()
+        inClientRead = false
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -350,8 +362,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
             request.requestID = .generated(forwarding.generatedID)
         }
         captureForAccessLog(head, headBytes: headBytes)
+        // An HTTP/2 stream carries one exchange: it ends with its response, with no idle phase
+        // (nor a fresh context made for a next request that cannot come).
         machine.requestHeadParsed(now: now, idempotent: head.method.isIdempotent, isUpgrade: head.isUpgrade,
-                                  bodyless: request.requestBody.isComplete, closeClient: !head.keepAlive)
+                                  bodyless: request.requestBody.isComplete, closeClient: !head.keepAlive || stream != nil)
         ensureTimer()
         chooseUpstream()
     }

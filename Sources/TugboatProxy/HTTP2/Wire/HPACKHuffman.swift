@@ -60,9 +60,30 @@ enum HPACKHuffman {
         return tables
     }()
 
+    /// The codes of at most ``fastBits`` bits (every letter, digit and the common punctuation),
+    /// looked up by the next ``fastBits`` bits at once: entry = symbol | length << 8, or 0 where the
+    /// next code is longer (then the per-length search below takes over).
+    static let fastBits = 8
+    static let fast: [UInt16] = {
+        var fast = [UInt16](repeating: 0, count: 1 << fastBits)
+        let tables = Self.tables
+        for length in shortestCode...fastBits where tables.count[length] > 0 {
+            for rank in 0..<Int(tables.count[length]) {
+                let symbol = tables.symbols[tables.offset[length] + rank]
+                let code = Int(tables.firstCode[length]) + rank
+                let first = code << (fastBits - length)
+                for index in first..<first + (1 << (fastBits - length)) {
+                    fast[index] = symbol | UInt16(length) << 8
+                }
+            }
+        }
+        return fast
+    }()
+
     /// Decodes `input` and appends the bytes to `output`.
     static func decode(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) throws(Failure) {
         let tables = Self.tables
+        let fast = Self.fast
         var window: UInt64 = 0  // unread bits, left-aligned
         var bits = 0
         var index = 0
@@ -74,9 +95,20 @@ enum HPACKHuffman {
                 index += 1
             }
             if bits == 0 { return }
-            // Try each length, shortest first; codes of length L occupy [firstCode, firstCode+count).
+            // A short code: one lookup (bits past the input's end read as zeros, so a code is
+            // taken only when all of its bits are there).
+            let entry = fast[Int(truncatingIfNeeded: window >> UInt64(64 - fastBits))]
+            let fastLength = Int(entry >> 8)
+            if entry != 0 && fastLength <= bits {
+                output.append(UInt8(truncatingIfNeeded: entry))
+                window <<= UInt64(fastLength)
+                bits -= fastLength
+                continue
+            }
+            // Otherwise each longer length, shortest first; codes of length L occupy
+            // [firstCode, firstCode+count).
             var decoded = false
-            var length = shortestCode
+            var length = entry == 0 ? fastBits + 1 : shortestCode
             while length <= longestCode {
                 let code = UInt32(truncatingIfNeeded: window >> UInt64(64 - length))
                 let first = tables.firstCode[length]
