@@ -21,6 +21,12 @@ final class LoopContext {
     /// Scratch space shared by every connection on this loop (they run one at a time): the header
     /// fields of the head being parsed (the heads written go into ``takeHeadBuffer(capacity:)``'s).
     var headerFields: [HeaderField] = []
+    /// HTTP/2 streams' handlers whose streams are over, made as new for the loop's next streams
+    /// (``ProxyHandler/madeAsNewForAnotherStream()``): a stream is one exchange, hundreds a second,
+    /// and allocating, initialising and freeing a handler for each was a twentieth of an HTTP/2
+    /// request's instructions. At most ``maxSpareStreamHandlers``.
+    var spareStreamHandlers: [ProxyHandler] = []
+    static let maxSpareStreamHandlers = 64
     /// Opens upstream connections (sockets; tests inject their own).
     let connector: UpstreamConnector
     /// The socket connector, when it is the one in use (its connect timeout follows the configuration).

@@ -14,8 +14,20 @@ struct FramingFields {
     /// Names listed in `Connection` besides close/keep-alive/upgrade: headers to drop too.
     var connectionNamed: [Range<Int>] = []
 
-    /// Takes in `field` if it is one of the three; false for any other field.
+    /// Takes in `field` if it is one of the three; false for any other field (most of a head's:
+    /// told apart here, inlined into the caller's loop, without a call).
+    @inline(__always)
     mutating func add(_ field: HeaderField, bytes: UnsafeRawBufferPointer) throws(HeadError) -> Bool {
+        switch field.kind {
+        case .contentLength, .transferEncoding, .connection:
+            try take(field, bytes: bytes)
+            return true
+        default:
+            return false
+        }
+    }
+
+    private mutating func take(_ field: HeaderField, bytes: UnsafeRawBufferPointer) throws(HeadError) {
         let value = field.valueRange
         switch field.kind {
         case .contentLength:
@@ -46,9 +58,8 @@ struct FramingFields {
                 }
             }
         default:
-            return false
+            break
         }
-        return true
     }
 
     /// Persistence (RFC 9112 §9.3): close wins wherever it is listed; HTTP/1.1 persists by

@@ -122,7 +122,7 @@ final class HTTP2Connection: ChannelInboundHandler, TurnEndFlushing {
             break
         case .streamOpened(let id, let endStream):
             idleSince = nil
-            let handler = ProxyHandler(loop: loop)
+            let handler = loop.spareStreamHandlers.popLast() ?? ProxyHandler(loop: loop)
             let stream = HTTP2Stream(id: id, connection: self, handler: handler)
             streams[id] = stream
             handler.attach(to: stream, clientIP: clientIP, trusted: trusted)
@@ -270,7 +270,10 @@ final class HTTP2Connection: ChannelInboundHandler, TurnEndFlushing {
         ended.removeAll(keepingCapacity: true)
         for stream in done {
             if streams[stream.id] === stream { streams[stream.id] = nil }
-            stream.close()
+            if var handler = stream.close(), loop.spareStreamHandlers.count < LoopContext.maxSpareStreamHandlers,
+               isKnownUniquelyReferenced(&handler), handler.madeAsNewForAnotherStream() {
+                loop.spareStreamHandlers.append(handler)
+            }
         }
         if streams.isEmpty { armIdleTimer() }
         closeIfDone()

@@ -240,11 +240,14 @@ final class HTTP2Stream {
 
     /// The stream is over (both sides ended, reset, or the connection is gone): the handler
     /// cleans up (its upstream, in-flight count, a log line for an unfinished request).
-    func close() {
+    /// Returns the handler it let go of.
+    @discardableResult
+    func close() -> ProxyHandler? {
         isClosed = true
-        guard let handler else { return }
+        guard let handler else { return nil }
         self.handler = nil
         handler.clientClosed()
         handler.detachStream()
+        return handler
     }
 }

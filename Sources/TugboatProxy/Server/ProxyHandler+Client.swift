@@ -22,6 +22,33 @@ extension ProxyHandler {
         stream = nil
     }
 
+    /// After ``detachStream()``: the handler made as a new one for another HTTP/2 stream on its
+    /// loop, or false if anything of the last one is still attached (then it is not reused). What
+    /// outlives a stream is only what cannot mislead the next: `attemptID` goes on counting, so a
+    /// pool's line or a late dial still holding the last attempt's number never matches, and the
+    /// reusable buffers (`accessLogBytes`) are written afresh for each request. The rest is set
+    /// as ``init(loop:plainSocket:)`` sets it (`forwarding` by ``attach(to:clientIP:trusted:)``;
+    /// `request` is a fresh context already, left by ``clientClosed()``).
+    func madeAsNewForAnotherStream() -> Bool {
+        guard stream == nil, context == nil, upstream == nil, splice == nil, timer == nil, headsWritten.isEmpty,
+              !clientFlushQueued, !request.logPending, request.backend == nil, request.startedAt == .uptimeNanoseconds(0) else {
+            return false
+        }
+        machine = Self.newMachine(loop)
+        configurationGeneration = loop.configurationGeneration
+        clientBytes = ByteBuffer()
+        scannedHeadBytes = 0
+        upstreamBytes = ByteBuffer()
+        scannedResponseBytes = 0
+        pendingResponseHead = nil
+        clientReadsPaused = false
+        clientReadPending = false
+        upstreamNeedsFlush = false
+        inClientRead = false
+        timerDeadline = .distantFuture
+        return true
+    }
+
     var clientAttached: Bool { stream != nil || context != nil }
 
     var clientIsWritable: Bool {

@@ -68,14 +68,19 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
     init(loop: LoopContext, plainSocket: Bool = false) {
         self.loop = loop
         self.plainSocket = plainSocket
+        machine = Self.newMachine(loop)
+        configurationGeneration = loop.configurationGeneration
+    }
+
+    /// A connection's machine, fresh, with the loop's timeouts and retries.
+    static func newMachine(_ loop: LoopContext) -> ProxyConnectionStateMachine {
         // Field by field: `let configuration = loop.configuration` copied the whole struct (and
         // retained what it holds) for each connection and each HTTP/2 stream.
-        machine = ProxyConnectionStateMachine(
+        ProxyConnectionStateMachine(
             headerTimeout: loop.configuration.headerTimeout, idleTimeout: loop.configuration.idleTimeout,
             requestTimeout: loop.configuration.requestTimeout, retries: loop.configuration.retries, now: loop.eventLoop.now,
             parkAfter: loop.parkingLot != nil && !loop.configuration.https ? Self.parkAfter : nil
         )
-        configurationGeneration = loop.configurationGeneration
     }
 
     /// Between requests: take the loop's timeouts and retries if a reload replaced them (one

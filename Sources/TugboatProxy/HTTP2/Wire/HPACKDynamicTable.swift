@@ -24,11 +24,18 @@ struct HPACKDynamicTable {
     /// Entry `index` (1 = newest), its name and value lent to `body` in place; nil if there is none.
     @inline(__always)
     func withEntry<Result>(_ index: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Result) -> Result? {
-        guard index >= 1, index <= count else { return nil }
-        let nameLength = entries[entries.count - index].nameLength
-        return entries[entries.count - index].bytes.withUnsafeBytes { bytes in
+        withEntryBytes(index) { bytes, nameLength in
             body(UnsafeRawBufferPointer(rebasing: bytes[..<nameLength]), UnsafeRawBufferPointer(rebasing: bytes[nameLength...]))
         }
+    }
+
+    /// Entry `index` (1 = newest) as one run of bytes, its name then its value, and the name's
+    /// length; nil if there is none.
+    @inline(__always)
+    func withEntryBytes<Result>(_ index: Int, _ body: (UnsafeRawBufferPointer, Int) -> Result) -> Result? {
+        guard index >= 1, index <= count else { return nil }
+        let nameLength = entries[entries.count - index].nameLength
+        return entries[entries.count - index].bytes.withUnsafeBytes { body($0, nameLength) }
     }
 
     mutating func setMaximumSize(_ newMaximum: Int) {

@@ -82,8 +82,11 @@ enum HPACKHuffman {
 
     /// Decodes `input` and appends the bytes to `output`.
     static func decode(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) throws(Failure) {
-        let tables = Self.tables
-        let fast = Self.fast
+        // Lent, not copied (a copy of `tables` retained and released its four arrays each call).
+        try fast.withUnsafeBufferPointer { fast throws(Failure) in try decode(input, fast: fast, into: &output) }
+    }
+
+    private static func decode(_ input: UnsafeRawBufferPointer, fast: UnsafeBufferPointer<UInt16>, into output: inout [UInt8]) throws(Failure) {
         var window: UInt64 = 0  // unread bits, left-aligned
         var bits = 0
         var index = 0
@@ -111,10 +114,10 @@ enum HPACKHuffman {
             var length = entry == 0 ? fastBits + 1 : shortestCode
             while length <= longestCode {
                 let code = UInt32(truncatingIfNeeded: window >> UInt64(64 - length))
-                let first = tables.firstCode[length]
-                if code >= first && code - first < tables.count[length] {
+                let first = Self.tables.firstCode[length]
+                if code >= first && code - first < Self.tables.count[length] {
                     guard length <= bits else { break }  // runs into the padding
-                    let symbol = tables.symbols[tables.offset[length] + Int(code - first)]
+                    let symbol = Self.tables.symbols[Self.tables.offset[length] + Int(code - first)]
                     guard symbol != eos else { throw .invalidCode }
                     output.append(UInt8(truncatingIfNeeded: symbol))
                     window <<= UInt64(length)

@@ -21,10 +21,31 @@ enum HPACKStaticTable {
 
     static var count: Int { entries.count }
 
+    /// Every entry's name then value, one after another in one array (`bounds` says where), so an
+    /// entry is lent as one run of bytes without retaining an array per name and per value.
+    private static let flat: [UInt8] = entries.flatMap { $0.name + $0.value }
+    /// Entry i's bytes are `flat[bounds[i].start..<bounds[i].end]`, its name the first `nameLength`.
+    private static let bounds: [(start: Int, nameLength: Int, end: Int)] = {
+        var start = 0
+        return entries.map { entry in
+            defer { start += entry.name.count + entry.value.count }
+            return (start, entry.name.count, start + entry.name.count + entry.value.count)
+        }
+    }()
+
     /// Entry `index` (1…61), its name and value lent to `body` in place.
     @inline(__always)
     static func withEntry<Result>(_ index: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Result) -> Result {
-        entries[index - 1].name.withUnsafeBytes { name in entries[index - 1].value.withUnsafeBytes { value in body(name, value) } }
+        withEntryBytes(index) { bytes, nameLength in
+            body(UnsafeRawBufferPointer(rebasing: bytes[..<nameLength]), UnsafeRawBufferPointer(rebasing: bytes[nameLength...]))
+        }
+    }
+
+    /// Entry `index` (1…61) as one run of bytes, its name then its value, and the name's length.
+    @inline(__always)
+    static func withEntryBytes<Result>(_ index: Int, _ body: (UnsafeRawBufferPointer, Int) -> Result) -> Result {
+        let bound = bounds[index - 1]
+        return flat.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[bound.start..<bound.end]), bound.nameLength) }
     }
 
     /// The index of the first entry named `name`, compared without regard to ASCII case (an

@@ -38,11 +38,11 @@ struct HeaderBlockDecoder {
             if first & 0x80 != 0 {
                 // Indexed field (§6.1).
                 guard let index = HPACKInteger.decode(bytes, at: &position, prefixBits: 7) else { throw .malformed("truncated index") }
-                let fits = try withEntry(index) { name, value in
+                let fits = try withEntryBytes(index) { field, nameLength in
                     // Counted before it is copied: a bomb stops at the limit, not past it.
-                    listSize += name.count + value.count + HPACKDynamicTable.entryOverhead
+                    listSize += field.count + HPACKDynamicTable.entryOverhead
                     guard listSize <= maxListSize else { return false }
-                    list.append(name: name, value: value)
+                    list.append(field: field, nameLength: nameLength)
                     return true
                 }
                 guard fits else { throw .listTooLarge }
@@ -84,10 +84,18 @@ struct HeaderBlockDecoder {
     /// in place: nothing copied or retained on the way.
     @inline(__always)
     private func withEntry<Result>(_ index: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Result) throws(Failure) -> Result {
-        if index >= 1 && index <= HPACKStaticTable.count {
-            return HPACKStaticTable.withEntry(index, body)
+        try withEntryBytes(index) { bytes, nameLength in
+            body(UnsafeRawBufferPointer(rebasing: bytes[..<nameLength]), UnsafeRawBufferPointer(rebasing: bytes[nameLength...]))
         }
-        guard let result = table.withEntry(index - HPACKStaticTable.count, body) else { throw .malformed("index \(index) out of range") }
+    }
+
+    /// The same, as one run of bytes (the name, then the value) and the name's length.
+    @inline(__always)
+    private func withEntryBytes<Result>(_ index: Int, _ body: (UnsafeRawBufferPointer, Int) -> Result) throws(Failure) -> Result {
+        if index >= 1 && index <= HPACKStaticTable.count {
+            return HPACKStaticTable.withEntryBytes(index, body)
+        }
+        guard let result = table.withEntryBytes(index - HPACKStaticTable.count, body) else { throw .malformed("index \(index) out of range") }
         return result
     }
 

@@ -25,6 +25,13 @@ struct HeaderFieldList {
         fields.append(Field(nameStart: start, nameEnd: nameEnd, valueEnd: Int32(bytes.count)))
     }
 
+    /// Appends a field given as one run of bytes: its name (the first `nameLength`), then its value.
+    mutating func append(field: UnsafeRawBufferPointer, nameLength: Int) {
+        let start = Int32(bytes.count)
+        bytes.append(contentsOf: field)
+        fields.append(Field(nameStart: start, nameEnd: start + Int32(nameLength), valueEnd: Int32(bytes.count)))
+    }
+
     /// Appends a field whose bytes the caller has already put at the end of ``bytes`` (through
     /// ``appendBytes(_:)``): the name from `nameStart`, the value from `nameEnd`.
     mutating func appendField(nameStart: Int, nameEnd: Int) {
