@@ -10,7 +10,7 @@ import TugboatCore
 /// written in, the server's frames read back with `H2FrameReader`; the backends are
 /// `EmbeddedUpstreams`.
 final class HTTP2Rig {
-    let loop = EmbeddedEventLoop()
+    let loop: EmbeddedEventLoop
     let client: EmbeddedChannel
     let connection: HTTP2Connection
     let upstreams: EmbeddedUpstreams
@@ -20,16 +20,25 @@ final class HTTP2Rig {
     /// Reads the server's frames (it starts with SETTINGS, as a client's frames do after the preface).
     private var reader = H2FrameReader(maxFrameSize: 1 << 24, maxHeaderBlockSize: 1 << 20)
 
-    init() throws {
-        upstreams = EmbeddedUpstreams(loop: loop)
-        context = LoopContext(eventLoop: loop, configuration: ProxyConfiguration(),
-                              onPassiveFailure: { _, _ in }, connector: upstreams)
-        let backend = ProxyBackend(address: HostPort(host: "127.0.0.1", port: 9100),
-                                   socketAddress: try SocketAddress(ipAddress: "127.0.0.1", port: 9100), slot: 0)
-        context.install(BackendSet(all: [backend], eligible: [backend], slotCount: 1))
+    /// `sharingLoopWith`: a second connection on the other rig's loop (its backends, its pools,
+    /// its spare stream handlers), from client address `clientIP`.
+    init(sharingLoopWith other: HTTP2Rig? = nil, clientIP: String = "10.9.8.7") throws {
+        if let other {
+            loop = other.loop
+            upstreams = other.upstreams
+            context = other.context
+        } else {
+            loop = EmbeddedEventLoop()
+            upstreams = EmbeddedUpstreams(loop: loop)
+            context = LoopContext(eventLoop: loop, configuration: ProxyConfiguration(),
+                                  onPassiveFailure: { _, _ in }, connector: upstreams)
+            let backend = ProxyBackend(address: HostPort(host: "127.0.0.1", port: 9100),
+                                       socketAddress: try SocketAddress(ipAddress: "127.0.0.1", port: 9100), slot: 0)
+            context.install(BackendSet(all: [backend], eligible: [backend], slotCount: 1))
+        }
         connection = HTTP2Connection(loop: context, settings: HTTP2Front.Settings())
         client = EmbeddedChannel(handler: connection, loop: loop)
-        try client.connect(to: SocketAddress(ipAddress: "10.9.8.7", port: 40000)).wait()
+        try client.connect(to: SocketAddress(ipAddress: clientIP, port: 40000)).wait()
         reader.append(ByteBuffer(bytes: H2FrameReader.preface))
         var opening = ByteBuffer(bytes: H2FrameReader.preface)
         H2FrameWriter.writeSettings([], into: &opening)
@@ -216,6 +225,53 @@ struct HTTP2StreamTests {
         #expect(!rig.upstreams.channels[0].isActive)
         try rig.headers(3)
         #expect(rig.upstreams.channels.count == 2)
+    }
+
+    @Test("a stream's handler serves the loop's next streams, of its connection or another's, with nothing of the last one: not its body, id, client, or clock")
+    func handlerReuse() throws {
+        let a = try HTTP2Rig()
+        try a.headers(1)
+        let first = try a.upstreamReceived(0)
+        try a.respond(0, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        #expect(a.context.spareStreamHandlers.count == 1, "stream 1 over: its handler waits for the next stream")
+        // Its identity only: a reference held here would keep it from being reused (it must be
+        // the connection's alone to be).
+        let reused = ObjectIdentifier(try #require(a.context.spareStreamHandlers.first))
+        _ = try a.frames()
+
+        // A POST reset halfway through its body, on the reused handler and the idle upstream connection.
+        let post = [(":method", "POST"), (":scheme", "https"), (":authority", "shop.test"), (":path", "/upload")]
+        try a.headers(3, post, endStream: false)
+        #expect(a.context.spareStreamHandlers.isEmpty)
+        try a.data(3, 100)
+        #expect(try a.upstreamReceived(0).hasPrefix("POST /upload HTTP/1.1\r\n"))
+        try a.reset(3)
+        #expect(!a.upstreams.channels[0].isActive, "the half-sent POST's upstream connection is closed")
+        #expect(a.context.spareStreamHandlers.map(ObjectIdentifier.init) == [reused], "and its handler is free again")
+        _ = try a.frames()
+
+        // Another connection on the loop, another client, 40 s later: the same handler.
+        a.loop.advanceTime(by: .seconds(40))
+        let b = try HTTP2Rig(sharingLoopWith: a, clientIP: "10.1.1.1")
+        try b.headers(1, HTTP2Rig.get + [("x-mark", "b")])
+        #expect(a.context.spareStreamHandlers.isEmpty)
+        let forwarded = try b.upstreamReceived(1)
+        #expect(forwarded.hasPrefix("GET /a HTTP/1.1\r\nhost: shop.test\r\n"), "nothing of the POST's body before it: \(forwarded)")
+        #expect(forwarded.contains("x-forwarded-for: 10.1.1.1\r\n"), "its own client's address: \(forwarded)")
+        #expect(forwarded.contains("x-mark: b\r\n"))
+        let id = { (head: String) in head.split(separator: "\r\n").first { $0.hasPrefix("x-request-id: ") } }
+        #expect(id(forwarded) != nil && id(forwarded) != id(first), "a request id of its own")
+
+        // Its clock starts with it: no answer, 504 at timeouts.request (60 s) from its start, not from the handler's first.
+        b.loop.advanceTime(by: .seconds(59))
+        #expect(try !b.frames().contains { if case .headers(1, _, _, _) = $0 { true } else { false } })
+        b.loop.advanceTime(by: .seconds(2))
+        guard case .headers(1, let block, _, _) = try b.frames().first(where: { if case .headers = $0 { true } else { false } }) else {
+            Issue.record("no 504 on b's stream 1")
+            return
+        }
+        #expect(try b.fields(block)[":status"] == ["504"])
+        #expect(try !a.frames().contains { if case .headers = $0 { true } else { false } }, "nothing for b reached a")
     }
 
     @Test("a malformed header block is a stream error (RST_STREAM PROTOCOL_ERROR), never forwarded")
