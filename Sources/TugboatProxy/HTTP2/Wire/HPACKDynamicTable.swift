@@ -21,14 +21,6 @@ struct HPACKDynamicTable {
 
     var count: Int { entries.count - first }
 
-    /// Entry `index` (1 = newest), its name and value lent to `body` in place; nil if there is none.
-    @inline(__always)
-    func withEntry<Result>(_ index: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Result) -> Result? {
-        withEntryBytes(index) { bytes, nameLength in
-            body(UnsafeRawBufferPointer(rebasing: bytes[..<nameLength]), UnsafeRawBufferPointer(rebasing: bytes[nameLength...]))
-        }
-    }
-
     /// Entry `index` (1 = newest) as one run of bytes, its name then its value, and the name's
     /// length; nil if there is none.
     @inline(__always)

@@ -33,14 +33,6 @@ enum HPACKStaticTable {
         }
     }()
 
-    /// Entry `index` (1…61), its name and value lent to `body` in place.
-    @inline(__always)
-    static func withEntry<Result>(_ index: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Result) -> Result {
-        withEntryBytes(index) { bytes, nameLength in
-            body(UnsafeRawBufferPointer(rebasing: bytes[..<nameLength]), UnsafeRawBufferPointer(rebasing: bytes[nameLength...]))
-        }
-    }
-
     /// Entry `index` (1…61) as one run of bytes, its name then its value, and the name's length.
     @inline(__always)
     static func withEntryBytes<Result>(_ index: Int, _ body: (UnsafeRawBufferPointer, Int) -> Result) -> Result {

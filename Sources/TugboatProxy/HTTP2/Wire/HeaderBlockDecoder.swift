@@ -64,7 +64,7 @@ struct HeaderBlockDecoder {
                 if nameIndex == 0 {
                     try readString(bytes, at: &position, into: &list)
                 } else {
-                    try withEntry(nameIndex) { name, _ in list.appendBytes(name) }
+                    try withEntryBytes(nameIndex) { entry, nameLength in list.appendBytes(UnsafeRawBufferPointer(rebasing: entry[..<nameLength])) }
                 }
                 let nameEnd = list.byteCount
                 try readString(bytes, at: &position, into: &list)
@@ -80,16 +80,9 @@ struct HeaderBlockDecoder {
         }
     }
 
-    /// Entry `index` of the static table (1…61) or the dynamic one (62…), its bytes lent to `body`
-    /// in place: nothing copied or retained on the way.
-    @inline(__always)
-    private func withEntry<Result>(_ index: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Result) throws(Failure) -> Result {
-        try withEntryBytes(index) { bytes, nameLength in
-            body(UnsafeRawBufferPointer(rebasing: bytes[..<nameLength]), UnsafeRawBufferPointer(rebasing: bytes[nameLength...]))
-        }
-    }
-
-    /// The same, as one run of bytes (the name, then the value) and the name's length.
+    /// Entry `index` of the static table (1…61) or the dynamic one (62…) as one run of bytes (the
+    /// name, then the value) lent to `body` in place with the name's length: nothing copied or
+    /// retained on the way.
     @inline(__always)
     private func withEntryBytes<Result>(_ index: Int, _ body: (UnsafeRawBufferPointer, Int) -> Result) throws(Failure) -> Result {
         if index >= 1 && index <= HPACKStaticTable.count {
