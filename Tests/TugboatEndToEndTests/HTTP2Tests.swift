@@ -176,6 +176,34 @@ struct HTTP2Tests {
         try stillServes(tugboat)
     }
 
+    @Test("a stream reset before its response: the response is read into the void and the backend's connection serves later streams")
+    func resetKeepsUpstreamConnection() throws {
+        let gate = RawBackend.Gate()
+        let backend = try Self.heldBackend(gate)
+        let tugboat = try front([backend.address])
+        let client = try client(tugboat)
+        func get(_ stream: UInt32, _ path: String) -> [UInt8] {
+            H2Client.frame(type: H2Client.Frame.headers, flags: H2Client.Frame.endHeaders | H2Client.Frame.endStream,
+                           stream: stream, payload: H2Client.block(H2Client.request(path)))
+        }
+        func connections(_ targets: Set<String>) -> Set<Int> {
+            Set(backend.requests.filter { targets.contains($0.target) }.map(\.connection))
+        }
+        #expect(client.send(get(1, "/first") + get(3, "/second")))
+        try waitUntilBlocking("both requests at the backend") { connections(["/first", "/second"]).count == 2 }
+        #expect(client.send(H2Client.frame(type: H2Client.Frame.rstStream, flags: 0, stream: 1,
+                                           payload: H2Client.be32(H2Client.ErrorCode.cancel))))
+        gate.release()
+        #expect(client.wait { _ in client.status(stream: 3) == 200 })
+        let kept = connections(["/first", "/second"])
+        #expect(FrontDoor.holds(for: 1.5) { kept.isDisjoint(with: backend.connectionsClosedByPeer) },
+                "the reset stream's connection is not closed (past ResponseDrain.patience too)")
+        #expect(client.send(get(5, "/third") + get(7, "/fourth")))
+        #expect(client.wait { _ in client.status(stream: 5) == 200 && client.status(stream: 7) == 200 })
+        #expect(connections(["/third", "/fourth"]) == kept, "two later streams at once went over the two connections kept")
+        #expect(client.status(stream: 1) == nil, "nothing of the abandoned response reached the client")
+    }
+
     @Test("CONTINUATION flood (CVE-2024-27316): endless CONTINUATION frames close the connection with memory bounded")
     func continuationFlood() throws {
         let backend = try DemoBackend()

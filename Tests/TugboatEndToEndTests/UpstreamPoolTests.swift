@@ -45,7 +45,8 @@ struct UpstreamPoolTests {
         let dialled = backend.connectionCount - before
         #expect(dialled == Self.burst, "the second burst needed \(dialled - Self.burst) new connections")
 
-        // Nothing uses them now: every purge closes half of the unused ones, the oldest first.
+        // Nothing uses them now: once the need remembered has fallen below them, each purge closes
+        // half of the surplus, the oldest first.
         try waitUntilBlocking(timeout: .seconds(30), "half the burst's connections closed by the proxy") {
             backend.connectionsClosedByPeer.count >= Self.burst / 2
         }

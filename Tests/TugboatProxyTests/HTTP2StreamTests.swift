@@ -216,15 +216,28 @@ struct HTTP2StreamTests {
         #expect(later.contains { if case .headers(3, _, _, _) = $0 { true } else { false } }, "stream 3 times out 60 s after it began")
     }
 
-    @Test("a stream reset by the client mid-exchange closes its upstream connection (never reused)")
+    @Test("a stream reset by the client mid-exchange: its response is read into the void, then its upstream connection serves the next stream")
     func resetMidExchange() throws {
         let rig = try HTTP2Rig()
         try rig.headers(1)
-        #expect(rig.upstreams.channels[0].isActive)
+        #expect(try rig.upstreamReceived(0).hasPrefix("GET /a HTTP/1.1\r\n"))
+        try rig.reset(1)
+        _ = try rig.frames()
+        #expect(rig.upstreams.channels[0].isActive, "kept while its response is still to come")
+        try rig.respond(0, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate")
+        #expect(try rig.frames().isEmpty, "nothing of the abandoned response reaches the client")
+        try rig.headers(3)
+        #expect(rig.upstreams.channels.count == 1, "no second dial")
+        #expect(try rig.upstreamReceived(0).hasPrefix("GET /a HTTP/1.1\r\n"), "stream 3's request on the same connection")
+    }
+
+    @Test("a stream reset while its request body is still coming: the backend waits for the rest, so its connection is closed")
+    func resetMidRequestBody() throws {
+        let rig = try HTTP2Rig()
+        try rig.headers(1, [(":method", "POST"), (":scheme", "https"), (":authority", "shop.test"), (":path", "/up")], endStream: false)
+        try rig.data(1, 5)
         try rig.reset(1)
         #expect(!rig.upstreams.channels[0].isActive)
-        try rig.headers(3)
-        #expect(rig.upstreams.channels.count == 2)
     }
 
     @Test("a stream's handler serves the loop's next streams, of its connection or another's, with nothing of the last one: not its body, id, client, or clock")

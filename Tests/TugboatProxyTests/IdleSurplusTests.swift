@@ -3,52 +3,57 @@ import Testing
 
 @Suite("Idle upstream connections left by a burst")
 struct IdleSurplusTests {
-    /// One purge interval of a steady load: `inUse` requests at a time, each taking a connection
-    /// from the pool and giving it back.
-    private func steadyInterval(_ surplus: inout IdleSurplus, idle: Int, inUse: Int) {
-        for _ in 0..<10 { surplus.taken(leaving: idle - inUse) }
+    /// One purge interval of a steady load with `inUse` requests at a time (each takes a connection
+    /// and gives it back), then the purge, with all of them back: the pool's size after it.
+    private func interval(_ surplus: inout IdleSurplus, pool: Int, inUse: Int) -> Int {
+        for _ in 0..<10 { surplus.taken(busy: inUse) }
+        return pool - surplus.purge(idleCount: pool, busyCount: 0)
     }
 
-    @Test("after a burst of 300 the pool shrinks to what a steady load of 10 uses, halving each purge")
+    @Test("after a burst of 300 nothing is closed for two intervals; then the pool shrinks to what a steady load of 10 uses")
     func shrinksAfterBurst() {
         var surplus = IdleSurplus()
-        var idle = 300  // the burst is over: every connection is back in the pool
-        _ = surplus.purge(idleCount: idle)  // counting starts here
+        var pool = interval(&surplus, pool: 300, inUse: 300)  // the burst
+        #expect(pool == 300)
         var sizes: [Int] = []
-        for _ in 0..<12 {
-            steadyInterval(&surplus, idle: idle, inUse: 10)
-            idle -= surplus.purge(idleCount: idle)
-            sizes.append(idle)
+        for _ in 0..<16 {
+            pool = interval(&surplus, pool: pool, inUse: 10)
+            sizes.append(pool)
         }
-        #expect(sizes.prefix(4) == [155, 83, 47, 29], "half of the unused ones each time: \(sizes)")
+        #expect(sizes.prefix(5) == [300, 228, 155, 101, 65], "the need remembered halves towards the load's: \(sizes)")
         #expect(sizes.last! >= 10 && sizes.last! <= 11, "the load's 10 stay, at most one spare: \(sizes)")
     }
 
-    @Test("connections a load keeps taking are never closed")
+    @Test("a burst of 500 every three intervals re-dials a quarter of its connections each time, not three quarters")
+    func periodicBursts() {
+        var surplus = IdleSurplus()
+        var pool = 0
+        var dialled: [Int] = []
+        for _ in 0..<6 {
+            dialled.append(500 - pool)
+            pool = interval(&surplus, pool: 500, inUse: 500)
+            pool = interval(&surplus, pool: pool, inUse: 0)
+            pool = interval(&surplus, pool: pool, inUse: 0)
+        }
+        #expect(dialled.dropFirst().allSatisfy { $0 <= 125 }, "\(dialled)")
+    }
+
+    @Test("connections a load keeps busy are never closed, nor idle ones it took during the interval")
     func busyConnectionsStay() {
         var surplus = IdleSurplus()
-        _ = surplus.purge(idleCount: 40)
         for _ in 0..<5 {
-            steadyInterval(&surplus, idle: 40, inUse: 40)  // every idle one was taken at some point
-            #expect(surplus.purge(idleCount: 40) == 0)
+            for _ in 0..<10 { surplus.taken(busy: 40) }
+            #expect(surplus.purge(idleCount: 10, busyCount: 30) == 0)
         }
     }
 
     @Test("the last idle connection is kept; an empty pool purges nothing")
     func lastOneKept() {
         var surplus = IdleSurplus()
-        _ = surplus.purge(idleCount: 1)
-        for _ in 0..<5 { #expect(surplus.purge(idleCount: 1) == 0) }
+        var pool = 3
+        for _ in 0..<8 { pool -= surplus.purge(idleCount: pool, busyCount: 0) }
+        #expect(pool == 1)
         var empty = IdleSurplus()
-        #expect(empty.purge(idleCount: 0) == 0)
-    }
-
-    @Test("connections given back after the counting began are not surplus until an interval passes unused")
-    func newConnectionsWait() {
-        var surplus = IdleSurplus()
-        _ = surplus.purge(idleCount: 2)
-        surplus.taken(leaving: 0)  // both taken; a burst then dials 100 more and gives them all back
-        #expect(surplus.purge(idleCount: 102) == 0, "they were in use during this interval")
-        #expect(surplus.purge(idleCount: 102) == 51, "a whole interval unused")
+        #expect(empty.purge(idleCount: 0, busyCount: 0) == 0)
     }
 }

@@ -245,6 +245,30 @@ extension ProxyHandler: UpstreamDelegate {
         }
     }
 
+    /// The client left while `connection` still owes the response to a request it received whole:
+    /// the rest is read and thrown away, and the connection goes back to the pool if the response
+    /// ends well within ``ResponseDrain/patience`` (and the request's own deadline) — see
+    /// ``UpstreamDrain``. False when that cannot be (the caller closes it): an unfinished request,
+    /// a protocol switch asked for, a deadline passed, a body relayed so far that ends only with
+    /// the connection.
+    func drainAbandonedResponse(on connection: UpstreamHandler) -> Bool {
+        let now = loop.eventLoop.now
+        guard let exchange = machine.exchange, exchange.requestComplete, !exchange.isUpgrade,
+              case .attached = exchange.upstream, let backend = request.backend, connection.isOpen,
+              exchange.deadline > now else { return false }
+        let drain: ResponseDrain
+        if request.responseHeadDone {
+            guard request.upstreamKeepAlive else { return false }
+            drain = ResponseDrain(requestMethod: request.method, body: request.responseBody, keepAlive: true)
+        } else {
+            drain = ResponseDrain(requestMethod: request.method, scanned: scannedResponseBytes)
+        }
+        UpstreamDrain.start(connection, drain: drain, buffered: upstreamBytes, pool: loop.pool(for: backend),
+                            deadline: min(exchange.deadline, now + ResponseDrain.patience), loop: loop)
+        upstreamBytes = ByteBuffer()
+        return true
+    }
+
     // MARK: Protocol switch (WebSocket): from here on, bytes are glued both ways.
 
     /// The backend agreed to switch protocols: pass the 101 on, then replace both HTTP handlers

@@ -236,10 +236,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
 
     /// The client is gone (its channel closed, or its HTTP/2 stream ended or was reset).
     func clientClosed() {
+        // A spliced body's bytes went through the pipe, uncounted: its connection cannot be drained.
+        let drainable = splice == nil
         dropSplice()
         if let upstream {
             self.upstream = nil
-            upstream.close()
+            if !drainable || !drainAbandonedResponse(on: upstream) { upstream.close() }
         }
         // Also while still connecting: the backend's in-flight count must not leak.
         request.endAttempt()

@@ -1,26 +1,34 @@
-/// Which of a pool's idle upstream connections a burst left behind: those that stayed idle for a
-/// whole purge interval are more than the load uses. At each purge half of them are closed, the
-/// longest idle first, so after a burst the pool shrinks back in a few intervals, the way
-/// HAProxy's `pool-purge-delay` does; one connection is always kept (until `timeouts.idle`).
-/// Pure; ``UpstreamPool`` tells it the idle count whenever a connection is taken.
+/// How many of a pool's idle upstream connections are more than the load needs, the way HAProxy
+/// purges idle server connections (`pool-purge-delay`): the need is the most connections busy at
+/// once since the last purge or, when higher, the need remembered from before, which falls half
+/// way to that peak at each purge; half of what the pool holds beyond the need is closed, the
+/// longest idle first. A load that comes back within two intervals finds every connection it
+/// left; one that comes in bursts every 15 s re-dials a quarter of them (halving what was unused
+/// at each purge, as this did before, re-dialled three quarters, and each new connection waits in
+/// a backend such as nginx behind the accepts before it). After a burst the pool shrinks back to
+/// what the steady load uses, one connection always kept (until `timeouts.idle`).
+/// Pure; ``UpstreamPool`` tells it how many connections are busy whenever one is taken.
 struct IdleSurplus {
     /// How often the surplus is purged.
     static let interval = 5.0
 
-    /// The fewest connections idle at any moment since the last purge: that many went unused.
-    private(set) var fewestIdle = 0
+    /// The most connections busy at once since the last purge.
+    private(set) var peakBusy = 0
+    /// The need remembered from earlier intervals.
+    private(set) var expectedNeed = 0
 
-    /// A connection was taken; `idleCount` are left idle.
-    mutating func taken(leaving idleCount: Int) {
-        fewestIdle = min(fewestIdle, idleCount)
+    /// A connection was taken; `busyCount` are busy now.
+    mutating func taken(busy busyCount: Int) {
+        if busyCount > peakBusy { peakBusy = busyCount }
     }
 
-    /// A purge is due with `idleCount` idle: how many of the longest idle to close. Counting starts
-    /// over from what is left.
-    mutating func purge(idleCount: Int) -> Int {
-        let unused = min(fewestIdle, idleCount)
-        let close = unused / 2
-        fewestIdle = idleCount - close
-        return close
+    /// A purge is due with `idleCount` idle and `busyCount` busy: how many of the longest idle to
+    /// close. The peak starts over from those busy now.
+    mutating func purge(idleCount: Int, busyCount: Int) -> Int {
+        let need = max(peakBusy, expectedNeed)
+        let surplus = idleCount + busyCount - need
+        expectedNeed = max((expectedNeed + peakBusy) / 2, peakBusy)
+        peakBusy = busyCount
+        return surplus > 1 ? min(idleCount, surplus / 2) : 0
     }
 }

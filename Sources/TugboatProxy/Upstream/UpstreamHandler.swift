@@ -65,6 +65,9 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        // Handed to a tunnel (the connection lives on without this handler): no longer the pool's.
+        pool?.forget(self)
+        pool = nil
         self.context = nil
         isWritable = false
         socket.detach()

@@ -29,6 +29,9 @@ final class UpstreamPool {
     private let connector: UpstreamConnector
     private var surplus = IdleSurplus()
     private var lastPurge: NIODeadline = .now()
+    /// Open connections dialled for this pool, idle or busy (each leaves through ``forget(_:)``).
+    private var openCount = 0
+    private var busyCount: Int { max(0, openCount - idle.count) }
 
     /// Requests waiting for a connection, first come first served.
     private var waiting = CircularBuffer<Waiter>()
@@ -64,10 +67,9 @@ final class UpstreamPool {
     func takeIdle() -> UpstreamHandler? {
         while let connection = idle.popLast() {
             guard connection.isOpen else { continue }
-            surplus.taken(leaving: idle.count)
+            surplus.taken(busy: busyCount)
             return connection
         }
-        surplus.taken(leaving: 0)
         return nil
     }
 
@@ -112,6 +114,8 @@ final class UpstreamPool {
                 case .success(let connection):
                     self.dialsFailing = false
                     connection.pool = self
+                    self.openCount += 1
+                    self.surplus.taken(busy: self.busyCount)
                     self.handOut(connection)
                 case .failure(let error):
                     self.dialsFailing = true
@@ -141,8 +145,9 @@ final class UpstreamPool {
         }
     }
 
-    /// A connection closed: if it was idle here, it is no longer.
+    /// A connection dialled for this pool closed: if it was idle here, it is no longer.
     func forget(_ connection: UpstreamHandler) {
+        openCount -= 1
         if let index = idle.lastIndex(where: { $0 === connection }) { idle.remove(at: index) }
     }
 
@@ -168,8 +173,8 @@ final class UpstreamPool {
         }
     }
 
-    /// Closes connections idle for longer than `timeout`, and every ``IdleSurplus/interval`` half
-    /// of those no request took since the last time (the longest idle first).
+    /// Closes connections idle for longer than `timeout`, and every ``IdleSurplus/interval`` those
+    /// ``IdleSurplus`` finds more than the load needs (the longest idle first).
     func sweep(olderThan timeout: TimeAmount, now: NIODeadline) {
         let limit = now - timeout
         for connection in idle where connection.idleSince < limit {
@@ -178,7 +183,7 @@ final class UpstreamPool {
         idle.removeAll { !$0.isOpen || $0.idleSince < limit }
         guard now - lastPurge >= .nanoseconds(Int64(IdleSurplus.interval * 1e9)) else { return }
         lastPurge = now
-        let unused = surplus.purge(idleCount: idle.count)
+        let unused = surplus.purge(idleCount: idle.count, busyCount: busyCount)
         guard unused > 0 else { return }
         let closing = idle.prefix(unused)
         idle.removeFirst(unused)
