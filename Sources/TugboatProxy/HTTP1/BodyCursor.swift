@@ -76,3 +76,16 @@ struct BodyCursor {
         buffer.moveReaderIndex(forwardBy: count)
     }
 }
+
+extension ByteBuffer {
+    /// Adds bytes that just arrived behind those still unread: taken as they are when none are
+    /// left (no copy), copied behind them otherwise.
+    mutating func appendArrived(_ arrived: ByteBuffer) {
+        if readableBytes == 0 {
+            self = arrived
+        } else {
+            var arrived = arrived
+            writeBuffer(&arrived)
+        }
+    }
+}

@@ -6,12 +6,7 @@ extension ProxyHandler: UpstreamDelegate {
     static let coalesceLimit = 8 * 1024
 
     func upstreamReceived(_ bytes: ByteBuffer) {
-        if upstreamBytes.readableBytes == 0 {
-            upstreamBytes = bytes
-        } else {
-            var bytes = bytes
-            upstreamBytes.writeBuffer(&bytes)
-        }
+        upstreamBytes.appendArrived(bytes)
         if let splice {
             spliceReceived(splice)
             return

@@ -133,12 +133,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
 
     /// Bytes from the client (its channel's read, or an HTTP/2 stream's request translated).
     func receive(_ buffer: ByteBuffer) {
-        if clientBytes.readableBytes == 0 {
-            clientBytes = buffer
-        } else {
-            var buffer = buffer
-            clientBytes.writeBuffer(&buffer)
-        }
+        clientBytes.appendArrived(buffer)
         inClientRead = true
         processClientBytes()
         inClientRead = false

@@ -34,12 +34,7 @@ final class UpstreamDrain: UpstreamDelegate {
     }
 
     func upstreamReceived(_ received: ByteBuffer) {
-        if bytes.readableBytes == 0 {
-            bytes = received
-        } else {
-            var received = received
-            bytes.writeBuffer(&received)
-        }
+        bytes.appendArrived(received)
         advance()
     }
 
