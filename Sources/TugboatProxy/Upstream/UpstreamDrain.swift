@@ -2,8 +2,9 @@ import NIOCore
 
 /// An upstream connection whose client left before its response ended: it reads the rest of the
 /// response into the void (``ResponseDrain`` decides) and goes back to `pool` when that ends
-/// well, or is closed — also at `deadline` (the abandoned request's own) if the response has not
-/// ended by then. It is the connection's delegate meanwhile; the pool does not see it.
+/// well, or is closed — also at `deadline` (``ResponseDrain/patience`` after the client left, or
+/// the request's own deadline if sooner) if the response has not ended by then. It is the
+/// connection's delegate meanwhile; the pool counts the connection busy.
 final class UpstreamDrain: UpstreamDelegate {
     private let connection: UpstreamHandler
     private let pool: UpstreamPool
