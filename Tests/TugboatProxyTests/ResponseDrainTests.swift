@@ -79,7 +79,7 @@ struct ResponseDrainTests {
 
     @Test("a body relayed in part: only what is left of it is read")
     func midBody() {
-        var drain = ResponseDrain(requestMethod: .get, body: BodyCursor(.length(4)), keepAlive: true)
+        var drain = ResponseDrain(requestMethod: .get, body: BodyCursor(.length(4)))
         var buffer = ByteBuffer(string: "ab")
         var fields: [HeaderField] = []
         #expect(drain.consume(&buffer, limits: HeadLimits(), fields: &fields) == .needMore)

@@ -254,7 +254,7 @@ extension ProxyHandler: UpstreamDelegate {
         let drain: ResponseDrain
         if request.responseHeadDone {
             guard request.upstreamKeepAlive else { return false }
-            drain = ResponseDrain(requestMethod: request.method, body: request.responseBody, keepAlive: true)
+            drain = ResponseDrain(requestMethod: request.method, body: request.responseBody)
         } else {
             drain = ResponseDrain(requestMethod: request.method, scanned: scannedResponseBytes)
         }

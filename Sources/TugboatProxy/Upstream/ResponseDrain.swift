@@ -48,12 +48,13 @@ struct ResponseDrain {
         self.scanned = scanned
     }
 
-    /// The head was relayed and part of the body: the rest of `body` is to be read.
-    init(requestMethod: RequestMethod, body: BodyCursor, keepAlive: Bool) {
+    /// The head was relayed and part of the body: the rest of `body` is to be read. (Only a head
+    /// that kept the connection alive gets here: one that asked to close is closed at once.)
+    init(requestMethod: RequestMethod, body: BodyCursor) {
         self.requestMethod = requestMethod
         headDone = true
         self.body = body
-        self.keepAlive = keepAlive
+        keepAlive = true
         scanned = 0
     }
 

@@ -14,16 +14,14 @@ final class UpstreamDrain: UpstreamDelegate {
     private var timer: Scheduled<Void>?
 
     /// Starts draining `connection`; `buffered` is what the backend sent that was not read yet.
-    @discardableResult
     static func start(_ connection: UpstreamHandler, drain: ResponseDrain, buffered: ByteBuffer, pool: UpstreamPool,
-                      deadline: NIODeadline, loop: LoopContext) -> UpstreamDrain {
+                      deadline: NIODeadline, loop: LoopContext) {
         let drainer = UpstreamDrain(connection: connection, drain: drain, buffered: buffered, pool: pool, loop: loop)
         connection.delegate = drainer
         drainer.timer = loop.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { drainer.finish(.close) }
         drainer.advance()
         // Reads may have been paused for a slow client; nobody is slow now.
         if connection.delegate === drainer { connection.resumeReads() }
-        return drainer
     }
 
     private init(connection: UpstreamHandler, drain: ResponseDrain, buffered: ByteBuffer, pool: UpstreamPool, loop: LoopContext) {
