@@ -65,14 +65,7 @@ extension AdminServer {
     /// The settings are read per request: a reload's new accounts and numbers apply to the next callback.
     static func addTwilioCallbackRoutes(_ router: Router<BasicRequestContext>, callbacks: TwilioCallbacks,
                                         acknowledger: (any PageAcknowledging)?) {
-        router.post("/api/twilio/sms") { request, context -> Response in
-            let settings = callbacks.current
-            let fields: [String: String]
-            switch await verifiedTwilioFields(request, logger: context.logger, settings: settings) {
-            case .refused(let response): return response
-            case .verified(let verified): fields = verified
-            }
-            guard let acknowledger else { return jsonError(.notImplemented, "acknowledging from the phone is off") }
+        twilioRoute(router, "/api/twilio/sms", callbacks: callbacks, acknowledger: acknowledger) { _, context, fields, settings, acknowledger in
             let code = PhoneAcknowledgement.code(inReply: fields["Body"] ?? "")
             let from = fields["From"] ?? ""
             var outcome: AcknowledgeOutcome?
@@ -88,14 +81,7 @@ extension AdminServer {
             }
             return twiml(PhoneAcknowledgement.smsAnswer(code: code, outcome: outcome))
         }
-        router.post("/api/twilio/voice") { request, context -> Response in
-            let settings = callbacks.current
-            let fields: [String: String]
-            switch await verifiedTwilioFields(request, logger: context.logger, settings: settings) {
-            case .refused(let response): return response
-            case .verified(let verified): fields = verified
-            }
-            guard let acknowledger else { return jsonError(.notImplemented, "acknowledging from the phone is off") }
+        twilioRoute(router, "/api/twilio/voice", callbacks: callbacks, acknowledger: acknowledger) { request, context, fields, _, acknowledger in
             let code = request.uri.queryParameters.get("code").flatMap { Int64($0) }
             guard let code, fields["Digits"] == "1" else { return twiml(PhoneAcknowledgement.voiceAnswer(code: code, outcome: nil)) }
             let person = PhoneAcknowledgement.person(inVoiceCallback: fields)
@@ -103,6 +89,23 @@ extension AdminServer {
             context.logger.info("acknowledge by call", metadata: ["outage.id": "\(code)", "by": "\(person)",
                                                                   "outcome": "\(outcomeName(outcome))"])
             return twiml(PhoneAcknowledgement.voiceAnswer(code: code, outcome: outcome))
+        }
+    }
+
+    /// `POST path` for Twilio: `answer` gets the request's form fields (with the settings read for
+    /// it) only once its signature checks out and acknowledging from the phone is on.
+    private static func twilioRoute(
+        _ router: Router<BasicRequestContext>, _ path: RouterPath, callbacks: TwilioCallbacks, acknowledger: (any PageAcknowledging)?,
+        answer: @escaping @Sendable (Request, BasicRequestContext, [String: String], TwilioCallbackSettings, any PageAcknowledging) async -> Response
+    ) {
+        router.post(path) { request, context -> Response in
+            let settings = callbacks.current
+            switch await verifiedTwilioFields(request, logger: context.logger, settings: settings) {
+            case .refused(let response): return response
+            case .verified(let fields):
+                guard let acknowledger else { return jsonError(.notImplemented, "acknowledging from the phone is off") }
+                return await answer(request, context, fields, settings, acknowledger)
+            }
         }
     }
 

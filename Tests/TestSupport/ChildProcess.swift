@@ -48,6 +48,7 @@ package final class ChildProcess: @unchecked Sendable {
     }
 
     /// Waits until a line matching `predicate` appears; returns it.
+    @discardableResult
     package func waitForLine(timeout: Double = 30, _ predicate: (String) -> Bool) throws -> String {
         let end = Date().addingTimeInterval(timeout)
         while Date() < end {
