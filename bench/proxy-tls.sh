@@ -18,8 +18,8 @@
 #   h2          GET /small over HTTP/2: h2load -c$CONNECTIONS -m$STREAMS (streams per connection),
 #               for DURATION; its p99 is read from h2load's per-request log (`--log-file`: each
 #               request's microseconds until the end of its response), 2xx rows only
-# Output: req/s and p99 (means of ROUNDS), and Tugboat's ratios against haproxy-best; the req/s
-# ratio also round by round (each round's Tugboat against the same round's haproxy-best,
+# Output: req/s and p99 (means of ROUNDS), and Tugboat's ratios against haproxy-best; both
+# ratios also round by round (each round's Tugboat against the same round's haproxy-best,
 # lowest-highest). Rounds alternate between the proxies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -143,7 +143,7 @@ run_h2() { # port → "rps p99ms"
   echo "$rps $p99"
 }
 mean() { awk '{s+=$1; p+=$2; n++} END {printf "%.0f %.2f\n", s/n, p/n}'; }
-echo "| case | haproxy nbt1 req/s (p99 ms) | haproxy nbt2 | tugboat | tugboat / haproxy-best req/s | the same, round by round | p99 ratio |"
+echo "| case | haproxy nbt1 req/s (p99 ms) | haproxy nbt2 | tugboat | tugboat / haproxy-best req/s | the same, round by round | p99 ratio (round by round) |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 for case in $CASES; do
   header=""; [ "$case" = handshake ] && header="Connection: close"
@@ -155,6 +155,7 @@ for case in $CASES; do
   read -r h1 p1 < <(mean < "$work/h1"); read -r h2 p2 < <(mean < "$work/h2"); read -r t pt < <(mean < "$work/t")
   if [ "$h1" -ge "$h2" ]; then best=$h1; bp=$p1; rounds="$work/h1"; else best=$h2; bp=$p2; rounds="$work/h2"; fi
   span=$(round_ratio_span "$(cut -d' ' -f1 "$work/t")" "$(cut -d' ' -f1 "$rounds")")
-  printf "| %s | %s (%s) | %s (%s) | %s (%s) | %.2f | %s | %.2f |\n" "$case" "$h1" "$p1" "$h2" "$p2" "$t" "$pt" \
-    "$(awk "BEGIN {print $t/$best}")" "$span" "$(awk "BEGIN {print $pt/$bp}")"
+  p99span=$(round_ratio_span "$(cut -d' ' -f2 "$work/t")" "$(cut -d' ' -f2 "$rounds")")
+  printf "| %s | %s (%s) | %s (%s) | %s (%s) | %.2f | %s | %.2f (%s) |\n" "$case" "$h1" "$p1" "$h2" "$p2" "$t" "$pt" \
+    "$(awk "BEGIN {print $t/$best}")" "$span" "$(awk "BEGIN {print $pt/$bp}")" "$p99span"
 done
