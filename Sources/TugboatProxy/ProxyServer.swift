@@ -137,22 +137,24 @@ package final class ProxyServer: Service, Sendable {
             return .here
         }
         let counts = dataPlane.connections
-        var target = spreader.placeHTTP2(arrivingOn: loop.index, mayMove: counts.roomToMove(max: loop.configuration.maxConnections))
-        if target != loop.index {
+        let placed = spreader.placeHTTP2(arrivingOn: loop.index, mayMove: counts.roomToMove(max: loop.configuration.maxConnections))
+        var target = placed
+        if placed != loop.index {
             let duplicate = try? channel.pipeline.syncOperations.withUnsafeTransportIfAvailable(of: NIOBSDSocket.Handle.self) { tugboat_dup($0) }
             if let fd = duplicate ?? nil, fd >= 0 {
                 counts.hold()
                 context.close(promise: nil)
-                spreader.adopt(fd, onLoop: target, counts: counts, handshake: .init(firstBytes: bytes) { channel, loop in
-                    channel.closeFuture.whenComplete { _ in spreader.http2Closed(onLoop: target) }
+                spreader.adopt(fd, onLoop: placed, counts: counts, handshake: .init(firstBytes: bytes) { channel, loop in
+                    channel.closeFuture.whenComplete { _ in spreader.http2Closed(onLoop: placed) }
                     try configureAdmittedChannel(channel, tls: tls, dataPlane: dataPlane, loop: loop, handshakeDeadline: handshakeDeadline)
                 })
                 return .taken
             }
-            spreader.http2Closed(onLoop: target)
+            spreader.http2Closed(onLoop: placed)
             target = spreader.placeHTTP2(arrivingOn: loop.index, mayMove: false)
         }
-        channel.closeFuture.whenComplete { _ in spreader.http2Closed(onLoop: target) }
+        let stays = target
+        channel.closeFuture.whenComplete { _ in spreader.http2Closed(onLoop: stays) }
         try configureAdmittedChannel(channel, tls: tls, dataPlane: dataPlane, loop: loop, handshakeDeadline: handshakeDeadline)
         return .here
     }

@@ -27,7 +27,7 @@ struct UpstreamLineTests {
             let channel = EmbeddedChannel(handler: handler, loop: loop)
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9000 + channels.count)).wait()
             channels.append(channel)
-            pending.removeFirst().succeed(handler)
+            pending.removeFirst().assumeIsolated().succeed(handler)
         }
 
         func failOne() { pending.removeFirst().fail(ChannelError.connectTimeout(.seconds(1))) }
@@ -123,6 +123,8 @@ struct UpstreamLineTests {
         #expect(dials.pending.count == UpstreamPool.maxDialsInFlight)
         loop.advanceTime(by: UpstreamPool.patience)
         #expect(dials.pending.count == 6)
+        while !dials.pending.isEmpty { try dials.succeedOne(backend) }
+        #expect(later.allSatisfy { $0.got != nil })
     }
 
     @Test("a full pool keeps a connection given back while requests wait for one")

@@ -290,7 +290,7 @@ struct RedisLiveTests {
                         group.addTask {
                             await #expect(throws: RedisError.connectionLost) { try await client.send(["BLPOP", "never", "5"]) }
                         }
-                        try await withClient(configuration) { admin in
+                        _ = try await withClient(configuration) { admin in
                             try await waitUntil("BLPOP blocked") {
                                 try await admin.send(["INFO", "clients"]).string?.contains("blocked_clients:1") == true
                             }

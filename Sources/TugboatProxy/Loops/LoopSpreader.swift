@@ -143,7 +143,7 @@ struct MachineIdleClock {
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 512)
         guard fgets(&line, Int32(line.count), file) != nil else { return nil }
-        return idleTicks(cpuLine: String(cString: line))
+        return idleTicks(cpuLine: line.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
     }
 
     /// "cpu  user nice system idle iowait …" → idle + iowait.

@@ -16,12 +16,15 @@ enum SocketAdoption {
     /// `context`'s event loop, with a fresh handler (or `handshake`'s pipeline, which reads its
     /// first bytes before anything from the socket), and reads what the client sent.
     static func adopt(_ fd: Int32, into context: LoopContext, counts: ConnectionCounts, handshake: Handshake? = nil) {
+        // The initializer runs on `context`'s own loop (the bootstrap's group is that one loop).
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         ClientBootstrap(group: context.eventLoop)
             .channelOption(.writeBufferWaterMark, value: ProxyServer.clientWaterMark)
             .channelOption(.maxMessagesPerRead, value: ProxyServer.clientMessagesPerRead)
             .channelOption(.recvAllocator, value: ProxyServer.clientReadAllocator)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let context = loopBound.value
                     channel.closeFuture.whenComplete { _ in counts.release() }
                     if let handshake {
                         try channel.pipeline.syncOperations.addHandler(ReplayFirstBytes(handshake.firstBytes))

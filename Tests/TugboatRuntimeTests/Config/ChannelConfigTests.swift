@@ -16,7 +16,7 @@ struct ChannelConfigTests {
     @Test("a full email channel parses: STARTTLS by default on smtp://, credentials, several recipients, a CA file")
     func email() throws {
         let ca = FileManager.default.temporaryDirectory.appendingPathComponent("tugboat-ca-\(UUID().uuidString).pem").path
-        FileManager.default.createFile(atPath: ca, contents: Data("-----BEGIN CERTIFICATE-----\n".utf8))
+        try #require(FileManager.default.createFile(atPath: ca, contents: Data("-----BEGIN CERTIFICATE-----\n".utf8)))
         defer { try? FileManager.default.removeItem(atPath: ca) }
         let channels = try parse("""
             mail: { email: { smtp: "smtp://127.0.0.1:2525", username: tugboat, password: ${SMTP_PASSWORD}, from: "tugboat@example.com", to: ["a@example.com", "b@example.com"], ca: \(ca) } }

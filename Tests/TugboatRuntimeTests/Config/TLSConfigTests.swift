@@ -13,7 +13,7 @@ struct TLSConfigTests {
     @Test("tls.certificates and pool.tls parse; paths are kept, lines are remembered")
     func parses() throws {
         let key = NSTemporaryDirectory() + "tugboat-tls-config-\(UUID().uuidString).key"
-        FileManager.default.createFile(atPath: key, contents: Data("k".utf8), attributes: [.posixPermissions: 0o600])
+        try #require(FileManager.default.createFile(atPath: key, contents: Data("k".utf8), attributes: [.posixPermissions: 0o600]))
         defer { try? FileManager.default.removeItem(atPath: key) }
         let config = try parse("""
         tls:
@@ -40,8 +40,8 @@ struct TLSConfigTests {
         let directory = NSTemporaryDirectory() + "tugboat-admin-tls-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        FileManager.default.createFile(atPath: directory + "/admin.pem", contents: Data("c".utf8))
-        FileManager.default.createFile(atPath: directory + "/admin.key", contents: Data("k".utf8), attributes: [.posixPermissions: 0o600])
+        try #require(FileManager.default.createFile(atPath: directory + "/admin.pem", contents: Data("c".utf8)))
+        try #require(FileManager.default.createFile(atPath: directory + "/admin.key", contents: Data("k".utf8), attributes: [.posixPermissions: 0o600]))
         let config = try ConfigLoader.parse("""
         admin:
           listen: 127.0.0.1:8443
