@@ -138,8 +138,10 @@ package final class ProxyServer: Service, Sendable {
         }
         let counts = dataPlane.connections
         let placed = spreader.placeHTTP2(arrivingOn: loop.index, mayMove: counts.roomToMove(max: loop.configuration.maxConnections))
-        var target = placed
-        if placed != loop.index {
+        let stays: Int  // the loop counted for it if it stays here
+        if placed == loop.index {
+            stays = placed
+        } else {
             let duplicate = try? channel.pipeline.syncOperations.withUnsafeTransportIfAvailable(of: NIOBSDSocket.Handle.self) { tugboat_dup($0) }
             if let fd = duplicate ?? nil, fd >= 0 {
                 counts.hold()
@@ -151,9 +153,8 @@ package final class ProxyServer: Service, Sendable {
                 return .taken
             }
             spreader.http2Closed(onLoop: placed)
-            target = spreader.placeHTTP2(arrivingOn: loop.index, mayMove: false)
+            stays = spreader.placeHTTP2(arrivingOn: loop.index, mayMove: false)
         }
-        let stays = target
         channel.closeFuture.whenComplete { _ in spreader.http2Closed(onLoop: stays) }
         try configureAdmittedChannel(channel, tls: tls, dataPlane: dataPlane, loop: loop, handshakeDeadline: handshakeDeadline)
         return .here
