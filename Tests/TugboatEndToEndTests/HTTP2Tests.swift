@@ -176,6 +176,65 @@ struct HTTP2Tests {
         try stillServes(tugboat)
     }
 
+    /// A frame that is legal to send but makes the server reset the stream it names, once its
+    /// request has gone to the backend: the "MadeYouReset" attack (CVE-2025-8671) frees the stream's
+    /// slot while the backend's work goes on, as a client's own RST_STREAM does, without one.
+    enum Provocation: String, CaseIterable, CustomTestStringConvertible {
+        case headersAfterEndStream = "a second HEADERS after END_STREAM"
+        case windowOverflow = "a WINDOW_UPDATE past 2^31-1"
+        case windowUpdateOfZero = "a WINDOW_UPDATE of 0"
+        case trailersWithoutEndStream = "trailers without END_STREAM on a request with a body"
+
+        var testDescription: String { rawValue }
+
+        /// The request's HEADERS: a GET ended at once, or a request whose body is still to come.
+        var openingFlags: UInt8 {
+            self == .trailersWithoutEndStream ? H2Client.Frame.endHeaders : H2Client.Frame.endHeaders | H2Client.Frame.endStream
+        }
+
+        func frame(stream: UInt32) -> [UInt8] {
+            switch self {
+            case .headersAfterEndStream:
+                H2Client.frame(type: H2Client.Frame.headers, flags: H2Client.Frame.endHeaders | H2Client.Frame.endStream,
+                               stream: stream, payload: H2Client.block([("x-trailer", "1")]))
+            case .windowOverflow:
+                H2Client.frame(type: H2Client.Frame.windowUpdate, flags: 0, stream: stream, payload: H2Client.be32(0x7FFF_FFFF))
+            case .windowUpdateOfZero:
+                H2Client.frame(type: H2Client.Frame.windowUpdate, flags: 0, stream: stream, payload: H2Client.be32(0))
+            case .trailersWithoutEndStream:
+                H2Client.frame(type: H2Client.Frame.headers, flags: H2Client.Frame.endHeaders,
+                               stream: stream, payload: H2Client.block([("x-trailer", "1")]))
+            }
+        }
+    }
+
+    @Test("MadeYouReset (CVE-2025-8671): streams the client makes Tugboat reset count as stream errors; a flood of them ends in GOAWAY ENHANCE_YOUR_CALM with upstream work bounded",
+          arguments: Provocation.allCases)
+    func madeYouReset(_ provocation: Provocation) throws {
+        let gate = RawBackend.Gate()
+        let backend = try Self.heldBackend(gate, maxConnections: 2000)
+        let tugboat = try front([backend.address])
+        let client = try client(tugboat)
+        for batch in 0..<20 {
+            var bytes: [UInt8] = []
+            for index in 0..<100 {
+                let stream = UInt32(2 * (batch * 100 + index) + 1)
+                bytes += H2Client.frame(type: H2Client.Frame.headers, flags: provocation.openingFlags,
+                                        stream: stream, payload: H2Client.block(H2Client.request("/held")))
+                bytes += provocation.frame(stream: stream)
+            }
+            guard client.send(bytes) else { break }
+        }
+        #expect(client.wait { _ in client.goaway() != nil })
+        #expect(client.goaway()?.errorCode == H2Client.ErrorCode.enhanceYourCalm, "\(String(describing: client.goaway()))")
+        #expect(client.waitClosed())
+        // At most the allowance of stream errors (200) reached the backend, not one per stream sent.
+        let held = backend.requests.filter { $0.target == "/held" }
+        #expect(held.count <= 210, "\(held.count) requests reached the backend")
+        gate.release()
+        try stillServes(tugboat)
+    }
+
     @Test("a stream reset before its response: the response is read into the void and the backend's connection serves later streams")
     func resetKeepsUpstreamConnection() throws {
         let gate = RawBackend.Gate()

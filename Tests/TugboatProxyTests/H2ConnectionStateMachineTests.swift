@@ -185,6 +185,35 @@ struct H2ConnectionStateMachineTests {
         #expect(rig.receive(.ping(1)) == .none, "nothing after the connection error")
     }
 
+    @Test("MadeYouReset (CVE-2025-8671): every stream the client makes us reset is a counted stream error — a second HEADERS after END_STREAM, a window past 2^31-1, a malformed request found by the stream",
+          arguments: ["headers", "window", "stream"])
+    func madeYouReset(_ provocation: String) {
+        var rig = Rig(.init(glitchAllowance: 5))
+        func provoke(_ stream: UInt32) -> H2ConnectionStateMachine.Event {
+            switch provocation {
+            case "headers": rig.headers(stream)
+            case "window": rig.receive(.windowUpdate(stream: stream, increment: Int(Int32.max)))
+            default: rig.machine.resetStream(stream, code: .protocolError, clientErrorAt: rig.now)
+            }
+        }
+        let code: H2ErrorCode = switch provocation {
+        case "headers": .streamClosed
+        case "window": .flowControlError
+        default: .protocolError
+        }
+        for index in 0..<5 {
+            let stream = UInt32(2 * index + 1)
+            #expect(rig.headers(stream) == .streamOpened(stream, endStream: true))
+            #expect(provoke(stream) == .streamReset(stream))
+        }
+        #expect(rig.written().filter { if case .rstStream(_, code) = $0 { true } else { false } }.count == 5)
+        #expect(rig.machine.openStreams == 0, "each reset stream is over")
+        _ = rig.headers(11)
+        guard case .connectionError(let error) = provoke(11) else { Issue.record("the 6th reset passed"); return }
+        #expect(error.code == .enhanceYourCalm)
+        #expect(rig.written().contains { if case .goAway(_, .enhanceYourCalm) = $0 { true } else { false } })
+    }
+
     @Test("a header list above the limit and an undecodable block are connection errors")
     func headerBlocks() {
         var large = Rig(.init(maxHeaderListSize: 100))

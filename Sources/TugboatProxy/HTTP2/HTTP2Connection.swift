@@ -207,6 +207,16 @@ final class HTTP2Connection: ChannelInboundHandler, TurnEndFlushing {
         scheduleFlush()
     }
 
+    /// Resets a stream for what its client sent: a stream error, counted against the allowance.
+    /// One too many ends the connection — closed once the stream's own call has returned (it
+    /// comes from inside the stream, which the close would otherwise end under it).
+    func resetStreamForClientError(_ id: UInt32, code: H2ErrorCode) {
+        guard case .connectionError = machine.resetStream(id, code: code, clientErrorAt: NIODeadline.now().uptimeNanoseconds) else {
+            return scheduleFlush()
+        }
+        loop.eventLoop.assumeIsolated().execute { self.closeNow() }
+    }
+
     func openStreamWindow(_ id: UInt32, increment: Int) {
         machine.openStreamWindow(id, increment: increment)
         scheduleFlush()

@@ -70,7 +70,7 @@ final class HTTP2Stream {
         } catch {
             loop.headerFields = storage
             // RFC 9113 §8.1.1: a malformed request is a stream error of type PROTOCOL_ERROR.
-            reset(.protocolError)
+            reset(.protocolError, clientError: true)
             return
         }
         request = translated.body.isComplete ? .complete : .body(translated.body)
@@ -92,7 +92,7 @@ final class HTTP2Stream {
         guard endStream, case .body(var framer) = request, case .success(let out) = Result(catching: { () throws(HTTP2RequestBodyFramer.Failure) in
             try framer.finish(allocator: connection.allocator)
         }) else {
-            reset(.protocolError)
+            reset(.protocolError, clientError: true)
             return
         }
         request = .complete
@@ -104,7 +104,7 @@ final class HTTP2Stream {
         guard case .body(var framer) = request, case .success(let out) = Result(catching: { () throws(HTTP2RequestBodyFramer.Failure) in
             try framer.frame(bytes, endStream: endStream, allocator: connection.allocator)
         }) else {
-            reset(.protocolError)
+            reset(.protocolError, clientError: true)
             return
         }
         unacknowledged += flowControlled
@@ -231,10 +231,16 @@ final class HTTP2Stream {
     }
 
     /// Resets the stream (RST_STREAM, unless it is over already) and lets the handler go.
-    func reset(_ code: H2ErrorCode = .cancel) {
+    /// `clientError`: for what the client sent (a malformed request, body or trailers), which the
+    /// connection counts as a stream error.
+    func reset(_ code: H2ErrorCode = .cancel, clientError: Bool = false) {
         guard !isClosed else { return }
         isClosed = true
-        connection.resetStream(id, code: code)
+        if clientError {
+            connection.resetStreamForClientError(id, code: code)
+        } else {
+            connection.resetStream(id, code: code)
+        }
         connection.streamEnded(self)
     }
 

@@ -10,7 +10,11 @@ import NIOCore
 /// limits an attacker meets: SETTINGS_MAX_CONCURRENT_STREAMS (the stream after the last allowed
 /// one gets GOAWAY PROTOCOL_ERROR; those open finish), resets (CVE-2023-44487: more than
 /// `resetAllowance` RST_STREAMs in 30 s), and glitches (PINGs, SETTINGS, empty DATA frames, stream
-/// errors: more than `glitchAllowance` in 30 s), each GOAWAY ENHANCE_YOUR_CALM. A header list
+/// errors: more than `glitchAllowance` in 30 s), each GOAWAY ENHANCE_YOUR_CALM. Every stream the
+/// client's frames make us reset is a stream error, counted — a second HEADERS after END_STREAM, a
+/// window past 2^31-1, a malformed request, body or trailers (``resetStream(_:code:clientErrorAt:)``)
+/// —: such a reset frees the stream's slot while its backend works on, as a client's own
+/// RST_STREAM does (the "MadeYouReset" attack, CVE-2025-8671). A header list
 /// above SETTINGS_MAX_HEADER_LIST_SIZE stops decoding at the limit (a connection error: the table
 /// is out of step after it).
 struct H2ConnectionStateMachine {
@@ -133,7 +137,7 @@ struct H2ConnectionStateMachine {
         guard !isClosed else { return .none }
         switch frame {
         case .headers(let id, let block, let endStream, let dependsOn):
-            return receiveHeaders(id, block: block, endStream: endStream, dependsOn: dependsOn)
+            return receiveHeaders(id, block: block, endStream: endStream, dependsOn: dependsOn, now: now)
         case .data(let id, let payload, let endStream, let flowControlled):
             return receiveData(id, payload: payload, endStream: endStream, flowControlled: flowControlled, now: now)
         case .settings(let values):
@@ -156,7 +160,7 @@ struct H2ConnectionStateMachine {
             acceptsStreamsUpTo = min(acceptsStreamsUpTo, lastClientStream)
             return .goAwayReceived
         case .windowUpdate(let id, let increment):
-            return receiveWindowUpdate(id, increment: increment)
+            return receiveWindowUpdate(id, increment: increment, now: now)
         case .rstStream(let id, _):
             guard resets.take(now: now) else { return calm("too many RST_STREAM frames (rapid reset)") }
             guard id <= lastClientStream else { return connectionError(.protocolError, "RST_STREAM on idle stream \(id)") }
@@ -169,7 +173,7 @@ struct H2ConnectionStateMachine {
         }
     }
 
-    private mutating func receiveHeaders(_ id: UInt32, block: ByteBuffer, endStream: Bool, dependsOn: UInt32?) -> Event {
+    private mutating func receiveHeaders(_ id: UInt32, block: ByteBuffer, endStream: Bool, dependsOn: UInt32?, now: UInt64) -> Event {
         // Every block is decoded, even one for a stream that is refused: the table must stay in step.
         do {
             try decoder.decode(block, maxListSize: settings.maxHeaderListSize, into: &fields)
@@ -180,11 +184,7 @@ struct H2ConnectionStateMachine {
         }
         guard id & 1 == 1 else { return connectionError(.protocolError, "HEADERS on even stream \(id)") }
         if var stream = streams[id] {
-            guard !stream.remoteClosed else {
-                removeStream(id)
-                H2FrameWriter.writeRstStream(id, code: .streamClosed, into: &outbound)
-                return .streamReset(id)
-            }
+            guard !stream.remoteClosed else { return streamError(id, .streamClosed, now: now) }
             stream.remoteClosed = endStream
             streams[id] = stream
             if endStream { closeIfDone(id) }
@@ -194,10 +194,7 @@ struct H2ConnectionStateMachine {
         guard id > lastClientStream else { return .none }
         lastClientStream = id
         guard id <= acceptsStreamsUpTo else { return .none }
-        guard dependsOn != id else {
-            H2FrameWriter.writeRstStream(id, code: .protocolError, into: &outbound)
-            return .none
-        }
+        guard dependsOn != id else { return streamError(id, .protocolError, now: now) }
         guard streams.count < settings.maxConcurrentStreams else {
             // swift-nio-http2 made this a connection error too; the streams open may finish.
             acceptsStreamsUpTo = id >= 2 ? id - 2 : 0
@@ -235,7 +232,7 @@ struct H2ConnectionStateMachine {
         return .data(id, payload, endStream: endStream, flowControlled: flowControlled)
     }
 
-    private mutating func receiveWindowUpdate(_ id: UInt32, increment: Int) -> Event {
+    private mutating func receiveWindowUpdate(_ id: UInt32, increment: Int, now: UInt64) -> Event {
         if id == 0 {
             connectionSendWindow += increment
             guard connectionSendWindow <= Self.maxWindow else { return connectionError(.flowControlError, "connection window above 2^31-1") }
@@ -247,11 +244,7 @@ struct H2ConnectionStateMachine {
             return .none
         }
         stream.sendWindow += increment
-        guard stream.sendWindow <= Self.maxWindow else {
-            removeStream(id)
-            H2FrameWriter.writeRstStream(id, code: .flowControlError, into: &outbound)
-            return .streamReset(id)
-        }
+        guard stream.sendWindow <= Self.maxWindow else { return streamError(id, .flowControlError, now: now) }
         streams[id] = stream
         sendQueued(id)
         return .none
@@ -393,8 +386,16 @@ struct H2ConnectionStateMachine {
         closeIfDone(id)
     }
 
-    /// Resets a stream from our side (RST_STREAM `code`); it is over. Nothing is sent for a
-    /// stream already over.
+    /// Resets a stream for what its client sent (a malformed request, body or trailers, found
+    /// past the frames): a stream error, counted as the machine's own are. `.streamReset` — or,
+    /// past the allowance, `.connectionError` with GOAWAY ENHANCE_YOUR_CALM in ``outbound``.
+    mutating func resetStream(_ id: UInt32, code: H2ErrorCode, clientErrorAt now: UInt64) -> Event {
+        guard !isClosed, streams[id] != nil else { return .none }
+        return streamError(id, code, now: now)
+    }
+
+    /// Resets a stream from our side (RST_STREAM `code`; the backend's fault or ours, not the
+    /// client's); it is over. Nothing is sent for a stream already over.
     mutating func resetStream(_ id: UInt32, code: H2ErrorCode) {
         guard !isClosed, streams[id] != nil else { return }
         H2FrameWriter.writeRstStream(id, code: code, into: &outbound)
