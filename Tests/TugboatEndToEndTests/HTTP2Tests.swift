@@ -492,4 +492,21 @@ struct HTTP2Tests {
         #expect(slow.wait { _ in slow.body(stream: 1).count >= 65535 })
         #expect(FrontDoor.holds(for: 3) { tugboat.child.residentKiB - baseline < 16 * 1024 && slow.body(stream: 1).count <= 65535 })
     }
+
+    @Test("internal data buffering (CVE-2019-9517): a client that opens every window and then stops reading its socket holds up its backend; the proxy buffers no more than its limits")
+    func clientStopsReading() throws {
+        let size = 256 << 20
+        let backend = try DemoBackend()
+        let tugboat = try front([backend.address])
+        let greedy = try client(tugboat, settings: [(0x4, 0x7FFF_FFFF)])
+        #expect(greedy.send(H2Client.frame(type: H2Client.Frame.windowUpdate, flags: 0, stream: 0, payload: H2Client.be32(0x7FFF_FFFF - 65535))))
+        let baseline = tugboat.child.residentKiB
+        #expect(greedy.headers(stream: 1, H2Client.request("/download?bytes=\(size)")))
+        #expect(greedy.wait { _ in greedy.body(stream: 1).count >= 1 << 20 })
+        greedy.stopReading()
+        #expect(FrontDoor.holds(for: 3) { tugboat.child.residentKiB - baseline < 32 * 1024 },
+                "resident memory grew by \(tugboat.child.residentKiB - baseline) KiB")
+        #expect(greedy.body(stream: 1).count < size)
+        try stillServes(tugboat)
+    }
 }

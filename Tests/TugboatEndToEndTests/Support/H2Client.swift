@@ -149,6 +149,9 @@ final class H2Client: @unchecked Sendable {
 
     func close() { try? channel.close().wait() }
 
+    /// Stops reading the socket (what came is kept): a client that no longer takes its bytes.
+    func stopReading() { try? channel.setOption(ChannelOptions.autoRead, value: false).wait() }
+
     // MARK: Writing frames
 
     static func be32(_ value: UInt32) -> [UInt8] { [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)] }
