@@ -155,9 +155,9 @@ struct ChunkedOutcome: Equatable {
     var dataHash: UInt64 = 0xcbf2_9ce4_8422_2325
 }
 
-func scanChunked(_ pieces: [UnsafeRawBufferPointer], maxExtension: Int, maxTrailer: Int,
+func scanChunked(_ pieces: [UnsafeRawBufferPointer], maxExtension: Int, maxTrailer: Int, strict: Bool,
                  _ input: UnsafeRawBufferPointer) -> ChunkedOutcome {
-    var scanner = ChunkedScanner(maxExtensionBytes: maxExtension, maxTrailerBytes: maxTrailer)
+    var scanner = ChunkedScanner(maxExtensionBytes: maxExtension, maxTrailerBytes: maxTrailer, strict: strict)
     var outcome = ChunkedOutcome()
     for piece in pieces {
         let copy = ExactBytes(piece)
@@ -207,18 +207,24 @@ func checkChunked(_ body: UnsafeRawBufferPointer, seed: UInt64, _ input: UnsafeR
     let small = seed & 0x700 == 0
     let maxExtension = small ? 4 : 4096
     let maxTrailer = small ? 8 : 64 * 1024
-    let whole = scanChunked([body], maxExtension: maxExtension, maxTrailer: maxTrailer, input)
+    let strict = seed & 0x800 == 0  // a request's body (CRLF only), or a response's (bare LF tolerated)
+    let whole = scanChunked([body], maxExtension: maxExtension, maxTrailer: maxTrailer, strict: strict, input)
+    if strict, whole.failure == nil {
+        // What the strict scanner takes, the lenient one takes the same way.
+        let lenient = scanChunked([body], maxExtension: maxExtension, maxTrailer: maxTrailer, strict: false, input)
+        if lenient != whole { fail("chunked scan strict \(whole) but lenient \(lenient)", input) }
+    }
     var pieces: [UnsafeRawBufferPointer] = []
     var start = 0
     for point in splitPoints(body.count, seed >> 3) + [body.count] {
         pieces.append(UnsafeRawBufferPointer(rebasing: body[start..<point]))
         start = point
     }
-    let split = scanChunked(pieces, maxExtension: maxExtension, maxTrailer: maxTrailer, input)
+    let split = scanChunked(pieces, maxExtension: maxExtension, maxTrailer: maxTrailer, strict: strict, input)
     if split != whole { fail("chunked scan in one go \(whole) but split \(split)", input) }
     if body.count <= 96 {
         let bytewise = scanChunked((0..<body.count).map { UnsafeRawBufferPointer(rebasing: body[$0..<($0 + 1)]) },
-                                   maxExtension: maxExtension, maxTrailer: maxTrailer, input)
+                                   maxExtension: maxExtension, maxTrailer: maxTrailer, strict: strict, input)
         if bytewise != whole { fail("chunked scan in one go \(whole) but byte by byte \(bytewise)", input) }
     }
 }

@@ -88,6 +88,18 @@ struct FrontDoorTests {
                 request: "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello", status: 400),
         Refusal(name: "1h Content-Length: 0x10 → 400",
                 request: "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 0x10\r\n\r\n0123456789abcdef", status: 400),
+        // A chunked body is relayed as it came: a line end read more leniently than the backend
+        // reads it would frame the body differently there ("funky chunks").
+        Refusal(name: "1i a chunk size line ended by a bare LF → 400",
+                request: "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", status: 400),
+        Refusal(name: "1i chunk data ended by a bare LF → 400",
+                request: "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n", status: 400),
+        Refusal(name: "1i a bare LF inside a chunk extension → 400",
+                request: "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\"\nb\"\r\nhello\r\n0\r\n\r\n", status: 400),
+        Refusal(name: "1i a trailer line ended by a bare LF → 400",
+                request: "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: 1\n\r\n", status: 400),
+        Refusal(name: "1i whitespace after a chunk size with no extension → 400",
+                request: "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n", status: 400),
     ]
 
     @Test("1b-1i framing attacks are refused with connection: close and a closed socket; nothing reaches the backend; the proxy keeps serving",

@@ -209,8 +209,8 @@ struct HeadParserTests {
         }
     }
 
-    func scan(_ text: String, splitAt split: Int? = nil) throws -> (consumed: Int, done: Bool, data: String) {
-        var scanner = ChunkedScanner()
+    func scan(_ text: String, splitAt split: Int? = nil, strict: Bool = false) throws -> (consumed: Int, done: Bool, data: String) {
+        var scanner = ChunkedScanner(strict: strict)
         let bytes = Array(text.utf8)
         var data: [UInt8] = []
         var consumed = 0
@@ -236,6 +236,24 @@ struct HeadParserTests {
         }
         #expect(try scan("a\nabcdefghij\n0\n\n").done)  // bare LF line ends
         #expect(!(try scan("5\r\nhel").done))
+    }
+
+    @Test("chunked, strict (a request): every line ends in CRLF, whitespace after a size only before an extension; the grammar still passes across any split")
+    func chunkedStrict() throws {
+        let body = "5 ;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"
+        for split in 0...body.utf8.count {
+            let result = try scan(body + "NEXT", splitAt: split, strict: true)
+            #expect(result.consumed == body.utf8.count && result.done && result.data == "hello world", "split \(split)")
+        }
+        for bad in ["a\nabcdefghij\r\n0\r\n\r\n",  // the size line
+                    "a\r\nabcdefghij\n0\r\n\r\n",  // after the data
+                    "1;e\nx\r\n0\r\n\r\n",  // the extension's line
+                    "0\r\nX-Trailer: t\n\r\n",  // a trailer
+                    "0\r\n\n",  // the last line
+                    "2 \r\nhi\r\n0\r\n\r\n"] {  // whitespace, then no extension
+            #expect(throws: ChunkedScanner.Failure.self, "\(bad.debugDescription)") { try scan(bad, strict: true) }
+            #expect(try scan(bad, strict: false).done, "\(bad.debugDescription) is read leniently from a backend")
+        }
     }
 
     @Test("chunked: bad sizes, overflow, bad line ends, oversized extensions and trailers are errors", arguments: [

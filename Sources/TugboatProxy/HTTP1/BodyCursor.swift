@@ -13,11 +13,12 @@ struct BodyCursor {
 
     private var mode: Mode
 
-    init(_ framing: BodyFraming) {
+    /// `strict`: a chunked body is held to the grammar (``ChunkedScanner``); a client's request.
+    init(_ framing: BodyFraming, strict: Bool = false) {
         switch framing {
         case .none, .length(0): mode = .complete
         case .length(let length): mode = .length(remaining: length)
-        case .chunked: mode = .chunked(ChunkedScanner())
+        case .chunked: mode = .chunked(ChunkedScanner(strict: strict))
         case .untilClose: mode = .untilClose
         }
     }

@@ -1,7 +1,14 @@
 /// Follows a chunked body (RFC 9112 §7.1) byte by byte without copying it: it says where the body
 /// ends (so the bytes can be relayed as they came) and, for clients that cannot take chunked
 /// (HTTP/1.0), where the data is. Chunk sizes are overflow-checked; extension and trailer sizes are
-/// bounded; a bare LF is tolerated as a line end, a bare CR is not.
+/// bounded; a bare CR is never a line end.
+///
+/// `strict` (a client's request body): every line ends in CRLF, and whitespace after a chunk's size
+/// comes only before an extension's `;` — the grammar and nothing else. The bytes are relayed as
+/// they came, so anything read more leniently here than by the backend would frame the body
+/// differently there: a bare LF taken as a line end is the "funky chunks" smuggling a backend that
+/// wants CRLF reads as something else. Not strict (a backend's response): a bare LF is tolerated as
+/// a line end, as browsers and curl do.
 package struct ChunkedScanner {
     package enum Failure: Error, Equatable { case invalidSize, sizeTooLarge, invalidLineEnd, extensionTooLong, trailerTooLarge, invalidTrailer }
 
@@ -29,10 +36,12 @@ package struct ChunkedScanner {
     private var trailerBytes = 0
     let maxExtensionBytes: Int
     let maxTrailerBytes: Int
+    let strict: Bool
 
-    package init(maxExtensionBytes: Int = 4096, maxTrailerBytes: Int = 64 * 1024) {
+    package init(maxExtensionBytes: Int = 4096, maxTrailerBytes: Int = 64 * 1024, strict: Bool = false) {
         self.maxExtensionBytes = maxExtensionBytes
         self.maxTrailerBytes = maxTrailerBytes
+        self.strict = strict
     }
 
     package var isDone: Bool { if case .done = state { true } else { false } }
@@ -66,11 +75,15 @@ package struct ChunkedScanner {
                     try endOfSizeDigits(byte)
                 }
             case .sizeWhitespace:
-                if byte != 0x20 && byte != 0x09 { try endOfSizeDigits(byte) }
+                if byte != 0x20 && byte != 0x09 {
+                    if strict && byte != 0x3B { throw .invalidSize }
+                    try endOfSizeDigits(byte)
+                }
             case .sizeExtension:
                 if byte == 0x0D {
                     state = .sizeLineCR
                 } else if byte == 0x0A {
+                    try bareLineFeed()
                     sizeLineEnded()
                 } else {
                     extensionBytes += 1
@@ -81,7 +94,14 @@ package struct ChunkedScanner {
                 guard byte == 0x0A else { throw .invalidLineEnd }
                 sizeLineEnded()
             case .dataCR:
-                if byte == 0x0D { state = .dataLF } else if byte == 0x0A { state = .sizeStart } else { throw .invalidLineEnd }
+                if byte == 0x0D {
+                    state = .dataLF
+                } else if byte == 0x0A {
+                    try bareLineFeed()
+                    state = .sizeStart
+                } else {
+                    throw .invalidLineEnd
+                }
             case .dataLF:
                 guard byte == 0x0A else { throw .invalidLineEnd }
                 state = .sizeStart
@@ -89,6 +109,7 @@ package struct ChunkedScanner {
                 if byte == 0x0D {
                     state = .finalCR
                 } else if byte == 0x0A {
+                    try bareLineFeed()
                     state = .done
                 } else {
                     guard byte != 0x20 && byte != 0x09 else { throw .invalidTrailer }
@@ -100,6 +121,7 @@ package struct ChunkedScanner {
                 if byte == 0x0D {
                     state = .trailerLineCR
                 } else if byte == 0x0A {
+                    try bareLineFeed()
                     state = .trailerLineStart
                 } else if !HeadScanner.isValueByte(byte) {
                     throw .invalidTrailer
@@ -123,9 +145,17 @@ package struct ChunkedScanner {
             extensionBytes = 0
             state = .sizeExtension
         case 0x0D: state = .sizeLineCR
-        case 0x0A: sizeLineEnded()
+        case 0x0A:
+            try bareLineFeed()
+            sizeLineEnded()
         default: throw .invalidSize
         }
+    }
+
+    /// A line ended by LF alone: an error when strict.
+    @inline(__always)
+    private func bareLineFeed() throws(Failure) {
+        if strict { throw .invalidLineEnd }
     }
 
     private mutating func sizeLineEnded() {

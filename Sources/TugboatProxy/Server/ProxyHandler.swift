@@ -351,7 +351,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSche
         request.startedAt = now
         request.method = head.method
         request.clientMinorVersion = head.minorVersion
-        request.requestBody = BodyCursor(head.framing)
+        request.requestBody = BodyCursor(head.framing, strict: true)
         forwarding.generatedID = loop.requestIDs.next()
         var out = loop.takeHeadBuffer(capacity: headBytes.readableBytes + 256)
         let clientID = headBytes.withUnsafeReadableBytes { bytes in
