@@ -222,6 +222,30 @@ struct FrontDoorTests {
         #expect(raw.requests.map(\.target) == ["/ws", "/next"])
     }
 
+    @Test("3 an h2c upgrade is not passed on (h2c smuggling): an h2c-capable backend gets a plain request, and the next request is the proxy's again")
+    func h2cUpgradeNotForwarded() throws {
+        // A backend that takes any h2c upgrade it is offered, as Go's and Python's h2c servers do.
+        let raw = try RawBackend { request in
+            if request.values("upgrade").contains(where: { $0.lowercased().contains("h2c") }) {
+                return .respond(Array("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".utf8))
+            }
+            return request.target == "/next" ? .ok("next") : .ok("plain")
+        }
+        let tugboat = try start(raw)
+        let client = try TestHTTPClient(port: tugboat.port, timeout: 5)
+        try client.send("GET /admin HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+                        + "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n")
+        let (first, _) = try client.readResponse()
+        #expect(first.status == 200 && first.bodyText == "plain", "\(first.status) \(first.bodyText)")
+        let (next, _) = try client.readResponse()
+        #expect(next.status == 200 && next.bodyText == "next", "\(next.status) \(next.bodyText)")
+        #expect(raw.requests.map(\.target) == ["/admin", "/next"])
+        let offered = try #require(raw.requests.first)
+        #expect(offered.values("upgrade").isEmpty && offered.values("http2-settings").isEmpty, "\(offered.headText)")
+        #expect(!offered.headText.lowercased().contains("connection: upgrade"), "\(offered.headText)")
+        #expect(raw.requests.last?.values("x-forwarded-for") == ["127.0.0.1"], "the next request went through the proxy's rules")
+    }
+
     // MARK: 4. Pool ejection
 
     @Test("4 clients stalling their bodies get 408 that does not blame the backend, and cannot get it ejected")

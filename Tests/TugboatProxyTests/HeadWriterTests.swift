@@ -47,6 +47,25 @@ struct HeadWriterTests {
         }
     }
 
+    @Test("an h2c upgrade is never passed on (h2c smuggling): Upgrade and HTTP2-Settings dropped, no connection: upgrade; a websocket upgrade is; an empty Upgrade is none", arguments: [
+        ("Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n", false),
+        ("upgrade: H2C\r\nconnection: upgrade\r\nhttp2-settings: AAMAAABkAARAAAAAAAIAAAAA\r\n", false),
+        ("Upgrade: websocket, h2c\r\nConnection: upgrade\r\n", false),
+        ("Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n", false),
+        ("Upgrade: websocket\r\nConnection: Upgrade\r\n", true),
+        ("Upgrade: h2cx\r\nConnection: Upgrade\r\n", true),
+        ("Upgrade: \r\nConnection: Upgrade\r\n", false),  // no protocol named: no upgrade
+    ])
+    func h2cUpgradeNotForwarded(fields: String, upgrades: Bool) throws {
+        let text = "GET /chat HTTP/1.1\r\nHost: h\r\n" + fields + "\r\n"
+        let isUpgrade = try Array(text.utf8).withUnsafeBytes { try RequestHead.parse($0, limits: Self.roomy).isUpgrade }
+        #expect(isUpgrade == upgrades)
+        let out = try forward(text, trusted: false).out.lowercased()
+        #expect(out.contains("\r\nupgrade:") == upgrades, "\(out)")
+        #expect(out.contains("connection: upgrade") == upgrades, "\(out)")
+        #expect(!out.contains("http2-settings"), "\(out)")
+    }
+
     @Test("random request heads: every forwarded head fits its bound and parses")
     func randomRequests() throws {
         var generator = SystemRandomNumberGenerator()

@@ -162,6 +162,7 @@ let seeds: [[UInt8]] = [
     "POST /10 HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi",
     "GET /c HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /ignored HTTP/1.1\r\nHost: a\r\n\r\n",
     "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x\r\n\r\nraw bytes",
+    "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n",
     "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, X-Custom\r\nX-Custom: 1\r\nKeep-Alive: timeout=5\r\n\r\n",
     "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4\r\nForwarded: for=1.2.3.4\r\nX-Request-Id: abc\r\n\r\n",
     "GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nX-Spaces:   padded \t \r\nX-Utf8: caf\u{e9}\r\n\r\n",
@@ -196,7 +197,7 @@ let tokens: [[UInt8]] = [
     "chunked", "Chunked", " chunked", "chunked ", "gzip", "identity", ", chunked", "chunked,",
     "Transfer-Encoding", "Transfer-Encoding: chunked\r\n", "Transfer-Encoding:chunked\r\n", "Transfer-Encoding: gzip\r\n",
     "Content-Length", "Content-Length: 0\r\n", "Content-Length: 5\r\n", "Content-Length: 1\r\n", "Content-Length: 99999999999999999999\r\n",
-    "Connection: close\r\n", "Connection: keep-alive\r\n", "Connection: upgrade\r\n", "Upgrade: x\r\n", "Connection: Upgrade, close\r\n",
+    "Connection: close\r\n", "Connection: keep-alive\r\n", "Connection: upgrade\r\n", "Upgrade: x\r\n", "Upgrade: h2c\r\n", "Connection: Upgrade, close\r\n",
     "Host: h\r\n", "Host", "Expect: 100-continue\r\n", "TE: trailers\r\n", "Trailer: X\r\n",
     "HTTP/1.1", "HTTP/1.0", "HTTP/1.2", "HTTP/0.9", "GET", "POST", "HEAD", "TRACE", "get",
     "0\r\n\r\n", "5\r\nhello\r\n", "1;x=y\r\na\r\n", "0;ext\r\n", "0\r\nT: v\r\n\r\n", "ffffffffffffffff", "00000000000000000001",
@@ -670,6 +671,18 @@ let exceptions: [Exception] = [
         errors: [nioStopped],
         head: { head, message in
             guard message.minorVersion == 0 else { return head }
+            var out = head
+            for line in message.headerLines.reversed() where line.name == "upgrade" {
+                out.removeSubrange((line.line.lowerBound - message.headRange.lowerBound)..<(line.line.upperBound - message.headRange.lowerBound))
+            }
+            return out
+        }),
+    Exception(
+        name: "h2c-upgrade-ignored",
+        reason: "An h2c upgrade (RFC 7540 §3.2) is never passed on, or a backend taking it would speak HTTP/2 with the client through a tunnel, past the proxy's rules (h2c smuggling); the byte path treats a request whose Upgrade lists h2c as a plain one (RFC 9110 §7.8: a server may ignore Upgrade) and goes on with the next pipelined request, llhttp treats it as an upgrade and stops parsing. Rewrite: Upgrade lines removed from a request that is not an upgrade for the byte path.",
+        errors: [nioStopped],
+        head: { head, message in
+            guard !message.isUpgrade else { return head }
             var out = head
             for line in message.headerLines.reversed() where line.name == "upgrade" {
                 out.removeSubrange((line.line.lowerBound - message.headRange.lowerBound)..<(line.line.upperBound - message.headRange.lowerBound))

@@ -2,8 +2,9 @@
 enum HeaderKind: UInt8 {
     case other
     case host, contentLength, transferEncoding, connection, expect
-    /// Hop-by-hop by definition (RFC 9110 §7.6.1), besides those named in `Connection`.
-    case keepAlive, te, trailer, upgrade, proxyConnection
+    /// Hop-by-hop by definition (RFC 9110 §7.6.1), besides those named in `Connection`;
+    /// `HTTP2-Settings` belongs to an h2c upgrade (RFC 7540 §3.2.1), which is never forwarded.
+    case keepAlive, te, trailer, upgrade, proxyConnection, http2Settings
     /// Any other `Proxy-*` header (Proxy-Authorization, Proxy-Authenticate, …): never forwarded.
     case proxyOther
     /// Forwarding headers a client could forge.
@@ -24,6 +25,7 @@ enum HeaderKind: UInt8 {
         case 10 where name.equalsLowercase("keep-alive"): self = .keepAlive
         case 12 where name.equalsLowercase("x-request-id"): self = .xRequestID
         case 14 where name.equalsLowercase("content-length"): self = .contentLength
+        case 14 where name.equalsLowercase("http2-settings"): self = .http2Settings
         case 15 where name.equalsLowercase("x-forwarded-for"): self = .xForwardedFor
         case 16 where name.equalsLowercase("proxy-connection"): self = .proxyConnection
         case 16 where name.equalsLowercase("x-forwarded-host"): self = .xForwardedHost
@@ -38,7 +40,7 @@ enum HeaderKind: UInt8 {
     /// (`Transfer-Encoding`) and connection management. `Content-Length` is handled per direction.
     var isHopByHop: Bool {
         switch self {
-        case .connection, .keepAlive, .te, .trailer, .upgrade, .proxyConnection, .proxyOther, .transferEncoding:
+        case .connection, .keepAlive, .te, .trailer, .upgrade, .proxyConnection, .http2Settings, .proxyOther, .transferEncoding:
             return true
         default:
             return false

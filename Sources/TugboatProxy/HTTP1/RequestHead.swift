@@ -112,6 +112,7 @@ package struct RequestHead {
     private mutating func interpretHeaders(_ bytes: UnsafeRawBufferPointer) throws(HeadError) {
         var fields = FramingFields()
         var upgradeHeader = false
+        var offersH2C = false
         for (index, field) in headers.enumerated() {
             if try fields.add(field, bytes: bytes) { continue }
             switch field.kind {
@@ -119,7 +120,11 @@ package struct RequestHead {
                 guard hostIndex == nil else { throw .malformed("more than one Host header") }
                 hostIndex = index
             case .upgrade:
-                upgradeHeader = true
+                // An upgrade names at least one protocol; an empty Upgrade is none.
+                try HeadScanner.forEachListElement(bytes, field.valueRange) { token throws(HeadError) in
+                    upgradeHeader = true
+                    if HeadScanner.equals(bytes, token, "h2c") { offersH2C = true }
+                }
             case .expect:
                 expectsContinue = HeadScanner.equals(bytes, field.valueRange, "100-continue")
             default:
@@ -151,7 +156,11 @@ package struct RequestHead {
         default:
             break
         }
-        isUpgrade = upgradeHeader && fields.connectionUpgrade && minorVersion == 1
+        // An h2c upgrade (cleartext HTTP/2, RFC 7540 §3.2) is never passed on: a backend that took
+        // it would speak HTTP/2 with the client through a tunnel, past every rule of the proxy's
+        // (its forwarding headers among them) — "h2c smuggling". The request goes on as plain
+        // HTTP/1.1, its Upgrade field dropped, as a server may ignore Upgrade (RFC 9110 §7.8).
+        isUpgrade = upgradeHeader && !offersH2C && fields.connectionUpgrade && minorVersion == 1
     }
 
     /// RFC 9112 §3.2: origin-form (`/path?query`), absolute-form (`scheme://…`), asterisk-form
