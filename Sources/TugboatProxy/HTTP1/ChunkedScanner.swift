@@ -7,8 +7,8 @@
 /// comes only before an extension's `;` — the grammar and nothing else. The bytes are relayed as
 /// they came, so anything read more leniently here than by the backend would frame the body
 /// differently there: a bare LF taken as a line end is the "funky chunks" smuggling a backend that
-/// wants CRLF reads as something else. Not strict (a backend's response): a bare LF is tolerated as
-/// a line end, as browsers and curl do.
+/// wants CRLF reads as something else. Not strict (a backend's response, framed by the backend
+/// itself): a bare LF is tolerated as a line end (RFC 9112 §2.2's leniency).
 package struct ChunkedScanner {
     package enum Failure: Error, Equatable { case invalidSize, sizeTooLarge, invalidLineEnd, extensionTooLong, trailerTooLarge, invalidTrailer }
 
