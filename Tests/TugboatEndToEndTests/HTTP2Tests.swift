@@ -41,6 +41,26 @@ struct HTTP2Tests {
         }
     }
 
+    /// A flood: 2,000 streams (ids 1, 3, 5, …), each a GET of /held (`opening` its flags) followed by
+    /// `then(stream)`, sent 100 streams at a time until the connection is gone; then the client must
+    /// get GOAWAY ENHANCE_YOUR_CALM and be closed.
+    func floodIsCalmed(_ client: H2Client, opening: UInt8 = H2Client.Frame.endHeaders | H2Client.Frame.endStream,
+                       then: (UInt32) -> [UInt8]) {
+        for batch in 0..<20 {
+            var bytes: [UInt8] = []
+            for index in 0..<100 {
+                let stream = UInt32(2 * (batch * 100 + index) + 1)
+                bytes += H2Client.frame(type: H2Client.Frame.headers, flags: opening, stream: stream,
+                                        payload: H2Client.block(H2Client.request("/held")))
+                bytes += then(stream)
+            }
+            guard client.send(bytes) else { break }
+        }
+        #expect(client.wait { _ in client.goaway() != nil })
+        #expect(client.goaway()?.errorCode == H2Client.ErrorCode.enhanceYourCalm, "\(String(describing: client.goaway()))")
+        #expect(client.waitClosed())
+    }
+
     @Test("curl --http2 --cacert reaches the backend over HTTP/2 with the forwarding headers; HTTP/1.1 still works on the same port")
     func curlReachesBackend() throws {
         let backend = try DemoBackend()
@@ -152,20 +172,9 @@ struct HTTP2Tests {
         let gate = RawBackend.Gate()
         let backend = try Self.heldBackend(gate, maxConnections: 2000)
         let tugboat = try front([backend.address])
-        let client = try client(tugboat)
-        for batch in 0..<20 {
-            var bytes: [UInt8] = []
-            for index in 0..<100 {
-                let stream = UInt32(2 * (batch * 100 + index) + 1)
-                bytes += H2Client.frame(type: H2Client.Frame.headers, flags: H2Client.Frame.endHeaders | H2Client.Frame.endStream,
-                                        stream: stream, payload: H2Client.block(H2Client.request("/held")))
-                bytes += H2Client.frame(type: H2Client.Frame.rstStream, flags: 0, stream: stream, payload: H2Client.be32(H2Client.ErrorCode.cancel))
-            }
-            guard client.send(bytes) else { break }
+        floodIsCalmed(try client(tugboat)) { stream in
+            H2Client.frame(type: H2Client.Frame.rstStream, flags: 0, stream: stream, payload: H2Client.be32(H2Client.ErrorCode.cancel))
         }
-        #expect(client.wait { _ in client.goaway() != nil })
-        #expect(client.goaway()?.errorCode == H2Client.ErrorCode.enhanceYourCalm, "\(String(describing: client.goaway()))")
-        #expect(client.waitClosed())
         // At most the reset allowance (200) reached the backend, and every one of them was cancelled.
         let held = backend.requests.filter { $0.target == "/held" }
         #expect(held.count <= 210, "\(held.count) requests reached the backend")
@@ -214,20 +223,7 @@ struct HTTP2Tests {
         let gate = RawBackend.Gate()
         let backend = try Self.heldBackend(gate, maxConnections: 2000)
         let tugboat = try front([backend.address])
-        let client = try client(tugboat)
-        for batch in 0..<20 {
-            var bytes: [UInt8] = []
-            for index in 0..<100 {
-                let stream = UInt32(2 * (batch * 100 + index) + 1)
-                bytes += H2Client.frame(type: H2Client.Frame.headers, flags: provocation.openingFlags,
-                                        stream: stream, payload: H2Client.block(H2Client.request("/held")))
-                bytes += provocation.frame(stream: stream)
-            }
-            guard client.send(bytes) else { break }
-        }
-        #expect(client.wait { _ in client.goaway() != nil })
-        #expect(client.goaway()?.errorCode == H2Client.ErrorCode.enhanceYourCalm, "\(String(describing: client.goaway()))")
-        #expect(client.waitClosed())
+        floodIsCalmed(try client(tugboat), opening: provocation.openingFlags, then: provocation.frame(stream:))
         // At most the allowance of stream errors (200) reached the backend, not one per stream sent.
         let held = backend.requests.filter { $0.target == "/held" }
         #expect(held.count <= 210, "\(held.count) requests reached the backend")
