@@ -68,6 +68,11 @@ struct HeadParserTests {
         #expect(String(decoding: bytes[Int(length.valueStart)..<Int(length.valueEnd)], as: UTF8.self) == "12")
         #expect(head.headers.map(\.kind) == [.host, .contentLength, .connection])
         #expect(head.connectionNamed.count == 1)
+        // Up to 32 names, across Connection lines; one more is refused (each other field is checked against every name).
+        let names = (0..<32).map { "x-\($0)" }
+        let many = try parseRequest("GET / HTTP/1.1\r\nHost: x\r\nConnection: \(names[..<16].joined(separator: ","))\r\nConnection: \(names[16...].joined(separator: ", "))\r\n\r\n")
+        #expect(many.connectionNamed.count == 32)
+        #expect(throws: HeadError.self) { try parseRequest("GET / HTTP/1.1\r\nHost: x\r\nConnection: \(names.joined(separator: ",")), one-more\r\n\r\n") }
 
         let upgrade = try parseRequest("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
         #expect(upgrade.isUpgrade)
