@@ -361,6 +361,31 @@ struct FrontDoorTests {
         #expect(try TestHTTPClient.get(port: tugboat.port, "/after").status == 200)
     }
 
+    @Test("7 bytes a backend sends past its response (a HEAD answered with a body, more than its Content-Length) never reach another client: the connection is dropped", arguments: ["HEAD", "GET"])
+    func bytesPastResponseDropped(_ method: String) throws {
+        // The extra bytes are a whole forged response: served to the next request on that
+        // connection they would split the response stream (another client's answer replaced).
+        let forged = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPWNED!"
+        let raw = try RawBackend { request in
+            switch request.target {
+            case "/over" where request.method == "HEAD":
+                .respond(Array(("HTTP/1.1 200 OK\r\nContent-Length: \(forged.utf8.count)\r\n\r\n" + forged).utf8))
+            case "/over":
+                .respond(Array(("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal" + forged).utf8))
+            default: .ok("real")
+            }
+        }
+        let tugboat = try start(raw)
+        let over = try TestHTTPClient(port: tugboat.port, timeout: 5).request(method, "/over")
+        #expect(over.status == 200 && !over.bodyText.contains("PWNED"), "\(over.status) \(over.bodyText)")
+        let sender = try #require(raw.requests.first { $0.target == "/over" }?.connection)
+        try waitUntilBlocking(timeout: .seconds(5), "the proxy to drop the connection that sent too much") { raw.isClosedByPeer(connection: sender) }
+        for index in 0..<4 {
+            let next = try TestHTTPClient(port: tugboat.port, timeout: 5).request("GET", "/next\(index)")
+            #expect(next.status == 200 && next.bodyText == "real", "\(next.status) \(next.bodyText)")
+        }
+    }
+
     // MARK: 8. Forwarding headers
 
     static let spoofed = [
