@@ -141,6 +141,8 @@ struct FrontDoorTests {
         Refusal(name: "HTTP/1.1 without Host → 400", request: "GET / HTTP/1.1\r\nX-A: a\r\n\r\n", status: 400),
         Refusal(name: "Connection naming 33 header fields → 400 (each other field is checked against every name)",
                 request: "GET / HTTP/1.1\r\nHost: x\r\nConnection: " + (0..<33).map { "x-\($0)" }.joined(separator: ", ") + "\r\n\r\n", status: 400),
+        Refusal(name: "an absolute-form target whose authority is not the Host → 400",
+                request: "GET http://admin.internal/ HTTP/1.1\r\nHost: x\r\n\r\n", status: 400),
         Refusal(name: "request target over 8 KiB → 414",
                 request: "GET /\(String(repeating: "a", count: 8 * 1024)) HTTP/1.1\r\nHost: x\r\n\r\n", status: 414),
     ]

@@ -51,6 +51,12 @@ struct HTTP2TranslationTests {
               [(":method", "GET"), (":scheme", "https"), (":path", "/"), ("x", "1"), (":authority", "late")],
               [(":method", "GET"), (":scheme", "https"), (":path", "/"), (":path", "/again")],
               [(":method", "CONNECT"), (":authority", "x:443"), (":path", "/")],
+              // An authority a backend could read a path, a query or userinfo in.
+              [(":method", "GET"), (":scheme", "https"), (":authority", "a/b"), (":path", "/")],
+              [(":method", "GET"), (":scheme", "https"), (":authority", "a?b"), (":path", "/")],
+              [(":method", "GET"), (":scheme", "https"), (":authority", "a#b"), (":path", "/")],
+              [(":method", "GET"), (":scheme", "https"), (":authority", "user@a"), (":path", "/")],
+              [(":method", "GET"), (":scheme", "https"), (":path", "/"), ("host", "a/b")],
           ])
     func malformed(_ fields: [(String, String)]) {
         #expect(throws: HTTP2RequestHeadWriter.Malformed.self) { try request(fields) }

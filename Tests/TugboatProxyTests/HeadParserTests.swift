@@ -87,6 +87,24 @@ struct HeadParserTests {
         #expect(try parseRequest("GET http://example.com/a HTTP/1.1\r\nHost: example.com\r\n\r\n").method == .get)
     }
 
+    @Test("an absolute-form target's authority must be the Host (RFC 9112 §3.2), ignoring case and userinfo; other forms are not compared")
+    func absoluteFormAuthority() throws {
+        for good in ["GET http://example.com/a HTTP/1.1\r\nHost: EXAMPLE.com\r\n\r\n",
+                     "GET http://user:pw@example.com/a HTTP/1.1\r\nHost: example.com\r\n\r\n",
+                     "GET https://example.com:8443?q HTTP/1.1\r\nHost: example.com:8443\r\n\r\n",
+                     "GET http://[::1]:80/ HTTP/1.1\r\nHost: [::1]:80\r\n\r\n",
+                     "GET http://example.com/ HTTP/1.0\r\n\r\n",  // HTTP/1.0 without Host: nothing to compare
+                     "GET /http://other.example/ HTTP/1.1\r\nHost: example.com\r\n\r\n"] {
+            #expect(throws: Never.self, "\(good.debugDescription)") { _ = try parseRequest(good) }
+        }
+        for bad in ["GET http://other.example/a HTTP/1.1\r\nHost: example.com\r\n\r\n",
+                    "GET http://example.com:8080/ HTTP/1.1\r\nHost: example.com\r\n\r\n",
+                    "GET http://example.com@other.example/ HTTP/1.1\r\nHost: example.com\r\n\r\n",
+                    "GET http://example.com/ HTTP/1.0\r\nHost: other.example\r\n\r\n"] {
+            #expect(throws: HeadError.self, "\(bad.debugDescription)") { _ = try parseRequest(bad) }
+        }
+    }
+
     @Test("Transfer-Encoding: only a single final chunked, any case; other codings 501")
     func transferEncoding() throws {
         #expect(try parseRequest("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n").framing == .chunked)

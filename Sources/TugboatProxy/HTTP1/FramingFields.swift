@@ -78,9 +78,7 @@ struct FramingFields {
     /// Whether `field`'s name is one of `names` (ranges of tokens in the same bytes), ignoring case.
     static func names(_ names: [Range<Int>], include field: HeaderField, in bytes: UnsafeRawBufferPointer) -> Bool {
         guard !names.isEmpty else { return false }
-        let name = UnsafeRawBufferPointer(rebasing: bytes[Int(field.lineStart)..<Int(field.nameEnd)])
-        return names.contains { range in
-            range.count == name.count && zip(bytes[range], name).allSatisfy { asciiLower($0) == asciiLower($1) }
-        }
+        let name = Int(field.lineStart)..<Int(field.nameEnd)
+        return names.contains { HeadScanner.equalsIgnoringCase(bytes, $0, name) }
     }
 }

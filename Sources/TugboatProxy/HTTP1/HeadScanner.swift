@@ -202,6 +202,11 @@ package enum HeadScanner {
     static func equals(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ literal: StaticString) -> Bool {
         UnsafeRawBufferPointer(rebasing: bytes[range]).equalsLowercaseToken(literal)
     }
+
+    /// Whether two ranges of the same bytes are equal, ignoring ASCII case.
+    static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ first: Range<Int>, _ second: Range<Int>) -> Bool {
+        first.count == second.count && zip(bytes[first], bytes[second]).allSatisfy { asciiLower($0) == asciiLower($1) }
+    }
 }
 
 extension UnsafeRawBufferPointer {

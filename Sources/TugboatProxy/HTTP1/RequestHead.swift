@@ -135,6 +135,12 @@ package struct RequestHead {
         connectionNamed = fields.connectionNamed
         let contentLength = fields.contentLength
         if hostIndex == nil && minorVersion == 1 { throw .malformed("HTTP/1.1 request without Host") }
+        if let hostIndex, let authority = Self.absoluteFormAuthority(bytes, targetStart..<targetEnd),
+           !HeadScanner.equalsIgnoringCase(bytes, authority, headers[hostIndex].valueRange) {
+            // RFC 9112 §3.2: Host must be the target's authority. A backend takes the authority
+            // (§3.2.2) where the proxy's X-Forwarded-Host and logs say the Host: refused, as HAProxy does.
+            throw .malformed("Host does not match the request target's authority")
+        }
         if fields.sawTransferEncoding {
             if contentLength != nil { throw .malformed("both Content-Length and Transfer-Encoding") }
             if minorVersion == 0 { throw .malformed("Transfer-Encoding in an HTTP/1.0 request") }
@@ -183,6 +189,25 @@ package struct RequestHead {
             index += 1
         }
         return method == .connect
+    }
+
+    /// The authority of an absolute-form target (`scheme://authority/…`), without its userinfo; nil
+    /// for any other form.
+    static func absoluteFormAuthority(_ bytes: UnsafeRawBufferPointer, _ target: Range<Int>) -> Range<Int>? {
+        guard let first = target.first, bytes[first] != 0x2F, bytes[first] != 0x2A else { return nil }
+        var index = first
+        while index + 2 < target.upperBound {
+            if bytes[index] == 0x3A && bytes[index + 1] == 0x2F && bytes[index + 2] == 0x2F { break }
+            index += 1
+        }
+        guard index + 2 < target.upperBound else { return nil }
+        var start = index + 3
+        var end = start
+        while end < target.upperBound, bytes[end] != 0x2F, bytes[end] != 0x3F, bytes[end] != 0x23 {
+            if bytes[end] == 0x40 { start = end + 1 }  // userinfo@
+            end += 1
+        }
+        return start..<end
     }
 
     /// Whether the header named by `field` was listed in the request's `Connection` header.

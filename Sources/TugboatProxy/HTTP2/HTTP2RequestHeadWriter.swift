@@ -108,7 +108,7 @@ enum HTTP2RequestHeadWriter {
         }
         guard isTarget(UnsafeRawBufferPointer(rebasing: bytes[target])) else { throw Malformed(reason: "invalid :path") }
         let host = authority ?? hostField
-        if let host, !isTarget(UnsafeRawBufferPointer(rebasing: bytes[host])) { throw Malformed(reason: "invalid :authority") }
+        if let host, !isAuthority(UnsafeRawBufferPointer(rebasing: bytes[host])) { throw Malformed(reason: "invalid :authority") }
 
         let body: HTTP2RequestBodyFramer
         if endStream {
@@ -295,8 +295,14 @@ enum HTTP2RequestHeadWriter {
         return bytes.allSatisfy { HeadScanner.isValueByte($0) }
     }
 
-    /// A request target or authority: visible ASCII, no spaces.
+    /// A request target: visible ASCII, no spaces.
     static func isTarget(_ bytes: UnsafeRawBufferPointer) -> Bool {
         !bytes.isEmpty && bytes.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    }
+
+    /// An authority (`:authority`, or `host` without one): a target with no `/`, `?`, `#` — a
+    /// backend could read them as the start of a path — and no userinfo `@` (RFC 9113 §8.3.1).
+    static func isAuthority(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        isTarget(bytes) && !bytes.contains { $0 == 0x2F || $0 == 0x3F || $0 == 0x23 || $0 == 0x40 }
     }
 }
