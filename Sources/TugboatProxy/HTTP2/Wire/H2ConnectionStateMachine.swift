@@ -11,12 +11,12 @@ import NIOCore
 /// one gets GOAWAY PROTOCOL_ERROR; those open finish), resets (CVE-2023-44487: more than
 /// `resetAllowance` RST_STREAMs in 30 s), and glitches (PINGs, SETTINGS, empty DATA frames, stream
 /// errors: more than `glitchAllowance` in 30 s), each GOAWAY ENHANCE_YOUR_CALM. Every stream the
-/// client's frames make us reset is a stream error, counted — a second HEADERS after END_STREAM, a
-/// window past 2^31-1, a malformed request, body or trailers (``resetStream(_:code:clientErrorAt:)``)
-/// —: such a reset frees the stream's slot while its backend works on, as a client's own
-/// RST_STREAM does (the "MadeYouReset" attack, CVE-2025-8671). A header list
-/// above SETTINGS_MAX_HEADER_LIST_SIZE stops decoding at the limit (a connection error: the table
-/// is out of step after it).
+/// client's frames make us reset is such a counted stream error (a second HEADERS after
+/// END_STREAM, a window past 2^31-1, a malformed request, body or trailers:
+/// ``resetStream(_:code:clientErrorAt:)``), because a reset frees the stream's slot while its
+/// backend works on, as a client's own RST_STREAM does (the "MadeYouReset" attack, CVE-2025-8671).
+/// A header list above SETTINGS_MAX_HEADER_LIST_SIZE stops decoding at the limit (a connection
+/// error: the table is out of step after it).
 struct H2ConnectionStateMachine {
     struct Settings: Sendable {
         var maxConcurrentStreams = 100
